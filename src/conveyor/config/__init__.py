@@ -1,0 +1,38 @@
+"""Configuration: the ``conveyor.yaml`` model, its loading and precedence.
+
+Precedence, documented once: environment variables ``CONVEYOR_*`` > ``conveyor.yaml`` >
+defaults. Settings are read at an entry point (``Workspace.open``, the CLI) and passed
+down; nothing reads them at import time.
+"""
+
+from __future__ import annotations
+
+from conveyor.config._load import (
+    CONFIG_FILE,
+    ENV_ALIASES,
+    dump_config,
+    find_root,
+    load_settings,
+    render_default_config,
+)
+from conveyor.config._model import (
+    ConveyorConfig,
+    EncryptionConfig,
+    ProjectConfig,
+    Settings,
+    StoreConfig,
+)
+
+__all__ = [
+    "CONFIG_FILE",
+    "ENV_ALIASES",
+    "ConveyorConfig",
+    "EncryptionConfig",
+    "ProjectConfig",
+    "Settings",
+    "StoreConfig",
+    "dump_config",
+    "find_root",
+    "load_settings",
+    "render_default_config",
+]

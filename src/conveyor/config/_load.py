@@ -1,0 +1,203 @@
+"""Loading ``conveyor.yaml`` and applying ``CONVEYOR_*`` overrides."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from conveyor.config._model import ConveyorConfig, Settings
+from conveyor.errors import ConfigError
+
+CONFIG_FILE = "conveyor.yaml"
+
+#: Short environment variables and the dotted key each one sets. Any key can also be
+#: set as ``CONVEYOR_<SECTION>__<KEY>`` (double underscore between levels).
+ENV_ALIASES: dict[str, str] = {
+    "CONVEYOR_PROJECT": "project.name",
+    "CONVEYOR_METADATA_URL": "store.metadata_url",
+    "CONVEYOR_ARTIFACT_URL": "store.artifact_url",
+    "CONVEYOR_REMOTE_URL": "store.remote_url",
+    "CONVEYOR_ENCRYPTION": "store.encryption.enabled",
+    "CONVEYOR_KEY_FILE": "store.encryption.key_file",
+}
+# Variables that are read elsewhere and are not configuration keys.
+_NOT_KEYS = {"CONVEYOR_MASTER_KEY", "CONVEYOR_ACTOR", "CONVEYOR_REQUIRE_SERVICES"}
+
+
+def find_root(start: str | os.PathLike[str] = ".") -> Path:
+    """Return the nearest folder at or above ``start`` that holds ``conveyor.yaml``.
+
+    Falls back to ``start`` itself when no such folder exists, so a workspace can run
+    on defaults in any folder.
+    """
+    here = Path(start).resolve()
+    for folder in (here, *here.parents):
+        if (folder / CONFIG_FILE).is_file():
+            return folder
+    return here
+
+
+def load_settings(
+    root: str | os.PathLike[str] = ".", env: Mapping[str, str] | None = None
+) -> Settings:
+    """Read and validate the configuration of the project at ``root``.
+
+    Args:
+        root: The project folder (``conveyor.yaml`` is looked for there, not above it).
+        env: Environment to read ``CONVEYOR_*`` overrides from (default ``os.environ``).
+
+    Returns:
+        The validated :class:`Settings`.
+
+    Raises:
+        ConfigError: The file is not valid YAML, has unknown keys or bad values, or an
+            environment variable holds a bad value. The message names each key.
+    """
+    env = os.environ if env is None else env
+    folder = Path(root).resolve()
+    path = folder / CONFIG_FILE
+    data: dict[str, Any] = {}
+    config_file: Path | None = None
+    if path.is_file():
+        config_file = path
+        data = _read_yaml(path)
+    overrides = _env_overrides(env)
+    for dotted, value in overrides.items():
+        _set_dotted(data, dotted, value)
+    try:
+        config = ConveyorConfig.model_validate(data)
+    except ValidationError as exc:
+        raise _config_error(exc, config_file, overrides) from None
+    return Settings(
+        root=folder,
+        config=config,
+        config_file=config_file,
+        master_key=env.get("CONVEYOR_MASTER_KEY") or None,
+        env_overrides=tuple(sorted(overrides)),
+    )
+
+
+def dump_config(config: ConveyorConfig) -> str:
+    """Render a configuration as YAML (the form ``conveyor config show`` prints)."""
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
+
+
+def render_default_config(project_name: str) -> str:
+    """The commented ``conveyor.yaml`` that ``conveyor init`` writes."""
+    return f"""\
+# conveyor project configuration. Environment variables CONVEYOR_* override this file.
+project:
+  name: {project_name}
+
+store:
+  # Metadata (runs, versions, audit trail). PostgreSQL for teams:
+  #   postgresql+psycopg://user@host:5432/db
+  metadata_url: sqlite:///.conveyor/conveyor.db
+  # Content-addressed artifacts: a folder, or s3://bucket/prefix
+  artifact_url: .conveyor/artifacts
+  # Where `conveyor data push|pull` send and fetch data (a folder or s3://...).
+  remote_url: null
+  encryption:
+    # The master key comes from CONVEYOR_MASTER_KEY or key_file, never from this file.
+    enabled: false
+    key_file: null
+"""
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"Cannot read {path}: {exc}",
+            hint="Check the file's permissions and that it is UTF-8 text.",
+            path=str(path),
+        ) from exc
+    try:
+        loaded = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(
+            f"{path.name} is not valid YAML: {exc}",
+            hint="Fix the syntax, then run `conveyor config validate`.",
+            path=str(path),
+        ) from exc
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(
+            f"{path.name} must be a mapping of sections, got {type(loaded).__name__}.",
+            hint="Start from the file `conveyor init` writes.",
+            path=str(path),
+        )
+    return loaded
+
+
+def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in env.items():
+        if not key.startswith("CONVEYOR_") or key in _NOT_KEYS:
+            continue
+        if key in ENV_ALIASES:
+            out[ENV_ALIASES[key]] = _env_value(value)
+        elif "__" in key:
+            dotted = ".".join(part.lower() for part in key[len("CONVEYOR_") :].split("__"))
+            out[dotted] = _env_value(value)
+    return out
+
+
+def _env_value(value: str) -> Any:
+    # YAML scalars, so CONVEYOR_ENCRYPTION=true and ...=30 get their natural types.
+    try:
+        return yaml.safe_load(value) if value.strip() else value
+    except yaml.YAMLError:
+        return value
+
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    node = data
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    node[parts[-1]] = value
+
+
+def _config_error(
+    exc: ValidationError, config_file: Path | None, overrides: dict[str, Any]
+) -> ConfigError:
+    where = config_file.name if config_file else "configuration"
+    problems = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"])
+        source = " (from the environment)" if key in overrides else ""
+        if err["type"] == "extra_forbidden":
+            parent_loc = err["loc"][:-1]
+            valid = _valid_keys(parent_loc)
+            problems.append(f"unknown key '{key}'{source}; valid keys here: {', '.join(valid)}")
+        else:
+            got = err.get("input")
+            problems.append(f"'{key}'{source}: {err['msg']} (got {got!r})")
+    message = f"Invalid {where}: " + "; ".join(problems)
+    return ConfigError(
+        message,
+        hint="Fix the key(s) named above, then run `conveyor config validate`.",
+        problems=problems,
+    )
+
+
+def _valid_keys(loc: tuple[Any, ...]) -> list[str]:
+    model: Any = ConveyorConfig
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        if field is None or not hasattr(field.annotation, "model_fields"):
+            return []
+        model = field.annotation
+    return sorted(model.model_fields)

@@ -1,0 +1,134 @@
+"""The pydantic model of ``conveyor.yaml``.
+
+Later capabilities add their own top-level sections (``pipelines``, ``gates``,
+``environments``, ``monitoring``, ``triggers``, ``webhooks``) as fields of
+:class:`ConveyorConfig`; unknown keys are errors everywhere so typos never pass silently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from conveyor.core import validate_name
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class ProjectConfig(_Section):
+    """``project:`` what this project is called."""
+
+    name: str = "conveyor-project"
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return validate_name(value, kind="project name")
+
+
+class EncryptionConfig(_Section):
+    """``store.encryption:`` encryption at rest for new artifacts.
+
+    The master key itself never lives in ``conveyor.yaml``: it comes from the
+    ``CONVEYOR_MASTER_KEY`` environment variable (64 hex digits or base64 of 32 bytes)
+    or from ``key_file``.
+    """
+
+    enabled: bool = False
+    key_file: str | None = None
+
+
+class StoreConfig(_Section):
+    """``store:`` where metadata and artifacts live.
+
+    Relative paths and ``sqlite:///relative.db`` URLs are resolved against the project root.
+    """
+
+    metadata_url: str = "sqlite:///.conveyor/conveyor.db"
+    artifact_url: str = ".conveyor/artifacts"
+    remote_url: str | None = Field(
+        default=None, description="Default remote for `conveyor data push|pull`."
+    )
+    storage_options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="fsspec options for artifact and remote URLs (e.g. endpoint_url for S3).",
+    )
+    busy_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    encryption: EncryptionConfig = EncryptionConfig()
+
+    @field_validator("metadata_url")
+    @classmethod
+    def _metadata_url(cls, value: str) -> str:
+        allowed = ("sqlite://", "postgresql://", "postgresql+psycopg://", "postgres://")
+        if not value.startswith(allowed):
+            raise ValueError("expected a SQLAlchemy URL starting with sqlite:/// or postgresql://")
+        return value
+
+    @field_validator("artifact_url", "remote_url")
+    @classmethod
+    def _artifact_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("expected a folder path or a URL such as s3://bucket/prefix")
+        return value
+
+
+class ConveyorConfig(_Section):
+    """The whole of ``conveyor.yaml``."""
+
+    project: ProjectConfig = ProjectConfig()
+    store: StoreConfig = StoreConfig()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A validated configuration together with where it came from.
+
+    Attributes:
+        root: The project root (the folder holding ``conveyor.yaml``).
+        config: The merged configuration (defaults < file < environment).
+        config_file: The file read, or ``None`` when running on defaults.
+        master_key: The raw master key from the environment, if any (never printed).
+        env_overrides: The dotted keys that environment variables set.
+    """
+
+    root: Path
+    config: ConveyorConfig
+    config_file: Path | None = None
+    master_key: str | None = field(default=None, repr=False)
+    env_overrides: tuple[str, ...] = ()
+
+    @property
+    def metadata_url(self) -> str:
+        """The metadata URL with a relative SQLite path made absolute under ``root``."""
+        url = self.config.store.metadata_url
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and url != prefix:
+            rel = url[len(prefix) :]
+            if rel != ":memory:":
+                return prefix + str((self.root / rel).resolve())
+        return url
+
+    @property
+    def artifact_url(self) -> str:
+        """The artifact URL with a relative folder made absolute under ``root``."""
+        return _resolve_location(self.root, self.config.store.artifact_url)
+
+    @property
+    def remote_url(self) -> str | None:
+        """The configured data remote, resolved like :attr:`artifact_url`."""
+        url = self.config.store.remote_url
+        return None if url is None else _resolve_location(self.root, url)
+
+
+def _resolve_location(root: Path, url: str) -> str:
+    if "://" in url:
+        if url.startswith("file://"):
+            return str(Path(url[len("file://") :]).resolve())
+        return url
+    path = Path(url).expanduser()
+    return str(path if path.is_absolute() else (root / path).resolve())
