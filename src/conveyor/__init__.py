@@ -1,1 +1,45 @@
-"""conveyor."""
+"""conveyor: the machine-learning lifecycle as CI/CD.
+
+Versioned data, cached pipelines, quality gates, a model registry, deployments and
+monitoring in one tool that runs on a laptop and scales out by configuration.
+
+The public API is re-exported here and loaded lazily, so ``import conveyor`` stays cheap:
+
+    >>> import conveyor
+    >>> ws = conveyor.Workspace.open(".")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# name -> module that defines it; resolved on first access (PEP 562).
+_LAZY: dict[str, str] = {
+    "Actor": "conveyor.core",
+    "ConveyorError": "conveyor.errors",
+    "Workspace": "conveyor.workspace",
+    "init_project": "conveyor.workspace",
+}
+
+__all__ = ["Actor", "ConveyorError", "Workspace", "__version__", "init_project"]
+
+if TYPE_CHECKING:
+    from conveyor.core import Actor
+    from conveyor.errors import ConveyorError
+    from conveyor.workspace import Workspace, init_project
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'conveyor' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

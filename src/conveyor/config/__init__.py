@@ -25,8 +25,8 @@ from conveyor.config._model import (
 
 __all__ = [
     "CONFIG_FILE",
-    "ENV_ALIASES",
     "ConveyorConfig",
+    "ENV_ALIASES",
     "EncryptionConfig",
     "ProjectConfig",
     "Settings",

@@ -12,15 +12,15 @@ from conveyor.core._progress import ProgressCallback, no_progress
 from conveyor.core._time import isoformat, utcnow
 
 __all__ = [
-    "HASH_NAME",
     "Actor",
+    "HASH_NAME",
     "ProgressCallback",
     "hash_bytes",
     "hash_file",
     "hash_json",
     "is_hash",
-    "no_progress",
     "isoformat",
+    "no_progress",
     "utcnow",
     "validate_name",
 ]

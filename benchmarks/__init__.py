@@ -1,0 +1,1 @@
+"""conveyor's benchmarks: each compares against a baseline measured in the same run."""

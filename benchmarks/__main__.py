@@ -1,0 +1,30 @@
+"""Run every benchmark: ``python -m benchmarks [NAME ...]`` (``make bench``).
+
+Figures are printed as tables; nothing is asserted. ``CONVEYOR_BENCH_SCALE`` (default 1.0)
+scales the data sizes, e.g. 0.1 for a quick look.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from benchmarks import bench_data
+
+BENCHMARKS = {"data": bench_data.main}
+
+
+def main(argv: list[str]) -> int:
+    names = argv or list(BENCHMARKS)
+    unknown = [n for n in names if n not in BENCHMARKS]
+    if unknown:
+        sys.stderr.write(
+            f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}\n"
+        )
+        return 2
+    for name in names:
+        BENCHMARKS[name]()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,68 @@
+"""Value objects of the artifact store and the one gate every hash passes before use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from conveyor.core import is_hash
+from conveyor.errors import InvalidNameError
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What the store knows about one object.
+
+    Attributes:
+        hash: BLAKE3 hex digest of the content (always of the plaintext).
+        size: Content size in bytes (the plaintext size, also for encrypted objects).
+        modified: When the stored object was last written (or, on local disk, reused), UTC;
+            ``None`` if the backend does not say. Not part of equality: two infos of the
+            same object are equal whenever they were read.
+        encrypted: Whether the object is stored encrypted at rest.
+    """
+
+    hash: str
+    size: int
+    modified: datetime | None = field(compare=False)
+    encrypted: bool
+
+
+@dataclass(frozen=True)
+class GcResult:
+    """Outcome of :meth:`ArtifactStore.gc`.
+
+    Attributes:
+        removed: Hashes of the objects removed (or that would be, with ``dry_run``).
+        kept: Number of objects left in place.
+        bytes_freed: Stored bytes released (including stale temporary files).
+        dry_run: ``True`` when nothing was actually deleted.
+    """
+
+    removed: list[str] = field(default_factory=list)
+    kept: int = 0
+    bytes_freed: int = 0
+    dry_run: bool = False
+
+
+def check_hash(value: object) -> str:
+    """Return ``value`` if it is a content hash, else raise :class:`InvalidNameError`.
+
+    A hash becomes part of an object's path, so anything but 64 lowercase hex digits
+    (``"../etc/passwd"``, upper case, NUL bytes) is refused before it gets near a path.
+
+    Example:
+        >>> check_hash("0" * 64) == "0" * 64
+        True
+    """
+    if isinstance(value, str) and is_hash(value):
+        return value
+    shown = repr(value)
+    if len(shown) > 80:
+        shown = shown[:77] + "..."
+    raise InvalidNameError(
+        f"Invalid object hash {shown}: expected 64 lowercase hex digits (a BLAKE3 digest).",
+        hint="Pass the hash exactly as returned by put_bytes/put_file or `conveyor` listings.",
+        name=value if isinstance(value, str) else repr(value),
+        kind="object hash",
+    )

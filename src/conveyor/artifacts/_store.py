@@ -1,0 +1,469 @@
+"""The content-addressed store: one implementation over any fsspec filesystem."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import uuid
+from collections.abc import Generator, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from blake3 import blake3
+
+from conveyor.artifacts._crypto import (
+    DEFAULT_CHUNK_SIZE,
+    ESCAPE,
+    HEADER_SIZE,
+    Encryptor,
+    decrypt_chunks,
+    is_encrypted,
+    is_escaped,
+    needs_escape,
+    parse_header,
+    read_exact,
+)
+from conveyor.artifacts._keys import MasterKey
+from conveyor.artifacts._listing import StoredEntry, modified_of, scan_objects, scan_temp
+from conveyor.artifacts._objects import GcResult, ObjectInfo, check_hash
+from conveyor.artifacts._writers import (
+    TEMP_SUFFIX,
+    BufferedPutWriter,
+    LocalWriter,
+    ObjectWriter,
+    StreamingPutWriter,
+)
+from conveyor.core import ProgressCallback, hash_bytes, hash_file, no_progress, utcnow
+from conveyor.errors import ArtifactNotFoundError, EncryptionKeyError, IntegrityError
+
+#: How a filesystem publishes objects atomically (see ``_writers``).
+StorageKind = Literal["local", "memory", "remote"]
+_READ_SIZE = 8 * 1024 * 1024
+_TMP_DIR = "tmp"
+_LIST_BATCH = 256
+
+
+class ArtifactStore:
+    """Immutable blobs named by the BLAKE3 hash of their content.
+
+    Objects live at ``<root>/objects/<2 hex>/<62 hex>``; local temporary files at
+    ``<root>/tmp/<uuid>.part``. Writes are atomic, every read verifies the hash, and the
+    same content is stored once. With a master key, objects can be encrypted at rest;
+    the hash is always of the plaintext, so encryption does not change names or dedupe.
+
+    Any number of threads and processes may share a store: writes never expose partial
+    objects and two writers of the same content produce the same object. Do not run
+    :meth:`gc` while writers that rely on deduplication register their references (a
+    reused object keeps its old modification time); run it from one maintenance job.
+
+    Build one with :func:`conveyor.artifacts.open_artifact_store`.
+
+    Raises (from every method taking a hash):
+        InvalidNameError: the hash is not 64 lowercase hex digits.
+    """
+
+    def __init__(
+        self,
+        fs: Any,
+        root: str,
+        *,
+        url: str,
+        kind: StorageKind,
+        master_key: MasterKey | None = None,
+        encrypt: bool = False,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+    ) -> None:
+        if encrypt and master_key is None:
+            raise EncryptionKeyError(
+                f"Cannot encrypt the artifact store {url}: no master key is configured.",
+                hint="Set CONVEYOR_MASTER_KEY (64 hex digits) or turn encryption off.",
+                url=url,
+            )
+        self.url = url
+        self._fs = fs
+        self._root = root.rstrip("/")
+        self._tmp = f"{self._root}/{_TMP_DIR}"
+        self._kind: StorageKind = kind
+        self._key = master_key
+        self._encrypt = encrypt
+        self._chunk_size = chunk_size
+
+    def __repr__(self) -> str:
+        return f"ArtifactStore({self.url!r}, encrypt={self._encrypt})"
+
+    @property
+    def master_key(self) -> MasterKey | None:
+        """The key this store decrypts (and, when ``encrypts``, encrypts) with."""
+        return self._key
+
+    @property
+    def encrypts(self) -> bool:
+        """Whether new objects are encrypted at rest."""
+        return self._encrypt
+
+    # -- writing -------------------------------------------------------------------------
+
+    def put_bytes(self, data: bytes) -> ObjectInfo:
+        """Store ``data``; an existing object with the same content is reused.
+
+        Example:
+            >>> store.put_bytes(b"hello").size  # doctest: +SKIP
+            5
+        """
+        digest = hash_bytes(data)
+        if self.exists(digest):
+            return self._reuse(digest)
+        writer = self._writer(digest)
+        try:
+            encryptor = self._encryptor()
+            if encryptor is None:
+                if needs_escape(data):
+                    writer.write(ESCAPE)
+                writer.write(data)
+            else:
+                view = memoryview(data)
+                writer.write(encryptor.header)
+                for start in range(0, len(view), _READ_SIZE):
+                    writer.write(encryptor.update(view[start : start + _READ_SIZE]))
+                writer.write(encryptor.finalize())
+            writer.commit()
+        except BaseException:
+            writer.discard()
+            raise
+        return self._written_info(digest, len(data))
+
+    def put_file(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        known_hash: str | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> ObjectInfo:
+        """Store the file at ``path``, streaming it; return the object's info.
+
+        Args:
+            path: A local file.
+            known_hash: The file's hash if the caller already knows it; when that object
+                exists, the file is not read at all.
+            progress: Called with ``("put <name>", bytes_done, bytes_total)``.
+
+        Raises:
+            IntegrityError: the file changed while it was stored (or ``known_hash`` is not
+                its hash); nothing is published.
+            FileNotFoundError: ``path`` does not exist.
+        """
+        source = Path(path)
+        report = progress or no_progress
+        label = f"put {source.name}"
+        if known_hash is not None and self.exists(check_hash(known_hash)):
+            return self._reuse(known_hash)
+        total = source.stat().st_size
+        digest = known_hash or hash_file(source)
+        if known_hash is None and self.exists(digest):
+            report(label, total, total)
+            return self._reuse(digest)
+        writer = self._writer(digest)
+        report(label, 0, total)
+        try:
+            copied = None
+            if isinstance(writer, LocalWriter) and not self._encrypt:
+                copied = self._copy_into(writer, source)
+            if copied is None:
+                copied = self._stream_into(writer, source, label, total, report)
+            written, size = copied
+            if written != digest:
+                raise IntegrityError(
+                    f"File {str(source)!r} changed while it was stored in {self.url} "
+                    f"(expected hash {digest}, copied content hashes to {written}).",
+                    hint="Make sure nothing writes to the file, then add it again.",
+                    path=str(source),
+                    hash=digest,
+                    url=self.url,
+                )
+            writer.commit()
+        except BaseException:
+            writer.discard()
+            raise
+        report(label, size, total)
+        return self._written_info(digest, size)
+
+    def _reuse(self, digest: str) -> ObjectInfo:
+        """Return an existing object's info, refreshing its modification time on local
+        disk so that ``gc`` (which spares young objects) cannot remove it between this
+        write and the caller recording its reference. Object stores cannot touch an object
+        without rewriting it; there, run ``gc`` from one maintenance job."""
+        if self._kind == "local":
+            os.utime(self._path(digest))
+        return self.info(digest)
+
+    @staticmethod
+    def _copy_into(writer: LocalWriter, source: Path) -> tuple[str, int] | None:
+        """Kernel-side copy into the temporary file, then hash the copy, so the bytes
+        published are the bytes hashed (faster than hashing while copying in Python).
+        Returns ``None`` (and an empty temporary file) when the content needs escaping."""
+        writer.close_temp()
+        shutil.copyfile(source, writer.temp_path)
+        with writer.temp_path.open("rb") as handle:
+            if needs_escape(handle.read(len(ESCAPE))):
+                writer.restart()
+                return None
+        return hash_file(writer.temp_path), writer.temp_path.stat().st_size
+
+    def _stream_into(
+        self,
+        writer: ObjectWriter,
+        source: Path,
+        label: str,
+        total: int,
+        report: ProgressCallback,
+    ) -> tuple[str, int]:
+        """Copy ``source`` into ``writer`` (encrypting if configured); hash what is written."""
+        hasher = blake3()
+        encryptor = self._encryptor()
+        if encryptor is not None:
+            writer.write(encryptor.header)
+        size = 0
+        buffer = bytearray(_READ_SIZE)
+        view = memoryview(buffer)
+        with source.open("rb") as handle:
+            while count := handle.readinto(buffer):
+                chunk = view[:count]
+                if encryptor is None and size == 0 and needs_escape(bytes(chunk[: len(ESCAPE)])):
+                    writer.write(ESCAPE)
+                hasher.update(chunk)
+                writer.write(chunk if encryptor is None else encryptor.update(chunk))
+                size += count
+                report(label, size, total)
+        if encryptor is not None:
+            writer.write(encryptor.finalize())
+        return hasher.hexdigest(), size
+
+    # -- reading -------------------------------------------------------------------------
+
+    def get_bytes(self, hash: str) -> bytes:
+        """Return the content of object ``hash``, verified.
+
+        Raises:
+            ArtifactNotFoundError: no such object.
+            IntegrityError: the stored object does not match its hash.
+            EncryptionKeyError: the object is encrypted and the key is missing or wrong.
+        """
+        with contextlib.closing(self._verified_chunks(check_hash(hash))) as chunks:
+            return b"".join(chunks)
+
+    def get_file(
+        self,
+        hash: str,
+        dest: str | os.PathLike[str],
+        *,
+        progress: ProgressCallback | None = None,
+    ) -> None:
+        """Write object ``hash`` to ``dest`` atomically, after verifying it.
+
+        The content goes to a temporary file next to ``dest`` that replaces ``dest`` only
+        once verified; on any failure ``dest`` is left as it was.
+
+        Raises:
+            ArtifactNotFoundError, IntegrityError, EncryptionKeyError: as :meth:`get_bytes`.
+        """
+        digest = check_hash(hash)
+        target = Path(dest)
+        report = progress or no_progress
+        label = f"get {target.name}"
+        path = self._path(digest)
+        plain_local = self._kind == "local" and self._stored_as_is(digest, path)
+        writer = LocalWriter(
+            target, target.parent, temp_name=f".{target.name}.{uuid.uuid4().hex}{TEMP_SUFFIX}"
+        )
+        try:
+            if plain_local:
+                writer.close_temp()
+                shutil.copyfile(path, writer.temp_path)
+                if hash_file(writer.temp_path) != digest:
+                    raise self._corrupt(digest, "its content does not match its hash")
+                report(label, writer.temp_path.stat().st_size, 0)
+            else:
+                with contextlib.closing(self._verified_chunks(digest)) as chunks:
+                    for chunk in chunks:
+                        writer.write(chunk)
+                        report(label, writer.size, 0)
+            writer.commit()
+        except BaseException:
+            writer.discard()
+            raise
+
+    def _verified_chunks(self, digest: str) -> Generator[bytes]:
+        """Yield the plaintext of ``digest``; raise IntegrityError after the last chunk if
+        the content does not hash to ``digest`` (callers publish nothing before the end)."""
+        hasher = blake3()
+        with contextlib.closing(self._content_chunks(digest)) as chunks:
+            for chunk in chunks:
+                hasher.update(chunk)
+                yield chunk
+        if hasher.hexdigest() != digest:
+            raise self._corrupt(digest, "its content does not match its hash")
+
+    def _content_chunks(self, digest: str) -> Generator[bytes]:
+        path = self._path(digest)
+        with self._open_read(digest, path) as handle:
+            head = read_exact(handle, HEADER_SIZE)
+            if is_encrypted(head):
+                header = parse_header(head, digest=digest, url=self.url)
+                yield from decrypt_chunks(header, handle, self._key, digest=digest, url=self.url)
+                return
+            yield head[len(ESCAPE) :] if is_escaped(head) else head
+            while chunk := handle.read(_READ_SIZE):
+                yield chunk
+
+    # -- metadata ------------------------------------------------------------------------
+
+    def exists(self, hash: str) -> bool:
+        """True if object ``hash`` is stored (its content is not verified)."""
+        return bool(self._fs.exists(self._path(check_hash(hash))))
+
+    def info(self, hash: str) -> ObjectInfo:
+        """Return size, modification time and encryption of object ``hash``.
+
+        Raises:
+            ArtifactNotFoundError: no such object.
+        """
+        digest = check_hash(hash)
+        path = self._path(digest)
+        try:
+            detail = self._fs.info(path)
+            entry = StoredEntry(digest, path, int(detail["size"]), modified_of(detail))
+            return entry.to_info(self._head(entry.path, entry.stored_size))
+        except FileNotFoundError as exc:
+            raise self._not_found(digest) from exc
+
+    def iter_objects(self) -> Iterator[ObjectInfo]:
+        """Yield every complete object, sorted by hash (temporary files are not listed)."""
+        entries = scan_objects(self._fs, f"{self._root}/objects")
+        for start in range(0, len(entries), _LIST_BATCH):
+            batch = entries[start : start + _LIST_BATCH]
+            # One batched read of all headers (concurrent on S3); empty objects have no
+            # header, and S3 refuses range reads of them.
+            sized = [e for e in batch if e.stored_size > 0]
+            heads = self._fs.cat_ranges(
+                [e.path for e in sized],
+                [0] * len(sized),
+                [min(HEADER_SIZE, e.stored_size) for e in sized],
+                on_error="return",
+            )
+            found: dict[str, object] = {e.digest: h for e, h in zip(sized, heads, strict=True)}
+            for entry in batch:
+                head = found.get(entry.digest, b"")
+                if isinstance(head, bytes):  # else removed since it was listed
+                    yield entry.to_info(head)
+
+    def delete(self, hash: str) -> None:
+        """Remove object ``hash``.
+
+        Raises:
+            ArtifactNotFoundError: no such object.
+        """
+        digest = check_hash(hash)
+        path = self._path(digest)
+        if not self._fs.exists(path):
+            raise self._not_found(digest)
+        with contextlib.suppress(FileNotFoundError):  # a concurrent delete won the race
+            self._fs.rm_file(path)
+
+    def gc(
+        self, live: set[str], *, grace: timedelta = timedelta(hours=1), dry_run: bool = False
+    ) -> GcResult:
+        """Remove objects not in ``live`` last written more than ``grace`` ago.
+
+        Stale temporary files (interrupted writes) older than ``grace`` go too. Objects
+        with an unknown modification time are kept. On S3, also give the bucket a
+        lifecycle rule that aborts incomplete multipart uploads: they are invisible here.
+
+        Args:
+            live: Hashes still referenced; they are never removed.
+            grace: Minimum age of a removable object, so objects being written and not
+                yet referenced survive.
+            dry_run: Report what would be removed without removing it.
+
+        Raises:
+            InvalidNameError: ``live`` holds something that is not a hash.
+        """
+        keep = {check_hash(h) for h in live}
+        cutoff = utcnow() - grace
+        removed: list[str] = []
+        kept = 0
+        freed = 0
+        for entry in scan_objects(self._fs, f"{self._root}/objects"):
+            if entry.digest in keep or entry.modified is None or entry.modified > cutoff:
+                kept += 1
+                continue
+            if not dry_run:
+                with contextlib.suppress(FileNotFoundError):
+                    self._fs.rm_file(entry.path)
+            removed.append(entry.digest)
+            freed += entry.stored_size
+        for temp in scan_temp(self._fs, self._tmp, TEMP_SUFFIX):
+            if temp.modified is not None and temp.modified <= cutoff:
+                if not dry_run:
+                    with contextlib.suppress(FileNotFoundError):
+                        self._fs.rm_file(temp.path)
+                freed += temp.stored_size
+        return GcResult(removed=removed, kept=kept, bytes_freed=freed, dry_run=dry_run)
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _path(self, digest: str) -> str:
+        return f"{self._root}/objects/{digest[:2]}/{digest[2:]}"
+
+    def _writer(self, digest: str) -> ObjectWriter:
+        final = self._path(digest)
+        if self._kind == "local":
+            return LocalWriter(Path(final), Path(self._tmp))
+        if self._kind == "memory":
+            return BufferedPutWriter(self._fs, final, self.url)
+        return StreamingPutWriter(self._fs, final, self.url)
+
+    def _encryptor(self) -> Encryptor | None:
+        if not self._encrypt or self._key is None:
+            return None
+        return Encryptor(self._key, self._chunk_size)
+
+    def _written_info(self, digest: str, size: int) -> ObjectInfo:
+        detail = self._fs.info(self._path(digest))
+        return ObjectInfo(digest, size, modified_of(detail), self._encrypt)
+
+    def _stored_as_is(self, digest: str, path: str) -> bool:
+        """True when the stored bytes are exactly the content (no header, no escape)."""
+        try:
+            return not needs_escape(self._head(path, int(self._fs.info(path)["size"])))
+        except FileNotFoundError as exc:
+            raise self._not_found(digest) from exc
+
+    def _head(self, path: str, stored_size: int) -> bytes:
+        """The first bytes of a stored object, enough to tell whether it is encrypted."""
+        if stored_size == 0:  # S3 refuses range reads of empty objects
+            return b""
+        return bytes(self._fs.cat_file(path, start=0, end=min(HEADER_SIZE, stored_size)))
+
+    def _open_read(self, digest: str, path: str) -> Any:
+        try:
+            return self._fs.open(path, "rb")
+        except FileNotFoundError as exc:
+            raise self._not_found(digest) from exc
+
+    def _not_found(self, digest: str) -> ArtifactNotFoundError:
+        return ArtifactNotFoundError(
+            f"No object {digest} in the artifact store {self.url}.",
+            hint="Check the hash, or that this workspace points at the right artifact store.",
+            hash=digest,
+            url=self.url,
+        )
+
+    def _corrupt(self, digest: str, why: str) -> IntegrityError:
+        return IntegrityError(
+            f"Object {digest} in {self.url} is corrupt: {why}.",
+            hint="Restore the object from a replica or re-add its source.",
+            hash=digest,
+            url=self.url,
+        )

@@ -1,0 +1,161 @@
+"""Atomic writes, one strategy per kind of filesystem.
+
+An object appears under its final name complete or not at all:
+
+* local disk: write a temporary file, ``fsync`` it, then ``os.replace`` it into place
+  (atomic on POSIX and Windows within one filesystem), then ``fsync`` the folder;
+* object stores (S3 and other fsspec backends): write straight to the final key, because
+  S3 publishes a PUT or a multipart upload only when it completes; on failure the upload
+  is aborted, so nothing is published;
+* ``memory://``: collect the bytes and store them with one call (its files are visible
+  while open, so writing in place would expose partial objects).
+
+After a remote commit the stored size is checked against what was sent.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import uuid
+from pathlib import Path
+from typing import Any, Protocol
+
+from conveyor.errors import IntegrityError
+
+TEMP_SUFFIX = ".part"
+
+
+class ObjectWriter(Protocol):
+    """Receives the stored bytes of one object, then publishes or drops them."""
+
+    def write(self, data: bytes | memoryview) -> None:
+        """Append stored bytes."""
+
+    def commit(self) -> None:
+        """Publish the object under its final name."""
+
+    def discard(self) -> None:
+        """Drop everything written; the final name is left untouched."""
+
+
+class LocalWriter:
+    """Write ``temp_path`` (``<tmp_dir>/<uuid>.part`` by default), then rename onto ``final``."""
+
+    def __init__(self, final: Path, tmp_dir: Path, *, temp_name: str | None = None) -> None:
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        self.final = final
+        self.temp_path = tmp_dir / (temp_name or f"{uuid.uuid4().hex}{TEMP_SUFFIX}")
+        self._file: io.BufferedWriter | None = open(self.temp_path, "xb")  # noqa: SIM115
+        self.size = 0
+
+    def write(self, data: bytes | memoryview) -> None:
+        assert self._file is not None, "write after commit or discard"
+        self._file.write(data)
+        self.size += len(data)
+
+    def close_temp(self) -> None:
+        """Close the temporary file so another writer (e.g. ``copyfile``) can fill it."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def restart(self) -> None:
+        """Empty the temporary file and reopen it for :meth:`write`."""
+        self.close_temp()
+        self._file = open(self.temp_path, "wb")  # noqa: SIM115
+        self.size = 0
+
+    def commit(self) -> None:
+        if self._file is not None:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self.close_temp()
+        else:
+            _fsync_path(self.temp_path)
+        self.final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self.temp_path, self.final)
+        _fsync_dir(self.final.parent)
+
+    def discard(self) -> None:
+        self.close_temp()
+        self.temp_path.unlink(missing_ok=True)
+
+
+class StreamingPutWriter:
+    """Stream to the final key of an object store; the upload completes only on commit."""
+
+    def __init__(self, fs: Any, final: str, url: str) -> None:
+        self._fs = fs
+        self._final = final
+        self._url = url
+        self._file: Any = fs.open(final, "wb")
+        self.size = 0
+
+    def write(self, data: bytes | memoryview) -> None:
+        self._file.write(data)
+        self.size += len(data)
+
+    def commit(self) -> None:
+        self._file.close()
+        verify_size(self._fs, self._final, self.size, self._url)
+
+    def discard(self) -> None:
+        # fsspec's close() would publish what was written; abort the upload instead and
+        # mark the file closed so that its finaliser does not flush it either.
+        self._file.discard()
+        self._file.closed = True
+
+
+class BufferedPutWriter:
+    """Collect the bytes, then store them in one call (for ``memory://``)."""
+
+    def __init__(self, fs: Any, final: str, url: str) -> None:
+        self._fs = fs
+        self._final = final
+        self._url = url
+        self._buffer = io.BytesIO()
+        self.size = 0
+
+    def write(self, data: bytes | memoryview) -> None:
+        self._buffer.write(data)
+        self.size += len(data)
+
+    def commit(self) -> None:
+        self._fs.pipe_file(self._final, self._buffer.getvalue())
+        self._buffer = io.BytesIO()
+        verify_size(self._fs, self._final, self.size, self._url)
+
+    def discard(self) -> None:
+        self._buffer = io.BytesIO()
+
+
+def verify_size(fs: Any, path: str, expected: int, url: str) -> None:
+    """Check a just-written object's stored size; remove it and raise if it differs."""
+    actual = int(fs.info(path)["size"])
+    if actual != expected:
+        fs.rm_file(path)
+        raise IntegrityError(
+            f"Upload of {path!r} to {url} stored {actual} bytes instead of {expected}; "
+            "the object was removed.",
+            hint="Retry the operation; if it persists, check the storage backend.",
+            path=path,
+            url=url,
+            expected=expected,
+            actual=actual,
+        )
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    # Makes the rename durable; folders cannot be opened this way on Windows.
+    if os.name != "posix":
+        return
+    _fsync_path(path)

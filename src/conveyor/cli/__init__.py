@@ -1,0 +1,13 @@
+"""The ``conveyor`` command line: one module per command group.
+
+Commands parse their arguments, call the public Python API and render the result with
+rich (tables, progress bars) or, with ``--json``, as JSON on stdout. No business logic
+lives here. Exit codes: 0 success, 1 a conveyor error (message and hint on stderr),
+2 a usage error, 3 a verification found corruption or tampering, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+from conveyor.cli._app import app, main
+
+__all__ = ["app", "main"]

@@ -1,0 +1,272 @@
+"""``conveyor data ...``: version, inspect, compare, restore and share datasets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from conveyor.cli._output import console, fmt_bytes, fmt_time, print_json, progress_bar
+
+app = typer.Typer(
+    help="Version datasets (files, folders, CSV and Parquet tables).", no_args_is_help=True
+)
+
+_JSON = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def _workspace() -> Any:
+    from conveyor.workspace import Workspace
+
+    return Workspace.open(".")
+
+
+@app.command("add")
+def add(
+    name: Annotated[str, typer.Argument(help="Dataset name, e.g. orders.")],
+    path: Annotated[Path, typer.Argument(help="A file, a folder, or a CSV/Parquet table.")],
+    message: Annotated[str | None, typer.Option("-m", "--message", help="Why.")] = None,
+    json_out: _JSON = False,
+) -> None:
+    """Version PATH as a new version of dataset NAME (no-op when nothing changed)."""
+    with _workspace() as ws, progress_bar(not json_out) as progress:
+        version = ws.datasets.add(name, path, message=message, progress=progress)
+    if json_out:
+        print_json(version)
+        return
+    if version.unchanged:
+        console().print(
+            f"{version.name}@{version.version} unchanged (content {version.content_hash[:12]})."
+        )
+        return
+    rows = f", {version.row_count:,} rows" if version.row_count is not None else ""
+    parent = f", parent v{version.parent_version}" if version.parent_version else ""
+    console().print(
+        f"Added [bold]{version.name}@{version.version}[/] ({version.kind}, "
+        f"{version.file_count} file(s), {fmt_bytes(version.size_bytes)}{rows}{parent}); "
+        f"content {version.content_hash[:12]}. conveyor.lock updated."
+    )
+
+
+@app.command("list")
+def list_(json_out: _JSON = False) -> None:
+    """List datasets with their latest version."""
+    with _workspace() as ws:
+        summaries = ws.datasets.list()
+    if json_out:
+        print_json(summaries)
+        return
+    table = Table(title="Datasets")
+    for column in ("name", "latest", "versions", "kind", "updated (UTC)"):
+        table.add_column(column)
+    for s in summaries:
+        table.add_row(
+            s.name, f"v{s.latest_version}", str(s.versions), s.kind, fmt_time(s.updated_at)
+        )
+    console().print(table if summaries else "No datasets yet: run `conveyor data add NAME PATH`.")
+
+
+@app.command("log")
+def log(
+    name: Annotated[str, typer.Argument(help="Dataset name.")],
+    json_out: _JSON = False,
+) -> None:
+    """Show every version of NAME, newest first, with its lineage."""
+    with _workspace() as ws:
+        versions = ws.datasets.log(name)
+    if json_out:
+        print_json([_version_dict(v, profile=False) for v in versions])
+        return
+    table = Table(title=f"{name}: {len(versions)} version(s)")
+    for column in (
+        "version",
+        "parent",
+        "created (UTC)",
+        "by",
+        "kind",
+        "rows",
+        "size",
+        "hash",
+        "message",
+    ):
+        table.add_column(column, overflow="fold")
+    for v in versions:
+        table.add_row(
+            f"v{v.version}",
+            f"v{v.parent_version}" if v.parent_version else "-",
+            fmt_time(v.created_at),
+            v.created_by,
+            v.kind,
+            f"{v.row_count:,}" if v.row_count is not None else "-",
+            fmt_bytes(v.size_bytes),
+            v.content_hash[:12],
+            v.message or "",
+        )
+    console().print(table)
+
+
+@app.command("show")
+def show(
+    ref: Annotated[str, typer.Argument(help="NAME or NAME@VERSION (a number or latest).")],
+    json_out: _JSON = False,
+) -> None:
+    """Show one version: metadata, schema and column profile."""
+    with _workspace() as ws:
+        version = ws.datasets.get(ref)
+    if json_out:
+        print_json(_version_dict(version, profile=True))
+        return
+    out = console()
+    out.print(f"[bold]{version.name}@{version.version}[/]  {version.kind}  {version.content_hash}")
+    out.print(
+        f"created {fmt_time(version.created_at)} by {version.created_by}; "
+        f"{version.file_count} file(s), {fmt_bytes(version.size_bytes)}"
+        + (f", {version.row_count:,} rows" if version.row_count is not None else "")
+        + (f"; parent v{version.parent_version}" if version.parent_version else "")
+    )
+    if version.message:
+        out.print(f"message: {version.message}", markup=False)
+    columns = (version.profile or {}).get("columns", {})
+    if columns:
+        out.print(_profile_table(columns))
+
+
+@app.command("diff")
+def diff(
+    a: Annotated[str, typer.Argument(help="NAME@A")],
+    b: Annotated[str, typer.Argument(help="NAME@B")],
+    json_out: _JSON = False,
+) -> None:
+    """Compare two versions: files, schema, row counts and column statistics."""
+    with _workspace() as ws:
+        result = ws.datasets.diff(a, b)
+    if json_out:
+        print_json(result)
+        return
+    _render_diff(result)
+
+
+@app.command("checkout")
+def checkout(
+    ref: Annotated[str, typer.Argument(help="NAME@VERSION to restore.")],
+    dest: Annotated[Path, typer.Argument(help="Destination file or folder.")],
+    force: Annotated[bool, typer.Option(help="Overwrite different existing files.")] = False,
+) -> None:
+    """Restore a version's exact bytes to DEST (every byte verified)."""
+    with _workspace() as ws, progress_bar() as progress:
+        path = ws.datasets.checkout(ref, dest, force=force, progress=progress)
+        version = ws.datasets.get(ref)
+    console().print(f"Checked out {version.name}@{version.version} to {path}.")
+
+
+@app.command("push")
+def push(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Datasets (default: all locked).")
+    ] = None,
+    remote: Annotated[
+        str | None, typer.Option(help="Remote URL (default: store.remote_url).")
+    ] = None,
+    json_out: _JSON = False,
+) -> None:
+    """Upload the versions pinned in conveyor.lock (and their history) to a remote."""
+    with _workspace() as ws, progress_bar(not json_out) as progress:
+        target = ws.open_remote(remote)
+        result = ws.datasets.push(target, names or None, progress=progress)
+    if json_out:
+        print_json(result)
+        return
+    console().print(f"Pushed to {target.url}: {result}")
+
+
+@app.command("pull")
+def pull(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Datasets (default: all locked).")
+    ] = None,
+    remote: Annotated[
+        str | None, typer.Option(help="Remote URL (default: store.remote_url).")
+    ] = None,
+    json_out: _JSON = False,
+) -> None:
+    """Fetch the versions pinned in conveyor.lock from a remote (restores a fresh clone)."""
+    with _workspace() as ws, progress_bar(not json_out) as progress:
+        source = ws.open_remote(remote)
+        result = ws.datasets.pull(source, names or None, progress=progress)
+    if json_out:
+        print_json(result)
+        return
+    console().print(f"Pulled from {source.url}: {result}")
+
+
+def _render_diff(diff: Any) -> None:
+    out = console()
+    out.print(f"[bold]{diff.a}[/] -> [bold]{diff.b}[/]")
+    if diff.is_empty:
+        out.print("No differences.")
+        return
+    rows_a, rows_b = diff.row_counts
+    if rows_a is not None or rows_b is not None:
+        out.print(f"rows: {rows_a} -> {rows_b} ({diff.row_count_delta:+})")
+    for label, items in (
+        ("files added", diff.files_added),
+        ("files removed", diff.files_removed),
+        ("files changed", diff.files_changed),
+        ("columns added", diff.columns_added),
+        ("columns removed", diff.columns_removed),
+    ):
+        if items:
+            shown = ", ".join(items[:20]) + (
+                f" ... ({len(items)} in all)" if len(items) > 20 else ""
+            )
+            out.print(f"{label}: {shown}", markup=False)
+    for column, (ta, tb) in diff.type_changes.items():
+        out.print(f"type of {column}: {ta} -> {tb}", markup=False)
+    if diff.stat_changes or diff.top_changes:
+        table = Table(title="Column changes")
+        for name in ("column", "statistic", diff.a, diff.b):
+            table.add_column(name, overflow="fold")
+        for column, stats in diff.stat_changes.items():
+            for stat, change in stats.items():
+                table.add_row(column, stat, _num(change["a"]), _num(change["b"]))
+        for column, tops in diff.top_changes.items():
+            for value, change in list(tops.items())[:5]:
+                table.add_row(column, f"share of {value!r}", _num(change["a"]), _num(change["b"]))
+        out.print(table)
+
+
+def _version_dict(version: Any, *, profile: bool) -> dict[str, Any]:
+    from conveyor.cli._output import to_jsonable
+
+    data: dict[str, Any] = to_jsonable(version)
+    if not profile:
+        data.pop("profile", None)
+    return data
+
+
+def _profile_table(columns: dict[str, Any]) -> Table:
+    table = Table(title="Profile")
+    for column in ("column", "type", "nulls", "distinct", "min", "mean", "max", "top values"):
+        table.add_column(column, overflow="fold")
+    for name, stats in columns.items():
+        top = stats.get("top") or []
+        top_text = ", ".join(f"{t.get('value')} ({t.get('count')})" for t in top[:3])
+        table.add_row(
+            name,
+            str(stats.get("type", "")),
+            str(stats.get("nulls", "")),
+            str(stats.get("distinct", "")),
+            _num(stats.get("min")),
+            _num(stats.get("mean")),
+            _num(stats.get("max")),
+            top_text,
+        )
+    return table
+
+
+def _num(value: Any) -> str:
+    if value is None:
+        return ""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

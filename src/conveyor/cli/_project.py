@@ -1,0 +1,80 @@
+"""Project-level commands: ``init`` and ``gc``."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from conveyor.cli._output import console, fmt_bytes, print_json
+from conveyor.errors import ConfigError
+
+
+def register(app: typer.Typer) -> None:
+    """Attach the project-level commands to the root app."""
+    app.command("init")(init)
+    app.command("gc")(gc)
+
+
+def init(
+    directory: Annotated[Path, typer.Argument(help="Project folder (created if missing).")] = Path(
+        "."
+    ),
+    name: Annotated[str | None, typer.Option(help="Project name (default: folder name).")] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing conveyor.yaml.")] = False,
+) -> None:
+    """Scaffold a conveyor project: conveyor.yaml, pipelines.py and .gitignore."""
+    from conveyor.workspace import init_project
+
+    written = init_project(directory, name=name, force=force)
+    out = console()
+    out.print(f"Initialised conveyor project in [bold]{directory.resolve()}[/]")
+    for path in written:
+        out.print(f"  wrote {path.name}")
+    out.print("Next: [bold]conveyor data add NAME PATH[/] to version your first dataset.")
+
+
+_DURATION = re.compile(r"(\d+)\s*([smhd])")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse ``30m``, ``1h``, ``2d`` or ``0s`` into a timedelta.
+
+    Raises:
+        ConfigError: naming the value and the expected form.
+    """
+    match = _DURATION.fullmatch(text.strip())
+    if not match:
+        raise ConfigError(
+            f"Invalid duration {text!r}: expected a number and a unit (s, m, h or d).",
+            hint="For example --grace 1h or --grace 30m.",
+            value=text,
+        )
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+def gc(
+    dry_run: Annotated[bool, typer.Option(help="Only report what would be removed.")] = False,
+    grace: Annotated[
+        str, typer.Option(help="Never remove objects younger than this (e.g. 1h, 30m).")
+    ] = "1h",
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Remove artifacts that no record references."""
+    from conveyor.workspace import Workspace
+
+    window = parse_duration(grace)
+    with Workspace.open(".") as ws:
+        result = ws.gc(grace=window, dry_run=dry_run)
+    if json_out:
+        print_json(result)
+        return
+    verb = "Would remove" if dry_run else "Removed"
+    console().print(
+        f"{verb} {len(result.removed)} unreferenced object(s), "
+        f"{fmt_bytes(result.bytes_freed)}; kept {result.kept}."
+    )

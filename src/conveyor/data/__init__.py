@@ -1,0 +1,42 @@
+"""Data versioning: datasets as immutable, content-addressed versions with manifests.
+
+This package owns ``conveyor data``: adding tables (CSV, Parquet, DataFrames, stored as
+one canonical Parquet object with a statistical profile), single files and folders as
+numbered versions of a named dataset; looking versions up, loading, diffing and checking
+them out with every byte verified; pinning the versions a project uses in
+``conveyor.lock``; and pushing and pulling them to and from a remote artifact store so
+that a fresh clone can restore exactly the pinned bytes. Records live in
+:mod:`conveyor.store`, bytes in :mod:`conveyor.artifacts`.
+"""
+
+from __future__ import annotations
+
+from conveyor.data._diff import DatasetDiff
+from conveyor.data._errors import CheckoutConflictError, NotATableError
+from conveyor.data._lock import LOCK_FILE, LockEntry, LockFile
+from conveyor.data._manifest import manifest_bytes, manifest_hash
+from conveyor.data._models import DatasetSummary, DatasetVersion, PullResult, PushResult
+from conveyor.data._profile import compute_profile
+from conveyor.data._refs import DatasetRef, parse_dataset_ref
+from conveyor.data._registry import DatasetRegistry
+from conveyor.data._scan import AddStats
+
+__all__ = [
+    "AddStats",
+    "CheckoutConflictError",
+    "DatasetDiff",
+    "DatasetRef",
+    "DatasetRegistry",
+    "DatasetSummary",
+    "DatasetVersion",
+    "LOCK_FILE",
+    "LockEntry",
+    "LockFile",
+    "NotATableError",
+    "PullResult",
+    "PushResult",
+    "compute_profile",
+    "manifest_bytes",
+    "manifest_hash",
+    "parse_dataset_ref",
+]

@@ -1,0 +1,183 @@
+"""Value objects returned by the dataset registry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from conveyor.core import isoformat
+from conveyor.store import DatasetVersionRow
+
+
+@dataclass(frozen=True)
+class DatasetVersion:
+    """One immutable version of a dataset, as recorded in the metadata store.
+
+    Attributes:
+        name: Dataset name.
+        version: Version number (1, 2, ... contiguous).
+        kind: ``"table"``, ``"file"`` or ``"folder"``.
+        content_hash: Hash of the version's manifest (identifies its content and history).
+        size_bytes: Total size of the version's files.
+        file_count: Number of files (1 for tables and files).
+        row_count: Rows of a table, else ``None``.
+        schema: ``{column: arrow type}`` of a table, else ``None``.
+        profile: Column statistics of a table (see :func:`compute_profile`), else ``None``.
+        parent_version: The version this one follows, or ``None`` for version 1.
+        message: What the author said about the change.
+        source: Where the content came from (a path, or ``<DataFrame>``).
+        created_at: When the version was recorded (UTC).
+        created_by: Who recorded it.
+        unchanged: ``True`` when :meth:`DatasetRegistry.add` found the content equal to
+            the latest version and returned that version instead of making a new one.
+    """
+
+    name: str
+    version: int
+    kind: str
+    content_hash: str
+    size_bytes: int
+    file_count: int
+    row_count: int | None
+    schema: dict[str, Any] | None
+    profile: dict[str, Any] | None
+    parent_version: int | None
+    message: str | None
+    source: str | None
+    created_at: datetime
+    created_by: str
+    unchanged: bool = False
+
+    @property
+    def ref(self) -> str:
+        """``"name@version"``."""
+        return f"{self.name}@{self.version}"
+
+    @classmethod
+    def from_row(
+        cls, name: str, row: DatasetVersionRow, *, unchanged: bool = False
+    ) -> DatasetVersion:
+        """Build from a metadata row."""
+        return cls(
+            name=name,
+            version=row.version,
+            kind=row.kind,
+            content_hash=row.content_hash,
+            size_bytes=row.size_bytes,
+            file_count=row.file_count,
+            row_count=row.row_count,
+            schema=row.schema,
+            profile=row.profile,
+            parent_version=row.parent_version,
+            message=row.message,
+            source=row.source,
+            created_at=row.created_at,
+            created_by=row.created_by,
+            unchanged=unchanged,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able summary (without the profile, which can be large)."""
+        return {
+            "name": self.name,
+            "version": self.version,
+            "kind": self.kind,
+            "content_hash": self.content_hash,
+            "size_bytes": self.size_bytes,
+            "file_count": self.file_count,
+            "row_count": self.row_count,
+            "schema": self.schema,
+            "parent_version": self.parent_version,
+            "message": self.message,
+            "source": self.source,
+            "created_at": isoformat(self.created_at),
+            "created_by": self.created_by,
+            "unchanged": self.unchanged,
+        }
+
+
+@dataclass(frozen=True)
+class DatasetSummary:
+    """One line of :meth:`DatasetRegistry.list`.
+
+    Attributes:
+        name: Dataset name.
+        latest_version: The newest version number.
+        versions: How many versions exist.
+        kind: Kind of the newest version.
+        updated_at: When the newest version was recorded.
+    """
+
+    name: str
+    latest_version: int
+    versions: int
+    kind: str
+    updated_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able form."""
+        return {
+            "name": self.name,
+            "latest_version": self.latest_version,
+            "versions": self.versions,
+            "kind": self.kind,
+            "updated_at": isoformat(self.updated_at),
+        }
+
+
+@dataclass
+class PushResult:
+    """What :meth:`DatasetRegistry.push` sent.
+
+    Attributes:
+        datasets: ``name@version`` of each dataset whose data was pushed.
+        manifests_uploaded: Manifests the remote did not have before.
+        objects_uploaded: Data objects uploaded.
+        objects_skipped: Data objects the remote already had.
+        bytes_uploaded: Bytes of the uploaded data objects.
+    """
+
+    datasets: list[str] = field(default_factory=list)
+    manifests_uploaded: int = 0
+    objects_uploaded: int = 0
+    objects_skipped: int = 0
+    bytes_uploaded: int = 0
+
+    def __str__(self) -> str:
+        return (
+            f"{', '.join(self.datasets) or 'nothing'}: {self.objects_uploaded} object(s) "
+            f"({self.bytes_uploaded:,} bytes) and {self.manifests_uploaded} manifest(s) "
+            f"uploaded, {self.objects_skipped} already there"
+        )
+
+
+@dataclass
+class PullResult:
+    """What :meth:`DatasetRegistry.pull` fetched and recorded.
+
+    Attributes:
+        datasets: ``name@version`` of each pinned dataset pulled.
+        versions_recorded: ``name@version`` of each metadata record recreated locally.
+        manifests_fetched: Manifests copied from the remote.
+        objects_fetched: Data objects downloaded (each verified).
+        objects_skipped: Data objects already present locally.
+        bytes_fetched: Bytes of the downloaded data objects.
+    """
+
+    datasets: list[str] = field(default_factory=list)
+    versions_recorded: list[str] = field(default_factory=list)
+    manifests_fetched: int = 0
+    objects_fetched: int = 0
+    objects_skipped: int = 0
+    bytes_fetched: int = 0
+
+    def __str__(self) -> str:
+        recorded = (
+            f"; recorded {', '.join(self.versions_recorded)}" if self.versions_recorded else ""
+        )
+        return (
+            f"{', '.join(self.datasets) or 'nothing'}: {self.objects_fetched} object(s) "
+            f"({self.bytes_fetched:,} bytes) fetched and verified, "
+            f"{self.objects_skipped} already here{recorded}"
+        )

@@ -1,0 +1,454 @@
+"""The dataset registry: add, look up, load, diff and check out dataset versions."""
+
+from __future__ import annotations
+
+import builtins
+import os
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from sqlalchemy import func, select
+
+from conveyor.artifacts import ArtifactStore
+from conveyor.core import Actor, ProgressCallback, isoformat, utcnow, validate_name
+from conveyor.data._checkout import checkout_version
+from conveyor.data._diff import DatasetDiff, compute_diff
+from conveyor.data._errors import NotATableError
+from conveyor.data._ingest import PreparedContent, prepare
+from conveyor.data._lock import LockFile, exclusive_lock
+from conveyor.data._manifest import MANIFEST_FORMAT, manifest_bytes, parse_manifest
+from conveyor.data._models import DatasetSummary, DatasetVersion, PullResult, PushResult
+from conveyor.data._records import (
+    add_refs,
+    find_dataset,
+    latest_row,
+    owner_of,
+    require_dataset,
+    require_version,
+    version_row,
+    version_row_from_manifest,
+)
+from conveyor.data._refs import DatasetRef, parse_dataset_ref
+from conveyor.data._scan import AddStats
+from conveyor.data._sync import pull_datasets, push_datasets
+from conveyor.data._tables import TABLE_FILE, read_parquet_bytes
+from conveyor.errors import ArtifactNotFoundError
+from conveyor.store import DatasetRow, DatasetVersionRow, MetadataStore, WriteTx
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+T = TypeVar("T")
+STATE_DB = Path(".conveyor") / "cache" / "state.db"
+_TMP_DIR = Path(".conveyor") / "tmp"
+_LOCK_GUARD = Path(".conveyor") / "cache" / "lockfile.lock"
+
+
+class _Unchanged(Exception):
+    """Raised inside the add transaction to roll it back when nothing changed."""
+
+    def __init__(self, version: DatasetVersion) -> None:
+        super().__init__(version.ref)
+        self.version = version
+
+
+class DatasetRegistry:
+    """Versioned datasets of one project: records in a metadata store, bytes in artifacts.
+
+    Every version is immutable and has a manifest (a JSON object in the artifact store
+    whose hash is the version's ``content_hash``). Writing a version takes one metadata
+    transaction, started only once every object is stored, so an interrupted ``add``
+    leaves either the whole version or nothing visible. ``conveyor.lock`` under ``root``
+    pins the version of each dataset the project uses.
+
+    Not thread-safe (``last_add_stats`` is per instance); any number of processes may
+    share the store and the project folder.
+
+    Args:
+        store: The metadata store.
+        artifacts: The local artifact store.
+        actor: Who records new versions.
+        root: The project root (holds ``conveyor.lock`` and ``.conveyor/cache``).
+
+    Example:
+        >>> reg = DatasetRegistry(store, art, actor=Actor("alice"), root=".")  # doctest: +SKIP
+        >>> reg.add("orders", "data/orders.csv").ref  # doctest: +SKIP
+        'orders@1'
+    """
+
+    def __init__(
+        self,
+        store: MetadataStore,
+        artifacts: ArtifactStore,
+        *,
+        actor: Actor,
+        root: str | os.PathLike[str],
+    ) -> None:
+        self.store = store
+        self.artifacts = artifacts
+        self.actor = actor
+        self.root = Path(root).absolute()
+        #: What the most recent :meth:`add` did (files hashed, taken from cache, uploaded).
+        self.last_add_stats = AddStats()
+
+    # -- writing -------------------------------------------------------------------------
+
+    def add(
+        self,
+        name: str,
+        source: str | os.PathLike[str] | pd.DataFrame,
+        *,
+        message: str | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> DatasetVersion:
+        """Record ``source`` as the next version of dataset ``name``.
+
+        CSV and Parquet files and DataFrames become ``table`` versions (one canonical
+        Parquet object plus a profile); other files become ``file`` versions; folders
+        become ``folder`` versions. If the content equals the latest version's, no version
+        is made and the latest is returned with ``unchanged=True``. ``conveyor.lock`` is
+        updated to pin the returned version.
+
+        Args:
+            name: Dataset name (letters, digits, ``.``, ``_``, ``-``).
+            source: A path or a pandas DataFrame.
+            message: What changed, kept with the version.
+            progress: Receives ``(stage, done, total)`` for the stages "Hashing files",
+                "Uploading" (bytes) and "Recording version".
+
+        Returns:
+            The new (or unchanged latest) version.
+
+        Raises:
+            InvalidNameError: ``name`` is not a valid dataset name.
+            DataSourceError: ``source`` is missing, unreadable, empty or malformed.
+            IntegrityError: a file changed while it was being stored.
+        """
+        validate_name(name, kind="dataset name")
+        stats = AddStats()
+        self.last_add_stats = stats
+        content = prepare(
+            source,
+            tmp_dir=self.root / _TMP_DIR,
+            cache_path=self.root / STATE_DB,
+            stats=stats,
+            progress=progress,
+        )
+        try:
+            current = self._latest(name)
+            if current is not None and self._same_content(current, content):
+                result = replace(current, unchanged=True)
+            else:
+                self._upload(content, stats, progress)
+                try:
+                    result = self.store.transact(
+                        self.actor,
+                        "data.add",
+                        f"dataset:{name}",
+                        lambda tx: self._record(tx, name, content, message, progress),
+                    )
+                except _Unchanged as same:
+                    result = same.version
+        finally:
+            content.cleanup()
+        self._pin(result)
+        return result
+
+    def _same_content(self, current: DatasetVersion, content: PreparedContent) -> bool:
+        if current.kind != content.kind:
+            return False
+        try:
+            manifest = self.manifest(current.ref)
+        except ArtifactNotFoundError:
+            return False
+        return bool(manifest["files"] == content.manifest_files())
+
+    def _upload(
+        self, content: PreparedContent, stats: AddStats, progress: ProgressCallback | None
+    ) -> None:
+        unique = {f.hash: f for f in content.files}
+        total = sum(f.size for f in unique.values())
+        done = 0
+        for entry in unique.values():
+            if not self.artifacts.exists(entry.hash):
+                self.artifacts.put_file(entry.path, known_hash=entry.hash)
+                stats.uploaded_objects += 1
+                stats.uploaded_bytes += entry.size
+            done += entry.size
+            if progress is not None:
+                progress("Uploading", done, total)
+
+    def _record(
+        self,
+        tx: WriteTx,
+        name: str,
+        content: PreparedContent,
+        message: str | None,
+        progress: ProgressCallback | None,
+    ) -> DatasetVersion:
+        session = tx.session
+        now = utcnow()
+        dataset = find_dataset(session, name)
+        if dataset is None:
+            dataset = DatasetRow(name=name, created_at=now, created_by=self.actor.name)
+            session.add(dataset)
+            session.flush()
+        previous = latest_row(session, dataset.id)
+        if previous is not None:
+            # Another writer may have committed since the check before uploading.
+            prev_version = DatasetVersion.from_row(name, previous)
+            if self._same_content(prev_version, content):
+                raise _Unchanged(replace(prev_version, unchanged=True))
+        version = previous.version + 1 if previous is not None else 1
+        if progress is not None:
+            progress("Recording version", 0, 1)
+        manifest: dict[str, Any] = {
+            "format": MANIFEST_FORMAT,
+            "name": name,
+            "version": version,
+            "kind": content.kind,
+            "files": content.manifest_files(),
+            "schema": content.schema,
+            "profile": content.profile,
+            "row_count": content.row_count,
+            "parent": None
+            if previous is None
+            else {"version": previous.version, "content_hash": previous.content_hash},
+            "created_at": isoformat(now),
+            "created_by": self.actor.name,
+            "message": message,
+            "source": content.source,
+        }
+        content_hash = self.artifacts.put_bytes(manifest_bytes(manifest)).hash
+        row = version_row_from_manifest(manifest, dataset.id, content_hash)
+        session.add(row)
+        add_refs(tx, name, version, {content_hash, *(f.hash for f in content.files)})
+        session.flush()
+        tx.target = owner_of(name, version)
+        tx.details.update(
+            version=version, content_hash=content_hash, kind=content.kind, files=len(content.files)
+        )
+        if progress is not None:
+            progress("Recording version", 1, 1)
+        return DatasetVersion.from_row(name, row)
+
+    def _pin(self, version: DatasetVersion) -> None:
+        with exclusive_lock(self.root / _LOCK_GUARD):
+            lock = LockFile.load(self.root)
+            pinned = lock.get(version.name)
+            # Two concurrent adds: keep the newer pin rather than whichever wrote last.
+            if (
+                pinned is not None
+                and pinned.version > version.version
+                and self._has(version.name, pinned.version, pinned.content_hash)
+            ):
+                return
+            lock.pin(version.name, version.version, version.content_hash)
+            lock.save()
+
+    def _has(self, name: str, number: int, content_hash: str) -> bool:
+        with self.store.read() as session:
+            dataset = find_dataset(session, name)
+            row = None if dataset is None else version_row(session, dataset.id, number)
+            return row is not None and row.content_hash == content_hash
+
+    # -- reading -------------------------------------------------------------------------
+
+    def _latest(self, name: str) -> DatasetVersion | None:
+        with self.store.read() as session:
+            dataset = find_dataset(session, name)
+            row = None if dataset is None else latest_row(session, dataset.id)
+            return None if row is None else DatasetVersion.from_row(name, row)
+
+    def get(
+        self, name_or_ref: str | DatasetRef, version: int | str | None = None
+    ) -> DatasetVersion:
+        """Look up one version: ``"orders"`` / ``"orders@latest"`` (newest) or ``"orders@3"``.
+
+        Raises:
+            DatasetNotFoundError: No such dataset (the message lists known names).
+            VersionNotFoundError: No such version (the message lists existing versions).
+        """
+        ref = parse_dataset_ref(name_or_ref, version)
+        with self.store.read() as session:
+            return DatasetVersion.from_row(ref.name, require_version(session, ref))
+
+    def list(self) -> builtins.list[DatasetSummary]:
+        """Every dataset with its newest version, sorted by name."""
+        counts = (
+            select(
+                DatasetVersionRow.dataset_id,
+                func.max(DatasetVersionRow.version).label("latest"),
+                func.count().label("versions"),
+            )
+            .group_by(DatasetVersionRow.dataset_id)
+            .subquery()
+        )
+        query = (
+            select(DatasetRow.name, DatasetVersionRow, counts.c.versions)
+            .join(counts, counts.c.dataset_id == DatasetRow.id)
+            .join(
+                DatasetVersionRow,
+                (DatasetVersionRow.dataset_id == DatasetRow.id)
+                & (DatasetVersionRow.version == counts.c.latest),
+            )
+            .order_by(DatasetRow.name)
+        )
+        with self.store.read() as session:
+            return [
+                DatasetSummary(name, row.version, int(count), row.kind, row.created_at)
+                for name, row, count in session.execute(query)
+            ]
+
+    def log(self, name: str) -> builtins.list[DatasetVersion]:
+        """Every version of ``name``, newest first.
+
+        Raises:
+            DatasetNotFoundError: No such dataset.
+        """
+        validate_name(name, kind="dataset name")
+        with self.store.read() as session:
+            dataset = require_dataset(session, name)
+            rows = session.scalars(
+                select(DatasetVersionRow)
+                .where(DatasetVersionRow.dataset_id == dataset.id)
+                .order_by(DatasetVersionRow.version.desc())
+            )
+            return [DatasetVersion.from_row(name, row) for row in rows]
+
+    def manifest(self, ref: str | DatasetRef | DatasetVersion) -> dict[str, Any]:
+        """The manifest of a version, verified against its content hash.
+
+        Raises:
+            ArtifactNotFoundError: The manifest is not in the local artifact store.
+            IntegrityError: The stored manifest is corrupt.
+        """
+        version = ref if isinstance(ref, DatasetVersion) else self.get(ref)
+        data = self._fetch(version, version.content_hash, self.artifacts.get_bytes)
+        return parse_manifest(data, version.content_hash)
+
+    def _fetch(self, version: DatasetVersion, digest: str, read: Callable[[str], T]) -> T:
+        try:
+            return read(digest)
+        except ArtifactNotFoundError as exc:
+            raise ArtifactNotFoundError(
+                f"Dataset {version.ref}: object {digest} is recorded but its bytes are not "
+                f"present locally in {self.artifacts.url}.",
+                hint="Run `conveyor data pull` to fetch the pinned versions from the remote.",
+                name=version.name,
+                version=version.version,
+                hash=digest,
+            ) from exc
+
+    def load(self, ref: str | DatasetRef) -> pd.DataFrame:
+        """Load a table version as a pandas DataFrame (bytes verified on read).
+
+        Raises:
+            NotATableError: The version is a file or folder.
+            ArtifactNotFoundError: Its bytes are not present locally.
+        """
+        version = self.get(ref)
+        if version.kind != "table":
+            raise NotATableError(
+                f"Dataset {version.ref} is a {version.kind}, not a table; only tables load "
+                "as DataFrames.",
+                hint=f"Use `conveyor data checkout {version.ref} <dest>` to get its files.",
+                name=version.name,
+                version=version.version,
+                kind=version.kind,
+            )
+        digest = self.manifest(version)["files"][TABLE_FILE]["hash"]
+        data = self._fetch(version, digest, self.artifacts.get_bytes)
+        frame: pd.DataFrame = read_parquet_bytes(data).to_pandas()
+        return frame
+
+    def diff(self, a_ref: str | DatasetRef, b_ref: str | DatasetRef) -> DatasetDiff:
+        """Compare two versions: files, and for tables schema, rows and statistics."""
+        a, b = self.get(a_ref), self.get(b_ref)
+        return compute_diff(a, b, self.manifest(a), self.manifest(b))
+
+    def checkout(
+        self,
+        ref: str | DatasetRef,
+        dest: str | os.PathLike[str],
+        *,
+        force: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> Path:
+        """Write a version's files to ``dest``, every byte verified, each file atomically.
+
+        A table is written as one Parquet file and a single-file version as that file:
+        ``dest`` is the file path, or, if ``dest`` is an existing folder, the file goes
+        inside it (``<name>.parquet`` for tables). A folder version is restored under
+        ``dest``; files in ``dest`` that the version does not list are left alone.
+
+        Returns:
+            The file or folder written.
+
+        Raises:
+            CheckoutConflictError: An existing file differs and ``force`` is false
+                (nothing is written).
+            ArtifactNotFoundError: The bytes are not present locally (run ``data pull``).
+            IntegrityError: A stored object is corrupt (no destination file is written).
+        """
+        version = self.get(ref)
+        manifest = self.manifest(version)
+        return checkout_version(
+            version, manifest, self.artifacts, Path(dest), force=force, progress=progress
+        )
+
+    # -- remotes -------------------------------------------------------------------------
+
+    def push(
+        self,
+        remote: ArtifactStore,
+        names: builtins.list[str] | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> PushResult:
+        """Upload the pinned datasets (or ``names``) to ``remote``.
+
+        For each dataset: the manifests of all its versions, and the data objects of the
+        version pinned in ``conveyor.lock`` (the latest for names not pinned). Objects the
+        remote already has are skipped.
+
+        Raises:
+            DatasetNotFoundError: A name in ``names`` does not exist.
+            LockFileError: ``conveyor.lock`` pins a version this store does not have.
+            ArtifactNotFoundError: An object to push is not present locally.
+        """
+        lock = LockFile.load(self.root)
+        return push_datasets(
+            self.store, self.artifacts, remote, lock=lock, names=names, progress=progress
+        )
+
+    def pull(
+        self,
+        remote: ArtifactStore,
+        names: builtins.list[str] | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> PullResult:
+        """Fetch the datasets pinned in ``conveyor.lock`` (or only ``names``) from ``remote``.
+
+        For each pinned dataset: fetch the pinned manifest, check it against the lock's
+        content hash, fetch its data objects (verified), and recreate any missing metadata
+        records by walking the manifests' parent links, so version numbers equal the
+        original ones. Older versions get records too; their bytes stay remote until
+        pushed and pulled as pinned versions.
+
+        Raises:
+            LockFileError: A pinned manifest is missing on the remote (naming the dataset,
+                version and remote URL), or the local records disagree with it.
+            IntegrityError: A fetched object does not match its hash.
+        """
+        lock = LockFile.load(self.root)
+        return pull_datasets(
+            self.store,
+            self.artifacts,
+            remote,
+            lock=lock,
+            actor=self.actor,
+            names=names,
+            progress=progress,
+        )

@@ -1,0 +1,207 @@
+"""The hash-chained audit log: event values, hashing, appending and verification.
+
+Each event's hash covers its own fields and the previous event's hash, so changing,
+removing or reordering any stored event breaks the chain at that point. Appending happens
+inside the caller's write transaction, after the writer lock is held, so ``seq`` is simply
+``max(seq) + 1`` and the primary key turns any race into a retryable conflict, never a fork.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from conveyor.core import hash_json, isoformat, utcnow
+from conveyor.errors import StoreError
+from conveyor.store._models import AuditEventRow
+
+#: ``prev_hash`` of the first event.
+GENESIS_HASH = "0" * 64
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One recorded mutation: who did what to which target, when.
+
+    Attributes:
+        seq: Position in the log, contiguous from 1.
+        at: When it was committed (aware UTC, microsecond precision).
+        actor: ``Actor.name`` of whoever made the change.
+        action: What was done, e.g. ``"dataset.add"``.
+        target: What it was done to, e.g. ``"dataset:orders@3"``.
+        details: JSON details of the change.
+        prev_hash: ``hash`` of the event before (64 zeros for the first).
+        hash: BLAKE3 over the canonical JSON of every field above.
+    """
+
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    target: str
+    details: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+    @classmethod
+    def from_row(cls, row: AuditEventRow) -> AuditEvent:
+        """Build the value object from a stored row."""
+        return cls(
+            seq=row.seq,
+            at=row.at,
+            actor=row.actor,
+            action=row.action,
+            target=row.target,
+            details=dict(row.details),
+            prev_hash=row.prev_hash,
+            hash=row.hash,
+        )
+
+
+@dataclass(frozen=True)
+class AuditVerification:
+    """Outcome of :meth:`MetadataStore.verify_audit`.
+
+    Attributes:
+        ok: True when every hash and link checks out.
+        count: Number of events examined.
+        first_broken_seq: The first event that fails (or is missing), else None.
+        reason: Why it fails ("content changed", "link broken", "seq gap"), else None.
+    """
+
+    ok: bool
+    count: int
+    first_broken_seq: int | None = None
+    reason: str | None = None
+
+
+def normalise_details(details: Mapping[str, Any]) -> dict[str, Any]:
+    """Return ``details`` as plain JSON values, exactly as they will read back from storage.
+
+    Hashing the normalised form (tuples become lists, keys become strings) keeps the hash
+    valid after a round trip through the database.
+
+    Raises:
+        StoreError: ``details`` holds something JSON cannot represent (objects, NaN, inf).
+    """
+    try:
+        text = json.dumps(dict(details), allow_nan=False, ensure_ascii=False)
+    except (TypeError, ValueError) as exc:
+        raise StoreError(
+            f"Audit details are not JSON-serialisable: {exc}",
+            hint="Keep audit details to strings, numbers, booleans, None, lists and dicts.",
+        ) from exc
+    value: dict[str, Any] = json.loads(text)
+    return value
+
+
+def event_hash(
+    *,
+    seq: int,
+    at: datetime,
+    actor: str,
+    action: str,
+    target: str,
+    details: Mapping[str, Any],
+    prev_hash: str,
+) -> str:
+    """Return the BLAKE3 hash of one event's content and its link to the previous event."""
+    return hash_json(
+        {
+            "seq": seq,
+            "at": isoformat(at),
+            "actor": actor,
+            "action": action,
+            "target": target,
+            "details": dict(details),
+            "prev_hash": prev_hash,
+        }
+    )
+
+
+def append_event(
+    session: Session, *, actor: str, action: str, target: str, details: Mapping[str, Any]
+) -> AuditEvent:
+    """Append one event to the chain inside ``session``'s (already locked) transaction."""
+    clean = normalise_details(details)
+    last = session.execute(
+        select(AuditEventRow.seq, AuditEventRow.hash).order_by(AuditEventRow.seq.desc()).limit(1)
+    ).first()
+    seq, prev_hash = (1, GENESIS_HASH) if last is None else (last.seq + 1, last.hash)
+    at = utcnow()
+    digest = event_hash(
+        seq=seq,
+        at=at,
+        actor=actor,
+        action=action,
+        target=target,
+        details=clean,
+        prev_hash=prev_hash,
+    )
+    row = AuditEventRow(
+        seq=seq,
+        at=at,
+        actor=actor,
+        action=action,
+        target=target,
+        details=clean,
+        prev_hash=prev_hash,
+        hash=digest,
+    )
+    session.add(row)
+    session.flush()
+    return AuditEvent.from_row(row)
+
+
+def verify_chain(events: Iterable[AuditEvent]) -> AuditVerification:
+    """Check hashes, links and numbering of ``events`` (in ``seq`` order).
+
+    Deleting the newest events cannot be detected from the chain alone: compare
+    ``count`` with a number kept elsewhere for that.
+    """
+    expected_seq, prev_hash, count = 1, GENESIS_HASH, 0
+    for event in events:
+        count += 1
+        if event.seq != expected_seq:
+            return AuditVerification(
+                False,
+                count,
+                expected_seq,
+                f"seq gap: event {expected_seq} is missing (next stored event is {event.seq})",
+            )
+        if event.prev_hash != prev_hash:
+            return AuditVerification(
+                False,
+                count,
+                event.seq,
+                f"link broken: prev_hash does not match the hash of event {event.seq - 1}",
+            )
+        recomputed = event_hash(
+            seq=event.seq,
+            at=event.at,
+            actor=event.actor,
+            action=event.action,
+            target=event.target,
+            details=event.details,
+            prev_hash=event.prev_hash,
+        )
+        if recomputed != event.hash:
+            return AuditVerification(
+                False,
+                count,
+                event.seq,
+                "content changed: the stored fields no longer match the event's hash",
+            )
+        expected_seq, prev_hash = event.seq + 1, event.hash
+    return AuditVerification(True, count)
+
+
+def count_events(session: Session) -> int:
+    """Number of stored audit events."""
+    return int(session.scalar(select(func.count()).select_from(AuditEventRow)) or 0)

@@ -1,0 +1,109 @@
+"""Bringing a database to the newest schema exactly once, however many processes try.
+
+A cheap unlocked read first tells whether anything is to be done. If so, the migration
+runs in one transaction that first takes the database-wide writer lock (SQLite:
+``BEGIN IMMEDIATE``; PostgreSQL: a transaction-level advisory lock), then re-reads the
+revision: every process but the first finds the schema current and does nothing. The
+``store.migrate`` audit event is written in that same transaction.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
+from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy.orm import Session
+
+from conveyor.errors import StoreError
+from conveyor.store._audit import append_event
+from conveyor.store._engine import BEGIN_MODE_OPTION
+
+#: pg_advisory_xact_lock key serialising schema migrations ("conveyor" in ASCII, truncated).
+MIGRATION_LOCK_KEY = 0x636F6E7665796F01
+#: pg_advisory_xact_lock key serialising every writer of the audit chain.
+AUDIT_LOCK_KEY = 0x636F6E7665796F02
+
+_MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def alembic_config() -> Config:
+    """An Alembic configuration pointing at the store's migration scripts."""
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    return config
+
+
+def head_revision() -> str:
+    """The newest revision shipped with this conveyor."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:  # pragma: no cover - the package always ships migrations
+        raise StoreError("No metadata store migrations are installed.")
+    return head
+
+
+def current_revision(connection: Connection) -> str | None:
+    """The revision the database is at, None for an empty database."""
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def lock_writers(connection: Connection) -> None:
+    """Serialise PostgreSQL writers on the audit chain for the rest of the transaction.
+
+    On SQLite the transaction's ``BEGIN IMMEDIATE`` already holds the write lock.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.execute(select(text(f"pg_advisory_xact_lock({AUDIT_LOCK_KEY})")))
+
+
+def upgrade_to_head(engine: Engine, *, actor: str, shown_url: str) -> bool:
+    """Apply pending migrations; return True if this call ran them.
+
+    Raises:
+        StoreError: the database was migrated by a newer conveyor than this one.
+    """
+    head = head_revision()
+    with engine.connect() as probe:
+        current = current_revision(probe)
+    if current == head:
+        return False
+    writer = engine.execution_options(**{BEGIN_MODE_OPTION: "IMMEDIATE"})
+    with writer.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(select(text(f"pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")))
+        lock_writers(connection)
+        current = current_revision(connection)
+        if current == head:
+            return False
+        _check_known(current, shown_url)
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+        with Session(bind=connection) as session:
+            append_event(
+                session,
+                actor=actor,
+                action="store.migrate",
+                target="store",
+                details={"from": current, "to": head},
+            )
+    return True
+
+
+def _check_known(revision: str | None, shown_url: str) -> None:
+    if revision is None:
+        return
+    try:
+        ScriptDirectory.from_config(alembic_config()).get_revision(revision)
+    except CommandError as exc:
+        raise StoreError(
+            f"The metadata store {shown_url!r} is at schema revision {revision!r}, which "
+            "this version of conveyor does not know.",
+            hint="It was upgraded by a newer conveyor: upgrade conveyor-ml to open it.",
+            url=shown_url,
+            revision=revision,
+        ) from exc

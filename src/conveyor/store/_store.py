@@ -1,0 +1,287 @@
+"""The SQL implementation of the metadata store: sessions, audited writes, retries."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from types import TracebackType
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError as SQLIntegrityError
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from conveyor.core import Actor
+from conveyor.errors import StoreBusyError, StoreError
+from conveyor.store._audit import AuditEvent, AuditVerification, append_event, verify_chain
+from conveyor.store._engine import BEGIN_MODE_OPTION, build_engine, mask_url, normalise_url
+from conveyor.store._migrate import lock_writers, upgrade_to_head
+from conveyor.store._models import ArtifactRefRow, AuditEventRow
+
+T = TypeVar("T")
+
+#: Who signs the ``store.migrate`` event when ``open_store`` is not told otherwise.
+SYSTEM_ACTOR = Actor(name="conveyor", kind="service")
+_BACKOFF_BASE_S = 0.02
+_BACKOFF_CAP_S = 1.0
+
+
+class WriteTx:
+    """The handle a :meth:`MetadataStore.write` body works with.
+
+    Attributes:
+        session: The ORM session, inside one write transaction holding the writer lock.
+        actor: Who makes the change (``Actor.name`` is recorded).
+        action: What the change is, e.g. ``"dataset.add"``.
+        target: What it applies to; the body may refine it (``"dataset:orders@3"``).
+        details: JSON details for the audit event; the body may add to them.
+        event: The audit event written, set once the transaction has committed.
+    """
+
+    def __init__(
+        self, session: Session, actor: Actor, action: str, target: str, details: dict[str, Any]
+    ) -> None:
+        self.session = session
+        self.actor = actor
+        self.action = action
+        self.target = target
+        self.details = details
+        self.event: AuditEvent | None = None
+
+
+class MetadataStore:
+    """Metadata records in SQLite or PostgreSQL, every change audited in its transaction.
+
+    Thread safety: one store may be shared by threads; each :meth:`read` and :meth:`write`
+    uses its own session. Writers are serialised database-wide (SQLite ``BEGIN IMMEDIATE``,
+    PostgreSQL advisory lock), so the audit chain never forks.
+
+    Build one with :func:`open_store`.
+    """
+
+    def __init__(self, engine: Engine, *, url: str) -> None:
+        self.engine = engine
+        self.url = url
+        self.dialect: str = engine.dialect.name
+        self._writer = engine.execution_options(**{BEGIN_MODE_OPTION: "IMMEDIATE"})
+
+    def __repr__(self) -> str:
+        return f"MetadataStore({self.url!r})"
+
+    def __enter__(self) -> MetadataStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Dispose of the engine and its pooled connections."""
+        self.engine.dispose()
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """Yield a session for reading; it is rolled back and closed on exit.
+
+        Example:
+            >>> with store.read() as session:  # doctest: +SKIP
+            ...     names = session.scalars(select(DatasetRow.name)).all()
+        """
+        with self._translate_busy(), Session(self.engine) as session:
+            yield session
+
+    @contextmanager
+    def write(
+        self,
+        actor: Actor,
+        action: str,
+        target: str,
+        details: Mapping[str, Any] | None = None,
+    ) -> Iterator[WriteTx]:
+        """Run the body in one write transaction that also appends one audit event.
+
+        On normal exit the audit event (with ``tx.target`` and ``tx.details`` as the body
+        left them) is appended and everything commits together. If the body raises,
+        everything rolls back, no event is written, and the exception propagates.
+
+        Raises:
+            StoreBusyError: SQLite stayed locked by another writer past the busy timeout.
+
+        Example:
+            >>> with store.write(actor, "dataset.create", "dataset:orders") as tx:  # doctest: +SKIP
+            ...     tx.session.add(DatasetRow(name="orders", created_at=utcnow(), created_by="me"))
+        """
+        with (
+            self._translate_busy(),
+            Session(self._writer, expire_on_commit=False) as session,
+            session.begin(),
+        ):
+            lock_writers(session.connection())
+            tx = WriteTx(session, actor, action, target, dict(details or {}))
+            yield tx
+            event = append_event(
+                session,
+                actor=actor.name,
+                action=tx.action,
+                target=tx.target,
+                details=tx.details,
+            )
+        tx.event = event
+
+    def transact(
+        self,
+        actor: Actor,
+        action: str,
+        target: str,
+        fn: Callable[[WriteTx], T],
+        *,
+        details: Mapping[str, Any] | None = None,
+        retries: int = 5,
+    ) -> T:
+        """Run ``fn`` inside :meth:`write`, retrying when a unique constraint races.
+
+        Numbers computed as ``max + 1`` inside ``fn`` therefore stay contiguous under
+        concurrent writers: a loser of the race rolls back and computes again.
+
+        Returns:
+            Whatever ``fn`` returns from the attempt that committed.
+
+        Raises:
+            StoreError: still conflicting after ``retries`` retries.
+        """
+        for attempt in range(retries + 1):
+            try:
+                with self.write(actor, action, target, details) as tx:
+                    return fn(tx)
+            except SQLIntegrityError as exc:
+                if attempt == retries:
+                    raise StoreError(
+                        f"{action} on {target!r} still conflicted with concurrent writers "
+                        f"after {retries} retries: {exc.orig}",
+                        hint="Retry the command; if it keeps failing, check for a "
+                        "duplicate name or version.",
+                        action=action,
+                        target=target,
+                    ) from exc
+                # Jitter so writers that collided do not collide again in lockstep.
+                delay = min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2**attempt)
+                time.sleep(random.uniform(0, delay))  # noqa: S311 - not security relevant
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def audit_log(
+        self,
+        *,
+        limit: int | None = None,
+        action: str | None = None,
+        target_prefix: str | None = None,
+    ) -> list[AuditEvent]:
+        """Return audit events, oldest first.
+
+        Args:
+            limit: Keep only the newest ``limit`` matching events (still oldest first).
+            action: Only events with exactly this action.
+            target_prefix: Only events whose target starts with this text.
+        """
+        query = select(AuditEventRow)
+        if action is not None:
+            query = query.where(AuditEventRow.action == action)
+        if target_prefix is not None:
+            query = query.where(AuditEventRow.target.startswith(target_prefix, autoescape=True))
+        if limit is not None:
+            query = query.order_by(AuditEventRow.seq.desc()).limit(max(limit, 0))
+        with self.read() as session:
+            events = [AuditEvent.from_row(row) for row in session.scalars(query)]
+        return sorted(events, key=lambda event: event.seq)
+
+    def verify_audit(self) -> AuditVerification:
+        """Recompute every audit hash and link; name the first broken event, if any."""
+        query = select(AuditEventRow).order_by(AuditEventRow.seq).execution_options(yield_per=1000)
+        with self.read() as session:
+            rows = session.scalars(query)
+            try:
+                return verify_chain(AuditEvent.from_row(row) for row in rows)
+            finally:
+                # verification may stop early; a PostgreSQL server-side cursor must be closed
+                rows.close()
+
+    def referenced_hashes(self) -> set[str]:
+        """Every artifact hash some record points at (what garbage collection must keep)."""
+        with self.read() as session:
+            return set(session.scalars(select(ArtifactRefRow.hash).distinct()))
+
+    @contextmanager
+    def _translate_busy(self) -> Iterator[None]:
+        try:
+            yield
+        except OperationalError as exc:
+            if self.dialect == "sqlite" and _is_locked(exc):
+                database = self.engine.url.database
+                raise StoreBusyError(
+                    f"The metadata database {database} stayed locked past the busy timeout.",
+                    hint="Another conveyor process is writing to it: retry, or raise "
+                    "busy_timeout_s (store.busy_timeout_s in conveyor.yaml).",
+                    url=self.url,
+                    path=database,
+                ) from exc
+            raise
+
+
+def _is_locked(exc: OperationalError) -> bool:
+    message = str(exc.orig).lower()
+    return "database is locked" in message or "database is busy" in message
+
+
+def open_store(
+    url: str, *, busy_timeout_s: float = 30.0, actor: Actor | None = None
+) -> MetadataStore:
+    """Open (and create or upgrade, if needed) the metadata store at ``url``.
+
+    Args:
+        url: ``sqlite:////abs/path.db`` (the folder is created) or a PostgreSQL URL
+            (``postgresql://``, ``postgres://`` and ``postgresql+psycopg://`` all use psycopg 3).
+        busy_timeout_s: How long a SQLite writer waits for another one before giving up.
+        actor: Who signs the ``store.migrate`` audit event if a migration runs.
+
+    Returns:
+        A ready store whose schema is at the newest revision.
+
+    Raises:
+        StoreError: the URL is unsupported or malformed, the driver is missing, the
+            database is unreachable, or its schema is newer than this conveyor.
+        StoreBusyError: SQLite stayed locked past ``busy_timeout_s`` while migrating.
+
+    Example:
+        >>> with open_store("sqlite:////tmp/demo/conveyor.db") as store:  # doctest: +SKIP
+        ...     print(store.verify_audit().ok)
+        True
+    """
+    parsed = normalise_url(url)
+    shown = mask_url(url)
+    engine = build_engine(parsed, busy_timeout_s=busy_timeout_s)
+    store = MetadataStore(engine, url=shown)
+    try:
+        with store._translate_busy():
+            upgrade_to_head(engine, actor=(actor or SYSTEM_ACTOR).name, shown_url=shown)
+    except OperationalError as exc:
+        engine.dispose()
+        raise StoreError(
+            f"Cannot connect to the metadata store {shown!r}: {_first_line(exc.orig)}",
+            hint="Check that the database server is running and reachable, and that the "
+            "URL's host, port, user, password and database name are right.",
+            url=shown,
+        ) from exc
+    except BaseException:
+        engine.dispose()
+        raise
+    return store
+
+
+def _first_line(value: object) -> str:
+    return str(value).strip().splitlines()[0] if str(value).strip() else type(value).__name__

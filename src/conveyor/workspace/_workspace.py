@@ -1,0 +1,178 @@
+"""The :class:`Workspace` class."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from types import TracebackType
+
+from conveyor.artifacts import ArtifactStore, GcResult, MasterKey, open_artifact_store
+from conveyor.config import Settings, find_root, load_settings
+from conveyor.core import Actor
+from conveyor.data import DatasetRegistry
+from conveyor.errors import EncryptionKeyError
+from conveyor.store import AuditEvent, AuditVerification, MetadataStore, open_store
+
+
+class Workspace:
+    """A conveyor project and its stores.
+
+    Open one with :meth:`open`; it resolves the metadata and artifact stores from
+    ``conveyor.yaml`` and ``CONVEYOR_*`` variables (embedded defaults: SQLite at
+    ``.conveyor/conveyor.db`` and a folder at ``.conveyor/artifacts``), applies pending
+    migrations, and exposes the record services. A workspace is a context manager; close
+    it to release database connections.
+
+    Example:
+        >>> import conveyor, pandas as pd
+        >>> with conveyor.Workspace.open(tmp_dir) as ws:  # doctest: +SKIP
+        ...     v = ws.datasets.add("orders", pd.DataFrame({"x": [1, 2]}))
+        ...     v.version
+        1
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: MetadataStore,
+        artifacts: ArtifactStore,
+        actor: Actor,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.artifacts = artifacts
+        self.actor = actor
+        self.datasets = DatasetRegistry(store, artifacts, actor=actor, root=settings.root)
+
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike[str] = ".",
+        *,
+        actor: Actor | str | None = None,
+        env: Mapping[str, str] | None = None,
+        search_parents: bool = True,
+    ) -> Workspace:
+        """Open the project at ``path`` (or the nearest parent holding ``conveyor.yaml``).
+
+        Args:
+            path: A folder inside the project. Without a ``conveyor.yaml`` anywhere above it,
+                the folder itself is used with the default configuration.
+            actor: Who the changes made through this workspace are attributed to; default
+                ``CONVEYOR_ACTOR`` or the operating-system user.
+            env: Environment for ``CONVEYOR_*`` overrides (default ``os.environ``).
+            search_parents: Look for ``conveyor.yaml`` in parent folders too.
+
+        Raises:
+            ConfigError: The configuration is invalid.
+            StoreError: The metadata store cannot be opened or migrated.
+            EncryptionKeyError: Encryption is enabled but no master key is available.
+        """
+        env = os.environ if env is None else env
+        root = find_root(path) if search_parents else Path(path).resolve()
+        settings = load_settings(root, env=env)
+        resolved_actor = Actor(actor) if isinstance(actor, str) else actor or Actor.resolve(env)
+        store_cfg = settings.config.store
+        key = MasterKey.resolve(settings.master_key, _key_file(settings))
+        if store_cfg.encryption.enabled and key is None:
+            raise EncryptionKeyError(
+                "Encryption at rest is enabled in the configuration, but no master key is set.",
+                hint="Set CONVEYOR_MASTER_KEY (64 hex digits) or store.encryption.key_file.",
+            )
+        store = open_store(settings.metadata_url, busy_timeout_s=store_cfg.busy_timeout_s)
+        try:
+            artifacts = open_artifact_store(
+                settings.artifact_url,
+                storage_options=dict(store_cfg.storage_options),
+                master_key=key,
+                encrypt=store_cfg.encryption.enabled,
+            )
+        except BaseException:
+            store.close()
+            raise
+        return cls(settings, store, artifacts, resolved_actor)
+
+    @property
+    def root(self) -> Path:
+        """The project folder."""
+        return self.settings.root
+
+    def open_remote(self, url: str | None = None) -> ArtifactStore:
+        """Open a data remote: ``url``, else ``store.remote_url`` from the configuration.
+
+        Raises:
+            ConfigError: Neither is set.
+        """
+        from conveyor.errors import ConfigError
+
+        target = url or self.settings.remote_url
+        if not target:
+            raise ConfigError(
+                "No data remote given and store.remote_url is not configured.",
+                hint="Pass --remote URL, or set store.remote_url in conveyor.yaml.",
+            )
+        if "://" not in target:
+            target = str((self.root / target).resolve())
+        return open_artifact_store(
+            target,
+            storage_options=dict(self.settings.config.store.storage_options),
+            master_key=self.artifacts.master_key,
+            encrypt=self.settings.config.store.encryption.enabled,
+        )
+
+    def audit_log(
+        self, *, limit: int | None = None, action: str | None = None, target: str | None = None
+    ) -> list[AuditEvent]:
+        """The audit trail, oldest first, optionally filtered."""
+        return self.store.audit_log(limit=limit, action=action, target_prefix=target)
+
+    def verify_audit(self) -> AuditVerification:
+        """Recompute the audit hash chain and report the first broken event, if any."""
+        return self.store.verify_audit()
+
+    def gc(self, *, grace: timedelta = timedelta(hours=1), dry_run: bool = False) -> GcResult:
+        """Remove artifacts no record references (never one written within ``grace``).
+
+        The set of live objects is read from the metadata store after the scan has been
+        planned, and objects younger than ``grace`` are always kept, so an object being
+        written by a concurrent ``data add`` (not yet referenced) survives.
+        """
+        live = self.store.referenced_hashes()
+        result = self.artifacts.gc(live, grace=grace, dry_run=dry_run)
+        if not dry_run and result.removed:
+            with self.store.write(
+                self.actor,
+                "artifacts.gc",
+                f"artifacts:{self.artifacts.url}",
+                details={"removed": len(result.removed), "bytes_freed": result.bytes_freed},
+            ):
+                pass
+        return result
+
+    def close(self) -> None:
+        """Release the stores' connections."""
+        self.store.close()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Workspace(root={str(self.root)!r}, metadata={self.store.url!r})"
+
+
+def _key_file(settings: Settings) -> str | None:
+    key_file = settings.config.store.encryption.key_file
+    if key_file is None:
+        return None
+    path = Path(key_file).expanduser()
+    return str(path if path.is_absolute() else settings.root / path)
