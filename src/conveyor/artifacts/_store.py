@@ -34,6 +34,7 @@ from conveyor.artifacts._writers import (
     LocalWriter,
     ObjectWriter,
     StreamingPutWriter,
+    sync_filesystem,
 )
 from conveyor.core import ProgressCallback, hash_bytes, hash_file, no_progress, utcnow
 from conveyor.errors import ArtifactNotFoundError, EncryptionKeyError, IntegrityError
@@ -41,6 +42,8 @@ from conveyor.errors import ArtifactNotFoundError, EncryptionKeyError, Integrity
 #: How a filesystem publishes objects atomically (see ``_writers``).
 StorageKind = Literal["local", "memory", "remote"]
 _READ_SIZE = 8 * 1024 * 1024
+# Files up to this size are read whole, hashed in memory and written in one go.
+_SMALL_FILE = 1024 * 1024
 _TMP_DIR = "tmp"
 _LIST_BATCH = 256
 
@@ -89,9 +92,34 @@ class ArtifactStore:
         self._key = master_key
         self._encrypt = encrypt
         self._chunk_size = chunk_size
+        self._deferred = 0
 
     def __repr__(self) -> str:
         return f"ArtifactStore({self.url!r}, encrypt={self._encrypt})"
+
+    @contextlib.contextmanager
+    def deferred_sync(self) -> Iterator[None]:
+        """Batch many writes: skip the per-object ``fsync`` and flush once at the end.
+
+        Objects still appear atomically (complete or not at all, also after ``kill -9``);
+        they are durable against power loss once the block exits normally, so record
+        references to them only after it. On a folder of small files this is several
+        times faster. Nested blocks flush once, at the outermost exit. Object stores
+        (S3, memory) are unaffected.
+
+        Example:
+            >>> with store.deferred_sync():  # doctest: +SKIP
+            ...     infos = [store.put_file(p) for p in paths]
+        """
+        self._deferred += 1
+        try:
+            yield
+        finally:
+            self._deferred -= 1
+        if self._deferred == 0 and self._kind == "local":
+            objects = Path(self._root) / "objects"
+            if objects.exists():
+                sync_filesystem(objects)
 
     @property
     def master_key(self) -> MasterKey | None:
@@ -115,6 +143,9 @@ class ArtifactStore:
         digest = hash_bytes(data)
         if self.exists(digest):
             return self._reuse(digest)
+        return self._write_data(digest, data)
+
+    def _write_data(self, digest: str, data: bytes) -> ObjectInfo:
         writer = self._writer(digest)
         try:
             encryptor = self._encryptor()
@@ -160,6 +191,16 @@ class ArtifactStore:
         if known_hash is not None and self.exists(check_hash(known_hash)):
             return self._reuse(known_hash)
         total = source.stat().st_size
+        if total <= _SMALL_FILE:
+            # One read, hashed in memory, one write: a folder of small files costs two
+            # file opens per file instead of six (opens dominate on small files).
+            data = source.read_bytes()
+            actual = hash_bytes(data)
+            if known_hash is not None and actual != known_hash:
+                raise self._changed_while_stored(source, known_hash, actual)
+            info = self._reuse(actual) if self.exists(actual) else self._write_data(actual, data)
+            report(label, len(data), total)
+            return info
         digest = known_hash or hash_file(source)
         if known_hash is None and self.exists(digest):
             report(label, total, total)
@@ -174,20 +215,23 @@ class ArtifactStore:
                 copied = self._stream_into(writer, source, label, total, report)
             written, size = copied
             if written != digest:
-                raise IntegrityError(
-                    f"File {str(source)!r} changed while it was stored in {self.url} "
-                    f"(expected hash {digest}, copied content hashes to {written}).",
-                    hint="Make sure nothing writes to the file, then add it again.",
-                    path=str(source),
-                    hash=digest,
-                    url=self.url,
-                )
+                raise self._changed_while_stored(source, digest, written)
             writer.commit()
         except BaseException:
             writer.discard()
             raise
         report(label, size, total)
         return self._written_info(digest, size)
+
+    def _changed_while_stored(self, source: Path, expected: str, actual: str) -> IntegrityError:
+        return IntegrityError(
+            f"File {str(source)!r} changed while it was stored in {self.url} "
+            f"(expected hash {expected}, copied content hashes to {actual}).",
+            hint="Make sure nothing writes to the file, then add it again.",
+            path=str(source),
+            hash=expected,
+            url=self.url,
+        )
 
     def _reuse(self, digest: str) -> ObjectInfo:
         """Return an existing object's info, refreshing its modification time on local
@@ -419,7 +463,7 @@ class ArtifactStore:
     def _writer(self, digest: str) -> ObjectWriter:
         final = self._path(digest)
         if self._kind == "local":
-            return LocalWriter(Path(final), Path(self._tmp))
+            return LocalWriter(Path(final), Path(self._tmp), durable=self._deferred == 0)
         if self._kind == "memory":
             return BufferedPutWriter(self._fs, final, self.url)
         return StreamingPutWriter(self._fs, final, self.url)

@@ -30,8 +30,6 @@ from conveyor.store._models import (
 from conveyor.store._store import MetadataStore, WriteTx, open_store
 
 __all__ = [
-    "GENESIS_HASH",
-    "NAMING_CONVENTION",
     "ArtifactRefRow",
     "AuditEvent",
     "AuditEventRow",
@@ -39,7 +37,9 @@ __all__ = [
     "Base",
     "DatasetRow",
     "DatasetVersionRow",
+    "GENESIS_HASH",
     "MetadataStore",
+    "NAMING_CONVENTION",
     "UTCDateTime",
     "WriteTx",
     "head_revision",

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import importlib
 import re
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ BEGIN_MODE_OPTION = "conveyor_sqlite_begin"
 
 _SUPPORTED = "sqlite:////absolute/path/conveyor.db or postgresql://user@host:5432/dbname"
 _PASSWORD = re.compile(r"(://[^:/@]*:)[^@]*@")
+_WAL_RETRY_S = 0.01
 _PG_SCHEMES = {"postgresql", "postgres", "postgresql+psycopg"}
 
 
@@ -124,7 +127,7 @@ def _configure_sqlite(engine: Engine, *, busy_timeout_ms: int) -> None:
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
-            cursor.execute("PRAGMA journal_mode = WAL")
+            _enable_wal(cursor, timeout_s=busy_timeout_ms / 1000)
             cursor.execute("PRAGMA synchronous = NORMAL")
             cursor.execute("PRAGMA foreign_keys = ON")
         finally:
@@ -134,3 +137,21 @@ def _configure_sqlite(engine: Engine, *, busy_timeout_ms: int) -> None:
     def _on_begin(connection: Connection) -> None:
         immediate = connection.get_execution_options().get(BEGIN_MODE_OPTION) == "IMMEDIATE"
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _enable_wal(cursor: Any, *, timeout_s: float) -> None:
+    """Switch the database file to WAL, waiting out other processes doing the same.
+
+    Converting a new file to WAL needs an exclusive lock, and SQLite reports a conflict
+    there at once ("database is locked") instead of calling the busy handler, so several
+    processes creating one store together must retry here themselves.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(_WAL_RETRY_S)

@@ -247,3 +247,19 @@ def test_reusing_an_old_local_object_protects_it_from_gc(tmp_path: Path) -> None
     source.write_bytes(b"shared content")
     store.put_file(source)
     assert store.gc(set()).removed == []
+
+
+def test_deferred_sync_batch_publishes_complete_objects(backend: Backend, tmp_path: Path) -> None:
+    """Inside a deferred-sync batch objects still round-trip and dedupe; nesting is fine."""
+    store = backend.open()
+    payloads = [os.urandom(1000 + i) for i in range(20)]
+    with store.deferred_sync():
+        infos = [store.put_bytes(p) for p in payloads[:10]]
+        with store.deferred_sync():
+            for i, p in enumerate(payloads[10:]):
+                source = tmp_path / f"f{i}.bin"
+                source.write_bytes(p)
+                infos.append(store.put_file(source))
+        assert store.put_bytes(payloads[0]).hash == infos[0].hash
+    assert [store.get_bytes(i.hash) for i in infos] == payloads
+    assert not list((tmp_path).glob("**/*.part"))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import multiprocessing
+import traceback
 from collections.abc import Callable
+from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
 
 import pytest
@@ -56,17 +58,40 @@ def add_versions(url: str, barrier: Barrier, worker: int) -> None:
             store.transact(actor, "dataset.add", "dataset:orders", next_version, retries=20)
 
 
+def report_errors(
+    target: Callable[[str, Barrier, int], None],
+    url: str,
+    barrier: Barrier,
+    worker: int,
+    errors: Queue[str],
+) -> None:
+    """Run one worker; send any failure back so the test shows it, not just an exit code."""
+    try:
+        target(url, barrier, worker)
+    except BaseException as exc:
+        errors.put(f"worker {worker}: {type(exc).__name__}: {exc}\n{traceback.format_exc()}")
+        raise
+
+
 def run_all(target: Callable[[str, Barrier, int], None], url: str) -> None:
     """Start PROCESSES spawned workers that pass a barrier together, and wait for them."""
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(PROCESSES)
+    errors: Queue[str] = context.Queue()
     processes = [
-        context.Process(target=target, args=(url, barrier, worker)) for worker in range(PROCESSES)
+        context.Process(target=report_errors, args=(target, url, barrier, worker, errors))
+        for worker in range(PROCESSES)
     ]
     for process in processes:
         process.start()
     for process in processes:
         process.join(timeout=120)
+    failures = []
+    while not errors.empty():
+        failures.append(errors.get())
+    errors.close()
+    errors.join_thread()
+    assert failures == []
     assert [p.exitcode for p in processes] == [0] * PROCESSES
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-import conveyor.store
 from conveyor.errors import StoreError
 from conveyor.store._engine import mask_url, normalise_url
 
@@ -58,10 +57,3 @@ def test_in_memory_sqlite_is_refused(url: str) -> None:
 def test_unparsable_url_is_refused() -> None:
     with pytest.raises(StoreError, match="Cannot parse the metadata store URL 'not a url'"):
         normalise_url("not a url")
-
-
-def test_exported_names_are_sorted_and_importable() -> None:
-    names = conveyor.store.__all__
-    assert list(names) == sorted(names, key=lambda n: (not n.isupper(), n))
-    for name in names:
-        assert getattr(conveyor.store, name) is not None
