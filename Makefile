@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 
-.PHONY: demo test lint typecheck format bench install install-dev clean
+.PHONY: demo test lint typecheck format bench docs install install-dev clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -46,3 +46,6 @@ bench: $(VENV)/.installed-dev
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .import_linter_cache
+
+docs: $(VENV)/.installed-dev
+	$(PY) -m typer conveyor.cli._app utils docs --name conveyor --title "CLI reference" --output docs/cli.md

@@ -25,8 +25,9 @@ from conveyor.artifacts._crypto import (
     parse_header,
     read_exact,
 )
+from conveyor.artifacts._gc import sweep
 from conveyor.artifacts._keys import MasterKey
-from conveyor.artifacts._listing import StoredEntry, modified_of, scan_objects, scan_temp
+from conveyor.artifacts._listing import StoredEntry, modified_of, scan_objects
 from conveyor.artifacts._objects import GcResult, ObjectInfo, check_hash
 from conveyor.artifacts._writers import (
     TEMP_SUFFIX,
@@ -34,6 +35,7 @@ from conveyor.artifacts._writers import (
     LocalWriter,
     ObjectWriter,
     StreamingPutWriter,
+    copy_and_hash,
     sync_filesystem,
 )
 from conveyor.core import ProgressCallback, hash_bytes, hash_file, no_progress, utcnow
@@ -210,7 +212,7 @@ class ArtifactStore:
         try:
             copied = None
             if isinstance(writer, LocalWriter) and not self._encrypt:
-                copied = self._copy_into(writer, source)
+                copied = copy_and_hash(writer, source)
             if copied is None:
                 copied = self._stream_into(writer, source, label, total, report)
             written, size = copied
@@ -241,19 +243,6 @@ class ArtifactStore:
         if self._kind == "local":
             os.utime(self._path(digest))
         return self.info(digest)
-
-    @staticmethod
-    def _copy_into(writer: LocalWriter, source: Path) -> tuple[str, int] | None:
-        """Kernel-side copy into the temporary file, then hash the copy, so the bytes
-        published are the bytes hashed (faster than hashing while copying in Python).
-        Returns ``None`` (and an empty temporary file) when the content needs escaping."""
-        writer.close_temp()
-        shutil.copyfile(source, writer.temp_path)
-        with writer.temp_path.open("rb") as handle:
-            if needs_escape(handle.read(len(ESCAPE))):
-                writer.restart()
-                return None
-        return hash_file(writer.temp_path), writer.temp_path.stat().st_size
 
     def _stream_into(
         self,
@@ -434,26 +423,14 @@ class ArtifactStore:
             InvalidNameError: ``live`` holds something that is not a hash.
         """
         keep = {check_hash(h) for h in live}
-        cutoff = utcnow() - grace
-        removed: list[str] = []
-        kept = 0
-        freed = 0
-        for entry in scan_objects(self._fs, f"{self._root}/objects"):
-            if entry.digest in keep or entry.modified is None or entry.modified > cutoff:
-                kept += 1
-                continue
-            if not dry_run:
-                with contextlib.suppress(FileNotFoundError):
-                    self._fs.rm_file(entry.path)
-            removed.append(entry.digest)
-            freed += entry.stored_size
-        for temp in scan_temp(self._fs, self._tmp, TEMP_SUFFIX):
-            if temp.modified is not None and temp.modified <= cutoff:
-                if not dry_run:
-                    with contextlib.suppress(FileNotFoundError):
-                        self._fs.rm_file(temp.path)
-                freed += temp.stored_size
-        return GcResult(removed=removed, kept=kept, bytes_freed=freed, dry_run=dry_run)
+        return sweep(
+            self._fs,
+            objects_root=f"{self._root}/objects",
+            tmp_root=self._tmp,
+            keep=keep,
+            cutoff=utcnow() - grace,
+            dry_run=dry_run,
+        )
 
     # -- internals -----------------------------------------------------------------------
 

@@ -22,11 +22,14 @@ from __future__ import annotations
 import ctypes
 import io
 import os
+import shutil
 import sys
 import uuid
 from pathlib import Path
 from typing import Any, Protocol
 
+from conveyor.artifacts._crypto import ESCAPE, needs_escape
+from conveyor.core import hash_file
 from conveyor.errors import IntegrityError
 
 TEMP_SUFFIX = ".part"
@@ -190,3 +193,17 @@ def _fsync_dir(path: Path) -> None:
     if os.name != "posix":
         return
     _fsync_path(path)
+
+
+def copy_and_hash(writer: LocalWriter, source: Path) -> tuple[str, int] | None:
+    """Kernel-side copy of ``source`` into the writer's temporary file, then hash the copy,
+    so the bytes published are the bytes hashed (faster than hashing while copying in
+    Python). Returns ``(hash, size)``, or ``None`` (with the temporary file emptied for
+    :meth:`LocalWriter.write`) when the content must be stored behind the escape marker."""
+    writer.close_temp()
+    shutil.copyfile(source, writer.temp_path)
+    with writer.temp_path.open("rb") as handle:
+        if needs_escape(handle.read(len(ESCAPE))):
+            writer.restart()
+            return None
+    return hash_file(writer.temp_path), writer.temp_path.stat().st_size

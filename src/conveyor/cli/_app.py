@@ -14,7 +14,12 @@ from conveyor.errors import ConveyorError
 
 app = typer.Typer(
     name="conveyor",
-    help="conveyor: the machine-learning lifecycle as CI/CD.",
+    help=(
+        "conveyor: the machine-learning lifecycle as CI/CD.\n\n"
+        "Every listing command takes --json; every command takes --verbose (tracebacks). "
+        "Exit codes: 0 success, 1 error (one line and a hint on stderr), 2 usage error, "
+        "3 verification failed (corruption or tampering), 130 interrupted."
+    ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

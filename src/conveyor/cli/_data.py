@@ -152,7 +152,9 @@ def diff(
 def checkout(
     ref: Annotated[str, typer.Argument(help="NAME@VERSION to restore.")],
     dest: Annotated[Path, typer.Argument(help="Destination file or folder.")],
-    force: Annotated[bool, typer.Option(help="Overwrite different existing files.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite different existing files.")
+    ] = False,
 ) -> None:
     """Restore a version's exact bytes to DEST (every byte verified)."""
     with _workspace() as ws, progress_bar() as progress:

@@ -19,7 +19,9 @@ def demo(
     directory: Annotated[
         Path | None, typer.Option("--dir", help="Folder to play in (default: a new temp folder).")
     ] = None,
-    fast: Annotated[bool, typer.Option(help="Smaller data, for tests and a quick look.")] = False,
+    fast: Annotated[
+        bool, typer.Option("--fast", help="Smaller data, for tests and a quick look.")
+    ] = False,
 ) -> None:
     """Play conveyor's case study end to end and check its own outcome (exit 1 if not)."""
     from conveyor.demo import run_walkthrough

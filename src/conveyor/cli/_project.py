@@ -24,7 +24,7 @@ def init(
         "."
     ),
     name: Annotated[str | None, typer.Option(help="Project name (default: folder name).")] = None,
-    force: Annotated[bool, typer.Option(help="Overwrite an existing conveyor.yaml.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing conveyor.yaml.")] = False,
 ) -> None:
     """Scaffold a conveyor project: conveyor.yaml, pipelines.py and .gitignore."""
     from conveyor.workspace import init_project
@@ -58,7 +58,9 @@ def parse_duration(text: str) -> timedelta:
 
 
 def gc(
-    dry_run: Annotated[bool, typer.Option(help="Only report what would be removed.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only report what would be removed.")
+    ] = False,
     grace: Annotated[
         str, typer.Option(help="Never remove objects younger than this (e.g. 1h, 30m).")
     ] = "1h",
