@@ -24,7 +24,9 @@ def init(
         "."
     ),
     name: Annotated[str | None, typer.Option(help="Project name (default: folder name).")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing conveyor.yaml.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite an existing conveyor.yaml.")
+    ] = False,
 ) -> None:
     """Scaffold a conveyor project: conveyor.yaml, pipelines.py and .gitignore."""
     from conveyor.workspace import init_project

@@ -51,7 +51,8 @@ def test_s3_artifacts_by_configuration(
 ) -> None:
     url, options = s3_bucket
     (tmp_path / "conveyor.yaml").write_text(
-        f"store:\n  artifact_url: {url}\n  storage_options: {{endpoint_url: '{options['endpoint_url']}',"
+        f"store:\n  artifact_url: {url}\n"
+        f"  storage_options: {{endpoint_url: '{options['endpoint_url']}',"
         " key: testing, secret: testing}\n"
     )
     with Workspace.open(tmp_path, env={}) as ws:
@@ -110,7 +111,7 @@ def test_remote_requires_a_url_or_configuration(tmp_path: Path) -> None:
     from conveyor.errors import ConfigError
 
     with Workspace.open(tmp_path, env={}) as ws:
-        with pytest.raises(ConfigError, match="store.remote_url is not configured") as info:
+        with pytest.raises(ConfigError, match=r"store\.remote_url is not configured") as info:
             ws.open_remote()
         assert info.value.hint is not None
         assert "--remote" in info.value.hint
