@@ -29,6 +29,10 @@ MIGRATION_LOCK_KEY = 0x636F6E7665796F01
 AUDIT_LOCK_KEY = 0x636F6E7665796F02
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
+#: conveyor's own Alembic version table. Not the default ``alembic_version``: other tools
+#: that keep tables in the same database (Optuna's RDB storage, which tuning uses) track
+#: their schema in that one.
+VERSION_TABLE = "conveyor_schema_version"
 
 
 def alembic_config() -> Config:
@@ -48,7 +52,8 @@ def head_revision() -> str:
 
 def current_revision(connection: Connection) -> str | None:
     """The revision the database is at, None for an empty database."""
-    return MigrationContext.configure(connection).get_current_revision()
+    context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+    return context.get_current_revision()
 
 
 def lock_writers(connection: Connection) -> None:

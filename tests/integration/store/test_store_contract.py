@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError as SQLIntegrityError
 
 from conveyor.core import Actor, utcnow
 from conveyor.errors import StoreError
+from conveyor.store._migrate import VERSION_TABLE
 from conveyor.store import (
     GENESIS_HASH,
     ArtifactRefRow,
@@ -76,7 +77,8 @@ def test_store_reports_its_dialect_and_url(store: MetadataStore, metadata_url: s
 
 def test_migrated_schema_matches_the_models(store: MetadataStore) -> None:
     with store.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
+        diff = compare_metadata(context, Base.metadata)
     assert diff == []
 
 

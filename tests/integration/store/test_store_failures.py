@@ -101,7 +101,7 @@ def test_missing_psycopg_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> Non
 
 def test_store_from_a_newer_conveyor_is_refused(sqlite_url: str) -> None:
     with open_store(sqlite_url) as store, store.engine.begin() as conn:
-        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")
+        conn.exec_driver_sql("UPDATE conveyor_schema_version SET version_num = '9999'")
     with pytest.raises(StoreError, match="revision '9999'") as info:
         open_store(sqlite_url)
     assert info.value.hint is not None
