@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import bench_data
+from benchmarks import bench_data, bench_tracking
 
-BENCHMARKS = {"data": bench_data.main}
+BENCHMARKS = {"data": bench_data.main, "tracking": bench_tracking.main}
 
 
 def main(argv: list[str]) -> int:

@@ -21,18 +21,41 @@ _LAZY: dict[str, str] = {
     "Actor": "conveyor.core",
     "ConveyorError": "conveyor.errors",
     "Workspace": "conveyor.workspace",
+    "current": "conveyor.tracking",
     "init_project": "conveyor.workspace",
+    "log_artifact": "conveyor.tracking",
+    "log_metric": "conveyor.tracking",
+    "log_metrics": "conveyor.tracking",
+    "log_params": "conveyor.tracking",
 }
+# Submodules reachable as attributes (``conveyor.automl.search``).
+_LAZY_MODULES: dict[str, str] = {}
 
-__all__ = ["Actor", "ConveyorError", "Workspace", "__version__", "init_project"]
+__all__ = [
+    "Actor",
+    "ConveyorError",
+    "Workspace",
+    "__version__",
+    "current",
+    "init_project",
+    "log_artifact",
+    "log_metric",
+    "log_metrics",
+    "log_params",
+]
 
 if TYPE_CHECKING:
     from conveyor.core import Actor
     from conveyor.errors import ConveyorError
+    from conveyor.tracking import current, log_artifact, log_metric, log_metrics, log_params
     from conveyor.workspace import Workspace, init_project
 
 
 def __getattr__(name: str) -> Any:
+    if name in _LAZY_MODULES:
+        value = importlib.import_module(_LAZY_MODULES[name])
+        globals()[name] = value
+        return value
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'conveyor' has no attribute {name!r}")
@@ -42,4 +65,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(_LAZY) | set(_LAZY_MODULES))

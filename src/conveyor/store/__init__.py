@@ -27,7 +27,20 @@ from conveyor.store._models import (
     DatasetVersionRow,
     UTCDateTime,
 )
+from conveyor.store._registry_models import (
+    ModelAliasEventRow,
+    ModelAliasRow,
+    ModelRow,
+    ModelVersionRow,
+)
 from conveyor.store._store import MetadataStore, WriteTx, open_store
+from conveyor.store._tracking_models import (
+    RunArtifactRow,
+    RunDatasetRow,
+    RunMetricRow,
+    RunOutputRow,
+    RunRow,
+)
 
 __all__ = [
     "ArtifactRefRow",
@@ -39,7 +52,16 @@ __all__ = [
     "DatasetVersionRow",
     "GENESIS_HASH",
     "MetadataStore",
+    "ModelAliasEventRow",
+    "ModelAliasRow",
+    "ModelRow",
+    "ModelVersionRow",
     "NAMING_CONVENTION",
+    "RunArtifactRow",
+    "RunDatasetRow",
+    "RunMetricRow",
+    "RunOutputRow",
+    "RunRow",
     "UTCDateTime",
     "WriteTx",
     "head_revision",

@@ -14,6 +14,7 @@ from conveyor.core import Actor
 from conveyor.data import DatasetRegistry
 from conveyor.errors import EncryptionKeyError
 from conveyor.store import AuditEvent, AuditVerification, MetadataStore, open_store
+from conveyor.tracking import RunTracker
 
 
 class Workspace:
@@ -45,6 +46,7 @@ class Workspace:
         self.artifacts = artifacts
         self.actor = actor
         self.datasets = DatasetRegistry(store, artifacts, actor=actor, root=settings.root)
+        self.runs = RunTracker(store, artifacts, actor=actor, root=settings.root)
 
     @classmethod
     def open(

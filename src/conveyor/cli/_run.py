@@ -1,0 +1,178 @@
+"""``conveyor run``, ``repro``, ``export kfp`` and ``step-exec``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from conveyor.cli._output import console, print_json
+
+if TYPE_CHECKING:
+    from conveyor.pipelines import PipelineRun
+    from conveyor.workspace import Workspace
+
+_JSON = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+_PARAMS = Annotated[
+    list[str] | None, typer.Option("-p", "--param", help="Parameter KEY=VALUE (repeatable).")
+]
+_EXECUTOR = Annotated[str, typer.Option("--executor", help="local (default) or ray.")]
+
+export_app = typer.Typer(help="Export pipelines to other orchestrators.", no_args_is_help=True)
+
+
+def _workspace() -> Workspace:
+    from conveyor.workspace import Workspace
+
+    return Workspace.open(".")
+
+
+def register(app: typer.Typer) -> None:
+    """Attach the pipeline-running commands to the root app."""
+    app.command("run")(run)
+    app.command("repro")(repro)
+    app.command("step-exec", hidden=True)(step_exec)
+    app.add_typer(export_app, name="export")
+
+
+def run(  # noqa: PLR0917 - Typer options are parameters
+    ref: Annotated[str, typer.Argument(help="MODULE:PIPELINE or path/to/file.py:PIPELINE.")],
+    param: _PARAMS = None,
+    executor: _EXECUTOR = "local",
+    ray_address: Annotated[
+        str | None, typer.Option("--ray-address", help="Ray cluster: auto or ray://host:port.")
+    ] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Re-run every step.")] = False,
+    resume: Annotated[
+        str | None,
+        typer.Option("--resume", help="Resume a failed run: re-run what did not finish."),
+    ] = None,
+    max_workers: Annotated[
+        int | None, typer.Option("--max-workers", help="Concurrent steps (local executor).")
+    ] = None,
+    json_out: _JSON = False,
+) -> None:
+    """Run a pipeline; print each step's status and the run id (exit 1 if a step failed)."""
+    from conveyor.pipelines import PipelineFailedError, load_pipeline
+    from conveyor.pipelines._params import parse_assignments
+
+    params = parse_assignments(param or [])
+    with _workspace() as ws:
+        pipeline = load_pipeline(ref, ws.root)
+        try:
+            result = pipeline.run(
+                ws,
+                params=params,
+                executor=executor,
+                cache=not no_cache,
+                resume=resume,
+                ray_address=ray_address,
+                max_workers=max_workers,
+            )
+        except PipelineFailedError as exc:
+            if exc.result is not None:
+                _show_run(exc.result, json_out, stderr=True)
+            raise
+    _show_run(result, json_out)
+
+
+def _show_run(result: PipelineRun, json_out: bool, *, stderr: bool = False) -> None:
+    if json_out:
+        if stderr:
+            Console(stderr=True).print_json(json.dumps(result.to_dict(), default=str))
+        else:
+            print_json(result)
+        return
+    out = Console(stderr=True) if stderr else console()
+    table = Table(title=f"{result.pipeline} ({result.pipeline_ref})")
+    for column in ("step", "status", "cached from", "wall s", "attempts"):
+        table.add_column(column)
+    for s in result.steps.values():
+        status = f"{s.status} (resumed)" if s.reused else s.status
+        wall = "-" if s.wall_s is None else f"{s.wall_s:.3f}"
+        cached = s.cached_from[:8] if s.cached_from else "-"
+        table.add_row(s.name, status, cached, wall, str(s.attempts))
+    out.print(table)
+    hits = sum(s.status == "cached" for s in result.steps.values())
+    note = " (fully cached)" if hits == len(result.steps) else ""
+    out.print(f"Run [bold]{result.run_id}[/] {result.status}{note}.")
+
+
+def repro(
+    run_id: Annotated[str, typer.Argument(help="The pipeline run to reproduce.")],
+    executor: _EXECUTOR = "local",
+    json_out: _JSON = False,
+) -> None:
+    """Re-run RUN with its parameters and exact dataset versions; compare its metrics."""
+    from conveyor.pipelines._repro import reproduce
+
+    with _workspace() as ws:
+        outcome = reproduce(ws, run_id, executor=executor)
+    if json_out:
+        print_json(outcome)
+        return
+    err = Console(stderr=True)
+    if outcome.code_changed:
+        err.print(
+            "[yellow]warning:[/] the code differs from the original run's "
+            f"({_code(outcome.original_code)} then, {_code(outcome.current_code)} now)."
+        )
+    table = Table(title=f"Reproduction of {outcome.original_id[:8]} as {outcome.run.short_id}")
+    for column in ("metric", "original", "reproduced", "delta"):
+        table.add_column(column)
+    for key, (before, after) in outcome.metrics.items():
+        delta = "-" if before is None or after is None else f"{after - before:+.6g}"
+        table.add_row(key, _num(before), _num(after), delta)
+    console().print(table if outcome.metrics else "The run logged no metrics.")
+    console().print(f"Run [bold]{outcome.run.run_id}[/] {outcome.run.status}.")
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.6g}"
+
+
+def _code(code: dict[str, Any] | None) -> str:
+    if not code:
+        return "no git"
+    commit = str(code.get("commit") or "?")[:10]
+    return commit + (" dirty" if code.get("dirty") else "")
+
+
+@export_app.command("kfp")
+def export_kfp(
+    ref: Annotated[str, typer.Argument(help="MODULE:PIPELINE or path/to/file.py:PIPELINE.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="YAML file to write.")],
+    image: Annotated[
+        str, typer.Option("--image", help="Container image for every step.")
+    ] = "python:3.11-slim",
+    param: _PARAMS = None,
+) -> None:
+    """Compile a pipeline to Kubeflow Pipelines YAML (each step runs `conveyor step-exec`)."""
+    from conveyor.pipelines import export_kfp as export
+    from conveyor.pipelines import load_pipeline
+    from conveyor.pipelines._params import parse_assignments
+
+    with _workspace() as ws:
+        pipeline = load_pipeline(ref, ws.root)
+    path = export(pipeline, output, image=image, params=parse_assignments(param or []))
+    console().print(f"Wrote {path} ({pipeline.ref}).")
+
+
+def step_exec(
+    pipeline_ref: Annotated[str, typer.Option("--pipeline", help="MODULE:PIPELINE.")],
+    step: Annotated[str, typer.Option("--step", help="Node name.")],
+    run_id: Annotated[str, typer.Option("--run-id", help="External run id (KFP job id).")],
+    params: Annotated[str, typer.Option("--params", help="Parameters as JSON.")] = "{}",
+) -> None:
+    """Run one step of a pipeline run (what exported container components execute)."""
+    from conveyor.pipelines import load_pipeline
+    from conveyor.pipelines._stepexec import execute_node
+
+    with _workspace() as ws:
+        pipeline = load_pipeline(pipeline_ref, ws.root)
+        result = execute_node(ws, pipeline, step, run_id, json.loads(params))
+    console().print(f"Step {step} {result.status} (run {result.run_id}).")

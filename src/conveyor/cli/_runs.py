@@ -1,0 +1,282 @@
+"""``conveyor runs ...``: list, show and compare tracked runs."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from conveyor.cli._output import console, fmt_time, print_json
+
+app = typer.Typer(help="List, show and compare runs.", no_args_is_help=True)
+
+_JSON = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def _workspace() -> Any:
+    from conveyor.workspace import Workspace
+
+    return Workspace.open(".")
+
+
+def _num(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.6g}"
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _secs(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+@app.command("list")
+def list_(
+    pipeline: Annotated[
+        str | None, typer.Option("--pipeline", help="Only runs of MODULE:PIPELINE.")
+    ] = None,
+    status: Annotated[str | None, typer.Option("--status", help="Only runs with STATUS.")] = None,
+    kind: Annotated[
+        str | None, typer.Option("--kind", help="pipeline, step, tune or trial.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", help="At most N runs.")] = 50,
+    json_out: _JSON = False,
+) -> None:
+    """List runs, newest first (top-level runs unless --kind is given)."""
+    with _workspace() as ws:
+        runs = ws.runs.list(kind=kind, status=status, limit=None, pipeline_ref=pipeline)
+        if kind is None:
+            runs = [r for r in runs if r.parent_id is None]
+        runs = runs[: max(limit, 0)]
+    if json_out:
+        print_json([r.to_dict() for r in runs])
+        return
+    table = Table(title="Runs")
+    for column in ("id", "name", "kind", "status", "started (UTC)", "wall s", "pipeline"):
+        table.add_column(column)
+    for r in runs:
+        table.add_row(
+            r.short_id,
+            r.name,
+            r.kind,
+            r.status,
+            fmt_time(r.started_at),
+            _secs(r.wall_s),
+            r.pipeline_ref or "-",
+        )
+    console().print(table if runs else "No runs yet: run a pipeline with `conveyor run`.")
+
+
+def _details(ws: Any, run_id: str) -> dict[str, Any]:
+    run = ws.runs.get(run_id)
+    steps = ws.runs.children(run.id)
+    return {
+        "run": run.to_dict(),
+        "datasets": ws.runs.datasets(run.id),
+        "metrics": {k: _finite(v) for k, v in ws.runs.latest_metrics(run.id).items()},
+        "outputs": [asdict(o) for o in ws.runs.outputs(run.id)],
+        "artifacts": ws.runs.artifacts(run.id),
+        "steps": [
+            s.to_dict()
+            | {
+                "metrics": {k: _finite(v) for k, v in ws.runs.latest_metrics(s.id).items()},
+                "outputs": [asdict(o) for o in ws.runs.outputs(s.id)],
+            }
+            for s in steps
+        ],
+    }
+
+
+@app.command("show")
+def show(
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run id or a unique prefix.")],
+    json_out: _JSON = False,
+) -> None:
+    """Show a run: params, code version, environment, datasets, steps, metrics, outputs."""
+    with _workspace() as ws:
+        info = _details(ws, run_id)
+    if json_out:
+        print_json(info)
+        return
+    run = info["run"]
+    out = console()
+    out.print(
+        f"[bold]{run['kind']} {run['name']}[/] {run['id']} — [bold]{run['status']}[/] "
+        f"(wall {_secs(run['wall_s'])} s, cpu {_secs(run['cpu_s'])} s)"
+    )
+    code = run["code_version"]
+    code_text = "not in git"
+    if code:
+        dirty = f" (dirty, diff {str(code['diff_hash'])[:12]})" if code["dirty"] else ""
+        code_text = f"{code['commit'][:12]}{dirty}"
+    env = run["environment"] or {}
+    out.print(f"pipeline: {run['pipeline_ref'] or '-'}   executor: {run['executor'] or '-'}")
+    out.print(
+        f"code: {code_text}   python {env.get('python', '-')}, "
+        f"packages {str(env.get('packages_hash', '-'))[:12]}"
+    )
+    out.print(f"params: {run['params']}")
+    if info["datasets"]:
+        out.print(
+            "datasets: "
+            + ", ".join(
+                f"{d['name']}@{d['version']} ({d['content_hash'][:12]})" for d in info["datasets"]
+            )
+        )
+    if run["error"]:
+        out.print(f"[red]error:[/]\n{run['error']}", markup=True, highlight=False)
+    if info["steps"]:
+        table = Table(title="Steps")
+        for column in ("id", "step", "status", "cached from", "wall s", "cpu s", "metrics"):
+            table.add_column(column)
+        for s in info["steps"]:
+            metrics = ", ".join(f"{k}={_num(v)}" for k, v in s["metrics"].items())
+            table.add_row(
+                s["short_id"],
+                s["name"],
+                s["status"],
+                (s["cached_from"] or "-")[:8],
+                _secs(s["wall_s"]),
+                _secs(s["cpu_s"]),
+                metrics or "-",
+            )
+        out.print(table)
+    if info["metrics"]:
+        table = Table(title="Latest metrics")
+        table.add_column("metric")
+        table.add_column("value", justify="right")
+        for key, value in info["metrics"].items():
+            table.add_row(key, _num(value))
+        out.print(table)
+    outputs = info["outputs"] + [
+        o | {"step": s["name"]} for s in info["steps"] for o in s["outputs"]
+    ]
+    if outputs:
+        table = Table(title="Outputs")
+        for column in ("step", "name", "type", "materializer", "hash", "size"):
+            table.add_column(column)
+        for o in outputs:
+            table.add_row(
+                o.get("step", run["name"]),
+                o["name"],
+                o["type_name"],
+                f"{o['materializer']} v{o['materializer_version']}",
+                o["hash"][:12],
+                str(o["size"]),
+            )
+        out.print(table)
+
+
+def _history(ws: Any, run_id: str) -> dict[str, list[dict[str, Any]]]:
+    history: dict[str, list[dict[str, Any]]] = {}
+    for point in ws.runs.metrics(run_id):
+        history.setdefault(point.key, []).append(point.to_dict())
+    return history
+
+
+@app.command("compare")
+def compare(
+    first: Annotated[str, typer.Argument(metavar="RUN", help="First run.")],
+    second: Annotated[str, typer.Argument(metavar="RUN", help="Second run.")],
+    plot: Annotated[
+        Path | None, typer.Option("--plot", help="Write an HTML chart of shared metrics.")
+    ] = None,
+    json_out: _JSON = False,
+) -> None:
+    """Compare two runs: params and latest metrics side by side, metric histories."""
+    with _workspace() as ws:
+        runs = [ws.runs.get(first), ws.runs.get(second)]
+        latest = [ws.runs.latest_metrics(r.id) for r in runs]
+        history = [_history(ws, r.id) for r in runs]
+    keys = sorted(set(runs[0].params) | set(runs[1].params))
+    params = {k: [runs[0].params.get(k), runs[1].params.get(k)] for k in keys}
+    metrics: dict[str, dict[str, float | None]] = {}
+    for key in sorted(set(latest[0]) | set(latest[1])):
+        a, b = _finite(latest[0].get(key)), _finite(latest[1].get(key))
+        metrics[key] = {"a": a, "b": b, "delta": b - a if a is not None and b is not None else None}
+    shared = sorted(set(history[0]) & set(history[1]))
+    if plot is not None:
+        _write_plot(plot, runs, history, shared)
+    if json_out:
+        print_json(
+            {
+                "runs": [r.to_dict() for r in runs],
+                "params": params,
+                "metrics": metrics,
+                "history": {r.id: h for r, h in zip(runs, history, strict=True)},
+                "plot": str(plot) if plot else None,
+            }
+        )
+        return
+    out = console()
+    table = Table(title="Parameters")
+    table.add_column("param")
+    for r in runs:
+        table.add_column(f"{r.short_id} {r.name}")
+    for key, (a, b) in params.items():
+        style = "" if a == b else "bold"
+        table.add_row(key, str(a), str(b), style=style)
+    out.print(table)
+    table = Table(title="Latest metrics")
+    table.add_column("metric")
+    for r in runs:
+        table.add_column(r.short_id, justify="right")
+    table.add_column("delta", justify="right")
+    for key, row in metrics.items():
+        table.add_row(key, _num(row["a"]), _num(row["b"]), _num(row["delta"]))
+    out.print(table)
+    for key in shared:
+        table = Table(title=f"History of {key}")
+        table.add_column("step", justify="right")
+        for r in runs:
+            table.add_column(r.short_id, justify="right")
+        by_step = [
+            {(p["step"] if p["step"] is not None else i): p["value"] for i, p in enumerate(h[key])}
+            for h in history
+        ]
+        for step in sorted(set(by_step[0]) | set(by_step[1])):
+            table.add_row(str(step), _num(by_step[0].get(step)), _num(by_step[1].get(step)))
+        out.print(table)
+    if plot is not None:
+        out.print(f"Chart written to {plot}.")
+
+
+def _write_plot(
+    path: Path, runs: list[Any], history: list[dict[str, list[dict[str, Any]]]], shared: list[str]
+) -> None:
+    import plotly.graph_objects as go  # type: ignore[import-untyped]
+    from plotly.subplots import make_subplots  # type: ignore[import-untyped]
+
+    from conveyor.errors import ConveyorError
+
+    if path.suffix.lower() not in (".html", ".htm"):
+        raise ConveyorError(
+            f"Plot file {str(path)!r} must end in .html.",
+            hint="Charts are written as interactive HTML, e.g. --plot compare.html.",
+            path=str(path),
+        )
+    rows = max(len(shared), 1)
+    fig = make_subplots(rows=rows, cols=1, subplot_titles=shared or ["no shared metrics"])
+    for index, key in enumerate(shared, start=1):
+        for run, h in zip(runs, history, strict=True):
+            points = h[key]
+            fig.add_trace(
+                go.Scatter(
+                    x=[p["step"] if p["step"] is not None else i for i, p in enumerate(points)],
+                    y=[p["value"] for p in points],
+                    mode="lines+markers",
+                    name=f"{run.short_id} {key}",
+                ),
+                row=index,
+                col=1,
+            )
+    fig.update_layout(title=f"{runs[0].short_id} vs {runs[1].short_id}", height=320 * rows)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.write_html(str(path), include_plotlyjs=True, full_html=True)

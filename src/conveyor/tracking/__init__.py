@@ -1,0 +1,60 @@
+"""Experiment tracking: runs, their metrics, parameters, datasets, outputs and files.
+
+:class:`RunTracker` (``ws.runs``) records each pipeline, step, tuning study and trial as a
+run in the metadata store, with its code version (git commit, dirty flag, diff hash),
+environment (Python and a hash of installed packages), timings and outcome; every change
+of record is audited. Metric values are buffered in memory and written in batches, so
+logging one value costs microseconds and nothing logged is lost when the code raises (the
+run's finish flushes them). Code running inside a run uses the module functions
+:func:`log_metric`, :func:`log_metrics`, :func:`log_params` and :func:`log_artifact`, which
+log to :func:`current` (set with :func:`run_context`, per thread). :class:`Heartbeat`
+keeps a run marked alive so :meth:`RunTracker.reap_stale` can fail runs whose process died.
+"""
+
+from __future__ import annotations
+
+from conveyor.tracking._buffer import InvalidMetricError
+from conveyor.tracking._capture import capture_code_version, capture_environment
+from conveyor.tracking._context import (
+    RunContext,
+    current,
+    log_artifact,
+    log_metric,
+    log_metrics,
+    log_params,
+    run_context,
+)
+from conveyor.tracking._heartbeat import Heartbeat
+from conveyor.tracking._records import (
+    RUN_KINDS,
+    RUN_STATUSES,
+    AmbiguousRunError,
+    MetricPoint,
+    OutputRecord,
+    Run,
+    RunNotFoundError,
+)
+from conveyor.tracking._tracker import HEARTBEAT_TIMEOUT_ENV, RunTracker
+
+__all__ = [
+    "AmbiguousRunError",
+    "HEARTBEAT_TIMEOUT_ENV",
+    "Heartbeat",
+    "InvalidMetricError",
+    "MetricPoint",
+    "OutputRecord",
+    "RUN_KINDS",
+    "RUN_STATUSES",
+    "Run",
+    "RunContext",
+    "RunNotFoundError",
+    "RunTracker",
+    "capture_code_version",
+    "capture_environment",
+    "current",
+    "log_artifact",
+    "log_metric",
+    "log_metrics",
+    "log_params",
+    "run_context",
+]

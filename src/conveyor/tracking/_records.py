@@ -1,0 +1,123 @@
+"""What the tracker returns: runs, metric points, output records, and its errors."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from typing import Any
+
+from conveyor.core import isoformat
+from conveyor.errors import ConveyorError
+from conveyor.store import RunRow
+
+#: Every kind of run the tracker records.
+RUN_KINDS = frozenset({"pipeline", "step", "tune", "trial"})
+#: Every status a run may have.
+RUN_STATUSES = frozenset({"running", "completed", "failed", "cached", "pending", "skipped"})
+
+
+class RunNotFoundError(ConveyorError, KeyError):
+    """No run has the given id (or unique id prefix)."""
+
+    code = "run_not_found"
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return self.message
+
+
+class AmbiguousRunError(ConveyorError, LookupError):
+    """A run id prefix matches more than one run."""
+
+    code = "ambiguous_run"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One recorded run (a pipeline, a step, a tuning study or a trial).
+
+    Attributes mirror the ``runs`` table: ``params`` and ``tags`` are JSON objects,
+    ``code_version`` is ``{"commit", "dirty", "diff_hash"}`` (``None`` outside git),
+    ``environment`` is ``{"python", "platform", "packages_hash"}``, ``error`` the traceback
+    of a failed run, ``wall_s``/``cpu_s`` the measured durations.
+    """
+
+    id: str
+    name: str
+    kind: str
+    parent_id: str | None
+    status: str
+    pipeline_ref: str | None
+    params: dict[str, Any]
+    tags: dict[str, Any]
+    code_version: dict[str, Any] | None
+    environment: dict[str, Any] | None
+    executor: str | None
+    cache_key: str | None
+    cached_from: str | None
+    error: str | None
+    started_at: datetime
+    ended_at: datetime | None
+    heartbeat_at: datetime | None
+    host: str
+    pid: int
+    wall_s: float | None
+    cpu_s: float | None
+    created_by: str
+
+    @property
+    def short_id(self) -> str:
+        """The first 8 characters of the id (unique enough to type)."""
+        return self.id[:8]
+
+    @classmethod
+    def from_row(cls, row: RunRow) -> Run:
+        """Build a run from its ORM row."""
+        return cls(**{f.name: getattr(row, f.name) for f in fields(cls)})
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict of every field (timestamps as ISO 8601 UTC) plus ``short_id``."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = isoformat(value) if isinstance(value, datetime) else value
+        out["short_id"] = self.short_id
+        return out
+
+
+@dataclass(frozen=True)
+class MetricPoint:
+    """One logged metric value (``value`` may be NaN or infinite, as logged)."""
+
+    key: str
+    value: float
+    step: int | None
+    at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        """A strict-JSON dict: NaN and infinities become ``None``."""
+        value = self.value if math.isfinite(self.value) else None
+        return {"key": self.key, "value": value, "step": self.step, "at": isoformat(self.at)}
+
+
+@dataclass(frozen=True)
+class OutputRecord:
+    """One saved output of a step run.
+
+    Attributes:
+        name: Output name (``"output"``, or ``"output_0"``... for several outputs).
+        hash: Content hash of the artifact.
+        materializer: Name of the materializer that wrote it.
+        materializer_version: That materializer's format version.
+        type_name: Qualified type of the value, e.g. ``"pandas.DataFrame"``.
+        size: Artifact size in bytes.
+        meta: The materializer's JSON metadata needed to load the value.
+    """
+
+    name: str
+    hash: str
+    materializer: str
+    materializer_version: int
+    type_name: str
+    size: int
+    meta: dict[str, Any] = field(default_factory=dict)

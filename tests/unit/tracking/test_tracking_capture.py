@@ -1,0 +1,67 @@
+"""Code-version capture from git and environment capture."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conveyor.tracking import capture_code_version, capture_environment
+
+pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+
+
+def _git(root: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+def test_clean_and_dirty_repositories_are_told_apart_and_diffs_hashed(tmp_path: Path) -> None:
+    _git(tmp_path, "init", "-q")
+    (tmp_path / "train.py").write_text("lr = 0.1\n")
+    _git(tmp_path, "add", "train.py")
+    _git(tmp_path, "commit", "-q", "-m", "first")
+    head = _git(tmp_path, "rev-parse", "HEAD")
+    assert capture_code_version(tmp_path) == {"commit": head, "dirty": False, "diff_hash": None}
+    (tmp_path / "train.py").write_text("lr = 0.2\n")
+    first = capture_code_version(tmp_path)
+    assert first is not None
+    assert first["dirty"] is True
+    assert first["commit"] == head
+    assert first["diff_hash"] is not None
+    assert len(first["diff_hash"]) == 64
+    (tmp_path / "train.py").write_text("lr = 0.3\n")
+    second = capture_code_version(tmp_path)
+    assert second is not None
+    assert second["diff_hash"] != first["diff_hash"]
+    assert capture_code_version(tmp_path) == second  # same diff, same hash
+
+
+def test_untracked_file_makes_the_tree_dirty(tmp_path: Path) -> None:
+    _git(tmp_path, "init", "-q")
+    (tmp_path / "a.py").write_text("x = 1\n")
+    _git(tmp_path, "add", "a.py")
+    _git(tmp_path, "commit", "-q", "-m", "first")
+    (tmp_path / "new.py").write_text("y = 2\n")
+    captured = capture_code_version(tmp_path)
+    assert captured is not None
+    assert captured["dirty"] is True
+
+
+def test_outside_git_the_code_version_is_none(tmp_path: Path) -> None:
+    assert capture_code_version(tmp_path) is None
+
+
+def test_environment_names_python_and_hashes_packages() -> None:
+    env = capture_environment()
+    assert env["python"].count(".") == 2
+    assert len(env["packages_hash"]) == 64
+    assert capture_environment() is env  # computed once per process
