@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import bench_data, bench_tracking
+from benchmarks import bench_data, bench_tracking, bench_tuning
 
-BENCHMARKS = {"data": bench_data.main, "tracking": bench_tracking.main}
+BENCHMARKS = {
+    "data": bench_data.main,
+    "tracking": bench_tracking.main,
+    "tuning": bench_tuning.main,
+}
 
 
 def main(argv: list[str]) -> int:

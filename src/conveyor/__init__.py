@@ -21,33 +21,44 @@ _LAZY: dict[str, str] = {
     "Actor": "conveyor.core",
     "ConveyorError": "conveyor.errors",
     "Workspace": "conveyor.workspace",
+    "Categorical": "conveyor.tuning",
+    "Float": "conveyor.tuning",
+    "Int": "conveyor.tuning",
     "current": "conveyor.tracking",
     "init_project": "conveyor.workspace",
     "log_artifact": "conveyor.tracking",
     "log_metric": "conveyor.tracking",
     "log_metrics": "conveyor.tracking",
     "log_params": "conveyor.tracking",
+    "tune": "conveyor.tuning",
 }
 # Submodules reachable as attributes (``conveyor.automl.search``).
-_LAZY_MODULES: dict[str, str] = {}
+_LAZY_MODULES: dict[str, str] = {"automl": "conveyor.tuning.automl"}
 
 __all__ = [
     "Actor",
+    "Categorical",
     "ConveyorError",
+    "Float",
+    "Int",
     "Workspace",
     "__version__",
+    "automl",
     "current",
     "init_project",
     "log_artifact",
     "log_metric",
     "log_metrics",
     "log_params",
+    "tune",
 ]
 
 if TYPE_CHECKING:
     from conveyor.core import Actor
     from conveyor.errors import ConveyorError
     from conveyor.tracking import current, log_artifact, log_metric, log_metrics, log_params
+    from conveyor.tuning import Categorical, Float, Int, tune
+    from conveyor.tuning import automl as automl
     from conveyor.workspace import Workspace, init_project
 
 

@@ -164,6 +164,7 @@ class RunTracker(RunQueries):
         wall_s: float | None = None,
         cpu_s: float | None = None,
         cached_from: str | None = None,
+        tags: Mapping[str, Any] | None = None,
     ) -> Run:
         """Flush the run's buffered metrics, then record how it ended (``run.finish``).
 
@@ -174,10 +175,14 @@ class RunTracker(RunQueries):
             wall_s: Elapsed wall-clock seconds.
             cpu_s: CPU seconds.
             cached_from: The run whose outputs a cached run reused.
+            tags: Merged into the run's tags in the same write (e.g. ``{"state": "pruned"}``).
         """
         _check_choice("status", status, RUN_STATUSES)
         self._buffer.flush(run_id)
-        details = {"status": status, "cached_from": cached_from}
+        extra = dict(tags or {})
+        details: dict[str, Any] = {"status": status, "cached_from": cached_from}
+        if extra:
+            details["tags"] = extra
 
         def body(tx: WriteTx) -> Run:
             row = self._row(tx, run_id)
@@ -187,6 +192,8 @@ class RunTracker(RunQueries):
             row.wall_s = wall_s
             row.cpu_s = cpu_s
             row.cached_from = cached_from
+            if extra:
+                row.tags = {**(row.tags or {}), **extra}
             return Run.from_row(row)
 
         return self._store.transact(

@@ -1,0 +1,13 @@
+"""AutoML: search model families and their hyperparameters with :func:`conveyor.tune`.
+
+:func:`search` cross-validates linear models, random forests, histogram gradient
+boosting and, when installed, LightGBM and XGBoost within a time budget, records every
+trial as a run, and returns the best estimator refitted on all data with a leaderboard.
+"""
+
+from __future__ import annotations
+
+from conveyor.tuning.automl._families import FAMILIES, Family
+from conveyor.tuning.automl._search import AutoMLResult, search
+
+__all__ = ["AutoMLResult", "FAMILIES", "Family", "search"]

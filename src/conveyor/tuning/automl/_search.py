@@ -1,0 +1,259 @@
+"""``search``: pick the best model family and its parameters within a time budget."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from conveyor.tuning._errors import TuneError
+from conveyor.tuning._space import Categorical
+from conveyor.tuning._trial import Trial
+from conveyor.tuning._tune import TuneResult, tune
+from conveyor.tuning.automl._families import FAMILIES, Family, Task, family_space
+from conveyor.workspace import Workspace
+
+__all__ = ["AutoMLResult", "search"]
+
+
+@dataclass(frozen=True)
+class AutoMLResult:
+    """The outcome of :func:`search`.
+
+    Attributes:
+        best_estimator: The best family with its best parameters, refitted on all data.
+        best_family: Its family name.
+        best_params: Its parameters (without the family prefix).
+        best_score: Its mean cross-validated ``metric`` (greater is better).
+        metric: The scikit-learn scorer name used.
+        leaderboard: One row per completed trial, best first: ``family``, ``params``,
+            ``score``, ``fit_s`` (seconds spent cross-validating), ``trial``, ``run_id``.
+        tune: The underlying :class:`~conveyor.tuning.TuneResult` (its ``run_id`` is the
+            search's run).
+    """
+
+    best_estimator: Any
+    best_family: str
+    best_params: dict[str, Any]
+    best_score: float
+    metric: str
+    leaderboard: pd.DataFrame
+    tune: TuneResult
+
+
+def search(
+    X: Any,
+    y: Any,
+    *,
+    task: Task = "classification",
+    budget_s: float = 60.0,
+    metric: str | None = None,
+    cv: int = 3,
+    seed: int = 0,
+    families: Sequence[str] | None = None,
+    max_trials: int | None = None,
+    workspace: Workspace | str | os.PathLike[str] | None = None,
+) -> AutoMLResult:
+    """Search model families and their hyperparameters for the best cross-validated score.
+
+    Each family is tried once first (with sampled parameters), then the sampler spends the
+    rest of ``budget_s`` where it looks most promising. The search is a :func:`tune` call,
+    so it is recorded as a tune run with one child run per trial.
+
+    Args:
+        X: Features (DataFrame or array).
+        y: Target.
+        task: ``"classification"`` or ``"regression"``.
+        budget_s: Stop starting new trials after this many seconds (the refit comes after).
+        metric: A scikit-learn scorer name; default ``roc_auc`` (binary), ``accuracy``
+            (multiclass) or ``r2`` (regression).
+        cv: Number of cross-validation folds.
+        seed: Seed for the sampler, the folds and the models.
+        families: Names from ``linear``, ``random_forest``, ``hist_gradient_boosting``,
+            ``lightgbm``, ``xgboost``; default every installed one.
+        max_trials: Also stop after this many trials.
+        workspace: Where to record the runs (see :func:`tune`).
+
+    Raises:
+        TuneError: Unknown task, metric or family, a family's library missing, or bad data.
+
+    Example:
+        >>> from sklearn.datasets import load_breast_cancer
+        >>> X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+        >>> result = search(X, y, budget_s=30)  # doctest: +SKIP
+        >>> result.leaderboard.head()  # doctest: +SKIP
+    """
+    from sklearn.base import clone
+    from sklearn.model_selection import KFold, StratifiedKFold, cross_val_score
+
+    if task not in ("classification", "regression"):
+        raise TuneError(
+            f"task must be 'classification' or 'regression', got {task!r}.",
+            hint="Pass task='regression' for a numeric target.",
+            task=task,
+        )
+    if len(X) != len(y):
+        raise TuneError(
+            f"X has {len(X)} rows but y has {len(y)}.",
+            hint="Pass features and target of the same length.",
+        )
+    chosen = _families(families, task, y)
+    scoring = metric or _default_metric(task, y)
+    scorer = _scorer(scoring)
+    splitter: Any = (
+        StratifiedKFold(cv, shuffle=True, random_state=seed)
+        if task == "classification"
+        else KFold(cv, shuffle=True, random_state=seed)
+    )
+    fit_seconds: dict[int, float] = {}
+
+    def objective(params: dict[str, Any], trial: Trial) -> float:
+        family = chosen[params["family"]]
+        drawn = {
+            name: trial.suggest(f"{family.name}.{name}", spec)
+            for name, spec in family_space(family, task).items()
+        }
+        estimator = family.build(drawn, task, seed)
+        started = time.perf_counter()
+        with _quiet_fitting():
+            scores = cross_val_score(
+                estimator, X, y, cv=splitter, scoring=scorer, error_score=np.nan
+            )
+        fit_seconds[trial.number] = time.perf_counter() - started
+        return float(np.mean(scores))
+
+    result = tune(
+        objective,
+        {"family": Categorical(list(chosen))},
+        n_trials=max_trials,
+        timeout=budget_s,
+        direction="maximize",
+        study_name=f"automl-{task}-{uuid.uuid4().hex[:10]}",
+        seed=seed,
+        enqueue=[{"family": name} for name in chosen],
+        workspace=workspace,
+    )
+    board = _leaderboard(result, fit_seconds)
+    best = board.iloc[0]
+    family = chosen[str(best["family"])]
+    best_params = dict(best["params"])
+    estimator = clone(family.build(best_params, task, seed))
+    with _quiet_fitting():
+        estimator.fit(X, y)
+    return AutoMLResult(
+        best_estimator=estimator,
+        best_family=family.name,
+        best_params=best_params,
+        best_score=float(best["score"]),
+        metric=scoring,
+        leaderboard=board,
+        tune=result,
+    )
+
+
+def _families(requested: Sequence[str] | None, task: Task, y: Any) -> dict[str, Family]:
+    labels_ok = task == "regression" or _zero_based_labels(y)
+    if requested is None:
+        return {
+            name: family
+            for name, family in FAMILIES.items()
+            if family.available() and (name != "xgboost" or labels_ok)
+        }
+    if not requested:
+        raise TuneError(
+            "families is empty; AutoML needs at least one model family.",
+            hint=f"Choose from: {', '.join(FAMILIES)}.",
+        )
+    chosen: dict[str, Family] = {}
+    for name in requested:
+        family = FAMILIES.get(name)
+        if family is None:
+            raise TuneError(
+                f"Unknown model family {name!r}.",
+                hint=f"Choose from: {', '.join(FAMILIES)}.",
+                family=name,
+            )
+        if not family.available():
+            raise TuneError(
+                f"Model family {name!r} needs the package {family.requires!r}, which is not "
+                "installed.",
+                hint=f"Install it with: pip install {family.requires}",
+                family=name,
+            )
+        if name == "xgboost" and not labels_ok:
+            raise TuneError(
+                "Model family 'xgboost' needs class labels 0..n-1.",
+                hint="Encode y with sklearn.preprocessing.LabelEncoder first.",
+                family=name,
+            )
+        chosen[name] = family
+    return chosen
+
+
+def _zero_based_labels(y: Any) -> bool:
+    labels = np.unique(np.asarray(y))
+    if not np.issubdtype(labels.dtype, np.integer):
+        return False
+    return bool(np.array_equal(labels, np.arange(len(labels))))
+
+
+def _default_metric(task: Task, y: Any) -> str:
+    if task == "regression":
+        return "r2"
+    return "roc_auc" if len(np.unique(np.asarray(y))) == 2 else "accuracy"
+
+
+def _scorer(name: str) -> Any:
+    from sklearn.metrics import get_scorer
+
+    try:
+        return get_scorer(name)
+    except ValueError as exc:
+        raise TuneError(
+            f"Unknown metric {name!r}: it is not a scikit-learn scorer name.",
+            hint="See sklearn.metrics.get_scorer_names(), e.g. 'f1', 'neg_log_loss', 'r2'.",
+            metric=name,
+        ) from exc
+
+
+def _leaderboard(result: TuneResult, fit_seconds: dict[int, float]) -> pd.DataFrame:
+    rows = []
+    for trial in result.trials:
+        if trial.state != "complete" or trial.value is None:
+            continue
+        family = str(trial.params["family"])
+        prefix = family + "."
+        params = {k[len(prefix) :]: v for k, v in trial.params.items() if k.startswith(prefix)}
+        rows.append(
+            {
+                "family": family,
+                "params": params,
+                "score": trial.value,
+                "fit_s": fit_seconds.get(trial.number, float("nan")),
+                "trial": trial.number,
+                "run_id": trial.run_id,
+            }
+        )
+    board = pd.DataFrame(rows, columns=["family", "params", "score", "fit_s", "trial", "run_id"])
+    return board.sort_values(["score", "trial"], ascending=[False, True]).reset_index(drop=True)
+
+
+@contextmanager
+def _quiet_fitting() -> Iterator[None]:
+    # Trials deliberately visit poor settings (few iterations, tiny regularisation); the
+    # libraries' convergence chatter says nothing the score does not already say.
+    from sklearn.exceptions import ConvergenceWarning, FitFailedWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", FitFailedWarning)
+        warnings.filterwarnings("ignore", module=r"(lightgbm|xgboost)(\.|$)")
+        yield
