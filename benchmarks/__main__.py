@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import bench_data, bench_tracking, bench_tuning
+from benchmarks import bench_data, bench_pipelines, bench_tracking, bench_tuning
 
 BENCHMARKS = {
     "data": bench_data.main,
+    "pipelines": bench_pipelines.main,
     "tracking": bench_tracking.main,
     "tuning": bench_tuning.main,
 }

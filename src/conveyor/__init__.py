@@ -26,10 +26,13 @@ _LAZY: dict[str, str] = {
     "Int": "conveyor.tuning",
     "current": "conveyor.tracking",
     "init_project": "conveyor.workspace",
+    "load_dataset": "conveyor.pipelines",
     "log_artifact": "conveyor.tracking",
     "log_metric": "conveyor.tracking",
     "log_metrics": "conveyor.tracking",
     "log_params": "conveyor.tracking",
+    "pipeline": "conveyor.pipelines",
+    "step": "conveyor.pipelines",
     "tune": "conveyor.tuning",
 }
 # Submodules reachable as attributes (``conveyor.automl.search``).
@@ -46,16 +49,20 @@ __all__ = [
     "automl",
     "current",
     "init_project",
+    "load_dataset",
     "log_artifact",
     "log_metric",
     "log_metrics",
     "log_params",
+    "pipeline",
+    "step",
     "tune",
 ]
 
 if TYPE_CHECKING:
     from conveyor.core import Actor
     from conveyor.errors import ConveyorError
+    from conveyor.pipelines import load_dataset, pipeline, step
     from conveyor.tracking import current, log_artifact, log_metric, log_metrics, log_params
     from conveyor.tuning import Categorical, Float, Int, tune
     from conveyor.tuning import automl as automl

@@ -1,0 +1,152 @@
+"""``load_pipeline``: find a pipeline by ``module:attr`` or ``path/to/file.py:attr``."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import linecache
+import sys
+import types
+from pathlib import Path
+
+from conveyor.pipelines._errors import PipelineDefinitionError, PipelineNotFoundError
+from conveyor.pipelines._pipeline import Pipeline
+
+
+def load_pipeline(ref: str, root: str | Path | None = None, *, fresh: bool = True) -> Pipeline:
+    """Import the module named by ``ref`` with ``root`` on ``sys.path``; return the pipeline.
+
+    Args:
+        ref: ``"package.module:attr"``, ``"path/to/file.py:attr"`` (relative to ``root``),
+            or without ``:attr`` when the module defines exactly one pipeline.
+        root: The project folder (default: the working folder).
+        fresh: Execute the module's current source even if it was imported before, so an
+            edited file is picked up (its source is what cache keys hash).
+
+    Returns:
+        The pipeline, with ``ref`` set to the canonical reference.
+
+    Raises:
+        PipelineNotFoundError: No such module or file, or no such pipeline in it (the
+            message lists the pipelines the module defines).
+        PipelineDefinitionError: Importing the module failed.
+
+    Example:
+        >>> training = load_pipeline("pipelines.train:training", ".")  # doctest: +SKIP
+    """
+    base = Path(root or ".").resolve()
+    target, _, attr = ref.partition(":")
+    target = target.strip()
+    if not target:
+        raise PipelineNotFoundError(
+            f"Invalid pipeline reference {ref!r}: expected MODULE:PIPELINE.",
+            hint="For example `conveyor run pipelines.train:training`.",
+            ref=ref,
+        )
+    if str(base) not in sys.path:
+        sys.path.insert(0, str(base))
+    is_file = target.endswith(".py") or "/" in target or "\\" in target
+    module = _load_file(target, base, ref) if is_file else _load_module(target, base, ref, fresh)
+    canonical_target = _relative(Path(module.__file__ or target), base) if is_file else target
+    found = {n: v for n, v in vars(module).items() if isinstance(v, Pipeline)}
+    if not attr:
+        if len(found) != 1:
+            raise PipelineNotFoundError(
+                f"Module {target!r} defines {len(found)} pipelines; say which one.",
+                hint=f"Use {target}:NAME with NAME one of: {', '.join(sorted(found)) or '-'}.",
+                ref=ref,
+                pipelines=sorted(found),
+            )
+        attr = next(iter(found))
+    value = getattr(module, attr, None)
+    if not isinstance(value, Pipeline):
+        what = "is not a @pipeline" if value is not None else "does not exist"
+        raise PipelineNotFoundError(
+            f"{attr!r} in {target!r} {what}. Pipelines there: "
+            f"{', '.join(sorted(found)) or '(none)'}.",
+            hint="Decorate the function with @conveyor.pipeline, or fix the name.",
+            ref=ref,
+            pipelines=sorted(found),
+        )
+    value.ref = f"{canonical_target}:{attr}"
+    return value
+
+
+def _relative(path: Path, base: Path) -> str:
+    resolved = path.resolve()
+    return resolved.relative_to(base).as_posix() if resolved.is_relative_to(base) else str(path)
+
+
+def _load_file(target: str, base: Path, ref: str) -> types.ModuleType:
+    path = Path(target)
+    path = (path if path.is_absolute() else base / path).resolve()
+    if not path.is_file():
+        raise PipelineNotFoundError(
+            f"Pipeline file {str(path)!r} (from {ref!r}) does not exist.",
+            hint="Give a path relative to the project root, e.g. pipelines/train.py:training.",
+            ref=ref,
+            path=str(path),
+        )
+    if path.is_relative_to(base):
+        name = ".".join(path.relative_to(base).with_suffix("").parts)
+    else:
+        name = "conveyor_pipeline_" + path.stem
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None:  # pragma: no cover - only for exotic suffixes
+        raise PipelineNotFoundError(f"Cannot import {str(path)!r}.", ref=ref)
+    return _execute_fresh(spec, path, ref)
+
+
+def _load_module(target: str, base: Path, ref: str, fresh: bool) -> types.ModuleType:
+    try:
+        spec = importlib.util.find_spec(target)
+    except (ImportError, ValueError) as exc:
+        spec = None
+        cause: Exception | None = exc
+    else:
+        cause = None
+    if spec is None:
+        raise PipelineNotFoundError(
+            f"No module named {target!r} (searched the project root {str(base)!r} and the "
+            "installed packages).",
+            hint="Check the module path (dots, no .py), or pass a file: path/to/file.py:NAME.",
+            ref=ref,
+            module=target,
+        ) from cause
+    origin = Path(spec.origin) if spec.origin else None
+    if fresh and origin is not None and origin.suffix == ".py" and origin.is_file():
+        return _execute_fresh(spec, origin, ref)
+    try:
+        return importlib.import_module(target)
+    except Exception as exc:
+        raise _import_failed(target, ref, exc) from exc
+
+
+def _execute_fresh(spec: importlib.machinery.ModuleSpec, path: Path, ref: str) -> types.ModuleType:
+    # Compile the text read now (not cached bytecode, whose mtime check has one-second
+    # resolution) and pin it in linecache, so the code that runs and the source that cache
+    # keys hash are the same text.
+    text = path.read_text(encoding="utf-8")
+    module = importlib.util.module_from_spec(spec)
+    module.__file__ = str(path)
+    linecache.cache[str(path)] = (len(text), None, text.splitlines(True), str(path))
+    previous = sys.modules.get(spec.name)
+    sys.modules[spec.name] = module
+    try:
+        exec(compile(text, str(path), "exec"), module.__dict__)  # noqa: S102 - user's own code
+    except Exception as exc:
+        if previous is None:
+            sys.modules.pop(spec.name, None)
+        else:
+            sys.modules[spec.name] = previous
+        raise _import_failed(spec.name, ref, exc) from exc
+    return module
+
+
+def _import_failed(target: str, ref: str, exc: Exception) -> PipelineDefinitionError:
+    return PipelineDefinitionError(
+        f"Importing {target!r} for pipeline {ref!r} failed: {type(exc).__name__}: {exc}.",
+        hint="Fix the error in the module (run with --verbose for the traceback).",
+        ref=ref,
+        module=target,
+    )

@@ -1,0 +1,155 @@
+"""The materializer contract: how one Python value becomes one file and back."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from abc import ABC, abstractmethod
+from pathlib import Path
+from types import ModuleType
+from typing import Any, ClassVar
+
+from conveyor.pipelines.materializers._errors import MaterializerError
+
+
+class Materializer(ABC):
+    """Saves values of some types to ONE file and loads them back.
+
+    A materializer is stateless: one instance may be used by many threads at once. The
+    registry picks the materializer for a value by walking ``type(value).__mro__``; the one
+    whose most general handled class is the most specific wins, and on a tie user
+    registrations come before plug-ins, which come before built-ins.
+
+    Subclasses set three class attributes and implement :meth:`handles`, :meth:`save` and
+    :meth:`load`:
+
+    Attributes:
+        name: Registry name, stored with every output (``"pandas.dataframe"``). Never reuse
+            a name for a different format: stored outputs are loaded by name.
+        version: Format version; bump it when :meth:`save` writes different bytes for the
+            same value (it is part of step cache keys, so bumping it invalidates caches).
+        media_type: MIME type of the file written (``"application/vnd.apache.parquet"``).
+        suffix: File name suffix some libraries need to recognise the format (``".npy"``).
+        keeps_file: ``True`` when the loaded value refers to the file itself (``Path``
+            outputs): the file is then fetched into a folder that is not removed, and
+            ``load`` may move it within its folder.
+
+    Contract:
+        * ``handles(t)`` is ``True`` for ``t`` and each subclass of ``t`` it can save, and
+          must not import anything: a library whose types are not yet imported cannot be
+          the type of the value (use :func:`imported_class`).
+        * ``save`` writes exactly one file at ``path`` and returns small JSON-able metadata
+          that ``load`` needs (``{}`` if none). Saving the same value twice must write the
+          same bytes, so that equal outputs get equal content hashes (caching depends on it).
+        * ``load(path, meta)`` returns a value equal to the one saved. It must never run
+          code named by the file (no plain pickle); it raises :class:`UntrustedTypeError`
+          when the file asks for it.
+        * Both raise :class:`MaterializerError` (or a subclass) with a hint on failure.
+
+    Example:
+        >>> class TextMaterializer(Materializer):
+        ...     name, version, media_type = "text", 1, "text/plain"
+        ...     @classmethod
+        ...     def handles(cls, value_type: type) -> bool:
+        ...         return issubclass(value_type, str)
+        ...     def save(self, value, path):
+        ...         path.write_text(value, encoding="utf-8")
+        ...         return {}
+        ...     def load(self, path, meta):
+        ...         return path.read_text(encoding="utf-8")
+    """
+
+    name: ClassVar[str]
+    version: ClassVar[int]
+    media_type: ClassVar[str]
+    suffix: ClassVar[str] = ""
+    keeps_file: ClassVar[bool] = False
+
+    @classmethod
+    @abstractmethod
+    def handles(cls, value_type: type) -> bool:
+        """True if values of ``value_type`` (a class, never an instance) can be saved."""
+
+    @abstractmethod
+    def save(self, value: Any, path: Path) -> dict[str, Any]:
+        """Write ``value`` to the file ``path``; return the JSON-able metadata to load it."""
+
+    @abstractmethod
+    def load(self, path: Path, meta: dict[str, Any]) -> Any:
+        """Read back the value saved at ``path`` with the metadata ``save`` returned."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, version={self.version})"
+
+
+def imported_class(module: str, attr: str) -> type | None:
+    """Return ``module.attr`` if ``module`` is already imported, else ``None``.
+
+    ``handles`` uses this so that checking a value never imports a heavy library: a value
+    of a library's type can only exist once that library has been imported.
+    """
+    loaded = sys.modules.get(module)
+    found = getattr(loaded, attr, None) if loaded is not None else None
+    return found if isinstance(found, type) else None
+
+
+def require(module: str, *, package: str, materializer: str) -> ModuleType:
+    """Import ``module`` for a materializer, or explain which package to install."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MaterializerError(
+            f"Materializer {materializer!r} needs the Python package {package!r}, "
+            "which is not installed.",
+            hint=f"Run: pip install {package}",
+            materializer=materializer,
+            package=package,
+        ) from exc
+
+
+def qualified_name(value_type: type) -> str:
+    """The public dotted name of a class: the shortest imported parent module exporting it.
+
+    ``pandas.DataFrame`` rather than ``pandas.core.frame.DataFrame``,
+    ``sklearn.ensemble.RandomForestClassifier`` rather than its private module.
+
+    Example:
+        >>> qualified_name(dict)
+        'builtins.dict'
+    """
+    parts = value_type.__module__.split(".")
+    for end in range(1, len(parts)):
+        parent = ".".join(parts[:end])
+        if getattr(sys.modules.get(parent), value_type.__qualname__, None) is value_type:
+            return f"{parent}.{value_type.__qualname__}"
+    return f"{value_type.__module__}.{value_type.__qualname__}"
+
+
+def import_class(path: str, *, materializer: str) -> type:
+    """Resolve ``"module:Qualified.Name"`` to a class, raising :class:`MaterializerError`."""
+    module_name, _, attr = path.partition(":")
+    try:
+        found: Any = importlib.import_module(module_name)
+        for part in attr.split("."):
+            found = getattr(found, part)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise MaterializerError(
+            f"Materializer {materializer!r} cannot import the class {path!r}: {exc}.",
+            hint="Make sure the module that defines it is importable (installed, or on "
+            "sys.path from the project root).",
+            materializer=materializer,
+            cls=path,
+        ) from exc
+    if not isinstance(found, type):
+        raise MaterializerError(
+            f"Materializer {materializer!r}: {path!r} is not a class.",
+            hint="Register the materializer with a class, not an instance or function.",
+            materializer=materializer,
+            cls=path,
+        )
+    return found
+
+
+def class_path(value_type: type) -> str:
+    """``"module:Qualified.Name"`` of a class, the form :func:`import_class` reads."""
+    return f"{value_type.__module__}:{value_type.__qualname__}"

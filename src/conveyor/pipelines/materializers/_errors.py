@@ -1,0 +1,32 @@
+"""Errors raised while saving or loading step outputs."""
+
+from __future__ import annotations
+
+from conveyor.errors import ConveyorError
+
+
+class MaterializerError(ConveyorError):
+    """A value could not be saved or loaded by its materializer."""
+
+    code = "materializer_error"
+
+
+class UnsupportedTypeError(MaterializerError, TypeError):
+    """No registered materializer can save a value of this type."""
+
+    code = "unsupported_type"
+
+
+class UntrustedTypeError(MaterializerError):
+    """A stored file names types that are not trusted to be loaded; nothing was executed."""
+
+    code = "untrusted_type"
+
+
+class MaterializerNotFoundError(MaterializerError, KeyError):
+    """No materializer is registered under the requested name."""
+
+    code = "materializer_not_found"
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return self.message
