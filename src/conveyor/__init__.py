@@ -32,6 +32,7 @@ _LAZY: dict[str, str] = {
     "log_metrics": "conveyor.tracking",
     "log_params": "conveyor.tracking",
     "pipeline": "conveyor.pipelines",
+    "register_model": "conveyor.pipelines",
     "step": "conveyor.pipelines",
     "tune": "conveyor.tuning",
 }
@@ -55,6 +56,7 @@ __all__ = [
     "log_metrics",
     "log_params",
     "pipeline",
+    "register_model",
     "step",
     "tune",
 ]
@@ -62,7 +64,7 @@ __all__ = [
 if TYPE_CHECKING:
     from conveyor.core import Actor
     from conveyor.errors import ConveyorError
-    from conveyor.pipelines import load_dataset, pipeline, step
+    from conveyor.pipelines import load_dataset, pipeline, register_model, step
     from conveyor.tracking import current, log_artifact, log_metric, log_metrics, log_params
     from conveyor.tuning import Categorical, Float, Int, tune
     from conveyor.tuning import automl as automl

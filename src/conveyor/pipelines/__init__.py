@@ -36,6 +36,7 @@ _LAZY: dict[str, str] = {
     "load_dataset": "conveyor.pipelines._datasets",
     "load_pipeline": "conveyor.pipelines._loader",
     "pipeline": "conveyor.pipelines._pipeline",
+    "register_model": "conveyor.pipelines._register",
 }
 
 __all__ = [
@@ -56,6 +57,7 @@ __all__ = [
     "load_dataset",
     "load_pipeline",
     "pipeline",
+    "register_model",
     "step",
 ]
 
@@ -64,6 +66,7 @@ if TYPE_CHECKING:
     from conveyor.pipelines._kfp import export_kfp
     from conveyor.pipelines._loader import load_pipeline
     from conveyor.pipelines._pipeline import Pipeline, pipeline
+    from conveyor.pipelines._register import register_model
     from conveyor.pipelines._results import PipelineRun, StepResult
     from conveyor.pipelines.executors import Executor, LocalExecutor, RayExecutor
 

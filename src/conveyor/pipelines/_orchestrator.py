@@ -185,8 +185,7 @@ class Orchestrator:
             cache_key=key,
             status="cached",
         )
-        self.tracker.record_outputs(run.id, outputs)
-        self.tracker.finish_run(run.id, "cached", cached_from=original.id)
+        self.tracker.finish_run(run.id, "cached", cached_from=original.id, outputs=outputs)
         self._record_success(node.name, run.id, "cached", outputs, cached_from=original.id)
         return True
 
@@ -201,9 +200,12 @@ class Orchestrator:
             text = "".join(traceback.format_exception(exc))
             self._finish_failed(task, f"attempt {task.attempt} of {node.step.retries + 1}:\n{text}")
             return
-        self.tracker.record_outputs(task.run_id, outcome.outputs)
         self.tracker.finish_run(
-            task.run_id, "completed", wall_s=outcome.wall_s, cpu_s=outcome.cpu_s
+            task.run_id,
+            "completed",
+            wall_s=outcome.wall_s,
+            cpu_s=outcome.cpu_s,
+            outputs=outcome.outputs,
         )
         self._record_success(
             task.node,

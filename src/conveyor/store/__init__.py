@@ -17,6 +17,7 @@ which SQLite requires); name constraints as :data:`NAMING_CONVENTION` does. The
 from __future__ import annotations
 
 from conveyor.store._audit import GENESIS_HASH, AuditEvent, AuditVerification
+from conveyor.store._check_models import CheckResultRow, DataSchemaRow, GateDecisionRow
 from conveyor.store._migrate import head_revision
 from conveyor.store._models import (
     NAMING_CONVENTION,
@@ -27,6 +28,7 @@ from conveyor.store._models import (
     DatasetVersionRow,
     UTCDateTime,
 )
+from conveyor.store._prediction_models import FeedbackRow, PredictionBatchRow
 from conveyor.store._registry_models import (
     ModelAliasEventRow,
     ModelAliasRow,
@@ -48,15 +50,20 @@ __all__ = [
     "AuditEventRow",
     "AuditVerification",
     "Base",
+    "CheckResultRow",
+    "DataSchemaRow",
     "DatasetRow",
     "DatasetVersionRow",
+    "FeedbackRow",
     "GENESIS_HASH",
+    "GateDecisionRow",
     "MetadataStore",
     "ModelAliasEventRow",
     "ModelAliasRow",
     "ModelRow",
     "ModelVersionRow",
     "NAMING_CONVENTION",
+    "PredictionBatchRow",
     "RunArtifactRow",
     "RunDatasetRow",
     "RunMetricRow",

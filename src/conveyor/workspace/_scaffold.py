@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from importlib import resources
 from pathlib import Path
 
 from conveyor.config import CONFIG_FILE, render_default_config
@@ -11,6 +12,12 @@ from conveyor.core import validate_name
 from conveyor.errors import ConfigError
 
 _GITIGNORE_LINE = ".conveyor/"
+
+#: ``--ci`` choices: the workflow template shipped with the package and where it goes.
+CI_TEMPLATES: dict[str, tuple[str, str]] = {
+    "github": ("github-workflow.yml", ".github/workflows/conveyor.yml"),
+    "gitlab": ("gitlab-ci.yml", ".gitlab-ci.yml"),
+}
 
 _PIPELINE_PLACEHOLDER = '''\
 """The project's pipelines.
@@ -26,7 +33,11 @@ Pipelines (``@conveyor.step`` / ``@conveyor.pipeline``) go in this module and ar
 
 
 def init_project(
-    directory: str | os.PathLike[str] = ".", *, name: str | None = None, force: bool = False
+    directory: str | os.PathLike[str] = ".",
+    *,
+    name: str | None = None,
+    force: bool = False,
+    ci: str | None = None,
 ) -> list[Path]:
     """Create a conveyor project in ``directory`` and return the files written.
 
@@ -38,15 +49,28 @@ def init_project(
     Args:
         directory: The project folder; created if missing.
         name: Project name; default the folder's name made safe.
-        force: Overwrite an existing ``conveyor.yaml``.
+        force: Overwrite an existing ``conveyor.yaml`` (and the CI workflow file).
+        ci: ``"github"`` or ``"gitlab"``: also write a workflow that runs ``conveyor ci``
+            on pull (merge) requests and posts the Markdown report as a comment. In a
+            folder that already has ``conveyor.yaml``, only the workflow is written.
 
     Raises:
-        ConfigError: ``conveyor.yaml`` already exists and ``force`` is false.
+        ConfigError: ``conveyor.yaml`` (or the workflow file) already exists and ``force``
+            is false, or ``ci`` is not a known CI system.
         InvalidNameError: ``name`` is not a valid project name.
     """
     root = Path(directory).resolve()
+    if ci is not None and ci not in CI_TEMPLATES:
+        raise ConfigError(
+            f"Unknown CI system {ci!r}.",
+            hint=f"Use --ci with one of: {', '.join(sorted(CI_TEMPLATES))}.",
+            ci=ci,
+        )
     root.mkdir(parents=True, exist_ok=True)
     config_path = root / CONFIG_FILE
+    if ci is not None and config_path.exists() and not force:
+        # Adding CI to an existing project must not require overwriting its configuration.
+        return [_write_ci(root, ci, force=force)]
     if config_path.exists() and not force:
         raise ConfigError(
             f"{config_path} already exists.",
@@ -70,7 +94,28 @@ def init_project(
             )
             fh.write(f"{_GITIGNORE_LINE}\n")
         written.append(gitignore)
+    if ci is not None:
+        written.append(_write_ci(root, ci, force=force))
     return written
+
+
+def _write_ci(root: Path, ci: str, *, force: bool) -> Path:
+    template, relative = CI_TEMPLATES[ci]
+    target = root / relative
+    if target.exists() and not force:
+        raise ConfigError(
+            f"{target} already exists.",
+            hint="Edit it, or pass --force to replace it with conveyor's workflow.",
+            path=str(target),
+        )
+    text = (
+        resources.files("conveyor.workspace")
+        .joinpath("templates", template)
+        .read_text(encoding="utf-8")
+    )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    return target
 
 
 def _safe_name(folder: str) -> str:

@@ -7,12 +7,19 @@ from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from conveyor.artifacts import ArtifactStore, GcResult, MasterKey, open_artifact_store
 from conveyor.config import Settings, find_root, load_settings
 from conveyor.core import Actor
 from conveyor.data import DatasetRegistry
 from conveyor.errors import EncryptionKeyError
+from conveyor.explain import ExplainError, global_importance
+from conveyor.predictions import PredictionLog
+from conveyor.registry import ModelRegistry
 from conveyor.store import AuditEvent, AuditVerification, MetadataStore, open_store
 from conveyor.tracking import RunTracker
 
@@ -47,6 +54,10 @@ class Workspace:
         self.actor = actor
         self.datasets = DatasetRegistry(store, artifacts, actor=actor, root=settings.root)
         self.runs = RunTracker(store, artifacts, actor=actor, root=settings.root)
+        self.predictions = PredictionLog(store, artifacts, actor=actor, root=settings.root)
+        self.models = ModelRegistry(
+            store, artifacts, actor=actor, root=settings.root, importance_fn=_importance
+        )
 
     @classmethod
     def open(
@@ -178,3 +189,15 @@ def _key_file(settings: Settings) -> str | None:
         return None
     path = Path(key_file).expanduser()
     return str(path if path.is_absolute() else settings.root / path)
+
+
+def _importance(predictor: Any, frame: pd.DataFrame) -> Mapping[str, float]:
+    """Global SHAP importance for a model being registered.
+
+    A model SHAP cannot explain (non-numeric inputs, string labels without
+    ``predict_proba``) is registered without importance rather than refused.
+    """
+    try:
+        return global_importance(predictor, frame, budget_s=10.0)
+    except ExplainError:
+        return {}

@@ -1,0 +1,178 @@
+"""``conveyor models ...``: list, show, card, alias, history and MLflow import of models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from conveyor.cli._output import console, fmt_time, print_json
+
+app = typer.Typer(help="Registered models: versions, aliases, cards.", no_args_is_help=True)
+
+_JSON = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def _workspace() -> Any:
+    from conveyor.workspace import Workspace
+
+    return Workspace.open(".")
+
+
+def _registry(ws: Any) -> Any:
+    return ws.models
+
+
+@app.command("list")
+def list_(json_out: _JSON = False) -> None:
+    """List models with their latest version and aliases."""
+    with _workspace() as ws:
+        summaries = _registry(ws).list()
+    if json_out:
+        print_json(summaries)
+        return
+    if not summaries:
+        console().print("No models yet: register one with ws.models.register(NAME, model).")
+        return
+    table = Table(title="Models")
+    for column in ("name", "latest", "versions", "aliases", "updated (UTC)"):
+        table.add_column(column)
+    for s in summaries:
+        aliases = ", ".join(f"{a}->v{v}" for a, v in s.aliases.items()) or "-"
+        latest = f"v{s.latest_version}" if s.latest_version is not None else "-"
+        table.add_row(s.name, latest, str(s.versions), aliases, fmt_time(s.updated_at))
+    console().print(table)
+
+
+@app.command("show")
+def show(
+    ref: Annotated[str, typer.Argument(help="NAME (all versions) or NAME@VERSION|ALIAS.")],
+    json_out: _JSON = False,
+) -> None:
+    """Show one version (NAME@REF) or every version of NAME."""
+    with _workspace() as ws:
+        registry = _registry(ws)
+        versions = [registry.get(ref)] if "@" in ref else registry.versions(ref)
+    if json_out:
+        print_json(versions[0] if "@" in ref else versions)
+        return
+    if "@" not in ref:
+        table = Table(title=f"Model {ref}")
+        for column in ("version", "status", "flavor", "aliases", "run", "registered (UTC)"):
+            table.add_column(column)
+        for v in versions:
+            table.add_row(
+                f"v{v.version}",
+                v.status,
+                v.flavor,
+                ", ".join(v.aliases) or "-",
+                (v.run_id or "-")[:8],
+                fmt_time(v.created_at),
+            )
+        console().print(table)
+        return
+    v = versions[0]
+    out = console()
+    out.print(f"[bold]{v.ref}[/] ({v.flavor}, {v.status}) aliases: {', '.join(v.aliases) or '-'}")
+    out.print(f"registered {fmt_time(v.created_at)} by {v.created_by}; content {v.content_hash}")
+    if v.description:
+        out.print(f"description: {v.description}")
+    for key, value in sorted(v.metrics.items()):
+        out.print(f"  metric {key} = {value}")
+    inputs = (v.signature or {}).get("inputs") or []
+    out.print(f"inputs: {', '.join(str(c.get('name')) for c in inputs) or 'no signature'}")
+    datasets = v.lineage.get("datasets") or []
+    shown = ", ".join(f"{d['name']}@{d['version']}" for d in datasets) or "-"
+    out.print(f"lineage: run {v.run_id or '-'}; datasets {shown}")
+    if v.onnx:
+        out.print(f"onnx twin: parity {v.onnx.get('parity')}")
+
+
+@app.command("card")
+def card(
+    ref: Annotated[str, typer.Argument(help="NAME@VERSION|ALIAS.")],
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write to FILE.md or FILE.html.")
+    ] = None,
+) -> None:
+    """Print the model card as Markdown, or write it to a .md or .html file."""
+    with _workspace() as ws:
+        model_card = _registry(ws).card(ref)
+    if output is None:
+        typer.echo(model_card.markdown)
+        return
+    html = output.suffix.lower() in (".html", ".htm")
+    output.write_text(model_card.html if html else model_card.markdown, encoding="utf-8")
+    console().print(f"Wrote the card of {ref} to {output}.")
+
+
+@app.command("alias")
+def alias(
+    ref: Annotated[str, typer.Argument(help="NAME@VERSION to point the alias at.")],
+    name: Annotated[str, typer.Argument(help="Alias, e.g. champion.")],
+    reason: Annotated[str | None, typer.Option("--reason", help="Why (kept in history).")] = None,
+    json_out: _JSON = False,
+) -> None:
+    """Set or move alias NAME to NAME@VERSION (atomic, audited)."""
+    from conveyor.registry import parse_model_ref
+
+    parsed = parse_model_ref(ref)
+    with _workspace() as ws:
+        registry = _registry(ws)
+        # An alias may also be given as the target (``churn@challenger``): promote it.
+        version = parsed.version if parsed.version is not None else registry.get(ref).version
+        registry.set_alias(parsed.name, version, name, reason=reason)
+        result = registry.get(f"{parsed.name}@{name}")
+    if json_out:
+        print_json({"name": parsed.name, "alias": name, "version": result.version})
+        return
+    console().print(f"{parsed.name}@{name} -> v{result.version}")
+
+
+@app.command("history")
+def history(
+    name: Annotated[str, typer.Argument(help="Model name.")],
+    json_out: _JSON = False,
+) -> None:
+    """Show registrations, archives and alias changes of NAME, oldest first."""
+    with _workspace() as ws:
+        entries = _registry(ws).history(name)
+    if json_out:
+        print_json(entries)
+        return
+    table = Table(title=f"History of {name}")
+    for column in ("at (UTC)", "event", "version", "alias", "from", "actor", "reason"):
+        table.add_column(column)
+    for e in entries:
+        table.add_row(
+            fmt_time(e.at),
+            e.kind,
+            "-" if e.version is None else f"v{e.version}",
+            e.alias or "-",
+            "-" if e.from_version is None else f"v{e.from_version}",
+            e.actor,
+            e.reason or "-",
+        )
+    console().print(table)
+
+
+@app.command("import-mlflow")
+def import_mlflow(
+    path: Annotated[Path, typer.Argument(help="An MLflow model folder (with MLmodel).")],
+    name: Annotated[str, typer.Argument(help="Model name to register it under.")],
+    trusted: Annotated[
+        bool, typer.Option("--trusted", help="Allow unpickling it once (only if you trust it).")
+    ] = False,
+    json_out: _JSON = False,
+) -> None:
+    """Register a model directory written by MLflow as a new version of NAME."""
+    from conveyor.registry.flavors import import_mlflow_model
+
+    with _workspace() as ws:
+        version = import_mlflow_model(_registry(ws), path, name, trusted=trusted)
+    if json_out:
+        print_json(version)
+        return
+    console().print(f"Imported {path} as [bold]{version.ref}[/] ({version.flavor}).")

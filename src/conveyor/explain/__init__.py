@@ -1,0 +1,28 @@
+"""Explanations of model predictions with SHAP (the ``explain`` extra).
+
+:func:`global_importance` computes the mean absolute SHAP value of every input feature
+(stored on a model version at registration and shown on its card); :func:`make_explainer`
+and :func:`explain_rows` give per-row values (the server's ``POST /v1/explain``). Tree
+models use SHAP's exact tree algorithm, linear models the linear one, anything else a
+permutation explainer sampled within a time budget.
+"""
+
+from __future__ import annotations
+
+from conveyor.explain._errors import ExplainError
+from conveyor.explain._shap import (
+    Explainer,
+    RowExplanations,
+    explain_rows,
+    global_importance,
+    make_explainer,
+)
+
+__all__ = [
+    "ExplainError",
+    "Explainer",
+    "RowExplanations",
+    "explain_rows",
+    "global_importance",
+    "make_explainer",
+]

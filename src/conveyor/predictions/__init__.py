@@ -1,0 +1,35 @@
+"""The prediction log: every served prediction, its feedback label, and the server's logger.
+
+This package owns how live traffic is recorded for monitoring. :class:`PredictionLog`
+stores predictions in batches as Parquet objects in the artifact store, indexes each batch
+(model version, deployment variant, time span) in the metadata store so that a window is
+read without opening unrelated batches, and joins ground-truth labels sent later through
+:meth:`PredictionLog.feedback` by request id. :class:`PredictionLogger` is what the server
+calls on every request: a non-blocking queue written by a background thread, spilling to
+local JSON Lines files under overload instead of dropping, with counters for ``/metrics``.
+"""
+
+from __future__ import annotations
+
+from conveyor.predictions._errors import InvalidPredictionRecordError, PredictionLogError
+from conveyor.predictions._log import PredictionLog
+from conveyor.predictions._queue import PredictionLogger
+from conveyor.predictions._records import (
+    BatchInfo,
+    FeedbackResult,
+    LoggerStats,
+    PartitionInfo,
+    PredictionRecord,
+)
+
+__all__ = [
+    "BatchInfo",
+    "FeedbackResult",
+    "InvalidPredictionRecordError",
+    "LoggerStats",
+    "PartitionInfo",
+    "PredictionLog",
+    "PredictionLogError",
+    "PredictionLogger",
+    "PredictionRecord",
+]

@@ -1,0 +1,365 @@
+"""The prediction log: batches of predictions as Parquet objects, indexed in the store."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from conveyor.artifacts import ArtifactStore
+from conveyor.core import Actor, utcnow, validate_name
+from conveyor.predictions._errors import InvalidPredictionRecordError, PredictionLogError
+from conveyor.predictions._parquet import decode_batch, encode_batch
+from conveyor.predictions._records import (
+    BatchInfo,
+    FeedbackResult,
+    PartitionInfo,
+    PredictionRecord,
+)
+from conveyor.predictions._window import Window, count_window, read_window
+from conveyor.store import ArtifactRefRow, FeedbackRow, MetadataStore, PredictionBatchRow, WriteTx
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+_PartitionKey = tuple[str, int, str | None, str | None, int | None]
+#: Bound on the ids of one ``IN (...)`` query (SQLite allows 32766 parameters).
+IN_CHUNK = 500
+_MAX_REQUEST_ID = 128
+
+
+class PredictionLog:
+    """Logged predictions of one project and the ground-truth labels that arrive later.
+
+    Each :meth:`write` stores one Parquet object per model version and deployment variant
+    in the artifact store (before touching the database), then indexes them in one audited
+    metadata transaction (``predictions.log``): a killed write leaves no visible rows.
+    :meth:`read` opens only the objects whose time span meets the window asked for.
+
+    Thread safety: methods may be called from several threads; each uses its own session.
+
+    Args:
+        store: The metadata store.
+        artifacts: The artifact store holding the Parquet objects.
+        actor: Who writes predictions and feedback.
+        root: The project root.
+
+    Example:
+        >>> log = PredictionLog(store, artifacts, actor=Actor("server"), root=".")  # doctest: +SKIP
+        >>> log.write([record]).rows  # doctest: +SKIP
+        1
+        >>> log.feedback({record.request_id: 1}).accepted  # doctest: +SKIP
+        1
+    """
+
+    def __init__(
+        self,
+        store: MetadataStore,
+        artifacts: ArtifactStore,
+        *,
+        actor: Actor,
+        root: str | os.PathLike[str],
+    ) -> None:
+        self.store = store
+        self.artifacts = artifacts
+        self.actor = actor
+        self.root = Path(root).absolute()
+
+    def __repr__(self) -> str:
+        return f"PredictionLog({self.store.url!r})"
+
+    # -- writing -------------------------------------------------------------------------
+
+    def write(self, records: Sequence[PredictionRecord], *, idempotent: bool = False) -> BatchInfo:
+        """Store ``records`` as one batch: a Parquet object per model version and variant.
+
+        Args:
+            records: The predictions, in any order and of any model versions.
+            idempotent: Skip a Parquet object identical to one already indexed (used when
+                ingesting spill files, which a crash may leave to be ingested again).
+
+        Returns:
+            What was stored (rows and one :class:`PartitionInfo` per object).
+
+        Raises:
+            InvalidNameError: a model, environment or variant name is not allowed.
+            PredictionLogError: the artifact or metadata store failed.
+        """
+        if not records:
+            return BatchInfo(rows=0, partitions=())
+        groups: dict[_PartitionKey, list[PredictionRecord]] = {}
+        for record in records:
+            groups.setdefault(record.partition_key, []).append(record)
+        for model, _version, environment, variant, _revision in groups:
+            _check_names(model, environment, variant)
+        try:
+            stored = [
+                (key, rows, self.artifacts.put_bytes(encode_batch(rows)).hash)
+                for key, rows in groups.items()
+            ]
+        except OSError as exc:
+            raise PredictionLogError(
+                f"Could not store {len(records)} predictions in the artifact store "
+                f"{self.artifacts.url}: {exc}",
+                hint="Check that the artifact store is reachable and writable.",
+                url=self.artifacts.url,
+            ) from exc
+        keys = list(groups)
+        target = "predictions" if len(keys) > 1 else f"predictions:{keys[0][0]}@{keys[0][1]}"
+
+        def body(tx: WriteTx) -> list[PartitionInfo]:
+            now = utcnow()
+            partitions = []
+            for key, rows, digest in stored:
+                existing = None
+                if idempotent:
+                    existing = tx.session.scalars(
+                        select(PredictionBatchRow).where(PredictionBatchRow.content_hash == digest)
+                    ).first()
+                row = existing or _batch_row(key, rows, digest, now)
+                if existing is None:
+                    tx.session.add(row)
+                    tx.session.flush()
+                    tx.session.add(ArtifactRefRow(hash=digest, owner=f"prediction_batch:{row.id}"))
+                partitions.append(partition_info(row))
+            tx.details = {"rows": len(records), "batches": [p.id for p in partitions]}
+            return partitions
+
+        try:
+            partitions = self.store.transact(self.actor, "predictions.log", target, body)
+        except SQLAlchemyError as exc:
+            raise PredictionLogError(
+                f"Could not index {len(records)} predictions in the metadata store "
+                f"{self.store.url}: {exc}",
+                hint="Check that the metadata store is reachable; the logger spills batches "
+                "it cannot write and `recover_spill` ingests them later.",
+                url=self.store.url,
+            ) from exc
+        return BatchInfo(rows=len(records), partitions=tuple(partitions))
+
+    def feedback(self, labels: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> FeedbackResult:
+        """Record ground-truth labels by request id, in one audited transaction.
+
+        A later label replaces an earlier one (also within one call) and each row counts
+        how many times its label was set. Labels of request ids not (yet) in the log are
+        kept and counted as unknown: logging is asynchronous, so a label may come first.
+
+        Args:
+            labels: ``{request_id: label}`` or ``(request_id, label)`` pairs; a label is
+                any JSON value (NaN and infinities are refused).
+
+        Returns:
+            How many ids were accepted, unknown, and updated.
+
+        Raises:
+            InvalidPredictionRecordError: a request id is empty or too long, or a label is
+                not JSON.
+
+        Example:
+            >>> log.feedback({"r1": 1, "r2": 0})  # doctest: +SKIP
+            FeedbackResult(accepted=2, unknown=0, updated=0)
+        """
+        pairs = list(labels.items()) if isinstance(labels, Mapping) else list(labels)
+        final: dict[str, Any] = {}
+        times: dict[str, int] = {}
+        for request_id, label in pairs:
+            _check_label(request_id, label)
+            final[request_id] = label
+            times[request_id] = times.get(request_id, 0) + 1
+        if not final:
+            return FeedbackResult(accepted=0, unknown=0, updated=0)
+        unknown = len(final) - len(self._known_ids(set(final)))
+
+        def body(tx: WriteTx) -> int:
+            now = utcnow()
+            ids = list(final)
+            existing: dict[str, FeedbackRow] = {}
+            for start in range(0, len(ids), IN_CHUNK):
+                chunk = ids[start : start + IN_CHUNK]
+                query = select(FeedbackRow).where(FeedbackRow.request_id.in_(chunk))
+                existing.update((row.request_id, row) for row in tx.session.scalars(query))
+            for request_id in ids:
+                row = existing.get(request_id)
+                if row is None:
+                    tx.session.add(
+                        FeedbackRow(
+                            request_id=request_id,
+                            label=final[request_id],
+                            at=now,
+                            updates=times[request_id],
+                            first_at=now,
+                        )
+                    )
+                else:
+                    row.label = final[request_id]
+                    row.at = now
+                    row.updates += times[request_id]
+            tx.details = {"accepted": len(ids), "unknown": unknown, "updated": len(existing)}
+            return len(existing)
+
+        updated = self.store.transact(
+            self.actor, "predictions.feedback", "predictions:feedback", body
+        )
+        return FeedbackResult(accepted=len(final), unknown=unknown, updated=updated)
+
+    # -- reading -------------------------------------------------------------------------
+
+    def read(
+        self,
+        *,
+        model: str | None = None,
+        version: int | None = None,
+        environment: str | None = None,
+        variant: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        last_rows: int | None = None,
+        with_feedback: bool = True,
+    ) -> pd.DataFrame:
+        """Return logged predictions in a window, oldest first, joined with their labels.
+
+        Only Parquet objects whose ``[first_at, last_at]`` span meets the window are read.
+
+        Args:
+            model: Only this model.
+            version: Only this model version.
+            environment: Only this deployment environment.
+            variant: Only this deployment variant.
+            since: Only predictions at or after this time (aware).
+            until: Only predictions before this time (aware).
+            last_rows: Only the newest ``last_rows`` predictions of the window.
+            with_feedback: Add ``label`` (``None`` when none arrived) and ``label_at``.
+
+        Returns:
+            One row per prediction: the Parquet columns (see :mod:`._parquet`), plus the
+            label columns.
+
+        Example:
+            >>> log.read(model="churn", last_rows=1000)  # doctest: +SKIP
+        """
+        window = Window(model, version, environment, variant, since, until)
+        frame = read_window(self.store, self.artifacts, window, last_rows=last_rows)
+        if with_feedback:
+            frame = self._join_feedback(frame)
+        return frame
+
+    def count(
+        self,
+        *,
+        model: str | None = None,
+        version: int | None = None,
+        environment: str | None = None,
+        variant: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> int:
+        """Number of logged predictions in a window (same filters as :meth:`read`).
+
+        Objects entirely inside the window are counted from the index alone.
+        """
+        window = Window(model, version, environment, variant, since, until)
+        return count_window(self.store, self.artifacts, window)
+
+    def _join_feedback(self, frame: pd.DataFrame) -> pd.DataFrame:
+        import pandas as pd
+
+        ids = list(dict.fromkeys(frame["request_id"].tolist()))
+        found: dict[str, FeedbackRow] = {}
+        with self.store.read() as session:
+            for start in range(0, len(ids), IN_CHUNK):
+                query = select(FeedbackRow).where(
+                    FeedbackRow.request_id.in_(ids[start : start + IN_CHUNK])
+                )
+                found.update((row.request_id, row) for row in session.scalars(query))
+        rows = [found.get(request_id) for request_id in frame["request_id"]]
+        frame["label"] = pd.Series(
+            [None if row is None else row.label for row in rows], index=frame.index, dtype=object
+        )
+        frame["label_at"] = pd.Series(
+            [pd.NaT if row is None else row.at for row in rows],
+            index=frame.index,
+            dtype="datetime64[us, UTC]",
+        )
+        return frame
+
+    def _known_ids(self, wanted: set[str]) -> set[str]:
+        """Which of ``wanted`` appear in the log, searching the newest batches first."""
+        found: set[str] = set()
+        query = select(PredictionBatchRow.content_hash).order_by(
+            PredictionBatchRow.last_at.desc(), PredictionBatchRow.id.desc()
+        )
+        with self.store.read() as session:
+            hashes = list(dict.fromkeys(session.scalars(query)))
+        for digest in hashes:
+            table = decode_batch(self.artifacts.get_bytes(digest), columns=["request_id"])
+            found.update(wanted.intersection(table.column("request_id").to_pylist()))
+            if len(found) == len(wanted):
+                break
+        return found
+
+
+def partition_info(row: PredictionBatchRow) -> PartitionInfo:
+    """The value object of one ``prediction_batches`` row."""
+    return PartitionInfo(
+        id=row.id,
+        model=row.model,
+        version=row.version,
+        environment=row.environment,
+        variant=row.variant,
+        revision=row.revision,
+        first_at=row.first_at,
+        last_at=row.last_at,
+        rows=row.rows,
+        content_hash=row.content_hash,
+    )
+
+
+def _batch_row(
+    key: _PartitionKey, rows: list[PredictionRecord], digest: str, now: datetime
+) -> PredictionBatchRow:
+    model, version, environment, variant, revision = key
+    times = [record.at for record in rows]
+    return PredictionBatchRow(
+        model=model,
+        version=version,
+        environment=environment,
+        variant=variant,
+        revision=revision,
+        first_at=min(times),
+        last_at=max(times),
+        rows=len(rows),
+        content_hash=digest,
+        created_at=now,
+    )
+
+
+def _check_names(model: str, environment: str | None, variant: str | None) -> None:
+    validate_name(model, kind="model name")
+    if environment is not None:
+        validate_name(environment, kind="environment name")
+    if variant is not None:
+        validate_name(variant, kind="variant name")
+
+
+def _check_label(request_id: object, label: object) -> None:
+    if not isinstance(request_id, str) or not 0 < len(request_id) <= _MAX_REQUEST_ID:
+        raise InvalidPredictionRecordError(
+            f"Feedback has an invalid request id {request_id!r}.",
+            hint=f"Pass the request id the server returned (1-{_MAX_REQUEST_ID} characters).",
+            request_id=repr(request_id),
+        )
+    try:
+        json.dumps(label, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidPredictionRecordError(
+            f"The label for request {request_id!r} is not a JSON value ({label!r}): {exc}.",
+            hint="Pass numbers, strings, booleans, null, or lists/objects of them "
+            "(no NaN or infinity).",
+            request_id=request_id,
+        ) from exc

@@ -1,0 +1,139 @@
+"""The Parquet layout of logged predictions: one object per batch of one model version.
+
+Columns: ``request_id``, ``at`` (UTC, microseconds), ``model``, ``version``,
+``environment``, ``variant``, ``revision``, ``latency_ms``, one ``in_<feature>`` column per
+input feature, and ``prediction``. Scalar inputs and predictions keep their Arrow type; a
+column holding anything else (lists, dicts, mixed types) is stored as JSON text and listed
+in the schema metadata, so reading it back gives the original values.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from conveyor.predictions._records import PredictionRecord, as_utc
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+INPUT_PREFIX = "in_"
+PREDICTION = "prediction"
+BASE_COLUMNS = (
+    "request_id",
+    "at",
+    "model",
+    "version",
+    "environment",
+    "variant",
+    "revision",
+    "latency_ms",
+)
+FORMAT = b"conveyor.prediction-log/1"
+_FORMAT_KEY = b"conveyor.format"
+_JSON_KEY = b"conveyor.json_columns"
+_SCALARS = (str, bool, int, float, datetime)
+
+
+def encode_batch(records: Sequence[PredictionRecord]) -> bytes:
+    """Serialise records (all of one partition) as Parquet bytes; same records, same bytes."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    features: dict[str, None] = {}
+    for record in records:
+        features.update(dict.fromkeys(record.inputs))
+    arrays: dict[str, pa.Array] = {
+        "request_id": pa.array([r.request_id for r in records], pa.string()),
+        "at": pa.array([as_utc(r.at) for r in records], pa.timestamp("us", tz="UTC")),
+        "model": pa.array([r.model for r in records], pa.string()),
+        "version": pa.array([r.version for r in records], pa.int64()),
+        "environment": pa.array([r.environment for r in records], pa.string()),
+        "variant": pa.array([r.variant for r in records], pa.string()),
+        "revision": pa.array([r.revision for r in records], pa.int64()),
+        "latency_ms": pa.array([float(r.latency_ms) for r in records], pa.float64()),
+    }
+    json_columns: list[str] = []
+    for feature in features:
+        name = INPUT_PREFIX + feature
+        arrays[name], as_json = _column([r.inputs.get(feature) for r in records])
+        if as_json:
+            json_columns.append(name)
+    arrays[PREDICTION], as_json = _column([r.prediction for r in records])
+    if as_json:
+        json_columns.append(PREDICTION)
+    table = pa.table(arrays).replace_schema_metadata(
+        {_FORMAT_KEY: FORMAT, _JSON_KEY: json.dumps(json_columns).encode()}
+    )
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd")
+    return bytes(sink.getvalue().to_pybytes())
+
+
+def decode_batch(data: bytes, *, columns: list[str] | None = None) -> pa.Table:
+    """Read Parquet bytes written by :func:`encode_batch` (optionally only some columns)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    return pq.read_table(pa.BufferReader(data), columns=columns)
+
+
+def to_frame(table: pa.Table) -> pd.DataFrame:
+    """Convert a decoded batch to pandas, turning JSON-text columns back into values."""
+    metadata = table.schema.metadata or {}
+    json_columns = json.loads(metadata.get(_JSON_KEY, b"[]"))
+    import pandas as pd
+    import pyarrow as pa
+
+    # Nullable integers: a revision or an integer input with gaps stays an integer.
+    integers = {pa.int64(): pd.Int64Dtype()}
+    frame: pd.DataFrame = table.replace_schema_metadata(None).to_pandas(types_mapper=integers.get)
+    for name in json_columns:
+        if name in frame.columns:
+            frame[name] = _decoded(table.column(name), frame.index)
+    return frame
+
+
+def _decoded(column: pa.ChunkedArray, index: pd.Index) -> pd.Series:
+    import pandas as pd
+
+    values = [None if text is None else json.loads(text) for text in column.to_pylist()]
+    return pd.Series(values, index=index, dtype=object)
+
+
+def _column(values: list[Any]) -> tuple[pa.Array, bool]:
+    """An Arrow array of ``values``; JSON text when they are not scalars of one type."""
+    import pyarrow as pa
+
+    plain: list[Any] = []
+    for raw in values:
+        value = _plain(raw)
+        if value is not None and not isinstance(value, _SCALARS):
+            break
+        plain.append(value)
+    else:
+        try:
+            return pa.array(plain), False
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            pass  # mixed scalar types (e.g. 1 and "a"): fall through to JSON text
+    texts = [None if v is None else json.dumps(v, default=json_default) for v in values]
+    return pa.array(texts, pa.string()), True
+
+
+def _plain(value: Any) -> Any:
+    """NumPy scalars become Python scalars; everything else is returned unchanged."""
+    if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+def json_default(value: Any) -> Any:
+    """``json.dumps`` fallback for NumPy values and datetimes found in inputs and outputs."""
+    if hasattr(value, "tolist"):  # NumPy arrays and scalars
+        return value.tolist()
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")

@@ -1,0 +1,302 @@
+"""The server-side prediction logger: a non-blocking queue drained by a writer thread.
+
+``submit`` runs on the request path, so it only appends to a deque (thread-safe in
+CPython) and, at most, sets an event: no lock is taken, nothing touches the disk or the
+database, and nothing raises. A writer thread takes batches of up to ``max_batch`` records
+(or whatever waited ``max_wait_s``) and writes each with one :meth:`PredictionLog.write`.
+When the queue is full, records go to a second queue that a spill thread appends to local
+JSON Lines files; a batch the log refuses is spilled the same way. Only records that fit
+nowhere (both queues full, or the spill folder unwritable) are lost, and they are counted.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Protocol
+
+from conveyor.predictions._errors import PredictionLogError
+from conveyor.predictions._records import LoggerStats, PredictionRecord
+from conveyor.predictions._spill import claim_spill_files, read_spill, write_spill
+
+_IDLE_POLL_S = 0.05
+
+
+class BatchWriter(Protocol):
+    """Where a logger writes batches: :class:`PredictionLog`, or a fake in tests."""
+
+    def write(self, records: Sequence[PredictionRecord], *, idempotent: bool = False) -> object:
+        """Store ``records`` durably or raise."""
+
+
+class PredictionLogger:
+    """Logs predictions off the request path, in batches, spilling to disk under overload.
+
+    Thread safety: :meth:`submit` may be called from any number of threads; the other
+    methods too. Records are written in submission order per submitting thread.
+
+    Args:
+        log: Where batches are written (a :class:`PredictionLog`).
+        max_batch: Most records per :meth:`PredictionLog.write`.
+        max_wait_s: Longest a record waits before its (partial) batch is written.
+        max_queue: Records held in memory before new ones are spilled to disk instead.
+        max_spill_queue: Records waiting for the spill thread (default ``10 * max_queue``);
+            beyond it, records are lost and counted as failed.
+        spill_dir: Folder for spill files (created when first needed).
+
+    Example:
+        >>> logger = PredictionLogger(log, spill_dir=Path(".conveyor/spill"))  # doctest: +SKIP
+        >>> logger.recover_spill()  # doctest: +SKIP
+        0
+        >>> logger.submit(record)  # doctest: +SKIP
+        >>> logger.close()  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        log: BatchWriter,
+        *,
+        max_batch: int = 1000,
+        max_wait_s: float = 1.0,
+        max_queue: int = 100_000,
+        max_spill_queue: int | None = None,
+        spill_dir: Path,
+    ) -> None:
+        max_spill_queue = 10 * max_queue if max_spill_queue is None else max_spill_queue
+        limits = (("max_batch", max_batch, 1), ("max_queue", max_queue, 1))
+        for name, value, least in (*limits, ("max_spill_queue", max_spill_queue, 0)):
+            if value < least:
+                raise PredictionLogError(
+                    f"{name} must be at least {least}, got {value}.",
+                    hint=f"Pass a positive {name}.",
+                    **{name: value},
+                )
+        if not max_wait_s > 0:
+            raise PredictionLogError(
+                f"max_wait_s must be positive, got {max_wait_s}.",
+                hint="Pass the longest time in seconds a record may wait, e.g. 1.0.",
+                max_wait_s=max_wait_s,
+            )
+        self.log = log
+        self.spill_dir = Path(spill_dir)
+        self.max_batch = max_batch
+        self.max_wait_s = max_wait_s
+        self.max_queue = max_queue
+        self.max_spill_queue = max_spill_queue
+        self._queue: deque[tuple[float, PredictionRecord]] = deque()
+        self._overflow: deque[PredictionRecord] = deque()
+        self._wake = threading.Event()
+        self._spill_wake = threading.Event()
+        self._idle = threading.Condition()
+        self._lock = threading.Lock()
+        self._closing = False
+        self._stop_spiller = False
+        self._flushers = 0
+        self._writer_busy = False
+        self._spiller_busy = False
+        self._written = self._spilled = self._failed = self._write_errors = 0
+        #: The last exception a write or spill raised, for diagnosis.
+        self.last_error: BaseException | None = None
+        self._writer = threading.Thread(
+            target=self._write_loop, name="conveyor-prediction-writer", daemon=True
+        )
+        self._spiller = threading.Thread(
+            target=self._spill_loop, name="conveyor-prediction-spill", daemon=True
+        )
+        self._writer.start()
+        self._spiller.start()
+
+    def __enter__(self) -> PredictionLogger:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- the request path ----------------------------------------------------------------
+
+    def submit(self, record: PredictionRecord) -> None:
+        """Queue ``record`` for logging; never blocks on I/O and never raises."""
+        try:
+            if self._closing:
+                self._spill_now([record])
+                return
+            queue = self._queue
+            if len(queue) < self.max_queue:
+                queue.append((time.monotonic(), record))
+                depth = len(queue)
+                # Wake the writer for the first record (to time its wait) and for a full batch.
+                if (depth == 1 or depth >= self.max_batch) and not self._wake.is_set():
+                    self._wake.set()
+            elif len(self._overflow) < self.max_spill_queue:
+                self._overflow.append(record)
+                if not self._spill_wake.is_set():
+                    self._spill_wake.set()
+            else:
+                self._count(failed=1)
+        except Exception as exc:  # noqa: BLE001 - logging must never fail a request
+            self.last_error = exc
+            self._count(failed=1)
+
+    # -- control -------------------------------------------------------------------------
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Write (or spill) everything submitted so far; return False on timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            self._flushers += 1
+        try:
+            with self._idle:
+                while not self._is_idle():
+                    self._wake.set()
+                    if self._overflow:
+                        self._spill_wake.set()
+                    remaining = _IDLE_POLL_S
+                    if deadline is not None:
+                        remaining = min(remaining, deadline - time.monotonic())
+                        if remaining <= 0:
+                            return False
+                    self._idle.wait(remaining)
+            return True
+        finally:
+            with self._lock:
+                self._flushers -= 1
+
+    def close(self, timeout: float | None = None) -> None:
+        """Flush everything and stop the threads; later submissions are spilled directly."""
+        self._closing = True
+        self._wake.set()
+        self._writer.join(timeout)
+        self._stop_spiller = True
+        self._spill_wake.set()
+        self._spiller.join(timeout)
+        # Whatever raced past the checks above (or outlived a timeout) still reaches disk.
+        leftovers = [self._queue.popleft()[1] for _ in range(len(self._queue))]
+        leftovers += [self._overflow.popleft() for _ in range(len(self._overflow))]
+        if leftovers:
+            self._spill_now(leftovers)
+
+    def stats(self) -> LoggerStats:
+        """Queue depth, lag and the written/spilled/failed counters."""
+        try:
+            lag = max(0.0, time.monotonic() - self._queue[0][0])
+        except IndexError:
+            lag = 0.0
+        return LoggerStats(
+            queue_depth=len(self._queue) + len(self._overflow),
+            lag_s=lag,
+            written=self._written,
+            spilled=self._spilled,
+            failed=self._failed,
+            write_errors=self._write_errors,
+        )
+
+    def recover_spill(self) -> int:
+        """Write the records of every spill file in ``spill_dir`` to the log, then delete them.
+
+        Call it on start. Each file is claimed by renaming it first, so concurrent
+        recoveries never ingest a file twice, and batches already indexed (a crash after
+        writing, before deleting) are recognised by content and not written again.
+
+        Returns:
+            The number of records ingested.
+
+        Raises:
+            PredictionLogError: (or the store's error) a batch could not be written; its
+                file is put back for the next recovery.
+        """
+        ingested = 0
+        for claimed, done in claim_spill_files(self.spill_dir):
+            records, bad = read_spill(claimed)
+            try:
+                for start in range(0, len(records), self.max_batch):
+                    self.log.write(records[start : start + self.max_batch], idempotent=True)
+            except BaseException:
+                claimed.replace(done)
+                raise
+            claimed.unlink()
+            ingested += len(records)
+            self._count(failed=bad)
+        return ingested
+
+    # -- the background threads ----------------------------------------------------------
+
+    def _write_loop(self) -> None:
+        queue = self._queue
+        while True:
+            self._wake.clear()
+            if not queue:
+                if self._closing:
+                    return
+                self._notify_idle()
+                self._wake.wait(self.max_wait_s)
+                continue
+            wait = queue[0][0] + self.max_wait_s - time.monotonic()
+            urgent = self._closing or self._flushers > 0
+            if len(queue) < self.max_batch and wait > 0 and not urgent:
+                self._wake.wait(wait)
+                continue
+            self._writer_busy = True
+            batch = [queue.popleft()[1] for _ in range(min(len(queue), self.max_batch))]
+            self._write_batch(batch)
+            self._writer_busy = False
+            self._notify_idle()
+
+    def _write_batch(self, batch: list[PredictionRecord]) -> None:
+        try:
+            self.log.write(batch)
+        except Exception as exc:  # noqa: BLE001 - a refused batch is spilled, not lost
+            self.last_error = exc
+            self._count(write_errors=1)
+            self._spill_now(batch)
+        else:
+            self._count(written=len(batch))
+
+    def _spill_loop(self) -> None:
+        overflow = self._overflow
+        while True:
+            self._spill_wake.clear()
+            if not overflow:
+                if self._stop_spiller:
+                    return
+                self._notify_idle()
+                self._spill_wake.wait()
+                continue
+            self._spiller_busy = True
+            self._spill_now([overflow.popleft() for _ in range(len(overflow))])
+            self._spiller_busy = False
+            self._notify_idle()
+
+    def _spill_now(self, records: list[PredictionRecord]) -> None:
+        try:
+            spilled, lost = write_spill(self.spill_dir, records)
+        except Exception as exc:  # noqa: BLE001 - counted; nothing else can be done
+            self.last_error = exc
+            self._count(failed=len(records))
+        else:
+            self._count(spilled=spilled, failed=lost)
+
+    def _count(
+        self, *, written: int = 0, spilled: int = 0, failed: int = 0, write_errors: int = 0
+    ) -> None:
+        with self._lock:
+            self._written += written
+            self._spilled += spilled
+            self._failed += failed
+            self._write_errors += write_errors
+
+    def _is_idle(self) -> bool:
+        # Busy flags are set before records leave a queue, so this is never falsely true.
+        return not (self._queue or self._overflow or self._writer_busy or self._spiller_busy)
+
+    def _notify_idle(self) -> None:
+        with self._idle:
+            self._idle.notify_all()

@@ -1,0 +1,168 @@
+"""Value objects of the prediction log: records, what a write stored, feedback outcomes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from conveyor.predictions._errors import InvalidPredictionRecordError
+
+
+@dataclass(frozen=True, slots=True)
+class PredictionRecord:
+    """One served prediction, as the server hands it to the log.
+
+    Construction is cheap (the server builds one per request) and checks only what would
+    otherwise corrupt the log: a non-empty string request id and an aware timestamp.
+
+    Attributes:
+        request_id: The id returned to the client (``X-Request-Id``); feedback joins on it.
+        at: When the request was answered (timezone-aware).
+        model: Model name.
+        version: Model version number.
+        inputs: One row of input features, ``{feature: value}``.
+        prediction: The output for that row (a scalar, or any JSON-able value).
+        latency_ms: Time spent answering, in milliseconds.
+        environment: Deployment environment, if served by a deployment.
+        variant: Deployment variant (``"champion"``, ``"canary"``, ...), if any.
+        revision: Deployment revision, if any.
+
+    Raises:
+        InvalidPredictionRecordError: ``request_id`` is empty or ``at`` has no time zone.
+
+    Example:
+        >>> from datetime import UTC, datetime
+        >>> PredictionRecord("r1", datetime(2026, 1, 1, tzinfo=UTC), "churn", 3,
+        ...                  {"age": 41}, 0.82, 1.5).model
+        'churn'
+    """
+
+    request_id: str
+    at: datetime
+    model: str
+    version: int
+    inputs: dict[str, Any]
+    prediction: Any
+    latency_ms: float
+    environment: str | None = None
+    variant: str | None = None
+    revision: int | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.request_id, str) or not self.request_id:
+            raise InvalidPredictionRecordError(
+                f"Prediction record has an invalid request id {self.request_id!r}.",
+                hint="Pass the request id returned to the client, a non-empty string.",
+                request_id=repr(self.request_id),
+            )
+        if not isinstance(self.at, datetime) or self.at.tzinfo is None:
+            raise InvalidPredictionRecordError(
+                f"Prediction record {self.request_id!r} has a time without a time zone "
+                f"({self.at!r}).",
+                hint="Pass an aware UTC datetime, e.g. conveyor.core.utcnow().",
+                request_id=self.request_id,
+            )
+
+    @property
+    def partition_key(self) -> tuple[str, int, str | None, str | None, int | None]:
+        """What every record of one stored batch shares: model, version and deployment."""
+        return (self.model, self.version, self.environment, self.variant, self.revision)
+
+
+@dataclass(frozen=True)
+class PartitionInfo:
+    """One stored Parquet object of predictions (one ``prediction_batches`` row).
+
+    Attributes:
+        id: The batch row id.
+        model: Model name.
+        version: Model version.
+        environment: Deployment environment, or ``None``.
+        variant: Deployment variant, or ``None``.
+        revision: Deployment revision, or ``None``.
+        first_at: Time of the earliest prediction in it.
+        last_at: Time of the latest prediction in it.
+        rows: Number of predictions.
+        content_hash: Hash of the Parquet object in the artifact store.
+    """
+
+    id: int
+    model: str
+    version: int
+    environment: str | None
+    variant: str | None
+    revision: int | None
+    first_at: datetime
+    last_at: datetime
+    rows: int
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class BatchInfo:
+    """What one :meth:`PredictionLog.write` stored, in one metadata transaction.
+
+    Records of different model versions or variants go to separate Parquet objects, so a
+    window of one version never opens another's data.
+
+    Attributes:
+        rows: Number of predictions written.
+        partitions: The Parquet objects written (one per model version and variant).
+    """
+
+    rows: int
+    partitions: tuple[PartitionInfo, ...]
+
+    @property
+    def first_at(self) -> datetime | None:
+        """Earliest prediction time in the batch (``None`` for an empty write)."""
+        return min((p.first_at for p in self.partitions), default=None)
+
+    @property
+    def last_at(self) -> datetime | None:
+        """Latest prediction time in the batch (``None`` for an empty write)."""
+        return max((p.last_at for p in self.partitions), default=None)
+
+
+@dataclass(frozen=True)
+class FeedbackResult:
+    """Outcome of :meth:`PredictionLog.feedback`.
+
+    Attributes:
+        accepted: Distinct request ids whose label was stored.
+        unknown: How many of them match no logged prediction yet. Their labels are kept:
+            predictions are logged asynchronously, so a label may arrive first.
+        updated: How many of them already had a label, now replaced.
+    """
+
+    accepted: int
+    unknown: int
+    updated: int
+
+
+@dataclass(frozen=True)
+class LoggerStats:
+    """A snapshot of a :class:`PredictionLogger`'s health (what ``/metrics`` exports).
+
+    Attributes:
+        queue_depth: Records waiting to be written (including those waiting to be spilled).
+        lag_s: Age in seconds of the oldest record waiting to be written (0 when empty).
+        written: Records written to the prediction log.
+        spilled: Records written to local spill files instead (ingest with
+            :meth:`PredictionLogger.recover_spill`).
+        failed: Records that could not be written anywhere and are lost.
+        write_errors: Batches the prediction log refused (their records were spilled).
+    """
+
+    queue_depth: int
+    lag_s: float
+    written: int
+    spilled: int
+    failed: int
+    write_errors: int
+
+
+def as_utc(value: datetime) -> datetime:
+    """``value`` converted to UTC (it must be aware)."""
+    return value if value.tzinfo is UTC else value.astimezone(UTC)

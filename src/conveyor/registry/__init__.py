@@ -1,0 +1,52 @@
+"""The model registry: named models with contiguous versions, aliases, lineage and cards.
+
+A version records how its model was saved (its flavor), the input signature, an input
+example, metrics, lineage (run, dataset versions, code version), an optional ONNX twin with
+its parity check, global feature importance, and the hash of a manifest that lists every
+stored file; loading verifies each file against its hash. Aliases (``champion``, ...) move
+atomically and every change is audited and kept as history. Saving and loading particular
+kinds of models lives in :mod:`conveyor.registry.flavors`.
+"""
+
+from __future__ import annotations
+
+from conveyor.registry._errors import (
+    AliasNotFoundError,
+    ModelNotFoundError,
+    ModelStateError,
+    ModelVersionNotFoundError,
+    RegistrationError,
+)
+from conveyor.registry._models import (
+    AliasEvent,
+    HistoryEntry,
+    LoadedModel,
+    ModelCard,
+    ModelSummary,
+    ModelVersion,
+)
+from conveyor.registry._prepare import ImportanceFn, PreparedModel, prepare_files, prepare_model
+from conveyor.registry._refs import ModelRef, parse_model_ref, validate_alias
+from conveyor.registry._registry import ModelRegistry
+
+__all__ = [
+    "AliasEvent",
+    "AliasNotFoundError",
+    "HistoryEntry",
+    "ImportanceFn",
+    "LoadedModel",
+    "ModelCard",
+    "ModelNotFoundError",
+    "ModelRef",
+    "ModelRegistry",
+    "ModelStateError",
+    "ModelSummary",
+    "ModelVersion",
+    "ModelVersionNotFoundError",
+    "PreparedModel",
+    "RegistrationError",
+    "parse_model_ref",
+    "prepare_files",
+    "prepare_model",
+    "validate_alias",
+]

@@ -1,0 +1,154 @@
+"""Model cards: Markdown from a Jinja2 template, and the same card as one self-contained HTML page.
+
+The HTML is the Markdown rendered with raw HTML disabled (so a description cannot inject
+markup) inside a page with inline styles only: no scripts, fonts or links to fetch.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markdown_it import MarkdownIt
+from markupsafe import Markup, escape
+
+from conveyor.core import isoformat
+from conveyor.registry._models import ModelCard, ModelVersion
+from conveyor.registry._refs import format_versions
+
+_TEMPLATES = Path(__file__).parent / "templates"
+#: Rows of a long importance table or profile kept in the card.
+_MAX_ROWS = 25
+
+
+def _environment() -> Environment:
+    # Markdown is not HTML: autoescaping would put entities into the text.
+    return Environment(  # noqa: S701 - Markdown output; HTML is escaped by markdown-it
+        loader=FileSystemLoader(_TEMPLATES),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def _cell(value: Any) -> str:
+    # Table cells: one line, no pipe characters breaking the row.
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _number(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return _cell(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def _column_summary(stats: dict[str, Any]) -> str:
+    if stats.get("kind") == "numeric":
+        return (
+            f"min {_number(stats.get('min'))}, mean {_number(stats.get('mean'))}, "
+            f"max {_number(stats.get('max'))}"
+        )
+    top = stats.get("top") or []
+    if top:
+        shown = ", ".join(f"{_cell(t.get('value'))} ({t.get('count')})" for t in top[:3])
+        return f"{stats.get('distinct', '?')} distinct; top: {shown}"
+    return _cell(stats.get("kind", ""))
+
+
+def _dataset_context(entry: dict[str, Any]) -> dict[str, Any]:
+    profile = entry.get("profile") or {}
+    columns = [
+        {
+            "name": _cell(name),
+            "type": _cell(stats.get("type", "")),
+            "nulls": stats.get("nulls", ""),
+            "summary": _column_summary(stats),
+        }
+        for name, stats in list((profile.get("columns") or {}).items())[:_MAX_ROWS]
+    ]
+    return {**entry, "name": _cell(entry.get("name")), "columns": columns}
+
+
+def _checks(version: ModelVersion) -> list[str]:
+    checks: list[str] = []
+    inputs = (version.signature or {}).get("inputs") or []
+    checks.append(
+        f"Signature: {len(inputs)} input column(s) recorded."
+        if inputs
+        else "Signature: none recorded; inputs are not validated."
+    )
+    parity = (version.onnx or {}).get("parity")
+    if parity:
+        verdict = "passed" if parity.get("passed") else "FAILED (the twin is not served)"
+        checks.append(
+            f"ONNX twin parity: {verdict} on {parity.get('rows')} rows, max abs diff "
+            f"{_number(parity.get('max_abs_diff'))}."
+        )
+    else:
+        checks.append("ONNX twin: none (the model is served by its own flavor).")
+    extra = version.tags.get("checks")
+    if isinstance(extra, dict):
+        checks.extend(f"{_cell(k)}: {_cell(v)}" for k, v in sorted(extra.items()))
+    return checks
+
+
+def _code(lineage: dict[str, Any]) -> str:
+    code = lineage.get("code_version")
+    if not isinstance(code, dict) or not code.get("commit"):
+        return "not recorded (outside a git repository)"
+    dirty = " with uncommitted changes" if code.get("dirty") else ""
+    return f"commit `{code['commit']}`{dirty}"
+
+
+def card_context(
+    version: ModelVersion, datasets: list[dict[str, Any]], versions: list[int]
+) -> dict[str, Any]:
+    """Everything the card templates show, already formatted."""
+    importance = sorted(
+        (version.importance or {}).items(), key=lambda kv: -abs(float(kv[1] or 0.0))
+    )[:_MAX_ROWS]
+    signature = version.signature or {}
+    outputs = [_cell(o.get("name")) for o in (signature.get("outputs") or [])]
+    return {
+        "v": version,
+        "created": isoformat(version.created_at),
+        "versions": format_versions(versions),
+        "datasets": [_dataset_context(d) for d in datasets],
+        "metrics": [(_cell(k), _number(v)) for k, v in sorted(version.metrics.items())],
+        "checks": _checks(version),
+        "importance": [(_cell(k), _number(v)) for k, v in importance],
+        "inputs": [
+            {"name": _cell(c.get("name")), "type": c.get("type"), "nullable": c.get("nullable")}
+            for c in (signature.get("inputs") or [])
+        ],
+        "outputs": outputs,
+        "lineage": version.lineage,
+        "code": _code(version.lineage),
+        "dataset_refs": [
+            f"{d.get('name')}@{d.get('version')}" for d in version.lineage.get("datasets") or []
+        ],
+        "params": _cell(json.dumps(version.params, sort_keys=True)) if version.params else "",
+    }
+
+
+def render_card(
+    version: ModelVersion, datasets: list[dict[str, Any]], versions: list[int]
+) -> ModelCard:
+    """Render the card of ``version`` (``datasets``: lineage entries with their profiles)."""
+    env = _environment()
+    markdown = env.get_template("card.md.j2").render(card_context(version, datasets, versions))
+    body = MarkdownIt("commonmark", {"html": False}).enable("table").render(markdown)
+    page = Environment(loader=FileSystemLoader(_TEMPLATES), autoescape=True)
+    html = page.get_template("card.html.j2").render(
+        title=escape(version.ref),
+        body=Markup(body),  # noqa: S704 - markdown-it escaped it
+    )
+    return ModelCard(markdown=markdown, html=html)

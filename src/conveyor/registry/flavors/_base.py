@@ -1,0 +1,155 @@
+"""The flavor extension point: how a kind of model is saved, loaded and asked to predict."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from abc import ABC, abstractmethod
+from pathlib import Path
+from types import ModuleType
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import numpy as np
+import pandas as pd
+
+from conveyor.registry.flavors._errors import FlavorError
+
+
+@runtime_checkable
+class Predictor(Protocol):
+    """A loaded model, ready to predict.
+
+    ``predict`` takes a frame whose columns are the signature's inputs, in signature order
+    (``Signature.validate`` returns exactly that) and returns one prediction per row.
+    Built-in predictors also offer:
+
+    * ``predict_proba(frame) -> ndarray`` (rows x classes) for classifiers;
+    * ``predict_array(x) -> ndarray``: the same as ``predict`` for a 2-D float array in
+      signature column order, without building a frame (the server's single-row path);
+    * ``model``: the native object (estimator, booster, module), used by explainers.
+    """
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray[Any, Any]:
+        """One prediction per row of ``frame``."""
+        ...
+
+
+class Flavor(ABC):
+    """One way of storing a kind of model (scikit-learn, XGBoost, ONNX, ...).
+
+    Contract:
+        * ``handles(model)`` is cheap and never imports a library the caller has not
+          imported already (a model of a library's type implies the library is loaded).
+        * ``save(model, folder)`` writes files into the empty ``folder`` only and returns
+          JSON-able metadata; everything ``load`` needs is in the files or that metadata.
+          It raises :class:`UntrustedModelError` when the model could not be loaded back
+          safely, and :class:`FlavorError` for any other failure.
+        * ``load(folder, meta, trusted=...)`` returns a :class:`Predictor`. It never
+          executes code from the files unless ``trusted`` is true (the version was marked
+          trusted at registration); it raises :class:`UntrustedModelError` before building
+          anything it would have to trust. The registry verifies file hashes first.
+        * Instances hold no state: one instance may serve many threads.
+
+    Example:
+        >>> class EchoFlavor(Flavor):
+        ...     name = "echo"
+        ...     @classmethod
+        ...     def handles(cls, model): return False
+        ...     def save(self, model, folder): return {}
+        ...     def load(self, folder, meta, *, trusted=False): ...
+    """
+
+    name: ClassVar[str]
+
+    @classmethod
+    @abstractmethod
+    def handles(cls, model: Any) -> bool:
+        """Whether this flavor can save ``model``."""
+
+    @abstractmethod
+    def save(self, model: Any, folder: Path) -> dict[str, Any]:
+        """Write ``model`` into ``folder``; return JSON-able metadata for :meth:`load`."""
+
+    @abstractmethod
+    def load(self, folder: Path, meta: dict[str, Any], *, trusted: bool = False) -> Predictor:
+        """Rebuild the model saved in ``folder`` as a :class:`Predictor`."""
+
+    def unsafe_parts(self, model: Any) -> list[str]:
+        """Names of the parts of ``model`` this flavor could not load back safely.
+
+        The default is none; :func:`flavor_for` falls back to pickle (trusted only) when a
+        flavor reports some.
+        """
+        del model
+        return []
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+
+def imported_class(module: str, attr: str) -> type | None:
+    """``module.attr`` if ``module`` is already imported, else ``None`` (keeps checks cheap)."""
+    loaded = sys.modules.get(module)
+    found = getattr(loaded, attr, None) if loaded is not None else None
+    return found if isinstance(found, type) else None
+
+
+def require(module: str, *, package: str, flavor: str) -> ModuleType:
+    """Import ``module`` for a flavor, or say which package to install."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise FlavorError(
+            f"The {flavor!r} model flavor needs the Python package {package!r}, which is "
+            "not installed.",
+            hint=f"Run: pip install {package}",
+            flavor=flavor,
+            package=package,
+        ) from exc
+
+
+def class_path(value_type: type) -> str:
+    """``"module:Qualified.Name"`` of a class, the form :func:`import_class` reads."""
+    return f"{value_type.__module__}:{value_type.__qualname__}"
+
+
+def import_class(path: str, *, flavor: str) -> type:
+    """Resolve ``"module:Qualified.Name"`` to a class, raising :class:`FlavorError`."""
+    module_name, _, attr = path.partition(":")
+    try:
+        found: Any = importlib.import_module(module_name)
+        for part in attr.split("."):
+            found = getattr(found, part)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise FlavorError(
+            f"The {flavor!r} flavor cannot import the model class {path!r}: {exc}.",
+            hint="Install the package that defines it, or run from the project root so "
+            "its module is importable.",
+            flavor=flavor,
+            cls=path,
+        ) from exc
+    if not isinstance(found, type):
+        raise FlavorError(
+            f"The {flavor!r} flavor expected a class at {path!r}, found {type(found).__name__}.",
+            hint="The stored metadata was altered; register the model again.",
+            flavor=flavor,
+            cls=path,
+        )
+    return found
+
+
+def refuse_local_class(model: Any, *, flavor: str) -> None:
+    """Refuse a class defined inside a function: it could not be imported to load it."""
+    kind = type(model)
+    if "<locals>" in kind.__qualname__:
+        raise FlavorError(
+            f"Cannot save a {kind.__qualname__}: the class is defined inside a function, so "
+            "it could not be imported to load the model.",
+            hint="Define the class at the top level of a module.",
+            flavor=flavor,
+        )
+
+
+def as_float_array(frame: pd.DataFrame) -> np.ndarray[Any, Any]:
+    """The frame as a 2-D float64 array (booleans as 0/1), column order kept."""
+    return frame.to_numpy(dtype=np.float64, na_value=np.nan)

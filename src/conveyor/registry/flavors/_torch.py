@@ -1,0 +1,141 @@
+"""PyTorch modules: a TorchScript archive for scripted modules, else the state dict plus
+the module class, read back with ``torch.load(weights_only=True)`` so no pickled code runs.
+
+A state-dict module's class must be importable (defined at module level) and
+constructible without arguments, or carry ``conveyor_init_kwargs``: a JSON-able dict of
+constructor arguments recorded in the metadata. Predictions run on the CPU in float32.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import pickle
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from conveyor.registry.flavors._base import (
+    Flavor,
+    Predictor,
+    class_path,
+    import_class,
+    imported_class,
+    refuse_local_class,
+    require,
+)
+from conveyor.registry.flavors._errors import FlavorError, UntrustedModelError
+
+STATE_FILE = "state_dict.pt"
+SCRIPT_FILE = "model.torchscript"
+
+
+class TorchPredictor:
+    """A module in eval mode; rows become one float32 tensor, outputs a numpy array."""
+
+    def __init__(self, module: Any, torch: Any) -> None:
+        self.model = module
+        self._torch = torch
+        module.eval()
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray[Any, Any]:
+        """The module's output for ``frame`` (one column squeezed to one value per row)."""
+        return self.predict_array(frame.to_numpy(dtype=np.float32, na_value=np.nan))
+
+    def predict_array(self, x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        """The module's output for a 2-D array in signature column order."""
+        torch = self._torch
+        with torch.inference_mode():
+            out = self.model(torch.from_numpy(np.array(x, dtype=np.float32)))  # a writable copy
+        result = np.asarray(out.detach().cpu().numpy())
+        if result.ndim == 2 and result.shape[1] == 1:
+            return result[:, 0]
+        return result
+
+
+class PyTorchFlavor(Flavor):
+    """``torch.nn.Module`` (``torch.jit.ScriptModule`` kept as TorchScript)."""
+
+    name: ClassVar[str] = "pytorch"
+
+    @classmethod
+    def handles(cls, model: Any) -> bool:
+        module = imported_class("torch.nn", "Module")
+        return module is not None and isinstance(model, module)
+
+    def save(self, model: Any, folder: Path) -> dict[str, Any]:
+        torch = require("torch", package="torch", flavor=self.name)
+        meta: dict[str, Any] = {"torch_version": torch.__version__}
+        if isinstance(model, torch.jit.ScriptModule):
+            with _torchscript_quiet():
+                torch.jit.save(model, str(folder / SCRIPT_FILE))
+            return {**meta, "format": "torchscript", "file": SCRIPT_FILE}
+        refuse_local_class(model, flavor=self.name)
+        kwargs = getattr(model, "conveyor_init_kwargs", None) or {}
+        try:
+            json.dumps(kwargs, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise FlavorError(
+                f"conveyor_init_kwargs of {type(model).__qualname__} is not JSON-able: {exc}.",
+                hint="Keep constructor arguments to str, numbers, bools, lists and dicts.",
+                flavor=self.name,
+            ) from exc
+        buffer = io.BytesIO()  # a buffer: torch would name the archive after the file
+        torch.save(model.state_dict(), buffer)
+        (folder / STATE_FILE).write_bytes(buffer.getvalue())
+        return {
+            **meta,
+            "format": "state_dict",
+            "file": STATE_FILE,
+            "class": class_path(type(model)),
+            "init_kwargs": kwargs,
+        }
+
+    def load(self, folder: Path, meta: dict[str, Any], *, trusted: bool = False) -> Predictor:
+        torch = require("torch", package="torch", flavor=self.name)
+        path = folder / str(meta.get("file", STATE_FILE))
+        if meta.get("format") == "torchscript":
+            # TorchScript archives hold graphs and tensors, not pickled Python objects.
+            with _torchscript_quiet():
+                module = torch.jit.load(str(path), map_location="cpu")
+            return TorchPredictor(module, torch)
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as exc:
+            raise UntrustedModelError(
+                f"Refusing to load {path.name}: it holds more than tensors ({exc}).",
+                hint="Nothing was executed. Register the module again (state dicts only).",
+                flavor=self.name,
+            ) from exc
+        cls = import_class(str(meta.get("class", "")), flavor=self.name)
+        if not issubclass(cls, torch.nn.Module):
+            raise FlavorError(
+                f"Recorded class {meta.get('class')!r} is not a torch.nn.Module.",
+                hint="The stored metadata was altered; register the model again.",
+                flavor=self.name,
+            )
+        try:
+            module = cls(**meta.get("init_kwargs", {}))
+        except TypeError as exc:
+            raise FlavorError(
+                f"Cannot build {meta['class']} to load its weights: {exc}.",
+                hint="Make the constructor work without arguments, or set "
+                "`self.conveyor_init_kwargs = {...}` in it and register the model again.",
+                flavor=self.name,
+            ) from exc
+        module.load_state_dict(state)
+        return TorchPredictor(module, torch)
+
+
+@contextlib.contextmanager
+def _torchscript_quiet() -> Iterator[None]:
+    """Silence torch's deprecation notice for TorchScript: a model already scripted by its
+    author can only be stored and read back this way."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        yield

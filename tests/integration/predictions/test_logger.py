@@ -1,0 +1,143 @@
+"""The server-side logger against a real prediction log on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from conveyor.artifacts import open_artifact_store
+from conveyor.core import Actor
+from conveyor.predictions import BatchInfo, PredictionLog, PredictionLogger, PredictionRecord
+from conveyor.store import MetadataStore, PredictionBatchRow, open_store
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(metadata_url: str) -> Iterator[MetadataStore]:
+    with open_store(metadata_url) as opened:
+        yield opened
+
+
+@pytest.fixture
+def log(store: MetadataStore, tmp_path: Path) -> PredictionLog:
+    artifacts = open_artifact_store(str(tmp_path / "artifacts"))
+    return PredictionLog(store, artifacts, actor=Actor("server"), root=tmp_path)
+
+
+class GatedLog:
+    """A real prediction log whose writes wait for ``gate``: a stalled database."""
+
+    def __init__(self, log: PredictionLog, gate: threading.Event) -> None:
+        self.log = log
+        self.gate = gate
+
+    def write(self, records: Sequence[PredictionRecord], *, idempotent: bool = False) -> BatchInfo:
+        self.gate.wait(10)
+        return self.log.write(records, idempotent=idempotent)
+
+
+def rec(i: int, model: str = "churn") -> PredictionRecord:
+    at = T0 + timedelta(milliseconds=i)
+    return PredictionRecord(f"r{i}", at, model, 1, {"x": i}, i % 2, 0.2)
+
+
+def batch_count(store: MetadataStore) -> int:
+    with store.read() as session:
+        return int(session.scalar(select(func.count()).select_from(PredictionBatchRow)) or 0)
+
+
+def test_many_submits_become_few_batches_and_close_flushes_the_rest(
+    log: PredictionLog, store: MetadataStore, tmp_path: Path
+) -> None:
+    logger = PredictionLogger(log, max_batch=1000, max_wait_s=60, spill_dir=tmp_path / "spill")
+    for i in range(2500):
+        logger.submit(rec(i))
+    logger.close()
+    assert logger.stats().written == 2500
+    assert log.count() == 2500
+    assert batch_count(store) <= 4
+    assert sorted(log.read(with_feedback=False)["request_id"]) == sorted(
+        f"r{i}" for i in range(2500)
+    )
+
+
+def test_overload_spills_and_recovery_ingests_the_spill_exactly_once(
+    log: PredictionLog, tmp_path: Path
+) -> None:
+    gate = threading.Event()
+    spill = tmp_path / "spill"
+    logger = PredictionLogger(
+        GatedLog(log, gate),
+        max_batch=10,
+        max_wait_s=60,
+        max_queue=20,
+        max_spill_queue=1000,
+        spill_dir=spill,
+    )
+    for i in range(300):
+        logger.submit(rec(i))
+    gate.set()
+    logger.close()
+    stats = logger.stats()
+    assert stats.failed == 0
+    assert stats.spilled >= 300 - 20 - 10
+    assert log.count() == stats.written
+
+    restarted = PredictionLogger(log, spill_dir=spill)
+    assert restarted.recover_spill() == stats.spilled
+    assert restarted.recover_spill() == 0
+    restarted.close()
+    assert log.count() == 300
+    assert log.read(with_feedback=False)["request_id"].nunique() == 300
+
+
+def test_a_batch_the_log_refuses_never_reaches_submit_and_is_counted(
+    log: PredictionLog, tmp_path: Path
+) -> None:
+    logger = PredictionLogger(log, max_batch=50, max_wait_s=60, spill_dir=tmp_path / "spill")
+    for i in range(120):
+        logger.submit(rec(i, model="not a valid name"))  # the log raises InvalidNameError
+    logger.close()
+    stats = logger.stats()
+    assert (stats.written, stats.spilled, stats.failed) == (0, 120, 0)
+    assert stats.write_errors == 3
+    assert "Invalid model name 'not a valid name'" in str(logger.last_error)
+    assert log.count() == 0
+
+
+def test_recovery_that_fails_puts_the_spill_file_back(log: PredictionLog, tmp_path: Path) -> None:
+    spill = tmp_path / "spill"
+    logger = PredictionLogger(log, max_batch=10, max_wait_s=60, spill_dir=spill)
+    for i in range(5):
+        logger.submit(rec(i, model="bad name"))
+    logger.close()
+    with pytest.raises(Exception, match="Invalid model name 'bad name'"):
+        logger.recover_spill()
+    assert [p.suffix for p in spill.iterdir()] == [".jsonl"]
+
+
+def test_eight_threads_submitting_at_once_lose_nothing(log: PredictionLog, tmp_path: Path) -> None:
+    logger = PredictionLogger(log, max_batch=500, max_wait_s=0.05, spill_dir=tmp_path / "spill")
+    barrier = threading.Barrier(8)
+
+    def submit_many(worker: int) -> None:
+        barrier.wait()
+        for i in range(500):
+            logger.submit(rec(worker * 1000 + i))
+
+    threads = [threading.Thread(target=submit_many, args=(w,)) for w in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    logger.close()
+    assert logger.stats().written == 4000
+    frame = log.read(with_feedback=False)
+    assert len(frame) == 4000
+    assert frame["request_id"].nunique() == 4000
