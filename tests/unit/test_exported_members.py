@@ -26,6 +26,10 @@ PACKAGES = [
     "conveyor.predictions",
     "conveyor.explain",
     "conveyor.serving",
+    "conveyor.checks",
+    "conveyor.checks.data",
+    "conveyor.checks.model",
+    "conveyor.ci",
     "conveyor.cli",
     "conveyor.demo",
 ]

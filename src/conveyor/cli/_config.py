@@ -39,9 +39,11 @@ def show(
 
 @app.command("validate")
 def validate() -> None:
-    """Check conveyor.yaml and CONVEYOR_* variables; exit 1 naming each bad key."""
+    """Check conveyor.yaml and CONVEYOR_* variables (and gate checks); exit 1 naming each bad key."""
+    from conveyor.checks import validate_config
     from conveyor.config import find_root, load_settings
 
     settings = load_settings(find_root("."))
+    validate_config(settings.config)  # gate check names and their parameters
     where = settings.config_file or "defaults (no conveyor.yaml found)"
     console().print(f"Configuration is valid: {where}", markup=False)

@@ -272,3 +272,42 @@ def _num(value: Any) -> str:
     if value is None:
         return ""
     return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+@app.command("schema")
+def schema(
+    ref: Annotated[str, typer.Argument(help="NAME@VERSION to infer the schema from.")],
+    tolerance: Annotated[
+        float, typer.Option(help="Widen numeric ranges by this share of their span.")
+    ] = 0.0,
+    max_categories: Annotated[
+        int, typer.Option(help="String columns with at most this many values get a category list.")
+    ] = 50,
+    json_out: _JSON = False,
+) -> None:
+    """Infer a table version's schema and store it as the dataset's next schema version.
+
+    The `schema` check (`conveyor check --data`, and the `schema` gate) validates later
+    versions against it.
+    """
+    from conveyor.checks.data import infer_schema
+
+    with _workspace() as ws:
+        stored = infer_schema(ws, ref, tolerance=tolerance, max_categories=max_categories)
+    if json_out:
+        print_json(
+            {
+                "dataset": stored.dataset,
+                "schema_version": stored.version,
+                "from_dataset_version": stored.from_dataset_version,
+                "unchanged": stored.unchanged,
+                "schema": stored.document,
+            }
+        )
+        return
+    state = "unchanged" if stored.unchanged else "stored"
+    columns = stored.document.get("pandera", {}).get("columns", {})
+    console().print(
+        f"Schema v{stored.version} of {stored.dataset} {state} "
+        f"(inferred from {stored.dataset}@{stored.from_dataset_version}, {len(columns)} columns)."
+    )

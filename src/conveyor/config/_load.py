@@ -106,6 +106,31 @@ store:
     # The master key comes from CONVEYOR_MASTER_KEY or key_file, never from this file.
     enabled: false
     key_file: null
+
+# The training pipeline `conveyor ci` runs (MODULE:PIPELINE) and its parameters.
+# pipelines:
+#   training: pipelines:training
+#   params: {{n_trials: 4}}
+
+# Where `conveyor ci` finds the candidate model and the holdout in the run.
+# evaluation:
+#   model: my-model          # registry name the candidate is registered under
+#   model_step: train        # step whose output is the fitted model
+#   holdout_step: split      # step whose output holds the holdout frame
+#   holdout_output: 1        # which output of that step (0-based)
+#   target: target           # label column of the holdout
+#   positive_label: 1        # optional, for binary metrics
+#   sensitive: []            # optional: fairness attributes
+#   slices: []               # optional: slice columns
+#   irrelevant: []           # optional: features that must not change predictions
+
+# Quality gates: checks with params and severity (error blocks, warning holds).
+# `conveyor config validate` lists the valid check names and params.
+# gates:
+#   - {{check: min_metric, params: {{metric: roc_auc, min: 0.9}}, severity: error}}
+#   - check: champion_comparison
+#     params: {{metric: roc_auc, margin: 0.01, mode: non_inferiority}}
+#   - {{check: calibration, params: {{max_ece: 0.1}}, severity: warning}}
 """
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -77,11 +77,64 @@ class StoreConfig(_Section):
         return value
 
 
+class PipelinesConfig(_Section):
+    """``pipelines:`` which pipeline ``conveyor ci`` runs, and its parameters."""
+
+    training: str | None = Field(
+        default=None,
+        description="MODULE:PIPELINE of the training pipeline (e.g. pipelines:training).",
+    )
+    params: dict[str, Any] = Field(default_factory=dict, description="Pipeline parameters.")
+
+    @field_validator("training")
+    @classmethod
+    def _training(cls, value: str | None) -> str | None:
+        if value is not None:
+            module, sep, attr = value.partition(":")
+            if not (sep and module.strip() and attr.strip()):
+                raise ValueError("expected MODULE:PIPELINE, e.g. pipelines:training")
+        return value
+
+
+class EvaluationConfig(_Section):
+    """``evaluation:`` where ``conveyor ci`` finds the candidate and its holdout in a run."""
+
+    model: str | None = Field(default=None, description="Registry name of the candidate.")
+    model_step: str | None = Field(default=None, description="Step whose output is the model.")
+    holdout_step: str | None = Field(default=None, description="Step holding the holdout.")
+    holdout_output: int = Field(default=0, ge=0, description="Index of that step's output.")
+    target: str | None = Field(default=None, description="Label column of the holdout.")
+    positive_label: str | int | float | bool | None = None
+    sensitive: tuple[str, ...] = ()
+    slices: tuple[str, ...] = ()
+    irrelevant: tuple[str, ...] = ()
+
+    @field_validator("model")
+    @classmethod
+    def _model(cls, value: str | None) -> str | None:
+        return None if value is None else validate_name(value, kind="model name")
+
+
+class GateConfig(_Section):
+    """One entry of ``gates:``: a registered check, its params and its severity.
+
+    Check names and params are validated against the checks registry by
+    ``conveyor.checks.validate_config`` (run by ``conveyor config validate``).
+    """
+
+    check: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    severity: Literal["error", "warning"] | None = None
+
+
 class ConveyorConfig(_Section):
     """The whole of ``conveyor.yaml``."""
 
     project: ProjectConfig = ProjectConfig()
     store: StoreConfig = StoreConfig()
+    pipelines: PipelinesConfig = PipelinesConfig()
+    evaluation: EvaluationConfig = EvaluationConfig()
+    gates: tuple[GateConfig, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -67,7 +67,7 @@ def test_config_validate_names_the_bad_key_and_exits_1(
     assert main(["config", "validate"]) == 1
     err = capsys.readouterr().err
     assert "unknown key 'stor'" in err
-    assert "valid keys here: project, store" in err
+    assert "valid keys here: evaluation, gates, pipelines, project, store" in err
     assert "Traceback" not in err
 
 
@@ -85,3 +85,13 @@ def test_usage_error_exits_2(in_tmp: Path, capsys: pytest.CaptureFixture[str]) -
 def test_gc_rejects_a_bad_duration(in_tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["gc", "--grace", "soon"]) == 1
     assert "Invalid duration 'soon'" in capsys.readouterr().err
+
+
+def test_config_validate_rejects_an_unknown_gate_check(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (in_tmp / "conveyor.yaml").write_text("gates:\n  - {check: min_metrik, params: {}}\n")
+    assert main(["config", "validate"]) == 1
+    err = capsys.readouterr().err
+    assert "min_metrik" in err
+    assert "min_metric" in err

@@ -1,0 +1,141 @@
+"""Gate decisions: PROMOTE, HOLD or REJECT from a suite's results, with every reason.
+
+The rule: any error-severity check that failed or errored rejects; otherwise any
+warning-severity check that failed or errored holds; otherwise the candidate is promoted.
+Relative checks (those that compare with a champion) do not count for the first model:
+the decision says it was judged on absolute checks only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from conveyor.checks._base import CheckResult, Subject
+from conveyor.checks._registry import get_check
+from conveyor.checks._suite import CheckSpec, SuiteResult
+from conveyor.errors import ConveyorError
+
+if TYPE_CHECKING:
+    from conveyor.workspace import Workspace
+
+Decision = Literal["PROMOTE", "HOLD", "REJECT"]
+DECISIONS: tuple[Decision, ...] = ("PROMOTE", "HOLD", "REJECT")
+FIRST_MODEL_REASON = "no champion yet: judged on absolute checks only"
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    """The verdict on one candidate.
+
+    Attributes:
+        decision: ``"PROMOTE"``, ``"HOLD"`` or ``"REJECT"``.
+        reasons: Every reason, blocking ones first.
+        subject: The candidate judged.
+        champion_ref: The champion it was compared with, or ``None`` (first model).
+        suite_id: The suite whose results were judged.
+        at: When the decision was made (UTC).
+        actor: Who recorded it (empty until recorded).
+    """
+
+    decision: Decision
+    reasons: tuple[str, ...]
+    subject: Subject
+    champion_ref: str | None
+    suite_id: str
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    actor: str = ""
+
+    @property
+    def passed(self) -> bool:
+        """True when the candidate may be promoted."""
+        return self.decision == "PROMOTE"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A strict-JSON-able dict of the decision."""
+        return {
+            "decision": self.decision,
+            "reasons": list(self.reasons),
+            "subject": {"kind": self.subject.kind, "ref": self.subject.ref},
+            "champion_ref": self.champion_ref,
+            "suite_id": self.suite_id,
+            "at": self.at.isoformat(),
+            "actor": self.actor,
+        }
+
+
+def evaluate_gates(
+    suite: SuiteResult,
+    gates: Sequence[CheckSpec] | None = None,
+    *,
+    has_champion: bool,
+    workspace: Workspace | None = None,
+) -> GateDecision:
+    """Judge ``suite``: every result counts (with the severity it ran with).
+
+    Args:
+        suite: The results to judge.
+        gates: The configured gates; a gate whose check is missing from the suite is a
+            blocking reason (it was declared but never ran).
+        has_champion: False for the first model: relative checks do not count.
+        workspace: When given, the decision is recorded in ``gate_decisions`` and audited
+            (``gate.decide``).
+    """
+    rejects: list[str] = []
+    holds: list[str] = []
+    notes: list[str] = []
+    counted = 0
+    for result in suite.results:
+        if not has_champion and _is_relative(result):
+            notes.append(f"{result.name}: not applicable without a champion")
+            continue
+        counted += 1
+        if result.status in ("passed", "skipped"):
+            if result.status == "skipped":
+                notes.append(f"{result.name} skipped: {result.explanation}")
+            continue
+        reason = _reason(result)
+        (rejects if result.severity == "error" else holds).append(reason)
+    ran = {r.name for r in suite.results}
+    for gate in gates or ():
+        if gate.check not in ran:
+            rejects.append(f"{gate.check}: configured as a gate but did not run")
+    decision: Decision
+    if rejects:
+        decision = "REJECT"
+    elif holds:
+        decision = "HOLD"
+    elif counted == 0:
+        decision = "HOLD"
+        holds.append("no checks counted: configure gates in conveyor.yaml")
+    else:
+        decision = "PROMOTE"
+        notes.insert(0, f"all {counted} counted check(s) passed")
+    if not has_champion:
+        notes.insert(0, FIRST_MODEL_REASON)
+    verdict = GateDecision(
+        decision=decision,
+        reasons=(*rejects, *holds, *notes),
+        subject=suite.subject,
+        champion_ref=suite.champion_ref if has_champion else None,
+        suite_id=suite.suite_id,
+    )
+    if workspace is not None:
+        from conveyor.checks._records import record_decision
+
+        verdict = record_decision(workspace, verdict)
+    return verdict
+
+
+def _reason(result: CheckResult) -> str:
+    verb = "errored" if result.status == "error" else "failed"
+    return f"{result.name} {verb} ({result.severity}): {result.explanation}"
+
+
+def _is_relative(result: CheckResult) -> bool:
+    try:
+        return bool(get_check(result.name).relative)
+    except ConveyorError:
+        return False

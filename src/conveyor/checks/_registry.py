@@ -1,0 +1,193 @@
+"""Which class implements which check name: built-ins, entry-point plug-ins and user classes.
+
+Built-ins are declared as ``name -> "module:Class"`` and imported on first use, so listing
+names never imports scikit-learn or pandera. The built-in data checks are exported by
+``conveyor.checks.data`` and the model checks by ``conveyor.checks.model`` under the class
+name ``<CamelCaseName>Check`` (``min_metric`` -> ``MinMetricCheck``); the integration checks
+live in ``conveyor.ci``. Plug-ins register through the entry-point group
+``conveyor.checks`` (each entry point loads a :class:`Check` subclass); users call
+:func:`register_check`. Lookup order: user classes, then plug-ins, then built-ins.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Iterable
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any
+
+from conveyor.checks._base import Check
+from conveyor.errors import ConfigError, ConveyorError
+
+ENTRY_POINT_GROUP = "conveyor.checks"
+
+_DATA = "conveyor.checks.data"
+_MODEL = "conveyor.checks.model"
+_CI = "conveyor.ci"
+
+BUILTINS: dict[str, str] = {
+    # data checks (subject: a dataset version)
+    "schema": f"{_DATA}:SchemaCheck",
+    "anomalies": f"{_DATA}:AnomaliesCheck",
+    "data_drift": f"{_DATA}:DataDriftCheck",
+    "label_leakage": f"{_DATA}:LabelLeakageCheck",
+    "duplicates": f"{_DATA}:DuplicatesCheck",
+    "class_balance": f"{_DATA}:ClassBalanceCheck",
+    "feature_importance": f"{_DATA}:FeatureImportanceCheck",
+    # model checks (subject: the candidate model version, or its run)
+    "loss_decreases": f"{_MODEL}:LossDecreasesCheck",
+    "overfitting": f"{_MODEL}:OverfittingCheck",
+    "min_metric": f"{_MODEL}:MinMetricCheck",
+    "champion_comparison": f"{_MODEL}:ChampionComparisonCheck",
+    "slices": f"{_MODEL}:SlicesCheck",
+    "fairness": f"{_MODEL}:FairnessCheck",
+    "robustness": f"{_MODEL}:RobustnessCheck",
+    "invariance": f"{_MODEL}:InvarianceCheck",
+    "calibration": f"{_MODEL}:CalibrationCheck",
+    "latency": f"{_MODEL}:LatencyCheck",
+    "artifact_size": f"{_MODEL}:ArtifactSizeCheck",
+    "save_load_parity": f"{_MODEL}:SaveLoadParityCheck",
+    # integration checks (layer 4, imported only when asked for)
+    "pipeline_sample": f"{_CI}:PipelineSampleCheck",
+    "signature_serving": f"{_CI}:SignatureServingCheck",
+    "serving_roundtrip": f"{_CI}:ServingRoundtripCheck",
+}
+
+_lock = threading.RLock()
+_user: dict[str, type[Check]] = {}
+_plugins: dict[str, type[Check]] | None = None
+
+
+class CheckRegistryError(ConveyorError):
+    """A check class or plug-in is malformed, or a declared check failed to import."""
+
+
+class UnknownCheckError(ConfigError, KeyError):
+    """No check is registered under a name; the message lists the valid names."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return ConfigError.__str__(self)
+
+
+def register_check(cls: type[Check]) -> type[Check]:
+    """Add (or replace) a check under ``cls.name``; usable as a class decorator.
+
+    Raises:
+        CheckRegistryError: ``cls`` is not a :class:`Check` subclass with a ``name`` and a
+            valid ``subject_kind``.
+
+    Example:
+        >>> from conveyor.checks import Check, register_check
+        >>> @register_check
+        ... class RowCount(Check):  # name, subject_kind, Params, run
+        ...     ...  # doctest: +SKIP
+    """
+    _validate_class(cls, origin="register_check")
+    with _lock:
+        _user[cls.name] = cls
+    return cls
+
+
+def unregister_check(name: str) -> None:
+    """Remove a user-registered check (built-ins and plug-ins stay)."""
+    with _lock:
+        _user.pop(name, None)
+
+
+def available_checks() -> list[str]:
+    """Every check name a lookup may return, sorted (nothing is imported but plug-ins)."""
+    with _lock:
+        return sorted({*_user, *_load_plugins(), *BUILTINS})
+
+
+def get_check(name: str) -> type[Check]:
+    """The class registered as ``name`` (user, then plug-in, then built-in).
+
+    Raises:
+        UnknownCheckError: No such check; the message lists the valid names.
+        CheckRegistryError: The built-in's module failed to import.
+    """
+    with _lock:
+        if name in _user:
+            return _user[name]
+        plugins = _load_plugins()
+        if name in plugins:
+            return plugins[name]
+        target = BUILTINS.get(name)
+    if target is None:
+        raise UnknownCheckError(
+            f"No check named {name!r} is registered.",
+            hint=f"Valid checks: {', '.join(available_checks())}. A plug-in check's package "
+            f"must be installed (entry-point group {ENTRY_POINT_GROUP!r}).",
+            check=name,
+            valid=available_checks(),
+        )
+    return _import(name, target)
+
+
+def load_entry_points(points: Iterable[EntryPoint]) -> dict[str, type[Check]]:
+    """Load check classes from entry points, keyed by each class's ``name``.
+
+    Raises:
+        CheckRegistryError: An entry point failed to import or is not a :class:`Check`.
+    """
+    found: dict[str, type[Check]] = {}
+    for point in points:
+        try:
+            loaded: Any = point.load()
+        except Exception as exc:
+            raise CheckRegistryError(
+                f"The check plug-in {point.name!r} ({point.value}) failed to load: {exc}.",
+                hint=f"Fix or uninstall the package declaring it in {ENTRY_POINT_GROUP!r}.",
+                check=point.name,
+            ) from exc
+        _validate_class(loaded, origin=f"entry point {point.name!r} ({point.value})")
+        found[loaded.name] = loaded
+    return found
+
+
+def reset_plugins() -> None:
+    """Forget the loaded plug-ins so the next lookup reads the entry points again."""
+    global _plugins  # noqa: PLW0603 - process-wide cache
+    with _lock:
+        _plugins = None
+
+
+def _load_plugins() -> dict[str, type[Check]]:
+    global _plugins  # noqa: PLW0603 - read once per process, then cached
+    if _plugins is None:
+        _plugins = load_entry_points(entry_points(group=ENTRY_POINT_GROUP))
+    return _plugins
+
+
+def _import(name: str, target: str) -> type[Check]:
+    module, _, attr = target.partition(":")
+    try:
+        cls: Any = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as exc:
+        raise CheckRegistryError(
+            f"The built-in check {name!r} could not be loaded from {target}: {exc}.",
+            hint="Reinstall conveyor-ml with its dependencies (pip install conveyor-ml); "
+            "if the error names a missing package, install it. Other checks still work.",
+            check=name,
+            target=target,
+        ) from exc
+    _validate_class(cls, origin=target)
+    return cls  # type: ignore[no-any-return]
+
+
+def _validate_class(cls: Any, *, origin: str) -> None:
+    ok = (
+        isinstance(cls, type)
+        and issubclass(cls, Check)
+        and isinstance(getattr(cls, "name", None), str)
+        and getattr(cls, "subject_kind", None) in ("dataset", "run", "model")
+    )
+    if not ok:
+        raise CheckRegistryError(
+            f"{cls!r} (from {origin}) is not a Check subclass with a `name` and a "
+            "`subject_kind` of 'dataset', 'run' or 'model'.",
+            hint="Subclass conveyor.checks.Check and set `name` and `subject_kind`.",
+            origin=origin,
+        )

@@ -1,0 +1,144 @@
+"""The ``schema`` check: a dataset version against the stored schema of its dataset."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import Field
+
+from conveyor.checks._base import Check, CheckParams, CheckResult, Severity, SubjectKind
+from conveyor.checks.data._errors import DataCheckInputError, SchemaNotFoundError
+from conveyor.checks.data._outcome import Outcome
+from conveyor.checks.data._schema_store import StoredSchema, get_schema, infer_schema
+from conveyor.checks.data._schema_validate import ColumnFailure, validate_frame
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from conveyor.checks._context import CheckContext
+
+
+def _example(value: Any) -> str:
+    return "null" if value is None else repr(value)
+
+
+def _column_text(name: str, failure: ColumnFailure) -> str:
+    examples = ", ".join(_example(v) for v in failure.examples)
+    checks = ", ".join(failure.checks)
+    return f"{name!r} ({checks}" + (f": {examples})" if examples else ")")
+
+
+def schema_outcome(
+    frame: pd.DataFrame, stored: StoredSchema, subject: str, *, max_examples: int = 5
+) -> Outcome:
+    """Validate ``frame`` against ``stored`` and say which columns fail and with what.
+
+    Returns:
+        ``value`` is the number of failing columns (plus one when the row count is out of
+        bounds); ``details["columns"]`` has the failed checks, up to ``max_examples``
+        offending values and the failure count per column.
+    """
+    failures, rows = validate_frame(frame, stored.document, max_examples=max_examples)
+    failing = len(failures) + (0 if rows["passed"] else 1)
+    details = {
+        "schema": {"dataset": stored.dataset, "version": stored.version},
+        "from_dataset_version": stored.from_dataset_version,
+        "columns": {name: failure.to_dict() for name, failure in failures.items()},
+        "failing_columns": list(failures),
+        "row_count": rows,
+    }
+    threshold = {"failing_columns": 0, "rows": [rows["min"], rows["max"]]}
+    if failing == 0:
+        return Outcome(
+            True,
+            0,
+            threshold,
+            f"{subject} matches {stored.ref} (inferred from {stored.dataset}@"
+            f"{stored.from_dataset_version}): every column has the expected type, nulls, "
+            f"range and categories, and its {rows['rows']} rows are within "
+            f"{rows['min']}-{rows['max']}.",
+            details,
+        )
+    parts = [_column_text(name, failure) for name, failure in failures.items()]
+    if not rows["passed"]:
+        parts.append(f"row count {rows['rows']} outside {rows['min']}-{rows['max']}")
+    count = len(failures)
+    lead = f"{count} column{' fails' if count == 1 else 's fail'} validation: " if count else ""
+    return Outcome(
+        False,
+        failing,
+        threshold,
+        f"{subject} does not match {stored.ref}: {lead}{'; '.join(parts)}.",
+        details,
+    )
+
+
+class SchemaCheck(Check):
+    """Validate a dataset version against the stored (inferred) schema of its dataset.
+
+    Every failing column is named with up to ``max_examples`` offending values: wrong types,
+    nulls in non-null columns, values outside the inferred range, unseen categories, repeated
+    values in unique columns, missing columns; and a row count outside its bounds.
+    """
+
+    name: ClassVar[str] = "schema"
+    subject_kind: ClassVar[SubjectKind] = "dataset"
+    severity: ClassVar[Severity] = "error"
+    description: ClassVar[str] = (
+        "types, nullability, ranges, categories, uniqueness and row count match the stored schema"
+    )
+
+    class Params(CheckParams):
+        """Params of ``schema``.
+
+        Attributes:
+            schema_version: The stored schema version to validate against (default newest).
+            max_examples: Offending values listed per column.
+            infer_if_missing: With no stored schema, infer one from the reference version
+                (and store it) instead of failing.
+        """
+
+        schema_version: int | None = Field(default=None, ge=1)
+        max_examples: int = Field(default=5, ge=0)
+        infer_if_missing: bool = False
+
+    def run(self, ctx: CheckContext, **params: Any) -> CheckResult:
+        """Validate ``ctx.frame`` against the stored schema."""
+        version = ctx.dataset_version
+        if version.kind != "table":
+            raise DataCheckInputError(
+                f"Dataset {version.ref} is a {version.kind}, not a table: the schema check "
+                "applies to tables only.",
+                hint="Run the schema check on a table version.",
+                dataset=version.name,
+            )
+        stored = self._stored(ctx, params)
+        outcome = schema_outcome(
+            ctx.frame, stored, f"Dataset {version.ref}", max_examples=params["max_examples"]
+        )
+        return self.result(
+            ctx,
+            passed=outcome.passed,
+            value=outcome.value,
+            threshold=outcome.threshold,
+            explanation=outcome.explanation,
+            details=outcome.details,
+        )
+
+    @staticmethod
+    def _stored(ctx: CheckContext, params: dict[str, Any]) -> StoredSchema:
+        dataset = ctx.dataset_version.name
+        try:
+            return get_schema(ctx.workspace, dataset, params["schema_version"])
+        except SchemaNotFoundError:
+            reference = ctx.reference_version
+            if not params["infer_if_missing"] or params["schema_version"] is not None:
+                raise
+            if reference is None:
+                raise SchemaNotFoundError(
+                    f"No schema is stored for dataset {dataset!r} and there is no reference "
+                    "version to infer one from.",
+                    hint=f"Infer one from a good version: infer_schema(ws, '{dataset}@1').",
+                    dataset=dataset,
+                ) from None
+            return infer_schema(ctx.workspace, reference.ref)
