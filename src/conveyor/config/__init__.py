@@ -22,15 +22,29 @@ from conveyor.config._model import (
     Settings,
     StoreConfig,
 )
+from conveyor.config._operations import (
+    AnalysisConfig,
+    EnvironmentConfig,
+    MonitoringConfig,
+    TriggerConfig,
+    WebhookEndpoint,
+    WebhooksConfig,
+)
 
 __all__ = [
+    "AnalysisConfig",
     "CONFIG_FILE",
     "ConveyorConfig",
     "ENV_ALIASES",
     "EncryptionConfig",
+    "EnvironmentConfig",
+    "MonitoringConfig",
     "ProjectConfig",
     "Settings",
     "StoreConfig",
+    "TriggerConfig",
+    "WebhookEndpoint",
+    "WebhooksConfig",
     "dump_config",
     "find_root",
     "load_settings",

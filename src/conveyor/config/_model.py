@@ -13,6 +13,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from conveyor.config._operations import (
+    EnvironmentConfig,
+    MonitoringConfig,
+    TriggerConfig,
+    WebhooksConfig,
+)
 from conveyor.core import validate_name
 
 
@@ -135,6 +141,19 @@ class ConveyorConfig(_Section):
     pipelines: PipelinesConfig = PipelinesConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     gates: tuple[GateConfig, ...] = ()
+    environments: dict[str, EnvironmentConfig] = Field(default_factory=dict)
+    webhooks: WebhooksConfig = WebhooksConfig()
+    monitoring: MonitoringConfig = MonitoringConfig()
+    triggers: tuple[TriggerConfig, ...] = ()
+
+    @field_validator("environments")
+    @classmethod
+    def _environment_names(
+        cls, value: dict[str, EnvironmentConfig]
+    ) -> dict[str, EnvironmentConfig]:
+        for name in value:
+            validate_name(name, kind="environment name")
+        return value
 
 
 @dataclass(frozen=True)

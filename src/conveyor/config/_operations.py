@@ -1,0 +1,145 @@
+"""Configuration sections of the operations capabilities: environments (deployments),
+webhooks (notifications), monitoring, and triggers (continuous training).
+
+Each section is declarative and validated here for form; the owning package validates the
+meaning (for example that a cron expression parses) and raises ``ConfigError`` naming the key.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from conveyor.core import validate_name
+
+Strategy = Literal["replace", "blue-green", "canary", "shadow", "ab"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class AnalysisConfig(_Section):
+    """``environments.<env>.analysis``: the canary analysis and its error bounds."""
+
+    alpha: float = Field(default=0.05, gt=0, lt=0.5, description="False-rollback bound.")
+    beta: float = Field(default=0.05, gt=0, lt=0.5, description="False-promotion bound.")
+    max_error_rate_increase: float = Field(default=0.01, ge=0, le=1)
+    max_latency_p95_ratio: float = Field(default=2.0, gt=0)
+    max_divergence: float = Field(default=0.2, ge=0, le=1)
+    metric: str = "accuracy"
+    min_metric_delta: float = Field(default=-0.02, le=0)
+    min_labels: int = Field(default=100, ge=0)
+
+
+class EnvironmentConfig(_Section):
+    """``environments.<env>``: how deployments to one environment roll out."""
+
+    strategy: Strategy = "replace"
+    steps: tuple[int, ...] = (5, 25, 50, 100)
+    min_step_duration_s: float = Field(default=60.0, ge=0)
+    min_requests: int = Field(default=200, ge=0)
+    requires_approval: bool = False
+    sticky_key: str | None = Field(
+        default=None, description="A/B stickiness: a header name, or `column:<input column>`."
+    )
+    split: float = Field(default=50.0, gt=0, lt=100, description="A/B: % to the challenger.")
+    shadow_timeout_ms: float = Field(default=250.0, gt=0)
+    analysis: AnalysisConfig = AnalysisConfig()
+
+    @field_validator("steps")
+    @classmethod
+    def _steps(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if not value or list(value) != sorted(set(value)) or value[0] <= 0 or value[-1] != 100:
+            raise ValueError("expected increasing percentages ending at 100, e.g. [5, 25, 50, 100]")
+        return value
+
+
+class WebhookEndpoint(_Section):
+    """``webhooks.endpoints[]``: one receiver of events."""
+
+    url: str
+    secret_env: str | None = Field(
+        default=None, description="Environment variable holding the HMAC secret."
+    )
+    events: tuple[str, ...] = ("*",)
+    format: Literal["json", "slack"] = "json"
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("expected an http:// or https:// URL")
+        return value
+
+
+class WebhooksConfig(_Section):
+    """``webhooks:`` where events are posted; hosts outside ``allowed_hosts`` are refused."""
+
+    allowed_hosts: tuple[str, ...] = ()
+    endpoints: tuple[WebhookEndpoint, ...] = ()
+    max_attempts: int = Field(default=5, ge=1, le=20)
+    timeout_s: float = Field(default=5.0, gt=0, le=60)
+
+    @model_validator(mode="after")
+    def _hosts_allowed(self) -> WebhooksConfig:
+        from urllib.parse import urlsplit
+
+        for endpoint in self.endpoints:
+            host = urlsplit(endpoint.url).hostname or ""
+            if host not in self.allowed_hosts:
+                raise ValueError(
+                    f"endpoint host {host!r} is not in allowed_hosts "
+                    f"({', '.join(self.allowed_hosts) or 'empty'})"
+                )
+        return self
+
+
+class MonitoringConfig(_Section):
+    """``monitoring:`` windows, drift tests and thresholds, notifiers."""
+
+    window: str = Field(default="1d", description="Default window: 1h, 1d, or N rows.")
+    drift_share: float = Field(
+        default=0.3, gt=0, le=1, description="Share of drifted features that makes a verdict."
+    )
+    p_value: float = Field(default=0.01, gt=0, lt=1)
+    features: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Per-feature overrides: {feature: {test, threshold}}."
+    )
+    metric: str = "accuracy"
+    min_labels: int = Field(default=100, ge=0)
+    notifiers: tuple[Literal["log", "webhook"], ...] = ("log",)
+
+
+class TriggerConfig(_Section):
+    """``triggers[]``: when the agent retrains a model."""
+
+    name: str
+    kind: Literal["schedule", "drift", "performance", "new_data"]
+    model: str
+    env: str = "production"
+    cron: str | None = None
+    threshold: float | None = None
+    metric: str | None = None
+    min_labels: int = Field(default=100, ge=0)
+    dataset: str | None = None
+    cooldown_s: float = Field(default=3600.0, ge=0)
+
+    @field_validator("name", "model")
+    @classmethod
+    def _names(cls, value: str) -> str:
+        return validate_name(value, kind="trigger or model name")
+
+    @model_validator(mode="after")
+    def _fields_for_kind(self) -> TriggerConfig:
+        needed = {
+            "schedule": ("cron",),
+            "drift": (),
+            "performance": ("threshold",),
+            "new_data": ("dataset",),
+        }[self.kind]
+        missing = [name for name in needed if getattr(self, name) is None]
+        if missing:
+            raise ValueError(f"a {self.kind} trigger needs {', '.join(missing)}")
+        return self
