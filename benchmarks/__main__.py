@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import bench_data, bench_pipelines, bench_tracking, bench_tuning
+from benchmarks import bench_data, bench_pipelines, bench_serving, bench_tracking, bench_tuning
 
 BENCHMARKS = {
     "data": bench_data.main,
     "pipelines": bench_pipelines.main,
+    "serving": bench_serving.main,
     "tracking": bench_tracking.main,
     "tuning": bench_tuning.main,
 }

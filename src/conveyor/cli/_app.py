@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import typer
 from rich.console import Console
 
-from conveyor.cli import _audit, _config, _data, _demo, _models, _project, _run, _runs
+from conveyor.cli import _audit, _config, _data, _demo, _models, _project, _run, _runs, _serve
 from conveyor.cli._output import EXIT_ERROR, EXIT_INTERRUPTED, State
 from conveyor.errors import ConveyorError
 
@@ -33,6 +33,7 @@ app.add_typer(_audit.app, name="audit")
 _run.register(app)
 app.add_typer(_runs.app, name="runs")
 app.add_typer(_models.app, name="models")
+_serve.register(app)
 _demo.register(app)
 
 

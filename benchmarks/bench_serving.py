@@ -1,0 +1,296 @@
+"""Prediction server speed: conveyor vs ``mlflow models serve`` vs a bare ASGI endpoint.
+
+Each server runs in its own process on 127.0.0.1 with one uvicorn worker; one async httpx
+client (the same for all) sends a fixed number of requests at concurrency 1 and 8 and
+records per-request latency. Models: a logistic regression and a 100-tree random forest on
+8 numeric features, single-row and 100-row requests, the same ``/invocations``
+``dataframe_split`` payload for conveyor and MLflow. conveyor runs with prediction logging
+on (the default) and off, and with micro-batching for single rows at concurrency 8. MLflow
+runs in its own virtualenv (``benchmarks/.venvs/mlflow-serve``: ``pip install mlflow-skinny
+scikit-learn pandas skops uvicorn fastapi``, created on first use), fitting the same model on
+the same data. The bare endpoint is a raw ASGI app returning a constant: the ceiling for a Python
+server here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+FEATURES = [f"f{i}" for i in range(8)]
+REQUESTS = int(2000 * float(os.environ.get("CONVEYOR_BENCH_SCALE", "1")))
+MLFLOW_REQUESTS = max(REQUESTS // 4, 100)
+VENV = Path(__file__).resolve().parent / ".venvs" / "mlflow-serve"
+
+_FIT = r"""
+import numpy as np
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+
+def fit(kind):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2000, 8))
+    y = (x[:, 0] + 0.5 * x[:, 1] > 0).astype(int)
+    import pandas as pd
+    frame = pd.DataFrame(x, columns=[f"f{i}" for i in range(8)])
+    model = (LogisticRegression() if kind == "lr"
+             else RandomForestClassifier(n_estimators=100, random_state=0))
+    return model.fit(frame, y), frame
+"""
+
+_CONVEYOR_SERVER = (
+    _FIT
+    + r"""
+import sys
+from pathlib import Path
+from conveyor.serving import ServingSettings
+from conveyor.serving._launch import serve
+root, ref, port, log, micro = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
+settings = ServingSettings(log_predictions=log == "1", micro_batch=micro == "1")
+serve(Path(root), ref, port=port, settings=settings)
+"""
+)
+
+_CONVEYOR_REGISTER = (
+    _FIT
+    + r"""
+import sys
+from conveyor.serving._launch import registry_of
+from conveyor.workspace import Workspace
+with Workspace.open(sys.argv[1]) as ws:
+    for kind in ("lr", "rf"):
+        model, frame = fit(kind)
+        registry_of(ws).register(kind, model, input_example=frame.head(50))
+"""
+)
+
+_MLFLOW_SERVER = (
+    _FIT
+    + r"""
+import os, subprocess, sys
+import mlflow.sklearn
+kind, folder, port = sys.argv[1], sys.argv[2], sys.argv[3]
+model, frame = fit(kind)
+trusted = ["sklearn.tree._tree.Tree"] if kind == "rf" else None  # MLflow's skops allow-list
+mlflow.sklearn.save_model(model, folder, input_example=frame.head(2), skops_trusted_types=trusted)
+# `mlflow models serve` starts `uvicorn` through bash: the venv's bin must be on PATH.
+os.environ["PATH"] = os.path.dirname(sys.argv[4]) + os.pathsep + os.environ.get("PATH", "")
+os.execvp(sys.argv[4], [sys.argv[4], "models", "serve", "-m", folder, "-p", port,
+          "-h", "127.0.0.1", "--env-manager", "local", "-w", "1"])
+"""
+)
+
+_BARE = r"""
+import sys, uvicorn
+BODY = b'{"predictions": [1]}'
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    while (await receive()).get("more_body"):
+        pass
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": BODY})
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False)
+"""
+
+
+@dataclass
+class Result:
+    """Throughput and latency of one configuration."""
+
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+def _port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _start(argv: list[str], url: str, cwd: Path | None = None) -> subprocess.Popen[bytes] | None:
+    proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+            sys.stderr.write(f"server {argv[:3]} exited: {err[-2000:]}\n")
+            return None
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    _stop(proc)
+    return None
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    if proc.stderr:
+        proc.stderr.close()
+
+
+def _payload(rows: int) -> bytes:
+    rng = np.random.default_rng(1)
+    data = rng.normal(size=(rows, len(FEATURES))).round(6).tolist()
+    return json.dumps({"dataframe_split": {"columns": FEATURES, "data": data}}).encode()
+
+
+async def _load(url: str, body: bytes, total: int, concurrency: int) -> Result:
+    headers = {"content-type": "application/json"}
+    latencies: list[float] = []
+    errors = 0
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+        for _ in range(20):  # warm-up: connections, caches, lazy imports
+            await client.post(url, content=body, headers=headers)
+        remaining = total
+
+        async def worker() -> None:
+            nonlocal remaining, errors
+            while remaining > 0:
+                remaining -= 1
+                start = time.perf_counter()
+                answer = await client.post(url, content=body, headers=headers)
+                latencies.append(time.perf_counter() - start)
+                errors += answer.status_code != 200
+
+        began = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        wall = time.perf_counter() - began
+    latencies.sort()
+    return Result(
+        rps=len(latencies) / wall,
+        p50_ms=statistics.median(latencies) * 1000,
+        p99_ms=latencies[int(len(latencies) * 0.99) - 1] * 1000,
+        errors=errors,
+    )
+
+
+def _measure(url: str, rows: int, total: int) -> dict[int, Result]:
+    body = _payload(rows)
+    return {c: asyncio.run(_load(url, body, total, c)) for c in (1, 8)}
+
+
+def _ensure_mlflow_venv(console: Console) -> Path | None:
+    python = VENV / "bin" / "python"
+    if not python.exists():
+        console.print(f"creating {VENV} (mlflow-skinny, scikit-learn, uvicorn, fastapi) ...")
+        import sklearn
+
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+        pins = [
+            "mlflow-skinny",
+            f"scikit-learn=={sklearn.__version__}",
+            "pandas",
+            "uvicorn",
+            "fastapi",
+        ]
+        done = subprocess.run([str(VENV / "bin" / "pip"), "install", "-q", *pins], check=False)
+        if done.returncode != 0:
+            console.print("[red]could not install MLflow into its venv; MLflow rows skipped[/]")
+            return None
+    return python
+
+
+def main() -> None:
+    """Run every configuration once and print the table."""
+    console = Console(width=160)
+    results: list[tuple[str, str, int, dict[int, Result]]] = []
+    here = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory(prefix="conveyor-bench-serving-") as tmp:
+        work = Path(tmp)
+        subprocess.run([sys.executable, "-c", _CONVEYOR_REGISTER, str(work)], check=True, cwd=here)
+        port = _port()
+        bare = _start([sys.executable, "-c", _BARE, str(port)], f"http://127.0.0.1:{port}/")
+        if bare is not None:
+            try:
+                results.append(
+                    (
+                        "bare ASGI (constant)",
+                        "-",
+                        1,
+                        _measure(f"http://127.0.0.1:{port}/", 1, REQUESTS),
+                    )
+                )
+            finally:
+                _stop(bare)
+        for model in ("lr", "rf"):
+            for label, log, micro in (
+                ("conveyor (logging on)", "1", "0"),
+                ("conveyor (logging off)", "0", "0"),
+                ("conveyor (micro-batch, logging on)", "1", "1"),
+            ):
+                port = _port()
+                argv = [sys.executable, "-c", _CONVEYOR_SERVER, str(work), f"{model}@1",
+                        str(port), log, micro]  # fmt: skip
+                proc = _start(argv, f"http://127.0.0.1:{port}/v2/health/ready", cwd=here)
+                if proc is None:
+                    continue
+                try:
+                    url = f"http://127.0.0.1:{port}/invocations"
+                    for rows in (1, 100) if micro == "0" else (1,):
+                        results.append((label, model, rows, _measure(url, rows, REQUESTS)))
+                finally:
+                    _stop(proc)
+            python = _ensure_mlflow_venv(console)
+            if python is not None:
+                port = _port()
+                argv = [str(python), "-c", _MLFLOW_SERVER, model, str(work / f"mlflow-{model}"),
+                        str(port), str(VENV / "bin" / "mlflow")]  # fmt: skip
+                proc = _start(argv, f"http://127.0.0.1:{port}/ping")
+                if proc is not None:
+                    try:
+                        url = f"http://127.0.0.1:{port}/invocations"
+                        for rows in (1, 100):
+                            results.append(("mlflow models serve", model, rows,
+                                            _measure(url, rows, MLFLOW_REQUESTS)))  # fmt: skip
+                    finally:
+                        _stop(proc)
+    _print(console, results)
+
+
+def _print(console: Console, results: list[tuple[str, str, int, dict[int, Result]]]) -> None:
+    table = Table(title=f"Prediction serving, /invocations, one uvicorn worker ({REQUESTS:,} "
+                  f"requests per cell, MLflow {MLFLOW_REQUESTS:,})")  # fmt: skip
+    for column in ("server", "model", "rows", "c=1 req/s", "c=1 p50 ms", "c=1 p99 ms",
+                   "c=8 req/s", "c=8 p50 ms", "c=8 p99 ms", "errors"):  # fmt: skip
+        table.add_column(column, justify="left" if column in ("server", "model") else "right")
+    for server, model, rows, by_c in results:
+        one, eight = by_c[1], by_c[8]
+        table.add_row(
+            server, model, str(rows),
+            f"{one.rps:,.0f}", f"{one.p50_ms:.2f}", f"{one.p99_ms:.2f}",
+            f"{eight.rps:,.0f}", f"{eight.p50_ms:.2f}", f"{eight.p99_ms:.2f}",
+            str(one.errors + eight.errors),
+        )  # fmt: skip
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main()

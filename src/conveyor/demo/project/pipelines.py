@@ -1,0 +1,156 @@
+"""The demo shop's training pipeline: features, tuning, training, evaluation, explanation.
+
+Copied into the demo project by ``conveyor demo``; it is an ordinary conveyor pipeline that
+``conveyor run pipelines:training`` (and ``conveyor ci`` / the agent) runs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.metrics import accuracy_score, roc_auc_score
+from sklearn.model_selection import cross_val_score, train_test_split
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OrdinalEncoder
+
+import conveyor
+from conveyor.tuning import Float, Int
+
+TARGET = "purchased"
+CATEGORICAL = ["user_segment", "device", "product_category"]
+NUMERIC = [
+    "hour",
+    "price",
+    "discount",
+    "pages_viewed",
+    "session_seconds",
+    "past_purchases",
+    "category_affinity",
+]
+FEATURES = CATEGORICAL + NUMERIC
+
+
+def make_model(learning_rate: float, max_leaf_nodes: int, seed: int = 0) -> Pipeline:
+    """Categories encoded inside the model, so the server takes raw session rows."""
+    encode = ColumnTransformer(
+        [
+            (
+                "categories",
+                OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1),
+                CATEGORICAL,
+            )
+        ],
+        remainder="passthrough",
+        verbose_feature_names_out=False,
+    )
+    # Ordinal codes as plain numbers: trees split them well, and the fitted model stays
+    # within the types skops loads without trusting anything extra.
+    boost = HistGradientBoostingClassifier(
+        learning_rate=learning_rate,
+        max_leaf_nodes=max_leaf_nodes,
+        max_iter=80,
+        random_state=seed,
+    )
+    return Pipeline([("encode", encode), ("boost", boost)])
+
+
+@conveyor.step
+def features(sessions: pd.DataFrame) -> pd.DataFrame:
+    """Keep the model's inputs and the label (ids are not features)."""
+    return sessions[[*FEATURES, TARGET]].reset_index(drop=True)
+
+
+@conveyor.step
+def split(frame: pd.DataFrame, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A stratified 75/25 split."""
+    train, test = train_test_split(
+        frame, test_size=0.25, random_state=seed, stratify=frame[TARGET]
+    )
+    return train.reset_index(drop=True), test.reset_index(drop=True)
+
+
+@conveyor.step
+def tune_model(train: pd.DataFrame, n_trials: int = 6, seed: int = 0) -> dict[str, float]:
+    """Optuna over the learning rate and tree size, by 3-fold ROC AUC on up to 4,000 rows."""
+    sample = train.sample(n=min(len(train), 4000), random_state=seed)
+    X, y = sample[FEATURES], sample[TARGET]
+
+    def objective(params: dict[str, float]) -> float:
+        model = make_model(params["learning_rate"], int(params["max_leaf_nodes"]), seed)
+        return float(cross_val_score(model, X, y, cv=3, scoring="roc_auc").mean())
+
+    result = conveyor.tune(
+        objective,
+        {"learning_rate": Float(0.03, 0.3, log=True), "max_leaf_nodes": Int(8, 48)},
+        n_trials=n_trials,
+        direction="maximize",
+        seed=seed,
+    )
+    conveyor.log_metrics({"cv_roc_auc": result.best_value})
+    return {k: float(v) for k, v in result.best_params.items()}
+
+
+@conveyor.step
+def train(
+    train: pd.DataFrame, best: dict[str, float], seed: int = 0, broken: bool = False
+) -> Pipeline:
+    """Fit on the whole training set. ``broken=True`` trains on shuffled labels: a
+    deliberately bad candidate, to show the gates and the canary catching it."""
+    y = train[TARGET]
+    if broken:
+        y = pd.Series(np.random.default_rng(seed).permutation(y.to_numpy()), name=TARGET)
+    model = make_model(best["learning_rate"], int(best["max_leaf_nodes"]), seed)
+    model.fit(train[FEATURES], y)
+    return model
+
+
+@conveyor.step
+def evaluate(model: Pipeline, test: pd.DataFrame) -> dict[str, float]:
+    """Holdout accuracy and ROC AUC, logged."""
+    proba = model.predict_proba(test[FEATURES])[:, 1]
+    metrics = {
+        "accuracy": float(accuracy_score(test[TARGET], model.predict(test[FEATURES]))),
+        "roc_auc": float(roc_auc_score(test[TARGET], proba)),
+    }
+    conveyor.log_metrics(metrics)
+    return metrics
+
+
+@conveyor.step
+def explain(model: Pipeline, test: pd.DataFrame) -> dict[str, float]:
+    """Global SHAP importance of the boosted trees on the encoded holdout, logged."""
+    from conveyor.explain import global_importance
+
+    encoded = pd.DataFrame(
+        model.named_steps["encode"].transform(test[FEATURES].head(300)),
+        columns=model.named_steps["encode"].get_feature_names_out(),
+    )
+
+    class Trees:  # the tree part alone, so SHAP's exact tree explainer applies
+        def __init__(self, boost: HistGradientBoostingClassifier) -> None:
+            self.model = boost
+
+        def predict(self, frame: pd.DataFrame) -> np.ndarray:
+            return np.asarray(self.model.predict(frame.to_numpy()))
+
+        def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+            return np.asarray(self.model.predict_proba(frame.to_numpy()))
+
+    importance = global_importance(Trees(model.named_steps["boost"]), encoded, budget_s=20)
+    conveyor.log_metrics({f"shap.{name}": float(value) for name, value in importance.items()})
+    return {str(k): float(v) for k, v in importance.items()}
+
+
+@conveyor.pipeline
+def training(
+    data: str = "sessions@latest", n_trials: int = 6, seed: int = 0, broken: bool = False
+) -> None:
+    """sessions -> features -> split -> tune -> train -> evaluate + explain."""
+    frame = features(conveyor.load_dataset(data))
+    train_df, test_df = split(frame, seed=seed)
+    best = tune_model(train_df, n_trials=n_trials, seed=seed)
+    model = train(train_df, best, seed=seed, broken=broken)
+    evaluate(model, test_df)
+    explain(model, test_df)

@@ -1,0 +1,55 @@
+"""The prediction server: conveyor's API, MLflow's scoring payloads and KServe v2 on one app.
+
+``conveyor.serving`` owns the FastAPI application (:func:`create_app`), the :class:`ModelHost`
+holding loaded model versions with the :class:`Router` choosing one per request (swapped
+atomically, loaded off the request path), strict input validation against the model's
+signature, micro-batching, Prometheus metrics, and the hand-off of every prediction to the
+prediction logger. ``conveyor serve`` builds it from a workspace (:func:`serve_model`).
+"""
+
+from __future__ import annotations
+
+from conveyor.serving._app import create_app
+from conveyor.serving._errors import (
+    ExtraColumnsError,
+    InvalidValueError,
+    MalformedRequestError,
+    MissingColumnsError,
+    ModelNotServedError,
+    NonFiniteValueError,
+    NotReadyError,
+    PayloadTooLargeError,
+    PredictionFailedError,
+    RequestError,
+    ServingConfigError,
+    TooManyRowsError,
+    UnsupportedMediaTypeError,
+)
+from conveyor.serving._host import DefaultRouter, HostState, ModelHost, Router, RouteRequest
+from conveyor.serving._model import InputColumn, ServedModel
+from conveyor.serving._settings import ServingSettings
+
+__all__ = [
+    "DefaultRouter",
+    "ExtraColumnsError",
+    "HostState",
+    "InputColumn",
+    "InvalidValueError",
+    "MalformedRequestError",
+    "MissingColumnsError",
+    "ModelHost",
+    "ModelNotServedError",
+    "NonFiniteValueError",
+    "NotReadyError",
+    "PayloadTooLargeError",
+    "PredictionFailedError",
+    "RequestError",
+    "RouteRequest",
+    "Router",
+    "ServedModel",
+    "ServingConfigError",
+    "ServingSettings",
+    "TooManyRowsError",
+    "UnsupportedMediaTypeError",
+    "create_app",
+]

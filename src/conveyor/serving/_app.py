@@ -1,0 +1,219 @@
+"""The FastAPI application: one route table for conveyor's API, MLflow's and KServe v2's.
+
+Handlers take the raw request and return a ready response, so a prediction costs one body
+read, one orjson parse, column checks, one model call and one orjson dump; no pydantic
+models sit on the hot path. Every answer is counted in ``/metrics`` by model, version,
+variant, route and status; every prediction is queued for the prediction log after the
+response body is built (queueing never blocks and never fails a request).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+import weakref
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio.to_thread
+from fastapi import FastAPI
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.requests import Request
+from starlette.responses import Response
+
+from conveyor.serving._errors import MalformedRequestError, RequestError
+from conveyor.serving._host import ModelHost, RouteRequest
+from conveyor.serving._inputs import Rows, as_mapping
+from conveyor.serving._metrics import ServerMetrics
+from conveyor.serving._model import ServedModel
+from conveyor.serving._payloads import mlflow_rows, v1_rows
+from conveyor.serving._predict import Predictor
+from conveyor.serving._settings import ServingSettings
+from conveyor.serving._wire import (
+    check_content_type,
+    error_response,
+    json_response,
+    parse_json,
+    read_body,
+)
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+RowParser = Callable[[ServedModel, Mapping[str, Any], ServingSettings], Rows]
+
+
+class Server:
+    """State shared by the handlers of one application."""
+
+    def __init__(
+        self,
+        host: ModelHost,
+        logger: Any | None,
+        settings: ServingSettings,
+        predictions: Any | None,
+    ) -> None:
+        self.host = host
+        self.logger = logger
+        self.settings = settings
+        self.predictions = predictions
+        self.metrics = ServerMetrics(logger.stats if logger is not None else None)
+        self.engine = Predictor(settings, self.metrics, logger)
+        # One SHAP explainer per served model, built on the first /v1/explain request.
+        self.explainers: weakref.WeakKeyDictionary[ServedModel, Any] = weakref.WeakKeyDictionary()
+
+    def request_id(self, request: Request) -> str:
+        """The caller's ``X-Request-Id`` when well-formed, else a new one."""
+        given = request.headers.get("x-request-id")
+        if given is not None and _REQUEST_ID.fullmatch(given):
+            return given
+        return uuid.uuid4().hex
+
+    async def payload(self, request: Request) -> Any:
+        """The parsed JSON body (content type, size and JSON rules applied)."""
+        check_content_type(request)
+        body = await read_body(request, self.settings.max_body_bytes)
+        return parse_json(body, self.settings)
+
+    def observe(self, model: ServedModel | None, route: str, status: int, started: float) -> None:
+        """Count one answer in ``/metrics``."""
+        seconds = time.perf_counter() - started
+        if model is None:
+            self.metrics.request("", "", "", route, status, seconds)
+        else:
+            self.metrics.request(
+                model.name, str(model.version), model.variant, route, status, seconds
+            )
+
+    async def predict_route(
+        self,
+        request: Request,
+        route: str,
+        parse: RowParser,
+        respond: Callable[[ServedModel, list[Any], str], Any],
+        *,
+        name: str | None = None,
+        version: int | None = None,
+    ) -> Response:
+        """The shared prediction flow of ``/v1/predict`` and ``/invocations``."""
+        started = time.perf_counter()
+        rid = self.request_id(request)
+        headers = {"x-request-id": rid}
+        model: ServedModel | None = None
+        try:
+            payload = as_mapping(await self.payload(request))
+            model = self.host.route(RouteRequest(name, version, rid, request.headers))
+            rows = parse(model, payload, self.settings)
+            values = await self.engine.run(model, rows)
+            response = json_response(respond(model, values, rid), 200, headers)
+        except RequestError as exc:
+            self.observe(model, route, exc.status, started)
+            return error_response(exc, headers)
+        latency_ms = (time.perf_counter() - started) * 1000.0
+        self.engine.log(model, rid, rows, values, latency_ms)
+        self.observe(model, route, 200, started)
+        return response
+
+
+def _v1_body(model: ServedModel, values: list[Any], rid: str) -> dict[str, Any]:
+    return {"predictions": values, "model": model.name, "version": model.version, "request_id": rid}
+
+
+def _mlflow_body(model: ServedModel, values: list[Any], rid: str) -> dict[str, Any]:
+    return {"predictions": values}
+
+
+def create_app(
+    host: ModelHost,
+    *,
+    logger: Any | None = None,
+    settings: ServingSettings | None = None,
+    predictions: Any | None = None,
+    load: Callable[[], ServedModel] | None = None,
+    on_close: Sequence[Callable[[], None]] = (),
+) -> FastAPI:
+    """Build the prediction server's application.
+
+    Args:
+        host: The loaded models and the router picking one per request.
+        logger: A ``PredictionLogger`` (``submit``, ``stats``, ``close``); ``None`` logs nothing.
+        settings: Limits and policies; defaults when omitted.
+        predictions: The ``PredictionLog`` receiving ``/v1/feedback`` (defaults to the
+            logger's log).
+        load: Loads the model at startup, in a background thread; readiness stays false
+            until it returns.
+        on_close: Called in order at shutdown, after the logger is flushed and closed
+            (for example the workspace's ``close``).
+
+    Returns:
+        The application; on shutdown it flushes and closes ``logger``.
+
+    Example:
+        >>> app = create_app(ModelHost())
+        >>> any(getattr(r, "path", "") == "/v1/predict" for r in app.routes)
+        True
+    """
+    settings = settings if settings is not None else ServingSettings()
+    if predictions is None and logger is not None:
+        predictions = getattr(logger, "log", None)
+    server = Server(host, logger, settings, predictions)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if load is not None:
+            host.load_in_background(load)
+        try:
+            yield
+        finally:
+            if logger is not None:
+                await anyio.to_thread.run_sync(logger.close)
+            for close in on_close:
+                await anyio.to_thread.run_sync(close)
+
+    app = FastAPI(title="conveyor prediction server", lifespan=lifespan, docs_url="/docs")
+    app.state.server = server
+
+    async def predict(request: Request) -> Response:
+        return await server.predict_route(request, "/v1/predict", v1_rows, _v1_body)
+
+    async def invocations(request: Request) -> Response:
+        return await server.predict_route(request, "/invocations", mlflow_rows, _mlflow_body)
+
+    async def feedback(request: Request) -> Response:
+        from conveyor.serving._feedback import handle_feedback
+
+        return await handle_feedback(server, request)
+
+    async def explain(request: Request) -> Response:
+        from conveyor.serving._explain import handle_explain
+
+        return await handle_explain(server, request)
+
+    async def metrics(request: Request) -> Response:
+        body = generate_latest(server.metrics.registry)
+        return Response(body, 200, media_type=CONTENT_TYPE_LATEST)
+
+    async def ping(request: Request) -> Response:
+        ready = host.ready
+        return json_response({"ready": ready}, 200 if ready else 503)
+
+    for path, endpoint in (
+        ("/v1/predict", predict),
+        ("/invocations", invocations),
+        ("/v1/feedback", feedback),
+        ("/v1/explain", explain),
+    ):
+        app.router.add_route(path, endpoint, methods=["POST"])
+    app.router.add_route("/metrics", metrics, methods=["GET"])
+    for path in ("/ping", "/health"):
+        app.router.add_route(path, ping, methods=["GET"])
+
+    from conveyor.serving._v2 import add_v2_routes
+
+    add_v2_routes(app, server)
+    return app
+
+
+def malformed(message: str, hint: str) -> MalformedRequestError:
+    """A 400 for a body whose shape is wrong (used by the feedback and explain routes)."""
+    return MalformedRequestError(message, hint=hint)

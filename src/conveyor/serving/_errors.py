@@ -1,0 +1,90 @@
+"""Errors of the prediction server; each maps to one HTTP status and a stable code."""
+
+from __future__ import annotations
+
+from conveyor.errors import ConfigError, ConveyorError
+
+
+class ServingConfigError(ConfigError):
+    """A serving setting is invalid."""
+
+    code = "serving_config_error"
+
+
+class RequestError(ConveyorError):
+    """A request was refused; ``status`` is the HTTP status it is answered with."""
+
+    code = "bad_request"
+    status = 400
+
+
+class MalformedRequestError(RequestError):
+    """The body is not JSON, not an object, or not shaped like any accepted payload."""
+
+    code = "malformed_request"
+
+
+class UnsupportedMediaTypeError(RequestError):
+    """The body's content type is not JSON (pickles and other formats are never read)."""
+
+    code = "unsupported_media_type"
+    status = 415
+
+
+class PayloadTooLargeError(RequestError):
+    """The body is larger than ``max_body_bytes``."""
+
+    code = "payload_too_large"
+    status = 413
+
+
+class TooManyRowsError(RequestError):
+    """The request holds more rows than ``max_batch_rows``."""
+
+    code = "too_many_rows"
+
+
+class MissingColumnsError(RequestError):
+    """Columns the signature requires are absent; ``fields["missing"]`` lists them."""
+
+    code = "missing_columns"
+
+
+class ExtraColumnsError(RequestError):
+    """Columns the signature does not name were sent and the policy rejects them."""
+
+    code = "extra_columns"
+
+
+class InvalidValueError(RequestError):
+    """A value does not fit its column's type; ``fields["column"]`` names the column."""
+
+    code = "invalid_value"
+    status = 422
+
+
+class NonFiniteValueError(InvalidValueError):
+    """``NaN`` or ``Infinity`` was sent and the policy rejects them."""
+
+    code = "non_finite_value"
+
+
+class ModelNotServedError(RequestError):
+    """The request names a model or version this server does not serve."""
+
+    code = "model_not_served"
+    status = 404
+
+
+class NotReadyError(RequestError):
+    """No model is loaded yet."""
+
+    code = "not_ready"
+    status = 503
+
+
+class PredictionFailedError(RequestError):
+    """The model raised while predicting valid input."""
+
+    code = "prediction_failed"
+    status = 500

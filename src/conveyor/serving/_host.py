@@ -1,0 +1,213 @@
+"""The loaded models a server answers with, and the router that picks one per request.
+
+A :class:`ModelHost` keeps an immutable :class:`HostState` (every loaded version keyed by
+``(name, version)`` and the default version per name) and replaces it in one assignment, so a
+request sees either the old or the new set, never a mixture, and requests in flight keep the
+model they picked. Loading runs in a background thread; until it finishes the host is not ready.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Protocol
+
+from conveyor.serving._errors import ModelNotServedError, NotReadyError
+from conveyor.serving._model import ServedModel
+
+ModelKey = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class HostState:
+    """An immutable snapshot of what a host serves.
+
+    Attributes:
+        models: Every loaded version by ``(name, version)``.
+        defaults: The version answering requests that do not name one, by model name.
+        default_name: The model answering requests that name none (the first one added).
+    """
+
+    models: Mapping[ModelKey, ServedModel] = field(default_factory=lambda: MappingProxyType({}))
+    defaults: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    default_name: str | None = None
+
+
+@dataclass(frozen=True)
+class RouteRequest:
+    """What a router may look at to pick a version.
+
+    Attributes:
+        name: The model the request names (``None``: the server's default model).
+        version: The version the request names, if any (then no routing happens).
+        request_id: The request's id (stable hashing by id keeps a caller on one variant).
+        headers: The request headers, lower-cased names.
+    """
+
+    name: str | None
+    version: int | None
+    request_id: str
+    headers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
+class Router(Protocol):
+    """Picks the loaded version answering one request.
+
+    Called on the event loop for every request: it must be fast and must not block. It
+    returns ``None`` when nothing fits; the host then answers 404.
+    """
+
+    def pick(self, state: HostState, request: RouteRequest) -> ServedModel | None:
+        """Return the version answering ``request`` among ``state.models``."""
+
+
+class DefaultRouter:
+    """Answers with the default version of the requested model (one served version per name)."""
+
+    def pick(self, state: HostState, request: RouteRequest) -> ServedModel | None:
+        """Return the default version of ``request.name`` (or of the default model)."""
+        name = request.name if request.name is not None else state.default_name
+        if name is None:
+            return None
+        version = state.defaults.get(name)
+        return None if version is None else state.models.get((name, version))
+
+
+class ModelHost:
+    """Holds loaded model versions, swaps them atomically, and routes requests among them.
+
+    Thread safety: writers (``add``, ``swap``, background loads) serialise on a lock and
+    publish a new :class:`HostState` with one assignment; readers never lock.
+
+    Args:
+        router: Picks the version per request; :class:`DefaultRouter` when omitted.
+
+    Example:
+        >>> host = ModelHost()
+        >>> host.ready
+        False
+    """
+
+    def __init__(self, router: Router | None = None) -> None:
+        self.router: Router = router if router is not None else DefaultRouter()
+        self._state = HostState()
+        self._lock = threading.Lock()
+        self._loading = 0
+        self.load_error: BaseException | None = None
+
+    @property
+    def state(self) -> HostState:
+        """The current snapshot (never mutated; a swap publishes a new one)."""
+        return self._state
+
+    @property
+    def ready(self) -> bool:
+        """True when at least one model is loaded and no load is pending or failed."""
+        return bool(self._state.models) and self._loading == 0 and self.load_error is None
+
+    def add(self, model: ServedModel, *, default: bool = True) -> None:
+        """Serve ``model`` beside the loaded ones (replacing the same name and version).
+
+        Args:
+            model: The loaded version.
+            default: Make it the version answering requests that name no version.
+        """
+        with self._lock:
+            old = self._state
+            models = dict(old.models)
+            models[model.key] = model
+            defaults = dict(old.defaults)
+            if default or model.name not in defaults:
+                defaults[model.name] = model.version
+            self._publish(models, defaults, old.default_name or model.name)
+
+    def swap(self, models: Iterable[ServedModel], *, default_name: str | None = None) -> None:
+        """Replace everything served by ``models`` at once (the last of a name is its default)."""
+        items = list(models)
+        with self._lock:
+            table = {m.key: m for m in items}
+            defaults = {m.name: m.version for m in items}
+            first = default_name or (items[0].name if items else None)
+            self._publish(table, defaults, first)
+
+    def remove(self, name: str, version: int) -> None:
+        """Stop serving one version (requests already holding it finish with it)."""
+        with self._lock:
+            old = self._state
+            models = {k: v for k, v in old.models.items() if k != (name, version)}
+            defaults = dict(old.defaults)
+            if defaults.get(name) == version:
+                remaining = sorted(v for (n, v) in models if n == name)
+                if remaining:
+                    defaults[name] = remaining[-1]
+                else:
+                    del defaults[name]
+            first = old.default_name if old.default_name in defaults else next(iter(defaults), None)
+            self._publish(models, defaults, first)
+
+    def load_in_background(
+        self, loader: Callable[[], ServedModel], *, default: bool = True
+    ) -> threading.Thread:
+        """Run ``loader`` in a thread and serve its result; readiness stays false until then.
+
+        A failing loader leaves the host not ready and keeps the exception in ``load_error``.
+
+        Returns:
+            The started thread (join it to wait for the load).
+        """
+        with self._lock:
+            self._loading += 1
+
+        def run() -> None:
+            try:
+                model = loader()
+            except BaseException as exc:  # noqa: BLE001 - reported through load_error/readiness
+                self.load_error = exc
+            else:
+                self.add(model, default=default)
+            finally:
+                with self._lock:
+                    self._loading -= 1
+
+        thread = threading.Thread(target=run, name="conveyor-model-load", daemon=True)
+        thread.start()
+        return thread
+
+    def route(self, request: RouteRequest) -> ServedModel:
+        """Return the version answering ``request``.
+
+        Raises:
+            NotReadyError: Nothing is loaded yet.
+            ModelNotServedError: The named model or version is not served.
+        """
+        state = self._state
+        if request.version is not None and request.name is not None:
+            model = state.models.get((request.name, request.version))
+        else:
+            model = self.router.pick(state, request)
+        if model is not None:
+            return model
+        if not state.models:
+            raise NotReadyError(
+                "No model is loaded yet.",
+                hint="Wait until /v2/health/ready answers 200.",
+            )
+        raise self.not_served(request.name, request.version)
+
+    def not_served(self, name: str | None, version: int | None) -> ModelNotServedError:
+        """The error for a model or version this host does not serve, listing what it does."""
+        served = ", ".join(f"{n}@{v}" for n, v in sorted(self._state.models)) or "nothing"
+        what = f"{name}@{version}" if version is not None else f"{name}"
+        return ModelNotServedError(
+            f"Model {what} is not served here. Served: {served}.",
+            hint="Send the request to a served model name and version.",
+            name=name,
+            version=version,
+        )
+
+    def _publish(
+        self, models: dict[ModelKey, ServedModel], defaults: dict[str, int], first: str | None
+    ) -> None:
+        self._state = HostState(MappingProxyType(models), MappingProxyType(defaults), first)

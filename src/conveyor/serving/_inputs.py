@@ -1,0 +1,267 @@
+"""Request rows checked against a model's input columns, turned into what its predictor takes.
+
+Validation is column-wise and strict: numbers are never read from strings, booleans are not
+numbers, and a value that does not fit names its column (422). Missing columns are listed (400);
+extra columns follow the ``extra_columns`` policy. When every input is numeric and the predictor
+has ``predict_array``, the rows become one float64 array without pandas (the single-row hot
+path); otherwise they become a DataFrame checked again by the signature's ``validate``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from conveyor.serving._errors import (
+    ExtraColumnsError,
+    InvalidValueError,
+    MalformedRequestError,
+    MissingColumnsError,
+    NonFiniteValueError,
+    TooManyRowsError,
+)
+from conveyor.serving._model import InputColumn, ServedModel
+from conveyor.serving._settings import ServingSettings
+
+_NAN = float("nan")
+
+
+@dataclass
+class Rows:
+    """Validated input: one list per signature column, in signature order.
+
+    Attributes:
+        columns: Column name -> its values (floats for numeric columns, ``nan`` for nulls).
+        n: Number of rows.
+        matrix: The float64 array (n x columns) when the model takes the array path.
+    """
+
+    columns: dict[str, list[Any]]
+    n: int
+    matrix: npt.NDArray[np.float64] | None = None
+
+    def records(self) -> list[dict[str, Any]]:
+        """One ``{column: value}`` dict per row (what the prediction log records)."""
+        names = list(self.columns)
+        return [
+            dict(zip(names, values, strict=True))
+            for values in zip(*self.columns.values(), strict=True)
+        ]
+
+
+def from_records(model: ServedModel, records: Any, settings: ServingSettings) -> Rows:
+    """Validate a list of ``{column: value}`` rows."""
+    if not isinstance(records, list) or not records:
+        raise MalformedRequestError(
+            "Expected a non-empty list of rows ({column: value} objects).",
+            hint='Send {"rows": [{"x": 1.0}]}.',
+        )
+    _check_count(len(records), settings)
+    keys: set[str] = set()
+    for row in records:
+        if not isinstance(row, dict):
+            raise MalformedRequestError(
+                f"Every row must be a JSON object; got {type(row).__name__}.",
+                hint='Send rows as objects: {"rows": [{"x": 1.0}]}.',
+            )
+        keys.update(row)
+    _check_names(model, keys, settings)
+    missing_in = [c for c in model.column_names if any(c not in r for r in records)]
+    if missing_in:
+        raise MissingColumnsError(
+            f"Some rows lack column(s): {', '.join(missing_in)}.",
+            hint="Send every column in every row (null for a missing value, if nullable).",
+            missing=missing_in,
+        )
+    columns = {c.name: _clean(c, [r[c.name] for r in records], settings) for c in model.columns}
+    return _finish(model, columns, len(records))
+
+
+def from_columns(model: ServedModel, table: Any, settings: ServingSettings) -> Rows:
+    """Validate a ``{column: [values]}`` mapping (all lists the same length)."""
+    if not isinstance(table, dict) or not table:
+        raise MalformedRequestError(
+            "Expected a non-empty object of columns ({column: [values]}).",
+            hint='Send {"columns": {"x": [1.0, 2.0]}}.',
+        )
+    lengths = {len(v) if isinstance(v, list) else -1 for v in table.values()}
+    if -1 in lengths or len(lengths) != 1 or 0 in lengths:
+        raise MalformedRequestError(
+            "Every column must be a non-empty list and all lists the same length; "
+            f"got lengths {sorted(lengths)}.",
+            hint='Send {"columns": {"x": [1.0, 2.0], "y": [3.0, 4.0]}}.',
+        )
+    n = lengths.pop()
+    _check_count(n, settings)
+    _check_names(model, set(table), settings)
+    columns = {c.name: _clean(c, table[c.name], settings) for c in model.columns}
+    return _finish(model, columns, n)
+
+
+def from_split(model: ServedModel, names: Any, data: Any, settings: ServingSettings) -> Rows:
+    """Validate ``columns`` + ``data`` (a list of rows as lists), MLflow's ``dataframe_split``."""
+    if names is None:
+        names = list(model.column_names)
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise MalformedRequestError(
+            "'columns' must be a list of column names.",
+            hint='Send {"dataframe_split": {"columns": ["x"], "data": [[1.0]]}}.',
+        )
+    if not isinstance(data, list) or not data:
+        raise MalformedRequestError(
+            "'data' must be a non-empty list of rows.",
+            hint='Send {"dataframe_split": {"columns": ["x"], "data": [[1.0]]}}.',
+        )
+    _check_count(len(data), settings)
+    width = len(names)
+    for row in data:
+        if not isinstance(row, list) or len(row) != width:
+            raise MalformedRequestError(
+                f"Every row of 'data' must be a list of {width} values (one per column).",
+                hint="Make each row as long as 'columns'.",
+            )
+    _check_names(model, set(names), settings)
+    position = {n: i for i, n in enumerate(names)}
+    columns = {
+        c.name: _clean(c, [row[position[c.name]] for row in data], settings) for c in model.columns
+    }
+    return _finish(model, columns, len(data))
+
+
+def from_matrix(model: ServedModel, data: Any, settings: ServingSettings) -> Rows:
+    """Validate rows given as lists of values in signature column order (tensor inputs)."""
+    return from_split(model, list(model.column_names), data, settings)
+
+
+def _check_count(n: int, settings: ServingSettings) -> None:
+    if n > settings.max_batch_rows:
+        raise TooManyRowsError(
+            f"The request holds {n} rows; at most {settings.max_batch_rows} are accepted.",
+            hint="Split the request into smaller batches.",
+            rows=n,
+            limit=settings.max_batch_rows,
+        )
+
+
+def _check_names(model: ServedModel, names: set[str], settings: ServingSettings) -> None:
+    index = model.column_index
+    missing = [c for c in model.column_names if c not in names]
+    if missing:
+        raise MissingColumnsError(
+            f"Missing column(s): {', '.join(missing)}. Expected: {', '.join(model.column_names)}.",
+            hint="Send every column of the model's signature.",
+            missing=missing,
+        )
+    if settings.extra_columns == "reject" and len(names) != len(index):
+        extra = sorted(n for n in names if n not in index)
+        raise ExtraColumnsError(
+            f"Unexpected column(s): {', '.join(extra)}. Expected: {', '.join(model.column_names)}.",
+            hint="Remove them (this server rejects columns the signature does not name).",
+            extra=extra,
+        )
+
+
+def _bad(column: InputColumn, value: Any, why: str) -> InvalidValueError:
+    shown = repr(value)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return InvalidValueError(
+        f"Column '{column.name}' expects {column.type}{' or null' if column.nullable else ''}; "
+        f"got {shown} ({why}).",
+        hint=f"Send a {column.type} value for '{column.name}'.",
+        column=column.name,
+        value=shown,
+    )
+
+
+def _clean(column: InputColumn, values: Sequence[Any], settings: ServingSettings) -> list[Any]:
+    kind = column.type
+    out: list[Any] = []
+    append = out.append
+    for v in values:
+        t = type(v)
+        if v is None:
+            if not column.nullable:
+                raise _bad(column, v, "the column is not nullable")
+            append(_NAN if kind in ("double", "float", "long", "integer") else None)
+        elif kind in ("double", "float"):
+            if t is float:
+                if not math.isfinite(v):
+                    _non_finite(column, v, settings)
+                    append(_NAN)
+                else:
+                    append(v)
+            elif t is int:
+                append(float(v))
+            else:
+                raise _bad(column, v, f"a {_json_kind(v)}")
+        elif kind in ("long", "integer"):
+            if t is int:
+                append(v)
+            elif t is float and v.is_integer():
+                append(int(v))
+            else:
+                raise _bad(column, v, f"a {_json_kind(v)}")
+        elif kind == "boolean":
+            if t is not bool:
+                raise _bad(column, v, f"a {_json_kind(v)}")
+            append(v)
+        elif kind in ("string", "datetime"):
+            if t is not str:
+                raise _bad(column, v, f"a {_json_kind(v)}")
+            append(v)
+        else:
+            if t in (list, dict):
+                raise _bad(column, v, f"a {_json_kind(v)}")
+            append(v)
+    return out
+
+
+def _non_finite(column: InputColumn, value: float, settings: ServingSettings) -> None:
+    if settings.non_finite == "reject" or not column.nullable:
+        raise NonFiniteValueError(
+            f"Column '{column.name}' got {value!r}; NaN and Infinity are not accepted"
+            + (" (the column is not nullable)." if settings.non_finite == "null" else "."),
+            hint="Send a finite number, or null in a nullable column.",
+            column=column.name,
+            value=repr(value),
+        )
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, float) and not value.is_integer():
+        return "non-integer number"
+    return type(value).__name__
+
+
+def _finish(model: ServedModel, columns: dict[str, list[Any]], n: int) -> Rows:
+    matrix = None
+    if model.array_path:
+        if n == 1:
+            matrix = np.array([[vals[0] for vals in columns.values()]], dtype=np.float64)
+        else:
+            matrix = np.array(list(columns.values()), dtype=np.float64).T.copy()
+    return Rows(columns, n, matrix)
+
+
+def as_mapping(value: Any) -> Mapping[str, Any]:
+    """``value`` when it is a JSON object, else a malformed-request error."""
+    if not isinstance(value, dict):
+        raise MalformedRequestError(
+            f"Expected a JSON object; got {_json_kind(value)}.",
+            hint='Send an object such as {"rows": [{"x": 1.0}]}.',
+        )
+    return value

@@ -1,0 +1,77 @@
+"""Serving settings: limits and input policies, read once at the entry point."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from conveyor.serving._errors import ServingConfigError
+
+ExtraColumns = Literal["ignore", "reject"]
+NonFinite = Literal["reject", "null"]
+
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ServingSettings:
+    """Limits and policies of the prediction server.
+
+    Attributes:
+        max_body_bytes: Largest request body accepted; larger ones get 413.
+        max_batch_rows: Most rows in one request; more get 400.
+        extra_columns: ``"ignore"`` drops columns the signature does not name;
+            ``"reject"`` answers 400 listing them.
+        non_finite: ``"reject"`` answers 422 to ``NaN``/``Infinity`` in a request;
+            ``"null"`` reads them as missing values (accepted only in nullable columns).
+            Responses are strict JSON either way: a non-finite prediction is sent as ``null``.
+        micro_batch: Group concurrent single-row requests into one model call.
+        micro_batch_max_size: Most rows in one micro-batch.
+        micro_batch_max_wait_us: Longest a row waits for companions, in microseconds.
+        inline_max_rows: Requests up to this many rows run on the event loop (a thread hop
+            costs more than a small prediction); larger ones run in a worker thread.
+        environment: Recorded with every logged prediction (``None`` outside deployments).
+        log_predictions: Send every prediction to the prediction logger when one is given.
+
+    Example:
+        >>> ServingSettings(max_batch_rows=100).max_batch_rows
+        100
+    """
+
+    max_body_bytes: int = MIB
+    max_batch_rows: int = 10_000
+    extra_columns: ExtraColumns = "ignore"
+    non_finite: NonFinite = "reject"
+    micro_batch: bool = False
+    micro_batch_max_size: int = 32
+    micro_batch_max_wait_us: int = 500
+    inline_max_rows: int = 256
+    environment: str | None = None
+    log_predictions: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("max_body_bytes", "max_batch_rows", "micro_batch_max_size"):
+            if getattr(self, name) < 1:
+                raise ServingConfigError(
+                    f"Serving setting {name}={getattr(self, name)!r} must be at least 1.",
+                    hint=f"Pass a positive {name}.",
+                    setting=name,
+                )
+        if self.micro_batch_max_wait_us < 0 or self.inline_max_rows < 0:
+            raise ServingConfigError(
+                "Serving settings micro_batch_max_wait_us and inline_max_rows must not be "
+                f"negative (got {self.micro_batch_max_wait_us}, {self.inline_max_rows}).",
+                hint="Pass 0 or a positive number.",
+            )
+        if self.extra_columns not in ("ignore", "reject"):
+            raise ServingConfigError(
+                f"Serving setting extra_columns={self.extra_columns!r} is not a policy.",
+                hint="Use 'ignore' or 'reject'.",
+                setting="extra_columns",
+            )
+        if self.non_finite not in ("reject", "null"):
+            raise ServingConfigError(
+                f"Serving setting non_finite={self.non_finite!r} is not a policy.",
+                hint="Use 'reject' or 'null'.",
+                setting="non_finite",
+            )

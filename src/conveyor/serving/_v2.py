@@ -1,0 +1,249 @@
+"""The Open Inference Protocol (KServe v2) routes, with its ``{"error": ...}`` format.
+
+Tabular inputs arrive either as one tensor per signature column (shape ``[n]`` or ``[n, 1]``)
+or as one ``[n, columns]`` tensor in signature order. Shapes are checked against the data
+(negative or lying shapes are a 400). The binary tensor extension is read for numeric
+tensors (raw little-endian values; nothing is ever unpickled).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import Response
+
+import conveyor
+from conveyor.serving._errors import MalformedRequestError, RequestError
+from conveyor.serving._host import RouteRequest
+from conveyor.serving._inputs import Rows, as_mapping, from_columns, from_matrix
+from conveyor.serving._model import ServedModel
+from conveyor.serving._wire import check_content_type, error_response, json_response, read_body
+
+if TYPE_CHECKING:
+    from conveyor.serving._app import Server
+
+_DTYPES = {
+    "BOOL": "?", "UINT8": "<u1", "UINT16": "<u2", "UINT32": "<u4", "UINT64": "<u8",
+    "INT8": "<i1", "INT16": "<i2", "INT32": "<i4", "INT64": "<i8",
+    "FP16": "<f2", "FP32": "<f4", "FP64": "<f8",
+}  # fmt: skip
+_COLUMN_DATATYPE = {"double": "FP64", "long": "INT64", "boolean": "BOOL"}
+_MAX_DIMS = 8
+
+
+def _bad(message: str) -> MalformedRequestError:
+    return MalformedRequestError(
+        message, hint="See the Open Inference Protocol's inference request format."
+    )
+
+
+def _flatten(data: Any, out: list[Any]) -> None:
+    for item in data:
+        if isinstance(item, list):
+            _flatten(item, out)
+        else:
+            out.append(item)
+
+
+def _tensor(
+    item: Any, binary: memoryview | None, offset: int
+) -> tuple[str, list[int], list[Any], int]:
+    if not isinstance(item, dict):
+        raise _bad("Every entry of 'inputs' must be an object with name, shape, datatype, data.")
+    name, shape, datatype = item.get("name"), item.get("shape"), item.get("datatype")
+    if not isinstance(name, str) or not isinstance(datatype, str):
+        raise _bad("Every input needs a string 'name' and 'datatype'.")
+    if (
+        not isinstance(shape, list)
+        or not 1 <= len(shape) <= _MAX_DIMS
+        or not all(type(d) is int and d >= 0 for d in shape)
+    ):
+        raise _bad(f"Input '{name}' has an invalid shape {shape!r}: expected 1-8 sizes >= 0.")
+    count = math.prod(shape)
+    size = (item.get("parameters") or {}).get("binary_data_size")
+    if size is not None:
+        dtype = _DTYPES.get(datatype)
+        if binary is None or dtype is None or type(size) is not int or size < 0:
+            raise _bad(f"Input '{name}' declares binary data this server cannot read.")
+        chunk = binary[offset : offset + size]
+        if len(chunk) != size or size != count * np.dtype(dtype).itemsize:
+            raise _bad(f"Input '{name}': shape {shape} does not match {size} bytes of {datatype}.")
+        decoded: list[Any] = np.frombuffer(chunk, dtype=dtype).tolist()
+        return name, shape, decoded, offset + size
+    data = item.get("data")
+    if not isinstance(data, list):
+        raise _bad(f"Input '{name}' needs 'data' as a list.")
+    values: list[Any] = []
+    _flatten(data, values)
+    if len(values) != count:
+        raise _bad(f"Input '{name}' has shape {shape} ({count} values) but {len(values)} values.")
+    return name, shape, values, offset
+
+
+def _rows(
+    model: ServedModel, payload: dict[str, Any], binary: memoryview | None, server: Server
+) -> Rows:
+    inputs = payload.get("inputs")
+    if not isinstance(inputs, list) or not inputs:
+        raise _bad("'inputs' must be a non-empty list of tensors.")
+    tensors = []
+    offset = 0
+    for item in inputs:
+        name, shape, values, offset = _tensor(item, binary, offset)
+        tensors.append((name, shape, values))
+    settings = server.settings
+    width = len(model.columns)
+    if len(tensors) == 1 and tensors[0][0] not in model.column_index:
+        name, shape, values = tensors[0]
+        if len(shape) != 2 or shape[1] != width:
+            raise _bad(
+                f"Input '{name}' must have shape [rows, {width}] (columns "
+                f"{', '.join(model.column_names)}), or send one input per column."
+            )
+        n = shape[0]
+        return from_matrix(model, [values[i * width : (i + 1) * width] for i in range(n)], settings)
+    table: dict[str, Any] = {}
+    for name, shape, values in tensors:
+        if len(shape) > 2 or (len(shape) == 2 and shape[1] != 1):
+            raise _bad(f"Input '{name}' must have shape [rows] or [rows, 1]; got {shape}.")
+        table[name] = values
+    return from_columns(model, table, settings)
+
+
+def _output(model: ServedModel, values: list[Any]) -> dict[str, Any]:
+    array = np.asarray(values)
+    kind = array.dtype.kind
+    datatype = {"f": "FP64", "i": "INT64", "u": "UINT64", "b": "BOOL"}.get(kind, "BYTES")
+    data = array.reshape(-1).tolist() if kind in "fiub" else [str(v) for v in array.reshape(-1)]
+    return {"name": "predict", "datatype": datatype, "shape": list(array.shape), "data": data}
+
+
+async def _live(request: Request) -> Response:
+    return json_response({"live": True})
+
+
+async def _server_metadata(request: Request) -> Response:
+    return json_response(
+        {
+            "name": "conveyor",
+            "version": conveyor.__version__,
+            "extensions": ["binary_tensor_data"],
+        }
+    )
+
+
+def add_v2_routes(app: FastAPI, server: Server) -> None:
+    """Mount the OIP routes on ``app`` (``server`` is the application's ``Server``)."""
+    host = server.host
+
+    def lookup(name: str, version: str | None) -> ServedModel:
+        number: int | None = None
+        if version is not None:
+            if not version.isdigit():
+                raise host.not_served(name, None)
+            number = int(version)
+        return host.route(RouteRequest(name, number, "", {}))
+
+    async def ready(request: Request) -> Response:
+        ok = host.ready
+        body: dict[str, Any] = {"ready": ok}
+        if host.load_error is not None:
+            body["error"] = f"The model failed to load: {host.load_error}"
+        return json_response(body, 200 if ok else 503)
+
+    async def model_metadata(request: Request) -> Response:
+        params = request.path_params
+        try:
+            model = lookup(params["name"], params.get("version"))
+        except RequestError as exc:
+            return error_response(exc, oip=True)
+        versions = sorted(str(v) for (n, v) in host.state.models if n == model.name)
+        return json_response(
+            {
+                "name": model.name,
+                "versions": versions,
+                "platform": f"conveyor/{model.flavor or 'model'}",
+                "inputs": [
+                    {
+                        "name": c.name,
+                        "datatype": _COLUMN_DATATYPE.get(c.type, "BYTES"),
+                        "shape": [-1],
+                    }
+                    for c in model.columns
+                ],
+                "outputs": [{"name": "predict", "datatype": "FP64", "shape": [-1]}],
+            }
+        )
+
+    async def model_ready(request: Request) -> Response:
+        params = request.path_params
+        try:
+            lookup(params["name"], params.get("version"))
+        except RequestError as exc:
+            return error_response(exc, oip=True)
+        return json_response({"name": params["name"], "ready": True})
+
+    async def infer(request: Request) -> Response:
+        started = time.perf_counter()
+        params = request.path_params
+        model: ServedModel | None = None
+        route = "/v2/infer"
+        try:
+            check_content_type_oip(request)
+            body = await read_body(request, server.settings.max_body_bytes)
+            model = lookup(params["name"], params.get("version"))
+            payload, binary = _split_binary(request, body, server)
+            rows = _rows(model, payload, binary, server)
+            values = await server.engine.run(model, rows)
+            rid = payload.get("id")
+            rid = rid if isinstance(rid, str) and rid else server.request_id(request)
+            result = {
+                "model_name": model.name,
+                "model_version": str(model.version),
+                "id": rid,
+                "outputs": [_output(model, values)],
+            }
+            response = json_response(result, 200, {"x-request-id": rid})
+        except RequestError as exc:
+            server.observe(model, route, exc.status, started)
+            return error_response(exc, oip=True)
+        server.engine.log(model, rid, rows, values, (time.perf_counter() - started) * 1000.0)
+        server.observe(model, route, 200, started)
+        return response
+
+    app.router.add_route("/v2", _server_metadata, methods=["GET"])
+    app.router.add_route("/v2/health/live", _live, methods=["GET"])
+    app.router.add_route("/v2/health/ready", ready, methods=["GET"])
+    for base in ("/v2/models/{name}", "/v2/models/{name}/versions/{version}"):
+        app.router.add_route(base, model_metadata, methods=["GET"])
+        app.router.add_route(base + "/ready", model_ready, methods=["GET"])
+        app.router.add_route(base + "/infer", infer, methods=["POST"])
+
+
+def check_content_type_oip(request: Request) -> None:
+    """JSON, or the binary extension's ``application/octet-stream`` with its header length."""
+    if "inference-header-content-length" in request.headers:
+        return
+    check_content_type(request, allow_missing=True)
+
+
+def _split_binary(
+    request: Request, body: bytes, server: Server
+) -> tuple[dict[str, Any], memoryview | None]:
+    from conveyor.serving._wire import parse_json
+
+    header = request.headers.get("inference-header-content-length")
+    if header is None:
+        return dict(as_mapping(parse_json(body, server.settings))), None
+    if not header.isdigit() or int(header) > len(body):
+        raise _bad(
+            f"Inference-Header-Content-Length {header!r} does not fit a {len(body)}-byte body."
+        )
+    length = int(header)
+    payload = dict(as_mapping(parse_json(body[:length], server.settings)))
+    return payload, memoryview(body)[length:]

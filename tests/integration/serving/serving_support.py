@@ -1,0 +1,73 @@
+"""Test support: a real uvicorn server on 127.0.0.1 in a thread, and small real models."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import uvicorn
+from sklearn.linear_model import LogisticRegression
+
+from conveyor.registry.flavors import Signature, infer_signature
+from conveyor.serving import ServedModel
+
+
+class LinearPredictor:
+    """A fitted scikit-learn model behind the flavors' Predictor protocol."""
+
+    def __init__(self, model: LogisticRegression) -> None:
+        self.model = model
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray[Any, Any]:
+        return np.asarray(self.model.predict(frame.to_numpy(dtype=np.float64)))
+
+    def predict_array(self, x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        return np.asarray(self.model.predict(x))
+
+
+def training_frame() -> tuple[pd.DataFrame, pd.Series]:
+    rng = np.random.default_rng(7)
+    frame = pd.DataFrame({"age": rng.uniform(18, 80, 200), "spend": rng.uniform(0, 100, 200)})
+    return frame, (frame["spend"] > 50).astype(int)
+
+
+def linear_model(name: str = "churn", version: int = 1) -> ServedModel:
+    frame, target = training_frame()
+    fitted = LogisticRegression().fit(frame.to_numpy(), target)
+    signature: Signature = infer_signature(frame)
+    return ServedModel.from_signature(
+        name, version, LinearPredictor(fitted), signature, flavor="sklearn"
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def running(app: Any) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on 127.0.0.1 in a thread; yield its base URL."""
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(20)
