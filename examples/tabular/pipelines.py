@@ -55,10 +55,19 @@ def tune_model(train: pd.DataFrame, n_trials: int = 8, seed: int = 0) -> dict[st
 
 
 @conveyor.step
-def train(train: pd.DataFrame, best: dict[str, float]) -> Pipeline:
-    """Fit the model with the tuned parameters on the whole training set."""
+def train(
+    train: pd.DataFrame, best: dict[str, float], shuffle_labels: bool = False, seed: int = 0
+) -> Pipeline:
+    """Fit the model with the tuned parameters on the whole training set.
+
+    ``shuffle_labels`` trains on permuted labels: a deliberately broken model, used to
+    show that the quality gates of ``conveyor ci`` reject it.
+    """
+    labels = train[TARGET]
+    if shuffle_labels:
+        labels = labels.sample(frac=1.0, random_state=seed).reset_index(drop=True)
     model = make_model(best["C"])
-    model.fit(train.drop(columns=[TARGET]), train[TARGET])
+    model.fit(train.drop(columns=[TARGET]), labels)
     return model
 
 
@@ -77,10 +86,12 @@ def evaluate(model: Pipeline, test: pd.DataFrame) -> dict[str, float]:
 
 
 @conveyor.pipeline
-def training(data: str = "cancer@latest", n_trials: int = 8, seed: int = 0) -> None:
+def training(
+    data: str = "cancer@latest", n_trials: int = 8, seed: int = 0, shuffle_labels: bool = False
+) -> None:
     """Load a dataset version, split it, tune, train and evaluate."""
     df = conveyor.load_dataset(data)
     train_df, test_df = split(df, seed=seed)
     best = tune_model(train_df, n_trials=n_trials, seed=seed)
-    model = train(train_df, best)
+    model = train(train_df, best, shuffle_labels=shuffle_labels, seed=seed)
     evaluate(model, test_df)

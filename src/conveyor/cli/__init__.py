@@ -3,7 +3,8 @@
 Commands parse their arguments, call the public Python API and render the result with
 rich (tables, progress bars) or, with ``--json``, as JSON on stdout. No business logic
 lives here. Exit codes: 0 success, 1 a conveyor error (message and hint on stderr),
-2 a usage error, 3 a verification found corruption or tampering, 130 interrupted.
+2 a usage error, 3 a verification found corruption or tampering, 4 a gate decided REJECT,
+5 a gate decided HOLD, 130 interrupted.
 """
 
 from __future__ import annotations

@@ -8,7 +8,18 @@ from collections.abc import Sequence
 import typer
 from rich.console import Console
 
-from conveyor.cli import _audit, _config, _data, _demo, _models, _project, _run, _runs, _serve
+from conveyor.cli import (
+    _audit,
+    _checks,
+    _config,
+    _data,
+    _demo,
+    _models,
+    _project,
+    _run,
+    _runs,
+    _serve,
+)
 from conveyor.cli._output import EXIT_ERROR, EXIT_INTERRUPTED, State
 from conveyor.errors import ConveyorError
 
@@ -18,7 +29,8 @@ app = typer.Typer(
         "conveyor: the machine-learning lifecycle as CI/CD.\n\n"
         "Every listing command takes --json; every command takes --verbose (tracebacks). "
         "Exit codes: 0 success, 1 error (one line and a hint on stderr), 2 usage error, "
-        "3 verification failed (corruption or tampering), 130 interrupted."
+        "3 verification failed (corruption or tampering), 4 gate REJECT, 5 gate HOLD, "
+        "130 interrupted."
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -34,6 +46,7 @@ _run.register(app)
 app.add_typer(_runs.app, name="runs")
 app.add_typer(_models.app, name="models")
 _serve.register(app)
+_checks.register(app)
 _demo.register(app)
 
 

@@ -27,15 +27,24 @@ def init(
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite an existing conveyor.yaml.")
     ] = False,
+    ci: Annotated[
+        str | None,
+        typer.Option(
+            "--ci",
+            help="Also write a CI workflow running `conveyor ci` on pull requests: "
+            "github (.github/workflows/conveyor.yml) or gitlab (.gitlab-ci.yml). "
+            "In an existing project only the workflow is written.",
+        ),
+    ] = None,
 ) -> None:
     """Scaffold a conveyor project: conveyor.yaml, pipelines.py and .gitignore."""
     from conveyor.workspace import init_project
 
-    written = init_project(directory, name=name, force=force)
+    written = init_project(directory, name=name, force=force, ci=ci)
     out = console()
     out.print(f"Initialised conveyor project in [bold]{directory.resolve()}[/]")
     for path in written:
-        out.print(f"  wrote {path.name}")
+        out.print(f"  wrote {path.relative_to(directory.resolve()).as_posix()}")
     out.print("Next: [bold]conveyor data add NAME PATH[/] to version your first dataset.")
 
 

@@ -1,0 +1,241 @@
+"""``run_ci``: train the candidate, check it against the champion, decide, and report.
+
+The CI entry point does what a reviewer would otherwise do by hand: restore the pinned
+data, run the configured training pipeline, register what it trained as a candidate,
+run every configured gate plus the integration checks against the current champion,
+record the decision, and write the reports a CI system shows (Markdown for the pull
+request comment, JUnit XML for the test tab, JSON, and a self-contained HTML page).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from conveyor.checks import (
+    CheckContext,
+    CheckResult,
+    CheckSpec,
+    GateDecision,
+    SuiteResult,
+    evaluate_gates,
+    get_check,
+    run_checks,
+    write_reports,
+)
+from conveyor.checks.data import infer_schema, latest_schema
+from conveyor.ci._facts import INTEGRATION_CHECKS, gate_names
+from conveyor.ci._restore import restore_data
+from conveyor.errors import ConfigError
+from conveyor.pipelines import load_pipeline
+from conveyor.registry import AliasNotFoundError, ModelNotFoundError
+
+if TYPE_CHECKING:
+    from conveyor.config import ConveyorConfig
+    from conveyor.registry import ModelVersion
+    from conveyor.workspace import Workspace
+
+#: Exit codes of ``conveyor ci`` (3 is taken by "verification failed").
+EXIT_PROMOTE = 0
+EXIT_ERROR = 1
+EXIT_REJECT = 4
+EXIT_HOLD = 5
+EXIT_CODES = {"PROMOTE": EXIT_PROMOTE, "REJECT": EXIT_REJECT, "HOLD": EXIT_HOLD}
+
+
+@dataclass(frozen=True)
+class CIResult:
+    """What ``conveyor ci`` did.
+
+    Attributes:
+        decision: The recorded gate decision (PROMOTE, HOLD or REJECT with reasons).
+        suite: Every check result.
+        reports: Report format (``markdown``, ``junit``, ``json``, ``html``) -> file.
+        run_id: The training pipeline run.
+        model_version: The registered candidate.
+        exit_code: 0 PROMOTE, 4 REJECT, 5 HOLD.
+    """
+
+    decision: GateDecision
+    suite: SuiteResult
+    reports: dict[str, Path]
+    run_id: str
+    model_version: ModelVersion
+    exit_code: int
+
+
+def run_ci(
+    workspace: Workspace,
+    *,
+    report_dir: str | os.PathLike[str],
+    params: Mapping[str, Any] | None = None,
+    integration: bool = True,
+) -> CIResult:
+    """Train, register, check and gate a candidate; write every report.
+
+    Args:
+        workspace: The project.
+        report_dir: Folder for the reports (created if missing).
+        params: Pipeline parameters over ``pipelines.params`` of the configuration.
+        integration: Also run the integration checks not listed in ``gates:``
+            (``pipeline_sample``, ``signature_serving``, ``serving_roundtrip``).
+
+    Returns:
+        The decision, the results, the report files and the exit code to use.
+
+    Raises:
+        ConfigError: ``pipelines.training`` or ``evaluation`` is missing, or the run's
+            outputs are not what ``evaluation`` says.
+        LockFileError: Pinned data cannot be restored.
+        PipelineFailedError: The training pipeline failed.
+
+    Example:
+        >>> result = run_ci(ws, report_dir="reports")  # doctest: +SKIP
+        >>> result.decision.decision, result.exit_code
+        ('PROMOTE', 0)
+    """
+    ws = workspace
+    config = ws.settings.config
+    evaluation = config.evaluation
+    ref = config.pipelines.training
+    required = {
+        "pipelines.training": ref,
+        "evaluation.model": evaluation.model,
+        "evaluation.model_step": evaluation.model_step,
+        "evaluation.holdout_step": evaluation.holdout_step,
+        "evaluation.target": evaluation.target,
+    }
+    missing = [key for key, value in required.items() if not value]
+    if missing:
+        raise ConfigError(
+            f"`conveyor ci` needs {', '.join(missing)} in conveyor.yaml.",
+            hint="Name the training pipeline (pipelines.training: MODULE:PIPELINE) and how to "
+            "find the model and holdout in its run (evaluation: model, model_step, "
+            "holdout_step, holdout_output, target). See docs/checks.md.",
+            missing=missing,
+        )
+    # Narrowed for the type checker: each was verified just above.
+    assert ref
+    assert evaluation.model
+    assert evaluation.model_step
+    assert evaluation.holdout_step
+    pins = restore_data(ws)
+    merged = {**config.pipelines.params, **dict(params or {})}
+    pipeline = load_pipeline(ref, ws.root)
+    run = pipeline.run(ws, params=merged, dataset_pins=pins)
+    model = run.output(evaluation.model_step)
+    holdout = run.output(
+        evaluation.holdout_step,
+        output_index(run.steps, evaluation.holdout_step, evaluation.holdout_output),
+    )
+    if not isinstance(holdout, pd.DataFrame):
+        raise ConfigError(
+            f"Output {evaluation.holdout_output} of step {evaluation.holdout_step!r} is a "
+            f"{type(holdout).__name__}, not a DataFrame holding the holdout.",
+            hint="Point evaluation.holdout_step/holdout_output at the holdout frame.",
+            step=evaluation.holdout_step,
+        )
+    target = str(evaluation.target)
+    features = holdout.drop(columns=[target]) if target in holdout.columns else holdout
+    version = ws.models.register(
+        evaluation.model,
+        model,
+        input_example=features.head(5),
+        run=run.run_id,
+        tags={"candidate": "true"},
+    )
+    champion = champion_of(ws, evaluation.model, version.version)
+    specs = gate_specs(config)
+    if integration:
+        configured = set(gate_names(config))
+        specs += [CheckSpec(name) for name in INTEGRATION_CHECKS if name not in configured]
+    data_specs = [s for s in specs if get_check(s.check).subject_kind == "dataset"]
+    model_specs = [s for s in specs if s not in data_specs]
+    suite_id = uuid.uuid4().hex
+    data_results: list[CheckResult] = []
+    for name, number in sorted(run.datasets.items()):
+        data_results += _check_dataset(ws, f"{name}@{number}", data_specs, target, suite_id)
+    with CheckContext(
+        ws,
+        run_id=run.run_id,
+        candidate=version.ref,
+        candidate_object=model,
+        champion=champion,
+        holdout=holdout,
+        target=target,
+        positive_label=evaluation.positive_label,
+        sensitive=evaluation.sensitive,
+        slices=evaluation.slices,
+        irrelevant=evaluation.irrelevant,
+    ) as ctx:
+        model_suite = run_checks(ctx, model_specs, suite_id=suite_id)
+    suite = dataclasses.replace(model_suite, results=(*data_results, *model_suite.results))
+    # The integration checks gate the candidate like the declared gates do.
+    decision = evaluate_gates(suite, specs, has_champion=champion is not None, workspace=ws)
+    reports = write_reports(suite, decision, Path(report_dir), profiles=_profiles(ws, run.datasets))
+    return CIResult(
+        decision=decision,
+        suite=suite,
+        reports=reports,
+        run_id=run.run_id,
+        model_version=version,
+        exit_code=EXIT_CODES.get(decision.decision, EXIT_ERROR),
+    )
+
+
+def _check_dataset(
+    ws: Workspace, ref: str, specs: list[CheckSpec], target: str, suite_id: str
+) -> tuple[CheckResult, ...]:
+    """Run the data gates on one dataset version the training run read."""
+    if not specs:
+        return ()
+    version = ws.datasets.get(ref)
+    if version.kind != "table":
+        return ()
+    if any(s.check == "schema" for s in specs) and latest_schema(ws, version.name) is None:
+        # The first CI run makes the pinned version the baseline later versions must match.
+        infer_schema(ws, ref)
+    columns = (version.profile or {}).get("columns", {})
+    with CheckContext(ws, dataset=ref, target=target if target in columns else None) as ctx:
+        return run_checks(ctx, specs, suite_id=suite_id).results
+
+
+def _profiles(ws: Workspace, datasets: Mapping[str, int]) -> dict[str, Any] | None:
+    """The current and previous profile of the first dataset read, for the HTML plots."""
+    for name, number in sorted(datasets.items()):
+        current = ws.datasets.get(f"{name}@{number}")
+        if current.kind != "table" or not current.profile:
+            continue
+        profiles: dict[str, Any] = {"current": current.profile}
+        if number > 1:
+            profiles["reference"] = ws.datasets.get(f"{name}@{number - 1}").profile or {}
+        return profiles
+    return None
+
+
+def output_index(steps: Mapping[str, Any], step: str, index: int) -> int | None:
+    """``index``, or ``None`` for index 0 of a step with a single (unnumbered) output."""
+    result = steps.get(step)
+    names = {o.name for o in getattr(result, "outputs", ())}
+    return None if index == 0 and "output" in names and "output_0" not in names else index
+
+
+def gate_specs(config: ConveyorConfig) -> list[CheckSpec]:
+    """The ``gates:`` of a configuration as check specs, in order."""
+    return [CheckSpec(gate.check, dict(gate.params), gate.severity) for gate in config.gates]
+
+
+def champion_of(ws: Workspace, name: str, candidate: int) -> str | None:
+    """``name@N`` of the current champion (``None`` for the first model)."""
+    try:
+        champion = ws.models.get(f"{name}@champion")
+    except (AliasNotFoundError, ModelNotFoundError):
+        return None
+    return None if champion.version == candidate else champion.ref
