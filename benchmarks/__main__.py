@@ -8,10 +8,18 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import bench_data, bench_pipelines, bench_serving, bench_tracking, bench_tuning
+from benchmarks import (
+    bench_data,
+    bench_monitoring,
+    bench_pipelines,
+    bench_serving,
+    bench_tracking,
+    bench_tuning,
+)
 
 BENCHMARKS = {
     "data": bench_data.main,
+    "monitoring": bench_monitoring.main,
     "pipelines": bench_pipelines.main,
     "serving": bench_serving.main,
     "tracking": bench_tracking.main,

@@ -30,6 +30,11 @@ PACKAGES = [
     "conveyor.checks.data",
     "conveyor.checks.model",
     "conveyor.ci",
+    "conveyor.deployments",
+    "conveyor.deploy",
+    "conveyor.notify",
+    "conveyor.monitoring",
+    "conveyor.automation",
     "conveyor.cli",
     "conveyor.demo",
 ]

@@ -9,12 +9,15 @@ import typer
 from rich.console import Console
 
 from conveyor.cli import (
+    _agent,
     _audit,
     _checks,
     _config,
     _data,
     _demo,
+    _deploy,
     _models,
+    _monitor,
     _project,
     _run,
     _runs,
@@ -47,6 +50,9 @@ app.add_typer(_runs.app, name="runs")
 app.add_typer(_models.app, name="models")
 _serve.register(app)
 _checks.register(app)
+_deploy.register(app)
+_agent.register(app)
+app.add_typer(_monitor.app, name="monitor")
 _demo.register(app)
 
 

@@ -251,8 +251,8 @@ def compare(
 def _write_plot(
     path: Path, runs: list[Any], history: list[dict[str, list[dict[str, Any]]]], shared: list[str]
 ) -> None:
-    import plotly.graph_objects as go  # type: ignore[import-untyped]
-    from plotly.subplots import make_subplots  # type: ignore[import-untyped]
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
 
     from conveyor.errors import ConveyorError
 

@@ -17,7 +17,13 @@ which SQLite requires); name constraints as :data:`NAMING_CONVENTION` does. The
 from __future__ import annotations
 
 from conveyor.store._audit import GENESIS_HASH, AuditEvent, AuditVerification
+from conveyor.store._automation_models import (
+    AgentLeaseRow,
+    AutomationEventRow,
+    TriggerStateRow,
+)
 from conveyor.store._check_models import CheckResultRow, DataSchemaRow, GateDecisionRow
+from conveyor.store._deployment_models import DeploymentRow, DeploymentTransitionRow
 from conveyor.store._migrate import head_revision
 from conveyor.store._models import (
     NAMING_CONVENTION,
@@ -28,6 +34,7 @@ from conveyor.store._models import (
     DatasetVersionRow,
     UTCDateTime,
 )
+from conveyor.store._monitoring_models import AlertRow, MonitoringReportRow
 from conveyor.store._prediction_models import FeedbackRow, PredictionBatchRow
 from conveyor.store._registry_models import (
     ModelAliasEventRow,
@@ -45,15 +52,20 @@ from conveyor.store._tracking_models import (
 )
 
 __all__ = [
+    "AgentLeaseRow",
+    "AlertRow",
     "ArtifactRefRow",
     "AuditEvent",
     "AuditEventRow",
     "AuditVerification",
+    "AutomationEventRow",
     "Base",
     "CheckResultRow",
     "DataSchemaRow",
     "DatasetRow",
     "DatasetVersionRow",
+    "DeploymentRow",
+    "DeploymentTransitionRow",
     "FeedbackRow",
     "GENESIS_HASH",
     "GateDecisionRow",
@@ -62,6 +74,7 @@ __all__ = [
     "ModelAliasRow",
     "ModelRow",
     "ModelVersionRow",
+    "MonitoringReportRow",
     "NAMING_CONVENTION",
     "PredictionBatchRow",
     "RunArtifactRow",
@@ -69,6 +82,7 @@ __all__ = [
     "RunMetricRow",
     "RunOutputRow",
     "RunRow",
+    "TriggerStateRow",
     "UTCDateTime",
     "WriteTx",
     "head_revision",

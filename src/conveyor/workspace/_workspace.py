@@ -18,6 +18,7 @@ from conveyor.core import Actor
 from conveyor.data import DatasetRegistry
 from conveyor.errors import EncryptionKeyError
 from conveyor.explain import ExplainError, global_importance
+from conveyor.deployments import DeploymentStore
 from conveyor.predictions import PredictionLog
 from conveyor.registry import ModelRegistry
 from conveyor.store import AuditEvent, AuditVerification, MetadataStore, open_store
@@ -55,6 +56,7 @@ class Workspace:
         self.datasets = DatasetRegistry(store, artifacts, actor=actor, root=settings.root)
         self.runs = RunTracker(store, artifacts, actor=actor, root=settings.root)
         self.predictions = PredictionLog(store, artifacts, actor=actor, root=settings.root)
+        self.deployments = DeploymentStore(store, actor=actor)
         self.models = ModelRegistry(
             store, artifacts, actor=actor, root=settings.root, importance_fn=_importance
         )

@@ -1,0 +1,57 @@
+"""Continuous training: triggers and the crash-safe retraining agent.
+
+This package owns the ``triggers:`` conditions (``schedule`` by cron, ``drift`` and
+``performance`` from the latest monitoring report, ``new_data`` on a new dataset version,
+each with a cooldown) and the :class:`Agent` that evaluates them and, when one fires,
+retrains with :func:`conveyor.ci.run_ci` (train, register the candidate, gate it against
+the champion) and hands a promoted candidate to the deployment controller. Every decision
+is an ``automation_events`` row linked to its cause (trigger -> run -> model version ->
+deployment -> outcome) and audited. The agent's state lives in the metadata store: steps
+are keyed by the firing, so a killed and restarted agent finishes a job once, and a lease
+row lets only one of several agents act.
+"""
+
+from __future__ import annotations
+
+from conveyor.automation._agent import Agent, AgentStatus, AgentTick
+from conveyor.automation._errors import AutomationError, LeaseLostError
+from conveyor.automation._hooks import CRASH_ENV, CRASH_STEPS
+from conveyor.automation._jobs import MAX_ATTEMPTS, Trainer
+from conveyor.automation._lease import Lease, LeaseInfo
+from conveyor.automation._records import EVENT_KINDS, AutomationEvent, TriggerState
+from conveyor.automation._sources import Deployer, LogNotifier, Notifier, report_facts
+from conveyor.automation._triggers import (
+    Condition,
+    Observations,
+    ReportFacts,
+    check_triggers,
+    evaluate,
+    previous_slot,
+)
+
+__all__ = [
+    "CRASH_ENV",
+    "CRASH_STEPS",
+    "EVENT_KINDS",
+    "MAX_ATTEMPTS",
+    "Agent",
+    "AgentStatus",
+    "AgentTick",
+    "AutomationError",
+    "AutomationEvent",
+    "Condition",
+    "Deployer",
+    "LeaseInfo",
+    "Lease",
+    "LeaseLostError",
+    "LogNotifier",
+    "Notifier",
+    "Observations",
+    "ReportFacts",
+    "Trainer",
+    "TriggerState",
+    "check_triggers",
+    "evaluate",
+    "previous_slot",
+    "report_facts",
+]

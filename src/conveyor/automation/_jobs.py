@@ -1,0 +1,310 @@
+"""One retraining job, carried on step by step from whatever the store says is done.
+
+A job starts at a trigger firing and ends with an ``outcome`` event. Each step is keyed
+``<firing key>/<step>``; before doing a step the job looks at the firing's events, so a
+job picked up after a crash skips what is recorded and, for the two steps whose effects
+land before they are recorded (training registers a version; the deployer writes a
+deployment revision), finds those effects in the registry and the deployment history
+instead of repeating them.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from conveyor.automation._hooks import crash_point
+from conveyor.automation._records import AutomationEvent, TriggerState, events_of, record_once
+from conveyor.checks import latest_decision
+from conveyor.core import isoformat
+from conveyor.deployments import Deployment, DeploymentError, DeploymentStore
+from conveyor.errors import ConveyorError
+from conveyor.registry import ModelNotFoundError
+from conveyor.store import TriggerStateRow, WriteTx
+
+if TYPE_CHECKING:
+    from conveyor.automation._agent import Agent
+    from conveyor.ci import CIResult
+    from conveyor.registry import ModelVersion
+
+#: A job whose training was started this many times without finishing is given up.
+MAX_ATTEMPTS = 3
+
+#: ``trainer(ws, report_dir=...)`` trains, registers and gates a candidate (``run_ci``).
+Trainer = Callable[..., "CIResult"]
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    ref: str
+    version: int
+    run_id: str | None
+    decision: str | None
+    reasons: tuple[str, ...]
+
+
+class Job:
+    """Carries on the firing rooted at ``state.current_event_id`` for ``agent``."""
+
+    def __init__(self, agent: Agent, state: TriggerState) -> None:
+        assert state.current_event_id is not None
+        self.agent = agent
+        self.ws = agent.ws
+        self.state = state
+        self.root_id = state.current_event_id
+        self.trigger = agent.trigger(state.trigger)
+
+    def carry_on(self) -> AutomationEvent:
+        """Do every step not yet recorded; return the outcome event."""
+        events = self._events()
+        if "outcome" in events:
+            self._finish(events["outcome"])
+            return events["outcome"]
+        if "error" in events:
+            return self._outcome(events["error"], "failed", events["error"].reason)
+        if "gate" not in events:
+            failure = self._train(events)
+            if failure is not None:
+                return failure
+            events = self._events()
+        gate = events["gate"]
+        if gate.details.get("decision") != "PROMOTE":
+            reasons = "; ".join(gate.details.get("reasons", [])) or "no reason recorded"
+            return self._outcome(
+                gate,
+                "held",
+                f"{gate.details.get('ref')} not deployed ({gate.details.get('decision')}: "
+                f"{reasons}); the champion stays",
+            )
+        deploy = events.get("deploy") or self._deploy(gate)
+        if deploy.kind == "error":
+            return self._outcome(deploy, "failed", deploy.reason)
+        return self._outcome(deploy, "deployed", deploy.reason)
+
+    # -- training -------------------------------------------------------------------
+
+    def _train(self, events: dict[str, AutomationEvent]) -> AutomationEvent | None:
+        root = events["trigger"]
+        found = self._recover_candidate() if self.state.attempt is not None else None
+        recovered = found is not None
+        if found is None:
+            if self.state.attempts >= MAX_ATTEMPTS:
+                return self._fail(
+                    root,
+                    f"training was started {self.state.attempts} times and never finished "
+                    "(the process stopped each time)",
+                    {"attempts": self.state.attempts},
+                )
+            self._start_attempt()
+            crash_point("run_started")
+            report_dir = report_dir_of(self.ws.root, self.root_id)
+            try:
+                result = self.agent.trainer(self.ws, report_dir=report_dir)
+            except Exception as exc:  # noqa: BLE001 - any trainer failure fails the job
+                return self._fail(root, f"retraining failed: {exc}", {"error": repr(exc)})
+            crash_point("trained")
+            found = _candidate_of(result)
+        self._record_candidate(root, found, recovered=recovered)
+        crash_point("registered")
+        return None
+
+    def _start_attempt(self) -> None:
+        attempt = {
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "at": isoformat(self.agent.now()),
+        }
+
+        def body(tx: WriteTx) -> None:
+            self.agent.lease.fence(tx)
+            row = tx.session.get(TriggerStateRow, self.state.trigger)
+            assert row is not None
+            row.attempt = attempt
+            row.attempts += 1
+            tx.details.update({"attempt": attempt, "attempts": row.attempts})
+
+        self.agent.write("agent.attempt", f"trigger:{self.state.trigger}", body)
+
+    def _recover_candidate(self) -> _Candidate | None:
+        """The version a killed attempt registered: from a run of the same host and pid."""
+        attempt = self.state.attempt or {}
+        since = datetime.fromisoformat(str(attempt.get("at")))
+        try:
+            versions = self.ws.models.versions(self.trigger.model)
+        except ModelNotFoundError:
+            return None  # the killed attempt registered nothing: not even a first version
+        for version in reversed(versions):
+            if version.created_at < since or version.run_id is None:
+                continue
+            run = self.ws.runs.get(version.run_id)
+            if run.host == attempt.get("host") and run.pid == attempt.get("pid"):
+                decision = latest_decision(self.ws, version.ref)
+                return _Candidate(
+                    ref=version.ref,
+                    version=version.version,
+                    run_id=version.run_id,
+                    decision=None if decision is None else decision.decision,
+                    reasons=() if decision is None else decision.reasons,
+                )
+        return None
+
+    def _record_candidate(
+        self, root: AutomationEvent, found: _Candidate, *, recovered: bool
+    ) -> None:
+        key = root.idempotency_key
+        model = self.trigger.model
+        note = " (found after a restart)" if recovered else ""
+
+        def body(tx: WriteTx) -> None:
+            self.agent.lease.fence(tx)
+            now = self.agent.now()
+            run = record_once(
+                tx,
+                key=f"{key}/run",
+                kind="run",
+                reason=f"retraining run {found.run_id}{note}",
+                details={"run_id": found.run_id},
+                parent_id=root.id,
+                trigger=root.trigger,
+                model=model,
+                at=now,
+            )
+            register = record_once(
+                tx,
+                key=f"{key}/register",
+                kind="register",
+                reason=f"registered candidate {found.ref}",
+                details={"ref": found.ref, "version": found.version, "run_id": found.run_id},
+                parent_id=run.id,
+                trigger=root.trigger,
+                model=model,
+                at=now,
+            )
+            decision = found.decision or "HOLD"
+            reasons = list(found.reasons) or (
+                [] if found.decision else ["the gates did not finish before the agent stopped"]
+            )
+            record_once(
+                tx,
+                key=f"{key}/gate",
+                kind="gate",
+                reason=f"gates: {decision} for {found.ref}",
+                details={"ref": found.ref, "decision": decision, "reasons": reasons},
+                parent_id=register.id,
+                trigger=root.trigger,
+                model=model,
+                at=now,
+            )
+            tx.target = f"model:{found.ref}"
+
+        self.agent.write("agent.register", f"model:{model}", body)
+
+    # -- deployment -----------------------------------------------------------------
+
+    def _deploy(self, gate: AutomationEvent) -> AutomationEvent:
+        ref = str(gate.details["ref"])
+        env = self.trigger.env
+        deployment = self._already_deployed(gate, ref, env)
+        recovered = deployment is not None
+        if deployment is None:
+            try:
+                deployment = self.agent.deployer(ref, env)
+            except ConveyorError as exc:
+                return self._fail(
+                    gate, f"deploying {ref} to {env} failed: {exc}", {"error": exc.message}
+                )
+            crash_point("deployed")
+        note = " (found after a restart)" if recovered else ""
+        return self._record(
+            gate,
+            "deploy",
+            f"{ref} handed to {env}: {deployment.strategy}, {deployment.state}, "
+            f"revision {deployment.revision}{note}",
+            {"ref": ref, "environment": env, "deployment": deployment.to_dict()},
+        )
+
+    def _already_deployed(self, gate: AutomationEvent, ref: str, env: str) -> Deployment | None:
+        """The revision a killed agent's deployer wrote for ``ref``, if any."""
+        records = DeploymentStore(self.ws.store, actor=self.ws.actor)
+        try:
+            history = records.history(env)
+        except DeploymentError:
+            return None
+        for transition in history:
+            if transition.at >= gate.at and any(v.ref == ref for v in transition.variants):
+                return records.get(env, transition.revision)
+        return None
+
+    # -- recording ------------------------------------------------------------------
+
+    def _events(self) -> dict[str, AutomationEvent]:
+        with self.ws.store.read() as session:
+            return events_of(session, self.root_id)
+
+    def _record(
+        self, parent: AutomationEvent, kind: str, reason: str, details: dict[str, Any]
+    ) -> AutomationEvent:
+        root_key = self._events()["trigger"].idempotency_key
+
+        def body(tx: WriteTx) -> AutomationEvent:
+            self.agent.lease.fence(tx)
+            return record_once(
+                tx,
+                key=f"{root_key}/{kind}",
+                trigger=self.state.trigger,
+                kind=kind,
+                model=self.trigger.model,
+                reason=reason,
+                details=details,
+                parent_id=parent.id,
+                at=self.agent.now(),
+            )
+
+        return self.agent.write(f"agent.{kind}", f"model:{self.trigger.model}", body)
+
+    def _fail(
+        self, parent: AutomationEvent, reason: str, details: dict[str, Any]
+    ) -> AutomationEvent:
+        error = self._record(parent, "error", reason, details)
+        self.agent.notifier.send(
+            "agent.retrain_failed",
+            {"trigger": self.state.trigger, "model": self.trigger.model, "reason": reason},
+        )
+        return self._outcome(error, "failed", reason)
+
+    def _outcome(self, parent: AutomationEvent, result: str, reason: str) -> AutomationEvent:
+        outcome = self._record(parent, "outcome", reason, {"result": result})
+        self._finish(outcome)
+        return outcome
+
+    def _finish(self, outcome: AutomationEvent) -> None:
+        def body(tx: WriteTx) -> None:
+            self.agent.lease.fence(tx)
+            row = tx.session.get(TriggerStateRow, self.state.trigger)
+            assert row is not None
+            row.running = False
+            row.attempt = None
+            tx.details.update({"outcome": outcome.details.get("result")})
+
+        self.agent.write("agent.finish", f"trigger:{self.state.trigger}", body)
+
+
+def _candidate_of(result: CIResult) -> _Candidate:
+    version: ModelVersion = result.model_version
+    return _Candidate(
+        ref=version.ref,
+        version=version.version,
+        run_id=result.run_id,
+        decision=result.decision.decision,
+        reasons=tuple(result.decision.reasons),
+    )
+
+
+def report_dir_of(root: Path, event_id: int) -> Path:
+    """Where the trainer of firing ``event_id`` writes its CI reports."""
+    return root / ".conveyor" / "reports" / "agent" / str(event_id)

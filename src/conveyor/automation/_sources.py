@@ -1,0 +1,112 @@
+"""What the agent observes and calls by default: monitoring reports, the deployment
+controller, notifiers — each replaceable through :class:`~conveyor.automation.Agent`'s
+arguments (tests pass in-memory ones).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from conveyor.automation._triggers import ReportFacts
+
+if TYPE_CHECKING:
+    from conveyor.deployments import Deployment
+    from conveyor.workspace import Workspace
+
+__all__ = [
+    "Deployer",
+    "LogNotifier",
+    "Notifier",
+    "ReportSource",
+    "controller_deployer",
+    "monitoring_reports",
+    "report_facts",
+]
+
+#: ``deployer(ref, env)`` starts a rollout of model version ``ref`` to ``env``.
+Deployer = Callable[[str, str], "Deployment"]
+#: ``reports(ws, env)`` returns the latest monitoring report of ``env`` (or ``None``).
+ReportSource = Callable[["Workspace", str], Any]
+
+_log = logging.getLogger("conveyor.automation")
+
+
+class Notifier(Protocol):
+    """Anything with ``send(event, payload)`` (``conveyor.notify.Notifier`` fits)."""
+
+    def send(self, event: str, payload: Mapping[str, Any]) -> None:
+        """Deliver ``payload`` for ``event`` without blocking the caller."""
+
+
+class LogNotifier:
+    """Writes each notification to the logger ``conveyor.automation``."""
+
+    def send(self, event: str, payload: Mapping[str, Any]) -> None:
+        """Log ``event`` with its payload at WARNING for failures, INFO otherwise."""
+        level = logging.WARNING if event.endswith("failed") else logging.INFO
+        _log.log(level, "%s: %s", event, dict(payload))
+
+
+def controller_deployer(ws: Workspace) -> Deployer:
+    """``Controller(ws).deploy`` of :mod:`conveyor.deploy`, with the environment's strategy."""
+    deploy = importlib.import_module("conveyor.deploy")
+    controller = deploy.Controller(ws)
+
+    def run(ref: str, env: str) -> Deployment:
+        result: Deployment = controller.deploy(ref, env)
+        return result
+
+    return run
+
+
+def monitoring_reports(ws: Workspace, env: str) -> Any:
+    """``conveyor.monitoring.latest_report(ws, env)``: the newest stored report of ``env``."""
+    monitoring = importlib.import_module("conveyor.monitoring")
+    return monitoring.latest_report(ws, env)
+
+
+def report_facts(report: Any) -> ReportFacts | None:
+    """Read what triggers need from a monitoring report (object or mapping).
+
+    Accepts ``verdict``, ``drift`` (``{"share": ...}`` or ``drift_share``), ``performance``
+    (``{"metric", "value", "labels"}`` or ``{metric: value, ..., "labels": n}``) and
+    ``labelled_rows``; missing parts read as absent.
+    """
+    if report is None:
+        return None
+
+    def get(key: str) -> Any:
+        if isinstance(report, Mapping):
+            return report.get(key)
+        return getattr(report, key, None)
+
+    drift = get("drift") or {}
+    share = get("drift_share")
+    if share is None and isinstance(drift, Mapping):
+        share = drift.get("share", drift.get("drift_share"))
+    performance = get("performance") or {}
+    metrics: dict[str, float] = {}
+    labels = get("labelled_rows") or 0
+    if isinstance(performance, Mapping):
+        if "metric" in performance and "value" in performance:
+            if performance["value"] is not None:
+                metrics[str(performance["metric"])] = float(performance["value"])
+        else:
+            metrics.update(
+                {str(k): float(v) for k, v in performance.items() if isinstance(v, int | float)}
+            )
+            metrics.pop("labels", None)
+        labels = performance.get("labels", performance.get("label_count", labels)) or labels
+    created = get("created_at")
+    return ReportFacts(
+        id=str(get("id")),
+        verdict=str(get("verdict") or "ok"),
+        drift_share=None if share is None else float(share),
+        metrics=metrics,
+        labels=int(labels),
+        created_at=created if isinstance(created, datetime) else None,
+    )

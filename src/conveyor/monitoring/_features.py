@@ -1,0 +1,162 @@
+"""One pass over each window column: its summary for the drift tests and its data quality.
+
+A column is converted to Arrow once, classified like the profile classifies columns
+(numeric, categorical, boolean), and compared with the reference's kind: a missing column
+or one of another type is reported for that column and skipped by the drift tests, never
+raised. Numbers are reduced to sorted finite values, categories to value counts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from conveyor.monitoring._base import FeatureWindow
+from conveyor.monitoring._reference import CategoricalReference, NumericReference, Reference
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+#: How many unseen category values a quality entry lists by name.
+UNSEEN_SHOWN = 10
+
+
+@dataclass
+class ColumnSummary:
+    """What one pass over a window column found.
+
+    Attributes:
+        feature: Column name.
+        status: ``"ok"``, ``"missing"``, ``"type_mismatch"`` or ``"no_reference"``.
+        quality: Missingness, out-of-range share, unseen categories, types.
+        window: The summary the drift tests use (``None`` unless status is ``"ok"``).
+    """
+
+    feature: str
+    status: str
+    quality: dict[str, Any] = field(default_factory=dict)
+    window: FeatureWindow | None = None
+
+
+def column_kind(arrow_type: pa.DataType) -> str:
+    """``numeric``, ``categorical``, ``boolean``, ``null`` or ``other``, as profiles classify."""
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(arrow_type):
+        arrow_type = arrow_type.value_type
+    if pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type):
+        return "numeric"
+    if pa.types.is_decimal(arrow_type):
+        return "numeric"
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return "categorical"
+    if pa.types.is_boolean(arrow_type):
+        return "boolean"
+    if pa.types.is_null(arrow_type):
+        return "null"
+    return "other"
+
+
+def summarise_column(
+    feature: str,
+    frame: pd.DataFrame,
+    profile_column: dict[str, Any] | None,
+    reference: Reference | None,
+) -> ColumnSummary:
+    """Summarise ``frame[feature]`` against its reference (see the module docstring)."""
+    import pyarrow as pa
+
+    ref_kind = None if profile_column is None else profile_column.get("kind")
+    base: dict[str, Any] = {
+        "reference_kind": ref_kind,
+        "reference_missing_share": None
+        if profile_column is None
+        else profile_column.get("null_share"),
+    }
+    if feature not in frame.columns:
+        return ColumnSummary(feature, "missing", {**base, "message": "not in the window"})
+    rows = len(frame)
+    try:
+        array = pa.array(frame[feature], from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        message = f"values of mixed or unsupported types ({exc})"
+        return ColumnSummary(feature, "type_mismatch", {**base, "message": message})
+    kind = column_kind(array.type)
+    missing = _missing(array)
+    quality = {
+        **base,
+        "window_type": str(array.type),
+        "missing_share": missing / rows if rows else None,
+    }
+    if reference is None or ref_kind is None:
+        return ColumnSummary(feature, "no_reference", quality)
+    if kind not in (ref_kind, "null"):
+        quality["message"] = (
+            f"window type {array.type} ({kind}) differs from the reference ({ref_kind})"
+        )
+        return ColumnSummary(feature, "type_mismatch", quality)
+    if isinstance(reference, NumericReference):
+        return _numeric(feature, array, reference, quality)
+    return _categorical(feature, array, reference, quality)
+
+
+def _missing(array: pa.Array) -> int:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    nulls = int(array.null_count)
+    if pa.types.is_floating(array.type):
+        nulls += int(pc.sum(pc.is_nan(array)).as_py() or 0)
+    return nulls
+
+
+def _numeric(
+    feature: str, array: pa.Array, reference: NumericReference, quality: dict[str, Any]
+) -> ColumnSummary:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_null(array.type):
+        values = np.empty(0)
+    else:
+        values = pc.drop_null(array).to_numpy(zero_copy_only=False).astype(np.float64)
+    values = np.sort(values[np.isfinite(values)])
+    outside = int(np.searchsorted(values, reference.min, side="left"))
+    outside += int(values.size - np.searchsorted(values, reference.max, side="right"))
+    quality["out_of_range_share"] = outside / values.size if values.size else None
+    quality["out_of_range"] = outside
+    return ColumnSummary(feature, "ok", quality, FeatureWindow("numeric", values=values))
+
+
+def _categorical(
+    feature: str, array: pa.Array, reference: CategoricalReference, quality: dict[str, Any]
+) -> ColumnSummary:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    counts: dict[Any, int] = {}
+    if not pa.types.is_null(array.type):
+        if pa.types.is_dictionary(array.type):
+            array = pc.cast(array, array.type.value_type)
+        pairs = pc.value_counts(pc.drop_null(array))
+        values = pairs.field("values").to_pylist()
+        counts = dict(zip(values, pairs.field("counts").to_pylist(), strict=True))
+    outside = {value: n for value, n in counts.items() if value not in reference.counts}
+    total = sum(counts.values())
+    shown = sorted(outside, key=lambda value: (-outside[value], str(value)))[:UNSEEN_SHOWN]
+    quality.update(
+        unseen=sum(outside.values()),
+        unseen_share=sum(outside.values()) / total if total else None,
+        unseen_categories=len(outside),
+        unseen_values=[_jsonable(value) for value in shown],
+        # With an `other` bucket, a value outside the top list may still be a known one.
+        unseen_exact=reference.complete,
+    )
+    return ColumnSummary(feature, "ok", quality, FeatureWindow("categorical", counts=counts))
+
+
+def _jsonable(value: Any) -> Any:
+    return value if isinstance(value, str | int | float | bool) or value is None else str(value)

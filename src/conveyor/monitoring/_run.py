@@ -1,0 +1,262 @@
+"""The monitoring job: read a window of an environment's traffic, assess, store, alert.
+
+:func:`monitor_run` resolves which model version an environment serves (the deployment's
+champion, or the live variant with the largest weight; ``model=`` for an environment
+without a deployment record), rebuilds the reference from the profile of that version's
+training dataset (its lineage), reads the window from the prediction log, assesses it
+(:func:`assess_window`), stores the report with lineage to the deployment revision and
+model version, writes Markdown and HTML files, and opens or closes alert incidents.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from conveyor.core import utcnow, validate_name
+from conveyor.deployments import DeploymentStore
+from conveyor.monitoring._assess import assess_window
+from conveyor.monitoring._errors import MonitoringError
+from conveyor.monitoring._records import (
+    first_report_of,
+    latest_report_in,
+    report_history,
+    save_report,
+    update_incident,
+)
+from conveyor.monitoring._render import write_report_files
+from conveyor.monitoring._report import MonitoringReport
+from conveyor.monitoring._window import WindowSpec, parse_window
+
+if TYPE_CHECKING:
+    from conveyor.registry import ModelVersion
+    from conveyor.workspace import Workspace
+
+logger = logging.getLogger("conveyor.monitoring")
+REPORTS_DIR = Path(".conveyor") / "reports" / "monitoring"
+ALERT_KINDS = ("drift", "degraded")
+
+
+class AlertSink(Protocol):
+    """Anything that delivers events: ``conveyor.notify.Notifier`` or a test double."""
+
+    def send(self, event: str, payload: dict[str, Any]) -> Any:
+        """Deliver ``event`` with ``payload`` (must not block on the network)."""
+
+
+class LogSink:
+    """Delivers events to the Python logger ``conveyor.monitoring`` (the fallback)."""
+
+    def send(self, event: str, payload: dict[str, Any]) -> None:
+        """Log the event at WARNING level."""
+        logger.warning("%s %s", event, payload)
+
+
+def monitor_run(
+    ws: Workspace,
+    env: str,
+    *,
+    window: str | int | timedelta | WindowSpec | None = None,
+    model: str | None = None,
+    notifier: AlertSink | None = None,
+    now: Callable[[], datetime] = utcnow,
+    tolerance: float = 0.02,
+    write_files: bool = True,
+) -> MonitoringReport:
+    """Compute, store and announce a monitoring report for ``env``.
+
+    Args:
+        ws: The workspace.
+        env: The deployment environment.
+        window: ``"1h"``, ``"1d"``, ``"30m"``, N rows (default ``monitoring.window``).
+        model: ``NAME@REF`` to monitor when the environment has no deployment record.
+        notifier: Where alerts go (default: ``conveyor.notify`` from the configuration,
+            else the log).
+        now: The clock (the window ends at ``now()``).
+        tolerance: How far the live metric may fall below the registered one before the
+            verdict is ``degraded``.
+        write_files: Write ``report-<id>.md`` and ``.html`` under
+            ``.conveyor/reports/monitoring/<env>/``.
+
+    Returns:
+        The stored report.
+
+    Raises:
+        MonitoringError: no model to monitor, or its training data has no profile.
+        InvalidWindowError: the window does not parse.
+
+    Example:
+        >>> report = monitor_run(ws, "production", window="1h")  # doctest: +SKIP
+        >>> report.verdict  # doctest: +SKIP
+        'ok'
+    """
+    validate_name(env, kind="environment name")
+    config = ws.settings.config.monitoring
+    spec = parse_window(window if window is not None else config.window)
+    version, revision = _target(ws, env, model)
+    profile, datasets = _reference_profile(ws, version)
+    log = _read_window(ws, env, version, spec, now(), explicit=model is not None)
+    features = _signature_features(version)
+    metric = config.metric
+    baseline = first_report_of(ws.store, env, version.name, version.version)
+    prediction_reference = None if baseline is None else baseline.drift.get("prediction", {})
+    body = assess_window(
+        log,
+        profile,
+        features=features,
+        config=config,
+        reference_metric=_registered_metric(version, metric),
+        tolerance=tolerance,
+        prediction_reference=(prediction_reference or {}).get("profile"),
+    )
+    times = log["at"] if len(log) else None
+    bounds = (
+        (None, None)
+        if times is None
+        else (times.min().to_pydatetime(), times.max().to_pydatetime())
+    )
+    reference = {
+        "datasets": datasets,
+        "metric": metric,
+        "registered_metric": _registered_metric(version, metric),
+        "window": str(spec),
+        "prediction_baseline_report": None if baseline is None else baseline.id,
+    }
+    report = save_report(
+        ws.store,
+        ws.artifacts,
+        ws.actor,
+        environment=env,
+        model=version.name,
+        version=version.version,
+        revision=revision,
+        window=bounds,
+        body=body,
+        reference=reference,
+    )
+    files: dict[str, str] = {}
+    if write_files:
+        history = report_history(ws.store, env, limit=50)
+        files = write_report_files(report, history, ws.root / REPORTS_DIR)
+    sent = _alert(ws, report, notifier or default_notifier(ws))
+    return replace(report, files=files, alerts=tuple(sent))
+
+
+def latest_report(ws: Workspace, env: str | None = None) -> MonitoringReport | None:
+    """The newest stored report of ``env`` (or of any environment), for ``/metrics`` gauges."""
+    return latest_report_in(ws.store, env)
+
+
+def default_notifier(ws: Workspace) -> AlertSink:
+    """``conveyor.notify``'s notifier for the configured webhooks, or the log."""
+    if "webhook" in ws.settings.config.monitoring.notifiers:
+        try:
+            from conveyor.notify import Notifier  # type: ignore[import-not-found,unused-ignore]
+        except ImportError:
+            logger.warning("conveyor.notify is not available; alerts go to the log")
+        else:
+            sink: AlertSink = Notifier(ws.settings.config.webhooks, store=ws.store)
+            return sink
+    return LogSink()
+
+
+def _alert(ws: Workspace, report: MonitoringReport, sink: AlertSink) -> list[dict[str, Any]]:
+    if report.verdict == "insufficient":
+        return []  # nothing is known: open incidents stay open, none is opened
+    sent: list[dict[str, Any]] = []
+
+    def announce(event: str, payload: dict[str, Any]) -> None:
+        sent.append({"event": event, **payload})
+        sink.send(event, payload)
+
+    active = {
+        "drift": bool(report.drift.get("dataset_drift")),
+        "degraded": report.verdict == "degraded",
+    }
+    for kind in ALERT_KINDS:
+        details = {
+            "environment": report.environment,
+            "model": report.ref,
+            "report": report.id,
+            "verdict": report.verdict,
+            "message": report.message,
+            "drifted": report.drift.get("drifted", []),
+            "metric": report.performance.get("metric"),
+            "value": report.performance.get("value"),
+        }
+        update_incident(
+            ws.store,
+            ws.actor,
+            incident_key=f"{report.environment}:{report.model}:{kind}",
+            kind=kind,
+            active=active[kind],
+            details=details,
+            announce=announce,
+        )
+    return sent
+
+
+def _target(ws: Workspace, env: str, model: str | None) -> tuple[ModelVersion, int | None]:
+    if model is not None:
+        return ws.models.get(model), None
+    deployment = DeploymentStore(ws.store, actor=ws.actor).current(env)
+    if deployment is None or not deployment.live:
+        raise MonitoringError(
+            f"Environment {env!r} has no deployment to monitor.",
+            hint=f"Deploy a model with `conveyor deploy NAME@REF --env {env}`, or pass "
+            "--model NAME@REF to monitor a model served without a deployment.",
+            environment=env,
+        )
+    variant = deployment.by_role("champion") or max(deployment.live, key=lambda v: v.weight)
+    return ws.models.get(f"{variant.model}@{variant.version}"), deployment.revision
+
+
+def _reference_profile(ws: Workspace, version: ModelVersion) -> tuple[dict[str, Any], list[str]]:
+    datasets = (version.lineage or {}).get("datasets") or []
+    for entry in datasets:
+        ref = f"{entry['name']}@{entry['version']}"
+        profile = ws.datasets.get(ref).profile
+        if profile:
+            return profile, [ref]
+    raise MonitoringError(
+        f"Model {version.ref} has no profiled training dataset to compare traffic with.",
+        hint="Register the model from a run that used a dataset added with `conveyor data "
+        "add` (its lineage records the dataset version, whose profile is the reference).",
+        model=version.ref,
+    )
+
+
+def _read_window(
+    ws: Workspace,
+    env: str,
+    version: ModelVersion,
+    spec: WindowSpec,
+    end: datetime,
+    *,
+    explicit: bool,
+) -> Any:
+    since = None if spec.duration is None else end - spec.duration
+    query: dict[str, Any] = {"model": version.name, "version": version.version}
+    scoped = {**query, "environment": env}
+    # A model monitored by name may be served without a deployment (no environment tag).
+    if explicit and ws.predictions.count(**scoped, since=since, until=end) == 0:
+        scoped = query
+    return ws.predictions.read(**scoped, since=since, until=end, last_rows=spec.rows)
+
+
+def _signature_features(version: ModelVersion) -> list[str] | None:
+    inputs = (version.signature or {}).get("inputs") or []
+    names = [str(column["name"]) for column in inputs if isinstance(column, dict)]
+    return names or None
+
+
+def _registered_metric(version: ModelVersion, metric: str) -> float | None:
+    for key in (metric, f"test_{metric}", f"val_{metric}", f"eval_{metric}"):
+        value = version.metrics.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    return None
