@@ -1,13 +1,22 @@
-"""``conveyor serve``: the prediction server for one registered model version."""
+"""``conveyor serve``: the prediction server for one model version or one environment.
+
+``--model`` serves one registered version. ``--env`` serves whatever the environment's
+deployment says and follows its revisions; the same process also runs the deployment
+controller's loop (``Controller.run_loop``) in a background thread, so canaries advance,
+promote and roll back on their own while the server runs.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from conveyor.cli._output import console
+
+if TYPE_CHECKING:
+    from conveyor.serving import ServingSettings
 
 
 def register(app: typer.Typer) -> None:
@@ -17,8 +26,15 @@ def register(app: typer.Typer) -> None:
 
 def serve(  # noqa: PLR0917 - Typer options are parameters
     model: Annotated[
-        str, typer.Option("--model", "-m", help="NAME@VERSION or NAME@ALIAS (churn@champion).")
-    ],
+        str | None,
+        typer.Option("--model", "-m", help="NAME@VERSION or NAME@ALIAS (churn@champion)."),
+    ] = None,
+    env: Annotated[
+        str | None,
+        typer.Option(
+            "--env", "-e", help="Serve this environment's deployment and run its controller."
+        ),
+    ] = None,
     host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8080,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Worker processes.")] = 1,
@@ -44,16 +60,22 @@ def serve(  # noqa: PLR0917 - Typer options are parameters
         bool, typer.Option("--onnx/--no-onnx", help="Serve the ONNX twin when it passed parity.")
     ] = True,
 ) -> None:
-    """Serve a registered model over HTTP (conveyor API, MLflow /invocations, KServe v2).
+    """Serve a registered model or an environment over HTTP (conveyor API, MLflow, KServe v2).
 
-    The alias is resolved once at start, so every worker serves the same version. Stop with
-    Ctrl-C or SIGTERM: requests in flight finish and logged predictions are flushed.
+    With --model the alias is resolved once at start, so every worker serves the same
+    version. With --env every worker follows the environment's deployment (weights, shadow,
+    new revisions) and this process advances its rollouts. Stop with Ctrl-C or SIGTERM:
+    requests in flight finish and logged predictions are flushed.
     """
-    from conveyor.serving import ServingSettings
-    from conveyor.serving._launch import registry_of
+    from conveyor.serving import ServingConfigError, ServingSettings
     from conveyor.serving._launch import serve as run_server
     from conveyor.workspace import Workspace
 
+    if (model is None) == (env is None):
+        raise ServingConfigError(
+            "Pass exactly one of --model and --env.",
+            hint="`conveyor serve --model churn@champion` or `conveyor serve --env production`.",
+        )
     settings = ServingSettings(
         max_body_bytes=max_body_bytes,
         max_batch_rows=max_batch_rows,
@@ -62,12 +84,63 @@ def serve(  # noqa: PLR0917 - Typer options are parameters
         micro_batch=micro_batch,
         log_predictions=log_predictions,
     )
+    if model is not None:
+        with Workspace.open(".") as ws:
+            version = ws.models.get(model)
+            root = Path(ws.root)
+        ref = f"{version.name}@{version.version}"
+        console().print(
+            f"Serving [bold]{ref}[/] ({model}) on http://{host}:{port} with {workers} "
+            "worker(s); Ctrl-C stops."
+        )
+        run_server(root, ref, host=host, port=port, workers=workers, settings=settings)
+        return
+    if env is not None:
+        _serve_environment(env, host=host, port=port, workers=workers, settings=settings)
+
+
+def _serve_environment(
+    env: str, *, host: str, port: int, workers: int, settings: ServingSettings
+) -> None:
+    """Serve ``env`` and run its deployment controller until the server stops."""
+    import threading
+
+    from conveyor.deploy import Controller
+    from conveyor.serving import ServingConfigError
+    from conveyor.serving._launch import serve as run_server
+    from conveyor.workspace import Workspace
+
     with Workspace.open(".") as ws:
-        version = registry_of(ws).get(model)
-        root = Path(ws.root)
-    ref = f"{version.name}@{version.version}"
-    console().print(
-        f"Serving [bold]{ref}[/] ({model}) on http://{host}:{port} with {workers} worker(s); "
-        "Ctrl-C stops."
-    )
-    run_server(root, ref, host=host, port=port, workers=workers, settings=settings)
+        configured = ws.settings.config.environments
+        if env not in configured:
+            raise ServingConfigError(
+                f"Environment {env!r} is not in the configuration; configured: "
+                f"{', '.join(sorted(configured)) or 'none'}.",
+                hint="Declare it under `environments:` in conveyor.yaml.",
+                environment=env,
+            )
+        stop = threading.Event()
+        controller = threading.Thread(
+            target=Controller(ws).run_loop,
+            args=([env],),
+            kwargs={"stop": stop},
+            name="conveyor-controller",
+            daemon=True,
+        )
+        controller.start()
+        console().print(
+            f"Serving environment [bold]{env}[/] on http://{host}:{port} with {workers} "
+            "worker(s), following its deployment; Ctrl-C stops."
+        )
+        try:
+            run_server(
+                Path(ws.root),
+                environment=env,
+                host=host,
+                port=port,
+                workers=workers,
+                settings=settings,
+            )
+        finally:
+            stop.set()
+            controller.join(30)

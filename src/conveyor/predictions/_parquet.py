@@ -1,10 +1,12 @@
 """The Parquet layout of logged predictions: one object per batch of one model version.
 
 Columns: ``request_id``, ``at`` (UTC, microseconds), ``model``, ``version``,
-``environment``, ``variant``, ``revision``, ``latency_ms``, one ``in_<feature>`` column per
-input feature, and ``prediction``. Scalar inputs and predictions keep their Arrow type; a
-column holding anything else (lists, dicts, mixed types) is stored as JSON text and listed
-in the schema metadata, so reading it back gives the original values.
+``environment``, ``variant``, ``revision``, ``latency_ms``, ``status`` (``"ok"`` or
+``"error"``), ``error`` (what failed, else null), one ``in_<feature>`` column per input
+feature, and ``prediction`` (null for a failed request). Batches written before ``status``
+existed read back as ``"ok"`` with no error. Scalar inputs and predictions keep their Arrow
+type; a column holding anything else (lists, dicts, mixed types) is stored as JSON text and
+listed in the schema metadata, so reading it back gives the original values.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ BASE_COLUMNS = (
     "variant",
     "revision",
     "latency_ms",
+    "status",
+    "error",
 )
 FORMAT = b"conveyor.prediction-log/1"
 _FORMAT_KEY = b"conveyor.format"
@@ -55,6 +59,8 @@ def encode_batch(records: Sequence[PredictionRecord]) -> bytes:
         "variant": pa.array([r.variant for r in records], pa.string()),
         "revision": pa.array([r.revision for r in records], pa.int64()),
         "latency_ms": pa.array([float(r.latency_ms) for r in records], pa.float64()),
+        "status": pa.array([r.status for r in records], pa.string()),
+        "error": pa.array([r.error for r in records], pa.string()),
     }
     json_columns: list[str] = []
     for feature in features:
@@ -94,6 +100,9 @@ def to_frame(table: pa.Table) -> pd.DataFrame:
     for name in json_columns:
         if name in frame.columns:
             frame[name] = _decoded(table.column(name), frame.index)
+    if "status" not in frame.columns:  # written before failed predictions were logged
+        frame["status"] = pd.Series(["ok"] * len(frame), index=frame.index, dtype=object)
+        frame["error"] = pd.Series([None] * len(frame), index=frame.index, dtype=object)
     return frame
 
 

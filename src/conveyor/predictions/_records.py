@@ -8,6 +8,9 @@ from typing import Any
 
 from conveyor.predictions._errors import InvalidPredictionRecordError
 
+#: Outcomes a logged prediction can have.
+STATUSES = ("ok", "error")
+
 
 @dataclass(frozen=True, slots=True)
 class PredictionRecord:
@@ -27,9 +30,13 @@ class PredictionRecord:
         environment: Deployment environment, if served by a deployment.
         variant: Deployment variant (``"champion"``, ``"canary"``, ...), if any.
         revision: Deployment revision, if any.
+        status: ``"ok"``, or ``"error"`` when the model failed on this request (failed
+            predictions are logged too, so error rates per variant can be read from the log).
+        error: What failed (``"ValueError: ..."``) when ``status`` is ``"error"``.
 
     Raises:
-        InvalidPredictionRecordError: ``request_id`` is empty or ``at`` has no time zone.
+        InvalidPredictionRecordError: ``request_id`` is empty, ``at`` has no time zone, or
+            ``status`` is not one of :data:`STATUSES`.
 
     Example:
         >>> from datetime import UTC, datetime
@@ -48,6 +55,8 @@ class PredictionRecord:
     environment: str | None = None
     variant: str | None = None
     revision: int | None = None
+    status: str = "ok"
+    error: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.request_id, str) or not self.request_id:
@@ -62,6 +71,14 @@ class PredictionRecord:
                 f"({self.at!r}).",
                 hint="Pass an aware UTC datetime, e.g. conveyor.core.utcnow().",
                 request_id=self.request_id,
+            )
+        if self.status not in STATUSES:
+            raise InvalidPredictionRecordError(
+                f"Prediction record {self.request_id!r} has status {self.status!r}; "
+                f"expected one of {', '.join(STATUSES)}.",
+                hint=f"Use one of {', '.join(STATUSES)}.",
+                request_id=self.request_id,
+                status=repr(self.status),
             )
 
     @property

@@ -120,6 +120,8 @@ def _encode(record: PredictionRecord) -> str:
             "latency_ms": record.latency_ms,
             "inputs": record.inputs,
             "prediction": record.prediction,
+            "status": record.status,
+            "error": record.error,
         },
         default=json_default,
         separators=(",", ":"),
@@ -139,6 +141,8 @@ def _decode(line: str) -> PredictionRecord:
         environment=data["environment"],
         variant=data["variant"],
         revision=data["revision"],
+        status=data.get("status", "ok"),
+        error=data.get("error"),
     )
 
 

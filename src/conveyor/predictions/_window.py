@@ -191,6 +191,8 @@ def _empty() -> pd.DataFrame:
             ("variant", pa.string()),
             ("revision", pa.int64()),
             ("latency_ms", pa.float64()),
+            ("status", pa.string()),
+            ("error", pa.string()),
             (PREDICTION, pa.null()),
         ]
     )

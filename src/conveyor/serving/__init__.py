@@ -2,9 +2,12 @@
 
 ``conveyor.serving`` owns the FastAPI application (:func:`create_app`), the :class:`ModelHost`
 holding loaded model versions with the :class:`Router` choosing one per request (swapped
-atomically, loaded off the request path), strict input validation against the model's
-signature, micro-batching, Prometheus metrics, and the hand-off of every prediction to the
-prediction logger. ``conveyor serve`` builds it from a workspace (:func:`serve_model`).
+atomically, loaded off the request path), deployment-aware routing (:class:`DeploymentRouter`:
+weights, sticky keys, shadow copies that never touch the answer) kept in step with an
+environment's deployment by the :class:`DeploymentFollower`, strict input validation against
+the model's signature, micro-batching, Prometheus metrics, and the hand-off of every
+prediction, failed ones included, to the prediction logger. ``conveyor serve`` builds it
+from a workspace (``--model`` one version, ``--env`` an environment).
 """
 
 from __future__ import annotations
@@ -25,16 +28,21 @@ from conveyor.serving._errors import (
     TooManyRowsError,
     UnsupportedMediaTypeError,
 )
+from conveyor.serving._follow import DeploymentFollower, LoadFailure
 from conveyor.serving._host import DefaultRouter, HostState, ModelHost, Router, RouteRequest
 from conveyor.serving._model import InputColumn, ServedModel
+from conveyor.serving._routing import DeploymentRouter
 from conveyor.serving._settings import ServingSettings
 
 __all__ = [
     "DefaultRouter",
+    "DeploymentFollower",
+    "DeploymentRouter",
     "ExtraColumnsError",
     "HostState",
     "InputColumn",
     "InvalidValueError",
+    "LoadFailure",
     "MalformedRequestError",
     "MissingColumnsError",
     "ModelHost",

@@ -3,8 +3,15 @@
 Handlers take the raw request and return a ready response, so a prediction costs one body
 read, one orjson parse, column checks, one model call and one orjson dump; no pydantic
 models sit on the hot path. Every answer is counted in ``/metrics`` by model, version,
-variant, route and status; every prediction is queued for the prediction log after the
-response body is built (queueing never blocks and never fails a request).
+variant, revision, route and status; every prediction is queued for the prediction log after
+the response body is built (queueing never blocks and never fails a request).
+
+When the routed variant raises on a request (a challenger failing on some inputs), that
+request is answered 500 ``prediction_failed`` naming the version, and logged with status
+``error``, its variant and revision, so the canary analysis counts it against that variant;
+it is not retried on another variant (which would hide the failure from the analysis and
+double the latency). Refused input (4xx) is not logged. After a live answer, a copy goes to
+the shadow variant, if the deployment has one, off the response path.
 """
 
 from __future__ import annotations
@@ -23,14 +30,16 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
 
-from conveyor.serving._errors import MalformedRequestError, RequestError
+from conveyor.serving._errors import MalformedRequestError, PredictionFailedError, RequestError
 from conveyor.serving._host import ModelHost, RouteRequest
 from conveyor.serving._inputs import Rows, as_mapping
 from conveyor.serving._metrics import ServerMetrics
 from conveyor.serving._model import ServedModel
 from conveyor.serving._payloads import mlflow_rows, v1_rows
 from conveyor.serving._predict import Predictor
+from conveyor.serving._routing import DeploymentRouter
 from conveyor.serving._settings import ServingSettings
+from conveyor.serving._shadow import ShadowRunner
 from conveyor.serving._wire import (
     check_content_type,
     error_response,
@@ -59,6 +68,7 @@ class Server:
         self.predictions = predictions
         self.metrics = ServerMetrics(logger.stats if logger is not None else None)
         self.engine = Predictor(settings, self.metrics, logger)
+        self.shadows = ShadowRunner(settings, self.engine, on_outcome=self._count_shadow)
         # One SHAP explainer per served model, built on the first /v1/explain request.
         self.explainers: weakref.WeakKeyDictionary[ServedModel, Any] = weakref.WeakKeyDictionary()
 
@@ -79,10 +89,16 @@ class Server:
         """Count one answer in ``/metrics``."""
         seconds = time.perf_counter() - started
         if model is None:
-            self.metrics.request("", "", "", route, status, seconds)
+            self.metrics.request("", "", "", "", route, status, seconds)
         else:
             self.metrics.request(
-                model.name, str(model.version), model.variant, route, status, seconds
+                model.name,
+                str(model.version),
+                model.variant,
+                model.revision,
+                route,
+                status,
+                seconds,
             )
 
     async def predict_route(
@@ -100,19 +116,55 @@ class Server:
         rid = self.request_id(request)
         headers = {"x-request-id": rid}
         model: ServedModel | None = None
+        rows: Rows | None = None
         try:
             payload = as_mapping(await self.payload(request))
-            model = self.host.route(RouteRequest(name, version, rid, request.headers))
+            model = self.host.route(RouteRequest(name, version, rid, request.headers, payload))
             rows = parse(model, payload, self.settings)
             values = await self.engine.run(model, rows)
             response = json_response(respond(model, values, rid), 200, headers)
         except RequestError as exc:
+            self.failed(model, rid, rows, exc, started)
             self.observe(model, route, exc.status, started)
             return error_response(exc, headers)
         latency_ms = (time.perf_counter() - started) * 1000.0
         self.engine.log(model, rid, rows, values, latency_ms)
         self.observe(model, route, 200, started)
+        if version is None:
+            self.shadow(model, payload, parse, rid)
         return response
+
+    def failed(
+        self,
+        model: ServedModel | None,
+        rid: str,
+        rows: Rows | None,
+        exc: RequestError,
+        started: float,
+    ) -> None:
+        """Log a request the model failed on (status ``error``, with variant and revision).
+
+        Refused input (4xx) is the caller's mistake and is not logged; a model raising on
+        valid input is, so error rates per variant can be read from the prediction log.
+        """
+        if model is None or rows is None or not isinstance(exc, PredictionFailedError):
+            return
+        latency_ms = (time.perf_counter() - started) * 1000.0
+        self.engine.log(model, rid, rows, None, latency_ms, error=exc.message)
+
+    def shadow(
+        self, live: ServedModel, payload: Mapping[str, Any], parse: RowParser, rid: str
+    ) -> None:
+        """Send a copy of an answered request to the deployment's shadow variant, if any."""
+        if not live.variant:
+            return
+        found = DeploymentRouter.shadow(self.host.state)
+        if found is not None:
+            model, timeout_s = found
+            self.shadows.submit(model, payload, parse, rid, timeout_s)
+
+    def _count_shadow(self, model: ServedModel, outcome: str) -> None:
+        self.metrics.shadow(model.name, str(model.version), model.revision, outcome)
 
 
 def _v1_body(model: ServedModel, values: list[Any], rid: str) -> dict[str, Any]:
@@ -130,6 +182,7 @@ def create_app(
     settings: ServingSettings | None = None,
     predictions: Any | None = None,
     load: Callable[[], ServedModel] | None = None,
+    on_start: Sequence[Callable[[], None]] = (),
     on_close: Sequence[Callable[[], None]] = (),
 ) -> FastAPI:
     """Build the prediction server's application.
@@ -142,6 +195,8 @@ def create_app(
             logger's log).
         load: Loads the model at startup, in a background thread; readiness stays false
             until it returns.
+        on_start: Called in order at startup (for example starting a deployment follower);
+            each must return at once and do its work in the background.
         on_close: Called in order at shutdown, after the logger is flushed and closed
             (for example the workspace's ``close``).
 
@@ -162,6 +217,8 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if load is not None:
             host.load_in_background(load)
+        for start in on_start:
+            start()
         try:
             yield
         finally:

@@ -1,8 +1,15 @@
-"""``POST /v1/explain``: per-row SHAP values for the rows sent (``conveyor.explain``)."""
+"""``POST /v1/explain``: per-row SHAP values for the rows sent (``conveyor.explain``).
+
+Explanations use the native model even when its ONNX twin serves predictions (SHAP's tree
+and linear algorithms need the native estimator); the explainer is built once per loaded
+version, in the background, by the :class:`ExplainerSlot` the loader attaches.
+"""
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
@@ -11,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from conveyor.errors import ConveyorError
-from conveyor.serving._errors import PredictionFailedError, RequestError
+from conveyor.serving._errors import NotReadyError, PredictionFailedError, RequestError
 from conveyor.serving._host import RouteRequest
 from conveyor.serving._inputs import Rows, as_mapping
 from conveyor.serving._model import ServedModel
@@ -20,6 +27,9 @@ from conveyor.serving._wire import error_response, json_response
 
 if TYPE_CHECKING:
     from conveyor.serving._app import Server
+
+#: How long an explain request waits for an explainer still being built.
+EXPLAINER_WAIT_S = 60.0
 
 
 def _background(model: ServedModel, rows: Any) -> Any:
@@ -31,22 +41,82 @@ def _background(model: ServedModel, rows: Any) -> Any:
     return rows
 
 
+class ExplainerSlot:
+    """An explainer built once per loaded version, in a background thread.
+
+    The loader starts it as soon as the version is loaded, so building (loading the native
+    model when an ONNX twin serves, importing SHAP, preparing the background) never runs
+    on a request; a request arriving earlier waits for it in a worker thread.
+
+    Args:
+        build: Returns the explainer (called once, in the slot's thread).
+    """
+
+    def __init__(self, build: Callable[[], Any]) -> None:
+        self._build = build
+        self._done = threading.Event()
+        self._value: Any = None
+        self._error: BaseException | None = None
+
+    def start(self) -> ExplainerSlot:
+        """Start building in a daemon thread; returns ``self``."""
+        threading.Thread(target=self._run, name="conveyor-explainer", daemon=True).start()
+        return self
+
+    def _run(self) -> None:
+        try:
+            self._value = self._build()
+        except Exception as exc:  # noqa: BLE001 - reported to every explain request
+            self._error = exc
+        finally:
+            self._done.set()
+
+    def get(self, timeout_s: float = EXPLAINER_WAIT_S) -> Any:
+        """The explainer, waiting up to ``timeout_s`` for it.
+
+        Raises:
+            NotReadyError: It is still being built.
+            PredictionFailedError: Building it failed.
+        """
+        if not self._done.wait(timeout_s):
+            raise NotReadyError(
+                "The explainer of this model version is still being prepared.",
+                hint="Retry in a few seconds.",
+            )
+        if self._error is not None:
+            raise PredictionFailedError(
+                f"The explainer could not be built: {type(self._error).__name__}: {self._error}",
+                hint="Install the `explain` extra (shap) and check the model's input example.",
+            )
+        return self._value
+
+
+def explainer_for(predictor: Any, model: ServedModel, rows: Any = None) -> Any:
+    """Build the SHAP explainer of ``predictor`` with ``model``'s input example as background."""
+    from conveyor.explain import Explainer
+
+    return Explainer(predictor, _background(model, rows))
+
+
 def explain(server: Server, model: ServedModel, rows: Rows) -> dict[str, Any]:
     """Per-row SHAP values of ``rows`` against the model's registered input example.
 
-    The explainer is built once per served model and reused (building it is the slow part).
+    The explainer comes from the version's :class:`ExplainerSlot` (prepared at load, on the
+    native model); a version served without one gets one built on its first request.
     """
     import pandas as pd
 
-    from conveyor.explain import Explainer
     from conveyor.serving._signature import validate_frame
 
     frame = validate_frame(model, pd.DataFrame(rows.columns))
     try:
-        explainer = server.explainers.get(model)
-        if explainer is None:
-            explainer = Explainer(model.predictor, _background(model, frame))
-            server.explainers[model] = explainer
+        if model.explainer is not None:
+            explainer = model.explainer.get()
+        else:
+            explainer = server.explainers.get(model)
+            if explainer is None:
+                explainer = explainer_for(model.predictor, model, frame)
+                server.explainers[model] = explainer
         result = explainer.explain(frame)
     except ConveyorError:
         raise

@@ -1,9 +1,10 @@
 """The loaded models a server answers with, and the router that picks one per request.
 
 A :class:`ModelHost` keeps an immutable :class:`HostState` (every loaded version keyed by
-``(name, version)`` and the default version per name) and replaces it in one assignment, so a
-request sees either the old or the new set, never a mixture, and requests in flight keep the
-model they picked. Loading runs in a background thread; until it finishes the host is not ready.
+``(name, version)``, the default version per name and, when it serves a deployment, the
+deployment with its loaded variant per role) and replaces it in one assignment, so a request
+sees either the old or the new set, never a mixture, and requests in flight keep the model
+they picked. Loading runs in a background thread; until it finishes the host is not ready.
 """
 
 from __future__ import annotations
@@ -12,10 +13,13 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from conveyor.serving._errors import ModelNotServedError, NotReadyError
 from conveyor.serving._model import ServedModel
+
+if TYPE_CHECKING:
+    from conveyor.deployments import Deployment
 
 ModelKey = tuple[str, int]
 
@@ -28,11 +32,15 @@ class HostState:
         models: Every loaded version by ``(name, version)``.
         defaults: The version answering requests that do not name one, by model name.
         default_name: The model answering requests that name none (the first one added).
+        deployment: The deployment served (a ``conveyor.deployments.Deployment``), if any.
+        variants: The loaded model of each variant of ``deployment``, by role.
     """
 
     models: Mapping[ModelKey, ServedModel] = field(default_factory=lambda: MappingProxyType({}))
     defaults: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     default_name: str | None = None
+    deployment: Deployment | None = None
+    variants: Mapping[str, ServedModel] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True)
@@ -44,12 +52,14 @@ class RouteRequest:
         version: The version the request names, if any (then no routing happens).
         request_id: The request's id (stable hashing by id keeps a caller on one variant).
         headers: The request headers, lower-cased names.
+        payload: The parsed JSON body (sticky routing by an input column reads it).
     """
 
     name: str | None
     version: int | None
     request_id: str
     headers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    payload: Any = None
 
 
 class Router(Protocol):
@@ -131,6 +141,31 @@ class ModelHost:
             defaults = {m.name: m.version for m in items}
             first = default_name or (items[0].name if items else None)
             self._publish(table, defaults, first)
+
+    def serve_deployment(self, deployment: Deployment, variants: Mapping[str, ServedModel]) -> None:
+        """Serve ``deployment`` with its loaded ``variants`` (by role), replacing everything.
+
+        The default version of each name is its heaviest live variant, so requests that
+        name a model but no version still follow the deployment.
+        """
+        by_weight = sorted(deployment.variants, key=lambda variant: variant.weight, reverse=True)
+        models: dict[ModelKey, ServedModel] = {}
+        defaults: dict[str, int] = {}
+        for variant in by_weight:
+            model = variants.get(variant.role)
+            if model is None:
+                continue
+            models.setdefault(model.key, model)
+            defaults.setdefault(model.name, model.version)
+        first = next(iter(defaults), None)
+        with self._lock:
+            self._state = HostState(
+                MappingProxyType(models),
+                MappingProxyType(defaults),
+                first,
+                deployment,
+                MappingProxyType(dict(variants)),
+            )
 
     def remove(self, name: str, version: int) -> None:
         """Stop serving one version (requests already holding it finish with it)."""

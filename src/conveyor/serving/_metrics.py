@@ -1,8 +1,9 @@
 """Prometheus metrics of one server, on a registry of its own (no global state).
 
 Per-request updates are kept cheap: label children are bound once per
-``(model, version, variant, route, status)`` and cached in a dict, so a request costs a dict
-lookup and two increments. The prediction logger's figures are read only at scrape time.
+``(model, version, variant, revision, route, status)`` and cached in a dict, so a request
+costs a dict lookup and two increments. The prediction logger's figures, the served
+deployment and the latest monitoring report are read only at scrape time.
 """
 
 from __future__ import annotations
@@ -29,10 +30,11 @@ class ServerMetrics:
 
     def __init__(self, logger_stats: Callable[[], Any] | None = None) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        labels = ("model", "version", "variant", "route", "status")
+        labels = ("model", "version", "variant", "revision", "route", "status")
         self._requests = Counter(
             "conveyor_requests",
-            "Requests answered, by model, version, variant, route and HTTP status.",
+            "Requests answered, by model, version, deployment variant and revision, route and "
+            "HTTP status.",
             labels,
             registry=self.registry,
         )
@@ -50,19 +52,39 @@ class ServerMetrics:
             buckets=_BATCH_BUCKETS,
             registry=self.registry,
         )
-        self._children: dict[tuple[str, str, str, str, int], tuple[Any, Any]] = {}
+        self._shadow = Counter(
+            "conveyor_shadow_requests",
+            "Request copies sent to a shadow variant, by outcome (ok, error, timeout, dropped).",
+            ("model", "version", "revision", "outcome"),
+            registry=self.registry,
+        )
+        self._load_failures = Counter(
+            "conveyor_model_load_failures",
+            "Model versions a deployment asked for that failed to load (the served ones "
+            "kept serving).",
+            ("environment", "model", "version"),
+            registry=self.registry,
+        )
+        self._children: dict[tuple[str, str, str, str, str, int], tuple[Any, Any]] = {}
         self._batch_children: dict[tuple[str, str, str], Any] = {}
         if logger_stats is not None:
             self.registry.register(_LoggerCollector(logger_stats))
 
     def request(  # noqa: PLR0917 - called on every request; keywords would cost time
-        self, model: str, version: str, variant: str, route: str, status: int, seconds: float
+        self,
+        model: str,
+        version: str,
+        variant: str,
+        revision: str,
+        route: str,
+        status: int,
+        seconds: float,
     ) -> None:
         """Count one answered request and observe its duration."""
-        key = (model, version, variant, route, status)
+        key = (model, version, variant, revision, route, status)
         pair = self._children.get(key)
         if pair is None:
-            values = (model, version, variant, route, str(status))
+            values = (model, version, variant, revision, route, str(status))
             pair = (self._requests.labels(*values), self._duration.labels(*values))
             self._children[key] = pair
         pair[0].inc()
@@ -75,6 +97,18 @@ class ServerMetrics:
         if child is None:
             child = self._batch_children[key] = self._batch.labels(*key)
         child.observe(rows)
+
+    def shadow(self, model: str, version: str, revision: str, outcome: str) -> None:
+        """Count one request copy sent to a shadow variant."""
+        self._shadow.labels(model, version, revision, outcome).inc()
+
+    def load_failure(self, environment: str, model: str, version: str) -> None:
+        """Count one model version that failed to load."""
+        self._load_failures.labels(environment, model, version).inc()
+
+    def add_collector(self, collector: Collector) -> None:
+        """Read more figures at scrape time (the served deployment, monitoring gauges)."""
+        self.registry.register(collector)
 
 
 def _stat(stats: Any, *names: str) -> float:

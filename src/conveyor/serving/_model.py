@@ -57,6 +57,8 @@ class ServedModel:
         revision: The deployment revision ("" outside deployments).
         source: What the model was loaded from (kept alive while served).
         example: The registered input example (background rows for explanations).
+        explainer: The explainer of this version, prepared in the background when it was
+            loaded (an ``ExplainerSlot``; ``None``: built on the first ``/v1/explain``).
     """
 
     name: str
@@ -69,6 +71,7 @@ class ServedModel:
     revision: str = ""
     source: Any = field(default=None, repr=False)
     example: Any = field(default=None, repr=False)
+    explainer: Any = field(default=None, repr=False)
     column_names: tuple[str, ...] = field(init=False)
     column_index: dict[str, InputColumn] = field(init=False)
     array_path: bool = field(init=False)

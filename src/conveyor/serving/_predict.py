@@ -147,18 +147,56 @@ class Predictor:
     def _observe_batch(self, model: ServedModel, n: int) -> None:
         self._metrics.batch(model.name, str(model.version), model.variant, n)
 
+    def log_failure(
+        self, model: ServedModel, request_id: str, error: str, latency_ms: float
+    ) -> None:
+        """Queue one error record for a request whose rows are unknown (a timed-out copy)."""
+        logger = self._logger
+        if logger is None:
+            return
+        logger.submit(
+            self._record_type(
+                request_id=request_id,
+                at=datetime.now(UTC),
+                model=model.name,
+                version=model.version,
+                inputs={},
+                prediction=None,
+                latency_ms=latency_ms,
+                environment=self._settings.environment,
+                variant=model.variant or None,
+                revision=int(model.revision) if model.revision else None,
+                status="error",
+                error=error,
+            )
+        )
+
     def log(
         self,
         model: ServedModel,
         request_id: str,
         rows: Rows,
-        predictions: list[Any],
+        predictions: list[Any] | None,
         latency_ms: float,
+        *,
+        error: str | None = None,
     ) -> None:
-        """Queue one record per row (row ``i`` of a multi-row request is ``<id>:<i>``)."""
+        """Queue one record per row (row ``i`` of a multi-row request is ``<id>:<i>``).
+
+        Args:
+            model: The version that answered (its variant and revision are recorded).
+            request_id: The request's id.
+            rows: The validated input rows.
+            predictions: One value per row; ``None`` when the model failed.
+            latency_ms: Time spent answering.
+            error: What failed; the records then have status ``"error"``.
+        """
         logger = self._logger
         if logger is None:
             return
+        if predictions is None:
+            predictions = [None] * rows.n
+        status = "ok" if error is None else "error"
         make = self._record_type
         at = datetime.now(UTC)
         env = self._settings.environment
@@ -184,5 +222,7 @@ class Predictor:
                     environment=env,
                     variant=variant,
                     revision=revision,
+                    status=status,
+                    error=error,
                 )
             )

@@ -32,6 +32,8 @@ class ServingSettings:
             costs more than a small prediction); larger ones run in a worker thread.
         environment: Recorded with every logged prediction (``None`` outside deployments).
         log_predictions: Send every prediction to the prediction logger when one is given.
+        prepare_explainers: Build each loaded version's explainer in the background at load
+            (``False``: on its first ``/v1/explain`` request).
 
     Example:
         >>> ServingSettings(max_batch_rows=100).max_batch_rows
@@ -48,6 +50,7 @@ class ServingSettings:
     inline_max_rows: int = 256
     environment: str | None = None
     log_predictions: bool = True
+    prepare_explainers: bool = True
 
     def __post_init__(self) -> None:
         for name in ("max_body_bytes", "max_batch_rows", "micro_batch_max_size"):

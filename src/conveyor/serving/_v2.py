@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -26,6 +27,7 @@ from conveyor.serving._wire import check_content_type, error_response, json_resp
 
 if TYPE_CHECKING:
     from conveyor.serving._app import Server
+    from conveyor.serving._settings import ServingSettings
 
 _DTYPES = {
     "BOOL": "?", "UINT8": "<u1", "UINT16": "<u2", "UINT32": "<u4", "UINT64": "<u8",
@@ -141,13 +143,14 @@ def add_v2_routes(app: FastAPI, server: Server) -> None:
     """Mount the OIP routes on ``app`` (``server`` is the application's ``Server``)."""
     host = server.host
 
-    def lookup(name: str, version: str | None) -> ServedModel:
+    def lookup(name: str, version: str | None, request: Request | None = None) -> ServedModel:
         number: int | None = None
         if version is not None:
             if not version.isdigit():
                 raise host.not_served(name, None)
             number = int(version)
-        return host.route(RouteRequest(name, number, "", {}))
+        headers = {} if request is None else request.headers
+        return host.route(RouteRequest(name, number, "", headers))
 
     async def ready(request: Request) -> Response:
         ok = host.ready
@@ -189,32 +192,7 @@ def add_v2_routes(app: FastAPI, server: Server) -> None:
         return json_response({"name": params["name"], "ready": True})
 
     async def infer(request: Request) -> Response:
-        started = time.perf_counter()
-        params = request.path_params
-        model: ServedModel | None = None
-        route = "/v2/infer"
-        try:
-            check_content_type_oip(request)
-            body = await read_body(request, server.settings.max_body_bytes)
-            model = lookup(params["name"], params.get("version"))
-            payload, binary = _split_binary(request, body, server)
-            rows = _rows(model, payload, binary, server)
-            values = await server.engine.run(model, rows)
-            rid = payload.get("id")
-            rid = rid if isinstance(rid, str) and rid else server.request_id(request)
-            result = {
-                "model_name": model.name,
-                "model_version": str(model.version),
-                "id": rid,
-                "outputs": [_output(model, values)],
-            }
-            response = json_response(result, 200, {"x-request-id": rid})
-        except RequestError as exc:
-            server.observe(model, route, exc.status, started)
-            return error_response(exc, oip=True)
-        server.engine.log(model, rid, rows, values, (time.perf_counter() - started) * 1000.0)
-        server.observe(model, route, 200, started)
-        return response
+        return await _infer(server, request, lookup)
 
     app.router.add_route("/v2", _server_metadata, methods=["GET"])
     app.router.add_route("/v2/health/live", _live, methods=["GET"])
@@ -223,6 +201,47 @@ def add_v2_routes(app: FastAPI, server: Server) -> None:
         app.router.add_route(base, model_metadata, methods=["GET"])
         app.router.add_route(base + "/ready", model_ready, methods=["GET"])
         app.router.add_route(base + "/infer", infer, methods=["POST"])
+
+
+async def _infer(
+    server: Server, request: Request, lookup: Callable[[str, str | None, Request], ServedModel]
+) -> Response:
+    """``POST /v2/models/{name}[/versions/{version}]/infer``."""
+    started = time.perf_counter()
+    params = request.path_params
+    model: ServedModel | None = None
+    rows: Rows | None = None
+    rid = server.request_id(request)
+    route = "/v2/infer"
+    try:
+        check_content_type_oip(request)
+        body = await read_body(request, server.settings.max_body_bytes)
+        model = lookup(params["name"], params.get("version"), request)
+        payload, binary = _split_binary(request, body, server)
+        given = payload.get("id")
+        rid = given if isinstance(given, str) and given else rid
+        rows = _rows(model, payload, binary, server)
+        values = await server.engine.run(model, rows)
+        result = {
+            "model_name": model.name,
+            "model_version": str(model.version),
+            "id": rid,
+            "outputs": [_output(model, values)],
+        }
+        response = json_response(result, 200, {"x-request-id": rid})
+    except RequestError as exc:
+        server.failed(model, rid, rows, exc, started)
+        server.observe(model, route, exc.status, started)
+        return error_response(exc, oip=True)
+    server.engine.log(model, rid, rows, values, (time.perf_counter() - started) * 1000.0)
+    server.observe(model, route, 200, started)
+    if params.get("version") is None:
+
+        def parse_copy(shadow: ServedModel, _: Any, __: ServingSettings) -> Rows:
+            return _rows(shadow, payload, binary, server)
+
+        server.shadow(model, payload, parse_copy, rid)
+    return response
 
 
 def check_content_type_oip(request: Request) -> None:

@@ -71,3 +71,82 @@ def running(app: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(20)
+
+
+class RaisingPredictor:
+    """Raises on rows whose ``age`` is below ``below``; otherwise predicts like ``inner``."""
+
+    def __init__(self, inner: LinearPredictor, below: float) -> None:
+        self.inner = inner
+        self.below = below
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray[Any, Any]:
+        return self.predict_array(frame.to_numpy(dtype=np.float64))
+
+    def predict_array(self, x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        if (x[:, 0] < self.below).any():
+            raise ValueError(f"age below {self.below}")
+        return self.inner.predict_array(x)
+
+
+class BlockingPredictor:
+    """Predicts like ``inner`` once ``release`` is set (waiting at most ``wait_s``); then
+    sets ``finished``."""
+
+    def __init__(self, inner: LinearPredictor, *, wait_s: float = 5.0) -> None:
+        self.inner = inner
+        self.wait_s = wait_s
+        self.release = threading.Event()
+        self.finished = threading.Event()
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray[Any, Any]:
+        return self.predict_array(frame.to_numpy(dtype=np.float64))
+
+    def predict_array(self, x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        try:
+            self.release.wait(self.wait_s)
+            return self.inner.predict_array(x)
+        finally:
+            self.finished.set()
+
+
+def wrapped_model(version: int, wrap: Any, name: str = "churn") -> ServedModel:
+    """A served model whose predictor is ``wrap(LinearPredictor)``."""
+    base = linear_model(name, version)
+    predictor = wrap(base.predictor)
+    return ServedModel.from_signature(name, version, predictor, base.signature, flavor="test")
+
+
+class MemoryLog:
+    """An in-memory prediction log (what ``PredictionLogger`` writes batches to)."""
+
+    def __init__(self) -> None:
+        self.records: list[Any] = []
+        self._lock = threading.Lock()
+
+    def write(self, records: Any, *, idempotent: bool = False) -> object:
+        with self._lock:
+            self.records.extend(records)
+        return None
+
+    def wait_for(self, predicate: Any, timeout_s: float = 20.0) -> list[Any]:
+        """The records once ``predicate(records)`` holds (fails after ``timeout_s``)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            with self._lock:
+                current = list(self.records)
+            if predicate(current):
+                return current
+            if time.monotonic() > deadline:
+                raise AssertionError(f"log never satisfied the condition: {current!r}")
+            time.sleep(0.01)
+
+
+def wait_ready(client: Any, timeout_s: float = 30.0) -> Any:
+    """Poll readiness until 200 (or the deadline); return the last answer."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        answer = client.get("/v2/health/ready")
+        if answer.status_code == 200 or time.monotonic() > deadline:
+            return answer
+        time.sleep(0.02)

@@ -17,7 +17,7 @@ from serving_support import running, training_frame
 from sklearn.linear_model import LogisticRegression
 
 from conveyor.serving import ModelHost, create_app
-from conveyor.serving._launch import build_app, registry_of
+from conveyor.serving._launch import build_app
 from conveyor.workspace import Workspace
 
 ROW = {"age": 41.0, "spend": 80.0}
@@ -28,7 +28,7 @@ def ws(tmp_path: Path) -> Iterator[Workspace]:
     """A workspace holding churn@1 (aliased champion): a logistic regression."""
     with Workspace.open(tmp_path) as workspace:
         frame, target = training_frame()
-        registry = registry_of(workspace)
+        registry = workspace.models
         registry.register(
             "churn", LogisticRegression().fit(frame, target), input_example=frame.head(20)
         )
@@ -64,11 +64,7 @@ def test_registered_model_answers_alike_on_every_protocol_and_every_prediction_i
     assert v1.json()["predictions"] == mlflow.json()["predictions"] == v2 == [1]
     assert (v1.json()["model"], v1.json()["version"]) == ("churn", 1)
     # Shutting the server down flushed the logger: every prediction is in the log.
-    log = ws.predictions if hasattr(ws, "predictions") else None
-    from conveyor.predictions import PredictionLog
-
-    log = log or PredictionLog(ws.store, ws.artifacts, actor=ws.actor, root=ws.root)
-    logged = log.read(model="churn")
+    logged = ws.predictions.read(model="churn")
     rid = v1.json()["request_id"]
     assert len(logged) == 5
     assert rid in set(logged["request_id"])
@@ -90,17 +86,14 @@ def test_feedback_labels_join_logged_predictions_by_request_id(ws: Workspace) ->
     assert answer.json() == {"accepted": 1, "unknown": 1, "updated": 0}  # not yet flushed
     assert again.json()["updated"] == 1
     assert bad.status_code == 400
-    from conveyor.predictions import PredictionLog
-
-    log = PredictionLog(ws.store, ws.artifacts, actor=ws.actor, root=ws.root)
-    frame = log.read(model="churn")
+    frame = ws.predictions.read(model="churn")
     assert frame.loc[frame["request_id"] == rid, "label"].tolist() == [1]
 
 
 def test_tampered_model_artifact_is_refused_at_load_and_the_server_never_turns_ready(
     ws: Workspace,
 ) -> None:
-    registry = registry_of(ws)
+    registry = ws.models
     version = registry.get("churn@1")
     hashes = [entry["hash"] for entry in registry.manifest(version)["files"].values()]
     hashes += [version.onnx["hash"]] if version.onnx else []
@@ -148,6 +141,8 @@ def test_explain_returns_per_row_shap_values_for_the_rows_sent(ws: Workspace) ->
     assert answer.status_code == 200, body
     assert len(body["explanations"]) == 2
     assert set(body["explanations"][0]) == {"age", "spend"}
+    # The native estimator explains (SHAP's linear algorithm), not the ONNX twin.
+    assert body["method"] == "linear"
     # spend drives the target: it carries the larger attribution.
     first = body["explanations"][0]
     assert abs(first["spend"]) > abs(first["age"])

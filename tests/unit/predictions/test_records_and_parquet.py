@@ -105,3 +105,28 @@ def _missing(value: Any) -> bool:
     import pandas as pd
 
     return value is None or value is pd.NA or (isinstance(value, float) and value != value)
+
+
+def test_a_record_with_an_unknown_status_is_refused() -> None:
+    with pytest.raises(
+        InvalidPredictionRecordError, match=r"'r1' has status 'failed'; expected one of ok, error"
+    ):
+        record(1, status="failed")
+
+
+def test_failed_predictions_keep_their_status_and_error_through_parquet() -> None:
+    records = [
+        record(1),
+        record(2, status="error", error="ValueError: bad input", prediction=None),
+    ]
+    frame = to_frame(decode_batch(encode_batch(records)))
+    assert frame["status"].tolist() == ["ok", "error"]
+    assert frame["error"].tolist()[1] == "ValueError: bad input"
+    assert frame["error"].isna().tolist() == [True, False]
+
+
+def test_batches_written_before_statuses_existed_read_back_as_ok() -> None:
+    table = decode_batch(encode_batch([record(1), record(2)])).drop_columns(["status", "error"])
+    frame = to_frame(table)
+    assert frame["status"].tolist() == ["ok", "ok"]
+    assert frame["error"].isna().all()

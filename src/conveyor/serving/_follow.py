@@ -1,0 +1,275 @@
+"""Following an environment's deployment: load new variants in the background, swap at once.
+
+A :class:`DeploymentFollower` polls the environment's current deployment (every second by
+default). When the revision changes it loads the versions it does not hold yet, in its own
+thread, then publishes the deployment with every variant labelled by role and revision in
+one assignment (:meth:`ModelHost.serve_deployment`): requests never wait for a load and
+never see half a revision. A live variant that fails to load keeps the previous revision
+serving (logged, counted in ``conveyor_model_load_failures``, readiness unchanged) and is
+retried after ``retry_s``; a variant without traffic (a shadow or warm standby) that fails
+is left out and reported the same way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from conveyor.serving._host import ModelHost
+from conveyor.serving._metrics import ServerMetrics
+from conveyor.serving._model import ServedModel
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from conveyor.deployments import Deployment, Variant
+
+_log = logging.getLogger("conveyor.serving")
+VersionKey = tuple[str, int]
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadFailure:
+    """A version the deployment asked for that could not be loaded.
+
+    Attributes:
+        model: Model name.
+        version: Version number.
+        revision: The deployment revision that asked for it.
+        error: What failed.
+        at: ``time.monotonic()`` of the attempt (drives the retry delay).
+    """
+
+    model: str
+    version: int
+    revision: int
+    error: str
+    at: float
+
+
+class DeploymentFollower:
+    """Keeps a host serving what an environment's deployment says.
+
+    Thread safety: one background thread polls and loads; readers use ``host.state``
+    and the read-only properties.
+
+    Args:
+        host: The host to publish to.
+        environment: The environment followed (labels and messages).
+        current: Returns the environment's current deployment (``None``: never deployed).
+        load: Loads one variant's version (``model``, ``version``) as a ``ServedModel``.
+        metrics: Counts load failures.
+        interval_s: Time between polls.
+        retry_s: Time before a version that failed to load is tried again.
+
+    Example:
+        >>> current = lambda: ws.deployments.current("production")  # doctest: +SKIP
+        >>> DeploymentFollower(host, "production", current, load).start()  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        host: ModelHost,
+        environment: str,
+        current: Callable[[], Deployment | None],
+        load: Callable[[str, int], ServedModel],
+        *,
+        metrics: ServerMetrics | None = None,
+        interval_s: float = 1.0,
+        retry_s: float = 30.0,
+    ) -> None:
+        self.host = host
+        self.environment = environment
+        self._current = current
+        self._load = load
+        self.metrics = metrics
+        self.interval_s = interval_s
+        self.retry_s = retry_s
+        self._loaded: dict[VersionKey, ServedModel] = {}
+        self._failures: dict[VersionKey, LoadFailure] = {}
+        self._applied: Deployment | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def applied(self) -> Deployment | None:
+        """The deployment revision being served (``None`` before the first one loads)."""
+        return self._applied
+
+    @property
+    def failures(self) -> list[LoadFailure]:
+        """Versions that failed to load and were not loaded since."""
+        return list(self._failures.values())
+
+    def start(self) -> None:
+        """Poll in a daemon thread until :meth:`stop`."""
+        self._thread = threading.Thread(target=self._run, name="conveyor-follow", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop polling (a load in progress finishes first, up to ``timeout_s``)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.poll()
+            except Exception:  # noqa: BLE001 - the server keeps serving; the next poll retries
+                _log.exception("Following deployment %r failed; retrying.", self.environment)
+            self._stop.wait(self.interval_s)
+
+    def poll(self) -> bool:
+        """Read the current deployment once and serve it if it changed and can be loaded.
+
+        Returns:
+            True when a new revision was published.
+        """
+        deployment = self._current()
+        if deployment is None:
+            return False
+        applied = self._applied
+        if applied is not None and applied.revision == deployment.revision:
+            return False
+        models: dict[str, ServedModel] = {}
+        for variant in deployment.variants:
+            base = self._version(variant, deployment.revision)
+            if base is None:
+                if variant.weight > 0:
+                    return False  # the previous revision keeps serving
+                continue
+            models[variant.role] = dataclasses.replace(
+                base, variant=variant.role, revision=str(deployment.revision)
+            )
+        self.host.serve_deployment(deployment, models)
+        self._applied = deployment
+        wanted = {(v.model, v.version) for v in deployment.variants}
+        self._loaded = {key: model for key, model in self._loaded.items() if key in wanted}
+        _log.info("Serving %s: %s", self.environment, deployment.describe())
+        return True
+
+    def _version(self, variant: Variant, revision: int) -> ServedModel | None:
+        key = (variant.model, variant.version)
+        loaded = self._loaded.get(key)
+        if loaded is not None:
+            return loaded
+        failure = self._failures.get(key)
+        if failure is not None and time.monotonic() - failure.at < self.retry_s:
+            return None
+        try:
+            loaded = self._load(variant.model, variant.version)
+        except Exception as exc:  # noqa: BLE001 - reported; the served revision stays
+            message = f"{type(exc).__name__}: {exc}"
+            self._failures[key] = LoadFailure(*key, revision, message, time.monotonic())
+            _log.error(
+                "Deployment %r revision %d: %s (%s) failed to load: %s. %s",
+                self.environment,
+                revision,
+                variant.ref,
+                variant.role,
+                message,
+                "The served revision keeps serving." if variant.weight > 0 else "Left out.",
+            )
+            if self.metrics is not None:
+                self.metrics.load_failure(self.environment, variant.model, str(variant.version))
+            return None
+        self._failures.pop(key, None)
+        self._loaded[key] = loaded
+        return loaded
+
+
+class DeploymentCollector(Collector):
+    """``/metrics`` gauges of the served deployment, read at scrape time."""
+
+    def __init__(self, follower: DeploymentFollower) -> None:
+        self._follower = follower
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        follower = self._follower
+        deployment = follower.applied
+        revision = GaugeMetricFamily(
+            "conveyor_deployment_revision",
+            "Deployment revision served (0 before the first one loaded).",
+            labels=("environment",),
+        )
+        revision.add_metric(
+            (follower.environment,), 0 if deployment is None else deployment.revision
+        )
+        yield revision
+        weights = GaugeMetricFamily(
+            "conveyor_deployment_weight",
+            "Percent of live traffic routed to each variant of the served revision.",
+            labels=("environment", "role", "model", "version"),
+        )
+        for variant in () if deployment is None else deployment.variants:
+            labels = (follower.environment, variant.role, variant.model, str(variant.version))
+            weights.add_metric(labels, variant.weight)
+        yield weights
+        failing = GaugeMetricFamily(
+            "conveyor_model_load_failing",
+            "1 for each version the deployment asks for that currently fails to load.",
+            labels=("environment", "model", "version"),
+        )
+        for failure in follower.failures:
+            failing.add_metric((follower.environment, failure.model, str(failure.version)), 1)
+        yield failing
+
+
+class ReportCollector(Collector):
+    """``/metrics`` gauges of the latest monitoring report (drift scores, share, metric).
+
+    The report is read at most every ``refresh_s`` seconds; a failing read keeps the last
+    gauges (scraping never fails because the metadata store is slow).
+
+    Args:
+        latest: Returns the newest report (with ``gauges() -> [(name, labels, value)]``).
+        refresh_s: Time between reads.
+    """
+
+    def __init__(self, latest: Callable[[], Any], *, refresh_s: float = 15.0) -> None:
+        self._latest = latest
+        self._refresh_s = refresh_s
+        self._read_at = -float("inf")
+        self._samples: list[tuple[str, dict[str, str], float]] = []
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        now = time.monotonic()
+        if now - self._read_at >= self._refresh_s:
+            self._read_at = now
+            try:
+                report = self._latest()
+                self._samples = [] if report is None else list(report.gauges())
+            except Exception:  # noqa: BLE001 - keep the previous gauges
+                _log.exception("Reading the latest monitoring report failed.")
+        families: dict[str, GaugeMetricFamily] = {}
+        for name, labels, value in self._samples:
+            family = families.get(name)
+            if family is None:
+                family = families[name] = GaugeMetricFamily(
+                    name,
+                    _REPORT_HELP.get(name, "From the latest monitoring report."),
+                    labels=sorted(labels),
+                )
+            family.add_metric([labels[key] for key in sorted(labels)], value)
+        yield from families.values()
+
+
+_REPORT_HELP = {
+    "conveyor_drift_score": "Drift score per feature in the latest monitoring report.",
+    "conveyor_drift_share": "Share of drifted features in the latest monitoring report.",
+    "conveyor_model_metric": "Model metric on labelled traffic in the latest report.",
+}
