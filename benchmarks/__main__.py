@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 
 from benchmarks import (
+    bench_canary,
     bench_data,
     bench_monitoring,
     bench_pipelines,
@@ -18,6 +19,7 @@ from benchmarks import (
 )
 
 BENCHMARKS = {
+    "canary": bench_canary.main,
     "data": bench_data.main,
     "monitoring": bench_monitoring.main,
     "pipelines": bench_pipelines.main,

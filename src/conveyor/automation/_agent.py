@@ -129,7 +129,7 @@ class Agent:
         self._deployer = deployer
         self.trainer: Trainer = trainer or partial(run_ci, integration=True)
         self.reports: ReportSource = reports or monitoring_reports
-        self.notifier: Notifier = notifier or LogNotifier()
+        self.notifier: Notifier = notifier or _default_notifier(ws)
         self.clock = clock
         self.lease = Lease(
             ws.store, actor=ws.actor, name=lease_name, holder=holder, ttl_s=lease_ttl_s, clock=clock
@@ -337,3 +337,12 @@ class Agent:
         """Recorded automation events, oldest first (``limit``: the newest ones)."""
         with self.ws.store.read() as session:
             return list_events(session, limit=limit, model=model)
+
+
+def _default_notifier(ws: Workspace) -> Notifier:
+    """The configured webhooks when there are any, else the log."""
+    from conveyor.notify import Notifier as WebhookNotifier
+
+    if ws.settings.config.webhooks.endpoints:
+        return WebhookNotifier(ws.settings.config.webhooks, store=ws.store, actor=ws.actor)
+    return LogNotifier()

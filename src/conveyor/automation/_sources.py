@@ -5,7 +5,6 @@ arguments (tests pass in-memory ones).
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -38,7 +37,7 @@ _log = logging.getLogger("conveyor.automation")
 class Notifier(Protocol):
     """Anything with ``send(event, payload)`` (``conveyor.notify.Notifier`` fits)."""
 
-    def send(self, event: str, payload: Mapping[str, Any]) -> None:
+    def send(self, event: str, payload: Mapping[str, Any]) -> object:
         """Deliver ``payload`` for ``event`` without blocking the caller."""
 
 
@@ -53,8 +52,9 @@ class LogNotifier:
 
 def controller_deployer(ws: Workspace) -> Deployer:
     """``Controller(ws).deploy`` of :mod:`conveyor.deploy`, with the environment's strategy."""
-    deploy = importlib.import_module("conveyor.deploy")
-    controller = deploy.Controller(ws)
+    from conveyor.deploy import Controller
+
+    controller = Controller(ws)
 
     def run(ref: str, env: str) -> Deployment:
         result: Deployment = controller.deploy(ref, env)
@@ -65,8 +65,9 @@ def controller_deployer(ws: Workspace) -> Deployer:
 
 def monitoring_reports(ws: Workspace, env: str) -> Any:
     """``conveyor.monitoring.latest_report(ws, env)``: the newest stored report of ``env``."""
-    monitoring = importlib.import_module("conveyor.monitoring")
-    return monitoring.latest_report(ws, env)
+    from conveyor.monitoring import latest_report
+
+    return latest_report(ws, env)
 
 
 def report_facts(report: Any) -> ReportFacts | None:

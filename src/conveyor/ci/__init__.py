@@ -40,6 +40,8 @@ from conveyor.ci._score import (
 )
 
 __all__ = [
+    "CIResult",
+    "CheckOutcome",
     "DEFAULT_DATA_CHECKS",
     "EXIT_CODES",
     "EXIT_ERROR",
@@ -47,13 +49,11 @@ __all__ = [
     "EXIT_PROMOTE",
     "EXIT_REJECT",
     "INTEGRATION_CHECKS",
+    "PipelineSampleCheck",
+    "ProjectFacts",
     "RUBRIC",
     "SECTIONS",
     "SECTION_TITLES",
-    "CIResult",
-    "CheckOutcome",
-    "PipelineSampleCheck",
-    "ProjectFacts",
     "ScorePoint",
     "ScoreReport",
     "ServingRoundtripCheck",

@@ -22,6 +22,7 @@ from conveyor.cli import (
     _run,
     _runs,
     _serve,
+    _simulate,
 )
 from conveyor.cli._output import EXIT_ERROR, EXIT_INTERRUPTED, State
 from conveyor.errors import ConveyorError
@@ -51,6 +52,7 @@ app.add_typer(_models.app, name="models")
 _serve.register(app)
 _checks.register(app)
 _deploy.register(app)
+_simulate.register(app)
 _agent.register(app)
 app.add_typer(_monitor.app, name="monitor")
 _demo.register(app)

@@ -39,7 +39,7 @@ def show(
 
 @app.command("validate")
 def validate() -> None:
-    """Check conveyor.yaml and CONVEYOR_* variables (and gate checks); exit 1 naming each bad key."""
+    """Check conveyor.yaml, CONVEYOR_* variables and gate checks; exit 1 naming each bad key."""
     from conveyor.checks import validate_config
     from conveyor.config import find_root, load_settings
 

@@ -20,10 +20,26 @@ def demo(
         Path | None, typer.Option("--dir", help="Folder to play in (default: a new temp folder).")
     ] = None,
     fast: Annotated[
-        bool, typer.Option("--fast", help="Smaller data, for tests and a quick look.")
+        bool, typer.Option("--fast", help="Less data, fewer trials, shorter canary steps.")
+    ] = False,
+    keep_serving: Annotated[
+        bool, typer.Option("--keep-serving", help="Leave the prediction server running.")
+    ] = False,
+    walkthrough: Annotated[
+        bool, typer.Option("--walkthrough", help="Only the short data-versioning tour.")
     ] = False,
 ) -> None:
-    """Play conveyor's case study end to end and check its own outcome (exit 1 if not)."""
-    from conveyor.demo import run_walkthrough
+    """Play conveyor's case study end to end and check its own outcome (exit 1 if not).
 
-    run_walkthrough(directory, rows=5_000 if fast else 50_000, console=console())
+    A fresh shop project: versioned data, a gated model, the real server with simulated
+    traffic, drift, a retraining promoted by a canary, a broken model rolled back; then a
+    timeline, the headline figures and an HTML report.
+    """
+    if walkthrough:
+        from conveyor.demo import run_walkthrough
+
+        run_walkthrough(directory, rows=5_000 if fast else 50_000, console=console())
+        return
+    from conveyor.demo import run_demo
+
+    run_demo(directory, fast=fast, keep_serving=keep_serving, console=console())

@@ -40,7 +40,7 @@ _log = logging.getLogger("conveyor.deploy")
 class EventSink(Protocol):
     """Where transitions are announced (``conveyor.notify.Notifier`` fits); must not block."""
 
-    def send(self, event: str, payload: dict[str, Any]) -> None:
+    def send(self, event: str, payload: dict[str, Any]) -> object:
         """Deliver ``payload`` for ``event`` (e.g. ``deploy.promote``)."""
         ...
 
@@ -80,7 +80,7 @@ class Controller:
         self.ws = ws
         self.clock = clock
         self.analyzer: Analyzer = analyzer or LogAnalyzer()
-        self.notifier = notifier
+        self.notifier = notifier if notifier is not None else _configured_notifier(ws)
         wired = getattr(ws, "deployments", None)
         self.deployments: DeploymentStore = (
             deployments or wired or DeploymentStore(ws.store, actor=ws.actor)
@@ -426,3 +426,13 @@ class Controller:
 
 def _shown(current: Deployment | None) -> str:
     return "never deployed" if current is None else current.describe()
+
+
+def _configured_notifier(ws: Workspace) -> EventSink | None:
+    """The webhooks of ``conveyor.yaml`` (every transition is posted there), if any."""
+    from conveyor.notify import Notifier
+
+    webhooks = ws.settings.config.webhooks
+    if not webhooks.endpoints:
+        return None
+    return Notifier(webhooks, store=ws.store, actor=ws.actor)

@@ -31,15 +31,15 @@ from conveyor.deployments._routing import choose_variant, key_fraction
 from conveyor.deployments._store import DeploymentStore
 
 __all__ = [
-    "IN_PROGRESS_STATES",
-    "ROLES",
-    "STATES",
-    "STRATEGIES",
     "ConcurrentDeploymentError",
     "Deployment",
     "DeploymentError",
     "DeploymentNotFoundError",
     "DeploymentStore",
+    "IN_PROGRESS_STATES",
+    "ROLES",
+    "STATES",
+    "STRATEGIES",
     "Transition",
     "Variant",
     "check_variants",

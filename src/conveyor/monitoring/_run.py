@@ -154,13 +154,10 @@ def latest_report(ws: Workspace, env: str | None = None) -> MonitoringReport | N
 def default_notifier(ws: Workspace) -> AlertSink:
     """``conveyor.notify``'s notifier for the configured webhooks, or the log."""
     if "webhook" in ws.settings.config.monitoring.notifiers:
-        try:
-            from conveyor.notify import Notifier  # type: ignore[import-not-found,unused-ignore]
-        except ImportError:
-            logger.warning("conveyor.notify is not available; alerts go to the log")
-        else:
-            sink: AlertSink = Notifier(ws.settings.config.webhooks, store=ws.store)
-            return sink
+        from conveyor.notify import Notifier
+
+        sink: AlertSink = Notifier(ws.settings.config.webhooks, store=ws.store, actor=ws.actor)
+        return sink
     return LogSink()
 
 

@@ -13,7 +13,6 @@ from sqlalchemy.exc import IntegrityError as SQLIntegrityError
 
 from conveyor.core import Actor, utcnow
 from conveyor.errors import StoreError
-from conveyor.store._migrate import VERSION_TABLE
 from conveyor.store import (
     GENESIS_HASH,
     ArtifactRefRow,
@@ -25,6 +24,7 @@ from conveyor.store import (
     head_revision,
     open_store,
 )
+from conveyor.store._migrate import VERSION_TABLE
 
 ALICE = Actor("alice")
 

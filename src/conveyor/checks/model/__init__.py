@@ -42,7 +42,6 @@ from conveyor.checks.model._training_checks import (
 )
 
 __all__ = [
-    "METRICS",
     "ArtifactSizeCheck",
     "Calibration",
     "CalibrationCheck",
@@ -52,6 +51,7 @@ __all__ = [
     "InvarianceCheck",
     "LatencyCheck",
     "LossDecreasesCheck",
+    "METRICS",
     "Metric",
     "MinMetricCheck",
     "ModelCheckInputError",
