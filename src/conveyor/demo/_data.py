@@ -81,7 +81,8 @@ def generate_sessions(n_rows: int = 5000, *, seed: int = 7, season: str = "summe
     purchased = (rng.random(n_rows) < 1.0 / (1.0 + np.exp(-logit))).astype(np.int64)
     return pd.DataFrame(
         {
-            "session_id": np.arange(1, n_rows + 1, dtype=np.int64) + (10_000_000 if winter else 0),
+            # Winter's sessions follow summer's: ids keep counting rather than restart.
+            "session_id": np.arange(1, n_rows + 1, dtype=np.int64) + (n_rows if winter else 0),
             "user_id": user_ids.astype(np.int64),
             "user_segment": np.array(SEGMENTS, dtype=object)[segment],
             "device": np.array(DEVICES, dtype=object)[device],

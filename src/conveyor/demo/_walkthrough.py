@@ -1,4 +1,4 @@
-"""The data-versioning walkthrough that ``conveyor demo`` plays on the embedded defaults."""
+"""The short data-versioning walkthrough: add, diff, checkout, push, pull into a clone."""
 
 from __future__ import annotations
 
@@ -12,14 +12,8 @@ from rich.table import Table
 
 from conveyor.core import hash_file
 from conveyor.demo._data import generate_sessions
-from conveyor.errors import ConveyorError
+from conveyor.demo._errors import expect
 from conveyor.workspace import Workspace, init_project
-
-
-class DemoFailed(ConveyorError):
-    """A demo stage did not do what the story says."""
-
-    code = "demo_failed"
 
 
 @dataclass
@@ -49,7 +43,9 @@ def run_walkthrough(
     """
     out = console or Console()
     started = time.perf_counter()
-    base = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="conveyor-demo-"))
+    base = (
+        Path(directory).resolve() if directory else Path(tempfile.mkdtemp(prefix="conveyor-demo-"))
+    )
     project, clone, remote = base / "shop", base / "shop-clone", base / "remote"
     result = WalkthroughResult(directory=base)
     out.rule("[bold]conveyor demo[/]: versioned data for an e-commerce recommender")
@@ -63,22 +59,22 @@ def run_walkthrough(
 
     with Workspace.open(project) as ws:
         v1 = ws.datasets.add("sessions", summer_csv, message="summer sessions")
-        _expect(v1.version == 1, f"first version should be 1, got {v1.version}")
+        expect(v1.version == 1, f"first version should be 1, got {v1.version}")
         out.print(
             f"2. [bold]data add[/] sessions -> v{v1.version} "
             f"({v1.row_count:,} rows, hash {v1.content_hash[:12]}), profile computed."
         )
         again = ws.datasets.add("sessions", summer_csv)
-        _expect(again.version == 1, "re-adding unchanged data must not create a version")
+        expect(again.version == 1, "re-adding unchanged data must not create a version")
         out.print("3. Re-adding the same file is recognised as unchanged: still v1.")
 
         generate_sessions(rows, seed=7, season="winter").to_csv(summer_csv, index=False)
         v2 = ws.datasets.add("sessions", summer_csv, message="winter sessions")
-        _expect(v2.version == 2 and v2.parent_version == 1, "second version should be v2 <- v1")
+        expect(v2.version == 2 and v2.parent_version == 1, "second version should be v2 <- v1")
         diff = ws.datasets.diff("sessions@1", "sessions@2")
         changed = sorted(diff.changed_columns)
         result.changed_columns = changed
-        _expect("price" in changed, f"the price shift should show in the diff, got {changed}")
+        expect("price" in changed, f"the price shift should show in the diff, got {changed}")
         out.print(
             f"4. The season changes: v2 added; diff v1..v2 shows {len(changed)} columns moved:"
         )
@@ -95,7 +91,7 @@ def run_walkthrough(
 
     with Workspace.open(project) as ws:
         verdict = ws.verify_audit()
-        _expect(verdict.ok, f"audit chain broken: {verdict.reason}")
+        expect(verdict.ok, f"audit chain broken: {verdict.reason}")
         result.audit_events = verdict.count
     out.print(f"8. [bold]audit verify[/]: {verdict.count} events, hash chain intact.")
     result.seconds = time.perf_counter() - started
@@ -115,23 +111,18 @@ def _clone_and_pull(
         pulled = ws2.datasets.pull(ws2.open_remote(str(remote)))
         restored = ws2.datasets.checkout("sessions@latest", result.directory / "clone-latest")
         expected = ws2.datasets.get("sessions@latest")
-        _expect(expected.version == 2, "the clone should know sessions@2 after pull")
+        expect(expected.version == 2, "the clone should know sessions@2 after pull")
         with Workspace.open(project) as ws:
             original = ws.datasets.checkout("sessions@2", result.directory / "original-latest")
         result.restored_hash = _tree_hash(restored)
-        _expect(
+        expect(
             result.restored_hash == _tree_hash(original),
             "bytes restored in the clone differ from the original",
         )
         out.print(f"7. Fresh clone: [bold]data pull[/] {pulled}.")
         out.print("   Restored bytes are identical to the original's.")
         verdict = ws2.verify_audit()
-        _expect(verdict.ok, f"audit chain of the clone broken: {verdict.reason}")
-
-
-def _expect(condition: bool, message: str) -> None:
-    if not condition:
-        raise DemoFailed(f"Demo stage failed: {message}", hint="Run with --verbose and report it.")
+        expect(verdict.ok, f"audit chain of the clone broken: {verdict.reason}")
 
 
 def _diff_table(stat_changes: dict[str, dict[str, dict[str, object]]]) -> Table:

@@ -183,8 +183,11 @@ def _replay(
     tick_s: float,
 ) -> SimulationReport:
     start = clock[0]
-    ctl.deploy(champion, env, strategy="replace")
-    deployment = ctl.deploy(challenger, env, strategy=cfg.strategy)
+    # A rehearsal asks what the rollout policy would do with these versions, also with one
+    # the gate rejected; nothing is deployed, so the gate's refusal does not apply.
+    reason = "rehearsal: gate decisions do not apply to a simulation"
+    ctl.deploy(champion, env, strategy="replace", force_reason=reason)
+    deployment = ctl.deploy(challenger, env, strategy=cfg.strategy, force_reason=reason)
     if deployment.state == "awaiting_approval":
         deployment = ctl.approve(env, reason="approved by the rehearsal")
     timeline = [_event(ctl, env, start, 0)]

@@ -136,7 +136,10 @@ def _references(obj: Any) -> list[Any]:
         value = scope.get(name)
         if isinstance(value, types.ModuleType):
             # `helpers.clean(...)`: the attribute names are in co_names too.
-            refs.extend(getattr(value, n) for n in sorted(names) if hasattr(value, n))
+            # The module's own namespace, not getattr: a module-level __getattr__ (numpy's
+            # deprecated aliases) would warn or compute for names that are not its own.
+            namespace = vars(value)
+            refs.extend(namespace[n] for n in sorted(names) if n in namespace)
         elif value is not None:
             refs.append(value)
     if obj.__closure__:

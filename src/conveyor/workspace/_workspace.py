@@ -16,9 +16,9 @@ from conveyor.artifacts import ArtifactStore, GcResult, MasterKey, open_artifact
 from conveyor.config import Settings, find_root, load_settings
 from conveyor.core import Actor
 from conveyor.data import DatasetRegistry
+from conveyor.deployments import DeploymentStore
 from conveyor.errors import EncryptionKeyError
 from conveyor.explain import ExplainError, global_importance
-from conveyor.deployments import DeploymentStore
 from conveyor.predictions import PredictionLog
 from conveyor.registry import ModelRegistry
 from conveyor.store import AuditEvent, AuditVerification, MetadataStore, open_store
@@ -196,10 +196,11 @@ def _key_file(settings: Settings) -> str | None:
 def _importance(predictor: Any, frame: pd.DataFrame) -> Mapping[str, float]:
     """Global SHAP importance for a model being registered.
 
-    A model SHAP cannot explain (non-numeric inputs, string labels without
-    ``predict_proba``) is registered without importance rather than refused.
+    Importance is optional metadata: a model SHAP cannot explain (non-numeric inputs,
+    string labels without ``predict_proba``, a pipeline whose encoder rejects what the
+    permutation explainer feeds it) is registered without importance rather than refused.
     """
     try:
         return global_importance(predictor, frame, budget_s=10.0)
-    except ExplainError:
+    except (ExplainError, TypeError, ValueError):
         return {}

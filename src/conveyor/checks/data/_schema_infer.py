@@ -102,7 +102,9 @@ def _infer_column(
     kind = column_kind(series)
     nulls, lo, hi = _column_stats(series, stats)
     checks: list[pa.Check] = []
-    if kind == "numeric" and lo is not None and hi is not None:
+    # Identifiers (`session_id`, `user_id`) grow with new data: their observed range is
+    # not an expectation, so they get none (uniqueness still applies below).
+    if kind == "numeric" and lo is not None and hi is not None and not looks_like_id(name):
         integral = pd.api.types.is_integer_dtype(series.dtype)
         wlo, whi = _widen(float(lo), float(hi), options.tolerance, integral)
         checks.append(pa.Check.in_range(_bound(wlo, integral), _bound(whi, integral)))
