@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import builtins
 import math
-import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +13,10 @@ from sqlalchemy.orm import Session
 
 from conveyor.artifacts import ArtifactStore
 from conveyor.core import Actor, utcnow, validate_name
-from conveyor.errors import ArtifactNotFoundError, IntegrityError
 from conveyor.registry._errors import ModelStateError
+from conveyor.registry._history import model_history
 from conveyor.registry._lineage import dataset_profiles, run_lineage
+from conveyor.registry._loading import load_version, read_manifest
 from conveyor.registry._models import (
     HistoryEntry,
     LoadedModel,
@@ -429,55 +429,14 @@ class ModelRegistry:
 
     def history(self, name: str) -> builtins.list[HistoryEntry]:
         """Registrations, archives and alias changes of ``name``, oldest first."""
-        entries: builtins.list[HistoryEntry] = []
-        with self.store.read() as session:
-            model = require_model(session, name)
-            for row in session.scalars(
-                select(ModelVersionRow).where(ModelVersionRow.model_id == model.id)
-            ):
-                entries.append(
-                    HistoryEntry("registered", row.created_at, row.created_by, row.version)
-                )
-            events = session.scalars(
-                select(ModelAliasEventRow)
-                .where(ModelAliasEventRow.model_id == model.id)
-                .order_by(ModelAliasEventRow.id)
-            )
-            for ev in events:
-                kind = (
-                    "alias.set"
-                    if ev.from_version is None
-                    else "alias.removed"
-                    if ev.to_version is None
-                    else "alias.moved"
-                )
-                entries.append(
-                    HistoryEntry(
-                        kind, ev.at, ev.actor, ev.to_version, ev.alias, ev.from_version, ev.reason
-                    )
-                )
-        for event in self.store.audit_log(action="model.archive", target_prefix=f"model:{name}@"):
-            entries.append(
-                HistoryEntry(
-                    "archived",
-                    event.at,
-                    event.actor,
-                    event.details.get("version"),
-                    reason=event.details.get("reason"),
-                )
-            )
-        return sorted(entries, key=lambda e: e.at)
+        return model_history(self.store, name)
 
     # -- loading and cards ---------------------------------------------------------------
 
     def manifest(self, ref: str | ModelRef | ModelVersion) -> dict[str, Any]:
         """The verified manifest of a version (flavor, files with hashes, ONNX twin)."""
         version = ref if isinstance(ref, ModelVersion) else self.get(ref)
-        import json
-
-        data = self._fetch(version, version.content_hash, "manifest", self.artifacts.get_bytes)
-        manifest: dict[str, Any] = json.loads(data)
-        return manifest
+        return read_manifest(self.artifacts, version)
 
     def load(self, ref: str | ModelRef, *, prefer_onnx: bool = False) -> LoadedModel:
         """Load a version for prediction after verifying every file against its hash.
@@ -490,71 +449,7 @@ class ModelRegistry:
             IntegrityError: a stored file does not match its recorded hash (named).
             ModelStateError: a pickle version that was not registered as trusted.
         """
-        from conveyor.registry import flavors as fl
-
-        version = self.get(ref)
-        manifest = self.manifest(version)
-        part = manifest
-        use_onnx = bool(
-            prefer_onnx
-            and manifest.get("onnx")
-            and (version.onnx or {}).get("parity", {}).get("passed")
-        )
-        if use_onnx:
-            part = manifest["onnx"]
-        if part["flavor"] == "pickle" and not version.trusted:
-            raise ModelStateError(
-                f"Refusing to load {version.ref}: it is a pickle and was not registered as "
-                "trusted.",
-                hint="Register the model with a safe flavor (or trusted=True if you built it).",
-                name=version.name,
-                version=version.version,
-            )
-        folder = Path(tempfile.mkdtemp(prefix=f"conveyor-{version.name}-{version.version}-"))
-        try:
-            for rel, entry in sorted(part["files"].items()):
-                target = folder.joinpath(*rel.split("/"))
-                target.parent.mkdir(parents=True, exist_ok=True)
-
-                def write(digest: str, target: Path = target) -> None:
-                    self.artifacts.get_file(digest, target)
-
-                self._fetch(version, entry["hash"], rel, write)
-            flavor = fl.get_flavor(part["flavor"])
-            predictor = flavor.load(folder, part["flavor_meta"], trusted=version.trusted)
-        except BaseException:
-            import shutil
-
-            shutil.rmtree(folder, ignore_errors=True)
-            raise
-        return LoadedModel(version, predictor, use_onnx, folder)
-
-    def _fetch(
-        self, version: ModelVersion, digest: str, what: str, read: Callable[[str], Any]
-    ) -> Any:
-        try:
-            return read(digest)
-        except IntegrityError as exc:
-            raise IntegrityError(
-                f"Model {version.ref} cannot be loaded: its {what} (object {digest}) does not "
-                f"match its recorded hash ({exc.message}).",
-                hint="The stored bytes were altered or damaged; restore the object from a "
-                "remote (`conveyor pull`) or register the model again.",
-                name=version.name,
-                version=version.version,
-                object=digest,
-                file=what,
-            ) from exc
-        except ArtifactNotFoundError as exc:
-            raise IntegrityError(
-                f"Model {version.ref} cannot be loaded: its {what} (object {digest}) is "
-                "missing from the artifact store.",
-                hint="Pull it from a remote (`conveyor pull`) or register the model again.",
-                name=version.name,
-                version=version.version,
-                object=digest,
-                file=what,
-            ) from exc
+        return load_version(self.artifacts, self.get(ref), prefer_onnx=prefer_onnx)
 
     def card(self, ref: str | ModelRef) -> ModelCard:
         """The model card of a version (Markdown and self-contained HTML)."""
