@@ -7,6 +7,7 @@ when winter arrived, and the canary steps of each rollout.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -159,7 +160,7 @@ def _drift_chart(report: MonitoringReport | None) -> go.Figure:
     figure.add_trace(
         go.Bar(
             x=names,
-            y=[float(features[n].get("score", 0.0)) for n in names],
+            y=[_drift_strength(features[n]) for n in names],
             marker_color=["crimson" if features[n].get("drifted") else "steelblue" for n in names],
             text=[f"{features[n].get('test', '')}" for n in names],
             hovertext=[
@@ -169,8 +170,20 @@ def _drift_chart(report: MonitoringReport | None) -> go.Figure:
             ],
         )
     )
-    figure.update_yaxes(title="test score (red: drifted)")
+    figure.update_yaxes(title="drift strength: score / threshold (red: drifted)")
     return figure
+
+
+def _drift_strength(feature: dict[str, Any]) -> float:
+    """One scale for every test, higher = more drift, 1 = the threshold: p-value tests as
+    log(p) / log(threshold), distance tests as distance / threshold (capped for the chart)."""
+    score = float(feature.get("score") or 0.0)
+    threshold = float(feature.get("threshold") or 1.0)
+    if feature.get("statistic") == "p_value":
+        if score <= 0.0:
+            return 10.0
+        return min(10.0, math.log(score) / math.log(threshold)) if 0 < threshold < 1 else 0.0
+    return min(10.0, score / threshold) if threshold > 0 else 0.0
 
 
 def _canary_chart(ws: Workspace, rollouts: list[tuple[str, Deployment]]) -> go.Figure:
