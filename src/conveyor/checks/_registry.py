@@ -11,13 +11,13 @@ live in ``conveyor.ci``. Plug-ins register through the entry-point group
 
 from __future__ import annotations
 
-import importlib
 import threading
 from collections.abc import Iterable
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any
+from typing import Any, cast
 
 from conveyor.checks._base import Check
+from conveyor.core import PluginRegistry
 from conveyor.errors import ConfigError, ConveyorError
 
 ENTRY_POINT_GROUP = "conveyor.checks"
@@ -54,8 +54,7 @@ BUILTINS: dict[str, str] = {
     "serving_roundtrip": f"{_CI}:ServingRoundtripCheck",
 }
 
-_lock = threading.RLock()
-_user: dict[str, type[Check]] = {}
+#: Loaded plug-ins; ``None`` until the first lookup reads the entry points.
 _plugins: dict[str, type[Check]] | None = None
 
 
@@ -83,22 +82,17 @@ def register_check(cls: type[Check]) -> type[Check]:
         ... class RowCount(Check):  # name, subject_kind, Params, run
         ...     ...  # doctest: +SKIP
     """
-    _validate_class(cls, origin="register_check")
-    with _lock:
-        _user[cls.name] = cls
-    return cls
+    return _REGISTRY.register(cls, origin="register_check")
 
 
 def unregister_check(name: str) -> None:
     """Remove a user-registered check (built-ins and plug-ins stay)."""
-    with _lock:
-        _user.pop(name, None)
+    _REGISTRY.unregister(name)
 
 
 def available_checks() -> list[str]:
     """Every check name a lookup may return, sorted (nothing is imported but plug-ins)."""
-    with _lock:
-        return sorted({*_user, *_load_plugins(), *BUILTINS})
+    return _REGISTRY.names()
 
 
 def get_check(name: str) -> type[Check]:
@@ -108,22 +102,7 @@ def get_check(name: str) -> type[Check]:
         UnknownCheckError: No such check; the message lists the valid names.
         CheckRegistryError: The built-in's module failed to import.
     """
-    with _lock:
-        if name in _user:
-            return _user[name]
-        plugins = _load_plugins()
-        if name in plugins:
-            return plugins[name]
-        target = BUILTINS.get(name)
-    if target is None:
-        raise UnknownCheckError(
-            f"No check named {name!r} is registered.",
-            hint=f"Valid checks: {', '.join(available_checks())}. A plug-in check's package "
-            f"must be installed (entry-point group {ENTRY_POINT_GROUP!r}).",
-            check=name,
-            valid=available_checks(),
-        )
-    return _import(name, target)
+    return _REGISTRY.get(name)
 
 
 def load_entry_points(points: Iterable[EntryPoint]) -> dict[str, type[Check]]:
@@ -132,52 +111,26 @@ def load_entry_points(points: Iterable[EntryPoint]) -> dict[str, type[Check]]:
     Raises:
         CheckRegistryError: An entry point failed to import or is not a :class:`Check`.
     """
-    found: dict[str, type[Check]] = {}
-    for point in points:
-        try:
-            loaded: Any = point.load()
-        except Exception as exc:
-            raise CheckRegistryError(
-                f"The check plug-in {point.name!r} ({point.value}) failed to load: {exc}.",
-                hint=f"Fix or uninstall the package declaring it in {ENTRY_POINT_GROUP!r}.",
-                check=point.name,
-            ) from exc
-        _validate_class(loaded, origin=f"entry point {point.name!r} ({point.value})")
-        found[loaded.name] = loaded
-    return found
+    return _REGISTRY.load_entry_points(points)
 
 
 def reset_plugins() -> None:
     """Forget the loaded plug-ins so the next lookup reads the entry points again."""
     global _plugins  # noqa: PLW0603 - process-wide cache
-    with _lock:
+    with _LOCK:
         _plugins = None
 
 
 def _load_plugins() -> dict[str, type[Check]]:
+    # Kept in a module global (not inside the registry) so it can be inspected and replaced.
     global _plugins  # noqa: PLW0603 - read once per process, then cached
-    if _plugins is None:
-        _plugins = load_entry_points(entry_points(group=ENTRY_POINT_GROUP))
-    return _plugins
+    with _LOCK:
+        if _plugins is None:
+            _plugins = load_entry_points(entry_points(group=ENTRY_POINT_GROUP))
+        return _plugins
 
 
-def _import(name: str, target: str) -> type[Check]:
-    module, _, attr = target.partition(":")
-    try:
-        cls: Any = getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError) as exc:
-        raise CheckRegistryError(
-            f"The built-in check {name!r} could not be loaded from {target}: {exc}.",
-            hint="Reinstall conveyor-ml with its dependencies (pip install conveyor-ml); "
-            "if the error names a missing package, install it. Other checks still work.",
-            check=name,
-            target=target,
-        ) from exc
-    _validate_class(cls, origin=target)
-    return cls  # type: ignore[no-any-return]
-
-
-def _validate_class(cls: Any, *, origin: str) -> None:
+def _validate_class(cls: Any, origin: str) -> type[Check]:
     ok = (
         isinstance(cls, type)
         and issubclass(cls, Check)
@@ -191,3 +144,46 @@ def _validate_class(cls: Any, *, origin: str) -> None:
             hint="Subclass conveyor.checks.Check and set `name` and `subject_kind`.",
             origin=origin,
         )
+    return cast("type[Check]", cls)
+
+
+def _not_found(name: str, known: list[str]) -> UnknownCheckError:
+    return UnknownCheckError(
+        f"No check named {name!r} is registered.",
+        hint=f"Valid checks: {', '.join(known)}. A plug-in check's package "
+        f"must be installed (entry-point group {ENTRY_POINT_GROUP!r}).",
+        check=name,
+        valid=known,
+    )
+
+
+def _plugin_error(point: EntryPoint, exc: Exception) -> CheckRegistryError:
+    return CheckRegistryError(
+        f"The check plug-in {point.name!r} ({point.value}) failed to load: {exc}.",
+        hint=f"Fix or uninstall the package declaring it in {ENTRY_POINT_GROUP!r}.",
+        check=point.name,
+    )
+
+
+def _builtin_error(name: str, target: str, exc: Exception) -> CheckRegistryError:
+    return CheckRegistryError(
+        f"The built-in check {name!r} could not be loaded from {target}: {exc}.",
+        hint="Reinstall conveyor-ml with its dependencies (pip install conveyor-ml); "
+        "if the error names a missing package, install it. Other checks still work.",
+        check=name,
+        target=target,
+    )
+
+
+_LOCK = threading.RLock()
+_REGISTRY: PluginRegistry[Check] = PluginRegistry(
+    "check",
+    Check,
+    ENTRY_POINT_GROUP,
+    BUILTINS,
+    validate=_validate_class,
+    not_found=_not_found,
+    plugin_error=_plugin_error,
+    builtin_error=_builtin_error,
+    plugin_source=_load_plugins,
+)

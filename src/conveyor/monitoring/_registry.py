@@ -15,11 +15,10 @@ small to matter.
 
 from __future__ import annotations
 
-import importlib
-import threading
-from importlib.metadata import entry_points
-from typing import Any
+from importlib.metadata import EntryPoint
+from typing import Any, cast
 
+from conveyor.core import PluginRegistry
 from conveyor.monitoring._base import DriftTest, Kind
 from conveyor.monitoring._errors import DriftTestError
 
@@ -36,10 +35,6 @@ BUILTINS: dict[str, str] = {
     "psi": f"{_MODULE}:PopulationStabilityTest",
 }
 
-_lock = threading.RLock()
-_user: dict[str, type[DriftTest]] = {}
-_plugins: dict[str, type[DriftTest]] | None = None
-
 
 def register_drift_test(cls: type[DriftTest]) -> type[DriftTest]:
     """Add (or replace) a drift test under ``cls.name``; usable as a class decorator.
@@ -47,22 +42,17 @@ def register_drift_test(cls: type[DriftTest]) -> type[DriftTest]:
     Raises:
         DriftTestError: ``cls`` is not a :class:`DriftTest` subclass with a name and kinds.
     """
-    _validate(cls, origin="register_drift_test")
-    with _lock:
-        _user[cls.name] = cls
-    return cls
+    return _REGISTRY.register(cls, origin="register_drift_test")
 
 
 def unregister_drift_test(name: str) -> None:
     """Remove a user-registered drift test (built-ins and plug-ins stay)."""
-    with _lock:
-        _user.pop(name, None)
+    _REGISTRY.unregister(name)
 
 
 def available_drift_tests() -> list[str]:
     """Every drift test name, sorted."""
-    with _lock:
-        return sorted({*_user, *_load_plugins(), *BUILTINS})
+    return _REGISTRY.names()
 
 
 def get_drift_test(name: str) -> DriftTest:
@@ -72,20 +62,7 @@ def get_drift_test(name: str) -> DriftTest:
         DriftTestError: no such test (the message lists the valid names), or its class
             failed to load.
     """
-    with _lock:
-        cls = _user.get(name) or _load_plugins().get(name)
-    if cls is None:
-        target = BUILTINS.get(name)
-        if target is None:
-            raise DriftTestError(
-                f"No drift test named {name!r} is registered.",
-                hint=f"Valid drift tests: {', '.join(available_drift_tests())}. A plug-in's "
-                f"package must be installed (entry-point group {ENTRY_POINT_GROUP!r}).",
-                test=name,
-            )
-        module, _, attr = target.partition(":")
-        cls = getattr(importlib.import_module(module), attr)
-    return cls()
+    return _REGISTRY.get(name)()
 
 
 def default_test(kind: Kind, size: int) -> str:
@@ -98,31 +75,10 @@ def default_test(kind: Kind, size: int) -> str:
 
 def reset_plugins() -> None:
     """Forget loaded plug-ins so the next lookup reads the entry points again."""
-    global _plugins  # noqa: PLW0603 - process-wide cache
-    with _lock:
-        _plugins = None
+    _REGISTRY.reset_plugins()
 
 
-def _load_plugins() -> dict[str, type[DriftTest]]:
-    global _plugins  # noqa: PLW0603 - read once per process, then cached
-    if _plugins is None:
-        found: dict[str, type[DriftTest]] = {}
-        for point in entry_points(group=ENTRY_POINT_GROUP):
-            try:
-                loaded: Any = point.load()
-            except Exception as exc:
-                raise DriftTestError(
-                    f"The drift-test plug-in {point.name!r} ({point.value}) failed to load: {exc}.",
-                    hint=f"Fix or uninstall the package declaring it in {ENTRY_POINT_GROUP!r}.",
-                    test=point.name,
-                ) from exc
-            _validate(loaded, origin=f"entry point {point.name!r}")
-            found[loaded.name] = loaded
-        _plugins = found
-    return _plugins
-
-
-def _validate(cls: Any, *, origin: str) -> None:
+def _validate(cls: Any, origin: str) -> type[DriftTest]:
     ok = (
         isinstance(cls, type)
         and issubclass(cls, DriftTest)
@@ -138,3 +94,33 @@ def _validate(cls: Any, *, origin: str) -> None:
             "default_threshold.",
             origin=origin,
         )
+    return cast("type[DriftTest]", cls)
+
+
+def _not_found(name: str, known: list[str]) -> DriftTestError:
+    return DriftTestError(
+        f"No drift test named {name!r} is registered.",
+        hint=f"Valid drift tests: {', '.join(known)}. A plug-in's "
+        f"package must be installed (entry-point group {ENTRY_POINT_GROUP!r}).",
+        test=name,
+    )
+
+
+def _plugin_error(point: EntryPoint, exc: Exception) -> DriftTestError:
+    return DriftTestError(
+        f"The drift-test plug-in {point.name!r} ({point.value}) failed to load: {exc}.",
+        hint=f"Fix or uninstall the package declaring it in {ENTRY_POINT_GROUP!r}.",
+        test=point.name,
+    )
+
+
+_REGISTRY: PluginRegistry[DriftTest] = PluginRegistry(
+    "drift test",
+    DriftTest,
+    ENTRY_POINT_GROUP,
+    BUILTINS,
+    validate=_validate,
+    not_found=_not_found,
+    plugin_error=_plugin_error,
+    plugin_origin="entry point {name!r}",
+)

@@ -9,6 +9,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, ClassVar
 
+from conveyor.core import class_path as class_path  # noqa: PLC0414 - re-exported
+from conveyor.core import import_object
 from conveyor.pipelines.materializers._errors import MaterializerError
 
 
@@ -127,19 +129,10 @@ def qualified_name(value_type: type) -> str:
 
 def import_class(path: str, *, materializer: str) -> type:
     """Resolve ``"module:Qualified.Name"`` to a class, raising :class:`MaterializerError`."""
-    module_name, _, attr = path.partition(":")
     try:
-        found: Any = importlib.import_module(module_name)
-        for part in attr.split("."):
-            found = getattr(found, part)
+        found = import_object(path)
     except (ImportError, AttributeError, ValueError) as exc:
-        raise MaterializerError(
-            f"Materializer {materializer!r} cannot import the class {path!r}: {exc}.",
-            hint="Make sure the module that defines it is importable (installed, or on "
-            "sys.path from the project root).",
-            materializer=materializer,
-            cls=path,
-        ) from exc
+        raise import_failed(path, exc, materializer=materializer) from exc
     if not isinstance(found, type):
         raise MaterializerError(
             f"Materializer {materializer!r}: {path!r} is not a class.",
@@ -150,6 +143,12 @@ def import_class(path: str, *, materializer: str) -> type:
     return found
 
 
-def class_path(value_type: type) -> str:
-    """``"module:Qualified.Name"`` of a class, the form :func:`import_class` reads."""
-    return f"{value_type.__module__}:{value_type.__qualname__}"
+def import_failed(path: str, exc: Exception, *, materializer: str) -> MaterializerError:
+    """The error for a materializer class at ``path`` that failed to import with ``exc``."""
+    return MaterializerError(
+        f"Materializer {materializer!r} cannot import the class {path!r}: {exc}.",
+        hint="Make sure the module that defines it is importable (installed, or on "
+        "sys.path from the project root).",
+        materializer=materializer,
+        cls=path,
+    )

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint
 from typing import Any
 
-from conveyor.pipelines.materializers._base import Materializer, import_class, qualified_name
+from conveyor.core import PluginRegistry
+from conveyor.pipelines.materializers._base import Materializer, import_failed, qualified_name
 from conveyor.pipelines.materializers._errors import (
     MaterializerError,
     MaterializerNotFoundError,
@@ -65,12 +66,25 @@ class {cls}Materializer(Materializer):  # name, version, media_type, handles, sa
 
 
 class MaterializerRegistry:
-    """Resolves values and names to materializer instances. Thread-safe."""
+    """Resolves values and names to materializer instances. Thread-safe.
+
+    Classes are kept in a :class:`~conveyor.core.PluginRegistry`; this class adds the
+    matching of a value's type and the order in which user materializers are tried.
+    """
 
     def __init__(self, builtins: tuple[BuiltinEntry, ...] = BUILTINS) -> None:
         self._builtins = {entry.name: entry for entry in builtins}
-        self._user: list[type[Materializer]] = []
-        self._plugins: dict[str, type[Materializer]] | None = None
+        self._store: PluginRegistry[Materializer] = PluginRegistry(
+            "materializer",
+            Materializer,
+            ENTRY_POINT_GROUP,
+            {entry.name: entry.target for entry in builtins},
+            validate=_validate,
+            not_found=_not_found,
+            plugin_error=_plugin_error,
+            builtin_error=_builtin_error,
+        )
+        self._order: list[str] = []  # user materializer names, in the order they are tried
         self._instances: dict[type[Materializer], Materializer] = {}
         self._lock = threading.RLock()
 
@@ -80,58 +94,45 @@ class MaterializerRegistry:
         """Add a user materializer (see :func:`register_materializer`)."""
         _check_class(cls)
         with self._lock:
-            for index, known in enumerate(self._user):
-                if known.name == cls.name:
-                    if _same_definition(known, cls):  # re-run of a module or notebook cell
-                        self._user[index] = cls
-                        return cls
+            known = self._store.user().get(cls.name)
+            if known is not None:  # the same class again (a re-run cell) keeps its place
+                if not _same_definition(known, cls):
                     raise MaterializerError(
                         f"A materializer named {cls.name!r} is already registered "
                         f"({known.__module__}.{known.__qualname__}).",
                         hint="Give the new materializer a different `name`.",
                         materializer=cls.name,
                     )
-            if first:
-                self._user.insert(0, cls)
+            elif first:
+                self._order.insert(0, cls.name)
             else:
-                self._user.append(cls)
+                self._order.append(cls.name)
+            self._store.register(cls)
         return cls
 
     def unregister(self, name: str) -> None:
         """Remove a user-registered materializer (built-ins and plug-ins stay)."""
         with self._lock:
-            self._user = [cls for cls in self._user if cls.name != name]
+            self._store.unregister(name)
+            self._order = [known for known in self._order if known != name]
 
     # -- lookup --------------------------------------------------------------------------
 
     def get(self, name: str) -> Materializer:
         """The materializer registered as ``name`` (user, then plug-in, then built-in)."""
-        with self._lock:
-            for cls in self._user:
-                if cls.name == name:
-                    return self._instance(cls)
-            plugins = self._load_plugins()
-            if name in plugins:
-                return self._instance(plugins[name])
-            if name in self._builtins:
-                return self._instance(self._builtin_class(self._builtins[name]))
-            known = sorted({c.name for c in self._user} | set(plugins) | set(self._builtins))
-        raise MaterializerNotFoundError(
-            f"No materializer named {name!r} is registered.",
-            hint=f"Known materializers: {', '.join(known)}. If {name!r} comes from a plug-in "
-            "package or a project module, install or import it before loading.",
-            materializer=name,
-        )
+        return self._instance(self._store.get(name))
 
     def for_type(self, value_type: type) -> Materializer:
         """The most specific materializer for ``value_type`` (see :class:`Materializer`)."""
         mro = value_type.__mro__
         roots = {klass.__module__.partition(".")[0] for klass in mro}
         with self._lock:
-            candidates = [*self._user, *self._load_plugins().values()]
+            user = self._store.user()
+            candidates = [user[name] for name in self._order]
+            candidates += self._store.plugins().values()
             for entry in self._builtins.values():
                 if roots.intersection(entry.roots):
-                    candidates.append(self._builtin_class(entry))
+                    candidates.append(self._store.builtin(entry.name))
             best: type[Materializer] | None = None
             best_depth = len(mro)
             for cls in candidates:
@@ -152,39 +153,18 @@ class MaterializerRegistry:
     def versions(self) -> dict[str, int]:
         """``{name: version}`` of every materializer a lookup can return."""
         with self._lock:
-            found = {e.name: self._builtin_class(e).version for e in self._builtins.values()}
-            found.update({name: cls.version for name, cls in self._load_plugins().items()})
-            found.update({cls.name: cls.version for cls in self._user})
+            found = {name: self._store.builtin(name).version for name in self._builtins}
+            found.update({name: cls.version for name, cls in self._store.plugins().items()})
+            found.update({name: cls.version for name, cls in self._store.user().items()})
         return dict(sorted(found.items()))
 
     # -- internals -----------------------------------------------------------------------
 
     def _instance(self, cls: type[Materializer]) -> Materializer:
-        if cls not in self._instances:
-            self._instances[cls] = cls()
-        return self._instances[cls]
-
-    def _builtin_class(self, entry: BuiltinEntry) -> type[Materializer]:
-        cls = import_class(entry.target, materializer=entry.name)
-        return _check_class(cls)
-
-    def _load_plugins(self) -> dict[str, type[Materializer]]:
-        if self._plugins is None:
-            plugins: dict[str, type[Materializer]] = {}
-            for point in entry_points(group=ENTRY_POINT_GROUP):
-                try:
-                    loaded: Any = point.load()
-                except Exception as exc:
-                    raise MaterializerError(
-                        f"The materializer plug-in {point.name!r} ({point.value}) failed to "
-                        f"load: {exc}.",
-                        hint="Fix or uninstall the package that declares it in the "
-                        f"{ENTRY_POINT_GROUP!r} entry-point group.",
-                        materializer=point.name,
-                    ) from exc
-                plugins[_check_class(loaded).name] = loaded
-            self._plugins = plugins
-        return self._plugins
+        with self._lock:
+            if cls not in self._instances:
+                self._instances[cls] = cls()
+            return self._instances[cls]
 
 
 def _generality(cls: type[Materializer], mro: tuple[type, ...]) -> int | None:
@@ -210,3 +190,30 @@ def _check_class(cls: Any) -> type[Materializer]:
 
 def _same_definition(a: type, b: type) -> bool:
     return (a.__module__, a.__qualname__) == (b.__module__, b.__qualname__)
+
+
+def _validate(cls: Any, origin: str) -> type[Materializer]:
+    del origin  # the message names the class itself
+    return _check_class(cls)
+
+
+def _not_found(name: str, known: list[str]) -> MaterializerNotFoundError:
+    return MaterializerNotFoundError(
+        f"No materializer named {name!r} is registered.",
+        hint=f"Known materializers: {', '.join(known)}. If {name!r} comes from a plug-in "
+        "package or a project module, install or import it before loading.",
+        materializer=name,
+    )
+
+
+def _plugin_error(point: EntryPoint, exc: Exception) -> MaterializerError:
+    return MaterializerError(
+        f"The materializer plug-in {point.name!r} ({point.value}) failed to load: {exc}.",
+        hint="Fix or uninstall the package that declares it in the "
+        f"{ENTRY_POINT_GROUP!r} entry-point group.",
+        materializer=point.name,
+    )
+
+
+def _builtin_error(name: str, target: str, exc: Exception) -> MaterializerError:
+    return import_failed(target, exc, materializer=name)

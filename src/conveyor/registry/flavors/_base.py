@@ -12,6 +12,8 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
+from conveyor.core import class_path as class_path  # noqa: PLC0414 - re-exported
+from conveyor.core import import_object
 from conveyor.registry.flavors._errors import FlavorError
 
 
@@ -108,18 +110,10 @@ def require(module: str, *, package: str, flavor: str) -> ModuleType:
         ) from exc
 
 
-def class_path(value_type: type) -> str:
-    """``"module:Qualified.Name"`` of a class, the form :func:`import_class` reads."""
-    return f"{value_type.__module__}:{value_type.__qualname__}"
-
-
 def import_class(path: str, *, flavor: str) -> type:
     """Resolve ``"module:Qualified.Name"`` to a class, raising :class:`FlavorError`."""
-    module_name, _, attr = path.partition(":")
     try:
-        found: Any = importlib.import_module(module_name)
-        for part in attr.split("."):
-            found = getattr(found, part)
+        found = import_object(path)
     except (ImportError, AttributeError, ValueError) as exc:
         raise FlavorError(
             f"The {flavor!r} flavor cannot import the model class {path!r}: {exc}.",

@@ -8,11 +8,11 @@ the order below; pickle is never picked unless the caller says the model is trus
 
 from __future__ import annotations
 
-import importlib
 import threading
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint
 from typing import Any
 
+from conveyor.core import PluginRegistry
 from conveyor.registry.flavors._base import Flavor
 from conveyor.registry.flavors._errors import (
     FlavorError,
@@ -37,8 +37,6 @@ BUILTINS: dict[str, str] = {
 _FALLBACK = "pickle"
 
 _lock = threading.RLock()
-_user: dict[str, type[Flavor]] = {}
-_plugins: dict[str, type[Flavor]] | None = None
 _instances: dict[type[Flavor], Flavor] = {}
 
 
@@ -51,46 +49,22 @@ def register_flavor(cls: type[Flavor]) -> type[Flavor]:
         ... class MyFlavor(Flavor):  # name, handles, save, load
         ...     ...  # doctest: +SKIP
     """
-    if not (isinstance(cls, type) and issubclass(cls, Flavor)) or not isinstance(
-        getattr(cls, "name", None), str
-    ):
-        raise FlavorError(
-            f"{cls!r} is not a Flavor subclass with a `name`.",
-            hint="Subclass conveyor.registry.flavors.Flavor and set `name`.",
-        )
-    with _lock:
-        _user[cls.name] = cls
-    return cls
+    return _REGISTRY.register(cls)
 
 
 def unregister_flavor(name: str) -> None:
     """Remove a user-registered flavor (built-ins and plug-ins stay)."""
-    with _lock:
-        _user.pop(name, None)
+    _REGISTRY.unregister(name)
 
 
 def flavor_names() -> list[str]:
     """Every flavor name a lookup can return."""
-    with _lock:
-        return sorted({*_user, *_load_plugins(), *BUILTINS})
+    return _REGISTRY.names()
 
 
 def get_flavor(name: str) -> Flavor:
     """The flavor registered as ``name`` (user, then plug-in, then built-in)."""
-    with _lock:
-        if name in _user:
-            return _instance(_user[name])
-        plugins = _load_plugins()
-        if name in plugins:
-            return _instance(plugins[name])
-        if name in BUILTINS:
-            return _instance(_import(BUILTINS[name]))
-    raise FlavorNotFoundError(
-        f"No model flavor named {name!r} is registered.",
-        hint=f"Known flavors: {', '.join(flavor_names())}. A plug-in flavor's package must be "
-        "installed where the model is loaded.",
-        flavor=name,
-    )
+    return _instance(_REGISTRY.get(name))
 
 
 def flavor_for(model: Any, *, trusted: bool = False) -> Flavor:
@@ -101,9 +75,8 @@ def flavor_for(model: Any, *, trusted: bool = False) -> Flavor:
             loaded back safely, and ``trusted`` is false.
         UnsupportedModelError: No flavor handles the model and ``trusted`` is false.
     """
-    with _lock:
-        candidates = [*_user.values(), *_load_plugins().values()]
-        candidates += [_import(path) for name, path in BUILTINS.items() if name != _FALLBACK]
+    candidates = [*_REGISTRY.user().values(), *_REGISTRY.plugins().values()]
+    candidates += [_REGISTRY.builtin(name) for name in BUILTINS if name != _FALLBACK]
     for cls in candidates:
         if not cls.handles(model):
             continue
@@ -133,31 +106,48 @@ def flavor_for(model: Any, *, trusted: bool = False) -> Flavor:
 
 
 def _instance(cls: type[Flavor]) -> Flavor:
-    if cls not in _instances:
-        _instances[cls] = cls()
-    return _instances[cls]
+    with _lock:
+        if cls not in _instances:
+            _instances[cls] = cls()
+        return _instances[cls]
 
 
-def _import(target: str) -> type[Flavor]:
-    module, _, attr = target.partition(":")
-    cls: type[Flavor] = getattr(importlib.import_module(module), attr)
+def _validate(cls: Any, origin: str) -> type[Flavor]:
+    del origin  # the message names the class itself
+    if not (isinstance(cls, type) and issubclass(cls, Flavor)) or not isinstance(
+        getattr(cls, "name", None), str
+    ):
+        raise FlavorError(
+            f"{cls!r} is not a Flavor subclass with a `name`.",
+            hint="Subclass conveyor.registry.flavors.Flavor and set `name`.",
+        )
     return cls
 
 
-def _load_plugins() -> dict[str, type[Flavor]]:
-    global _plugins  # noqa: PLW0603 - read once per process, then cached
-    if _plugins is None:
-        found: dict[str, type[Flavor]] = {}
-        for point in entry_points(group=ENTRY_POINT_GROUP):
-            try:
-                loaded: Any = point.load()
-            except Exception as exc:
-                raise FlavorError(
-                    f"The flavor plug-in {point.name!r} ({point.value}) failed to load: {exc}.",
-                    hint=f"Fix or uninstall the package declaring it in {ENTRY_POINT_GROUP!r}.",
-                    flavor=point.name,
-                ) from exc
-            if isinstance(loaded, type) and issubclass(loaded, Flavor):
-                found[loaded.name] = loaded
-        _plugins = found
-    return _plugins
+def _not_found(name: str, known: list[str]) -> FlavorNotFoundError:
+    return FlavorNotFoundError(
+        f"No model flavor named {name!r} is registered.",
+        hint=f"Known flavors: {', '.join(known)}. A plug-in flavor's package must be "
+        "installed where the model is loaded.",
+        flavor=name,
+    )
+
+
+def _plugin_error(point: EntryPoint, exc: Exception) -> FlavorError:
+    return FlavorError(
+        f"The flavor plug-in {point.name!r} ({point.value}) failed to load: {exc}.",
+        hint=f"Fix or uninstall the package declaring it in {ENTRY_POINT_GROUP!r}.",
+        flavor=point.name,
+    )
+
+
+_REGISTRY: PluginRegistry[Flavor] = PluginRegistry(
+    "flavor",
+    Flavor,
+    ENTRY_POINT_GROUP,
+    BUILTINS,
+    validate=_validate,
+    not_found=_not_found,
+    plugin_error=_plugin_error,
+    skip_foreign_plugins=True,
+)
