@@ -31,10 +31,8 @@ def _share(results: list[RehearsalResult], outcome: str) -> float:
     return sum(result.outcome == outcome for result in results) / len(results)
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Print the promote and rollback rates over seeded synthetic rollouts."""
-    args = sys.argv[1:] if argv is None else argv
-    rollouts = int(args[0]) if args else 200
+def main(rollouts: int = 200) -> None:
+    """Print the promote and rollback rates over ``rollouts`` seeded synthetic rollouts."""
     print(f"canary analysis, {rollouts} seeded rollouts per scenario, steps 5/25/50/100,")
     print("champion accuracy 0.85, error rate 0.1 %, alpha = beta = 0.05, tolerance 2 points\n")
     started = time.perf_counter()
@@ -62,4 +60,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 200)
