@@ -69,12 +69,11 @@ _CONVEYOR_REGISTER = (
     _FIT
     + r"""
 import sys
-from conveyor.serving._launch import registry_of
 from conveyor.workspace import Workspace
 with Workspace.open(sys.argv[1]) as ws:
     for kind in ("lr", "rf"):
         model, frame = fit(kind)
-        registry_of(ws).register(kind, model, input_example=frame.head(50))
+        ws.models.register(kind, model, input_example=frame.head(50))
 """
 )
 
