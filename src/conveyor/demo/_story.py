@@ -108,6 +108,7 @@ def run_demo(
     """
     from conveyor.workspace import Workspace
 
+    _require_extras()
     out = console or Console()
     started = time.perf_counter()
     pace = FAST if fast else FULL
@@ -390,3 +391,20 @@ def _figures(ws: Workspace, shop: Shop, state: _State, timeline: list[TimelineEv
     to_serving = (promoted[0] - winter.created_at).total_seconds() if promoted else None
     expect(broken_rows > 0, "the broken model should have answered some canary traffic")
     return Figures(to_serving, shop.stats.requests, shop.stats.rows, accuracy, broken_rows)
+
+
+def _require_extras() -> None:
+    """The story explains models with SHAP and watches errors with river: say so up front
+    rather than failing half-way through."""
+    import importlib.util
+
+    from conveyor.errors import ConveyorError
+
+    missing = [name for name in ("shap", "river") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ConveyorError(
+            f"The demo needs {' and '.join(missing)}, which {'is' if len(missing) == 1 else 'are'}"
+            " not installed.",
+            hint="Install the demo extra: pip install 'conveyor-ml[demo]' (make demo does).",
+            missing=missing,
+        )
