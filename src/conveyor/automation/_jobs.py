@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.automation._hooks import crash_point
 from conveyor.automation._records import AutomationEvent, TriggerState, events_of, record_once
+from conveyor.automation._traffic import include_traffic
 from conveyor.checks import latest_decision
 from conveyor.core import isoformat
 from conveyor.deployments import Deployment, DeploymentError, DeploymentStore
@@ -104,6 +105,8 @@ class Job:
             crash_point("run_started")
             report_dir = report_dir_of(self.ws.root, self.root_id)
             try:
+                if self.trigger.include_traffic is not None:
+                    include_traffic(self.ws, self.trigger.env, self.trigger.include_traffic)
                 result = self.agent.trainer(self.ws, report_dir=report_dir)
             except Exception as exc:  # noqa: BLE001 - any trainer failure fails the job
                 return self._fail(root, f"retraining failed: {exc}", {"error": repr(exc)})

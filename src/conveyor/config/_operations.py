@@ -112,6 +112,24 @@ class MonitoringConfig(_Section):
     notifiers: tuple[Literal["log", "webhook"], ...] = ("log",)
 
 
+class TrafficConfig(_Section):
+    """``triggers[].include_traffic``: add labelled live traffic to the training data.
+
+    Before retraining, the agent reads the environment's prediction log joined with
+    feedback, keeps the rows that have a label, and adds them as a new version of
+    ``dataset`` (its latest rows plus these), with the label in column ``label``. Columns of
+    the dataset that the traffic does not carry are left empty.
+    """
+
+    dataset: str
+    label: str
+
+    @field_validator("dataset")
+    @classmethod
+    def _dataset(cls, value: str) -> str:
+        return validate_name(value, kind="dataset name")
+
+
 class TriggerConfig(_Section):
     """``triggers[]``: when the agent retrains a model."""
 
@@ -125,6 +143,7 @@ class TriggerConfig(_Section):
     min_labels: int = Field(default=100, ge=0)
     dataset: str | None = None
     cooldown_s: float = Field(default=3600.0, ge=0)
+    include_traffic: TrafficConfig | None = None
 
     @field_validator("name", "model")
     @classmethod
