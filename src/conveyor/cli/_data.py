@@ -163,44 +163,34 @@ def checkout(
     console().print(f"Checked out {version.name}@{version.version} to {path}.")
 
 
+_NAMES = Annotated[list[str] | None, typer.Argument(help="Datasets (default: all locked).")]
+_REMOTE = Annotated[str | None, typer.Option(help="Remote URL (default: store.remote_url).")]
+
+
 @app.command("push")
-def push(
-    names: Annotated[
-        list[str] | None, typer.Argument(help="Datasets (default: all locked).")
-    ] = None,
-    remote: Annotated[
-        str | None, typer.Option(help="Remote URL (default: store.remote_url).")
-    ] = None,
-    json_out: _JSON = False,
-) -> None:
+def push(names: _NAMES = None, remote: _REMOTE = None, json_out: _JSON = False) -> None:
     """Upload the versions pinned in conveyor.lock (and their history) to a remote."""
-    with _workspace() as ws, progress_bar(not json_out) as progress:
-        target = ws.open_remote(remote)
-        result = ws.datasets.push(target, names or None, progress=progress)
-    if json_out:
-        print_json(result)
-        return
-    console().print(f"Pushed to {target.url}: {result}")
+    _transfer("push", names, remote, json_out=json_out)
 
 
 @app.command("pull")
-def pull(
-    names: Annotated[
-        list[str] | None, typer.Argument(help="Datasets (default: all locked).")
-    ] = None,
-    remote: Annotated[
-        str | None, typer.Option(help="Remote URL (default: store.remote_url).")
-    ] = None,
-    json_out: _JSON = False,
-) -> None:
+def pull(names: _NAMES = None, remote: _REMOTE = None, json_out: _JSON = False) -> None:
     """Fetch the versions pinned in conveyor.lock from a remote (restores a fresh clone)."""
+    _transfer("pull", names, remote, json_out=json_out)
+
+
+def _transfer(
+    direction: str, names: list[str] | None, remote: str | None, *, json_out: bool
+) -> None:
     with _workspace() as ws, progress_bar(not json_out) as progress:
-        source = ws.open_remote(remote)
-        result = ws.datasets.pull(source, names or None, progress=progress)
+        other = ws.open_remote(remote)
+        move = ws.datasets.push if direction == "push" else ws.datasets.pull
+        result = move(other, names or None, progress=progress)
     if json_out:
         print_json(result)
         return
-    console().print(f"Pulled from {source.url}: {result}")
+    verb = "Pushed to" if direction == "push" else "Pulled from"
+    console().print(f"{verb} {other.url}: {result}")
 
 
 def _render_diff(diff: Any) -> None:
