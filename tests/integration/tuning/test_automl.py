@@ -20,7 +20,7 @@ FAMILIES = ["linear", "random_forest", "hist_gradient_boosting"]
 def test_classification_on_breast_cancer(tmp_path: Path) -> None:
     X, y = load_breast_cancer(return_X_y=True, as_frame=True)
     with Workspace.open(tmp_path) as ws:
-        result = search(X, y, budget_s=20, max_trials=4, families=FAMILIES, workspace=ws)
+        result = search(X, y, budget_s=None, max_trials=4, families=FAMILIES, workspace=ws)
         trial_runs = ws.runs.children(result.tune.run_id)
     assert result.metric == "roc_auc"
     board = result.leaderboard
@@ -40,7 +40,7 @@ def test_regression_on_diabetes_with_optional_families(tmp_path: Path) -> None:
     X, y = load_diabetes(return_X_y=True)
     families = ["linear", "hist_gradient_boosting", "lightgbm", "xgboost"]
     result = search(
-        X, y, task="regression", budget_s=20, max_trials=4, families=families, workspace=tmp_path
+        X, y, task="regression", budget_s=None, max_trials=4, families=families, workspace=tmp_path
     )
     assert result.metric == "r2"
     assert set(result.leaderboard["family"]) == set(families)
@@ -60,5 +60,7 @@ def test_unknown_family_task_and_metric_are_refused(tmp_path: Path) -> None:
         search(X, y, metric="auc_roc", workspace=tmp_path)
     with pytest.raises(TuneError, match="X has 10 rows but y has 9"):
         search(X, y[:9], workspace=tmp_path)
+    with pytest.raises(TuneError, match="needs budget_s or max_trials"):
+        search(X, y, budget_s=None, workspace=tmp_path)
     with pytest.raises(TuneError, match=r"'xgboost' needs class labels 0\.\.n-1"):
         search(X, np.array(["a", "b"] * 5), families=["xgboost"], workspace=tmp_path)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -107,10 +106,16 @@ def test_pruned_trials_are_marked_and_keep_their_intermediate_values(ws: Workspa
 
 def test_two_threads_each_log_to_their_own_trial_run(ws: Workspace) -> None:
     threads: set[int] = set()
+    both_running = threading.Barrier(2, timeout=60)
+    calls = iter(range(1000))
+    lock = threading.Lock()
 
     def objective(params: dict[str, Any]) -> float:
         threads.add(threading.get_ident())
-        time.sleep(0.02)  # keep both workers busy at once
+        with lock:
+            call = next(calls)
+        if call < 2:
+            both_running.wait()  # the first two trials meet: they run at once, on two threads
         log_metric("seen_x", params["x"])
         ctx = current()
         assert ctx is not None

@@ -54,7 +54,7 @@ def search(
     y: Any,
     *,
     task: Task = "classification",
-    budget_s: float = 60.0,
+    budget_s: float | None = 60.0,
     metric: str | None = None,
     cv: int = 3,
     seed: int = 0,
@@ -72,7 +72,8 @@ def search(
         X: Features (DataFrame or array).
         y: Target.
         task: ``"classification"`` or ``"regression"``.
-        budget_s: Stop starting new trials after this many seconds (the refit comes after).
+        budget_s: Stop starting new trials after this many seconds (the refit comes after);
+            ``None`` sets no time limit, so ``max_trials`` alone bounds the search.
         metric: A scikit-learn scorer name; default ``roc_auc`` (binary), ``accuracy``
             (multiclass) or ``r2`` (regression).
         cv: Number of cross-validation folds.
@@ -104,6 +105,11 @@ def search(
         raise TuneError(
             f"X has {len(X)} rows but y has {len(y)}.",
             hint="Pass features and target of the same length.",
+        )
+    if budget_s is None and max_trials is None:
+        raise TuneError(
+            "search needs budget_s or max_trials; with neither it would never stop.",
+            hint="Pass budget_s=60 (seconds) or max_trials=20.",
         )
     chosen = _families(families, task, y)
     scoring = metric or _default_metric(task, y)
