@@ -41,7 +41,9 @@ class RayExecutor(Executor):
     Args:
         address: ``None`` starts (or joins) a local Ray instance; ``"auto"`` or
             ``"ray://host:port"`` connects to a cluster. An already initialised Ray is used
-            as it is and left running.
+            as it is and left running. A local instance started here lives only as long as
+            the run, so it starts without Ray's dashboard (pass ``include_dashboard=True`` to
+            have one).
         init_kwargs: Extra arguments for ``ray.init``.
     """
 
@@ -49,7 +51,9 @@ class RayExecutor(Executor):
 
     def __init__(self, address: str | None = None, **init_kwargs: Any) -> None:
         self.address = address
-        self.init_kwargs = init_kwargs
+        self.init_kwargs = (
+            {"include_dashboard": False, **init_kwargs} if address is None else init_kwargs
+        )
         self._started = False
         self._remote: Any = None
         self._root = ""
