@@ -1,15 +1,16 @@
 """Prediction server speed: conveyor vs ``mlflow models serve`` vs a bare ASGI endpoint.
 
-Each server runs in its own process on 127.0.0.1 with one uvicorn worker; one async httpx
-client (the same for all) sends a fixed number of requests at concurrency 1 and 8 and
-records per-request latency. Models: a logistic regression and a 100-tree random forest on
-8 numeric features, single-row and 100-row requests, the same ``/invocations``
-``dataframe_split`` payload for conveyor and MLflow. conveyor runs with prediction logging
-on (the default) and off, and with micro-batching for single rows at concurrency 8. MLflow
-runs in its own virtualenv (``benchmarks/.venvs/mlflow-serve``: ``pip install mlflow-skinny
-scikit-learn pandas skops uvicorn fastapi``, created on first use), fitting the same model on
-the same data. The bare endpoint is a raw ASGI app returning a constant: the ceiling for a Python
-server here.
+Each server runs in its own process on 127.0.0.1 with one uvicorn worker; one asyncio client
+(the same for all) sends a fixed number of requests at concurrency 1 and 8 and records
+per-request latency. The client is a minimal keep-alive HTTP/1.1 sender (see ``_Connection``),
+cheap enough that the servers, not the client, set the figures. Models: a logistic regression
+and a 100-tree random forest on 8 numeric features, single-row and 100-row requests, the same
+``/invocations`` ``dataframe_split`` payload for conveyor and MLflow. conveyor runs with
+prediction logging on (the default) and off, and with micro-batching for single rows at
+concurrency 8. MLflow runs in its own virtualenv (``benchmarks/.venvs/mlflow-serve``: ``pip
+install mlflow-skinny scikit-learn pandas skops uvicorn fastapi``, created on first use),
+fitting the same model on the same data. The bare endpoint is a raw ASGI app returning a
+constant: the ceiling for a Python server here.
 """
 
 from __future__ import annotations
@@ -160,28 +161,83 @@ def _payload(rows: int) -> bytes:
     return json.dumps({"dataframe_split": {"columns": FEATURES, "data": data}}).encode()
 
 
+class _Connection:
+    """One keep-alive HTTP/1.1 connection that sends a fixed request and reads the answer.
+
+    Written here rather than taken from httpx or aiohttp: their per-request cost on the client
+    (about 1 ms here) would cap every server near the same figure on two cores, and the
+    benchmark must measure the servers, not the client. It understands exactly what the servers
+    under test send back: a status line, headers, and a Content-Length or chunked body.
+    """
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def open(cls, host: str, port: int) -> _Connection:
+        reader, writer = await asyncio.open_connection(host, port)
+        return cls(reader, writer)
+
+    async def send(self, request: bytes) -> int:
+        self.writer.write(request)
+        await self.writer.drain()
+        status = int((await self.reader.readline()).split()[1])
+        length, chunked = 0, False
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"transfer-encoding" and b"chunked" in value.lower():
+                chunked = True
+        if not chunked:
+            await self.reader.readexactly(length)
+            return status
+        while size := int((await self.reader.readline()).split(b";")[0], 16):
+            await self.reader.readexactly(size + 2)
+        await self.reader.readline()  # the empty line after the last chunk
+        return status
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def _request(url: str, body: bytes) -> tuple[str, int, bytes]:
+    parsed = httpx.URL(url)
+    host, port = parsed.host, parsed.port or 80
+    head = (
+        f"POST {parsed.raw_path.decode()} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return host, port, head.encode() + body
+
+
 async def _load(url: str, body: bytes, total: int, concurrency: int) -> Result:
-    headers = {"content-type": "application/json"}
+    host, port, request = _request(url, body)
     latencies: list[float] = []
     errors = 0
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+    connections = [await _Connection.open(host, port) for _ in range(concurrency)]
+    try:
         for _ in range(20):  # warm-up: connections, caches, lazy imports
-            await client.post(url, content=body, headers=headers)
+            for connection in connections:
+                await connection.send(request)
         remaining = total
 
-        async def worker() -> None:
+        async def worker(connection: _Connection) -> None:
             nonlocal remaining, errors
             while remaining > 0:
                 remaining -= 1
                 start = time.perf_counter()
-                answer = await client.post(url, content=body, headers=headers)
+                status = await connection.send(request)
                 latencies.append(time.perf_counter() - start)
-                errors += answer.status_code != 200
+                errors += status != 200
 
         began = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        await asyncio.gather(*(worker(c) for c in connections))
         wall = time.perf_counter() - began
+    finally:
+        for connection in connections:
+            connection.close()
     latencies.sort()
     return Result(
         rps=len(latencies) / wall,
@@ -199,7 +255,7 @@ def _measure(url: str, rows: int, total: int) -> dict[int, Result]:
 def _ensure_mlflow_venv(console: Console) -> Path | None:
     python = VENV / "bin" / "python"
     if not python.exists():
-        console.print(f"creating {VENV} (mlflow-skinny, scikit-learn, uvicorn, fastapi) ...")
+        console.print(f"creating {VENV} (mlflow-skinny, scikit-learn, skops, uvicorn) ...")
         import sklearn
 
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
@@ -207,6 +263,7 @@ def _ensure_mlflow_venv(console: Console) -> Path | None:
             "mlflow-skinny",
             f"scikit-learn=={sklearn.__version__}",
             "pandas",
+            "skops",  # mlflow.sklearn saves with skops
             "uvicorn",
             "fastapi",
         ]
