@@ -49,7 +49,7 @@ class ServerProcess:
         """The child's process id while it runs."""
         return None if self._proc is None else self._proc.pid
 
-    def start(self, *, timeout_s: float = 60.0) -> None:
+    def start(self, *, timeout_s: float = 120.0) -> None:
         """Start the server and wait until ``/v2/health/ready`` answers 200.
 
         Raises:

@@ -2,7 +2,8 @@
 
 Explanations use the native model even when its ONNX twin serves predictions (SHAP's tree
 and linear algorithms need the native estimator); the explainer is built once per loaded
-version, in the background, by the :class:`ExplainerSlot` the loader attaches.
+version, while the version loads and before it is ready, by the :class:`ExplainerSlot` the
+loader attaches.
 """
 
 from __future__ import annotations
@@ -42,14 +43,17 @@ def _background(model: ServedModel, rows: Any) -> Any:
 
 
 class ExplainerSlot:
-    """An explainer built once per loaded version, in a background thread.
+    """An explainer built once per loaded version, as part of loading it.
 
-    The loader starts it as soon as the version is loaded, so building (loading the native
-    model when an ONNX twin serves, importing SHAP, preparing the background) never runs
-    on a request; a request arriving earlier waits for it in a worker thread.
+    The loader prepares it before the version is declared ready, so building (loading the
+    native model when an ONNX twin serves, importing SHAP and what skops imports, preparing
+    the background) never runs on a request and never competes for the interpreter with
+    live traffic: on a loaded server those imports held the GIL for seconds and stretched
+    prediction latencies to hundreds of milliseconds. A build that fails is kept and
+    reported to each explain request; predictions are served regardless.
 
     Args:
-        build: Returns the explainer (called once, in the slot's thread).
+        build: Returns the explainer (called once, by :meth:`prepare`).
     """
 
     def __init__(self, build: Callable[[], Any]) -> None:
@@ -58,18 +62,15 @@ class ExplainerSlot:
         self._value: Any = None
         self._error: BaseException | None = None
 
-    def start(self) -> ExplainerSlot:
-        """Start building in a daemon thread; returns ``self``."""
-        threading.Thread(target=self._run, name="conveyor-explainer", daemon=True).start()
-        return self
-
-    def _run(self) -> None:
+    def prepare(self) -> ExplainerSlot:
+        """Build the explainer in the calling thread (the loader's); returns ``self``."""
         try:
             self._value = self._build()
         except Exception as exc:  # noqa: BLE001 - reported to every explain request
             self._error = exc
         finally:
             self._done.set()
+        return self
 
     def get(self, timeout_s: float = EXPLAINER_WAIT_S) -> Any:
         """The explainer, waiting up to ``timeout_s`` for it.

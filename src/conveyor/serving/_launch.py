@@ -47,7 +47,7 @@ def model_loader(
         ws: An open workspace.
         ref: ``name``, ``name@version`` or ``name@alias``.
         prefer_onnx: Serve the ONNX twin when the version has one that passed parity.
-        explain: Prepare the version's explainer in the background once it is loaded
+        explain: Prepare the version's explainer as part of loading it, before it is ready
             (on the native model, also when the ONNX twin serves).
     """
     registry = ws.models
@@ -64,7 +64,7 @@ def model_loader(
                 explainer.source = native  # the native model's files live as long as it
                 return explainer
 
-            object.__setattr__(model, "explainer", ExplainerSlot(build).start())
+            object.__setattr__(model, "explainer", ExplainerSlot(build).prepare())
         return model
 
     return load

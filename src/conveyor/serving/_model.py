@@ -57,8 +57,8 @@ class ServedModel:
         revision: The deployment revision ("" outside deployments).
         source: What the model was loaded from (kept alive while served).
         example: The registered input example (background rows for explanations).
-        explainer: The explainer of this version, prepared in the background when it was
-            loaded (an ``ExplainerSlot``; ``None``: built on the first ``/v1/explain``).
+        explainer: The explainer of this version, prepared while it was loaded (an
+            ``ExplainerSlot``; ``None``: built on the first ``/v1/explain``).
     """
 
     name: str

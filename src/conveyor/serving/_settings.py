@@ -32,8 +32,8 @@ class ServingSettings:
             costs more than a small prediction); larger ones run in a worker thread.
         environment: Recorded with every logged prediction (``None`` outside deployments).
         log_predictions: Send every prediction to the prediction logger when one is given.
-        prepare_explainers: Build each loaded version's explainer in the background at load
-            (``False``: on its first ``/v1/explain`` request).
+        prepare_explainers: Build each version's explainer while loading it, before it is
+            ready (``False``: on its first ``/v1/explain`` request).
 
     Example:
         >>> ServingSettings(max_batch_rows=100).max_batch_rows

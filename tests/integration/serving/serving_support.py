@@ -142,7 +142,7 @@ class MemoryLog:
             time.sleep(0.01)
 
 
-def wait_ready(client: Any, timeout_s: float = 30.0) -> Any:
+def wait_ready(client: Any, timeout_s: float = 120.0) -> Any:
     """Poll readiness until 200 (or the deadline); return the last answer."""
     deadline = time.monotonic() + timeout_s
     while True:

@@ -37,7 +37,7 @@ def ws(tmp_path: Path) -> Iterator[Workspace]:
 
 
 def _wait_ready(client: httpx.Client) -> httpx.Response:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120
     while True:
         answer = client.get("/v2/health/ready")
         if answer.status_code == 200 or "error" in answer.json() or time.monotonic() > deadline:
@@ -147,3 +147,13 @@ def test_explain_returns_per_row_shap_values_for_the_rows_sent(ws: Workspace) ->
     first = body["explanations"][0]
     assert abs(first["spend"]) > abs(first["age"])
     assert isinstance(pd.Series(body["base_values"]).iloc[0], float)
+
+
+@pytest.mark.slow
+def test_a_loaded_version_has_its_explainer_built_before_it_is_served(ws: Workspace) -> None:
+    from conveyor.serving._launch import model_loader
+
+    model = model_loader(ws, "churn@1")()  # what the server runs before it turns ready
+    assert model.explainer is not None
+    explainer = model.explainer.get(timeout_s=0)  # no waiting: nothing is left to build
+    assert explainer.explain(pd.DataFrame([ROW])).values.shape == (1, 2)
