@@ -17,6 +17,7 @@ import time
 
 import numpy as np
 
+from benchmarks import scale
 from conveyor.deploy.analysis import Arm, RehearsalResult, rehearse_canary
 
 
@@ -31,8 +32,13 @@ def _share(results: list[RehearsalResult], outcome: str) -> float:
     return sum(result.outcome == outcome for result in results) / len(results)
 
 
-def main(rollouts: int = 200) -> None:
-    """Print the promote and rollback rates over ``rollouts`` seeded synthetic rollouts."""
+def main(rollouts: int | None = None) -> None:
+    """Print the promote and rollback rates over ``rollouts`` seeded synthetic rollouts.
+
+    Default: 200 scaled by ``CONVEYOR_BENCH_SCALE`` (at least 5).
+    """
+    if rollouts is None:
+        rollouts = max(int(200 * scale()), 5)
     print(f"canary analysis, {rollouts} seeded rollouts per scenario, steps 5/25/50/100,")
     print("champion accuracy 0.85, error rate 0.1 %, alpha = beta = 0.05, tolerance 2 points\n")
     started = time.perf_counter()
@@ -60,4 +66,4 @@ def main(rollouts: int = 200) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 200)
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else None)

@@ -28,6 +28,8 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks import external_baselines
+
 SCALE = float(os.environ.get("CONVEYOR_BENCH_SCALE", "1"))
 ROWS = max(int(1_000_000 * SCALE), 10_000)
 NUMERIC = [f"n{i}" for i in range(20)]
@@ -179,7 +181,7 @@ def main() -> None:
                 _measure(sys.executable, ref, win, profile, "conveyor"),
             )
         )
-        python = _evidently_python()
+        python = _evidently_python() if external_baselines() else None
         if python is None:
             console.print("[yellow]Evidently venv unavailable: its row is skipped.[/]")
         else:

@@ -32,6 +32,8 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks import external_baselines
+
 FEATURES = [f"f{i}" for i in range(8)]
 REQUESTS = int(2000 * float(os.environ.get("CONVEYOR_BENCH_SCALE", "1")))
 MLFLOW_REQUESTS = max(REQUESTS // 4, 100)
@@ -314,7 +316,7 @@ def main() -> None:
                         results.append((label, model, rows, _measure(url, rows, REQUESTS)))
                 finally:
                     _stop(proc)
-            python = _ensure_mlflow_venv(console)
+            python = _ensure_mlflow_venv(console) if external_baselines() else None
             if python is not None:
                 port = _port()
                 argv = [str(python), "-c", _MLFLOW_SERVER, model, str(work / f"mlflow-{model}"),

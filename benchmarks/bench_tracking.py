@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 import conveyor
+from benchmarks import external_baselines
 from conveyor import tracking
 from conveyor.workspace import Workspace
 
@@ -132,7 +133,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="conveyor-bench-tracking-") as tmp:
         work = Path(tmp)
         ours = bench_conveyor(work)
-        theirs = bench_mlflow(work, console)
+        theirs = bench_mlflow(work, console) if external_baselines() else None
     table = Table(title=f"Logging {VALUES:,} metric values (SQLite)")
     for column in ("method", "values", "values/s", "conveyor is"):
         table.add_column(column, justify="left" if column == "method" else "right")
