@@ -7,6 +7,7 @@ parameters. LightGBM and XGBoost join the defaults only when importable.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -52,65 +53,20 @@ def _linear(params: dict[str, Any], task: Task, seed: int) -> Any:
     return make_pipeline(StandardScaler(), model)
 
 
-def _random_forest(params: dict[str, Any], task: Task, seed: int) -> Any:
-    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+def _builder(
+    module: str, classifier: str, regressor: str, **fixed: Any
+) -> Callable[[dict[str, Any], Task, int], Any]:
+    """A build function: the task's class from ``module``, the drawn params plus ``fixed``.
 
-    cls = RandomForestClassifier if task == "classification" else RandomForestRegressor
-    return cls(
-        n_estimators=params["n_estimators"],
-        max_depth=params["max_depth"],
-        min_samples_leaf=params["min_samples_leaf"],
-        max_features=params["max_features"],
-        random_state=seed,
-        n_jobs=1,
-    )
+    The drawn params are exactly the family's space, whose names are the constructor's.
+    """
 
+    def build(params: dict[str, Any], task: Task, seed: int) -> Any:
+        name = classifier if task == "classification" else regressor
+        cls = getattr(importlib.import_module(module), name)
+        return cls(**params, random_state=seed, **fixed)
 
-def _hist_gradient_boosting(params: dict[str, Any], task: Task, seed: int) -> Any:
-    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-
-    cls = (
-        HistGradientBoostingClassifier
-        if task == "classification"
-        else HistGradientBoostingRegressor
-    )
-    return cls(
-        learning_rate=params["learning_rate"],
-        max_iter=params["max_iter"],
-        max_leaf_nodes=params["max_leaf_nodes"],
-        l2_regularization=params["l2_regularization"],
-        random_state=seed,
-    )
-
-
-def _lightgbm(params: dict[str, Any], task: Task, seed: int) -> Any:
-    import lightgbm
-
-    cls = lightgbm.LGBMClassifier if task == "classification" else lightgbm.LGBMRegressor
-    return cls(
-        n_estimators=params["n_estimators"],
-        learning_rate=params["learning_rate"],
-        num_leaves=params["num_leaves"],
-        min_child_samples=params["min_child_samples"],
-        random_state=seed,
-        n_jobs=1,
-        verbose=-1,
-    )
-
-
-def _xgboost(params: dict[str, Any], task: Task, seed: int) -> Any:
-    import xgboost
-
-    cls = xgboost.XGBClassifier if task == "classification" else xgboost.XGBRegressor
-    return cls(
-        n_estimators=params["n_estimators"],
-        learning_rate=params["learning_rate"],
-        max_depth=params["max_depth"],
-        subsample=params["subsample"],
-        random_state=seed,
-        n_jobs=1,
-        verbosity=0,
-    )
+    return build
 
 
 _LINEAR_SPACE: dict[Task, dict[str, SpaceSpec]] = {
@@ -129,7 +85,7 @@ FAMILIES: dict[str, Family] = {
             "min_samples_leaf": Int(1, 8),
             "max_features": Categorical(["sqrt", 0.5, 1.0]),
         },
-        _random_forest,
+        _builder("sklearn.ensemble", "RandomForestClassifier", "RandomForestRegressor", n_jobs=1),
     ),
     "hist_gradient_boosting": Family(
         "hist_gradient_boosting",
@@ -139,7 +95,9 @@ FAMILIES: dict[str, Family] = {
             "max_leaf_nodes": Int(8, 64, log=True),
             "l2_regularization": Float(1e-6, 1.0, log=True),
         },
-        _hist_gradient_boosting,
+        _builder(
+            "sklearn.ensemble", "HistGradientBoostingClassifier", "HistGradientBoostingRegressor"
+        ),
     ),
     "lightgbm": Family(
         "lightgbm",
@@ -149,7 +107,7 @@ FAMILIES: dict[str, Family] = {
             "num_leaves": Int(8, 64, log=True),
             "min_child_samples": Int(5, 50),
         },
-        _lightgbm,
+        _builder("lightgbm", "LGBMClassifier", "LGBMRegressor", n_jobs=1, verbose=-1),
         requires="lightgbm",
     ),
     "xgboost": Family(
@@ -160,7 +118,7 @@ FAMILIES: dict[str, Family] = {
             "max_depth": Int(2, 8),
             "subsample": Float(0.6, 1.0),
         },
-        _xgboost,
+        _builder("xgboost", "XGBClassifier", "XGBRegressor", n_jobs=1, verbosity=0),
         requires="xgboost",
     ),
 }
