@@ -8,7 +8,6 @@ loader attaches.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -19,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from conveyor.errors import ConveyorError
-from conveyor.serving._errors import NotReadyError, PredictionFailedError, RequestError
+from conveyor.serving._errors import PredictionFailedError, RequestError
 from conveyor.serving._host import RouteRequest
 from conveyor.serving._inputs import Rows, as_mapping
 from conveyor.serving._model import ServedModel
@@ -28,9 +27,6 @@ from conveyor.serving._wire import error_response, json_response
 
 if TYPE_CHECKING:
     from conveyor.serving._app import Server
-
-#: How long an explain request waits for an explainer still being built.
-EXPLAINER_WAIT_S = 60.0
 
 
 def _background(model: ServedModel, rows: Any) -> Any:
@@ -43,7 +39,7 @@ def _background(model: ServedModel, rows: Any) -> Any:
 
 
 class ExplainerSlot:
-    """An explainer built once per loaded version, as part of loading it.
+    """A version's explainer, built while the version loads, or why it could not be built.
 
     The loader prepares it before the version is declared ready, so building (loading the
     native model when an ONNX twin serves, importing SHAP and what skops imports, preparing
@@ -53,37 +49,28 @@ class ExplainerSlot:
     reported to each explain request; predictions are served regardless.
 
     Args:
-        build: Returns the explainer (called once, by :meth:`prepare`).
+        value: The explainer.
+        error: What stopped it from being built.
     """
 
-    def __init__(self, build: Callable[[], Any]) -> None:
-        self._build = build
-        self._done = threading.Event()
-        self._value: Any = None
-        self._error: BaseException | None = None
+    def __init__(self, value: Any = None, error: BaseException | None = None) -> None:
+        self._value = value
+        self._error = error
 
-    def prepare(self) -> ExplainerSlot:
-        """Build the explainer in the calling thread (the loader's); returns ``self``."""
+    @classmethod
+    def prepare(cls, build: Callable[[], Any]) -> ExplainerSlot:
+        """Run ``build`` in the calling thread (the loader's) and keep its result or error."""
         try:
-            self._value = self._build()
+            return cls(value=build())
         except Exception as exc:  # noqa: BLE001 - reported to every explain request
-            self._error = exc
-        finally:
-            self._done.set()
-        return self
+            return cls(error=exc)
 
-    def get(self, timeout_s: float = EXPLAINER_WAIT_S) -> Any:
-        """The explainer, waiting up to ``timeout_s`` for it.
+    def get(self) -> Any:
+        """The explainer.
 
         Raises:
-            NotReadyError: It is still being built.
             PredictionFailedError: Building it failed.
         """
-        if not self._done.wait(timeout_s):
-            raise NotReadyError(
-                "The explainer of this model version is still being prepared.",
-                hint="Retry in a few seconds.",
-            )
         if self._error is not None:
             raise PredictionFailedError(
                 f"The explainer could not be built: {type(self._error).__name__}: {self._error}",

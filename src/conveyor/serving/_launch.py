@@ -64,7 +64,7 @@ def model_loader(
                 explainer.source = native  # the native model's files live as long as it
                 return explainer
 
-            object.__setattr__(model, "explainer", ExplainerSlot(build).prepare())
+            object.__setattr__(model, "explainer", ExplainerSlot.prepare(build))
         return model
 
     return load

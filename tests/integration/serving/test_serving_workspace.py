@@ -155,5 +155,5 @@ def test_a_loaded_version_has_its_explainer_built_before_it_is_served(ws: Worksp
 
     model = model_loader(ws, "churn@1")()  # what the server runs before it turns ready
     assert model.explainer is not None
-    explainer = model.explainer.get(timeout_s=0)  # no waiting: nothing is left to build
+    explainer = model.explainer.get()  # built by the loader: nothing is left to build
     assert explainer.explain(pd.DataFrame([ROW])).values.shape == (1, 2)
