@@ -18,6 +18,7 @@ from conveyor.automation import CRASH_ENV
 from conveyor.workspace import Workspace
 
 SUPPORT = str(Path(__file__).with_name("automation_support.py"))
+TESTS = str(Path(__file__).resolve().parents[2])
 
 
 def _armed_project(root: Path, metadata_url: str | None = None) -> Path:
@@ -33,6 +34,8 @@ def _armed_project(root: Path, metadata_url: str | None = None) -> Path:
 
 def _agent(root: Path, *, crash_at: str | None = None, ttl_s: float = 1.0) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if k != CRASH_ENV}
+    # The support script imports the shared test project module from tests/.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [TESTS, os.environ.get("PYTHONPATH")]))
     if crash_at is not None:
         env[CRASH_ENV] = crash_at
     return subprocess.Popen(
