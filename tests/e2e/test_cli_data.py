@@ -93,6 +93,7 @@ def test_version_diff_checkout_push_pull_and_audit(tmp_path: Path) -> None:
     broken = conveyor(project, "audit", "verify", ok=False)
     assert broken.returncode == 3
     assert "broken at event #" in broken.stdout
+    assert "restore the database from" in " ".join(broken.stdout.split())  # what to do
 
 
 @pytest.mark.parametrize(

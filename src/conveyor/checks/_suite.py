@@ -207,8 +207,10 @@ def _run_one(ctx: CheckContext, item: _Resolved, main: Subject) -> CheckResult:
     try:
         outcome = cls().run(ctx, **item.params)
         if not isinstance(outcome, CheckResult):
-            raise TypeError(
-                f"check {cls.name!r} returned {type(outcome).__name__}, not a CheckResult"
+            raise CheckRegistryError(
+                f"Check {cls.name!r} returned {type(outcome).__name__}, not a CheckResult.",
+                hint="Return self.result(ctx, passed=..., value=...) from run().",
+                check=cls.name,
             )
     except Exception as exc:  # noqa: BLE001 - a raising check is a result, not a crash
         try:

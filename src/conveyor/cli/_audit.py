@@ -63,5 +63,10 @@ def verify(
         console().print(
             f"[bold red]Audit trail broken[/] at event #{result.first_broken_seq}: {result.reason}"
         )
+        console().print(
+            "The metadata database was changed outside conveyor. Inspect the events around "
+            f"#{result.first_broken_seq} with `conveyor audit log`, restore the database from "
+            "a backup, and treat the change as a security incident."
+        )
     if not result.ok:
         raise typer.Exit(EXIT_VERIFY_FAILED)

@@ -73,7 +73,8 @@ def serve(  # noqa: PLR0917 - Typer options are parameters
 
     if (model is None) == (env is None):
         raise ServingConfigError(
-            "Pass exactly one of --model and --env.",
+            "Pass exactly one of --model and --env"
+            + (f" (got --model {model} and --env {env})." if model else " (got neither)."),
             hint="`conveyor serve --model churn@champion` or `conveyor serve --env production`.",
         )
     settings = ServingSettings(

@@ -92,8 +92,13 @@ def _load_file(target: str, base: Path, ref: str) -> types.ModuleType:
     else:
         name = "conveyor_pipeline_" + path.stem
     spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None:  # pragma: no cover - only for exotic suffixes
-        raise PipelineNotFoundError(f"Cannot import {str(path)!r}.", ref=ref)
+    if spec is None:  # a file Python does not import, such as train.txt
+        raise PipelineNotFoundError(
+            f"Cannot import {str(path)!r}: pipeline files must be Python (.py) files.",
+            hint="Point the reference at a .py file (pipelines/train.py:training) "
+            "or a module (pipelines.train:training).",
+            ref=ref,
+        )
     return _execute_fresh(spec, path, ref)
 
 

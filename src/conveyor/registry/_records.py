@@ -106,7 +106,7 @@ def resolve_row(session: Session, model: ModelRow, ref: ModelRef) -> ModelVersio
     if row is None:
         existing = format_versions(version_numbers(session, model.id))
         raise ModelVersionNotFoundError(
-            f"Model {name!r} has no version {number}. Versions: {existing}. {hint}",
+            f"Model {name!r} has no version {number}. Versions: {existing}.",
             hint=hint,
             name=name,
             version=number,

@@ -242,8 +242,9 @@ def serve(
 
     if (ref is None) == (environment is None):
         raise ServingConfigError(
-            "Serve either one model or one environment.",
-            hint="Pass --model NAME@REF or --env ENV.",
+            "Serve either one model or one environment "
+            f"(got ref={ref!r}, environment={environment!r}).",
+            hint="Pass exactly one of ref='churn@champion' or environment='production'.",
         )
     settings = settings if settings is not None else ServingSettings()
     os.environ[ENV_ROOT] = str(root)

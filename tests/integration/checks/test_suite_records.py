@@ -63,6 +63,14 @@ class ExplodingCheck(Check):
         raise ZeroDivisionError("division by zero in the exploding check")
 
 
+class WrongReturnCheck(Check):
+    name = "wrong_return_test"
+    subject_kind = "model"
+
+    def run(self, ctx: CheckContext, **params: Any) -> CheckResult:
+        return True  # type: ignore[return-value]
+
+
 class NanCheck(Check):
     name = "nan_test"
     subject_kind = "model"
@@ -80,7 +88,7 @@ class RowsCheck(Check):
         return self.result(ctx, passed=rows > 0, value=rows, threshold=1, explanation="rows")
 
 
-CLASSES = (AccuracyCheck, AgreementCheck, ExplodingCheck, NanCheck, RowsCheck)
+CLASSES = (AccuracyCheck, AgreementCheck, ExplodingCheck, NanCheck, RowsCheck, WrongReturnCheck)
 
 
 @pytest.fixture(autouse=True)
@@ -127,6 +135,16 @@ def test_raising_check_is_an_error_result_and_the_others_still_run(
     assert "ZeroDivisionError" in exploded.details["traceback"]
     assert accuracy.status == "passed"
     assert accuracy.value > 0.9
+
+
+def test_a_check_returning_something_else_is_an_error_result_saying_what_to_return(
+    ws: Workspace, holdout: pd.DataFrame, model_ref: str
+) -> None:
+    with CheckContext(ws, candidate=model_ref, holdout=holdout, target="y") as ctx:
+        (result,) = run_checks(ctx, [CheckSpec("wrong_return_test")]).results
+    assert result.status == "error"
+    assert "returned bool, not a CheckResult" in result.explanation
+    assert "self.result(ctx" in result.details["hint"]
 
 
 def test_nan_value_fails_and_says_why(ws: Workspace, holdout: pd.DataFrame, model_ref: str) -> None:

@@ -45,3 +45,4 @@ def test_monitor_report_without_reports_fails_with_a_hint(
     result = CliRunner().invoke(app, ["report", "--env", "production"])
     assert result.exit_code != 0
     assert "No monitoring report exists yet for environment 'production'" in str(result.exception)
+    assert "conveyor monitor run --env" in (getattr(result.exception, "hint", None) or "")

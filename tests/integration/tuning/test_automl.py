@@ -62,5 +62,5 @@ def test_unknown_family_task_and_metric_are_refused(tmp_path: Path) -> None:
         search(X, y[:9], workspace=tmp_path)
     with pytest.raises(TuneError, match="needs budget_s or max_trials"):
         search(X, y, budget_s=None, workspace=tmp_path)
-    with pytest.raises(TuneError, match=r"'xgboost' needs class labels 0\.\.n-1"):
+    with pytest.raises(TuneError, match=r"'xgboost' needs class labels 0\.\.n-1; got \['a', 'b'\]"):
         search(X, np.array(["a", "b"] * 5), families=["xgboost"], workspace=tmp_path)

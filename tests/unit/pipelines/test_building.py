@@ -247,6 +247,11 @@ def test_load_pipeline_errors_name_what_is_missing(tmp_path: Path) -> None:
         load_pipeline("mod_one", tmp_path)
     with pytest.raises(PipelineNotFoundError, match="does not exist"):
         load_pipeline("missing/file.py:alpha", tmp_path)
+    (tmp_path / "steps").mkdir()
+    (tmp_path / "steps" / "notes.txt").write_text("x = 1\n")
+    with pytest.raises(PipelineNotFoundError, match=r"must be Python \(\.py\) files") as info:
+        load_pipeline("steps/notes.txt:alpha", tmp_path)
+    assert "pipelines/train.py:training" in (info.value.hint or "")
     loaded = load_pipeline("mod_one.py:beta", tmp_path)
     assert loaded.ref == "mod_one.py:beta"
     assert list(loaded.build().nodes) == ["s"]

@@ -196,7 +196,8 @@ def _families(requested: Sequence[str] | None, task: Task, y: Any) -> dict[str, 
             )
         if name == "xgboost" and not labels_ok:
             raise TuneError(
-                "Model family 'xgboost' needs class labels 0..n-1.",
+                "Model family 'xgboost' needs class labels 0..n-1; got "
+                f"{sorted(map(str, pd.unique(np.asarray(y))))[:10]}.",
                 hint="Encode y with sklearn.preprocessing.LabelEncoder first.",
                 family=name,
             )
