@@ -9,6 +9,7 @@ revision: every process but the first finds the schema current and does nothing.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from alembic import command
@@ -42,11 +43,21 @@ def alembic_config() -> Config:
     return config
 
 
+@functools.cache
+def _scripts() -> ScriptDirectory:
+    """The shipped migration scripts, read once per process (every store open asks)."""
+    return ScriptDirectory.from_config(alembic_config())
+
+
 def head_revision() -> str:
     """The newest revision shipped with this conveyor."""
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    head = _scripts().get_current_head()
     if head is None:  # pragma: no cover - the package always ships migrations
-        raise StoreError("No metadata store migrations are installed.")
+        raise StoreError(
+            "No metadata store migrations are installed.",
+            hint="The conveyor-ml install is incomplete (conveyor/store/migrations is "
+            "missing): reinstall it with `pip install --force-reinstall conveyor-ml`.",
+        )
     return head
 
 
@@ -103,7 +114,7 @@ def _check_known(revision: str | None, shown_url: str) -> None:
     if revision is None:
         return
     try:
-        ScriptDirectory.from_config(alembic_config()).get_revision(revision)
+        _scripts().get_revision(revision)
     except CommandError as exc:
         raise StoreError(
             f"The metadata store {shown_url!r} is at schema revision {revision!r}, which "
