@@ -19,7 +19,7 @@ from conveyor.errors import ConveyorError
 if TYPE_CHECKING:
     from conveyor.data import DatasetVersion
     from conveyor.registry import LoadedModel, ModelVersion
-    from conveyor.tracking import MetricPoint, Run
+    from conveyor.tracking import Run
     from conveyor.workspace import Workspace
 
 Which = Literal["candidate", "champion"]
@@ -181,11 +181,6 @@ class CheckContext:
         if run_id is None:
             raise CheckError("No run to check.", hint="Pass a run id, e.g. --run RUN_ID.")
         return self._cached(("run",), lambda: self.workspace.runs.get(run_id))
-
-    def metric_history(self, key: str) -> list[MetricPoint]:
-        """Every logged value of metric ``key`` in the run, in logging order."""
-        run_id = self.run.id
-        return self._cached(("metric", key), lambda: self.workspace.runs.metrics(run_id, key))
 
     # -- models ---------------------------------------------------------------------------
 

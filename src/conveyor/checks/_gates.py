@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from conveyor.workspace import Workspace
 
 Decision = Literal["PROMOTE", "HOLD", "REJECT"]
-DECISIONS: tuple[Decision, ...] = ("PROMOTE", "HOLD", "REJECT")
 FIRST_MODEL_REASON = "no champion yet: judged on absolute checks only"
 
 

@@ -194,10 +194,3 @@ class ServingRoundtripCheck(Check):
             f"allowed {params['tolerance']:.3g}).",
             details=details,
         )
-
-
-INTEGRATION_CLASSES: tuple[type[Check], ...] = (
-    PipelineSampleCheck,
-    SignatureServingCheck,
-    ServingRoundtripCheck,
-)

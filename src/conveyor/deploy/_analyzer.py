@@ -19,15 +19,6 @@ if TYPE_CHECKING:
     from conveyor.workspace import Workspace
 
 
-class StatsLike(Protocol):
-    """The part of ``VariantStats`` the controller reads itself."""
-
-    @property
-    def requests(self) -> int:
-        """Requests answered or attempted by the variant."""
-        ...
-
-
 class ResultLike(Protocol):
     """The part of ``AnalysisResult`` the controller reads."""
 

@@ -12,8 +12,6 @@ from conveyor.deployments import Deployment, DeploymentError, Variant
 
 #: The role that carries the new version while a rollout runs, per strategy.
 CANDIDATE_ROLE = {"canary": "challenger", "shadow": "shadow", "ab": "b", "blue-green": "green"}
-#: The role of the incumbent while a rollout runs, per strategy.
-INCUMBENT_ROLE = {"canary": "champion", "shadow": "champion", "ab": "a", "blue-green": "blue"}
 
 
 def check_steps(steps: Sequence[int]) -> tuple[int, ...]:

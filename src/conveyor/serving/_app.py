@@ -30,7 +30,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
 
-from conveyor.serving._errors import MalformedRequestError, PredictionFailedError, RequestError
+from conveyor.serving._errors import PredictionFailedError, RequestError
 from conveyor.serving._host import ModelHost, RouteRequest
 from conveyor.serving._inputs import Rows, as_mapping
 from conveyor.serving._metrics import ServerMetrics
@@ -269,8 +269,3 @@ def create_app(
 
     add_v2_routes(app, server)
     return app
-
-
-def malformed(message: str, hint: str) -> MalformedRequestError:
-    """A 400 for a body whose shape is wrong (used by the feedback and explain routes)."""
-    return MalformedRequestError(message, hint=hint)

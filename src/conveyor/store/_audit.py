@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from conveyor.core import hash_json, isoformat, utcnow
@@ -200,8 +200,3 @@ def verify_chain(events: Iterable[AuditEvent]) -> AuditVerification:
             )
         expected_seq, prev_hash = event.seq + 1, event.hash
     return AuditVerification(True, count)
-
-
-def count_events(session: Session) -> int:
-    """Number of stored audit events."""
-    return int(session.scalar(select(func.count()).select_from(AuditEventRow)) or 0)

@@ -93,13 +93,6 @@ def require_columns(frame: pd.DataFrame, columns: Iterable[str], what: str) -> N
         )
 
 
-def split_holdout(frame: pd.DataFrame, target: str) -> tuple[pd.DataFrame, Array]:
-    """The feature frame and the label array of a holdout."""
-    require_rows(frame)
-    require_columns(frame, [target], "target")
-    return frame.drop(columns=[target]), frame[target].to_numpy()
-
-
 def positive_label_of(y: Array, positive_label: Any = None) -> Any:
     """The positive label: the one given, else 1 for 0/1 labels and ``True`` for booleans.
 

@@ -142,8 +142,3 @@ def refuse_local_class(model: Any, *, flavor: str) -> None:
             hint="Define the class at the top level of a module.",
             flavor=flavor,
         )
-
-
-def as_float_array(frame: pd.DataFrame) -> np.ndarray[Any, Any]:
-    """The frame as a 2-D float64 array (booleans as 0/1), column order kept."""
-    return frame.to_numpy(dtype=np.float64, na_value=np.nan)
