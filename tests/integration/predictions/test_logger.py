@@ -12,7 +12,9 @@ from sqlalchemy import func, select
 
 from conveyor.artifacts import open_artifact_store
 from conveyor.core import Actor
+from conveyor.errors import InvalidNameError
 from conveyor.predictions import BatchInfo, PredictionLog, PredictionLogger, PredictionRecord
+from conveyor.predictions._spill import read_spill
 from conveyor.store import MetadataStore, PredictionBatchRow, open_store
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -117,9 +119,13 @@ def test_recovery_that_fails_puts_the_spill_file_back(log: PredictionLog, tmp_pa
     for i in range(5):
         logger.submit(rec(i, model="bad name"))
     logger.close()
-    with pytest.raises(Exception, match="Invalid model name 'bad name'"):
+    with pytest.raises(InvalidNameError, match="Invalid model name 'bad name'"):
         logger.recover_spill()
-    assert [p.suffix for p in spill.iterdir()] == [".jsonl"]
+    (kept,) = spill.iterdir()
+    assert kept.suffix == ".jsonl"
+    records, bad = read_spill(kept)  # put back whole: every record, nothing corrupt
+    assert [r.request_id for r in records] == [f"r{i}" for i in range(5)]
+    assert bad == 0
 
 
 def test_eight_threads_submitting_at_once_lose_nothing(log: PredictionLog, tmp_path: Path) -> None:

@@ -81,7 +81,9 @@ def test_swap_replaces_everything_at_once_while_readers_see_whole_states() -> No
     thread.start()
     for _ in range(200):
         host.swap([_model("b"), _model("c")])
+        assert sorted(n for n, _ in host.state.models) == ["b", "c"]
         host.swap([_model("a")])
+        assert [n for n, _ in host.state.models] == ["a"]
     stop.set()
     thread.join()
     assert seen <= {("a",), ("b", "c")}

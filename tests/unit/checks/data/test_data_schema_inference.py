@@ -87,6 +87,11 @@ def test_profile_statistics_are_used_when_given() -> None:
     frame = orders()
     profile = compute_profile(pa_table(frame))
     assert infer_frame_schema(frame, profile) == infer_frame_schema(frame)
+    # A profile that disagrees with the frame wins: its range and null count are used.
+    profile["columns"]["price"].update(max=1_000_000.0, nulls=3)
+    price = _columns(infer_frame_schema(frame, profile))["price"]
+    assert price["in_range"]["max_value"] == 1_000_000.0
+    assert price.get("nullable") is True
 
 
 def pa_table(frame: pd.DataFrame):  # type: ignore[no-untyped-def]
