@@ -114,6 +114,26 @@ class EvaluationConfig(_Section):
     sensitive: tuple[str, ...] = ()
     slices: tuple[str, ...] = ()
     irrelevant: tuple[str, ...] = ()
+    metrics_step: str | None = Field(
+        default=None,
+        description="Step whose logged metrics are the model version's evaluation metrics "
+        "(default: found from the run tree).",
+    )
+    champion_env: str = Field(
+        default="production",
+        description="Environment whose version serving 100 % is the champion gates compare "
+        "against; the `champion` alias follows this environment only.",
+    )
+    require_champion: bool = Field(
+        default=False,
+        description="Refuse to judge a candidate on absolute checks alone: no champion in "
+        "`champion_env` is a configuration error instead of a PROMOTE.",
+    )
+
+    @field_validator("champion_env")
+    @classmethod
+    def _champion_env(cls, value: str) -> str:
+        return validate_name(value, kind="environment name")
 
     @field_validator("model")
     @classmethod
