@@ -27,6 +27,7 @@ from conveyor.ci._run import (
     EXIT_PROMOTE,
     EXIT_REJECT,
     CIResult,
+    champion_of,
     run_ci,
 )
 from conveyor.ci._score import (
@@ -58,6 +59,7 @@ __all__ = [
     "ScoreReport",
     "ServingRoundtripCheck",
     "SignatureServingCheck",
+    "champion_of",
     "check_subject",
     "gather_facts",
     "restore_data",

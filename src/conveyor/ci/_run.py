@@ -33,7 +33,7 @@ from conveyor.checks import (
 from conveyor.checks.data import infer_schema, latest_schema
 from conveyor.ci._facts import INTEGRATION_CHECKS, gate_names
 from conveyor.ci._restore import restore_data
-from conveyor.errors import ConfigError
+from conveyor.errors import ConfigError, InvalidNameError
 from conveyor.pipelines import load_pipeline
 from conveyor.registry import AliasNotFoundError, ModelNotFoundError
 
@@ -233,9 +233,24 @@ def gate_specs(config: ConveyorConfig) -> list[CheckSpec]:
 
 
 def champion_of(ws: Workspace, name: str, candidate: int) -> str | None:
-    """``name@N`` of the current champion (``None`` for the first model)."""
-    try:
-        champion = ws.models.get(f"{name}@champion")
-    except (AliasNotFoundError, ModelNotFoundError):
-        return None
-    return None if champion.version == candidate else champion.ref
+    """``name@N`` of the champion a candidate is judged against (``None``: there is none).
+
+    The champion is the version of ``name`` serving 100 % of the environment named by
+    ``evaluation.champion_env`` (default ``production``), read from its deployment; while
+    a rollout splits its traffic, it is the version that environment's alias points at
+    (the last one to serve it fully). A store with no deployment of that environment
+    falls back to the ``champion`` alias (set by hand with ``conveyor models alias``).
+    A candidate is never its own champion.
+    """
+    env = ws.settings.config.evaluation.champion_env
+    current = ws.deployments.current(env)
+    serving = None if current is None or current.in_progress else current.full
+    if serving is not None and serving.model == name:
+        return None if serving.version == candidate else serving.ref
+    for alias in (env, "champion") if current is None else (env,):
+        try:
+            champion = ws.models.get(f"{name}@{alias}")
+        except (AliasNotFoundError, ModelNotFoundError, InvalidNameError):
+            continue
+        return None if champion.version == candidate else champion.ref
+    return None

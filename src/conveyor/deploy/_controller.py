@@ -29,12 +29,15 @@ from conveyor.deployments import (
     DeploymentError,
     DeploymentStore,
 )
-from conveyor.errors import ConveyorError
+from conveyor.errors import ConveyorError, InvalidNameError
+from conveyor.registry import validate_alias
 
 if TYPE_CHECKING:
     from conveyor.workspace import Workspace
 
 _log = logging.getLogger("conveyor.deploy")
+#: The alias gates compare against; it follows ``evaluation.champion_env`` only.
+CHAMPION = "champion"
 
 
 class EventSink(Protocol):
@@ -204,7 +207,7 @@ class Controller:
         return _rollout.start(self, env, cfg, current, plan, action="approve", reason=reason)
 
     def promote(self, env: str, *, reason: str) -> Deployment:
-        """Make the rollout's new version the only live one and the ``champion`` alias.
+        """Make the rollout's new version the only live one (and move ``env``'s aliases).
 
         Raises:
             NothingToDoError: no canary, shadow or A/B rollout is in progress in ``env``.
@@ -395,8 +398,26 @@ class Controller:
         return deployment
 
     def move_champion(self, model: str, version: int, env: str) -> None:
-        """Point the ``champion`` alias at the version now serving ``env`` at 100 %."""
-        self.ws.models.set_alias(model, version, "champion", reason=f"serving {env!r} at 100%")
+        """Point ``env``'s aliases at the version now serving it at 100 %.
+
+        Each environment moves only its own alias (``churn@production``,
+        ``churn@staging``); the ``champion`` alias, which gates compare against, follows
+        only the environment named by ``evaluation.champion_env``. Both move in one
+        transaction, and the recorded reason names the environment, so
+        ``conveyor models history`` shows which environment moved what.
+        """
+        aliases = [] if env == CHAMPION else [env]
+        if env == self.ws.settings.config.evaluation.champion_env:
+            aliases.append(CHAMPION)
+        try:
+            validate_alias(env)
+        except InvalidNameError:
+            # An environment named like a version ("1", "latest") cannot have an alias.
+            _log.warning("Environment %r cannot name an alias; only champion moves.", env)
+            aliases = [a for a in aliases if a != env]
+        self.ws.models.set_aliases(
+            model, version, aliases, reason=f"environment {env!r} serves it at 100%"
+        )
 
     def _check_gate(self, ref: str, force_reason: str | None) -> None:
         decision = latest_decision(self.ws, ref)

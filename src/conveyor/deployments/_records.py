@@ -151,6 +151,19 @@ class Deployment:
         return tuple(variant for variant in self.variants if variant.weight > 0)
 
     @property
+    def full(self) -> Variant | None:
+        """The variant answering 100 % of live traffic, or ``None`` while traffic is split.
+
+        This is the version an environment *serves*: after a replace, a promotion or a
+        rollback, or the green side of a blue-green switch; during a canary or an A/B
+        split no single version does.
+        """
+        live = self.live
+        if len(live) == 1 and abs(live[0].weight - 100.0) <= _WEIGHT_TOLERANCE:
+            return live[0]
+        return None
+
+    @property
     def shadow(self) -> Variant | None:
         """The shadow variant that receives request copies, if any."""
         return self.by_role("shadow")

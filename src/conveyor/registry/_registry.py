@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from conveyor.artifacts import ArtifactStore
 from conveyor.core import Actor, utcnow, validate_name
+from conveyor.registry._aliases import NoChange, drop_alias, point_aliases
 from conveyor.registry._errors import ModelStateError
 from conveyor.registry._history import model_history
 from conveyor.registry._lineage import dataset_profiles, run_lineage
@@ -37,16 +38,10 @@ from conveyor.registry._refs import ModelRef, parse_model_ref, validate_alias
 from conveyor.store import (
     ArtifactRefRow,
     MetadataStore,
-    ModelAliasEventRow,
-    ModelAliasRow,
     ModelRow,
     ModelVersionRow,
     WriteTx,
 )
-
-
-class _NoChange(Exception):
-    """Raised inside a write to roll it back when there is nothing to change."""
 
 
 class ModelRegistry:
@@ -324,37 +319,36 @@ class ModelRegistry:
             ModelStateError: the version is archived.
             InvalidNameError: the alias is all digits, ``latest`` or not a valid name.
         """
-        validate_alias(alias)
-        parsed = ModelRef(name, version=version)
+        self.set_aliases(name, version, [alias], reason=reason)
 
-        def body(tx: WriteTx) -> None:
-            session = tx.session
-            model = require_model(session, name)
-            row = resolve_row(session, model, parsed)
-            if row.status != "ready":
-                raise ModelStateError(
-                    f"Cannot point alias {alias!r} at {name}@{version}: the version is archived.",
-                    hint=f"Pick a ready version: `conveyor models show {name}`.",
-                    name=name,
-                    version=version,
-                    alias=alias,
-                )
-            current = session.get(ModelAliasRow, (model.id, alias))
-            previous = None if current is None else current.version
-            if previous == version:
-                raise _NoChange  # roll back: an unchanged alias leaves no audit event
-            if current is None:
-                session.add(ModelAliasRow(model_id=model.id, alias=alias, version=version))
-            else:
-                current.version = version
-            self._alias_event(
-                tx, model.id, alias, previous=previous, version=version, reason=reason
-            )
+    def set_aliases(
+        self, name: str, version: int, aliases: Sequence[str], *, reason: str | None = None
+    ) -> builtins.list[str]:
+        """Point every alias of ``aliases`` at ``version`` in one audited transaction.
+
+        Used where several aliases must move together, e.g. an environment's own alias
+        (``production``) and ``champion``, which follows that environment: either all
+        move or none does. Aliases already pointing at ``version`` are left alone.
+
+        Returns:
+            The aliases that moved (empty: nothing changed and nothing was recorded).
+
+        Raises:
+            ModelNotFoundError, ModelVersionNotFoundError: unknown model or version.
+            ModelStateError: the version is archived.
+            InvalidNameError: an alias is all digits, ``latest`` or not a valid name.
+        """
+        wanted = builtins.list(dict.fromkeys(validate_alias(alias) for alias in aliases))
+        if not wanted:
+            return []
+
+        def body(tx: WriteTx) -> builtins.list[str]:
+            return point_aliases(tx, self.actor.name, name, version, wanted, reason=reason)
 
         try:
-            self.store.transact(self.actor, "model.alias.set", f"model:{name}", body)
-        except _NoChange:
-            return
+            return self.store.transact(self.actor, "model.alias.set", f"model:{name}", body)
+        except NoChange:
+            return []
 
     def remove_alias(self, name: str, alias: str, *, reason: str | None = None) -> None:
         """Delete ``alias`` of ``name`` (audited, kept in history).
@@ -365,39 +359,9 @@ class ModelRegistry:
         validate_alias(alias)
 
         def body(tx: WriteTx) -> None:
-            session = tx.session
-            model = require_model(session, name)
-            resolve_row(session, model, ModelRef(name, alias=alias))  # raises when unknown
-            current = session.get(ModelAliasRow, (model.id, alias))
-            assert current is not None  # resolve_row found it
-            previous = current.version
-            session.delete(current)
-            self._alias_event(tx, model.id, alias, previous=previous, version=None, reason=reason)
+            drop_alias(tx, self.actor.name, name, alias, reason=reason)
 
         self.store.transact(self.actor, "model.alias.remove", f"model:{name}", body)
-
-    def _alias_event(
-        self,
-        tx: WriteTx,
-        model_id: int,
-        alias: str,
-        *,
-        previous: int | None,
-        version: int | None,
-        reason: str | None,
-    ) -> None:
-        tx.session.add(
-            ModelAliasEventRow(
-                model_id=model_id,
-                alias=alias,
-                from_version=previous,
-                to_version=version,
-                at=utcnow(),
-                actor=self.actor.name,
-                reason=reason,
-            )
-        )
-        tx.details.update(alias=alias, from_version=previous, to_version=version, reason=reason)
 
     def archive(self, name: str, version: int, *, reason: str | None = None) -> None:
         """Mark a version archived: it stays loadable by number but is never ``latest``.

@@ -32,7 +32,9 @@ def test_replace_switches_all_traffic_at_once(controller: Controller, ws: Worksp
     assert deployment.state == "stable"
     assert deployment.variants == (Variant("churn", 2, "champion", 100.0),)
     assert deployment.stable_revision == 1
-    assert ws.models.get("churn@champion").version == 2
+    # Staging moves its own alias; champion follows production only.
+    assert ws.models.get("churn@staging").version == 2
+    assert "champion" not in ws.models.get("churn@staging").aliases
 
 
 def test_blue_green_keeps_blue_warm_and_rollback_is_instant(controller: Controller) -> None:
