@@ -33,6 +33,10 @@ def _finite(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
+#: Metrics shown per run in `runs list` (all of them with --json).
+_LIST_METRICS = 3
+
+
 def _secs(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
@@ -55,13 +59,17 @@ def list_(
         if kind is None:
             runs = [r for r in runs if r.parent_id is None]
         runs = runs[: max(limit, 0)]
+        metrics = [_tree_metrics(ws, r.id) for r in runs]
     if json_out:
-        print_json([r.to_dict() for r in runs])
+        print_json([r.to_dict() | {"metrics": m} for r, m in zip(runs, metrics, strict=True)])
         return
     table = Table(title="Runs")
-    for column in ("id", "name", "kind", "status", "started (UTC)", "wall s", "pipeline"):
+    columns = ("id", "name", "kind", "status", "started (UTC)", "wall s", "pipeline", "metrics")
+    for column in columns:
         table.add_column(column)
-    for r in runs:
+    for r, m in zip(runs, metrics, strict=True):
+        shown = ", ".join(f"{k}={_num(v)}" for k, v in list(m.items())[:_LIST_METRICS])
+        more = f" (+{len(m) - _LIST_METRICS})" if len(m) > _LIST_METRICS else ""
         table.add_row(
             r.short_id,
             r.name,
@@ -70,23 +78,32 @@ def list_(
             fmt_time(r.started_at),
             _secs(r.wall_s),
             r.pipeline_ref or "-",
+            (shown + more) or "-",
         )
     console().print(table if runs else "No runs yet: run a pipeline with `conveyor run`.")
+
+
+def _tree_metrics(ws: Any, run_id: str) -> dict[str, float | None]:
+    """Latest metrics of a run and its steps (pipeline runs carry their steps' metrics)."""
+    return {k: _finite(m.value) for k, m in ws.runs.run_tree_metrics(run_id).items()}
 
 
 def _details(ws: Any, run_id: str) -> dict[str, Any]:
     run = ws.runs.get(run_id)
     steps = ws.runs.children(run.id)
+    tree = ws.runs.run_tree_metrics(run.id)
     return {
         "run": run.to_dict(),
         "datasets": ws.runs.datasets(run.id),
-        "metrics": {k: _finite(v) for k, v in ws.runs.latest_metrics(run.id).items()},
+        "metrics": {k: _finite(m.value) for k, m in tree.items()},
+        "metric_sources": {k: m.source for k, m in tree.items()},
         "outputs": [asdict(o) for o in ws.runs.outputs(run.id)],
         "artifacts": ws.runs.artifacts(run.id),
         "steps": [
             s.to_dict()
             | {
-                "metrics": {k: _finite(v) for k, v in ws.runs.latest_metrics(s.id).items()},
+                # A cached step shows the values of the run whose work it reused.
+                "metrics": _tree_metrics(ws, s.id),
                 "outputs": [asdict(o) for o in ws.runs.outputs(s.id)],
             }
             for s in steps
@@ -152,8 +169,10 @@ def show(
         table = Table(title="Latest metrics")
         table.add_column("metric")
         table.add_column("value", justify="right")
+        table.add_column("logged by")
         for key, value in info["metrics"].items():
-            table.add_row(key, _num(value))
+            source = info["metric_sources"][key]
+            table.add_row(key, _num(value), f"step {source}" if source else run["kind"])
         out.print(table)
     outputs = info["outputs"] + [
         o | {"step": s["name"]} for s in info["steps"] for o in s["outputs"]
@@ -175,10 +194,8 @@ def show(
 
 
 def _history(ws: Any, run_id: str) -> dict[str, list[dict[str, Any]]]:
-    history: dict[str, list[dict[str, Any]]] = {}
-    for point in ws.runs.metrics(run_id):
-        history.setdefault(point.key, []).append(point.to_dict())
-    return history
+    tree = ws.runs.run_tree_history(run_id)
+    return {key: [p.to_dict() for p in points] for key, points in tree.items()}
 
 
 @app.command("compare")
@@ -190,10 +207,13 @@ def compare(
     ] = None,
     json_out: _JSON = False,
 ) -> None:
-    """Compare two runs: params and latest metrics side by side, metric histories."""
+    """Compare two runs: params and latest metrics side by side, metric histories.
+
+    A pipeline run's metrics are those of its steps (see `conveyor runs show`).
+    """
     with _workspace() as ws:
         runs = [ws.runs.get(first), ws.runs.get(second)]
-        latest = [ws.runs.latest_metrics(r.id) for r in runs]
+        latest = [{k: m.value for k, m in ws.runs.run_tree_metrics(r.id).items()} for r in runs]
         history = [_history(ws, r.id) for r in runs]
     keys = sorted(set(runs[0].params) | set(runs[1].params))
     params = {k: [runs[0].params.get(k), runs[1].params.get(k)] for k in keys}

@@ -5,10 +5,12 @@ run in the metadata store, with its code version (git commit, dirty flag, diff h
 environment (Python and a hash of installed packages), timings and outcome; every change
 of record is audited. Metric values are buffered in memory and written in batches, so
 logging one value costs microseconds and nothing logged is lost when the code raises (the
-run's finish flushes them). Code running inside a run uses the module functions
-:func:`log_metric`, :func:`log_metrics`, :func:`log_params` and :func:`log_artifact`, which
-log to :func:`current` (set with :func:`run_context`, per thread). :class:`Heartbeat`
-keeps a run marked alive so :meth:`RunTracker.reap_stale` can fail runs whose process died.
+run's finish flushes them). :meth:`RunTracker.run_tree_metrics` gathers the metrics of a
+pipeline run's steps, each named after its step where several steps logged the same key.
+Code running inside a run uses the module functions :func:`log_metric`,
+:func:`log_metrics`, :func:`log_params` and :func:`log_artifact`, which log to
+:func:`current` (set with :func:`run_context`, per thread). :class:`Heartbeat` keeps a run
+marked alive so :meth:`RunTracker.reap_stale` can fail runs whose process died.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from conveyor.tracking._records import (
     OutputRecord,
     Run,
     RunNotFoundError,
+    StepNotFoundError,
+    TreeMetric,
 )
 from conveyor.tracking._tracker import HEARTBEAT_TIMEOUT_ENV, RunTracker
 
@@ -49,6 +53,8 @@ __all__ = [
     "RunContext",
     "RunNotFoundError",
     "RunTracker",
+    "StepNotFoundError",
+    "TreeMetric",
     "capture_code_version",
     "capture_environment",
     "current",

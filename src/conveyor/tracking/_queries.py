@@ -16,7 +16,10 @@ from conveyor.tracking._records import (
     OutputRecord,
     Run,
     RunNotFoundError,
+    StepNotFoundError,
+    TreeMetric,
 )
+from conveyor.tracking._tree import Source, name_keys, tree_sources
 
 if TYPE_CHECKING:
     from conveyor.artifacts import ArtifactStore
@@ -135,6 +138,113 @@ class RunQueries:
         with self._store.read() as session:
             rows = session.execute(query).all()
         return {key: math.nan if value is None else value for key, value in sorted(rows)}
+
+    def run_tree_metrics(self, run_id: str, *, step: str | None = None) -> dict[str, TreeMetric]:
+        """The latest value of every metric of a run and its steps, by tree key.
+
+        A pipeline run logs few metrics itself; its steps log the rest. This gathers them
+        under one rule: a key logged by exactly one step keeps its plain name
+        (``accuracy``); a key logged by several steps is qualified by each step's name
+        (``train.accuracy`` and ``evaluate.accuracy``); a key the run logged itself keeps
+        its plain name and its steps' values of it are qualified. A cached step contributes
+        the values of the run whose work it reused; a step run several times in one
+        pipeline run (resumed) counts once, its newest finished run. Only step children
+        count: a tuning study's trials stay with the study. For a step or trial run this is
+        its own values (or, cached, its original's).
+
+        Args:
+            run_id: The run (id or unique prefix).
+            step: Only this step's values, under their plain keys.
+
+        Returns:
+            ``{tree key: TreeMetric}``, keys sorted; each entry names its value, its metric
+            step, the run that logged it and the step (``source``).
+
+        Raises:
+            RunNotFoundError: no run matches ``run_id``.
+            StepNotFoundError: ``step`` names no step of the run.
+
+        Example:
+            >>> metrics = ws.runs.run_tree_metrics(result.run_id)  # doctest: +SKIP
+            >>> metrics["accuracy"].value, metrics["accuracy"].source  # doctest: +SKIP
+            (0.93, 'evaluate')
+        """
+        sources = self._tree(run_id, step)
+        latest = self._latest_points(sources)
+        names = name_keys({s: builtins.list(latest[s]) for s in sources})
+        found = {
+            names[source, key]: TreeMetric(
+                key=names[source, key],
+                name=key,
+                value=value,
+                step=metric_step,
+                run_id=source.run_id,
+                source=source.name,
+            )
+            for source in sources
+            for key, (value, metric_step) in latest[source].items()
+        }
+        return dict(sorted(found.items()))
+
+    def run_tree_history(
+        self, run_id: str, *, step: str | None = None
+    ) -> dict[str, builtins.list[MetricPoint]]:
+        """Every value logged in a run's tree, by the keys of :meth:`run_tree_metrics`.
+
+        Args:
+            run_id: The run (id or unique prefix).
+            step: Only this step's values.
+
+        Returns:
+            ``{tree key: [MetricPoint, ...]}`` in logged order, keys sorted.
+
+        Raises:
+            RunNotFoundError: no run matches ``run_id``.
+            StepNotFoundError: ``step`` names no step of the run.
+        """
+        sources = self._tree(run_id, step)
+        points = {s: self.metrics(s.run_id) for s in sources}
+        names = name_keys({s: sorted({p.key for p in points[s]}) for s in sources})
+        history: dict[str, builtins.list[MetricPoint]] = {}
+        for source in sources:
+            for point in points[source]:
+                history.setdefault(names[source, point.key], []).append(point)
+        return dict(sorted(history.items()))
+
+    def _tree(self, run_id: str, step: str | None) -> builtins.list[Source]:
+        run = self.get(run_id)
+        children = self.children(run.id)
+        sources = tree_sources(run, children, step)
+        if step is not None and not sources:
+            steps = sorted({c.name for c in children if c.kind == "step"})
+            raise StepNotFoundError(
+                f"Run {run.short_id} ({run.kind} {run.name}) has no step {step!r}; "
+                f"steps: {', '.join(steps) or 'none'}.",
+                hint=f"Name one of the listed steps (see `conveyor runs show {run.short_id}`).",
+                run_id=run.id,
+                step=step,
+            )
+        return sources
+
+    def _latest_points(
+        self, sources: builtins.list[Source]
+    ) -> dict[Source, dict[str, tuple[float, int | None]]]:
+        ids = {s.run_id for s in sources}
+        for source_id in ids:
+            self._buffer.flush(source_id)
+        last = (
+            select(func.max(RunMetricRow.id))
+            .where(RunMetricRow.run_id.in_(ids))
+            .group_by(RunMetricRow.run_id, RunMetricRow.key)
+        )
+        query = select(
+            RunMetricRow.run_id, RunMetricRow.key, RunMetricRow.value, RunMetricRow.step
+        ).where(RunMetricRow.id.in_(last))
+        by_run: dict[str, dict[str, tuple[float, int | None]]] = {i: {} for i in ids}
+        with self._store.read() as session:
+            for rid, key, value, metric_step in session.execute(query):
+                by_run[rid][key] = (math.nan if value is None else value, metric_step)
+        return {s: dict(sorted(by_run[s.run_id].items())) for s in sources}
 
     def outputs(self, run_id: str) -> builtins.list[OutputRecord]:
         """The recorded outputs of a step run, in output order."""

@@ -32,6 +32,12 @@ class AmbiguousRunError(ConveyorError, LookupError):
     code = "ambiguous_run"
 
 
+class StepNotFoundError(RunNotFoundError):
+    """A pipeline run has no step of the given name."""
+
+    code = "step_not_found"
+
+
 @dataclass(frozen=True)
 class Run:
     """One recorded run (a pipeline, a step, a tuning study or a trial).
@@ -121,3 +127,37 @@ class OutputRecord:
     type_name: str
     size: int
     meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TreeMetric:
+    """The latest value of one metric of a run tree (a pipeline run and its steps).
+
+    Attributes:
+        key: The key in the tree: the logged key, or ``"<step>.<key>"`` when several steps
+            logged it (see :meth:`~conveyor.tracking.RunTracker.run_tree_metrics`).
+        name: The key as logged.
+        value: The last value logged (NaN and infinities as logged).
+        step: The metric's step (epoch, iteration) of that value, ``None`` if not given.
+        run_id: The run that logged it (for a cached step, the run whose work it reused).
+        source: The step's name, or ``None`` for a value logged on the run itself.
+    """
+
+    key: str
+    name: str
+    value: float
+    step: int | None
+    run_id: str
+    source: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A strict-JSON dict: NaN and infinities become ``None``."""
+        value = self.value if math.isfinite(self.value) else None
+        return {
+            "key": self.key,
+            "name": self.name,
+            "value": value,
+            "step": self.step,
+            "run_id": self.run_id,
+            "source": self.source,
+        }
