@@ -4,7 +4,9 @@ For a classifier the explained output is a class probability (or margin, for boo
 trees): the positive class of a binary classifier, the predicted class of each row for a
 multi-class one. A scikit-learn pipeline whose leading steps keep one column per input
 (scalers, imputers) is explained through its final estimator on the transformed rows, so
-a scaled logistic regression still gets the exact linear explainer.
+a scaled logistic regression still gets the exact linear explainer. Any other pipeline (a
+``ColumnTransformer`` with a ``OneHotEncoder`` on string columns) is explained on its raw
+input columns by a permutation explainer (:mod:`conveyor.explain._columns` codes them).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from conveyor.explain._columns import ColumnCodec
 from conveyor.explain._errors import ExplainError
 
 _TREE_MODULES = ("xgboost", "lightgbm", "sklearn.ensemble", "sklearn.tree")
@@ -49,40 +52,77 @@ class RowExplanations:
 
 
 class Explainer:
-    """A SHAP explainer bound to one model and background; reuse it across requests."""
+    """A SHAP explainer bound to one model and background; reuse it across requests.
+
+    Tree and linear estimators on numeric inputs get SHAP's exact algorithms. Anything
+    else (including a pipeline that encodes string, categorical, boolean or datetime
+    columns itself) gets a permutation explainer over the raw input columns: the model is
+    called on raw rows, so the values it explains are per input column, not per encoded
+    feature, and each row costs at most ``2 * columns + 1`` model evaluations over at most
+    100 background rows.
+
+    Args:
+        predictor: A loaded model (``predict``; ``predict_proba`` for classifiers).
+        background: Typical input rows (the input example, a training sample).
+
+    Raises:
+        ExplainError: SHAP is not installed, ``background`` is empty, a column's values
+            cannot be compared, or the model's output is not a number and it has no
+            ``predict_proba``.
+    """
 
     def __init__(self, predictor: Any, background: pd.DataFrame) -> None:
+        if len(background) == 0:
+            raise ExplainError(
+                "Cannot explain a model against an empty background frame.",
+                hint="Register the model with an input example (a few typical rows).",
+            )
         self.features = [str(c) for c in background.columns]
         self._predictor = predictor
+        self._background = background.reset_index(drop=True)
         self._prepare, final = _unwrap(getattr(predictor, "model", None), self.features)
-        shap = _shap()
+        self._shap = shap = _shap()
         data = self._prepare(background)
+        numeric = _as_numeric(data)
         if final is not None and _is_tree(final):
             self.method = "tree"
             self._explainer: Any = shap.TreeExplainer(final)
-        elif final is not None and _is_linear(final):
+        elif final is not None and numeric is not None and _is_linear(final):
             self.method = "linear"
-            masker = shap.maskers.Independent(_numeric(data, self.features), max_samples=100)
+            masker = shap.maskers.Independent(numeric, max_samples=100)
             self._explainer = shap.LinearExplainer(final, masker)
         else:
             self.method = "permutation"
-            masker = shap.maskers.Independent(_numeric(data, self.features), max_samples=100)
-            self._explainer = shap.PermutationExplainer(self._output_fn(), masker)
+            self._explainer = None
+            # Fail here, where the reason can be recorded, rather than on a request.
+            codec = ColumnCodec(self._background)
+            self._output_fn(codec)(codec.encode(self._background.head(1)))
 
     def explain(self, rows: pd.DataFrame) -> RowExplanations:
-        """SHAP values of ``rows`` (columns in the background's order)."""
+        """SHAP values of ``rows`` (columns in the background's order).
+
+        Raises:
+            ExplainError: ``rows`` holds values the explainer cannot code.
+        """
         rows = rows[self.features]
-        data = self._prepare(rows)
         if self.method == "tree":
-            values = self._explainer.shap_values(data)
+            values = self._explainer.shap_values(self._prepare(rows))
             base = self._explainer.expected_value
         elif self.method == "linear":
-            values = self._explainer.shap_values(_numeric(data, self.features))
+            numeric = _as_numeric(self._prepare(rows))
+            if numeric is None:
+                raise ExplainError(
+                    "Cannot explain rows whose values are not numeric with a linear model.",
+                    hint="Send the columns of the model's signature with their types.",
+                )
+            values = self._explainer.shap_values(numeric)
             base = self._explainer.expected_value
         else:
-            numeric = _numeric(data, self.features)
+            codec = ColumnCodec(self._background, rows)
+            masker = self._shap.maskers.Independent(codec.encode(self._background), max_samples=100)
+            explainer = self._shap.PermutationExplainer(self._output_fn(codec), masker)
             evals = 2 * len(self.features) + 1
-            result = self._explainer(numeric, max_evals=max(evals, 10), silent=True)
+            result = explainer(codec.encode(rows), max_evals=max(evals, 10), silent=True)
             values, base = result.values, result.base_values
         picked = self._picked_class(rows, values)
         return RowExplanations(
@@ -103,19 +143,19 @@ class Explainer:
             return np.asarray(np.argmax(np.asarray(proba(rows)), axis=1))
         return np.asarray(np.argmax(np.abs(array).sum(axis=1), axis=1))
 
-    def _output_fn(self) -> _ArrayFn:
-        predictor, features = self._predictor, self.features
+    def _output_fn(self, codec: ColumnCodec) -> _ArrayFn:
+        predictor = self._predictor
         proba = getattr(predictor, "predict_proba", None)
 
         def output(x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-            frame = pd.DataFrame(x, columns=features)
+            frame = codec.decode(x)
             if callable(proba):
                 return np.asarray(proba(frame), dtype=float)
             result = np.asarray(predictor.predict(frame))
-            if not np.issubdtype(result.dtype, np.number):
+            if not np.issubdtype(result.dtype, np.number) and result.dtype != np.bool_:
                 raise ExplainError(
-                    "Cannot explain a model whose predictions are not numbers and that has "
-                    "no predict_proba.",
+                    "Cannot explain a model whose predictions are not numbers "
+                    f"(dtype {result.dtype}) and that has no predict_proba.",
                     hint="Give the model a predict_proba method, or predict numbers.",
                 )
             return result.astype(float)
@@ -255,15 +295,12 @@ def _is_linear(model: Any) -> bool:
     return type(model).__module__.startswith("sklearn.linear_model") and hasattr(model, "coef_")
 
 
-def _numeric(data: Any, features: list[str]) -> np.ndarray[Any, Any]:
+def _as_numeric(data: Any) -> np.ndarray[Any, Any] | None:
+    """``data`` as a float matrix, or ``None`` when a column is not numeric."""
     try:
         return np.asarray(data, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ExplainError(
-            f"Cannot explain this model: its inputs ({', '.join(features)}) are not all "
-            f"numeric ({exc}).",
-            hint="Explanations support numeric and boolean input columns.",
-        ) from exc
+    except (TypeError, ValueError):
+        return None
 
 
 def _as_array(values: Any) -> np.ndarray[Any, Any]:
