@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from conveyor.errors import ConveyorError
+from conveyor.explain import ExplainError
 from conveyor.serving._errors import PredictionFailedError, RequestError
 from conveyor.serving._host import RouteRequest
 from conveyor.serving._inputs import Rows, as_mapping
@@ -29,13 +30,34 @@ if TYPE_CHECKING:
     from conveyor.serving._app import Server
 
 
+class ExplainUnsupportedError(RequestError):
+    """The served model cannot be explained (its outputs or inputs, or SHAP is missing)."""
+
+    code = "explain_unsupported"
+    status = 501
+
+
+class ExplainerUnavailableError(RequestError):
+    """The model's explainer could not be prepared (its native files failed to load)."""
+
+    code = "explainer_unavailable"
+    status = 409
+
+
 def _background(model: ServedModel, rows: Any) -> Any:
+    """The registered input example, typed by the signature like request rows are."""
     import pandas as pd
 
+    from conveyor.serving._signature import validate_frame
+
     example = model.example
-    if isinstance(example, dict) and "columns" in example and "data" in example:
-        return pd.DataFrame(example["data"], columns=example["columns"])[list(model.column_names)]
-    return rows
+    if not (isinstance(example, dict) and "columns" in example and "data" in example):
+        return rows
+    frame = pd.DataFrame(example["data"], columns=example["columns"])[list(model.column_names)]
+    try:
+        return validate_frame(model, frame)
+    except RequestError:  # an example the signature refuses is still the best background
+        return frame
 
 
 class ExplainerSlot:
@@ -45,8 +67,10 @@ class ExplainerSlot:
     native model when an ONNX twin serves, importing SHAP and what skops imports, preparing
     the background) never runs on a request and never competes for the interpreter with
     live traffic: on a loaded server those imports held the GIL for seconds and stretched
-    prediction latencies to hundreds of milliseconds. A build that fails is kept and
-    reported to each explain request; predictions are served regardless.
+    prediction latencies to hundreds of milliseconds. A build that fails is kept; each
+    explain request is answered 501 (the model cannot be explained: :attr:`status`
+    ``"unsupported"``) or 409 (its explainer could not be prepared: ``"unavailable"``) with
+    the :attr:`reason`; predictions are served regardless.
 
     Args:
         value: The explainer.
@@ -65,18 +89,62 @@ class ExplainerSlot:
         except Exception as exc:  # noqa: BLE001 - reported to every explain request
             return cls(error=exc)
 
-    def get(self) -> Any:
+    @property
+    def status(self) -> str:
+        """``"ready"``, ``"unsupported"`` (the model cannot be explained) or
+        ``"unavailable"`` (building failed for another reason, such as a file that did not
+        load)."""
+        if self._error is None:
+            return "ready"
+        return "unsupported" if isinstance(self._error, ExplainError) else "unavailable"
+
+    @property
+    def reason(self) -> str | None:
+        """Why there is no explainer (one line, for the card and metadata); ``None`` if ready."""
+        if self._error is None:
+            return None
+        if isinstance(self._error, ConveyorError):
+            return self._error.message
+        return f"{type(self._error).__name__}: {self._error}"
+
+    def get(self, subject: str = "this model") -> Any:
         """The explainer.
 
+        Args:
+            subject: The model named in the error (``name@version``).
+
         Raises:
-            PredictionFailedError: Building it failed.
+            ExplainUnsupportedError: The model cannot be explained (501).
+            ExplainerUnavailableError: Building the explainer failed otherwise (409).
         """
-        if self._error is not None:
-            raise PredictionFailedError(
-                f"The explainer could not be built: {type(self._error).__name__}: {self._error}",
-                hint="Install the `explain` extra (shap) and check the model's input example.",
+        if self._error is None:
+            return self._value
+        hint = self._error.hint if isinstance(self._error, ConveyorError) else None
+        if self.status == "unsupported":
+            raise ExplainUnsupportedError(
+                f"Explanations are not supported for {subject}: {self.reason}",
+                hint=hint or "Predictions are served; explain the model offline instead.",
+                reason=self.reason,
             )
-        return self._value
+        raise ExplainerUnavailableError(
+            f"The explainer of {subject} is not available: {self.reason}",
+            hint=hint or "Check that the version's native model files load, then restart.",
+            reason=self.reason,
+        )
+
+
+def explain_status(model: ServedModel) -> dict[str, str | None]:
+    """Whether ``model`` can answer ``/v1/explain``, and why not (for metadata and cards).
+
+    Returns:
+        ``{"status": ..., "reason": ...}``: ``status`` is ``"ready"``, ``"unsupported"``,
+        ``"unavailable"`` or ``"on_request"`` (no explainer prepared at load: it is built
+        on the first request); ``reason`` is ``None`` unless ``status`` is an error.
+    """
+    slot = model.explainer
+    if not isinstance(slot, ExplainerSlot):
+        return {"status": "on_request", "reason": None}
+    return {"status": slot.status, "reason": slot.reason}
 
 
 def explainer_for(predictor: Any, model: ServedModel, rows: Any = None) -> Any:
@@ -91,26 +159,37 @@ def explain(server: Server, model: ServedModel, rows: Rows) -> dict[str, Any]:
 
     The explainer comes from the version's :class:`ExplainerSlot` (prepared at load, on the
     native model); a version served without one gets one built on its first request.
+
+    Raises:
+        ExplainUnsupportedError: The model cannot be explained (501).
+        ExplainerUnavailableError: Its explainer could not be prepared (409).
+        PredictionFailedError: The model raised while explaining valid rows (500).
     """
     import pandas as pd
 
     from conveyor.serving._signature import validate_frame
 
+    subject = f"{model.name}@{model.version}"
     frame = validate_frame(model, pd.DataFrame(rows.columns))
+    if isinstance(model.explainer, ExplainerSlot):
+        explainer = model.explainer.get(subject)
+    else:
+        explainer = server.explainers.get(model)
+        if explainer is None:
+            slot = ExplainerSlot.prepare(lambda: explainer_for(model.predictor, model, frame))
+            explainer = slot.get(subject)
+            server.explainers[model] = explainer
     try:
-        if model.explainer is not None:
-            explainer = model.explainer.get()
-        else:
-            explainer = server.explainers.get(model)
-            if explainer is None:
-                explainer = explainer_for(model.predictor, model, frame)
-                server.explainers[model] = explainer
         result = explainer.explain(frame)
-    except ConveyorError:
-        raise
+    except ExplainError as exc:
+        raise ExplainUnsupportedError(
+            f"Explaining rows of {subject} is not supported: {exc.message}",
+            hint=exc.hint,
+            reason=exc.message,
+        ) from exc
     except Exception as exc:  # an explainer failure is reported, not a crash
         raise PredictionFailedError(
-            f"Explaining rows of {model.name}@{model.version} failed: {type(exc).__name__}: {exc}",
+            f"Explaining rows of {subject} failed: {type(exc).__name__}: {exc}",
             hint="Check that the rows match the model's signature.",
         ) from exc
     return {
