@@ -63,7 +63,7 @@ class ColumnCodec:
                     dtype=np.float64, na_value=np.nan
                 )
                 continue
-            codes = column.values.get_indexer(series.astype(object)).astype(np.float64)
+            codes = column.values.get_indexer(pd.Index(series.astype(object))).astype(np.float64)
             codes[codes < 0] = np.nan
             encoded[:, i] = codes
         return encoded
