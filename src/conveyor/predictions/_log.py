@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -143,27 +143,41 @@ class PredictionLog:
             ) from exc
         return BatchInfo(rows=len(records), partitions=tuple(partitions))
 
-    def feedback(self, labels: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> FeedbackResult:
+    def feedback(
+        self,
+        labels: Mapping[str, Any] | Iterable[tuple[str, Any]],
+        *,
+        overwrite: bool = True,
+        keep_unknown: bool = True,
+        pending: Container[str] = frozenset(),
+    ) -> FeedbackResult:
         """Record ground-truth labels by request id, in one audited transaction.
 
-        A later label replaces an earlier one (also within one call) and each row counts
-        how many times its label was set. Labels of request ids not (yet) in the log are
-        kept and counted as unknown: logging is asynchronous, so a label may come first.
+        Each row counts how many times its label was set. Within one call the last label
+        of an id wins.
 
         Args:
             labels: ``{request_id: label}`` or ``(request_id, label)`` pairs; a label is
                 any JSON value (NaN and infinities are refused).
+            overwrite: Replace a label an id already has (``False``: keep it and count the
+                id in ``kept``).
+            keep_unknown: Store labels of ids that match no logged prediction (``False``:
+                count them in ``unknown`` and drop them, so a flood of made-up ids cannot
+                grow the database; what the prediction server does).
+            pending: Ids answered but maybe not logged yet (logging is asynchronous): they
+                are stored, and not counted unknown.
 
         Returns:
-            How many ids were accepted, unknown, and updated.
+            How many ids were stored, unknown, updated and kept.
 
         Raises:
             InvalidPredictionRecordError: a request id is empty or too long, or a label is
                 not JSON.
+            StoreBusyError: the database stayed locked by another writer.
 
         Example:
             >>> log.feedback({"r1": 1, "r2": 0})  # doctest: +SKIP
-            FeedbackResult(accepted=2, unknown=0, updated=0)
+            FeedbackResult(accepted=2, unknown=0, updated=0, kept=0)
         """
         pairs = list(labels.items()) if isinstance(labels, Mapping) else list(labels)
         final: dict[str, Any] = {}
@@ -174,9 +188,15 @@ class PredictionLog:
             times[request_id] = times.get(request_id, 0) + 1
         if not final:
             return FeedbackResult(accepted=0, unknown=0, updated=0)
-        unknown = len(final) - len(self._known_ids(set(final)))
+        awaited = {request_id for request_id in final if request_id in pending}
+        unknown_ids = set(final) - awaited - self._known_ids(set(final) - awaited)
+        if not keep_unknown:
+            final = {k: v for k, v in final.items() if k not in unknown_ids}
+            if not final:
+                return FeedbackResult(accepted=0, unknown=len(unknown_ids), updated=0)
+        unknown = len(unknown_ids)
 
-        def body(tx: WriteTx) -> int:
+        def body(tx: WriteTx) -> tuple[int, int]:
             now = utcnow()
             ids = list(final)
             existing: dict[str, FeedbackRow] = {}
@@ -196,17 +216,25 @@ class PredictionLog:
                             first_at=now,
                         )
                     )
-                else:
+                elif overwrite:
                     row.label = final[request_id]
                     row.at = now
                     row.updates += times[request_id]
-            tx.details = {"accepted": len(ids), "unknown": unknown, "updated": len(existing)}
-            return len(existing)
+            kept = 0 if overwrite else len(existing)
+            tx.details = {
+                "accepted": len(ids) - kept,
+                "unknown": unknown,
+                "updated": len(existing) - kept,
+                "kept": kept,
+            }
+            return len(existing) - kept, kept
 
-        updated = self.store.transact(
+        updated, kept = self.store.transact(
             self.actor, "predictions.feedback", "predictions:feedback", body
         )
-        return FeedbackResult(accepted=len(final), unknown=unknown, updated=updated)
+        return FeedbackResult(
+            accepted=len(final) - kept, unknown=unknown, updated=updated, kept=kept
+        )
 
     # -- reading -------------------------------------------------------------------------
 
@@ -291,6 +319,8 @@ class PredictionLog:
     def _known_ids(self, wanted: set[str]) -> set[str]:
         """Which of ``wanted`` appear in the log, searching the newest batches first."""
         found: set[str] = set()
+        if not wanted:
+            return found
         query = select(PredictionBatchRow.content_hash).order_by(
             PredictionBatchRow.last_at.desc(), PredictionBatchRow.id.desc()
         )

@@ -5,12 +5,16 @@ CPython) and, at most, sets an event: no lock is taken, nothing touches the disk
 database, and nothing raises. A writer thread takes batches of up to ``max_batch`` records
 (or whatever waited ``max_wait_s``) and writes each with one :meth:`PredictionLog.write`.
 When the queue is full, records go to a second queue that a spill thread appends to local
-JSON Lines files; a batch the log refuses is spilled the same way. Only records that fit
-nowhere (both queues full, or the spill folder unwritable) are lost, and they are counted.
+JSON Lines files; a batch the log cannot take (the store is down) is spilled the same way.
+A record the log refuses for itself (a name it does not allow, a value it cannot encode) is
+found by splitting its batch, and only that record is quarantined: the others are written.
+Only records that fit nowhere (both queues full, or the spill folder unwritable) are lost,
+and they are counted.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
@@ -21,9 +25,21 @@ from typing import Protocol
 
 from conveyor.predictions._errors import PredictionLogError
 from conveyor.predictions._records import LoggerStats, PredictionRecord
-from conveyor.predictions._spill import claim_spill_files, read_spill, write_spill
+from conveyor.predictions._spill import (
+    claim_spill_files,
+    encode_line,
+    quarantine,
+    read_spill_lines,
+    write_spill,
+)
 
 _IDLE_POLL_S = 0.05
+_log = logging.getLogger("conveyor.predictions")
+#: Failures of the records themselves (a name the log refuses, a value Parquet or JSON
+#: cannot encode, a number out of range): only those records are set aside. Anything else
+#: is the store failing, and the whole batch is kept (spilled, or put back) for later.
+_REFUSED = (ValueError, TypeError, OverflowError)
+Rejected = list[tuple[PredictionRecord, BaseException]]
 
 
 class BatchWriter(Protocol):
@@ -99,6 +115,7 @@ class PredictionLogger:
         self._writer_busy = False
         self._spiller_busy = False
         self._written = self._spilled = self._failed = self._write_errors = 0
+        self._quarantined = 0
         #: The last exception a write or spill raised, for diagnosis.
         self.last_error: BaseException | None = None
         self._writer = threading.Thread(
@@ -197,6 +214,7 @@ class PredictionLogger:
             spilled=self._spilled,
             failed=self._failed,
             write_errors=self._write_errors,
+            quarantined=self._quarantined,
         )
 
     def recover_spill(self) -> int:
@@ -204,28 +222,82 @@ class PredictionLogger:
 
         Call it on start. Each file is claimed by renaming it first, so concurrent
         recoveries never ingest a file twice, and batches already indexed (a crash after
-        writing, before deleting) are recognised by content and not written again.
+        writing, before deleting) are recognised by content and not written again. A line
+        that cannot be replayed (not UTF-8, not a record, or refused by the log) is moved to
+        ``spill_dir/quarantine`` and logged as a warning: it never stops a start.
 
         Returns:
             The number of records ingested.
 
         Raises:
-            PredictionLogError: (or the store's error) a batch could not be written; its
+            PredictionLogError: (or the store's error) the store could not take a batch; its
                 file is put back for the next recovery.
         """
         ingested = 0
         for claimed, done in claim_spill_files(self.spill_dir):
-            records, bad = read_spill(claimed)
+            records, bad = read_spill_lines(claimed)
             try:
+                rejected: Rejected = []
                 for start in range(0, len(records), self.max_batch):
-                    self.log.write(records[start : start + self.max_batch], idempotent=True)
+                    batch = records[start : start + self.max_batch]
+                    rejected += self._write_sorted(batch, idempotent=True)
             except BaseException:
                 claimed.replace(done)
                 raise
+            self._quarantine(bad, rejected, source=done.name.removesuffix(".jsonl"))
             claimed.unlink()
-            ingested += len(records)
-            self._count(failed=bad)
+            ingested += len(records) - len(rejected)
         return ingested
+
+    def _write_sorted(self, records: list[PredictionRecord], *, idempotent: bool) -> Rejected:
+        """Write ``records``; return those the log refuses for themselves, with why.
+
+        A refused batch is split in halves until the refused records are alone, so one bad
+        record costs about ``log2(batch)`` extra writes and the others are all written.
+
+        Raises:
+            PredictionLogError: (or whatever else the log raises) the store is unavailable.
+        """
+        try:
+            self.log.write(records, idempotent=idempotent)
+        except _REFUSED as exc:
+            if len(records) == 1:
+                return [(records[0], exc)]
+            middle = len(records) // 2
+            return self._write_sorted(records[:middle], idempotent=idempotent) + self._write_sorted(
+                records[middle:], idempotent=idempotent
+            )
+        return []
+
+    def _quarantine(self, bad: list[bytes], rejected: Rejected, *, source: str) -> None:
+        """Move unreadable lines and refused records aside, and say so."""
+        if not bad and not rejected:
+            return
+        lines = bad + [encode_line(record) for record, _ in rejected]
+        try:
+            target = quarantine(self.spill_dir, lines, source=source)
+        except OSError as exc:
+            self.last_error = exc
+            self._count(failed=len(lines))
+            _log.error(
+                "Could not quarantine %d prediction record(s) in %s: %s; they are lost.",
+                len(lines),
+                self.spill_dir,
+                exc,
+            )
+            return
+        self._count(quarantined=len(lines))
+        reason = (
+            f"{type(rejected[0][1]).__name__}: {rejected[0][1]}"
+            if rejected
+            else "not a readable record"
+        )
+        _log.warning(
+            "Quarantined %d prediction record(s) that cannot be logged in %s (first: %s).",
+            len(lines),
+            target,
+            reason,
+        )
 
     # -- the background threads ----------------------------------------------------------
 
@@ -252,13 +324,17 @@ class PredictionLogger:
 
     def _write_batch(self, batch: list[PredictionRecord]) -> None:
         try:
-            self.log.write(batch)
-        except Exception as exc:  # noqa: BLE001 - a refused batch is spilled, not lost
+            rejected = self._write_sorted(batch, idempotent=False)
+        except Exception as exc:  # noqa: BLE001 - a batch the store cannot take is spilled
             self.last_error = exc
             self._count(write_errors=1)
             self._spill_now(batch)
-        else:
-            self._count(written=len(batch))
+            return
+        if rejected:
+            self.last_error = rejected[0][1]
+            self._count(write_errors=1)
+            self._quarantine([], rejected, source=f"live-{time.time_ns()}")
+        self._count(written=len(batch) - len(rejected))
 
     def _spill_loop(self) -> None:
         overflow = self._overflow
@@ -285,9 +361,16 @@ class PredictionLogger:
             self._count(spilled=spilled, failed=lost)
 
     def _count(
-        self, *, written: int = 0, spilled: int = 0, failed: int = 0, write_errors: int = 0
+        self,
+        *,
+        written: int = 0,
+        spilled: int = 0,
+        failed: int = 0,
+        write_errors: int = 0,
+        quarantined: int = 0,
     ) -> None:
         with self._lock:
+            self._quarantined += quarantined
             self._written += written
             self._spilled += spilled
             self._failed += failed

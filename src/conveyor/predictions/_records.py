@@ -147,15 +147,18 @@ class FeedbackResult:
     """Outcome of :meth:`PredictionLog.feedback`.
 
     Attributes:
-        accepted: Distinct request ids whose label was stored.
-        unknown: How many of them match no logged prediction yet. Their labels are kept:
-            predictions are logged asynchronously, so a label may arrive first.
-        updated: How many of them already had a label, now replaced.
+        accepted: Distinct request ids whose label was stored (new or replaced).
+        unknown: Ids that match no logged prediction and none the server is about to log.
+            Their labels are kept by the Python API (``keep_unknown=True``) and dropped by
+            the prediction server.
+        updated: Ids that already had a label, now replaced.
+        kept: Ids that already had a label, left as it was (``overwrite=False``).
     """
 
     accepted: int
     unknown: int
     updated: int
+    kept: int = 0
 
 
 @dataclass(frozen=True)
@@ -169,7 +172,10 @@ class LoggerStats:
         spilled: Records written to local spill files instead (ingest with
             :meth:`PredictionLogger.recover_spill`).
         failed: Records that could not be written anywhere and are lost.
-        write_errors: Batches the prediction log refused (their records were spilled).
+        write_errors: Batches the prediction log could not take (spilled), or took only
+            in part (the records it refused were quarantined).
+        quarantined: Records (or spill lines) the log refused for themselves, moved to the
+            spill folder's ``quarantine/`` instead of blocking the others.
     """
 
     queue_depth: int
@@ -178,6 +184,7 @@ class LoggerStats:
     spilled: int
     failed: int
     write_errors: int
+    quarantined: int = 0
 
 
 def as_utc(value: datetime) -> datetime:

@@ -5,6 +5,10 @@ writer's process id) and renamed to ``.jsonl`` once complete and synced. Ingesti
 a file by renaming it (``.jsonl.<pid>.ingesting``), so of several processes recovering the
 same folder exactly one reads each file; files left by a crashed writer or ingester (their
 process is gone) are claimed too.
+
+A line that cannot be replayed (not UTF-8, not a record, or a record the log refuses) is
+never a reason to stop: it is moved to ``quarantine/`` under the spill folder, byte for byte,
+so recovery goes on with the rest and an operator can inspect it.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from conveyor.predictions._records import PredictionRecord
 DONE = ".jsonl"
 OPEN = ".jsonl.open"
 CLAIMED = ".ingesting"
+QUARANTINE = "quarantine"
 _PREFIX = "spill-"
 
 
@@ -94,17 +99,57 @@ def claim_spill_files(folder: Path) -> list[tuple[Path, Path]]:
 
 def read_spill(path: Path) -> tuple[list[PredictionRecord], int]:
     """The records of a spill file, and how many lines were unreadable (a torn last line)."""
+    records, bad = read_spill_lines(path)
+    return records, len(bad)
+
+
+def read_spill_lines(path: Path) -> tuple[list[PredictionRecord], list[bytes]]:
+    """The records of a spill file, and its unreadable lines as they are on disk.
+
+    A line is unreadable when it is not UTF-8, not JSON, or not a record (a torn last line,
+    a damaged or planted file); it never stops the others from being read.
+    """
     records = []
-    bad = 0
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            if not line.strip():
+    bad: list[bytes] = []
+    with path.open("rb") as handle:
+        for raw in handle:
+            if not raw.strip():
                 continue
             try:
-                records.append(_decode(line))
-            except (ValueError, KeyError, TypeError):
-                bad += 1
+                records.append(_decode(raw.decode("utf-8")))
+            except (ValueError, KeyError, TypeError):  # UnicodeDecodeError is a ValueError
+                bad.append(raw)
     return records, bad
+
+
+def encode_line(record: PredictionRecord) -> bytes:
+    """``record`` as one spill line (ASCII JSON; what could not be encoded is shown by repr)."""
+    try:
+        return (_encode(record) + "\n").encode("ascii")
+    except (TypeError, ValueError):
+        return (json.dumps({"unencodable": repr(record)}) + "\n").encode("ascii")
+
+
+def quarantine(folder: Path, lines: Iterable[bytes], *, source: str) -> Path | None:
+    """Append ``lines`` to a quarantine file for ``source`` under ``folder/quarantine``.
+
+    Returns:
+        The quarantine file, or ``None`` when there was nothing to write.
+
+    Raises:
+        OSError: the quarantine folder cannot be written.
+    """
+    data = b"".join(line if line.endswith(b"\n") else line + b"\n" for line in lines)
+    if not data:
+        return None
+    target_dir = folder / QUARANTINE
+    target_dir.mkdir(parents=True, exist_ok=True)
+    target = target_dir / f"{source}{DONE}"
+    with target.open("ab") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return target
 
 
 def _encode(record: PredictionRecord) -> str:

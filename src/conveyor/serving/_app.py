@@ -16,7 +16,6 @@ the shadow variant, if the deployment has one, off the response path.
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
 import weakref
@@ -41,6 +40,7 @@ from conveyor.serving._routing import DeploymentRouter
 from conveyor.serving._settings import ServingSettings
 from conveyor.serving._shadow import ShadowRunner
 from conveyor.serving._wire import (
+    REQUEST_ID,
     check_content_type,
     error_response,
     json_response,
@@ -48,7 +48,8 @@ from conveyor.serving._wire import (
     read_body,
 )
 
-_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+#: The response header naming the version that answered (``churn@3``).
+MODEL_VERSION_HEADER = "x-conveyor-model-version"
 RowParser = Callable[[ServedModel, Mapping[str, Any], ServingSettings], Rows]
 
 
@@ -75,14 +76,14 @@ class Server:
     def request_id(self, request: Request) -> str:
         """The caller's ``X-Request-Id`` when well-formed, else a new one."""
         given = request.headers.get("x-request-id")
-        if given is not None and _REQUEST_ID.fullmatch(given):
+        if given is not None and REQUEST_ID.fullmatch(given):
             return given
         return uuid.uuid4().hex
 
     async def payload(self, request: Request) -> Any:
         """The parsed JSON body (content type, size and JSON rules applied)."""
         check_content_type(request)
-        body = await read_body(request, self.settings.max_body_bytes)
+        body = await read_body(request, self.settings.max_body_bytes, self.settings.body_timeout_s)
         return parse_json(body, self.settings)
 
     def observe(self, model: ServedModel | None, route: str, status: int, started: float) -> None:
@@ -122,6 +123,7 @@ class Server:
             model = self.host.route(RouteRequest(name, version, rid, request.headers, payload))
             rows = parse(model, payload, self.settings)
             values = await self.engine.run(model, rows)
+            headers[MODEL_VERSION_HEADER] = f"{model.name}@{model.version}"
             response = json_response(respond(model, values, rid), 200, headers)
         except RequestError as exc:
             self.failed(model, rid, rows, exc, started)

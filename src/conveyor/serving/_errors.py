@@ -31,6 +31,31 @@ class UnsupportedMediaTypeError(RequestError):
     status = 415
 
 
+class UnsupportedEncodingError(UnsupportedMediaTypeError):
+    """The body declares a ``Content-Encoding`` this server does not decode (only identity)."""
+
+    code = "unsupported_content_encoding"
+
+
+class RequestTimeoutError(RequestError):
+    """The body did not arrive within ``body_timeout_s`` (a slow or stalled client)."""
+
+    code = "request_timeout"
+    status = 408
+
+
+class InvalidRequestIdError(MalformedRequestError):
+    """A request id (header, OIP ``id``, feedback) is not 1-128 of ``A-Za-z0-9._:-``."""
+
+    code = "invalid_request_id"
+
+
+class InvalidDatatypeError(MalformedRequestError):
+    """An OIP tensor's datatype is unknown, or cannot hold its column's values."""
+
+    code = "invalid_datatype"
+
+
 class PayloadTooLargeError(RequestError):
     """The body is larger than ``max_body_bytes``."""
 
@@ -80,6 +105,13 @@ class NotReadyError(RequestError):
     """No model is loaded yet."""
 
     code = "not_ready"
+    status = 503
+
+
+class StoreBusyRequestError(RequestError):
+    """The store is busy (locked by another writer); retry after ``fields["retry_after"]`` s."""
+
+    code = "store_busy"
     status = 503
 
 

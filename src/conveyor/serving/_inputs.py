@@ -1,7 +1,8 @@
 """Request rows checked against a model's input columns, turned into what its predictor takes.
 
 Validation is column-wise and strict: numbers are never read from strings, booleans are not
-numbers, and a value that does not fit names its column (422). Missing columns are listed (400);
+numbers, integers must fit their column (64-bit for ``long``, a finite double for
+``double``), and a value that does not fit names its column (422). Missing columns are listed (400);
 extra columns follow the ``extra_columns`` policy. When every input is numeric and the predictor
 has ``predict_array``, the rows become one float64 array without pandas (the single-row hot
 path); otherwise they become a DataFrame checked again by the signature's ``validate``.
@@ -29,6 +30,9 @@ from conveyor.serving._model import InputColumn, ServedModel
 from conveyor.serving._settings import ServingSettings
 
 _NAN = float("nan")
+#: A ``long`` column holds 64-bit signed integers (what numpy and Parquet store).
+_LONG_MIN = -(2**63)
+_LONG_MAX = 2**63 - 1
 
 
 @dataclass
@@ -197,10 +201,15 @@ def _clean(column: InputColumn, values: Sequence[Any], settings: ServingSettings
                 else:
                     append(v)
             elif t is int:
-                append(float(v))
+                try:
+                    append(float(v))
+                except OverflowError:
+                    raise _bad(column, v, "out of the range of a double") from None
             else:
                 raise _bad(column, v, f"a {_json_kind(v)}")
         elif kind in ("long", "integer"):
+            if (t is int or (t is float and v.is_integer())) and not _LONG_MIN <= v <= _LONG_MAX:
+                raise _bad(column, v, "out of the 64-bit integer range")
             if t is int:
                 append(v)
             elif t is float and v.is_integer():

@@ -21,6 +21,7 @@ from conveyor.serving._errors import PredictionFailedError, RequestError
 from conveyor.serving._inputs import Rows
 from conveyor.serving._metrics import ServerMetrics
 from conveyor.serving._model import ServedModel
+from conveyor.serving._recent import RecentIds
 from conveyor.serving._settings import ServingSettings
 
 
@@ -120,6 +121,8 @@ class Predictor:
             weakref.WeakKeyDictionary()
         )
         self._record_type: Any = None
+        #: Request ids answered lately (feedback for them is accepted before they are logged).
+        self.recent = RecentIds(settings.recent_ids if self._logger is not None else 0)
         if self._logger is not None:
             from conveyor.predictions import PredictionRecord
 
@@ -196,6 +199,7 @@ class Predictor:
             return
         if predictions is None:
             predictions = [None] * rows.n
+        self.recent.add(request_id, rows.n)
         status = "ok" if error is None else "error"
         make = self._record_type
         at = datetime.now(UTC)

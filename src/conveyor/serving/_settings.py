@@ -34,6 +34,10 @@ class ServingSettings:
         log_predictions: Send every prediction to the prediction logger when one is given.
         prepare_explainers: Build each version's explainer while loading it, before it is
             ready (``False``: on its first ``/v1/explain`` request).
+        body_timeout_s: Longest a request body may take to arrive; slower ones get 408.
+        max_feedback_labels: Most labels in one ``/v1/feedback`` request; more get 400.
+        recent_ids: How many answered request ids the server remembers, so that feedback
+            sent before their predictions reach the log is accepted (not counted unknown).
 
     Example:
         >>> ServingSettings(max_batch_rows=100).max_batch_rows
@@ -51,19 +55,34 @@ class ServingSettings:
     environment: str | None = None
     log_predictions: bool = True
     prepare_explainers: bool = True
+    body_timeout_s: float = 30.0
+    max_feedback_labels: int = 10_000
+    recent_ids: int = 100_000
 
     def __post_init__(self) -> None:
-        for name in ("max_body_bytes", "max_batch_rows", "micro_batch_max_size"):
+        if not self.body_timeout_s > 0:
+            raise ServingConfigError(
+                f"Serving setting body_timeout_s={self.body_timeout_s!r} must be positive.",
+                hint="Pass the longest time in seconds a request body may take, e.g. 30.",
+                setting="body_timeout_s",
+            )
+        for name in (
+            "max_body_bytes",
+            "max_batch_rows",
+            "micro_batch_max_size",
+            "max_feedback_labels",
+        ):
             if getattr(self, name) < 1:
                 raise ServingConfigError(
                     f"Serving setting {name}={getattr(self, name)!r} must be at least 1.",
                     hint=f"Pass a positive {name}.",
                     setting=name,
                 )
-        if self.micro_batch_max_wait_us < 0 or self.inline_max_rows < 0:
+        if self.micro_batch_max_wait_us < 0 or self.inline_max_rows < 0 or self.recent_ids < 0:
             raise ServingConfigError(
-                "Serving settings micro_batch_max_wait_us and inline_max_rows must not be "
-                f"negative (got {self.micro_batch_max_wait_us}, {self.inline_max_rows}).",
+                "Serving settings micro_batch_max_wait_us, inline_max_rows and recent_ids must "
+                f"not be negative (got {self.micro_batch_max_wait_us}, {self.inline_max_rows}, "
+                f"{self.recent_ids}).",
                 hint="Pass 0 or a positive number.",
             )
         if self.extra_columns not in ("ignore", "reject"):

@@ -9,6 +9,7 @@ tensors (raw little-endian values; nothing is ever unpickled).
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -19,11 +20,22 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 import conveyor
-from conveyor.serving._errors import MalformedRequestError, RequestError
+from conveyor.serving._errors import (
+    InvalidDatatypeError,
+    MalformedRequestError,
+    ModelNotServedError,
+    RequestError,
+)
 from conveyor.serving._host import RouteRequest
 from conveyor.serving._inputs import Rows, as_mapping, from_columns, from_matrix
 from conveyor.serving._model import ServedModel
-from conveyor.serving._wire import check_content_type, error_response, json_response, read_body
+from conveyor.serving._wire import (
+    check_content_type,
+    check_request_id,
+    error_response,
+    json_response,
+    read_body,
+)
 
 if TYPE_CHECKING:
     from conveyor.serving._app import Server
@@ -36,6 +48,22 @@ _DTYPES = {
 }  # fmt: skip
 _COLUMN_DATATYPE = {"double": "FP64", "long": "INT64", "boolean": "BOOL"}
 _MAX_DIMS = 8
+_INTS = frozenset(k for k in _DTYPES if k.startswith(("INT", "UINT")))
+_FLOATS = frozenset({"FP16", "FP32", "FP64"})
+_DATATYPES = frozenset(_DTYPES) | {"BYTES"}
+#: The OIP datatypes a tensor may declare for a column of each signature type.
+_ACCEPTS: dict[str, frozenset[str]] = {
+    "double": _INTS | _FLOATS,
+    "float": _INTS | _FLOATS,
+    "long": _INTS | _FLOATS,
+    "integer": _INTS | _FLOATS,
+    "boolean": frozenset({"BOOL"}),
+    "string": frozenset({"BYTES"}),
+    "datetime": frozenset({"BYTES"}),
+}
+#: Path parameters are bounded before use: a model name, and a version of at most 18 digits.
+_MAX_NAME = 128
+_VERSION = re.compile(r"[0-9]{1,18}")
 
 
 def _bad(message: str) -> MalformedRequestError:
@@ -60,6 +88,13 @@ def _tensor(
     name, shape, datatype = item.get("name"), item.get("shape"), item.get("datatype")
     if not isinstance(name, str) or not isinstance(datatype, str):
         raise _bad("Every input needs a string 'name' and 'datatype'.")
+    if datatype not in _DATATYPES:
+        raise InvalidDatatypeError(
+            f"Input '{name[:60]}' has datatype {datatype[:40]!r}, which the Open Inference "
+            "Protocol does not define.",
+            hint=f"Use one of {', '.join(sorted(_DATATYPES))}.",
+            datatype=datatype[:40],
+        )
     if (
         not isinstance(shape, list)
         or not 1 <= len(shape) <= _MAX_DIMS
@@ -97,24 +132,41 @@ def _rows(
     offset = 0
     for item in inputs:
         name, shape, values, offset = _tensor(item, binary, offset)
-        tensors.append((name, shape, values))
+        tensors.append((name, shape, values, item["datatype"]))
     settings = server.settings
     width = len(model.columns)
     if len(tensors) == 1 and tensors[0][0] not in model.column_index:
-        name, shape, values = tensors[0]
+        name, shape, values, _ = tensors[0]
         if len(shape) != 2 or shape[1] != width:
             raise _bad(
                 f"Input '{name}' must have shape [rows, {width}] (columns "
                 f"{', '.join(model.column_names)}), or send one input per column."
             )
+        for column in model.columns:
+            _check_datatype(column.name, column.type, name, tensors[0][3])
         n = shape[0]
         return from_matrix(model, [values[i * width : (i + 1) * width] for i in range(n)], settings)
     table: dict[str, Any] = {}
-    for name, shape, values in tensors:
+    for name, shape, values, datatype in tensors:
         if len(shape) > 2 or (len(shape) == 2 and shape[1] != 1):
             raise _bad(f"Input '{name}' must have shape [rows] or [rows, 1]; got {shape}.")
+        spec = model.column_index.get(name)
+        if spec is not None:
+            _check_datatype(spec.name, spec.type, name, datatype)
         table[name] = values
     return from_columns(model, table, settings)
+
+
+def _check_datatype(column: str, kind: str, tensor: str, datatype: str) -> None:
+    """Refuse a tensor datatype that cannot hold the values of a column of type ``kind``."""
+    accepted = _ACCEPTS.get(kind)
+    if accepted is not None and datatype not in accepted:
+        raise InvalidDatatypeError(
+            f"Input '{tensor[:60]}' has datatype {datatype} but column '{column}' is {kind}.",
+            hint=f"Send column '{column}' as one of {', '.join(sorted(accepted))}.",
+            column=column,
+            datatype=datatype,
+        )
 
 
 def _output(model: ServedModel, values: list[Any]) -> dict[str, Any]:
@@ -145,9 +197,20 @@ def add_v2_routes(app: FastAPI, server: Server) -> None:
 
     def lookup(name: str, version: str | None, request: Request | None = None) -> ServedModel:
         number: int | None = None
+        if len(name) > _MAX_NAME:
+            raise ModelNotServedError(
+                f"Model name of {len(name)} characters is not served here (names have at "
+                f"most {_MAX_NAME}).",
+                hint="Send the request to a served model name and version.",
+            )
         if version is not None:
-            if not version.isdigit():
-                raise host.not_served(name, None)
+            if not _VERSION.fullmatch(version):
+                raise ModelNotServedError(
+                    f"Version {version[:20]!r}{'...' if len(version) > 20 else ''} of model "
+                    f"{name} is not served here: a version is a number of 1-18 digits.",
+                    hint="Send the request to a served model name and version.",
+                    name=name,
+                )
             number = int(version)
         headers = {} if request is None else request.headers
         return host.route(RouteRequest(name, number, "", headers))
@@ -215,11 +278,14 @@ async def _infer(
     route = "/v2/infer"
     try:
         check_content_type_oip(request)
-        body = await read_body(request, server.settings.max_body_bytes)
+        body = await read_body(
+            request, server.settings.max_body_bytes, server.settings.body_timeout_s
+        )
         model = lookup(params["name"], params.get("version"), request)
         payload, binary = _split_binary(request, body, server)
         given = payload.get("id")
-        rid = given if isinstance(given, str) and given else rid
+        if given is not None and given != "":
+            rid = check_request_id(given, "the OIP 'id'")
         rows = _rows(model, payload, binary, server)
         values = await server.engine.run(model, rows)
         result = {
@@ -228,7 +294,8 @@ async def _infer(
             "id": rid,
             "outputs": [_output(model, values)],
         }
-        response = json_response(result, 200, {"x-request-id": rid})
+        headers = {"x-request-id": rid, "x-conveyor-model-version": f"{model.name}@{model.version}"}
+        response = json_response(result, 200, headers)
     except RequestError as exc:
         server.failed(model, rid, rows, exc, started)
         server.observe(model, route, exc.status, started)

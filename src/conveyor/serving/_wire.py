@@ -1,32 +1,49 @@
 """Request bodies in, strict JSON out: content type, size limit, and parsing rules.
 
 Only JSON is ever parsed (415 for anything else, so a pickle or other serialized object in a
-request is refused before its bytes are looked at). Bodies are read incrementally and cut off
-at ``max_body_bytes`` (413) even without a ``Content-Length``. ``NaN``/``Infinity`` tokens
-are not JSON: they are refused with 422 or read as ``null`` per the ``non_finite`` policy.
+request is refused before its bytes are looked at), and only as sent: a ``Content-Encoding``
+other than ``identity`` is refused with 415. Bodies are read incrementally, cut off at
+``max_body_bytes`` (413) even without a ``Content-Length``, and must arrive within
+``body_timeout_s`` (408), so a client trickling bytes cannot hold a connection forever.
+
+One parser, one policy, for every route: the body must be UTF-8 without lone surrogates
+(400), integers must fit in 64 bits (422; columns narrow that further), and
+``NaN``/``Infinity`` tokens, which are not JSON, are refused with 422 or read as ``null`` per
+the ``non_finite`` policy. Whatever passes can be written to the prediction log as is.
 Responses use orjson, which writes non-finite floats as ``null``: always strict JSON.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
+import anyio
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
 from conveyor.serving._errors import (
+    InvalidRequestIdError,
+    InvalidValueError,
     MalformedRequestError,
     NonFiniteValueError,
     PayloadTooLargeError,
     RequestError,
+    RequestTimeoutError,
+    UnsupportedEncodingError,
     UnsupportedMediaTypeError,
 )
 from conveyor.serving._settings import ServingSettings
 
 JSON_TYPE = "application/json"
 _NUMPY = orjson.OPT_SERIALIZE_NUMPY
+#: What a request id may look like: it is echoed in a header and joined on by feedback.
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+#: Integers a request may hold anywhere (``[-2**63, 2**64)``); columns narrow this.
+INT_MIN = -(2**63)
+INT_MAX = 2**64 - 1
 
 
 class _NonFiniteToken(Exception):
@@ -54,19 +71,69 @@ def check_content_type(request: Request, *, allow_missing: bool = False) -> None
         )
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The raw body, refused with 413 once it grows past ``limit`` bytes."""
+async def read_body(request: Request, limit: int, timeout_s: float | None = None) -> bytes:
+    """The raw body, refused once it grows past ``limit`` bytes or takes too long.
+
+    Args:
+        request: The request.
+        limit: Most bytes accepted (413 beyond).
+        timeout_s: Longest the whole body may take to arrive (408 beyond); ``None``: no limit.
+
+    Raises:
+        UnsupportedEncodingError: The body declares a content encoding other than identity.
+        PayloadTooLargeError: The body is larger than ``limit``.
+        RequestTimeoutError: The body did not arrive within ``timeout_s``.
+    """
+    check_encoding(request)
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _too_large(int(declared), limit)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(size, limit)
-        chunks.append(chunk)
+    with anyio.move_on_after(timeout_s) as scope:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(size, limit)
+            chunks.append(chunk)
+    if scope.cancelled_caught:
+        raise RequestTimeoutError(
+            f"The request body did not arrive within {timeout_s:g} s ({size} bytes received).",
+            hint="Send the whole body at once (or raise the server's body_timeout_s).",
+            received=size,
+            timeout_s=timeout_s,
+        )
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def check_encoding(request: Request) -> None:
+    """Refuse (415) a body declared compressed or otherwise encoded: it is never decoded."""
+    encoding = request.headers.get("content-encoding")
+    if encoding is None or encoding.strip().lower() in ("", "identity"):
+        return
+    raise UnsupportedEncodingError(
+        f"Content encoding {encoding[:40]!r} is not supported; send the body uncompressed.",
+        hint="Remove the Content-Encoding header and send plain JSON.",
+        content_encoding=encoding[:40],
+    )
+
+
+def check_request_id(value: Any, where: str) -> str:
+    """``value`` when it is a well-formed request id, else 400 (it may reach a header).
+
+    Args:
+        value: The id sent.
+        where: Where it was sent (for the message), e.g. ``"the OIP 'id'"``.
+    """
+    if isinstance(value, str) and REQUEST_ID.fullmatch(value):
+        return value
+    shown = repr(value)
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    raise InvalidRequestIdError(
+        f"Request id {shown} in {where} is not 1-128 characters of A-Z a-z 0-9 . _ : -.",
+        hint="Send the request id the server returned, or omit it to get a new one.",
+        request_id=shown,
+    )
 
 
 def _too_large(size: int, limit: int) -> PayloadTooLargeError:
@@ -80,16 +147,32 @@ def _too_large(size: int, limit: int) -> PayloadTooLargeError:
 
 
 def parse_json(body: bytes, settings: ServingSettings) -> Any:
-    """Parse a JSON body strictly (see the module docstring for NaN/Infinity)."""
+    """Parse a JSON body under the one policy of this module's docstring.
+
+    Raises:
+        MalformedRequestError: Empty, not UTF-8, a lone surrogate, or not JSON (400).
+        NonFiniteValueError: ``NaN``/``Infinity`` under the ``reject`` policy (422).
+        InvalidValueError: An integer outside ``[-2**63, 2**64)`` (422).
+    """
     if not body.strip():
         raise MalformedRequestError(
             "The request body is empty.", hint="Send a JSON object as the request body."
         )
     try:
+        # orjson refuses invalid UTF-8, lone surrogates and integers past 64 bits (it reads
+        # those as floats); what it accepts needs no further check.
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         first_error = str(exc)
-    # orjson refuses NaN/Infinity tokens; find out whether that was the only problem.
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MalformedRequestError(
+            f"The request body is not UTF-8 (byte {exc.start}).",
+            hint="Encode the JSON body as UTF-8.",
+        ) from None
+    # Find out whether NaN/Infinity or a huge integer was the problem; anything the
+    # standard parser accepts beyond orjson is checked against the policy below.
     policy = settings.non_finite
 
     def constant(token: str) -> Any:
@@ -98,7 +181,7 @@ def parse_json(body: bytes, settings: ServingSettings) -> Any:
         raise _NonFiniteToken(token)
 
     try:
-        return json.loads(body, parse_constant=constant)
+        value = json.loads(text, parse_constant=constant)
     except _NonFiniteToken as exc:
         raise NonFiniteValueError(
             f"The body contains {exc.token}, which is not JSON; NaN and Infinity are refused.",
@@ -106,11 +189,47 @@ def parse_json(body: bytes, settings: ServingSettings) -> Any:
             value=exc.token,
         ) from None
     except (ValueError, RecursionError):
-        pass
-    raise MalformedRequestError(
-        f"The request body is not valid JSON: {first_error}.",
-        hint='Send a JSON object such as {"rows": [{"x": 1.0}]}.',
-    )
+        raise MalformedRequestError(
+            f"The request body is not valid JSON: {first_error}.",
+            hint='Send a JSON object such as {"rows": [{"x": 1.0}]}.',
+        ) from None
+    _check_policy(value)
+    return value
+
+
+def _check_policy(value: Any) -> None:
+    """Refuse lone surrogates (unencodable) and integers past 64 bits anywhere in ``value``."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is str:
+            _check_text(item)
+        elif kind is int:
+            if not INT_MIN <= item <= INT_MAX:
+                digits = len(str(abs(item)))
+                raise InvalidValueError(
+                    f"The body holds a {digits}-digit integer; integers must fit in 64 bits.",
+                    hint="Send numbers within the range of the column's type.",
+                    digits=digits,
+                )
+        elif kind is list:
+            stack.extend(item)
+        elif kind is dict:
+            for key, inner in item.items():
+                _check_text(key)
+                stack.append(inner)
+
+
+def _check_text(text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise MalformedRequestError(
+            f"The body holds a string with a lone surrogate (\\u{ord(text[exc.start]):04x}), "
+            "which is not Unicode text.",
+            hint="Send valid Unicode text: escape pairs must be complete surrogate pairs.",
+        ) from None
 
 
 def json_response(
@@ -124,8 +243,8 @@ def error_response(
     exc: RequestError, headers: dict[str, str] | None = None, *, oip: bool = False
 ) -> Response:
     """The JSON error body: ``{"error", "code", "hint"?, ...fields}`` or OIP's ``{"error"}``."""
-    if oip:
-        return json_response({"error": exc.message}, exc.status, headers)
+    if oip:  # OIP clients read "error"; "code" is added for conveyor's own clients
+        return json_response({"error": exc.message, "code": exc.code}, exc.status, headers)
     body: dict[str, Any] = {"error": exc.message, "code": exc.code}
     if exc.hint:
         body["hint"] = exc.hint

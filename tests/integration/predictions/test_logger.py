@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 
 from conveyor.artifacts import open_artifact_store
 from conveyor.core import Actor
-from conveyor.errors import InvalidNameError
 from conveyor.predictions import BatchInfo, PredictionLog, PredictionLogger, PredictionRecord
-from conveyor.predictions._spill import read_spill
+from conveyor.predictions._errors import PredictionLogError
+from conveyor.predictions._spill import read_spill, write_spill
 from conveyor.store import MetadataStore, PredictionBatchRow, open_store
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -99,28 +99,53 @@ def test_overload_spills_and_recovery_ingests_the_spill_exactly_once(
     assert log.read(with_feedback=False)["request_id"].nunique() == 300
 
 
-def test_a_batch_the_log_refuses_never_reaches_submit_and_is_counted(
+def test_records_the_log_refuses_are_quarantined_and_their_batch_mates_written(
     log: PredictionLog, tmp_path: Path
 ) -> None:
-    logger = PredictionLogger(log, max_batch=50, max_wait_s=60, spill_dir=tmp_path / "spill")
+    spill = tmp_path / "spill"
+    logger = PredictionLogger(log, max_batch=50, max_wait_s=60, spill_dir=spill)
     for i in range(120):
-        logger.submit(rec(i, model="not a valid name"))  # the log raises InvalidNameError
+        bad = i % 40 == 0  # three records the log refuses (InvalidNameError)
+        logger.submit(rec(i, model="not a valid name" if bad else "churn"))
     logger.close()
     stats = logger.stats()
-    assert (stats.written, stats.spilled, stats.failed) == (0, 120, 0)
-    assert stats.write_errors == 3
+    assert (stats.written, stats.spilled, stats.failed, stats.quarantined) == (117, 0, 0, 3)
+    assert stats.write_errors == 2  # two batches were taken in part
     assert "Invalid model name 'not a valid name'" in str(logger.last_error)
-    assert log.count() == 0
+    assert log.count() == 117
+    kept = "".join(p.read_text() for p in (spill / "quarantine").iterdir())
+    assert kept.count("not a valid name") == 3
 
 
-def test_recovery_that_fails_puts_the_spill_file_back(log: PredictionLog, tmp_path: Path) -> None:
+def test_recovery_quarantines_what_it_cannot_replay_and_ingests_the_rest(
+    log: PredictionLog, tmp_path: Path
+) -> None:
     spill = tmp_path / "spill"
-    logger = PredictionLogger(log, max_batch=10, max_wait_s=60, spill_dir=spill)
-    for i in range(5):
-        logger.submit(rec(i, model="bad name"))
-    logger.close()
-    with pytest.raises(InvalidNameError, match="Invalid model name 'bad name'"):
+    write_spill(spill, [rec(i, model="bad name" if i == 2 else "churn") for i in range(5)])
+    (spill / "spill-1-2-planted.jsonl").write_bytes(b'{"request_id": "\xff\xfe"}\n')
+    restarted = PredictionLogger(log, max_batch=10, max_wait_s=60, spill_dir=spill)
+    assert restarted.recover_spill() == 4  # starting again never stops on them
+    restarted.close()
+    assert restarted.stats().quarantined == 2
+    assert sorted(p.name for p in spill.iterdir()) == ["quarantine"]
+    quarantined = b"".join(p.read_bytes() for p in (spill / "quarantine").iterdir())
+    assert b"\xff\xfe" in quarantined  # kept byte for byte
+    assert b"bad name" in quarantined
+    assert restarted.recover_spill() == 0
+    assert log.count() == 4
+
+
+def test_recovery_puts_the_spill_file_back_when_the_store_is_down(tmp_path: Path) -> None:
+    class DownLog:
+        def write(self, records: Sequence[PredictionRecord], *, idempotent: bool = False) -> None:
+            raise PredictionLogError("metadata store unreachable", hint="retry")
+
+    spill = tmp_path / "spill"
+    write_spill(spill, [rec(i) for i in range(5)])
+    logger = PredictionLogger(DownLog(), max_batch=10, max_wait_s=60, spill_dir=spill)
+    with pytest.raises(PredictionLogError, match="unreachable"):
         logger.recover_spill()
+    logger.close()
     (kept,) = spill.iterdir()
     assert kept.suffix == ".jsonl"
     records, bad = read_spill(kept)  # put back whole: every record, nothing corrupt

@@ -81,9 +81,13 @@ def test_feedback_labels_join_logged_predictions_by_request_id(ws: Workspace) ->
         _wait_ready(client)
         rid = client.post("/v1/predict", json={"rows": [ROW]}).json()["request_id"]
         answer = client.post("/v1/feedback", json={"labels": [{"request_id": rid, "label": 0}]})
-        again = client.post("/v1/feedback", json={"labels": {rid: 1, "never-seen": 0}})
+        kept = client.post("/v1/feedback", json={"labels": {rid: 1, "never-seen": 0}})
+        again = client.post("/v1/feedback", json={"labels": {rid: 1}, "overwrite": True})
         bad = client.post("/v1/feedback", json={"labels": [{"label": 1}]})
-    assert answer.json() == {"accepted": 1, "unknown": 1, "updated": 0}  # not yet flushed
+    # Not logged yet, but answered by this server: accepted, not unknown.
+    assert answer.json() == {"accepted": 1, "unknown": 0, "updated": 0, "kept": 0}
+    # A label is replaced only on request; an id never answered is counted, not stored.
+    assert kept.json() == {"accepted": 0, "unknown": 1, "updated": 0, "kept": 1}
     assert again.json()["updated"] == 1
     assert bad.status_code == 400
     frame = ws.predictions.read(model="churn")
