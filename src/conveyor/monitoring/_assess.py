@@ -48,6 +48,7 @@ def assess_window(
     reference_metric: float | None = None,
     tolerance: float = 0.02,
     prediction_reference: Mapping[str, Any] | None = None,
+    missing_reference: str | None = None,
 ) -> dict[str, Any]:
     """Assess a window of logged predictions against the training profile.
 
@@ -61,6 +62,9 @@ def assess_window(
             the live metric is compared with.
         tolerance: How far below the reference metric counts as degraded.
         prediction_reference: A profile column of earlier predictions, for prediction drift.
+        missing_reference: Why there is no ``reference_metric`` (e.g. "churn@3 records no
+            accuracy"); appended to the verdict's message, since performance then cannot
+            be judged ``degraded`` against the model's own.
 
     Returns:
         ``{"verdict", "message", "rows", "labelled_rows", "drift", "quality",
@@ -93,7 +97,7 @@ def assess_window(
         message = f"No feature could be tested: {problems or 'no features'}."
     elif enough and (performance["degraded"] or performance["concept_drift"]):
         verdict = "degraded"
-        message = f"{config.metric} degraded on {labelled} labels."
+        message = _degraded_message(performance)
     elif drift["dataset_drift"]:
         verdict = "drift"
         message = (
@@ -103,6 +107,10 @@ def assess_window(
     else:
         verdict = "ok"
         message = f"{len(drift['drifted'])} of {drift['tested']} features drifted."
+    if reference_metric is None and (missing_reference or labelled):
+        why = missing_reference or "no reference metric given"
+        performance["reference_missing"] = why
+        message += f" Degradation not judged: {why}."
     return {
         "verdict": verdict,
         "message": message,
@@ -112,6 +120,22 @@ def assess_window(
         "quality": quality,
         "performance": performance,
     }
+
+
+def _degraded_message(performance: Mapping[str, Any]) -> str:
+    metric, labels = performance["metric"], performance["labels"]
+    parts = []
+    if performance["degraded"]:
+        lo, hi = performance["ci"]
+        parts.append(
+            f"{metric} {performance['value']:.3f} (95% CI {lo:.3f}-{hi:.3f}, {labels} labels) "
+            f"is below the recorded {performance['reference']:.3f} by more than "
+            f"{performance['tolerance']:g}"
+        )
+    if performance["concept_drift"]:
+        found = [name for name, entry in performance["changes"].items() if entry["worse"]]
+        parts.append(f"errors rose after a change point ({', '.join(found)}, {labels} labels)")
+    return "; ".join(parts).capitalize() + "."
 
 
 def assess_performance(

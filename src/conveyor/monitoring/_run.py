@@ -11,7 +11,8 @@ model version, writes Markdown and HTML files, and opens or closes alert inciden
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -104,14 +105,18 @@ def monitor_run(
     metric = config.metric
     baseline = first_report_of(ws.store, env, version.name, version.version)
     prediction_reference = None if baseline is None else baseline.drift.get("prediction", {})
+    registered_key, registered = registered_metric(
+        version.metrics, metric, step=ws.settings.config.evaluation.metrics_step
+    )
     body = assess_window(
         log,
         profile,
         features=features,
         config=config,
-        reference_metric=_registered_metric(version, metric),
+        reference_metric=registered,
         tolerance=tolerance,
         prediction_reference=(prediction_reference or {}).get("profile"),
+        missing_reference=None if registered is not None else _missing(version, metric),
     )
     times = log["at"] if len(log) else None
     bounds = (
@@ -122,7 +127,8 @@ def monitor_run(
     reference = {
         "datasets": datasets,
         "metric": metric,
-        "registered_metric": _registered_metric(version, metric),
+        "registered_metric": registered,
+        "registered_metric_key": registered_key,
         "window": str(spec),
         "prediction_baseline_report": None if baseline is None else baseline.id,
     }
@@ -251,9 +257,54 @@ def _signature_features(version: ModelVersion) -> list[str] | None:
     return names or None
 
 
-def _registered_metric(version: ModelVersion, metric: str) -> float | None:
-    for key in (metric, f"test_{metric}", f"val_{metric}", f"eval_{metric}"):
-        value = version.metrics.get(key)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
+def registered_metric(
+    metrics: Mapping[str, Any], metric: str, *, step: str | None = None
+) -> tuple[str | None, float | None]:
+    """The model version's own value of ``metric``: ``(key it was found under, value)``.
+
+    Looked up, in order, as ``metric``; ``test_``, ``val_`` or ``eval_`` + ``metric``;
+    ``<step>.<metric>`` for the configured evaluation step (``evaluation.metrics_step``);
+    a step-qualified key ``<any step>.<metric>`` (how a pipeline run names a key several
+    steps logged) when exactly one exists; and for ``error_rate``, one minus the accuracy
+    found the same way. ``(None, None)`` when none is recorded.
+
+    Example:
+        >>> registered_metric({"train.accuracy": 0.99, "evaluate.accuracy": 0.8},
+        ...                   "accuracy", step="evaluate")
+        ('evaluate.accuracy', 0.8)
+    """
+    keys = [metric, f"test_{metric}", f"val_{metric}", f"eval_{metric}"]
+    if step:
+        keys.append(f"{step}.{metric}")
+    for key in keys:
+        value = _number(metrics.get(key))
+        if value is not None:
+            return key, value
+    qualified = [k for k in metrics if k.endswith(f".{metric}") and _number(metrics[k]) is not None]
+    if len(qualified) == 1:
+        return qualified[0], _number(metrics[qualified[0]])
+    if metric == "error_rate":
+        found, accuracy = registered_metric(metrics, "accuracy", step=step)
+        if accuracy is not None:
+            return f"1 - {found}", 1.0 - accuracy
+    return None, None
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
     return None
+
+
+def _missing(version: ModelVersion, metric: str) -> str:
+    recorded = ", ".join(sorted(version.metrics)) or "none"
+    qualified = [k for k in version.metrics if k.endswith(f".{metric}")]
+    if qualified:
+        return (
+            f"{version.ref} records {metric} from several steps ({', '.join(sorted(qualified))})"
+            "; set evaluation.metrics_step to the step whose value is the model's own"
+        )
+    return (
+        f"{version.ref} records no {metric} (recorded: {recorded}); register the "
+        f"version with metrics={{'{metric}': ...}} or set monitoring.metric to a recorded one"
+    )
