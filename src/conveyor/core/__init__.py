@@ -1,6 +1,8 @@
-"""Small shared types with no conveyor dependencies: hashing, names, actors, time, plug-ins.
+"""Small shared types with no conveyor dependencies: hashing, names, actors, time, plug-ins,
+and the load policy every loader of stored or imported models goes through.
 
-Everything here is pure and cheap to import; every other package may use it.
+Everything here is pure and cheap to import (the load policy imports skops and numpy only
+when it checks a file); every other package may use it.
 """
 
 from __future__ import annotations
@@ -11,12 +13,36 @@ from conveyor.core._names import validate_name
 from conveyor.core._plugins import PluginRegistry, class_path, import_object
 from conveyor.core._progress import ProgressCallback, no_progress
 from conveyor.core._time import isoformat, utcnow
+from conveyor.core._trust import (
+    SKOPS_TRUSTED_TYPES,
+    ArchiveLimitError,
+    ArchiveLimits,
+    LoadPolicyError,
+    UnreadableArchiveError,
+    UnsafePathError,
+    UntrustedContentError,
+    check_archive,
+    check_class_path,
+    load_skops,
+    resolve_inside,
+    skops_types,
+    untrusted_types,
+)
 
 __all__ = [
     "Actor",
+    "ArchiveLimitError",
+    "ArchiveLimits",
     "HASH_NAME",
+    "LoadPolicyError",
     "PluginRegistry",
     "ProgressCallback",
+    "SKOPS_TRUSTED_TYPES",
+    "UnreadableArchiveError",
+    "UnsafePathError",
+    "UntrustedContentError",
+    "check_archive",
+    "check_class_path",
     "class_path",
     "hash_bytes",
     "hash_file",
@@ -24,7 +50,11 @@ __all__ = [
     "import_object",
     "is_hash",
     "isoformat",
+    "load_skops",
     "no_progress",
+    "resolve_inside",
+    "skops_types",
+    "untrusted_types",
     "utcnow",
     "validate_name",
 ]

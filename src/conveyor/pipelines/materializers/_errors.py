@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from conveyor.core import UntrustedContentError
 from conveyor.errors import ConveyorError
 
 
@@ -17,8 +18,11 @@ class UnsupportedTypeError(MaterializerError, TypeError):
     code = "unsupported_type"
 
 
-class UntrustedTypeError(MaterializerError):
-    """A stored file names types that are not trusted to be loaded; nothing was executed."""
+class UntrustedTypeError(MaterializerError, UntrustedContentError):
+    """A stored file names types that are not trusted to be loaded; nothing was executed.
+
+    Also an :class:`conveyor.core.UntrustedContentError`, the load policy's refusal.
+    """
 
     code = "untrusted_type"
 

@@ -1,5 +1,9 @@
 """scikit-learn estimators through skops: never plain pickle, only trusted types load.
 
+Loading goes through :func:`conveyor.core.load_skops`, the load policy every loader
+shares: the archive is bounded before it is inflated and only types on the exact trusted
+list are built.
+
 skops names the arrays inside its zip by ``id()`` and stamps the current time on each
 member, so the archive is rewritten with ids numbered in order of appearance and a fixed
 timestamp: the same fitted estimator then always gives the same bytes.
@@ -14,11 +18,16 @@ import zipfile
 from pathlib import Path
 from typing import Any, ClassVar
 
+from conveyor.core import (
+    UnreadableArchiveError,
+    UntrustedContentError,
+    load_skops,
+    skops_types,
+    untrusted_types,
+)
 from conveyor.pipelines.materializers._base import Materializer, imported_class, require
 from conveyor.pipelines.materializers._errors import MaterializerError, UntrustedTypeError
 
-#: Top-level modules whose types a stored estimator may name.
-TRUSTED_ROOTS = frozenset({"sklearn", "numpy", "scipy", "conveyor"})
 _SCHEMA = "schema.json"
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 _FILE_ID = re.compile(r"(\d+)(\.\w+)")
@@ -27,10 +36,10 @@ _FILE_ID = re.compile(r"(\d+)(\.\w+)")
 class SkopsMaterializer(Materializer):
     """Any ``sklearn.base.BaseEstimator`` (pipelines, search results, fitted models).
 
-    Saving refuses an estimator that contains types outside sklearn, numpy and scipy
+    Saving refuses an estimator that contains types outside the exact trusted list
     (a custom transformer class, a lambda), because it could not be loaded safely:
-    register a materializer for it instead. Loading passes skops an explicit trusted list:
-    the types the file names, restricted to those modules; anything else raises
+    register a materializer for it instead. Loading goes through
+    :func:`conveyor.core.load_skops`; a file naming any other type raises
     :class:`UntrustedTypeError` before any object is built.
     """
 
@@ -55,44 +64,50 @@ class SkopsMaterializer(Materializer):
                 materializer=self.name,
             ) from exc
         data = _canonical_archive(data)
-        path.write_bytes(data)
-        _, untrusted = _named_types(sio, path)
+        untrusted = untrusted_types(_named_types(data, path.name))
         if untrusted:
             raise UntrustedTypeError(
                 f"The estimator {type(value).__qualname__} contains types that could not be "
                 f"loaded safely: {', '.join(untrusted)}.",
-                hint="Use scikit-learn, numpy and scipy types only (no lambdas or custom "
-                "classes), or register a materializer for this estimator type.",
+                hint="Use scikit-learn estimators and the types listed in "
+                "conveyor.core.SKOPS_TRUSTED_TYPES only (no lambdas or custom classes), or "
+                "register a materializer for this estimator type.",
                 materializer=self.name,
                 types=untrusted,
             )
+        path.write_bytes(data)
         return {}
 
     def load(self, path: Path, meta: dict[str, Any]) -> Any:
-        sio = require("skops.io", package="skops", materializer=self.name)
-        named, untrusted = _named_types(sio, path)
-        if untrusted:
+        try:
+            return load_skops(path.read_bytes(), source=path.name)
+        except UntrustedContentError as exc:
             raise UntrustedTypeError(
-                f"Refusing to load {path.name}: it names types outside "
-                f"{', '.join(sorted(TRUSTED_ROOTS))}: {', '.join(untrusted)}.",
+                exc.message,
                 hint="Nothing was loaded. Load it only if you trust its author, with "
                 "skops.io.load(path, trusted=[...]) after reviewing those types.",
                 materializer=self.name,
-                types=untrusted,
-            )
-        return sio.load(path, trusted=named)
+                types=exc.fields["types"],
+            ) from exc
+        except UnreadableArchiveError as exc:
+            raise _unreadable(path.name, exc) from exc
 
 
-def _named_types(sio: Any, path: Path) -> tuple[list[str], list[str]]:
-    """The types the file names beyond skops' defaults, and those outside the trusted roots."""
+def _named_types(data: bytes, source: str) -> list[str]:
+    """The types the archive names beyond skops' defaults."""
     try:
-        named = sio.get_untrusted_types(file=path)
-    except (zipfile.BadZipFile, KeyError, ValueError, json.JSONDecodeError) as exc:
-        raise MaterializerError(
-            f"{path.name} is not a readable skops file: {exc}.",
-            hint="The stored object is not a saved estimator; check the recorded materializer.",
-        ) from exc
-    return list(named), sorted(t for t in named if t.partition(".")[0] not in TRUSTED_ROOTS)
+        return skops_types(data, source=source)
+    except UnreadableArchiveError as exc:
+        raise _unreadable(source, exc) from exc
+
+
+def _unreadable(source: str, exc: UnreadableArchiveError) -> MaterializerError:
+    detail = exc.__cause__ if exc.__cause__ is not None else exc
+    return MaterializerError(
+        f"{source} is not a readable skops file: {detail}.",
+        hint="The stored object is not a saved estimator; check the recorded materializer.",
+        materializer=SkopsMaterializer.name,
+    )
 
 
 def _canonical_archive(data: bytes) -> bytes:

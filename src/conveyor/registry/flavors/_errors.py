@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from conveyor.core import UntrustedContentError
 from conveyor.errors import ConveyorError
 
 
@@ -19,8 +20,11 @@ class UnsupportedModelError(FlavorError, TypeError):
     code = "unsupported_model"
 
 
-class UntrustedModelError(FlavorError):
-    """A model (or its stored files) needs code or types that are not trusted; nothing ran."""
+class UntrustedModelError(FlavorError, UntrustedContentError):
+    """A model (or its stored files) needs code or types that are not trusted; nothing ran.
+
+    Also an :class:`conveyor.core.UntrustedContentError`, the load policy's refusal.
+    """
 
     code = "untrusted_model"
 

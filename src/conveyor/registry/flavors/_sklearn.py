@@ -1,26 +1,31 @@
-"""scikit-learn estimators through skops, loaded with an explicit list of trusted types.
+"""scikit-learn estimators through skops, loaded under conveyor's load policy.
 
-skops records every type a file needs. Loading trusts exactly the named types that come
-from scikit-learn, numpy and scipy; a file naming anything else (a custom class, a
-function from another module) is refused before an object is built, unless the version
-was registered with ``trusted=True``.
+skops records every type a file needs. Loading goes through
+:func:`conveyor.core.load_skops`: the archive is bounded before it is inflated, and only
+types on the exact trusted list (:data:`conveyor.core.SKOPS_TRUSTED_TYPES` plus skops'
+defaults) are built. A file naming anything else (a custom class, a function from any
+module, even one inside scikit-learn, numpy or scipy) is refused before an object is
+built, unless the version was registered with ``trusted=True``.
 """
 
 from __future__ import annotations
 
-import json
-import zipfile
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
+from conveyor.core import (
+    ArchiveLimits,
+    UnreadableArchiveError,
+    UntrustedContentError,
+    load_skops,
+    untrusted_types,
+)
 from conveyor.registry.flavors._base import Flavor, Predictor, imported_class, require
 from conveyor.registry.flavors._errors import FlavorError, UntrustedModelError
 
-#: Top-level modules whose types a stored estimator may name without ``trusted=True``.
-TRUSTED_ROOTS = frozenset({"sklearn", "numpy", "scipy"})
 MODEL_FILE = "model.skops"
 
 
@@ -69,7 +74,7 @@ class SklearnFlavor(Flavor):
             named = sio.get_untrusted_types(data=sio.dumps(model))
         except (TypeError, ValueError, AttributeError) as exc:
             return [f"{type(model).__qualname__} ({exc})"]
-        return _outside_roots(named)
+        return untrusted_types(named)
 
     def save(self, model: Any, folder: Path) -> dict[str, Any]:
         sio = require("skops.io", package="skops", flavor=self.name)
@@ -82,13 +87,14 @@ class SklearnFlavor(Flavor):
                 "to store it as a pickle.",
                 flavor=self.name,
             ) from exc
-        untrusted = _outside_roots(sio.get_untrusted_types(data=data))
+        untrusted = untrusted_types(sio.get_untrusted_types(data=data))
         if untrusted:
             raise UntrustedModelError(
                 f"The estimator {type(model).__qualname__} contains types that could not be "
                 f"loaded safely: {', '.join(untrusted)}.",
-                hint="Use scikit-learn, numpy and scipy types only, wrap the model in a pyfunc "
-                "class, or register it with trusted=True.",
+                hint="Use scikit-learn estimators and the types listed in "
+                "conveyor.core.SKOPS_TRUSTED_TYPES only, wrap the model in a pyfunc class, "
+                "or register it with trusted=True.",
                 flavor=self.name,
                 types=untrusted,
             )
@@ -101,35 +107,35 @@ class SklearnFlavor(Flavor):
         return SklearnPredictor(load_estimator(path, trusted=trusted))
 
 
-def load_estimator(path: Path, *, trusted: bool = False) -> Any:
-    """Load a skops file, trusting exactly the sklearn/numpy/scipy types it names.
+def load_estimator(
+    path: Path, *, trusted: bool = False, limits: ArchiveLimits | None = None
+) -> Any:
+    """Load a skops file under the load policy (:func:`conveyor.core.load_skops`).
+
+    Args:
+        path: The skops file.
+        trusted: Load whatever types it names (the version was registered trusted).
+        limits: Bounds on the archive; the defaults of :class:`ArchiveLimits`.
 
     Raises:
-        UntrustedModelError: The file names other types and ``trusted`` is false; nothing
-            was built.
-        FlavorError: The file is not a skops archive.
+        UntrustedModelError: The file names types outside the exact trusted list and
+            ``trusted`` is false; nothing was built.
+        conveyor.core.ArchiveLimitError: The archive would inflate past ``limits``.
+        FlavorError: The file is not a readable skops archive.
     """
-    sio = require("skops.io", package="skops", flavor=SklearnFlavor.name)
     try:
-        named = list(sio.get_untrusted_types(file=path))
-    except (zipfile.BadZipFile, KeyError, ValueError, json.JSONDecodeError) as exc:
+        return load_skops(path.read_bytes(), source=path.name, trusted=trusted, limits=limits)
+    except UntrustedContentError as exc:
+        raise UntrustedModelError(
+            exc.message, hint=exc.hint, flavor=SklearnFlavor.name, types=exc.fields["types"]
+        ) from exc
+    except UnreadableArchiveError as exc:
+        detail = exc.__cause__ if exc.__cause__ is not None else exc
         raise FlavorError(
-            f"{path.name} is not a readable skops file: {exc}.",
+            f"{path.name} is not a readable skops file: {detail}.",
             hint="The stored model is damaged; register it again.",
             flavor=SklearnFlavor.name,
         ) from exc
-    untrusted = _outside_roots(named)
-    if untrusted and not trusted:
-        raise UntrustedModelError(
-            f"Refusing to load {path.name}: it names types outside "
-            f"{', '.join(sorted(TRUSTED_ROOTS))}: {', '.join(untrusted)}.",
-            hint="Nothing was loaded. Register the model again from code you trust, or "
-            "mark the version trusted only if you trust its author.",
-            flavor=SklearnFlavor.name,
-            types=untrusted,
-        )
-    # An explicit list: exactly the types this file names, never a blanket trust.
-    return sio.load(path, trusted=named)
 
 
 def _feature_names(model: Any) -> Any:
@@ -142,7 +148,3 @@ def _feature_names(model: Any) -> Any:
         if names is not None:
             return names
     return None
-
-
-def _outside_roots(named: list[str]) -> list[str]:
-    return sorted(t for t in named if t.partition(".")[0] not in TRUSTED_ROOTS)

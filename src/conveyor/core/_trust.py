@@ -1,0 +1,446 @@
+"""The one load policy: what a stored or imported model may name, and how big it may grow.
+
+Every loader that turns bytes from outside into Python objects goes through this module:
+the scikit-learn flavor and materializer, the MLflow importer, and the class paths the
+boosting flavors record. The rules:
+
+* **Types are trusted by exact name** (``module.Qualified``), never by module prefix:
+  skops' own defaults (public scikit-learn estimators, numpy and scipy ufuncs, numpy
+  scalar types) plus :data:`SKOPS_TRUSTED_TYPES`. Anything else is refused, naming the
+  type, before any object is built, unless the caller passes ``trusted=True`` (the
+  version was registered trusted).
+* **Class paths** read from files (``xgboost.model_class`` ...) are compared with an
+  exact list before anything is imported: :func:`check_class_path`.
+* **Archives are bounded before they are inflated**: member count, declared sizes,
+  compression ratio, the sizes numpy array headers claim, the depth and node count of
+  the skops schema (:class:`ArchiveLimits`).
+* **Paths from a model directory are references**: :func:`resolve_inside` resolves them
+  (symlinks included) and refuses any that leave the directory.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import zipfile
+import zlib
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Any
+
+from conveyor.errors import ConveyorError
+
+#: Types a fitted scikit-learn model legitimately contains beyond skops' defaults, each
+#: named exactly. None of them evaluates strings, imports modules or touches the system.
+SKOPS_TRUSTED_TYPES: frozenset[str] = frozenset(
+    {
+        # numpy: dtype objects (OneHotEncoder(dtype=...), recorded column dtypes).
+        "numpy.dtype",
+        # Fitted trees and boosting internals.
+        "sklearn.tree._tree.Tree",
+        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+        "sklearn.utils._bunch.Bunch",
+        # Calibration and neural-network internals.
+        "sklearn.calibration._CalibratedClassifier",
+        "sklearn.calibration._SigmoidCalibration",
+        "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
+        "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
+        # Search results keep their splitter and scorer.
+        "sklearn.model_selection._split.GroupKFold",
+        "sklearn.model_selection._split.KFold",
+        "sklearn.model_selection._split.RepeatedKFold",
+        "sklearn.model_selection._split.RepeatedStratifiedKFold",
+        "sklearn.model_selection._split.ShuffleSplit",
+        "sklearn.model_selection._split.StratifiedKFold",
+        "sklearn.model_selection._split.StratifiedShuffleSplit",
+        "sklearn.model_selection._split.TimeSeriesSplit",
+        "sklearn.metrics._scorer._PassthroughScorer",
+        "sklearn.metrics._scorer._Scorer",
+        # Metric functions a scorer holds.
+        "sklearn.metrics._classification.accuracy_score",
+        "sklearn.metrics._classification.balanced_accuracy_score",
+        "sklearn.metrics._classification.f1_score",
+        "sklearn.metrics._classification.log_loss",
+        "sklearn.metrics._classification.precision_score",
+        "sklearn.metrics._classification.recall_score",
+        "sklearn.metrics._ranking.average_precision_score",
+        "sklearn.metrics._ranking.roc_auc_score",
+        "sklearn.metrics._regression.mean_absolute_error",
+        "sklearn.metrics._regression.mean_squared_error",
+        "sklearn.metrics._regression.r2_score",
+        # Score functions of feature selectors.
+        "sklearn.feature_selection._mutual_info.mutual_info_classif",
+        "sklearn.feature_selection._mutual_info.mutual_info_regression",
+        "sklearn.feature_selection._univariate_selection.chi2",
+        "sklearn.feature_selection._univariate_selection.f_classif",
+        "sklearn.feature_selection._univariate_selection.f_regression",
+        "sklearn.feature_selection._univariate_selection.r_regression",
+        # HistGradientBoosting with categorical features: partial(check_array, ...).
+        "functools.partial",
+        "sklearn.utils.validation.check_array",
+        # SplineTransformer.
+        "scipy.interpolate._bsplines.BSpline",
+        "scipy._lib.array_api_compat.numpy._aliases.asarray",
+    }
+)
+
+_NPY_MAGIC = b"\x93NUMPY"
+_ZIP_MAGIC = b"PK\x03\x04"
+_SCHEMA = "schema.json"
+
+
+class LoadPolicyError(ConveyorError):
+    """Something read from a file was refused by the load policy; nothing was built."""
+
+    code = "load_policy"
+
+
+class UntrustedContentError(LoadPolicyError):
+    """A file names types or classes outside the exact trusted list.
+
+    Attributes (in ``fields``): ``types``, the refused names, sorted.
+    """
+
+    code = "untrusted_content"
+
+
+class ArchiveLimitError(LoadPolicyError):
+    """An archive would inflate past a limit; ``fields`` name the ``limit`` and ``value``."""
+
+    code = "archive_limit"
+
+
+class UnsafePathError(LoadPolicyError, ValueError):
+    """A path read from a file is absolute or leads outside its root."""
+
+    code = "unsafe_path"
+
+
+class UnreadableArchiveError(LoadPolicyError, ValueError):
+    """The bytes are not an archive of the expected kind, or it is damaged."""
+
+    code = "unreadable_archive"
+
+
+@dataclass(frozen=True)
+class ArchiveLimits:
+    """Bounds checked on an archive before anything in it is inflated.
+
+    Attributes:
+        max_bytes: Total declared uncompressed size of all members.
+        max_members: Number of members (nested archives count theirs too).
+        max_ratio: Largest compression ratio of a member bigger than ``ratio_floor``.
+        ratio_floor: Members up to this size are not ratio-checked (small files of
+            zeros compress extremely well and are harmless).
+        max_nodes: Objects described by a skops schema.
+        max_depth: Nesting depth of a skops schema.
+    """
+
+    max_bytes: int = 1 << 30
+    max_members: int = 100_000
+    max_ratio: float = 200.0
+    ratio_floor: int = 1 << 20
+    max_nodes: int = 2_000_000
+    max_depth: int = 200
+
+
+def untrusted_types(
+    named: Iterable[str], allowed: Collection[str] = SKOPS_TRUSTED_TYPES
+) -> list[str]:
+    """The names in ``named`` that are not exactly in ``allowed``, sorted.
+
+    Example:
+        >>> untrusted_types(["sklearn.tree._tree.Tree", "numpy.testing.runstring"])
+        ['numpy.testing.runstring']
+    """
+    return sorted({str(name) for name in named} - set(allowed))
+
+
+def check_archive(data: bytes, *, source: str, limits: ArchiveLimits | None = None) -> None:
+    """Refuse a zip archive that would inflate past ``limits``, reading only headers.
+
+    Checks the member count, the total declared size, each large member's compression
+    ratio, the array sizes numpy ``.npy`` headers claim against their member's size, and
+    nested archives (a scipy ``.npz`` inside a skops file) the same way.
+
+    Raises:
+        ArchiveLimitError: A limit is exceeded; the message names it and the value.
+        UnreadableArchiveError: ``data`` is not a readable zip archive.
+    """
+    _check_zip(data, source=source, limits=limits or ArchiveLimits(), nested=False)
+
+
+def _check_zip(data: bytes, *, source: str, limits: ArchiveLimits, nested: bool) -> None:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            infos = archive.infolist()
+            _check_totals(infos, source=source, limits=limits)
+            for info in infos:
+                head = _member_head(archive, info)
+                if head.startswith(_NPY_MAGIC):
+                    _check_npy(head, info, source=source)
+                elif head.startswith(_ZIP_MAGIC):
+                    if nested:
+                        raise ArchiveLimitError(
+                            f"{source} nests archives more than one level deep "
+                            f"(member {info.filename!r}).",
+                            hint="Nothing was loaded. The file was crafted; do not load it.",
+                            limit="nesting",
+                            value=2,
+                        )
+                    inner = archive.read(info)  # bounded by the totals checked above
+                    _check_zip(
+                        inner, source=f"{source}:{info.filename}", limits=limits, nested=True
+                    )
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError) as exc:
+        raise _unreadable(source, exc) from exc
+    except (zlib.error, OSError, ValueError) as exc:
+        if isinstance(exc, LoadPolicyError):
+            raise
+        raise _unreadable(source, exc) from exc
+
+
+def _check_totals(infos: list[zipfile.ZipInfo], *, source: str, limits: ArchiveLimits) -> None:
+    if len(infos) > limits.max_members:
+        raise ArchiveLimitError(
+            f"{source} has {len(infos)} members, more than the limit of {limits.max_members}.",
+            hint="Nothing was loaded. Raise ArchiveLimits.max_members only for a file you trust.",
+            limit="max_members",
+            value=len(infos),
+        )
+    total = sum(info.file_size for info in infos)
+    if total > limits.max_bytes:
+        raise ArchiveLimitError(
+            f"{source} would inflate to {total} bytes, more than the limit of "
+            f"{limits.max_bytes} bytes (max_bytes).",
+            hint="Nothing was loaded. Raise ArchiveLimits.max_bytes only for a file you trust.",
+            limit="max_bytes",
+            value=total,
+        )
+    for info in infos:
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > limits.ratio_floor and ratio > limits.max_ratio:
+            raise ArchiveLimitError(
+                f"{source} member {info.filename!r} inflates {info.compress_size} bytes to "
+                f"{info.file_size} (ratio {ratio:.0f}), more than the limit of "
+                f"{limits.max_ratio:.0f} (max_ratio): a decompression bomb.",
+                hint="Nothing was loaded. The file was crafted or is damaged; do not load it.",
+                limit="max_ratio",
+                value=ratio,
+            )
+
+
+def _member_head(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    with archive.open(info) as handle:
+        return handle.read(4096)
+
+
+def _check_npy(head: bytes, info: zipfile.ZipInfo, *, source: str) -> None:
+    """A numpy header must not claim more data than its member holds."""
+    from numpy.lib import format as npy
+
+    stream = io.BytesIO(head)
+    try:
+        version = npy.read_magic(stream)
+        if version == (1, 0):
+            shape, _, dtype = npy.read_array_header_1_0(stream, max_header_size=4000)
+        else:
+            shape, _, dtype = npy.read_array_header_2_0(stream, max_header_size=4000)
+    except (ValueError, TypeError, SyntaxError) as exc:
+        raise _unreadable(f"{source}:{info.filename}", exc) from exc
+    claimed = math.prod(int(n) for n in shape) * int(dtype.itemsize)
+    if claimed > info.file_size:
+        raise ArchiveLimitError(
+            f"{source} member {info.filename!r} claims an array of {claimed} bytes "
+            f"(shape {tuple(shape)}) but holds {info.file_size} bytes.",
+            hint="Nothing was loaded. The file was crafted or is damaged; do not load it.",
+            limit="array_size",
+            value=claimed,
+        )
+
+
+def _unreadable(source: str, exc: BaseException) -> UnreadableArchiveError:
+    return UnreadableArchiveError(
+        f"{source} is not a readable archive: {exc or type(exc).__name__}.",
+        hint="The stored model is damaged or was not written by conveyor; register it again.",
+        source=source,
+    )
+
+
+def _check_schema(data: bytes, *, source: str, limits: ArchiveLimits) -> None:
+    """Parse skops' ``schema.json`` and bound its node count and depth."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            schema = json.loads(archive.read(_SCHEMA).decode("utf-8"))
+    except (KeyError, zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
+        raise _unreadable(source, exc) from exc
+    except (ValueError, RecursionError) as exc:  # bad JSON, bad UTF-8, absurd nesting
+        raise _unreadable(source, exc) from exc
+    if not isinstance(schema, dict):
+        raise _unreadable(source, ValueError("schema.json does not describe an object"))
+    nodes = 0
+    stack: list[tuple[Any, int]] = [(schema, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > limits.max_depth:
+            raise ArchiveLimitError(
+                f"{source} nests objects deeper than the limit of {limits.max_depth} (max_depth).",
+                hint="Nothing was loaded. The file was crafted or is damaged; do not load it.",
+                limit="max_depth",
+                value=depth,
+            )
+        children = value.values() if isinstance(value, dict) else value
+        for child in children:
+            if isinstance(child, dict | list):
+                nodes += 1
+                stack.append((child, depth + 1))
+        if nodes > limits.max_nodes:
+            raise ArchiveLimitError(
+                f"{source} describes more than {limits.max_nodes} objects (max_nodes).",
+                hint="Nothing was loaded. Raise ArchiveLimits.max_nodes only for a file you trust.",
+                limit="max_nodes",
+                value=nodes,
+            )
+
+
+def skops_types(data: bytes, *, source: str, limits: ArchiveLimits | None = None) -> list[str]:
+    """Every type a skops archive names beyond skops' defaults, after the archive checks.
+
+    Raises:
+        ArchiveLimitError: The archive exceeds ``limits``.
+        UnreadableArchiveError: It is not a skops archive skops can read.
+    """
+    limits = limits or ArchiveLimits()
+    check_archive(data, source=source, limits=limits)
+    _check_schema(data, source=source, limits=limits)
+    import skops.io as sio
+
+    try:
+        return sorted(str(name) for name in sio.get_untrusted_types(data=data))
+    except Exception as exc:
+        raise _unreadable(source, exc) from exc
+
+
+def load_skops(
+    data: bytes,
+    *,
+    source: str,
+    trusted: bool = False,
+    allowed: Collection[str] = SKOPS_TRUSTED_TYPES,
+    limits: ArchiveLimits | None = None,
+) -> Any:
+    """Rebuild the object in a skops archive under the load policy.
+
+    Args:
+        data: The archive's bytes (read once, so what is checked is what is loaded).
+        source: A name for messages (a file name, never its content).
+        trusted: Load whatever types it names (only for a version registered trusted).
+        allowed: Types trusted beyond skops' defaults, by exact name.
+        limits: Bounds checked before anything is inflated.
+
+    Returns:
+        The rebuilt object.
+
+    Raises:
+        UntrustedContentError: It names types outside ``allowed`` and ``trusted`` is
+            false; ``fields["types"]`` lists them. Nothing was built.
+        ArchiveLimitError: It exceeds ``limits`` (checked even when trusted).
+        UnreadableArchiveError: It is not a readable skops archive.
+
+    Example:
+        >>> import skops.io as sio
+        >>> from sklearn.preprocessing import StandardScaler
+        >>> type(load_skops(sio.dumps(StandardScaler()), source="x.skops")).__name__
+        'StandardScaler'
+    """
+    named = skops_types(data, source=source, limits=limits)
+    refused = untrusted_types(named, allowed)
+    if refused and not trusted:
+        raise UntrustedContentError(
+            f"Refusing to load {source}: it names types outside the trusted list: "
+            f"{', '.join(refused)}.",
+            hint="Nothing was loaded. Register the model again from code you trust, or "
+            "mark the version trusted only if you trust its author.",
+            source=source,
+            types=refused,
+        )
+    import skops.io as sio
+    from skops.io.exceptions import UntrustedTypesFoundException
+
+    try:
+        # Exactly the names this file uses, each already checked above.
+        return sio.loads(data, trusted=named)
+    except UntrustedTypesFoundException as exc:
+        raise UntrustedContentError(
+            f"Refusing to load {source}: skops found untrusted types: {exc}.",
+            hint="Nothing was loaded. The file was crafted; do not load it.",
+            source=source,
+            types=refused,
+        ) from exc
+    except Exception as exc:
+        raise _unreadable(source, exc) from exc
+
+
+def check_class_path(path: Any, allowed: Collection[str], *, what: str) -> str:
+    """Return the allowed ``"module:Name"`` form of a class path, before any import.
+
+    ``path`` may be dotted (``xgboost.sklearn.XGBClassifier``, as MLflow writes it) or
+    colon form (``xgboost.sklearn:XGBClassifier``, as conveyor records it); it must
+    match an entry of ``allowed`` exactly.
+
+    Raises:
+        UntrustedContentError: ``path`` is not a string or not in ``allowed``; nothing
+            was imported.
+
+    Example:
+        >>> check_class_path("a.b.C", {"a.b:C"}, what="the model class")
+        'a.b:C'
+    """
+    if isinstance(path, str):
+        for entry in allowed:
+            if path in (entry, entry.replace(":", ".")):
+                return entry
+    shown = path if isinstance(path, str) else repr(path)
+    raise UntrustedContentError(
+        f"Refusing {what} {shown!r}: it is not one of the allowed classes "
+        f"({', '.join(sorted(allowed))}); nothing was imported.",
+        hint="Save the model again with its library's own API; a class path outside this "
+        "list is never imported.",
+        types=[shown],
+    )
+
+
+def resolve_inside(root: Path, reference: Any, *, what: str) -> Path:
+    """Resolve ``reference`` (a relative path read from a file) inside ``root``.
+
+    Symlinks are resolved, so a link pointing out of ``root`` is refused like ``../``.
+
+    Raises:
+        UnsafePathError: ``reference`` is not a string, is absolute, holds a NUL, or
+            leads outside ``root``.
+
+    Example:
+        >>> resolve_inside(Path("/tmp"), "a/b.json", what="x").name
+        'b.json'
+    """
+    text = reference if isinstance(reference, str) else repr(reference)
+    base = root.resolve()
+    problem = None
+    if not isinstance(reference, str) or not reference or "\x00" in reference:
+        problem = "it is not a relative path"
+    elif PurePosixPath(reference).is_absolute() or PureWindowsPath(reference).anchor:
+        problem = "it is absolute"
+    else:
+        target = (base / reference).resolve()
+        if target.is_relative_to(base):
+            return target
+        problem = "it leads outside the folder"
+    raise UnsafePathError(
+        f"Refusing {what} {text[:200]!r}: {problem} ({root}).",
+        hint="Paths inside a model directory must be relative and stay inside it; the "
+        "directory was crafted or damaged.",
+        path=text[:200],
+        root=str(root),
+    )

@@ -1,0 +1,305 @@
+"""The load policy: crafted skops files never run code, bombs are refused before inflating,
+and the models scikit-learn users really fit still load without ``trusted=True``."""
+
+from __future__ import annotations
+
+import io
+import json
+import resource
+import warnings
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import skops.io as sio
+import skops_crafting as craft
+from sklearn.compose import ColumnTransformer
+from sklearn.datasets import load_breast_cancer, load_diabetes
+from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
+
+from conveyor.artifacts import open_artifact_store
+from conveyor.core import (
+    SKOPS_TRUSTED_TYPES,
+    ArchiveLimitError,
+    ArchiveLimits,
+    UnreadableArchiveError,
+    UntrustedContentError,
+    load_skops,
+    untrusted_types,
+)
+from conveyor.pipelines.materializers import UntrustedTypeError, load_value
+from conveyor.registry.flavors import FlavorError, UntrustedModelError, get_flavor
+
+ATTACKS = sorted(craft.attacks("unused"))
+
+
+@pytest.fixture
+def marker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A file that exists only if crafted code ran; a payload module that would create it."""
+    path = tmp_path / "ran.txt"
+    (tmp_path / "payload").mkdir()
+    (tmp_path / "payload" / f"{craft.PAYLOAD_MODULE}.py").write_text(
+        craft.payload_source(str(path)), encoding="utf-8"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path / "payload"))
+    return path
+
+
+def _via_flavor(data: bytes, folder: Path) -> Any:
+    (folder / "model.skops").write_bytes(data)
+    return get_flavor("sklearn").load(folder, {"file": "model.skops"})
+
+
+def _via_materializer(data: bytes, folder: Path) -> Any:
+    store = open_artifact_store(str(folder / "artifacts"))
+    return load_value(store, store.put_bytes(data).hash, "sklearn.skops", {})
+
+
+def _via_mlflow(data: bytes, folder: Path) -> Any:
+    from conveyor.registry.flavors import read_mlflow_model
+
+    (folder / "model.skops").write_bytes(data)
+    (folder / "MLmodel").write_text(
+        "flavors:\n  sklearn:\n    pickled_model: model.skops\n    serialization_format: skops\n",
+        encoding="utf-8",
+    )
+    return read_mlflow_model(folder)
+
+
+def _via_core(data: bytes, folder: Path) -> Any:
+    return load_skops(data, source="model.skops")
+
+
+LOADERS: dict[str, Callable[[bytes, Path], Any]] = {
+    "core": _via_core,
+    "flavor": _via_flavor,
+    "materializer": _via_materializer,
+    "mlflow": _via_mlflow,
+}
+
+
+@pytest.mark.parametrize("loader", sorted(LOADERS))
+@pytest.mark.parametrize("callee", ATTACKS)
+def test_a_reduce_node_naming_a_code_running_callable_is_refused_by_every_loader(
+    callee: str, loader: str, marker: Path, tmp_path: Path
+) -> None:
+    data = craft.archive(craft.attacks(str(marker))[callee])
+    with pytest.raises(UntrustedContentError, match=callee.replace(".", r"\.")) as info:
+        LOADERS[loader](data, tmp_path)
+    assert callee in info.value.fields["types"]
+    assert not marker.exists()
+
+
+def test_refusals_keep_each_package_error_class(marker: Path, tmp_path: Path) -> None:
+    data = craft.archive(craft.attacks(str(marker))["numpy.testing._private.utils.runstring"])
+    with pytest.raises(UntrustedModelError, match=r"Refusing to load model\.skops"):
+        _via_flavor(data, tmp_path)
+    with pytest.raises(UntrustedTypeError) as info:
+        _via_materializer(data, tmp_path)
+    assert info.value.hint is not None
+    assert "Nothing was loaded" in info.value.hint
+
+
+def test_a_function_transformer_naming_an_allowed_module_function_is_refused(
+    marker: Path, tmp_path: Path
+) -> None:
+    """The function itself would only run at predict time; it is still refused at load."""
+    x = np.arange(12.0).reshape(6, 2)
+    estimator = make_pipeline(FunctionTransformer(np.log1p), LogisticRegression())
+    estimator.fit(x, [0, 1] * 3)
+    with zipfile.ZipFile(io.BytesIO(sio.dumps(estimator))) as source:
+        members = {name: source.read(name) for name in source.namelist()}
+    schema = members.pop("schema.json").decode("utf-8")
+    assert '"log1p"' in schema
+    schema = schema.replace('"__module__": "numpy"', '"__module__": "numpy.testing._private.utils"')
+    schema = schema.replace('"log1p"', '"runstring"')
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as target:
+        target.writestr("schema.json", schema)
+        for name, data in members.items():
+            target.writestr(name, data)
+    with pytest.raises(UntrustedModelError, match=r"numpy\.testing\._private\.utils\.runstring"):
+        _via_flavor(buffer.getvalue(), tmp_path)
+
+
+def test_the_trusted_list_names_types_exactly_and_holds_no_string_evaluator() -> None:
+    for name in SKOPS_TRUSTED_TYPES:
+        module, _, attr = name.rpartition(".")
+        assert module
+        assert attr
+        assert "*" not in name
+    assert untrusted_types(["sklearn.tree._tree.Tree", "sklearn.utils._testing.check_output"]) == [
+        "sklearn.utils._testing.check_output"
+    ]
+    for name in ("sklearn", "numpy", "scipy", "numpy.testing._private.utils.runstring"):
+        assert name not in SKOPS_TRUSTED_TYPES
+
+
+# --- models fitted on real data load without trust ----------------------------------
+
+
+def _penguins() -> tuple[pd.DataFrame, pd.Series]:
+    import palmerpenguins
+
+    frame = palmerpenguins.load_penguins()
+    return frame.drop(columns=["species"]), frame["species"]
+
+
+def _penguin_pipeline(encoder: Any) -> Pipeline:
+    numeric = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"]
+    categorical = ["island", "sex"]
+    prep = ColumnTransformer(
+        [
+            ("num", make_pipeline(SimpleImputer(), StandardScaler()), numeric),
+            ("cat", make_pipeline(SimpleImputer(strategy="most_frequent"), encoder), categorical),
+        ]
+    )
+    return Pipeline([("prep", prep), ("model", LogisticRegression(max_iter=2000))])
+
+
+def _fitted_models() -> dict[str, tuple[Any, pd.DataFrame]]:
+    px, py = _penguins()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cx, cy = load_breast_cancer(return_X_y=True, as_frame=True)
+        dx, dy = load_diabetes(return_X_y=True, as_frame=True)
+    return {
+        "penguins_onehot": (
+            _penguin_pipeline(OneHotEncoder(handle_unknown="ignore")).fit(px, py),
+            px,
+        ),
+        "penguins_ordinal": (
+            _penguin_pipeline(
+                OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1)
+            ).fit(px, py),
+            px,
+        ),
+        "cancer_forest": (RandomForestClassifier(n_estimators=5, random_state=0).fit(cx, cy), cx),
+        "diabetes_hgb": (HistGradientBoostingRegressor(max_iter=10).fit(dx, dy), dx),
+    }
+
+
+@pytest.fixture(scope="module")
+def fitted_models() -> dict[str, tuple[Any, pd.DataFrame]]:
+    return _fitted_models()
+
+
+@pytest.mark.parametrize(
+    "name", ["penguins_onehot", "penguins_ordinal", "cancer_forest", "diabetes_hgb"]
+)
+def test_models_fitted_on_real_data_load_without_trust_and_predict_the_same(
+    name: str, fitted_models: dict[str, tuple[Any, pd.DataFrame]], tmp_path: Path
+) -> None:
+    model, x = fitted_models[name]
+    flavor = get_flavor("sklearn")
+    meta = flavor.save(model, tmp_path)
+    loaded = flavor.load(tmp_path, meta)
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+    assert type(_via_materializer(sio.dumps(model), tmp_path)) is type(model)
+
+
+# --- bombs ---------------------------------------------------------------------------
+
+
+def _zero_bomb(size: int) -> bytes:
+    """A skops archive whose one array member inflates ``size`` bytes of zeros."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f8", "fortran_order": False, "shape": (size // 8,)}
+    )
+    buffer = io.BytesIO()
+    root = {
+        "__class__": "ndarray",
+        "__module__": "numpy",
+        "__loader__": "NdArrayNode",
+        "type": "numpy",
+        "file": "0.npy",
+    }
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as target:
+        target.writestr(
+            "schema.json", json.dumps({**root, "protocol": 2, "_skops_version": "0.16.0"})
+        )
+        with target.open("0.npy", "w", force_zip64=True) as member:
+            member.write(header.getvalue())
+            chunk = bytes(1 << 24)
+            for _ in range(size // len(chunk)):
+                member.write(chunk)
+    return buffer.getvalue()
+
+
+@pytest.mark.slow
+def test_a_small_archive_inflating_to_gigabytes_is_refused_before_inflating(tmp_path: Path) -> None:
+    bomb = _zero_bomb(1_660_000_000)
+    assert len(bomb) < 2_000_000
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for loader in ("flavor", "materializer", "mlflow"):
+        folder = tmp_path / loader
+        folder.mkdir()
+        with pytest.raises(ArchiveLimitError, match=r"max_bytes|max_ratio") as info:
+            LOADERS[loader](bomb, folder)
+        assert info.value.fields["limit"] in {"max_bytes", "max_ratio"}
+    grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    assert grown_kib < 300_000  # nowhere near the 1.66 GB the archive would inflate to
+
+
+def test_a_highly_compressed_member_is_refused_by_its_ratio() -> None:
+    bomb = _zero_bomb(64 << 20)
+    with pytest.raises(ArchiveLimitError, match=r"ratio .*max_ratio.*decompression bomb") as info:
+        load_skops(bomb, source="bomb.skops")
+    assert info.value.fields["limit"] == "max_ratio"
+    assert "bomb.skops" in str(info.value)
+
+
+def test_an_array_header_claiming_more_than_its_member_holds_is_refused() -> None:
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f8", "fortran_order": False, "shape": (10**12,)}
+    )
+    root = {
+        "__class__": "ndarray",
+        "__module__": "numpy",
+        "__loader__": "NdArrayNode",
+        "type": "numpy",
+        "file": "0.npy",
+    }
+    data = craft.archive(root, {"0.npy": header.getvalue()})
+    with pytest.raises(ArchiveLimitError, match=r"claims an array of 8000000000000 bytes"):
+        load_skops(data, source="m.skops")
+
+
+def test_member_count_total_size_depth_and_nodes_are_bounded() -> None:
+    model = craft.archive(craft.text(1), {f"{i}.bin": b"x" for i in range(11)})
+    with pytest.raises(ArchiveLimitError, match="12 members, more than the limit of 10"):
+        load_skops(model, source="m.skops", limits=ArchiveLimits(max_members=10))
+    with pytest.raises(ArchiveLimitError, match=r"more than the limit of 100 bytes \(max_bytes\)"):
+        load_skops(model, source="m.skops", limits=ArchiveLimits(max_bytes=100))
+    deep: dict[str, Any] = craft.text(1)
+    for _ in range(300):
+        deep = craft.listing(deep)
+    with pytest.raises(ArchiveLimitError, match="max_depth"):
+        load_skops(craft.archive(deep), source="m.skops")
+    wide = craft.listing(*[craft.text(i) for i in range(50)])
+    with pytest.raises(ArchiveLimitError, match="max_nodes"):
+        load_skops(craft.archive(wide), source="m.skops", limits=ArchiveLimits(max_nodes=20))
+
+
+def test_absurdly_nested_json_is_an_unreadable_archive_not_a_crash() -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as target:
+        target.writestr("schema.json", "[" * 200_000)
+    with pytest.raises(UnreadableArchiveError):
+        load_skops(buffer.getvalue(), source="m.skops")
+
+
+@pytest.mark.parametrize("data", [b"", b"not a zip", b"PK\x03\x04broken", bytes(range(256))])
+def test_garbage_is_a_flavor_error_naming_the_file(data: bytes, tmp_path: Path) -> None:
+    with pytest.raises(FlavorError, match=r"model\.skops is not a readable skops file"):
+        _via_flavor(data, tmp_path)
