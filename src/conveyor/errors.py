@@ -4,7 +4,8 @@ Every failure a caller may handle differently has its own class under
 :class:`ConveyorError`; where a built-in exception fits, the class inherits it too
 (``DatasetNotFoundError`` is a ``KeyError``), so ordinary ``except`` clauses keep working.
 Each error carries structured fields and a message that says what failed, the value that
-failed, and what to do next. The CLI prints ``str(error)`` and, if present, ``error.hint``.
+failed, and what to do next. The CLI prints ``str(error)`` and, if present, ``error.hint``,
+and exits with the class's ``exit_code`` (1, or 3 for integrity failures).
 """
 
 from __future__ import annotations
@@ -20,9 +21,14 @@ __all__ = [
     "EncryptionKeyError",
     "IntegrityError",
     "InvalidNameError",
+    "InvalidVersionError",
     "LockFileError",
+    "ProjectNotFoundError",
     "StoreBusyError",
+    "StoreDisconnectedError",
     "StoreError",
+    "StoreFullError",
+    "StoreReadOnlyError",
     "VersionNotFoundError",
 ]
 
@@ -37,6 +43,8 @@ class ConveyorError(Exception):
     """
 
     code: str = "conveyor_error"
+    #: The CLI's exit code for this failure (documented in ``conveyor --help``).
+    exit_code: int = 1
 
     def __init__(self, message: str, *, hint: str | None = None, **fields: Any) -> None:
         super().__init__(message)
@@ -63,10 +71,22 @@ class ConfigError(ConveyorError, ValueError):
     code = "config_error"
 
 
+class ProjectNotFoundError(ConfigError):
+    """No ``conveyor.yaml`` in the folder or any parent: the command needs a project."""
+
+    code = "project_not_found"
+
+
 class InvalidNameError(ConveyorError, ValueError):
     """A user-supplied name (dataset, model, environment) is not allowed."""
 
     code = "invalid_name"
+
+
+class InvalidVersionError(ConveyorError, ValueError):
+    """A version number is not a whole number a store can hold (e.g. 0, -1, 20 digits)."""
+
+    code = "invalid_version"
 
 
 class StoreError(ConveyorError):
@@ -81,10 +101,29 @@ class StoreBusyError(StoreError):
     code = "store_busy"
 
 
+class StoreDisconnectedError(StoreError):
+    """The connection to the metadata database was lost (server restarted or unreachable)."""
+
+    code = "store_disconnected"
+
+
+class StoreFullError(StoreError, OSError):
+    """The disk holding a store is full (ENOSPC, or the database reports it full)."""
+
+    code = "store_full"
+
+
+class StoreReadOnlyError(StoreError, OSError):
+    """A store cannot be written: its file, folder or file system is read-only."""
+
+    code = "store_read_only"
+
+
 class IntegrityError(ConveyorError):
     """Stored bytes or records do not match their recorded hash (corruption or tampering)."""
 
     code = "integrity_error"
+    exit_code = 3
 
 
 class EncryptionKeyError(ConveyorError):
