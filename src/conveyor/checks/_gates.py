@@ -3,7 +3,10 @@
 The rule: any error-severity check that failed or errored rejects; otherwise any
 warning-severity check that failed or errored holds; otherwise the candidate is promoted.
 Relative checks (those that compare with a champion) do not count for the first model:
-the decision says it was judged on absolute checks only.
+the decision says it was judged on absolute checks only. When a check measured the
+prediction divergence expected between candidate and champion (the champion comparison
+does, in ``details["expected_divergence"]``), the decision says so in a note: it is what a
+canary of the candidate against that champion should expect to see live.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ if TYPE_CHECKING:
 
 Decision = Literal["PROMOTE", "HOLD", "REJECT"]
 FIRST_MODEL_REASON = "no champion yet: judged on absolute checks only"
+#: Key of a check result's details holding a recorded divergence profile.
+EXPECTED_DIVERGENCE = "expected_divergence"
 
 
 @dataclass(frozen=True)
@@ -114,6 +119,8 @@ def evaluate_gates(
         notes.insert(0, f"all {counted} counted check(s) passed")
     if not has_champion:
         notes.insert(0, FIRST_MODEL_REASON)
+    else:
+        notes += _divergence_notes(suite)
     verdict = GateDecision(
         decision=decision,
         reasons=(*rejects, *holds, *notes),
@@ -131,6 +138,34 @@ def evaluate_gates(
 def _reason(result: CheckResult) -> str:
     verb = "errored" if result.status == "error" else "failed"
     return f"{result.name} {verb} ({result.severity}): {result.explanation}"
+
+
+def expected_divergence(results: Sequence[CheckResult]) -> dict[str, Any] | None:
+    """The divergence profile measured by one of ``results`` (the first), or ``None``.
+
+    Example:
+        >>> expected_divergence([]) is None
+        True
+    """
+    for result in results:
+        profile = result.details.get(EXPECTED_DIVERGENCE) if result.details else None
+        if isinstance(profile, dict):
+            return profile
+    return None
+
+
+def _divergence_notes(suite: SuiteResult) -> list[str]:
+    profile = expected_divergence(suite.results)
+    if profile is None:
+        return []
+    try:
+        value, rows = float(profile["value"]), int(profile["rows"])
+    except (KeyError, TypeError, ValueError):
+        return []
+    return [
+        f"expected prediction divergence from {profile.get('champion_ref') or 'the champion'}: "
+        f"Jensen-Shannon {value:.3f} on {rows} holdout rows (a canary pauses only beyond it)"
+    ]
 
 
 def _is_relative(result: CheckResult) -> bool:

@@ -24,7 +24,7 @@ class ResultLike(Protocol):
 
     @property
     def verdict(self) -> str:
-        """``"continue"``, ``"pass"`` or ``"fail"``."""
+        """``"continue"``, ``"pass"``, ``"hold"`` or ``"fail"``."""
         ...
 
     @property
@@ -52,8 +52,20 @@ class Analyzer(Protocol):
         """Per-role statistics of the rollout that started at ``revision``."""
         ...
 
-    def analyse(self, champion: Any, challenger: Any, params: AnalysisConfig) -> ResultLike:
-        """Judge the challenger's statistics against the champion's."""
+    def analyse(
+        self,
+        champion: Any,
+        challenger: Any,
+        params: AnalysisConfig,
+        *,
+        expected: Mapping[str, Any] | None = None,
+    ) -> ResultLike:
+        """Judge the challenger's statistics against the champion's.
+
+        ``expected`` (passed only when the gate recorded one) is the prediction divergence
+        measured between the two models on the holdout: live divergence within it is no
+        concern, beyond it the verdict is ``"hold"`` (pause and wait for labels).
+        """
         ...
 
 
@@ -71,9 +83,16 @@ class LogAnalyzer:
         result: Mapping[str, Any] = _analysis().stats_from_log(ws, env, revision, since=since)
         return result
 
-    def analyse(self, champion: Any, challenger: Any, params: AnalysisConfig) -> ResultLike:
-        """Run the sequential analysis."""
-        result: ResultLike = _analysis().analyse(champion, challenger, params)
+    def analyse(
+        self,
+        champion: Any,
+        challenger: Any,
+        params: AnalysisConfig,
+        *,
+        expected: Mapping[str, Any] | None = None,
+    ) -> ResultLike:
+        """Run the sequential analysis (``expected``: the gate's divergence profile)."""
+        result: ResultLike = _analysis().analyse(champion, challenger, params, expected)
         return result
 
 

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from conveyor.checks import latest_decision, list_results
 from conveyor.config import EnvironmentConfig
 from conveyor.deploy import _plans as plans
 from conveyor.deploy._readiness import check_ready
+from conveyor.deploy._tick import EXPECTED_DIVERGENCE
 from conveyor.deployments import Deployment, Variant
 
 if TYPE_CHECKING:
     from conveyor.deploy._controller import Controller
+    from conveyor.workspace import Workspace
 
 
 def await_approval(
@@ -108,6 +111,11 @@ def start(
         "min_requests": cfg.min_requests,
         "analysis": cfg.analysis.model_dump(),
     }
+    if strategy in ("canary", "shadow"):
+        expected, note = divergence_expectation(ctl.ws, ref, incumbent.ref)
+        params[EXPECTED_DIVERGENCE] = expected
+        params["divergence_expectation"] = note
+        common["details"] = {**common["details"], "divergence_expectation": note}
     if strategy == "canary":
         variants = plans.canary(incumbent, model, number, steps[0])
     elif strategy == "shadow":
@@ -127,6 +135,44 @@ def start(
         steps=steps,
         params=params,
         **common,
+    )
+
+
+def divergence_expectation(
+    ws: Workspace, candidate_ref: str, champion_ref: str
+) -> tuple[dict[str, Any] | None, str]:
+    """The prediction divergence the gate measured between these two versions, if trusted.
+
+    Read from the candidate's latest gate decision: the profile a check of that suite
+    recorded in ``details["expected_divergence"]`` (the champion comparison does). Only a
+    decision that did not REJECT the candidate, made against ``champion_ref``, counts.
+
+    Returns:
+        The stored profile (or ``None``) and a sentence saying where it came from or why
+        there is none.
+    """
+    decision = latest_decision(ws, candidate_ref)
+    if decision is None:
+        return None, f"no gate decision for {candidate_ref}"
+    if decision.decision == "REJECT":
+        return None, f"the gate rejected {candidate_ref}, so its measurements are not relied on"
+    if decision.champion_ref != champion_ref:
+        return None, (
+            f"the gate compared {candidate_ref} with "
+            f"{decision.champion_ref or 'no champion'}, not with {champion_ref}"
+        )
+    records = list_results(ws, "model", candidate_ref, suite_id=decision.suite_id)
+    for record in records:
+        profile = (record.result.details or {}).get(EXPECTED_DIVERGENCE)
+        if isinstance(profile, dict):
+            value = profile.get("value")
+            shown = f"{value:.3f}" if isinstance(value, int | float) else repr(value)
+            return profile, (
+                f"expected from the gate's {record.result.name} check: Jensen-Shannon "
+                f"{shown} on {profile.get('rows')} holdout rows vs {champion_ref}"
+            )
+    return None, (
+        f"the gate of {candidate_ref} did not measure it (gate on champion_comparison to record it)"
     )
 
 

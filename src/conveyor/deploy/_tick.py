@@ -1,4 +1,11 @@
-"""One automatic evaluation of a rollout: analyse, then advance, promote or roll back."""
+"""One automatic evaluation of a rollout: analyse, then advance, promote, pause or roll back.
+
+A rollback needs evidence that the challenger is worse (errors, labels or latency) and its
+reason names it. Predictions that diverge from the champion's beyond what the gate
+expected pause the rollout at its current weights until labels say whether the change is
+for better or worse; a rollout paused that way is still evaluated (see :func:`evaluates`)
+and moves on by itself once they do. A rollout paused by hand is left alone.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +20,36 @@ from conveyor.deployments import Deployment
 if TYPE_CHECKING:
     from conveyor.deploy._controller import Controller
 
+#: ``params`` key of a rollout the analysis paused to wait for labels.
+AWAITING_LABELS = "awaiting_labels"
+#: ``params`` key of the divergence profile the gate recorded (set when the rollout starts).
+EXPECTED_DIVERGENCE = "expected_divergence"
+
+#: Kinds of evidence a rollback may name.
+_EVIDENCE = frozenset({"errors", "labels", "latency"})
+
+
+def evaluates(current: Deployment | None) -> bool:
+    """Whether the automatic analysis acts on ``current``.
+
+    A progressing canary or shadow, or one the analysis itself paused to wait for labels;
+    not A/B splits, not rollouts paused by an operator, not stable deployments.
+
+    Example:
+        >>> evaluates(None)
+        False
+    """
+    if current is None or current.strategy == "ab":
+        return False
+    if current.state == "progressing":
+        return True
+    return current.state == "paused" and bool(current.params.get(AWAITING_LABELS))
+
 
 def evaluate(ctl: Controller, current: Deployment, stats: Mapping[str, Any] | None) -> Deployment:
-    """Apply at most one transition to a progressing canary or shadow (see ``tick``)."""
+    """Apply at most one transition to a rollout :func:`evaluates` accepts (see ``tick``)."""
+    if not evaluates(current):
+        return current
     candidate = plans.candidate_of(current)
     if current.by_role("champion") is None or candidate is None:
         return current
@@ -37,9 +71,14 @@ def evaluate(ctl: Controller, current: Deployment, stats: Mapping[str, Any] | No
     requests = int(stats[candidate.role].requests)
     if requests - int(params.get("step_base_requests", 0)) < int(params.get("min_requests", 0)):
         return current
-    result = ctl.analyzer.analyse(
-        stats["champion"], stats[candidate.role], AnalysisConfig(**params["analysis"])
-    )
+    config = AnalysisConfig(**params["analysis"])
+    expected = params.get(EXPECTED_DIVERGENCE)
+    if expected is None:
+        result = ctl.analyzer.analyse(stats["champion"], stats[candidate.role], config)
+    else:
+        result = ctl.analyzer.analyse(
+            stats["champion"], stats[candidate.role], config, expected=expected
+        )
     reasons = [str(reason) for reason in result.reasons]
     analysis = {
         "verdict": result.verdict,
@@ -49,9 +88,15 @@ def evaluate(ctl: Controller, current: Deployment, stats: Mapping[str, Any] | No
     }
     why = "; ".join(reasons) or result.verdict
     if result.verdict == "fail":
+        evidence = [str(e) for e in result.measures.get("evidence", ()) if e in _EVIDENCE]
+        on = f" on {', '.join(evidence)} (the challenger is worse)" if evidence else ""
         return ctl.rollback_from(
-            current, reason=f"analysis failed: {why}", details={"analysis": analysis}
+            current,
+            reason=f"analysis failed{on}: {why}",
+            details={"analysis": analysis},
         )
+    if result.verdict == "hold":
+        return current if current.state == "paused" else pause(ctl, current, why, analysis)
     if result.verdict != "pass":
         return current
     if current.strategy != "canary" or current.step_index >= len(current.steps) - 1:
@@ -61,6 +106,22 @@ def evaluate(ctl: Controller, current: Deployment, stats: Mapping[str, Any] | No
     return advance(ctl, current, why, analysis, requests)
 
 
+def pause(ctl: Controller, current: Deployment, why: str, analysis: dict[str, Any]) -> Deployment:
+    """Freeze a rollout at its weights until labels decide (it stays under analysis)."""
+    env = current.environment
+    return ctl.write(
+        env,
+        current,
+        action="pause",
+        reason=f"paused by the analysis, waiting for labels ({why}); send them with "
+        f"/v1/feedback, or decide with `conveyor promote --env {env}` or "
+        f"`conveyor rollback --env {env}`",
+        state="paused",
+        params={**current.params, AWAITING_LABELS: {"since": ctl.now().isoformat()}},
+        details={"analysis": analysis},
+    )
+
+
 def advance(
     ctl: Controller,
     current: Deployment,
@@ -68,22 +129,24 @@ def advance(
     analysis: dict[str, Any],
     challenger_requests: int,
 ) -> Deployment:
-    """Move a canary to its next step."""
+    """Move a canary to its next step (out of an analysis pause, if it was in one)."""
     index = current.step_index + 1
     candidate = plans.candidate_of(current)
     champion = current.by_role("champion")
     assert candidate is not None  # checked by evaluate
     assert champion is not None
     percent = current.steps[index]
+    params = {k: v for k, v in current.params.items() if k != AWAITING_LABELS}
     return ctl.write(
         current.environment,
         current,
         action="advance",
         reason=f"step {current.step_index + 1} passed ({why}); now {percent}% to {candidate.ref}",
+        state="progressing",
         variants=plans.canary(champion, candidate.model, candidate.version, percent),
         step_index=index,
         step_started_at=ctl.now(),
         # The next step's minimum request count starts from here.
-        params={**current.params, "step_base_requests": challenger_requests},
+        params={**params, "step_base_requests": challenger_requests},
         details={"analysis": analysis},
     )

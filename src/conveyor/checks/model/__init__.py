@@ -7,7 +7,8 @@ testable against a known answer; the check classes only fetch inputs from the
 :class:`~conveyor.checks.CheckContext` (which predicts once per model per suite) and turn the
 measurement into a result. Bad inputs (an empty holdout, a missing slice or sensitive column,
 a NaN metric, a champion whose artifact fails its integrity check) become failed or error
-results that say why, never crashes.
+results that say why, never crashes. :func:`divergence_profile` is the prediction divergence
+a canary watches; the champion comparison records it on the holdout as the expectation.
 """
 
 from __future__ import annotations
@@ -18,6 +19,11 @@ from conveyor.checks.model._behaviour_checks import (
     LatencyCheck,
     RobustnessCheck,
     SaveLoadParityCheck,
+)
+from conveyor.checks.model._divergence import (
+    DivergenceProfile,
+    divergence_profile,
+    jensen_shannon,
 )
 from conveyor.checks.model._errors import ModelCheckInputError
 from conveyor.checks.model._holdout_checks import (
@@ -46,6 +52,7 @@ __all__ = [
     "Calibration",
     "CalibrationCheck",
     "ChampionComparisonCheck",
+    "DivergenceProfile",
     "FairnessCheck",
     "GroupRates",
     "InvarianceCheck",
@@ -61,7 +68,9 @@ __all__ = [
     "SaveLoadParityCheck",
     "SlicesCheck",
     "calibration",
+    "divergence_profile",
     "get_metric",
     "group_rates",
+    "jensen_shannon",
     "paired_bootstrap",
 ]

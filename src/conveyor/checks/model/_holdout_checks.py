@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field
@@ -10,6 +11,7 @@ from conveyor.checks._base import Check, CheckParams, CheckResult
 from conveyor.checks.model import _comparison, _segments
 from conveyor.checks.model._adapt import scored, to_result
 from conveyor.checks.model._calibration import calibration
+from conveyor.checks.model._divergence import divergence_profile
 from conveyor.checks.model._inputs import require_columns
 from conveyor.checks.model._metrics import get_metric
 from conveyor.errors import IntegrityError
@@ -22,7 +24,11 @@ class ChampionComparisonCheck(Check):
     """Candidate minus champion on the same holdout, with a paired bootstrap interval.
 
     Skipped when there is no champion (the first model); failed, naming the reason, when the
-    champion's stored artifact fails its integrity check.
+    champion's stored artifact fails its integrity check. Also measures how far apart the
+    two models' prediction distributions are on the holdout and records it in
+    ``details["expected_divergence"]`` (a
+    :class:`~conveyor.checks.model.DivergenceProfile`): the divergence a canary of the
+    candidate against this champion should expect to see live.
     """
 
     name: ClassVar[str] = "champion_comparison"
@@ -61,6 +67,16 @@ class ChampionComparisonCheck(Check):
             n_boot=params["n_boot"],
             seed=params["seed"],
             champion_ref=champion_ref,
+        )
+        profile = divergence_profile(
+            ctx.predictions("champion"), ctx.predictions("candidate"), champion_ref=champion_ref
+        )
+        outcome = dataclasses.replace(
+            outcome,
+            explanation=f"{outcome.explanation} Prediction divergence from {champion_ref} on "
+            f"this holdout: Jensen-Shannon {profile.value:.3f} over {profile.rows} rows (what a "
+            "canary should expect).",
+            details={**outcome.details, "expected_divergence": profile.to_dict()},
         )
         return to_result(self, ctx, outcome)
 

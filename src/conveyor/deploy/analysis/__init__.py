@@ -3,9 +3,11 @@
 This package owns the statistics of deployments. :func:`analyse` runs the sequential
 tests of a canary (always-valid confidence sequences on the error rate and, once labels
 arrive, the model metric; ``alpha`` bounds false rollbacks and ``beta`` false promotions)
-plus latency and prediction-divergence guard rails; :func:`ab_report` gives the
-fixed-horizon summary of an A/B test (per-variant metrics with confidence intervals, the
-difference, its p-value, and the traffic split against its binomial interval);
+plus a latency guard rail, and compares live prediction divergence with the divergence the
+gate expected (:func:`divergence_guard`; beyond it the verdict is ``hold``, never
+``fail``); :func:`ab_report` gives the fixed-horizon summary of an A/B test (per-variant
+metrics with confidence intervals, the difference, its p-value, and the traffic split
+against its binomial interval);
 :func:`stats_from_log` builds the per-variant :class:`VariantStats` from the prediction
 log. Everything but :func:`stats_from_log` is pure and fast enough to run thousands of
 times in a benchmark.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 from conveyor.deploy.analysis._ab import ABReport, DifferenceSummary, VariantSummary, ab_report
 from conveyor.deploy.analysis._analyse import analyse
+from conveyor.deploy.analysis._divergence import divergence_guard, expected_bound
 from conveyor.deploy.analysis._errors import AnalysisError
 from conveyor.deploy.analysis._guards import GUARD_MIN_SAMPLES, jensen_shannon
 from conveyor.deploy.analysis._log import stats_from_log
@@ -37,6 +40,8 @@ __all__ = [
     "Verdict",
     "ab_report",
     "analyse",
+    "divergence_guard",
+    "expected_bound",
     "half_width",
     "jensen_shannon",
     "metric_values",

@@ -1,21 +1,30 @@
 """The canary analysis: one stateless evaluation of a challenger against its champion.
 
-Two sequential tests decide (see :mod:`._sequential`), each on the difference ``d`` of a
-"worse" rate between challenger and champion, with a tolerance ``m``:
+It judges outcomes, not change. Two sequential tests (see :mod:`._sequential`) and a
+latency guard look for evidence that the challenger is worse, each on the difference ``d``
+of a "worse" rate between challenger and champion, with a tolerance ``m``:
 
 * error rate (always): ``d`` = challenger error rate - champion error rate,
   ``m`` = ``max_error_rate_increase``;
 * the model metric (once any label has arrived): ``d`` = how much worse the challenger
   scores on labelled requests, ``m`` = ``-min_metric_delta``; it decides only once both
-  variants have ``min_labels`` labels.
+  variants have ``min_labels`` labels;
+* latency: the challenger's p95 over the champion's above ``max_latency_p95_ratio``.
 
 A test reports *worse* when the always-valid interval at level ``alpha / 2`` lies above 0
 (the two tests share ``alpha``), and *ok* when the interval at level ``beta`` lies below
 ``m``. Hence, whenever the analysis is run and however often: a challenger at least as
 good as the champion is rolled back by the tests with probability at most ``alpha``, and a
 challenger worse by ``m`` or more on a tested measure is promoted with probability at most
-``beta``. The verdict is ``fail`` if a test says worse or a guard rail trips, ``pass`` if
-every active test says ok and the guard rails had enough data, else ``continue``.
+``beta``.
+
+Prediction divergence is not evidence of harm: it is compared with the divergence the gate
+expected (see :mod:`._divergence`). Beyond it, and unless labels already show the
+challenger is not worse, the verdict is ``hold``: pause and wait for labels.
+
+The verdict is ``fail`` when a test or the latency guard says worse (``measures["evidence"]``
+names which: ``errors``, ``labels``, ``latency``), else ``hold`` as above, ``pass`` if every
+active test says ok and the guards had enough data, else ``continue``.
 """
 
 from __future__ import annotations
@@ -24,7 +33,8 @@ import math
 from typing import Any
 
 from conveyor.config import AnalysisConfig
-from conveyor.deploy.analysis._guards import GUARD_MIN_SAMPLES, binned, jensen_shannon, p95
+from conveyor.deploy.analysis._divergence import Expectation, divergence_guard
+from conveyor.deploy.analysis._guards import GUARD_MIN_SAMPLES, p95
 from conveyor.deploy.analysis._metrics import METRICS, badness, check_metric, metric_values
 from conveyor.deploy.analysis._sequential import Sample, difference
 from conveyor.deploy.analysis._stats import AnalysisResult, VariantStats, Verdict
@@ -33,12 +43,17 @@ from conveyor.deploy.analysis._stats import AnalysisResult, VariantStats, Verdic
 _TESTS = 2
 #: Mixing scale used when a tolerance is 0 (the boundary needs a positive scale).
 _MIN_TAU = 0.005
+#: Where each kind of evidence is kept in ``measures`` (names predate the evidence list).
+_MEASURE = {"errors": "error_rate", "labels": "metric", "latency": "latency_p95"}
 
 _Outcome = tuple[str, str, dict[str, Any]]  # state ("worse" | "ok" | "undecided"), reason, numbers
 
 
 def analyse(
-    champion: VariantStats, challenger: VariantStats, params: AnalysisConfig | None = None
+    champion: VariantStats,
+    challenger: VariantStats,
+    params: AnalysisConfig | None = None,
+    expected: Expectation = None,
 ) -> AnalysisResult:
     """Compare a challenger with its champion on the traffic both served so far.
 
@@ -50,6 +65,9 @@ def analyse(
         champion: The champion's traffic.
         challenger: The challenger's traffic over the same period.
         params: The environment's ``analysis`` settings (defaults when ``None``).
+        expected: The prediction divergence the gate measured between these two models
+            on the holdout (a :class:`~conveyor.checks.model.DivergenceProfile` or its
+            stored dict); ``None`` compares with ``params.max_divergence`` instead.
 
     Returns:
         The verdict, one reason per test and guard rail, and the numbers behind them.
@@ -72,32 +90,35 @@ def analyse(
         who = "challenger" if challenger.requests == 0 else "champion"
         return AnalysisResult("continue", [f"the {who} has served no requests yet"], measures)
 
-    outcomes = {"error_rate": _error_test(champion, challenger, params)}
+    evidence = {"errors": _error_test(champion, challenger, params)}
     if champion.labelled or challenger.labelled:
-        outcomes["metric"] = _metric_test(champion, challenger, params)
-    guards = {
-        "latency_p95": _latency_guard(champion, challenger, params),
-        "divergence": _divergence_guard(champion, challenger, params),
-    }
-    reasons: list[str] = []
-    for name, (_, reason, numbers) in {**outcomes, **guards}.items():
-        measures[name] = numbers
-        reasons.append(reason)
-    states = [state for state, _, _ in outcomes.values()]
-    guard_states = [state for state, _, _ in guards.values()]
+        evidence["labels"] = _metric_test(champion, challenger, params)
+    evidence["latency"] = _latency_guard(champion, challenger, params)
+    divergence = divergence_guard(champion, challenger, params, expected)
+    for name, (_, _, numbers) in evidence.items():
+        measures[_MEASURE[name]] = numbers
+    measures["divergence"] = divergence[2]
+    worse = [name for name, (state, _, _) in evidence.items() if state == "worse"]
+    if worse:
+        measures["evidence"] = worse
+        return AnalysisResult("fail", [evidence[name][1] for name in worse], measures)
+    reasons = [reason for _, reason, _ in evidence.values()] + [divergence[1]]
+    labels_ok = "labels" in evidence and evidence["labels"][0] == "ok"
+    if divergence[0] == "beyond" and not labels_ok:
+        labelled = (champion.labelled, challenger.labelled)
+        wait = (
+            f"waiting for {max(params.min_labels, 1)} labels per variant (champion "
+            f"{labelled[0]}, challenger {labelled[1]}): divergence alone is no evidence "
+            "that the challenger is worse"
+        )
+        return AnalysisResult("hold", [divergence[1], wait], measures)
+    states = [state for state, _, _ in evidence.values()]
     verdict: Verdict
-    if "worse" in states or "worse" in guard_states:
-        verdict = "fail"
-        reasons = [
-            reason
-            for state, reason, _ in (*outcomes.values(), *guards.values())
-            if state == "worse"
-        ]
-    elif all(state == "ok" for state in (*states, *guard_states)):
+    if all(state == "ok" for state in states) and divergence[0] != "undecided":
         verdict = "pass"
     else:
         verdict = "continue"
-    if "metric" not in outcomes and verdict != "fail":
+    if "labels" not in evidence:
         reasons.append(f"{params.metric}: no labels yet, decided on error rate and guards")
     return AnalysisResult(verdict, reasons, measures)
 
@@ -193,20 +214,4 @@ def _latency_guard(champion: VariantStats, challenger: VariantStats, p: Analysis
     text = f"latency p95 {high_c:.1f} ms vs champion {high_h:.1f} ms (x{ratio:.2f})"
     if ratio > p.max_latency_p95_ratio:
         return "worse", f"{text} exceeds x{p.max_latency_p95_ratio:g}", numbers
-    return "ok", text, numbers
-
-
-def _divergence_guard(
-    champion: VariantStats, challenger: VariantStats, p: AnalysisConfig
-) -> _Outcome:
-    pred_h, pred_c = champion.predictions, challenger.predictions
-    if min(len(pred_h), len(pred_c)) < GUARD_MIN_SAMPLES:
-        text = f"prediction divergence: waiting for {GUARD_MIN_SAMPLES} predictions per variant"
-        return "undecided", text, {}
-    counts_h, counts_c, kind = binned(pred_h, pred_c)  # type: ignore[arg-type]
-    value = jensen_shannon(counts_h, counts_c)
-    numbers = {"jensen_shannon": value, "bins": len(counts_h), "kind": kind}
-    text = f"prediction divergence (Jensen-Shannon) {value:.3f}"
-    if value > p.max_divergence:
-        return "worse", f"{text} exceeds {p.max_divergence:g}", numbers
     return "ok", text, numbers

@@ -1,9 +1,11 @@
 """Guard rails beside the sequential tests: latency and prediction-distribution shift.
 
-They are thresholds, not tests with an error bound: they catch gross failures (a
-challenger twice as slow, answering a different distribution) that the error rate and a
-delayed model metric would miss, and apply only once both variants have
-:data:`GUARD_MIN_SAMPLES` values so that small-sample noise does not trip them.
+They are thresholds, not tests with an error bound, and apply only once both variants have
+:data:`GUARD_MIN_SAMPLES` values so that small-sample noise does not trip them. Latency is
+evidence against a challenger (twice as slow); the prediction distribution is not (a
+retrained model is meant to answer differently): see :mod:`._divergence`. The
+Jensen-Shannon divergence is the one the gate measures
+(:func:`conveyor.checks.model.jensen_shannon`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,10 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from conveyor.checks.model import jensen_shannon
+
+__all__ = ["GUARD_MIN_SAMPLES", "NUMERIC_BINS", "binned", "jensen_shannon", "p95"]
 
 #: Values each variant needs before a guard rail is evaluated.
 GUARD_MIN_SAMPLES = 100
@@ -25,24 +31,6 @@ _MAX_CATEGORIES = 20
 def p95(latencies_ms: npt.NDArray[np.float64]) -> float:
     """95th percentile latency (NaN when there are none)."""
     return float(np.percentile(latencies_ms, 95)) if len(latencies_ms) else math.nan
-
-
-def jensen_shannon(p: npt.NDArray[np.float64], q: npt.NDArray[np.float64]) -> float:
-    """Jensen-Shannon divergence of two histograms, base 2 (0 = same, 1 = disjoint).
-
-    Example:
-        >>> jensen_shannon(np.array([1.0, 0.0]), np.array([0.0, 1.0]))
-        1.0
-    """
-    p = p / p.sum()
-    q = q / q.sum()
-    m = (p + q) / 2
-
-    def kl(a: npt.NDArray[np.float64]) -> float:
-        mask = a > 0
-        return float(np.sum(a[mask] * np.log2(a[mask] / m[mask])))
-
-    return min(max((kl(p) + kl(q)) / 2, 0.0), 1.0)
 
 
 def binned(

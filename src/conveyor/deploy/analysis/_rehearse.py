@@ -1,7 +1,8 @@
 """A synthetic canary, run through :func:`analyse` alone: how often do rollouts go wrong?
 
 This is the loop the controller runs (wait for the step's minimum requests, analyse,
-roll back on ``fail``, step up or promote on ``pass``) with traffic drawn from known
+roll back on ``fail``, step up or promote on ``pass``, wait on ``continue`` and
+``hold``) with traffic drawn from known
 rates and no server, clock or store, so thousands of rollouts take seconds. The tests and
 ``benchmarks/bench_canary.py`` use it to check the stated bounds empirically.
 """

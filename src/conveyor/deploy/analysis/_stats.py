@@ -11,7 +11,7 @@ import numpy.typing as npt
 
 from conveyor.deploy.analysis._errors import AnalysisError
 
-Verdict = Literal["continue", "pass", "fail"]
+Verdict = Literal["continue", "pass", "fail", "hold"]
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,9 @@ class AnalysisResult:
     """The outcome of one analysis of a challenger against its champion.
 
     Attributes:
-        verdict: ``"fail"`` (roll back), ``"pass"`` (advance or promote) or
+        verdict: ``"fail"`` (roll back: evidence that the challenger is worse),
+            ``"pass"`` (advance or promote), ``"hold"`` (pause: predictions diverge beyond
+            expectation and no labels say yet whether that is better or worse) or
             ``"continue"`` (not enough evidence yet).
         reasons: One sentence per test or guard rail that shaped the verdict.
         measures: Numbers behind the verdict, JSON-serialisable, by test name.

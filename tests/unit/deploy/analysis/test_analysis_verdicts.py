@@ -63,10 +63,13 @@ def test_a_much_slower_challenger_trips_the_latency_guard() -> None:
     assert result.measures["latency_p95"]["ratio"] > 2.0
 
 
-def test_a_shifted_prediction_distribution_trips_the_divergence_guard() -> None:
+def test_a_shifted_prediction_distribution_without_expectation_holds_for_labels() -> None:
+    """Divergence beyond the limit pauses (hold); it is no evidence for a rollback."""
     result = analyse(_stats(2_000, seed=1), _stats(500, seed=2, shift=3.0))
-    assert result.verdict == "fail"
+    assert result.verdict == "hold"
     assert "Jensen-Shannon" in result.reasons[0]
+    assert "exceeds the limit 0.2" in result.reasons[0]
+    assert "waiting for 100 labels" in result.reasons[1]
 
 
 def test_labels_make_the_metric_test_required_until_min_labels() -> None:
