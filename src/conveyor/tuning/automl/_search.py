@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 import uuid
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -19,9 +20,12 @@ from conveyor.tuning._space import Categorical
 from conveyor.tuning._trial import Trial
 from conveyor.tuning._tune import TuneResult, tune
 from conveyor.tuning.automl._families import FAMILIES, Family, Task, family_space
+from conveyor.tuning.automl._features import plan_features
 from conveyor.workspace import Workspace
 
 __all__ = ["AutoMLResult", "search"]
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,8 @@ class AutoMLResult:
             ``score``, ``fit_s`` (seconds spent cross-validating), ``trial``, ``run_id``.
         tune: The underlying :class:`~conveyor.tuning.TuneResult` (its ``run_id`` is the
             search's run).
+        dropped_columns: Feature column -> why the search pipelines do not use it
+            (datetime columns); empty when every column is used.
     """
 
     best_estimator: Any
@@ -47,6 +53,7 @@ class AutoMLResult:
     metric: str
     leaderboard: pd.DataFrame
     tune: TuneResult
+    dropped_columns: dict[str, str] = field(default_factory=dict)
 
 
 def search(
@@ -63,6 +70,11 @@ def search(
     workspace: Workspace | str | os.PathLike[str] | None = None,
 ) -> AutoMLResult:
     """Search model families and their hyperparameters for the best cross-validated score.
+
+    ``X`` may mix numeric, string, categorical and boolean columns with missing values:
+    each candidate is a pipeline that imputes numbers (median) and one-hot encodes the
+    other columns (unknown values ignored), so the best estimator takes raw rows like
+    ``X``. Datetime columns are dropped, with the reason in ``dropped_columns``.
 
     Each family is tried once first (with sampled parameters), then the sampler spends the
     rest of ``budget_s`` where it looks most promising. The search is a :func:`tune` call,
@@ -84,7 +96,10 @@ def search(
         workspace: Where to record the runs (see :func:`tune`).
 
     Raises:
-        TuneError: Unknown task, metric or family, a family's library missing, or bad data.
+        TuneError: Unknown task, metric or family, a family's library missing, bad data, or
+            every trial failed.
+        UnusableColumnError: A column holds values no pipeline can encode (lists, bytes,
+            mixed types, infinite numbers); the error names the column and its dtype.
 
     Example:
         >>> from sklearn.datasets import load_breast_cancer
@@ -111,6 +126,9 @@ def search(
             "search needs budget_s or max_trials; with neither it would never stop.",
             hint="Pass budget_s=60 (seconds) or max_trials=20.",
         )
+    plan = plan_features(X)
+    if plan.dropped:
+        _log.info("AutoML does not use columns: %s", plan.dropped)
     chosen = _families(families, task, y)
     scoring = metric or _default_metric(task, y)
     scorer = _scorer(scoring)
@@ -127,7 +145,7 @@ def search(
             name: trial.suggest(f"{family.name}.{name}", spec)
             for name, spec in family_space(family, task).items()
         }
-        estimator = family.build(drawn, task, seed)
+        estimator = plan.pipeline(family.build(drawn, task, seed))
         started = time.perf_counter()
         with _quiet_fitting():
             scores = cross_val_score(
@@ -148,10 +166,16 @@ def search(
         workspace=workspace,
     )
     board = _leaderboard(result, fit_seconds)
+    if board.empty:
+        raise TuneError(
+            f"Every one of the {len(result.trials)} AutoML trials failed to fit or score.",
+            hint="Check that y suits the task and metric, and that X holds usable values; "
+            "fit one family by hand to see its error.",
+        )
     best = board.iloc[0]
     family = chosen[str(best["family"])]
     best_params = dict(best["params"])
-    estimator = clone(family.build(best_params, task, seed))
+    estimator = clone(plan.pipeline(family.build(best_params, task, seed)))
     with _quiet_fitting():
         estimator.fit(X, y)
     return AutoMLResult(
@@ -162,6 +186,7 @@ def search(
         metric=scoring,
         leaderboard=board,
         tune=result,
+        dropped_columns=dict(plan.dropped),
     )
 
 
