@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from conveyor.cli._output import console, print_json
 
 if TYPE_CHECKING:
+    from conveyor.core._progress import ProgressEvent
     from conveyor.pipelines import PipelineRun
     from conveyor.workspace import Workspace
 
@@ -56,7 +60,12 @@ def run(  # noqa: PLR0917 - Typer options are parameters
     ] = None,
     json_out: _JSON = False,
 ) -> None:
-    """Run a pipeline; print each step's status and the run id (exit 1 if a step failed)."""
+    """Run a pipeline; print each step's status and the run id (exit 1 if a step failed).
+
+    Progress goes to stderr as the steps run: one live line per step (cached, running,
+    done with its time; tuning trials with the best value so far) on a terminal, plain
+    lines otherwise.
+    """
     from conveyor.pipelines import PipelineFailedError, load_pipeline
     from conveyor.pipelines._params import parse_assignments
 
@@ -64,20 +73,99 @@ def run(  # noqa: PLR0917 - Typer options are parameters
     with _workspace() as ws:
         pipeline = load_pipeline(ref, ws.root)
         try:
-            result = pipeline.run(
-                ws,
-                params=params,
-                executor=executor,
-                cache=not no_cache,
-                resume=resume,
-                ray_address=ray_address,
-                max_workers=max_workers,
-            )
+            with StepProgress(Console(stderr=True, highlight=False)) as progress:
+                result = pipeline.run(
+                    ws,
+                    params=params,
+                    executor=executor,
+                    cache=not no_cache,
+                    resume=resume,
+                    ray_address=ray_address,
+                    max_workers=max_workers,
+                    progress=progress,
+                )
         except PipelineFailedError as exc:
             if exc.result is not None:
                 _show_run(exc.result, json_out, stderr=True)
             raise
     _show_run(result, json_out)
+
+
+class StepProgress:
+    """Renders pipeline progress events: live rich lines on a terminal, else plain lines.
+
+    Used as a context manager around the run; the instance is the progress hook. Thread-
+    safe: trials report from the threads running the steps.
+    """
+
+    def __init__(self, out: Console) -> None:
+        self._out = out
+        self._lock = threading.Lock()
+        self._live: Progress | None = None
+        self._tasks: dict[str, TaskID] = {}
+        if out.is_terminal:
+            self._live = Progress(
+                SpinnerColumn(finished_text="[green]✓[/]"),
+                TextColumn("{task.description}"),
+                TimeElapsedColumn(),
+                console=out,
+                transient=False,
+            )
+
+    def __enter__(self) -> StepProgress:
+        if self._live is not None:
+            self._live.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._live is not None:
+            self._live.stop()
+
+    def __call__(self, event: ProgressEvent) -> None:
+        """Show one event (the :data:`~conveyor.core._progress.ProgressHook`)."""
+        with self._lock:
+            if self._live is None:
+                self._out.print(event.line(), markup=False, highlight=False)
+            elif event.kind == "step":
+                self._step(self._live, event)
+            elif event.kind == "trial":
+                self._trial(self._live, event)
+
+    def _step(self, live: Progress, event: ProgressEvent) -> None:
+        task = self._tasks.get(event.name)
+        if task is None:
+            task = live.add_task(event.name, total=1)
+            self._tasks[event.name] = task
+        time = "" if event.elapsed_s is None else f" {event.elapsed_s:.2f} s"
+        style = _STATE_STYLES.get(event.state, "default")
+        live.update(task, description=f"{escape(event.name)}  [{style}]{event.state}{time}[/]")
+        if event.state not in {"running", "retrying"}:
+            live.update(task, completed=1)
+
+    def _trial(self, live: Progress, event: ProgressEvent) -> None:
+        step = event.detail.get("step")
+        task = self._tasks.get(str(step)) if step else None
+        if task is None:
+            return
+        number, total = event.detail.get("number"), event.detail.get("n_trials")
+        best = event.detail.get("best")
+        of = f"/{total}" if total else ""
+        shown = "-" if best is None else f"{best:.6g}"
+        live.update(
+            task,
+            description=f"{escape(str(step))}  running  trial {number}{of}, best {shown}",
+        )
+
+
+_STATE_STYLES = {
+    "running": "yellow",
+    "retrying": "yellow",
+    "done": "green",
+    "cached": "cyan",
+    "resumed": "cyan",
+    "failed": "red",
+    "skipped": "dim",
+}
 
 
 def _show_run(result: PipelineRun, json_out: bool, *, stderr: bool = False) -> None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from conveyor.core._progress import ProgressEvent
 from conveyor.pipelines._cache import cache_key, fingerprint_arguments, source_closure
 from conveyor.pipelines._datasets import is_dataset_step
 from conveyor.pipelines._graph import Graph, Node, iter_handles
@@ -17,6 +18,7 @@ from conveyor.pipelines._results import StepResult
 from conveyor.pipelines.executors import Executor, StepOutcome, StepTask
 
 if TYPE_CHECKING:
+    from conveyor.core._progress import ProgressHook
     from conveyor.data import DatasetVersion
     from conveyor.tracking import OutputRecord, Run
     from conveyor.workspace import Workspace
@@ -36,6 +38,7 @@ class RunPlan:
         materializers: ``{name: version}`` of the materializer registry.
         datasets: Resolved versions of ``load_dataset`` nodes.
         reusable: On resume, finished step runs of the earlier attempt by node name.
+        progress: Told as each step starts and ends (see :meth:`Pipeline.run`).
     """
 
     run: Run
@@ -45,6 +48,7 @@ class RunPlan:
     materializers: dict[str, int]
     datasets: dict[str, DatasetVersion] = field(default_factory=dict)
     reusable: dict[str, Run] = field(default_factory=dict)
+    progress: ProgressHook | None = None
 
 
 class Orchestrator:
@@ -135,6 +139,7 @@ class Orchestrator:
             executor=self.executor.name,
             cache_key=key,
         )
+        self._report(node.name, "running")
         self._submit(node, run.id, attempt=1)
 
     def _submit(self, node: Node, run_id: str, attempt: int) -> None:
@@ -155,6 +160,7 @@ class Orchestrator:
             workspace_root=self.ws.root,
             attempt=attempt,
             dataset_ref=version.ref if version is not None else None,
+            progress=self.plan.progress,
         )
         self._running[self.executor.submit(task)] = task
 
@@ -166,6 +172,7 @@ class Orchestrator:
         if not outputs or not all(self.ws.artifacts.exists(o.hash) for o in outputs):
             return False
         self._record_success(node.name, previous.id, previous.status, outputs, reused=True)
+        self._report(node.name, "resumed")
         return True
 
     def _cached(self, node: Node, key: str) -> bool:
@@ -187,6 +194,7 @@ class Orchestrator:
         )
         self.tracker.finish_run(run.id, "cached", cached_from=original.id, outputs=outputs)
         self._record_success(node.name, run.id, "cached", outputs, cached_from=original.id)
+        self._report(node.name, "cached", detail={"cached_from": original.id})
         return True
 
     def _collect(self, future: Future[StepOutcome], task: StepTask) -> None:
@@ -195,6 +203,7 @@ class Orchestrator:
             outcome = future.result()
         except Exception as exc:  # noqa: BLE001 - a step's failure is data, not a crash
             if task.attempt <= node.step.retries:
+                self._report(node.name, "retrying", detail={"attempt": task.attempt + 1})
                 self._submit(node, task.run_id, task.attempt + 1)
                 return
             text = "".join(traceback.format_exception(exc))
@@ -216,12 +225,14 @@ class Orchestrator:
             cpu_s=outcome.cpu_s,
             attempts=task.attempt,
         )
+        self._report(task.node, "done", elapsed_s=outcome.wall_s)
 
     def _finish_failed(self, task: StepTask, error: str) -> None:
         self.tracker.finish_run(task.run_id, "failed", error=error)
         self.results[task.node] = StepResult(
             task.node, "failed", task.run_id, attempts=task.attempt, error=error
         )
+        self._report(task.node, "failed")
 
     def _skip(self, node: Node) -> None:
         run = self.tracker.start_run(
@@ -234,6 +245,18 @@ class Orchestrator:
         )
         self.tracker.finish_run(run.id, "skipped")
         self.results[node.name] = StepResult(node.name, "skipped", run.id)
+        self._report(node.name, "skipped")
+
+    def _report(
+        self,
+        name: str,
+        state: str,
+        *,
+        elapsed_s: float | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        if self.plan.progress is not None:
+            self.plan.progress(ProgressEvent("step", name, state, elapsed_s, detail or {}))
 
     def _record_success(
         self,

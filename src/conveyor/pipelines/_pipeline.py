@@ -15,6 +15,7 @@ from conveyor.pipelines._handles import current_builder, reset_builder, set_buil
 from conveyor.pipelines._params import bind_params
 
 if TYPE_CHECKING:
+    from conveyor.core._progress import ProgressHook
     from conveyor.pipelines._results import PipelineRun
     from conveyor.pipelines.executors import Executor
     from conveyor.workspace import Workspace
@@ -88,6 +89,7 @@ class Pipeline:
         resume: str | None = None,
         ray_address: str | None = None,
         dataset_pins: Mapping[str, int] | None = None,
+        progress: ProgressHook | None = None,
     ) -> PipelineRun:
         """Run the pipeline and record it.
 
@@ -102,6 +104,10 @@ class Pipeline:
             ray_address: Ray cluster address for ``executor="ray"``.
             dataset_pins: ``{dataset: version}`` overriding the versions ``load_dataset``
                 references resolve to (used by ``repro``).
+            progress: Called with a :class:`~conveyor.core._progress.ProgressEvent` as each
+                step starts (``running``) and ends (``done`` with its time, ``cached``,
+                ``resumed``, ``failed``, ``skipped``); with the local executor a
+                :func:`conveyor.tune` call inside a step also reports its trials to it.
 
         Returns:
             The finished run.
@@ -126,6 +132,7 @@ class Pipeline:
             resume=resume,
             ray_address=ray_address,
             dataset_pins=dataset_pins,
+            progress=progress,
         )
 
 

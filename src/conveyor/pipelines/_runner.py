@@ -23,6 +23,7 @@ from conveyor.tracking import HEARTBEAT_TIMEOUT_ENV, Heartbeat, Run
 from conveyor.workspace import Workspace
 
 if TYPE_CHECKING:
+    from conveyor.core._progress import ProgressHook
     from conveyor.pipelines._pipeline import Pipeline
     from conveyor.tracking import RunTracker
 
@@ -38,6 +39,7 @@ def run_pipeline(
     resume: str | None,
     ray_address: str | None,
     dataset_pins: Mapping[str, int] | None,
+    progress: ProgressHook | None = None,
 ) -> PipelineRun:
     """Build, execute and record ``pipeline``; see :meth:`Pipeline.run`."""
     ws, owned = _workspace(workspace, pipeline)
@@ -50,6 +52,7 @@ def run_pipeline(
             cache=cache,
             resume=resume,
             dataset_pins=dict(dataset_pins or {}),
+            progress=progress,
         )
     finally:
         if owned:
@@ -76,6 +79,7 @@ def _run(
     cache: bool,
     resume: str | None,
     dataset_pins: dict[str, int],
+    progress: ProgressHook | None,
 ) -> PipelineRun:
     tracker = ws.runs
     previous = _resumable(tracker, resume, pipeline) if resume else None
@@ -109,6 +113,7 @@ def _run(
         materializers=materializer_versions(),
         datasets=versions,
         reusable=reusable,
+        progress=progress,
     )
     orchestrator = Orchestrator(ws, graph, plan, executor)
     started, cpu_started = time.perf_counter(), time.process_time()

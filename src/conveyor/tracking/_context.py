@@ -18,6 +18,7 @@ from conveyor.errors import ConveyorError
 
 if TYPE_CHECKING:
     from conveyor.artifacts import ObjectInfo
+    from conveyor.core._progress import ProgressHook
     from conveyor.tracking._tracker import RunTracker
 
 _CURRENT: contextvars.ContextVar[RunContext | None] = contextvars.ContextVar(
@@ -36,6 +37,8 @@ class RunContext:
         pipeline_run_id: The enclosing pipeline run, if any.
         params: The parameters the code was called with.
         workspace_root: The project root.
+        progress: Where code in the run reports progress (``conveyor.tune`` reports its
+            trials to it), if anyone listens.
     """
 
     tracker: RunTracker
@@ -44,6 +47,7 @@ class RunContext:
     pipeline_run_id: str | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
     workspace_root: Path = field(default_factory=Path.cwd)
+    progress: ProgressHook | None = field(default=None, compare=False)
 
 
 @contextmanager

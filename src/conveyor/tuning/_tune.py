@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import inspect
+import math
 import os
+import threading
 import time
 import traceback
 import uuid
@@ -14,6 +16,7 @@ from typing import Any, Literal
 
 import optuna
 
+from conveyor.core._progress import ProgressEvent, ProgressHook
 from conveyor.tracking import Heartbeat, RunContext, RunTracker, current, run_context
 from conveyor.tuning._errors import TuneError
 from conveyor.tuning._space import SpaceSpec, suggest, to_distributions
@@ -73,6 +76,7 @@ def tune(
     seed: int | None = None,
     enqueue: Sequence[Mapping[str, Any]] = (),
     workspace: Workspace | str | os.PathLike[str] | None = None,
+    progress: ProgressHook | None = None,
 ) -> TuneResult:
     """Search ``space`` for the parameters that minimise (or maximise) ``objective``.
 
@@ -101,6 +105,10 @@ def tune(
         enqueue: Parameter sets to try first (partial sets are completed by the sampler).
         workspace: A workspace or project folder; default the current run's project, else
             the current directory.
+        progress: Called with a :class:`~conveyor.core._progress.ProgressEvent`
+            (``kind="trial"``) as each trial of this call ends (``done``, ``pruned`` or
+            ``failed``), with its value and the best value so far in ``detail``. Default:
+            the current run's hook (a pipeline run with a progress hook, local executor).
 
     Returns:
         The best trial of the study and a summary of every trial.
@@ -164,6 +172,12 @@ def tune(
                     study_name=name,
                     workspace=ws,
                     parent=parent,
+                    report=_TrialReporter(
+                        progress or (parent.progress if parent else None),
+                        direction=direction,
+                        n_trials=n_trials,
+                        step=parent.step_name if parent else None,
+                    ),
                 )
                 study.optimize(runner, n_trials=n_trials, timeout=timeout, n_jobs=n_jobs)
                 result = _result(study, name, run.id, direction)
@@ -205,7 +219,9 @@ class _TrialRunner:
         study_name: str,
         workspace: Workspace,
         parent: RunContext | None,
+        report: _TrialReporter,
     ) -> None:
+        self._report = report
         self._objective = objective
         self._distributions = distributions
         self._pass_trial = pass_trial
@@ -229,6 +245,7 @@ class _TrialRunner:
         optuna_trial.set_user_attr("conveyor_run_id", run.id)
         started, cpu_started = time.perf_counter(), time.thread_time()
         status, state, error = "completed", "complete", None
+        value: float | None = None
         try:
             ctx = RunContext(
                 tracker=self._tracker,
@@ -255,14 +272,56 @@ class _TrialRunner:
             status, state, error = "failed", "fail", traceback.format_exc()
             raise
         finally:
+            wall_s = time.perf_counter() - started
             self._tracker.finish_run(
                 run.id,
                 status,
                 error=error,
-                wall_s=time.perf_counter() - started,
+                wall_s=wall_s,
                 cpu_s=time.thread_time() - cpu_started,
                 tags={"state": state} if state == "pruned" else None,
             )
+            self._report(name, optuna_trial.number, state, value, wall_s)
+
+
+class _TrialReporter:
+    """Tells a progress hook about each ended trial, with the best value so far."""
+
+    def __init__(
+        self,
+        hook: ProgressHook | None,
+        *,
+        direction: str,
+        n_trials: int | None,
+        step: str | None,
+    ) -> None:
+        self._hook = hook
+        self._better = max if direction == "maximize" else min
+        self._direction = direction
+        self._n_trials = n_trials
+        self._step = step
+        self._best: float | None = None
+        self._lock = threading.Lock()  # trials of n_jobs > 1 end in several threads
+
+    def __call__(
+        self, name: str, number: int, state: str, value: float | None, wall_s: float
+    ) -> None:
+        if self._hook is None:
+            return
+        with self._lock:
+            if value is not None and math.isfinite(value):
+                self._best = value if self._best is None else self._better(self._best, value)
+            best = self._best
+        shown = {"complete": "done", "pruned": "pruned"}.get(state, "failed")
+        detail = {
+            "number": number,
+            "value": value,
+            "best": best,
+            "direction": self._direction,
+            "n_trials": self._n_trials,
+            "step": self._step,
+        }
+        self._hook(ProgressEvent("trial", name, shown, wall_s, detail))
 
 
 def _as_value(raw: Any, trial_name: str) -> float:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from conveyor.errors import ConveyorError
 
 if TYPE_CHECKING:
+    from conveyor.core._progress import ProgressHook
     from conveyor.pipelines._step import Step
     from conveyor.tracking import OutputRecord
     from conveyor.workspace import Workspace
@@ -31,6 +32,8 @@ class StepTask:
         workspace_root: The project root.
         attempt: 1 for the first attempt.
         dataset_ref: For ``load_dataset`` nodes, the exact ``name@version`` to load.
+        progress: Where code in the step reports progress (``conveyor.tune``'s trials);
+            in-process executors only: executors that ship the task elsewhere drop it.
     """
 
     node: str
@@ -43,6 +46,7 @@ class StepTask:
     workspace_root: Path
     attempt: int = 1
     dataset_ref: str | None = None
+    progress: ProgressHook | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ def execute_task(
         pipeline_run_id=task.pipeline_run_id,
         params=task.params,
         workspace_root=task.workspace_root,
+        progress=task.progress,
     )
     value_dir = ws.root / VALUE_DIR
     loaded: dict[str, Any] = {}

@@ -6,6 +6,7 @@ import os
 import sys
 import time
 from concurrent.futures import Future
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -93,7 +94,9 @@ class RayExecutor(Executor):
         options: dict[str, Any] = {"num_cpus": step.cpus, "num_gpus": step.gpus}
         if step.memory:
             options["memory"] = step.memory
-        ref = self._remote.options(**options).remote(self._root, self._env, task)
+        # A progress hook lives in this process (a terminal renderer): it does not travel.
+        shipped = replace(task, progress=None)
+        ref = self._remote.options(**options).remote(self._root, self._env, shipped)
         future: Future[StepOutcome] = ref.future()
         return future
 

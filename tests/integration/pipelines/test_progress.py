@@ -1,0 +1,122 @@
+"""Pipeline progress: each step reports running/done (with time), cached, failed, skipped,
+and a tuning study inside a step reports its trials with the best value so far."""
+
+from __future__ import annotations
+
+import pytest
+from pipeline_project import Project
+
+from conveyor.core._progress import ProgressEvent
+from conveyor.pipelines import PipelineFailedError
+from conveyor.workspace import Workspace
+
+FAILING = """
+from conveyor.pipelines import pipeline, step
+
+
+@step
+def source() -> int:
+    return 3
+
+
+@step
+def broken(x: int) -> int:
+    raise ValueError("no")
+
+
+@step
+def after(x: int) -> int:
+    return x
+
+
+@step
+def fine(x: int) -> int:
+    return x
+
+
+@pipeline
+def flow() -> None:
+    x = source()
+    after(broken(x))
+    fine(x)
+"""
+
+TUNED = """
+import conveyor
+from conveyor.pipelines import pipeline, step
+from conveyor.tuning import Float
+
+
+@step
+def search(n: int) -> float:
+    result = conveyor.tune(
+        lambda p: (p["x"] - 2.0) ** 2, {"x": Float(-5, 5)}, n_trials=n, seed=0
+    )
+    return result.best_value
+
+
+@pipeline
+def flow(n: int = 6) -> None:
+    search(n)
+"""
+
+
+def states(events: list[ProgressEvent]) -> list[tuple[str, str]]:
+    return [(e.name, e.state) for e in events if e.kind == "step"]
+
+
+def test_steps_report_running_then_done_with_time_then_cached(
+    project: Project, ws: Workspace
+) -> None:
+    project.write_flow()
+    events: list[ProgressEvent] = []
+    project.load().run(ws, progress=events.append, max_workers=1)
+    seen = states(events)
+    for name in ("source", "left", "right", "join"):
+        assert seen.index((name, "running")) < seen.index((name, "done"))
+    done = [e for e in events if e.state == "done"]
+    assert all(e.elapsed_s is not None and e.elapsed_s >= 0 for e in done)
+    assert done[0].line().startswith(f"step {done[0].name} done ")
+
+    again: list[ProgressEvent] = []
+    project.load().run(ws, progress=again.append)
+    assert sorted(states(again)) == sorted(
+        (name, "cached") for name in ("source", "left", "right", "join")
+    )
+    assert all(e.detail["cached_from"] for e in again)
+
+
+def test_a_failed_step_reports_failed_and_its_dependents_skipped(
+    project: Project, ws: Workspace
+) -> None:
+    project.write("failing.py", FAILING)
+    events: list[ProgressEvent] = []
+    with pytest.raises(PipelineFailedError, match="broken"):
+        project.load("failing.py:flow").run(ws, progress=events.append)
+    final = dict(states(events))
+    assert final == {"source": "done", "broken": "failed", "after": "skipped", "fine": "done"}
+
+
+def test_no_hook_runs_silently_and_identically(project: Project, ws: Workspace) -> None:
+    project.write_flow()
+    result = project.load().run(ws)
+    assert result.status == "completed"
+
+
+def test_trials_of_a_study_inside_a_step_report_the_best_so_far(
+    project: Project, ws: Workspace
+) -> None:
+    project.write("tuned.py", TUNED)
+    events: list[ProgressEvent] = []
+    project.load("tuned.py:flow").run(ws, progress=events.append)
+    trials = [e for e in events if e.kind == "trial"]
+    assert [e.detail["number"] for e in trials] == list(range(6))
+    assert {e.detail["step"] for e in trials} == {"search"}
+    assert all(e.detail["n_trials"] == 6 for e in trials)
+    bests = [e.detail["best"] for e in trials]
+    assert bests == [min(e.detail["value"] for e in trials[: i + 1]) for i in range(6)]
+    assert "best" in trials[-1].line()
+    # Trials end while the step runs: between its running and done events.
+    order = [(e.kind, e.state) for e in events]
+    assert order.index(("step", "running")) < order.index(("trial", "done"))
+    assert order.index(("step", "done")) > len(order) - 2
