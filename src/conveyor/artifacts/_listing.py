@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from conveyor.artifacts._crypto import (
     ESCAPE,
+    HEADER_SIZE,
     is_encrypted,
     is_escaped,
     parse_header,
@@ -19,6 +21,7 @@ from conveyor.errors import IntegrityError
 
 # fsspec backends name the modification time differently (local, S3, memory, others).
 _MODIFIED_KEYS = ("mtime", "LastModified", "last_modified", "modified", "created")
+_LIST_BATCH = 256
 
 
 @dataclass(frozen=True)
@@ -87,3 +90,24 @@ def _find(fs: Any, root: str) -> dict[str, dict[str, Any]]:
     except FileNotFoundError:
         return {}
     return {p: d for p, d in found.items() if d.get("type", "file") == "file"}
+
+
+def iter_infos(fs: Any, objects_root: str) -> Iterator[ObjectInfo]:
+    """Every complete object under ``objects_root`` as an :class:`ObjectInfo`, by hash."""
+    entries = scan_objects(fs, objects_root)
+    for start in range(0, len(entries), _LIST_BATCH):
+        batch = entries[start : start + _LIST_BATCH]
+        # One batched read of all headers (concurrent on S3); empty objects have no
+        # header, and S3 refuses range reads of them.
+        sized = [e for e in batch if e.stored_size > 0]
+        heads = fs.cat_ranges(
+            [e.path for e in sized],
+            [0] * len(sized),
+            [min(HEADER_SIZE, e.stored_size) for e in sized],
+            on_error="return",
+        )
+        found: dict[str, object] = {e.digest: h for e, h in zip(sized, heads, strict=True)}
+        for entry in batch:
+            head = found.get(entry.digest, b"")
+            if isinstance(head, bytes):  # else removed since it was listed
+                yield entry.to_info(head)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from conveyor.core import is_hash
-from conveyor.errors import InvalidNameError
+from conveyor.errors import ArtifactNotFoundError, IntegrityError, InvalidNameError
 
 
 @dataclass(frozen=True)
@@ -65,4 +66,36 @@ def check_hash(value: object) -> str:
         hint="Pass the hash exactly as returned by put_bytes/put_file or `conveyor` listings.",
         name=value if isinstance(value, str) else repr(value),
         kind="object hash",
+    )
+
+
+def not_found(digest: str, url: str) -> ArtifactNotFoundError:
+    """The error for a hash the store at ``url`` does not hold."""
+    return ArtifactNotFoundError(
+        f"No object {digest} in the artifact store {url}.",
+        hint="Check the hash, or that this workspace points at the right artifact store.",
+        hash=digest,
+        url=url,
+    )
+
+
+def corrupt(digest: str, url: str, why: str) -> IntegrityError:
+    """The error for a stored object that cannot be returned as its content."""
+    return IntegrityError(
+        f"Object {digest} in {url} is corrupt: {why}.",
+        hint="Restore the object from a replica or re-add its source.",
+        hash=digest,
+        url=url,
+    )
+
+
+def changed_while_stored(url: str, source: Path, expected: str, actual: str) -> IntegrityError:
+    """The error for a source file whose bytes changed while they were stored."""
+    return IntegrityError(
+        f"File {str(source)!r} changed while it was stored in {url} "
+        f"(expected hash {expected}, copied content hashes to {actual}).",
+        hint="Make sure nothing writes to the file, then add it again.",
+        path=str(source),
+        hash=expected,
+        url=url,
     )

@@ -6,7 +6,7 @@ import contextlib
 import os
 import shutil
 import uuid
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -25,10 +25,18 @@ from conveyor.artifacts._crypto import (
     parse_header,
     read_exact,
 )
-from conveyor.artifacts._gc import sweep
+from conveyor.artifacts._gc import Sweeper
 from conveyor.artifacts._keys import MasterKey
-from conveyor.artifacts._listing import StoredEntry, modified_of, scan_objects
-from conveyor.artifacts._objects import GcResult, ObjectInfo, check_hash
+from conveyor.artifacts._listing import StoredEntry, iter_infos, modified_of
+from conveyor.artifacts._objects import (
+    GcResult,
+    ObjectInfo,
+    changed_while_stored,
+    check_hash,
+    corrupt,
+    not_found,
+)
+from conveyor.artifacts._paths import open_no_follow, refuse_links
 from conveyor.artifacts._writers import (
     TEMP_SUFFIX,
     BufferedPutWriter,
@@ -36,10 +44,11 @@ from conveyor.artifacts._writers import (
     ObjectWriter,
     StreamingPutWriter,
     copy_and_hash,
+    stream_into,
     sync_filesystem,
 )
 from conveyor.core import ProgressCallback, hash_bytes, hash_file, no_progress, utcnow
-from conveyor.errors import ArtifactNotFoundError, EncryptionKeyError, IntegrityError
+from conveyor.errors import ArtifactNotFoundError, EncryptionKeyError
 
 #: How a filesystem publishes objects atomically (see ``_writers``).
 StorageKind = Literal["local", "memory", "remote"]
@@ -47,7 +56,6 @@ _READ_SIZE = 8 * 1024 * 1024
 # Files up to this size are read whole, hashed in memory and written in one go.
 _SMALL_FILE = 1024 * 1024
 _TMP_DIR = "tmp"
-_LIST_BATCH = 256
 
 
 class ArtifactStore:
@@ -59,9 +67,8 @@ class ArtifactStore:
     the hash is always of the plaintext, so encryption does not change names or dedupe.
 
     Any number of threads and processes may share a store: writes never expose partial
-    objects and two writers of the same content produce the same object. Do not run
-    :meth:`gc` while writers that rely on deduplication register their references (a
-    reused object keeps its old modification time); run it from one maintenance job.
+    objects, two writers of the same content produce the same object, and :meth:`gc`
+    may run meanwhile (writers that reuse an object :meth:`protect` it first).
 
     Build one with :func:`conveyor.artifacts.open_artifact_store`.
 
@@ -108,10 +115,6 @@ class ArtifactStore:
         references to them only after it. On a folder of small files this is several
         times faster. Nested blocks flush once, at the outermost exit. Object stores
         (S3, memory) are unaffected.
-
-        Example:
-            >>> with store.deferred_sync():  # doctest: +SKIP
-            ...     infos = [store.put_file(p) for p in paths]
         """
         self._deferred += 1
         try:
@@ -143,9 +146,8 @@ class ArtifactStore:
             5
         """
         digest = hash_bytes(data)
-        if self.exists(digest):
-            return self._reuse(digest)
-        return self._write_data(digest, data)
+        existing = self._existing(digest)
+        return existing if existing is not None else self._write_data(digest, data)
 
     def _write_data(self, digest: str, data: bytes) -> ObjectInfo:
         writer = self._writer(digest)
@@ -190,8 +192,9 @@ class ArtifactStore:
         source = Path(path)
         report = progress or no_progress
         label = f"put {source.name}"
-        if known_hash is not None and self.exists(check_hash(known_hash)):
-            return self._reuse(known_hash)
+        existing = None if known_hash is None else self._existing(check_hash(known_hash))
+        if existing is not None:
+            return existing
         total = source.stat().st_size
         if total <= _SMALL_FILE:
             # One read, hashed in memory, one write: a folder of small files costs two
@@ -199,14 +202,15 @@ class ArtifactStore:
             data = source.read_bytes()
             actual = hash_bytes(data)
             if known_hash is not None and actual != known_hash:
-                raise self._changed_while_stored(source, known_hash, actual)
-            info = self._reuse(actual) if self.exists(actual) else self._write_data(actual, data)
+                raise changed_while_stored(self.url, source, known_hash, actual)
+            info = self._existing(actual) or self._write_data(actual, data)
             report(label, len(data), total)
             return info
         digest = known_hash or hash_file(source)
-        if known_hash is None and self.exists(digest):
+        existing = None if known_hash is not None else self._existing(digest)
+        if existing is not None:
             report(label, total, total)
-            return self._reuse(digest)
+            return existing
         writer = self._writer(digest)
         report(label, 0, total)
         try:
@@ -214,10 +218,12 @@ class ArtifactStore:
             if isinstance(writer, LocalWriter) and not self._encrypt:
                 copied = copy_and_hash(writer, source)
             if copied is None:
-                copied = self._stream_into(writer, source, label, total, report)
+                copied = stream_into(
+                    writer, source, self._encryptor(), label=label, total=total, report=report
+                )
             written, size = copied
             if written != digest:
-                raise self._changed_while_stored(source, digest, written)
+                raise changed_while_stored(self.url, source, digest, written)
             writer.commit()
         except BaseException:
             writer.discard()
@@ -225,53 +231,41 @@ class ArtifactStore:
         report(label, size, total)
         return self._written_info(digest, size)
 
-    def _changed_while_stored(self, source: Path, expected: str, actual: str) -> IntegrityError:
-        return IntegrityError(
-            f"File {str(source)!r} changed while it was stored in {self.url} "
-            f"(expected hash {expected}, copied content hashes to {actual}).",
-            hint="Make sure nothing writes to the file, then add it again.",
-            path=str(source),
-            hash=expected,
-            url=self.url,
-        )
+    def protect(self, hash: str) -> bool:
+        """Renew the lease of an existing object so that a concurrent :meth:`gc` keeps it.
 
-    def _reuse(self, digest: str) -> ObjectInfo:
-        """Return an existing object's info, refreshing its modification time on local
-        disk so that ``gc`` (which spares young objects) cannot remove it between this
-        write and the caller recording its reference. Object stores cannot touch an object
-        without rewriting it; there, run ``gc`` from one maintenance job."""
-        if self._kind == "local":
-            os.utime(self._path(digest))
-        return self.info(digest)
+        Call it before recording a reference to an object this process did not write
+        (deduplication): on local disk it sets the object's modification time to now,
+        and ``gc`` never removes an object touched after its own start minus its grace.
+        Object stores cannot touch an object without rewriting it; there it only checks
+        existence (run ``gc`` from one maintenance job).
 
-    def _stream_into(
-        self,
-        writer: ObjectWriter,
-        source: Path,
-        label: str,
-        total: int,
-        report: ProgressCallback,
-    ) -> tuple[str, int]:
-        """Copy ``source`` into ``writer`` (encrypting if configured); hash what is written."""
-        hasher = blake3()
-        encryptor = self._encryptor()
-        if encryptor is not None:
-            writer.write(encryptor.header)
-        size = 0
-        buffer = bytearray(_READ_SIZE)
-        view = memoryview(buffer)
-        with source.open("rb") as handle:
-            while count := handle.readinto(buffer):
-                chunk = view[:count]
-                if encryptor is None and size == 0 and needs_escape(bytes(chunk[: len(ESCAPE)])):
-                    writer.write(ESCAPE)
-                hasher.update(chunk)
-                writer.write(chunk if encryptor is None else encryptor.update(chunk))
-                size += count
-                report(label, size, total)
-        if encryptor is not None:
-            writer.write(encryptor.finalize())
-        return hasher.hexdigest(), size
+        Returns:
+            ``True`` if the object exists (and is protected), ``False`` if it does not:
+            then write it again before referencing it.
+
+        Raises:
+            IntegrityError: the object's path goes through a symbolic link.
+        """
+        digest = check_hash(hash)
+        if self._kind != "local":
+            return self.exists(digest)
+        path = self._path(digest)
+        self._refuse_links(path, digest)
+        try:
+            os.utime(path, follow_symlinks=False)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def _existing(self, digest: str) -> ObjectInfo | None:
+        """The protected object's info, or ``None`` when it must be written."""
+        if not self.protect(digest):
+            return None
+        try:
+            return self.info(digest)
+        except ArtifactNotFoundError:  # a gc moved it aside meanwhile: write it again
+            return None
 
     # -- reading -------------------------------------------------------------------------
 
@@ -306,6 +300,7 @@ class ArtifactStore:
         report = progress or no_progress
         label = f"get {target.name}"
         path = self._path(digest)
+        self._refuse_links(path, digest)
         plain_local = self._kind == "local" and self._stored_as_is(digest, path)
         writer = LocalWriter(
             target, target.parent, temp_name=f".{target.name}.{uuid.uuid4().hex}{TEMP_SUFFIX}"
@@ -315,7 +310,7 @@ class ArtifactStore:
                 writer.close_temp()
                 shutil.copyfile(path, writer.temp_path)
                 if hash_file(writer.temp_path) != digest:
-                    raise self._corrupt(digest, "its content does not match its hash")
+                    raise corrupt(digest, self.url, "its content does not match its hash")
                 report(label, writer.temp_path.stat().st_size, 0)
             else:
                 with contextlib.closing(self._verified_chunks(digest)) as chunks:
@@ -336,7 +331,7 @@ class ArtifactStore:
                 hasher.update(chunk)
                 yield chunk
         if hasher.hexdigest() != digest:
-            raise self._corrupt(digest, "its content does not match its hash")
+            raise corrupt(digest, self.url, "its content does not match its hash")
 
     def _content_chunks(self, digest: str) -> Generator[bytes]:
         path = self._path(digest)
@@ -364,32 +359,17 @@ class ArtifactStore:
         """
         digest = check_hash(hash)
         path = self._path(digest)
+        self._refuse_links(path, digest)
         try:
             detail = self._fs.info(path)
             entry = StoredEntry(digest, path, int(detail["size"]), modified_of(detail))
             return entry.to_info(self._head(entry.path, entry.stored_size))
         except FileNotFoundError as exc:
-            raise self._not_found(digest) from exc
+            raise not_found(digest, self.url) from exc
 
     def iter_objects(self) -> Iterator[ObjectInfo]:
         """Yield every complete object, sorted by hash (temporary files are not listed)."""
-        entries = scan_objects(self._fs, f"{self._root}/objects")
-        for start in range(0, len(entries), _LIST_BATCH):
-            batch = entries[start : start + _LIST_BATCH]
-            # One batched read of all headers (concurrent on S3); empty objects have no
-            # header, and S3 refuses range reads of them.
-            sized = [e for e in batch if e.stored_size > 0]
-            heads = self._fs.cat_ranges(
-                [e.path for e in sized],
-                [0] * len(sized),
-                [min(HEADER_SIZE, e.stored_size) for e in sized],
-                on_error="return",
-            )
-            found: dict[str, object] = {e.digest: h for e, h in zip(sized, heads, strict=True)}
-            for entry in batch:
-                head = found.get(entry.digest, b"")
-                if isinstance(head, bytes):  # else removed since it was listed
-                    yield entry.to_info(head)
+        yield from iter_infos(self._fs, f"{self._root}/objects")
 
     def delete(self, hash: str) -> None:
         """Remove object ``hash``.
@@ -400,37 +380,43 @@ class ArtifactStore:
         digest = check_hash(hash)
         path = self._path(digest)
         if not self._fs.exists(path):
-            raise self._not_found(digest)
+            raise not_found(digest, self.url)
         with contextlib.suppress(FileNotFoundError):  # a concurrent delete won the race
             self._fs.rm_file(path)
 
     def gc(
-        self, live: set[str], *, grace: timedelta = timedelta(hours=1), dry_run: bool = False
+        self,
+        live: set[str] | Callable[[], Iterable[str]],
+        *,
+        grace: timedelta = timedelta(hours=1),
+        dry_run: bool = False,
     ) -> GcResult:
-        """Remove objects not in ``live`` last written more than ``grace`` ago.
+        """Remove objects not in ``live`` last written (or protected) more than ``grace``
+        before this call started; stale temporary files older than that go too.
 
-        Stale temporary files (interrupted writes) older than ``grace`` go too. Objects
+        Safe while other processes add content: see :meth:`protect` and ``_gc``. Objects
         with an unknown modification time are kept. On S3, also give the bucket a
         lifecycle rule that aborts incomplete multipart uploads: they are invisible here.
 
         Args:
-            live: Hashes still referenced; they are never removed.
-            grace: Minimum age of a removable object, so objects being written and not
-                yet referenced survive.
+            live: Hashes still referenced, or a function returning them; a function is
+                called at the start and again before anything is removed, so references
+                recorded meanwhile count.
+            grace: Minimum age of a removable object: the longest an add may take
+                between protecting or writing an object and recording its reference.
             dry_run: Report what would be removed without removing it.
 
         Raises:
             InvalidNameError: ``live`` holds something that is not a hash.
         """
-        keep = {check_hash(h) for h in live}
-        return sweep(
+        sweeper = Sweeper(
             self._fs,
             objects_root=f"{self._root}/objects",
             tmp_root=self._tmp,
-            keep=keep,
-            cutoff=utcnow() - grace,
-            dry_run=dry_run,
+            path_of=self._path,
+            atomic_rename=self._kind == "local",
         )
+        return sweeper.run(live, cutoff=utcnow() - grace, dry_run=dry_run)
 
     # -- internals -----------------------------------------------------------------------
 
@@ -440,6 +426,8 @@ class ArtifactStore:
     def _writer(self, digest: str) -> ObjectWriter:
         final = self._path(digest)
         if self._kind == "local":
+            self._refuse_links(final, digest)
+            self._refuse_links(self._tmp, digest)
             return LocalWriter(Path(final), Path(self._tmp), durable=self._deferred == 0)
         if self._kind == "memory":
             return BufferedPutWriter(self._fs, final, self.url)
@@ -459,7 +447,7 @@ class ArtifactStore:
         try:
             return not needs_escape(self._head(path, int(self._fs.info(path)["size"])))
         except FileNotFoundError as exc:
-            raise self._not_found(digest) from exc
+            raise not_found(digest, self.url) from exc
 
     def _head(self, path: str, stored_size: int) -> bytes:
         """The first bytes of a stored object, enough to tell whether it is encrypted."""
@@ -469,22 +457,17 @@ class ArtifactStore:
 
     def _open_read(self, digest: str, path: str) -> Any:
         try:
-            return self._fs.open(path, "rb")
+            if self._kind != "local":
+                return self._fs.open(path, "rb")
+            self._refuse_links(path, digest)
+            return open_no_follow(path)
         except FileNotFoundError as exc:
-            raise self._not_found(digest) from exc
+            raise not_found(digest, self.url) from exc
+        except OSError as exc:  # ELOOP: the object was replaced by a link meanwhile
+            why = f"it cannot be opened as a regular file ({exc.strerror})"
+            raise corrupt(digest, self.url, why) from exc
 
-    def _not_found(self, digest: str) -> ArtifactNotFoundError:
-        return ArtifactNotFoundError(
-            f"No object {digest} in the artifact store {self.url}.",
-            hint="Check the hash, or that this workspace points at the right artifact store.",
-            hash=digest,
-            url=self.url,
-        )
-
-    def _corrupt(self, digest: str, why: str) -> IntegrityError:
-        return IntegrityError(
-            f"Object {digest} in {self.url} is corrupt: {why}.",
-            hint="Restore the object from a replica or re-add its source.",
-            hash=digest,
-            url=self.url,
-        )
+    def _refuse_links(self, path: str, digest: str) -> None:
+        """On local disk, refuse a path that goes through a symbolic link (see ``_paths``)."""
+        if self._kind == "local":
+            refuse_links(self._root, path, url=self.url, digest=digest)

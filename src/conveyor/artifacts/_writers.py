@@ -28,11 +28,14 @@ import uuid
 from pathlib import Path
 from typing import Any, Protocol
 
-from conveyor.artifacts._crypto import ESCAPE, needs_escape
-from conveyor.core import hash_file
+from blake3 import blake3
+
+from conveyor.artifacts._crypto import ESCAPE, Encryptor, needs_escape
+from conveyor.core import ProgressCallback, hash_file
 from conveyor.errors import IntegrityError
 
 TEMP_SUFFIX = ".part"
+_READ_SIZE = 8 * 1024 * 1024
 
 
 class ObjectWriter(Protocol):
@@ -207,3 +210,34 @@ def copy_and_hash(writer: LocalWriter, source: Path) -> tuple[str, int] | None:
             writer.restart()
             return None
     return hash_file(writer.temp_path), writer.temp_path.stat().st_size
+
+
+def stream_into(
+    writer: ObjectWriter,
+    source: Path,
+    encryptor: Encryptor | None,
+    *,
+    label: str,
+    total: int,
+    report: ProgressCallback,
+) -> tuple[str, int]:
+    """Copy ``source`` into ``writer`` (sealed by ``encryptor`` if given); return the hash
+    and size of the plaintext written, reporting ``(label, bytes_done, total)``."""
+    hasher = blake3()
+    if encryptor is not None:
+        writer.write(encryptor.header)
+    size = 0
+    buffer = bytearray(_READ_SIZE)
+    view = memoryview(buffer)
+    with source.open("rb") as handle:
+        while count := handle.readinto(buffer):
+            chunk = view[:count]
+            if encryptor is None and size == 0 and needs_escape(bytes(chunk[: len(ESCAPE)])):
+                writer.write(ESCAPE)
+            hasher.update(chunk)
+            writer.write(chunk if encryptor is None else encryptor.update(chunk))
+            size += count
+            report(label, size, total)
+    if encryptor is not None:
+        writer.write(encryptor.finalize())
+    return hasher.hexdigest(), size

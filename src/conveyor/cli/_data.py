@@ -2,19 +2,57 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from conveyor.cli._output import console, fmt_bytes, fmt_time, print_json, progress_bar
+from conveyor.core import ProgressCallback
 
 app = typer.Typer(
     help="Version datasets (files, folders, CSV and Parquet tables).", no_args_is_help=True
 )
 
 _JSON = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+# Byte stages of data add/push/pull/checkout; below this size no plain lines are printed.
+_BYTE_STAGES = ("Uploading", "Pushing", "Pulling", "Checking out", "Exporting")
+_LARGE = 8 * 1024 * 1024
+_STEPS = 4  # plain lines at 25 %, 50 %, 75 % and 100 %
+
+
+@contextmanager
+def _progress(enabled: bool = True) -> Iterator[ProgressCallback]:
+    """Progress of long data work on stderr: a rich bar on a terminal, else plain lines
+    (one per quarter of each large byte stage), so CI logs show that work goes on."""
+    err = Console(stderr=True)
+    if not enabled or err.is_terminal:
+        with progress_bar(enabled) as bar:
+            yield bar
+        return
+    printed: dict[str, int] = {}
+
+    def line(stage: str, done: int, total: int) -> None:
+        if total < _LARGE or not stage.startswith(_BYTE_STAGES):
+            return
+        step = min(_STEPS, done * _STEPS // total)
+        if step > printed.get(stage, 0):
+            printed[stage] = step
+            share = 100 * step // _STEPS
+            print(
+                f"{stage}: {share}% ({fmt_bytes(done)} of {fmt_bytes(total)})",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    yield line
 
 
 def _workspace() -> Any:
@@ -31,7 +69,7 @@ def add(
     json_out: _JSON = False,
 ) -> None:
     """Version PATH as a new version of dataset NAME (no-op when nothing changed)."""
-    with _workspace() as ws, progress_bar(not json_out) as progress:
+    with _workspace() as ws, _progress(not json_out) as progress:
         version = ws.datasets.add(name, path, message=message, progress=progress)
     if json_out:
         print_json(version)
@@ -155,42 +193,99 @@ def checkout(
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite different existing files.")
     ] = False,
+    format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="Tables only: original (the file as added), parquet or csv. Default: the "
+            "original file, or the format DEST's suffix names.",
+        ),
+    ] = None,
+    json_out: _JSON = False,
 ) -> None:
     """Restore a version's exact bytes to DEST (every byte verified)."""
-    with _workspace() as ws, progress_bar() as progress:
-        path = ws.datasets.checkout(ref, dest, force=force, progress=progress)
+    from conveyor.data import CHECKOUT_FORMATS, CheckoutFormatError
+
+    if format is not None and format not in CHECKOUT_FORMATS:
+        raise CheckoutFormatError(
+            f"Unknown checkout format {format!r}; expected one of {', '.join(CHECKOUT_FORMATS)}.",
+            hint=f"Run `conveyor data checkout {ref} {dest} --format csv` (or original, parquet).",
+            format=format,
+        )
+    with _workspace() as ws, _progress(not json_out) as progress:
         version = ws.datasets.get(ref)
-    console().print(f"Checked out {version.name}@{version.version} to {path}.")
+        path = ws.datasets.checkout(
+            version.ref,
+            dest,
+            force=force,
+            format=format,
+            progress=progress,
+        )
+    if json_out:
+        print_json(
+            {
+                "name": version.name,
+                "version": version.version,
+                "kind": version.kind,
+                "content_hash": version.content_hash,
+                "path": str(path),
+                "format": format,
+            }
+        )
+        return
+    console().print(f"Checked out {version.name}@{version.version} to {path}.", markup=False)
 
 
-_NAMES = Annotated[list[str] | None, typer.Argument(help="Datasets (default: all locked).")]
+_NAMES = Annotated[
+    list[str] | None,
+    typer.Argument(help="NAME (its pinned version) or NAME@VERSION; default: all pinned."),
+]
 _REMOTE = Annotated[str | None, typer.Option(help="Remote URL (default: store.remote_url).")]
+_ALL = Annotated[
+    bool, typer.Option("--all", help="Every version of the datasets, not only the pinned one.")
+]
 
 
 @app.command("push")
-def push(names: _NAMES = None, remote: _REMOTE = None, json_out: _JSON = False) -> None:
-    """Upload the versions pinned in conveyor.lock (and their history) to a remote."""
-    _transfer("push", names, remote, json_out=json_out)
+def push(
+    names: _NAMES = None,
+    remote: _REMOTE = None,
+    all_versions: _ALL = False,
+    json_out: _JSON = False,
+) -> None:
+    """Upload versions (default: those pinned in conveyor.lock) and all manifests to a remote."""
+    _transfer("push", names, remote, all_versions=all_versions, json_out=json_out)
 
 
 @app.command("pull")
-def pull(names: _NAMES = None, remote: _REMOTE = None, json_out: _JSON = False) -> None:
-    """Fetch the versions pinned in conveyor.lock from a remote (restores a fresh clone)."""
-    _transfer("pull", names, remote, json_out=json_out)
+def pull(
+    names: _NAMES = None,
+    remote: _REMOTE = None,
+    all_versions: _ALL = False,
+    json_out: _JSON = False,
+) -> None:
+    """Fetch versions from a remote: the pinned ones (restores a fresh clone), NAME@VERSION,
+    or --all."""
+    _transfer("pull", names, remote, all_versions=all_versions, json_out=json_out)
 
 
 def _transfer(
-    direction: str, names: list[str] | None, remote: str | None, *, json_out: bool
+    direction: str,
+    names: list[str] | None,
+    remote: str | None,
+    *,
+    all_versions: bool,
+    json_out: bool,
 ) -> None:
-    with _workspace() as ws, progress_bar(not json_out) as progress:
+    with _workspace() as ws, _progress(not json_out) as progress:
         other = ws.open_remote(remote)
         move = ws.datasets.push if direction == "push" else ws.datasets.pull
-        result = move(other, names or None, progress=progress)
+        result = move(other, names or None, progress=progress, all_versions=all_versions)
     if json_out:
         print_json(result)
         return
     verb = "Pushed to" if direction == "push" else "Pulled from"
-    console().print(f"{verb} {other.url}: {result}")
+    console().print(f"{verb} {other.url}: {result}", markup=False)
 
 
 def _render_diff(diff: Any) -> None:

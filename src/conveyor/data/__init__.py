@@ -11,8 +11,14 @@ that a fresh clone can restore exactly the pinned bytes. Records live in
 
 from __future__ import annotations
 
+from conveyor.data._checkout import CHECKOUT_FORMATS, CheckoutFormat
 from conveyor.data._diff import DatasetDiff
-from conveyor.data._errors import CheckoutConflictError, NotATableError
+from conveyor.data._errors import (
+    CheckoutConflictError,
+    CheckoutFormatError,
+    CheckoutPathError,
+    NotATableError,
+)
 from conveyor.data._lock import LOCK_FILE, LockEntry, LockFile
 from conveyor.data._manifest import manifest_bytes, manifest_hash
 from conveyor.data._models import DatasetSummary, DatasetVersion, PullResult, PushResult
@@ -23,7 +29,11 @@ from conveyor.data._scan import AddStats
 
 __all__ = [
     "AddStats",
+    "CHECKOUT_FORMATS",
     "CheckoutConflictError",
+    "CheckoutFormat",
+    "CheckoutFormatError",
+    "CheckoutPathError",
     "DatasetDiff",
     "DatasetRef",
     "DatasetRegistry",

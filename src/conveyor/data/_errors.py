@@ -14,6 +14,25 @@ class CheckoutConflictError(ConveyorError, FileExistsError):
         return self.message
 
 
+class CheckoutPathError(ConveyorError, ValueError):
+    """``checkout`` would write through a symbolic link inside the destination folder.
+
+    Raised before anything is written; the message names the link and where it points.
+    """
+
+    code = "checkout_path"
+
+
+class CheckoutFormatError(ConveyorError, ValueError):
+    """The format asked of ``checkout`` does not fit the version or the destination.
+
+    For example ``--format csv`` of a folder version, ``--format original`` of a table
+    built from a DataFrame, or Parquet bytes into a ``.csv`` destination.
+    """
+
+    code = "checkout_format"
+
+
 class NotATableError(ConveyorError, TypeError):
     """A table operation (``load``, schema diff) was asked of a file or folder dataset."""
 

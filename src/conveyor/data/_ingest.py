@@ -10,12 +10,14 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import time
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from conveyor.core import ProgressCallback, hash_file
-from conveyor.data._manifest import check_relpath
+from conveyor.core import ProgressCallback, hash_file, isoformat
+from conveyor.data._manifest import MANIFEST_FORMAT, check_relpath
 from conveyor.data._profile import compute_profile
 from conveyor.data._scan import AddStats, SourceFile, hash_files, list_folder
 from conveyor.data._state import StateCache
@@ -46,10 +48,65 @@ class PreparedContent:
     profile: dict[str, Any] | None = None
     row_count: int | None = None
     temp_files: list[Path] = field(default_factory=list)
+    #: The file a table was read from, kept byte for byte (``None`` for DataFrames).
+    original: SourceFile | None = None
 
     def manifest_files(self) -> dict[str, dict[str, Any]]:
         """``{relpath: {"hash", "size"}}`` as written to the manifest."""
         return {f.relpath: {"hash": f.hash, "size": f.size} for f in self.files}
+
+    def manifest_original(self) -> dict[str, Any] | None:
+        """The manifest's ``original`` entry (``{"name", "hash", "size"}``), or ``None``."""
+        if self.original is None:
+            return None
+        return {
+            "name": self.original.relpath,
+            "hash": self.original.hash,
+            "size": self.original.size,
+        }
+
+    def manifest(
+        self,
+        name: str,
+        version: int,
+        *,
+        parent: tuple[int, str] | None,
+        now: datetime,
+        actor: str,
+        message: str | None,
+    ) -> dict[str, Any]:
+        """The manifest of this content recorded as ``name@version``.
+
+        Args:
+            name: Dataset name.
+            version: The version number it gets.
+            parent: ``(version, content_hash)`` of the version it follows, if any.
+            now: The recording time (UTC).
+            actor: Who records it.
+            message: What changed.
+        """
+        manifest: dict[str, Any] = {
+            "format": MANIFEST_FORMAT,
+            "name": name,
+            "version": version,
+            "kind": self.kind,
+            "files": self.manifest_files(),
+            "schema": self.schema,
+            "profile": self.profile,
+            "row_count": self.row_count,
+            "parent": None if parent is None else {"version": parent[0], "content_hash": parent[1]},
+            "created_at": isoformat(now),
+            "created_by": actor,
+            "message": message,
+            "source": self.source,
+        }
+        if self.original is not None:
+            manifest["original"] = self.manifest_original()
+        return manifest
+
+    def objects(self) -> list[SourceFile]:
+        """Every file whose bytes the version stores (the original too, for tables)."""
+        return [*self.files, *([self.original] if self.original is not None else [])]
 
     def cleanup(self) -> None:
         """Delete temporary files (the canonical Parquet of a table)."""
@@ -165,8 +222,38 @@ def prepare(
                 path=str(path),
             )
         content = _table_content(read_table_file(path), str(path), tmp_dir)
+        with StateCache(cache_path) as cache:
+            (original,) = hash_files([(path.name, path, path.stat())], cache, stats, progress)
+        content.original = _checked([original], path.parent)[0]
         stats.files, stats.hashed_files = 1, 1
         return content
     with StateCache(cache_path) as cache:
         files = hash_files([(path.name, path, path.stat())], cache, stats, progress)
     return PreparedContent("file", _checked(files, path.parent), str(path))
+
+
+def reap_stale_temp(tmp_dir: Path, older_than: timedelta) -> int:
+    """Delete the files in ``tmp_dir`` last written more than ``older_than`` ago.
+
+    Only this package writes there (the canonical Parquet of a table being added, for
+    minutes); older files are leftovers of killed adds. A file removed meanwhile by a
+    concurrent reaper is not an error.
+
+    Returns:
+        The number of bytes freed.
+    """
+    cutoff = time.time() - older_than.total_seconds()
+    freed = 0
+    try:
+        entries = list(os.scandir(tmp_dir))
+    except FileNotFoundError:
+        return 0
+    for entry in entries:
+        if not entry.is_file(follow_symlinks=False):
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            info = entry.stat(follow_symlinks=False)
+            if info.st_mtime < cutoff:
+                os.unlink(entry.path)
+                freed += info.st_size
+    return freed

@@ -88,13 +88,15 @@ def parse_manifest(data: bytes, expected_hash: str) -> dict[str, Any]:
         files = manifest["files"]
         if not isinstance(files, dict):
             raise ValueError("'files' is not an object")
-        for relpath, entry in files.items():
-            check_relpath(relpath)
-            if not is_hash(entry["hash"]) or not isinstance(entry["size"], int):
-                raise ValueError(f"bad entry for {relpath!r}")
+        _check_entries(files)
+        original_of(manifest)
         parent = manifest.get("parent")
-        if parent is not None and not is_hash(parent["content_hash"]):
-            raise ValueError("bad parent content hash")
+        if parent is not None:
+            number = parent["version"]
+            if not is_hash(parent["content_hash"]):
+                raise ValueError("bad parent content hash")
+            if isinstance(number, bool) or not isinstance(number, int) or not 0 < number < version:
+                raise ValueError(f"bad parent version {number!r}")
     except (ValueError, KeyError, TypeError, InvalidNameError) as exc:
         raise IntegrityError(
             f"Object {expected_hash} is not a valid dataset manifest: {exc}.",
@@ -103,6 +105,56 @@ def parse_manifest(data: bytes, expected_hash: str) -> dict[str, Any]:
             hash=expected_hash,
         ) from exc
     return manifest
+
+
+def _check_entries(files: Mapping[str, Any]) -> None:
+    for relpath, entry in files.items():
+        check_relpath(relpath)
+        if not isinstance(entry, dict) or not is_hash(entry["hash"]) or not _is_size(entry["size"]):
+            raise ValueError(f"bad entry for {relpath!r}")
+
+
+def _is_size(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63
+
+
+def original_of(manifest: Mapping[str, Any]) -> tuple[str, str, int] | None:
+    """``(file name, hash, size)`` of the file a table was added from, or ``None``.
+
+    Tables added from a CSV or Parquet file keep those exact bytes next to the canonical
+    Parquet object (manifest key ``original``), so a checkout restores the file as it
+    was added. Tables from DataFrames, and versions recorded before this key existed,
+    have none.
+
+    Raises:
+        ValueError: the entry is malformed (its name must be one safe path component).
+    """
+    entry = manifest.get("original")
+    if entry is None:
+        return None
+    if not isinstance(entry, dict):
+        raise ValueError("'original' is not an object")
+    name, digest, size = entry.get("name"), entry.get("hash"), entry.get("size")
+    if (
+        not isinstance(name, str)
+        or "/" in name
+        or not isinstance(digest, str)
+        or not is_hash(digest)
+        or not isinstance(size, int)
+        or not _is_size(size)
+    ):
+        raise ValueError(f"bad 'original' entry {entry!r:.120}")
+    check_relpath(name)
+    return name, digest, size
+
+
+def object_hashes(manifest: Mapping[str, Any]) -> set[str]:
+    """Every data object a version references: its files and, for tables, the original."""
+    hashes = {h for h, _ in files_of(manifest).values()}
+    original = original_of(manifest)
+    if original is not None:
+        hashes.add(original[1])
+    return hashes
 
 
 def files_of(manifest: Mapping[str, Any]) -> dict[str, tuple[str, int]]:

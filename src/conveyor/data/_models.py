@@ -136,6 +136,8 @@ class PushResult:
         objects_uploaded: Data objects uploaded.
         objects_skipped: Data objects the remote already had.
         bytes_uploaded: Bytes of the uploaded data objects.
+        missing: ``name@version`` of versions skipped by ``all_versions`` because their
+            bytes are not in this workspace.
     """
 
     datasets: list[str] = field(default_factory=list)
@@ -143,12 +145,14 @@ class PushResult:
     objects_uploaded: int = 0
     objects_skipped: int = 0
     bytes_uploaded: int = 0
+    missing: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         return (
             f"{', '.join(self.datasets) or 'nothing'}: {self.objects_uploaded} object(s) "
             f"({self.bytes_uploaded:,} bytes) and {self.manifests_uploaded} manifest(s) "
             f"uploaded, {self.objects_skipped} already there"
+            + (f"; not here to push: {', '.join(self.missing)}" if self.missing else "")
         )
 
 
@@ -157,12 +161,14 @@ class PullResult:
     """What :meth:`DatasetRegistry.pull` fetched and recorded.
 
     Attributes:
-        datasets: ``name@version`` of each pinned dataset pulled.
+        datasets: ``name@version`` of each version whose bytes were pulled.
         versions_recorded: ``name@version`` of each metadata record recreated locally.
         manifests_fetched: Manifests copied from the remote.
         objects_fetched: Data objects downloaded (each verified).
         objects_skipped: Data objects already present locally.
         bytes_fetched: Bytes of the downloaded data objects.
+        missing: ``name@version`` of versions skipped by ``all_versions`` because their
+            bytes are not on the remote.
     """
 
     datasets: list[str] = field(default_factory=list)
@@ -171,6 +177,7 @@ class PullResult:
     objects_fetched: int = 0
     objects_skipped: int = 0
     bytes_fetched: int = 0
+    missing: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         recorded = (
@@ -180,4 +187,5 @@ class PullResult:
             f"{', '.join(self.datasets) or 'nothing'}: {self.objects_fetched} object(s) "
             f"({self.bytes_fetched:,} bytes) fetched and verified, "
             f"{self.objects_skipped} already here{recorded}"
+            + (f"; not on the remote: {', '.join(self.missing)}" if self.missing else "")
         )

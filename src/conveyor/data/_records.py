@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from conveyor.data._models import DatasetSummary
 from conveyor.data._refs import DatasetRef
 from conveyor.errors import DatasetNotFoundError, VersionNotFoundError
 from conveyor.store import ArtifactRefRow, DatasetRow, DatasetVersionRow, WriteTx
@@ -141,3 +142,30 @@ def add_refs(tx: WriteTx, name: str, version: int, hashes: set[str]) -> None:
     owner = owner_of(name, version)
     for digest in sorted(hashes):
         tx.session.add(ArtifactRefRow(hash=digest, owner=owner))
+
+
+def dataset_summaries(session: Session) -> list[DatasetSummary]:
+    """Every dataset with its newest version, sorted by name."""
+    counts = (
+        select(
+            DatasetVersionRow.dataset_id,
+            func.max(DatasetVersionRow.version).label("latest"),
+            func.count().label("versions"),
+        )
+        .group_by(DatasetVersionRow.dataset_id)
+        .subquery()
+    )
+    query = (
+        select(DatasetRow.name, DatasetVersionRow, counts.c.versions)
+        .join(counts, counts.c.dataset_id == DatasetRow.id)
+        .join(
+            DatasetVersionRow,
+            (DatasetVersionRow.dataset_id == DatasetRow.id)
+            & (DatasetVersionRow.version == counts.c.latest),
+        )
+        .order_by(DatasetRow.name)
+    )
+    return [
+        DatasetSummary(name, row.version, int(count), row.kind, row.created_at)
+        for name, row, count in session.execute(query)
+    ]

@@ -6,22 +6,25 @@ import builtins
 import os
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from conveyor.artifacts import ArtifactStore
-from conveyor.core import Actor, ProgressCallback, isoformat, utcnow, validate_name
-from conveyor.data._checkout import checkout_version
+from conveyor.core import Actor, ProgressCallback, utcnow, validate_name
+from conveyor.data._checkout import CheckoutFormat, checkout_version
 from conveyor.data._diff import DatasetDiff, compute_diff
 from conveyor.data._errors import NotATableError
-from conveyor.data._ingest import PreparedContent, prepare
+from conveyor.data._ingest import PreparedContent, prepare, reap_stale_temp
 from conveyor.data._lock import LockFile, exclusive_lock
-from conveyor.data._manifest import MANIFEST_FORMAT, manifest_bytes, parse_manifest
+from conveyor.data._manifest import manifest_bytes, parse_manifest
 from conveyor.data._models import DatasetSummary, DatasetVersion, PullResult, PushResult
+from conveyor.data._progress import offset_progress
 from conveyor.data._records import (
     add_refs,
+    dataset_summaries,
     find_dataset,
     latest_row,
     owner_of,
@@ -44,6 +47,8 @@ T = TypeVar("T")
 STATE_DB = Path(".conveyor") / "cache" / "state.db"
 _TMP_DIR = Path(".conveyor") / "tmp"
 _LOCK_GUARD = Path(".conveyor") / "cache" / "lockfile.lock"
+# An add's temporary Parquet lives minutes; one this old was left by a killed add.
+_TEMP_BOUND = timedelta(days=1)
 
 
 class _Unchanged(Exception):
@@ -129,6 +134,7 @@ class DatasetRegistry:
         validate_name(name, kind="dataset name")
         stats = AddStats()
         self.last_add_stats = stats
+        reap_stale_temp(self.root / _TMP_DIR, _TEMP_BOUND)
         content = prepare(
             source,
             tmp_dir=self.root / _TMP_DIR,
@@ -163,20 +169,29 @@ class DatasetRegistry:
             manifest = self.manifest(current.ref)
         except ArtifactNotFoundError:
             return False
-        return bool(manifest["files"] == content.manifest_files())
+        # Same rows from a DataFrame keep the latest version (and the file it restores);
+        # a file whose bytes differ from the recorded original makes a new version.
+        original = content.manifest_original()
+        return bool(
+            manifest["files"] == content.manifest_files()
+            and (original is None or manifest.get("original") == original)
+        )
 
     def _upload(
         self, content: PreparedContent, stats: AddStats, progress: ProgressCallback | None
     ) -> None:
-        unique = {f.hash: f for f in content.files}
+        unique = {f.hash: f for f in content.objects()}
         total = sum(f.size for f in unique.values())
         done = 0
         # One filesystem flush for the whole batch instead of an fsync per object; the
         # version is recorded only after the block has flushed.
         with self.artifacts.deferred_sync():
             for entry in unique.values():
-                if not self.artifacts.exists(entry.hash):
-                    self.artifacts.put_file(entry.path, known_hash=entry.hash)
+                # protect() renews a reused object's lease before the record refers to
+                # it, so a concurrent gc keeps it (or it is missing and written again).
+                if not self.artifacts.protect(entry.hash):
+                    chunks = offset_progress(progress, "Uploading", done, total)
+                    self.artifacts.put_file(entry.path, known_hash=entry.hash, progress=chunks)
                     stats.uploaded_objects += 1
                     stats.uploaded_bytes += entry.size
                 done += entry.size
@@ -207,27 +222,14 @@ class DatasetRegistry:
         version = previous.version + 1 if previous is not None else 1
         if progress is not None:
             progress("Recording version", 0, 1)
-        manifest: dict[str, Any] = {
-            "format": MANIFEST_FORMAT,
-            "name": name,
-            "version": version,
-            "kind": content.kind,
-            "files": content.manifest_files(),
-            "schema": content.schema,
-            "profile": content.profile,
-            "row_count": content.row_count,
-            "parent": None
-            if previous is None
-            else {"version": previous.version, "content_hash": previous.content_hash},
-            "created_at": isoformat(now),
-            "created_by": self.actor.name,
-            "message": message,
-            "source": content.source,
-        }
+        parent = None if previous is None else (previous.version, previous.content_hash)
+        manifest = content.manifest(
+            name, version, parent=parent, now=now, actor=self.actor.name, message=message
+        )
         content_hash = self.artifacts.put_bytes(manifest_bytes(manifest)).hash
         row = version_row_from_manifest(manifest, dataset.id, content_hash)
         session.add(row)
-        add_refs(tx, name, version, {content_hash, *(f.hash for f in content.files)})
+        add_refs(tx, name, version, {content_hash, *(f.hash for f in content.objects())})
         session.flush()
         tx.target = owner_of(name, version)
         tx.details.update(
@@ -257,6 +259,16 @@ class DatasetRegistry:
             row = None if dataset is None else version_row(session, dataset.id, number)
             return row is not None and row.content_hash == content_hash
 
+    def reap_temp(self, older_than: timedelta = timedelta(hours=1)) -> int:
+        """Delete leftovers of interrupted adds in ``.conveyor/tmp`` older than ``older_than``.
+
+        ``add`` reaps those older than a day on its own; ``gc`` calls this with its grace.
+
+        Returns:
+            The number of bytes freed.
+        """
+        return reap_stale_temp(self.root / _TMP_DIR, older_than)
+
     # -- reading -------------------------------------------------------------------------
 
     def _latest(self, name: str) -> DatasetVersion | None:
@@ -280,30 +292,8 @@ class DatasetRegistry:
 
     def list(self) -> builtins.list[DatasetSummary]:
         """Every dataset with its newest version, sorted by name."""
-        counts = (
-            select(
-                DatasetVersionRow.dataset_id,
-                func.max(DatasetVersionRow.version).label("latest"),
-                func.count().label("versions"),
-            )
-            .group_by(DatasetVersionRow.dataset_id)
-            .subquery()
-        )
-        query = (
-            select(DatasetRow.name, DatasetVersionRow, counts.c.versions)
-            .join(counts, counts.c.dataset_id == DatasetRow.id)
-            .join(
-                DatasetVersionRow,
-                (DatasetVersionRow.dataset_id == DatasetRow.id)
-                & (DatasetVersionRow.version == counts.c.latest),
-            )
-            .order_by(DatasetRow.name)
-        )
         with self.store.read() as session:
-            return [
-                DatasetSummary(name, row.version, int(count), row.kind, row.created_at)
-                for name, row, count in session.execute(query)
-            ]
+            return dataset_summaries(session)
 
     def log(self, name: str) -> builtins.list[DatasetVersion]:
         """Every version of ``name``, newest first.
@@ -339,7 +329,7 @@ class DatasetRegistry:
             raise ArtifactNotFoundError(
                 f"Dataset {version.ref}: object {digest} is recorded but its bytes are not "
                 f"present locally in {self.artifacts.url}.",
-                hint="Run `conveyor data pull` to fetch the pinned versions from the remote.",
+                hint=f"Run `conveyor data pull {version.ref}` to fetch it from the remote.",
                 name=version.name,
                 version=version.version,
                 hash=digest,
@@ -378,14 +368,25 @@ class DatasetRegistry:
         dest: str | os.PathLike[str],
         *,
         force: bool = False,
+        format: CheckoutFormat | None = None,
         progress: ProgressCallback | None = None,
     ) -> Path:
         """Write a version's files to ``dest``, every byte verified, each file atomically.
 
-        A table is written as one Parquet file and a single-file version as that file:
-        ``dest`` is the file path, or, if ``dest`` is an existing folder, the file goes
-        inside it (``<name>.parquet`` for tables). A folder version is restored under
-        ``dest``; files in ``dest`` that the version does not list are left alone.
+        A file or folder version is restored byte for byte, and so is a table added from
+        a CSV or Parquet file (its original file is kept). ``dest`` is the file path or,
+        if it is an existing folder, the file goes inside it under its original name
+        (``<name>.parquet`` for a table from a DataFrame). A folder version is restored
+        under ``dest``; files there that the version does not list are left alone. No
+        path from the manifest may leave ``dest`` or go through a symbolic link.
+
+        Args:
+            ref: ``NAME@VERSION`` (or ``NAME`` / ``NAME@latest``).
+            dest: Destination file or folder.
+            force: Overwrite existing files whose content differs.
+            format: For tables: ``"original"`` (the default when recorded), ``"parquet"``
+                (the canonical Parquet object) or ``"csv"`` (exported from it).
+            progress: Receives ``("Checking out", bytes_done, bytes_total)``.
 
         Returns:
             The file or folder written.
@@ -393,13 +394,26 @@ class DatasetRegistry:
         Raises:
             CheckoutConflictError: An existing file differs and ``force`` is false
                 (nothing is written).
+            CheckoutFormatError: ``format`` does not fit the version, or the bytes would
+                not match the destination's suffix (``.csv`` vs ``.parquet``).
+            CheckoutPathError: A path would leave ``dest`` or cross a symbolic link.
             ArtifactNotFoundError: The bytes are not present locally (run ``data pull``).
             IntegrityError: A stored object is corrupt (no destination file is written).
+
+        Example:
+            >>> reg.checkout("survey@1", "out/survey-v1.csv")  # doctest: +SKIP
+            PosixPath('out/survey-v1.csv')
         """
         version = self.get(ref)
         manifest = self.manifest(version)
         return checkout_version(
-            version, manifest, self.artifacts, Path(dest), force=force, progress=progress
+            version,
+            manifest,
+            self.artifacts,
+            Path(dest),
+            force=force,
+            fmt=format,
+            progress=progress,
         )
 
     # -- remotes -------------------------------------------------------------------------
@@ -409,21 +423,31 @@ class DatasetRegistry:
         remote: ArtifactStore,
         names: builtins.list[str] | None = None,
         progress: ProgressCallback | None = None,
+        *,
+        all_versions: bool = False,
     ) -> PushResult:
-        """Upload the pinned datasets (or ``names``) to ``remote``.
+        """Upload dataset versions to ``remote``: the pinned ones, or those ``names`` select.
 
         For each dataset: the manifests of all its versions, and the data objects of the
-        version pinned in ``conveyor.lock`` (the latest for names not pinned). Objects the
-        remote already has are skipped.
+        version pinned in ``conveyor.lock`` (the latest for names not pinned), of
+        ``NAME@V`` when ``names`` holds one, or of every version with ``all_versions``
+        (versions whose bytes are not here are listed in ``missing``). Objects the remote
+        already has are skipped; ``progress`` receives bytes.
 
         Raises:
-            DatasetNotFoundError: A name in ``names`` does not exist.
+            DatasetNotFoundError, VersionNotFoundError: A name or version does not exist.
             LockFileError: ``conveyor.lock`` pins a version this store does not have.
             ArtifactNotFoundError: An object to push is not present locally.
         """
         lock = LockFile.load(self.root)
         return push_datasets(
-            self.store, self.artifacts, remote, lock=lock, names=names, progress=progress
+            self.store,
+            self.artifacts,
+            remote,
+            lock=lock,
+            names=names,
+            all_versions=all_versions,
+            progress=progress,
         )
 
     def pull(
@@ -431,19 +455,28 @@ class DatasetRegistry:
         remote: ArtifactStore,
         names: builtins.list[str] | None = None,
         progress: ProgressCallback | None = None,
+        *,
+        all_versions: bool = False,
     ) -> PullResult:
-        """Fetch the datasets pinned in ``conveyor.lock`` (or only ``names``) from ``remote``.
+        """Fetch dataset versions from ``remote``: the pinned ones, or those ``names`` select.
 
-        For each pinned dataset: fetch the pinned manifest, check it against the lock's
-        content hash, fetch its data objects (verified), and recreate any missing metadata
-        records by walking the manifests' parent links, so version numbers equal the
-        original ones. Older versions get records too; their bytes stay remote until
-        pushed and pulled as pinned versions.
+        Records come first from the pinned manifest (checked against the lock's content
+        hash) back along its parent links, so version numbers equal the original ones.
+        Bytes (verified) come for the pinned version, for ``NAME@V`` when ``names`` holds
+        one (any version known from the lock's history), or for every version with
+        ``all_versions`` (versions whose bytes are not on the remote are listed in
+        ``missing``). ``progress`` receives bytes.
 
         Raises:
-            LockFileError: A pinned manifest is missing on the remote (naming the dataset,
-                version and remote URL), or the local records disagree with it.
+            LockFileError: A pinned manifest is missing on the remote, the local records
+                disagree with it, or a dataset is neither pinned nor known here.
+            VersionNotFoundError: ``NAME@V`` is not in the history the lock names.
+            ArtifactNotFoundError: The remote lacks bytes of a requested version.
             IntegrityError: A fetched object does not match its hash.
+
+        Example:
+            >>> reg.pull(remote, ["survey@1"]).datasets  # doctest: +SKIP
+            ['survey@1']
         """
         lock = LockFile.load(self.root)
         return pull_datasets(
@@ -453,5 +486,6 @@ class DatasetRegistry:
             lock=lock,
             actor=self.actor,
             names=names,
+            all_versions=all_versions,
             progress=progress,
         )

@@ -4,14 +4,15 @@ What moves are manifests and data objects, both content-addressed, so a transfer
 idempotent and resumable: an object the other side has is skipped, and every object read
 is verified. Metadata records are never copied; ``pull`` rebuilds them from manifests,
 which carry everything a record holds (the chain of ``parent`` links keeps version numbers
-identical to the original ones).
+identical to the original ones). Which versions move: the pinned one by default, any
+version named ``NAME@V``, or every version with ``all_versions``.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -21,52 +22,81 @@ from sqlalchemy import select
 from conveyor.artifacts import ArtifactStore
 from conveyor.core import Actor, ProgressCallback
 from conveyor.data._lock import LockEntry, LockFile
-from conveyor.data._manifest import files_of, parse_manifest
+from conveyor.data._manifest import files_of, original_of, parse_manifest
 from conveyor.data._models import PullResult, PushResult
+from conveyor.data._progress import offset_progress
 from conveyor.data._records import (
     add_refs,
     find_dataset,
     latest_row,
     owner_of,
     require_dataset,
+    require_version,
     version_row,
     version_row_from_manifest,
 )
-from conveyor.errors import LockFileError
+from conveyor.data._refs import DatasetRef, parse_dataset_ref
+from conveyor.errors import ArtifactNotFoundError, LockFileError, VersionNotFoundError
 from conveyor.store import DatasetRow, DatasetVersionRow, MetadataStore, WriteTx
 
 
-def _copy_object(source: ArtifactStore, target: ArtifactStore, digest: str) -> int:
-    """Copy one object through a local temporary file (verified on read and on write)."""
-    fd, name = tempfile.mkstemp(prefix="conveyor-transfer-", suffix=".part")
-    os.close(fd)
-    temp = Path(name)
-    try:
-        source.get_file(digest, temp)
-        return target.put_file(temp, known_hash=digest).size
-    finally:
-        temp.unlink(missing_ok=True)
+@dataclass(frozen=True)
+class _Transfer:
+    """Where objects go and how their bytes are reported."""
+
+    source: ArtifactStore
+    target: ArtifactStore
+    progress: ProgressCallback | None
+    upload: bool  # report the write (push) rather than the read (pull)
+
+    def copy(self, digest: str, label: str, base: int, total: int) -> int:
+        """Copy one object through a local temporary file (verified on read and write)."""
+        chunks = offset_progress(self.progress, label, base, total)
+        fd, name = tempfile.mkstemp(prefix="conveyor-transfer-", suffix=".part")
+        os.close(fd)
+        temp = Path(name)
+        try:
+            self.source.get_file(digest, temp, progress=None if self.upload else chunks)
+            info = self.target.put_file(
+                temp, known_hash=digest, progress=chunks if self.upload else None
+            )
+            return info.size
+        finally:
+            temp.unlink(missing_ok=True)
+
+    def copy_missing(self, sizes: dict[str, int], label: str) -> tuple[int, int, int]:
+        """Copy the objects ``target`` lacks; return ``(copied, skipped, bytes)``.
+
+        ``sizes`` maps each hash to its content size, so progress is in bytes over the
+        whole set. An object the target has is protected there (its gc keeps it).
+        """
+        total = sum(sizes.values())
+        copied = skipped = size = done = 0
+        for digest in sorted(sizes):
+            if self.target.protect(digest):
+                skipped += 1
+            else:
+                size += self.copy(digest, label, done, total)
+                copied += 1
+            done += sizes[digest]
+            if self.progress is not None:
+                self.progress(label, done, total)
+        return copied, skipped, size
 
 
-def _copy_missing(
-    source: ArtifactStore,
-    target: ArtifactStore,
-    hashes: Iterable[str],
-    progress: ProgressCallback | None,
-    label: str,
-) -> tuple[int, int, int]:
-    """Copy objects ``target`` lacks; return ``(copied, skipped, bytes)``."""
-    todo = sorted(set(hashes))
-    copied = skipped = size = 0
-    for done, digest in enumerate(todo, start=1):
-        if target.exists(digest):
-            skipped += 1
-        else:
-            size += _copy_object(source, target, digest)
-            copied += 1
-        if progress is not None:
-            progress(label, done, len(todo))
-    return copied, skipped, size
+def object_sizes(manifest: dict[str, Any]) -> dict[str, int]:
+    """``hash -> size`` of every data object of a version (the original file too)."""
+    sizes = dict(files_of(manifest).values())
+    original = original_of(manifest)
+    if original is not None:
+        sizes[original[1]] = original[2]
+    return sizes
+
+
+def _selection(lock: LockFile, names: list[str] | None) -> list[DatasetRef]:
+    if not names:
+        return [DatasetRef(name) for name in sorted(lock.entries)]
+    return [parse_dataset_ref(name) for name in names]
 
 
 def push_datasets(
@@ -76,48 +106,68 @@ def push_datasets(
     *,
     lock: LockFile,
     names: list[str] | None,
+    all_versions: bool = False,
     progress: ProgressCallback | None,
 ) -> PushResult:
     """See :meth:`DatasetRegistry.push`."""
     result = PushResult()
-    selected = sorted(lock.entries) if names is None else list(names)
-    for name in selected:
-        pinned = lock.get(name)
+    transfer = _Transfer(local, remote, progress, upload=True)
+    for ref in _selection(lock, names):
+        pinned = lock.get(ref.name)
         with store.read() as session:
-            dataset = require_dataset(session, name)
+            dataset = require_dataset(session, ref.name)
             rows = list(
                 session.scalars(
-                    select(DatasetVersionRow).where(DatasetVersionRow.dataset_id == dataset.id)
+                    select(DatasetVersionRow)
+                    .where(DatasetVersionRow.dataset_id == dataset.id)
+                    .order_by(DatasetVersionRow.version)
                 )
             )
-            chosen = (
-                latest_row(session, dataset.id)
-                if pinned is None
-                else version_row(session, dataset.id, pinned.version)
-            )
-        if chosen is None or (pinned is not None and chosen.content_hash != pinned.content_hash):
-            raise LockFileError(
-                f"{lock.path} pins {name}@{pinned.version if pinned else '?'} "
-                f"({pinned.content_hash[:12] if pinned else '?'}...), which this workspace's "
-                "metadata store does not have.",
-                hint="Run `conveyor data pull` first, or re-pin with `conveyor data add`.",
-                name=name,
-                version=pinned.version if pinned else None,
-            )
-        copied, _, _ = _copy_missing(
-            local, remote, (r.content_hash for r in rows), progress, f"Pushing {name} manifests"
+            if all_versions:
+                chosen = rows
+            elif ref.version is not None:
+                chosen = [require_version(session, ref)]
+            else:
+                row = (
+                    latest_row(session, dataset.id)
+                    if pinned is None
+                    else version_row(session, dataset.id, pinned.version)
+                )
+                _check_pin(lock, ref.name, pinned, row)
+                chosen = [row] if row is not None else []
+        copied, _, _ = transfer.copy_missing(
+            {r.content_hash: 1 for r in rows}, f"Pushing {ref.name} manifests"
         )
         result.manifests_uploaded += copied
-        manifest = parse_manifest(local.get_bytes(chosen.content_hash), chosen.content_hash)
-        data_hashes = (h for h, _ in files_of(manifest).values())
-        copied, skipped, size = _copy_missing(
-            local, remote, data_hashes, progress, f"Pushing {name}@{chosen.version}"
-        )
-        result.objects_uploaded += copied
-        result.objects_skipped += skipped
-        result.bytes_uploaded += size
-        result.datasets.append(owner_of(name, chosen.version).removeprefix("dataset:"))
+        for row in chosen:
+            label = f"{ref.name}@{row.version}"
+            manifest = parse_manifest(local.get_bytes(row.content_hash), row.content_hash)
+            sizes = object_sizes(manifest)
+            if all_versions and not all(local.exists(h) for h in sizes):
+                result.missing.append(label)  # never pulled here: nothing to push
+                continue
+            copied, skipped, size = transfer.copy_missing(sizes, f"Pushing {label}")
+            result.objects_uploaded += copied
+            result.objects_skipped += skipped
+            result.bytes_uploaded += size
+            result.datasets.append(label)
     return result
+
+
+def _check_pin(
+    lock: LockFile, name: str, pinned: LockEntry | None, row: DatasetVersionRow | None
+) -> None:
+    if row is not None and (pinned is None or row.content_hash == pinned.content_hash):
+        return
+    raise LockFileError(
+        f"{lock.path} pins {name}@{pinned.version if pinned else '?'} "
+        f"({pinned.content_hash[:12] if pinned else '?'}...), which this workspace's "
+        "metadata store does not have.",
+        hint=f"Run `conveyor data pull {name}` first, or re-pin it with "
+        f"`conveyor data add {name} <path>`.",
+        name=name,
+        version=pinned.version if pinned else None,
+    )
 
 
 def _remote_manifest(
@@ -127,8 +177,8 @@ def _remote_manifest(
         raise LockFileError(
             f"{lock.path.name} pins {name}@{version} (manifest {digest}), but the remote "
             f"{remote.url} does not have that manifest.",
-            hint=f"Push it from a workspace that has it (`conveyor data push {name}`), or "
-            "check that the remote URL is the one the team pushes to.",
+            hint=f"Push it from a workspace that has it (`conveyor data push {name}@{version}`), "
+            "or check that the remote URL is the one the team pushes to.",
             name=name,
             version=version,
             hash=digest,
@@ -139,7 +189,8 @@ def _remote_manifest(
         raise LockFileError(
             f"{lock.path.name} pins {name}@{version}, but manifest {digest} describes "
             f"{manifest['name']}@{manifest['version']}.",
-            hint="Restore conveyor.lock from git or regenerate it with `conveyor data add`.",
+            hint="Restore conveyor.lock from git or regenerate it with "
+            f"`conveyor data add {name} <path>`.",
             name=name,
             version=version,
             hash=digest,
@@ -164,7 +215,8 @@ def _chain(
                     f"Local dataset {name}@{number} has content hash {row.content_hash}, "
                     f"but the remote's history (from {lock.path.name}) has {digest}: the "
                     "two workspaces recorded different versions under the same number.",
-                    hint="Pull into a fresh workspace, or restore conveyor.lock from git.",
+                    hint="Pull into a fresh workspace, or restore conveyor.lock from git "
+                    "(`git checkout -- conveyor.lock`).",
                     name=name,
                     version=number,
                 )
@@ -198,13 +250,46 @@ def _record_chain(
         if version_row(session, dataset.id, manifest["version"]) is not None:
             continue  # recorded by a concurrent pull
         session.add(version_row_from_manifest(manifest, dataset.id, digest))
-        add_refs(
-            tx, name, manifest["version"], {digest, *(h for h, _ in files_of(manifest).values())}
-        )
+        add_refs(tx, name, manifest["version"], {digest, *object_sizes(manifest)})
         recorded.append(f"{name}@{manifest['version']}")
     session.flush()
     tx.details.update(versions=recorded)
     return recorded
+
+
+def _known_versions(
+    store: MetadataStore, name: str, chain: list[tuple[str, dict[str, Any]]]
+) -> dict[int, str]:
+    """``version -> manifest hash`` known locally or through the pinned chain."""
+    known = {manifest["version"]: digest for digest, manifest in chain}
+    with store.read() as session:
+        dataset = find_dataset(session, name)
+        if dataset is not None:
+            rows = session.scalars(
+                select(DatasetVersionRow).where(DatasetVersionRow.dataset_id == dataset.id)
+            )
+            known.update({row.version: row.content_hash for row in rows})
+    return known
+
+
+def _targets(
+    ref: DatasetRef, entry: LockEntry | None, known: dict[int, str], all_versions: bool
+) -> list[int]:
+    if all_versions:
+        return sorted(known)
+    number = ref.version if ref.version is not None else entry.version if entry else None
+    if number is not None and number in known:
+        return [number]
+    shown = ", ".join(str(v) for v in sorted(known)) or "none"
+    pin = f"conveyor.lock pins {ref.name}@{entry.version}" if entry else "it is not pinned"
+    raise VersionNotFoundError(
+        f"Cannot pull {ref.name}@{number}: the versions known here and through "
+        f"conveyor.lock are {shown} ({pin}).",
+        hint="Update conveyor.lock (e.g. `git pull`) from the workspace that added it, then "
+        f"run `conveyor data pull {ref.name}@{number}` again.",
+        name=ref.name,
+        version=number,
+    )
 
 
 def pull_datasets(
@@ -215,40 +300,60 @@ def pull_datasets(
     lock: LockFile,
     actor: Actor,
     names: list[str] | None,
+    all_versions: bool = False,
     progress: ProgressCallback | None,
 ) -> PullResult:
     """See :meth:`DatasetRegistry.pull`."""
     result = PullResult()
-    selected = sorted(lock.entries) if names is None else list(names)
-    for name in selected:
-        entry = lock.get(name)
-        if entry is None:
+    transfer = _Transfer(remote, local, progress, upload=False)
+    for ref in _selection(lock, names):
+        entry = lock.get(ref.name)
+        chain = [] if entry is None else _chain(store, remote, lock, ref.name, entry)
+        known = _known_versions(store, ref.name, chain)
+        if entry is None and not known:
             raise LockFileError(
-                f"{lock.path.name} does not pin a dataset named {name!r}; pull restores "
-                "pinned versions only.",
-                hint=f"Pin it with `conveyor data add {name} <path>` in the workspace that "
-                "has it, push, and commit conveyor.lock.",
-                name=name,
+                f"{lock.path.name} does not pin a dataset named {ref.name!r}, and this "
+                "workspace has no record of it.",
+                hint=f"Pin it with `conveyor data add {ref.name} <path>` in the workspace "
+                "that has it, run `conveyor data push`, and commit conveyor.lock.",
+                name=ref.name,
             )
-        chain = _chain(store, remote, lock, name, entry)
-        pinned = _remote_manifest(remote, name, entry.version, entry.content_hash, lock)
-        copied, _, _ = _copy_missing(
-            remote, local, [d for d, _ in chain] + [entry.content_hash], progress, "Manifests"
-        )
+        manifests = dict.fromkeys(known.values(), 1) if all_versions else {}
+        manifests.update({d: 1 for d, _ in chain})
+        if entry is not None:
+            manifests[entry.content_hash] = 1
+        for number in _targets(ref, entry, known, all_versions):
+            manifests[known[number]] = 1
+        copied, _, _ = transfer.copy_missing(manifests, "Manifests")
         result.manifests_fetched += copied
-        data_hashes = (h for h, _ in files_of(pinned).values())
-        copied, skipped, size = _copy_missing(
-            remote, local, data_hashes, progress, f"Pulling {name}@{entry.version}"
-        )
-        result.objects_fetched += copied
-        result.objects_skipped += skipped
-        result.bytes_fetched += size
+        for number in _targets(ref, entry, known, all_versions):
+            digest = known[number]
+            label = f"{ref.name}@{number}"
+            sizes = object_sizes(parse_manifest(local.get_bytes(digest), digest))
+            absent = sorted(h for h in sizes if not local.exists(h) and not remote.exists(h))
+            if absent:
+                if all_versions:
+                    result.missing.append(label)
+                    continue
+                raise ArtifactNotFoundError(
+                    f"Cannot pull {label}: {len(absent)} of its object(s) (first {absent[0]}) "
+                    f"are not on the remote {remote.url}.",
+                    hint=f"Run `conveyor data push {label}` in a workspace that has its bytes.",
+                    name=ref.name,
+                    version=number,
+                    hash=absent[0],
+                    url=remote.url,
+                )
+            copied, skipped, size = transfer.copy_missing(sizes, f"Pulling {label}")
+            result.objects_fetched += copied
+            result.objects_skipped += skipped
+            result.bytes_fetched += size
+            result.datasets.append(label)
         if chain:
             result.versions_recorded += store.transact(
                 actor,
                 "data.pull",
-                owner_of(name, entry.version),
-                partial(_record_chain, name=name, chain=chain, actor=actor),
+                owner_of(ref.name, chain[-1][1]["version"]),
+                partial(_record_chain, name=ref.name, chain=chain, actor=actor),
             )
-        result.datasets.append(f"{name}@{entry.version}")
     return result

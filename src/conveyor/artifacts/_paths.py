@@ -1,0 +1,72 @@
+"""Local object paths that stay inside the store: no symbolic link is ever followed.
+
+An object's location is derived from its hash, but the folders on the way
+(``objects/``, ``objects/ab/``, ``tmp/``) and the object file itself are on disk, where
+anyone with write access can replace one by a link. A link there would make a read
+return, or a write land in, a file outside the store, so every local read and write
+first checks each component below the store root with ``lstat``.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import IO
+
+from conveyor.errors import IntegrityError
+
+
+def linked_component(root: str, path: str) -> Path | None:
+    """The first component of ``path`` below ``root`` that is a symbolic link, else ``None``.
+
+    Components that do not exist end the walk (nothing below them can be a link).
+    """
+    current = Path(root)
+    relative = Path(path).relative_to(root)
+    for part in relative.parts:
+        current = current / part
+        try:
+            mode = os.lstat(current).st_mode
+        except FileNotFoundError:
+            return None
+        if stat.S_ISLNK(mode):
+            return current
+    return None
+
+
+def refuse_links(root: str, path: str, *, url: str, digest: str | None = None) -> None:
+    """Raise :class:`IntegrityError` if a component of ``path`` below ``root`` is a link.
+
+    Raises:
+        IntegrityError: naming the link and where it points.
+    """
+    link = linked_component(root, path)
+    if link is None:
+        return
+    try:
+        target = os.readlink(link)
+    except OSError:
+        target = "?"
+    subject = f"Object {digest}" if digest else f"Path {path!r}"
+    raise IntegrityError(
+        f"{subject} in {url} goes through the symbolic link {str(link)!r} -> {target!r}; "
+        "links inside an artifact store are never followed.",
+        hint="Remove the link (the store only holds regular files and folders), then "
+        "restore the object from a replica or re-add its source.",
+        hash=digest,
+        url=url,
+        path=str(link),
+    )
+
+
+def open_no_follow(path: str) -> IO[bytes]:
+    """Open ``path`` for reading, refusing a symbolic link as its last component.
+
+    Raises:
+        FileNotFoundError: no such file.
+        OSError: ``ELOOP`` when ``path`` is a link.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags)
+    return os.fdopen(fd, "rb")
