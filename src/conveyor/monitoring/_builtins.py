@@ -56,9 +56,11 @@ class KolmogorovSmirnovTest(DriftTest):
 
     The reference CDF is exact at the histogram edges and at the quantiles, so the
     statistic is computed there (plus the window mass outside ``[min, max]``): it never
-    exceeds the full two-sample statistic, which keeps the p-value conservative. The
-    p-value is the asymptotic Kolmogorov distribution at the effective size
-    ``n * m / (n + m)`` with Stephens' small-sample correction.
+    exceeds the full two-sample statistic. The p-value is the asymptotic Kolmogorov
+    distribution at the effective size ``n * m / (n + m)`` with Stephens' small-sample
+    correction: an approximation, not a bound. For the same statistic it can be a little
+    lower than the exact two-sample p-value (0.00466 against 0.00547 on real data), so
+    near the threshold it may flag a feature an exact test would not.
     """
 
     name: ClassVar[str] = "ks"

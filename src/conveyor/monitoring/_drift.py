@@ -126,7 +126,11 @@ def assess_drift(
     }
     expected = set(names)
     unexpected = sorted(str(c) for c in window.columns if c not in expected)
-    issues = sorted(name for name, entry in quality.items() if entry["status"] != "ok")
+    issues = sorted(
+        name
+        for name, entry in quality.items()
+        if entry["status"] not in ("ok", "untested") or entry.get("unparseable")
+    )
     return drift, {"columns": quality, "issues": issues, "unexpected_columns": unexpected}
 
 

@@ -3,7 +3,10 @@
 A column is converted to Arrow once, classified like the profile classifies columns
 (numeric, categorical, boolean), and compared with the reference's kind: a missing column
 or one of another type is reported for that column and skipped by the drift tests, never
-raised. Numbers are reduced to sorted finite values, categories to value counts.
+raised. Numbers are reduced to sorted finite values, categories to value counts. Datetime
+columns are not tested for drift (time moves on, and the profile keeps only their range):
+they are reported ``untested`` with the share of the window before and after the
+reference's range, parsed from ISO 8601 text when the log stored them as strings.
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ class ColumnSummary:
 
     Attributes:
         feature: Column name.
-        status: ``"ok"``, ``"missing"``, ``"type_mismatch"`` or ``"no_reference"``.
+        status: ``"ok"``, ``"missing"``, ``"type_mismatch"``, ``"no_reference"`` or
+            ``"untested"`` (a datetime column: range only, see the module docstring).
         quality: Missingness, out-of-range share, unseen categories, types.
         window: The summary the drift tests use (``None`` unless status is ``"ok"``).
     """
@@ -84,6 +88,9 @@ def summarise_column(
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         message = f"values of mixed or unsupported types ({exc})"
         return ColumnSummary(feature, "type_mismatch", {**base, "message": message})
+    except UnicodeEncodeError as exc:  # lone surrogates: text that is not valid Unicode
+        message = f"text that is not valid UTF-8 ({exc.reason} at {exc.start})"
+        return ColumnSummary(feature, "type_mismatch", {**base, "message": message})
     kind = column_kind(array.type)
     missing = _missing(array)
     quality = {
@@ -91,6 +98,8 @@ def summarise_column(
         "window_type": str(array.type),
         "missing_share": missing / rows if rows else None,
     }
+    if ref_kind == "temporal" and profile_column is not None:
+        return _temporal(feature, frame[feature], profile_column, quality)
     if reference is None or ref_kind is None:
         return ColumnSummary(feature, "no_reference", quality)
     if kind not in (ref_kind, "null"):
@@ -156,6 +165,52 @@ def _categorical(
         unseen_exact=reference.complete,
     )
     return ColumnSummary(feature, "ok", quality, FeatureWindow("categorical", counts=counts))
+
+
+def _temporal(
+    feature: str, series: pd.Series[Any], profile_column: dict[str, Any], quality: dict[str, Any]
+) -> ColumnSummary:
+    import pandas as pd
+
+    if isinstance(series.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(series):
+        parsed = pd.to_datetime(series, utc=True)
+    else:
+        parsed = pd.to_datetime(
+            series.astype("object"), utc=True, errors="coerce", format="ISO8601"
+        )
+    present = int(series.notna().sum())
+    valid = parsed.dropna()
+    unparseable = present - len(valid)
+    lo, hi = _utc(profile_column.get("min")), _utc(profile_column.get("max"))
+    before = int((valid < lo).sum()) if lo is not None else 0
+    after = int((valid > hi).sum()) if hi is not None else 0
+    quality.update(
+        unparseable=unparseable,
+        before_range_share=before / len(valid) if len(valid) else None,
+        after_range_share=after / len(valid) if len(valid) else None,
+    )
+    if present and not len(valid):
+        quality["message"] = f"no value parses as a date or time ({unparseable} values)"
+        return ColumnSummary(feature, "type_mismatch", quality)
+    share = after / len(valid) if len(valid) else 0.0
+    quality["message"] = (
+        f"datetime column, not tested for drift; {share:.0%} of the window is after the "
+        f"reference's latest value {profile_column.get('max')}"
+        + (f"; {unparseable} values do not parse" if unparseable else "")
+    )
+    return ColumnSummary(feature, "untested", quality)
+
+
+def _utc(value: Any) -> pd.Timestamp | None:
+    import pandas as pd
+
+    if value is None:
+        return None
+    try:
+        stamp = pd.Timestamp(value)
+    except (TypeError, ValueError):
+        return None
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
 def _jsonable(value: Any) -> Any:

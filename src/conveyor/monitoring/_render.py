@@ -8,6 +8,7 @@ It embeds plotly.js once, so the file opens offline.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,14 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
+
+
+def _md(text: object) -> str:
+    """Text from data (feature names, messages) as literal Markdown: no markup, no HTML."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+
+
 def render_markdown(report: MonitoringReport) -> str:
     """A Markdown summary: verdict, drifted features, quality issues, performance."""
     perf = report.performance
@@ -35,7 +44,7 @@ def render_markdown(report: MonitoringReport) -> str:
     lines = [
         f"# Monitoring report {report.id}: {report.environment} / {report.ref}",
         "",
-        f"**Verdict: {report.verdict}** - {report.message}",
+        f"**Verdict: {report.verdict}** - {_md(report.message)}",
         "",
         f"- Window: {window} ({report.rows} predictions, {report.labelled_rows} labelled)",
         f"- Deployment revision: {_fmt(report.revision)}",
@@ -48,7 +57,7 @@ def render_markdown(report: MonitoringReport) -> str:
     ]
     for name, result in sorted(report.drift.get("features", {}).items()):
         lines.append(
-            f"| {name} | {result['test']} | {_fmt(result['score'])} | "
+            f"| {_md(name)} | {result['test']} | {_fmt(result['score'])} | "
             f"{_fmt(result['threshold'])} | {'yes' if result['drifted'] else 'no'} |"
         )
     issues = report.quality.get("issues", [])
@@ -56,7 +65,8 @@ def render_markdown(report: MonitoringReport) -> str:
         lines += ["", "## Data quality issues", ""]
         for name in issues:
             entry = report.quality["columns"][name]
-            lines.append(f"- {name}: {entry['status']} {entry.get('message', '')}".rstrip())
+            text = f"{name}: {entry['status']} {entry.get('message', '')}".rstrip()
+            lines.append(f"- {_md(text)}")
     lines += ["", "## Performance", ""]
     if perf.get("value") is None:
         lines.append("No labels in the window yet.")
@@ -122,13 +132,27 @@ def render_html(report: MonitoringReport, history: Sequence[MonitoringReport]) -
         fig.to_html(full_html=False, include_plotlyjs=(i == 0), div_id=f"fig-{i}")
         for i, (_, fig) in enumerate(figures)
     ]
-    summary = html.escape(render_markdown(report))
     title = html.escape(f"Monitoring report {report.id}: {report.environment} / {report.ref}")
     return (
         "<!DOCTYPE html>\n<html><head><meta charset='utf-8'>"
-        f"<title>{title}</title></head><body>"
-        f"<h1>{title}</h1><pre>{summary}</pre>{''.join(parts)}</body></html>\n"
+        f"<title>{title}</title><style>{_STYLE}</style></head><body>"
+        f"{markdown_to_html(render_markdown(report))}{''.join(parts)}</body></html>\n"
     )
+
+
+_STYLE = (
+    "body{font-family:sans-serif;max-width:1100px;margin:1em auto}"
+    "table{border-collapse:collapse}th,td{border:1px solid #ccc;padding:2px 8px}"
+)
+
+
+def markdown_to_html(text: str) -> str:
+    """Render report Markdown as HTML; raw HTML in it (e.g. from a hostile feature name or
+    label) is escaped, never passed through, and unsafe link schemes are refused."""
+    from markdown_it import MarkdownIt
+
+    rendered: str = MarkdownIt("commonmark", {"html": False}).enable("table").render(text)
+    return rendered
 
 
 def write_report_files(
