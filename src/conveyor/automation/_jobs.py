@@ -1,6 +1,8 @@
 """One retraining job, carried on step by step from whatever the store says is done.
 
-A job starts at a trigger firing and ends with an ``outcome`` event. Each step is keyed
+A job starts at a trigger firing and ends with an ``outcome`` event (``deployed``,
+``held``, ``failed``, or ``no_change`` when there is nothing new to learn from: see
+:mod:`._unchanged`). Each step is keyed
 ``<firing key>/<step>``; before doing a step the job looks at the firing's events, so a
 job picked up after a crash skips what is recorded and, for the two steps whose effects
 land before they are recorded (training registers a version; the deployer writes a
@@ -21,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from conveyor.automation._hooks import crash_point
 from conveyor.automation._records import AutomationEvent, TriggerState, events_of, record_once
 from conveyor.automation._traffic import include_traffic
+from conveyor.automation._unchanged import nothing_new
 from conveyor.checks import latest_decision
 from conveyor.core import isoformat
 from conveyor.deployments import Deployment, DeploymentError, DeploymentStore
@@ -107,6 +110,9 @@ class Job:
             try:
                 if self.trigger.include_traffic is not None:
                     include_traffic(self.ws, self.trigger.env, self.trigger.include_traffic)
+                unchanged = nothing_new(self.ws, self.trigger)
+                if unchanged is not None:
+                    return self._outcome(root, "no_change", unchanged)
                 result = self.agent.trainer(self.ws, report_dir=report_dir)
             except Exception as exc:  # noqa: BLE001 - any trainer failure fails the job
                 return self._fail(root, f"retraining failed: {exc}", {"error": repr(exc)})
