@@ -86,6 +86,28 @@ SKOPS_TRUSTED_TYPES: frozenset[str] = frozenset(
     }
 )
 
+#: Model classes a boosting model file may name, exactly (``module:Qualified``).
+XGBOOST_CLASSES: frozenset[str] = frozenset(
+    {
+        "xgboost.core:Booster",
+        "xgboost.sklearn:XGBModel",
+        "xgboost.sklearn:XGBClassifier",
+        "xgboost.sklearn:XGBRegressor",
+        "xgboost.sklearn:XGBRanker",
+        "xgboost.sklearn:XGBRFClassifier",
+        "xgboost.sklearn:XGBRFRegressor",
+    }
+)
+LIGHTGBM_CLASSES: frozenset[str] = frozenset(
+    {
+        "lightgbm.basic:Booster",
+        "lightgbm.sklearn:LGBMModel",
+        "lightgbm.sklearn:LGBMClassifier",
+        "lightgbm.sklearn:LGBMRegressor",
+        "lightgbm.sklearn:LGBMRanker",
+    }
+)
+
 _NPY_MAGIC = b"\x93NUMPY"
 _ZIP_MAGIC = b"PK\x03\x04"
 _SCHEMA = "schema.json"

@@ -12,6 +12,12 @@ import json
 from pathlib import Path
 from typing import Any, ClassVar
 
+from conveyor.core import (
+    LIGHTGBM_CLASSES,
+    XGBOOST_CLASSES,
+    UntrustedContentError,
+    check_class_path,
+)
 from conveyor.pipelines.materializers._base import (
     Materializer,
     class_path,
@@ -19,7 +25,7 @@ from conveyor.pipelines.materializers._base import (
     imported_class,
     require,
 )
-from conveyor.pipelines.materializers._errors import MaterializerError
+from conveyor.pipelines.materializers._errors import MaterializerError, UntrustedTypeError
 
 
 def _subclass_of(value_type: type, module: str, names: tuple[str, ...]) -> bool:
@@ -27,9 +33,19 @@ def _subclass_of(value_type: type, module: str, names: tuple[str, ...]) -> bool:
     return any(base is not None and issubclass(value_type, base) for base in bases)
 
 
-def _checked_class(meta: dict[str, Any], bases: tuple[type, ...], materializer: str) -> type:
-    """The recorded model class, refused unless it is one of the library's model types."""
-    cls = import_class(str(meta.get("class", "")), materializer=materializer)
+def _checked_class(
+    meta: dict[str, Any], allowed: frozenset[str], bases: tuple[type, ...], materializer: str
+) -> type:
+    """The recorded model class, checked against the exact list before it is imported."""
+    try:
+        path = check_class_path(
+            meta.get("class"), allowed, what=f"the recorded {materializer} class"
+        )
+    except UntrustedContentError as exc:
+        raise UntrustedTypeError(
+            exc.message, hint=exc.hint, materializer=materializer, types=exc.fields["types"]
+        ) from exc
+    cls = import_class(path, materializer=materializer)
     if not issubclass(cls, bases):
         raise MaterializerError(
             f"Recorded class {meta.get('class')!r} is not a {materializer} model.",
@@ -57,7 +73,7 @@ class XGBoostMaterializer(Materializer):
 
     def load(self, path: Path, meta: dict[str, Any]) -> Any:
         xgb = require("xgboost", package="xgboost", materializer=self.name)
-        cls = _checked_class(meta, (xgb.Booster, xgb.XGBModel), self.name)
+        cls = _checked_class(meta, XGBOOST_CLASSES, (xgb.Booster, xgb.XGBModel), self.name)
         model = cls()
         model.load_model(str(path))
         return model
@@ -94,7 +110,7 @@ class LightGBMMaterializer(Materializer):
 
     def load(self, path: Path, meta: dict[str, Any]) -> Any:
         lgb = require("lightgbm", package="lightgbm", materializer=self.name)
-        cls = _checked_class(meta, (lgb.Booster, lgb.LGBMModel), self.name)
+        cls = _checked_class(meta, LIGHTGBM_CLASSES, (lgb.Booster, lgb.LGBMModel), self.name)
         booster = lgb.Booster(model_str=path.read_text(encoding="utf-8"))
         if issubclass(cls, lgb.Booster):
             return booster

@@ -13,6 +13,12 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from conveyor.core import (
+    LIGHTGBM_CLASSES,
+    XGBOOST_CLASSES,
+    UntrustedContentError,
+    check_class_path,
+)
 from conveyor.registry.flavors._base import (
     Flavor,
     Predictor,
@@ -21,7 +27,7 @@ from conveyor.registry.flavors._base import (
     imported_class,
     require,
 )
-from conveyor.registry.flavors._errors import FlavorError
+from conveyor.registry.flavors._errors import FlavorError, UntrustedModelError
 
 XGB_FILE = "model.ubj"
 LGB_FILE = "model.txt"
@@ -79,7 +85,9 @@ class XGBoostFlavor(Flavor):
 
     def load(self, folder: Path, meta: dict[str, Any], *, trusted: bool = False) -> Predictor:
         xgb = require("xgboost", package="xgboost", flavor=self.name)
-        cls = _library_class(meta, (xgb.Booster, xgb.XGBModel), self.name)
+        cls = _library_class(
+            meta, XGBOOST_CLASSES, (xgb.Booster, xgb.XGBModel), self.name, trusted=trusted
+        )
         model = cls()
         model.load_model(str(folder / str(meta.get("file", XGB_FILE))))
         return XGBoostPredictor(model, xgb)
@@ -140,7 +148,9 @@ class LightGBMFlavor(Flavor):
 
     def load(self, folder: Path, meta: dict[str, Any], *, trusted: bool = False) -> Predictor:
         lgb = require("lightgbm", package="lightgbm", flavor=self.name)
-        _library_class(meta, (lgb.Booster, lgb.LGBMModel), self.name)
+        _library_class(
+            meta, LIGHTGBM_CLASSES, (lgb.Booster, lgb.LGBMModel), self.name, trusted=trusted
+        )
         text = (folder / str(meta.get("file", LGB_FILE))).read_text(encoding="utf-8")
         try:
             booster = lgb.Booster(model_str=text)
@@ -153,9 +163,25 @@ class LightGBMFlavor(Flavor):
         return LightGBMPredictor(booster, meta.get("classes"))
 
 
-def _library_class(meta: dict[str, Any], bases: tuple[type, ...], flavor: str) -> type:
-    """The recorded model class, refused unless it is one of the library's model types."""
-    cls = import_class(str(meta.get("class", "")), flavor=flavor)
+def _library_class(
+    meta: dict[str, Any],
+    allowed: frozenset[str],
+    bases: tuple[type, ...],
+    flavor: str,
+    *,
+    trusted: bool,
+) -> type:
+    """The recorded model class, checked against the exact list before it is imported
+    (a trusted version may name a subclass of the library's model types)."""
+    path = str(meta.get("class", ""))
+    if not trusted:
+        try:
+            path = check_class_path(meta.get("class"), allowed, what=f"the recorded {flavor} class")
+        except UntrustedContentError as exc:
+            raise UntrustedModelError(
+                exc.message, hint=exc.hint, flavor=flavor, types=exc.fields["types"]
+            ) from exc
+    cls = import_class(path, flavor=flavor)
     if not issubclass(cls, bases):
         raise FlavorError(
             f"Recorded class {meta.get('class')!r} is not a {flavor} model class.",

@@ -6,6 +6,12 @@ Supported MLflow flavors: ``onnx``, ``xgboost``, ``lightgbm``, ``sklearn`` and
 modules) are refused unless ``trusted=True``, and are then loaded once and re-registered
 in a safe conveyor flavor, so they are never unpickled again at serve time. The MLflow
 signature and input example are carried over.
+
+A model directory is untrusted input. Every path its ``MLmodel`` names (model files, the
+input example, ONNX external data) is resolved inside the directory, symlinks included
+(:func:`conveyor.core.resolve_inside`); class paths (``xgboost.model_class`` ...) are
+checked against the flavor's exact list before anything is imported; skops files go
+through the load policy. Anything malformed is a :class:`FlavorError`.
 """
 
 from __future__ import annotations
@@ -20,12 +26,22 @@ from typing import Any, Protocol, TypeVar
 import pandas as pd
 import yaml
 
+from conveyor.core import (
+    LIGHTGBM_CLASSES,
+    XGBOOST_CLASSES,
+    UntrustedContentError,
+    check_class_path,
+    resolve_inside,
+)
 from conveyor.registry.flavors._base import import_class, require
 from conveyor.registry.flavors._errors import FlavorError, UntrustedModelError
+from conveyor.registry.flavors._onnx import inline_external_data
 from conveyor.registry.flavors._signature import ColumnSpec, ColumnType, Signature
 from conveyor.registry.flavors._sklearn import load_estimator
 
 V_co = TypeVar("V_co", covariant=True)
+#: An MLmodel file is a few kilobytes; anything far larger is not one.
+MAX_MLMODEL_BYTES = 1 << 20
 _TYPES: dict[str, ColumnType] = {
     "double": "double",
     "float": "double",
@@ -99,10 +115,25 @@ def import_mlflow_model(
 
 
 def read_mlflow_model(path: str | Path, *, trusted: bool = False) -> MlflowModel:
-    """Read the model, signature and input example of an MLflow model directory."""
+    """Read the model, signature and input example of an MLflow model directory.
+
+    Args:
+        path: A directory holding an ``MLmodel`` file.
+        trusted: Allow unpickling a pickled model (only for files you trust).
+
+    Returns:
+        The model, ready to register.
+
+    Raises:
+        UntrustedModelError: The model is pickled and ``trusted`` is false, a class path
+            is not one the flavor allows, or a skops file names untrusted types.
+        conveyor.core.UnsafePathError: A path in ``MLmodel`` leads outside ``path``.
+        conveyor.core.ArchiveLimitError: A model archive would inflate past its limits.
+        FlavorError: No supported flavor, or the directory is malformed or unreadable.
+    """
     root = Path(path)
     spec = _read_mlmodel(root)
-    flavors: dict[str, Any] = spec.get("flavors") or {}
+    flavors = _mapping(spec.get("flavors"), "flavors", root)
     source = next((name for name in _LOADERS if name in flavors), None)
     if source is None:
         raise FlavorError(
@@ -112,19 +143,47 @@ def read_mlflow_model(path: str | Path, *, trusted: bool = False) -> MlflowModel
             path=str(root),
         )
     flavor, loader = _LOADERS[source]
-    model = loader(root, flavors[source] or {}, trusted)
+    try:
+        model = loader(root, _mapping(flavors[source], source, root), trusted)
+    except UntrustedContentError as exc:
+        if isinstance(exc, UntrustedModelError):
+            raise
+        raise UntrustedModelError(
+            exc.message, hint=exc.hint, flavor=flavor, types=exc.fields.get("types", [])
+        ) from exc
     info = {
         "path": str(root),
         "version": spec.get("mlflow_version"),
         "run_id": spec.get("run_id"),
         "model_uuid": spec.get("model_uuid"),
     }
-    return MlflowModel(model, flavor, source, _signature(spec), _input_example(root, spec), info)
+    return MlflowModel(
+        model, flavor, source, _signature(spec, root), _input_example(root, spec), info
+    )
+
+
+def _mapping(value: Any, key: str, root: Path) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _malformed(root, f"{key!r} is a {type(value).__name__}, not a mapping")
+    return value
+
+
+def _malformed(root: Path, problem: str) -> FlavorError:
+    return FlavorError(
+        f"The MLmodel file in {root} is malformed: {problem}.",
+        hint="The MLflow model directory is damaged or was not written by MLflow; save "
+        "the model again.",
+        path=str(root),
+    )
 
 
 def _read_mlmodel(root: Path) -> dict[str, Any]:
     mlmodel = root / "MLmodel"
     try:
+        if mlmodel.is_file() and mlmodel.stat().st_size > MAX_MLMODEL_BYTES:
+            raise _malformed(root, f"it is larger than {MAX_MLMODEL_BYTES} bytes")
         data = yaml.safe_load(mlmodel.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise FlavorError(
@@ -133,9 +192,9 @@ def _read_mlmodel(root: Path) -> dict[str, Any]:
             "model artifact).",
             path=str(root),
         ) from exc
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, UnicodeDecodeError, OSError, RecursionError, ValueError) as exc:
         raise FlavorError(
-            f"{mlmodel} is not valid YAML: {exc}.",
+            f"{mlmodel} is not readable YAML: {exc}.",
             hint="The MLflow model directory is damaged; save the model again.",
             path=str(mlmodel),
         ) from exc
@@ -148,12 +207,15 @@ def _read_mlmodel(root: Path) -> dict[str, Any]:
     return data
 
 
-def _signature(spec: dict[str, Any]) -> Signature | None:
-    signature = spec.get("signature") or {}
-    inputs = _columns(signature.get("inputs"), "input")
-    if not inputs:
-        return None
-    return Signature(inputs, _columns(signature.get("outputs"), "prediction") or None)
+def _signature(spec: dict[str, Any], root: Path) -> Signature | None:
+    signature = _mapping(spec.get("signature"), "signature", root)
+    try:
+        inputs = _columns(signature.get("inputs"), "input")
+        if not inputs:
+            return None
+        return Signature(inputs, _columns(signature.get("outputs"), "prediction") or None)
+    except (ValueError, TypeError, AttributeError, KeyError, RecursionError) as exc:
+        raise _malformed(root, f"its signature cannot be read ({exc})") from exc
 
 
 def _columns(text: Any, default: str) -> list[ColumnSpec]:
@@ -172,16 +234,22 @@ def _columns(text: Any, default: str) -> list[ColumnSpec]:
 
 
 def _input_example(root: Path, spec: dict[str, Any]) -> pd.DataFrame | None:
-    info = spec.get("saved_input_example_info") or {}
+    info = _mapping(spec.get("saved_input_example_info"), "saved_input_example_info", root)
     if info.get("type") != "dataframe" or not info.get("artifact_path"):
         return None
-    data = json.loads((root / str(info["artifact_path"])).read_text(encoding="utf-8"))
-    if isinstance(data, dict) and "dataframe_split" in data:
-        data = data["dataframe_split"]
-    if isinstance(data, dict) and "columns" in data and "data" in data:
-        return pd.DataFrame(data["data"], columns=data["columns"])
-    if isinstance(data, list):
-        return pd.DataFrame(data)
+    path = resolve_inside(root, info["artifact_path"], what="the input example path")
+    try:
+        if path.stat().st_size > MAX_MLMODEL_BYTES * 16:
+            raise _malformed(root, f"the input example {path.name} is too large")
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(data, dict) and "dataframe_split" in data:
+            data = data["dataframe_split"]
+        if isinstance(data, dict) and "columns" in data and "data" in data:
+            return pd.DataFrame(data["data"], columns=data["columns"])
+        if isinstance(data, list):
+            return pd.DataFrame(data)
+    except (OSError, ValueError, TypeError, AttributeError, KeyError, RecursionError) as exc:
+        raise _malformed(root, f"its input example cannot be read ({exc})") from exc
     return None
 
 
@@ -200,52 +268,75 @@ def _unpickle(path: Path) -> Any:
         return pickle.load(handle)  # noqa: S301 - only after _require_trust
 
 
+def _file(root: Path, flavor: dict[str, Any], key: str, default: str) -> Path:
+    return resolve_inside(root, flavor.get(key, default), what=f"the model file ({key})")
+
+
 def _load_sklearn(root: Path, flavor: dict[str, Any], trusted: bool) -> Any:
-    path = root / str(flavor.get("pickled_model", "model.pkl"))
+    path = _file(root, flavor, "pickled_model", "model.pkl")
     if flavor.get("serialization_format") == "skops":
-        return load_estimator(path)
+        return load_estimator(path, trusted=trusted)
     _require_trust(f"the scikit-learn model {path.name}", trusted)
     return _unpickle(path)
 
 
 def _load_xgboost(root: Path, flavor: dict[str, Any], trusted: bool) -> Any:
+    # Checked before anything is imported: a class path names a module to import.
+    allowed = check_class_path(
+        flavor.get("model_class", "xgboost.core.Booster"),
+        XGBOOST_CLASSES,
+        what="the xgboost.model_class of MLmodel",
+    )
+    path = _file(root, flavor, "data", "model.xgb")
     xgb = require("xgboost", package="xgboost", flavor="xgboost")
-    cls = _dotted_class(str(flavor.get("model_class", "xgboost.core.Booster")), "xgboost")
-    if not issubclass(cls, (xgb.Booster, xgb.XGBModel)):
+    model = import_class(allowed, flavor="xgboost")()
+    try:
+        model.load_model(str(path))
+    except (xgb.core.XGBoostError, OSError, ValueError) as exc:
         raise FlavorError(
-            f"The MLmodel file names {flavor.get('model_class')!r}, not an XGBoost model class.",
-            hint="Save the model again with mlflow.xgboost.save_model.",
+            f"XGBoost cannot read the model file {path.name}: {exc}.",
+            hint="The MLflow model directory is damaged; save the model again.",
             flavor="xgboost",
-        )
-    model = cls()
-    model.load_model(str(root / str(flavor.get("data", "model.xgb"))))
+        ) from exc
     return model
 
 
 def _load_lightgbm(root: Path, flavor: dict[str, Any], trusted: bool) -> Any:
-    lgb = require("lightgbm", package="lightgbm", flavor="lightgbm")
-    path = root / str(flavor.get("data", "model.lgb"))
+    if "model_class" in flavor:
+        check_class_path(
+            flavor["model_class"], LIGHTGBM_CLASSES, what="the lightgbm.model_class of MLmodel"
+        )
+    path = _file(root, flavor, "data", "model.lgb")
     if path.suffix == ".pkl":
         _require_trust(f"the LightGBM model {path.name}", trusted)
         return _unpickle(path)
-    return lgb.Booster(model_file=str(path))
+    lgb = require("lightgbm", package="lightgbm", flavor="lightgbm")
+    try:
+        return lgb.Booster(model_file=str(path))
+    except (lgb.basic.LightGBMError, OSError, ValueError) as exc:
+        raise FlavorError(
+            f"LightGBM cannot read the model file {path.name}: {exc}.",
+            hint="The MLflow model directory is damaged; save the model again.",
+            flavor="lightgbm",
+        ) from exc
 
 
 def _load_onnx(root: Path, flavor: dict[str, Any], trusted: bool) -> Any:
-    return (root / str(flavor.get("data", "model.onnx"))).read_bytes()
+    path = _file(root, flavor, "data", "model.onnx")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise _malformed(root, f"the ONNX file cannot be read ({exc})") from exc
+    return inline_external_data(data, path.parent, root=root)
 
 
 def _load_pytorch(root: Path, flavor: dict[str, Any], trusted: bool) -> Any:
-    torch = require("torch", package="torch", flavor="pytorch")
-    folder = root / str(flavor.get("model_data", "data"))
-    path = folder / "model.pth" if folder.is_dir() else folder
+    path = _file(root, flavor, "model_data", "data")
+    if path.is_dir():
+        path = resolve_inside(path, "model.pth", what="the PyTorch model file")
     _require_trust(f"the PyTorch model {path.name}", trusted)
+    torch = require("torch", package="torch", flavor="pytorch")
     return torch.load(path, map_location="cpu", weights_only=False)  # trusted only
-
-
-def _dotted_class(dotted: str, flavor: str) -> type:
-    module, _, attr = dotted.rpartition(".")
-    return import_class(f"{module}:{attr}", flavor=flavor)
 
 
 _Loader = Callable[[Path, dict[str, Any], bool], Any]

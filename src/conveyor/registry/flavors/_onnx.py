@@ -4,10 +4,16 @@ A scikit-learn model whose inputs are all numeric converts with skl2onnx to one 
 tensor input (classifiers without ZipMap, so outputs are plain label and probability
 arrays). The twin is only worth serving when it predicts what the original does:
 :func:`parity` compares both on the rows given and records the largest difference.
+
+A stored ONNX model is one self-contained file: tensors whose data lives in external
+files are refused (onnxruntime would read them from wherever their location points).
+The MLflow importer inlines external data with :func:`inline_external_data`, which reads
+only locations that resolve inside the model directory.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -15,6 +21,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from conveyor.core import UnsafePathError, resolve_inside
 from conveyor.registry.flavors._base import Flavor, Predictor, imported_class, require
 from conveyor.registry.flavors._errors import FlavorError
 from conveyor.registry.flavors._signature import Signature, example_frame
@@ -38,6 +45,7 @@ class OnnxPredictor:
 
     def __init__(self, model_bytes: bytes, *, threads: int = 1) -> None:
         ort = require("onnxruntime", package="onnxruntime", flavor="onnx")
+        _refuse_external_data(model_bytes)
         options = ort.SessionOptions()
         # One thread: single rows are the common case, and servers run one worker per core.
         options.intra_op_num_threads = threads
@@ -114,6 +122,105 @@ class OnnxFlavor(Flavor):
 
     def load(self, folder: Path, meta: dict[str, Any], *, trusted: bool = False) -> Predictor:
         return OnnxPredictor((folder / str(meta.get("file", MODEL_FILE))).read_bytes())
+
+
+#: Largest total of external tensor data inlined into one model (protobuf's own limit).
+MAX_INLINE_BYTES = (2 << 30) - 1
+
+
+def _parse(data: bytes) -> Any:
+    onnx = require("onnx", package="onnx", flavor="onnx")
+    try:
+        return onnx.load_from_string(data)
+    except Exception as exc:  # protobuf's DecodeError has no stable import path
+        raise FlavorError(
+            f"The ONNX model cannot be parsed: {exc or type(exc).__name__}.",
+            hint="Check the file with onnx.checker.check_model, or export the model again.",
+            flavor="onnx",
+        ) from exc
+
+
+def _external_tensors(proto: Any) -> list[Any]:
+    from onnx import TensorProto
+    from onnx.external_data_helper import _get_all_tensors
+
+    return [t for t in _get_all_tensors(proto) if t.data_location == TensorProto.EXTERNAL]
+
+
+def _refuse_external_data(data: bytes) -> None:
+    """Refuse a model whose tensors point at external files (checked when onnx is installed)."""
+    if importlib.util.find_spec("onnx") is None:
+        return
+    tensors = _external_tensors(_parse(data))
+    if tensors:
+        locations = sorted({_external_info(t).get("location", "") for t in tensors})
+        raise UnsafePathError(
+            f"Refusing an ONNX model whose tensors read external files: {', '.join(locations)}.",
+            hint="Save the model with its weights inside the file "
+            "(onnx.save_model(model, path, save_as_external_data=False)).",
+            flavor="onnx",
+            path=locations[0],
+        )
+
+
+def _external_info(tensor: Any) -> dict[str, str]:
+    return {entry.key: entry.value for entry in tensor.external_data}
+
+
+def inline_external_data(data: bytes, base: Path, *, root: Path) -> bytes:
+    """``data`` with every external tensor read in, from locations inside ``root`` only.
+
+    Args:
+        data: A serialized ONNX model.
+        base: The folder of the model file; locations are relative to it.
+        root: The folder no location may leave (the model directory; ``base`` is in it).
+
+    Returns:
+        A self-contained serialized model (``data`` itself when nothing is external).
+
+    Raises:
+        conveyor.core.UnsafePathError: A location is absolute or leads outside ``root``.
+        FlavorError: The model cannot be parsed, or external data is missing, out of
+            bounds, or larger than :data:`MAX_INLINE_BYTES` in total.
+    """
+    proto = _parse(data)
+    tensors = _external_tensors(proto)
+    if not tensors:
+        return data
+    if not base.resolve().is_relative_to(root.resolve()):
+        raise UnsafePathError(
+            f"Refusing ONNX external data: the model file's folder {base} is outside {root}.",
+            hint="The model directory was crafted; do not import it.",
+            path=str(base),
+        )
+    from onnx import TensorProto
+
+    total = 0
+    for tensor in tensors:
+        info = _external_info(tensor)
+        path = resolve_inside(base, info.get("location"), what="the ONNX external data location")
+        try:
+            offset, length = int(info.get("offset", 0)), info.get("length")
+            size = path.stat().st_size
+            count = size - offset if length is None else int(length)
+            if offset < 0 or count < 0 or offset + count > size:
+                raise ValueError(f"offset {offset} and length {count} exceed {size} bytes")
+            total += count
+            if total > MAX_INLINE_BYTES:
+                raise ValueError(f"more than {MAX_INLINE_BYTES} bytes of external data")
+            with path.open("rb") as handle:
+                handle.seek(offset)
+                raw = handle.read(count)
+        except (OSError, ValueError) as exc:
+            raise FlavorError(
+                f"The ONNX external data {info.get('location')!r} cannot be read: {exc}.",
+                hint="The model directory is incomplete or damaged; export the model again.",
+                flavor="onnx",
+            ) from exc
+        del tensor.external_data[:]
+        tensor.data_location = TensorProto.DEFAULT
+        tensor.raw_data = raw
+    return bytes(proto.SerializeToString())
 
 
 def _parses_as_onnx(data: bytes) -> bool:
