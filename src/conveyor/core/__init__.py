@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from conveyor.core._actor import Actor
 from conveyor.core._hashing import HASH_NAME, hash_bytes, hash_file, hash_json, is_hash
-from conveyor.core._names import validate_name
+from conveyor.core._names import MAX_VERSION, validate_name, validate_version
 from conveyor.core._plugins import PluginRegistry, class_path, import_object
 from conveyor.core._progress import ProgressCallback, no_progress
+from conveyor.core._redact import REDACTED, is_secret_field, redact, redact_value
 from conveyor.core._time import isoformat, utcnow
 from conveyor.core._trust import (
     LIGHTGBM_CLASSES,
@@ -38,8 +39,10 @@ __all__ = [
     "HASH_NAME",
     "LIGHTGBM_CLASSES",
     "LoadPolicyError",
+    "MAX_VERSION",
     "PluginRegistry",
     "ProgressCallback",
+    "REDACTED",
     "SKOPS_TRUSTED_TYPES",
     "UnreadableArchiveError",
     "UnsafePathError",
@@ -53,12 +56,16 @@ __all__ = [
     "hash_json",
     "import_object",
     "is_hash",
+    "is_secret_field",
     "isoformat",
     "load_skops",
     "no_progress",
+    "redact",
+    "redact_value",
     "resolve_inside",
     "skops_types",
     "untrusted_types",
     "utcnow",
     "validate_name",
+    "validate_version",
 ]
