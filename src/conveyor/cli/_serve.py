@@ -63,11 +63,17 @@ def serve(  # noqa: PLR0917 - Typer options are parameters
     """Serve a registered model or an environment over HTTP (conveyor API, MLflow, KServe v2).
 
     With --model the alias is resolved once at start, so every worker serves the same
-    version. With --env every worker follows the environment's deployment (weights, shadow,
-    new revisions) and this process advances its rollouts. Stop with Ctrl-C or SIGTERM:
-    requests in flight finish and logged predictions are flushed.
+    version, and every stored file of it (native model and ONNX twin) is checked against its
+    hash first. With --env every worker follows the environment's deployment (weights,
+    shadow, new revisions), logs each rollout transition with its reason, and this process
+    advances its rollouts. Stop with Ctrl-C or SIGTERM: requests in flight finish and logged
+    predictions are flushed.
+
+    Exit codes: 0 stopped; 1 error (configuration, not found); 3 the version's files were
+    tampered with or damaged (audited as model.integrity_failed); 6 the port is in use.
     """
     from conveyor.serving import ServingConfigError, ServingSettings
+    from conveyor.serving._launch import check_port, verify_version
     from conveyor.serving._launch import serve as run_server
     from conveyor.workspace import Workspace
 
@@ -85,9 +91,10 @@ def serve(  # noqa: PLR0917 - Typer options are parameters
         micro_batch=micro_batch,
         log_predictions=log_predictions,
     )
+    check_port(host, port)
     if model is not None:
         with Workspace.open(".") as ws:
-            version = ws.models.get(model)
+            version = verify_version(ws, model)
             root = Path(ws.root)
         ref = f"{version.name}@{version.version}"
         console().print(

@@ -1,20 +1,35 @@
-"""Readiness of a version before it takes traffic: it loads, and predicts its input example."""
+"""Readiness of a version before it takes traffic: it loads as the server will load it, and
+predicts its input example.
+
+The check loads what ``conveyor serve`` loads: the ONNX twin when it passed parity (the
+server prefers it) and the native model (which serves explanations and is loaded by the
+server in every case), each file verified against its hash. A deployment record therefore
+never says a version serves when no server could load it. An integrity failure is written to
+the audit log (``model.integrity_failed``) and refuses the deployment with the exit code of
+tampering.
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from conveyor.deploy._errors import VersionNotReadyError
-from conveyor.errors import ConveyorError
+from conveyor.errors import ConveyorError, IntegrityError
 
 if TYPE_CHECKING:
+    from conveyor.registry import LoadedModel
     from conveyor.workspace import Workspace
+
+_log = logging.getLogger("conveyor.deploy")
+#: ``conveyor deploy`` exits with this code when a version's files were tampered with.
+EXIT_TAMPERED = 3
 
 
 def check_ready(ws: Workspace, ref: str) -> None:
-    """Load ``ref`` from the registry and smoke-predict its recorded input example.
+    """Load ``ref`` as the server will (ONNX twin and native model) and smoke-predict.
 
     Args:
         ws: The workspace.
@@ -22,30 +37,75 @@ def check_ready(ws: Workspace, ref: str) -> None:
 
     Raises:
         VersionNotReadyError: loading failed (integrity, untrusted pickle...) or the
-            prediction on the input example raised.
+            prediction on the input example raised. When a file failed its hash check, the
+            error's ``exit_code`` is 3 and the failure is in the audit log.
     """
+    loaded: list[LoadedModel] = []
     try:
-        loaded = ws.models.load(ref)
+        served = _load(ws, ref, prefer_onnx=True)
+        loaded.append(served)
+        if served.uses_onnx:
+            loaded.append(_load(ws, ref, prefer_onnx=False))
+        example = served.version.input_example
+        if example is None:
+            return
+        frame = example_frame(example)
+        for model in loaded:
+            _smoke(model, ref, frame)
+    finally:
+        for model in loaded:
+            model.close()
+
+
+def _load(ws: Workspace, ref: str, *, prefer_onnx: bool) -> LoadedModel:
+    what = "its ONNX twin" if prefer_onnx else "its native model"
+    try:
+        return ws.models.load(ref, prefer_onnx=prefer_onnx)
+    except IntegrityError as exc:
+        _audit(ws, ref, exc)
+        error = VersionNotReadyError(
+            f"Version {ref} cannot be loaded, so it was not deployed: {exc.message}",
+            hint=exc.hint or "Restore the artifact store or register the version again.",
+            ref=ref,
+        )
+        error.exit_code = EXIT_TAMPERED
+        raise error from exc
     except ConveyorError as exc:
         raise VersionNotReadyError(
-            f"Version {ref} cannot be loaded, so it was not deployed: {exc.message}",
+            f"Version {ref} cannot be loaded ({what}), so it was not deployed: {exc.message}",
             hint=exc.hint or "Fix or re-register the version, then deploy again.",
             ref=ref,
         ) from exc
-    with loaded:
-        example = loaded.version.input_example
-        if example is None:
-            return
-        try:
-            loaded.predict(example_frame(example))
-        except Exception as exc:  # any failure of user model code means "not ready"
-            raise VersionNotReadyError(
-                f"Version {ref} failed its smoke prediction on its input example: "
-                f"{type(exc).__name__}: {exc}",
-                hint="Fix the model and register a new version; the current deployment "
-                "is unchanged.",
-                ref=ref,
-            ) from exc
+
+
+def _smoke(model: LoadedModel, ref: str, frame: pd.DataFrame) -> None:
+    try:
+        model.predict(frame)
+    except Exception as exc:  # any failure of user model code means "not ready"
+        served = "ONNX twin" if model.uses_onnx else "model"
+        raise VersionNotReadyError(
+            f"Version {ref} ({served}) failed its smoke prediction on its input example: "
+            f"{type(exc).__name__}: {exc}",
+            hint="Fix the model and register a new version; the current deployment is unchanged.",
+            ref=ref,
+        ) from exc
+
+
+def _audit(ws: Workspace, ref: str, exc: IntegrityError) -> None:
+    fields = exc.fields
+    target = f"model:{fields.get('name', ref)}@{fields.get('version', '')}".rstrip("@")
+    details: dict[str, Any] = {
+        "ref": ref,
+        "file": str(fields.get("file", "")),
+        "object": str(fields.get("object", "")),
+        "error": exc.message,
+        "during": "deploy readiness check",
+    }
+    try:
+        with ws.store.write(ws.actor, "model.integrity_failed", target, details=details):
+            pass
+    except ConveyorError as audit_error:
+        _log.error("Could not audit the integrity failure of %s: %s", ref, audit_error)
 
 
 def example_frame(example: Any) -> pd.DataFrame:

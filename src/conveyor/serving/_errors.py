@@ -11,6 +11,13 @@ class ServingConfigError(ConfigError):
     code = "serving_config_error"
 
 
+class PortInUseError(ServingConfigError):
+    """The port to serve on is taken by another process (``conveyor serve`` exits 6)."""
+
+    code = "port_in_use"
+    exit_code = 6
+
+
 class RequestError(ConveyorError):
     """A request was refused; ``status`` is the HTTP status it is answered with."""
 

@@ -7,7 +7,9 @@ one assignment (:meth:`ModelHost.serve_deployment`): requests never wait for a l
 never see half a revision. A live variant that fails to load keeps the previous revision
 serving (logged, counted in ``conveyor_model_load_failures``, readiness unchanged) and is
 retried after ``retry_s``; a variant without traffic (a shadow or warm standby) that fails
-is left out and reported the same way.
+is left out and reported the same way. Every rollout transition the follower takes up (a
+canary step, a pause, a promotion, a rollback), also those between two polls, is logged
+with its action, states and recorded reason.
 """
 
 from __future__ import annotations
@@ -27,9 +29,9 @@ from conveyor.serving._metrics import ServerMetrics
 from conveyor.serving._model import ServedModel
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Sequence
 
-    from conveyor.deployments import Deployment, Variant
+    from conveyor.deployments import Deployment, Transition, Variant
 
 _log = logging.getLogger("conveyor.serving")
 VersionKey = tuple[str, int]
@@ -66,6 +68,8 @@ class DeploymentFollower:
         current: Returns the environment's current deployment (``None``: never deployed).
         load: Loads one variant's version (``model``, ``version``) as a ``ServedModel``.
         metrics: Counts load failures.
+        history: Returns the environment's recorded transitions (their reasons are logged
+            when the follower takes up their revisions).
         interval_s: Time between polls.
         retry_s: Time before a version that failed to load is tried again.
 
@@ -82,10 +86,12 @@ class DeploymentFollower:
         load: Callable[[str, int], ServedModel],
         *,
         metrics: ServerMetrics | None = None,
+        history: Callable[[], Sequence[Transition]] | None = None,
         interval_s: float = 1.0,
         retry_s: float = 30.0,
     ) -> None:
         self.host = host
+        self._history = history
         self.environment = environment
         self._current = current
         self._load = load
@@ -153,8 +159,31 @@ class DeploymentFollower:
         self._applied = deployment
         wanted = {(v.model, v.version) for v in deployment.variants}
         self._loaded = {key: model for key, model in self._loaded.items() if key in wanted}
+        self._log_transitions(None if applied is None else applied.revision, deployment)
         _log.info("Serving %s: %s", self.environment, deployment.describe())
         return True
+
+    def _log_transitions(self, since: int | None, deployment: Deployment) -> None:
+        """Log the transitions after revision ``since`` up to the one now served."""
+        if self._history is None:
+            return
+        try:
+            transitions = list(self._history())
+        except Exception:  # noqa: BLE001 - logging the reasons never stops serving
+            _log.exception("Reading the transitions of %r failed.", self.environment)
+            return
+        first = deployment.revision if since is None else since + 1
+        for transition in transitions:
+            if first <= transition.revision <= deployment.revision:
+                _log.info(
+                    "Deployment %r revision %d: %s (%s -> %s): %s",
+                    self.environment,
+                    transition.revision,
+                    transition.action,
+                    transition.from_state or "none",
+                    transition.to_state,
+                    transition.reason,
+                )
 
     def _version(self, variant: Variant, revision: int) -> ServedModel | None:
         key = (variant.model, variant.version)

@@ -14,34 +14,53 @@ closes the workspace on shutdown.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
+import logging
 import os
+import socket
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
 
+from conveyor.errors import ConveyorError, IntegrityError
 from conveyor.serving._app import create_app
-from conveyor.serving._errors import ServingConfigError
+from conveyor.serving._errors import PortInUseError, ServingConfigError
 from conveyor.serving._explain import ExplainerSlot, explainer_for
 from conveyor.serving._follow import DeploymentCollector, DeploymentFollower, ReportCollector
 from conveyor.serving._host import ModelHost
 from conveyor.serving._model import ServedModel
 from conveyor.serving._routing import DeploymentRouter
 from conveyor.serving._settings import ServingSettings
+from conveyor.serving._tempdirs import close_all, mark_folder, reap_stale_folders
 
 ENV_ROOT = "CONVEYOR_SERVE_ROOT"
 ENV_MODEL = "CONVEYOR_SERVE_MODEL"
 ENV_SETTINGS = "CONVEYOR_SERVE_SETTINGS"
 ENV_ENVIRONMENT = "CONVEYOR_SERVE_ENV"
 SPILL_FOLDER = Path(".conveyor") / "spill" / "predictions"
+_log = logging.getLogger("conveyor.serving")
 
 
 def model_loader(
-    ws: Any, ref: str, *, prefer_onnx: bool = True, explain: bool = True
+    ws: Any,
+    ref: str,
+    *,
+    prefer_onnx: bool = True,
+    explain: bool = True,
+    loaded: weakref.WeakValueDictionary[int, Any] | None = None,
 ) -> Callable[[], ServedModel]:
-    """A loader of ``ref`` from the workspace's registry (hash-verified by the registry).
+    """A loader of ``ref`` from the workspace's registry, every artifact it serves verified.
+
+    The version is ready only when every file it will answer with verified against its
+    recorded hash: the ONNX twin when it serves predictions, and the native model, which
+    serves explanations and is the source of truth, in every case. An integrity failure is
+    written to the audit log (``model.integrity_failed``) and fails the load, so the server
+    never turns ready on a tampered version; any other failure to build the explainer only
+    disables explanations.
 
     Args:
         ws: An open workspace.
@@ -49,25 +68,109 @@ def model_loader(
         prefer_onnx: Serve the ONNX twin when the version has one that passed parity.
         explain: Prepare the version's explainer as part of loading it, before it is ready
             (on the native model, also when the ONNX twin serves).
+        loaded: Collects the registry's loaded models (their temporary folders), weakly,
+            for the caller to close at shutdown.
+
+    Raises:
+        IntegrityError: (from the loader) a file does not match its recorded hash.
     """
     registry = ws.models
 
     def load() -> ServedModel:
-        loaded = registry.load(ref, prefer_onnx=prefer_onnx)
-        model = ServedModel.from_loaded(loaded)
+        try:
+            served = registry.load(ref, prefer_onnx=prefer_onnx)
+            _own(served, loaded)
+            native = served
+            if served.uses_onnx:  # verify the native files too: they are the model
+                pinned = f"{served.version.name}@{served.version.version}"
+                native = registry.load(pinned, prefer_onnx=False)
+                _own(native, loaded)
+        except IntegrityError as exc:
+            audit_integrity_failure(ws, ref, exc)
+            raise
+        model = ServedModel.from_loaded(served)
         if explain and _has_example(model):
-            pinned = f"{model.name}@{model.version}"
 
             def build() -> Any:
-                native = registry.load(pinned, prefer_onnx=False) if loaded.uses_onnx else loaded
                 explainer = explainer_for(native.predictor, model)
                 explainer.source = native  # the native model's files live as long as it
                 return explainer
 
             object.__setattr__(model, "explainer", ExplainerSlot.prepare(build))
+        elif native is not served:
+            native.close()
         return model
 
     return load
+
+
+def _own(model: Any, loaded: weakref.WeakValueDictionary[int, Any] | None) -> None:
+    """Mark ``model``'s temporary folder as this process's, and remember it for closing."""
+    mark_folder(Path(model.folder))
+    if loaded is not None:
+        loaded[id(model)] = model
+
+
+def audit_integrity_failure(ws: Any, ref: str, exc: IntegrityError) -> None:
+    """Append ``model.integrity_failed`` to the audit log (best effort: the load fails anyway)."""
+    fields = exc.fields
+    target = f"model:{fields.get('name', ref)}@{fields.get('version', '')}".rstrip("@")
+    details = {
+        "ref": ref,
+        "file": str(fields.get("file", "")),
+        "object": str(fields.get("object", "")),
+        "error": exc.message,
+    }
+    try:
+        with ws.store.write(ws.actor, "model.integrity_failed", target, details=details):
+            pass
+    except ConveyorError as audit_error:
+        _log.error("Could not audit the integrity failure of %s: %s", ref, audit_error)
+
+
+def verify_version(ws: Any, ref: str) -> Any:
+    """Check every stored file of ``ref`` (native and ONNX twin) against its hash.
+
+    What ``conveyor serve`` runs before it starts: a tampered version is refused at once
+    (and audited) instead of a server that never turns ready.
+
+    Returns:
+        The version record.
+
+    Raises:
+        IntegrityError: A file does not match its recorded hash or is missing.
+    """
+    from conveyor.errors import ArtifactNotFoundError
+
+    version = ws.models.get(ref)
+    try:
+        manifest = ws.models.manifest(version)
+        parts = [("", manifest), ("onnx/", manifest.get("onnx") or {})]
+        for prefix, part in parts:
+            for rel, entry in sorted((part.get("files") or {}).items()):
+                digest = entry["hash"]
+                try:
+                    ws.artifacts.get_bytes(digest)
+                except (IntegrityError, ArtifactNotFoundError) as exc:
+                    raise IntegrityError(
+                        f"Model {version.name}@{version.version} cannot be served: its file "
+                        f"{prefix}{rel} (object {digest}) "
+                        + (
+                            "is missing."
+                            if isinstance(exc, ArtifactNotFoundError)
+                            else "does not match its recorded hash."
+                        ),
+                        hint="The stored bytes were altered or damaged: restore the artifact "
+                        "store from a backup, or register the model again.",
+                        name=version.name,
+                        version=version.version,
+                        object=digest,
+                        file=prefix + rel,
+                    ) from exc
+    except IntegrityError as exc:
+        audit_integrity_failure(ws, ref, exc)
+        raise
+    return version
 
 
 def _has_example(model: ServedModel) -> bool:
@@ -106,13 +209,18 @@ def build_app(
         >>> app = build_app(ws, "churn@champion")  # doctest: +SKIP
     """
     settings = settings if settings is not None else ServingSettings()
+    reap_stale_folders()
+    loaded: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
+    load = model_loader(
+        ws, ref, prefer_onnx=prefer_onnx, explain=settings.prepare_explainers, loaded=loaded
+    )
     return create_app(
         ModelHost(),
         logger=_logger(ws, settings),
         settings=settings,
         predictions=ws.predictions,
-        load=model_loader(ws, ref, prefer_onnx=prefer_onnx, explain=settings.prepare_explainers),
-        on_close=[ws.close] if close_workspace else [],
+        load=load,
+        on_close=[lambda: close_all(loaded.values()), *([ws.close] if close_workspace else [])],
     )
 
 
@@ -162,13 +270,21 @@ def build_env_app(
     )
     deployments = ws.deployments
     host = ModelHost(DeploymentRouter(sticky_key=configured[environment].sticky_key))
+    reap_stale_folders()
+    loaded: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
 
     def load(name: str, version: int) -> ServedModel:
         ref = f"{name}@{version}"
-        return model_loader(ws, ref, prefer_onnx=prefer_onnx, explain=settings.prepare_explainers)()
+        explain = settings.prepare_explainers
+        return model_loader(ws, ref, prefer_onnx=prefer_onnx, explain=explain, loaded=loaded)()
 
     follower = DeploymentFollower(
-        host, environment, lambda: deployments.current(environment), load, interval_s=interval_s
+        host,
+        environment,
+        lambda: deployments.current(environment),
+        load,
+        history=lambda: deployments.history(environment),
+        interval_s=interval_s,
     )
     app = create_app(
         host,
@@ -176,7 +292,11 @@ def build_env_app(
         settings=settings,
         predictions=ws.predictions,
         on_start=[follower.start],
-        on_close=[follower.stop, *([ws.close] if close_workspace else [])],
+        on_close=[
+            follower.stop,
+            lambda: close_all(loaded.values()),
+            *([ws.close] if close_workspace else []),
+        ],
     )
     server = app.state.server
     follower.metrics = server.metrics
@@ -201,10 +321,26 @@ def settings_to_env(settings: ServingSettings) -> str:
     return json.dumps(dataclasses.asdict(settings))
 
 
+def configure_logging() -> None:
+    """Show conveyor's INFO lines (rollout transitions, quarantined records) on stderr.
+
+    Called by the server's entry points only; a logger the application configured already
+    (one with handlers) is left as it is.
+    """
+    logger = logging.getLogger("conveyor")
+    if logger.handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
 def app_from_environment() -> FastAPI:
     """The uvicorn factory of worker processes (reads ``CONVEYOR_SERVE_*``)."""
     from conveyor.workspace import Workspace
 
+    configure_logging()
     settings = ServingSettings(**json.loads(os.environ.get(ENV_SETTINGS, "{}")))
     ws = Workspace.open(os.environ.get(ENV_ROOT, "."))
     try:
@@ -215,6 +351,43 @@ def app_from_environment() -> FastAPI:
     except BaseException:
         ws.close()
         raise
+
+
+def check_port(host: str, port: int) -> None:
+    """Refuse to start on a port another process listens on, before anything is printed.
+
+    Raises:
+        PortInUseError: The port is taken (``conveyor serve`` exits 6).
+        ServingConfigError: The host cannot be listened on at all.
+    """
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except (socket.gaierror, UnicodeError) as exc:
+        raise ServingConfigError(
+            f"Cannot listen on host {host!r}: {exc}.",
+            hint="Pass an address of this machine with --host (127.0.0.1, 0.0.0.0).",
+            host=host,
+        ) from exc
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise PortInUseError(
+                    f"Port {port} on {host} is already in use by another process.",
+                    hint=f"Stop that process, or pass another port: --port {port + 1}.",
+                    host=host,
+                    port=port,
+                ) from exc
+            raise ServingConfigError(
+                f"Cannot listen on {host}:{port}: {exc.strerror or exc}.",
+                hint="Pass another --host or --port (ports below 1024 need privileges).",
+                host=host,
+                port=port,
+            ) from exc
 
 
 def serve(
@@ -237,6 +410,9 @@ def serve(
         port: The port.
         workers: Worker processes (each opens the workspace and loads the models).
         settings: Limits and policies.
+
+    Raises:
+        PortInUseError: ``port`` is taken.
     """
     import uvicorn
 
@@ -247,6 +423,7 @@ def serve(
             hint="Pass exactly one of ref='churn@champion' or environment='production'.",
         )
     settings = settings if settings is not None else ServingSettings()
+    check_port(host, port)
     os.environ[ENV_ROOT] = str(root)
     os.environ[ENV_MODEL] = ref or ""
     os.environ[ENV_ENVIRONMENT] = environment or ""

@@ -97,7 +97,10 @@ def test_v2_unknown_model_or_version_is_a_404_in_the_protocol_error_format(
         version = client.post("/v2/models/churn/versions/9/infer", json=body)
         ok = client.post("/v2/models/churn/versions/1/infer", json=body)
     assert unknown.status_code == 404
-    assert unknown.json() == {"error": "Model nope is not served here. Served: churn@1."}
+    assert unknown.json() == {
+        "error": "Model nope is not served here. Served: churn@1.",
+        "code": "model_not_served",  # beside OIP's "error", the code every route answers
+    }
     assert version.status_code == 404
     assert "churn@9" in version.json()["error"]
     assert ok.status_code == 200
