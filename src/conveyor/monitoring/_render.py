@@ -68,6 +68,9 @@ def render_markdown(report: MonitoringReport) -> str:
             text = f"{name}: {entry['status']} {entry.get('message', '')}".rstrip()
             lines.append(f"- {_md(text)}")
     lines += ["", "## Performance", ""]
+    if perf.get("reference_missing"):
+        lines.append(f"No reference metric: {_md(perf['reference_missing'])}.")
+        lines.append("")
     if perf.get("value") is None:
         lines.append("No labels in the window yet.")
     else:

@@ -158,6 +158,9 @@ def test_a_version_without_the_metric_says_so_in_its_verdict(tmp_path: Path) -> 
         assert "recorded: f1" in report.message
         markdown = Path(report.files["markdown"]).read_text(encoding="utf-8")
         assert "diabetes@1 records no accuracy" in markdown
+        assert "No reference metric: diabetes@1 records no accuracy" in markdown
+        page = Path(report.files["html"]).read_text(encoding="utf-8")
+        assert "<strong>Verdict:" in page
 
 
 def test_accuracy_from_several_steps_without_a_chosen_one_says_which(tmp_path: Path) -> None:
