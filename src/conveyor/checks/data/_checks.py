@@ -19,6 +19,7 @@ from conveyor.checks.data._importance import check_importance
 from conveyor.checks.data._leakage import detect_leakage
 from conveyor.checks.data._outcome import Outcome
 from conveyor.checks.data._quality import count_duplicates, measure_class_balance
+from conveyor.checks.data._schema_infer import DEFAULT_TOLERANCE
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -64,6 +65,7 @@ class AnomaliesCheck(_DataCheck):
         max_missing_increase: float = Field(0.05, ge=0, le=1)
         allow_new_categories: bool = False
         max_examples: int = Field(5, ge=0)
+        range_tolerance: float = Field(DEFAULT_TOLERANCE, ge=0)
 
     def run(self, ctx: CheckContext, **params: Any) -> CheckResult:
         """Compare the version with the reference version's profile."""

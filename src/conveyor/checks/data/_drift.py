@@ -1,7 +1,10 @@
 """Distribution drift between two versions of a table, column by column.
 
 Numeric columns are compared with the two-sample Kolmogorov-Smirnov test, categorical and
-boolean ones with a chi-square test of homogeneity over the union of their categories. A
+boolean ones (strings, categoricals, booleans, missing values left out) with a chi-square
+test of homogeneity over the union of their categories. Datetime columns are not tested
+(each new version moves forward in time, so they always "drift"), nor columns with no
+values on one side; the result lists them with the reason under ``details["skipped"]``. A
 column drifted when its p-value is below ``alpha``; the check fails when the share of
 drifted columns exceeds ``max_drift_share``. Large tables are sampled (reproducibly) so the
 tests stay fast and do not flag negligible differences only because of sample size.
@@ -56,6 +59,17 @@ def column_drift(current: pd.Series, reference: pd.Series) -> dict[str, Any] | N
     return {"test": test, "statistic": measured[0], "p_value": measured[1]}
 
 
+def _skip_reason(current: pd.Series, reference: pd.Series) -> str:
+    kinds = {column_kind(reference), column_kind(current)}
+    if "temporal" in kinds:
+        return "datetime column: new versions move forward in time, so it is not tested"
+    if kinds - {"numeric", "categorical", "boolean"}:
+        return f"values of dtype {reference.dtype} cannot be tested"
+    if len(kinds) > 1:
+        return f"type changed from {reference.dtype} to {current.dtype}"
+    return "no values to compare on one side"
+
+
 def measure_drift(
     current: pd.DataFrame,
     reference: pd.DataFrame,
@@ -79,19 +93,23 @@ def measure_drift(
 
     Returns:
         ``value`` is the share of drifted columns; ``details["columns"]`` has the test,
-        statistic, p-value and verdict per column; ``details["plot"]`` the p-values.
+        statistic, p-value and verdict per column; ``details["skipped"]`` the columns not
+        tested with the reason; ``details["plot"]`` the p-values.
     """
     names = columns or [c for c in reference.columns if c in current.columns]
     cur = sample_rows(current, max_rows, seed)
     ref = sample_rows(reference, max_rows, seed)
     per_column: dict[str, dict[str, Any]] = {}
+    skipped: dict[str, str] = {}
     for name in names:
         if name not in cur.columns or name not in ref.columns:
             continue
         measured = column_drift(cur[name], ref[name])
-        if measured is not None:
-            measured["drifted"] = measured["p_value"] < alpha
-            per_column[str(name)] = measured
+        if measured is None:
+            skipped[str(name)] = _skip_reason(cur[name], ref[name])
+            continue
+        measured["drifted"] = measured["p_value"] < alpha
+        per_column[str(name)] = measured
     drifted = [name for name, m in per_column.items() if m["drifted"]]
     share = len(drifted) / len(per_column) if per_column else 0.0
     passed = share <= max_drift_share
@@ -103,10 +121,12 @@ def measure_drift(
         f"{len(drifted)} of {len(per_column)} columns drifted at alpha={fmt(alpha)} "
         f"({pct(share)}; at most {pct(max_drift_share)} allowed)"
         + (f": {listed}." if drifted else ".")
+        + (f" Not tested: {', '.join(repr(n) for n in skipped)}." if skipped else "")
     )
     details = {
         "columns": per_column,
         "drifted": drifted,
+        "skipped": skipped,
         "plot": {
             "kind": "bar",
             "title": "Drift p-value per column",

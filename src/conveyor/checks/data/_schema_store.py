@@ -18,7 +18,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from conveyor.checks.data._errors import DataCheckInputError, SchemaNotFoundError
-from conveyor.checks.data._schema_infer import InferOptions, build_pandera, infer_frame_schema
+from conveyor.checks.data._schema_infer import (
+    DEFAULT_TOLERANCE,
+    InferOptions,
+    build_pandera,
+    infer_frame_schema,
+)
 from conveyor.core import isoformat, utcnow
 from conveyor.store import DataSchemaRow, WriteTx
 
@@ -89,7 +94,7 @@ def infer_schema(
     ws: Workspace,
     dataset_ref: str | DatasetRef,
     *,
-    tolerance: float = 0.0,
+    tolerance: float = DEFAULT_TOLERANCE,
     max_categories: int = 50,
     min_rows_factor: float = 0.5,
     max_rows_factor: float = 2.0,
@@ -99,7 +104,9 @@ def infer_schema(
     Args:
         ws: The open workspace.
         dataset_ref: The version to infer from (``"orders@3"``; ``"orders"`` is the latest).
-        tolerance: Widen numeric ranges by this share of their span on each side.
+        tolerance: Widen numeric ranges by this share of their span on each side
+            (default 0.25, so a new sample's natural extremes pass; 0 keeps the observed
+            min and max).
         max_categories: String columns with at most this many values get allowed categories.
         min_rows_factor: Lowest accepted row count as a multiple of this version's.
         max_rows_factor: Highest accepted row count as a multiple of this version's.

@@ -26,9 +26,10 @@ def test_nullable_only_where_nulls_were_seen() -> None:
     assert not cols["region"].get("nullable", False)
 
 
-def test_numeric_range_is_the_observed_min_and_max() -> None:
+def test_numeric_range_is_the_observed_min_and_max_without_tolerance() -> None:
     frame = orders()
-    price = _columns(infer_frame_schema(frame))["price"]["in_range"]
+    options = InferOptions(tolerance=0.0)
+    price = _columns(infer_frame_schema(frame, options=options))["price"]["in_range"]
     assert price["min_value"] == frame["price"].min()
     assert price["max_value"] == frame["price"].max()
 
@@ -89,7 +90,8 @@ def test_profile_statistics_are_used_when_given() -> None:
     assert infer_frame_schema(frame, profile) == infer_frame_schema(frame)
     # A profile that disagrees with the frame wins: its range and null count are used.
     profile["columns"]["price"].update(max=1_000_000.0, nulls=3)
-    price = _columns(infer_frame_schema(frame, profile))["price"]
+    options = InferOptions(tolerance=0.0)
+    price = _columns(infer_frame_schema(frame, profile, options))["price"]
     assert price["in_range"]["max_value"] == 1_000_000.0
     assert price.get("nullable") is True
 
