@@ -13,6 +13,13 @@ Rogaway, Vizar 2015) on top of one-shot AES-GCM: the nonce is the random prefix 
 the final chunk. Reordered, swapped or dropped chunks fail authentication (wrong counter),
 truncation at a chunk boundary fails (the new last chunk was not sealed as final), and a
 changed header fails every chunk. Memory use is one chunk, whatever the object size.
+
+Format 2 leaves the key fields (fingerprint, wrapped data key) out of the associated data,
+so rotating the master key re-wraps each data key and rewrites only the header: the
+ciphertext stays as it is. They stay authenticated otherwise: AES key wrap has its own
+integrity check, a substituted wrapped key yields a data key no chunk opens with, and the
+fingerprint must be that of the key that unwraps. Format 1 objects (whole header in the
+associated data) still open; rotation re-encrypts them.
 """
 
 from __future__ import annotations
@@ -34,7 +41,8 @@ MAGIC = b"\x89CVYENC\n"
 #: Plaintext that begins with MAGIC (or with this marker) is stored behind this marker, so
 #: the first stored bytes always say how to read an object, whatever its content.
 ESCAPE = b"\x89CVYRAW\n"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+_READABLE_VERSIONS = (1, 2)
 DEFAULT_CHUNK_SIZE = 1024 * 1024
 TAG_SIZE = 16
 _HEADER = struct.Struct(">8sB8sI4s40s")
@@ -94,7 +102,7 @@ def parse_header(data: bytes, *, digest: str, url: str) -> Header:
         raise _damaged(digest, url, "its encryption header is truncated")
     magic, version, fingerprint, chunk_size, prefix, wrapped = _HEADER.unpack(data[:HEADER_SIZE])
     del magic
-    if version != FORMAT_VERSION or not 0 < chunk_size <= _MAX_CHUNK_SIZE:
+    if version not in _READABLE_VERSIONS or not 0 < chunk_size <= _MAX_CHUNK_SIZE:
         raise _damaged(digest, url, f"its header is invalid (version {version})")
     return Header(data[:HEADER_SIZE], version, fingerprint.hex(), chunk_size, prefix, wrapped)
 
@@ -121,6 +129,7 @@ class Encryptor:
             self._prefix,
             aes_key_wrap(master.raw, data_key),
         )
+        self._aad = associated_data(self.header, FORMAT_VERSION)
 
     def update(self, data: bytes | memoryview) -> bytes:
         """Add plaintext; return the sealed chunks completed so far."""
@@ -141,7 +150,7 @@ class Encryptor:
     def _seal(self, chunk: bytes, *, final: bool) -> bytes:
         nonce = self._prefix + self._counter.to_bytes(8, "big")
         self._counter += 1
-        return self._aead.encrypt(nonce, chunk, self.header + (_FINAL if final else _NOT_FINAL))
+        return self._aead.encrypt(nonce, chunk, self._aad + (_FINAL if final else _NOT_FINAL))
 
 
 def decrypt_chunks(
@@ -158,6 +167,7 @@ def decrypt_chunks(
     """
     data_key = _unwrap(header, master, digest=digest, url=url)
     aead = AESGCM(data_key)
+    aad = associated_data(header.raw, header.version)
     size = header.chunk_size + TAG_SIZE
     counter = 0
     current = read_exact(body, size)
@@ -166,7 +176,7 @@ def decrypt_chunks(
         final = not following
         nonce = header.nonce_prefix + counter.to_bytes(8, "big")
         try:
-            yield aead.decrypt(nonce, current, header.raw + (_FINAL if final else _NOT_FINAL))
+            yield aead.decrypt(nonce, current, aad + (_FINAL if final else _NOT_FINAL))
         except InvalidTag as exc:
             raise _damaged(digest, url, f"chunk {counter} fails authentication") from exc
         if final:
@@ -179,12 +189,44 @@ def _unwrap(header: Header, master: MasterKey | None, *, digest: str, url: str) 
     if master is None:
         raise _key_error(header, None, digest, url)
     try:
-        return aes_key_unwrap(master.raw, header.wrapped_key)
+        data_key = aes_key_unwrap(master.raw, header.wrapped_key)
     except InvalidUnwrap as exc:
         if header.fingerprint != master.fingerprint:
             raise _key_error(header, master, digest, url) from exc
         # Right key, yet the wrapped key does not open: the header was altered.
         raise _damaged(digest, url, "its wrapped data key does not open") from exc
+    if header.fingerprint != master.fingerprint:
+        # The key opens it, so the fingerprint (not in format 2's associated data) was altered.
+        raise _damaged(digest, url, "its key fingerprint does not match the key that opens it")
+    return data_key
+
+
+def associated_data(raw_header: bytes, version: int) -> bytes:
+    """What every chunk's tag covers besides the final-chunk marker: the whole header in
+    format 1; in format 2 the header without the key fields, so they can be re-wrapped."""
+    if version == 1:
+        return raw_header[:HEADER_SIZE]
+    return raw_header[:9] + raw_header[17:25]  # magic, version | chunk size, nonce prefix
+
+
+def rewrap_header(
+    header: Header, old: MasterKey, new: MasterKey, *, digest: str, url: str
+) -> bytes:
+    """The header of a format-2 object re-wrapped from ``old`` to ``new`` (same data key).
+
+    Raises:
+        EncryptionKeyError: ``old`` does not open the object.
+        IntegrityError: the header was altered.
+    """
+    data_key = _unwrap(header, old, digest=digest, url=url)
+    return _HEADER.pack(
+        MAGIC,
+        header.version,
+        bytes.fromhex(new.fingerprint),
+        header.chunk_size,
+        header.nonce_prefix,
+        aes_key_wrap(new.raw, data_key),
+    )
 
 
 def _key_error(header: Header, master: MasterKey | None, digest: str, url: str) -> Exception:

@@ -37,6 +37,7 @@ from conveyor.artifacts._objects import (
     not_found,
 )
 from conveyor.artifacts._paths import open_no_follow, refuse_links
+from conveyor.artifacts._rotate import RotationIO, RotationResult, rotate_objects
 from conveyor.artifacts._writers import (
     TEMP_SUFFIX,
     BufferedPutWriter,
@@ -61,10 +62,9 @@ _TMP_DIR = "tmp"
 class ArtifactStore:
     """Immutable blobs named by the BLAKE3 hash of their content.
 
-    Objects live at ``<root>/objects/<2 hex>/<62 hex>``; local temporary files at
-    ``<root>/tmp/<uuid>.part``. Writes are atomic, every read verifies the hash, and the
-    same content is stored once. With a master key, objects can be encrypted at rest;
-    the hash is always of the plaintext, so encryption does not change names or dedupe.
+    Objects live at ``<root>/objects/<2 hex>/<62 hex>``, temporary files in ``<root>/tmp``.
+    Writes are atomic, every read verifies the hash, the same content is stored once, and
+    with a master key objects can be encrypted at rest (hashes are of the plaintext).
 
     Any number of threads and processes may share a store: writes never expose partial
     objects, two writers of the same content produce the same object, and :meth:`gc`
@@ -110,11 +110,9 @@ class ArtifactStore:
     def deferred_sync(self) -> Iterator[None]:
         """Batch many writes: skip the per-object ``fsync`` and flush once at the end.
 
-        Objects still appear atomically (complete or not at all, also after ``kill -9``);
-        they are durable against power loss once the block exits normally, so record
-        references to them only after it. On a folder of small files this is several
-        times faster. Nested blocks flush once, at the outermost exit. Object stores
-        (S3, memory) are unaffected.
+        Objects still appear atomically (also after ``kill -9``) and are durable against
+        power loss once the block exits, so record references only after it. Nested
+        blocks flush once, at the outermost exit; object stores are unaffected.
         """
         self._deferred += 1
         try:
@@ -234,15 +232,12 @@ class ArtifactStore:
     def protect(self, hash: str) -> bool:
         """Renew the lease of an existing object so that a concurrent :meth:`gc` keeps it.
 
-        Call it before recording a reference to an object this process did not write
-        (deduplication): on local disk it sets the object's modification time to now,
-        and ``gc`` never removes an object touched after its own start minus its grace.
-        Object stores cannot touch an object without rewriting it; there it only checks
-        existence (run ``gc`` from one maintenance job).
+        Call it before recording a reference to an object this process did not write.
+        On local disk it sets the modification time to now; object stores cannot touch
+        an object, so there it only checks existence (run ``gc`` from one job).
 
         Returns:
-            ``True`` if the object exists (and is protected), ``False`` if it does not:
-            then write it again before referencing it.
+            Whether the object exists; if not, write it again before referencing it.
 
         Raises:
             IntegrityError: the object's path goes through a symbolic link.
@@ -279,6 +274,40 @@ class ArtifactStore:
         """
         with contextlib.closing(self._verified_chunks(check_hash(hash))) as chunks:
             return b"".join(chunks)
+
+    def verify(self, hash: str) -> None:
+        """Read object ``hash`` whole and check its hash, keeping nothing (as :meth:`get_bytes`)."""
+        with contextlib.closing(self._verified_chunks(check_hash(hash))) as chunks:
+            for _ in chunks:
+                pass
+
+    def rotate_master_key(
+        self, new_key: MasterKey, *, progress: ProgressCallback | None = None
+    ) -> RotationResult:
+        """Re-wrap every encrypted object's data key under ``new_key``, verifying each.
+
+        Only the wrapped data keys change (older-format objects are re-encrypted); see
+        ``_rotate``. Afterwards this store uses ``new_key``. Running it again completes
+        a rotation that stopped half-way.
+
+        Raises:
+            EncryptionKeyError: no current key, or an object under a third key.
+            IntegrityError: an object is damaged (objects before it are rotated).
+        """
+        old = self._key
+        if old is None:
+            raise EncryptionKeyError(
+                f"Cannot rotate the master key of {self.url}: no current key is configured.",
+                hint="Set CONVEYOR_MASTER_KEY to the current key, then rotate.",
+                url=self.url,
+            )
+        verifier = ArtifactStore(self._fs, self._root, url=self.url, kind=self._kind)
+        verifier._key = new_key  # reads only: never encrypts
+        io = RotationIO(lambda d: self._open_read(d, self._path(d)), self._writer, verifier.verify)
+        objects = [info.hash for info in self.iter_objects() if info.encrypted]
+        result = rotate_objects(objects, io, old, new_key, url=self.url, progress=progress)
+        self._key = new_key
+        return result
 
     def get_file(
         self,
@@ -345,8 +374,6 @@ class ArtifactStore:
             while chunk := handle.read(_READ_SIZE):
                 yield chunk
 
-    # -- metadata ------------------------------------------------------------------------
-
     def exists(self, hash: str) -> bool:
         """True if object ``hash`` is stored (its content is not verified)."""
         return bool(self._fs.exists(self._path(check_hash(hash))))
@@ -394,16 +421,14 @@ class ArtifactStore:
         """Remove objects not in ``live`` last written (or protected) more than ``grace``
         before this call started; stale temporary files older than that go too.
 
-        Safe while other processes add content: see :meth:`protect` and ``_gc``. Objects
-        with an unknown modification time are kept. On S3, also give the bucket a
-        lifecycle rule that aborts incomplete multipart uploads: they are invisible here.
+        Safe beside running adds (see :meth:`protect` and ``_gc``). Objects with an
+        unknown modification time are kept. On S3, let a bucket lifecycle rule abort
+        incomplete multipart uploads: they are invisible here.
 
         Args:
-            live: Hashes still referenced, or a function returning them; a function is
-                called at the start and again before anything is removed, so references
-                recorded meanwhile count.
-            grace: Minimum age of a removable object: the longest an add may take
-                between protecting or writing an object and recording its reference.
+            live: Referenced hashes, or a function returning them (called at the start
+                and again before anything is removed).
+            grace: The longest an add may take between storing an object and recording it.
             dry_run: Report what would be removed without removing it.
 
         Raises:
