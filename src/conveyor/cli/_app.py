@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import sys
 from collections.abc import Sequence
 
@@ -24,17 +25,20 @@ from conveyor.cli import (
     _serve,
     _simulate,
 )
-from conveyor.cli._output import EXIT_ERROR, EXIT_INTERRUPTED, State
+from conveyor.cli._output import EXIT_CODES, EXIT_ERROR, EXIT_INTERRUPTED, State
+from conveyor.core import redact
 from conveyor.errors import ConveyorError
+
+_EXIT_HELP = "\n\n".join(f"{code}: {meaning}" for code, meaning in EXIT_CODES)
 
 app = typer.Typer(
     name="conveyor",
     help=(
         "conveyor: the machine-learning lifecycle as CI/CD.\n\n"
         "Every listing command takes --json; every command takes --verbose (tracebacks). "
-        "Exit codes: 0 success, 1 error (one line and a hint on stderr), 2 usage error, "
-        "3 verification failed (corruption or tampering), 4 gate REJECT, 5 gate HOLD, "
-        "130 interrupted."
+        "Commands that work on a project look for conveyor.yaml in the current folder "
+        "and its parents.\n\n"
+        f"Exit codes:\n\n{_EXIT_HELP}"
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -85,6 +89,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if exc.hint:
             err.print(f"[dim]hint:[/] {_escape(exc.hint)}")
         return int(getattr(exc, "exit_code", EXIT_ERROR))
+    except OSError as exc:
+        if verbose:
+            err.print_exception(show_locals=False)
+        message, hint = _os_error(exc)
+        err.print(f"[bold red]error:[/] {_escape(message)}")
+        err.print(f"[dim]hint:[/] {_escape(hint)}")
+        return EXIT_ERROR
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, no crash dump
         if verbose:
             err.print_exception(show_locals=False)
@@ -94,10 +105,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _os_error(exc: OSError) -> tuple[str, str]:
+    """What an operating-system failure means for the user, and what to do about it."""
+    where = f" ({exc.filename})" if exc.filename else ""
+    if exc.errno == errno.ENOSPC:
+        return (
+            f"No space left on the device{where}: the command could not write its data.",
+            "Free disk space (or run `conveyor gc` to drop unreferenced artifacts), then "
+            "retry; a half-written object is never recorded.",
+        )
+    if exc.errno == errno.EROFS:
+        return (
+            f"The file system is read-only{where}: the command could not write its data.",
+            "Point store.metadata_url / store.artifact_url at a writable location, or "
+            "mount the file system read-write.",
+        )
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return (
+            f"Permission denied{where}: {exc.strerror or exc}.",
+            "Check the permissions of the project's .conveyor/ folder and the stores it points at.",
+        )
+    return (
+        f"{type(exc).__name__}: {exc.strerror or exc}{where}",
+        "Run again with --verbose for the traceback; if the cause is not clear from it, report it.",
+    )
+
+
 def _escape(text: str) -> str:
     from rich.markup import escape
 
-    return escape(text)
+    # Every message passes through redaction: a URL in an error may carry a password.
+    return escape(redact(text))
 
 
 def run() -> None:  # pragma: no cover - console-script shim

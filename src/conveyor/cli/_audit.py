@@ -8,7 +8,13 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from conveyor.cli._output import EXIT_VERIFY_FAILED, console, fmt_time, print_json
+from conveyor.cli._output import (
+    EXIT_VERIFY_FAILED,
+    console,
+    fmt_time,
+    open_workspace,
+    print_json,
+)
 
 app = typer.Typer(help="Inspect and verify the append-only audit trail.", no_args_is_help=True)
 
@@ -21,9 +27,7 @@ def log(
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List audit events, oldest first: who did what to which target, when."""
-    from conveyor.workspace import Workspace
-
-    with Workspace.open(".") as ws:
+    with open_workspace() as ws:
         events = ws.audit_log(action=action, target=target)
     if limit is not None:
         events = events[-limit:] if limit > 0 else []
@@ -51,9 +55,7 @@ def verify(
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Recompute the hash chain; exit 3 naming the first broken event if it was altered."""
-    from conveyor.workspace import Workspace
-
-    with Workspace.open(".") as ws:
+    with open_workspace() as ws:
         result = ws.verify_audit()
     if json_out:
         print_json(result)

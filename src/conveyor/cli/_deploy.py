@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from conveyor.cli._output import console, fmt_time, print_json
+from conveyor.cli._output import console, fmt_time, open_workspace, print_json
 from conveyor.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -56,9 +56,7 @@ def deploy(  # noqa: PLR0917 - Typer options are parameters
     json_out: _JSON = False,
 ) -> None:
     """Deploy a model version to an environment with a rollout strategy."""
-    from conveyor.workspace import Workspace
-
-    with Workspace.open(".") as ws:
+    with open_workspace() as ws:
         deployment = _controller(ws).deploy(
             ref, env, strategy=strategy, steps=_steps(steps), force_reason=force_reason
         )
@@ -71,9 +69,7 @@ def status(
     json_out: _JSON = False,
 ) -> None:
     """Show the current deployment of each environment."""
-    from conveyor.workspace import Workspace
-
-    with Workspace.open(".") as ws:
+    with open_workspace() as ws:
         controller = _controller(ws)
         names = [env] if env else sorted(ws.settings.config.environments)
         found = [(name, controller.status(name)) for name in names]
@@ -97,9 +93,7 @@ def history(
     json_out: _JSON = False,
 ) -> None:
     """Show every transition with its actor, time and reason."""
-    from conveyor.workspace import Workspace
-
-    with Workspace.open(".") as ws:
+    with open_workspace() as ws:
         controller = _controller(ws)
         names = [env] if env else sorted(ws.settings.config.environments)
         for name in names:
@@ -126,9 +120,7 @@ def history(
 
 def promote(env: _ENV, reason: _REASON = None, json_out: _JSON = False) -> None:
     """Promote the rollout in progress: its new version takes all traffic."""
-    from conveyor.workspace import Workspace
-
-    with Workspace.open(".") as ws:
+    with open_workspace() as ws:
         deployment = _controller(ws).promote(env, reason=reason or "promoted by hand")
     _show(deployment, json_out)
 
@@ -142,9 +134,7 @@ def rollback(
     json_out: _JSON = False,
 ) -> None:
     """Return to the last stable state (or revision --to) in one step."""
-    from conveyor.workspace import Workspace
-
-    with Workspace.open(".") as ws:
+    with open_workspace() as ws:
         deployment = _controller(ws).rollback(
             env, to_revision=to, reason=reason or "rolled back by hand"
         )
@@ -153,27 +143,21 @@ def rollback(
 
 def pause(env: _ENV, reason: _REASON = None, json_out: _JSON = False) -> None:
     """Freeze a progressing rollout at its current weights."""
-    from conveyor.workspace import Workspace
-
-    with Workspace.open(".") as ws:
+    with open_workspace() as ws:
         deployment = _controller(ws).pause(env, reason=reason or "paused")
     _show(deployment, json_out)
 
 
 def resume(env: _ENV, reason: _REASON = None, json_out: _JSON = False) -> None:
     """Let a paused rollout progress again."""
-    from conveyor.workspace import Workspace
-
-    with Workspace.open(".") as ws:
+    with open_workspace() as ws:
         deployment = _controller(ws).resume(env, reason=reason or "resumed")
     _show(deployment, json_out)
 
 
 def approve(env: _ENV, reason: _REASON = None, json_out: _JSON = False) -> None:
     """Approve the deploy waiting in an environment that requires approval."""
-    from conveyor.workspace import Workspace
-
-    with Workspace.open(".") as ws:
+    with open_workspace() as ws:
         deployment = _controller(ws).approve(env, reason=reason or "approved")
     _show(deployment, json_out)
 
@@ -181,7 +165,9 @@ def approve(env: _ENV, reason: _REASON = None, json_out: _JSON = False) -> None:
 def _controller(ws: Workspace) -> Controller:
     from conveyor.deploy import Controller
 
-    return Controller(ws)
+    # The workspace's notifier carries the environment's webhook secrets and is flushed
+    # (or its undelivered events recorded as notify.failed) when the workspace closes.
+    return Controller(ws, notifier=ws.notifier())
 
 
 def _steps(text: str | None) -> list[int] | None:

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, is_dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import (
@@ -24,17 +24,50 @@ from rich.progress import (
 
 from conveyor.core import ProgressCallback, isoformat
 
+if TYPE_CHECKING:
+    from conveyor.workspace import Workspace
+
+#: Exit codes of every command (also listed in ``conveyor --help`` and docs/cli.md).
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_VERIFY_FAILED = 3
+EXIT_GATE_REJECT = 4
+EXIT_GATE_HOLD = 5
 EXIT_INTERRUPTED = 130
+
+#: The exit-code table, one line per code, as ``conveyor --help`` shows it.
+EXIT_CODES: tuple[tuple[int, str], ...] = (
+    (EXIT_OK, "success"),
+    (EXIT_ERROR, "error: one line saying what failed and a hint on stderr (configuration, "
+     "not a project, store busy/full/read-only/disconnected, not found, refused)"),
+    (EXIT_USAGE, "usage error (unknown option, missing argument)"),
+    (EXIT_VERIFY_FAILED, "verification failed: stored data or the audit trail was corrupted "
+     "or tampered with"),
+    (EXIT_GATE_REJECT, "a gate decided REJECT (conveyor ci, check)"),
+    (EXIT_GATE_HOLD, "a gate decided HOLD (conveyor ci, check)"),
+    (EXIT_INTERRUPTED, "interrupted (Ctrl-C)"),
+)  # fmt: skip
 
 
 class State:
     """Process-wide CLI flags set once by :func:`conveyor.cli.main`."""
 
     verbose: bool = False
+
+
+def open_workspace(path: str | Path = ".") -> Workspace:
+    """Open the project containing ``path`` for a command, refusing outside a project.
+
+    Commands use this instead of ``Workspace.open`` so that running one in the wrong
+    folder says so (``conveyor init`` hint) instead of creating ``.conveyor/`` there.
+
+    Raises:
+        ProjectNotFoundError: No ``conveyor.yaml`` in ``path`` or any parent folder.
+    """
+    from conveyor.workspace import Workspace
+
+    return Workspace.open(path, require_project=True)
 
 
 def console() -> Console:

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from conveyor.cli._output import console, fmt_bytes, print_json
+from conveyor.cli._output import console, fmt_bytes, open_workspace, print_json
 from conveyor.errors import ConfigError
 
 
@@ -78,10 +78,8 @@ def gc(
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Remove artifacts that no record references."""
-    from conveyor.workspace import Workspace
-
     window = parse_duration(grace)
-    with Workspace.open(".") as ws:
+    with open_workspace() as ws:
         result = ws.gc(grace=window, dry_run=dry_run)
     if json_out:
         print_json(result)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from conveyor.cli._output import console, print_json
+from conveyor.cli._output import console, open_workspace, print_json
 from conveyor.errors import ConfigError
 
 
@@ -38,7 +38,6 @@ def simulate(  # noqa: PLR0917 - Typer options are parameters
     import pandas as pd
 
     from conveyor.deploy._simulate import simulate as rehearse
-    from conveyor.workspace import Workspace
 
     if not traffic.is_file():
         raise ConfigError(
@@ -48,7 +47,7 @@ def simulate(  # noqa: PLR0917 - Typer options are parameters
         )
     is_parquet = traffic.suffix.lower() in {".parquet", ".pq"}
     frame = pd.read_parquet(traffic) if is_parquet else pd.read_csv(traffic)
-    with Workspace.open() as ws:
+    with open_workspace() as ws:
         report = rehearse(
             ws, env, frame, challenger=challenger, champion=champion, seed=seed,
             requests_per_second=rps,

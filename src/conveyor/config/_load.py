@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import os
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -11,7 +13,8 @@ import yaml
 from pydantic import ValidationError
 
 from conveyor.config._model import ConveyorConfig, Settings
-from conveyor.errors import ConfigError
+from conveyor.core import redact, redact_value
+from conveyor.errors import ConfigError, ProjectNotFoundError
 
 CONFIG_FILE = "conveyor.yaml"
 
@@ -40,6 +43,35 @@ def find_root(start: str | os.PathLike[str] = ".") -> Path:
         if (folder / CONFIG_FILE).is_file():
             return folder
     return here
+
+
+def find_project(start: str | os.PathLike[str] = ".", *, search_parents: bool = True) -> Path:
+    """Return the project folder: the nearest folder at or above ``start`` with ``conveyor.yaml``.
+
+    Unlike :func:`find_root` there is no fallback: commands that read or write a project's
+    records call this so that running them in the wrong folder creates nothing there.
+
+    Args:
+        start: Where to start looking.
+        search_parents: Look in parent folders too (as git does); else only ``start``.
+
+    Raises:
+        ProjectNotFoundError: No ``conveyor.yaml`` in ``start`` (or above it).
+
+    Example:
+        >>> find_project("src/features")  # doctest: +SKIP
+        PosixPath('/home/me/shop')
+    """
+    here = Path(start).resolve()
+    for folder in (here, *here.parents) if search_parents else (here,):
+        if (folder / CONFIG_FILE).is_file():
+            return folder
+    where = " or any parent folder" if search_parents else ""
+    raise ProjectNotFoundError(
+        f"No {CONFIG_FILE} in {str(here)!r}{where}: this is not a conveyor project.",
+        hint="Run `conveyor init` to create a project here, or cd into an existing project.",
+        path=str(here),
+    )
 
 
 def load_settings(
@@ -79,6 +111,7 @@ def load_settings(
         config_file=config_file,
         master_key=env.get("CONVEYOR_MASTER_KEY") or None,
         env_overrides=tuple(sorted(overrides)),
+        environ=dict(env),
     )
 
 
@@ -131,6 +164,24 @@ store:
 #   - check: champion_comparison
 #     params: {{metric: roc_auc, margin: 0.01, mode: non_inferiority}}
 #   - {{check: calibration, params: {{max_ece: 0.1}}, severity: warning}}
+
+# Where models are deployed (`conveyor deploy NAME@V --env ENV`, `conveyor serve --env ENV`).
+# strategy: replace, blue-green, canary, shadow or ab.
+environments:
+  staging:
+    strategy: replace
+  production:
+    strategy: replace
+    # strategy: canary
+    # steps: [5, 25, 50, 100]    # percent of traffic per step
+    # requires_approval: true    # `conveyor approve --env production` before it starts
+
+# Webhooks: deployments, alerts and the agent post events here (signed with HMAC-SHA256
+# when secret_env names a variable holding the secret).
+# webhooks:
+#   allowed_hosts: [hooks.example.com]
+#   endpoints:
+#     - {{url: "https://hooks.example.com/conveyor", secret_env: CONVEYOR_WEBHOOK_SECRET}}
 """
 
 
@@ -200,29 +251,59 @@ def _config_error(
 ) -> ConfigError:
     where = config_file.name if config_file else "configuration"
     problems = []
+    suggestions: dict[str, str] = {}
     for err in exc.errors():
         key = ".".join(str(p) for p in err["loc"])
         source = " (from the environment)" if key in overrides else ""
         if err["type"] == "extra_forbidden":
-            parent_loc = err["loc"][:-1]
-            valid = _valid_keys(parent_loc)
-            problems.append(f"unknown key '{key}'{source}; valid keys here: {', '.join(valid)}")
+            valid = _valid_keys(err["loc"][:-1])
+            closest = difflib.get_close_matches(str(err["loc"][-1]), valid, n=1, cutoff=0.6)
+            if closest:
+                suggestions[key] = closest[0]
+                problems.append(
+                    f"unknown key '{key}'{source} (did you mean '{closest[0]}'?); "
+                    f"valid keys here: {', '.join(valid)}"
+                )
+            else:
+                problems.append(f"unknown key '{key}'{source}; valid keys here: {', '.join(valid)}")
         else:
-            got = err.get("input")
-            problems.append(f"'{key}'{source}: {err['msg']} (got {got!r})")
+            # Values are shown redacted: a bad URL may still carry a real password.
+            got = redact_value(err.get("input"))
+            problems.append(f"'{key}'{source}: {redact(err['msg'])} (got {got!r})")
     message = f"Invalid {where}: " + "; ".join(problems)
-    return ConfigError(
-        message,
-        hint="Fix the key(s) named above, then run `conveyor config validate`.",
-        problems=problems,
-    )
+    hint = "Fix the key(s) named above, then run `conveyor config validate`."
+    if suggestions:
+        renames = ", ".join(f"'{k}' -> '{v}'" for k, v in suggestions.items())
+        hint = f"Rename {renames}, then run `conveyor config validate`."
+    return ConfigError(message, hint=hint, problems=problems, suggestions=suggestions)
 
 
 def _valid_keys(loc: tuple[Any, ...]) -> list[str]:
-    model: Any = ConveyorConfig
+    """The keys allowed at ``loc`` (a pydantic error location) of the configuration."""
+    annotation: Any = ConveyorConfig
     for part in loc:
-        field = model.model_fields.get(str(part))
-        if field is None or not hasattr(field.annotation, "model_fields"):
+        if hasattr(annotation, "model_fields"):
+            field = annotation.model_fields.get(str(part))
+            if field is None:
+                return []
+            annotation = field.annotation
+            continue
+        # A list item (gates[0]) or a mapping value (environments.<name>): step inside.
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if not args:
             return []
-        model = field.annotation
-    return sorted(model.model_fields)
+        annotation = args[-1] if typing.get_origin(annotation) is dict else args[0]
+    model = _section_model(annotation)
+    return sorted(model.model_fields) if model is not None else []
+
+
+def _section_model(annotation: Any) -> Any:
+    """The pydantic model inside an annotation (``X``, ``X | None``, ``tuple[X, ...]``,
+    ``dict[str, X]``), or ``None`` when it holds none."""
+    if hasattr(annotation, "model_fields"):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _section_model(arg)
+        if found is not None:
+            return found
+    return None

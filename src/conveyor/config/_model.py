@@ -7,6 +7,7 @@ Later capabilities add their own top-level sections (``pipelines``, ``gates``,
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -186,6 +187,9 @@ class Settings:
         config_file: The file read, or ``None`` when running on defaults.
         master_key: The raw master key from the environment, if any (never printed).
         env_overrides: The dotted keys that environment variables set.
+        environ: The environment the settings were loaded with (a copy, never printed):
+            where secrets named by the configuration (``webhooks.endpoints[].secret_env``)
+            are read, so a workspace built from these settings sees the same ones.
     """
 
     root: Path
@@ -193,6 +197,7 @@ class Settings:
     config_file: Path | None = None
     master_key: str | None = field(default=None, repr=False)
     env_overrides: tuple[str, ...] = ()
+    environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def metadata_url(self) -> str:

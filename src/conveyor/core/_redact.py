@@ -50,7 +50,8 @@ _FIELD = re.compile(
     re.IGNORECASE,
 )
 # scheme://user:password@  -> keep the user, hide the password
-_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)([^\s/?#@:'\"]*):([^\s/?#'\"]*)@")
+# (the scheme's length is bounded so a long run of letters costs linear, not quadratic, time)
+_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]{0,31}://)([^\s/?#@:'\"]*):([^\s/?#'\"]*)@")
 # http(s)://token@host  -> a bare user on a web URL is a credential (e.g. a token)
 _WEB_USER = re.compile(r"(https?://)([^\s/?#@:'\"]+)@", re.IGNORECASE)
 _QUERY = re.compile(

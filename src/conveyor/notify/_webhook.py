@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from conveyor.config import WebhookEndpoint, WebhooksConfig
-from conveyor.core import Actor, isoformat, utcnow
+from conveyor.core import Actor, isoformat, redact, utcnow
 from conveyor.notify._base import LOGGER_NAME, BaseNotifier
 from conveyor.notify._errors import NotifyConfigError
 from conveyor.notify._signing import SIGNATURE_HEADER, sign_body
@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 _log = logging.getLogger(LOGGER_NAME)
 #: Responses worth retrying: the receiver is overloaded or briefly broken.
 _RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+#: Why a delivery still queued when the notifier shut down was not made.
+NOT_DELIVERED = "not delivered before shutdown"
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,7 @@ class Delivery:
     Attributes:
         id: Delivery id (also sent as ``X-Conveyor-Delivery``).
         event: The event name.
-        url: The endpoint.
+        url: The endpoint, redacted (no password, token or signature in it).
         ok: Whether the receiver accepted it (2xx).
         attempts: Posts made.
         status: The last HTTP status, or ``None`` when no response came.
@@ -71,7 +73,10 @@ class Notifier(BaseNotifier):
     (HMAC-SHA256 of the exact bytes). A connection error, timeout or retryable status
     (408, 425, 429, 5xx) is retried with exponential backoff, at most ``max_attempts``
     posts and ``max_total_s`` seconds per delivery; a delivery that still fails is logged
-    and, when a store is given, recorded as a ``notify.failed`` audit event. Thread-safe.
+    and, when a store is given, recorded as a ``notify.failed`` audit event. URLs in logs,
+    audit events and :class:`Delivery` records are redacted (:func:`conveyor.core.redact`).
+    :meth:`close` waits a bounded time for queued deliveries and records every one it could
+    not make as failed, so nothing is lost silently when the process exits. Thread-safe.
 
     Args:
         config: The ``webhooks`` section.
@@ -115,6 +120,7 @@ class Notifier(BaseNotifier):
         self._lock = threading.Lock()
         self._worker: threading.Thread | None = None
         self._closed = False
+        self._stop = threading.Event()
 
     def __repr__(self) -> str:
         return f"Notifier({len(self.config.endpoints)} endpoints)"
@@ -151,16 +157,42 @@ class Notifier(BaseNotifier):
             time.sleep(0.01)
         return True
 
-    def close(self) -> None:
-        """Stop accepting events and stop the worker after the queued deliveries."""
+    def close(self, timeout: float | None = None) -> None:
+        """Stop accepting events; deliver what is queued within ``timeout``; stop the worker.
+
+        Deliveries still queued (or waiting to retry) when ``timeout`` runs out are given
+        up: each is logged and recorded as ``notify.failed`` with the error
+        ``"not delivered before shutdown"``. Idempotent.
+
+        Args:
+            timeout: Seconds to wait for queued deliveries (default ``max_total_s``).
+        """
         with self._lock:
             if self._closed:
                 return
             self._closed = True
             worker = self._worker
-        if worker is not None:
-            self._queue.put(None)
-            worker.join(timeout=self.max_total_s + 1)
+        if worker is None:
+            return
+        budget = self.max_total_s if timeout is None else max(timeout, 0.0)
+        if not self.flush(timeout=budget):
+            self._stop.set()
+            self._abandon_queued()
+        self._queue.put(None)
+        # The post in flight (if any) ends within the HTTP timeout, then the worker exits.
+        worker.join(timeout=self.config.timeout_s + 1)
+
+    def _abandon_queued(self) -> None:
+        while True:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                if job is not None:
+                    self._finish(job, ok=False, attempts=0, status=None, error=NOT_DELIVERED)
+            finally:
+                self._queue.task_done()
 
     # -- the worker ----------------------------------------------------------------------
 
@@ -179,7 +211,10 @@ class Notifier(BaseNotifier):
                 try:
                     if job is None:
                         return
-                    self._deliver(client, job)
+                    if self._stop.is_set():
+                        self._finish(job, ok=False, attempts=0, status=None, error=NOT_DELIVERED)
+                    else:
+                        self._deliver(client, job)
                 finally:
                     self._queue.task_done()
 
@@ -201,7 +236,7 @@ class Notifier(BaseNotifier):
             try:
                 response = client.post(job.endpoint.url, content=job.body, headers=headers)
             except httpx.HTTPError as exc:
-                status, error = None, f"{type(exc).__name__}: {exc}"
+                status, error = None, f"{type(exc).__name__}: {redact(str(exc))}"
             else:
                 status = response.status_code
                 if 200 <= status < 300:
@@ -213,25 +248,27 @@ class Notifier(BaseNotifier):
             delay = self.backoff_s * 2 ** (attempts - 1)
             if time.monotonic() - started + delay > self.max_total_s:
                 break
-            if attempts < self.config.max_attempts:
-                time.sleep(delay)
+            if attempts < self.config.max_attempts and self._stop.wait(delay):
+                error = f"{error}; {NOT_DELIVERED}"
+                break
         self._finish(job, ok=False, attempts=attempts, status=status, error=error)
 
     def _finish(
         self, job: _Job, *, ok: bool, attempts: int, status: int | None, error: str | None
     ) -> None:
-        delivery = Delivery(job.id, job.event, job.endpoint.url, ok, attempts, status, error)
+        url = redact(job.endpoint.url)
+        delivery = Delivery(job.id, job.event, url, ok, attempts, status, error)
         with self._lock:
             self.deliveries.append(delivery)
         if ok:
             return
         _log.warning(
             "webhook delivery %s of %s to %s failed after %d attempts: %s",
-            job.id, job.event, job.endpoint.url, attempts, error,
+            job.id, job.event, url, attempts, error,
         )  # fmt: skip
         if self.store is None:
             return
-        details = {"delivery": job.id, "event": job.event, "url": job.endpoint.url,
+        details = {"delivery": job.id, "event": job.event, "url": url,
                    "attempts": attempts, "status": status, "error": error}  # fmt: skip
         host = urlsplit(job.endpoint.url).hostname or ""
         try:
@@ -265,7 +302,7 @@ def _secret(
             f"webhooks.allowed_hosts ({', '.join(config.allowed_hosts) or 'empty'}).",
             hint=f"Add {host!r} to webhooks.allowed_hosts if it is trusted, or remove the "
             "endpoint.",
-            url=endpoint.url,
+            url=redact(endpoint.url),
             host=host,
         )
     if endpoint.secret_env is None:
@@ -277,7 +314,7 @@ def _secret(
             "which is not set.",
             hint=f"Export {endpoint.secret_env}=<secret> (the receiver verifies with it), or "
             "remove secret_env to send unsigned posts.",
-            url=endpoint.url,
+            url=redact(endpoint.url),
             secret_env=endpoint.secret_env,
         )
     return secret

@@ -9,15 +9,15 @@ inside the caller's write transaction, after the writer lock is held, so ``seq``
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from conveyor.core import hash_json, isoformat, utcnow
+from conveyor.core import hash_json, isoformat, redact, redact_value, utcnow
 from conveyor.errors import StoreError
 from conveyor.store._models import AuditEventRow
 
@@ -85,13 +85,15 @@ def normalise_details(details: Mapping[str, Any]) -> dict[str, Any]:
     """Return ``details`` as plain JSON values, exactly as they will read back from storage.
 
     Hashing the normalised form (tuples become lists, keys become strings) keeps the hash
-    valid after a round trip through the database.
+    valid after a round trip through the database. Secrets are redacted first
+    (:func:`conveyor.core.redact_value`): the chain cannot be edited later, so a password
+    or token must never enter it.
 
     Raises:
         StoreError: ``details`` holds something JSON cannot represent (objects, NaN, inf).
     """
     try:
-        text = json.dumps(dict(details), allow_nan=False, ensure_ascii=False)
+        text = json.dumps(redact_value(dict(details)), allow_nan=False, ensure_ascii=False)
     except (TypeError, ValueError) as exc:
         raise StoreError(
             f"Audit details are not JSON-serialisable: {exc}",
@@ -130,6 +132,7 @@ def append_event(
 ) -> AuditEvent:
     """Append one event to the chain inside ``session``'s (already locked) transaction."""
     clean = normalise_details(details)
+    target = redact(target)
     last = session.execute(
         select(AuditEventRow.seq, AuditEventRow.hash).order_by(AuditEventRow.seq.desc()).limit(1)
     ).first()
@@ -159,15 +162,67 @@ def append_event(
     return AuditEvent.from_row(row)
 
 
-def verify_chain(events: Iterable[AuditEvent]) -> AuditVerification:
+@dataclass(frozen=True)
+class MalformedEvent:
+    """A stored audit row that cannot even be read as an event (a field of the wrong type).
+
+    Attributes:
+        seq: The row's position in the log.
+        reason: Which field is malformed and how.
+    """
+
+    seq: int
+    reason: str
+
+
+def event_from_raw(row: Sequence[Any]) -> AuditEvent | MalformedEvent:
+    """Build an event from a row's raw column values, or say which field is malformed.
+
+    Raw values are decoded here rather than by the ORM so that one tampered row (a
+    timestamp that is not one, details that are not JSON) is reported as that event
+    instead of aborting the whole verification.
+
+    Args:
+        row: ``seq, at, actor, action, target, details, prev_hash, hash`` as stored.
+    """
+    seq, at, actor, action, target, details, prev_hash, digest = row
+    try:
+        when = at if isinstance(at, datetime) else datetime.fromisoformat(str(at))
+    except ValueError:
+        return MalformedEvent(seq, f"malformed row: 'at' is not a timestamp ({_short(at)})")
+    when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    if isinstance(details, str | bytes):
+        try:
+            details = json.loads(details)
+        except ValueError:
+            return MalformedEvent(seq, f"malformed row: 'details' is not JSON ({_short(details)})")
+    if not isinstance(details, dict):
+        return MalformedEvent(seq, f"malformed row: 'details' is not an object ({_short(details)})")
+    texts = {"actor": actor, "action": action, "target": target, "prev_hash": prev_hash}
+    texts["hash"] = digest
+    for name, value in texts.items():
+        if not isinstance(value, str):
+            return MalformedEvent(seq, f"malformed row: {name!r} is not text ({_short(value)})")
+    return AuditEvent(seq, when, actor, action, target, details, prev_hash, digest)
+
+
+def _short(value: Any) -> str:
+    shown = repr(value)
+    return shown if len(shown) <= 60 else shown[:57] + "..."
+
+
+def verify_chain(events: Iterable[AuditEvent | MalformedEvent]) -> AuditVerification:
     """Check hashes, links and numbering of ``events`` (in ``seq`` order).
 
-    Deleting the newest events cannot be detected from the chain alone: compare
+    A :class:`MalformedEvent` (a row that could not be decoded) breaks the chain at its
+    ``seq``. Deleting the newest events cannot be detected from the chain alone: compare
     ``count`` with a number kept elsewhere for that.
     """
     expected_seq, prev_hash, count = 1, GENESIS_HASH, 0
     for event in events:
         count += 1
+        if isinstance(event, MalformedEvent):
+            return AuditVerification(False, count, event.seq, event.reason)
         if event.seq != expected_seq:
             return AuditVerification(
                 False,

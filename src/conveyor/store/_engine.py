@@ -9,7 +9,6 @@ PostgreSQL always goes through psycopg 3.
 from __future__ import annotations
 
 import importlib
-import re
 import sqlite3
 import time
 from pathlib import Path
@@ -20,25 +19,27 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from conveyor.core import redact
 from conveyor.errors import StoreError
 
 #: Execution option naming how a transaction starts on SQLite ("IMMEDIATE" for writers).
 BEGIN_MODE_OPTION = "conveyor_sqlite_begin"
 
 _SUPPORTED = "sqlite:////absolute/path/conveyor.db or postgresql://user@host:5432/dbname"
-_PASSWORD = re.compile(r"(://[^:/@]*:)[^@]*@")
 _WAL_RETRY_S = 0.01
 _PG_SCHEMES = {"postgresql", "postgres", "postgresql+psycopg"}
 
 
 def mask_url(url: str) -> str:
-    """Return ``url`` with any password replaced by ``***`` (also for unparsable URLs).
+    """Return ``url`` with any password or credential replaced by ``***`` (also unparsable).
+
+    Uses :func:`conveyor.core.redact`, so query credentials (``?sslpassword=``) are hidden too.
 
     Example:
         >>> mask_url("postgresql://bob:secret@db/meta")
         'postgresql://bob:***@db/meta'
     """
-    return _PASSWORD.sub(r"\1***@", url)
+    return redact(url)
 
 
 def normalise_url(url: str) -> URL:

@@ -9,14 +9,26 @@ from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, Text, select, type_coerce
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import IntegrityError as SQLIntegrityError
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from conveyor.core import Actor
-from conveyor.errors import StoreBusyError, StoreError
-from conveyor.store._audit import AuditEvent, AuditVerification, append_event, verify_chain
+from conveyor.errors import (
+    StoreBusyError,
+    StoreDisconnectedError,
+    StoreError,
+    StoreFullError,
+    StoreReadOnlyError,
+)
+from conveyor.store._audit import (
+    AuditEvent,
+    AuditVerification,
+    append_event,
+    event_from_raw,
+    verify_chain,
+)
 from conveyor.store._engine import BEGIN_MODE_OPTION, build_engine, mask_url, normalise_url
 from conveyor.store._migrate import lock_writers, upgrade_to_head
 from conveyor.store._models import ArtifactRefRow, AuditEventRow
@@ -39,6 +51,8 @@ class WriteTx:
         target: What it applies to; the body may refine it (``"dataset:orders@3"``).
         details: JSON details for the audit event; the body may add to them.
         event: The audit event written, set once the transaction has committed.
+        committing: True once the body and the audit event are done and the commit is
+            under way (a connection lost then may or may not have committed).
     """
 
     def __init__(
@@ -50,6 +64,7 @@ class WriteTx:
         self.target = target
         self.details = details
         self.event: AuditEvent | None = None
+        self.committing = False
 
 
 class MetadataStore:
@@ -58,6 +73,12 @@ class MetadataStore:
     Thread safety: one store may be shared by threads; each :meth:`read` and :meth:`write`
     uses its own session. Writers are serialised database-wide (SQLite ``BEGIN IMMEDIATE``,
     PostgreSQL advisory lock), so the audit chain never forks.
+
+    Database failures a user can act on are raised as their own errors: a lock held past
+    the busy timeout (:class:`~conveyor.errors.StoreBusyError`), a lost connection
+    (:class:`~conveyor.errors.StoreDisconnectedError`), a full disk
+    (:class:`~conveyor.errors.StoreFullError`) and a read-only database
+    (:class:`~conveyor.errors.StoreReadOnlyError`).
 
     Build one with :func:`open_store`.
     """
@@ -94,7 +115,7 @@ class MetadataStore:
             >>> with store.read() as session:  # doctest: +SKIP
             ...     names = session.scalars(select(DatasetRow.name)).all()
         """
-        with self._translate_busy(), Session(self.engine) as session:
+        with self._translate_errors(), Session(self.engine) as session:
             yield session
 
     @contextmanager
@@ -113,26 +134,34 @@ class MetadataStore:
 
         Raises:
             StoreBusyError: SQLite stayed locked by another writer past the busy timeout.
+            StoreDisconnectedError: The connection was lost; nothing was committed unless
+                the error's ``retryable`` field is false (lost while committing).
+            StoreFullError: The disk is full.
+            StoreReadOnlyError: The database cannot be written.
 
         Example:
             >>> with store.write(actor, "dataset.create", "dataset:orders") as tx:  # doctest: +SKIP
             ...     tx.session.add(DatasetRow(name="orders", created_at=utcnow(), created_by="me"))
         """
-        with (
-            self._translate_busy(),
-            Session(self._writer, expire_on_commit=False) as session,
-            session.begin(),
-        ):
-            lock_writers(session.connection())
-            tx = WriteTx(session, actor, action, target, dict(details or {}))
-            yield tx
-            event = append_event(
-                session,
-                actor=actor.name,
-                action=tx.action,
-                target=tx.target,
-                details=tx.details,
-            )
+        tx: WriteTx | None = None
+        try:
+            with Session(self._writer, expire_on_commit=False) as session, session.begin():
+                lock_writers(session.connection())
+                tx = WriteTx(session, actor, action, target, dict(details or {}))
+                yield tx
+                event = append_event(
+                    session,
+                    actor=actor.name,
+                    action=tx.action,
+                    target=tx.target,
+                    details=tx.details,
+                )
+                tx.committing = True
+        except DBAPIError as exc:
+            translated = self._translate(exc, committing=tx is not None and tx.committing)
+            if translated is exc:
+                raise
+            raise translated from exc
         tx.event = event
 
     def transact(
@@ -150,16 +179,28 @@ class MetadataStore:
         Numbers computed as ``max + 1`` inside ``fn`` therefore stay contiguous under
         concurrent writers: a loser of the race rolls back and computes again.
 
+        A connection lost before the commit (a database restart, a dropped network link)
+        is retried once on a new connection; ``fn`` must therefore only touch the database
+        through ``tx``.
+
         Returns:
             Whatever ``fn`` returns from the attempt that committed.
 
         Raises:
             StoreError: still conflicting after ``retries`` retries.
+            StoreDisconnectedError: the connection was lost twice, or while committing.
         """
-        for attempt in range(retries + 1):
+        reconnects = 1
+        attempt = 0
+        while True:
             try:
                 with self.write(actor, action, target, details) as tx:
                     return fn(tx)
+            except StoreDisconnectedError as exc:
+                if reconnects == 0 or not exc.fields.get("retryable"):
+                    raise
+                reconnects -= 1
+                continue
             except SQLIntegrityError as exc:
                 if attempt == retries:
                     raise StoreError(
@@ -173,7 +214,7 @@ class MetadataStore:
                 # Jitter so writers that collided do not collide again in lockstep.
                 delay = min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2**attempt)
                 time.sleep(random.uniform(0, delay))  # noqa: S311 - not security relevant
-        raise AssertionError("unreachable")  # pragma: no cover
+                attempt += 1
 
     def audit_log(
         self,
@@ -201,12 +242,31 @@ class MetadataStore:
         return sorted(events, key=lambda event: event.seq)
 
     def verify_audit(self) -> AuditVerification:
-        """Recompute every audit hash and link; name the first broken event, if any."""
-        query = select(AuditEventRow).order_by(AuditEventRow.seq).execution_options(yield_per=1000)
+        """Recompute every audit hash and link; name the first broken event, if any.
+
+        Columns are read undecoded, so a row whose timestamp or details were replaced by
+        something unreadable is reported as that event ("malformed row: ...").
+        """
+        table = AuditEventRow.__table__
+        raw = [type_coerce(table.c[name], Text) for name in ("at", "details")]
+        query = (
+            select(
+                table.c.seq,
+                raw[0],
+                table.c.actor,
+                table.c.action,
+                table.c.target,
+                raw[1],
+                table.c.prev_hash,
+                table.c.hash,
+            )
+            .order_by(table.c.seq)
+            .execution_options(yield_per=1000)
+        )
         with self.read() as session:
-            rows = session.scalars(query)
+            rows = session.execute(query)
             try:
-                return verify_chain(AuditEvent.from_row(row) for row in rows)
+                return verify_chain(event_from_raw(tuple(row)) for row in rows)
             finally:
                 # verification may stop early; a PostgreSQL server-side cursor must be closed
                 rows.close()
@@ -217,25 +277,83 @@ class MetadataStore:
             return set(session.scalars(select(ArtifactRefRow.hash).distinct()))
 
     @contextmanager
-    def _translate_busy(self) -> Iterator[None]:
+    def _translate_errors(self) -> Iterator[None]:
         try:
             yield
-        except OperationalError as exc:
-            if self.dialect == "sqlite" and _is_locked(exc):
-                database = self.engine.url.database
-                raise StoreBusyError(
-                    f"The metadata database {database} stayed locked past the busy timeout.",
-                    hint="Another conveyor process is writing to it: retry, or raise "
-                    "busy_timeout_s (store.busy_timeout_s in conveyor.yaml).",
-                    url=self.url,
-                    path=database,
-                ) from exc
-            raise
+        except DBAPIError as exc:
+            translated = self._translate(exc, committing=False)
+            if translated is exc:
+                raise
+            raise translated from exc
+
+    def _translate(self, exc: DBAPIError, *, committing: bool) -> Exception:
+        """The conveyor error for a database failure a user can act on, else ``exc``."""
+        return translate_db_error(exc, self.url, self.dialect, committing=committing)
 
 
-def _is_locked(exc: OperationalError) -> bool:
-    message = str(exc.orig).lower()
-    return "database is locked" in message or "database is busy" in message
+def translate_db_error(exc: DBAPIError, url: str, dialect: str, *, committing: bool) -> Exception:
+    """Map a driver error to :class:`StoreBusyError`, :class:`StoreDisconnectedError`,
+    :class:`StoreFullError` or :class:`StoreReadOnlyError`; anything else is returned as is.
+    """
+    message = _first_line(exc.orig).lower()
+    where = f"The metadata database {url!r}"
+    if dialect == "sqlite" and ("database is locked" in message or "database is busy" in message):
+        database = url.removeprefix("sqlite:///")
+        return StoreBusyError(
+            f"The metadata database {database} stayed locked past the busy timeout.",
+            hint="Another conveyor process is writing to it: retry, or raise "
+            "busy_timeout_s (store.busy_timeout_s in conveyor.yaml).",
+            url=url,
+            path=database,
+        )
+    if "database or disk is full" in message or "no space left" in message:
+        return StoreFullError(
+            f"{where} cannot be written: the disk is full ({_first_line(exc.orig)}).",
+            hint="Free disk space where the database lives (or run `conveyor gc`), then "
+            "retry; nothing of the failed command was recorded.",
+            url=url,
+        )
+    if "readonly database" in message or "read-only" in message or "read only" in message:
+        return StoreReadOnlyError(
+            f"{where} is read-only: {_first_line(exc.orig)}.",
+            hint="Check the permissions of the database file and its folder (SQLite also "
+            "writes -wal and -shm files next to it), or mount the file system read-write.",
+            url=url,
+        )
+    if exc.connection_invalidated or _is_disconnect(message):
+        state = (
+            "while committing: the change may or may not have been saved"
+            if committing
+            else "before anything was committed"
+        )
+        return StoreDisconnectedError(
+            f"{where} closed the connection {state} ({_first_line(exc.orig)}).",
+            hint="Check that the database server is up and reachable, then retry the "
+            "command" + ("; inspect `conveyor audit log` first." if committing else "."),
+            url=url,
+            retryable=not committing,
+        )
+    return exc
+
+
+_DISCONNECT_MARKERS = (
+    "server closed the connection",
+    "terminating connection",
+    "connection already closed",
+    "connection is closed",
+    "consuming input failed",
+    "connection refused",
+    "could not connect",
+    "connection reset",
+    "broken pipe",
+    "ssl syscall error",
+    "the connection is lost",
+    "server has gone away",
+)
+
+
+def _is_disconnect(message: str) -> bool:
+    return any(marker in message for marker in _DISCONNECT_MARKERS)
 
 
 def open_store(
@@ -267,8 +385,18 @@ def open_store(
     engine = build_engine(parsed, busy_timeout_s=busy_timeout_s)
     store = MetadataStore(engine, url=shown)
     try:
-        with store._translate_busy():
+        with store._translate_errors():
             upgrade_to_head(engine, actor=(actor or SYSTEM_ACTOR).name, shown_url=shown)
+    except StoreDisconnectedError as exc:
+        engine.dispose()
+        cause = exc.__cause__
+        detail = _first_line(cause.orig) if isinstance(cause, DBAPIError) else exc.message
+        raise StoreError(
+            f"Cannot connect to the metadata store {shown!r}: {detail}",
+            hint="Check that the database server is running and reachable, and that the "
+            "URL's host, port, user, password and database name are right.",
+            url=shown,
+        ) from exc
     except OperationalError as exc:
         engine.dispose()
         raise StoreError(

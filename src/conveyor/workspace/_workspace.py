@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -13,12 +14,13 @@ if TYPE_CHECKING:
     import pandas as pd
 
 from conveyor.artifacts import ArtifactStore, GcResult, MasterKey, open_artifact_store
-from conveyor.config import Settings, find_root, load_settings
+from conveyor.config import Settings, find_project, find_root, load_settings
 from conveyor.core import Actor
 from conveyor.data import DatasetRegistry
 from conveyor.deployments import DeploymentStore
 from conveyor.errors import EncryptionKeyError
 from conveyor.explain import ExplainError, global_importance
+from conveyor.notify import Notifier
 from conveyor.predictions import PredictionLog
 from conveyor.registry import ModelRegistry
 from conveyor.store import AuditEvent, AuditVerification, MetadataStore, open_store
@@ -32,7 +34,7 @@ class Workspace:
     ``conveyor.yaml`` and ``CONVEYOR_*`` variables (embedded defaults: SQLite at
     ``.conveyor/conveyor.db`` and a folder at ``.conveyor/artifacts``), applies pending
     migrations, and exposes the record services. A workspace is a context manager; close
-    it to release database connections.
+    it to deliver pending notifications and release database connections.
 
     Example:
         >>> import conveyor, pandas as pd
@@ -60,6 +62,8 @@ class Workspace:
         self.models = ModelRegistry(
             store, artifacts, actor=actor, root=settings.root, importance_fn=_importance
         )
+        self._notifier: Notifier | None = None
+        self._notifier_lock = threading.Lock()
 
     @classmethod
     def open(
@@ -69,24 +73,32 @@ class Workspace:
         actor: Actor | str | None = None,
         env: Mapping[str, str] | None = None,
         search_parents: bool = True,
+        require_project: bool = False,
     ) -> Workspace:
         """Open the project at ``path`` (or the nearest parent holding ``conveyor.yaml``).
 
         Args:
             path: A folder inside the project. Without a ``conveyor.yaml`` anywhere above it,
-                the folder itself is used with the default configuration.
+                the folder itself is used with the default configuration (unless
+                ``require_project``).
             actor: Who the changes made through this workspace are attributed to; default
                 ``CONVEYOR_ACTOR`` or the operating-system user.
             env: Environment for ``CONVEYOR_*`` overrides (default ``os.environ``).
             search_parents: Look for ``conveyor.yaml`` in parent folders too.
+            require_project: Refuse to open a folder that is not inside a project instead
+                of running on defaults (and creating ``.conveyor/`` there). The CLI sets it.
 
         Raises:
+            ProjectNotFoundError: ``require_project`` and no ``conveyor.yaml`` was found.
             ConfigError: The configuration is invalid.
             StoreError: The metadata store cannot be opened or migrated.
             EncryptionKeyError: Encryption is enabled but no master key is available.
         """
         env = os.environ if env is None else env
-        root = find_root(path) if search_parents else Path(path).resolve()
+        if require_project:
+            root = find_project(path, search_parents=search_parents)
+        else:
+            root = find_root(path) if search_parents else Path(path).resolve()
         settings = load_settings(root, env=env)
         resolved_actor = Actor(actor) if isinstance(actor, str) else actor or Actor.resolve(env)
         store_cfg = settings.config.store
@@ -166,9 +178,47 @@ class Workspace:
                 pass
         return result
 
-    def close(self) -> None:
-        """Release the stores' connections."""
-        self.store.close()
+    def notifier(self) -> Notifier:
+        """The notifier for the configured ``webhooks``, built once per workspace.
+
+        It is built from the full settings, including the environment they were loaded
+        with, so ``webhooks.endpoints[].secret_env`` secrets are found; failed deliveries
+        are recorded as ``notify.failed`` by this workspace's actor. :meth:`close` delivers
+        what is still queued (within a bound) before the stores close. With no endpoints
+        configured it accepts events and sends nothing.
+
+        Raises:
+            NotifyConfigError: An endpoint's host is not allowed, or its ``secret_env``
+                variable is not set.
+
+        Example:
+            >>> with Workspace.open(".") as ws:  # doctest: +SKIP
+            ...     ws.notifier().send("deploy.promote", {"environment": "production"})
+        """
+        with self._notifier_lock:
+            if self._notifier is None:
+                self._notifier = Notifier(
+                    self.settings.config.webhooks,
+                    env=self.settings.environ,
+                    store=self.store,
+                    actor=self.actor,
+                )
+            return self._notifier
+
+    def close(self, *, notify_timeout_s: float = 10.0) -> None:
+        """Deliver pending notifications, then release the stores' connections.
+
+        Args:
+            notify_timeout_s: How long to wait for queued webhook deliveries; those not
+                made by then are recorded as ``notify.failed`` audit events.
+        """
+        with self._notifier_lock:
+            notifier, self._notifier = self._notifier, None
+        try:
+            if notifier is not None:
+                notifier.close(timeout=notify_timeout_s)
+        finally:
+            self.store.close()
 
     def __enter__(self) -> Workspace:
         return self

@@ -44,7 +44,9 @@ def test_valid_versions_are_numbers(value: object, number: int) -> None:
     ],
 )
 def test_impossible_versions_are_a_clear_error(value: object) -> None:
-    with pytest.raises(InvalidVersionError, match=r"Invalid model version of 'churn'.*1 to") as info:
+    with pytest.raises(
+        InvalidVersionError, match=r"Invalid model version of 'churn'.*1 to"
+    ) as info:
         validate_version(value, kind="model version", name="churn")
     assert info.value.hint is not None
     assert len(str(info.value)) < 200  # a 5,000-digit value is shown shortened

@@ -86,3 +86,12 @@ def test_redact_value_walks_nested_documents() -> None:
     assert shown["n"] == 3
     assert shown["optional"] == {"password": None}
     assert doc["store"]["storage_options"]["secret"] == "pw2"  # the input is not modified
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["x" * 300_000, "a://" + "b" * 300_000, "a://" * 60_000, "u:p@" * 60_000, "?token=" * 40_000],
+)
+def test_long_hostile_text_is_redacted_in_linear_time(text: str) -> None:
+    """A quadratic pattern would take hours here (the suite's timeout fails it)."""
+    assert len(redact(text)) <= len(text) + 3 * text.count("token=")

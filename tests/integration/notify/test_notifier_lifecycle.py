@@ -1,0 +1,156 @@
+"""The workspace's notifier: built once from the full settings (environment included),
+flushed when the workspace closes, and every delivery it could not make is recorded as
+``notify.failed`` with a redacted URL."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from conveyor.notify import SIGNATURE_HEADER, NotifyConfigError, verify_signature
+from conveyor.notify._webhook import NOT_DELIVERED
+from conveyor.workspace import Workspace
+
+SECRET = "whsec-Lq0x9"
+PASSWORD = "pw-Hn31"
+TOKEN = "tok-Yb72"
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    received: ClassVar[list[dict[str, Any]]] = []
+    release: ClassVar[threading.Event]
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).release.wait(timeout=20)  # a slow receiver, until the test releases it
+        valid = verify_signature(body, SECRET, self.headers.get(SIGNATURE_HEADER))
+        type(self).received.append({"valid": valid, "body": json.loads(body)})
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Keep test output quiet."""
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[int, type[_Receiver]]]:
+    release = threading.Event()
+    release.set()
+    handler = type("Receiver", (_Receiver,), {"received": [], "release": release})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_port, handler
+    finally:
+        release.set()
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _open(root: Path, port: int, env: dict[str, str], **webhooks: Any) -> Workspace:
+    url = f"http://ops:{PASSWORD}@127.0.0.1:{port}/hook?token={TOKEN}"
+    extra = "".join(f"  {key}: {value}\n" for key, value in webhooks.items())
+    (root / "conveyor.yaml").write_text(
+        "project: {name: hooks}\n"
+        "webhooks:\n  allowed_hosts: [127.0.0.1]\n" + extra + "  endpoints:\n"
+        f'    - {{url: "{url}", secret_env: HOOK_SECRET}}\n',
+        encoding="utf-8",
+    )
+    return Workspace.open(root, env=env, search_parents=False)
+
+
+def test_the_notifier_signs_with_the_secret_from_the_environment_it_was_opened_with(
+    tmp_path: Path, receiver: tuple[int, type[_Receiver]]
+) -> None:
+    port, handler = receiver
+    ws = _open(tmp_path, port, {"HOOK_SECRET": SECRET})
+    try:
+        assert ws.notifier() is ws.notifier()  # built once
+        assert ws.notifier().send("deploy.promote", {"environment": "production"}) == 1
+    finally:
+        ws.close()  # flushes: the post is made before close returns
+    assert [r["valid"] for r in handler.received] == [True]
+    assert handler.received[0]["body"]["payload"] == {"environment": "production"}
+
+
+def test_a_missing_secret_is_a_configuration_error_without_the_url_secrets(
+    tmp_path: Path,
+) -> None:
+    ws = _open(tmp_path, _closed_port(), {})
+    try:
+        with pytest.raises(NotifyConfigError, match="HOOK_SECRET") as info:
+            ws.notifier()
+        shown = str(info.value) + repr(info.value.fields)
+        assert PASSWORD not in shown
+        assert TOKEN not in shown
+    finally:
+        ws.close()
+
+
+def test_close_records_what_it_could_not_deliver_as_notify_failed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    ws = _open(tmp_path, _closed_port(), {"HOOK_SECRET": SECRET}, max_attempts=20)
+    with caplog.at_level(logging.DEBUG):
+        ws.notifier().send("deploy.rollback", {"reason": "errors"})
+        ws.close(notify_timeout_s=0.5)  # retries would take far longer than the bound
+    with Workspace.open(tmp_path, env={}, search_parents=False) as again:
+        failed = again.audit_log(action="notify.failed")
+        everything = json.dumps(
+            [e.details for e in again.audit_log()] + [e.target for e in again.audit_log()]
+        )
+    assert len(failed) == 1
+    details = failed[0].details
+    assert details["event"] == "deploy.rollback"
+    assert NOT_DELIVERED in details["error"]
+    assert details["url"].startswith("http://ops:***@127.0.0.1:")
+    assert "token=***" in details["url"]
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "deploy.rollback" in logged
+    for secret in (SECRET, PASSWORD, TOKEN):
+        assert secret not in everything
+        assert secret not in logged
+
+
+def test_queued_deliveries_beyond_the_bound_are_each_recorded(
+    tmp_path: Path, receiver: tuple[int, type[_Receiver]]
+) -> None:
+    port, handler = receiver
+    handler.release.clear()  # the receiver holds the first post
+    ws = _open(tmp_path, port, {"HOOK_SECRET": SECRET}, timeout_s=3)
+    notifier = ws.notifier()
+    for step in range(3):
+        notifier.send("deploy.step", {"step": step})
+    threading.Timer(1.0, handler.release.set).start()
+    ws.close(notify_timeout_s=0.2)
+    with Workspace.open(tmp_path, env={}, search_parents=False) as again:
+        failed = again.audit_log(action="notify.failed")
+    delivered = len(handler.received)
+    assert delivered + len(failed) == 3  # each event is either delivered or recorded
+    assert len(failed) >= 2
+    assert all(NOT_DELIVERED in event.details["error"] for event in failed)
+
+
+def test_a_workspace_without_webhooks_closes_at_once(tmp_path: Path) -> None:
+    (tmp_path / "conveyor.yaml").write_text("project: {name: quiet}\n", encoding="utf-8")
+    with Workspace.open(tmp_path, env={}, search_parents=False) as ws:
+        assert ws.notifier().send("deploy.promote", {}) == 0
+    with Workspace.open(tmp_path, env={}, search_parents=False) as ws:
+        assert ws.audit_log(action="notify.failed") == []
