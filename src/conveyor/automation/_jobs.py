@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from conveyor.automation._hooks import crash_point
 from conveyor.automation._records import AutomationEvent, TriggerState, events_of, record_once
 from conveyor.automation._traffic import include_traffic
-from conveyor.automation._unchanged import nothing_new
+from conveyor.automation._unchanged import nothing_new, reproduced
 from conveyor.checks import latest_decision
 from conveyor.core import isoformat
 from conveyor.deployments import Deployment, DeploymentError, DeploymentStore
@@ -85,6 +85,10 @@ class Job:
                 f"{gate.details.get('ref')} not deployed ({gate.details.get('decision')}: "
                 f"{reasons}); the champion stays",
             )
+        if "deploy" not in events:
+            same = reproduced(self.ws, self.trigger, str(gate.details.get("ref")))
+            if same is not None:
+                return self._outcome(gate, "no_change", same)
         deploy = events.get("deploy") or self._deploy(gate)
         if deploy.kind == "error":
             return self._outcome(deploy, "failed", deploy.reason)

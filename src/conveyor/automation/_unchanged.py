@@ -1,10 +1,13 @@
-"""Recognising a retraining that would reproduce the model already serving.
+"""Recognising a retraining that would reproduce, or did reproduce, the serving model.
 
 Drift, degradation or a schedule say the model *should* change; they do not give it
 anything new to learn from. When the version serving the trigger's environment was trained
 on exactly the dataset versions the pipeline would read now (same content hashes), a
 retraining run finds every step cached and yields the same model: the agent records "no
-change" instead, registers and deploys nothing, and says what it would need.
+change" instead, registers and deploys nothing, and says what it would need
+(:func:`nothing_new`). When it could not tell beforehand (the serving version records no
+training data) and the retrained model's artifact is the serving one's, byte for byte, it
+deploys nothing (:func:`reproduced`).
 """
 
 from __future__ import annotations
@@ -16,6 +19,37 @@ from conveyor.errors import ConveyorError
 if TYPE_CHECKING:
     from conveyor.config import TriggerConfig
     from conveyor.workspace import Workspace
+
+
+def serving_ref(ws: Workspace, trigger: TriggerConfig) -> str | None:
+    """``name@version`` of ``trigger.model`` serving ``trigger.env`` at 100 %, if any."""
+    current = ws.deployments.current(trigger.env)
+    serving = None if current is None or current.in_progress else current.full
+    if serving is None or serving.model != trigger.model:
+        return None
+    return serving.ref
+
+
+def reproduced(ws: Workspace, trigger: TriggerConfig, candidate: str) -> str | None:
+    """Why ``candidate`` must not be deployed because it is the serving model, or ``None``.
+
+    The two versions are the same model when their content hashes (the hash of the
+    manifest listing every model file's hash, the flavor and the signature) are equal.
+    """
+    ref = serving_ref(ws, trigger)
+    if ref is None or ref == candidate:
+        return None
+    try:
+        serving, new = ws.models.get(ref), ws.models.get(candidate)
+    except ConveyorError:
+        return None
+    if serving.content_hash != new.content_hash:
+        return None
+    return (
+        f"no change: retraining reproduced {ref} serving {trigger.env} (identical artifact, "
+        f"content hash {new.content_hash[:12]}); {candidate} is registered but not deployed. "
+        f"It needs new training data or {_traffic_hint(trigger)}"
+    )
 
 
 def nothing_new(ws: Workspace, trigger: TriggerConfig) -> str | None:
@@ -34,12 +68,11 @@ def nothing_new(ws: Workspace, trigger: TriggerConfig) -> str | None:
     """
     if trigger.kind == "new_data":
         return None
-    current = ws.deployments.current(trigger.env)
-    serving = None if current is None or current.in_progress else current.full
-    if serving is None or serving.model != trigger.model:
+    ref = serving_ref(ws, trigger)
+    if ref is None:
         return None
     try:
-        version = ws.models.get(serving.ref)
+        version = ws.models.get(ref)
         read = ws.runs.datasets(version.run_id) if version.run_id else []
     except ConveyorError:
         return None
@@ -58,7 +91,7 @@ def nothing_new(ws: Workspace, trigger: TriggerConfig) -> str | None:
         trigger
     )
     return (
-        f"no change: {serving.ref} serving {trigger.env} was trained on {names}, still the "
+        f"no change: {ref} serving {trigger.env} was trained on {names}, still the "
         f"latest data, so retraining would reproduce it; registered nothing, deployed "
         f"nothing. It needs {needs}"
     )

@@ -14,7 +14,9 @@ from automation_support import (
     points,
     records_deployer,
 )
+from sklearn.linear_model import LogisticRegression
 
+from conveyor.automation._unchanged import reproduced
 from conveyor.ci import run_ci
 from conveyor.workspace import Workspace
 
@@ -69,3 +71,27 @@ def test_drift_with_new_data_retrains_and_registers(tmp_path: Path) -> None:
             "deploy",
             "outcome",
         ]
+
+
+def test_a_retrained_model_identical_to_the_serving_one_is_recognised(tmp_path: Path) -> None:
+    """Same artifact as the serving version: not deployed; another model: deployed."""
+    root = make_project(tmp_path / "proj", triggers=DRIFT)
+    with Workspace.open(root) as ws:
+        frame = points()
+        features = frame.drop(columns=["y"])
+        model = LogisticRegression().fit(features, frame["y"])
+        # Pickles of one object are byte-identical; skops archives of it are not (yet).
+        same = {"input_example": features.head(5), "flavor": "pickle", "trusted": True}
+        serving = ws.models.register("clf", model, **same)
+        again = ws.models.register("clf", model, **same)
+        other = LogisticRegression(C=0.01).fit(features, frame["y"])
+        different = ws.models.register("clf", other, **same)
+        records_deployer(ws)(serving.ref, "production")
+        trigger = ws.settings.config.triggers[0]
+        reason = reproduced(ws, trigger, again.ref)
+        assert reason is not None
+        assert reason.startswith(
+            f"no change: retraining reproduced {serving.ref} serving production"
+        )
+        assert f"{again.ref} is registered but not deployed" in reason
+        assert reproduced(ws, trigger, different.ref) is None
