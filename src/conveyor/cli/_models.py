@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from conveyor.cli._output import console, fmt_time, print_json
@@ -75,19 +76,49 @@ def show(
         return
     v = versions[0]
     out = console()
-    out.print(f"[bold]{v.ref}[/] ({v.flavor}, {v.status}) aliases: {', '.join(v.aliases) or '-'}")
-    out.print(f"registered {fmt_time(v.created_at)} by {v.created_by}; content {v.content_hash}")
+    aliases = ", ".join(v.aliases) or "-"
+    out.print(f"{v.ref} ({v.flavor}, {v.status}) aliases: {aliases}", markup=False)
+    by = _one_line(v.created_by)
+    out.print(
+        f"registered {fmt_time(v.created_at)} by {by}; content {v.content_hash}", markup=False
+    )
     if v.description:
-        out.print(f"description: {v.description}")
+        out.print(f"description: {_inert(v.description)}", markup=False)
+    sources = v.evaluation.get("metric_sources") or {}
     for key, value in sorted(v.metrics.items()):
-        out.print(f"  metric {key} = {value}")
+        step = sources.get(key) if isinstance(sources, dict) else None
+        origin = f" (step {_one_line(step)})" if step else ""
+        out.print(f"  metric {_one_line(key)} = {value}{origin}", markup=False)
+    if v.evaluation.get("holdout_rows") is not None:
+        out.print(f"  holdout rows: {v.evaluation['holdout_rows']}", markup=False)
+    decision = v.evaluation.get("decision")
+    if isinstance(decision, dict):
+        against = _one_line(decision.get("champion") or "no champion")
+        out.print(f"gate: {_one_line(decision.get('verdict'))} against {against}", markup=False)
+        for reason in decision.get("reasons") or []:
+            out.print(f"  - {_one_line(reason)}", markup=False)
     inputs = (v.signature or {}).get("inputs") or []
-    out.print(f"inputs: {', '.join(str(c.get('name')) for c in inputs) or 'no signature'}")
+    names = ", ".join(_one_line(c.get("name")) for c in inputs) or "no signature"
+    out.print(f"inputs: {names}", markup=False)
     datasets = v.lineage.get("datasets") or []
     shown = ", ".join(f"{d['name']}@{d['version']}" for d in datasets) or "-"
-    out.print(f"lineage: run {v.run_id or '-'}; datasets {shown}")
+    out.print(f"lineage: run {v.run_id or '-'}; datasets {shown}", markup=False)
     if v.onnx:
-        out.print(f"onnx twin: parity {v.onnx.get('parity')}")
+        out.print(
+            f"onnx twin: {_one_line(v.onnx.get('parity') or v.onnx.get('reason'))}", markup=False
+        )
+
+
+def _inert(value: object, *, newlines: bool = True) -> str:
+    """Stored text with its control characters (terminal escapes) made visible and inert."""
+    from conveyor.registry import inert
+
+    return inert(value, newlines=newlines)
+
+
+def _one_line(value: object) -> str:
+    """Stored text shown on one line, its control characters inert."""
+    return _inert(value, newlines=False)
 
 
 @app.command("card")
@@ -101,7 +132,7 @@ def card(
     with _workspace() as ws:
         model_card = _registry(ws).card(ref)
     if output is None:
-        typer.echo(model_card.markdown)
+        typer.echo(_inert(model_card.markdown))
         return
     html = output.suffix.lower() in (".html", ".htm")
     output.write_text(model_card.html if html else model_card.markdown, encoding="utf-8")
@@ -152,8 +183,8 @@ def history(
             "-" if e.version is None else f"v{e.version}",
             e.alias or "-",
             "-" if e.from_version is None else f"v{e.from_version}",
-            e.actor,
-            e.reason or "-",
+            escape(_one_line(e.actor)),
+            escape(_one_line(e.reason or "-")),
         )
     console().print(table)
 

@@ -28,6 +28,7 @@ from conveyor.registry._models import (
 from conveyor.registry._prepare import ImportanceFn, PreparedModel, prepare_files, prepare_model
 from conveyor.registry._refs import ModelRef, parse_model_ref, validate_alias
 from conveyor.registry._registry import ModelRegistry
+from conveyor.registry._text import inert
 
 __all__ = [
     "AliasEvent",
@@ -45,6 +46,7 @@ __all__ = [
     "ModelVersionNotFoundError",
     "PreparedModel",
     "RegistrationError",
+    "inert",
     "parse_model_ref",
     "prepare_files",
     "prepare_model",

@@ -18,6 +18,7 @@ from markupsafe import Markup, escape
 from conveyor.core import isoformat
 from conveyor.registry._models import ModelCard, ModelVersion
 from conveyor.registry._refs import format_versions
+from conveyor.registry._text import inert
 
 _TEMPLATES = Path(__file__).parent / "templates"
 #: Rows of a long importance table or profile kept in the card.
@@ -36,8 +37,8 @@ def _environment() -> Environment:
 
 
 def _cell(value: Any) -> str:
-    # Table cells: one line, no pipe characters breaking the row.
-    return str(value).replace("|", "\\|").replace("\n", " ")
+    # Table cells: one line, no pipe characters breaking the row, no control characters.
+    return inert(str(value).replace("\n", " "), newlines=False).replace("|", "\\|")
 
 
 def _number(value: Any) -> str:
@@ -85,19 +86,50 @@ def _checks(version: ModelVersion) -> list[str]:
         if inputs
         else "Signature: none recorded; inputs are not validated."
     )
-    parity = (version.onnx or {}).get("parity")
-    if parity:
-        verdict = "passed" if parity.get("passed") else "FAILED (the twin is not served)"
-        checks.append(
-            f"ONNX twin parity: {verdict} on {parity.get('rows')} rows, max abs diff "
-            f"{_number(parity.get('max_abs_diff'))}."
-        )
-    else:
-        checks.append("ONNX twin: none (the model is served by its own flavor).")
+    checks.append(_onnx_status(version.onnx))
+    recorded = version.evaluation.get("checks")
+    if isinstance(recorded, dict):
+        checks.extend(f"{_cell(k)}: {_cell(v)}" for k, v in sorted(recorded.items()))
     extra = version.tags.get("checks")
     if isinstance(extra, dict):
         checks.extend(f"{_cell(k)}: {_cell(v)}" for k, v in sorted(extra.items()))
     return checks
+
+
+def _onnx_status(onnx: dict[str, Any] | None) -> str:
+    """One line on the ONNX twin: its parity, or why there is none."""
+    record = onnx or {}
+    parity = record.get("parity")
+    if parity:
+        verdict = "passed" if parity.get("passed") else "FAILED (the twin is not served)"
+        return (
+            f"ONNX twin parity: {verdict} on {parity.get('rows')} rows, max abs diff "
+            f"{_number(parity.get('max_abs_diff'))}."
+        )
+    reason = record.get("reason")
+    if reason:
+        return f"ONNX twin: not created: {_cell(reason)} (the model is served by its own flavor)."
+    return "ONNX twin: none (the model is served by its own flavor)."
+
+
+def _metrics(version: ModelVersion) -> list[tuple[str, str, str]]:
+    """Metric, value and the step that logged it (``-`` when not recorded)."""
+    sources = version.evaluation.get("metric_sources") or {}
+    return [
+        (_cell(k), _number(v), _cell(sources.get(k) or "-") if isinstance(sources, dict) else "-")
+        for k, v in sorted(version.metrics.items())
+    ]
+
+
+def _decision(version: ModelVersion) -> dict[str, Any] | None:
+    decision = version.evaluation.get("decision")
+    if not isinstance(decision, dict):
+        return None
+    return {
+        "verdict": _cell(decision.get("verdict")),
+        "champion": _cell(decision.get("champion") or "none (absolute checks only)"),
+        "reasons": [_cell(r) for r in decision.get("reasons") or []],
+    }
 
 
 def _code(lineage: dict[str, Any]) -> str:
@@ -122,7 +154,11 @@ def card_context(
         "created": isoformat(version.created_at),
         "versions": format_versions(versions),
         "datasets": [_dataset_context(d) for d in datasets],
-        "metrics": [(_cell(k), _number(v)) for k, v in sorted(version.metrics.items())],
+        "metrics": _metrics(version),
+        "metrics_step": _cell(version.evaluation.get("metrics_step") or ""),
+        "holdout_rows": version.evaluation.get("holdout_rows"),
+        "decision": _decision(version),
+        "description": inert(version.description) if version.description else "",
         "checks": _checks(version),
         "importance": [(_cell(k), _number(v)) for k, v in importance],
         "inputs": [

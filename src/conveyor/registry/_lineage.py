@@ -1,4 +1,5 @@
-"""Lineage read straight from the metadata store: a run's datasets, code version, metrics.
+"""Lineage read straight from the metadata store: a run's datasets, code version, metrics,
+and the dataset versions a model names as its training data.
 
 The registry sits beside ``conveyor.tracking`` and ``conveyor.data`` (same layer), so it
 reads their rows from the store instead of importing those packages.
@@ -6,12 +7,16 @@ reads their rows from the store instead of importing those packages.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from conveyor.core import validate_name
+from conveyor.errors import InvalidNameError
 from conveyor.registry._errors import RegistrationError
+from conveyor.registry._refs import LATEST, MAX_VERSION, format_versions
 from conveyor.store import DatasetRow, DatasetVersionRow, RunDatasetRow, RunMetricRow, RunRow
 
 #: Guards against a corrupted parent chain that loops.
@@ -84,4 +89,96 @@ def dataset_profiles(session: Session, datasets: list[dict[str, Any]]) -> list[d
                 "profile": None if row is None else row.profile,
             }
         )
+    return out
+
+
+def dataset_refs(refs: str | Sequence[str] | None) -> list[tuple[str, int | None]]:
+    """Parse ``training_data=`` refs (``"orders@3"``, ``"orders@latest"``, ``"orders"``).
+
+    Returns:
+        ``(name, version)`` pairs; ``None`` means the newest version.
+
+    Raises:
+        RegistrationError: a ref is not ``NAME@VERSION`` with a valid name and number.
+    """
+    if refs is None:
+        return []
+    items = [refs] if isinstance(refs, str) else list(refs)
+    out: list[tuple[str, int | None]] = []
+    for ref in items:
+        if not isinstance(ref, str):
+            raise RegistrationError(
+                f"training_data must name dataset versions such as 'orders@3', got {ref!r}.",
+                hint="Pass training_data='NAME@VERSION' or a list of them.",
+                ref=repr(ref),
+            )
+        name, _, selector = ref.partition("@")
+        try:
+            validate_name(name, kind="dataset name")
+        except InvalidNameError as exc:
+            raise RegistrationError(
+                f"training_data {ref[:80]!r} does not name a dataset: {exc.message}",
+                hint="Pass training_data='NAME@VERSION', e.g. 'orders@3'.",
+                ref=ref[:80],
+            ) from exc
+        token = selector.strip().lower()
+        if token in ("", LATEST):
+            out.append((name, None))
+        elif token.isascii() and token.isdigit() and len(token.lstrip("0")) <= 10:
+            if not 1 <= int(token) <= MAX_VERSION:
+                raise _bad_version(ref)
+            out.append((name, int(token)))
+        else:
+            raise _bad_version(ref)
+    return out
+
+
+def _bad_version(ref: str) -> RegistrationError:
+    return RegistrationError(
+        f"training_data {ref[:80]!r} does not name a dataset version: versions are whole "
+        f"numbers from 1 to {MAX_VERSION}, or 'latest'.",
+        hint="See the versions with `conveyor data log NAME`.",
+        ref=ref[:80],
+    )
+
+
+def training_datasets(
+    session: Session, refs: Sequence[tuple[str, int | None]]
+) -> list[dict[str, Any]]:
+    """Lineage entries (name, version, content hash) of the dataset versions ``refs`` name.
+
+    Raises:
+        RegistrationError: a dataset or version is not recorded (the message lists them).
+    """
+    out: list[dict[str, Any]] = []
+    for name, number in refs:
+        query = (
+            select(DatasetVersionRow)
+            .join(DatasetRow, DatasetRow.id == DatasetVersionRow.dataset_id)
+            .where(DatasetRow.name == name)
+        )
+        if number is not None:
+            query = query.where(DatasetVersionRow.version == number)
+        row = session.scalars(query.order_by(DatasetVersionRow.version.desc())).first()
+        if row is None:
+            known = list(
+                session.scalars(
+                    select(DatasetVersionRow.version)
+                    .join(DatasetRow, DatasetRow.id == DatasetVersionRow.dataset_id)
+                    .where(DatasetRow.name == name)
+                    .order_by(DatasetVersionRow.version)
+                )
+            )
+            wanted = f"{name}@{number if number is not None else LATEST}"
+            raise RegistrationError(
+                f"Cannot record training data {wanted}: "
+                + (
+                    f"dataset {name!r} has no such version (versions: {format_versions(known)})."
+                    if known
+                    else f"no dataset named {name!r} is recorded."
+                ),
+                hint="Add it with `conveyor data add NAME PATH`, or see `conveyor data list`.",
+                ref=wanted,
+            )
+        out.append({"name": name, "version": row.version, "content_hash": row.content_hash})
     return out

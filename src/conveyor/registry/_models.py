@@ -12,6 +12,9 @@ from typing import Any
 from conveyor.core import isoformat
 from conveyor.store import ModelAliasEventRow, ModelVersionRow
 
+#: Where a version's evaluation record sits inside its stored lineage.
+EVALUATION_KEY = "evaluation"
+
 
 @dataclass(frozen=True)
 class ModelVersion:
@@ -37,6 +40,11 @@ class ModelVersion:
         created_at: When it was registered (UTC).
         created_by: Who registered it.
         aliases: Aliases that point at this version now, sorted.
+        evaluation: How the version was evaluated when a pipeline registered it:
+            ``metric_sources`` (metric -> the step that logged it), ``metrics_step`` (the
+            configured step, if any), ``holdout_rows``, and ``decision`` (the gate's
+            ``verdict``, ``reasons`` and ``champion``, recorded after gating). Empty when
+            nothing was recorded. Stored with the lineage record.
     """
 
     name: str
@@ -58,6 +66,7 @@ class ModelVersion:
     created_at: datetime
     created_by: str
     aliases: tuple[str, ...] = ()
+    evaluation: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ref(self) -> str:
@@ -69,6 +78,8 @@ class ModelVersion:
         cls, name: str, row: ModelVersionRow, aliases: tuple[str, ...] = ()
     ) -> ModelVersion:
         """Build the value object from its stored row."""
+        lineage = dict(row.lineage or {})
+        evaluation = lineage.pop(EVALUATION_KEY, None)
         return cls(
             name=name,
             version=row.version,
@@ -81,7 +92,7 @@ class ModelVersion:
             tags=dict(row.tags or {}),
             description=row.description,
             run_id=row.run_id,
-            lineage=dict(row.lineage or {}),
+            lineage=lineage,
             onnx=row.onnx,
             importance=row.importance,
             trusted=row.trusted,
@@ -89,6 +100,7 @@ class ModelVersion:
             created_at=row.created_at,
             created_by=row.created_by,
             aliases=tuple(sorted(aliases)),
+            evaluation=dict(evaluation) if isinstance(evaluation, dict) else {},
         )
 
     def to_dict(self) -> dict[str, Any]:

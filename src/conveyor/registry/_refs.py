@@ -9,6 +9,8 @@ from conveyor.errors import InvalidNameError
 
 #: The selector meaning "the newest ready version"; it can never be an alias name.
 LATEST = "latest"
+#: The largest version number a reference may name (the store keeps 32-bit integers).
+MAX_VERSION = 2**31 - 1
 
 
 def validate_alias(alias: object) -> str:
@@ -60,11 +62,13 @@ class ModelRef:
                 name=self.name,
             )
         if self.version is not None and (
-            isinstance(self.version, bool) or not isinstance(self.version, int) or self.version < 1
+            isinstance(self.version, bool)
+            or not isinstance(self.version, int)
+            or not 1 <= self.version <= MAX_VERSION
         ):
             raise InvalidNameError(
-                f"Invalid version {self.version!r} for model {self.name!r}: "
-                "versions are whole numbers starting at 1.",
+                f"Invalid version {_shown(self.version)} for model {self.name!r}: "
+                f"versions are whole numbers from 1 to {MAX_VERSION}.",
                 hint=f"Use '{self.name}@1', '{self.name}@champion' or just '{self.name}'.",
                 name=self.name,
                 version=self.version,
@@ -107,10 +111,28 @@ def parse_model_ref(ref: str | ModelRef) -> ModelRef:
             name=name,
         )
     if token.isascii() and token.isdigit():
-        return ModelRef(name, version=int(token))
+        return ModelRef(name, version=_version_number(name, token))
     if token[:1] in ("v", "V") and token[1:].isascii() and token[1:].isdigit():
-        return ModelRef(name, version=int(token[1:]))
+        return ModelRef(name, version=_version_number(name, token[1:]))
     return ModelRef(name, alias=token)
+
+
+def _version_number(name: str, digits: str) -> int:
+    # Refuse before converting: int() of thousands of digits is slow, then refused by Python.
+    if len(digits.lstrip("0")) > len(str(MAX_VERSION)):
+        raise InvalidNameError(
+            f"Invalid version {_shown(digits)} for model {name!r}: versions are whole numbers "
+            f"from 1 to {MAX_VERSION}.",
+            hint=f"Use '{name}@1', '{name}@champion' or just '{name}'.",
+            name=name,
+        )
+    return int(digits)
+
+
+def _shown(version: object) -> str:
+    # A hostile reference may carry thousands of digits: show its start and its length.
+    text = repr(version)
+    return text if len(text) <= 24 else f"{text[:12]}... ({len(text)} characters)"
 
 
 def format_versions(numbers: list[int]) -> str:

@@ -3,22 +3,32 @@
 from __future__ import annotations
 
 import builtins
-import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
 from conveyor.artifacts import ArtifactStore
-from conveyor.core import Actor, utcnow, validate_name
+from conveyor.core import Actor, validate_name
 from conveyor.registry._aliases import NoChange, drop_alias, point_aliases
 from conveyor.registry._errors import ModelStateError
+from conveyor.registry._evaluation import (
+    KEY_FIELD,
+    ExistingVersion,
+    check_key,
+    keyed_version,
+    with_decision,
+)
 from conveyor.registry._history import model_history
-from conveyor.registry._lineage import dataset_profiles, run_lineage
+from conveyor.registry._insert import insert_version
+from conveyor.registry._lineage import (
+    dataset_profiles,
+    dataset_refs,
+)
 from conveyor.registry._loading import load_version, read_manifest
 from conveyor.registry._models import (
+    EVALUATION_KEY,
     HistoryEntry,
     LoadedModel,
     ModelCard,
@@ -28,7 +38,6 @@ from conveyor.registry._models import (
 from conveyor.registry._prepare import ImportanceFn, PreparedModel, prepare_model
 from conveyor.registry._records import (
     alias_map,
-    find_model,
     owner_of,
     require_model,
     resolve_row,
@@ -36,7 +45,6 @@ from conveyor.registry._records import (
 )
 from conveyor.registry._refs import ModelRef, parse_model_ref, validate_alias
 from conveyor.store import (
-    ArtifactRefRow,
     MetadataStore,
     ModelRow,
     ModelVersionRow,
@@ -97,6 +105,9 @@ class ModelRegistry:
         lineage: Mapping[str, Any] | None = None,
         explain: bool = True,
         onnx: bool = True,
+        training_data: str | Sequence[str] | None = None,
+        evaluation: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> ModelVersion:
         """Save ``model`` and record it as the next version of ``name``.
 
@@ -117,16 +128,35 @@ class ModelRegistry:
             lineage: Lineage to record when there is no run (merged over the run's).
             explain: Compute feature importance when an ``importance_fn`` is configured.
             onnx: Store an ONNX twin when the flavor converts, with its parity check.
+            training_data: The dataset version(s) the model was trained on (``"orders@3"``,
+                ``"orders@latest"``), recorded as lineage so that a model registered
+                outside a pipeline can be monitored against its training profile.
+            evaluation: How the model was evaluated (see :attr:`ModelVersion.evaluation`).
+            idempotency_key: Makes a retried registration safe: when a version of ``name``
+                was already registered with this key, that version is returned and nothing
+                is saved or recorded.
 
         Returns:
-            The new version.
+            The new version (or, with ``idempotency_key``, the one registered before).
 
         Raises:
             InvalidNameError: bad model name.
-            RegistrationError: unknown run, bad example or signature, pickle without trust.
+            RegistrationError: unknown run or dataset version, bad example or signature,
+                pickle without trust.
             UnsupportedModelError, UntrustedModelError: no safe flavor for the model.
+
+        Example:
+            >>> v = ws.models.register("churn", model, input_example=X.head(5),  # doctest: +SKIP
+            ...                        training_data="orders@3", idempotency_key="build-81")
         """
         validate_name(name, kind="model name")
+        dataset_refs(training_data)  # a malformed ref is refused before anything is saved
+        key = check_key(idempotency_key)
+        if key is not None:
+            with self.store.read() as session:
+                existing = keyed_version(session, name, key)
+            if existing is not None:
+                return existing
         prepared = prepare_model(
             self.artifacts,
             model,
@@ -147,6 +177,9 @@ class ModelRegistry:
             params=params,
             tags=tags,
             lineage=lineage,
+            training_data=training_data,
+            evaluation=evaluation,
+            idempotency_key=idempotency_key,
         )
 
     def record(
@@ -161,18 +194,29 @@ class ModelRegistry:
         params: Mapping[str, Any] | None = None,
         tags: Mapping[str, Any] | None = None,
         lineage: Mapping[str, Any] | None = None,
+        training_data: str | Sequence[str] | None = None,
+        evaluation: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> ModelVersion:
         """Record an already stored model (see :func:`prepare_model`) as the next version.
 
         The version number is ``max + 1`` inside one audited transaction
         (``model.register``), retried on a conflict, so numbers stay contiguous under
-        concurrent registrations from any number of processes.
+        concurrent registrations from any number of processes. The keyword arguments are
+        those of :meth:`register`.
         """
         validate_name(name, kind="model name")
+        refs = dataset_refs(training_data)
+        key = check_key(idempotency_key)
 
         def body(tx: WriteTx) -> ModelVersion:
-            return self._insert(
+            if key is not None:
+                existing = keyed_version(tx.session, name, key)
+                if existing is not None:
+                    raise ExistingVersion(existing)
+            return insert_version(
                 tx,
+                self.actor.name,
                 name,
                 prepared,
                 run=run,
@@ -181,79 +225,18 @@ class ModelRegistry:
                 metrics=metrics,
                 params=params,
                 tags=tags,
-                lineage=lineage,
+                lineage={
+                    **dict(lineage or {}),
+                    **({KEY_FIELD: key} if key is not None else {}),
+                    **({EVALUATION_KEY: dict(evaluation)} if evaluation else {}),
+                },
+                training_data=refs,
             )
 
-        return self.store.transact(self.actor, "model.register", f"model:{name}", body)
-
-    def _insert(
-        self,
-        tx: WriteTx,
-        name: str,
-        prepared: PreparedModel,
-        *,
-        run: str | None,
-        description: str | None,
-        trusted: bool,
-        metrics: Mapping[str, float] | None,
-        params: Mapping[str, Any] | None,
-        tags: Mapping[str, Any] | None,
-        lineage: Mapping[str, Any] | None,
-    ) -> ModelVersion:
-        session = tx.session
-        now = utcnow()
-        recorded: dict[str, Any] = {"run_id": None, "code_version": None, "datasets": []}
-        run_metrics: dict[str, float] = {}
-        run_params: dict[str, Any] = {}
-        if run is not None:
-            recorded, run_metrics = run_lineage(session, run)
-            run_params = dict(_run_params(session, run))
-        recorded.update(lineage or {})
-        model = find_model(session, name)
-        if model is None:
-            model = ModelRow(
-                name=name, description=description, created_at=now, created_by=self.actor.name
-            )
-            session.add(model)
-            session.flush()
-        latest = session.scalar(
-            select(func.max(ModelVersionRow.version)).where(ModelVersionRow.model_id == model.id)
-        )
-        number = (latest or 0) + 1
-        row = ModelVersionRow(
-            model_id=model.id,
-            version=number,
-            flavor=prepared.flavor,
-            content_hash=prepared.content_hash,
-            signature=prepared.signature,
-            input_example=prepared.input_example,
-            metrics=_finite(metrics if metrics is not None else run_metrics),
-            params=dict(params if params is not None else run_params),
-            tags=dict(tags or {}),
-            description=description,
-            run_id=run,
-            lineage=recorded,
-            onnx=prepared.onnx,
-            importance=prepared.importance,
-            trusted=trusted,
-            status="ready",
-            created_at=now,
-            created_by=self.actor.name,
-        )
-        session.add(row)
-        owner = owner_of(name, number)
-        for digest in sorted(prepared.object_hashes):
-            session.add(ArtifactRefRow(hash=digest, owner=owner))
-        session.flush()
-        tx.target = owner
-        tx.details.update(
-            version=number,
-            content_hash=prepared.content_hash,
-            flavor=prepared.flavor,
-            run_id=run,
-            trusted=trusted,
-        )
-        return ModelVersion.from_row(name, row)
+        try:
+            return self.store.transact(self.actor, "model.register", f"model:{name}", body)
+        except ExistingVersion as found:
+            return found.version
 
     # -- reading -------------------------------------------------------------------------
 
@@ -391,6 +374,54 @@ class ModelRegistry:
 
         self.store.transact(self.actor, "model.archive", f"model:{name}@{version}", body)
 
+    def record_decision(
+        self,
+        ref: str | ModelRef,
+        *,
+        verdict: str,
+        reasons: Sequence[str] = (),
+        champion: str | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> ModelVersion:
+        """Record the gate decision taken on a version, with the version (audited).
+
+        ``conveyor ci`` calls this after gating, so the card and ``models show`` say what
+        was decided and why. A later decision replaces the recorded one; the audit log
+        keeps every one (``model.evaluate``).
+
+        Args:
+            ref: The version (``churn@4``).
+            verdict: ``PROMOTE``, ``HOLD`` or ``REJECT``.
+            reasons: Why, one line each.
+            champion: The version it was compared with (``None``: absolute checks only).
+            details: More evaluation facts to keep (merged into ``evaluation``).
+
+        Returns:
+            The version with its updated ``evaluation``.
+
+        Raises:
+            RegistrationError: unknown verdict.
+            ModelNotFoundError, ModelVersionNotFoundError, AliasNotFoundError: unknown ref.
+        """
+        parsed = parse_model_ref(ref)
+
+        def body(tx: WriteTx) -> ModelVersion:
+            session = tx.session
+            model = require_model(session, parsed.name)
+            row = resolve_row(session, model, parsed)
+            row.lineage = with_decision(
+                row.lineage,
+                verdict=verdict,
+                reasons=reasons,
+                champion=champion,
+                extra=dict(details or {}),
+            )
+            tx.target = owner_of(parsed.name, row.version)
+            tx.details.update(version=row.version, verdict=verdict, champion=champion)
+            return _version(parsed.name, row, alias_map(session, model.id))
+
+        return self.store.transact(self.actor, "model.evaluate", f"model:{parsed.name}", body)
+
     def history(self, name: str) -> builtins.list[HistoryEntry]:
         """Registrations, archives and alias changes of ``name``, oldest first."""
         return model_history(self.store, name)
@@ -429,19 +460,3 @@ class ModelRegistry:
 def _version(name: str, row: ModelVersionRow, aliases: Mapping[str, int]) -> ModelVersion:
     mine = tuple(a for a, v in aliases.items() if v == row.version)
     return ModelVersion.from_row(name, row, mine)
-
-
-def _run_params(session: Session, run_id: str) -> Mapping[str, Any]:
-    from conveyor.store import RunRow
-
-    run = session.get(RunRow, run_id)
-    return {} if run is None else (run.params or {})
-
-
-def _finite(metrics: Mapping[str, Any]) -> dict[str, float | None]:
-    # JSON has no NaN: PostgreSQL would refuse it, so a non-finite value is stored as null.
-    out: dict[str, float | None] = {}
-    for key, value in metrics.items():
-        number = float(value)
-        out[str(key)] = number if math.isfinite(number) else None
-    return out

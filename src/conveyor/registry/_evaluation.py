@@ -1,0 +1,103 @@
+"""What a version records after it is saved: its idempotency key and its gate decision.
+
+Both live inside the version's lineage record (under ``idempotency_key`` and
+``evaluation``), so a retried registration finds the version it made, and the decision
+taken on a version is read with the version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from conveyor.core import isoformat, utcnow
+from conveyor.registry._errors import RegistrationError
+from conveyor.registry._models import EVALUATION_KEY, ModelVersion
+from conveyor.registry._records import alias_map, find_model
+from conveyor.store import ModelVersionRow
+
+#: The stored lineage key of an idempotent registration.
+KEY_FIELD = "idempotency_key"
+#: The longest idempotency key accepted (a CI build id, a job id, a hash).
+MAX_KEY_LENGTH = 200
+#: The gate verdicts a version can record.
+VERDICTS = ("PROMOTE", "HOLD", "REJECT")
+
+
+class ExistingVersion(Exception):
+    """Raised inside a registration to roll it back: the key names an earlier version."""
+
+    def __init__(self, version: ModelVersion) -> None:
+        super().__init__(version.ref)
+        self.version = version
+
+
+def check_key(key: object) -> str | None:
+    """Return ``key`` if it may be an idempotency key (printable text, 1-200 characters).
+
+    Raises:
+        RegistrationError: it is not.
+    """
+    if key is None:
+        return None
+    if not isinstance(key, str) or not 1 <= len(key) <= MAX_KEY_LENGTH or not key.isprintable():
+        shown = repr(key)
+        raise RegistrationError(
+            f"Invalid idempotency key {shown[:60]}{'...' if len(shown) > 60 else ''}: use 1-"
+            f"{MAX_KEY_LENGTH} printable characters.",
+            hint="Pass something that names the attempt, such as a CI build id.",
+        )
+    return key
+
+
+def keyed_version(session: Session, name: str, key: str) -> ModelVersion | None:
+    """The version of ``name`` registered with idempotency key ``key``, if any."""
+    model = find_model(session, name)
+    if model is None:
+        return None
+    rows = session.scalars(
+        select(ModelVersionRow)
+        .where(ModelVersionRow.model_id == model.id)
+        .order_by(ModelVersionRow.version)
+    )
+    for row in rows:
+        if (row.lineage or {}).get(KEY_FIELD) == key:
+            aliases = alias_map(session, model.id)
+            mine = tuple(a for a, v in aliases.items() if v == row.version)
+            return ModelVersion.from_row(name, row, mine)
+    return None
+
+
+def with_decision(
+    lineage: dict[str, Any] | None,
+    *,
+    verdict: str,
+    reasons: Sequence[str],
+    champion: str | None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A copy of a stored lineage with the gate decision put in its evaluation record.
+
+    Raises:
+        RegistrationError: ``verdict`` is not PROMOTE, HOLD or REJECT.
+    """
+    if verdict not in VERDICTS:
+        raise RegistrationError(
+            f"Unknown gate verdict {verdict!r}.",
+            hint=f"Record one of {', '.join(VERDICTS)}.",
+            verdict=verdict,
+        )
+    updated = dict(lineage or {})
+    evaluation = dict(updated.get(EVALUATION_KEY) or {})
+    evaluation.update(dict(extra or {}))
+    evaluation["decision"] = {
+        "verdict": verdict,
+        "reasons": [str(reason) for reason in reasons],
+        "champion": champion,
+        "at": isoformat(utcnow()),
+    }
+    updated[EVALUATION_KEY] = evaluation
+    return updated
