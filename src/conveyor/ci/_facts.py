@@ -30,6 +30,7 @@ class ProjectFacts:
         checks: Check names ``conveyor ci`` runs: the configured gates plus, once a training
             pipeline is named, the integration checks.
         latest: The latest recorded outcome per check name (True when it passed).
+        skipped: Checks whose latest result was skipped (not failed), with the reason.
         pipeline: The configured training pipeline reference, if any.
         has_schema: A data schema is stored for some dataset.
         decided: A gate decision has been recorded.
@@ -43,6 +44,7 @@ class ProjectFacts:
     sections: frozenset[str] = frozenset()
     checks: frozenset[str] = frozenset()
     latest: dict[str, bool] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
     pipeline: str | None = None
     has_schema: bool = False
     decided: bool = False
@@ -77,11 +79,19 @@ def gather_facts(ws: Workspace) -> ProjectFacts:
             .subquery()
         )
         rows = session.execute(
-            select(CheckResultRow.check, CheckResultRow.passed).join(
-                newest, CheckResultRow.id == newest.c.id
-            )
-        )
-        latest = {str(name): bool(passed) for name, passed in rows}
+            select(
+                CheckResultRow.check,
+                CheckResultRow.passed,
+                CheckResultRow.status,
+                CheckResultRow.explanation,
+            ).join(newest, CheckResultRow.id == newest.c.id)
+        ).all()
+        latest = {str(name): bool(passed) for name, passed, _, _ in rows}
+        skipped = {
+            str(name): str(explanation or "")
+            for name, _, status, explanation in rows
+            if status == "skipped"
+        }
         has_schema = session.scalar(select(func.count()).select_from(DataSchemaRow)) or 0
         decided = session.scalar(select(func.count()).select_from(GateDecisionRow)) or 0
         tuned = session.scalar(select(func.count()).where(RunRow.kind == "tune")) or 0
@@ -90,6 +100,7 @@ def gather_facts(ws: Workspace) -> ProjectFacts:
         sections=configured_sections(config),
         checks=frozenset(checks),
         latest=latest,
+        skipped=skipped,
         pipeline=pipeline,
         has_schema=bool(has_schema),
         decided=bool(decided),

@@ -32,9 +32,16 @@ from conveyor.checks import (
 )
 from conveyor.checks.data import infer_schema, latest_schema
 from conveyor.ci._facts import INTEGRATION_CHECKS, gate_names
+from conveyor.ci._preflight import (
+    check_columns,
+    no_champion_reason,
+    pinned_columns,
+    require_champion,
+)
 from conveyor.ci._restore import restore_data
 from conveyor.errors import ConfigError, InvalidNameError
 from conveyor.pipelines import load_pipeline
+from conveyor.pipelines._register import evaluation_metrics
 from conveyor.registry import AliasNotFoundError, ModelNotFoundError
 
 if TYPE_CHECKING:
@@ -61,6 +68,8 @@ class CIResult:
         run_id: The training pipeline run.
         model_version: The registered candidate.
         exit_code: 0 PROMOTE, 4 REJECT, 5 HOLD.
+        warnings: What the decision should be read with, loudly: e.g. that there was no
+            champion, so only absolute checks counted, and why.
     """
 
     decision: GateDecision
@@ -69,6 +78,7 @@ class CIResult:
     run_id: str
     model_version: ModelVersion
     exit_code: int
+    warnings: tuple[str, ...] = ()
 
 
 def run_ci(
@@ -91,8 +101,11 @@ def run_ci(
         The decision, the results, the report files and the exit code to use.
 
     Raises:
-        ConfigError: ``pipelines.training`` or ``evaluation`` is missing, or the run's
-            outputs are not what ``evaluation`` says.
+        ConfigError: ``pipelines.training`` or ``evaluation`` is missing; a column it
+            names (target, sensitive, slices, irrelevant) is not in the pinned data or the
+            holdout; ``evaluation.metrics_step`` is not a step; there is no champion and
+            ``evaluation.require_champion`` is set; or the run's outputs are not what
+            ``evaluation`` says.
         LockFileError: Pinned data cannot be restored.
         PipelineFailedError: The training pipeline failed.
 
@@ -127,6 +140,9 @@ def run_ci(
     assert evaluation.model_step
     assert evaluation.holdout_step
     pins = restore_data(ws)
+    # Configuration mistakes are configuration errors, found before any training.
+    check_columns(evaluation, pinned_columns(ws, pins), "the pinned data")
+    require_champion(ws, evaluation.model, champion_of(ws, evaluation.model, 0))
     merged = {**config.pipelines.params, **dict(params or {})}
     pipeline = load_pipeline(ref, ws.root)
     run = pipeline.run(ws, params=merged, dataset_pins=pins)
@@ -142,16 +158,21 @@ def run_ci(
             hint="Point evaluation.holdout_step/holdout_output at the holdout frame.",
             step=evaluation.holdout_step,
         )
+    check_columns(evaluation, {"the holdout": [str(c) for c in holdout.columns]}, "the holdout")
     target = str(evaluation.target)
-    features = holdout.drop(columns=[target]) if target in holdout.columns else holdout
+    features = holdout.drop(columns=[target])
+    found = evaluation_metrics(ws, run.run_id, step=evaluation.metrics_step)
     version = ws.models.register(
         evaluation.model,
         model,
         input_example=features.head(5),
         run=run.run_id,
         tags={"candidate": "true"},
+        metrics=found.metrics,
+        evaluation={**found.record(), "holdout_rows": len(holdout)},
     )
     champion = champion_of(ws, evaluation.model, version.version)
+    warnings = () if champion is not None else (no_champion_reason(ws, evaluation.model),)
     specs = gate_specs(config)
     if integration:
         configured = set(gate_names(config))
@@ -179,6 +200,15 @@ def run_ci(
     suite = dataclasses.replace(model_suite, results=(*data_results, *model_suite.results))
     # The integration checks gate the candidate like the declared gates do.
     decision = evaluate_gates(suite, specs, has_champion=champion is not None, workspace=ws)
+    if warnings:
+        decision = dataclasses.replace(decision, reasons=(*decision.reasons, *warnings))
+    version = ws.models.record_decision(
+        version.ref,
+        verdict=decision.decision,
+        reasons=decision.reasons,
+        champion=decision.champion_ref,
+        details={"checks": _check_summary(suite)},
+    )
     reports = write_reports(suite, decision, Path(report_dir), profiles=_profiles(ws, run.datasets))
     return CIResult(
         decision=decision,
@@ -187,7 +217,16 @@ def run_ci(
         run_id=run.run_id,
         model_version=version,
         exit_code=EXIT_CODES.get(decision.decision, EXIT_ERROR),
+        warnings=warnings,
     )
+
+
+def _check_summary(suite: SuiteResult) -> dict[str, str]:
+    """Each check's status, with the explanation when it did not pass (for the card)."""
+    return {
+        r.name: r.status if r.status == "passed" else f"{r.status}: {r.explanation}"[:300]
+        for r in suite.results
+    }
 
 
 def _check_dataset(

@@ -95,6 +95,14 @@ def _gate(check: str, why: str) -> Rule:
         passed = facts.latest.get(check)
         if passed is None:
             return 0.0, f"`{check}` is configured but has never run: run `conveyor ci`."
+        if check in facts.skipped:
+            # Not a failure: the check could not judge (e.g. nothing to compare with yet).
+            because = facts.skipped[check].rstrip(".") or "no reason recorded"
+            return (
+                0.0,
+                f"The latest `{check}` result was skipped, not failed ({because}): give it "
+                "what it needs and run `conveyor ci`.",
+            )
         if not passed:
             return 0.0, f"The latest `{check}` result failed: fix it and run `conveyor ci`."
         return 1.0, None

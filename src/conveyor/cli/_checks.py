@@ -109,12 +109,16 @@ def ci(
                 "run_id": result.run_id,
                 "model": result.model_version.ref,
                 "exit_code": result.exit_code,
+                "warnings": list(result.warnings),
             }
         )
     else:
         out = console()
         out.print(f"Candidate [bold]{result.model_version.ref}[/] from run {result.run_id[:8]}.")
         _show(result.suite, result.decision, result.reports, False)
+    for warning in result.warnings:
+        # Loud, and on stderr too so that it shows in CI logs even with --json.
+        typer.secho(f"WARNING: {warning}.", fg="yellow", bold=True, err=True)
     raise typer.Exit(result.exit_code)
 
 
