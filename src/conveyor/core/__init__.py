@@ -12,7 +12,13 @@ from conveyor.core._hashing import HASH_NAME, hash_bytes, hash_file, hash_json, 
 from conveyor.core._names import MAX_VERSION, validate_name, validate_version
 from conveyor.core._plugins import PluginRegistry, class_path, import_object
 from conveyor.core._progress import ProgressCallback, no_progress
-from conveyor.core._redact import REDACTED, is_secret_field, redact, redact_value
+from conveyor.core._redact import (
+    REDACTED,
+    RedactingFilter,
+    is_secret_field,
+    redact,
+    redact_value,
+)
 from conveyor.core._time import isoformat, utcnow
 from conveyor.core._trust import (
     LIGHTGBM_CLASSES,
@@ -43,6 +49,7 @@ __all__ = [
     "PluginRegistry",
     "ProgressCallback",
     "REDACTED",
+    "RedactingFilter",
     "SKOPS_TRUSTED_TYPES",
     "UnreadableArchiveError",
     "UnsafePathError",

@@ -11,6 +11,7 @@ failed.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -122,3 +123,23 @@ def redact_value(value: Any) -> Any:
         items = [redact_value(item) for item in value]
         return items if isinstance(value, list) else tuple(items)
     return value
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that redacts each record's message before a handler writes it.
+
+    Attach it to the handlers an entry point configures (the CLI, the servers), so any
+    library log line that quotes a URL or connection string is written without secrets.
+
+    Example:
+        >>> handler = logging.StreamHandler()
+        >>> handler.addFilter(RedactingFilter())
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Replace the record's message by its redacted form; never drops a record."""
+        message = record.getMessage()
+        shown = redact(message)
+        if shown != message:
+            record.msg, record.args = shown, None
+        return True

@@ -13,8 +13,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
+from conveyor.core import redact_value
 from conveyor.store._models import Base
 
 
@@ -49,6 +50,12 @@ class AutomationEventRow(Base):
     idempotency_key: Mapped[str] = mapped_column(String(512), unique=True)
     at: Mapped[datetime]
     actor: Mapped[str] = mapped_column(String(128))
+
+    @validates("reason", "details")
+    def _redact(self, _key: str, value: Any) -> Any:
+        # Events are shown by `conveyor events` and kept forever: a reason or detail that
+        # quotes a URL (a failed webhook, a store error) must not carry its credentials.
+        return redact_value(value)
 
 
 class TriggerStateRow(Base):
