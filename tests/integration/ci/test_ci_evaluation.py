@@ -3,6 +3,10 @@ checked before training, and the champion taken from the environment gates compa
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -210,3 +214,48 @@ def test_ci_gates_against_production_after_a_forced_staging_deploy(
     assert third.decision.champion_ref == v1.ref
     recorded = ws.models.get(third.model_version.ref).evaluation["decision"]
     assert recorded["champion"] == v1.ref
+
+
+def _conveyor(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
+    env.update(COLUMNS="250")
+    return subprocess.run(
+        [sys.executable, "-m", "conveyor", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.mark.slow
+def test_ci_says_loudly_that_it_had_no_champion_and_score_says_skipped(
+    project: Path, tmp_path: Path
+) -> None:
+    text = CONFIG.replace("EXTRA", "") + (
+        "  - {check: champion_comparison, params: {metric: accuracy}}\n"
+    )
+    (project / "conveyor.yaml").write_text(text, encoding="utf-8")
+    done = _conveyor(project, "ci", "--no-integration", "--report-dir", str(tmp_path / "r"))
+    assert done.returncode == EXIT_PROMOTE, done.stderr
+    assert "WARNING: no champion: no version of 'cancer' serves 'production'" in done.stderr
+    assert "point `store` at the shared one" in done.stderr
+    assert "point `store` at the shared one" in (tmp_path / "r" / "report.md").read_text()
+    score = _conveyor(project, "score", "--json")
+    assert score.returncode == 0, score.stderr
+    hints = [p["hint"] or "" for p in json.loads(score.stdout)["points"]]
+    assert any("`champion_comparison` result was skipped, not failed" in h for h in hints)
+    assert not any("`champion_comparison` result failed" in h for h in hints)
+
+
+@pytest.mark.slow
+def test_ci_with_a_champion_gives_no_warning(ws: Workspace, tmp_path: Path) -> None:
+    first = run_ci(ws, report_dir=tmp_path / "a", integration=False)
+    assert first.warnings
+    assert "no champion" in first.warnings[0]
+    Controller(ws).deploy(first.model_version.ref, "production")
+    second = run_ci(ws, report_dir=tmp_path / "b", integration=False)
+    assert second.warnings == ()
+    assert not any("no champion" in r for r in second.decision.reasons)
