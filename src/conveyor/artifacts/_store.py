@@ -25,6 +25,7 @@ from conveyor.artifacts._crypto import (
     parse_header,
     read_exact,
 )
+from conveyor.artifacts._fields import FieldCipher, load_field_key, rewrap_field_key_file
 from conveyor.artifacts._gc import Sweeper
 from conveyor.artifacts._keys import MasterKey
 from conveyor.artifacts._listing import StoredEntry, iter_infos, modified_of
@@ -97,6 +98,7 @@ class ArtifactStore:
         self._fs = fs
         self._root = root.rstrip("/")
         self._tmp = f"{self._root}/{_TMP_DIR}"
+        self._field_key_path = f"{self._root}/keys/fields.key"
         self._kind: StorageKind = kind
         self._key = master_key
         self._encrypt = encrypt
@@ -137,12 +139,7 @@ class ArtifactStore:
     # -- writing -------------------------------------------------------------------------
 
     def put_bytes(self, data: bytes) -> ObjectInfo:
-        """Store ``data``; an existing object with the same content is reused.
-
-        Example:
-            >>> store.put_bytes(b"hello").size  # doctest: +SKIP
-            5
-        """
+        """Store ``data``; an existing object with the same content is reused."""
         digest = hash_bytes(data)
         existing = self._existing(digest)
         return existing if existing is not None else self._write_data(digest, data)
@@ -306,8 +303,19 @@ class ArtifactStore:
         io = RotationIO(lambda d: self._open_read(d, self._path(d)), self._writer, verifier.verify)
         objects = [info.hash for info in self.iter_objects() if info.encrypted]
         result = rotate_objects(objects, io, old, new_key, url=self.url, progress=progress)
+        rewrap_field_key_file(self._fs, self._field_key_path, old, new_key)
         self._key = new_key
         return result
+
+    def field_cipher(self) -> FieldCipher:
+        """The cipher that seals values kept in the metadata database (see ``_fields``).
+
+        Raises:
+            EncryptionKeyError: no master key, or the field key is wrapped by another.
+        """
+        if self._kind == "local":
+            refuse_links(self._root, self._field_key_path, url=self.url)
+        return FieldCipher(load_field_key(self._fs, self._field_key_path, self._key, url=self.url))
 
     def get_file(
         self,
@@ -379,11 +387,7 @@ class ArtifactStore:
         return bool(self._fs.exists(self._path(check_hash(hash))))
 
     def info(self, hash: str) -> ObjectInfo:
-        """Return size, modification time and encryption of object ``hash``.
-
-        Raises:
-            ArtifactNotFoundError: no such object.
-        """
+        """Size, modification time and encryption of ``hash`` (ArtifactNotFoundError if absent)."""
         digest = check_hash(hash)
         path = self._path(digest)
         self._refuse_links(path, digest)
@@ -399,11 +403,7 @@ class ArtifactStore:
         yield from iter_infos(self._fs, f"{self._root}/objects")
 
     def delete(self, hash: str) -> None:
-        """Remove object ``hash``.
-
-        Raises:
-            ArtifactNotFoundError: no such object.
-        """
+        """Remove object ``hash``; raise ArtifactNotFoundError if there is none."""
         digest = check_hash(hash)
         path = self._path(digest)
         if not self._fs.exists(path):
