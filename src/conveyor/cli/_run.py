@@ -105,7 +105,7 @@ class StepProgress:
         self._tasks: dict[str, TaskID] = {}
         if out.is_terminal:
             self._live = Progress(
-                SpinnerColumn(finished_text="[green]✓[/]"),
+                SpinnerColumn(finished_text=" "),
                 TextColumn("{task.description}"),
                 TimeElapsedColumn(),
                 console=out,
@@ -137,8 +137,9 @@ class StepProgress:
             task = live.add_task(event.name, total=1)
             self._tasks[event.name] = task
         time = "" if event.elapsed_s is None else f" {event.elapsed_s:.2f} s"
-        style = _STATE_STYLES.get(event.state, "default")
-        live.update(task, description=f"{escape(event.name)}  [{style}]{event.state}{time}[/]")
+        style, mark = _STATE_STYLES.get(event.state, ("default", ""))
+        text = f"{escape(event.name)}  [{style}]{mark}{event.state}{time}[/]"
+        live.update(task, description=text)
         if event.state not in {"running", "retrying"}:
             live.update(task, completed=1)
 
@@ -158,13 +159,13 @@ class StepProgress:
 
 
 _STATE_STYLES = {
-    "running": "yellow",
-    "retrying": "yellow",
-    "done": "green",
-    "cached": "cyan",
-    "resumed": "cyan",
-    "failed": "red",
-    "skipped": "dim",
+    "running": ("yellow", ""),
+    "retrying": ("yellow", ""),
+    "done": ("green", "✓ "),
+    "cached": ("cyan", "↺ "),
+    "resumed": ("cyan", "↺ "),
+    "failed": ("red", "✗ "),
+    "skipped": ("dim", "- "),
 }
 
 

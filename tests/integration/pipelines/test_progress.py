@@ -120,3 +120,25 @@ def test_trials_of_a_study_inside_a_step_report_the_best_so_far(
     order = [(e.kind, e.state) for e in events]
     assert order.index(("step", "running")) < order.index(("trial", "done"))
     assert order.index(("step", "done")) > len(order) - 2
+
+
+def test_the_cli_renderer_draws_live_lines_on_a_terminal_and_plain_lines_otherwise(
+    project: Project, ws: Workspace
+) -> None:
+    import io
+
+    from rich.console import Console
+
+    from conveyor.cli._run import StepProgress
+
+    project.write("tuned.py", TUNED)
+    screen = io.StringIO()
+    terminal = Console(file=screen, force_terminal=True, width=100, color_system=None)
+    with StepProgress(terminal) as progress:
+        project.load("tuned.py:flow").run(ws, progress=progress, params={"n": 3})
+    assert "search  ✓ done" in screen.getvalue()
+
+    piped = io.StringIO()
+    with StepProgress(Console(file=piped, force_terminal=False)) as progress:
+        project.load("tuned.py:flow").run(ws, progress=progress, params={"n": 3})
+    assert piped.getvalue().splitlines() == ["step search cached"]
