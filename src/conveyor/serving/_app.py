@@ -34,7 +34,7 @@ from conveyor.serving._host import ModelHost, RouteRequest
 from conveyor.serving._inputs import Rows, as_mapping
 from conveyor.serving._metrics import ServerMetrics
 from conveyor.serving._model import ServedModel
-from conveyor.serving._payloads import mlflow_rows, v1_rows
+from conveyor.serving._payloads import mlflow_rows, v1_rows, wants_proba
 from conveyor.serving._predict import Predictor
 from conveyor.serving._routing import DeploymentRouter
 from conveyor.serving._settings import ServingSettings
@@ -72,6 +72,8 @@ class Server:
         self.shadows = ShadowRunner(settings, self.engine, on_outcome=self._count_shadow)
         # One SHAP explainer per served model, built on the first /v1/explain request.
         self.explainers: weakref.WeakKeyDictionary[ServedModel, Any] = weakref.WeakKeyDictionary()
+        # The OIP datatype of each served model's prediction, found on the first metadata call.
+        self.datatypes: weakref.WeakKeyDictionary[ServedModel, str] = weakref.WeakKeyDictionary()
 
     def request_id(self, request: Request) -> str:
         """The caller's ``X-Request-Id`` when well-formed, else a new one."""
@@ -107,12 +109,17 @@ class Server:
         request: Request,
         route: str,
         parse: RowParser,
-        respond: Callable[[ServedModel, list[Any], str], Any],
+        respond: Callable[[ServedModel, list[Any], str], dict[str, Any]],
         *,
         name: str | None = None,
         version: int | None = None,
+        outputs: bool = False,
     ) -> Response:
-        """The shared prediction flow of ``/v1/predict`` and ``/invocations``."""
+        """The shared prediction flow of ``/v1/predict`` and ``/invocations``.
+
+        With ``outputs``, the body's ``"outputs": ["proba"]`` adds ``probabilities`` (and
+        ``classes``, when known) to the answer.
+        """
         started = time.perf_counter()
         rid = self.request_id(request)
         headers = {"x-request-id": rid}
@@ -121,10 +128,16 @@ class Server:
         try:
             payload = as_mapping(await self.payload(request))
             model = self.host.route(RouteRequest(name, version, rid, request.headers, payload))
+            proba = outputs and wants_proba(model, payload)
             rows = parse(model, payload, self.settings)
             values = await self.engine.run(model, rows)
+            body = respond(model, values, rid)
+            if proba:
+                body["probabilities"] = await self.engine.proba(model, rows)
+                if model.classes is not None:
+                    body["classes"] = list(model.classes)
             headers[MODEL_VERSION_HEADER] = f"{model.name}@{model.version}"
-            response = json_response(respond(model, values, rid), 200, headers)
+            response = json_response(body, 200, headers)
         except RequestError as exc:
             self.failed(model, rid, rows, exc, started)
             self.observe(model, route, exc.status, started)
@@ -233,7 +246,7 @@ def create_app(
     app.state.server = server
 
     async def predict(request: Request) -> Response:
-        return await server.predict_route(request, "/v1/predict", v1_rows, _v1_body)
+        return await server.predict_route(request, "/v1/predict", v1_rows, _v1_body, outputs=True)
 
     async def invocations(request: Request) -> Response:
         return await server.predict_route(request, "/invocations", mlflow_rows, _mlflow_body)

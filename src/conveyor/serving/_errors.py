@@ -57,6 +57,12 @@ class InvalidRequestIdError(MalformedRequestError):
     code = "invalid_request_id"
 
 
+class UnknownOutputError(MalformedRequestError):
+    """The request asks for an output the model does not have (``proba`` of a regressor)."""
+
+    code = "unknown_output"
+
+
 class InvalidDatatypeError(MalformedRequestError):
     """An OIP tensor's datatype is unknown, or cannot hold its column's values."""
 

@@ -32,7 +32,7 @@ from conveyor.serving._errors import PortInUseError, ServingConfigError
 from conveyor.serving._explain import ExplainerSlot, explainer_for
 from conveyor.serving._follow import DeploymentCollector, DeploymentFollower, ReportCollector
 from conveyor.serving._host import ModelHost
-from conveyor.serving._model import ServedModel
+from conveyor.serving._model import ServedModel, class_labels
 from conveyor.serving._routing import DeploymentRouter
 from conveyor.serving._settings import ServingSettings
 from conveyor.serving._tempdirs import close_all, mark_folder, reap_stale_folders
@@ -89,6 +89,8 @@ def model_loader(
             audit_integrity_failure(ws, ref, exc)
             raise
         model = ServedModel.from_loaded(served)
+        if model.classes is None and native is not served:  # the ONNX twin keeps no labels
+            object.__setattr__(model, "classes", class_labels(native.predictor))
         if explain and _has_example(model):
 
             def build() -> Any:

@@ -59,6 +59,8 @@ class ServedModel:
         example: The registered input example (background rows for explanations).
         explainer: The explainer of this version, prepared while it was loaded (an
             ``ExplainerSlot``; ``None``: built on the first ``/v1/explain``).
+        classes: A classifier's class labels, in the order of its probability columns
+            (``None`` when unknown).
     """
 
     name: str
@@ -72,6 +74,7 @@ class ServedModel:
     source: Any = field(default=None, repr=False)
     example: Any = field(default=None, repr=False)
     explainer: Any = field(default=None, repr=False)
+    classes: tuple[Any, ...] | None = field(default=None, repr=False)
     column_names: tuple[str, ...] = field(init=False)
     column_index: dict[str, InputColumn] = field(init=False)
     array_path: bool = field(init=False)
@@ -83,6 +86,19 @@ class ServedModel:
         object.__setattr__(
             self, "array_path", numeric and isinstance(self.predictor, ArrayPredictor)
         )
+
+    @property
+    def has_proba(self) -> bool:
+        """Whether the predictor returns class probabilities (``predict_proba``)."""
+        return callable(getattr(self.predictor, "predict_proba", None))
+
+    @property
+    def output_type(self) -> str | None:
+        """The signature's type of the prediction (``"long"``, ``"string"``...), if recorded."""
+        outputs = getattr(self.signature, "outputs", None)
+        if not outputs:
+            return None
+        return str(outputs[0].type)
 
     @property
     def key(self) -> tuple[str, int]:
@@ -135,4 +151,14 @@ class ServedModel:
         )
         object.__setattr__(model, "source", loaded)
         object.__setattr__(model, "example", record.input_example)
+        object.__setattr__(model, "classes", class_labels(loaded.predictor))
         return model
+
+
+def class_labels(predictor: Any) -> tuple[Any, ...] | None:
+    """A classifier's class labels as JSON values (``None`` when the predictor has none)."""
+    classes = getattr(getattr(predictor, "model", None), "classes_", None)
+    if classes is None:
+        return None
+    values: list[Any] = np.asarray(classes).tolist()
+    return tuple(values)

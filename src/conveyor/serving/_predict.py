@@ -52,6 +52,18 @@ def call_model(model: ServedModel, rows: Rows) -> list[Any]:
         raise _failed(model, exc) from exc
 
 
+def call_proba(model: ServedModel, rows: Rows) -> list[list[float]]:
+    """Class probabilities of ``rows`` (one list per row, in ``model.classes`` order)."""
+    try:
+        result = model.predictor.predict_proba(_frame(model, rows))  # type: ignore[attr-defined]
+        values: list[list[float]] = np.asarray(result, dtype=np.float64).tolist()
+    except RequestError:
+        raise
+    except Exception as exc:  # any model failure becomes a 500 naming it
+        raise _failed(model, exc) from exc
+    return values
+
+
 def _frame(model: ServedModel, rows: Rows) -> Any:
     import pandas as pd
 
@@ -146,6 +158,12 @@ class Predictor:
             values = await anyio.to_thread.run_sync(call_model, model, rows)
         self._observe_batch(model, rows.n)
         return values
+
+    async def proba(self, model: ServedModel, rows: Rows) -> list[list[float]]:
+        """Class probabilities of ``rows`` (the model must have ``predict_proba``)."""
+        if rows.n <= self._settings.inline_max_rows:
+            return call_proba(model, rows)
+        return await anyio.to_thread.run_sync(call_proba, model, rows)
 
     def _observe_batch(self, model: ServedModel, n: int) -> None:
         self._metrics.batch(model.name, str(model.version), model.variant, n)

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import anyio.to_thread
 import numpy as np
 from fastapi import FastAPI
 from starlette.requests import Request
@@ -25,6 +26,7 @@ from conveyor.serving._errors import (
     MalformedRequestError,
     ModelNotServedError,
     RequestError,
+    UnknownOutputError,
 )
 from conveyor.serving._host import RouteRequest
 from conveyor.serving._inputs import Rows, as_mapping, from_columns, from_matrix
@@ -61,6 +63,18 @@ _ACCEPTS: dict[str, frozenset[str]] = {
     "string": frozenset({"BYTES"}),
     "datetime": frozenset({"BYTES"}),
 }
+#: The datatype ``infer`` answers for each signature output type.
+_OUTPUT_DATATYPE = {
+    "double": "FP64",
+    "float": "FP64",
+    "long": "INT64",
+    "integer": "INT64",
+    "boolean": "BOOL",
+    "string": "BYTES",
+    "datetime": "BYTES",
+}
+PREDICT = "predict"
+PROBA = "predict_proba"
 #: Path parameters are bounded before use: a model name, and a version of at most 18 digits.
 _MAX_NAME = 128
 _VERSION = re.compile(r"[0-9]{1,18}")
@@ -172,9 +186,76 @@ def _check_datatype(column: str, kind: str, tensor: str, datatype: str) -> None:
 def _output(model: ServedModel, values: list[Any]) -> dict[str, Any]:
     array = np.asarray(values)
     kind = array.dtype.kind
-    datatype = {"f": "FP64", "i": "INT64", "u": "UINT64", "b": "BOOL"}.get(kind, "BYTES")
+    datatype = _KIND_DATATYPE.get(kind, "BYTES")
     data = array.reshape(-1).tolist() if kind in "fiub" else [str(v) for v in array.reshape(-1)]
-    return {"name": "predict", "datatype": datatype, "shape": list(array.shape), "data": data}
+    return {"name": PREDICT, "datatype": datatype, "shape": list(array.shape), "data": data}
+
+
+_KIND_DATATYPE = {"f": "FP64", "i": "INT64", "u": "UINT64", "b": "BOOL"}
+
+
+def _proba_output(probabilities: list[list[float]]) -> dict[str, Any]:
+    array = np.asarray(probabilities, dtype=np.float64)
+    return {
+        "name": PROBA,
+        "datatype": "FP64",
+        "shape": list(array.shape),
+        "data": array.reshape(-1).tolist(),
+    }
+
+
+def requested_outputs(model: ServedModel, payload: dict[str, Any]) -> tuple[str, ...]:
+    """The output names an OIP request asks for (``predict`` when it names none).
+
+    Raises:
+        MalformedRequestError: ``outputs`` is not a list of ``{"name": ...}`` objects.
+        UnknownOutputError: An output the model does not have.
+    """
+    wanted = payload.get("outputs")
+    if wanted is None:
+        return (PREDICT,)
+    if not isinstance(wanted, list) or not all(
+        isinstance(o, dict) and isinstance(o.get("name"), str) for o in wanted
+    ):
+        raise _bad("'outputs' must be a list of objects with a string 'name'.")
+    names = tuple(dict.fromkeys(o["name"] for o in wanted))
+    offered = output_names(model)
+    unknown = [name[:40] for name in names if name not in offered]
+    if unknown:
+        raise UnknownOutputError(
+            f"Model {model.name}@{model.version} has no output(s) "
+            f"{', '.join(map(repr, unknown[:5]))}; it has {', '.join(offered)}.",
+            hint="Ask for outputs listed by GET /v2/models/<name>.",
+            unknown=unknown[:5],
+        )
+    return names or (PREDICT,)
+
+
+def output_names(model: ServedModel) -> tuple[str, ...]:
+    """The OIP outputs ``model`` answers: ``predict``, and ``predict_proba`` for classifiers."""
+    return (PREDICT, PROBA) if model.has_proba else (PREDICT,)
+
+
+def prediction_datatype(model: ServedModel) -> str:
+    """The datatype ``infer`` returns for ``predict``: from the signature, else by predicting
+    the registered input example (what metadata must agree with)."""
+    recorded = _OUTPUT_DATATYPE.get(model.output_type or "")
+    if recorded is not None:
+        return recorded
+    example = model.example
+    if isinstance(example, dict) and "columns" in example and "data" in example:
+        import pandas as pd
+
+        from conveyor.serving._signature import validate_frame
+
+        try:
+            frame = pd.DataFrame(example["data"], columns=example["columns"])
+            frame = validate_frame(model, frame[list(model.column_names)])
+            kind = np.asarray(model.predictor.predict(frame)).dtype.kind
+        except Exception:  # noqa: BLE001 - metadata then says what is most likely
+            return "FP64"
+        return _KIND_DATATYPE.get(kind, "BYTES")
+    return "FP64"
 
 
 async def _live(request: Request) -> Response:
@@ -229,6 +310,14 @@ def add_v2_routes(app: FastAPI, server: Server) -> None:
         except RequestError as exc:
             return error_response(exc, oip=True)
         versions = sorted(str(v) for (n, v) in host.state.models if n == model.name)
+        datatype = server.datatypes.get(model)
+        if datatype is None:
+            datatype = await anyio.to_thread.run_sync(prediction_datatype, model)
+            server.datatypes[model] = datatype
+        outputs = [{"name": PREDICT, "datatype": datatype, "shape": [-1]}]
+        if model.has_proba:
+            width = len(model.classes) if model.classes is not None else -1
+            outputs.append({"name": PROBA, "datatype": "FP64", "shape": [-1, width]})
         return json_response(
             {
                 "name": model.name,
@@ -242,7 +331,7 @@ def add_v2_routes(app: FastAPI, server: Server) -> None:
                     }
                     for c in model.columns
                 ],
-                "outputs": [{"name": "predict", "datatype": "FP64", "shape": [-1]}],
+                "outputs": outputs,
             }
         )
 
@@ -286,13 +375,17 @@ async def _infer(
         given = payload.get("id")
         if given is not None and given != "":
             rid = check_request_id(given, "the OIP 'id'")
+        names = requested_outputs(model, payload)
         rows = _rows(model, payload, binary, server)
         values = await server.engine.run(model, rows)
+        outputs = [_output(model, values)] if PREDICT in names else []
+        if PROBA in names:
+            outputs.append(_proba_output(await server.engine.proba(model, rows)))
         result = {
             "model_name": model.name,
             "model_version": str(model.version),
             "id": rid,
-            "outputs": [_output(model, values)],
+            "outputs": outputs,
         }
         headers = {"x-request-id": rid, "x-conveyor-model-version": f"{model.name}@{model.version}"}
         response = json_response(result, 200, headers)
