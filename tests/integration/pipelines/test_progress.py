@@ -19,7 +19,7 @@ def source() -> int:
     return 3
 
 
-@step
+@step(retries=1)
 def broken(x: int) -> int:
     raise ValueError("no")
 
@@ -95,6 +95,11 @@ def test_a_failed_step_reports_failed_and_its_dependents_skipped(
         project.load("failing.py:flow").run(ws, progress=events.append)
     final = dict(states(events))
     assert final == {"source": "done", "broken": "failed", "after": "skipped", "fine": "done"}
+    assert [s for name, s in states(events) if name == "broken"] == [
+        "running",
+        "retrying",
+        "failed",
+    ]
 
 
 def test_no_hook_runs_silently_and_identically(project: Project, ws: Workspace) -> None:
