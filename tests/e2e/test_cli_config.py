@@ -92,7 +92,7 @@ def test_help_documents_every_exit_code(capsys: pytest.CaptureFixture[str]) -> N
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
     for code in ("0: success", "1: error", "2: usage", "3: verification failed", "4: a gate",
-                 "5: a gate", "130: interrupted"):  # fmt: skip
+                 "5: a gate", "6: the port", "130: interrupted"):  # fmt: skip
         assert code in out
 
 

@@ -34,6 +34,7 @@ EXIT_USAGE = 2
 EXIT_VERIFY_FAILED = 3
 EXIT_GATE_REJECT = 4
 EXIT_GATE_HOLD = 5
+EXIT_PORT_IN_USE = 6
 EXIT_INTERRUPTED = 130
 
 #: The exit-code table, one line per code, as ``conveyor --help`` shows it.
@@ -42,10 +43,11 @@ EXIT_CODES: tuple[tuple[int, str], ...] = (
     (EXIT_ERROR, "error: one line saying what failed and a hint on stderr (configuration, "
      "not a project, store busy/full/read-only/disconnected, not found, refused)"),
     (EXIT_USAGE, "usage error (unknown option, missing argument)"),
-    (EXIT_VERIFY_FAILED, "verification failed: stored data or the audit trail was corrupted "
-     "or tampered with"),
-    (EXIT_GATE_REJECT, "a gate decided REJECT (conveyor ci, check)"),
-    (EXIT_GATE_HOLD, "a gate decided HOLD (conveyor ci, check)"),
+    (EXIT_VERIFY_FAILED, "verification failed: stored data, a model or the audit trail was "
+     "corrupted or tampered with (`monitor run`: drift detected)"),
+    (EXIT_GATE_REJECT, "a gate decided REJECT (`ci`, `check`; `monitor run`: degraded)"),
+    (EXIT_GATE_HOLD, "a gate decided HOLD (`ci`, `check`; `monitor run`: too little data)"),
+    (EXIT_PORT_IN_USE, "the port `serve` was asked to bind is already in use"),
     (EXIT_INTERRUPTED, "interrupted (Ctrl-C)"),
 )  # fmt: skip
 
