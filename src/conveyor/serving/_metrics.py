@@ -155,3 +155,8 @@ class _LoggerCollector(Collector):
             "Predictions that could not be written anywhere.",
             value=_stat(stats, "failed", "dropped"),
         )
+        yield CounterMetricFamily(
+            "conveyor_prediction_log_quarantined",
+            "Predictions (or spill lines) the log refused, moved to the spill quarantine.",
+            value=_stat(stats, "quarantined"),
+        )
