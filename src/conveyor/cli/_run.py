@@ -199,8 +199,8 @@ def repro(
     """Re-run RUN with its parameters and exact dataset versions; compare its metrics."""
     from conveyor.pipelines._repro import reproduce
 
-    with _workspace() as ws:
-        outcome = reproduce(ws, run_id, executor=executor)
+    with _workspace() as ws, StepProgress(Console(stderr=True, highlight=False)) as progress:
+        outcome = reproduce(ws, run_id, executor=executor, progress=progress)
     if json_out:
         print_json(outcome)
         return

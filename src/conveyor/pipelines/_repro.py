@@ -11,6 +11,7 @@ from conveyor.pipelines._results import PipelineRun
 from conveyor.tracking import capture_code_version
 
 if TYPE_CHECKING:
+    from conveyor.core._progress import ProgressHook
     from conveyor.pipelines.executors import Executor
     from conveyor.tracking import RunTracker
     from conveyor.workspace import Workspace
@@ -49,7 +50,12 @@ class Reproduction:
 
 
 def reproduce(
-    ws: Workspace, run_id: str, *, executor: str | Executor = "local", cache: bool = False
+    ws: Workspace,
+    run_id: str,
+    *,
+    executor: str | Executor = "local",
+    cache: bool = False,
+    progress: ProgressHook | None = None,
 ) -> Reproduction:
     """Re-run a recorded pipeline run with its pipeline, parameters and dataset versions.
 
@@ -58,6 +64,7 @@ def reproduce(
         run_id: The pipeline run (or a unique prefix of 6+ characters).
         executor: Where to run.
         cache: Allow cache hits (default off: reproduce by executing again).
+        progress: Told as each step starts and ends (see :meth:`Pipeline.run`).
 
     Raises:
         ConveyorError: The run is not a pipeline run or has no pipeline reference.
@@ -75,7 +82,12 @@ def reproduce(
     pins = {d["name"]: d["version"] for d in ws.runs.datasets(original.id)}
     current_code = capture_code_version(ws.root)
     result = pipeline.run(
-        ws, params=original.params, executor=executor, cache=cache, dataset_pins=pins
+        ws,
+        params=original.params,
+        executor=executor,
+        cache=cache,
+        dataset_pins=pins,
+        progress=progress,
     )
     before = run_metrics(ws.runs, original.id)
     after = run_metrics(ws.runs, result.run_id)

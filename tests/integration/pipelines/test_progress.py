@@ -147,3 +147,20 @@ def test_the_cli_renderer_draws_live_lines_on_a_terminal_and_plain_lines_otherwi
     with StepProgress(Console(file=piped, force_terminal=False)) as progress:
         project.load("tuned.py:flow").run(ws, progress=progress, params={"n": 3})
     assert piped.getvalue().splitlines() == ["step search cached"]
+
+
+def test_repro_reports_its_steps_as_plain_lines(
+    project: Project, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from conveyor.cli import main
+
+    project.write_flow()
+    with project.open() as workspace:
+        original = project.load().run(workspace)
+    monkeypatch.chdir(project.root)
+    capsys.readouterr()
+    assert main(["repro", original.run_id[:8]]) == 0
+    lines = capsys.readouterr().err.splitlines()
+    for name in ("source", "left", "right", "join"):
+        assert f"step {name} running" in lines
+        assert any(line.startswith(f"step {name} done ") for line in lines)
