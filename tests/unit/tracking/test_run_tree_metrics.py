@@ -7,11 +7,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from conveyor.artifacts import open_artifact_store
 from conveyor.core import Actor
 from conveyor.store import open_store
 from conveyor.tracking import RunNotFoundError, RunTracker, StepNotFoundError
+from conveyor.tracking._tree import Source, name_keys
 
 
 @pytest.fixture
@@ -122,3 +125,26 @@ def test_hostile_keys_and_values_round_trip_as_logged(tracker: RunTracker) -> No
     assert math.isnan(metrics["précision/classe 1"].value)
     assert metrics["précision/classe 1"].to_dict()["value"] is None
     assert (metrics["huge"].value, metrics["huge"].step) == (1e308, 2**62)
+
+
+_names = st.text(alphabet="abcxyz_", min_size=1, max_size=4)
+
+
+@given(
+    own=st.lists(_names, max_size=3, unique=True),
+    steps=st.dictionaries(_names, st.lists(_names, max_size=4, unique=True), max_size=4),
+)
+def test_naming_rule_keeps_unique_and_own_keys_plain_and_never_collides(
+    own: list[str], steps: dict[str, list[str]]
+) -> None:
+    logged = {Source(None, "root"): own}
+    logged |= {Source(name, f"run-{name}"): keys for name, keys in steps.items()}
+    names = name_keys(logged)
+    assert set(names) == {(source, key) for source, keys in logged.items() for key in keys}
+    assert len(set(names.values())) == len(names)
+    for (source, key), name in names.items():
+        loggers = sum(key in keys for keys in logged.values())
+        if source.name is None or loggers == 1:
+            assert name == key
+        else:
+            assert name == f"{source.name}.{key}"
