@@ -208,6 +208,7 @@ def run_ci(
         reasons=decision.reasons,
         champion=decision.champion_ref,
         details={"checks": _check_summary(suite)},
+        metrics=holdout_metrics(suite),
     )
     reports = write_reports(suite, decision, Path(report_dir), profiles=_profiles(ws, run.datasets))
     return CIResult(
@@ -219,6 +220,28 @@ def run_ci(
         exit_code=EXIT_CODES.get(decision.decision, EXIT_ERROR),
         warnings=warnings,
     )
+
+
+def holdout_metrics(suite: SuiteResult) -> dict[str, float]:
+    """Metrics the gates computed on the holdout (``min_metric``), by name.
+
+    A pipeline that logs no metrics still gets them on its version this way, so the card
+    and monitoring's ``degraded`` verdict have a reference value.
+    """
+    out: dict[str, float] = {}
+    for result in suite.results:
+        details = result.details or {}
+        source = str(details.get("source", ""))
+        value = result.value
+        if (
+            result.name == "min_metric"
+            and result.status in ("passed", "failed")
+            and source.startswith("holdout")
+            and isinstance(value, int | float)
+            and not isinstance(value, bool)
+        ):
+            out.setdefault(str(details.get("metric")), float(value))
+    return out
 
 
 def _check_summary(suite: SuiteResult) -> dict[str, str]:

@@ -23,6 +23,8 @@ from conveyor.store import ModelVersionRow
 KEY_FIELD = "idempotency_key"
 #: The longest idempotency key accepted (a CI build id, a job id, a hash).
 MAX_KEY_LENGTH = 200
+#: The source named for a metric the gate measured on the holdout.
+HOLDOUT = "holdout"
 #: The gate verdicts a version can record.
 VERDICTS = ("PROMOTE", "HOLD", "REJECT")
 
@@ -78,6 +80,7 @@ def with_decision(
     reasons: Sequence[str],
     champion: str | None,
     extra: dict[str, Any] | None = None,
+    measured: Sequence[str] = (),
 ) -> dict[str, Any]:
     """A copy of a stored lineage with the gate decision put in its evaluation record.
 
@@ -93,6 +96,10 @@ def with_decision(
     updated = dict(lineage or {})
     evaluation = dict(updated.get(EVALUATION_KEY) or {})
     evaluation.update(dict(extra or {}))
+    if measured:
+        sources = dict(evaluation.get("metric_sources") or {})
+        sources.update(dict.fromkeys(measured, HOLDOUT))
+        evaluation["metric_sources"] = sources
     evaluation["decision"] = {
         "verdict": verdict,
         "reasons": [str(reason) for reason in reasons],

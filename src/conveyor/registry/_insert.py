@@ -62,7 +62,7 @@ def insert_version(
         content_hash=prepared.content_hash,
         signature=prepared.signature,
         input_example=prepared.input_example,
-        metrics=_finite(metrics if metrics is not None else run_metrics),
+        metrics=finite(metrics if metrics is not None else run_metrics),
         params=dict(params if params is not None else run_params),
         tags=dict(tags or {}),
         description=description,
@@ -96,7 +96,8 @@ def _run_params(session: Session, run_id: str) -> Mapping[str, Any]:
     return {} if run is None else (run.params or {})
 
 
-def _finite(metrics: Mapping[str, Any]) -> dict[str, float | None]:
+def finite(metrics: Mapping[str, Any]) -> dict[str, float | None]:
+    """Metric values as floats, a non-finite one as ``None``."""
     # JSON has no NaN: PostgreSQL would refuse it, so a non-finite value is stored as null.
     out: dict[str, float | None] = {}
     for key, value in metrics.items():

@@ -21,7 +21,7 @@ from conveyor.registry._evaluation import (
     with_decision,
 )
 from conveyor.registry._history import model_history
-from conveyor.registry._insert import insert_version
+from conveyor.registry._insert import finite, insert_version
 from conveyor.registry._lineage import (
     dataset_profiles,
     dataset_refs,
@@ -382,6 +382,7 @@ class ModelRegistry:
         reasons: Sequence[str] = (),
         champion: str | None = None,
         details: Mapping[str, Any] | None = None,
+        metrics: Mapping[str, float] | None = None,
     ) -> ModelVersion:
         """Record the gate decision taken on a version, with the version (audited).
 
@@ -395,6 +396,9 @@ class ModelRegistry:
             reasons: Why, one line each.
             champion: The version it was compared with (``None``: absolute checks only).
             details: More evaluation facts to keep (merged into ``evaluation``).
+            metrics: Metrics the gate measured on the holdout; each is added to the
+                version's metrics (its source: ``holdout``) only where the pipeline logged
+                no value of that name, so a logged metric is never replaced.
 
         Returns:
             The version with its updated ``evaluation``.
@@ -409,12 +413,18 @@ class ModelRegistry:
             session = tx.session
             model = require_model(session, parsed.name)
             row = resolve_row(session, model, parsed)
+            added = {
+                str(k): float(v) for k, v in (metrics or {}).items() if str(k) not in row.metrics
+            }
+            if added:
+                row.metrics = {**row.metrics, **finite(added)}
             row.lineage = with_decision(
                 row.lineage,
                 verdict=verdict,
                 reasons=reasons,
                 champion=champion,
                 extra=dict(details or {}),
+                measured=sorted(added),
             )
             tx.target = owner_of(parsed.name, row.version)
             tx.details.update(version=row.version, verdict=verdict, champion=champion)

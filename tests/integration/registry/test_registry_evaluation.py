@@ -175,3 +175,19 @@ def test_unknown_or_malformed_training_data_is_refused(
         with pytest.raises(RegistrationError, match=message):
             ws.models.register("progression", model, training_data=ref, explain=False)
         assert ws.models.list() == []
+
+
+def test_gate_metrics_fill_gaps_but_never_replace_a_logged_metric(
+    registry: ModelRegistry, make_saved: Saved
+) -> None:
+    registry.record(
+        "churn",
+        make_saved(),
+        metrics={"accuracy": 0.9},
+        evaluation={"metric_sources": {"accuracy": "evaluate"}},
+    )
+    updated = registry.record_decision(
+        "churn@1", verdict="PROMOTE", metrics={"accuracy": 0.5, "roc_auc": 0.8}
+    )
+    assert updated.metrics == {"accuracy": 0.9, "roc_auc": 0.8}
+    assert updated.evaluation["metric_sources"] == {"accuracy": "evaluate", "roc_auc": "holdout"}
