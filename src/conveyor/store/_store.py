@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from conveyor.core import Actor
 from conveyor.errors import (
+    InvalidVersionError,
     StoreBusyError,
     StoreDisconnectedError,
     StoreError,
@@ -162,6 +163,8 @@ class MetadataStore:
             if translated is exc:
                 raise
             raise translated from exc
+        except OverflowError as exc:
+            raise _too_large(exc) from exc
         tx.event = event
 
     def transact(
@@ -285,6 +288,8 @@ class MetadataStore:
             if translated is exc:
                 raise
             raise translated from exc
+        except OverflowError as exc:
+            raise _too_large(exc) from exc
 
     def _translate(self, exc: DBAPIError, *, committing: bool) -> Exception:
         """The conveyor error for a database failure a user can act on, else ``exc``."""
@@ -334,6 +339,15 @@ def translate_db_error(exc: DBAPIError, url: str, dialect: str, *, committing: b
             retryable=not committing,
         )
     return exc
+
+
+def _too_large(exc: OverflowError) -> InvalidVersionError:
+    # A number reached the database unchecked (e.g. a 20-digit version): say so plainly.
+    return InvalidVersionError(
+        f"A number is too large for the metadata database ({exc}).",
+        hint="Versions and ids are whole numbers up to 9223372036854775807; check the "
+        "NAME@VERSION you passed.",
+    )
 
 
 _DISCONNECT_MARKERS = (

@@ -14,7 +14,12 @@ import pytest
 from sqlalchemy import event, text
 
 from conveyor.core import Actor
-from conveyor.errors import StoreDisconnectedError, StoreFullError, StoreReadOnlyError
+from conveyor.errors import (
+    InvalidVersionError,
+    StoreDisconnectedError,
+    StoreFullError,
+    StoreReadOnlyError,
+)
 from conveyor.store import MetadataStore, WriteTx, open_store
 
 ACTOR = Actor("tester")
@@ -175,5 +180,22 @@ def test_a_postgres_disconnect_in_a_plain_write_says_what_happened(pg_url: str) 
             lose_the_connection()
         assert info.value.fields["retryable"] is True
         assert store.audit_log(action="test.lost") == []
+    finally:
+        store.close()
+
+
+def test_a_number_too_large_for_the_database_is_a_clear_error(tmp_path: Path) -> None:
+    store, _ = _sqlite_store(tmp_path)
+    huge = 12345678901234567890  # 20 digits: past a 64-bit integer column
+    try:
+        with pytest.raises(InvalidVersionError, match="too large") as info, store.read() as session:
+            session.execute(text("SELECT :v"), {"v": huge})
+        assert info.value.hint is not None
+        with (
+            pytest.raises(InvalidVersionError, match="too large"),
+            store.write(ACTOR, "test.big", "thing:big") as tx,
+        ):
+            tx.session.execute(text("SELECT :v"), {"v": huge})
+        assert store.audit_log(action="test.big") == []
     finally:
         store.close()
