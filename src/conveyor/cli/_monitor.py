@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from conveyor.cli._output import console, fmt_time, print_json
@@ -76,7 +77,7 @@ def _show(report: MonitoringReport, json_out: bool) -> None:
     out.print(
         f"Report {report.id} for [bold]{report.environment}[/] ({report.ref}, revision "
         f"{report.revision if report.revision is not None else '-'}): "
-        f"[bold]{report.verdict}[/] - {report.message}"
+        f"[bold]{report.verdict}[/] - {escape(report.message)}"
     )
     out.print(
         f"Window {fmt_time(report.window_start)} .. {fmt_time(report.window_end)}: "
@@ -89,10 +90,10 @@ def _show(report: MonitoringReport, json_out: bool) -> None:
         result = report.drift.get("features", {}).get(name)
         status = quality.get(name, {}).get("status", "-")
         if result is None:
-            table.add_row(name, "-", "-", "-", "-", status)
+            table.add_row(escape(name), "-", "-", "-", "-", status)
             continue
         table.add_row(
-            name,
+            escape(name),
             result["test"],
             f"{result['score']:.4g}",
             f"{result['threshold']:.4g}",
@@ -103,9 +104,11 @@ def _show(report: MonitoringReport, json_out: bool) -> None:
     perf = report.performance
     if perf.get("value") is not None:
         lo, hi = perf["ci"]
+        reference = perf.get("reference")
+        recorded = "" if reference is None else f"; recorded at registration {reference:.4f}"
         out.print(
             f"{perf['metric']} {perf['value']:.4f} (95% CI {lo:.4f}-{hi:.4f}) on "
-            f"{perf['labels']} labels."
+            f"{perf['labels']} labels{recorded}."
         )
     for alert in report.alerts:
         out.print(f"[yellow]{alert['event']}[/] {alert['incident']}")

@@ -171,3 +171,21 @@ def test_accuracy_from_several_steps_without_a_chosen_one_says_which(tmp_path: P
         assert report.performance["reference"] is None
         assert "from several steps (evaluate.accuracy, train.accuracy)" in report.message
         assert "evaluation.metrics_step" in report.message
+
+
+def test_monitor_run_exits_4_and_the_report_shows_the_recorded_value(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from conveyor.cli._monitor import app
+
+    ws, model, accuracy = deploy(tmp_path / "p", None)
+    with ws:
+        serve_and_label(ws, model, shifted_labels(model))
+    monkeypatch.chdir(tmp_path / "p")
+    monkeypatch.setenv("COLUMNS", "200")
+    ran = CliRunner().invoke(app, ["run", "--env", "production", "--window", "1000"])
+    assert ran.exit_code == 4, ran.output
+    assert f"recorded at registration {accuracy:.4f}" in ran.output
+    assert "is below the recorded" in ran.output
