@@ -101,10 +101,17 @@ class Explainer:
     def explain(self, rows: pd.DataFrame) -> RowExplanations:
         """SHAP values of ``rows`` (columns in the background's order).
 
+        Values the model overflows on (``1e308`` through a scaler) give non-finite SHAP
+        values for their row instead of an error: numpy's floating-point warnings are
+        silenced for this call (in this thread only).
+
         Raises:
             ExplainError: ``rows`` holds values the explainer cannot code.
         """
-        rows = rows[self.features]
+        with np.errstate(all="ignore"):
+            return self._explain(rows[self.features])
+
+    def _explain(self, rows: pd.DataFrame) -> RowExplanations:
         if self.method == "tree":
             values = self._explainer.shap_values(self._prepare(rows))
             base = self._explainer.expected_value

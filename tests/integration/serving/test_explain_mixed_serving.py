@@ -143,3 +143,20 @@ def test_an_explainer_whose_build_failed_otherwise_answers_409_with_the_reason()
     assert "no such file" in answer.json()["reason"]
     assert predicted.status_code == 200
     assert explain_status(model)["status"] == "unavailable"
+
+
+def test_hostile_values_in_raw_columns_are_explained_not_crashed_on(ws: Workspace) -> None:
+    x, _ = _penguins()
+    hostile = _rows(x.iloc[[0, 1]])
+    hostile[0].update(island="Ätlantis\u0000" + "x" * 10_000, sex="\u202e")
+    hostile[1].update(bill_length_mm=1e308, body_mass_g=-1e308, year=2**62)
+    with (
+        running(build_app(ws, "penguins@1")) as url,
+        httpx.Client(base_url=url, timeout=120) as client,
+    ):
+        assert _wait_ready(client).status_code == 200
+        answer = client.post("/v1/explain", json={"rows": hostile})
+        again = client.post("/v1/explain", json={"rows": _rows(x.head(1))})
+    assert answer.status_code == 200, answer.text
+    assert [set(e) for e in answer.json()["explanations"]] == [set(x.columns)] * 2
+    assert again.status_code == 200
