@@ -138,3 +138,41 @@ def test_a_tampered_artifact_exits_3_like_any_integrity_failure(tmp_path: Path) 
     restored = _cli(tmp_path, "data", "checkout", "orders@1", str(tmp_path / "out"))
     assert restored.returncode == 3, restored.stdout + restored.stderr
     assert "unexpected" not in restored.stderr
+
+
+def test_validate_catches_a_target_typo_against_the_pinned_penguins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Real data (string columns, missing values): the typo is named with the real column."""
+    from palmerpenguins import load_penguins
+
+    assert main(["init", str(tmp_path)]) == 0
+    monkeypatch.chdir(tmp_path)
+    load_penguins().to_csv(tmp_path / "penguins.csv", index=False)
+    assert main(["data", "add", "penguins", "penguins.csv"]) == 0
+    config = tmp_path / "conveyor.yaml"
+    base = config.read_text(encoding="utf-8")
+    config.write_text(base + "evaluation: {target: specie, sensitive: [sex]}\n", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["config", "validate"]) == 1
+    err = capsys.readouterr().err
+    assert "evaluation.target names column 'specie'" in err
+    assert "Did you mean 'species'?" in err
+    config.write_text(base + "evaluation: {target: species, sensitive: [sex]}\n", encoding="utf-8")
+    assert main(["config", "validate"]) == 0  # the right column passes
+
+
+def test_validate_skips_the_column_check_without_a_local_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert main(["init", str(tmp_path)]) == 0
+    (tmp_path / "conveyor.lock").write_text(
+        '{"datasets": {"penguins": {"content_hash": "' + "0" * 64 + '", "version": 1}}, '
+        '"format": 1}',
+        encoding="utf-8",
+    )
+    config = tmp_path / "conveyor.yaml"
+    config.write_text(config.read_text() + "evaluation: {target: specie}\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert main(["config", "validate"]) == 0
+    assert not (tmp_path / ".conveyor").exists()  # validating created no store

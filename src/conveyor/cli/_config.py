@@ -7,6 +7,7 @@ pasted into issues and CI logs.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -53,8 +54,10 @@ def validate(
 ) -> None:
     """Check conveyor.yaml, CONVEYOR_* variables, gate checks and metric names.
 
-    Exits 1 naming each bad key and the closest valid one; outside a project it exits 1
-    with a hint to run `conveyor init`.
+    When the data pinned in conveyor.lock is in the store, the columns named under
+    evaluation (target, sensitive, slices, irrelevant) must exist in it. Exits 1 naming
+    each bad key and the closest valid one; outside a project it exits 1 with a hint to
+    run `conveyor init`.
     """
     from conveyor.checks import validate_config
     from conveyor.config import find_project, load_settings
@@ -63,6 +66,7 @@ def validate(
     try:
         settings = load_settings(find_project("."))
         specs = validate_config(settings.config)  # gate check names, params and metrics
+        _check_pinned_columns(settings)
     except ConfigError as exc:
         if not json_out:
             raise
@@ -75,6 +79,37 @@ def validate(
         )
         return
     console().print(f"Configuration is valid: {settings.config_file}", markup=False)
+
+
+def _check_pinned_columns(settings: Settings) -> None:
+    """Refuse evaluation columns the pinned data does not have, when it can be read here.
+
+    Nothing is created to find out: without a local store or pins the check is skipped
+    (``conveyor ci`` repeats it after restoring the data).
+    """
+    evaluation = settings.config.evaluation
+    if evaluation.target is None:
+        return
+    from conveyor.data import LockFile
+
+    lock = LockFile.load(settings.root)
+    url = settings.metadata_url
+    if not lock.entries or (url.startswith("sqlite:///") and not Path(url[10:]).is_file()):
+        return
+    from conveyor.ci._preflight import check_columns, pinned_columns
+    from conveyor.errors import DatasetNotFoundError, VersionNotFoundError
+    from conveyor.workspace import Workspace
+
+    with Workspace.open(settings.root, env=settings.environ, search_parents=False) as ws:
+        pins: dict[str, int] = {}
+        for name, entry in lock.entries.items():
+            try:
+                ws.datasets.get(f"{name}@{entry.version}")
+            except (DatasetNotFoundError, VersionNotFoundError):
+                continue  # not restored here yet: nothing to compare with
+            pins[name] = entry.version
+        tables = pinned_columns(ws, pins)
+    check_columns(evaluation, tables, "the pinned data")
 
 
 def _summary(settings: Settings) -> dict[str, Any]:
