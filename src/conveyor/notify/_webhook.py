@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from conveyor.config import WebhookEndpoint, WebhooksConfig
-from conveyor.core import Actor, isoformat, redact, utcnow
+from conveyor.core import Actor, isoformat, redact, redact_value, utcnow
 from conveyor.notify._base import LOGGER_NAME, BaseNotifier
 from conveyor.notify._errors import NotifyConfigError
 from conveyor.notify._signing import SIGNATURE_HEADER, sign_body
@@ -134,7 +134,8 @@ class Notifier(BaseNotifier):
         targets = [e for e in self.config.endpoints if _matches(event, e.events)]
         if not targets or self._closed:
             return 0
-        document = {"event": event, "at": isoformat(utcnow()), "payload": dict(payload)}
+        # Receivers are outside conveyor: a payload quoting a URL loses its credentials here.
+        document = {"event": event, "at": isoformat(utcnow()), "payload": redact_value(payload)}
         queued = 0
         for endpoint in targets:
             secret = self._secrets[id(endpoint)]

@@ -154,3 +154,18 @@ def test_a_workspace_without_webhooks_closes_at_once(tmp_path: Path) -> None:
         assert ws.notifier().send("deploy.promote", {}) == 0
     with Workspace.open(tmp_path, env={}, search_parents=False) as ws:
         assert ws.audit_log(action="notify.failed") == []
+
+
+def test_a_payload_quoting_a_url_is_posted_without_its_credentials(
+    tmp_path: Path, receiver: tuple[int, type[_Receiver]]
+) -> None:
+    port, handler = receiver
+    with _open(tmp_path, port, {"HOOK_SECRET": SECRET}) as ws:
+        ws.notifier().send(
+            "monitor.alert",
+            {"report": f"https://viewer:{PASSWORD}@reports.example/r/7?sig={TOKEN}", "n": 3},
+        )
+    assert len(handler.received) == 1
+    payload = handler.received[0]["body"]["payload"]
+    assert payload == {"report": "https://viewer:***@reports.example/r/7?sig=***", "n": 3}
+    assert handler.received[0]["valid"]
