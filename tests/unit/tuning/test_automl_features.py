@@ -84,3 +84,10 @@ def test_a_frame_of_only_datetimes_has_no_usable_column() -> None:
     frame = pd.DataFrame({"when": pd.date_range("2024-01-01", periods=3)})
     with pytest.raises(UnusableColumnError, match="No feature column is usable: when"):
         plan_features(frame)
+
+
+def test_a_repeated_column_name_is_refused_naming_it() -> None:
+    frame = pd.DataFrame([[1.0, "a", 2.0]], columns=["x", "y", "x"])
+    with pytest.raises(UnusableColumnError, match="more than one column") as caught:
+        plan_features(frame)
+    assert caught.value.fields["column"] == "x"

@@ -89,9 +89,20 @@ def plan_features(X: Any) -> FeaturePlan:
         whose column names are not all strings).
 
     Raises:
-        UnusableColumnError: A column cannot be encoded, or no column is usable.
+        UnusableColumnError: A column cannot be encoded or its name is repeated, or no
+            column is usable.
     """
     frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(np.asarray(X))
+    repeated = frame.columns[frame.columns.duplicated()]
+    if len(repeated):
+        name = repeated[0]
+        raise UnusableColumnError(
+            f"AutoML cannot use column {str(name)!r}: the frame has more than one column of "
+            "that name.",
+            hint="Rename or drop the repeated columns.",
+            column=str(name),
+            dtype=str(frame.dtypes.iloc[list(frame.columns).index(name)]),
+        )
     by_name = all(isinstance(c, str) for c in frame.columns)
     numeric: list[Hashable] = []
     categorical: list[Hashable] = []
