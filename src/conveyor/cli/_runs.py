@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from conveyor.cli._output import console, fmt_time, print_json
@@ -31,6 +33,15 @@ def _num(value: float | None) -> str:
 
 def _finite(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
+
+
+def _e(text: str) -> str:
+    """Names, keys, params and errors from runs are shown as text, never as markup or
+    terminal control sequences (a control character is shown as its ``\\xNN`` escape)."""
+    return escape(_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text))
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 #: Metrics shown per run in `runs list` (all of them with --json).
@@ -68,16 +79,16 @@ def list_(
     for column in columns:
         table.add_column(column)
     for r, m in zip(runs, metrics, strict=True):
-        shown = ", ".join(f"{k}={_num(v)}" for k, v in list(m.items())[:_LIST_METRICS])
+        shown = ", ".join(f"{_e(k)}={_num(v)}" for k, v in list(m.items())[:_LIST_METRICS])
         more = f" (+{len(m) - _LIST_METRICS})" if len(m) > _LIST_METRICS else ""
         table.add_row(
             r.short_id,
-            r.name,
+            _e(r.name),
             r.kind,
             r.status,
             fmt_time(r.started_at),
             _secs(r.wall_s),
-            r.pipeline_ref or "-",
+            _e(r.pipeline_ref or "-"),
             (shown + more) or "-",
         )
     console().print(table if runs else "No runs yet: run a pipeline with `conveyor run`.")
@@ -125,7 +136,7 @@ def show(
     run = info["run"]
     out = console()
     out.print(
-        f"[bold]{run['kind']} {run['name']}[/] {run['id']} — [bold]{run['status']}[/] "
+        f"[bold]{run['kind']} {_e(run['name'])}[/] {run['id']} — [bold]{run['status']}[/] "
         f"(wall {_secs(run['wall_s'])} s, cpu {_secs(run['cpu_s'])} s)"
     )
     code = run["code_version"]
@@ -134,30 +145,31 @@ def show(
         dirty = f" (dirty, diff {str(code['diff_hash'])[:12]})" if code["dirty"] else ""
         code_text = f"{code['commit'][:12]}{dirty}"
     env = run["environment"] or {}
-    out.print(f"pipeline: {run['pipeline_ref'] or '-'}   executor: {run['executor'] or '-'}")
+    out.print(f"pipeline: {_e(run['pipeline_ref'] or '-')}   executor: {run['executor'] or '-'}")
     out.print(
         f"code: {code_text}   python {env.get('python', '-')}, "
         f"packages {str(env.get('packages_hash', '-'))[:12]}"
     )
-    out.print(f"params: {run['params']}")
+    out.print(f"params: {_e(str(run['params']))}")
     if info["datasets"]:
         out.print(
             "datasets: "
             + ", ".join(
-                f"{d['name']}@{d['version']} ({d['content_hash'][:12]})" for d in info["datasets"]
+                f"{_e(d['name'])}@{d['version']} ({d['content_hash'][:12]})"
+                for d in info["datasets"]
             )
         )
     if run["error"]:
-        out.print(f"[red]error:[/]\n{run['error']}", markup=True, highlight=False)
+        out.print(f"[red]error:[/]\n{_e(run['error'])}", markup=True, highlight=False)
     if info["steps"]:
         table = Table(title="Steps")
         for column in ("id", "step", "status", "cached from", "wall s", "cpu s", "metrics"):
             table.add_column(column)
         for s in info["steps"]:
-            metrics = ", ".join(f"{k}={_num(v)}" for k, v in s["metrics"].items())
+            metrics = ", ".join(f"{_e(k)}={_num(v)}" for k, v in s["metrics"].items())
             table.add_row(
                 s["short_id"],
-                s["name"],
+                _e(s["name"]),
                 s["status"],
                 (s["cached_from"] or "-")[:8],
                 _secs(s["wall_s"]),
@@ -172,7 +184,7 @@ def show(
         table.add_column("logged by")
         for key, value in info["metrics"].items():
             source = info["metric_sources"][key]
-            table.add_row(key, _num(value), f"step {source}" if source else run["kind"])
+            table.add_row(_e(key), _num(value), f"step {_e(source)}" if source else run["kind"])
         out.print(table)
     outputs = info["outputs"] + [
         o | {"step": s["name"]} for s in info["steps"] for o in s["outputs"]
@@ -183,9 +195,9 @@ def show(
             table.add_column(column)
         for o in outputs:
             table.add_row(
-                o.get("step", run["name"]),
-                o["name"],
-                o["type_name"],
+                _e(o.get("step", run["name"])),
+                _e(o["name"]),
+                _e(o["type_name"]),
                 f"{o['materializer']} v{o['materializer_version']}",
                 o["hash"][:12],
                 str(o["size"]),
@@ -239,10 +251,10 @@ def compare(
     table = Table(title="Parameters")
     table.add_column("param")
     for r in runs:
-        table.add_column(f"{r.short_id} {r.name}")
+        table.add_column(f"{r.short_id} {_e(r.name)}")
     for key, (a, b) in params.items():
         style = "" if a == b else "bold"
-        table.add_row(key, str(a), str(b), style=style)
+        table.add_row(_e(key), _e(str(a)), _e(str(b)), style=style)
     out.print(table)
     table = Table(title="Latest metrics")
     table.add_column("metric")
@@ -250,10 +262,10 @@ def compare(
         table.add_column(r.short_id, justify="right")
     table.add_column("delta", justify="right")
     for key, row in metrics.items():
-        table.add_row(key, _num(row["a"]), _num(row["b"]), _num(row["delta"]))
+        table.add_row(_e(key), _num(row["a"]), _num(row["b"]), _num(row["delta"]))
     out.print(table)
     for key in shared:
-        table = Table(title=f"History of {key}")
+        table = Table(title=f"History of {_e(key)}")
         table.add_column("step", justify="right")
         for r in runs:
             table.add_column(r.short_id, justify="right")
