@@ -11,6 +11,7 @@ live in ``conveyor.ci``. Plug-ins register through the entry-point group
 
 from __future__ import annotations
 
+import difflib
 import threading
 from collections.abc import Iterable
 from importlib.metadata import EntryPoint, entry_points
@@ -148,8 +149,10 @@ def _validate_class(cls: Any, origin: str) -> type[Check]:
 
 
 def _not_found(name: str, known: list[str]) -> UnknownCheckError:
+    closest = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
+    guess = f" (did you mean {closest[0]!r}?)" if closest else ""
     return UnknownCheckError(
-        f"No check named {name!r} is registered.",
+        f"No check named {name!r} is registered{guess}.",
         hint=f"Valid checks: {', '.join(known)}. A plug-in check's package "
         f"must be installed (entry-point group {ENTRY_POINT_GROUP!r}).",
         check=name,

@@ -131,3 +131,10 @@ def test_settings_keep_the_environment_they_were_loaded_with_out_of_sight(tmp_pa
     settings = load_settings(tmp_path, env={"HOOK_SECRET": "s3cret-value", "CONVEYOR_PROJECT": "p"})
     assert settings.environ["HOOK_SECRET"] == "s3cret-value"
     assert "s3cret-value" not in repr(settings)
+
+
+def test_looking_up_a_misspelt_check_names_the_registered_one() -> None:
+    from conveyor.checks import UnknownCheckError, get_check
+
+    with pytest.raises(UnknownCheckError, match=r"'min_metrc' is registered \(did you mean"):
+        get_check("min_metrc")
