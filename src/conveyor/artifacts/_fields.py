@@ -115,8 +115,8 @@ def unwrap_field_key(stored: bytes, master: MasterKey, *, where: str) -> bytes:
     except InvalidUnwrap as exc:
         if fingerprint.hex() != master.fingerprint:
             raise EncryptionKeyError(
-                f"The field key {where} is wrapped by key {fingerprint.hex()}, the configured "
-                f"key is {master.fingerprint}.",
+                f"The field key {where} is encrypted with key {fingerprint.hex()}, the "
+                f"configured key is {master.fingerprint}.",
                 hint=f"Configure the master key with fingerprint {fingerprint.hex()}. {KEY_HINT}",
                 path=where,
             ) from exc

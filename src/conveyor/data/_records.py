@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -114,9 +115,13 @@ def owner_of(name: str, version: int) -> str:
 
 
 def version_row_from_manifest(
-    manifest: dict[str, Any], dataset_id: int, content_hash: str
+    manifest: dict[str, Any],
+    dataset_id: int,
+    content_hash: str,
+    *,
+    seal: Callable[[dict[str, Any] | None, str], dict[str, Any] | None] | None = None,
 ) -> DatasetVersionRow:
-    """The metadata row that a manifest describes."""
+    """The metadata row that a manifest describes (its profile sealed by ``seal``, if given)."""
     files = manifest["files"].values()
     parent = manifest["parent"]
     return DatasetVersionRow(
@@ -128,7 +133,9 @@ def version_row_from_manifest(
         file_count=len(manifest["files"]),
         row_count=manifest["row_count"],
         schema=manifest["schema"],
-        profile=manifest["profile"],
+        profile=manifest["profile"]
+        if seal is None
+        else seal(manifest["profile"], owner_of(manifest["name"], manifest["version"])),
         parent_version=None if parent is None else parent["version"],
         message=manifest["message"],
         source=manifest["source"],

@@ -35,6 +35,7 @@ from conveyor.data._records import (
 )
 from conveyor.data._refs import DatasetRef, parse_dataset_ref
 from conveyor.data._scan import AddStats
+from conveyor.data._sealing import sealer_for, unsealed
 from conveyor.data._sync import pull_datasets, push_datasets
 from conveyor.data._tables import TABLE_FILE, read_parquet_bytes
 from conveyor.errors import ArtifactNotFoundError
@@ -216,7 +217,7 @@ class DatasetRegistry:
         previous = latest_row(session, dataset.id)
         if previous is not None:
             # Another writer may have committed since the check before uploading.
-            prev_version = DatasetVersion.from_row(name, previous)
+            prev_version = self._version(name, previous)
             if self._same_content(prev_version, content):
                 raise _Unchanged(replace(prev_version, unchanged=True))
         version = previous.version + 1 if previous is not None else 1
@@ -227,7 +228,9 @@ class DatasetRegistry:
             name, version, parent=parent, now=now, actor=self.actor.name, message=message
         )
         content_hash = self.artifacts.put_bytes(manifest_bytes(manifest)).hash
-        row = version_row_from_manifest(manifest, dataset.id, content_hash)
+        row = version_row_from_manifest(
+            manifest, dataset.id, content_hash, seal=sealer_for(self.artifacts)
+        )
         session.add(row)
         add_refs(tx, name, version, {content_hash, *(f.hash for f in content.objects())})
         session.flush()
@@ -237,7 +240,7 @@ class DatasetRegistry:
         )
         if progress is not None:
             progress("Recording version", 1, 1)
-        return DatasetVersion.from_row(name, row)
+        return self._version(name, row)
 
     def _pin(self, version: DatasetVersion) -> None:
         with exclusive_lock(self.root / _LOCK_GUARD):
@@ -269,13 +272,16 @@ class DatasetRegistry:
         """
         return reap_stale_temp(self.root / _TMP_DIR, older_than)
 
+    def _version(self, name: str, row: DatasetVersionRow) -> DatasetVersion:
+        return unsealed(DatasetVersion.from_row(name, row), self.artifacts.field_cipher)
+
     # -- reading -------------------------------------------------------------------------
 
     def _latest(self, name: str) -> DatasetVersion | None:
         with self.store.read() as session:
             dataset = find_dataset(session, name)
             row = None if dataset is None else latest_row(session, dataset.id)
-            return None if row is None else DatasetVersion.from_row(name, row)
+            return None if row is None else self._version(name, row)
 
     def get(
         self, name_or_ref: str | DatasetRef, version: int | str | None = None
@@ -288,7 +294,7 @@ class DatasetRegistry:
         """
         ref = parse_dataset_ref(name_or_ref, version)
         with self.store.read() as session:
-            return DatasetVersion.from_row(ref.name, require_version(session, ref))
+            return self._version(ref.name, require_version(session, ref))
 
     def list(self) -> builtins.list[DatasetSummary]:
         """Every dataset with its newest version, sorted by name."""
@@ -309,7 +315,7 @@ class DatasetRegistry:
                 .where(DatasetVersionRow.dataset_id == dataset.id)
                 .order_by(DatasetVersionRow.version.desc())
             )
-            return [DatasetVersion.from_row(name, row) for row in rows]
+            return [self._version(name, row) for row in rows]
 
     def manifest(self, ref: str | DatasetRef | DatasetVersion) -> dict[str, Any]:
         """The manifest of a version, verified against its content hash.

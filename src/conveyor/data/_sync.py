@@ -36,6 +36,7 @@ from conveyor.data._records import (
     version_row_from_manifest,
 )
 from conveyor.data._refs import DatasetRef, parse_dataset_ref
+from conveyor.data._sealing import Sealer, sealer_for
 from conveyor.errors import ArtifactNotFoundError, LockFileError, VersionNotFoundError
 from conveyor.store import DatasetRow, DatasetVersionRow, MetadataStore, WriteTx
 
@@ -232,7 +233,12 @@ def _chain(
 
 
 def _record_chain(
-    tx: WriteTx, *, name: str, chain: list[tuple[str, dict[str, Any]]], actor: Actor
+    tx: WriteTx,
+    *,
+    name: str,
+    chain: list[tuple[str, dict[str, Any]]],
+    actor: Actor,
+    seal: Sealer | None,
 ) -> list[str]:
     session = tx.session
     dataset = find_dataset(session, name)
@@ -249,7 +255,7 @@ def _record_chain(
     for digest, manifest in chain:
         if version_row(session, dataset.id, manifest["version"]) is not None:
             continue  # recorded by a concurrent pull
-        session.add(version_row_from_manifest(manifest, dataset.id, digest))
+        session.add(version_row_from_manifest(manifest, dataset.id, digest, seal=seal))
         add_refs(tx, name, manifest["version"], {digest, *object_sizes(manifest)})
         recorded.append(f"{name}@{manifest['version']}")
     session.flush()
@@ -354,6 +360,8 @@ def pull_datasets(
                 actor,
                 "data.pull",
                 owner_of(ref.name, chain[-1][1]["version"]),
-                partial(_record_chain, name=ref.name, chain=chain, actor=actor),
+                partial(
+                    _record_chain, name=ref.name, chain=chain, actor=actor, seal=sealer_for(local)
+                ),
             )
     return result
