@@ -21,6 +21,7 @@ from conveyor.serving import (
     MalformedRequestError,
     ModelHost,
     NonFiniteValueError,
+    RequestError,
     ServedModel,
     ServingSettings,
 )
@@ -45,6 +46,21 @@ _json = st.recursive(
 @given(_json)
 def test_every_json_value_within_the_policy_round_trips(value: Any) -> None:
     assert parse_json(orjson.dumps({"v": value}), SETTINGS) == {"v": value}
+
+
+@given(st.binary(max_size=200) | _json.map(lambda v: orjson.dumps({"rows": [{"n": v}]})))
+def test_any_bytes_are_parsed_or_refused_as_a_request_error(body: bytes) -> None:
+    model = ServedModel("m", 1, object(), (InputColumn("n", "long", nullable=True),))  # type: ignore[arg-type]
+    refused: RequestError | None = None
+    try:
+        payload = parse_json(body, SETTINGS)
+        if isinstance(payload, dict) and isinstance(payload.get("rows"), list):
+            from_records(model, payload["rows"], SETTINGS)
+    except RequestError as exc:
+        refused = exc
+    if refused is not None:
+        assert 400 <= refused.status < 500
+        orjson.dumps({"error": refused.message, "code": refused.code})  # always encodable
 
 
 @pytest.mark.parametrize(
