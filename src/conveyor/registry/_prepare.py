@@ -205,7 +205,7 @@ def prepare_model(
     }
     content_hash = artifacts.put_bytes(canonical_json(manifest)).hash
     hashes = {content_hash, *(f["hash"] for f in files.values())}
-    if twin is not None:
+    if twin is not None and twin["manifest"] is not None:
         hashes.update(f["hash"] for f in twin["manifest"]["files"].values())
     return PreparedModel(
         flavor=chosen.name,
@@ -229,22 +229,30 @@ def _onnx_twin(
     sig: dict[str, Any],
     frame: pd.DataFrame,
     trusted: bool,
-) -> dict[str, Any] | None:
+) -> dict[str, Any]:
+    """Convert, store and parity-check the ONNX twin.
+
+    Returns ``{"manifest": ..., "record": ...}``; when the model cannot be converted the
+    manifest is ``None`` and the record ``{"reason": "..."}``.
+    """
     signature = fl.Signature.from_dict(sig)
-    data = fl.to_onnx(model, signature, frame)
+    conversion = fl.convert_to_onnx(model, signature)
+    data = conversion.data
     if data is None:
-        return None
+        # The card and `models show` say why the model has no twin.
+        return {"manifest": None, "record": {"reason": conversion.reason}}
     onnx_flavor = fl.get_flavor("onnx")
     twin_dir = model_dir.parent / "onnx"
     twin_dir.mkdir()
-    twin_meta = onnx_flavor.save(data, twin_dir)
-    # The example plus rows drawn around it, in signature column order.
-    check = fl.parity_frame(frame, signature, rows=PARITY_ROWS)
-    result = fl.parity(
-        chosen.load(model_dir, meta, trusted=trusted),
-        onnx_flavor.load(twin_dir, twin_meta),
-        check,
-    )
+    native = chosen.load(model_dir, meta, trusted=trusted)
+    try:
+        twin_meta = onnx_flavor.save(data, twin_dir)
+        # The example plus rows drawn around it, in signature column order.
+        check = fl.parity_frame(frame, signature, rows=PARITY_ROWS)
+        result = fl.parity(native, onnx_flavor.load(twin_dir, twin_meta), check)
+    except Exception as exc:  # noqa: BLE001 - the twin is optional; onnxruntime fails many ways
+        detail = " ".join(str(exc).split())[:300] or type(exc).__name__
+        return {"manifest": None, "record": {"reason": f"the converted twin did not run: {detail}"}}
     parity = {
         "passed": bool(result.passed),
         "max_abs_diff": _finite_or_none(result.max_abs_diff),

@@ -5,8 +5,9 @@ A :class:`Flavor` saves a model into a folder of files and loads it back as a
 list), XGBoost and LightGBM (native formats), ONNX (onnxruntime), PyTorch (TorchScript or
 state dict plus class), ``pyfunc`` user classes, and pickle for trusted versions only.
 The package also owns model signatures (:func:`infer_signature`,
-:meth:`Signature.validate`), the ONNX twin of scikit-learn models (:func:`to_onnx`,
-:func:`parity`) and the import of MLflow model directories.
+:meth:`Signature.validate`), the ONNX twin of scikit-learn models
+(:func:`convert_to_onnx`, which says why when it cannot convert, and :func:`parity`) and
+the import of MLflow model directories.
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ from conveyor.registry.flavors._mlflow import MlflowModel, import_mlflow_model, 
 from conveyor.registry.flavors._onnx import (
     OnnxPredictor,
     ParityResult,
+    inline_external_data,
     parity,
     parity_frame,
-    to_onnx,
 )
+from conveyor.registry.flavors._onnx_convert import OnnxConversion, convert_to_onnx, to_onnx
 from conveyor.registry.flavors._registry import (
     ENTRY_POINT_GROUP,
     flavor_for,
@@ -49,6 +51,7 @@ __all__ = [
     "FlavorError",
     "FlavorNotFoundError",
     "MlflowModel",
+    "OnnxConversion",
     "OnnxPredictor",
     "ParityResult",
     "Predictor",
@@ -56,12 +59,14 @@ __all__ = [
     "SignatureError",
     "UnsupportedModelError",
     "UntrustedModelError",
+    "convert_to_onnx",
     "example_frame",
     "flavor_for",
     "flavor_names",
     "get_flavor",
     "import_mlflow_model",
     "infer_signature",
+    "inline_external_data",
     "parity",
     "parity_frame",
     "read_mlflow_model",

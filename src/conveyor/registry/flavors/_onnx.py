@@ -1,9 +1,9 @@
-"""ONNX models served by onnxruntime, the ONNX twin of scikit-learn models, and parity.
+"""ONNX models served by onnxruntime, and the parity check of ONNX twins.
 
-A scikit-learn model whose inputs are all numeric converts with skl2onnx to one float
-tensor input (classifiers without ZipMap, so outputs are plain label and probability
-arrays). The twin is only worth serving when it predicts what the original does:
-:func:`parity` compares both on the rows given and records the largest difference.
+Twins are converted by :mod:`._onnx_convert` (classifiers without ZipMap, so outputs are
+plain label and probability arrays). The twin is only worth serving when it predicts what
+the original does: :func:`parity` compares both on the rows given and records the largest
+difference.
 
 A stored ONNX model is one self-contained file: tensors whose data lives in external
 files are refused (onnxruntime would read them from wherever their location points).
@@ -27,7 +27,6 @@ from conveyor.registry.flavors._errors import FlavorError
 from conveyor.registry.flavors._signature import Signature, example_frame
 
 MODEL_FILE = "model.onnx"
-INPUT_NAME = "input"
 _NUMPY_TYPES = {
     "tensor(float)": np.float32,
     "tensor(double)": np.float64,
@@ -75,9 +74,7 @@ class OnnxPredictor:
         if len(self._inputs) == 1:
             name, dtype = self._inputs[0]
             return {name: frame.to_numpy(dtype=dtype)}
-        return {
-            name: frame[name].to_numpy(dtype=dtype).reshape(-1, 1) for name, dtype in self._inputs
-        }
+        return {name: _column(frame[name], dtype) for name, dtype in self._inputs}
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray[Any, Any]:
         """The first output for ``frame`` (a single column flattened)."""
@@ -93,6 +90,12 @@ class OnnxPredictor:
             return self.predict(pd.DataFrame(x, columns=names))
         name, dtype = self._inputs[0]
         return _flat(self._run(self._outputs[:1], {name: np.asarray(x, dtype=dtype)})[0])
+
+
+def _column(series: pd.Series, dtype: Any) -> np.ndarray[Any, Any]:
+    if dtype is np.str_:  # a missing string is fed as "" (see _onnx_convert)
+        series = series.astype(object).where(series.notna(), "")
+    return series.to_numpy(dtype=dtype).reshape(-1, 1)
 
 
 def _flat(result: Any) -> np.ndarray[Any, Any]:
@@ -230,38 +233,6 @@ def _parses_as_onnx(data: bytes) -> bool:
     except Exception:  # noqa: BLE001 - protobuf's DecodeError has no stable import path
         return False
     return len(proto.graph.node) > 0
-
-
-def to_onnx(model: Any, signature: Signature, input_example: Any = None) -> bytes | None:
-    """Convert a scikit-learn model to ONNX, or ``None`` when it cannot be converted.
-
-    Args:
-        model: A fitted scikit-learn estimator or pipeline.
-        signature: Its signature; every input must be numeric (double, long, boolean).
-        input_example: Unused by the converter; accepted for symmetry with registration.
-
-    Returns:
-        The serialized ONNX model (one float tensor input named ``input``), or ``None``
-        for a model that is not scikit-learn, has non-numeric inputs, or that skl2onnx
-        does not support.
-    """
-    del input_example
-    base = imported_class("sklearn.base", "BaseEstimator")
-    if base is None or not isinstance(model, base) or not signature.numeric:
-        return None
-    try:
-        skl2onnx = require("skl2onnx", package="skl2onnx", flavor="onnx")
-        types = require("skl2onnx.common.data_types", package="skl2onnx", flavor="onnx")
-    except FlavorError:
-        return None
-    final = model.steps[-1][1] if hasattr(model, "steps") else model
-    options = {id(final): {"zipmap": False}} if hasattr(final, "predict_proba") else None
-    initial = [(INPUT_NAME, types.FloatTensorType([None, len(signature.inputs)]))]
-    try:
-        proto = skl2onnx.to_onnx(model, initial_types=initial, options=options)
-    except Exception:  # noqa: BLE001 - skl2onnx signals "unsupported" with many exception types
-        return None
-    return bytes(proto.SerializeToString())
 
 
 @dataclass(frozen=True)
