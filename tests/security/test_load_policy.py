@@ -303,3 +303,11 @@ def test_absurdly_nested_json_is_an_unreadable_archive_not_a_crash() -> None:
 def test_garbage_is_a_flavor_error_naming_the_file(data: bytes, tmp_path: Path) -> None:
     with pytest.raises(FlavorError, match=r"model\.skops is not a readable skops file"):
         _via_flavor(data, tmp_path)
+
+
+def test_docs_security_lists_exactly_the_trusted_types() -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "security.md").read_text(encoding="utf-8")
+    table = doc.split("### The trusted list", 1)[1].split("###", 1)[0]
+    rows = [line for line in table.splitlines() if line.startswith("| ") and "`" in line]
+    listed = {name for row in rows for name in row.split("`")[1::2]}
+    assert listed == set(SKOPS_TRUSTED_TYPES)
