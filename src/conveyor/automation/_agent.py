@@ -66,6 +66,24 @@ class AgentTick:
     outcomes: tuple[AutomationEvent, ...] = ()
     skipped: dict[str, str] = field(default_factory=dict)
 
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready view: the decision of each job in ``outcomes[].result``.
+
+        Example:
+            >>> AgentTick(acted=False, holder="host:1:ab").to_dict()["holder"]
+            'host:1:ab'
+        """
+        return {
+            "acted": self.acted,
+            "holder": self.holder,
+            "fired": list(self.fired),
+            "outcomes": [
+                {**event.to_dict(), "result": event.details.get("result")}
+                for event in self.outcomes
+            ],
+            "skipped": dict(self.skipped),
+        }
+
 
 @dataclass(frozen=True)
 class AgentStatus:
@@ -98,8 +116,11 @@ class Agent:
         trainer: ``trainer(ws, report_dir=...) -> CIResult``; default :func:`run_ci`.
         reports: ``reports(ws, env)`` -> latest monitoring report; default
             ``conveyor.monitoring.latest_report``.
-        notifier: Receives ``agent.retrain_failed``; default logs it.
+        notifier: Receives ``agent.retrain_failed``; default: the configured webhooks,
+            else the log.
         clock: Seconds since the epoch.
+        progress: Called with one line per step as it starts or ends (trigger fired,
+            retraining, registered, gates, deploying, outcome); default: nothing.
         lease_ttl_s: How long the lease outlives a silent agent.
         holder: This agent's id (default ``host:pid:random``).
         lease_name: Agents sharing a lease name exclude each other.
@@ -119,6 +140,7 @@ class Agent:
         reports: ReportSource | None = None,
         notifier: Notifier | None = None,
         clock: Callable[[], float] = time.time,
+        progress: Callable[[str], None] | None = None,
         lease_ttl_s: float = 60.0,
         holder: str | None = None,
         lease_name: str = "agent",
@@ -131,6 +153,7 @@ class Agent:
         self.reports: ReportSource = reports or monitoring_reports
         self.notifier: Notifier = notifier or _default_notifier(ws)
         self.clock = clock
+        self.progress: Callable[[str], None] = progress or _quiet
         self.lease = Lease(
             ws.store, actor=ws.actor, name=lease_name, holder=holder, ttl_s=lease_ttl_s, clock=clock
         )
@@ -193,6 +216,7 @@ class Agent:
                         skipped[trigger.name] = why
                         continue
                     state = self._fire(trigger, condition)
+                    self.progress(f"trigger {trigger.name} fired: {condition.reason}")
                     fired.append(trigger.name)
                     busy.add(trigger.model)
                     crash_point("fired")
@@ -340,9 +364,11 @@ class Agent:
 
 
 def _default_notifier(ws: Workspace) -> Notifier:
-    """The configured webhooks when there are any, else the log."""
-    from conveyor.notify import Notifier as WebhookNotifier
-
+    """The workspace's webhooks (built from the full settings) when any, else the log."""
     if ws.settings.config.webhooks.endpoints:
-        return WebhookNotifier(ws.settings.config.webhooks, store=ws.store, actor=ws.actor)
+        return ws.notifier()
     return LogNotifier()
+
+
+def _quiet(line: str) -> None:
+    """The default progress sink: says nothing."""

@@ -110,18 +110,22 @@ class Job:
                 )
             self._start_attempt()
             crash_point("run_started")
+            say = self.agent.progress
             report_dir = report_dir_of(self.ws.root, self.root_id)
             try:
                 if self.trigger.include_traffic is not None:
+                    say(f"adding labelled traffic from {self.trigger.env} to the training data")
                     include_traffic(self.ws, self.trigger.env, self.trigger.include_traffic)
                 unchanged = nothing_new(self.ws, self.trigger)
                 if unchanged is not None:
                     return self._outcome(root, "no_change", unchanged)
+                say(f"retraining {self.trigger.model} (pipeline, checks and gates)")
                 result = self.agent.trainer(self.ws, report_dir=report_dir)
             except Exception as exc:  # noqa: BLE001 - any trainer failure fails the job
                 return self._fail(root, f"retraining failed: {exc}", {"error": repr(exc)})
             crash_point("trained")
             found = _candidate_of(result)
+            say(f"registered {found.ref}; gates: {found.decision}")
         self._record_candidate(root, found, recovered=recovered)
         crash_point("registered")
         return None
@@ -225,6 +229,7 @@ class Job:
         deployment = self._already_deployed(gate, ref, env)
         recovered = deployment is not None
         if deployment is None:
+            self.agent.progress(f"deploying {ref} to {env}")
             try:
                 deployment = self.agent.deployer(ref, env)
             except ConveyorError as exc:
@@ -293,6 +298,7 @@ class Job:
     def _outcome(self, parent: AutomationEvent, result: str, reason: str) -> AutomationEvent:
         outcome = self._record(parent, "outcome", reason, {"result": result})
         self._finish(outcome)
+        self.agent.progress(f"{result}: {reason}")
         return outcome
 
     def _finish(self, outcome: AutomationEvent) -> None:

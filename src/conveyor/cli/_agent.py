@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.markup import escape
 
-from conveyor.cli._output import console, print_json
+from conveyor.cli._output import console, open_workspace, print_json
 
 _JSON = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
@@ -31,17 +35,33 @@ def agent(
     interval: Annotated[
         float, typer.Option("--interval", help="Seconds between evaluations.", min=0.1)
     ] = 30.0,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="With --once: print the decision as JSON.")
+    ] = False,
 ) -> None:
-    """Run the agent: only the holder of the store's lease acts; Ctrl-C stops it."""
+    """Run the agent: only the holder of the store's lease acts; Ctrl-C stops it.
+
+    Each step (trigger fired, retraining, registered, gates, deploying, outcome) is
+    reported on stderr as it happens: rich lines on a terminal, plain lines otherwise, so
+    stdout keeps only the result (JSON with ``--once --json``).
+    """
     if ctx.invoked_subcommand is not None:
         return
+    if json_out and not once:
+        raise typer.BadParameter("--json needs --once (a running agent prints no result).")
     from conveyor.automation import Agent
-    from conveyor.workspace import Workspace
 
-    with Workspace.open(".") as ws:
-        worker = Agent(ws)
+    with open_workspace(".") as ws:
+        worker = Agent(ws, progress=_progress_lines())
         if once:
-            tick = worker.run_once()
+            try:
+                tick = worker.run_once()
+            finally:
+                # One evaluation and done: the next `agent --once` need not wait for expiry.
+                worker.lease.release()
+            if json_out:
+                print_json(tick.to_dict())
+                return
             if not tick.acted:
                 console().print(f"standby: the lease is held by {tick.holder}")
             for name in tick.fired:
@@ -58,12 +78,26 @@ def agent(
             stop.set()
 
 
+def _progress_lines() -> Callable[[str], None]:
+    """One line per agent step on stderr: rich on a terminal, plain text otherwise."""
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    rich = err.is_terminal
+
+    def say(line: str) -> None:
+        stamp = datetime.now(UTC).strftime("%H:%M:%S")
+        if rich:
+            err.print(f"[dim]{stamp}[/dim] [bold]agent[/bold] {escape(line)}", markup=True)
+        else:
+            err.print(f"{stamp} agent {line}", markup=False)
+
+    return say
+
+
 def status(json_out: _JSON = False) -> None:
     """Show the lease holder and every trigger's state."""
     from conveyor.automation import Agent
-    from conveyor.workspace import Workspace
 
-    with Workspace.open(".") as ws:
+    with open_workspace(".") as ws:
         current = Agent(ws).status(limit=0)
     if json_out:
         print_json(current.to_dict())
@@ -86,9 +120,8 @@ def events(
 ) -> None:
     """Show the agent's decisions: trigger -> run -> model version -> deployment -> outcome."""
     from conveyor.automation import Agent
-    from conveyor.workspace import Workspace
 
-    with Workspace.open(".") as ws:
+    with open_workspace(".") as ws:
         found = Agent(ws).events(limit=limit)
     if json_out:
         print_json([event.to_dict() for event in found])
