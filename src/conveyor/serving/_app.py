@@ -182,6 +182,19 @@ class Server:
         self.metrics.shadow(model.name, str(model.version), model.revision, outcome)
 
 
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    """A failure no handler expected: still one JSON answer, never a stack trace or a
+    dropped connection (the exception itself is logged by the server)."""
+    return json_response(
+        {
+            "error": f"The server failed on this request ({type(exc).__name__}).",
+            "code": "internal_error",
+            "hint": "Retry; if it persists, report it with the server log.",
+        },
+        500,
+    )
+
+
 def _v1_body(model: ServedModel, values: list[Any], rid: str) -> dict[str, Any]:
     return {"predictions": values, "model": model.name, "version": model.version, "request_id": rid}
 
@@ -244,6 +257,7 @@ def create_app(
 
     app = FastAPI(title="conveyor prediction server", lifespan=lifespan, docs_url="/docs")
     app.state.server = server
+    app.add_exception_handler(Exception, _internal_error)
 
     async def predict(request: Request) -> Response:
         return await server.predict_route(request, "/v1/predict", v1_rows, _v1_body, outputs=True)

@@ -161,3 +161,28 @@ def test_the_follower_logs_every_transition_it_takes_up_with_its_reason(
         "Deployment 'production' revision 3: step_up (progressing -> progressing): error rate 0.0 within 0.05",
         "Deployment 'production' revision 4: rollback (progressing -> stable): latency p95 412 ms exceeds 250 ms",
     ]  # fmt: skip
+
+
+def test_a_failure_no_handler_expected_is_still_one_json_answer() -> None:
+    import asyncio
+
+    import httpx
+
+    from conveyor.serving import create_app
+
+    class Broken:
+        def pick(self, state: Any, request: Any) -> ServedModel | None:
+            raise RuntimeError("router bug")
+
+    host = ModelHost(Broken())
+    host.add(ServedModel("m", 1, _Constant(), (InputColumn("age", "double"),)))
+
+    async def ask() -> httpx.Response:
+        transport = httpx.ASGITransport(app=create_app(host), raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://conveyor") as client:
+            return await client.post("/v1/predict", json={"rows": [{"age": 1.0}]})
+
+    answer = asyncio.run(ask())
+    assert answer.status_code == 500
+    assert answer.json()["code"] == "internal_error"
+    assert "router bug" not in answer.text
