@@ -95,3 +95,27 @@ def test_redact_value_walks_nested_documents() -> None:
 def test_long_hostile_text_is_redacted_in_linear_time(text: str) -> None:
     """A quadratic pattern would take hours here (the suite's timeout fails it)."""
     assert len(redact(text)) <= len(text) + 3 * text.count("token=")
+
+
+def test_the_logging_filter_redacts_what_a_handler_writes() -> None:
+    import io
+    import logging
+
+    from conveyor.core import RedactingFilter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RedactingFilter())
+    logger = logging.getLogger("conveyor.test.redact")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        logger.warning("posting to %s failed", "https://u:pw-1@h/x?token=tk-2")
+        logger.warning("nothing secret here: %d rows", 3)
+    finally:
+        logger.removeHandler(handler)
+    written = stream.getvalue()
+    assert "pw-1" not in written
+    assert "tk-2" not in written
+    assert "https://u:***@h/x?token=***" in written
+    assert "nothing secret here: 3 rows" in written
