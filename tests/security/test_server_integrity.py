@@ -199,3 +199,16 @@ def test_stale_model_folders_are_reaped_and_live_ones_kept(tmp_path: Path) -> No
     assert not fresh.exists()
     assert live.exists()
     assert other.exists()
+
+
+def test_conveyor_deploy_of_a_tampered_onnx_twin_exits_3_and_records_nothing(
+    project: Path,
+) -> None:
+    with Workspace.open(project) as ws:
+        _flip_byte(ws, _onnx_digest(ws))
+    proc = _cli(project, "deploy", "cancer@1", "--env", "staging")
+    assert proc.returncode == 3, proc.stderr
+    assert "does not match its recorded hash" in proc.stderr
+    with Workspace.open(project) as ws:
+        assert ws.deployments.current("staging") is None  # never recorded as serving
+        assert _integrity_events(ws) == ["model:cancer@1"]
