@@ -248,6 +248,8 @@ class ArtifactStore:
             os.utime(path, follow_symlinks=False)
         except FileNotFoundError:
             return False
+        except PermissionError:  # another user's object: it exists, but cannot be leased
+            return self.exists(digest)
         return True
 
     def _existing(self, digest: str) -> ObjectInfo | None:
@@ -308,11 +310,8 @@ class ArtifactStore:
         return result
 
     def field_cipher(self) -> FieldCipher:
-        """The cipher that seals values kept in the metadata database (see ``_fields``).
-
-        Raises:
-            EncryptionKeyError: no master key, or the field key is wrapped by another.
-        """
+        """The cipher sealing values kept in the metadata database (see ``_fields``); raises
+        EncryptionKeyError without a master key or when the field key is under another."""
         if self._kind == "local":
             refuse_links(self._root, self._field_key_path, url=self.url)
         return FieldCipher(load_field_key(self._fs, self._field_key_path, self._key, url=self.url))
