@@ -20,7 +20,6 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-import pytest
 import skops.io as sio
 import skops_crafting as craft
 import yaml
@@ -170,14 +169,12 @@ def _load_or_conveyor_error(data: bytes) -> None:
     assert not MARKER.exists(), "crafted code ran"
 
 
-@pytest.mark.slow
 @FUZZ
 @given(mutated_schemas())
 def test_fuzz_skops_schema_mutations(data: bytes) -> None:
     _load_or_conveyor_error(data)
 
 
-@pytest.mark.slow
 @FUZZ
 @given(mutated_bytes())
 def test_fuzz_skops_byte_mutations(data: bytes) -> None:
@@ -228,7 +225,6 @@ mlmodels = st.fixed_dictionaries(
 )
 
 
-@pytest.mark.slow
 @FUZZ
 @given(
     spec=mlmodels | st.text(max_size=200) | st.binary(max_size=200),

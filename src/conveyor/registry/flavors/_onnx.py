@@ -95,6 +95,8 @@ class OnnxPredictor:
 def _column(series: pd.Series, dtype: Any) -> np.ndarray[Any, Any]:
     if dtype is np.str_:  # a missing string is fed as "" (see _onnx_convert)
         series = series.astype(object).where(series.notna(), "")
+    elif dtype in (np.float32, np.float64):  # nullable columns: NA becomes NaN
+        return series.to_numpy(dtype=dtype, na_value=np.nan).reshape(-1, 1)
     return series.to_numpy(dtype=dtype).reshape(-1, 1)
 
 

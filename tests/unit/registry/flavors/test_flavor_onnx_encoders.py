@@ -106,3 +106,20 @@ def test_a_numeric_model_still_converts_to_one_tensor_input(
     assert data is not None
     inputs = OnnxPredictor(data).session.get_inputs()
     assert [(i.name, i.shape[1]) for i in inputs] == [("input", len(NUMERIC))]
+
+
+def test_nullable_columns_reach_the_twin_as_nan_and_empty_strings(
+    penguins: tuple[pd.DataFrame, pd.Series],
+) -> None:
+    x, y = penguins
+    model = penguin_pipeline(OneHotEncoder(handle_unknown="ignore")).fit(x, y)
+    data = convert_to_onnx(model, infer_signature(x, model)).data
+    assert data is not None
+    rows = x.head(4).copy()
+    rows["bill_length_mm"] = pd.array([None, 39.1, None, 40.0], dtype="Float64")
+    rows["sex"] = pd.array([None, "male", None, "female"], dtype="string")
+    plain = rows.copy()  # the same rows as scikit-learn takes them: NaN, not NA
+    plain["bill_length_mm"] = [np.nan, 39.1, np.nan, 40.0]
+    plain["sex"] = np.array([np.nan, "male", np.nan, "female"], dtype=object)
+    expected = model.predict(plain)
+    np.testing.assert_array_equal(OnnxPredictor(data).predict(rows), expected)
