@@ -26,7 +26,7 @@ from sqlalchemy import select
 from conveyor.cli import main
 from conveyor.core import Actor, utcnow
 from conveyor.notify import NotifyConfigError
-from conveyor.store import AutomationEventRow
+from conveyor.store import AutomationEventRow, DeploymentTransitionRow
 from conveyor.workspace import Workspace
 
 DB_PASSWORD = "dbpass-Q7w1"
@@ -165,6 +165,28 @@ def test_agent_events_are_stored_redacted(project: Path) -> None:
             row = session.scalars(select(AutomationEventRow)).one()
             _assert_clean(row.reason, json.dumps(row.details))
             assert "ops:***@127.0.0.1:1/hook?token=***&team=ml" in row.reason
+
+
+def test_deployment_history_is_stored_redacted(project: Path) -> None:
+    with Workspace.open(project) as ws:
+        with ws.store.write(Actor("ops"), "deploy.rollback", "deployment:staging") as tx:
+            tx.session.add(
+                DeploymentTransitionRow(
+                    environment="staging",
+                    revision=1,
+                    action="rollback",
+                    from_state=None,
+                    to_state="stable",
+                    variants=[],
+                    reason=f"dashboard {_hook_url(2)} showed errors",
+                    actor="ops",
+                    at=utcnow(),
+                    details={"source": _hook_url(2)},
+                )
+            )
+        with ws.store.read() as session:
+            row = session.scalars(select(DeploymentTransitionRow)).one()
+            _assert_clean(row.reason, json.dumps(row.details))
 
 
 def test_notifier_configuration_errors_carry_no_secret(

@@ -13,8 +13,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
+from conveyor.core import redact_value
 from conveyor.store._models import Base
 
 
@@ -58,3 +59,8 @@ class DeploymentTransitionRow(Base):
     actor: Mapped[str] = mapped_column(String(128))
     at: Mapped[datetime]
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+    @validates("reason", "details")
+    def _redact(self, _key: str, value: Any) -> Any:
+        # History is shown and posted to webhooks: a reason quoting a URL keeps no secret.
+        return redact_value(value)
