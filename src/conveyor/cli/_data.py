@@ -363,8 +363,12 @@ def _num(value: Any) -> str:
 def schema(
     ref: Annotated[str, typer.Argument(help="NAME@VERSION to infer the schema from.")],
     tolerance: Annotated[
-        float, typer.Option(help="Widen numeric ranges by this share of their span.")
-    ] = 0.0,
+        float | None,
+        typer.Option(
+            help="Widen numeric ranges by this share of their span on each side "
+            "(default 0.25; 0 = exact ranges)."
+        ),
+    ] = None,
     max_categories: Annotated[
         int, typer.Option(help="String columns with at most this many values get a category list.")
     ] = 50,
@@ -378,7 +382,8 @@ def schema(
     from conveyor.checks.data import infer_schema
 
     with _workspace() as ws:
-        stored = infer_schema(ws, ref, tolerance=tolerance, max_categories=max_categories)
+        widen = {} if tolerance is None else {"tolerance": tolerance}
+        stored = infer_schema(ws, ref, max_categories=max_categories, **widen)
     if json_out:
         print_json(
             {

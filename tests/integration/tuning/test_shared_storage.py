@@ -74,6 +74,7 @@ def test_workspace_store_and_optuna_study_coexist(tmp_path: Path, metadata_url: 
         assert len(optuna.load_study(study_name="shared", storage=storage).trials) == 3
     finally:
         storage.engine.dispose()
+    (tmp_path / "conveyor.yaml").write_text("project: {name: shared}\n", encoding="utf-8")
     proc = _audit_verify_cli(tmp_path, metadata_url)
     assert proc.returncode == 0, proc.stderr
     assert "hash chain verified" in proc.stdout
