@@ -23,7 +23,14 @@ from conveyor.checks import (
     write_reports,
 )
 from conveyor.ci._outputs import run_output
-from conveyor.ci._run import EXIT_CODES, EXIT_ERROR, champion_of, gate_specs
+from conveyor.ci._run import (
+    EXIT_CODES,
+    EXIT_ERROR,
+    champion_of,
+    check_summary,
+    gate_specs,
+    holdout_metrics,
+)
 
 if TYPE_CHECKING:
     from conveyor.workspace import Workspace
@@ -120,6 +127,16 @@ def check_subject(
     # The first-model rule is about models: data and run checks have no champion to miss.
     judged_alone = model is not None and champion is None
     decision = evaluate_gates(suite, chosen, has_champion=not judged_alone, workspace=ws)
+    if model is not None:
+        # The version keeps the latest decision taken on it (shown by its card).
+        ws.models.record_decision(
+            model,
+            verdict=decision.decision,
+            reasons=decision.reasons,
+            champion=decision.champion_ref,
+            details={"checks": check_summary(suite)},
+            metrics=holdout_metrics(suite),
+        )
     reports = write_reports(suite, decision, Path(report_dir)) if report_dir is not None else {}
     return CheckOutcome(
         suite, decision, dict(reports), EXIT_CODES.get(decision.decision, EXIT_ERROR)

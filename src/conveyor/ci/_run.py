@@ -207,7 +207,7 @@ def run_ci(
         verdict=decision.decision,
         reasons=decision.reasons,
         champion=decision.champion_ref,
-        details={"checks": _check_summary(suite)},
+        details={"checks": check_summary(suite)},
         metrics=holdout_metrics(suite),
     )
     reports = write_reports(suite, decision, Path(report_dir), profiles=_profiles(ws, run.datasets))
@@ -244,7 +244,7 @@ def holdout_metrics(suite: SuiteResult) -> dict[str, float]:
     return out
 
 
-def _check_summary(suite: SuiteResult) -> dict[str, str]:
+def check_summary(suite: SuiteResult) -> dict[str, str]:
     """Each check's status, with the explanation when it did not pass (for the card)."""
     return {
         r.name: r.status if r.status == "passed" else f"{r.status}: {r.explanation}"[:300]

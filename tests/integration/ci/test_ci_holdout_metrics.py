@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from conveyor.ci import run_ci
+from conveyor.ci import check_subject, run_ci
+from conveyor.ci._outputs import run_output
+from conveyor.pipelines import load_pipeline
 from conveyor.workspace import Workspace
 
 
@@ -23,3 +25,15 @@ def test_the_min_metric_holdout_value_is_recorded_when_nothing_was_logged(
     assert version.evaluation["holdout_rows"] == 90
     assert "| accuracy |" in ws.models.card(version.ref).markdown
     assert "| holdout |" in ws.models.card(version.ref).markdown
+
+
+def test_checking_a_model_records_the_decision_on_its_version(ws: Workspace) -> None:
+    run = load_pipeline("pipelines:training", ws.root).run(ws)
+    example = run_output(ws, run.run_id, "split", 1).drop(columns=["y"]).head(3)
+    version = ws.models.register("clf", run.output("train"), input_example=example, run=run.run_id)
+    assert version.evaluation == {}
+    outcome = check_subject(ws, model=version.ref)
+    recorded = ws.models.get(version.ref).evaluation
+    assert recorded["decision"]["verdict"] == outcome.decision.decision == "PROMOTE"
+    assert recorded["checks"]["min_metric"] == "passed"
+    assert ws.models.get(version.ref).metrics["accuracy"] > 0.8
