@@ -87,6 +87,7 @@ def run_ci(
     report_dir: str | os.PathLike[str],
     params: Mapping[str, Any] | None = None,
     integration: bool = True,
+    idempotency_key: str | None = None,
 ) -> CIResult:
     """Train, register, check and gate a candidate; write every report.
 
@@ -96,6 +97,8 @@ def run_ci(
         params: Pipeline parameters over ``pipelines.params`` of the configuration.
         integration: Also run the integration checks not listed in ``gates:``
             (``pipeline_sample``, ``signature_serving``, ``serving_roundtrip``).
+        idempotency_key: Passed to the registration, so that a retried job (same key)
+            gates the candidate its first attempt registered instead of a new version.
 
     Returns:
         The decision, the results, the report files and the exit code to use.
@@ -170,6 +173,7 @@ def run_ci(
         tags={"candidate": "true"},
         metrics=found.metrics,
         evaluation={**found.record(), "holdout_rows": len(holdout)},
+        idempotency_key=idempotency_key,
     )
     champion = champion_of(ws, evaluation.model, version.version)
     warnings = () if champion is not None else (no_champion_reason(ws, evaluation.model),)

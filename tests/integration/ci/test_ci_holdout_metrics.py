@@ -37,3 +37,15 @@ def test_checking_a_model_records_the_decision_on_its_version(ws: Workspace) -> 
     assert recorded["decision"]["verdict"] == outcome.decision.decision == "PROMOTE"
     assert recorded["checks"]["min_metric"] == "passed"
     assert ws.models.get(version.ref).metrics["accuracy"] > 0.8
+
+
+@pytest.mark.slow
+def test_a_retried_ci_job_with_its_key_gates_the_version_it_registered(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    first = run_ci(ws, report_dir=tmp_path / "a", integration=False, idempotency_key="job-12")
+    retry = run_ci(ws, report_dir=tmp_path / "b", integration=False, idempotency_key="job-12")
+    other = run_ci(ws, report_dir=tmp_path / "c", integration=False, idempotency_key="job-13")
+    assert retry.model_version.ref == first.model_version.ref == "clf@1"
+    assert other.model_version.ref == "clf@2"
+    assert [v.version for v in ws.models.versions("clf")] == [2, 1]
