@@ -12,7 +12,7 @@ from conveyor.workspace import Workspace, init_project
 
 
 def test_outside_a_project_nothing_is_created(tmp_path: Path) -> None:
-    with pytest.raises(ProjectNotFoundError, match="conveyor.yaml"):
+    with pytest.raises(ProjectNotFoundError, match=r"conveyor\.yaml"):
         Workspace.open(tmp_path, env={}, require_project=True)
     assert list(tmp_path.iterdir()) == []
 
