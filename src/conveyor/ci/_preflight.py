@@ -14,6 +14,9 @@ from typing import TYPE_CHECKING
 
 from conveyor.errors import ConfigError
 
+#: The most single-character edits between a configured name and a column for a typo.
+_TYPO_EDITS = 2
+
 if TYPE_CHECKING:
     from conveyor.config._model import EvaluationConfig
     from conveyor.workspace import Workspace
@@ -31,7 +34,11 @@ def pinned_columns(ws: Workspace, pins: Mapping[str, int]) -> dict[str, list[str
 
 
 def check_columns(
-    evaluation: EvaluationConfig, tables: Mapping[str, list[str]], where: str
+    evaluation: EvaluationConfig,
+    tables: Mapping[str, list[str]],
+    where: str,
+    *,
+    typos_only: bool = False,
 ) -> None:
     """Refuse when ``evaluation`` names a column that none of ``tables`` has.
 
@@ -41,6 +48,11 @@ def check_columns(
         tables: Columns by table (``points@3`` or ``the holdout``); nothing is checked
             when empty.
         where: What the tables are, for the message ("the pinned data").
+        typos_only: Refuse only a name within two edits of an existing column
+            (``targte`` for ``target``, ``labels`` for ``label``). Used on the raw data
+            before training, where a column the pipeline derives (a bucketed age, a
+            computed label) is rightly absent; the holdout is checked strictly once the
+            pipeline has run.
 
     Raises:
         ConfigError: naming the setting, the missing column and the closest existing one.
@@ -51,7 +63,10 @@ def check_columns(
     for setting, column in _named_columns(evaluation):
         if column in known:
             continue
-        close = difflib.get_close_matches(column, known, n=1, cutoff=0.5)
+        close = _near_misses(column, known) if typos_only else []
+        if typos_only and not close:
+            continue
+        close = close or difflib.get_close_matches(column, known, n=1, cutoff=0.5)
         suggestion = f" Did you mean {close[0]!r}?" if close else ""
         raise ConfigError(
             f"evaluation.{setting} names column {column!r}, which {where} "
@@ -62,6 +77,27 @@ def check_columns(
             column=column,
             closest=close[0] if close else None,
         )
+
+
+def _near_misses(name: str, known: list[str]) -> list[str]:
+    """The column ``name`` is a typo of (at most two edits away, nearest first), if any."""
+    if len(name) <= _TYPO_EDITS:
+        return []
+    scored = sorted((_edits(name, column), column) for column in known)
+    return [column for edits, column in scored[:1] if edits <= _TYPO_EDITS]
+
+
+def _edits(a: str, b: str) -> int:
+    """Levenshtein distance (insertions, deletions, substitutions), capped early."""
+    if abs(len(a) - len(b)) > _TYPO_EDITS:
+        return _TYPO_EDITS + 1
+    previous = list(range(len(b) + 1))
+    for i, left in enumerate(a, 1):
+        row = [i]
+        for j, right in enumerate(b, 1):
+            row.append(min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (left != right)))
+        previous = row
+    return previous[-1]
 
 
 def _named_columns(evaluation: EvaluationConfig) -> Iterable[tuple[str, str]]:

@@ -144,7 +144,7 @@ def run_ci(
     assert evaluation.holdout_step
     pins = restore_data(ws)
     # Configuration mistakes are configuration errors, found before any training.
-    check_columns(evaluation, pinned_columns(ws, pins), "the pinned data")
+    check_columns(evaluation, pinned_columns(ws, pins), "the pinned data", typos_only=True)
     require_champion(ws, evaluation.model, champion_of(ws, evaluation.model, 0))
     merged = {**config.pipelines.params, **dict(params or {})}
     pipeline = load_pipeline(ref, ws.root)
