@@ -128,6 +128,20 @@ class StoreBusyRequestError(RequestError):
     status = 503
 
 
+class ExplainUnsupportedError(RequestError):
+    """The served model cannot be explained (its outputs or inputs, or SHAP is missing)."""
+
+    code = "explain_unsupported"
+    status = 501
+
+
+class ExplainerUnavailableError(RequestError):
+    """The model's explainer could not be prepared (its native files failed to load)."""
+
+    code = "explainer_unavailable"
+    status = 409
+
+
 class PredictionFailedError(RequestError):
     """The model raised while predicting valid input."""
 

@@ -19,7 +19,12 @@ from starlette.responses import Response
 
 from conveyor.errors import ConveyorError
 from conveyor.explain import ExplainError
-from conveyor.serving._errors import PredictionFailedError, RequestError
+from conveyor.serving._errors import (
+    ExplainerUnavailableError,
+    ExplainUnsupportedError,
+    PredictionFailedError,
+    RequestError,
+)
 from conveyor.serving._host import RouteRequest
 from conveyor.serving._inputs import Rows, as_mapping
 from conveyor.serving._model import ServedModel
@@ -28,20 +33,6 @@ from conveyor.serving._wire import error_response, json_response
 
 if TYPE_CHECKING:
     from conveyor.serving._app import Server
-
-
-class ExplainUnsupportedError(RequestError):
-    """The served model cannot be explained (its outputs or inputs, or SHAP is missing)."""
-
-    code = "explain_unsupported"
-    status = 501
-
-
-class ExplainerUnavailableError(RequestError):
-    """The model's explainer could not be prepared (its native files failed to load)."""
-
-    code = "explainer_unavailable"
-    status = 409
 
 
 def _background(model: ServedModel, rows: Any) -> Any:

@@ -28,6 +28,7 @@ from conveyor.serving._errors import (
     RequestError,
     UnknownOutputError,
 )
+from conveyor.serving._explain import explain_status
 from conveyor.serving._host import RouteRequest
 from conveyor.serving._inputs import Rows, as_mapping, from_columns, from_matrix
 from conveyor.serving._model import ServedModel
@@ -332,6 +333,9 @@ def add_v2_routes(app: FastAPI, server: Server) -> None:
                     for c in model.columns
                 ],
                 "outputs": outputs,
+                # An extension of the protocol's metadata: whether /v1/explain can answer
+                # for this version, and why not.
+                "parameters": {"explain": explain_status(model)},
             }
         )
 

@@ -106,7 +106,12 @@ def test_a_model_that_cannot_be_explained_answers_501_with_the_reason_and_still_
         ready = _wait_ready(client)
         explained = client.post("/v1/explain", json={"rows": rows})
         predicted = client.post("/v1/predict", json={"rows": rows})
+        metadata = client.get("/v2/models/svc/versions/1")
     assert ready.status_code == 200  # predictions are served
+    assert metadata.status_code == 200, metadata.text
+    said = metadata.json()["parameters"]["explain"]
+    assert said["status"] == "unsupported"
+    assert "not numbers" in said["reason"]
     assert predicted.status_code == 200
     assert explained.status_code == 501, explained.text
     body = explained.json()
