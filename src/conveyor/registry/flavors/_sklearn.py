@@ -21,6 +21,7 @@ from conveyor.core import (
     UnreadableArchiveError,
     UntrustedContentError,
     load_skops,
+    skops_types,
     untrusted_types,
 )
 from conveyor.registry.flavors._base import Flavor, Predictor, imported_class, require
@@ -87,7 +88,8 @@ class SklearnFlavor(Flavor):
                 "to store it as a pickle.",
                 flavor=self.name,
             ) from exc
-        untrusted = untrusted_types(sio.get_untrusted_types(data=data))
+        # The same checks as loading (bounds included): never store what could not load.
+        untrusted = untrusted_types(skops_types(data, source=MODEL_FILE))
         if untrusted:
             raise UntrustedModelError(
                 f"The estimator {type(model).__qualname__} contains types that could not be "
