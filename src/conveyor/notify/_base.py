@@ -8,6 +8,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any
 
+from conveyor.core import redact_value
+
 LOGGER_NAME = "conveyor.notify"
 
 
@@ -47,6 +49,7 @@ class LogNotifier(BaseNotifier):
         self.logger = logger or logging.getLogger(LOGGER_NAME)
 
     def send(self, event: str, payload: Mapping[str, Any]) -> int:
-        """Log the event and its payload as JSON."""
-        self.logger.info("%s %s", event, json.dumps(dict(payload), default=str, sort_keys=True))
+        """Log the event and its payload as JSON, secrets redacted."""
+        document = redact_value(dict(payload))
+        self.logger.info("%s %s", event, json.dumps(document, default=str, sort_keys=True))
         return 1

@@ -318,6 +318,13 @@ def translate_db_error(exc: DBAPIError, url: str, dialect: str, *, committing: b
             "retry; nothing of the failed command was recorded.",
             url=url,
         )
+    if dialect == "sqlite" and "unable to open database file" in message:
+        return StoreReadOnlyError(
+            f"{where} cannot be opened for writing ({_first_line(exc.orig)}).",
+            hint="SQLite needs to write the file and its -wal and -shm companions: check that "
+            "the folder exists, is writable by this user and is not on a read-only mount.",
+            url=url,
+        )
     if "readonly database" in message or "read-only" in message or "read only" in message:
         return StoreReadOnlyError(
             f"{where} is read-only: {_first_line(exc.orig)}.",

@@ -199,3 +199,12 @@ def test_a_number_too_large_for_the_database_is_a_clear_error(tmp_path: Path) ->
         assert store.audit_log(action="test.big") == []
     finally:
         store.close()
+
+
+def test_a_database_path_that_cannot_be_opened_says_so(tmp_path: Path) -> None:
+    folder = tmp_path / "is-a-folder.db"
+    folder.mkdir()
+    with pytest.raises(StoreReadOnlyError, match="cannot be opened for writing") as info:
+        open_store(f"sqlite:///{folder}")
+    assert info.value.hint is not None
+    assert "writable" in info.value.hint
