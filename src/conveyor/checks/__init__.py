@@ -30,7 +30,13 @@ from conveyor.checks._base import (
 )
 from conveyor.checks._config import specs_from_config, validate_config
 from conveyor.checks._context import CheckContext
-from conveyor.checks._gates import FIRST_MODEL_REASON, Decision, GateDecision, evaluate_gates
+from conveyor.checks._gates import (
+    FIRST_MODEL_REASON,
+    Decision,
+    GateDecision,
+    evaluate_gates,
+    expected_divergence,
+)
 from conveyor.checks._records import (
     CheckRecord,
     latest_decision,
@@ -84,6 +90,7 @@ __all__ = [
     "UnknownCheckError",
     "available_checks",
     "evaluate_gates",
+    "expected_divergence",
     "get_check",
     "json_safe",
     "latest_decision",
