@@ -12,7 +12,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from conveyor.cli._output import console, fmt_bytes, fmt_time, print_json, progress_bar
+from conveyor.cli._output import (
+    console,
+    fmt_bytes,
+    fmt_time,
+    open_workspace,
+    print_json,
+    progress_bar,
+)
 from conveyor.core import ProgressCallback
 
 app = typer.Typer(
@@ -56,9 +63,7 @@ def _progress(enabled: bool = True) -> Iterator[ProgressCallback]:
 
 
 def _workspace() -> Any:
-    from conveyor.workspace import Workspace
-
-    return Workspace.open(".")
+    return open_workspace()
 
 
 @app.command("add")

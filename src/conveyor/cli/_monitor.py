@@ -13,7 +13,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from conveyor.cli._output import console, fmt_time, print_json
+from conveyor.cli._output import console, fmt_time, open_workspace, print_json
 
 if TYPE_CHECKING:
     from conveyor.monitoring import MonitoringReport
@@ -40,9 +40,8 @@ def run(
 ) -> None:
     """Compute, store and announce a monitoring report over a window of ENV's traffic."""
     from conveyor.monitoring import monitor_run
-    from conveyor.workspace import Workspace
 
-    with Workspace.open(".") as ws:
+    with open_workspace() as ws:
         report = monitor_run(ws, env, window=window, model=model)
     _show(report, json_out)
     raise typer.Exit(EXIT_CODES.get(report.verdict, 1))
@@ -56,9 +55,8 @@ def report(
     """Show the latest stored monitoring report."""
     from conveyor.errors import ConveyorError
     from conveyor.monitoring import latest_report
-    from conveyor.workspace import Workspace
 
-    with Workspace.open(".") as ws:
+    with open_workspace() as ws:
         found = latest_report(ws, env)
     if found is None:
         where = f" for environment {env!r}" if env else ""

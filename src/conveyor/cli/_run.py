@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from conveyor.cli._output import console, print_json
+from conveyor.cli._output import console, open_workspace, print_json
 
 if TYPE_CHECKING:
     from conveyor.core._progress import ProgressEvent
@@ -30,9 +30,7 @@ export_app = typer.Typer(help="Export pipelines to other orchestrators.", no_arg
 
 
 def _workspace() -> Workspace:
-    from conveyor.workspace import Workspace
-
-    return Workspace.open(".")
+    return open_workspace()
 
 
 def register(app: typer.Typer) -> None:

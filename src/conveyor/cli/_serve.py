@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from conveyor.cli._output import console
+from conveyor.cli._output import console, open_workspace
 
 if TYPE_CHECKING:
     from conveyor.serving import ServingSettings
@@ -75,7 +75,6 @@ def serve(  # noqa: PLR0917 - Typer options are parameters
     from conveyor.serving import ServingConfigError, ServingSettings
     from conveyor.serving._launch import check_port, verify_version
     from conveyor.serving._launch import serve as run_server
-    from conveyor.workspace import Workspace
 
     if (model is None) == (env is None):
         raise ServingConfigError(
@@ -93,7 +92,7 @@ def serve(  # noqa: PLR0917 - Typer options are parameters
     )
     check_port(host, port)
     if model is not None:
-        with Workspace.open(".") as ws:
+        with open_workspace() as ws:
             version = verify_version(ws, model)
             root = Path(ws.root)
         ref = f"{version.name}@{version.version}"
@@ -116,9 +115,8 @@ def _serve_environment(
     from conveyor.deploy import Controller
     from conveyor.serving import ServingConfigError
     from conveyor.serving._launch import serve as run_server
-    from conveyor.workspace import Workspace
 
-    with Workspace.open(".") as ws:
+    with open_workspace() as ws:
         configured = ws.settings.config.environments
         if env not in configured:
             raise ServingConfigError(

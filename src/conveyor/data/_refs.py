@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from conveyor.core import validate_name
+from conveyor.core import validate_name, validate_version
 from conveyor.errors import InvalidNameError
 
 _LATEST = "latest"
@@ -57,7 +57,7 @@ def _parse_version(name: str, text: str) -> int | None:
             name=name,
             version=text,
         )
-    return int(token)
+    return validate_version(token, kind="dataset version", name=name)
 
 
 def parse_dataset_ref(ref: str | DatasetRef, version: int | str | None = None) -> DatasetRef:

@@ -160,9 +160,7 @@ def latest_report(ws: Workspace, env: str | None = None) -> MonitoringReport | N
 def default_notifier(ws: Workspace) -> AlertSink:
     """``conveyor.notify``'s notifier for the configured webhooks, or the log."""
     if "webhook" in ws.settings.config.monitoring.notifiers:
-        from conveyor.notify import Notifier
-
-        sink: AlertSink = Notifier(ws.settings.config.webhooks, store=ws.store, actor=ws.actor)
+        sink: AlertSink = ws.notifier()  # built from the full settings, flushed on close
         return sink
     return LogSink()
 

@@ -26,6 +26,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from conveyor.core import RedactingFilter
 from conveyor.errors import ConveyorError, IntegrityError
 from conveyor.serving._app import create_app
 from conveyor.serving._errors import PortInUseError, ServingConfigError
@@ -334,6 +335,7 @@ def configure_logging() -> None:
         return
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter())  # no credential from a URL or config reaches the log
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
 

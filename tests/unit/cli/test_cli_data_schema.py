@@ -15,6 +15,7 @@ def test_schema_is_inferred_stored_and_reused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "conveyor.yaml").write_text("project: {name: shop}\n", encoding="utf-8")
     pd.DataFrame({"price": [1.0, 2.5, 9.0], "country": ["DE", "FR", "DE"]}).to_csv(
         "orders.csv", index=False
     )
@@ -32,6 +33,7 @@ def test_schema_of_an_unknown_version_is_a_clear_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "conveyor.yaml").write_text("project: {name: shop}\n", encoding="utf-8")
     pd.DataFrame({"x": [1]}).to_csv("x.csv", index=False)
     main(["data", "add", "x", "x.csv"])
     capsys.readouterr()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from conveyor.data import DatasetRef, LockFile, parse_dataset_ref
-from conveyor.errors import InvalidNameError, LockFileError
+from conveyor.errors import InvalidNameError, InvalidVersionError, LockFileError
 
 HASH = "ab" * 32
 
@@ -31,9 +31,15 @@ def test_explicit_version_overrides_the_one_in_the_reference() -> None:
     assert parse_dataset_ref("orders@3", "latest") == DatasetRef("orders", None)
 
 
-@pytest.mark.parametrize("text", ["orders@x", "orders@0", "orders@-1", "../etc@1", "a/b@2", ""])
+@pytest.mark.parametrize("text", ["orders@x", "orders@-1", "../etc@1", "a/b@2", ""])
 def test_parse_dataset_ref_rejects_bad_names_and_versions(text: str) -> None:
     with pytest.raises(InvalidNameError):
+        parse_dataset_ref(text)
+
+
+@pytest.mark.parametrize("text", ["orders@0", "orders@12345678901234567890"])
+def test_parse_dataset_ref_rejects_versions_no_store_can_hold(text: str) -> None:
+    with pytest.raises(InvalidVersionError, match=r"from 1 to \d+"):
         parse_dataset_ref(text)
 
 
