@@ -13,12 +13,6 @@ from palmerpenguins import load_penguins
 
 from conveyor.artifacts import MasterKey
 
-# The `keys` group mounted the way the conveyor command mounts its groups.
-_KEYS_APP = (
-    "import typer; from conveyor.cli._keys import app; "
-    "root = typer.Typer(); root.add_typer(app, name='keys'); root(prog_name='conveyor')"
-)
-
 
 def run(
     cwd: Path, argv: list[str], key: MasterKey, **extra: str
@@ -51,7 +45,9 @@ def test_keys_rotate_rewraps_every_object_and_the_new_key_reads_the_data(tmp_pat
     key_file.write_text(new.to_text())
 
     rotated = run(
-        project, ["-c", _KEYS_APP, "keys", "rotate", "--new-key-file", str(key_file), "--json"], old
+        project,
+        ["-m", "conveyor", "keys", "rotate", "--new-key-file", str(key_file), "--json"],
+        old,
     )
     summary = json.loads(rotated.stdout)
     assert summary["new_fingerprint"] == new.fingerprint

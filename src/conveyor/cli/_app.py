@@ -17,6 +17,7 @@ from conveyor.cli import (
     _data,
     _demo,
     _deploy,
+    _keys,
     _models,
     _monitor,
     _project,
@@ -50,6 +51,7 @@ _project.register(app)
 app.add_typer(_config.app, name="config")
 app.add_typer(_data.app, name="data")
 app.add_typer(_audit.app, name="audit")
+app.add_typer(_keys.app, name="keys")
 _run.register(app)
 app.add_typer(_runs.app, name="runs")
 app.add_typer(_models.app, name="models")

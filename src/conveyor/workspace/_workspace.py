@@ -163,11 +163,16 @@ class Workspace:
         """Remove artifacts no record references (never one written within ``grace``).
 
         The set of live objects is read from the metadata store after the scan has been
-        planned, and objects younger than ``grace`` are always kept, so an object being
-        written by a concurrent ``data add`` (not yet referenced) survives.
+        planned and again before removal, and objects written or protected within ``grace``
+        are always kept, so an object a concurrent ``data add`` stores or reuses (not yet
+        referenced) survives. Leftovers of interrupted adds in ``.conveyor/tmp`` older than
+        ``grace`` are removed too.
         """
-        live = self.store.referenced_hashes()
-        result = self.artifacts.gc(live, grace=grace, dry_run=dry_run)
+        # A function, not a set: the sweep reads the references again just before it
+        # removes anything, so a version recorded during the sweep keeps its objects.
+        result = self.artifacts.gc(self.store.referenced_hashes, grace=grace, dry_run=dry_run)
+        if not dry_run:
+            self.datasets.reap_temp(grace)
         if not dry_run and result.removed:
             with self.store.write(
                 self.actor,
