@@ -326,9 +326,12 @@ class Controller:
         For a progressing canary or shadow whose current step has lasted
         ``min_step_duration_s`` and whose challenger served ``min_requests`` in it, the
         analysis judges the statistics accumulated since the rollout started: ``fail``
-        rolls back (reason: the analysis), ``pass`` advances the canary or, at its last
-        step (and for a shadow), promotes; ``continue`` changes nothing. A/B splits,
-        paused rollouts and stable deployments are left alone.
+        rolls back (reason: the evidence, labels, errors or latency), ``pass`` advances the
+        canary or, at its last step (and for a shadow), promotes; ``hold`` pauses it to
+        wait for labels (prediction divergence beyond what the gate expected);
+        ``continue`` changes nothing. A rollout the analysis paused is evaluated again, so
+        labels decide it; A/B splits, rollouts paused by an operator and stable
+        deployments are left alone.
 
         Args:
             env: The environment.
@@ -339,7 +342,7 @@ class Controller:
             The deployment after the evaluation (``None``: never deployed).
         """
         current = self.deployments.current(env)
-        if current is None or current.state != "progressing" or current.strategy == "ab":
+        if current is None or not _tick.evaluates(current):
             return current
         try:
             return _tick.evaluate(self, current, stats)
@@ -451,9 +454,8 @@ def _shown(current: Deployment | None) -> str:
 
 def _configured_notifier(ws: Workspace) -> EventSink | None:
     """The webhooks of ``conveyor.yaml`` (every transition is posted there), if any."""
-    from conveyor.notify import Notifier
-
-    webhooks = ws.settings.config.webhooks
-    if not webhooks.endpoints:
+    if not ws.settings.config.webhooks.endpoints:
         return None
-    return Notifier(webhooks, store=ws.store, actor=ws.actor)
+    # The workspace's notifier: built from the full settings (signing secrets from the
+    # environment) and flushed when the workspace closes.
+    return ws.notifier()

@@ -61,8 +61,9 @@ def start(
     """Check the version is ready, then write the strategy's first transition.
 
     ``replace`` and ``blue-green`` finish in this one transition (and move the
-    ``champion`` alias); ``canary``, ``shadow`` and ``ab`` start ``progressing``. With
-    nothing serving yet every strategy is a ``replace``: there is nothing to compare with.
+    environment's alias, and ``champion`` for ``evaluation.champion_env``); ``canary``,
+    ``shadow`` and ``ab`` start ``progressing``. With nothing serving yet every strategy
+    is a ``replace``: there is nothing to compare with.
     """
     model, number = str(plan["model"]), int(plan["version"])
     ref = f"{model}@{number}"

@@ -20,13 +20,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from conveyor.config import EnvironmentConfig
-from conveyor.deploy import _tick
 from conveyor.deploy._controller import Controller
 from conveyor.deploy._errors import DeployRefusedError
 from conveyor.deploy._plans import candidate_of, incumbent_of
 from conveyor.deploy.analysis import METRICS, VariantStats, metric_values
 from conveyor.deployments import (
-    ConcurrentDeploymentError,
     Deployment,
     DeploymentStore,
     choose_variant,
@@ -81,16 +79,6 @@ class _Rehearsal(Controller):
 
     def move_champion(self, model: str, version: int, env: str) -> None:
         self.alias_moves.append(f"{model}@{version}")
-
-    def tick(self, env: str, *, stats: Mapping[str, Any] | None = None) -> Deployment | None:
-        current = self.deployments.current(env)
-        if current is not None and current.state == "paused" and _tick.evaluates(current):
-            # A rollout the analysis paused for labels goes on once they decide.
-            try:
-                return _tick.evaluate(self, current, stats)
-            except ConcurrentDeploymentError:
-                return self.deployments.current(env)
-        return super().tick(env, stats=stats)
 
 
 def simulate(
