@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from conveyor.cli._output import console, print_json
+from conveyor.cli._output import console, open_workspace, print_json
 from conveyor.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -56,7 +56,6 @@ def check(  # noqa: PLR0917 - Typer options are parameters
     data gates; the schema is inferred from the reference version on first use.
     """
     from conveyor.ci import check_subject
-    from conveyor.workspace import Workspace
 
     given = [name for name, v in (("--data", data), ("--run", run), ("--model", model)) if v]
     if len(given) != 1:
@@ -65,7 +64,7 @@ def check(  # noqa: PLR0917 - Typer options are parameters
             + (f" (got {', '.join(given)})." if given else "."),
             hint="For example `conveyor check --data orders@3`.",
         )
-    with Workspace.open(".") as ws:
+    with open_workspace() as ws:
         outcome = check_subject(
             ws, data=data, reference=reference, run=run, model=model, report_dir=report_dir
         )
@@ -91,9 +90,8 @@ def ci(
     """Restore data, train, register the candidate, run every gate, report and decide."""
     from conveyor.ci import run_ci
     from conveyor.pipelines._params import parse_assignments
-    from conveyor.workspace import Workspace
 
-    with Workspace.open(".") as ws:
+    with open_workspace() as ws:
         result = run_ci(
             ws,
             report_dir=report_dir,
@@ -125,9 +123,8 @@ def ci(
 def score(json_out: _JSON = False) -> None:
     """The ML Test Score: 28 tests in four sections, from what the project automates."""
     from conveyor.ci import score_project
-    from conveyor.workspace import Workspace
 
-    with Workspace.open(".") as ws:
+    with open_workspace() as ws:
         report = score_project(ws)
     if json_out:
         print_json(report)

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from conveyor.cli._output import console, fmt_time, print_json
+from conveyor.cli._output import console, fmt_time, open_workspace, print_json
 
 app = typer.Typer(help="Registered models: versions, aliases, cards.", no_args_is_help=True)
 
@@ -17,9 +17,7 @@ _JSON = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def _workspace() -> Any:
-    from conveyor.workspace import Workspace
-
-    return Workspace.open(".")
+    return open_workspace()
 
 
 def _registry(ws: Any) -> Any:
