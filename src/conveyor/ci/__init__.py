@@ -19,6 +19,7 @@ from conveyor.ci._integration import (
     ServingRoundtripCheck,
     SignatureServingCheck,
 )
+from conveyor.ci._preflight import check_columns, pinned_columns
 from conveyor.ci._restore import restore_data
 from conveyor.ci._run import (
     EXIT_CODES,
@@ -60,8 +61,10 @@ __all__ = [
     "ServingRoundtripCheck",
     "SignatureServingCheck",
     "champion_of",
+    "check_columns",
     "check_subject",
     "gather_facts",
+    "pinned_columns",
     "restore_data",
     "run_ci",
     "score_facts",

@@ -18,7 +18,7 @@ from conveyor.errors import ConfigError
 _TYPO_EDITS = 2
 
 if TYPE_CHECKING:
-    from conveyor.config._model import EvaluationConfig
+    from conveyor.config import EvaluationConfig
     from conveyor.workspace import Workspace
 
 

@@ -40,8 +40,7 @@ from conveyor.ci._preflight import (
 )
 from conveyor.ci._restore import restore_data
 from conveyor.errors import ConfigError, InvalidNameError
-from conveyor.pipelines import load_pipeline
-from conveyor.pipelines._register import evaluation_metrics
+from conveyor.pipelines import evaluation_metrics, load_pipeline
 from conveyor.registry import AliasNotFoundError, ModelNotFoundError
 
 if TYPE_CHECKING:

@@ -96,7 +96,7 @@ def _check_pinned_columns(settings: Settings) -> None:
     url = settings.metadata_url
     if not lock.entries or (url.startswith("sqlite:///") and not Path(url[10:]).is_file()):
         return
-    from conveyor.ci._preflight import check_columns, pinned_columns
+    from conveyor.ci import check_columns, pinned_columns
     from conveyor.errors import DatasetNotFoundError, VersionNotFoundError
     from conveyor.workspace import Workspace
 

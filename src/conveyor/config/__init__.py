@@ -19,6 +19,7 @@ from conveyor.config._load import (
 from conveyor.config._model import (
     ConveyorConfig,
     EncryptionConfig,
+    EvaluationConfig,
     ProjectConfig,
     Settings,
     StoreConfig,
@@ -40,6 +41,7 @@ __all__ = [
     "ENV_ALIASES",
     "EncryptionConfig",
     "EnvironmentConfig",
+    "EvaluationConfig",
     "MonitoringConfig",
     "ProjectConfig",
     "Settings",

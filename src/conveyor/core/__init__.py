@@ -11,7 +11,13 @@ from conveyor.core._actor import Actor
 from conveyor.core._hashing import HASH_NAME, hash_bytes, hash_file, hash_json, is_hash
 from conveyor.core._names import MAX_VERSION, validate_name, validate_version
 from conveyor.core._plugins import PluginRegistry, class_path, import_object
-from conveyor.core._progress import ProgressCallback, no_progress
+from conveyor.core._progress import (
+    PROGRESS_STATES,
+    ProgressCallback,
+    ProgressEvent,
+    ProgressHook,
+    no_progress,
+)
 from conveyor.core._redact import (
     REDACTED,
     RedactingFilter,
@@ -46,8 +52,11 @@ __all__ = [
     "LIGHTGBM_CLASSES",
     "LoadPolicyError",
     "MAX_VERSION",
+    "PROGRESS_STATES",
     "PluginRegistry",
     "ProgressCallback",
+    "ProgressEvent",
+    "ProgressHook",
     "REDACTED",
     "RedactingFilter",
     "SKOPS_TRUSTED_TYPES",

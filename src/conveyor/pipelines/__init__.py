@@ -32,6 +32,8 @@ _LAZY: dict[str, str] = {
     "Pipeline": "conveyor.pipelines._pipeline",
     "PipelineRun": "conveyor.pipelines._results",
     "StepResult": "conveyor.pipelines._results",
+    "EvaluationMetrics": "conveyor.pipelines._register",
+    "evaluation_metrics": "conveyor.pipelines._register",
     "export_kfp": "conveyor.pipelines._kfp",
     "load_dataset": "conveyor.pipelines._datasets",
     "load_pipeline": "conveyor.pipelines._loader",
@@ -40,6 +42,7 @@ _LAZY: dict[str, str] = {
 }
 
 __all__ = [
+    "EvaluationMetrics",
     "Executor",
     "LocalExecutor",
     "ParameterError",
@@ -53,6 +56,7 @@ __all__ = [
     "StepOutput",
     "StepOutputError",
     "StepResult",
+    "evaluation_metrics",
     "export_kfp",
     "load_dataset",
     "load_pipeline",
@@ -66,7 +70,11 @@ if TYPE_CHECKING:
     from conveyor.pipelines._kfp import export_kfp
     from conveyor.pipelines._loader import load_pipeline
     from conveyor.pipelines._pipeline import Pipeline, pipeline
-    from conveyor.pipelines._register import register_model
+    from conveyor.pipelines._register import (
+        EvaluationMetrics,
+        evaluation_metrics,
+        register_model,
+    )
     from conveyor.pipelines._results import PipelineRun, StepResult
     from conveyor.pipelines.executors import Executor, LocalExecutor, RayExecutor
 
