@@ -79,6 +79,14 @@ SKOPS_TRUSTED_TYPES: frozenset[str] = frozenset(
         # HistGradientBoosting with categorical features: partial(check_array, ...).
         "functools.partial",
         "sklearn.utils.validation.check_array",
+        # Nearest neighbours: the fitted search trees and their distance metrics (arrays
+        # and parameters only; the metric is chosen by class, not by name lookup).
+        "sklearn.metrics._dist_metrics.ChebyshevDistance64",
+        "sklearn.metrics._dist_metrics.EuclideanDistance64",
+        "sklearn.metrics._dist_metrics.ManhattanDistance64",
+        "sklearn.metrics._dist_metrics.MinkowskiDistance64",
+        "sklearn.neighbors._ball_tree.BallTree",
+        "sklearn.neighbors._kd_tree.KDTree",
         # SplineTransformer.
         "scipy.interpolate._bsplines.BSpline",
         "scipy._lib.array_api_compat.numpy._aliases.asarray",
