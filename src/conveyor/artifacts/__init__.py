@@ -9,6 +9,7 @@ store, invisible to callers: hashes are always of the plaintext.
 
 from __future__ import annotations
 
+from conveyor.artifacts._fields import FieldCipher, seal_profile, unseal_profile
 from conveyor.artifacts._keys import MasterKey
 from conveyor.artifacts._objects import GcResult, ObjectInfo
 from conveyor.artifacts._open import open_artifact_store
@@ -16,8 +17,11 @@ from conveyor.artifacts._store import ArtifactStore
 
 __all__ = [
     "ArtifactStore",
+    "FieldCipher",
     "GcResult",
     "MasterKey",
     "ObjectInfo",
     "open_artifact_store",
+    "seal_profile",
+    "unseal_profile",
 ]

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import json
 import secrets
 import struct
+from collections.abc import Callable
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -172,3 +174,59 @@ def rewrap_field_key_file(fs: Any, path: str, old: MasterKey, new: MasterKey) ->
     fs.pipe_file(f"{path}.new", wrap_field_key(field_key, new))
     fs.mv(f"{path}.new", path)
     return True
+
+
+# Dataset profiles: the value-bearing statistics (top values, string min/max) are sealed
+# for the metadata database, bound to the version and column; counts stay readable. Kept
+# here so every record package that shows a profile (data, the registry's cards) opens
+# them the same way.
+
+
+def _context(owner: str, column: str, key: str) -> str:
+    return f"{owner}:{column}:{key}"
+
+
+def _sensitive(key: str, value: Any) -> bool:
+    return key == "top" or (key in ("min", "max") and isinstance(value, str))
+
+
+def seal_profile(
+    profile: dict[str, Any] | None, cipher: FieldCipher, owner: str
+) -> dict[str, Any] | None:
+    """A copy of ``profile`` whose value-bearing statistics are sealed for ``owner``
+    (``dataset:<name>@<version>``); counts, shares and numeric statistics stay readable."""
+    if not profile:
+        return profile
+    sealed = copy.deepcopy(profile)
+    for column, stats in (sealed.get("columns") or {}).items():
+        for key, value in list(stats.items()):
+            if _sensitive(key, value) and not is_sealed(value):
+                stats[key] = cipher.seal(value, context=_context(owner, column, key))
+    return sealed
+
+
+def is_sealed_profile(profile: dict[str, Any] | None) -> bool:
+    """True when some statistic of ``profile`` is sealed."""
+    columns = (profile or {}).get("columns") or {}
+    return any(is_sealed(v) for stats in columns.values() for v in stats.values())
+
+
+def unseal_profile(
+    profile: dict[str, Any] | None, cipher: Callable[[], FieldCipher], owner: str
+) -> dict[str, Any] | None:
+    """``profile`` with its sealed statistics opened (the cipher is built only if needed).
+
+    Raises:
+        EncryptionKeyError: values are sealed and no (or another) master key is configured.
+        IntegrityError: a sealed value was altered or copied from another field.
+    """
+    if not is_sealed_profile(profile):
+        return profile
+    assert profile is not None
+    opened = copy.deepcopy(profile)
+    field_cipher = cipher()
+    for column, stats in opened["columns"].items():
+        for key, value in list(stats.items()):
+            if is_sealed(value):
+                stats[key] = field_cipher.open(value, context=_context(owner, column, key))
+    return opened

@@ -9,13 +9,12 @@ and column, so the database file holds none of them in plaintext. Reads open the
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from conveyor.artifacts import ArtifactStore
-from conveyor.artifacts._fields import FieldCipher, is_sealed
+from conveyor.artifacts import ArtifactStore, FieldCipher, seal_profile, unseal_profile
+from conveyor.artifacts._fields import is_sealed_profile
 from conveyor.data._models import DatasetVersion
 
 CipherSource = Callable[[], FieldCipher]
@@ -36,53 +35,3 @@ def unsealed(version: DatasetVersion, cipher: CipherSource) -> DatasetVersion:
         return version
     owner = f"dataset:{version.name}@{version.version}"
     return replace(version, profile=unseal_profile(version.profile, cipher, owner))
-
-
-def _context(owner: str, column: str, key: str) -> str:
-    return f"{owner}:{column}:{key}"
-
-
-def _sensitive(key: str, value: Any) -> bool:
-    return key == "top" or (key in ("min", "max") and isinstance(value, str))
-
-
-def seal_profile(
-    profile: dict[str, Any] | None, cipher: FieldCipher, owner: str
-) -> dict[str, Any] | None:
-    """A copy of ``profile`` whose value-bearing statistics are sealed for ``owner``
-    (``dataset:<name>@<version>``); counts, shares and numeric statistics stay readable."""
-    if not profile:
-        return profile
-    sealed = copy.deepcopy(profile)
-    for column, stats in (sealed.get("columns") or {}).items():
-        for key, value in list(stats.items()):
-            if _sensitive(key, value) and not is_sealed(value):
-                stats[key] = cipher.seal(value, context=_context(owner, column, key))
-    return sealed
-
-
-def is_sealed_profile(profile: dict[str, Any] | None) -> bool:
-    """True when some statistic of ``profile`` is sealed."""
-    columns = (profile or {}).get("columns") or {}
-    return any(is_sealed(v) for stats in columns.values() for v in stats.values())
-
-
-def unseal_profile(
-    profile: dict[str, Any] | None, cipher: CipherSource, owner: str
-) -> dict[str, Any] | None:
-    """``profile`` with its sealed statistics opened (the cipher is built only if needed).
-
-    Raises:
-        EncryptionKeyError: values are sealed and no (or another) master key is configured.
-        IntegrityError: a sealed value was altered or copied from another field.
-    """
-    if not is_sealed_profile(profile):
-        return profile
-    assert profile is not None
-    opened = copy.deepcopy(profile)
-    field_cipher = cipher()
-    for column, stats in opened["columns"].items():
-        for key, value in list(stats.items()):
-            if is_sealed(value):
-                stats[key] = field_cipher.open(value, context=_context(owner, column, key))
-    return opened

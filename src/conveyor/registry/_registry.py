@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from conveyor.artifacts import ArtifactStore
+from conveyor.artifacts import ArtifactStore, unseal_profile
 from conveyor.core import Actor, validate_name
 from conveyor.registry._aliases import NoChange, drop_alias, point_aliases
 from conveyor.registry._errors import ModelStateError
@@ -464,6 +464,9 @@ class ModelRegistry:
         with self.store.read() as session:
             datasets = dataset_profiles(session, list(version.lineage.get("datasets") or []))
             others = version_numbers(session, require_model(session, version.name).id)
+        for entry in datasets:  # profile values are sealed in an encrypted workspace
+            owner = f"dataset:{entry.get('name')}@{entry.get('version')}"
+            entry["profile"] = unseal_profile(entry["profile"], self.artifacts.field_cipher, owner)
         return render_card(version, datasets, others)
 
 

@@ -18,10 +18,13 @@ from conveyor.errors import ConfigError, EncryptionKeyError
 def test_public_surface() -> None:
     assert artifacts.__all__ == [
         "ArtifactStore",
+        "FieldCipher",
         "GcResult",
         "MasterKey",
         "ObjectInfo",
         "open_artifact_store",
+        "seal_profile",
+        "unseal_profile",
     ]
 
 
