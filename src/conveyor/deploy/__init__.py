@@ -21,6 +21,7 @@ from conveyor.deploy._errors import (
     GateRejectedError,
     NothingToDoError,
     VersionNotReadyError,
+    VersionTamperedError,
 )
 from conveyor.deploy._readiness import check_ready
 
@@ -35,5 +36,6 @@ __all__ = [
     "LogAnalyzer",
     "NothingToDoError",
     "VersionNotReadyError",
+    "VersionTamperedError",
     "check_ready",
 ]

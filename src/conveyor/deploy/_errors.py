@@ -36,6 +36,13 @@ class VersionNotReadyError(DeployRefusedError):
     code = "version_not_ready"
 
 
+class VersionTamperedError(VersionNotReadyError):
+    """A file the server would load failed its hash check: nothing was deployed (exit 3)."""
+
+    code = "version_tampered"
+    exit_code = 3
+
+
 class NothingToDoError(DeploymentError):
     """A promote, rollback, pause, resume or approve found nothing to act on."""
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from conveyor.deploy._errors import VersionNotReadyError
+from conveyor.deploy._errors import VersionNotReadyError, VersionTamperedError
 from conveyor.errors import ConveyorError, IntegrityError
 
 if TYPE_CHECKING:
@@ -24,8 +24,6 @@ if TYPE_CHECKING:
     from conveyor.workspace import Workspace
 
 _log = logging.getLogger("conveyor.deploy")
-#: ``conveyor deploy`` exits with this code when a version's files were tampered with.
-EXIT_TAMPERED = 3
 
 
 def check_ready(ws: Workspace, ref: str) -> None:
@@ -37,8 +35,9 @@ def check_ready(ws: Workspace, ref: str) -> None:
 
     Raises:
         VersionNotReadyError: loading failed (integrity, untrusted pickle...) or the
-            prediction on the input example raised. When a file failed its hash check, the
-            error's ``exit_code`` is 3 and the failure is in the audit log.
+            prediction on the input example raised.
+        VersionTamperedError: a file failed its hash check (exit code 3); the failure is
+            in the audit log.
     """
     loaded: list[LoadedModel] = []
     try:
@@ -63,13 +62,11 @@ def _load(ws: Workspace, ref: str, *, prefer_onnx: bool) -> LoadedModel:
         return ws.models.load(ref, prefer_onnx=prefer_onnx)
     except IntegrityError as exc:
         _audit(ws, ref, exc)
-        error = VersionNotReadyError(
+        raise VersionTamperedError(
             f"Version {ref} cannot be loaded, so it was not deployed: {exc.message}",
             hint=exc.hint or "Restore the artifact store or register the version again.",
             ref=ref,
-        )
-        error.exit_code = EXIT_TAMPERED
-        raise error from exc
+        ) from exc
     except ConveyorError as exc:
         raise VersionNotReadyError(
             f"Version {ref} cannot be loaded ({what}), so it was not deployed: {exc.message}",
