@@ -161,6 +161,7 @@ def card_context(
         "description": inert(version.description) if version.description else "",
         "checks": _checks(version),
         "importance": [(_cell(k), _number(v)) for k, v in importance],
+        "importance_reason": _cell(version.evaluation.get("importance_reason") or ""),
         "inputs": [
             {"name": _cell(c.get("name")), "type": c.get("type"), "nullable": c.get("nullable")}
             for c in (signature.get("inputs") or [])

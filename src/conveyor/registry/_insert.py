@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from conveyor.core import utcnow
 from conveyor.registry._lineage import run_lineage, training_datasets
-from conveyor.registry._models import ModelVersion
+from conveyor.registry._models import EVALUATION_KEY, ModelVersion
 from conveyor.registry._prepare import PreparedModel
 from conveyor.registry._records import find_model, owner_of
 from conveyor.store import ArtifactRefRow, ModelRow, ModelVersionRow, RunRow, WriteTx
@@ -42,6 +42,10 @@ def insert_version(
         recorded, run_metrics = run_lineage(session, run)
         run_params = dict(_run_params(session, run))
     recorded.update(lineage or {})
+    if prepared.importance_reason:
+        evaluation = dict(recorded.get(EVALUATION_KEY) or {})
+        evaluation["importance_reason"] = prepared.importance_reason
+        recorded[EVALUATION_KEY] = evaluation
     if training_data:
         named = {d["name"]: d for d in recorded.get("datasets") or []}
         named.update({d["name"]: d for d in training_datasets(session, training_data)})

@@ -20,6 +20,7 @@ import pandas as pd
 
 from conveyor.artifacts import ArtifactStore
 from conveyor.core import hash_bytes
+from conveyor.errors import ConveyorError
 from conveyor.registry._errors import RegistrationError
 
 MANIFEST_FORMAT = 1
@@ -43,6 +44,7 @@ class PreparedModel:
     input_example: dict[str, Any] | None
     onnx: dict[str, Any] | None
     importance: dict[str, float] | None
+    importance_reason: str | None = None
 
 
 def canonical_json(value: Any) -> bytes:
@@ -190,10 +192,19 @@ def prepare_model(
                 frame=frame,
                 trusted=trusted,
             )
-        importance = None
-        if importance_fn is not None and frame is not None:
+        importance, importance_reason = None, None
+        if importance_fn is None:
+            importance_reason = "registered with explain=False"
+        elif frame is None:
+            importance_reason = "registered without an input_example to explain"
+        else:
             predictor = chosen.load(model_dir, meta, trusted=trusted)
-            importance = {str(k): float(v) for k, v in importance_fn(predictor, frame).items()}
+            try:
+                computed = importance_fn(predictor, frame)
+            except ConveyorError as exc:  # importance is optional: record why, keep the model
+                importance_reason = exc.message
+            else:
+                importance = {str(k): float(v) for k, v in computed.items()}
     manifest: dict[str, Any] = {
         "format": MANIFEST_FORMAT,
         "flavor": chosen.name,
@@ -215,6 +226,7 @@ def prepare_model(
         input_example=None if frame is None else example_json(frame),
         onnx=None if twin is None else twin["record"],
         importance=importance,
+        importance_reason=importance_reason,
     )
 
 

@@ -251,11 +251,18 @@ def _key_file(settings: Settings) -> str | None:
 def _importance(predictor: Any, frame: pd.DataFrame) -> Mapping[str, float]:
     """Global SHAP importance for a model being registered.
 
-    Importance is optional metadata: a model SHAP cannot explain (non-numeric inputs,
-    string labels without ``predict_proba``, a pipeline whose encoder rejects what the
-    permutation explainer feeds it) is registered without importance rather than refused.
+    Importance is optional metadata: a model SHAP cannot explain (string labels without
+    ``predict_proba``, a pipeline whose encoder rejects what the permutation explainer
+    feeds it) is registered without importance rather than refused; the registry records
+    the reason this raises.
+
+    Raises:
+        ExplainError: why importance could not be computed for this model.
     """
     try:
         return global_importance(predictor, frame, budget_s=10.0)
-    except (ExplainError, TypeError, ValueError):
-        return {}
+    except (TypeError, ValueError) as exc:
+        raise ExplainError(
+            f"SHAP could not explain this model: {type(exc).__name__}: {exc}",
+            hint="Importance is optional; /v1/explain reports the same reason.",
+        ) from exc
