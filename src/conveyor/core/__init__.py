@@ -11,6 +11,7 @@ from conveyor.core._actor import Actor
 from conveyor.core._hashing import HASH_NAME, hash_bytes, hash_file, hash_json, is_hash
 from conveyor.core._names import MAX_VERSION, validate_name, validate_version
 from conveyor.core._plugins import PluginRegistry, class_path, import_object
+from conveyor.core._process import pid_alive
 from conveyor.core._progress import (
     PROGRESS_STATES,
     ProgressCallback,
@@ -76,6 +77,7 @@ __all__ = [
     "isoformat",
     "load_skops",
     "no_progress",
+    "pid_alive",
     "redact",
     "redact_value",
     "resolve_inside",

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
-from conveyor.core import isoformat
+from conveyor.core import isoformat, pid_alive
 from conveyor.predictions._parquet import json_default
 from conveyor.predictions._records import PredictionRecord
 
@@ -82,9 +82,9 @@ def claim_spill_files(folder: Path) -> list[tuple[Path, Path]]:
             continue
         if name.endswith(DONE):
             base = name[: -len(DONE)]
-        elif name.endswith(OPEN) and not _alive(_writer_pid(name)):
+        elif name.endswith(OPEN) and not pid_alive(_writer_pid(name)):
             base = name[: -len(OPEN)]
-        elif name.endswith(CLAIMED) and not _alive(_claimer_pid(name)):
+        elif name.endswith(CLAIMED) and not pid_alive(_claimer_pid(name)):
             base = name.split(DONE + ".")[0]
         else:
             continue
@@ -201,15 +201,3 @@ def _claimer_pid(name: str) -> int:
     """``....jsonl.<pid>.ingesting`` -> pid (0 when unparsable)."""
     middle = name[: -len(CLAIMED)].rsplit(".", 1)[-1]
     return int(middle) if middle.isdigit() else 0
-
-
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True

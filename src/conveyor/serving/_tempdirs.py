@@ -20,6 +20,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from conveyor.core import pid_alive
+
 #: The file naming the process that holds a folder.
 MARKER = ".conveyor-server-pid"
 #: Unmarked folders (left by other commands) older than this are reaped too.
@@ -73,19 +75,7 @@ def _is_stale(entry: os.DirEntry[str], now: float) -> bool:
         marker = Path(entry.path) / MARKER
         if marker.is_file():
             text = marker.read_text(encoding="ascii", errors="replace").strip()
-            return not (text.isdigit() and _alive(int(text)))
+            return not (text.isdigit() and pid_alive(int(text)))
     except OSError:
         return False
     return now - info.st_mtime > UNMARKED_MAX_AGE_S
-
-
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
