@@ -15,6 +15,7 @@ from conveyor.workspace import Workspace
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Run, Run, Run]:
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "conveyor.yaml").write_text("project: {name: runs}\n", encoding="utf-8")
     monkeypatch.setenv("COLUMNS", "200")  # tables are not wrapped
     with Workspace.open(tmp_path) as ws:
         runs: list[Run] = []

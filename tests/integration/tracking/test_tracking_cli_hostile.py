@@ -16,6 +16,7 @@ HOSTILE = "acc[/bold][red]\x1b[2J\x9b"
 @pytest.fixture
 def runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "conveyor.yaml").write_text("project: {name: runs}\n", encoding="utf-8")
     monkeypatch.setenv("COLUMNS", "250")
     ids = []
     with Workspace.open(tmp_path) as ws:
