@@ -3,6 +3,7 @@ and the models scikit-learn users really fit still load without ``trusted=True``
 
 from __future__ import annotations
 
+import datetime
 import io
 import json
 import resource
@@ -183,8 +184,23 @@ def _fitted_models() -> dict[str, tuple[Any, pd.DataFrame]]:
             px,
         ),
         "cancer_forest": (RandomForestClassifier(n_estimators=5, random_state=0).fit(cx, cy), cx),
+        "visit_dates_onehot": _dated(cx, cy),
         "diabetes_hgb": (HistGradientBoostingRegressor(max_iter=10).fit(dx, dy), dx),
     }
+
+
+def _dated(x: pd.DataFrame, y: pd.Series) -> tuple[Any, pd.DataFrame]:
+    """A date column read back from a table holds ``datetime.date`` objects; a pipeline
+    that one-hot encodes it learns them as categories."""
+    dated = x.iloc[:, :3].copy()
+    start = datetime.date(2025, 1, 1)
+    dated["visit"] = [start + datetime.timedelta(days=i % 60) for i in range(len(dated))]
+    prep = ColumnTransformer(
+        [("num", "passthrough", list(dated.columns[:3])),
+         ("dates", OneHotEncoder(handle_unknown="ignore"), ["visit"])]
+    )  # fmt: skip
+    model = Pipeline([("prep", prep), ("model", LogisticRegression(max_iter=2000))])
+    return model.fit(dated, y), dated
 
 
 @pytest.fixture(scope="module")
@@ -193,7 +209,8 @@ def fitted_models() -> dict[str, tuple[Any, pd.DataFrame]]:
 
 
 @pytest.mark.parametrize(
-    "name", ["penguins_onehot", "penguins_ordinal", "cancer_forest", "diabetes_hgb"]
+    "name",
+    ["penguins_onehot", "penguins_ordinal", "cancer_forest", "visit_dates_onehot", "diabetes_hgb"],
 )
 def test_models_fitted_on_real_data_load_without_trust_and_predict_the_same(
     name: str, fitted_models: dict[str, tuple[Any, pd.DataFrame]], tmp_path: Path

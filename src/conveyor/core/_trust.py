@@ -79,6 +79,12 @@ SKOPS_TRUSTED_TYPES: frozenset[str] = frozenset(
         # HistGradientBoosting with categorical features: partial(check_array, ...).
         "functools.partial",
         "sklearn.utils.validation.check_array",
+        # Dates and times an encoder learned as categories (a date column read from a
+        # table arrives as datetime.date objects): rebuilt from their packed bytes only.
+        "datetime.date",
+        "datetime.datetime",
+        "datetime.time",
+        "datetime.timedelta",
         # Nearest neighbours: the fitted search trees and their distance metrics (arrays
         # and parameters only; the metric is chosen by class, not by name lookup).
         "sklearn.metrics._dist_metrics.ChebyshevDistance64",
