@@ -107,7 +107,11 @@ class MonitoringConfig(_Section):
     features: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Per-feature overrides: {feature: {test, threshold}}."
     )
-    metric: str = "accuracy"
+    metric: str | None = Field(
+        default=None,
+        description="Labelled-performance metric (accuracy, error_rate, mae, rmse). Default: "
+        "by the model's output, accuracy for classes, rmse (or the recorded mae) for numbers.",
+    )
     min_labels: int = Field(default=100, ge=0)
     notifiers: tuple[Literal["log", "webhook"], ...] = ("log",)
 

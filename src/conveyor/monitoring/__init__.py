@@ -46,6 +46,7 @@ from conveyor.monitoring._report import MonitoringReport
 from conveyor.monitoring._run import (
     AlertSink,
     LogSink,
+    default_metric,
     default_notifier,
     latest_report,
     monitor_run,
@@ -83,6 +84,7 @@ __all__ = [
     "assess_performance",
     "assess_window",
     "available_drift_tests",
+    "default_metric",
     "default_notifier",
     "default_test",
     "detect_changes",

@@ -86,7 +86,7 @@ def assess_window(
     )
     drift["prediction"] = _prediction_drift(log, prediction_reference, config.p_value)
     performance = assess_performance(
-        log, metric=config.metric, reference=reference_metric, tolerance=tolerance
+        log, metric=config.metric or "accuracy", reference=reference_metric, tolerance=tolerance
     )
     labelled = int(performance["labels"])
     enough = labelled >= config.min_labels

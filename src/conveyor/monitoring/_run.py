@@ -102,7 +102,8 @@ def monitor_run(
     profile, datasets = _reference_profile(ws, version)
     log = _read_window(ws, env, version, spec, now(), explicit=model is not None)
     features = _signature_features(version)
-    metric = config.metric
+    metric = config.metric or default_metric(version)
+    config = config.model_copy(update={"metric": metric})
     baseline = first_report_of(ws.store, env, version.name, version.version)
     prediction_reference = None if baseline is None else baseline.drift.get("prediction", {})
     registered_key, registered = registered_metric(
@@ -306,3 +307,22 @@ def _missing(version: ModelVersion, metric: str) -> str:
         f"{version.ref} records no {metric} (recorded: {recorded}); register the "
         f"version with metrics={{'{metric}': ...}} or set monitoring.metric to a recorded one"
     )
+
+
+#: Signature output types whose predictions are numbers to be scored by their error.
+_NUMERIC_OUTPUTS = frozenset({"double", "float"})
+
+
+def default_metric(version: ModelVersion) -> str:
+    """The labelled-performance metric when ``monitoring.metric`` is not set.
+
+    Classes (string, integer or boolean predictions) are scored by accuracy; numbers
+    (a ``double``/``float`` prediction) by their error: ``rmse``, or ``mae`` when the version
+    recorded ``mae`` and not ``rmse``, so ``degraded`` compares with the version's own value.
+    """
+    outputs = (version.signature or {}).get("outputs") or []
+    kinds = {str(o.get("type")) for o in outputs if isinstance(o, dict)}
+    if not kinds or not kinds <= _NUMERIC_OUTPUTS:
+        return "accuracy"
+    names = {key.rsplit(".", 1)[-1] for key in version.metrics}
+    return "mae" if "mae" in names and "rmse" not in names else "rmse"
