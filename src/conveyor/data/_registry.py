@@ -360,7 +360,9 @@ class DatasetRegistry:
             )
         digest = self.manifest(version)["files"][TABLE_FILE]["hash"]
         data = self._fetch(version, digest, self.artifacts.get_bytes)
-        frame: pd.DataFrame = read_parquet_bytes(data).to_pandas()
+        # Dates come back as datetime64 (as pandas reads them), not as datetime.date
+        # objects in an object column that encoders and signatures would take for strings.
+        frame: pd.DataFrame = read_parquet_bytes(data).to_pandas(date_as_object=False)
         return frame
 
     def diff(self, a_ref: str | DatasetRef, b_ref: str | DatasetRef) -> DatasetDiff:

@@ -8,6 +8,7 @@ the missing columns or the offending column and value.
 
 from __future__ import annotations
 
+import datetime
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -222,6 +223,8 @@ def _object_kind(name: str, series: pd.Series) -> ColumnType:
         return "double"
     if all(isinstance(v, str) for v in values):
         return "string"
+    if all(isinstance(v, (datetime.date, np.datetime64)) for v in values):
+        return "datetime"  # date and datetime objects (a Timestamp is a datetime)
     bad = next(v for v in values if not isinstance(v, str))
     raise SignatureError(
         f"Cannot infer a type for column {name!r}: it mixes values such as {bad!r}.",
