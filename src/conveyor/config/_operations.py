@@ -28,7 +28,10 @@ class AnalysisConfig(_Section):
     max_error_rate_increase: float = Field(default=0.01, ge=0, le=1)
     max_latency_p95_ratio: float = Field(default=2.0, gt=0)
     max_divergence: float = Field(default=0.2, ge=0, le=1)
-    metric: str = "accuracy"
+    metric: Literal["accuracy", "error", "mae", "mse"] = Field(
+        default="accuracy",
+        description="Per-request metric the canary compares (mae or mse for numbers).",
+    )
     min_metric_delta: float = Field(default=-0.02, le=0)
     min_labels: int = Field(default=100, ge=0)
 

@@ -180,3 +180,13 @@ def test_equal_models_rarely_exceed_the_bound() -> None:
 def test_the_bound_grows_for_small_live_samples() -> None:
     profile = divergence_profile(np.arange(1_000) % 3, np.arange(1_000) % 3)
     assert expected_bound(profile, 100, 100, 0.025) > expected_bound(profile, 5_000, 5_000, 0.025)
+
+
+def test_the_configuration_accepts_exactly_the_metrics_the_analysis_computes() -> None:
+    from typing import get_args
+
+    from conveyor.config import AnalysisConfig
+    from conveyor.deploy.analysis._metrics import METRICS
+
+    allowed = get_args(AnalysisConfig.model_fields["metric"].annotation)
+    assert set(allowed) == set(METRICS)

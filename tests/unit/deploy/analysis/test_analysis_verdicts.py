@@ -99,8 +99,11 @@ def test_regression_metric_on_numeric_labels() -> None:
 
 
 def test_unknown_metric_is_refused_with_the_supported_ones() -> None:
+    with pytest.raises(ValueError, match="'accuracy', 'error', 'mae' or 'mse'"):
+        AnalysisConfig(metric="auc")  # type: ignore[arg-type]
+    unchecked = AnalysisConfig.model_construct(metric="auc")  # built around validation
     with pytest.raises(AnalysisError, match="'auc' is not supported; supported: accuracy"):
-        analyse(_stats(10, seed=1), _stats(10, seed=2), AnalysisConfig(metric="auc"))
+        analyse(_stats(10, seed=1), _stats(10, seed=2), unchecked)
 
 
 def test_inconsistent_stats_are_refused() -> None:
