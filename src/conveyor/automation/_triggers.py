@@ -227,6 +227,11 @@ def _drift(trigger: TriggerConfig, report: ReportFacts, observed: datetime) -> C
     )
 
 
+#: Metrics where a larger value is worse: a performance trigger on one of them fires
+#: when the value rises above its threshold (for the others, when it falls below).
+LOWER_IS_BETTER = frozenset({"error_rate", "error", "mae", "mse", "rmse", "log_loss"})
+
+
 def _performance(
     trigger: TriggerConfig, report: ReportFacts, observed: datetime
 ) -> Condition | None:
@@ -234,13 +239,16 @@ def _performance(
     if metric is None or metric not in report.metrics or trigger.threshold is None:
         return None
     value = report.metrics[metric]
-    if report.labels < trigger.min_labels or value >= trigger.threshold:
+    errors = metric in LOWER_IS_BETTER
+    worse = value > trigger.threshold if errors else value < trigger.threshold
+    if report.labels < trigger.min_labels or not worse:
         return None
+    side = "above" if errors else "below"
     return Condition(
         key=f"report:{report.id}",
         reason=(
-            f"{metric} {value:.4g} over {report.labels} labels is below {trigger.threshold:.4g} "
-            f"(monitoring report {report.id})"
+            f"{metric} {value:.4g} over {report.labels} labels is {side} "
+            f"{trigger.threshold:.4g} (monitoring report {report.id})"
         ),
         cursor={"report": report.id},
         observed_at=observed,

@@ -69,6 +69,18 @@ def test_performance_fires_below_threshold_only_with_enough_labels() -> None:
     assert evaluate(trigger, Observations(now=T0, report=few), armed_at=T0, cursor=None) is None
 
 
+@pytest.mark.parametrize("metric", ["rmse", "mae", "error_rate"])
+def test_performance_on_an_error_metric_fires_above_threshold_not_below(metric: str) -> None:
+    """A low error is a healthy model: the trigger must not retrain it."""
+    trigger = _trigger(kind="performance", metric=metric, threshold=60.0, min_labels=100)
+    healthy = ReportFacts(id="1", verdict="ok", metrics={metric: 45.0}, labels=400)
+    assert evaluate(trigger, Observations(now=T0, report=healthy), armed_at=T0, cursor=None) is None
+    worse = ReportFacts(id="2", verdict="degraded", metrics={metric: 160.0}, labels=400)
+    fired = evaluate(trigger, Observations(now=T0, report=worse), armed_at=T0, cursor=None)
+    assert fired is not None
+    assert f"{metric} 160 over 400 labels is above 60" in fired.reason
+
+
 def test_new_data_fires_for_a_version_newer_than_the_cursor() -> None:
     trigger = _trigger(kind="new_data", dataset="points")
     seen = Observations(now=T0, dataset_version=3)
