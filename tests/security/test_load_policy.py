@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 import skops.io as sio
 import skops_crafting as craft
-from sklearn.compose import ColumnTransformer
+from sklearn.compose import ColumnTransformer, make_column_selector
 from sklearn.datasets import load_breast_cancer, load_diabetes
 from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestClassifier
 from sklearn.impute import SimpleImputer
@@ -168,6 +168,7 @@ def _penguin_pipeline(encoder: Any) -> Pipeline:
 
 def _fitted_models() -> dict[str, tuple[Any, pd.DataFrame]]:
     px, py = _penguins()
+    objects = px.astype({"island": object, "sex": object})  # as read by older pandas
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         cx, cy = load_breast_cancer(return_X_y=True, as_frame=True)
@@ -185,8 +186,31 @@ def _fitted_models() -> dict[str, tuple[Any, pd.DataFrame]]:
         ),
         "cancer_forest": (RandomForestClassifier(n_estimators=5, random_state=0).fit(cx, cy), cx),
         "visit_dates_onehot": _dated(cx, cy),
+        "penguins_selected": (_selected().fit(objects, py), objects),
         "diabetes_hgb": (HistGradientBoostingRegressor(max_iter=10).fit(dx, dy), dx),
     }
+
+
+def _selected() -> Pipeline:
+    """Columns chosen by dtype, as scikit-learn's docs show (make_column_selector)."""
+    prep = ColumnTransformer(
+        [
+            (
+                "cat",
+                make_pipeline(
+                    SimpleImputer(strategy="most_frequent"),
+                    OneHotEncoder(handle_unknown="ignore"),
+                ),
+                make_column_selector(dtype_include=object),
+            ),
+            (
+                "num",
+                make_pipeline(SimpleImputer(), StandardScaler()),
+                make_column_selector(dtype_include=np.number),
+            ),
+        ]
+    )
+    return Pipeline([("prep", prep), ("model", LogisticRegression(max_iter=2000))])
 
 
 def _dated(x: pd.DataFrame, y: pd.Series) -> tuple[Any, pd.DataFrame]:
@@ -210,7 +234,14 @@ def fitted_models() -> dict[str, tuple[Any, pd.DataFrame]]:
 
 @pytest.mark.parametrize(
     "name",
-    ["penguins_onehot", "penguins_ordinal", "cancer_forest", "visit_dates_onehot", "diabetes_hgb"],
+    [
+        "penguins_onehot",
+        "penguins_ordinal",
+        "penguins_selected",
+        "cancer_forest",
+        "visit_dates_onehot",
+        "diabetes_hgb",
+    ],
 )
 def test_models_fitted_on_real_data_load_without_trust_and_predict_the_same(
     name: str, fitted_models: dict[str, tuple[Any, pd.DataFrame]], tmp_path: Path

@@ -79,6 +79,11 @@ SKOPS_TRUSTED_TYPES: frozenset[str] = frozenset(
         # HistGradientBoosting with categorical features: partial(check_array, ...).
         "functools.partial",
         "sklearn.utils.validation.check_array",
+        # Column selection by dtype (make_column_selector(dtype_include=object|np.number)):
+        # the selector keeps a regex pattern and type references, and evaluates neither.
+        "builtins.object",
+        "numpy.number",
+        "sklearn.compose._column_transformer.make_column_selector",
         # Dates and times an encoder learned as categories (a date column read from a
         # table arrives as datetime.date objects): rebuilt from their packed bytes only.
         "datetime.date",
