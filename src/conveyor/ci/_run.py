@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ from conveyor.ci._preflight import (
     require_champion,
 )
 from conveyor.ci._restore import restore_data
+from conveyor.core import ProgressEvent, ProgressHook
 from conveyor.errors import ConfigError, InvalidNameError
 from conveyor.pipelines import evaluation_metrics, load_pipeline
 from conveyor.registry import AliasNotFoundError, ModelNotFoundError
@@ -87,6 +89,7 @@ def run_ci(
     params: Mapping[str, Any] | None = None,
     integration: bool = True,
     idempotency_key: str | None = None,
+    progress: ProgressHook | None = None,
 ) -> CIResult:
     """Train, register, check and gate a candidate; write every report.
 
@@ -96,6 +99,8 @@ def run_ci(
         params: Pipeline parameters over ``pipelines.params`` of the configuration.
         integration: Also run the integration checks not listed in ``gates:``
             (``pipeline_sample``, ``signature_serving``, ``serving_roundtrip``).
+        progress: Told each phase (``kind="phase"``: restore, train, register, check,
+            report) as it starts and ends, and each pipeline step, as they happen.
         idempotency_key: Passed to the registration, so that a retried job (same key)
             gates the candidate its first attempt registered instead of a new version.
 
@@ -120,50 +125,28 @@ def run_ci(
     config = ws.settings.config
     evaluation = config.evaluation
     ref = config.pipelines.training
-    required = {
-        "pipelines.training": ref,
-        "evaluation.model": evaluation.model,
-        "evaluation.model_step": evaluation.model_step,
-        "evaluation.holdout_step": evaluation.holdout_step,
-        "evaluation.target": evaluation.target,
-    }
-    missing = [key for key, value in required.items() if not value]
-    if missing:
-        raise ConfigError(
-            f"`conveyor ci` needs {', '.join(missing)} in conveyor.yaml.",
-            hint="Name the training pipeline (pipelines.training: MODULE:PIPELINE) and how to "
-            "find the model and holdout in its run (evaluation: model, model_step, "
-            "holdout_step, holdout_output, target). See docs/checks.md.",
-            missing=missing,
-        )
-    # Narrowed for the type checker: each was verified just above.
-    assert ref
+    _require_settings(config)
+    assert ref  # narrowed for the type checker: checked just above
     assert evaluation.model
     assert evaluation.model_step
     assert evaluation.holdout_step
+    phase = _Phases(progress)
+    phase("restore data")
     pins = restore_data(ws)
     # Configuration mistakes are configuration errors, found before any training.
     check_columns(evaluation, pinned_columns(ws, pins), "the pinned data", typos_only=True)
     require_champion(ws, evaluation.model, champion_of(ws, evaluation.model, 0))
     merged = {**config.pipelines.params, **dict(params or {})}
     pipeline = load_pipeline(ref, ws.root)
-    run = pipeline.run(ws, params=merged, dataset_pins=pins)
+    phase("train")
+    run = pipeline.run(ws, params=merged, dataset_pins=pins, progress=progress)
     model = run.output(evaluation.model_step)
-    holdout = run.output(
-        evaluation.holdout_step,
-        output_index(run.steps, evaluation.holdout_step, evaluation.holdout_output),
-    )
-    if not isinstance(holdout, pd.DataFrame):
-        raise ConfigError(
-            f"Output {evaluation.holdout_output} of step {evaluation.holdout_step!r} is a "
-            f"{type(holdout).__name__}, not a DataFrame holding the holdout.",
-            hint="Point evaluation.holdout_step/holdout_output at the holdout frame.",
-            step=evaluation.holdout_step,
-        )
+    holdout = _holdout(run, evaluation.holdout_step, evaluation.holdout_output)
     check_columns(evaluation, {"the holdout": [str(c) for c in holdout.columns]}, "the holdout")
     target = str(evaluation.target)
     features = holdout.drop(columns=[target])
     found = evaluation_metrics(ws, run.run_id, step=evaluation.metrics_step)
+    phase("register")
     version = ws.models.register(
         evaluation.model,
         model,
@@ -183,6 +166,7 @@ def run_ci(
     data_specs = [s for s in specs if get_check(s.check).subject_kind == "dataset"]
     model_specs = [s for s in specs if s not in data_specs]
     suite_id = uuid.uuid4().hex
+    phase("check")
     data_results: list[CheckResult] = []
     for name, number in sorted(run.datasets.items()):
         data_results += _check_dataset(ws, f"{name}@{number}", data_specs, target, suite_id)
@@ -213,7 +197,9 @@ def run_ci(
         details={"checks": check_summary(suite)},
         metrics=holdout_metrics(suite),
     )
+    phase("report")
     reports = write_reports(suite, decision, Path(report_dir), profiles=_profiles(ws, run.datasets))
+    phase(None)
     return CIResult(
         decision=decision,
         suite=suite,
@@ -319,3 +305,57 @@ def champion_of(ws: Workspace, name: str, candidate: int) -> str | None:
             continue
         return None if champion.version == candidate else champion.ref
     return None
+
+
+class _Phases:
+    """Reports ``ci``'s phases to a progress hook: each start ends the one before."""
+
+    def __init__(self, hook: ProgressHook | None) -> None:
+        self._hook = hook
+        self._current: tuple[str, float] | None = None
+
+    def __call__(self, name: str | None) -> None:
+        if self._hook is None:
+            return
+        now = time.monotonic()
+        if self._current is not None:
+            ended, started = self._current
+            self._hook(ProgressEvent("phase", ended, "done", elapsed_s=now - started))
+        self._current = None if name is None else (name, now)
+        if name is not None:
+            self._hook(ProgressEvent("phase", name, "running"))
+
+
+def _require_settings(config: ConveyorConfig) -> None:
+    """Refuse before any work when ``ci`` cannot know what to train or judge."""
+    evaluation = config.evaluation
+    ref = config.pipelines.training
+    required = {
+        "pipelines.training": ref,
+        "evaluation.model": evaluation.model,
+        "evaluation.model_step": evaluation.model_step,
+        "evaluation.holdout_step": evaluation.holdout_step,
+        "evaluation.target": evaluation.target,
+    }
+    missing = [key for key, value in required.items() if not value]
+    if missing:
+        raise ConfigError(
+            f"`conveyor ci` needs {', '.join(missing)} in conveyor.yaml.",
+            hint="Name the training pipeline (pipelines.training: MODULE:PIPELINE) and how to "
+            "find the model and holdout in its run (evaluation: model, model_step, "
+            "holdout_step, holdout_output, target). See docs/checks.md.",
+            missing=missing,
+        )
+
+
+def _holdout(run: Any, step: str, output: int) -> pd.DataFrame:
+    """The holdout frame: output ``output`` of ``step`` in ``run``."""
+    holdout = run.output(step, output_index(run.steps, step, output))
+    if not isinstance(holdout, pd.DataFrame):
+        raise ConfigError(
+            f"Output {output} of step {step!r} is a {type(holdout).__name__}, not a "
+            "DataFrame holding the holdout.",
+            hint="Point evaluation.holdout_step/holdout_output at the holdout frame.",
+            step=step,
+        )
+    return holdout

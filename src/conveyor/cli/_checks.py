@@ -88,15 +88,24 @@ def ci(
     json_out: _JSON = False,
 ) -> None:
     """Restore data, train, register the candidate, run every gate, report and decide."""
+    from rich.console import Console
+
     from conveyor.ci import run_ci
+    from conveyor.cli._run import StepProgress
     from conveyor.pipelines._params import parse_assignments
 
-    with open_workspace() as ws:
+    # Phases and pipeline steps on stderr (live on a terminal, plain lines otherwise),
+    # so stdout stays clean for --json.
+    with (
+        open_workspace() as ws,
+        StepProgress(Console(stderr=True, highlight=False)) as progress,
+    ):
         result = run_ci(
             ws,
             report_dir=report_dir,
             params=parse_assignments(param or []),
             integration=not no_integration,
+            progress=progress,
         )
     if json_out:
         print_json(

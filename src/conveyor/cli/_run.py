@@ -124,7 +124,7 @@ class StepProgress:
         with self._lock:
             if self._live is None:
                 self._out.print(event.line(), markup=False, highlight=False)
-            elif event.kind == "step":
+            elif event.kind in ("step", "phase"):
                 self._step(self._live, event)
             elif event.kind == "trial":
                 self._trial(self._live, event)
