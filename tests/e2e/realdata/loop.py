@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pandas as pd
+import pytest
 
 from realdata.projects import RealProject, conveyor, conveyor_json, write_project
 
@@ -236,3 +237,36 @@ def check_canary_promotes_better_and_rolls_back_broken(root: Path, project: Real
     assert bad["outcome"] == "rolled_back", bad["timeline"][-3:]
     reason = bad["timeline"][-1]["reason"]
     assert any(word in reason for word in ("label", "metric", "error", "latency")), reason
+
+
+class LoopTests:
+    """The loop's tests, written once; each data set's module subclasses this with its
+    ``project`` (``Test*`` subclasses are collected, this base is not)."""
+
+    make_project: staticmethod[[], RealProject]
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def project(cls) -> RealProject:
+        return cls.make_project()
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def root(cls, tmp_path_factory: pytest.TempPathFactory, project: RealProject) -> Path:
+        return build(tmp_path_factory.mktemp(project.name), project)
+
+    def test_champion_follows_its_environment(self, root: Path, project: RealProject) -> None:
+        check_champion_per_environment(root, project)
+
+    def test_versions_carry_their_metrics(self, root: Path, project: RealProject) -> None:
+        check_versions_carry_metrics(root, project)
+
+    def test_canary_promotes_better_and_rolls_back_broken(
+        self, root: Path, project: RealProject
+    ) -> None:
+        check_canary_promotes_better_and_rolls_back_broken(root, project)
+
+    def test_degraded_then_no_op_retraining(self, root: Path, project: RealProject) -> None:
+        release_to_production(root, project)
+        check_degraded_fires_only_when_quality_drops(root, project)
+        check_retraining_without_new_data_is_skipped(root, project)
