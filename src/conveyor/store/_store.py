@@ -219,6 +219,31 @@ class MetadataStore:
                 time.sleep(random.uniform(0, delay))  # noqa: S311 - not security relevant
                 attempt += 1
 
+    def record_event(
+        self,
+        actor: Actor,
+        action: str,
+        target: str,
+        details: Mapping[str, Any] | None = None,
+    ) -> AuditEvent:
+        """Append one audit event that records something that happened, with no other change.
+
+        For events that are not a change to any record (an integrity failure, a webhook
+        that could not be delivered, a key rotation): callers outside the records
+        packages use this instead of :meth:`write`, which hands out a session.
+
+        Returns:
+            The event appended.
+
+        Raises:
+            StoreBusyError, StoreDisconnectedError, StoreFullError, StoreReadOnlyError: as
+            :meth:`write`.
+        """
+        with self.write(actor, action, target, details) as tx:
+            pass
+        assert tx.event is not None  # set by write() once committed
+        return tx.event
+
     def audit_log(
         self,
         *,
