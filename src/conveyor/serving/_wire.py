@@ -24,6 +24,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from conveyor.core import redact, redact_value
 from conveyor.serving._errors import (
     InvalidRequestIdError,
     InvalidValueError,
@@ -242,13 +243,22 @@ def json_response(
 def error_response(
     exc: RequestError, headers: dict[str, str] | None = None, *, oip: bool = False
 ) -> Response:
-    """The JSON error body: ``{"error", "code", "hint"?, ...fields}`` or OIP's ``{"error"}``."""
+    """The JSON error body: ``{"error", "code", "hint"?, ...fields}`` or OIP's ``{"error"}``.
+
+    Message, hint and fields go through :func:`conveyor.core.redact_value` on their way
+    out: an error that quotes a database or artifact URL never hands its credentials to a
+    client.
+    """
     if oip:  # OIP clients read "error"; "code" is added for conveyor's own clients
-        return json_response({"error": exc.message, "code": exc.code}, exc.status, headers)
-    body: dict[str, Any] = {"error": exc.message, "code": exc.code}
+        return json_response({"error": redact(exc.message), "code": exc.code}, exc.status, headers)
+    body: dict[str, Any] = {"error": redact(exc.message), "code": exc.code}
     if exc.hint:
-        body["hint"] = exc.hint
-    for key, value in exc.fields.items():
-        if isinstance(value, (str, int, float, bool, list)) or value is None:
-            body.setdefault(key, value)
+        body["hint"] = redact(exc.hint)
+    fields = {
+        key: value
+        for key, value in exc.fields.items()
+        if isinstance(value, (str, int, float, bool, list)) or value is None
+    }
+    for key, value in redact_value(fields).items():
+        body.setdefault(key, value)
     return json_response(body, exc.status, headers)
