@@ -66,8 +66,7 @@ def rotate(
             "already_rotated": result.already_rotated,
             "verified": result.verified,
         }
-        with ws.store.write(ws.actor, "keys.rotate", f"artifacts:{ws.artifacts.url}", details):
-            pass
+        ws.store.record_event(ws.actor, "keys.rotate", f"artifacts:{ws.artifacts.url}", details)
     if json_out:
         print_json(details)
         return

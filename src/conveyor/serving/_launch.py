@@ -125,8 +125,7 @@ def audit_integrity_failure(ws: Any, ref: str, exc: IntegrityError) -> None:
         "error": exc.message,
     }
     try:
-        with ws.store.write(ws.actor, "model.integrity_failed", target, details=details):
-            pass
+        ws.store.record_event(ws.actor, "model.integrity_failed", target, details)
     except ConveyorError as audit_error:
         _log.error("Could not audit the integrity failure of %s: %s", ref, audit_error)
 
