@@ -20,6 +20,7 @@ from conveyor.pipelines._errors import (
     PipelineFailedError,
     PipelineNotFoundError,
     StepOutputError,
+    UnknownExecutorError,
 )
 from conveyor.pipelines._handles import StepOutput
 from conveyor.pipelines._step import Step, step
@@ -56,6 +57,7 @@ __all__ = [
     "StepOutput",
     "StepOutputError",
     "StepResult",
+    "UnknownExecutorError",
     "evaluation_metrics",
     "export_kfp",
     "load_dataset",

@@ -45,3 +45,9 @@ class StepOutputError(ConveyorError, TypeError):
     """A step returned something that does not match its declared outputs."""
 
     code = "step_output_error"
+
+
+class UnknownExecutorError(ConveyorError, LookupError):
+    """No executor has the name a pipeline run asked for, or a class is not an executor."""
+
+    code = "unknown_executor"

@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from conveyor.errors import ConveyorError
-
 if TYPE_CHECKING:
     from conveyor.core._progress import ProgressHook
     from conveyor.pipelines._step import Step
@@ -90,27 +88,29 @@ class Executor(ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release what :meth:`open` acquired."""
 
+    @classmethod
+    def create(cls, *, max_workers: int | None = None, ray_address: str | None = None) -> Executor:
+        """Build one from a pipeline run's options (``--max-workers``, ``--ray-address``).
+
+        The default ignores both options; executors that use one override this.
+        """
+        return cls()
+
 
 def resolve_executor(
     executor: str | Executor, *, max_workers: int | None = None, ray_address: str | None = None
 ) -> Executor:
-    """Turn ``"local"``, ``"ray"`` or an instance into an executor.
+    """Turn an executor name (``"local"``, ``"ray"``, a plug-in's) or an instance into one.
+
+    Names are looked up in the executor registry
+    (:func:`~conveyor.pipelines.executors.get_executor`) and built with
+    :meth:`Executor.create`.
 
     Raises:
-        ConveyorError: An unknown executor name.
+        UnknownExecutorError: no executor has that name.
     """
     if isinstance(executor, Executor):
         return executor
-    if executor == "local":
-        from conveyor.pipelines.executors._local import LocalExecutor
+    from conveyor.pipelines.executors._registry import get_executor
 
-        return LocalExecutor(max_workers=max_workers)
-    if executor == "ray":
-        from conveyor.pipelines.executors._ray import RayExecutor
-
-        return RayExecutor(address=ray_address)
-    raise ConveyorError(
-        f"Unknown executor {executor!r}. Executors: local, ray.",
-        hint="Pass --executor local (default) or --executor ray.",
-        executor=executor,
-    )
+    return get_executor(executor).create(max_workers=max_workers, ray_address=ray_address)

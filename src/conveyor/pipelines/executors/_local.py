@@ -28,6 +28,13 @@ class LocalExecutor(Executor):
 
     name: ClassVar[str] = "local"
 
+    @classmethod
+    def create(
+        cls, *, max_workers: int | None = None, ray_address: str | None = None
+    ) -> LocalExecutor:
+        """A thread pool of ``max_workers`` (default: the CPU count); ``ray_address`` is unused."""
+        return cls(max_workers=max_workers)
+
     def __init__(self, max_workers: int | None = None) -> None:
         workers = max_workers if max_workers is not None else (os.cpu_count() or 1)
         if workers < 1:

@@ -50,6 +50,13 @@ class RayExecutor(Executor):
 
     name: ClassVar[str] = "ray"
 
+    @classmethod
+    def create(
+        cls, *, max_workers: int | None = None, ray_address: str | None = None
+    ) -> RayExecutor:
+        """Connect to ``ray_address`` (default: a local instance); ``max_workers`` is unused."""
+        return cls(address=ray_address)
+
     def __init__(self, address: str | None = None, **init_kwargs: Any) -> None:
         self.address = address
         self.init_kwargs = (
