@@ -64,7 +64,7 @@ class _Job:
     body: bytes
 
 
-class Notifier(BaseNotifier):
+class WebhookNotifier(BaseNotifier):
     """Posts events to the configured webhook endpoints without blocking the caller.
 
     :meth:`send` serialises the body, queues one delivery per matching endpoint (event
@@ -92,7 +92,7 @@ class Notifier(BaseNotifier):
             ``secret_env`` variable is not set.
 
     Example:
-        >>> notifier = Notifier(settings.config.webhooks, env=os.environ)  # doctest: +SKIP
+        >>> notifier = WebhookNotifier(settings.config.webhooks, env=os.environ)  # doctest: +SKIP
         >>> notifier.send("deploy.promote", {"environment": "production"})  # doctest: +SKIP
         1
     """
@@ -123,7 +123,7 @@ class Notifier(BaseNotifier):
         self._stop = threading.Event()
 
     def __repr__(self) -> str:
-        return f"Notifier({len(self.config.endpoints)} endpoints)"
+        return f"WebhookNotifier({len(self.config.endpoints)} endpoints)"
 
     def send(self, event: str, payload: Mapping[str, Any]) -> int:
         """Queue ``event`` for every endpoint whose patterns match it; never blocks.

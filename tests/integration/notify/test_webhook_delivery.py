@@ -14,7 +14,7 @@ import pytest
 
 from conveyor.config import WebhooksConfig
 from conveyor.core import Actor
-from conveyor.notify import SIGNATURE_HEADER, Notifier, verify_signature
+from conveyor.notify import SIGNATURE_HEADER, WebhookNotifier, verify_signature
 from conveyor.store import open_store
 
 SECRET = "s3cret"
@@ -60,7 +60,7 @@ def test_a_receiver_verifies_the_hmac_of_the_delivered_event(
     receiver: tuple[str, type[_Receiver]],
 ) -> None:
     url, handler = receiver
-    notifier = Notifier(_config(url), env={"HOOK_SECRET": SECRET})
+    notifier = WebhookNotifier(_config(url), env={"HOOK_SECRET": SECRET})
     try:
         assert notifier.send("deploy.promote", {"environment": "production", "revision": 4}) == 1
         assert notifier.flush(timeout=10)
@@ -79,7 +79,7 @@ def test_a_briefly_failing_receiver_gets_the_event_after_retries(
 ) -> None:
     url, handler = receiver
     handler.fail_first = 2
-    notifier = Notifier(_config(url), env={"HOOK_SECRET": SECRET}, backoff_s=0.01)
+    notifier = WebhookNotifier(_config(url), env={"HOOK_SECRET": SECRET}, backoff_s=0.01)
     try:
         notifier.send("deploy.advance", {"environment": "production"})
         assert notifier.flush(timeout=10)
@@ -99,7 +99,7 @@ def _closed_port() -> int:
 def test_a_receiver_that_is_down_never_blocks_and_the_failure_is_audited(tmp_path: Path) -> None:
     store = open_store(f"sqlite:///{tmp_path / 'meta.db'}")
     url = f"http://127.0.0.1:{_closed_port()}/hook"
-    notifier = Notifier(
+    notifier = WebhookNotifier(
         _config(url, max_attempts=3), env={"HOOK_SECRET": SECRET}, store=store,
         actor=Actor("controller"), backoff_s=0.05,
     )  # fmt: skip
@@ -123,7 +123,7 @@ def test_a_receiver_that_is_down_never_blocks_and_the_failure_is_audited(tmp_pat
 
 def test_a_refused_body_is_not_retried(receiver: tuple[str, type[_Receiver]]) -> None:
     url, handler = receiver
-    notifier = Notifier(_config(url), env={"HOOK_SECRET": "wrong"}, backoff_s=0.01)
+    notifier = WebhookNotifier(_config(url), env={"HOOK_SECRET": "wrong"}, backoff_s=0.01)
     try:
         notifier.send("deploy.pause", {})
         assert notifier.flush(timeout=10)

@@ -8,7 +8,13 @@ import logging
 import pytest
 
 from conveyor.config import WebhookEndpoint, WebhooksConfig
-from conveyor.notify import LogNotifier, Notifier, NotifyConfigError, sign_body, verify_signature
+from conveyor.notify import (
+    LogNotifier,
+    NotifyConfigError,
+    WebhookNotifier,
+    sign_body,
+    verify_signature,
+)
 from conveyor.notify._webhook import _body
 
 
@@ -35,7 +41,7 @@ def test_a_host_outside_the_allow_list_is_refused_at_config_time() -> None:
         timeout_s=1.0,
     )
     with pytest.raises(NotifyConfigError, match=r"'evil\.example', which is not in") as info:
-        Notifier(config)
+        WebhookNotifier(config)
     assert info.value.fields["host"] == "evil.example"
     assert "allowed_hosts" in (info.value.hint or "")
 
@@ -46,7 +52,7 @@ def test_a_missing_secret_variable_is_refused_naming_it() -> None:
         endpoints=({"url": "http://127.0.0.1:1/h", "secret_env": "HOOK_SECRET"},),
     )
     with pytest.raises(NotifyConfigError, match="'HOOK_SECRET', which is not set"):
-        Notifier(config, env={})
+        WebhookNotifier(config, env={})
 
 
 def test_events_matching_no_endpoint_are_not_queued() -> None:
@@ -54,7 +60,7 @@ def test_events_matching_no_endpoint_are_not_queued() -> None:
         allowed_hosts=("127.0.0.1",),
         endpoints=({"url": "http://127.0.0.1:1/h", "events": ["deploy.*"]},),
     )
-    notifier = Notifier(config)
+    notifier = WebhookNotifier(config)
     try:
         assert notifier.send("monitor.alert", {}) == 0
     finally:
@@ -76,3 +82,22 @@ def test_log_notifier_writes_the_event_to_the_conveyor_notify_logger(
         assert LogNotifier().send("deploy.promote", {"environment": "production"}) == 1
     assert caplog.records[0].name == "conveyor.notify"
     assert caplog.records[0].getMessage() == 'deploy.promote {"environment": "production"}'
+
+
+@pytest.mark.parametrize(
+    ("event", "level"),
+    [
+        ("monitor.alert", logging.WARNING),
+        ("agent.retrain_failed", logging.WARNING),
+        ("notify.failed", logging.WARNING),
+        ("monitor.recovered", logging.INFO),
+        ("deploy.rollback", logging.INFO),
+    ],
+)
+def test_log_notifier_writes_alerts_and_failures_at_warning(
+    caplog: pytest.LogCaptureFixture, event: str, level: int
+) -> None:
+    with caplog.at_level(logging.DEBUG, logger="conveyor.notify"):
+        LogNotifier().send(event, {"environment": "production"})
+    assert [(r.name, r.levelno) for r in caplog.records] == [("conveyor.notify", level)]
+    assert caplog.records[0].getMessage() == f'{event} {{"environment": "production"}}'
