@@ -6,10 +6,12 @@ required. Checks are found by name in a registry (built-ins declared by import p
 plug-ins through the ``conveyor.checks`` entry-point group, user classes through
 :func:`register_check`). :func:`run_checks` runs a list of :class:`CheckSpec` against a
 lazily loaded :class:`CheckContext` (predictions computed once per model per suite),
-records every result in the metadata store, and turns a raising check into an ``"error"``
-result while the others still run. :func:`evaluate_gates` decides PROMOTE, HOLD or REJECT
-with every reason, and :func:`write_reports` writes Markdown, JUnit XML, JSON and a
-self-contained HTML report.
+records every result, and turns a raising check into an ``"error"`` result while the
+others still run. :func:`evaluate_gates` decides PROMOTE, HOLD or REJECT with every reason,
+and :func:`write_reports` writes Markdown, JUnit XML, JSON and a self-contained HTML
+report. Results, decisions and data schemas are kept behind :class:`BaseCheckRecords`
+(:func:`check_records` gives a workspace's; :class:`SqlCheckRecords` keeps them in the
+metadata store).
 """
 
 from __future__ import annotations
@@ -30,21 +32,17 @@ from conveyor.checks._base import (
 )
 from conveyor.checks._config import specs_from_config, validate_config
 from conveyor.checks._context import CheckContext
-from conveyor.checks._gates import (
-    FIRST_MODEL_REASON,
-    Decision,
-    GateDecision,
-    evaluate_gates,
-    expected_divergence,
-)
+from conveyor.checks._decision import Decision, GateDecision
+from conveyor.checks._gates import FIRST_MODEL_REASON, evaluate_gates, expected_divergence
 from conveyor.checks._records import (
-    CheckRecord,
+    check_records,
     latest_decision,
     list_decisions,
     list_results,
     record_decision,
     record_suite,
 )
+from conveyor.checks._records_base import BaseCheckRecords, CheckRecord, SchemaRecord
 from conveyor.checks._registry import (
     ENTRY_POINT_GROUP,
     CheckRegistryError,
@@ -55,6 +53,7 @@ from conveyor.checks._registry import (
     register_check,
     unregister_check,
 )
+from conveyor.checks._sql import SqlCheckRecords
 from conveyor.checks._suite import CheckSpec, CheckSuite, Gate, SuiteResult, run_checks
 from conveyor.checks.reports import (
     render_html,
@@ -65,6 +64,7 @@ from conveyor.checks.reports import (
 )
 
 __all__ = [
+    "BaseCheckRecords",
     "Check",
     "CheckContext",
     "CheckError",
@@ -82,13 +82,16 @@ __all__ = [
     "SEVERITIES",
     "STATUSES",
     "SUBJECT_KINDS",
+    "SchemaRecord",
     "Severity",
+    "SqlCheckRecords",
     "Status",
     "Subject",
     "SubjectKind",
     "SuiteResult",
     "UnknownCheckError",
     "available_checks",
+    "check_records",
     "evaluate_gates",
     "expected_divergence",
     "get_check",

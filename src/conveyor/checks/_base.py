@@ -38,6 +38,8 @@ class CheckError(ConveyorError):
     an ``"error"`` result with this message and hint, and the other checks still run.
     """
 
+    code = "check_error"
+
 
 class CheckParams(BaseModel):
     """Base of every check's params model: unknown keys are errors, values are immutable."""

@@ -12,11 +12,11 @@ canary of the candidate against that champion should expect to see live.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from conveyor.checks._base import CheckResult, Subject
+from conveyor.checks._base import CheckResult
+from conveyor.checks._decision import Decision, GateDecision
+from conveyor.checks._records import record_decision
 from conveyor.checks._registry import get_check
 from conveyor.checks._suite import CheckSpec, SuiteResult
 from conveyor.errors import ConveyorError
@@ -24,50 +24,9 @@ from conveyor.errors import ConveyorError
 if TYPE_CHECKING:
     from conveyor.workspace import Workspace
 
-Decision = Literal["PROMOTE", "HOLD", "REJECT"]
 FIRST_MODEL_REASON = "no champion yet: judged on absolute checks only"
 #: Key of a check result's details holding a recorded divergence profile.
 EXPECTED_DIVERGENCE = "expected_divergence"
-
-
-@dataclass(frozen=True)
-class GateDecision:
-    """The verdict on one candidate.
-
-    Attributes:
-        decision: ``"PROMOTE"``, ``"HOLD"`` or ``"REJECT"``.
-        reasons: Every reason, blocking ones first.
-        subject: The candidate judged.
-        champion_ref: The champion it was compared with, or ``None`` (first model).
-        suite_id: The suite whose results were judged.
-        at: When the decision was made (UTC).
-        actor: Who recorded it (empty until recorded).
-    """
-
-    decision: Decision
-    reasons: tuple[str, ...]
-    subject: Subject
-    champion_ref: str | None
-    suite_id: str
-    at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    actor: str = ""
-
-    @property
-    def passed(self) -> bool:
-        """True when the candidate may be promoted."""
-        return self.decision == "PROMOTE"
-
-    def to_dict(self) -> dict[str, Any]:
-        """A strict-JSON-able dict of the decision."""
-        return {
-            "decision": self.decision,
-            "reasons": list(self.reasons),
-            "subject": {"kind": self.subject.kind, "ref": self.subject.ref},
-            "champion_ref": self.champion_ref,
-            "suite_id": self.suite_id,
-            "at": self.at.isoformat(),
-            "actor": self.actor,
-        }
 
 
 def evaluate_gates(
@@ -84,8 +43,8 @@ def evaluate_gates(
         gates: The configured gates; a gate whose check is missing from the suite is a
             blocking reason (it was declared but never ran).
         has_champion: False for the first model: relative checks do not count.
-        workspace: When given, the decision is recorded in ``gate_decisions`` and audited
-            (``gate.decide``).
+        workspace: When given, the decision is recorded in the workspace's check records
+            and audited (``gate.decide``).
     """
     rejects: list[str] = []
     holds: list[str] = []
@@ -129,8 +88,6 @@ def evaluate_gates(
         suite_id=suite.suite_id,
     )
     if workspace is not None:
-        from conveyor.checks._records import record_decision
-
         verdict = record_decision(workspace, verdict)
     return verdict
 

@@ -12,9 +12,8 @@ live in ``conveyor.ci``. Plug-ins register through the entry-point group
 from __future__ import annotations
 
 import difflib
-import threading
 from collections.abc import Iterable
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import EntryPoint
 from typing import Any, cast
 
 from conveyor.checks._base import Check
@@ -55,16 +54,17 @@ BUILTINS: dict[str, str] = {
     "serving_roundtrip": f"{_CI}:ServingRoundtripCheck",
 }
 
-#: Loaded plug-ins; ``None`` until the first lookup reads the entry points.
-_plugins: dict[str, type[Check]] | None = None
-
 
 class CheckRegistryError(ConveyorError):
     """A check class or plug-in is malformed, or a declared check failed to import."""
 
+    code = "check_registry_error"
+
 
 class UnknownCheckError(ConfigError, KeyError):
     """No check is registered under a name; the message lists the valid names."""
+
+    code = "unknown_check"
 
     def __str__(self) -> str:  # KeyError would quote the message
         return ConfigError.__str__(self)
@@ -117,18 +117,7 @@ def load_entry_points(points: Iterable[EntryPoint]) -> dict[str, type[Check]]:
 
 def reset_plugins() -> None:
     """Forget the loaded plug-ins so the next lookup reads the entry points again."""
-    global _plugins  # noqa: PLW0603 - process-wide cache
-    with _LOCK:
-        _plugins = None
-
-
-def _load_plugins() -> dict[str, type[Check]]:
-    # Kept in a module global (not inside the registry) so it can be inspected and replaced.
-    global _plugins  # noqa: PLW0603 - read once per process, then cached
-    with _LOCK:
-        if _plugins is None:
-            _plugins = load_entry_points(entry_points(group=ENTRY_POINT_GROUP))
-        return _plugins
+    _REGISTRY.reset_plugins()
 
 
 def _validate_class(cls: Any, origin: str) -> type[Check]:
@@ -178,7 +167,6 @@ def _builtin_error(name: str, target: str, exc: Exception) -> CheckRegistryError
     )
 
 
-_LOCK = threading.RLock()
 _REGISTRY: PluginRegistry[Check] = PluginRegistry(
     "check",
     Check,
@@ -188,5 +176,4 @@ _REGISTRY: PluginRegistry[Check] = PluginRegistry(
     not_found=_not_found,
     plugin_error=_plugin_error,
     builtin_error=_builtin_error,
-    plugin_source=_load_plugins,
 )

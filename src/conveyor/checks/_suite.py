@@ -29,6 +29,7 @@ from conveyor.checks._base import (
     non_finite,
 )
 from conveyor.checks._context import CheckContext
+from conveyor.checks._records import record_suite
 from conveyor.checks._registry import CheckRegistryError, get_check
 from conveyor.errors import ConfigError, ConveyorError
 
@@ -175,8 +176,6 @@ def run_checks(
         duration_s=time.perf_counter() - start,
     )
     if record:
-        from conveyor.checks._records import record_suite
-
         record_suite(ctx.workspace, suite)
     return suite
 

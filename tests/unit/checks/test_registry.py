@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from conveyor.checks import (
+    ENTRY_POINT_GROUP,
     Check,
     CheckContext,
     CheckRegistryError,
@@ -108,6 +109,13 @@ def plugin_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
                 def run(self, ctx, **params):
                     return self.result(ctx, passed=True)
 
+            class PluginLatencyCheck(Check):
+                name = "latency"
+                subject_kind = "model"
+
+                def run(self, ctx, **params):
+                    return self.result(ctx, passed=True)
+
             NOT_A_CHECK = 42
             """
         )
@@ -135,10 +143,49 @@ def test_entry_point_that_is_not_a_check_is_refused(plugin_module: str) -> None:
         load_entry_points([point])
 
 
-def test_loaded_plugins_are_looked_up_before_built_ins(
-    plugin_module: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    found = load_entry_points([EntryPoint("acme", f"{plugin_module}:AcmeCheck", "g")])
-    monkeypatch.setattr(_registry, "_plugins", found)
-    assert get_check("acme") is found["acme"]
-    assert "acme" in available_checks()
+@pytest.fixture
+def installed_plugin(plugin_module: str, tmp_path: Path) -> Iterator[str]:
+    """A distribution on ``sys.path`` declaring two checks, one named like a built-in."""
+    info = tmp_path / "acme_checks-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-checks\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(
+        f"[{ENTRY_POINT_GROUP}]\nacme = {plugin_module}:AcmeCheck\n"
+        f"latency = {plugin_module}:PluginLatencyCheck\n"
+    )
+    _registry.reset_plugins()
+    yield "acme"
+    _registry.reset_plugins()  # the next lookup reads the entry points without it
+
+
+def test_installed_plugins_are_looked_up_before_built_ins(installed_plugin: str) -> None:
+    assert get_check(installed_plugin).__name__ == "AcmeCheck"
+    assert get_check("latency").__name__ == "PluginLatencyCheck"
+    assert installed_plugin in available_checks()
+
+
+def test_installed_plugins_are_read_once_until_reset(tmp_path: Path, installed_plugin: str) -> None:
+    assert installed_plugin in available_checks()
+    (tmp_path / "acme_checks-1.0.dist-info" / "entry_points.txt").write_text("")
+    assert installed_plugin in available_checks()  # cached for the process
+    _registry.reset_plugins()
+    assert installed_plugin not in available_checks()
+
+
+def test_each_check_error_class_has_its_own_code() -> None:
+    from conveyor.checks import CheckError
+    from conveyor.checks.data import DataCheckInputError, SchemaNotFoundError
+    from conveyor.checks.model import ModelCheckInputError
+    from conveyor.errors import ConveyorError
+
+    classes = [
+        ConveyorError, ConfigError, CheckError, CheckRegistryError, UnknownCheckError,
+        DataCheckInputError, SchemaNotFoundError, ModelCheckInputError,
+    ]  # fmt: skip
+    codes = [cls.code for cls in classes]
+    assert len(set(codes)) == len(codes), codes
+    assert (CheckError.code, CheckRegistryError.code, UnknownCheckError.code) == (
+        "check_error",
+        "check_registry_error",
+        "unknown_check",
+    )

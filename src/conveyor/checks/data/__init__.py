@@ -2,7 +2,7 @@
 
 This package owns the checks whose subject is a dataset version: ``schema`` (validation
 against a pandera schema inferred from a good version and stored, versioned, in the
-``data_schemas`` table), ``anomalies`` (against the reference version's profile),
+check records), ``anomalies`` (against the reference version's profile),
 ``data_drift`` (between two versions), ``label_leakage``, ``duplicates``, ``class_balance``
 and ``feature_importance``. Each check's measurement is a plain function over DataFrames
 (``find_anomalies``, ``measure_drift``, ...) wrapped by a registered :class:`Check` class;

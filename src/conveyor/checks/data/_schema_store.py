@@ -1,22 +1,22 @@
 """Stored data schemas: inferred from a dataset version, versioned per dataset.
 
 Each call to :func:`infer_schema` that produces a different document appends the next
-schema version of the dataset (contiguous, starting at 1) in the ``data_schemas`` table, in
-one audited transaction (``schema.infer``); inferring the same document again returns the
-latest version unchanged. Nothing is updated in place, so a check result can always name
-the exact schema version it validated against.
+schema version of the dataset (contiguous, starting at 1) to the workspace's check records
+(:func:`~conveyor.checks.check_records`), in one audited write (``schema.infer``);
+inferring the same document again returns the latest version unchanged. Nothing is
+updated in place, so a check result can always name the exact schema version it validated
+against.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import pandera.pandas as pa
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
+from conveyor.checks._records import check_records
+from conveyor.checks._records_base import SchemaRecord
 from conveyor.checks.data._errors import DataCheckInputError, SchemaNotFoundError
 from conveyor.checks.data._schema_infer import (
     DEFAULT_TOLERANCE,
@@ -24,8 +24,7 @@ from conveyor.checks.data._schema_infer import (
     build_pandera,
     infer_frame_schema,
 )
-from conveyor.core import isoformat, utcnow
-from conveyor.store import DataSchemaRow, WriteTx
+from conveyor.core import isoformat
 
 if TYPE_CHECKING:
     from conveyor.data import DatasetRef
@@ -33,7 +32,7 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class StoredSchema:
+class StoredSchema(SchemaRecord):
     """One stored schema version of a dataset.
 
     Attributes:
@@ -46,18 +45,7 @@ class StoredSchema:
         unchanged: True when :func:`infer_schema` found the same document already stored.
     """
 
-    dataset: str
-    version: int
-    from_dataset_version: int
-    document: dict[str, Any]
-    created_at: datetime
-    created_by: str
     unchanged: bool = False
-
-    @property
-    def ref(self) -> str:
-        """``"<dataset> schema v<version>"``, as explanations name it."""
-        return f"{self.dataset} schema v{self.version}"
 
     @property
     def pandera(self) -> pa.DataFrameSchema:
@@ -65,15 +53,15 @@ class StoredSchema:
         return build_pandera(self.document)
 
     @classmethod
-    def from_row(cls, row: DataSchemaRow, *, unchanged: bool = False) -> StoredSchema:
-        """Build from a metadata row."""
+    def from_record(cls, record: SchemaRecord, *, unchanged: bool = False) -> StoredSchema:
+        """Build from what the check records returned."""
         return cls(
-            dataset=row.dataset,
-            version=row.version,
-            from_dataset_version=row.from_dataset_version,
-            document=dict(row.schema),
-            created_at=row.created_at,
-            created_by=row.created_by,
+            dataset=record.dataset,
+            version=record.version,
+            from_dataset_version=record.from_dataset_version,
+            document=dict(record.document),
+            created_at=record.created_at,
+            created_by=record.created_by,
             unchanged=unchanged,
         )
 
@@ -145,62 +133,16 @@ def infer_schema(
         )
     document = infer_frame_schema(frame, version.profile, options)
 
-    def record(tx: WriteTx) -> StoredSchema:
-        session = tx.session
-        latest = _latest_row(session, version.name)
-        if (
-            latest is not None
-            and latest.schema == document
-            and latest.from_dataset_version == version.version
-        ):
-            raise _Unchanged(StoredSchema.from_row(latest, unchanged=True))
-        number = 1 if latest is None else latest.version + 1
-        row = DataSchemaRow(
-            dataset=version.name,
-            version=number,
-            from_dataset_version=version.version,
-            schema=document,
-            created_at=utcnow(),
-            created_by=ws.actor.name,
-        )
-        session.add(row)
-        session.flush()
-        tx.details.update(schema_version=number, from_dataset_version=version.version)
-        return StoredSchema.from_row(row)
-
-    try:
-        return ws.store.transact(ws.actor, "schema.infer", f"dataset:{version.name}", record)
-    except _Unchanged as same:
-        return same.stored
-
-
-class _Unchanged(Exception):
-    """Rolls the transaction back (no audit event) when the schema is already stored."""
-
-    def __init__(self, stored: StoredSchema) -> None:
-        super().__init__(stored.ref)
-        self.stored = stored
-
-
-def _latest_row(session: Session, dataset: str) -> DataSchemaRow | None:
-    latest = (
-        select(func.max(DataSchemaRow.version))
-        .where(DataSchemaRow.dataset == dataset)
-        .scalar_subquery()
+    record, created = check_records(ws).add_schema(
+        ws.actor, version.name, version.version, document
     )
-    row: DataSchemaRow | None = session.scalars(
-        select(DataSchemaRow).where(
-            DataSchemaRow.dataset == dataset, DataSchemaRow.version == latest
-        )
-    ).first()
-    return row
+    return StoredSchema.from_record(record, unchanged=not created)
 
 
 def latest_schema(ws: Workspace, dataset: str) -> StoredSchema | None:
     """The newest stored schema of ``dataset``, or ``None`` when none was inferred."""
-    with ws.store.read() as session:
-        row = _latest_row(session, dataset)
-        return None if row is None else StoredSchema.from_row(row)
+    record = check_records(ws).latest_schema(dataset)
+    return None if record is None else StoredSchema.from_record(record)
 
 
 def get_schema(ws: Workspace, dataset: str, version: int | None = None) -> StoredSchema:
@@ -210,39 +152,28 @@ def get_schema(ws: Workspace, dataset: str, version: int | None = None) -> Store
         SchemaNotFoundError: No schema stored for the dataset, or no such version; the
             message lists the versions that exist.
     """
-    with ws.store.read() as session:
-        rows = session.scalars(
-            select(DataSchemaRow)
-            .where(DataSchemaRow.dataset == dataset)
-            .order_by(DataSchemaRow.version)
-        ).all()
-        if not rows:
-            raise SchemaNotFoundError(
-                f"No schema is stored for dataset {dataset!r}.",
-                hint=f"Infer one from a good version first: "
-                f"conveyor.checks.data.infer_schema(ws, '{dataset}@<version>').",
-                dataset=dataset,
-            )
-        if version is None:
-            return StoredSchema.from_row(rows[-1])
-        for row in rows:
-            if row.version == version:
-                return StoredSchema.from_row(row)
+    records = check_records(ws).list_schemas(dataset)
+    if not records:
         raise SchemaNotFoundError(
-            f"Dataset {dataset!r} has no schema version {version}; it has versions "
-            f"1-{rows[-1].version}.",
-            hint="Omit the version to use the newest schema.",
+            f"No schema is stored for dataset {dataset!r}.",
+            hint=f"Infer one from a good version first: "
+            f"conveyor.checks.data.infer_schema(ws, '{dataset}@<version>').",
             dataset=dataset,
-            version=version,
         )
+    if version is None:
+        return StoredSchema.from_record(records[-1])
+    for record in records:
+        if record.version == version:
+            return StoredSchema.from_record(record)
+    raise SchemaNotFoundError(
+        f"Dataset {dataset!r} has no schema version {version}; it has versions "
+        f"1-{records[-1].version}.",
+        hint="Omit the version to use the newest schema.",
+        dataset=dataset,
+        version=version,
+    )
 
 
 def list_schemas(ws: Workspace, dataset: str) -> list[StoredSchema]:
     """Every stored schema version of ``dataset``, oldest first."""
-    with ws.store.read() as session:
-        rows = session.scalars(
-            select(DataSchemaRow)
-            .where(DataSchemaRow.dataset == dataset)
-            .order_by(DataSchemaRow.version)
-        ).all()
-        return [StoredSchema.from_row(row) for row in rows]
+    return [StoredSchema.from_record(record) for record in check_records(ws).list_schemas(dataset)]

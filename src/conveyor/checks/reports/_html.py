@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from conveyor.checks._base import CheckResult
-from conveyor.checks._gates import GateDecision
+from conveyor.checks._decision import GateDecision
 from conveyor.checks._suite import SuiteResult
 from conveyor.checks.reports._text import format_value
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from conveyor.checks._base import CheckResult, json_safe
-from conveyor.checks._gates import GateDecision
+from conveyor.checks._decision import GateDecision
 from conveyor.checks._suite import SuiteResult
 
 #: File name written by :func:`write_reports` per format.
