@@ -1,10 +1,13 @@
-"""Reading and writing monitoring reports and alert incidents in the metadata store.
+"""Storing and reading monitoring reports and alert incidents, through the records interface.
 
-A report's full JSON goes to the artifact store first (content-addressed, referenced from
-the row so garbage collection keeps it); the row is then written in one audited
-transaction (``monitor.report``). Alert incidents follow "at most once per incident": the
-check for an open incident and its opening happen in one write transaction, and writers
-are serialised database-wide, so two concurrent runs cannot both open (and announce) it.
+A report's full JSON goes to the artifact store first (content-addressed, so storing it
+twice is harmless); the report is then recorded with its reference to that JSON in one
+audited step (``monitor.report``). Alert incidents follow "at most once per incident":
+:meth:`BaseMonitoringRecords.update_incident` opens an incident atomically, and only an
+opening or a closing is announced, after it is recorded.
+
+Each function takes the metadata store (the SQL records are used) or any
+:class:`BaseMonitoringRecords`.
 """
 
 from __future__ import annotations
@@ -14,16 +17,31 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-
 from conveyor.artifacts import ArtifactStore
-from conveyor.core import Actor, utcnow
+from conveyor.core import Actor
+from conveyor.monitoring._records_base import BaseMonitoringRecords
 from conveyor.monitoring._report import MonitoringReport
-from conveyor.store import AlertRow, ArtifactRefRow, MetadataStore, MonitoringReportRow, WriteTx
+from conveyor.monitoring._sql import SqlMonitoringRecords
+from conveyor.store import MetadataStore
+
+#: Where monitoring records are kept: the metadata store (its SQL records) or a backend.
+RecordsSource = MetadataStore | BaseMonitoringRecords
+
+
+def monitoring_records(source: RecordsSource) -> BaseMonitoringRecords:
+    """The records ``source`` names: itself if it is records, else the store's SQL records.
+
+    Example:
+        >>> monitoring_records(ws.store).open_alerts()  # doctest: +SKIP
+        []
+    """
+    if isinstance(source, BaseMonitoringRecords):
+        return source
+    return SqlMonitoringRecords(source)
 
 
 def save_report(
-    store: MetadataStore,
+    source: RecordsSource,
     artifacts: ArtifactStore,
     actor: Actor,
     *,
@@ -35,7 +53,7 @@ def save_report(
     body: dict[str, Any],
     reference: dict[str, Any],
 ) -> MonitoringReport:
-    """Store the report JSON as an artifact and index it as a ``monitoring_reports`` row."""
+    """Store the report JSON as an artifact, then record the report pointing at it."""
     document = {
         "environment": environment,
         "model": model,
@@ -46,75 +64,53 @@ def save_report(
     }
     data = json.dumps(document, sort_keys=True, default=str, allow_nan=False).encode()
     digest = artifacts.put_bytes(data).hash
-
-    def write(tx: WriteTx) -> MonitoringReport:
-        row = MonitoringReportRow(
-            environment=environment,
-            model=model,
-            version=version,
-            revision=revision,
-            window_start=window[0],
-            window_end=window[1],
-            rows=int(body["rows"]),
-            labelled_rows=int(body["labelled_rows"]),
-            verdict=str(body["verdict"]),
-            message=str(body["message"]),
-            reference=reference,
-            drift=body["drift"],
-            performance=body["performance"],
-            quality=body["quality"],
-            content_hash=digest,
-            created_at=utcnow(),
-            actor=actor.name,
-        )
-        tx.session.add(row)
-        tx.session.flush()
-        tx.session.add(ArtifactRefRow(hash=digest, owner=f"monitoring_report:{row.id}"))
-        tx.details = {"report": row.id, "verdict": row.verdict, "model": f"{model}@{version}"}
-        return MonitoringReport.from_row(row)
-
-    return store.transact(actor, "monitor.report", f"env:{environment}", write)
+    return monitoring_records(source).add_report(
+        actor,
+        environment=environment,
+        model=model,
+        version=version,
+        revision=revision,
+        window_start=window[0],
+        window_end=window[1],
+        rows=int(body["rows"]),
+        labelled_rows=int(body["labelled_rows"]),
+        verdict=str(body["verdict"]),
+        message=str(body["message"]),
+        reference=reference,
+        drift=body["drift"],
+        performance=body["performance"],
+        quality=body["quality"],
+        content_hash=digest,
+    )
 
 
-def latest_report_in(store: MetadataStore, environment: str | None) -> MonitoringReport | None:
+def latest_report_in(source: RecordsSource, environment: str | None) -> MonitoringReport | None:
     """The newest stored report (of ``environment``, or of any environment)."""
-    history = report_history(store, environment, limit=1)
+    history = report_history(source, environment, limit=1)
     return history[-1] if history else None
 
 
 def report_history(
-    store: MetadataStore, environment: str | None, *, limit: int = 50
+    source: RecordsSource, environment: str | None, *, limit: int = 50
 ) -> list[MonitoringReport]:
-    """The newest ``limit`` reports, oldest first."""
-    query = select(MonitoringReportRow)
-    if environment is not None:
-        query = query.where(MonitoringReportRow.environment == environment)
-    query = query.order_by(MonitoringReportRow.id.desc()).limit(limit)
-    with store.read() as session:
-        rows = list(session.scalars(query))
-    return [MonitoringReport.from_row(row) for row in reversed(rows)]
+    """The newest ``limit`` reports, oldest first.
+
+    Example:
+        >>> [r.verdict for r in report_history(ws.store, "production", limit=3)]  # doctest: +SKIP
+        ['ok', 'ok', 'drift']
+    """
+    return monitoring_records(source).reports(environment, limit=limit)
 
 
 def first_report_of(
-    store: MetadataStore, environment: str, model: str, version: int
+    source: RecordsSource, environment: str, model: str, version: int
 ) -> MonitoringReport | None:
     """The oldest report of a model version in an environment (its prediction baseline)."""
-    query = (
-        select(MonitoringReportRow)
-        .where(MonitoringReportRow.environment == environment)
-        .where(MonitoringReportRow.model == model)
-        .where(MonitoringReportRow.version == version)
-        .where(MonitoringReportRow.rows > 0)
-        .order_by(MonitoringReportRow.id)
-        .limit(1)
-    )
-    with store.read() as session:
-        row = session.scalars(query).first()
-        return None if row is None else MonitoringReport.from_row(row)
+    return monitoring_records(source).first_report(environment, model, version)
 
 
 def update_incident(
-    store: MetadataStore,
+    source: RecordsSource,
     actor: Actor,
     *,
     incident_key: str,
@@ -126,49 +122,21 @@ def update_incident(
     """Open, touch or close the incident ``incident_key``; announce only opening and closing.
 
     Args:
+        source: The metadata store or monitoring records.
+        actor: Who records the change.
         incident_key: Identifies the incident, e.g. ``"production:churn:drift"``.
         kind: ``"drift"`` or ``"degraded"``.
         active: Whether the condition holds in the newest report.
         details: What to record (report id, verdict, drifted features, metric).
-        announce: Called after the commit with ``("monitor.alert" | "monitor.recovered",
-            payload)``; never called when nothing changed.
+        announce: Called after the change is recorded with ``("monitor.alert" |
+            "monitor.recovered", payload)``; never called when nothing changed.
 
     Returns:
         ``"opened"``, ``"closed"``, ``"ongoing"`` or ``None`` (no incident, none needed).
     """
-    if not active and not _has_open(store, incident_key):
-        return None  # the common quiet case writes nothing (and audits nothing)
-
-    def body(tx: WriteTx) -> str | None:
-        now = utcnow()
-        query = select(AlertRow).where(AlertRow.incident_key == incident_key)
-        row = tx.session.scalars(query.where(AlertRow.open.is_(True))).first()
-        if row is None and not active:
-            return None
-        if row is None:
-            tx.session.add(
-                AlertRow(
-                    incident_key=incident_key,
-                    kind=kind,
-                    first_at=now,
-                    last_at=now,
-                    open=True,
-                    details=details,
-                )
-            )
-            tx.details = {"incident": incident_key, "state": "opened"}
-            return "opened"
-        row.last_at = now
-        if active:
-            row.details = {**row.details, "latest": details}
-            tx.details = {"incident": incident_key, "state": "ongoing"}
-            return "ongoing"
-        row.open = False
-        row.details = {**row.details, "recovered": details}
-        tx.details = {"incident": incident_key, "state": "closed"}
-        return "closed"
-
-    state = store.transact(actor, "monitor.alert", f"alert:{incident_key}", body)
+    state = monitoring_records(source).update_incident(
+        actor, incident_key=incident_key, kind=kind, active=active, details=details
+    )
     payload = {"incident": incident_key, "kind": kind, **details}
     if state == "opened":
         announce("monitor.alert", payload)
@@ -177,24 +145,25 @@ def update_incident(
     return state
 
 
-def _has_open(store: MetadataStore, incident_key: str) -> bool:
-    query = select(AlertRow.id).where(AlertRow.incident_key == incident_key)
-    with store.read() as session:
-        return session.scalars(query.where(AlertRow.open.is_(True))).first() is not None
+def open_alerts(source: RecordsSource) -> list[dict[str, Any]]:
+    """Every open incident, oldest first.
 
+    Returns:
+        One dict per incident: ``id``, ``incident_key``, ``kind``, ``first_at``, ``last_at``
+        (datetimes) and ``details``.
 
-def open_alerts(store: MetadataStore) -> list[dict[str, Any]]:
-    """Every open incident, oldest first."""
-    query = select(AlertRow).where(AlertRow.open.is_(True)).order_by(AlertRow.id)
-    with store.read() as session:
-        return [
-            {
-                "id": row.id,
-                "incident_key": row.incident_key,
-                "kind": row.kind,
-                "first_at": row.first_at,
-                "last_at": row.last_at,
-                "details": row.details,
-            }
-            for row in session.scalars(query)
-        ]
+    Example:
+        >>> [a["incident_key"] for a in open_alerts(ws.store)]  # doctest: +SKIP
+        ['production:churn:drift']
+    """
+    return [
+        {
+            "id": alert.id,
+            "incident_key": alert.incident_key,
+            "kind": alert.kind,
+            "first_at": alert.first_at,
+            "last_at": alert.last_at,
+            "details": alert.details,
+        }
+        for alert in monitoring_records(source).open_alerts()
+    ]

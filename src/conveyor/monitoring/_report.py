@@ -1,4 +1,4 @@
-"""The stored monitoring report: :class:`MonitoringReport`."""
+"""What monitoring stores: the :class:`MonitoringReport` and the :class:`Alert` incident."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 
 from conveyor.core import isoformat
-from conveyor.store import MonitoringReportRow
 
 
 @dataclass(frozen=True)
@@ -63,30 +62,6 @@ class MonitoringReport:
         """The monitored model version, ``name@version``."""
         return f"{self.model}@{self.version}"
 
-    @classmethod
-    def from_row(cls, row: MonitoringReportRow) -> MonitoringReport:
-        """Build the report from its stored row."""
-        return cls(
-            id=row.id,
-            environment=row.environment,
-            model=row.model,
-            version=row.version,
-            revision=row.revision,
-            window_start=row.window_start,
-            window_end=row.window_end,
-            rows=row.rows,
-            labelled_rows=row.labelled_rows,
-            verdict=row.verdict,
-            message=row.message,
-            reference=row.reference,
-            drift=row.drift,
-            performance=row.performance,
-            quality=row.quality,
-            content_hash=row.content_hash,
-            created_at=row.created_at,
-            actor=row.actor,
-        )
-
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict of the whole report."""
         return {
@@ -130,3 +105,28 @@ class MonitoringReport:
             metric = str(self.performance.get("metric"))
             out.append(("conveyor_model_metric", {**base, "metric": metric}, float(value)))
         return out
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One alert incident: opened when a threshold is first crossed, closed on recovery.
+
+    Attributes:
+        id: The incident's id.
+        incident_key: What the incident is about, e.g. ``"production:churn:drift"``; at
+            most one incident per key is open at a time.
+        kind: ``"drift"`` or ``"degraded"``.
+        first_at: When it was opened.
+        last_at: When it was last seen (touched while it stays open, or closed).
+        open: Whether the condition still holds.
+        details: What was recorded when it opened, with ``"latest"`` (while ongoing) and
+            ``"recovered"`` (once closed) added.
+    """
+
+    id: int
+    incident_key: str
+    kind: str
+    first_at: datetime
+    last_at: datetime
+    open: bool
+    details: dict[str, Any]
