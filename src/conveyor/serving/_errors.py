@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conveyor.errors import ConfigError, ConveyorError
+from conveyor.errors import ConfigError, ConveyorError, StoreBusyError
 
 
 class ServingConfigError(ConfigError):
@@ -121,10 +121,13 @@ class NotReadyError(RequestError):
     status = 503
 
 
-class StoreBusyRequestError(RequestError):
-    """The store is busy (locked by another writer); retry after ``fields["retry_after"]`` s."""
+class StoreBusyRequestError(RequestError, StoreBusyError):
+    """The store is busy (locked by another writer); retry after ``fields["retry_after"]`` s.
 
-    code = "store_busy"
+    The HTTP form of :class:`~conveyor.errors.StoreBusyError`, with its code.
+    """
+
+    code = StoreBusyError.code
     status = 503
 
 
