@@ -5,11 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
-
+from conveyor.checks import check_records
 from conveyor.data import LockFile
 from conveyor.registry import AliasNotFoundError, ModelNotFoundError
-from conveyor.store import CheckResultRow, DataSchemaRow, GateDecisionRow, RunRow
 
 if TYPE_CHECKING:
     from conveyor.config import ConveyorConfig
@@ -66,35 +64,24 @@ def gate_names(config: ConveyorConfig) -> list[str]:
 
 
 def gather_facts(ws: Workspace) -> ProjectFacts:
-    """Read the configuration, ``conveyor.lock`` and the metadata store of ``ws``."""
+    """Read the configuration, ``conveyor.lock`` and the records of ``ws``.
+
+    The check facts come from the workspace's check records, the tuning fact from its
+    run tracker.
+    """
     config = ws.settings.config
     pipeline = config.pipelines.training
     checks = set(gate_names(config))
     if pipeline is not None:
         checks.update(INTEGRATION_CHECKS)
-    with ws.store.read() as session:
-        newest = (
-            select(CheckResultRow.check, func.max(CheckResultRow.id).label("id"))
-            .group_by(CheckResultRow.check)
-            .subquery()
-        )
-        rows = session.execute(
-            select(
-                CheckResultRow.check,
-                CheckResultRow.passed,
-                CheckResultRow.status,
-                CheckResultRow.explanation,
-            ).join(newest, CheckResultRow.id == newest.c.id)
-        ).all()
-        latest = {str(name): bool(passed) for name, passed, _, _ in rows}
-        skipped = {
-            str(name): str(explanation or "")
-            for name, _, status, explanation in rows
-            if status == "skipped"
-        }
-        has_schema = session.scalar(select(func.count()).select_from(DataSchemaRow)) or 0
-        decided = session.scalar(select(func.count()).select_from(GateDecisionRow)) or 0
-        tuned = session.scalar(select(func.count()).where(RunRow.kind == "tune")) or 0
+    records = check_records(ws)
+    newest = records.latest_results()
+    latest = {name: record.result.passed for name, record in newest.items()}
+    skipped = {
+        name: record.result.explanation
+        for name, record in newest.items()
+        if record.result.status == "skipped"
+    }
     workflow = next((rel for rel in WORKFLOW_FILES if (ws.root / rel).is_file()), None)
     return ProjectFacts(
         sections=configured_sections(config),
@@ -102,9 +89,9 @@ def gather_facts(ws: Workspace) -> ProjectFacts:
         latest=latest,
         skipped=skipped,
         pipeline=pipeline,
-        has_schema=bool(has_schema),
-        decided=bool(decided),
-        tuned=bool(tuned),
+        has_schema=records.has_schemas(),
+        decided=records.has_decisions(),
+        tuned=bool(ws.runs.list(kind="tune", limit=1)),
         pinned=bool(LockFile.load(ws.root).entries),
         encrypted=config.store.encryption.enabled,
         ci_workflow=workflow,
