@@ -5,11 +5,20 @@ example, metrics, lineage (run, dataset versions, code version), an optional ONN
 its parity check, global feature importance, and the hash of a manifest that lists every
 stored file; loading verifies each file against its hash. Aliases (``champion``, ...) move
 atomically and every change is audited and kept as history. Saving and loading particular
-kinds of models lives in :mod:`conveyor.registry.flavors`.
+kinds of models lives in :mod:`conveyor.registry.flavors`. Records live behind
+:class:`BaseModelRecords` (:class:`SqlModelRecords` by default); runs and dataset versions
+are looked up through a :class:`LineageSource` the workspace provides.
 """
 
 from __future__ import annotations
 
+from conveyor.registry._base import (
+    BaseModelRecords,
+    DatasetFacts,
+    LineageSource,
+    NewVersion,
+    RunLineage,
+)
 from conveyor.registry._errors import (
     AliasNotFoundError,
     ModelNotFoundError,
@@ -28,13 +37,17 @@ from conveyor.registry._models import (
 from conveyor.registry._prepare import ImportanceFn, PreparedModel, prepare_files, prepare_model
 from conveyor.registry._refs import ModelRef, parse_model_ref, validate_alias
 from conveyor.registry._registry import ModelRegistry
+from conveyor.registry._sql import SqlModelRecords
 from conveyor.registry._text import inert
 
 __all__ = [
     "AliasEvent",
     "AliasNotFoundError",
+    "BaseModelRecords",
+    "DatasetFacts",
     "HistoryEntry",
     "ImportanceFn",
+    "LineageSource",
     "LoadedModel",
     "ModelCard",
     "ModelNotFoundError",
@@ -44,8 +57,11 @@ __all__ = [
     "ModelSummary",
     "ModelVersion",
     "ModelVersionNotFoundError",
+    "NewVersion",
     "PreparedModel",
     "RegistrationError",
+    "RunLineage",
+    "SqlModelRecords",
     "inert",
     "parse_model_ref",
     "prepare_files",

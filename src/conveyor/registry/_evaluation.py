@@ -7,17 +7,13 @@ taken on a version is read with the version.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from typing import Any
-
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from conveyor.core import isoformat, utcnow
 from conveyor.registry._errors import RegistrationError
-from conveyor.registry._models import EVALUATION_KEY, ModelVersion
-from conveyor.registry._records import alias_map, find_model
-from conveyor.store import ModelVersionRow
+from conveyor.registry._models import EVALUATION_KEY
 
 #: The stored lineage key of an idempotent registration.
 KEY_FIELD = "idempotency_key"
@@ -27,14 +23,6 @@ MAX_KEY_LENGTH = 200
 HOLDOUT = "holdout"
 #: The gate verdicts a version can record.
 VERDICTS = ("PROMOTE", "HOLD", "REJECT")
-
-
-class ExistingVersion(Exception):
-    """Raised inside a registration to roll it back: the key names an earlier version."""
-
-    def __init__(self, version: ModelVersion) -> None:
-        super().__init__(version.ref)
-        self.version = version
 
 
 def check_key(key: object) -> str | None:
@@ -53,24 +41,6 @@ def check_key(key: object) -> str | None:
             hint="Pass something that names the attempt, such as a CI build id.",
         )
     return key
-
-
-def keyed_version(session: Session, name: str, key: str) -> ModelVersion | None:
-    """The version of ``name`` registered with idempotency key ``key``, if any."""
-    model = find_model(session, name)
-    if model is None:
-        return None
-    rows = session.scalars(
-        select(ModelVersionRow)
-        .where(ModelVersionRow.model_id == model.id)
-        .order_by(ModelVersionRow.version)
-    )
-    for row in rows:
-        if (row.lineage or {}).get(KEY_FIELD) == key:
-            aliases = alias_map(session, model.id)
-            mine = tuple(a for a, v in aliases.items() if v == row.version)
-            return ModelVersion.from_row(name, row, mine)
-    return None
 
 
 def with_decision(
@@ -108,3 +78,13 @@ def with_decision(
     }
     updated[EVALUATION_KEY] = evaluation
     return updated
+
+
+def finite(metrics: Mapping[str, Any]) -> dict[str, float | None]:
+    """Metric values as floats, a non-finite one as ``None``."""
+    # JSON has no NaN: PostgreSQL would refuse it, so a non-finite value is stored as null.
+    out: dict[str, float | None] = {}
+    for key, value in metrics.items():
+        number = float(value)
+        out[str(key)] = number if math.isfinite(number) else None
+    return out

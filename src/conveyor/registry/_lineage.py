@@ -1,8 +1,8 @@
-"""Lineage read straight from the metadata store: a run's datasets, code version, metrics,
-and the dataset versions a model names as its training data.
+"""Lineage of a version: a run's datasets, code version, metrics and params, and the
+dataset versions a model names as its training data.
 
-The registry sits beside ``conveyor.tracking`` and ``conveyor.data`` (same layer), so it
-reads their rows from the store instead of importing those packages.
+The registry sits beside ``conveyor.tracking`` and ``conveyor.data`` (same layer) and owns
+neither's records: it asks a :class:`LineageSource` the workspace wires in.
 """
 
 from __future__ import annotations
@@ -10,83 +10,63 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from conveyor.core import validate_name
 from conveyor.errors import InvalidNameError
+from conveyor.registry._base import LineageSource, RunLineage
 from conveyor.registry._errors import RegistrationError
 from conveyor.registry._refs import LATEST, MAX_VERSION, format_versions
-from conveyor.store import DatasetRow, DatasetVersionRow, RunDatasetRow, RunMetricRow, RunRow
-
-#: Guards against a corrupted parent chain that loops.
-_MAX_DEPTH = 64
 
 
-def run_lineage(session: Session, run_id: str) -> tuple[dict[str, Any], dict[str, float]]:
-    """Return ``(lineage, latest metrics)`` of a run.
+def require_source(
+    source: LineageSource | None, *, run: str | None, training_data: Sequence[Any]
+) -> LineageSource | None:
+    """``source``, unless lineage is asked for and there is none to ask.
 
-    Datasets and the code version are usually recorded on the pipeline run, while the
-    model comes out of a step run: the parent chain is walked, the nearest record winning.
+    Raises:
+        RegistrationError: ``run`` or ``training_data`` is given and ``source`` is ``None``.
+    """
+    if source is None and (run is not None or training_data):
+        given = "run=" if run is not None else "training_data="
+        raise RegistrationError(
+            f"Cannot register with {given}: no lineage source is configured, so runs and "
+            "dataset versions cannot be looked up.",
+            hint="Register through a workspace (ws.models), or pass "
+            "ModelRegistry(..., lineage=...).",
+        )
+    return source
+
+
+def run_lineage(source: LineageSource, run_id: str) -> RunLineage:
+    """The lineage of run ``run_id``.
 
     Raises:
         RegistrationError: no run has this id.
     """
-    run = session.get(RunRow, run_id)
-    if run is None:
+    found = source.run_lineage(run_id)
+    if found is None:
         raise RegistrationError(
             f"Cannot register with run {run_id!r}: no such run.",
             hint="Pass the id of a recorded run (see `conveyor runs list`) or omit run=.",
             run_id=run_id,
         )
-    datasets: dict[str, dict[str, Any]] = {}
-    code_version: Any = None
-    current: RunRow | None = run
-    for _ in range(_MAX_DEPTH):
-        if current is None:
-            break
-        if code_version is None:
-            code_version = current.code_version
-        rows = session.scalars(select(RunDatasetRow).where(RunDatasetRow.run_id == current.id))
-        for row in rows:
-            datasets.setdefault(
-                row.name,
-                {"name": row.name, "version": row.version, "content_hash": row.content_hash},
-            )
-        current = session.get(RunRow, current.parent_id) if current.parent_id else None
-    lineage = {
-        "run_id": run.id,
-        "code_version": code_version,
-        "datasets": [datasets[name] for name in sorted(datasets)],
-    }
-    return lineage, latest_metrics(session, run.id)
+    return found
 
 
-def latest_metrics(session: Session, run_id: str) -> dict[str, float]:
-    """The last logged value of each metric of a run (NaN stored as NULL comes back NaN)."""
-    rows = session.execute(
-        select(RunMetricRow.key, RunMetricRow.value)
-        .where(RunMetricRow.run_id == run_id)
-        .order_by(RunMetricRow.id)
-    )
-    return {key: float("nan") if value is None else float(value) for key, value in rows}
-
-
-def dataset_profiles(session: Session, datasets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def dataset_profiles(
+    source: LineageSource | None, datasets: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     """Each lineage dataset with its row count and profile, when that version is recorded."""
     out: list[dict[str, Any]] = []
     for entry in datasets:
-        row = session.scalars(
-            select(DatasetVersionRow)
-            .join(DatasetRow, DatasetRow.id == DatasetVersionRow.dataset_id)
-            .where(DatasetRow.name == entry.get("name"))
-            .where(DatasetVersionRow.version == entry.get("version"))
-        ).first()
+        name, number = entry.get("name"), entry.get("version")
+        facts = None
+        if source is not None and isinstance(name, str) and isinstance(number, int):
+            facts = source.dataset_version(name, number)
         out.append(
             {
                 **entry,
-                "row_count": None if row is None else row.row_count,
-                "profile": None if row is None else row.profile,
+                "row_count": None if facts is None else facts.row_count,
+                "profile": None if facts is None else facts.profile,
             }
         )
     return out
@@ -143,7 +123,7 @@ def _bad_version(ref: str) -> RegistrationError:
 
 
 def training_datasets(
-    session: Session, refs: Sequence[tuple[str, int | None]]
+    source: LineageSource, refs: Sequence[tuple[str, int | None]]
 ) -> list[dict[str, Any]]:
     """Lineage entries (name, version, content hash) of the dataset versions ``refs`` name.
 
@@ -152,23 +132,9 @@ def training_datasets(
     """
     out: list[dict[str, Any]] = []
     for name, number in refs:
-        query = (
-            select(DatasetVersionRow)
-            .join(DatasetRow, DatasetRow.id == DatasetVersionRow.dataset_id)
-            .where(DatasetRow.name == name)
-        )
-        if number is not None:
-            query = query.where(DatasetVersionRow.version == number)
-        row = session.scalars(query.order_by(DatasetVersionRow.version.desc())).first()
-        if row is None:
-            known = list(
-                session.scalars(
-                    select(DatasetVersionRow.version)
-                    .join(DatasetRow, DatasetRow.id == DatasetVersionRow.dataset_id)
-                    .where(DatasetRow.name == name)
-                    .order_by(DatasetVersionRow.version)
-                )
-            )
+        facts = source.dataset_version(name, number)
+        if facts is None:
+            known = source.dataset_versions(name)
             wanted = f"{name}@{number if number is not None else LATEST}"
             raise RegistrationError(
                 f"Cannot record training data {wanted}: "
@@ -180,5 +146,5 @@ def training_datasets(
                 hint="Add it with `conveyor data add NAME PATH`, or see `conveyor data list`.",
                 ref=wanted,
             )
-        out.append({"name": name, "version": row.version, "content_hash": row.content_hash})
+        out.append({"name": name, "version": facts.version, "content_hash": facts.content_hash})
     return out

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from conveyor.core import isoformat
-from conveyor.store import ModelAliasEventRow, ModelVersionRow
 
 #: Where a version's evaluation record sits inside its stored lineage.
 EVALUATION_KEY = "evaluation"
@@ -73,36 +72,6 @@ class ModelVersion:
         """The exact reference ``name@version``."""
         return f"{self.name}@{self.version}"
 
-    @classmethod
-    def from_row(
-        cls, name: str, row: ModelVersionRow, aliases: tuple[str, ...] = ()
-    ) -> ModelVersion:
-        """Build the value object from its stored row."""
-        lineage = dict(row.lineage or {})
-        evaluation = lineage.pop(EVALUATION_KEY, None)
-        return cls(
-            name=name,
-            version=row.version,
-            flavor=row.flavor,
-            content_hash=row.content_hash,
-            signature=row.signature,
-            input_example=row.input_example,
-            metrics=dict(row.metrics or {}),
-            params=dict(row.params or {}),
-            tags=dict(row.tags or {}),
-            description=row.description,
-            run_id=row.run_id,
-            lineage=lineage,
-            onnx=row.onnx,
-            importance=row.importance,
-            trusted=row.trusted,
-            status=row.status,
-            created_at=row.created_at,
-            created_by=row.created_by,
-            aliases=tuple(sorted(aliases)),
-            evaluation=dict(evaluation) if isinstance(evaluation, dict) else {},
-        )
-
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict (timestamps as ISO 8601 text)."""
         out = asdict(self)
@@ -150,11 +119,6 @@ class AliasEvent:
     at: datetime
     actor: str
     reason: str | None
-
-    @classmethod
-    def from_row(cls, name: str, row: ModelAliasEventRow) -> AliasEvent:
-        """Build the value object from its stored row."""
-        return cls(name, row.alias, row.from_version, row.to_version, row.at, row.actor, row.reason)
 
 
 @dataclass(frozen=True)

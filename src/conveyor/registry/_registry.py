@@ -7,24 +7,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-
-from conveyor.artifacts import ArtifactStore, unseal_profile
+from conveyor.artifacts import ArtifactStore
 from conveyor.core import Actor, validate_name
-from conveyor.registry._aliases import NoChange, drop_alias, point_aliases
-from conveyor.registry._errors import ModelStateError
-from conveyor.registry._evaluation import (
-    KEY_FIELD,
-    ExistingVersion,
-    check_key,
-    keyed_version,
-    with_decision,
-)
-from conveyor.registry._history import model_history
-from conveyor.registry._insert import finite, insert_version
+from conveyor.registry._base import BaseModelRecords, LineageSource, NewVersion
+from conveyor.registry._evaluation import check_key, finite
 from conveyor.registry._lineage import (
     dataset_profiles,
     dataset_refs,
+    require_source,
+    run_lineage,
+    training_datasets,
 )
 from conveyor.registry._loading import load_version, read_manifest
 from conveyor.registry._models import (
@@ -36,28 +28,20 @@ from conveyor.registry._models import (
     ModelVersion,
 )
 from conveyor.registry._prepare import ImportanceFn, PreparedModel, prepare_model
-from conveyor.registry._records import (
-    alias_map,
-    owner_of,
-    require_model,
-    resolve_row,
-    version_numbers,
-)
 from conveyor.registry._refs import ModelRef, parse_model_ref, validate_alias
-from conveyor.store import (
-    MetadataStore,
-    ModelRow,
-    ModelVersionRow,
-    WriteTx,
-)
+from conveyor.registry._sealing import Sealer
+from conveyor.registry._sql import SqlModelRecords
+from conveyor.store import MetadataStore
 
 
 class ModelRegistry:
     """Named models with contiguous versions, aliases, lineage and model cards.
 
-    Every change is one audited transaction in the metadata store; model files live in the
-    artifact store under one manifest object per version (``content_hash``) and are
-    verified against their hashes whenever a version is loaded.
+    Every change is one audited write of its records backend (by default the metadata
+    store); model files live in the artifact store under one manifest object per version
+    (``content_hash``) and are verified against their hashes whenever a version is loaded.
+    With encryption at rest, a version's input example and description are sealed in the
+    records and opened on every read.
 
     Args:
         store: The metadata store.
@@ -66,6 +50,11 @@ class ModelRegistry:
         root: The workspace root.
         importance_fn: Computes global feature importance at registration
             (``fn(predictor, frame) -> {feature: value}``); ``None`` skips it.
+        records: Where models, versions and aliases are kept (default
+            :class:`SqlModelRecords` over ``store``).
+        lineage: Where runs and dataset versions are looked up for ``run=`` and
+            ``training_data=`` (the workspace wires one in); without it, registering with
+            either is refused and cards show no dataset profiles.
     """
 
     def __init__(
@@ -76,12 +65,17 @@ class ModelRegistry:
         actor: Actor,
         root: Path,
         importance_fn: ImportanceFn | None = None,
+        records: BaseModelRecords | None = None,
+        lineage: LineageSource | None = None,
     ) -> None:
         self.store = store
         self.artifacts = artifacts
         self.actor = actor
         self.root = Path(root)
         self.importance_fn = importance_fn
+        self.records: BaseModelRecords = records if records is not None else SqlModelRecords(store)
+        self.lineage = lineage
+        self._sealer = Sealer(artifacts)
 
     def __repr__(self) -> str:
         return f"ModelRegistry({self.store.url!r})"
@@ -150,13 +144,13 @@ class ModelRegistry:
             ...                        training_data="orders@3", idempotency_key="build-81")
         """
         validate_name(name, kind="model name")
-        dataset_refs(training_data)  # a malformed ref is refused before anything is saved
+        # A malformed ref, or lineage nobody can look up, is refused before anything is saved.
+        require_source(self.lineage, run=run, training_data=dataset_refs(training_data))
         key = check_key(idempotency_key)
         if key is not None:
-            with self.store.read() as session:
-                existing = keyed_version(session, name, key)
+            existing = self.records.find_keyed(name, key)
             if existing is not None:
-                return existing
+                return self._sealer.open_version(existing)
         prepared = prepare_model(
             self.artifacts,
             model,
@@ -200,43 +194,66 @@ class ModelRegistry:
     ) -> ModelVersion:
         """Record an already stored model (see :func:`prepare_model`) as the next version.
 
-        The version number is ``max + 1`` inside one audited transaction
-        (``model.register``), retried on a conflict, so numbers stay contiguous under
-        concurrent registrations from any number of processes. The keyword arguments are
-        those of :meth:`register`.
+        The version number is ``max + 1`` inside one audited write (``model.register``),
+        so numbers stay contiguous under concurrent registrations from any number of
+        processes. The keyword arguments are those of :meth:`register`.
         """
         validate_name(name, kind="model name")
         refs = dataset_refs(training_data)
         key = check_key(idempotency_key)
-
-        def body(tx: WriteTx) -> ModelVersion:
-            if key is not None:
-                existing = keyed_version(tx.session, name, key)
-                if existing is not None:
-                    raise ExistingVersion(existing)
-            return insert_version(
-                tx,
-                self.actor.name,
-                name,
-                prepared,
-                run=run,
-                description=description,
-                trusted=trusted,
-                metrics=metrics,
-                params=params,
-                tags=tags,
-                lineage={
-                    **dict(lineage or {}),
-                    **({KEY_FIELD: key} if key is not None else {}),
-                    **({EVALUATION_KEY: dict(evaluation)} if evaluation else {}),
-                },
-                training_data=refs,
-            )
-
-        try:
-            return self.store.transact(self.actor, "model.register", f"model:{name}", body)
-        except ExistingVersion as found:
-            return found.version
+        if key is not None:
+            existing = self.records.find_keyed(name, key)
+            if existing is not None:
+                return self._sealer.open_version(existing)
+        source = require_source(self.lineage, run=run, training_data=refs)
+        recorded: dict[str, Any] = {"run_id": None, "code_version": None, "datasets": []}
+        run_metrics: dict[str, float] = {}
+        run_params: dict[str, Any] = {}
+        if run is not None:
+            assert source is not None  # require_source refused a run without a source
+            found = run_lineage(source, run)
+            recorded = {
+                "run_id": found.run_id,
+                "code_version": found.code_version,
+                "datasets": [dict(d) for d in found.datasets],
+            }
+            run_metrics, run_params = found.metrics, found.params
+        recorded.update(lineage or {})
+        evaluated = dict(recorded.pop(EVALUATION_KEY, None) or {})
+        if evaluation:
+            evaluated = dict(evaluation)
+        if prepared.importance_reason:
+            evaluated["importance_reason"] = prepared.importance_reason
+        if refs:
+            assert source is not None
+            named = {d["name"]: d for d in recorded.get("datasets") or []}
+            named.update({d["name"]: d for d in training_datasets(source, refs)})
+            recorded["datasets"] = [named[k] for k in sorted(named)]
+        example, stored_description, model_description = self._sealer.seal_fields(
+            name, prepared.content_hash, prepared.input_example, description
+        )
+        new = NewVersion(
+            flavor=prepared.flavor,
+            content_hash=prepared.content_hash,
+            object_hashes=prepared.object_hashes,
+            signature=prepared.signature,
+            input_example=example,
+            metrics=finite(metrics if metrics is not None else run_metrics),
+            params=dict(params if params is not None else run_params),
+            tags=dict(tags or {}),
+            description=stored_description,
+            run_id=run,
+            lineage=recorded,
+            evaluation=evaluated,
+            onnx=prepared.onnx,
+            importance=prepared.importance,
+            trusted=trusted,
+            idempotency_key=key,
+        )
+        version = self.records.insert_version(
+            self.actor, name, new, model_description=model_description
+        )
+        return self._sealer.open_version(version)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -248,47 +265,15 @@ class ModelRegistry:
             ModelNotFoundError, ModelVersionNotFoundError, AliasNotFoundError: with what
                 exists in the message.
         """
-        parsed = parse_model_ref(ref)
-        with self.store.read() as session:
-            model = require_model(session, parsed.name)
-            row = resolve_row(session, model, parsed)
-            aliases = alias_map(session, model.id)
-            return _version(parsed.name, row, aliases)
+        return self._sealer.open_version(self.records.get_version(parse_model_ref(ref)))
 
     def list(self) -> builtins.list[ModelSummary]:
         """Every model with its latest ready version, version count and aliases, by name."""
-        out: builtins.list[ModelSummary] = []
-        with self.store.read() as session:
-            for model in session.scalars(select(ModelRow).order_by(ModelRow.name)):
-                rows = builtins.list(
-                    session.scalars(
-                        select(ModelVersionRow).where(ModelVersionRow.model_id == model.id)
-                    )
-                )
-                ready = [r.version for r in rows if r.status == "ready"]
-                out.append(
-                    ModelSummary(
-                        name=model.name,
-                        description=model.description,
-                        latest_version=max(ready) if ready else None,
-                        versions=len(rows),
-                        aliases=alias_map(session, model.id),
-                        updated_at=max((r.created_at for r in rows), default=model.created_at),
-                    )
-                )
-        return out
+        return [self._sealer.open_summary(s) for s in self.records.list_models()]
 
     def versions(self, name: str) -> builtins.list[ModelVersion]:
         """Every version of ``name`` (archived included), newest first."""
-        with self.store.read() as session:
-            model = require_model(session, name)
-            aliases = alias_map(session, model.id)
-            rows = session.scalars(
-                select(ModelVersionRow)
-                .where(ModelVersionRow.model_id == model.id)
-                .order_by(ModelVersionRow.version.desc())
-            )
-            return [_version(name, row, aliases) for row in rows]
+        return [self._sealer.open_version(v) for v in self.records.list_versions(name)]
 
     # -- aliases, archive, history -------------------------------------------------------
 
@@ -324,14 +309,7 @@ class ModelRegistry:
         wanted = builtins.list(dict.fromkeys(validate_alias(alias) for alias in aliases))
         if not wanted:
             return []
-
-        def body(tx: WriteTx) -> builtins.list[str]:
-            return point_aliases(tx, self.actor.name, name, version, wanted, reason=reason)
-
-        try:
-            return self.store.transact(self.actor, "model.alias.set", f"model:{name}", body)
-        except NoChange:
-            return []
+        return self.records.set_aliases(self.actor, name, version, wanted, reason=reason)
 
     def remove_alias(self, name: str, alias: str, *, reason: str | None = None) -> None:
         """Delete ``alias`` of ``name`` (audited, kept in history).
@@ -340,11 +318,7 @@ class ModelRegistry:
             ModelNotFoundError, AliasNotFoundError: unknown model or alias.
         """
         validate_alias(alias)
-
-        def body(tx: WriteTx) -> None:
-            drop_alias(tx, self.actor.name, name, alias, reason=reason)
-
-        self.store.transact(self.actor, "model.alias.remove", f"model:{name}", body)
+        self.records.remove_alias(self.actor, name, alias, reason=reason)
 
     def archive(self, name: str, version: int, *, reason: str | None = None) -> None:
         """Mark a version archived: it stays loadable by number but is never ``latest``.
@@ -352,27 +326,7 @@ class ModelRegistry:
         Raises:
             ModelStateError: an alias still points at the version (move it first).
         """
-
-        def body(tx: WriteTx) -> None:
-            session = tx.session
-            model = require_model(session, name)
-            row = resolve_row(session, model, ModelRef(name, version=version))
-            pointing = sorted(a for a, v in alias_map(session, model.id).items() if v == version)
-            if pointing:
-                raise ModelStateError(
-                    f"Cannot archive {name}@{version}: alias(es) {', '.join(pointing)} point "
-                    "at it.",
-                    hint=f"Move them first: `conveyor models alias {name}@<version> "
-                    f"{pointing[0]}`.",
-                    name=name,
-                    version=version,
-                    aliases=pointing,
-                )
-            row.status = "archived"
-            tx.target = owner_of(name, version)
-            tx.details.update(version=version, reason=reason)
-
-        self.store.transact(self.actor, "model.archive", f"model:{name}@{version}", body)
+        self.records.archive(self.actor, name, version, reason=reason)
 
     def record_decision(
         self,
@@ -407,34 +361,20 @@ class ModelRegistry:
             RegistrationError: unknown verdict.
             ModelNotFoundError, ModelVersionNotFoundError, AliasNotFoundError: unknown ref.
         """
-        parsed = parse_model_ref(ref)
-
-        def body(tx: WriteTx) -> ModelVersion:
-            session = tx.session
-            model = require_model(session, parsed.name)
-            row = resolve_row(session, model, parsed)
-            added = {
-                str(k): float(v) for k, v in (metrics or {}).items() if str(k) not in row.metrics
-            }
-            if added:
-                row.metrics = {**row.metrics, **finite(added)}
-            row.lineage = with_decision(
-                row.lineage,
-                verdict=verdict,
-                reasons=reasons,
-                champion=champion,
-                extra=dict(details or {}),
-                measured=sorted(added),
-            )
-            tx.target = owner_of(parsed.name, row.version)
-            tx.details.update(version=row.version, verdict=verdict, champion=champion)
-            return _version(parsed.name, row, alias_map(session, model.id))
-
-        return self.store.transact(self.actor, "model.evaluate", f"model:{parsed.name}", body)
+        version = self.records.record_decision(
+            self.actor,
+            parse_model_ref(ref),
+            verdict=verdict,
+            reasons=reasons,
+            champion=champion,
+            details=dict(details or {}),
+            metrics=dict(metrics or {}),
+        )
+        return self._sealer.open_version(version)
 
     def history(self, name: str) -> builtins.list[HistoryEntry]:
         """Registrations, archives and alias changes of ``name``, oldest first."""
-        return model_history(self.store, name)
+        return self.records.history(name)
 
     # -- loading and cards ---------------------------------------------------------------
 
@@ -461,15 +401,7 @@ class ModelRegistry:
         from conveyor.registry._card import render_card
 
         version = self.get(ref)
-        with self.store.read() as session:
-            datasets = dataset_profiles(session, list(version.lineage.get("datasets") or []))
-            others = version_numbers(session, require_model(session, version.name).id)
-        for entry in datasets:  # profile values are sealed in an encrypted workspace
-            owner = f"dataset:{entry.get('name')}@{entry.get('version')}"
-            entry["profile"] = unseal_profile(entry["profile"], self.artifacts.field_cipher, owner)
+        # The lineage source opens profile values sealed in an encrypted workspace.
+        datasets = dataset_profiles(self.lineage, list(version.lineage.get("datasets") or []))
+        others = sorted(v.version for v in self.records.list_versions(version.name))
         return render_card(version, datasets, others)
-
-
-def _version(name: str, row: ModelVersionRow, aliases: Mapping[str, int]) -> ModelVersion:
-    mine = tuple(a for a, v in aliases.items() if v == row.version)
-    return ModelVersion.from_row(name, row, mine)

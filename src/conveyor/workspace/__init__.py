@@ -9,7 +9,8 @@ building stores themselves.
 
 from __future__ import annotations
 
+from conveyor.workspace._lineage import WorkspaceLineage
 from conveyor.workspace._scaffold import init_project
 from conveyor.workspace._workspace import Workspace
 
-__all__ = ["Workspace", "init_project"]
+__all__ = ["Workspace", "WorkspaceLineage", "init_project"]

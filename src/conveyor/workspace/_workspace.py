@@ -25,6 +25,7 @@ from conveyor.predictions import PredictionLog
 from conveyor.registry import ModelRegistry
 from conveyor.store import AuditEvent, AuditVerification, MetadataStore, open_store
 from conveyor.tracking import RunTracker
+from conveyor.workspace._lineage import WorkspaceLineage
 
 
 class Workspace:
@@ -60,7 +61,12 @@ class Workspace:
         self.predictions = PredictionLog(store, artifacts, actor=actor, root=settings.root)
         self.deployments = DeploymentStore(store, actor=actor)
         self.models = ModelRegistry(
-            store, artifacts, actor=actor, root=settings.root, importance_fn=_importance
+            store,
+            artifacts,
+            actor=actor,
+            root=settings.root,
+            importance_fn=_importance,
+            lineage=WorkspaceLineage(self.runs, self.datasets),
         )
         self._notifier: Notifier | None = None
         self._notifier_lock = threading.Lock()

@@ -6,10 +6,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from registry_support import FakeLineage
 from sqlalchemy import select
 
 from conveyor.artifacts import ArtifactStore
-from conveyor.core import utcnow
 from conveyor.errors import IntegrityError
 from conveyor.registry import (
     AliasNotFoundError,
@@ -19,15 +19,10 @@ from conveyor.registry import (
     ModelVersionNotFoundError,
     PreparedModel,
     RegistrationError,
+    RunLineage,
 )
-from conveyor.store import (
-    ArtifactRefRow,
-    DatasetRow,
-    DatasetVersionRow,
-    RunDatasetRow,
-    RunMetricRow,
-    RunRow,
-)
+from conveyor.store import ArtifactRefRow
+from conveyor.tracking import RunTracker
 
 Saved = Callable[..., PreparedModel]
 
@@ -178,74 +173,37 @@ def test_tampered_artifact_is_refused_at_load_naming_the_object(
     assert info.value.fields["object"] == digest
 
 
-def test_lineage_and_metrics_come_from_the_run_and_its_parent(
-    registry: ModelRegistry, make_saved: Saved
+@pytest.fixture
+def run_id(registry: ModelRegistry) -> str:
+    """A run recorded in the registry's store (a version's run must exist there)."""
+    tracker = RunTracker(
+        registry.store, registry.artifacts, actor=registry.actor, root=registry.root
+    )
+    return tracker.start_run("fit", kind="step", capture=False).id
+
+
+def test_lineage_metrics_and_params_come_from_the_lineage_source(
+    registry: ModelRegistry, make_saved: Saved, run_id: str
 ) -> None:
-    now = utcnow()
-    store = registry.store
-    base = {"params": {}, "tags": {}, "started_at": now, "host": "h", "pid": 1}
-    with store.write(registry.actor, "test.seed", "run:p") as tx:
-        s = tx.session
-        s.add(
-            RunRow(
-                id="p" * 32,
-                name="train",
-                kind="pipeline",
-                status="completed",
-                created_by="alice",
-                code_version={"commit": "abc123", "dirty": False},
-                **base,
-            )
-        )
-        s.flush()
-        s.add(
-            RunRow(
-                id="s" * 32,
-                name="fit",
-                kind="step",
-                status="completed",
-                parent_id="p" * 32,
-                created_by="alice",
-                **{**base, "params": {"lr": 0.1}},
-            )
-        )
-        s.add(RunDatasetRow(run_id="p" * 32, name="customers", version=2, content_hash="c" * 64))
-        dataset = DatasetRow(name="customers", created_at=now, created_by="alice")
-        s.add(dataset)
-        s.flush()
-        s.add(
-            DatasetVersionRow(
-                dataset_id=dataset.id,
-                version=2,
-                kind="table",
-                content_hash="c" * 64,
-                size_bytes=1,
-                file_count=1,
-                row_count=500,
-                profile={
-                    "columns": {
-                        "age": {
-                            "type": "int64",
-                            "kind": "numeric",
-                            "nulls": 0,
-                            "min": 18,
-                            "mean": 40.5,
-                            "max": 90,
-                        }
-                    }
-                },
-                created_at=now,
-                created_by="alice",
-            )
-        )
-        s.flush()
-        for i, value in enumerate([0.7, 0.91]):
-            s.add(RunMetricRow(run_id="s" * 32, key="auc", value=value, step=i, at=now))
-        s.add(RunMetricRow(run_id="s" * 32, key="loss", value=None, step=0, at=now))
+    source = FakeLineage()
+    source.runs[run_id] = RunLineage(
+        run_id=run_id,
+        code_version={"commit": "abc123", "dirty": False},
+        datasets=({"name": "customers", "version": 2, "content_hash": "c" * 64},),
+        metrics={"auc": 0.91, "loss": float("nan")},
+        params={"lr": 0.1},
+    )
+    profile = {
+        "columns": {
+            "age": {"type": "int64", "kind": "numeric", "nulls": 0, "min": 18, "mean": 40.5}
+        }
+    }
+    source.add_dataset("customers", 2, row_count=500, profile=profile)
+    registry.lineage = source
     prepared = make_saved()
-    version = registry.record("churn", prepared, run="s" * 32, description="Retention.")
+    version = registry.record("churn", prepared, run=run_id, description="Retention.")
     assert version.lineage == {
-        "run_id": "s" * 32,
+        "run_id": run_id,
         "code_version": {"commit": "abc123", "dirty": False},
         "datasets": [{"name": "customers", "version": 2, "content_hash": "c" * 64}],
     }
@@ -256,3 +214,53 @@ def test_lineage_and_metrics_come_from_the_run_and_its_parent(
         assert text in card.markdown
     with pytest.raises(RegistrationError, match="no such run"):
         registry.record("churn", prepared, run="0" * 32)
+
+
+def test_training_data_is_recorded_over_the_runs_datasets_by_name(
+    registry: ModelRegistry, make_saved: Saved, run_id: str
+) -> None:
+    source = FakeLineage()
+    source.runs[run_id] = RunLineage(
+        run_id,
+        None,
+        (
+            {"name": "orders", "version": 1, "content_hash": "a" * 64},
+            {"name": "users", "version": 4, "content_hash": "b" * 64},
+        ),
+        {},
+        {},
+    )
+    source.add_dataset("orders", 1, content_hash="a" * 64)
+    source.add_dataset("orders", 3, content_hash="d" * 64)
+    registry.lineage = source
+    version = registry.record("churn", make_saved(), run=run_id, training_data="orders")
+    assert version.lineage["datasets"] == [
+        {"name": "orders", "version": 3, "content_hash": "d" * 64},
+        {"name": "users", "version": 4, "content_hash": "b" * 64},
+    ]
+    with pytest.raises(RegistrationError, match=r"no such version \(versions: 1, 3\)"):
+        registry.record("churn", make_saved(), training_data="orders@2")
+
+
+@pytest.mark.parametrize(
+    ("lineage", "given"),
+    [({"run": "s" * 32}, "run="), ({"training_data": "orders@1"}, "training_data=")],
+)
+def test_without_a_lineage_source_run_and_training_data_are_refused(
+    registry: ModelRegistry, make_saved: Saved, lineage: dict[str, str], given: str
+) -> None:
+    assert registry.lineage is None
+    with pytest.raises(RegistrationError, match=f"{given}: no lineage source is configured"):
+        registry.record("churn", make_saved(), **lineage)  # type: ignore[arg-type]
+    with pytest.raises(RegistrationError, match="no lineage source"):
+        registry.register("churn", object(), **lineage)  # type: ignore[arg-type]
+    assert registry.list() == []
+
+
+def test_without_a_lineage_source_the_card_names_datasets_without_profiles(
+    registry: ModelRegistry, make_saved: Saved
+) -> None:
+    entry = {"name": "customers", "version": 2, "content_hash": "c" * 64}
+    registry.record("churn", make_saved(), lineage={"datasets": [entry]})
+    card = registry.card("churn@1").markdown
+    assert "customers" in card

@@ -1,6 +1,9 @@
-"""Row lookups shared by the registry's reads and writes, with errors that list what exists."""
+"""Row lookups of the SQL records, shared by reads and writes, with errors that list what
+exists; and the conversion of rows into the registry's value objects."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -10,16 +13,12 @@ from conveyor.registry._errors import (
     ModelNotFoundError,
     ModelVersionNotFoundError,
 )
+from conveyor.registry._models import EVALUATION_KEY, ModelVersion
 from conveyor.registry._refs import ModelRef, format_versions
-from conveyor.store import ModelAliasRow, ModelRow, ModelVersionRow
+from conveyor.store._registry_models import ModelAliasRow, ModelRow, ModelVersionRow
 
 #: How many model names a "no such model" message lists before "...".
 _LISTED = 10
-
-
-def owner_of(name: str, version: int) -> str:
-    """The artifact-reference owner and audit target of a version, ``model:<name>@<v>``."""
-    return f"model:{name}@{version}"
 
 
 def find_model(session: Session, name: str) -> ModelRow | None:
@@ -112,3 +111,31 @@ def resolve_row(session: Session, model: ModelRow, ref: ModelRef) -> ModelVersio
             version=number,
         )
     return row
+
+
+def version_of(name: str, row: ModelVersionRow, aliases: Mapping[str, int]) -> ModelVersion:
+    """The value object of a version row; ``aliases`` is the model's alias map."""
+    lineage = dict(row.lineage or {})
+    evaluation = lineage.pop(EVALUATION_KEY, None)
+    return ModelVersion(
+        name=name,
+        version=row.version,
+        flavor=row.flavor,
+        content_hash=row.content_hash,
+        signature=row.signature,
+        input_example=row.input_example,
+        metrics=dict(row.metrics or {}),
+        params=dict(row.params or {}),
+        tags=dict(row.tags or {}),
+        description=row.description,
+        run_id=row.run_id,
+        lineage=lineage,
+        onnx=row.onnx,
+        importance=row.importance,
+        trusted=row.trusted,
+        status=row.status,
+        created_at=row.created_at,
+        created_by=row.created_by,
+        aliases=tuple(sorted(a for a, v in aliases.items() if v == row.version)),
+        evaluation=dict(evaluation) if isinstance(evaluation, dict) else {},
+    )

@@ -1,0 +1,203 @@
+"""The registry's records in the metadata store (SQLite or PostgreSQL)."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import select
+
+from conveyor.core import Actor
+from conveyor.registry._base import BaseModelRecords, NewVersion
+from conveyor.registry._models import HistoryEntry, ModelSummary, ModelVersion
+from conveyor.registry._refs import ModelRef
+from conveyor.registry._sql_lookup import alias_map, require_model, resolve_row, version_of
+from conveyor.registry._sql_write import (
+    ExistingVersion,
+    NoChange,
+    archive_version,
+    decide,
+    drop_alias,
+    insert_version,
+    keyed_version,
+    point_aliases,
+)
+from conveyor.store import MetadataStore, WriteTx
+from conveyor.store._registry_models import ModelAliasEventRow, ModelRow, ModelVersionRow
+
+
+class SqlModelRecords(BaseModelRecords):
+    """Models, versions and aliases in the ``models``, ``model_versions``,
+    ``model_aliases`` and ``model_alias_events`` tables of a metadata store.
+
+    Each write is one transaction of :meth:`MetadataStore.transact` (retried on a
+    conflict, so version numbers stay contiguous under concurrent writers) with its audit
+    event; version files are recorded as artifact references of ``model:<name>@<v>``.
+
+    Args:
+        store: The metadata store.
+
+    Example:
+        >>> records = SqlModelRecords(open_store("sqlite:///meta.db"))  # doctest: +SKIP
+    """
+
+    def __init__(self, store: MetadataStore) -> None:
+        self.store = store
+
+    def __repr__(self) -> str:
+        return f"SqlModelRecords({self.store.url!r})"
+
+    # -- writes --------------------------------------------------------------------------
+
+    def insert_version(
+        self, actor: Actor, name: str, new: NewVersion, *, model_description: str | None
+    ) -> ModelVersion:
+        def body(tx: WriteTx) -> ModelVersion:
+            return insert_version(tx, name, new, model_description=model_description)
+
+        try:
+            return self.store.transact(actor, "model.register", f"model:{name}", body)
+        except ExistingVersion as found:
+            return found.version
+
+    def set_aliases(
+        self,
+        actor: Actor,
+        name: str,
+        version: int,
+        aliases: Sequence[str],
+        *,
+        reason: str | None,
+    ) -> builtins.list[str]:
+        if not aliases:
+            return []
+
+        def body(tx: WriteTx) -> builtins.list[str]:
+            return point_aliases(tx, name, version, aliases, reason=reason)
+
+        try:
+            return self.store.transact(actor, "model.alias.set", f"model:{name}", body)
+        except NoChange:
+            return []
+
+    def remove_alias(self, actor: Actor, name: str, alias: str, *, reason: str | None) -> None:
+        def body(tx: WriteTx) -> None:
+            drop_alias(tx, name, alias, reason=reason)
+
+        self.store.transact(actor, "model.alias.remove", f"model:{name}", body)
+
+    def archive(self, actor: Actor, name: str, version: int, *, reason: str | None) -> None:
+        def body(tx: WriteTx) -> None:
+            archive_version(tx, name, version, reason=reason)
+
+        self.store.transact(actor, "model.archive", f"model:{name}@{version}", body)
+
+    def record_decision(
+        self,
+        actor: Actor,
+        ref: ModelRef,
+        *,
+        verdict: str,
+        reasons: Sequence[str],
+        champion: str | None,
+        details: Mapping[str, Any],
+        metrics: Mapping[str, float],
+    ) -> ModelVersion:
+        def body(tx: WriteTx) -> ModelVersion:
+            return decide(
+                tx,
+                ref,
+                verdict=verdict,
+                reasons=reasons,
+                champion=champion,
+                details=details,
+                metrics=metrics,
+            )
+
+        return self.store.transact(actor, "model.evaluate", f"model:{ref.name}", body)
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def get_version(self, ref: ModelRef) -> ModelVersion:
+        with self.store.read() as session:
+            model = require_model(session, ref.name)
+            row = resolve_row(session, model, ref)
+            return version_of(ref.name, row, alias_map(session, model.id))
+
+    def find_keyed(self, name: str, key: str) -> ModelVersion | None:
+        with self.store.read() as session:
+            return keyed_version(session, name, key)
+
+    def list_models(self) -> builtins.list[ModelSummary]:
+        out: builtins.list[ModelSummary] = []
+        with self.store.read() as session:
+            for model in session.scalars(select(ModelRow).order_by(ModelRow.name)):
+                rows = builtins.list(
+                    session.scalars(
+                        select(ModelVersionRow).where(ModelVersionRow.model_id == model.id)
+                    )
+                )
+                ready = [r.version for r in rows if r.status == "ready"]
+                out.append(
+                    ModelSummary(
+                        name=model.name,
+                        description=model.description,
+                        latest_version=max(ready) if ready else None,
+                        versions=len(rows),
+                        aliases=alias_map(session, model.id),
+                        updated_at=max((r.created_at for r in rows), default=model.created_at),
+                    )
+                )
+        return out
+
+    def list_versions(self, name: str) -> builtins.list[ModelVersion]:
+        with self.store.read() as session:
+            model = require_model(session, name)
+            aliases = alias_map(session, model.id)
+            rows = session.scalars(
+                select(ModelVersionRow)
+                .where(ModelVersionRow.model_id == model.id)
+                .order_by(ModelVersionRow.version.desc())
+            )
+            return [version_of(name, row, aliases) for row in rows]
+
+    def history(self, name: str) -> builtins.list[HistoryEntry]:
+        entries: builtins.list[HistoryEntry] = []
+        with self.store.read() as session:
+            model = require_model(session, name)
+            for row in session.scalars(
+                select(ModelVersionRow).where(ModelVersionRow.model_id == model.id)
+            ):
+                entries.append(
+                    HistoryEntry("registered", row.created_at, row.created_by, row.version)
+                )
+            events = session.scalars(
+                select(ModelAliasEventRow)
+                .where(ModelAliasEventRow.model_id == model.id)
+                .order_by(ModelAliasEventRow.id)
+            )
+            entries.extend(_alias_entry(ev) for ev in events)
+        # Archiving changes a status in place; when and why it happened is in the audit log.
+        for event in self.store.audit_log(action="model.archive", target_prefix=f"model:{name}@"):
+            entries.append(
+                HistoryEntry(
+                    "archived",
+                    event.at,
+                    event.actor,
+                    event.details.get("version"),
+                    reason=event.details.get("reason"),
+                )
+            )
+        return sorted(entries, key=lambda e: e.at)
+
+
+def _alias_entry(ev: ModelAliasEventRow) -> HistoryEntry:
+    kind = (
+        "alias.set"
+        if ev.from_version is None
+        else "alias.removed"
+        if ev.to_version is None
+        else "alias.moved"
+    )
+    return HistoryEntry(kind, ev.at, ev.actor, ev.to_version, ev.alias, ev.from_version, ev.reason)
