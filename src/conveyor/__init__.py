@@ -12,7 +12,7 @@ The public API is re-exported here and loaded lazily, so ``import conveyor`` sta
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
@@ -62,6 +62,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from conveyor.core import Actor
     from conveyor.errors import ConveyorError
     from conveyor.pipelines import load_dataset, pipeline, register_model, step

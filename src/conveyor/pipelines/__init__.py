@@ -12,7 +12,7 @@ recorded through :mod:`conveyor.tracking`; step outputs are stored as artifacts 
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from conveyor.pipelines._errors import (
     ParameterError,
@@ -68,6 +68,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from conveyor.pipelines._datasets import load_dataset
     from conveyor.pipelines._kfp import export_kfp
     from conveyor.pipelines._loader import load_pipeline

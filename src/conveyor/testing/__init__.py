@@ -5,3 +5,5 @@ other than the SQL one (a REST client of a team server, say) subclasses a suite,
 implementation through the ``records`` fixture, and runs every test of the contract. These
 modules import pytest; import them from tests only.
 """
+
+__all__: list[str] = []
