@@ -5,14 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-
 from conveyor.core import Actor, utcnow
-from conveyor.deployments._errors import (
-    ConcurrentDeploymentError,
-    DeploymentError,
-    DeploymentNotFoundError,
-)
+from conveyor.deployments._base import BaseDeploymentRecords
+from conveyor.deployments._errors import DeploymentError, stale_revision_error
 from conveyor.deployments._records import (
     STATES,
     STRATEGIES,
@@ -21,7 +16,8 @@ from conveyor.deployments._records import (
     Variant,
     check_variants,
 )
-from conveyor.store import DeploymentRow, DeploymentTransitionRow, MetadataStore, WriteTx
+from conveyor.deployments._sql import SqlDeploymentRecords
+from conveyor.store import MetadataStore
 
 _CHANGEABLE = frozenset(
     {
@@ -40,14 +36,16 @@ _CHANGEABLE = frozenset(
 class DeploymentStore:
     """Deployment records of every environment in the metadata store (``ws.deployments``).
 
-    Thread and process safety: every :meth:`transition` runs in one audited write
-    transaction and succeeds only if the environment is still at ``expected_revision``,
+    Thread and process safety: every :meth:`transition` is one atomic, audited write of
+    the records that succeeds only if the environment is still at ``expected_revision``,
     so of two controllers acting on the same state exactly one wins; the other gets
     :class:`ConcurrentDeploymentError` naming the state it lost against.
 
     Args:
         store: The metadata store.
         actor: Who signs the transitions.
+        records: Where the records live (default: :class:`SqlDeploymentRecords` over
+            ``store``).
 
     Example:
         >>> deployments = DeploymentStore(store, actor=Actor("alice"))  # doctest: +SKIP
@@ -55,23 +53,26 @@ class DeploymentStore:
         (Variant(model='churn', version=3, role='champion', weight=100.0),)
     """
 
-    def __init__(self, store: MetadataStore, *, actor: Actor) -> None:
+    def __init__(
+        self,
+        store: MetadataStore,
+        *,
+        actor: Actor,
+        records: BaseDeploymentRecords | None = None,
+    ) -> None:
         self.store = store
         self.actor = actor
+        self.records: BaseDeploymentRecords = (
+            records if records is not None else SqlDeploymentRecords(store)
+        )
 
     def current(self, environment: str) -> Deployment | None:
         """Return the environment's current deployment, or ``None`` if it never had one."""
-        with self.store.read() as session:
-            row = session.scalars(
-                select(DeploymentRow).where(DeploymentRow.environment == environment)
-            ).one_or_none()
-            return None if row is None else _from_row(row)
+        return self.records.current(environment)
 
     def environments(self) -> list[Deployment]:
         """Return the current deployment of every environment that has one, by name."""
-        with self.store.read() as session:
-            rows = session.scalars(select(DeploymentRow).order_by(DeploymentRow.environment))
-            return [_from_row(row) for row in rows]
+        return self.records.environments()
 
     def get(self, environment: str, revision: int) -> Deployment:
         """Rebuild the deployment as it was at ``revision``.
@@ -79,35 +80,11 @@ class DeploymentStore:
         Raises:
             DeploymentNotFoundError: the environment has no such revision.
         """
-        with self.store.read() as session:
-            rows = list(
-                session.scalars(
-                    select(DeploymentTransitionRow)
-                    .where(DeploymentTransitionRow.environment == environment)
-                    .where(DeploymentTransitionRow.revision <= revision)
-                    .order_by(DeploymentTransitionRow.revision)
-                )
-            )
-        if not rows or rows[-1].revision != revision:
-            latest = rows[-1].revision if rows else None
-            raise DeploymentNotFoundError(
-                f"Environment {environment!r} has no deployment revision {revision}"
-                + (f"; revisions run 1-{latest}." if latest else "; it was never deployed."),
-                hint=f"Run `conveyor deployments history --env {environment}`.",
-                environment=environment,
-                revision=revision,
-            )
-        return _replay(rows)
+        return self.records.at_revision(environment, revision)
 
     def history(self, environment: str) -> list[Transition]:
         """Return every transition of the environment, oldest first."""
-        with self.store.read() as session:
-            rows = session.scalars(
-                select(DeploymentTransitionRow)
-                .where(DeploymentTransitionRow.environment == environment)
-                .order_by(DeploymentTransitionRow.revision)
-            )
-            return [_transition_from_row(row) for row in rows]
+        return self.records.history(environment)
 
     def transition(
         self,
@@ -151,65 +128,27 @@ class DeploymentStore:
                 fields_=sorted(unknown),
             )
         when = at or utcnow()
-        extra = dict(details or {})
-
-        def apply(tx: WriteTx) -> Deployment:
-            row = tx.session.scalars(
-                select(DeploymentRow).where(DeploymentRow.environment == environment)
-            ).one_or_none()
-            current = None if row is None else _from_row(row)
-            _check_expected(environment, expected_revision, current)
-            new = _next_state(environment, current, changes, when, self.actor.name)
-            if row is None:
-                row = DeploymentRow(environment=environment)
-                tx.session.add(row)
-            _fill_row(row, new)
-            tx.session.add(
-                DeploymentTransitionRow(
-                    environment=environment,
-                    revision=new.revision,
-                    action=action,
-                    from_state=None if current is None else current.state,
-                    to_state=new.state,
-                    variants=[variant.to_dict() for variant in new.variants],
-                    reason=reason,
-                    actor=self.actor.name,
-                    at=when,
-                    details={**extra, "deployment": _snapshot(new)},
-                )
-            )
-            tx.details.update(
-                {
-                    "revision": new.revision,
-                    "from_state": None if current is None else current.state,
-                    "to_state": new.state,
-                    "strategy": new.strategy,
-                    "variants": [variant.to_dict() for variant in new.variants],
-                    "reason": reason,
-                    **extra,
-                }
-            )
-            return new
-
-        return self.store.transact(
-            self.actor, f"deploy.{action}", f"env:{environment}", apply, retries=0
+        current = self.records.current(environment)
+        actual = None if current is None else current.revision
+        if actual != expected_revision:
+            raise stale_revision_error(environment, expected_revision, current)
+        new = _next_state(environment, current, changes, when, self.actor.name)
+        change = Transition(
+            environment=environment,
+            revision=new.revision,
+            action=action,
+            from_state=None if current is None else current.state,
+            to_state=new.state,
+            variants=new.variants,
+            reason=reason,
+            actor=self.actor.name,
+            at=when,
+            details=dict(details or {}),
         )
-
-
-def _check_expected(environment: str, expected: int | None, current: Deployment | None) -> None:
-    actual = None if current is None else current.revision
-    if actual == expected:
-        return
-    shown = "no deployment" if current is None else current.describe()
-    raise ConcurrentDeploymentError(
-        f"Deployment of {environment!r} changed concurrently: expected revision "
-        f"{expected}, found {shown}.",
-        hint=f"Run `conveyor deployments status --env {environment}` and act on the current state.",
-        environment=environment,
-        expected_revision=expected,
-        current_revision=actual,
-        current_state=None if current is None else current.state,
-    )
+        # The records check the revision again under their own lock: a writer that slipped
+        # in since the read above makes this raise ConcurrentDeploymentError.
+        self.records.record_transition(self.actor, new, change, expected_revision=expected_revision)
+        return new
 
 
 def _next_state(
@@ -260,82 +199,4 @@ def _next_state(
         params=dict(merged.get("params") or {}),
         updated_at=when,
         actor=actor,
-    )
-
-
-def _fill_row(row: DeploymentRow, deployment: Deployment) -> None:
-    row.revision = deployment.revision
-    row.strategy = deployment.strategy
-    row.state = deployment.state
-    row.variants = [variant.to_dict() for variant in deployment.variants]
-    row.steps = list(deployment.steps)
-    row.step_index = deployment.step_index
-    row.step_started_at = deployment.step_started_at
-    row.stable_revision = deployment.stable_revision
-    row.params = deployment.params
-    assert deployment.updated_at is not None  # always set by _next_state
-    row.updated_at = deployment.updated_at
-    row.actor = deployment.actor
-
-
-def _from_row(row: DeploymentRow) -> Deployment:
-    return Deployment(
-        environment=row.environment,
-        revision=row.revision,
-        strategy=row.strategy,
-        state=row.state,
-        variants=tuple(Variant.from_dict(v) for v in row.variants),
-        steps=tuple(int(step) for step in row.steps),
-        step_index=row.step_index,
-        step_started_at=row.step_started_at,
-        stable_revision=row.stable_revision,
-        params=dict(row.params),
-        updated_at=row.updated_at,
-        actor=row.actor,
-    )
-
-
-def _snapshot(deployment: Deployment) -> dict[str, Any]:
-    # The whole state is kept with each transition so any revision can be rebuilt
-    # (rollback --to N) without replaying partial changes.
-    data = deployment.to_dict()
-    data["step_started_at"] = (
-        None if deployment.step_started_at is None else deployment.step_started_at.isoformat()
-    )
-    return data
-
-
-def _replay(rows: list[DeploymentTransitionRow]) -> Deployment:
-    last = rows[-1]
-    snap = last.details["deployment"]
-    started = snap.get("step_started_at")
-    return Deployment(
-        environment=last.environment,
-        revision=last.revision,
-        strategy=snap["strategy"],
-        state=snap["state"],
-        variants=tuple(Variant.from_dict(v) for v in snap["variants"]),
-        steps=tuple(int(step) for step in snap["steps"]),
-        step_index=int(snap["step_index"]),
-        step_started_at=None if started is None else datetime.fromisoformat(started),
-        stable_revision=snap.get("stable_revision"),
-        params=dict(snap.get("params") or {}),
-        updated_at=last.at,
-        actor=last.actor,
-    )
-
-
-def _transition_from_row(row: DeploymentTransitionRow) -> Transition:
-    details = {key: value for key, value in row.details.items() if key != "deployment"}
-    return Transition(
-        environment=row.environment,
-        revision=row.revision,
-        action=row.action,
-        from_state=row.from_state,
-        to_state=row.to_state,
-        variants=tuple(Variant.from_dict(v) for v in row.variants),
-        reason=row.reason,
-        actor=row.actor,
-        at=row.at,
-        details=details,
     )
