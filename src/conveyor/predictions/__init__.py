@@ -7,29 +7,39 @@ read without opening unrelated batches, and joins ground-truth labels sent later
 :meth:`PredictionLog.feedback` by request id. :class:`PredictionLogger` is what the server
 calls on every request: a non-blocking queue written by a background thread, spilling to
 local JSON Lines files under overload instead of dropping, with counters for ``/metrics``.
+The index and the labels sit behind :class:`BasePredictionRecords`
+(:class:`SqlPredictionRecords` keeps them in the metadata store).
 """
 
 from __future__ import annotations
 
+from conveyor.predictions._base import BasePredictionRecords
 from conveyor.predictions._errors import InvalidPredictionRecordError, PredictionLogError
 from conveyor.predictions._log import PredictionLog
 from conveyor.predictions._queue import PredictionLogger
 from conveyor.predictions._records import (
     BatchInfo,
+    FeedbackLabel,
     FeedbackResult,
     LoggerStats,
+    NewPartition,
     PartitionInfo,
     PredictionRecord,
 )
+from conveyor.predictions._sql import SqlPredictionRecords
 
 __all__ = [
+    "BasePredictionRecords",
     "BatchInfo",
+    "FeedbackLabel",
     "FeedbackResult",
     "InvalidPredictionRecordError",
     "LoggerStats",
+    "NewPartition",
     "PartitionInfo",
     "PredictionLog",
     "PredictionLogError",
     "PredictionLogger",
     "PredictionRecord",
+    "SqlPredictionRecords",
 ]

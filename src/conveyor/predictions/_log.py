@@ -9,28 +9,25 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
-
 from conveyor.artifacts import ArtifactStore
-from conveyor.core import Actor, utcnow, validate_name
+from conveyor.core import Actor, validate_name
+from conveyor.predictions._base import BasePredictionRecords
 from conveyor.predictions._errors import InvalidPredictionRecordError, PredictionLogError
 from conveyor.predictions._parquet import decode_batch, encode_batch
 from conveyor.predictions._records import (
     BatchInfo,
     FeedbackResult,
-    PartitionInfo,
+    NewPartition,
     PredictionRecord,
 )
+from conveyor.predictions._sql import SqlPredictionRecords
 from conveyor.predictions._window import Window, count_window, read_window
-from conveyor.store import ArtifactRefRow, FeedbackRow, MetadataStore, PredictionBatchRow, WriteTx
+from conveyor.store import MetadataStore
 
 if TYPE_CHECKING:
     import pandas as pd
 
 _PartitionKey = tuple[str, int, str | None, str | None, int | None]
-#: Bound on the ids of one ``IN (...)`` query (SQLite allows 32766 parameters).
-IN_CHUNK = 500
 _MAX_REQUEST_ID = 128
 
 
@@ -38,17 +35,19 @@ class PredictionLog:
     """Logged predictions of one project and the ground-truth labels that arrive later.
 
     Each :meth:`write` stores one Parquet object per model version and deployment variant
-    in the artifact store (before touching the database), then indexes them in one audited
-    metadata transaction (``predictions.log``): a killed write leaves no visible rows.
-    :meth:`read` opens only the objects whose time span meets the window asked for.
+    in the artifact store (before touching the records), then indexes them in one atomic,
+    audited write of the records (``predictions.log``): a killed write leaves no visible
+    rows. :meth:`read` opens only the objects whose time span meets the window asked for.
 
-    Thread safety: methods may be called from several threads; each uses its own session.
+    Thread safety: methods may be called from several threads.
 
     Args:
         store: The metadata store.
         artifacts: The artifact store holding the Parquet objects.
         actor: Who writes predictions and feedback.
         root: The project root.
+        records: Where the index and the labels live (default:
+            :class:`SqlPredictionRecords` over ``store``).
 
     Example:
         >>> log = PredictionLog(store, artifacts, actor=Actor("server"), root=".")  # doctest: +SKIP
@@ -65,11 +64,15 @@ class PredictionLog:
         *,
         actor: Actor,
         root: str | os.PathLike[str],
+        records: BasePredictionRecords | None = None,
     ) -> None:
         self.store = store
         self.artifacts = artifacts
         self.actor = actor
         self.root = Path(root).absolute()
+        self.records: BasePredictionRecords = (
+            records if records is not None else SqlPredictionRecords(store)
+        )
 
     def __repr__(self) -> str:
         return f"PredictionLog({self.store.url!r})"
@@ -110,38 +113,9 @@ class PredictionLog:
                 hint="Check that the artifact store is reachable and writable.",
                 url=self.artifacts.url,
             ) from exc
-        keys = list(groups)
-        target = "predictions" if len(keys) > 1 else f"predictions:{keys[0][0]}@{keys[0][1]}"
-
-        def body(tx: WriteTx) -> list[PartitionInfo]:
-            now = utcnow()
-            partitions = []
-            for key, rows, digest in stored:
-                existing = None
-                if idempotent:
-                    existing = tx.session.scalars(
-                        select(PredictionBatchRow).where(PredictionBatchRow.content_hash == digest)
-                    ).first()
-                row = existing or _batch_row(key, rows, digest, now)
-                if existing is None:
-                    tx.session.add(row)
-                    tx.session.flush()
-                    tx.session.add(ArtifactRefRow(hash=digest, owner=f"prediction_batch:{row.id}"))
-                partitions.append(partition_info(row))
-            tx.details = {"rows": len(records), "batches": [p.id for p in partitions]}
-            return partitions
-
-        try:
-            partitions = self.store.transact(self.actor, "predictions.log", target, body)
-        except SQLAlchemyError as exc:
-            raise PredictionLogError(
-                f"Could not index {len(records)} predictions in the metadata store "
-                f"{self.store.url}: {exc}",
-                hint="Check that the metadata store is reachable; the logger spills batches "
-                "it cannot write and `recover_spill` ingests them later.",
-                url=self.store.url,
-            ) from exc
-        return BatchInfo(rows=len(records), partitions=tuple(partitions))
+        partitions = [_partition(key, rows, digest) for key, rows, digest in stored]
+        indexed = self.records.add_partitions(self.actor, partitions, idempotent=idempotent)
+        return BatchInfo(rows=len(records), partitions=tuple(indexed))
 
     def feedback(
         self,
@@ -194,46 +168,12 @@ class PredictionLog:
             final = {k: v for k, v in final.items() if k not in unknown_ids}
             if not final:
                 return FeedbackResult(accepted=0, unknown=len(unknown_ids), updated=0)
-        unknown = len(unknown_ids)
-
-        def body(tx: WriteTx) -> tuple[int, int]:
-            now = utcnow()
-            ids = list(final)
-            existing: dict[str, FeedbackRow] = {}
-            for start in range(0, len(ids), IN_CHUNK):
-                chunk = ids[start : start + IN_CHUNK]
-                query = select(FeedbackRow).where(FeedbackRow.request_id.in_(chunk))
-                existing.update((row.request_id, row) for row in tx.session.scalars(query))
-            for request_id in ids:
-                row = existing.get(request_id)
-                if row is None:
-                    tx.session.add(
-                        FeedbackRow(
-                            request_id=request_id,
-                            label=final[request_id],
-                            at=now,
-                            updates=times[request_id],
-                            first_at=now,
-                        )
-                    )
-                elif overwrite:
-                    row.label = final[request_id]
-                    row.at = now
-                    row.updates += times[request_id]
-            kept = 0 if overwrite else len(existing)
-            tx.details = {
-                "accepted": len(ids) - kept,
-                "unknown": unknown,
-                "updated": len(existing) - kept,
-                "kept": kept,
-            }
-            return len(existing) - kept, kept
-
-        updated, kept = self.store.transact(
-            self.actor, "predictions.feedback", "predictions:feedback", body
-        )
-        return FeedbackResult(
-            accepted=len(final) - kept, unknown=unknown, updated=updated, kept=kept
+        return self.records.record_feedback(
+            self.actor,
+            final,
+            updates=times,
+            overwrite=overwrite,
+            unknown=len(unknown_ids),
         )
 
     # -- reading -------------------------------------------------------------------------
@@ -272,7 +212,7 @@ class PredictionLog:
             >>> log.read(model="churn", last_rows=1000)  # doctest: +SKIP
         """
         window = Window(model, version, environment, variant, since, until)
-        frame = read_window(self.store, self.artifacts, window, last_rows=last_rows)
+        frame = read_window(self.records, self.artifacts, window, last_rows=last_rows)
         if with_feedback:
             frame = self._join_feedback(frame)
         return frame
@@ -292,19 +232,12 @@ class PredictionLog:
         Objects entirely inside the window are counted from the index alone.
         """
         window = Window(model, version, environment, variant, since, until)
-        return count_window(self.store, self.artifacts, window)
+        return count_window(self.records, self.artifacts, window)
 
     def _join_feedback(self, frame: pd.DataFrame) -> pd.DataFrame:
         import pandas as pd
 
-        ids = list(dict.fromkeys(frame["request_id"].tolist()))
-        found: dict[str, FeedbackRow] = {}
-        with self.store.read() as session:
-            for start in range(0, len(ids), IN_CHUNK):
-                query = select(FeedbackRow).where(
-                    FeedbackRow.request_id.in_(ids[start : start + IN_CHUNK])
-                )
-                found.update((row.request_id, row) for row in session.scalars(query))
+        found = self.records.labels(dict.fromkeys(frame["request_id"].tolist()))
         rows = [found.get(request_id) for request_id in frame["request_id"]]
         frame["label"] = pd.Series(
             [None if row is None else row.label for row in rows], index=frame.index, dtype=object
@@ -321,11 +254,7 @@ class PredictionLog:
         found: set[str] = set()
         if not wanted:
             return found
-        query = select(PredictionBatchRow.content_hash).order_by(
-            PredictionBatchRow.last_at.desc(), PredictionBatchRow.id.desc()
-        )
-        with self.store.read() as session:
-            hashes = list(dict.fromkeys(session.scalars(query)))
+        hashes = dict.fromkeys(batch.content_hash for batch in self.records.partitions())
         for digest in hashes:
             table = decode_batch(self.artifacts.get_bytes(digest), columns=["request_id"])
             found.update(wanted.intersection(table.column("request_id").to_pylist()))
@@ -334,28 +263,10 @@ class PredictionLog:
         return found
 
 
-def partition_info(row: PredictionBatchRow) -> PartitionInfo:
-    """The value object of one ``prediction_batches`` row."""
-    return PartitionInfo(
-        id=row.id,
-        model=row.model,
-        version=row.version,
-        environment=row.environment,
-        variant=row.variant,
-        revision=row.revision,
-        first_at=row.first_at,
-        last_at=row.last_at,
-        rows=row.rows,
-        content_hash=row.content_hash,
-    )
-
-
-def _batch_row(
-    key: _PartitionKey, rows: list[PredictionRecord], digest: str, now: datetime
-) -> PredictionBatchRow:
+def _partition(key: _PartitionKey, rows: list[PredictionRecord], digest: str) -> NewPartition:
     model, version, environment, variant, revision = key
     times = [record.at for record in rows]
-    return PredictionBatchRow(
+    return NewPartition(
         model=model,
         version=version,
         environment=environment,
@@ -365,7 +276,6 @@ def _batch_row(
         last_at=max(times),
         rows=len(rows),
         content_hash=digest,
-        created_at=now,
     )
 
 

@@ -117,6 +117,52 @@ class PartitionInfo:
 
 
 @dataclass(frozen=True)
+class NewPartition:
+    """A Parquet object of predictions to index: a :class:`PartitionInfo` without its id.
+
+    Attributes:
+        model: Model name.
+        version: Model version.
+        environment: Deployment environment, or ``None``.
+        variant: Deployment variant, or ``None``.
+        revision: Deployment revision, or ``None``.
+        first_at: Time of the earliest prediction in it (aware).
+        last_at: Time of the latest prediction in it (aware).
+        rows: Number of predictions.
+        content_hash: Hash of the Parquet object, already stored in the artifact store.
+    """
+
+    model: str
+    version: int
+    environment: str | None
+    variant: str | None
+    revision: int | None
+    first_at: datetime
+    last_at: datetime
+    rows: int
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class FeedbackLabel:
+    """The ground-truth label a request id has.
+
+    Attributes:
+        request_id: The request the label is for.
+        label: The label, the JSON value it was given as.
+        at: When the label was last set.
+        updates: How many times a label was given for this id, in all.
+        first_at: When the first label for this id arrived.
+    """
+
+    request_id: str
+    label: Any
+    at: datetime
+    updates: int
+    first_at: datetime
+
+
+@dataclass(frozen=True)
 class BatchInfo:
     """What one :meth:`PredictionLog.write` stored, in one metadata transaction.
 

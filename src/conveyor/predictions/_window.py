@@ -1,7 +1,7 @@
 """Reading a window of the prediction log: pick batches by their index, then open only those.
 
-A batch row knows its model version, deployment coordinates and the time span of its rows,
-so the metadata store narrows a window down to the few Parquet objects that can hold rows
+An indexed partition knows its model version, deployment coordinates and the time span of
+its rows, so the records narrow a window down to the few Parquet objects that can hold rows
 of it; only those are fetched, filtered by time with pyarrow, and converted to pandas.
 """
 
@@ -10,11 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
-
-from sqlalchemy import Select, func, select
+from typing import TYPE_CHECKING
 
 from conveyor.artifacts import ArtifactStore
+from conveyor.predictions._base import BasePredictionRecords
 from conveyor.predictions._errors import InvalidPredictionRecordError
 from conveyor.predictions._parquet import (
     BASE_COLUMNS,
@@ -23,13 +22,12 @@ from conveyor.predictions._parquet import (
     decode_batch,
     to_frame,
 )
-from conveyor.store import MetadataStore, PredictionBatchRow
+from conveyor.predictions._records import PartitionInfo
 
 if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-Q = TypeVar("Q", bound=Select[Any])
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -54,32 +52,21 @@ class Window:
                     field=name,
                 )
 
-    def batches(self) -> Select[PredictionBatchRow]:
-        """The batch rows that may hold rows of this window, newest first."""
-        query = self.where(select(PredictionBatchRow))
-        return query.order_by(PredictionBatchRow.last_at.desc(), PredictionBatchRow.id.desc())
+    def batches(self, records: BasePredictionRecords) -> list[PartitionInfo]:
+        """The indexed partitions that may hold rows of this window, newest first."""
+        return records.partitions(
+            model=self.model,
+            version=self.version,
+            environment=self.environment,
+            variant=self.variant,
+            since=self.since,
+            until=self.until,
+        )
 
-    def where(self, query: Q) -> Q:
-        """``query`` restricted to batches that may hold rows of this window."""
-        row = PredictionBatchRow
-        for column, value in (
-            (row.model, self.model),
-            (row.version, self.version),
-            (row.environment, self.environment),
-            (row.variant, self.variant),
-        ):
-            if value is not None:
-                query = query.where(column == value)
-        if self.since is not None:
-            query = query.where(row.last_at >= self.since)
-        if self.until is not None:
-            query = query.where(row.first_at < self.until)
-        return query
-
-    def contains(self, row: PredictionBatchRow) -> bool:
+    def contains(self, batch: PartitionInfo) -> bool:
         """Whether every row of the batch is inside the time range."""
-        after = self.since is None or row.first_at >= self.since
-        before = self.until is None or row.last_at < self.until
+        after = self.since is None or batch.first_at >= self.since
+        before = self.until is None or batch.last_at < self.until
         return after and before
 
     def filter(self, table: pa.Table) -> pa.Table:
@@ -100,7 +87,11 @@ class Window:
 
 
 def read_window(
-    store: MetadataStore, artifacts: ArtifactStore, window: Window, *, last_rows: int | None
+    records: BasePredictionRecords,
+    artifacts: ArtifactStore,
+    window: Window,
+    *,
+    last_rows: int | None,
 ) -> pd.DataFrame:
     """The predictions of ``window`` (the newest ``last_rows`` of them), oldest first."""
     if last_rows is not None and last_rows < 0:
@@ -109,8 +100,7 @@ def read_window(
             hint="Pass how many of the newest predictions to read, or None for all.",
             last_rows=last_rows,
         )
-    with store.read() as session:
-        batches = list(session.scalars(window.batches()))
+    batches = window.batches(records)
     tables = []
     if last_rows is None:
         tables = [_load(artifacts, batch, window) for batch in batches]
@@ -119,26 +109,22 @@ def read_window(
     return _assemble(tables, last_rows)
 
 
-def count_window(store: MetadataStore, artifacts: ArtifactStore, window: Window) -> int:
+def count_window(records: BasePredictionRecords, artifacts: ArtifactStore, window: Window) -> int:
     """How many predictions ``window`` holds, opening only batches that straddle its edges."""
-    with store.read() as session:
-        if window.since is None and window.until is None:
-            total = select(func.coalesce(func.sum(PredictionBatchRow.rows), 0))
-            return int(session.scalar(window.where(total)) or 0)
-        batches = list(session.scalars(window.batches()))
+    batches = window.batches(records)
     return sum(
         batch.rows if window.contains(batch) else _load(artifacts, batch, window).num_rows
         for batch in batches
     )
 
 
-def _load(artifacts: ArtifactStore, batch: PredictionBatchRow, window: Window) -> pa.Table:
+def _load(artifacts: ArtifactStore, batch: PartitionInfo, window: Window) -> pa.Table:
     table = decode_batch(artifacts.get_bytes(batch.content_hash))
     return table if window.contains(batch) else window.filter(table)
 
 
 def _newest(
-    artifacts: ArtifactStore, batches: Iterable[PredictionBatchRow], window: Window, wanted: int
+    artifacts: ArtifactStore, batches: Iterable[PartitionInfo], window: Window, wanted: int
 ) -> list[pa.Table]:
     """Batches holding the newest ``wanted`` rows, reading as few as the index allows.
 

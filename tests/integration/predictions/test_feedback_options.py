@@ -12,7 +12,7 @@ import pytest
 from conveyor.artifacts import open_artifact_store
 from conveyor.core import Actor
 from conveyor.predictions import FeedbackResult, PredictionLog, PredictionRecord
-from conveyor.store import MetadataStore, open_store
+from conveyor.store import open_store
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -24,13 +24,8 @@ def log(metadata_url: str, tmp_path: Path) -> Iterator[PredictionLog]:
         yield PredictionLog(store, artifacts, actor=Actor("server"), root=tmp_path)
 
 
-def _labels(store: MetadataStore) -> dict[str, object]:
-    from sqlalchemy import select
-
-    from conveyor.store import FeedbackRow
-
-    with store.read() as session:
-        return {row.request_id: row.label for row in session.scalars(select(FeedbackRow))}
+def _labels(log: PredictionLog, *ids: str) -> dict[str, object]:
+    return {request_id: kept.label for request_id, kept in log.records.labels(ids).items()}
 
 
 def test_unknown_ids_are_counted_and_dropped_when_asked(log: PredictionLog) -> None:
@@ -40,7 +35,7 @@ def test_unknown_ids_are_counted_and_dropped_when_asked(log: PredictionLog) -> N
         {"r0": 1, "ghost": 1, "pending": 0}, keep_unknown=False, pending={"pending"}
     )
     assert result == FeedbackResult(accepted=2, unknown=1, updated=0, kept=0)
-    assert _labels(log.store) == {"r0": 1, "pending": 0}
+    assert _labels(log, "r0", "ghost", "pending") == {"r0": 1, "pending": 0}
     nothing = log.feedback({"ghost-2": 1}, keep_unknown=False)
     assert nothing == FeedbackResult(accepted=0, unknown=1, updated=0, kept=0)
     assert len(log.store.audit_log(action="predictions.feedback")) == 1  # no write for nothing
@@ -51,7 +46,7 @@ def test_an_existing_label_is_replaced_only_with_overwrite(log: PredictionLog) -
     log.feedback({"r1": 0})
     kept = log.feedback({"r1": 1}, overwrite=False)
     assert kept == FeedbackResult(accepted=0, unknown=0, updated=0, kept=1)
-    assert _labels(log.store) == {"r1": 0}
+    assert _labels(log, "r1") == {"r1": 0}
     replaced = log.feedback({"r1": 1})  # the Python API's default: the owner corrects labels
     assert replaced == FeedbackResult(accepted=1, unknown=0, updated=1, kept=0)
-    assert _labels(log.store) == {"r1": 1}
+    assert _labels(log, "r1") == {"r1": 1}

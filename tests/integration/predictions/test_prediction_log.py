@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
 from conveyor.artifacts import ArtifactStore, open_artifact_store
 from conveyor.core import Actor
@@ -18,7 +17,7 @@ from conveyor.predictions import (
     PredictionLog,
     PredictionRecord,
 )
-from conveyor.store import ArtifactRefRow, MetadataStore, PredictionBatchRow, open_store
+from conveyor.store import MetadataStore, open_store
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -69,9 +68,7 @@ def test_written_predictions_read_back_with_inputs_outputs_and_coordinates(
     events = store.audit_log(action="predictions.log")
     assert len(events) == 1
     assert events[0].details["rows"] == 2
-    with store.read() as session:
-        owners = set(session.scalars(select(ArtifactRefRow.owner)))
-    assert owners == {f"prediction_batch:{p.id}" for p in info.partitions}
+    assert store.referenced_hashes() == {p.content_hash for p in info.partitions}
 
 
 def test_a_window_by_time_includes_since_and_excludes_until(log: PredictionLog) -> None:
@@ -123,10 +120,8 @@ def test_feedback_joins_by_request_id_and_a_later_label_wins(log: PredictionLog)
     frame = log.read()
     assert frame["label"].tolist() == ["maybe", "no", None]
     assert frame["label_at"].isna().tolist() == [False, False, True]
-    from conveyor.store import FeedbackRow
-
-    with log.store.read() as session:
-        updates = {r.request_id: r.updates for r in session.scalars(select(FeedbackRow))}
+    labels = log.records.labels(["r1", "r2", "r3", "ghost"])
+    updates = {request_id: label.updates for request_id, label in labels.items()}
     assert updates == {"r1": 3, "r2": 1, "ghost": 1}
     assert log.read(with_feedback=False).columns[-1] == "prediction"
 
@@ -155,8 +150,7 @@ def test_an_idempotent_write_of_the_same_batch_adds_nothing(
     first = log.write(batch, idempotent=True)
     again = log.write(batch, idempotent=True)
     assert again.partitions == first.partitions
-    with store.read() as session:
-        assert len(session.scalars(select(PredictionBatchRow)).all()) == 1
+    assert len(log.records.partitions()) == 1
     assert log.count() == 4
 
 

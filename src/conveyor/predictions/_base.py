@@ -1,0 +1,136 @@
+"""The interface of the prediction records: the batch index and the feedback labels.
+
+The predictions themselves are Parquet objects in the artifact store; :class:`PredictionLog`
+writes and reads those. A backend keeps only the index that says which object holds which
+model version, deployment variant and time span, and the labels sent back by request id.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from conveyor.core import Actor
+from conveyor.predictions._records import (
+    FeedbackLabel,
+    FeedbackResult,
+    NewPartition,
+    PartitionInfo,
+)
+
+
+class BasePredictionRecords(abc.ABC):
+    """Where the prediction log keeps its index of Parquet objects and its feedback labels.
+
+    Times come back timezone-aware, in UTC, to the microsecond; labels come back as the
+    JSON values they were given.
+
+    Thread safety: an implementation may be shared by threads (the server's logger writes
+    while requests send feedback) and by processes.
+    """
+
+    @abc.abstractmethod
+    def add_partitions(
+        self,
+        actor: Actor,
+        partitions: Sequence[NewPartition],
+        *,
+        idempotent: bool = False,
+    ) -> list[PartitionInfo]:
+        """Index Parquet objects already stored in the artifact store, in one atomic write.
+
+        Each new partition gets a new id (ids increase) and its content hash is recorded
+        as an artifact reference of ``prediction_batch:<id>``, so garbage collection keeps
+        the object. One audit event ``predictions.log`` signed by ``actor`` records the
+        write: its target is ``predictions:<model>@<version>`` for one partition and
+        ``predictions`` for several, its details hold ``rows`` (the sum of their rows) and
+        ``batches`` (the ids returned). Either everything is indexed or nothing is.
+
+        Args:
+            actor: Who writes (signs the audit event).
+            partitions: The objects to index; an empty sequence writes nothing.
+            idempotent: A partition whose content hash is indexed already is not indexed
+                again: its existing entry is returned instead (replaying a spill file a
+                crash left behind).
+
+        Returns:
+            One :class:`PartitionInfo` per partition given, in the same order.
+
+        Raises:
+            PredictionLogError: the index could not be written (nothing was).
+            StoreBusyError: the store stayed locked by another writer.
+        """
+
+    @abc.abstractmethod
+    def partitions(
+        self,
+        *,
+        model: str | None = None,
+        version: int | None = None,
+        environment: str | None = None,
+        variant: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[PartitionInfo]:
+        """Return the indexed partitions that may hold predictions of a window.
+
+        Args:
+            model: Only this model (``None``: any).
+            version: Only this model version.
+            environment: Only this deployment environment.
+            variant: Only this deployment variant.
+            since: Only partitions whose ``last_at`` is at or after this aware time.
+            until: Only partitions whose ``first_at`` is before this aware time.
+
+        Returns:
+            The matching partitions, newest ``last_at`` first (the larger id first among
+            equal times).
+        """
+
+    @abc.abstractmethod
+    def labels(self, request_ids: Collection[str]) -> dict[str, FeedbackLabel]:
+        """Return the labels the given request ids have.
+
+        Returns:
+            ``{request_id: label}`` for the ids that have a label (any number of ids may
+            be asked for at once); ids without one are left out.
+        """
+
+    @abc.abstractmethod
+    def record_feedback(
+        self,
+        actor: Actor,
+        labels: Mapping[str, Any],
+        *,
+        updates: Mapping[str, int] | None = None,
+        overwrite: bool = True,
+        unknown: int = 0,
+    ) -> FeedbackResult:
+        """Store ground-truth labels by request id, in one atomic, audited write.
+
+        A new id gets its label, ``updates`` set to how many times it was given and
+        ``first_at`` = ``at`` = now. An id that has a label already gets the new label, a
+        new ``at`` and its ``updates`` increased when ``overwrite`` is true, and is left
+        untouched otherwise. One audit event ``predictions.feedback`` on target
+        ``predictions:feedback`` signed by ``actor`` holds ``accepted``, ``unknown``,
+        ``updated`` and ``kept`` (as returned).
+
+        Args:
+            actor: Who sends the labels (signs the audit event).
+            labels: ``{request_id: label}``; labels are JSON values.
+            updates: How many times each id's label was given in this call (default 1).
+            overwrite: Replace labels ids already have.
+            unknown: How many of these ids matched no logged prediction (the caller found
+                out; recorded in the audit event and returned as is).
+
+        Returns:
+            ``accepted``: ids stored (new or replaced); ``updated``: ids that had a label,
+            now replaced; ``kept``: ids that had a label, left as it was; ``unknown`` as
+            given.
+
+        Raises:
+            StoreBusyError: the store stayed locked by another writer; nothing was stored
+                (the prediction server answers 503 with ``Retry-After``).
+        """

@@ -1,0 +1,229 @@
+"""Prediction records in the metadata store (SQLite or PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from conveyor.core import Actor, utcnow
+from conveyor.predictions._base import BasePredictionRecords
+from conveyor.predictions._errors import PredictionLogError
+from conveyor.predictions._records import (
+    FeedbackLabel,
+    FeedbackResult,
+    NewPartition,
+    PartitionInfo,
+)
+from conveyor.store import ArtifactRefRow, MetadataStore, WriteTx
+from conveyor.store._prediction_models import FeedbackRow, PredictionBatchRow
+
+#: Bound on the ids of one ``IN (...)`` query (SQLite allows 32766 parameters).
+IN_CHUNK = 500
+
+
+class SqlPredictionRecords(BasePredictionRecords):
+    """Prediction records in the ``prediction_batches`` and ``feedback`` tables.
+
+    Each partition is one ``prediction_batches`` row (indexed by model version, first and
+    last time, and content hash); each label one ``feedback`` row keyed by request id.
+    Labels are plain JSON on every dialect, so they come back exactly as given.
+
+    Args:
+        store: The metadata store.
+
+    Example:
+        >>> records = SqlPredictionRecords(store)  # doctest: +SKIP
+        >>> records.partitions(model="churn", version=3)  # doctest: +SKIP
+        []
+    """
+
+    def __init__(self, store: MetadataStore) -> None:
+        self.store = store
+
+    def __repr__(self) -> str:
+        return f"SqlPredictionRecords({self.store.url!r})"
+
+    def add_partitions(
+        self,
+        actor: Actor,
+        partitions: Sequence[NewPartition],
+        *,
+        idempotent: bool = False,
+    ) -> list[PartitionInfo]:
+        if not partitions:
+            return []
+        rows = sum(partition.rows for partition in partitions)
+        first = partitions[0]
+        target = (
+            "predictions" if len(partitions) > 1 else f"predictions:{first.model}@{first.version}"
+        )
+
+        def body(tx: WriteTx) -> list[PartitionInfo]:
+            now = utcnow()
+            indexed = []
+            for partition in partitions:
+                existing = None
+                if idempotent:
+                    existing = tx.session.scalars(
+                        select(PredictionBatchRow).where(
+                            PredictionBatchRow.content_hash == partition.content_hash
+                        )
+                    ).first()
+                row = existing or _batch_row(partition, now)
+                if existing is None:
+                    tx.session.add(row)
+                    tx.session.flush()
+                    tx.session.add(
+                        ArtifactRefRow(
+                            hash=partition.content_hash, owner=f"prediction_batch:{row.id}"
+                        )
+                    )
+                indexed.append(_partition_info(row))
+            tx.details = {"rows": rows, "batches": [p.id for p in indexed]}
+            return indexed
+
+        try:
+            return self.store.transact(actor, "predictions.log", target, body)
+        except SQLAlchemyError as exc:
+            raise PredictionLogError(
+                f"Could not index {rows} predictions in the metadata store {self.store.url}: {exc}",
+                hint="Check that the metadata store is reachable; the logger spills batches "
+                "it cannot write and `recover_spill` ingests them later.",
+                url=self.store.url,
+            ) from exc
+
+    def partitions(
+        self,
+        *,
+        model: str | None = None,
+        version: int | None = None,
+        environment: str | None = None,
+        variant: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[PartitionInfo]:
+        row = PredictionBatchRow
+        query = select(row)
+        for column, value in (
+            (row.model, model),
+            (row.version, version),
+            (row.environment, environment),
+            (row.variant, variant),
+        ):
+            if value is not None:
+                query = query.where(column == value)
+        if since is not None:
+            query = query.where(row.last_at >= since)
+        if until is not None:
+            query = query.where(row.first_at < until)
+        query = query.order_by(row.last_at.desc(), row.id.desc())
+        with self.store.read() as session:
+            return [_partition_info(found) for found in session.scalars(query)]
+
+    def labels(self, request_ids: Collection[str]) -> dict[str, FeedbackLabel]:
+        ids = list(dict.fromkeys(request_ids))
+        found: dict[str, FeedbackLabel] = {}
+        with self.store.read() as session:
+            for start in range(0, len(ids), IN_CHUNK):
+                query = select(FeedbackRow).where(
+                    FeedbackRow.request_id.in_(ids[start : start + IN_CHUNK])
+                )
+                found.update((row.request_id, _label(row)) for row in session.scalars(query))
+        return found
+
+    def record_feedback(
+        self,
+        actor: Actor,
+        labels: Mapping[str, Any],
+        *,
+        updates: Mapping[str, int] | None = None,
+        overwrite: bool = True,
+        unknown: int = 0,
+    ) -> FeedbackResult:
+        if not labels:
+            return FeedbackResult(accepted=0, unknown=unknown, updated=0)
+        times = updates or {}
+
+        def body(tx: WriteTx) -> tuple[int, int]:
+            now = utcnow()
+            ids = list(labels)
+            existing: dict[str, FeedbackRow] = {}
+            for start in range(0, len(ids), IN_CHUNK):
+                chunk = ids[start : start + IN_CHUNK]
+                query = select(FeedbackRow).where(FeedbackRow.request_id.in_(chunk))
+                existing.update((row.request_id, row) for row in tx.session.scalars(query))
+            for request_id in ids:
+                row = existing.get(request_id)
+                if row is None:
+                    tx.session.add(
+                        FeedbackRow(
+                            request_id=request_id,
+                            label=labels[request_id],
+                            at=now,
+                            updates=times.get(request_id, 1),
+                            first_at=now,
+                        )
+                    )
+                elif overwrite:
+                    row.label = labels[request_id]
+                    row.at = now
+                    row.updates += times.get(request_id, 1)
+            kept = 0 if overwrite else len(existing)
+            tx.details = {
+                "accepted": len(ids) - kept,
+                "unknown": unknown,
+                "updated": len(existing) - kept,
+                "kept": kept,
+            }
+            return len(existing) - kept, kept
+
+        updated, kept = self.store.transact(
+            actor, "predictions.feedback", "predictions:feedback", body
+        )
+        return FeedbackResult(
+            accepted=len(labels) - kept, unknown=unknown, updated=updated, kept=kept
+        )
+
+
+def _batch_row(partition: NewPartition, now: datetime) -> PredictionBatchRow:
+    return PredictionBatchRow(
+        model=partition.model,
+        version=partition.version,
+        environment=partition.environment,
+        variant=partition.variant,
+        revision=partition.revision,
+        first_at=partition.first_at,
+        last_at=partition.last_at,
+        rows=partition.rows,
+        content_hash=partition.content_hash,
+        created_at=now,
+    )
+
+
+def _partition_info(row: PredictionBatchRow) -> PartitionInfo:
+    return PartitionInfo(
+        id=row.id,
+        model=row.model,
+        version=row.version,
+        environment=row.environment,
+        variant=row.variant,
+        revision=row.revision,
+        first_at=row.first_at,
+        last_at=row.last_at,
+        rows=row.rows,
+        content_hash=row.content_hash,
+    )
+
+
+def _label(row: FeedbackRow) -> FeedbackLabel:
+    return FeedbackLabel(
+        request_id=row.request_id,
+        label=row.label,
+        at=row.at,
+        updates=row.updates,
+        first_at=row.first_at,
+    )
