@@ -115,7 +115,7 @@ class BasePredictionRecords(abc.ABC):
         new ``at`` and its ``updates`` increased when ``overwrite`` is true, and is left
         untouched otherwise. One audit event ``predictions.feedback`` on target
         ``predictions:feedback`` signed by ``actor`` holds ``accepted``, ``unknown``,
-        ``updated`` and ``kept`` (as returned).
+        ``updated`` and ``kept`` (as returned). An empty ``labels`` writes nothing.
 
         Args:
             actor: Who sends the labels (signs the audit event).
