@@ -6,13 +6,16 @@ import math
 import re
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from conveyor.cli._output import console, fmt_time, open_workspace, print_json
+
+if TYPE_CHECKING:
+    from conveyor.tracking import RunComparison
 
 app = typer.Typer(help="List, show and compare runs.", no_args_is_help=True)
 
@@ -203,11 +206,6 @@ def show(
         out.print(table)
 
 
-def _history(ws: Any, run_id: str) -> dict[str, list[dict[str, Any]]]:
-    tree = ws.runs.run_tree_history(run_id)
-    return {key: [p.to_dict() for p in points] for key, points in tree.items()}
-
-
 @app.command("compare")
 def compare(
     first: Annotated[str, typer.Argument(metavar="RUN", help="First run.")],
@@ -222,35 +220,20 @@ def compare(
     A pipeline run's metrics are those of its steps (see `conveyor runs show`).
     """
     with _workspace() as ws:
-        runs = [ws.runs.get(first), ws.runs.get(second)]
-        latest = [{k: m.value for k, m in ws.runs.run_tree_metrics(r.id).items()} for r in runs]
-        history = [_history(ws, r.id) for r in runs]
-    keys = sorted(set(runs[0].params) | set(runs[1].params))
-    params = {k: [runs[0].params.get(k), runs[1].params.get(k)] for k in keys}
-    metrics: dict[str, dict[str, float | None]] = {}
-    for key in sorted(set(latest[0]) | set(latest[1])):
-        a, b = _finite(latest[0].get(key)), _finite(latest[1].get(key))
-        metrics[key] = {"a": a, "b": b, "delta": b - a if a is not None and b is not None else None}
-    shared = sorted(set(history[0]) & set(history[1]))
+        diff: RunComparison = ws.runs.compare(first, second)
+    runs = diff.runs
+    shared = diff.shared_metrics
     if plot is not None:
-        _write_plot(plot, runs, history, shared)
+        _write_plot(plot, diff, shared)
     if json_out:
-        print_json(
-            {
-                "runs": [r.to_dict() for r in runs],
-                "params": params,
-                "metrics": metrics,
-                "history": {r.id: h for r, h in zip(runs, history, strict=True)},
-                "plot": str(plot) if plot else None,
-            }
-        )
+        print_json(diff.to_dict() | {"plot": str(plot) if plot else None})
         return
     out = console()
     table = Table(title="Parameters")
     table.add_column("param")
     for r in runs:
         table.add_column(f"{r.short_id} {_e(r.name)}")
-    for key, (a, b) in params.items():
+    for key, (a, b) in diff.params.items():
         style = "" if a == b else "bold"
         table.add_row(_e(key), _e(str(a)), _e(str(b)), style=style)
     out.print(table)
@@ -259,28 +242,22 @@ def compare(
     for r in runs:
         table.add_column(r.short_id, justify="right")
     table.add_column("delta", justify="right")
-    for key, row in metrics.items():
-        table.add_row(_e(key), _num(row["a"]), _num(row["b"]), _num(row["delta"]))
+    for key, m in diff.metrics.items():
+        table.add_row(_e(key), _num(m.first), _num(m.second), _num(m.delta))
     out.print(table)
     for key in shared:
         table = Table(title=f"History of {_e(key)}")
         table.add_column("step", justify="right")
         for r in runs:
             table.add_column(r.short_id, justify="right")
-        by_step = [
-            {(p["step"] if p["step"] is not None else i): p["value"] for i, p in enumerate(h[key])}
-            for h in history
-        ]
-        for step in sorted(set(by_step[0]) | set(by_step[1])):
-            table.add_row(str(step), _num(by_step[0].get(step)), _num(by_step[1].get(step)))
+        for step, a, b in diff.by_step(key):
+            table.add_row(str(step), _num(a), _num(b))
         out.print(table)
     if plot is not None:
         out.print(f"Chart written to {plot}.")
 
 
-def _write_plot(
-    path: Path, runs: list[Any], history: list[dict[str, list[dict[str, Any]]]], shared: list[str]
-) -> None:
+def _write_plot(path: Path, diff: RunComparison, shared: list[str]) -> None:
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -295,18 +272,18 @@ def _write_plot(
     rows = max(len(shared), 1)
     fig = make_subplots(rows=rows, cols=1, subplot_titles=shared or ["no shared metrics"])
     for index, key in enumerate(shared, start=1):
-        for run, h in zip(runs, history, strict=True):
-            points = h[key]
+        for run, points in zip(diff.runs, diff.series(key), strict=True):
             fig.add_trace(
                 go.Scatter(
-                    x=[p["step"] if p["step"] is not None else i for i, p in enumerate(points)],
-                    y=[p["value"] for p in points],
+                    x=[x for x, _ in points],
+                    y=[y for _, y in points],
                     mode="lines+markers",
                     name=f"{run.short_id} {key}",
                 ),
                 row=index,
                 col=1,
             )
-    fig.update_layout(title=f"{runs[0].short_id} vs {runs[1].short_id}", height=320 * rows)
+    first, second = diff.runs
+    fig.update_layout(title=f"{first.short_id} vs {second.short_id}", height=320 * rows)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.write_html(str(path), include_plotlyjs=True, full_html=True)

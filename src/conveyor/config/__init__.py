@@ -21,6 +21,7 @@ from conveyor.config._model import (
     EncryptionConfig,
     EvaluationConfig,
     ProjectConfig,
+    RunsConfig,
     Settings,
     StoreConfig,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "EvaluationConfig",
     "MonitoringConfig",
     "ProjectConfig",
+    "RunsConfig",
     "Settings",
     "StoreConfig",
     "TrafficConfig",

@@ -27,6 +27,7 @@ ENV_ALIASES: dict[str, str] = {
     "CONVEYOR_REMOTE_URL": "store.remote_url",
     "CONVEYOR_ENCRYPTION": "store.encryption.enabled",
     "CONVEYOR_KEY_FILE": "store.encryption.key_file",
+    "CONVEYOR_HEARTBEAT_TIMEOUT_S": "runs.heartbeat_timeout_s",
 }
 # Variables that are read elsewhere and are not configuration keys.
 _NOT_KEYS = {"CONVEYOR_MASTER_KEY", "CONVEYOR_ACTOR", "CONVEYOR_REQUIRE_SERVICES"}

@@ -154,6 +154,25 @@ class GateConfig(_Section):
     severity: Literal["error", "warning"] | None = None
 
 
+class RunsConfig(_Section):
+    """``runs:`` how tracked runs are kept alive and when a dead one is failed.
+
+    A running pipeline records a heartbeat every quarter of ``heartbeat_timeout_s`` (at
+    most every 5 seconds); a running or pending run that shows none for
+    ``heartbeat_timeout_s`` seconds is taken for dead (its process was killed) and
+    failed the next time runs are listed, so it can be resumed. Raise it when runs share
+    a database with slow links; lower it to reap killed runs sooner. Environment
+    override: ``CONVEYOR_HEARTBEAT_TIMEOUT_S``.
+    """
+
+    heartbeat_timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="Seconds without a heartbeat after which a live run is failed as dead.",
+    )
+
+
 class ConveyorConfig(_Section):
     """The whole of ``conveyor.yaml``."""
 
@@ -161,6 +180,7 @@ class ConveyorConfig(_Section):
     store: StoreConfig = StoreConfig()
     pipelines: PipelinesConfig = PipelinesConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
+    runs: RunsConfig = RunsConfig()
     gates: tuple[GateConfig, ...] = ()
     environments: dict[str, EnvironmentConfig] = Field(default_factory=dict)
     webhooks: WebhooksConfig = WebhooksConfig()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,7 +18,7 @@ from conveyor.pipelines._results import PipelineRun
 from conveyor.pipelines.executors import Executor, resolve_executor
 from conveyor.pipelines.executors._execute import VALUE_DIR
 from conveyor.pipelines.materializers import materializer_versions
-from conveyor.tracking import HEARTBEAT_TIMEOUT_ENV, Heartbeat, Run
+from conveyor.tracking import Heartbeat, Run
 from conveyor.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -118,7 +117,7 @@ def _run(
     orchestrator = Orchestrator(ws, graph, plan, executor)
     started, cpu_started = time.perf_counter(), time.process_time()
     try:
-        with Heartbeat(tracker, run.id, interval_s=_heartbeat_interval()):
+        with Heartbeat(tracker, run.id, interval_s=_heartbeat_interval(tracker)):
             executor.open(ws)
             try:
                 steps = orchestrator.execute()
@@ -171,9 +170,9 @@ def _run(
     return result
 
 
-def _heartbeat_interval() -> float:
-    timeout = float(os.environ.get(HEARTBEAT_TIMEOUT_ENV, "60"))
-    return max(0.05, min(5.0, timeout / 4))
+def _heartbeat_interval(tracker: RunTracker) -> float:
+    # Several beats per timeout, so one slow beat never gets a live run reaped.
+    return max(0.05, min(5.0, tracker.heartbeat_timeout_s / 4))
 
 
 def jsonable_params(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -219,7 +218,7 @@ def _resumable(tracker: RunTracker, resume: str, pipeline: Pipeline) -> Run:
         raise ConveyorError(
             f"Run {previous.short_id} is {previous.status}; only failed runs can be resumed.",
             hint="A run still in progress is resumable once it failed or its process died "
-            "(no heartbeat for CONVEYOR_HEARTBEAT_TIMEOUT_S seconds).",
+            "(no heartbeat for runs.heartbeat_timeout_s seconds).",
             run_id=previous.id,
             status=previous.status,
         )

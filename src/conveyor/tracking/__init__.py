@@ -10,13 +10,18 @@ pipeline run's steps, each named after its step where several steps logged the s
 Code running inside a run uses the module functions :func:`log_metric`,
 :func:`log_metrics`, :func:`log_params` and :func:`log_artifact`, which log to
 :func:`current` (set with :func:`run_context`, per thread). :class:`Heartbeat` keeps a run
-marked alive so :meth:`RunTracker.reap_stale` can fail runs whose process died.
+marked alive so :meth:`RunTracker.reap_stale` can fail runs whose process died (after the
+``runs.heartbeat_timeout_s`` setting). :meth:`RunTracker.compare` lines two runs up
+(:class:`RunComparison`). The tracker keeps runs through :class:`BaseRunRecords`, by
+default :class:`SqlRunRecords` in the metadata store; another backend can be injected.
 """
 
 from __future__ import annotations
 
+from conveyor.tracking._base import BaseRunRecords, MetricValue
 from conveyor.tracking._buffer import InvalidMetricError
 from conveyor.tracking._capture import capture_code_version, capture_environment
+from conveyor.tracking._compare import MetricComparison, RunComparison
 from conveyor.tracking._context import (
     RunContext,
     current,
@@ -26,7 +31,7 @@ from conveyor.tracking._context import (
     log_params,
     run_context,
 )
-from conveyor.tracking._heartbeat import Heartbeat
+from conveyor.tracking._heartbeat import Heartbeat, stale_runs
 from conveyor.tracking._records import (
     RUN_KINDS,
     RUN_STATUSES,
@@ -38,21 +43,26 @@ from conveyor.tracking._records import (
     StepNotFoundError,
     TreeMetric,
 )
-from conveyor.tracking._tracker import HEARTBEAT_TIMEOUT_ENV, RunTracker
+from conveyor.tracking._sql import SqlRunRecords
+from conveyor.tracking._tracker import RunTracker
 
 __all__ = [
     "AmbiguousRunError",
-    "HEARTBEAT_TIMEOUT_ENV",
+    "BaseRunRecords",
     "Heartbeat",
     "InvalidMetricError",
+    "MetricComparison",
     "MetricPoint",
+    "MetricValue",
     "OutputRecord",
     "RUN_KINDS",
     "RUN_STATUSES",
     "Run",
+    "RunComparison",
     "RunContext",
     "RunNotFoundError",
     "RunTracker",
+    "SqlRunRecords",
     "StepNotFoundError",
     "TreeMetric",
     "capture_code_version",
@@ -63,4 +73,5 @@ __all__ = [
     "log_metrics",
     "log_params",
     "run_context",
+    "stale_runs",
 ]

@@ -1,27 +1,27 @@
 """In-memory buffering of metric values, written to the store in batches.
 
 Logging one value must cost microseconds, so values are appended to a list and written
-with one multi-row insert (and one audit event) per run per flush. A flush happens when
+with one :meth:`BaseRunRecords.log_metrics` call (one multi-row insert and one audit event
+in the store) per run per flush. A flush happens when
 the buffer holds ``max_values`` values or ``max_age_s`` passed since the last one (both
 checked on each log call), on :meth:`MetricBuffer.flush`, and when a run finishes.
 """
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime
 from numbers import Real
 from typing import Any
 
 from conveyor.core import utcnow
 from conveyor.errors import ConveyorError
+from conveyor.tracking._base import MetricValue
 
-#: One buffered value: key, value (``None`` for NaN), step, time logged.
-Point = tuple[str, float | None, int | None, datetime]
-#: Writes one run's batch to the store; raises on failure.
+#: One buffered value, as the run records take it: key, value, step, time logged.
+Point = MetricValue
+#: Writes one run's batch to the records; raises on failure.
 BatchWriter = Callable[[str, list[Point]], None]
 
 
@@ -31,8 +31,8 @@ class InvalidMetricError(ConveyorError, ValueError):
     code = "invalid_metric"
 
 
-def check_point(key: Any, value: Any, step: Any) -> tuple[float | None, int | None]:
-    """Validate one value; return it as stored (NaN as ``None``) and the step.
+def check_point(key: Any, value: Any, step: Any) -> tuple[float, int | None]:
+    """Validate one value; return it as a float and the step as an int (or ``None``).
 
     Raises:
         InvalidMetricError: the key is not a non-empty string, the value not a real number
@@ -66,7 +66,7 @@ def check_point(key: Any, value: Any, step: Any) -> tuple[float | None, int | No
                 step=repr(step),
             )
         step = int(step)
-    return (None if math.isnan(number) else number), step
+    return number, step
 
 
 class MetricBuffer:

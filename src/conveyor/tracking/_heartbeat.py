@@ -1,13 +1,50 @@
-"""A background thread that keeps a run marked alive."""
+"""Liveness: a background thread that keeps a run marked alive, and the rule for stale runs."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
+from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from conveyor.core import isoformat
+
 if TYPE_CHECKING:
+    from conveyor.tracking._records import Run
     from conveyor.tracking._tracker import RunTracker
+
+
+def stale_runs(live: Iterable[Run], cutoff: datetime) -> dict[str, str]:
+    """Which live runs are stale, each with the error it is failed with.
+
+    A run is last seen at its heartbeat (or its start, if it never beat); a run whose
+    ancestors are live too is also seen whenever they are (a long step is alive while its
+    pipeline beats). A run last seen before ``cutoff`` is stale.
+
+    Args:
+        live: Every run that is ``running`` or ``pending`` (ancestors are only followed
+            through this set).
+        cutoff: Runs last seen before this time are stale.
+
+    Returns:
+        ``{run id: error}``, the error naming when the run was last seen, its host and pid.
+    """
+    by_id = {run.id: run for run in live}
+    stale: dict[str, str] = {}
+    for run in by_id.values():
+        own = run.heartbeat_at or run.started_at
+        seen, node, visited = own, run, {run.id}
+        while node.parent_id in by_id and node.parent_id not in visited:
+            node = by_id[node.parent_id]
+            visited.add(node.id)
+            seen = max(seen, node.heartbeat_at or node.started_at)
+        if seen < cutoff:
+            stale[run.id] = (
+                f"process died: no heartbeat since {isoformat(own)} "
+                f"(host {run.host}, pid {run.pid})"
+            )
+    return stale
 
 
 class Heartbeat:

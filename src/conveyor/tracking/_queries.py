@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import builtins
-import math
 import re
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
-
-from conveyor.store import RunMetricRow, RunOutputRow, RunRow
 from conveyor.tracking._records import (
     AmbiguousRunError,
     MetricPoint,
@@ -23,7 +19,7 @@ from conveyor.tracking._tree import Source, name_keys, tree_sources
 
 if TYPE_CHECKING:
     from conveyor.artifacts import ArtifactStore
-    from conveyor.store import MetadataStore
+    from conveyor.tracking._base import BaseRunRecords
     from conveyor.tracking._buffer import MetricBuffer
 
 #: Shortest id prefix accepted by :meth:`RunQueries.get` (like git's short hashes).
@@ -39,7 +35,7 @@ def _natural(name: str) -> list[int | str]:
 class RunQueries:
     """Lookups shared by :class:`~conveyor.tracking.RunTracker`."""
 
-    _store: MetadataStore
+    _records: BaseRunRecords
     _artifacts: ArtifactStore
     _buffer: MetricBuffer
 
@@ -54,16 +50,15 @@ class RunQueries:
             AmbiguousRunError: the prefix matches several runs; they are listed.
         """
         text = run_id.strip().lower()
-        with self._store.read() as session:
-            row = session.get(RunRow, text)
-            if row is not None:
-                return Run.from_row(row)
-            matches: list[RunRow] = []
-            if len(text) >= MIN_PREFIX and _ID_CHARS.match(text):
-                query = select(RunRow).where(RunRow.id.startswith(text)).limit(11)
-                matches = list(session.scalars(query))
+        try:
+            return self._records.get_run(text)
+        except RunNotFoundError:
+            pass
+        matches: builtins.list[Run] = []
+        if len(text) >= MIN_PREFIX and _ID_CHARS.match(text):
+            matches = self._records.runs_with_prefix(text, limit=11)
         if len(matches) == 1:
-            return Run.from_row(matches[0])
+            return matches[0]
         if len(matches) > 1:
             listed = ", ".join(f"{m.id[:12]} ({m.kind} {m.name})" for m in matches[:10])
             raise AmbiguousRunError(
@@ -91,53 +86,24 @@ class RunQueries:
     ) -> list[Run]:
         """Runs matching every given filter, newest first (stale runs are reaped first)."""
         self.reap_stale()
-        query = select(RunRow)
-        if kind is not None:
-            query = query.where(RunRow.kind == kind)
-        if parent_id is not None:
-            query = query.where(RunRow.parent_id == parent_id)
-        if status is not None:
-            query = query.where(RunRow.status == status)
-        if pipeline_ref is not None:
-            query = query.where(RunRow.pipeline_ref == pipeline_ref)
-        query = query.order_by(RunRow.started_at.desc(), RunRow.id)
-        if limit is not None:
-            query = query.limit(max(limit, 0))
-        with self._store.read() as session:
-            return [Run.from_row(row) for row in session.scalars(query)]
+        return self._records.list_runs(
+            kind=kind, parent_id=parent_id, status=status, pipeline_ref=pipeline_ref, limit=limit
+        )
 
     def children(self, run_id: str) -> builtins.list[Run]:
         """The direct child runs (steps, trials) of a run, oldest first."""
-        query = select(RunRow).where(RunRow.parent_id == run_id)
-        with self._store.read() as session:
-            rows = session.scalars(query.order_by(RunRow.started_at, RunRow.id))
-            return [Run.from_row(row) for row in rows]
+        return self._records.list_runs(parent_id=run_id, newest_first=False)
 
     def metrics(self, run_id: str, key: str | None = None) -> builtins.list[MetricPoint]:
         """Every value logged by a run (buffered ones included), in logged order."""
         self._buffer.flush(run_id)
-        query = select(RunMetricRow).where(RunMetricRow.run_id == run_id)
-        if key is not None:
-            query = query.where(RunMetricRow.key == key)
-        with self._store.read() as session:
-            rows = session.scalars(query.order_by(RunMetricRow.id))
-            return [
-                MetricPoint(row.key, math.nan if row.value is None else row.value, row.step, row.at)
-                for row in rows
-            ]
+        return self._records.metrics(run_id, key)
 
     def latest_metrics(self, run_id: str) -> dict[str, float]:
         """The last value logged for each metric key of a run, keys sorted."""
         self._buffer.flush(run_id)
-        last = (
-            select(func.max(RunMetricRow.id))
-            .where(RunMetricRow.run_id == run_id)
-            .group_by(RunMetricRow.key)
-        )
-        query = select(RunMetricRow.key, RunMetricRow.value).where(RunMetricRow.id.in_(last))
-        with self._store.read() as session:
-            rows = session.execute(query).all()
-        return {key: math.nan if value is None else value for key, value in sorted(rows)}
+        latest = self._records.latest_metrics([run_id])[run_id]
+        return {key: point.value for key, point in sorted(latest.items())}
 
     def run_tree_metrics(self, run_id: str, *, step: str | None = None) -> dict[str, TreeMetric]:
         """The latest value of every metric of a run and its steps, by tree key.
@@ -232,36 +198,15 @@ class RunQueries:
         ids = {s.run_id for s in sources}
         for source_id in ids:
             self._buffer.flush(source_id)
-        last = (
-            select(func.max(RunMetricRow.id))
-            .where(RunMetricRow.run_id.in_(ids))
-            .group_by(RunMetricRow.run_id, RunMetricRow.key)
-        )
-        query = select(
-            RunMetricRow.run_id, RunMetricRow.key, RunMetricRow.value, RunMetricRow.step
-        ).where(RunMetricRow.id.in_(last))
-        by_run: dict[str, dict[str, tuple[float, int | None]]] = {i: {} for i in ids}
-        with self._store.read() as session:
-            for rid, key, value, metric_step in session.execute(query):
-                by_run[rid][key] = (math.nan if value is None else value, metric_step)
-        return {s: dict(sorted(by_run[s.run_id].items())) for s in sources}
+        latest = self._records.latest_metrics(ids)
+        return {
+            s: {key: (p.value, p.step) for key, p in sorted(latest[s.run_id].items())}
+            for s in sources
+        }
 
     def outputs(self, run_id: str) -> builtins.list[OutputRecord]:
         """The recorded outputs of a step run, in output order."""
-        query = select(RunOutputRow).where(RunOutputRow.run_id == run_id)
-        with self._store.read() as session:
-            records = [
-                OutputRecord(
-                    name=row.name,
-                    hash=row.hash,
-                    materializer=row.materializer,
-                    materializer_version=row.materializer_version,
-                    type_name=row.type_name,
-                    size=row.size,
-                    meta=dict(row.meta),
-                )
-                for row in session.scalars(query)
-            ]
+        records = self._records.outputs(run_id)
         return sorted(records, key=lambda record: _natural(record.name))
 
     def find_cached(self, cache_key: str) -> Run | None:
@@ -270,13 +215,7 @@ class RunQueries:
         Runs with a deleted output are skipped, so deleting a cached artifact makes the step
         run again instead of failing when the output is loaded.
         """
-        query = (
-            select(RunRow)
-            .where(RunRow.cache_key == cache_key, RunRow.status == "completed")
-            .order_by(RunRow.started_at.desc(), RunRow.id)
-        )
-        with self._store.read() as session:
-            candidates = [Run.from_row(row) for row in session.scalars(query)]
+        candidates = self._records.list_runs(cache_key=cache_key, status="completed")
         for run in candidates:
             if all(self._artifacts.exists(out.hash) for out in self.outputs(run.id)):
                 return run

@@ -9,7 +9,6 @@ from typing import Any
 
 from conveyor.core import isoformat
 from conveyor.errors import ConveyorError
-from conveyor.store import RunRow
 
 #: Every kind of run the tracker records.
 RUN_KINDS = frozenset({"pipeline", "step", "tune", "trial"})
@@ -75,11 +74,6 @@ class Run:
     def short_id(self) -> str:
         """The first 8 characters of the id (unique enough to type)."""
         return self.id[:8]
-
-    @classmethod
-    def from_row(cls, row: RunRow) -> Run:
-        """Build a run from its ORM row."""
-        return cls(**{f.name: getattr(row, f.name) for f in fields(cls)})
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict of every field (timestamps as ISO 8601 UTC) plus ``short_id``."""

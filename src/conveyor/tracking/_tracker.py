@@ -5,76 +5,83 @@ from __future__ import annotations
 import atexit
 import contextlib
 import json
+import math
 import mimetypes
 import os
 import socket
 import uuid
 import weakref
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.exc import IntegrityError as SQLIntegrityError
-
 from conveyor.artifacts import ArtifactStore, ObjectInfo
-from conveyor.core import Actor, isoformat, utcnow
+from conveyor.config import RunsConfig
+from conveyor.core import Actor, utcnow
 from conveyor.errors import ConveyorError
-from conveyor.store import (
-    ArtifactRefRow,
-    MetadataStore,
-    RunArtifactRow,
-    RunDatasetRow,
-    RunMetricRow,
-    RunOutputRow,
-    RunRow,
-    WriteTx,
-)
-from conveyor.tracking._buffer import MetricBuffer, Point
+from conveyor.store import MetadataStore
+from conveyor.tracking._base import BaseRunRecords, MetricValue
+from conveyor.tracking._buffer import MetricBuffer
 from conveyor.tracking._capture import capture_code_version, capture_environment
+from conveyor.tracking._compare import RunComparison, compare_runs
 from conveyor.tracking._queries import RunQueries
-from conveyor.tracking._records import (
-    RUN_KINDS,
-    RUN_STATUSES,
-    OutputRecord,
-    Run,
-    RunNotFoundError,
-)
-
-#: Environment variable overriding the default heartbeat timeout of :meth:`reap_stale`.
-HEARTBEAT_TIMEOUT_ENV = "CONVEYOR_HEARTBEAT_TIMEOUT_S"
-DEFAULT_HEARTBEAT_TIMEOUT_S = 60.0
-_LIVE_STATUSES = ("running", "pending")
+from conveyor.tracking._records import RUN_KINDS, RUN_STATUSES, OutputRecord, Run
+from conveyor.tracking._sql import SqlRunRecords
 
 
 class RunTracker(RunQueries):
-    """Records runs and everything they log in the metadata store.
+    """Records runs and everything they log, through run records (the metadata store).
 
     Every change of record is one audited write (``run.start``, ``run.finish``,
     ``run.params``...). Metric values are buffered in memory and written in batches (one
-    insert and one ``run.metrics`` event per run per batch), so logging one value costs
-    microseconds; :meth:`finish_run` always flushes the run first and buffered values are
-    also flushed when the process exits normally. Safe to share between threads.
+    :meth:`BaseRunRecords.log_metrics` call, so one insert and one ``run.metrics`` event,
+    per run per batch), so logging one value costs microseconds; :meth:`finish_run` always
+    flushes the run first and buffered values are also flushed when the process exits
+    normally. Safe to share between threads.
 
     Args:
-        store: The metadata store.
+        store: The metadata store (holding the records unless ``records`` is given).
         artifacts: The artifact store holding logged files and step outputs.
         actor: Who the records are attributed to.
         root: The project root (where the git code version is read).
+        heartbeat_timeout_s: How long a live run may go without a heartbeat before
+            :meth:`reap_stale` fails it (setting ``runs.heartbeat_timeout_s``; default its
+            default, 60 seconds).
+        records: Where runs are kept (default: :class:`SqlRunRecords` over ``store``).
+
+    Example:
+        >>> run = ws.runs.start_run("training", kind="pipeline")  # doctest: +SKIP
+        >>> ws.runs.log_metric(run.id, "loss", 0.3, step=1)  # doctest: +SKIP
+        >>> ws.runs.finish_run(run.id, "completed").status  # doctest: +SKIP
+        'completed'
     """
 
     def __init__(
-        self, store: MetadataStore, artifacts: ArtifactStore, *, actor: Actor, root: Path
+        self,
+        store: MetadataStore,
+        artifacts: ArtifactStore,
+        *,
+        actor: Actor,
+        root: Path,
+        heartbeat_timeout_s: float | None = None,
+        records: BaseRunRecords | None = None,
     ) -> None:
-        self._store = store
+        self._records = SqlRunRecords(store) if records is None else records
         self._artifacts = artifacts
         self._actor = actor
         self.root = Path(root)
+        self.heartbeat_timeout_s = _timeout(heartbeat_timeout_s)
         self._buffer = MetricBuffer(self._write_metrics)
         # Flush at exit without keeping the tracker alive.
         ref = weakref.ref(self)
         atexit.register(_flush_at_exit, ref)
+
+    @property
+    def records(self) -> BaseRunRecords:
+        """The run records this tracker reads and writes."""
+        return self._records
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -126,7 +133,7 @@ class RunTracker(RunQueries):
             code_version = capture_code_version(self.root)
             environment = capture_environment()
         now = utcnow()
-        row = RunRow(
+        run = Run(
             id=uuid.uuid4().hex,
             name=name,
             kind=kind,
@@ -150,10 +157,8 @@ class RunTracker(RunQueries):
             cpu_s=None,
             created_by=self._actor.name,
         )
-        details = {"name": name, "kind": kind, "parent_id": parent_id, "status": status}
-        with self._store.write(self._actor, "run.start", f"run:{row.id}", details) as tx:
-            tx.session.add(row)
-        return Run.from_row(row)
+        self._records.create_run(self._actor, run)
+        return run
 
     def finish_run(
         self,
@@ -182,45 +187,24 @@ class RunTracker(RunQueries):
         """
         _check_choice("status", status, RUN_STATUSES)
         self._buffer.flush(run_id)
-        extra = dict(tags or {})
-        details: dict[str, Any] = {"status": status, "cached_from": cached_from}
-        if extra:
-            details["tags"] = extra
-        if outputs:
-            details["outputs"] = {out.name: out.hash for out in outputs}
-
-        def body(tx: WriteTx) -> Run:
-            row = self._row(tx, run_id)
-            row.status = status
-            row.error = error
-            row.ended_at = utcnow()
-            row.wall_s = wall_s
-            row.cpu_s = cpu_s
-            row.cached_from = cached_from
-            if extra:
-                row.tags = {**(row.tags or {}), **extra}
-            if outputs:
-                _write_outputs(tx, run_id, outputs)
-            return Run.from_row(row)
-
-        return self._store.transact(
-            self._actor, "run.finish", f"run:{run_id}", body, details=details
+        return self._records.finish_run(
+            self._actor,
+            run_id,
+            status=status,
+            ended_at=utcnow(),
+            error=error,
+            wall_s=wall_s,
+            cpu_s=cpu_s,
+            cached_from=cached_from,
+            tags=tags,
+            outputs=_clean_outputs(outputs or ()),
         )
 
     def resume_run(self, run_id: str) -> Run:
         """Set a finished run back to ``running`` (``run.resume``), e.g. to resume it."""
-
-        def body(tx: WriteTx) -> Run:
-            row = self._row(tx, run_id)
-            row.status = "running"
-            row.error = None
-            row.ended_at = None
-            row.heartbeat_at = utcnow()
-            row.host = socket.gethostname()
-            row.pid = os.getpid()
-            return Run.from_row(row)
-
-        return self._store.transact(self._actor, "run.resume", f"run:{run_id}", body)
+        return self._records.resume_run(
+            self._actor, run_id, at=utcnow(), host=socket.gethostname(), pid=os.getpid()
+        )
 
     def heartbeat(self, run_id: str) -> None:
         """Mark the run alive now.
@@ -228,8 +212,7 @@ class RunTracker(RunQueries):
         Not audited: a heartbeat is liveness information, not a change of record, and
         auditing one every few seconds would bury the real events.
         """
-        with self._store.engine.begin() as conn:
-            conn.execute(update(RunRow).where(RunRow.id == run_id).values(heartbeat_at=utcnow()))
+        self._records.heartbeat(run_id, utcnow())
 
     def reap_stale(self, timeout_s: float | None = None) -> list[str]:
         """Mark runs whose process died as failed; return their ids.
@@ -239,47 +222,14 @@ class RunTracker(RunQueries):
         heartbeat. Audited as one ``run.reap`` event when anything is reaped.
 
         Args:
-            timeout_s: Default ``CONVEYOR_HEARTBEAT_TIMEOUT_S`` or 60 seconds.
+            timeout_s: Default :attr:`heartbeat_timeout_s` (the ``runs.heartbeat_timeout_s``
+                setting).
         """
-        if timeout_s is None:
-            timeout_s = float(os.environ.get(HEARTBEAT_TIMEOUT_ENV, DEFAULT_HEARTBEAT_TIMEOUT_S))
-        if not self._stale_rows(timeout_s, None):
-            return []
-
-        def body(tx: WriteTx) -> list[str]:
-            rows = self._stale_rows(timeout_s, tx)
-            now = utcnow()
-            for row in rows:
-                seen = row.heartbeat_at or row.started_at
-                row.status = "failed"
-                row.ended_at = now
-                row.error = (
-                    f"process died: no heartbeat since {isoformat(seen)} "
-                    f"(host {row.host}, pid {row.pid})"
-                )
-            tx.details["runs"] = [row.id for row in rows]
-            return [row.id for row in rows]
-
-        return self._store.transact(self._actor, "run.reap", "runs", body)
-
-    def _stale_rows(self, timeout_s: float, tx: WriteTx | None) -> list[RunRow]:
-        query = select(RunRow).where(RunRow.status.in_(_LIVE_STATUSES))
-        if tx is None:
-            with self._store.read() as session:
-                live = {row.id: row for row in session.scalars(query)}
-        else:
-            live = {row.id: row for row in tx.session.scalars(query)}
-        cutoff = utcnow() - timedelta(seconds=timeout_s)
-
-        def last_seen(row: RunRow) -> Any:
-            seen, visited = row.heartbeat_at or row.started_at, {row.id}
-            while row.parent_id in live and row.parent_id not in visited:
-                row = live[row.parent_id]
-                visited.add(row.id)
-                seen = max(seen, row.heartbeat_at or row.started_at)
-            return seen
-
-        return [row for row in live.values() if last_seen(row) < cutoff]
+        timeout = self.heartbeat_timeout_s if timeout_s is None else timeout_s
+        now = utcnow()
+        return self._records.reap_stale(
+            self._actor, cutoff=now - timedelta(seconds=timeout), at=now
+        )
 
     # -- logging ---------------------------------------------------------------------
 
@@ -301,35 +251,12 @@ class RunTracker(RunQueries):
         """Write buffered metric values (of one run, or all); return how many."""
         return self._buffer.flush(run_id)
 
-    def _write_metrics(self, run_id: str, batch: list[Point]) -> None:
-        rows = [
-            {"run_id": run_id, "key": key, "value": value, "step": step, "at": at}
-            for key, value, step, at in batch
-        ]
-        try:
-            with self._store.write(
-                self._actor, "run.metrics", f"run:{run_id}", {"count": len(rows)}
-            ) as tx:
-                tx.session.execute(insert(RunMetricRow), rows)
-        except SQLIntegrityError as exc:
-            raise RunNotFoundError(
-                f"{len(rows)} metric value(s) for run {run_id!r} were not saved: no such run.",
-                hint="Log metrics inside a run started with start_run.",
-                run_id=run_id,
-            ) from exc
+    def _write_metrics(self, run_id: str, batch: list[MetricValue]) -> None:
+        self._records.log_metrics(self._actor, run_id, batch)
 
     def log_params(self, run_id: str, params: Mapping[str, Any]) -> Run:
         """Merge JSON-able ``params`` into the run's parameters (``run.params``)."""
-        clean = _jsonable("params", params)
-
-        def body(tx: WriteTx) -> Run:
-            row = self._row(tx, run_id)
-            row.params = {**row.params, **clean}
-            return Run.from_row(row)
-
-        return self._store.transact(
-            self._actor, "run.params", f"run:{run_id}", body, details={"keys": sorted(clean)}
-        )
+        return self._records.merge_params(self._actor, run_id, _jsonable("params", params))
 
     def log_artifact(
         self, run_id: str, path: str | os.PathLike[str], name: str | None = None
@@ -337,109 +264,80 @@ class RunTracker(RunQueries):
         """Store a file and record it on the run under ``name`` (default: its file name)."""
         source = Path(path)
         info = self._artifacts.put_file(source)
-        label = name or source.name
-        media_type = mimetypes.guess_type(source.name)[0] or "application/octet-stream"
-
-        def body(tx: WriteTx) -> None:
-            self._row(tx, run_id)
-            tx.session.merge(
-                RunArtifactRow(
-                    run_id=run_id,
-                    name=label,
-                    hash=info.hash,
-                    size=info.size,
-                    media_type=media_type,
-                )
-            )
-            tx.session.merge(ArtifactRefRow(hash=info.hash, owner=f"run:{run_id}"))
-
-        self._store.transact(
+        self._records.add_artifact(
             self._actor,
-            "run.artifact",
-            f"run:{run_id}",
-            body,
-            details={"name": label, "hash": info.hash},
+            run_id,
+            name=name or source.name,
+            hash=info.hash,
+            size=info.size,
+            media_type=mimetypes.guess_type(source.name)[0] or "application/octet-stream",
         )
         return info
 
     def artifacts(self, run_id: str) -> list[dict[str, Any]]:
         """Files logged by a run: ``{"name", "hash", "size", "media_type"}``, by name."""
-        query = select(RunArtifactRow).where(RunArtifactRow.run_id == run_id)
-        with self._store.read() as session:
-            rows = session.scalars(query.order_by(RunArtifactRow.name))
-            return [
-                {"name": r.name, "hash": r.hash, "size": r.size, "media_type": r.media_type}
-                for r in rows
-            ]
+        return self._records.artifacts(run_id)
 
     def record_dataset(self, run_id: str, name: str, version: int, content_hash: str) -> None:
         """Record that the run used ``name@version`` (``run.dataset``)."""
-
-        def body(tx: WriteTx) -> None:
-            self._row(tx, run_id)
-            tx.session.merge(
-                RunDatasetRow(run_id=run_id, name=name, version=version, content_hash=content_hash)
-            )
-
-        self._store.transact(
-            self._actor,
-            "run.dataset",
-            f"run:{run_id}",
-            body,
-            details={"dataset": f"{name}@{version}"},
+        self._records.add_dataset(
+            self._actor, run_id, name=name, version=version, content_hash=content_hash
         )
 
     def datasets(self, run_id: str) -> list[dict[str, Any]]:
         """Datasets a run used: ``{"name", "version", "content_hash"}``, by name."""
-        query = select(RunDatasetRow).where(RunDatasetRow.run_id == run_id)
-        with self._store.read() as session:
-            rows = session.scalars(query.order_by(RunDatasetRow.name))
-            return [
-                {"name": r.name, "version": r.version, "content_hash": r.content_hash} for r in rows
-            ]
+        return self._records.datasets(run_id)
 
     def record_outputs(self, run_id: str, outputs: list[OutputRecord]) -> None:
         """Record a step run's outputs, each also an artifact reference owned by the run."""
+        self._records.add_outputs(self._actor, run_id, _clean_outputs(outputs))
 
-        def body(tx: WriteTx) -> None:
-            self._row(tx, run_id)
-            _write_outputs(tx, run_id, outputs)
+    # -- comparison ------------------------------------------------------------------
 
-        self._store.transact(
-            self._actor,
-            "run.outputs",
-            f"run:{run_id}",
-            body,
-            details={"outputs": {out.name: out.hash for out in outputs}},
+    def compare(self, first: str, second: str) -> RunComparison:
+        """Compare two runs: their parameters, latest metrics and metric histories.
+
+        A pipeline run's metrics are those of its run tree (its steps' values, named as
+        :meth:`run_tree_metrics` names them).
+
+        Args:
+            first: The first run (id or unique prefix), the baseline of each delta.
+            second: The second run.
+
+        Returns:
+            The comparison.
+
+        Raises:
+            RunNotFoundError: either run does not exist.
+            AmbiguousRunError: either prefix matches several runs.
+
+        Example:
+            >>> diff = ws.runs.compare("3f2a9c", "8b41d0")  # doctest: +SKIP
+            >>> diff.changed_params, diff.metrics["accuracy"].delta  # doctest: +SKIP
+            (['lr'], 0.012)
+        """
+        runs = (self.get(first), self.get(second))
+        return compare_runs(
+            runs,
+            latest=[{key: m.value for key, m in self.run_tree_metrics(r.id).items()} for r in runs],
+            history=[self.run_tree_history(r.id) for r in runs],
         )
 
-    def _row(self, tx: WriteTx, run_id: str) -> RunRow:
-        row = tx.session.get(RunRow, run_id)
-        if row is None:
-            raise RunNotFoundError(
-                f"No run has id {run_id!r}.",
-                hint="List runs and their ids with `conveyor runs list`.",
-                run_id=run_id,
-            )
-        return row
 
-
-def _write_outputs(tx: WriteTx, run_id: str, outputs: list[OutputRecord]) -> None:
-    for out in outputs:
-        tx.session.merge(
-            RunOutputRow(
-                run_id=run_id,
-                name=out.name,
-                hash=out.hash,
-                materializer=out.materializer,
-                materializer_version=out.materializer_version,
-                type_name=out.type_name,
-                size=out.size,
-                meta=_jsonable("meta", out.meta),
-            )
+def _timeout(value: float | None) -> float:
+    if value is None:
+        return RunsConfig().heartbeat_timeout_s
+    if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+        raise ConveyorError(
+            f"Heartbeat timeout {value!r} is not a positive number of seconds.",
+            hint="Pass a number of seconds > 0 (setting runs.heartbeat_timeout_s).",
+            heartbeat_timeout_s=repr(value),
         )
-    for digest in {out.hash for out in outputs}:
-        tx.session.merge(ArtifactRefRow(hash=digest, owner=f"run:{run_id}"))
+    return float(value)
+
+
+def _clean_outputs(outputs: Sequence[OutputRecord]) -> list[OutputRecord]:
+    return [replace(out, meta=_jsonable("meta", out.meta)) for out in outputs]
 
 
 def _flush_at_exit(ref: weakref.ref[RunTracker]) -> None:

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
 
 from conveyor.artifacts import ArtifactStore
-from conveyor.core import utcnow
+from conveyor.core import Actor, utcnow
 from conveyor.errors import ConveyorError
-from conveyor.store import MetadataStore, RunRow
+from conveyor.store import MetadataStore
 from conveyor.tracking import (
     AmbiguousRunError,
     Heartbeat,
@@ -69,16 +69,14 @@ def test_unknown_parent_kind_or_status_is_refused(tracker: RunTracker) -> None:
 
 
 def test_get_accepts_a_unique_prefix_and_lists_candidates_when_ambiguous(
-    tracker: RunTracker, store: MetadataStore
+    tracker: RunTracker,
 ) -> None:
     run = tracker.start_run("p", kind="pipeline", capture=False)
     assert tracker.get(run.id[:8]).id == run.id
     assert tracker.get(run.id.upper()).id == run.id
-    with store.write(tracker._actor, "test.ids", "runs") as tx:
-        tx.session.execute(update(RunRow).where(RunRow.id == run.id).values(id="abcdef01" * 4))
-    other = tracker.start_run("q", kind="pipeline", capture=False)
-    with store.write(tracker._actor, "test.ids", "runs") as tx:
-        tx.session.execute(update(RunRow).where(RunRow.id == other.id).values(id="abcdef02" * 4))
+    # Two runs whose ids share a prefix, recorded straight through the records.
+    for suffix in ("01", "02"):
+        tracker.records.create_run(Actor("tester"), replace(run, id=f"abcdef{suffix}" * 4))
     with pytest.raises(AmbiguousRunError, match="'abcdef' matches 2 runs: abcdef01") as info:
         tracker.get("abcdef")
     assert sorted(info.value.fields["candidates"]) == ["abcdef01" * 4, "abcdef02" * 4]
@@ -151,25 +149,28 @@ def test_resume_sets_a_failed_run_running_again(tracker: RunTracker) -> None:
     assert (resumed.status, resumed.error, resumed.ended_at) == ("running", None, None)
 
 
-def _age(store: MetadataStore, run_id: str, seconds: float) -> None:
-    past = utcnow() - timedelta(seconds=seconds)
-    with store.engine.begin() as conn:
-        conn.execute(
-            update(RunRow).where(RunRow.id == run_id).values(heartbeat_at=past, started_at=past)
-        )
+def _age(tracker: RunTracker, run_id: str, seconds: float) -> None:
+    """Make a running run's last heartbeat ``seconds`` old."""
+    tracker.records.heartbeat(run_id, utcnow() - timedelta(seconds=seconds))
+
+
+@pytest.fixture
+def tracker5(store: MetadataStore, artifacts: ArtifactStore, tmp_path: Path) -> RunTracker:
+    """A tracker whose runs are stale after 5 seconds without a heartbeat."""
+    return RunTracker(store, artifacts, actor=Actor("tester"), root=tmp_path, heartbeat_timeout_s=5)
 
 
 def test_reap_stale_fails_a_run_with_an_old_heartbeat(
-    tracker: RunTracker, store: MetadataStore, monkeypatch: pytest.MonkeyPatch
+    tracker5: RunTracker, store: MetadataStore
 ) -> None:
-    monkeypatch.setenv("CONVEYOR_HEARTBEAT_TIMEOUT_S", "5")
+    tracker = tracker5
     dead = tracker.start_run("p", kind="pipeline", capture=False)
     dead_step = tracker.start_run("s", kind="step", parent_id=dead.id, capture=False)
     alive = tracker.start_run("q", kind="pipeline", capture=False)
     alive_step = tracker.start_run("slow", kind="step", parent_id=alive.id, capture=False)
-    _age(store, dead.id, 60)
-    _age(store, dead_step.id, 60)
-    _age(store, alive_step.id, 60)  # a long step is alive while its pipeline beats
+    _age(tracker, dead.id, 6)
+    _age(tracker, dead_step.id, 6)
+    _age(tracker, alive_step.id, 6)  # a long step is alive while its pipeline beats
     assert sorted(tracker.reap_stale()) == sorted([dead.id, dead_step.id])
     reaped = tracker.get(dead.id)
     assert reaped.status == "failed"
@@ -183,15 +184,29 @@ def test_reap_stale_fails_a_run_with_an_old_heartbeat(
     assert sorted(events[0].details["runs"]) == sorted([dead.id, dead_step.id])
 
 
-def test_list_reaps_stale_runs_and_a_heartbeat_keeps_a_run_alive(
-    tracker: RunTracker, store: MetadataStore, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("CONVEYOR_HEARTBEAT_TIMEOUT_S", "30")
+def test_list_reaps_stale_runs_and_a_heartbeat_keeps_a_run_alive(tracker5: RunTracker) -> None:
+    tracker = tracker5
     run = tracker.start_run("p", kind="pipeline", capture=False)
-    _age(store, run.id, 120)
+    _age(tracker, run.id, 6)
     with Heartbeat(tracker, run.id, interval_s=60) as beat:
         assert beat.beats == 1
         assert beat.last_error is None
         assert tracker.list()[0].status == "running"
-    _age(store, run.id, 120)
+    _age(tracker, run.id, 6)
     assert tracker.list()[0].status == "failed"
+
+
+def test_the_default_heartbeat_timeout_is_the_setting_default(tracker: RunTracker) -> None:
+    assert tracker.heartbeat_timeout_s == 60.0
+    run = tracker.start_run("p", kind="pipeline", capture=False)
+    _age(tracker, run.id, 30)
+    assert tracker.reap_stale() == []
+    assert tracker.reap_stale(10.0) == [run.id]
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, float("nan")])
+def test_a_heartbeat_timeout_that_is_not_a_positive_number_is_refused(
+    store: MetadataStore, artifacts: ArtifactStore, tmp_path: Path, bad: float
+) -> None:
+    with pytest.raises(ConveyorError, match="is not a positive number of seconds"):
+        RunTracker(store, artifacts, actor=Actor("t"), root=tmp_path, heartbeat_timeout_s=bad)

@@ -1,0 +1,253 @@
+"""The interface of the run records: what a backend must keep for experiment tracking.
+
+:class:`~conveyor.tracking.RunTracker` holds the rules (validation, id prefixes, capture of
+the code version, metric buffering, run-tree naming, when a run is stale); a backend only
+keeps what it is given and answers lookups.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from conveyor.core import Actor
+from conveyor.tracking._records import MetricPoint, OutputRecord, Run
+
+#: One metric value as logged: ``(key, value, step, logged at)``. ``value`` may be NaN or
+#: infinite; ``step`` is ``None`` when none was given. A plain tuple (not a dataclass)
+#: because thousands are buffered per second.
+MetricValue = tuple[str, float, int | None, datetime]
+
+
+class BaseRunRecords(abc.ABC):
+    """Where runs live, with the metrics, parameters, datasets, outputs and files they log.
+
+    A run is created once (:meth:`create_run`) and then changed only through the methods
+    below; each write that changes a record is one atomic, audited change (the audit
+    action is named on each method; ``run:<id>`` is its target) and is attributed to the
+    given actor. Heartbeats are the exception: liveness, not a change of record, they are
+    not audited.
+
+    Values come back exactly as they were written: parameters, tags, code version and
+    environment as the JSON objects given, metric values (NaN and infinities included)
+    as floats, times timezone-aware in UTC. Inputs are validated by the tracker before
+    they reach a backend (known kinds and statuses, JSON-able mappings, checked metric
+    values), so a backend does not validate them again.
+
+    Thread safety: an implementation may be shared by threads (the tracker's metric
+    buffer writes from whichever thread flushes it).
+    """
+
+    # -- runs ------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def create_run(self, actor: Actor, run: Run) -> None:
+        """Record a new run exactly as given (audited as ``run.start``).
+
+        The audit details are ``{"name", "kind", "parent_id", "status"}`` of the run.
+
+        Raises:
+            RunNotFoundError: ``run.parent_id`` names no run; nothing is recorded.
+        """
+
+    @abc.abstractmethod
+    def get_run(self, run_id: str) -> Run:
+        """Return the run with exactly this id.
+
+        Raises:
+            RunNotFoundError: no run has this id.
+        """
+
+    @abc.abstractmethod
+    def runs_with_prefix(self, prefix: str, limit: int) -> list[Run]:
+        """Return at most ``limit`` runs whose id starts with ``prefix``, ordered by id."""
+
+    @abc.abstractmethod
+    def list_runs(
+        self,
+        *,
+        kind: str | None = None,
+        parent_id: str | None = None,
+        status: str | None = None,
+        pipeline_ref: str | None = None,
+        cache_key: str | None = None,
+        limit: int | None = None,
+        newest_first: bool = True,
+    ) -> list[Run]:
+        """Return the runs matching every given filter (``None`` matches anything).
+
+        Args:
+            kind: Only runs of this kind.
+            parent_id: Only direct children of this run.
+            status: Only runs with this status.
+            pipeline_ref: Only runs of this pipeline (``"module:attr"``).
+            cache_key: Only runs with this cache key.
+            limit: At most this many runs (``None``: all of them).
+            newest_first: Order by start time, newest first (else oldest first); runs
+                started at the same time are ordered by id either way.
+        """
+
+    @abc.abstractmethod
+    def finish_run(
+        self,
+        actor: Actor,
+        run_id: str,
+        *,
+        status: str,
+        ended_at: datetime,
+        error: str | None = None,
+        wall_s: float | None = None,
+        cpu_s: float | None = None,
+        cached_from: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+        outputs: Sequence[OutputRecord] = (),
+    ) -> Run:
+        """Record how a run ended, in one atomic change (audited as ``run.finish``).
+
+        Sets ``status``, ``ended_at``, ``error``, ``wall_s``, ``cpu_s`` and ``cached_from``
+        (each replacing what was there, ``None`` included), merges ``tags`` into the run's
+        tags (a key given replaces the old value), and records ``outputs`` as
+        :meth:`add_outputs` does. The audit details are ``{"status", "cached_from"}``,
+        plus ``"tags"`` when tags were given and ``"outputs"`` (``{name: hash}``) when
+        outputs were.
+
+        Returns:
+            The run as it is now.
+
+        Raises:
+            RunNotFoundError: no run has this id; nothing is recorded.
+        """
+
+    @abc.abstractmethod
+    def resume_run(self, actor: Actor, run_id: str, *, at: datetime, host: str, pid: int) -> Run:
+        """Set a run back to ``running`` (audited as ``run.resume``, no details).
+
+        Clears ``error`` and ``ended_at``, sets ``heartbeat_at`` to ``at`` and records the
+        ``host`` and ``pid`` now running it.
+
+        Returns:
+            The run as it is now.
+
+        Raises:
+            RunNotFoundError: no run has this id; nothing is recorded.
+        """
+
+    @abc.abstractmethod
+    def heartbeat(self, run_id: str, at: datetime) -> None:
+        """Set the run's ``heartbeat_at`` to ``at`` (not audited).
+
+        Does nothing when no run has this id: a heartbeat never fails the run it keeps
+        alive.
+        """
+
+    @abc.abstractmethod
+    def reap_stale(self, actor: Actor, *, cutoff: datetime, at: datetime) -> list[str]:
+        """Fail every live run last seen before ``cutoff``, atomically; return their ids.
+
+        Live runs are those ``running`` or ``pending``; which are stale is decided by
+        :func:`conveyor.tracking.stale_runs` over all of them, inside the change, so a run
+        that beats meanwhile is not reaped. Each stale run gets status ``failed``,
+        ``ended_at`` set to ``at`` and the error of
+        :func:`conveyor.tracking.stale_runs`. Audited as one ``run.reap`` event (target
+        ``runs``, details ``{"runs": [ids]}``) when any run is reaped; nothing is written
+        (and nothing audited) when none is.
+
+        Returns:
+            The ids of the runs reaped, in no particular order; empty when none was.
+        """
+
+    # -- what runs log ---------------------------------------------------------------
+
+    @abc.abstractmethod
+    def merge_params(self, actor: Actor, run_id: str, params: Mapping[str, Any]) -> Run:
+        """Merge ``params`` into the run's parameters (audited as ``run.params``).
+
+        A key given replaces the old value; other keys stay. The audit details are
+        ``{"keys": sorted keys given}``.
+
+        Returns:
+            The run as it is now.
+
+        Raises:
+            RunNotFoundError: no run has this id; nothing is recorded.
+        """
+
+    @abc.abstractmethod
+    def log_metrics(self, actor: Actor, run_id: str, batch: Sequence[MetricValue]) -> None:
+        """Append a batch of metric values to a run, atomically (audited as ``run.metrics``).
+
+        One call is one write (and one audit event, details ``{"count": len(batch)}``)
+        however many values it holds: the tracker buffers values and sends one batch per
+        run per flush. Values are kept in batch order after every value logged before.
+
+        Raises:
+            RunNotFoundError: no run has this id; no value of the batch is kept.
+        """
+
+    @abc.abstractmethod
+    def metrics(self, run_id: str, key: str | None = None) -> list[MetricPoint]:
+        """Return every value logged by a run (only ``key``'s when given), in logged order.
+
+        Empty when the run logged nothing (or does not exist).
+        """
+
+    @abc.abstractmethod
+    def latest_metrics(self, run_ids: Collection[str]) -> dict[str, dict[str, MetricPoint]]:
+        """Return the last value logged for each key of each run.
+
+        Returns:
+            ``{run id: {key: last point}}`` with an entry (maybe empty) for every id given.
+        """
+
+    @abc.abstractmethod
+    def add_dataset(
+        self, actor: Actor, run_id: str, *, name: str, version: int, content_hash: str
+    ) -> None:
+        """Record that a run used version ``version`` of dataset ``name`` (``run.dataset``).
+
+        One record per dataset name: recording the same name again replaces the version
+        and hash. The audit details are ``{"dataset": "name@version"}``.
+
+        Raises:
+            RunNotFoundError: no run has this id; nothing is recorded.
+        """
+
+    @abc.abstractmethod
+    def datasets(self, run_id: str) -> list[dict[str, Any]]:
+        """Return the datasets a run used: ``{"name", "version", "content_hash"}``, by name."""
+
+    @abc.abstractmethod
+    def add_outputs(self, actor: Actor, run_id: str, outputs: Sequence[OutputRecord]) -> None:
+        """Record a step run's outputs (audited as ``run.outputs``).
+
+        One record per output name (recording a name again replaces it). Each output's
+        hash is also kept as an artifact reference owned by ``run:<id>``, so garbage
+        collection keeps the artifact. The audit details are ``{"outputs": {name: hash}}``.
+
+        Raises:
+            RunNotFoundError: no run has this id; nothing is recorded.
+        """
+
+    @abc.abstractmethod
+    def outputs(self, run_id: str) -> list[OutputRecord]:
+        """Return the recorded outputs of a run, in no particular order."""
+
+    @abc.abstractmethod
+    def add_artifact(
+        self, actor: Actor, run_id: str, *, name: str, hash: str, size: int, media_type: str
+    ) -> None:
+        """Record a file logged by a run under ``name`` (audited as ``run.artifact``).
+
+        One record per name (logging a name again replaces it). The hash is also kept as
+        an artifact reference owned by ``run:<id>``. The audit details are
+        ``{"name", "hash"}``.
+
+        Raises:
+            RunNotFoundError: no run has this id; nothing is recorded.
+        """
+
+    @abc.abstractmethod
+    def artifacts(self, run_id: str) -> list[dict[str, Any]]:
+        """Return the files a run logged: ``{"name", "hash", "size", "media_type"}``, by name."""
