@@ -5,18 +5,21 @@ one canonical Parquet object with a statistical profile), single files and folde
 numbered versions of a named dataset; looking versions up, loading, diffing and checking
 them out with every byte verified; pinning the versions a project uses in
 ``conveyor.lock``; and pushing and pulling them to and from a remote artifact store so
-that a fresh clone can restore exactly the pinned bytes. Records live in
-:mod:`conveyor.store`, bytes in :mod:`conveyor.artifacts`.
+that a fresh clone can restore exactly the pinned bytes. Version records go through
+:class:`BaseDatasetRecords` (:class:`SqlDatasetRecords` keeps them in
+:mod:`conveyor.store`), bytes live in :mod:`conveyor.artifacts`.
 """
 
 from __future__ import annotations
 
+from conveyor.data._base import BaseDatasetRecords
 from conveyor.data._checkout import CHECKOUT_FORMATS, CheckoutFormat
 from conveyor.data._diff import DatasetDiff
 from conveyor.data._errors import (
     CheckoutConflictError,
     CheckoutFormatError,
     CheckoutPathError,
+    DatasetVersionConflictError,
     NotATableError,
 )
 from conveyor.data._lock import LOCK_FILE, LockEntry, LockFile
@@ -26,9 +29,11 @@ from conveyor.data._profile import compute_profile
 from conveyor.data._refs import DatasetRef, parse_dataset_ref
 from conveyor.data._registry import DatasetRegistry
 from conveyor.data._scan import AddStats
+from conveyor.data._sql import SqlDatasetRecords
 
 __all__ = [
     "AddStats",
+    "BaseDatasetRecords",
     "CHECKOUT_FORMATS",
     "CheckoutConflictError",
     "CheckoutFormat",
@@ -39,12 +44,14 @@ __all__ = [
     "DatasetRegistry",
     "DatasetSummary",
     "DatasetVersion",
+    "DatasetVersionConflictError",
     "LOCK_FILE",
     "LockEntry",
     "LockFile",
     "NotATableError",
     "PullResult",
     "PushResult",
+    "SqlDatasetRecords",
     "compute_profile",
     "manifest_bytes",
     "manifest_hash",

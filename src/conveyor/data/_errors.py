@@ -37,3 +37,13 @@ class NotATableError(ConveyorError, TypeError):
     """A table operation (``load``, schema diff) was asked of a file or folder dataset."""
 
     code = "not_a_table"
+
+
+class DatasetVersionConflictError(ConveyorError):
+    """Another writer recorded the version number a new version was meant to take.
+
+    Raised by :meth:`BaseDatasetRecords.add_version` when the version given is not the one
+    after the dataset's latest; the registry reads the latest again and retries.
+    """
+
+    code = "dataset_version_conflict"

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from conveyor.core import isoformat
-from conveyor.store import DatasetVersionRow
+from conveyor.data._scan import AddStats
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,9 @@ class DatasetVersion:
         created_by: Who recorded it.
         unchanged: ``True`` when :meth:`DatasetRegistry.add` found the content equal to
             the latest version and returned that version instead of making a new one.
+        stats: What the :meth:`DatasetRegistry.add` that returned this version did
+            (files hashed, taken from the cache, uploaded); ``None`` on versions looked
+            up. Not part of equality.
     """
 
     name: str
@@ -48,6 +52,7 @@ class DatasetVersion:
     created_at: datetime
     created_by: str
     unchanged: bool = False
+    stats: AddStats | None = field(default=None, compare=False)
 
     @property
     def ref(self) -> str:
@@ -55,26 +60,25 @@ class DatasetVersion:
         return f"{self.name}@{self.version}"
 
     @classmethod
-    def from_row(
-        cls, name: str, row: DatasetVersionRow, *, unchanged: bool = False
-    ) -> DatasetVersion:
-        """Build from a metadata row."""
+    def from_manifest(cls, manifest: Mapping[str, Any], content_hash: str) -> DatasetVersion:
+        """The version a (verified) manifest describes; ``content_hash`` is the manifest's."""
+        files = manifest["files"].values()
+        parent = manifest["parent"]
         return cls(
-            name=name,
-            version=row.version,
-            kind=row.kind,
-            content_hash=row.content_hash,
-            size_bytes=row.size_bytes,
-            file_count=row.file_count,
-            row_count=row.row_count,
-            schema=row.schema,
-            profile=row.profile,
-            parent_version=row.parent_version,
-            message=row.message,
-            source=row.source,
-            created_at=row.created_at,
-            created_by=row.created_by,
-            unchanged=unchanged,
+            name=manifest["name"],
+            version=manifest["version"],
+            kind=manifest["kind"],
+            content_hash=content_hash,
+            size_bytes=sum(int(f["size"]) for f in files),
+            file_count=len(manifest["files"]),
+            row_count=manifest["row_count"],
+            schema=manifest["schema"],
+            profile=manifest["profile"],
+            parent_version=None if parent is None else parent["version"],
+            message=manifest["message"],
+            source=manifest["source"],
+            created_at=datetime.fromisoformat(manifest["created_at"]),
+            created_by=manifest["created_by"],
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -10,36 +10,25 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import select
-
 from conveyor.artifacts import ArtifactStore
 from conveyor.core import Actor, ProgressCallback, utcnow, validate_name
+from conveyor.data._base import BaseDatasetRecords
 from conveyor.data._checkout import CheckoutFormat, checkout_version
 from conveyor.data._diff import DatasetDiff, compute_diff
-from conveyor.data._errors import NotATableError
+from conveyor.data._errors import DatasetVersionConflictError, NotATableError
 from conveyor.data._ingest import PreparedContent, prepare, reap_stale_temp
 from conveyor.data._lock import LockFile, exclusive_lock
 from conveyor.data._manifest import manifest_bytes, parse_manifest
 from conveyor.data._models import DatasetSummary, DatasetVersion, PullResult, PushResult
 from conveyor.data._progress import offset_progress
-from conveyor.data._records import (
-    add_refs,
-    dataset_summaries,
-    find_dataset,
-    latest_row,
-    owner_of,
-    require_dataset,
-    require_version,
-    version_row,
-    version_row_from_manifest,
-)
 from conveyor.data._refs import DatasetRef, parse_dataset_ref
 from conveyor.data._scan import AddStats
 from conveyor.data._sealing import sealer_for, unsealed
+from conveyor.data._sql import SqlDatasetRecords
 from conveyor.data._sync import pull_datasets, push_datasets
 from conveyor.data._tables import TABLE_FILE, read_parquet_bytes
 from conveyor.errors import ArtifactNotFoundError
-from conveyor.store import DatasetRow, DatasetVersionRow, MetadataStore, WriteTx
+from conveyor.store import MetadataStore
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -50,33 +39,32 @@ _TMP_DIR = Path(".conveyor") / "tmp"
 _LOCK_GUARD = Path(".conveyor") / "cache" / "lockfile.lock"
 # An add's temporary Parquet lives minutes; one this old was left by a killed add.
 _TEMP_BOUND = timedelta(days=1)
-
-
-class _Unchanged(Exception):
-    """Raised inside the add transaction to roll it back when nothing changed."""
-
-    def __init__(self, version: DatasetVersion) -> None:
-        super().__init__(version.ref)
-        self.version = version
+# Each lost race means another writer recorded a version meanwhile; this many in a row
+# means the dataset is being written far faster than one add can keep up with.
+_ADD_ATTEMPTS = 20
 
 
 class DatasetRegistry:
     """Versioned datasets of one project: records in a metadata store, bytes in artifacts.
 
     Every version is immutable and has a manifest (a JSON object in the artifact store
-    whose hash is the version's ``content_hash``). Writing a version takes one metadata
-    transaction, started only once every object is stored, so an interrupted ``add``
+    whose hash is the version's ``content_hash``). Writing a version takes one atomic
+    records write, made only once every object is stored, so an interrupted ``add``
     leaves either the whole version or nothing visible. ``conveyor.lock`` under ``root``
     pins the version of each dataset the project uses.
 
-    Not thread-safe (``last_add_stats`` is per instance); any number of processes may
-    share the store and the project folder.
+    Records go through a :class:`BaseDatasetRecords` (by default
+    :class:`SqlDatasetRecords` over ``store``). An instance keeps no state between
+    calls (an add's statistics come back in its result), so threads may share one, and
+    any number of processes may share the records and the project folder; concurrent
+    adds of one dataset get contiguous version numbers.
 
     Args:
         store: The metadata store.
         artifacts: The local artifact store.
         actor: Who records new versions.
         root: The project root (holds ``conveyor.lock`` and ``.conveyor/cache``).
+        records: Where version records live (default: ``SqlDatasetRecords(store)``).
 
     Example:
         >>> reg = DatasetRegistry(store, art, actor=Actor("alice"), root=".")  # doctest: +SKIP
@@ -91,13 +79,13 @@ class DatasetRegistry:
         *,
         actor: Actor,
         root: str | os.PathLike[str],
+        records: BaseDatasetRecords | None = None,
     ) -> None:
         self.store = store
         self.artifacts = artifacts
         self.actor = actor
         self.root = Path(root).absolute()
-        #: What the most recent :meth:`add` did (files hashed, taken from cache, uploaded).
-        self.last_add_stats = AddStats()
+        self.records = records if records is not None else SqlDatasetRecords(store)
 
     # -- writing -------------------------------------------------------------------------
 
@@ -125,7 +113,8 @@ class DatasetRegistry:
                 "Uploading" (bytes) and "Recording version".
 
         Returns:
-            The new (or unchanged latest) version.
+            The new (or unchanged latest) version; its ``stats`` say what this add did
+            (files hashed, taken from the hash cache, uploaded).
 
         Raises:
             InvalidNameError: ``name`` is not a valid dataset name.
@@ -134,7 +123,6 @@ class DatasetRegistry:
         """
         validate_name(name, kind="dataset name")
         stats = AddStats()
-        self.last_add_stats = stats
         reap_stale_temp(self.root / _TMP_DIR, _TEMP_BOUND)
         content = prepare(
             source,
@@ -144,24 +132,33 @@ class DatasetRegistry:
             progress=progress,
         )
         try:
-            current = self._latest(name)
-            if current is not None and self._same_content(current, content):
-                result = replace(current, unchanged=True)
-            else:
-                self._upload(content, stats, progress)
-                try:
-                    result = self.store.transact(
-                        self.actor,
-                        "data.add",
-                        f"dataset:{name}",
-                        lambda tx: self._record(tx, name, content, message, progress),
-                    )
-                except _Unchanged as same:
-                    result = same.version
+            result = self._add_content(name, content, message, stats, progress)
         finally:
             content.cleanup()
         self._pin(result)
-        return result
+        return replace(result, stats=stats)
+
+    def _add_content(
+        self,
+        name: str,
+        content: PreparedContent,
+        message: str | None,
+        stats: AddStats,
+        progress: ProgressCallback | None,
+    ) -> DatasetVersion:
+        current = self._latest(name)
+        if current is not None and self._same_content(current, content):
+            return replace(current, unchanged=True)
+        self._upload(content, stats, progress)
+        for _ in range(_ADD_ATTEMPTS - 1):
+            try:
+                return self._record(name, content, current, message, progress)
+            except DatasetVersionConflictError:
+                # Another writer recorded a version since ``current`` was read.
+                current = self._latest(name)
+                if current is not None and self._same_content(current, content):
+                    return replace(current, unchanged=True)
+        return self._record(name, content, current, message, progress)
 
     def _same_content(self, current: DatasetVersion, content: PreparedContent) -> bool:
         if current.kind != content.kind:
@@ -201,46 +198,36 @@ class DatasetRegistry:
 
     def _record(
         self,
-        tx: WriteTx,
         name: str,
         content: PreparedContent,
+        previous: DatasetVersion | None,
         message: str | None,
         progress: ProgressCallback | None,
     ) -> DatasetVersion:
-        session = tx.session
-        now = utcnow()
-        dataset = find_dataset(session, name)
-        if dataset is None:
-            dataset = DatasetRow(name=name, created_at=now, created_by=self.actor.name)
-            session.add(dataset)
-            session.flush()
-        previous = latest_row(session, dataset.id)
-        if previous is not None:
-            # Another writer may have committed since the check before uploading.
-            prev_version = self._version(name, previous)
-            if self._same_content(prev_version, content):
-                raise _Unchanged(replace(prev_version, unchanged=True))
-        version = previous.version + 1 if previous is not None else 1
+        """Record ``content`` as the version after ``previous`` (one atomic write).
+
+        Raises:
+            DatasetVersionConflictError: ``previous`` is no longer the latest version.
+        """
+        # Two steps, the manifest then the record, so that a process stopped half way
+        # through the stage has recorded nothing.
         if progress is not None:
-            progress("Recording version", 0, 1)
+            progress("Recording version", 0, 2)
+        number = 1 if previous is None else previous.version + 1
         parent = None if previous is None else (previous.version, previous.content_hash)
         manifest = content.manifest(
-            name, version, parent=parent, now=now, actor=self.actor.name, message=message
+            name, number, parent=parent, now=utcnow(), actor=self.actor.name, message=message
         )
         content_hash = self.artifacts.put_bytes(manifest_bytes(manifest)).hash
-        row = version_row_from_manifest(
-            manifest, dataset.id, content_hash, seal=sealer_for(self.artifacts)
-        )
-        session.add(row)
-        add_refs(tx, name, version, {content_hash, *(f.hash for f in content.objects())})
-        session.flush()
-        tx.target = owner_of(name, version)
-        tx.details.update(
-            version=version, content_hash=content_hash, kind=content.kind, files=len(content.files)
-        )
+        version = DatasetVersion.from_manifest(manifest, content_hash)
+        seal = sealer_for(self.artifacts)
+        objects = {f.hash for f in content.objects()}
         if progress is not None:
-            progress("Recording version", 1, 1)
-        return self._version(name, row)
+            progress("Recording version", 1, 2)
+        stored = self.records.add_version(self.actor, seal(version), objects)
+        if progress is not None:
+            progress("Recording version", 2, 2)
+        return self._open(stored)
 
     def _pin(self, version: DatasetVersion) -> None:
         with exclusive_lock(self.root / _LOCK_GUARD):
@@ -257,10 +244,8 @@ class DatasetRegistry:
             lock.save()
 
     def _has(self, name: str, number: int, content_hash: str) -> bool:
-        with self.store.read() as session:
-            dataset = find_dataset(session, name)
-            row = None if dataset is None else version_row(session, dataset.id, number)
-            return row is not None and row.content_hash == content_hash
+        found = self.records.find_version(name, number)
+        return found is not None and found.content_hash == content_hash
 
     def reap_temp(self, older_than: timedelta = timedelta(hours=1)) -> int:
         """Delete leftovers of interrupted adds in ``.conveyor/tmp`` older than ``older_than``.
@@ -272,16 +257,15 @@ class DatasetRegistry:
         """
         return reap_stale_temp(self.root / _TMP_DIR, older_than)
 
-    def _version(self, name: str, row: DatasetVersionRow) -> DatasetVersion:
-        return unsealed(DatasetVersion.from_row(name, row), self.artifacts.field_cipher)
+    def _open(self, version: DatasetVersion) -> DatasetVersion:
+        """``version`` as users see it: its profile's sealed statistics opened."""
+        return unsealed(version, self.artifacts.field_cipher)
 
     # -- reading -------------------------------------------------------------------------
 
     def _latest(self, name: str) -> DatasetVersion | None:
-        with self.store.read() as session:
-            dataset = find_dataset(session, name)
-            row = None if dataset is None else latest_row(session, dataset.id)
-            return None if row is None else self._version(name, row)
+        found = self.records.find_version(name)
+        return None if found is None else self._open(found)
 
     def get(
         self, name_or_ref: str | DatasetRef, version: int | str | None = None
@@ -293,13 +277,11 @@ class DatasetRegistry:
             VersionNotFoundError: No such version (the message lists existing versions).
         """
         ref = parse_dataset_ref(name_or_ref, version)
-        with self.store.read() as session:
-            return self._version(ref.name, require_version(session, ref))
+        return self._open(self.records.get_version(ref.name, ref.version))
 
     def list(self) -> builtins.list[DatasetSummary]:
         """Every dataset with its newest version, sorted by name."""
-        with self.store.read() as session:
-            return dataset_summaries(session)
+        return self.records.summaries()
 
     def log(self, name: str) -> builtins.list[DatasetVersion]:
         """Every version of ``name``, newest first.
@@ -308,14 +290,7 @@ class DatasetRegistry:
             DatasetNotFoundError: No such dataset.
         """
         validate_name(name, kind="dataset name")
-        with self.store.read() as session:
-            dataset = require_dataset(session, name)
-            rows = session.scalars(
-                select(DatasetVersionRow)
-                .where(DatasetVersionRow.dataset_id == dataset.id)
-                .order_by(DatasetVersionRow.version.desc())
-            )
-            return [self._version(name, row) for row in rows]
+        return [self._open(version) for version in self.records.log(name)]
 
     def manifest(self, ref: str | DatasetRef | DatasetVersion) -> dict[str, Any]:
         """The manifest of a version, verified against its content hash.
@@ -449,7 +424,7 @@ class DatasetRegistry:
         """
         lock = LockFile.load(self.root)
         return push_datasets(
-            self.store,
+            self.records,
             self.artifacts,
             remote,
             lock=lock,
@@ -488,11 +463,12 @@ class DatasetRegistry:
         """
         lock = LockFile.load(self.root)
         return pull_datasets(
-            self.store,
+            self.records,
             self.artifacts,
             remote,
             lock=lock,
             actor=self.actor,
+            seal=sealer_for(self.artifacts),
             names=names,
             all_versions=all_versions,
             progress=progress,

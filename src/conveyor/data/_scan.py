@@ -21,7 +21,7 @@ SKIPPED_DIRS = frozenset({".conveyor", ".git"})
 
 @dataclass
 class AddStats:
-    """What the last :meth:`DatasetRegistry.add` did, for callers and tests.
+    """What one :meth:`DatasetRegistry.add` did (see :attr:`DatasetVersion.stats`).
 
     Attributes:
         files: Files making up the version.

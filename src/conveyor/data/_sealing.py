@@ -11,27 +11,36 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
 
 from conveyor.artifacts import ArtifactStore, FieldCipher, seal_profile, unseal_profile
 from conveyor.artifacts._fields import is_sealed_profile
 from conveyor.data._models import DatasetVersion
 
 CipherSource = Callable[[], FieldCipher]
-Sealer = Callable[[dict[str, Any] | None, str], dict[str, Any] | None]
+Sealer = Callable[[DatasetVersion], DatasetVersion]
 
 
-def sealer_for(artifacts: ArtifactStore) -> Sealer | None:
-    """What seals profiles for the database: ``None`` unless encryption at rest is on."""
+def _owner(version: DatasetVersion) -> str:
+    return f"dataset:{version.name}@{version.version}"
+
+
+def sealer_for(artifacts: ArtifactStore) -> Sealer:
+    """What turns a version into the one the records get: its profile sealed when
+    ``artifacts`` encrypts at rest (the field cipher is loaded once), else unchanged."""
     if not artifacts.encrypts:
-        return None
+        return lambda version: version
     cipher = artifacts.field_cipher()
-    return lambda profile, owner: seal_profile(profile, cipher, owner)
+
+    def seal(version: DatasetVersion) -> DatasetVersion:
+        if version.profile is None:
+            return version
+        return replace(version, profile=seal_profile(version.profile, cipher, _owner(version)))
+
+    return seal
 
 
 def unsealed(version: DatasetVersion, cipher: CipherSource) -> DatasetVersion:
     """``version`` with its profile's sealed statistics opened."""
     if not is_sealed_profile(version.profile):
         return version
-    owner = f"dataset:{version.name}@{version.version}"
-    return replace(version, profile=unseal_profile(version.profile, cipher, owner))
+    return replace(version, profile=unseal_profile(version.profile, cipher, _owner(version)))

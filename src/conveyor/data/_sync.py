@@ -13,32 +13,19 @@ from __future__ import annotations
 import os
 import tempfile
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-
 from conveyor.artifacts import ArtifactStore
 from conveyor.core import Actor, ProgressCallback
+from conveyor.data._base import BaseDatasetRecords
 from conveyor.data._lock import LockEntry, LockFile
 from conveyor.data._manifest import files_of, original_of, parse_manifest
-from conveyor.data._models import PullResult, PushResult
+from conveyor.data._models import DatasetVersion, PullResult, PushResult
 from conveyor.data._progress import offset_progress
-from conveyor.data._records import (
-    add_refs,
-    find_dataset,
-    latest_row,
-    owner_of,
-    require_dataset,
-    require_version,
-    version_row,
-    version_row_from_manifest,
-)
 from conveyor.data._refs import DatasetRef, parse_dataset_ref
-from conveyor.data._sealing import Sealer, sealer_for
+from conveyor.data._sealing import Sealer
 from conveyor.errors import ArtifactNotFoundError, LockFileError, VersionNotFoundError
-from conveyor.store import DatasetRow, DatasetVersionRow, MetadataStore, WriteTx
 
 
 @dataclass(frozen=True)
@@ -101,7 +88,7 @@ def _selection(lock: LockFile, names: list[str] | None) -> list[DatasetRef]:
 
 
 def push_datasets(
-    store: MetadataStore,
+    records: BaseDatasetRecords,
     local: ArtifactStore,
     remote: ArtifactStore,
     *,
@@ -115,27 +102,16 @@ def push_datasets(
     transfer = _Transfer(local, remote, progress, upload=True)
     for ref in _selection(lock, names):
         pinned = lock.get(ref.name)
-        with store.read() as session:
-            dataset = require_dataset(session, ref.name)
-            rows = list(
-                session.scalars(
-                    select(DatasetVersionRow)
-                    .where(DatasetVersionRow.dataset_id == dataset.id)
-                    .order_by(DatasetVersionRow.version)
-                )
-            )
-            if all_versions:
-                chosen = rows
-            elif ref.version is not None:
-                chosen = [require_version(session, ref)]
-            else:
-                row = (
-                    latest_row(session, dataset.id)
-                    if pinned is None
-                    else version_row(session, dataset.id, pinned.version)
-                )
-                _check_pin(lock, ref.name, pinned, row)
-                chosen = [row] if row is not None else []
+        rows = records.log(ref.name)[::-1]  # oldest first
+        if all_versions:
+            chosen = rows
+        elif ref.version is not None:
+            chosen = [records.get_version(ref.name, ref.version)]
+        else:
+            number = rows[-1].version if pinned is None else pinned.version
+            row = next((r for r in rows if r.version == number), None)
+            _check_pin(lock, ref.name, pinned, row)
+            chosen = [row] if row is not None else []
         copied, _, _ = transfer.copy_missing(
             {r.content_hash: 1 for r in rows}, f"Pushing {ref.name} manifests"
         )
@@ -156,7 +132,7 @@ def push_datasets(
 
 
 def _check_pin(
-    lock: LockFile, name: str, pinned: LockEntry | None, row: DatasetVersionRow | None
+    lock: LockFile, name: str, pinned: LockEntry | None, row: DatasetVersion | None
 ) -> None:
     if row is not None and (pinned is None or row.content_hash == pinned.content_hash):
         return
@@ -200,16 +176,18 @@ def _remote_manifest(
 
 
 def _chain(
-    store: MetadataStore, remote: ArtifactStore, lock: LockFile, name: str, entry: LockEntry
+    records: BaseDatasetRecords,
+    remote: ArtifactStore,
+    lock: LockFile,
+    name: str,
+    entry: LockEntry,
 ) -> list[tuple[str, dict[str, Any]]]:
     """``(content_hash, manifest)`` from the pinned version back to the first one the
     local store already has (or version 1), oldest first."""
     chain: list[tuple[str, dict[str, Any]]] = []
     digest, number = entry.content_hash, entry.version
     while True:
-        with store.read() as session:
-            dataset = find_dataset(session, name)
-            row = None if dataset is None else version_row(session, dataset.id, number)
+        row = records.find_version(name, number)
         if row is not None:
             if row.content_hash != digest:
                 raise LockFileError(
@@ -232,49 +210,12 @@ def _chain(
     return chain
 
 
-def _record_chain(
-    tx: WriteTx,
-    *,
-    name: str,
-    chain: list[tuple[str, dict[str, Any]]],
-    actor: Actor,
-    seal: Sealer | None,
-) -> list[str]:
-    session = tx.session
-    dataset = find_dataset(session, name)
-    if dataset is None:
-        first = chain[0][1]
-        dataset = DatasetRow(
-            name=name,
-            created_at=version_row_from_manifest(first, 0, chain[0][0]).created_at,
-            created_by=first["created_by"] if first["version"] == 1 else actor.name,
-        )
-        session.add(dataset)
-        session.flush()
-    recorded: list[str] = []
-    for digest, manifest in chain:
-        if version_row(session, dataset.id, manifest["version"]) is not None:
-            continue  # recorded by a concurrent pull
-        session.add(version_row_from_manifest(manifest, dataset.id, digest, seal=seal))
-        add_refs(tx, name, manifest["version"], {digest, *object_sizes(manifest)})
-        recorded.append(f"{name}@{manifest['version']}")
-    session.flush()
-    tx.details.update(versions=recorded)
-    return recorded
-
-
 def _known_versions(
-    store: MetadataStore, name: str, chain: list[tuple[str, dict[str, Any]]]
+    records: BaseDatasetRecords, name: str, chain: list[tuple[str, dict[str, Any]]]
 ) -> dict[int, str]:
     """``version -> manifest hash`` known locally or through the pinned chain."""
     known = {manifest["version"]: digest for digest, manifest in chain}
-    with store.read() as session:
-        dataset = find_dataset(session, name)
-        if dataset is not None:
-            rows = session.scalars(
-                select(DatasetVersionRow).where(DatasetVersionRow.dataset_id == dataset.id)
-            )
-            known.update({row.version: row.content_hash for row in rows})
+    known.update({row.version: row.content_hash for row in records.versions(name)})
     return known
 
 
@@ -299,12 +240,13 @@ def _targets(
 
 
 def pull_datasets(
-    store: MetadataStore,
+    records: BaseDatasetRecords,
     local: ArtifactStore,
     remote: ArtifactStore,
     *,
     lock: LockFile,
     actor: Actor,
+    seal: Sealer,
     names: list[str] | None,
     all_versions: bool = False,
     progress: ProgressCallback | None,
@@ -314,8 +256,8 @@ def pull_datasets(
     transfer = _Transfer(remote, local, progress, upload=False)
     for ref in _selection(lock, names):
         entry = lock.get(ref.name)
-        chain = [] if entry is None else _chain(store, remote, lock, ref.name, entry)
-        known = _known_versions(store, ref.name, chain)
+        chain = [] if entry is None else _chain(records, remote, lock, ref.name, entry)
+        known = _known_versions(records, ref.name, chain)
         if entry is None and not known:
             raise LockFileError(
                 f"{lock.path.name} does not pin a dataset named {ref.name!r}, and this "
@@ -356,12 +298,12 @@ def pull_datasets(
             result.bytes_fetched += size
             result.datasets.append(label)
         if chain:
-            result.versions_recorded += store.transact(
+            recorded = records.import_versions(
                 actor,
-                "data.pull",
-                owner_of(ref.name, chain[-1][1]["version"]),
-                partial(
-                    _record_chain, name=ref.name, chain=chain, actor=actor, seal=sealer_for(local)
-                ),
+                [
+                    (seal(DatasetVersion.from_manifest(manifest, digest)), object_sizes(manifest))
+                    for digest, manifest in chain
+                ],
             )
+            result.versions_recorded += [version.ref for version in recorded]
     return result

@@ -122,6 +122,7 @@ def test_folder_add_lists_every_file_by_relative_posix_path(ws: Workspace, tmp_p
     os.symlink("/etc/hostname", folder / "outside-link")
     os.symlink("part0/file0.txt", folder / "inside-link")
     v = ws.registry.add("images", folder)
+    assert v.stats is not None
     files = ws.registry.manifest(v.ref)["files"]
     assert sorted(files) == [
         "inside-link",
@@ -133,25 +134,30 @@ def test_folder_add_lists_every_file_by_relative_posix_path(ws: Workspace, tmp_p
         "part2/file5.txt",
     ]
     assert files["inside-link"] == files["part0/file0.txt"]
-    assert ws.registry.last_add_stats.skipped_links == 1
+    assert v.stats.skipped_links == 1
     assert v.kind == "folder"
     assert v.file_count == 7
 
 
 def test_re_adding_an_unchanged_folder_reads_no_file(ws: Workspace, tmp_path: Path) -> None:
     folder = _make_folder(tmp_path / "images", 30)
-    ws.registry.add("images", folder)
-    assert ws.registry.last_add_stats.hashed_files == 30
+    first = ws.registry.add("images", folder)
+    assert first.stats is not None
+    assert first.stats.hashed_files == 30
     again = ws.registry.add("images", folder)
     assert again.unchanged
     assert again.version == 1
-    stats = ws.registry.last_add_stats
+    stats = again.stats
+    assert stats is not None
     assert (stats.hashed_files, stats.cached_files, stats.uploaded_objects) == (0, 30, 0)
     # Touching one file's content makes exactly that file be read again.
     (folder / "part0" / "file0.txt").write_text("changed\n")
     v2 = ws.registry.add("images", folder)
     assert v2.version == 2
-    assert ws.registry.last_add_stats.hashed_files == 1
+    assert v2.stats is not None
+    assert v2.stats.hashed_files == 1
+    assert ws.registry.get("images@2") == v2  # the statistics are not part of equality
+    assert ws.registry.get("images@2").stats is None
     assert (ws.root / ".conveyor" / "cache" / "state.db").is_file()
 
 
