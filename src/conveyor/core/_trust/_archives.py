@@ -1,22 +1,4 @@
-"""The one load policy: what a stored or imported model may name, and how big it may grow.
-
-Every loader that turns bytes from outside into Python objects goes through this module:
-the scikit-learn flavor and materializer, the MLflow importer, and the class paths the
-boosting flavors record. The rules:
-
-* **Types are trusted by exact name** (``module.Qualified``), never by module prefix:
-  skops' own defaults (public scikit-learn estimators, numpy and scipy ufuncs, numpy
-  scalar types) plus :data:`SKOPS_TRUSTED_TYPES`. Anything else is refused, naming the
-  type, before any object is built, unless the caller passes ``trusted=True`` (the
-  version was registered trusted).
-* **Class paths** read from files (``xgboost.model_class`` ...) are compared with an
-  exact list before anything is imported: :func:`check_class_path`.
-* **Archives are bounded before they are inflated**: member count, declared sizes,
-  compression ratio, the sizes numpy array headers claim, the depth and node count of
-  the skops schema (:class:`ArchiveLimits`).
-* **Paths from a model directory are references**: :func:`resolve_inside` resolves them
-  (symlinks included) and refuses any that leave the directory.
-"""
+"""Archives bounded before they are inflated, and skops files loaded by exact type name."""
 
 from __future__ import annotations
 
@@ -26,142 +8,19 @@ import math
 import zipfile
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
-from conveyor.errors import ConveyorError
-
-#: Types a fitted scikit-learn model legitimately contains beyond skops' defaults, each
-#: named exactly. None of them evaluates strings, imports modules or touches the system.
-SKOPS_TRUSTED_TYPES: frozenset[str] = frozenset(
-    {
-        # numpy: dtype objects (OneHotEncoder(dtype=...), recorded column dtypes).
-        "numpy.dtype",
-        # Fitted trees and boosting internals.
-        "sklearn.tree._tree.Tree",
-        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-        "sklearn.utils._bunch.Bunch",
-        # Calibration and neural-network internals.
-        "sklearn.calibration._CalibratedClassifier",
-        "sklearn.calibration._SigmoidCalibration",
-        "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
-        "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
-        # Search results keep their splitter and scorer.
-        "sklearn.model_selection._split.GroupKFold",
-        "sklearn.model_selection._split.KFold",
-        "sklearn.model_selection._split.RepeatedKFold",
-        "sklearn.model_selection._split.RepeatedStratifiedKFold",
-        "sklearn.model_selection._split.ShuffleSplit",
-        "sklearn.model_selection._split.StratifiedKFold",
-        "sklearn.model_selection._split.StratifiedShuffleSplit",
-        "sklearn.model_selection._split.TimeSeriesSplit",
-        "sklearn.metrics._scorer._PassthroughScorer",
-        "sklearn.metrics._scorer._Scorer",
-        # Metric functions a scorer holds.
-        "sklearn.metrics._classification.accuracy_score",
-        "sklearn.metrics._classification.balanced_accuracy_score",
-        "sklearn.metrics._classification.f1_score",
-        "sklearn.metrics._classification.log_loss",
-        "sklearn.metrics._classification.precision_score",
-        "sklearn.metrics._classification.recall_score",
-        "sklearn.metrics._ranking.average_precision_score",
-        "sklearn.metrics._ranking.roc_auc_score",
-        "sklearn.metrics._regression.mean_absolute_error",
-        "sklearn.metrics._regression.mean_squared_error",
-        "sklearn.metrics._regression.r2_score",
-        # Score functions of feature selectors.
-        "sklearn.feature_selection._mutual_info.mutual_info_classif",
-        "sklearn.feature_selection._mutual_info.mutual_info_regression",
-        "sklearn.feature_selection._univariate_selection.chi2",
-        "sklearn.feature_selection._univariate_selection.f_classif",
-        "sklearn.feature_selection._univariate_selection.f_regression",
-        "sklearn.feature_selection._univariate_selection.r_regression",
-        # HistGradientBoosting with categorical features: partial(check_array, ...).
-        "functools.partial",
-        "sklearn.utils.validation.check_array",
-        # Column selection by dtype (make_column_selector(dtype_include=object|np.number)):
-        # the selector keeps a regex pattern and type references, and evaluates neither.
-        "builtins.object",
-        "numpy.number",
-        "sklearn.compose._column_transformer.make_column_selector",
-        # Dates and times an encoder learned as categories (a date column read from a
-        # table arrives as datetime.date objects): rebuilt from their packed bytes only.
-        "datetime.date",
-        "datetime.datetime",
-        "datetime.time",
-        "datetime.timedelta",
-        # Nearest neighbours: the fitted search trees and their distance metrics (arrays
-        # and parameters only; the metric is chosen by class, not by name lookup).
-        "sklearn.metrics._dist_metrics.ChebyshevDistance64",
-        "sklearn.metrics._dist_metrics.EuclideanDistance64",
-        "sklearn.metrics._dist_metrics.ManhattanDistance64",
-        "sklearn.metrics._dist_metrics.MinkowskiDistance64",
-        "sklearn.neighbors._ball_tree.BallTree",
-        "sklearn.neighbors._kd_tree.KDTree",
-        # SplineTransformer.
-        "scipy.interpolate._bsplines.BSpline",
-        "scipy._lib.array_api_compat.numpy._aliases.asarray",
-    }
+from conveyor.core._trust._errors import (
+    ArchiveLimitError,
+    LoadPolicyError,
+    UnreadableArchiveError,
+    UntrustedContentError,
 )
-
-#: Model classes a boosting model file may name, exactly (``module:Qualified``).
-XGBOOST_CLASSES: frozenset[str] = frozenset(
-    {
-        "xgboost.core:Booster",
-        "xgboost.sklearn:XGBModel",
-        "xgboost.sklearn:XGBClassifier",
-        "xgboost.sklearn:XGBRegressor",
-        "xgboost.sklearn:XGBRanker",
-        "xgboost.sklearn:XGBRFClassifier",
-        "xgboost.sklearn:XGBRFRegressor",
-    }
-)
-LIGHTGBM_CLASSES: frozenset[str] = frozenset(
-    {
-        "lightgbm.basic:Booster",
-        "lightgbm.sklearn:LGBMModel",
-        "lightgbm.sklearn:LGBMClassifier",
-        "lightgbm.sklearn:LGBMRegressor",
-        "lightgbm.sklearn:LGBMRanker",
-    }
-)
+from conveyor.core._trust._lists import SKOPS_TRUSTED_TYPES
 
 _NPY_MAGIC = b"\x93NUMPY"
 _ZIP_MAGIC = b"PK\x03\x04"
 _SCHEMA = "schema.json"
-
-
-class LoadPolicyError(ConveyorError):
-    """Something read from a file was refused by the load policy; nothing was built."""
-
-    code = "load_policy"
-
-
-class UntrustedContentError(LoadPolicyError):
-    """A file names types or classes outside the exact trusted list.
-
-    Attributes (in ``fields``): ``types``, the refused names, sorted.
-    """
-
-    code = "untrusted_content"
-
-
-class ArchiveLimitError(LoadPolicyError):
-    """An archive would inflate past a limit; ``fields`` name the ``limit`` and ``value``."""
-
-    code = "archive_limit"
-
-
-class UnsafePathError(LoadPolicyError, ValueError):
-    """A path read from a file is absolute or leads outside its root."""
-
-    code = "unsafe_path"
-
-
-class UnreadableArchiveError(LoadPolicyError, ValueError):
-    """The bytes are not an archive of the expected kind, or it is damaged."""
-
-    code = "unreadable_archive"
 
 
 @dataclass(frozen=True)
@@ -417,66 +276,3 @@ def load_skops(
         ) from exc
     except Exception as exc:
         raise _unreadable(source, exc) from exc
-
-
-def check_class_path(path: Any, allowed: Collection[str], *, what: str) -> str:
-    """Return the allowed ``"module:Name"`` form of a class path, before any import.
-
-    ``path`` may be dotted (``xgboost.sklearn.XGBClassifier``, as MLflow writes it) or
-    colon form (``xgboost.sklearn:XGBClassifier``, as conveyor records it); it must
-    match an entry of ``allowed`` exactly.
-
-    Raises:
-        UntrustedContentError: ``path`` is not a string or not in ``allowed``; nothing
-            was imported.
-
-    Example:
-        >>> check_class_path("a.b.C", {"a.b:C"}, what="the model class")
-        'a.b:C'
-    """
-    if isinstance(path, str):
-        for entry in allowed:
-            if path in (entry, entry.replace(":", ".")):
-                return entry
-    shown = path if isinstance(path, str) else repr(path)
-    raise UntrustedContentError(
-        f"Refusing {what} {shown!r}: it is not one of the allowed classes "
-        f"({', '.join(sorted(allowed))}); nothing was imported.",
-        hint="Save the model again with its library's own API; a class path outside this "
-        "list is never imported.",
-        types=[shown],
-    )
-
-
-def resolve_inside(root: Path, reference: Any, *, what: str) -> Path:
-    """Resolve ``reference`` (a relative path read from a file) inside ``root``.
-
-    Symlinks are resolved, so a link pointing out of ``root`` is refused like ``../``.
-
-    Raises:
-        UnsafePathError: ``reference`` is not a string, is absolute, holds a NUL, or
-            leads outside ``root``.
-
-    Example:
-        >>> resolve_inside(Path("/tmp"), "a/b.json", what="x").name
-        'b.json'
-    """
-    text = reference if isinstance(reference, str) else repr(reference)
-    base = root.resolve()
-    problem = None
-    if not isinstance(reference, str) or not reference or "\x00" in reference:
-        problem = "it is not a relative path"
-    elif PurePosixPath(reference).is_absolute() or PureWindowsPath(reference).anchor:
-        problem = "it is absolute"
-    else:
-        target = (base / reference).resolve()
-        if target.is_relative_to(base):
-            return target
-        problem = "it leads outside the folder"
-    raise UnsafePathError(
-        f"Refusing {what} {text[:200]!r}: {problem} ({root}).",
-        hint="Paths inside a model directory must be relative and stay inside it; the "
-        "directory was crafted or damaged.",
-        path=text[:200],
-        root=str(root),
-    )
