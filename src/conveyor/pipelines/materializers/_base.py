@@ -9,8 +9,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, ClassVar
 
-from conveyor.core import class_path as class_path  # noqa: PLC0414 - re-exported
-from conveyor.core import import_object
+from conveyor.core import imported_class as imported_class  # noqa: PLC0414 - re-exported
 from conveyor.pipelines.materializers._errors import MaterializerError
 
 
@@ -39,13 +38,15 @@ class Materializer(ABC):
     Contract:
         * ``handles(t)`` is ``True`` for ``t`` and each subclass of ``t`` it can save, and
           must not import anything: a library whose types are not yet imported cannot be
-          the type of the value (use :func:`imported_class`).
+          the type of the value (use :func:`imported_class`, which looks a class up in
+          ``sys.modules`` only).
         * ``save`` writes exactly one file at ``path`` and returns small JSON-able metadata
           that ``load`` needs (``{}`` if none). Saving the same value twice must write the
           same bytes, so that equal outputs get equal content hashes (caching depends on it).
         * ``load(path, meta)`` returns a value equal to the one saved. It must never run
           code named by the file (no plain pickle); it raises :class:`UntrustedTypeError`
-          when the file asks for it.
+          when the file asks for it. A materializer whose ``load`` also takes
+          ``trusted=`` (the model materializers) is passed the caller's trust.
         * Both raise :class:`MaterializerError` (or a subclass) with a hint on failure.
 
     Example:
@@ -84,17 +85,6 @@ class Materializer(ABC):
         return f"{type(self).__name__}(name={self.name!r}, version={self.version})"
 
 
-def imported_class(module: str, attr: str) -> type | None:
-    """Return ``module.attr`` if ``module`` is already imported, else ``None``.
-
-    ``handles`` uses this so that checking a value never imports a heavy library: a value
-    of a library's type can only exist once that library has been imported.
-    """
-    loaded = sys.modules.get(module)
-    found = getattr(loaded, attr, None) if loaded is not None else None
-    return found if isinstance(found, type) else None
-
-
 def require(module: str, *, package: str, materializer: str) -> ModuleType:
     """Import ``module`` for a materializer, or explain which package to install."""
     try:
@@ -125,22 +115,6 @@ def qualified_name(value_type: type) -> str:
         if getattr(sys.modules.get(parent), value_type.__qualname__, None) is value_type:
             return f"{parent}.{value_type.__qualname__}"
     return f"{value_type.__module__}.{value_type.__qualname__}"
-
-
-def import_class(path: str, *, materializer: str) -> type:
-    """Resolve ``"module:Qualified.Name"`` to a class, raising :class:`MaterializerError`."""
-    try:
-        found = import_object(path)
-    except (ImportError, AttributeError, ValueError) as exc:
-        raise import_failed(path, exc, materializer=materializer) from exc
-    if not isinstance(found, type):
-        raise MaterializerError(
-            f"Materializer {materializer!r}: {path!r} is not a class.",
-            hint="Register the materializer with a class, not an instance or function.",
-            materializer=materializer,
-            cls=path,
-        )
-    return found
 
 
 def import_failed(path: str, exc: Exception, *, materializer: str) -> MaterializerError:

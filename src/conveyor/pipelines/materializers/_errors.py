@@ -1,8 +1,11 @@
-"""Errors raised while saving or loading step outputs."""
+"""Errors raised while saving or loading step outputs.
+
+Model outputs fail with the errors of :mod:`._model_errors`, which are also the registry
+flavor errors they stand for.
+"""
 
 from __future__ import annotations
 
-from conveyor.core import UntrustedContentError
 from conveyor.errors import ConveyorError
 
 
@@ -16,15 +19,6 @@ class UnsupportedTypeError(MaterializerError, TypeError):
     """No registered materializer can save a value of this type."""
 
     code = "unsupported_type"
-
-
-class UntrustedTypeError(MaterializerError, UntrustedContentError):
-    """A stored file names types that are not trusted to be loaded; nothing was executed.
-
-    Also an :class:`conveyor.core.UntrustedContentError`, the load policy's refusal.
-    """
-
-    code = "untrusted_type"
 
 
 class MaterializerNotFoundError(MaterializerError, KeyError):

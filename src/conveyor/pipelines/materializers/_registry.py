@@ -51,10 +51,10 @@ BUILTINS: tuple[BuiltinEntry, ...] = (
     BuiltinEntry("json", f"{_PKG}._builtins:JsonMaterializer", ("builtins",)),
     BuiltinEntry("bytes", f"{_PKG}._builtins:BytesMaterializer", ("builtins",)),
     BuiltinEntry("path", f"{_PKG}._builtins:PathMaterializer", ("pathlib",)),
-    BuiltinEntry("xgboost", f"{_PKG}._boosting:XGBoostMaterializer", ("xgboost",)),
-    BuiltinEntry("lightgbm", f"{_PKG}._boosting:LightGBMMaterializer", ("lightgbm",)),
-    BuiltinEntry("torch.module", f"{_PKG}._torch:TorchModuleMaterializer", ("torch",)),
-    BuiltinEntry("sklearn.skops", f"{_PKG}._sklearn:SkopsMaterializer", ("sklearn",)),
+    BuiltinEntry("xgboost", f"{_PKG}._models:XGBoostMaterializer", ("xgboost",)),
+    BuiltinEntry("lightgbm", f"{_PKG}._models:LightGBMMaterializer", ("lightgbm",)),
+    BuiltinEntry("torch.module", f"{_PKG}._models:TorchModuleMaterializer", ("torch",)),
+    BuiltinEntry("sklearn.skops", f"{_PKG}._models:SkopsMaterializer", ("sklearn",)),
 )
 
 _REGISTER_EXAMPLE = """\

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from conveyor.artifacts import ArtifactStore
 from conveyor.pipelines.materializers._base import Materializer, qualified_name
 from conveyor.pipelines.materializers._errors import MaterializerError
+from conveyor.pipelines.materializers._models import FlavorMaterializer
 from conveyor.pipelines.materializers._registry import MaterializerRegistry
 
 _REGISTRY = MaterializerRegistry()
@@ -130,6 +131,7 @@ def load_value(
     meta: dict[str, Any] | None = None,
     *,
     workdir: Path | None = None,
+    trusted: bool = False,
 ) -> Any:
     """Load the value stored as ``hash`` by the materializer named ``materializer``.
 
@@ -143,12 +145,15 @@ def load_value(
         meta: The metadata recorded with it.
         workdir: Folder for values that stay files (``Path`` outputs); default a new
             temporary folder. Other values are read from a temporary copy that is removed.
+        trusted: The output was recorded as trusted (its author is trusted): a model may
+            then name types and classes outside the load policy's lists. Never set it
+            from anything read with the value.
 
     Raises:
         IntegrityError: the stored object does not match its hash.
         ArtifactNotFoundError: no such object.
         MaterializerNotFoundError: unknown materializer name.
-        UntrustedTypeError: the file names types that are not trusted to load.
+        UntrustedTypeError: the file names types or classes that are not trusted to load.
     """
     chosen = get_materializer(materializer)
     if chosen.keeps_file:
@@ -156,11 +161,17 @@ def load_value(
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / f"value{chosen.suffix}"
         artifacts.get_file(hash, target)
-        return chosen.load(target, dict(meta or {}))
+        return _load(chosen, target, dict(meta or {}), trusted)
     with tempfile.TemporaryDirectory(prefix="conveyor-load-") as scratch:
         target = Path(scratch) / f"value{chosen.suffix}"
         artifacts.get_file(hash, target)
-        return chosen.load(target, dict(meta or {}))
+        return _load(chosen, target, dict(meta or {}), trusted)
+
+
+def _load(chosen: Materializer, target: Path, meta: dict[str, Any], trusted: bool) -> Any:
+    if isinstance(chosen, FlavorMaterializer):
+        return chosen.load(target, meta, trusted=trusted)
+    return chosen.load(target, meta)
 
 
 def _check_meta(materializer: Materializer, meta: object) -> None:

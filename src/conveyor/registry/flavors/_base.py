@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import importlib
-import sys
 from abc import ABC, abstractmethod
+from collections.abc import Collection
 from pathlib import Path
 from types import ModuleType
 from typing import Any, ClassVar, Protocol, runtime_checkable
@@ -12,9 +12,16 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
+from conveyor.core import (
+    UntrustedContentError,
+    check_class_path,
+    check_model_class,
+    import_object,
+    resolve_inside,
+)
 from conveyor.core import class_path as class_path  # noqa: PLC0414 - re-exported
-from conveyor.core import import_object
-from conveyor.registry.flavors._errors import FlavorError
+from conveyor.core import imported_class as imported_class  # noqa: PLC0414 - re-exported
+from conveyor.registry.flavors._errors import FlavorError, UntrustedModelError
 
 
 @runtime_checkable
@@ -36,6 +43,22 @@ class Predictor(Protocol):
         ...
 
 
+class ObjectPredictor:
+    """A model object that predicts by itself (pyfunc classes, unpickled objects)."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        if callable(getattr(model, "predict_proba", None)):
+            self.predict_proba = self._predict_proba
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray[Any, Any]:
+        """The object's predictions for ``frame``, as an array."""
+        return np.asarray(self.model.predict(frame))
+
+    def _predict_proba(self, frame: pd.DataFrame) -> np.ndarray[Any, Any]:
+        return np.asarray(self.model.predict_proba(frame))
+
+
 class Flavor(ABC):
     """One way of storing a kind of model (scikit-learn, XGBoost, ONNX, ...).
 
@@ -50,6 +73,10 @@ class Flavor(ABC):
           executes code from the files unless ``trusted`` is true (the version was marked
           trusted at registration); it raises :class:`UntrustedModelError` before building
           anything it would have to trust. The registry verifies file hashes first.
+        * ``load_model(folder, meta, trusted=...)`` returns the native object ``save``
+          was given (an estimator, a booster, a module), under the same rules; the
+          materializers store pipeline outputs through it. The default unwraps
+          ``load(...).model``.
         * Instances hold no state: one instance may serve many threads.
 
     Example:
@@ -76,6 +103,11 @@ class Flavor(ABC):
     def load(self, folder: Path, meta: dict[str, Any], *, trusted: bool = False) -> Predictor:
         """Rebuild the model saved in ``folder`` as a :class:`Predictor`."""
 
+    def load_model(self, folder: Path, meta: dict[str, Any], *, trusted: bool = False) -> Any:
+        """Rebuild the native model saved in ``folder`` (the object :meth:`save` was given)."""
+        predictor = self.load(folder, meta, trusted=trusted)
+        return getattr(predictor, "model", predictor)
+
     def unsafe_parts(self, model: Any) -> list[str]:
         """Names of the parts of ``model`` this flavor could not load back safely.
 
@@ -87,13 +119,6 @@ class Flavor(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
-
-
-def imported_class(module: str, attr: str) -> type | None:
-    """``module.attr`` if ``module`` is already imported, else ``None`` (keeps checks cheap)."""
-    loaded = sys.modules.get(module)
-    found = getattr(loaded, attr, None) if loaded is not None else None
-    return found if isinstance(found, type) else None
 
 
 def require(module: str, *, package: str, flavor: str) -> ModuleType:
@@ -142,3 +167,55 @@ def refuse_local_class(model: Any, *, flavor: str) -> None:
             hint="Define the class at the top level of a module.",
             flavor=flavor,
         )
+
+
+def model_file(folder: Path, meta: dict[str, Any], default: str) -> Path:
+    """The model file ``meta["file"]`` names inside ``folder`` (``default`` when absent).
+
+    Raises:
+        conveyor.core.UnsafePathError: The recorded name leads outside ``folder``.
+    """
+    return resolve_inside(folder, meta.get("file", default), what="the recorded model file")
+
+
+def recorded_class(
+    meta: dict[str, Any],
+    allowed: Collection[str],
+    *,
+    base: tuple[type, ...],
+    base_name: str,
+    flavor: str,
+    trusted: bool,
+    project: bool = False,
+) -> type:
+    """Import the model class ``meta["class"]`` names, after the load policy allowed it.
+
+    Untrusted, the path must be in ``allowed`` exactly, or (with ``project``) a class of
+    the project's own code already imported (:func:`conveyor.core.check_model_class`);
+    trusted, any class path is imported. Either way the class must derive from ``base``.
+
+    Raises:
+        UntrustedModelError: The policy refused the path; nothing was imported.
+        FlavorError: The class cannot be imported or does not derive from ``base``.
+    """
+    path = meta.get("class")
+    what = f"the recorded {flavor} class"
+    try:
+        if project:
+            checked = check_model_class(
+                path, allowed, base=base[0], base_name=base_name, trusted=trusted, what=what
+            )
+        else:
+            checked = str(path) if trusted else check_class_path(path, allowed, what=what)
+    except UntrustedContentError as exc:
+        raise UntrustedModelError(
+            exc.message, hint=exc.hint, flavor=flavor, types=exc.fields["types"]
+        ) from exc
+    cls = import_class(checked, flavor=flavor)
+    if not issubclass(cls, base):
+        raise FlavorError(
+            f"Recorded class {path!r} is not a {base_name}.",
+            hint="The stored metadata was altered; register the model again.",
+            flavor=flavor,
+        )
+    return cls

@@ -1,8 +1,11 @@
 """XGBoost and LightGBM models in their native formats (UBJSON and model text).
 
-Neither format holds code. An XGBoost scikit-learn wrapper reloads through its own
+Neither format holds code, and the recorded model class is checked against an exact
+list before it is imported. An XGBoost scikit-learn wrapper reloads through its own
 ``load_model``; a LightGBM model is served from its booster, with class labels recorded
-in the metadata so a classifier still returns labels and class probabilities.
+in the metadata so a classifier still returns labels and class probabilities. A LightGBM
+wrapper's parameters are recorded too, so :meth:`LightGBMFlavor.load_model` rebuilds
+the ``LGBMClassifier``/``LGBMRegressor`` itself.
 """
 
 from __future__ import annotations
@@ -13,21 +16,18 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from conveyor.core import (
-    LIGHTGBM_CLASSES,
-    XGBOOST_CLASSES,
-    UntrustedContentError,
-    check_class_path,
-)
+from conveyor.core import LIGHTGBM_CLASSES, XGBOOST_CLASSES
 from conveyor.registry.flavors._base import (
     Flavor,
     Predictor,
     class_path,
-    import_class,
     imported_class,
+    model_file,
+    recorded_class,
     require,
 )
-from conveyor.registry.flavors._errors import FlavorError, UntrustedModelError
+from conveyor.registry.flavors._errors import FlavorError
+from conveyor.registry.flavors._lightgbm_wrapper import rebuild_wrapper, wrapper_meta
 
 XGB_FILE = "model.ubj"
 LGB_FILE = "model.txt"
@@ -83,14 +83,23 @@ class XGBoostFlavor(Flavor):
             "xgboost_version": xgb.__version__,
         }
 
-    def load(self, folder: Path, meta: dict[str, Any], *, trusted: bool = False) -> Predictor:
+    def load_model(self, folder: Path, meta: dict[str, Any], *, trusted: bool = False) -> Any:
         xgb = require("xgboost", package="xgboost", flavor=self.name)
-        cls = _library_class(
-            meta, XGBOOST_CLASSES, (xgb.Booster, xgb.XGBModel), self.name, trusted=trusted
+        cls = recorded_class(
+            meta,
+            XGBOOST_CLASSES,
+            base=(xgb.Booster, xgb.XGBModel),
+            base_name="xgboost model class",
+            flavor=self.name,
+            trusted=trusted,
         )
         model = cls()
-        model.load_model(str(folder / str(meta.get("file", XGB_FILE))))
-        return XGBoostPredictor(model, xgb)
+        model.load_model(str(model_file(folder, meta, XGB_FILE)))
+        return model
+
+    def load(self, folder: Path, meta: dict[str, Any], *, trusted: bool = False) -> Predictor:
+        xgb = require("xgboost", package="xgboost", flavor=self.name)
+        return XGBoostPredictor(self.load_model(folder, meta, trusted=trusted), xgb)
 
 
 class LightGBMPredictor:
@@ -141,17 +150,22 @@ class LightGBMFlavor(Flavor):
         booster = model
         if isinstance(model, lgb.LGBMModel):
             booster = model.booster_
-            if isinstance(model, lgb.LGBMClassifier):
-                meta["classes"] = np.asarray(model.classes_).tolist()
+            meta.update(wrapper_meta(model, lgb))
         (folder / LGB_FILE).write_text(booster.model_to_string(), encoding="utf-8")
         return meta
 
-    def load(self, folder: Path, meta: dict[str, Any], *, trusted: bool = False) -> Predictor:
+    def load_model(self, folder: Path, meta: dict[str, Any], *, trusted: bool = False) -> Any:
+        """The booster, or the scikit-learn wrapper when its parameters were recorded."""
         lgb = require("lightgbm", package="lightgbm", flavor=self.name)
-        _library_class(
-            meta, LIGHTGBM_CLASSES, (lgb.Booster, lgb.LGBMModel), self.name, trusted=trusted
+        cls = recorded_class(
+            meta,
+            LIGHTGBM_CLASSES,
+            base=(lgb.Booster, lgb.LGBMModel),
+            base_name="lightgbm model class",
+            flavor=self.name,
+            trusted=trusted,
         )
-        text = (folder / str(meta.get("file", LGB_FILE))).read_text(encoding="utf-8")
+        text = model_file(folder, meta, LGB_FILE).read_text(encoding="utf-8")
         try:
             booster = lgb.Booster(model_str=text)
         except lgb.basic.LightGBMError as exc:
@@ -160,32 +174,12 @@ class LightGBMFlavor(Flavor):
                 hint="The stored model is damaged; register it again.",
                 flavor=self.name,
             ) from exc
+        if issubclass(cls, lgb.Booster) or "params" not in meta:
+            return booster
+        return rebuild_wrapper(cls, booster, meta)
+
+    def load(self, folder: Path, meta: dict[str, Any], *, trusted: bool = False) -> Predictor:
+        lgb = require("lightgbm", package="lightgbm", flavor=self.name)
+        model = self.load_model(folder, meta, trusted=trusted)
+        booster = model.booster_ if isinstance(model, lgb.LGBMModel) else model
         return LightGBMPredictor(booster, meta.get("classes"))
-
-
-def _library_class(
-    meta: dict[str, Any],
-    allowed: frozenset[str],
-    bases: tuple[type, ...],
-    flavor: str,
-    *,
-    trusted: bool,
-) -> type:
-    """The recorded model class, checked against the exact list before it is imported
-    (a trusted version may name a subclass of the library's model types)."""
-    path = str(meta.get("class", ""))
-    if not trusted:
-        try:
-            path = check_class_path(meta.get("class"), allowed, what=f"the recorded {flavor} class")
-        except UntrustedContentError as exc:
-            raise UntrustedModelError(
-                exc.message, hint=exc.hint, flavor=flavor, types=exc.fields["types"]
-            ) from exc
-    cls = import_class(path, flavor=flavor)
-    if not issubclass(cls, bases):
-        raise FlavorError(
-            f"Recorded class {meta.get('class')!r} is not a {flavor} model class.",
-            hint="The stored metadata was altered; register the model again.",
-            flavor=flavor,
-        )
-    return cls

@@ -12,29 +12,10 @@ import sys
 from pathlib import Path
 from typing import Any, ClassVar
 
-import numpy as np
-import pandas as pd
-
-from conveyor.registry.flavors._base import Flavor, Predictor
+from conveyor.registry.flavors._base import Flavor, ObjectPredictor, Predictor
 from conveyor.registry.flavors._errors import FlavorError, UntrustedModelError
 
 MODEL_FILE = "model.pkl"
-
-
-class PicklePredictor:
-    """An unpickled object with a ``predict`` method."""
-
-    def __init__(self, model: Any) -> None:
-        self.model = model
-        if callable(getattr(model, "predict_proba", None)):
-            self.predict_proba = self._predict_proba
-
-    def predict(self, frame: pd.DataFrame) -> np.ndarray[Any, Any]:
-        """The object's predictions for ``frame``."""
-        return np.asarray(self.model.predict(frame))
-
-    def _predict_proba(self, frame: pd.DataFrame) -> np.ndarray[Any, Any]:
-        return np.asarray(self.model.predict_proba(frame))
 
 
 class PickleFlavor(Flavor):
@@ -69,4 +50,4 @@ class PickleFlavor(Flavor):
                 flavor=self.name,
             )
         with path.open("rb") as handle:
-            return PicklePredictor(pickle.load(handle))  # noqa: S301 - trusted version only
+            return ObjectPredictor(pickle.load(handle))  # noqa: S301 - trusted version only

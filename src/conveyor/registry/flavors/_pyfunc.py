@@ -11,11 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-import numpy as np
-import pandas as pd
-
 from conveyor.registry.flavors._base import (
     Flavor,
+    ObjectPredictor,
     Predictor,
     class_path,
     import_class,
@@ -24,22 +22,6 @@ from conveyor.registry.flavors._base import (
 from conveyor.registry.flavors._errors import FlavorError
 
 FILES = "pyfunc"
-
-
-class PyfuncPredictor:
-    """A user model object; its ``predict`` output is returned as an array."""
-
-    def __init__(self, model: Any) -> None:
-        self.model = model
-        if callable(getattr(model, "predict_proba", None)):
-            self.predict_proba = self._predict_proba
-
-    def predict(self, frame: pd.DataFrame) -> np.ndarray[Any, Any]:
-        """The user model's predictions for ``frame``."""
-        return np.asarray(self.model.predict(frame))
-
-    def _predict_proba(self, frame: pd.DataFrame) -> np.ndarray[Any, Any]:
-        return np.asarray(self.model.predict_proba(frame))
 
 
 class PyfuncFlavor(Flavor):
@@ -66,7 +48,7 @@ class PyfuncFlavor(Flavor):
                 hint="Add them, or register the model with another flavor.",
                 flavor=self.name,
             )
-        return PyfuncPredictor(cls.load(folder / str(meta.get("files", FILES))))  # type: ignore[attr-defined]
+        return ObjectPredictor(cls.load(folder / str(meta.get("files", FILES))))  # type: ignore[attr-defined]
 
     @staticmethod
     def handles_class(kind: type) -> bool:

@@ -5,7 +5,8 @@ skops records every type a file needs. Loading goes through
 types on the exact trusted list (:data:`conveyor.core.SKOPS_TRUSTED_TYPES` plus skops'
 defaults) are built. A file naming anything else (a custom class, a function from any
 module, even one inside scikit-learn, numpy or scipy) is refused before an object is
-built, unless the version was registered with ``trusted=True``.
+built, unless the version was registered with ``trusted=True``. Files are written
+deterministically (:func:`dumps_estimator`): the same estimator gives the same bytes.
 """
 
 from __future__ import annotations
@@ -24,8 +25,15 @@ from conveyor.core import (
     skops_types,
     untrusted_types,
 )
-from conveyor.registry.flavors._base import Flavor, Predictor, imported_class, require
+from conveyor.registry.flavors._base import (
+    Flavor,
+    Predictor,
+    imported_class,
+    model_file,
+    require,
+)
 from conveyor.registry.flavors._errors import FlavorError, UntrustedModelError
+from conveyor.registry.flavors._skops import dumps_estimator
 
 MODEL_FILE = "model.skops"
 
@@ -78,16 +86,7 @@ class SklearnFlavor(Flavor):
         return untrusted_types(named)
 
     def save(self, model: Any, folder: Path) -> dict[str, Any]:
-        sio = require("skops.io", package="skops", flavor=self.name)
-        try:
-            data = sio.dumps(model)
-        except (TypeError, ValueError, AttributeError) as exc:
-            raise FlavorError(
-                f"skops cannot save the estimator {type(model).__qualname__}: {exc}.",
-                hint="Wrap the model in a pyfunc class, or register it with trusted=True "
-                "to store it as a pickle.",
-                flavor=self.name,
-            ) from exc
+        data = dumps_estimator(model, flavor=self.name)
         # The same checks as loading (bounds included): never store what could not load.
         untrusted = untrusted_types(skops_types(data, source=MODEL_FILE))
         if untrusted:
@@ -104,9 +103,11 @@ class SklearnFlavor(Flavor):
         sklearn = require("sklearn", package="scikit-learn", flavor=self.name)
         return {"file": MODEL_FILE, "sklearn_version": sklearn.__version__}
 
+    def load_model(self, folder: Path, meta: dict[str, Any], *, trusted: bool = False) -> Any:
+        return load_estimator(model_file(folder, meta, MODEL_FILE), trusted=trusted)
+
     def load(self, folder: Path, meta: dict[str, Any], *, trusted: bool = False) -> Predictor:
-        path = folder / str(meta.get("file", MODEL_FILE))
-        return SklearnPredictor(load_estimator(path, trusted=trusted))
+        return SklearnPredictor(self.load_model(folder, meta, trusted=trusted))
 
 
 def load_estimator(

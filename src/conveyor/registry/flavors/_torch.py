@@ -3,7 +3,11 @@ the module class, read back with ``torch.load(weights_only=True)`` so no pickled
 
 A state-dict module's class must be importable (defined at module level) and
 constructible without arguments, or carry ``conveyor_init_kwargs``: a JSON-able dict of
-constructor arguments recorded in the metadata. Predictions run on the CPU in float32.
+constructor arguments recorded in the metadata. The recorded class is under the load
+policy (:func:`conveyor.core.check_model_class`): before anything is imported it must be
+one of :data:`conveyor.core.TORCH_CLASSES`, or the version trusted, or a class of the
+project's own code that the running process has already imported. Predictions run on
+the CPU in float32.
 """
 
 from __future__ import annotations
@@ -20,12 +24,14 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from conveyor.core import TORCH_CLASSES
 from conveyor.registry.flavors._base import (
     Flavor,
     Predictor,
     class_path,
-    import_class,
     imported_class,
+    model_file,
+    recorded_class,
     refuse_local_class,
     require,
 )
@@ -96,40 +102,47 @@ class PyTorchFlavor(Flavor):
             "init_kwargs": kwargs,
         }
 
-    def load(self, folder: Path, meta: dict[str, Any], *, trusted: bool = False) -> Predictor:
+    def load_model(self, folder: Path, meta: dict[str, Any], *, trusted: bool = False) -> Any:
         torch = require("torch", package="torch", flavor=self.name)
-        path = folder / str(meta.get("file", STATE_FILE))
+        path = model_file(folder, meta, STATE_FILE)
         if meta.get("format") == "torchscript":
             # TorchScript archives hold graphs and tensors, not pickled Python objects.
             with _torchscript_quiet():
-                module = torch.jit.load(str(path), map_location="cpu")
-            return TorchPredictor(module, torch)
+                return torch.jit.load(str(path), map_location="cpu")
+        # The class is checked before anything is imported or read.
+        cls = recorded_class(
+            meta,
+            TORCH_CLASSES,
+            base=(torch.nn.Module,),
+            base_name="torch.nn.Module",
+            flavor=self.name,
+            trusted=trusted,
+            project=True,
+        )
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as exc:
             raise UntrustedModelError(
                 f"Refusing to load {path.name}: it holds more than tensors ({exc}).",
-                hint="Nothing was executed. Register the module again (state dicts only).",
+                hint="Nothing was executed. Save the module again with conveyor (state "
+                "dicts only).",
                 flavor=self.name,
             ) from exc
-        cls = import_class(str(meta.get("class", "")), flavor=self.name)
-        if not issubclass(cls, torch.nn.Module):
-            raise FlavorError(
-                f"Recorded class {meta.get('class')!r} is not a torch.nn.Module.",
-                hint="The stored metadata was altered; register the model again.",
-                flavor=self.name,
-            )
         try:
             module = cls(**meta.get("init_kwargs", {}))
         except TypeError as exc:
             raise FlavorError(
                 f"Cannot build {meta['class']} to load its weights: {exc}.",
                 hint="Make the constructor work without arguments, or set "
-                "`self.conveyor_init_kwargs = {...}` in it and register the model again.",
+                "`self.conveyor_init_kwargs = {...}` in it and save the model again.",
                 flavor=self.name,
             ) from exc
         module.load_state_dict(state)
-        return TorchPredictor(module, torch)
+        return module
+
+    def load(self, folder: Path, meta: dict[str, Any], *, trusted: bool = False) -> Predictor:
+        torch = require("torch", package="torch", flavor=self.name)
+        return TorchPredictor(self.load_model(folder, meta, trusted=trusted), torch)
 
 
 @contextlib.contextmanager
