@@ -33,6 +33,7 @@ from conveyor.core._trust._classes import (
     check_class_path,
     check_model_class,
     imported_class,
+    imported_subclass,
     is_project_class,
 )
 from conveyor.core._trust._errors import (
@@ -65,6 +66,7 @@ __all__ = [
     "check_class_path",
     "check_model_class",
     "imported_class",
+    "imported_subclass",
     "is_project_class",
     "load_skops",
     "resolve_inside",

@@ -44,6 +44,21 @@ def imported_class(module: str, qualname: str) -> type | None:
     return found if isinstance(found, type) else None
 
 
+def imported_subclass(value_type: type, module: str, *names: str) -> bool:
+    """Whether ``value_type`` derives from one of ``module.<name>``, never importing ``module``.
+
+    A value of a library's type can only exist once the library is imported, so an
+    extension point asks this before choosing a library's backend for a value.
+
+    Example:
+        >>> from collections import OrderedDict
+        >>> imported_subclass(OrderedDict, "collections", "OrderedDict", "Counter")
+        True
+    """
+    bases = [imported_class(module, name) for name in names]
+    return any(base is not None and issubclass(value_type, base) for base in bases)
+
+
 def check_class_path(path: Any, allowed: Collection[str], *, what: str) -> str:
     """Return the allowed ``"module:Name"`` form of a class path, before any import.
 

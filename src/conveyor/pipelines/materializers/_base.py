@@ -10,6 +10,7 @@ from types import ModuleType
 from typing import Any, ClassVar
 
 from conveyor.core import imported_class as imported_class  # noqa: PLC0414 - re-exported
+from conveyor.core import imported_subclass as imported_subclass  # noqa: PLC0414 - re-exported
 from conveyor.pipelines.materializers._errors import MaterializerError
 
 

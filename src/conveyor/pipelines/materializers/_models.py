@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from conveyor.pipelines.materializers._base import Materializer, imported_class
+from conveyor.pipelines.materializers._base import Materializer, imported_subclass
 from conveyor.pipelines.materializers._errors import MaterializerError
 
 if TYPE_CHECKING:
@@ -39,6 +39,12 @@ class FlavorMaterializer(Materializer):
     """
 
     flavor: ClassVar[str]
+    #: The module and the names of the classes it handles (with their subclasses).
+    handled: ClassVar[tuple[str, ...]]
+
+    @classmethod
+    def handles(cls, value_type: type) -> bool:
+        return imported_subclass(value_type, *cls.handled)
 
     def save(self, value: Any, path: Path) -> dict[str, Any]:
         with (
@@ -69,11 +75,7 @@ class SkopsMaterializer(FlavorMaterializer):
     media_type: ClassVar[str] = "application/vnd.skops"
     suffix: ClassVar[str] = ".skops"
     flavor: ClassVar[str] = "sklearn"
-
-    @classmethod
-    def handles(cls, value_type: type) -> bool:
-        base = imported_class("sklearn.base", "BaseEstimator")
-        return base is not None and issubclass(value_type, base)
+    handled: ClassVar[tuple[str, ...]] = ("sklearn.base", "BaseEstimator")
 
 
 class XGBoostMaterializer(FlavorMaterializer):
@@ -84,10 +86,7 @@ class XGBoostMaterializer(FlavorMaterializer):
     media_type: ClassVar[str] = "application/ubjson"
     suffix: ClassVar[str] = ".ubj"
     flavor: ClassVar[str] = "xgboost"
-
-    @classmethod
-    def handles(cls, value_type: type) -> bool:
-        return _subclass_of(value_type, "xgboost", ("Booster", "XGBModel"))
+    handled: ClassVar[tuple[str, ...]] = ("xgboost", "Booster", "XGBModel")
 
 
 class LightGBMMaterializer(FlavorMaterializer):
@@ -102,10 +101,7 @@ class LightGBMMaterializer(FlavorMaterializer):
     media_type: ClassVar[str] = "text/plain"
     suffix: ClassVar[str] = ".txt"
     flavor: ClassVar[str] = "lightgbm"
-
-    @classmethod
-    def handles(cls, value_type: type) -> bool:
-        return _subclass_of(value_type, "lightgbm", ("Booster", "LGBMModel"))
+    handled: ClassVar[tuple[str, ...]] = ("lightgbm", "Booster", "LGBMModel")
 
     def save(self, value: Any, path: Path) -> dict[str, Any]:
         meta = super().save(value, path)
@@ -139,16 +135,7 @@ class TorchModuleMaterializer(FlavorMaterializer):
     media_type: ClassVar[str] = "application/x-pytorch"
     suffix: ClassVar[str] = ".pt"
     flavor: ClassVar[str] = "pytorch"
-
-    @classmethod
-    def handles(cls, value_type: type) -> bool:
-        module = imported_class("torch.nn", "Module")
-        return module is not None and issubclass(value_type, module)
-
-
-def _subclass_of(value_type: type, module: str, names: tuple[str, ...]) -> bool:
-    bases = [imported_class(module, name) for name in names]
-    return any(base is not None and issubclass(value_type, base) for base in bases)
+    handled: ClassVar[tuple[str, ...]] = ("torch.nn", "Module")
 
 
 def _flavor(name: str) -> Flavor:

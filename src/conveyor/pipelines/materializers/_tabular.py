@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-from conveyor.pipelines.materializers._base import Materializer, imported_class, require
+from conveyor.pipelines.materializers._base import Materializer, imported_subclass, require
 from conveyor.pipelines.materializers._errors import MaterializerError
 
 _MEDIA_TYPE = "application/vnd.apache.parquet"
@@ -59,8 +59,7 @@ class PandasDataFrameMaterializer(Materializer):
 
     @classmethod
     def handles(cls, value_type: type) -> bool:
-        frame = imported_class("pandas", "DataFrame")
-        return frame is not None and issubclass(value_type, frame)
+        return imported_subclass(value_type, "pandas", "DataFrame")
 
     def save(self, value: Any, path: Path) -> dict[str, Any]:
         _write(_to_arrow(value, self.name), path, self.name)
@@ -83,8 +82,7 @@ class PandasSeriesMaterializer(Materializer):
 
     @classmethod
     def handles(cls, value_type: type) -> bool:
-        series = imported_class("pandas", "Series")
-        return series is not None and issubclass(value_type, series)
+        return imported_subclass(value_type, "pandas", "Series")
 
     def save(self, value: Any, path: Path) -> dict[str, Any]:
         label = value.name
@@ -113,8 +111,7 @@ class PolarsDataFrameMaterializer(Materializer):
 
     @classmethod
     def handles(cls, value_type: type) -> bool:
-        frame = imported_class("polars", "DataFrame")
-        return frame is not None and issubclass(value_type, frame)
+        return imported_subclass(value_type, "polars", "DataFrame")
 
     def save(self, value: Any, path: Path) -> dict[str, Any]:
         _write(value.to_arrow(), path, self.name)

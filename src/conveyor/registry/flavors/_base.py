@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Collection
 from pathlib import Path
@@ -21,6 +22,7 @@ from conveyor.core import (
 )
 from conveyor.core import class_path as class_path  # noqa: PLC0414 - re-exported
 from conveyor.core import imported_class as imported_class  # noqa: PLC0414 - re-exported
+from conveyor.core import imported_subclass as imported_subclass  # noqa: PLC0414 - re-exported
 from conveyor.registry.flavors._errors import FlavorError, UntrustedModelError
 
 
@@ -219,3 +221,23 @@ def recorded_class(
             flavor=flavor,
         )
     return cls
+
+
+def json_problem(value: Any, *, exact: bool = False) -> str | None:
+    """Why ``value`` cannot be recorded in metadata as JSON, or ``None`` when it can.
+
+    With ``exact``, it must also come back equal (no tuples, no non-string dict keys).
+
+    Example:
+        >>> json_problem({"width": 4}) is None
+        True
+        >>> json_problem({1: "a"}, exact=True)
+        'it does not survive JSON (tuples or non-string dict keys)'
+    """
+    try:
+        text = json.dumps(value, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        return f"it is not JSON-able ({exc})"
+    if exact and json.loads(text) != value:
+        return "it does not survive JSON (tuples or non-string dict keys)"
+    return None

@@ -21,7 +21,7 @@ from conveyor.registry.flavors._base import (
     Flavor,
     Predictor,
     class_path,
-    imported_class,
+    imported_subclass,
     model_file,
     recorded_class,
     require,
@@ -31,11 +31,6 @@ from conveyor.registry.flavors._lightgbm_wrapper import rebuild_wrapper, wrapper
 
 XGB_FILE = "model.ubj"
 LGB_FILE = "model.txt"
-
-
-def _instance_of(model: Any, module: str, names: tuple[str, ...]) -> bool:
-    bases = [imported_class(module, name) for name in names]
-    return any(base is not None and isinstance(model, base) for base in bases)
 
 
 class XGBoostPredictor:
@@ -72,7 +67,7 @@ class XGBoostFlavor(Flavor):
 
     @classmethod
     def handles(cls, model: Any) -> bool:
-        return _instance_of(model, "xgboost", ("Booster", "XGBModel"))
+        return imported_subclass(type(model), "xgboost", "Booster", "XGBModel")
 
     def save(self, model: Any, folder: Path) -> dict[str, Any]:
         xgb = require("xgboost", package="xgboost", flavor=self.name)
@@ -138,7 +133,7 @@ class LightGBMFlavor(Flavor):
 
     @classmethod
     def handles(cls, model: Any) -> bool:
-        return _instance_of(model, "lightgbm", ("Booster", "LGBMModel"))
+        return imported_subclass(type(model), "lightgbm", "Booster", "LGBMModel")
 
     def save(self, model: Any, folder: Path) -> dict[str, Any]:
         lgb = require("lightgbm", package="lightgbm", flavor=self.name)

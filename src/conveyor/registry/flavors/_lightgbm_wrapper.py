@@ -3,12 +3,11 @@ booster: LightGBM has no loader for wrappers, so their fitted state is set back 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
 
-from conveyor.registry.flavors._base import require
+from conveyor.registry.flavors._base import json_problem, require
 
 
 def wrapper_meta(model: Any, lgb: Any) -> dict[str, Any]:
@@ -21,27 +20,15 @@ def wrapper_meta(model: Any, lgb: Any) -> dict[str, Any]:
     meta: dict[str, Any] = {}
     if isinstance(model, lgb.LGBMClassifier):
         meta["classes"] = np.asarray(model.classes_).tolist()
-    problem = _params_problem(model.get_params(deep=False))
+    params = model.get_params(deep=False)
+    problem = json_problem(params, exact=True)
     if problem is not None:
-        meta["params_unsaved"] = problem
+        meta["params_unsaved"] = f"its parameters cannot be recorded: {problem}"
         return meta
-    meta["params"] = json.loads(json.dumps(model.get_params(deep=False), sort_keys=True))
+    meta["params"] = params
     meta["objective"] = model.objective_
     meta["feature_names"] = bool(getattr(model, "_fitted_with_feature_names", False))
     return meta
-
-
-def _params_problem(params: dict[str, Any]) -> str | None:
-    try:
-        text = json.dumps(params, sort_keys=True, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        return f"its parameters are not JSON-able ({exc})"
-    if json.loads(text) != params:
-        return (
-            "its parameters do not survive JSON (non-string dict keys such as an int-keyed "
-            "class_weight)"
-        )
-    return None
 
 
 def rebuild_wrapper(cls: type, booster: Any, meta: dict[str, Any]) -> Any:

@@ -28,7 +28,7 @@ from conveyor.core import (
 from conveyor.registry.flavors._base import (
     Flavor,
     Predictor,
-    imported_class,
+    imported_subclass,
     model_file,
     require,
 )
@@ -74,8 +74,7 @@ class SklearnFlavor(Flavor):
 
     @classmethod
     def handles(cls, model: Any) -> bool:
-        base = imported_class("sklearn.base", "BaseEstimator")
-        return base is not None and isinstance(model, base)
+        return imported_subclass(type(model), "sklearn.base", "BaseEstimator")
 
     def unsafe_parts(self, model: Any) -> list[str]:
         sio = require("skops.io", package="skops", flavor=self.name)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import pickle
 import warnings
 from collections.abc import Iterator
@@ -29,7 +28,8 @@ from conveyor.registry.flavors._base import (
     Flavor,
     Predictor,
     class_path,
-    imported_class,
+    imported_subclass,
+    json_problem,
     model_file,
     recorded_class,
     refuse_local_class,
@@ -71,8 +71,7 @@ class PyTorchFlavor(Flavor):
 
     @classmethod
     def handles(cls, model: Any) -> bool:
-        module = imported_class("torch.nn", "Module")
-        return module is not None and isinstance(model, module)
+        return imported_subclass(type(model), "torch.nn", "Module")
 
     def save(self, model: Any, folder: Path) -> dict[str, Any]:
         torch = require("torch", package="torch", flavor=self.name)
@@ -83,14 +82,14 @@ class PyTorchFlavor(Flavor):
             return {**meta, "format": "torchscript", "file": SCRIPT_FILE}
         refuse_local_class(model, flavor=self.name)
         kwargs = getattr(model, "conveyor_init_kwargs", None) or {}
-        try:
-            json.dumps(kwargs, allow_nan=False)
-        except (TypeError, ValueError) as exc:
+        problem = json_problem(kwargs)
+        if problem is not None:
             raise FlavorError(
-                f"conveyor_init_kwargs of {type(model).__qualname__} is not JSON-able: {exc}.",
+                f"conveyor_init_kwargs of {type(model).__qualname__} cannot be recorded: "
+                f"{problem}.",
                 hint="Keep constructor arguments to str, numbers, bools, lists and dicts.",
                 flavor=self.name,
-            ) from exc
+            )
         buffer = io.BytesIO()  # a buffer: torch would name the archive after the file
         torch.save(model.state_dict(), buffer)
         (folder / STATE_FILE).write_bytes(buffer.getvalue())
