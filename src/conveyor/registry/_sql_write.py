@@ -21,7 +21,8 @@ from conveyor.registry._sql_lookup import (
     resolve_row,
     version_of,
 )
-from conveyor.store import ArtifactRefRow, WriteTx
+from conveyor.store import WriteTx
+from conveyor.store._models import ArtifactRefRow
 from conveyor.store._registry_models import (
     ModelAliasEventRow,
     ModelAliasRow,

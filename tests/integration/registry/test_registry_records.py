@@ -21,7 +21,7 @@ from conveyor.registry import (
     RegistrationError,
     RunLineage,
 )
-from conveyor.store import ArtifactRefRow
+from conveyor.store._models import ArtifactRefRow
 from conveyor.tracking import RunTracker
 
 Saved = Callable[..., PreparedModel]
