@@ -26,7 +26,7 @@ from conveyor.notify._resolve import resolve_notifier
 from conveyor.notify._signing import SIGNATURE_HEADER, sign_body, verify_signature
 from conveyor.notify._webhook import Delivery, WebhookNotifier
 
-#: Deprecated name of :class:`WebhookNotifier`, importable for one more release.
+#: Former name of :class:`WebhookNotifier`, kept importable for one release.
 Notifier = WebhookNotifier
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "LOGGER_NAME",
     "LogNotifier",
     "MemoryNotifier",
+    "Notifier",
     "NotifyConfigError",
     "SIGNATURE_HEADER",
     "WARNING_EVENTS",
