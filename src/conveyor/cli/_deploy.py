@@ -165,9 +165,9 @@ def approve(env: _ENV, reason: _REASON = None, json_out: _JSON = False) -> None:
 def _controller(ws: Workspace) -> Controller:
     from conveyor.deploy import Controller
 
-    # The workspace's notifier carries the environment's webhook secrets and is flushed
-    # (or its undelivered events recorded as notify.failed) when the workspace closes.
-    return Controller(ws, notifier=ws.notifier())
+    # Announces through ws.notifier(), which the workspace flushes when it closes (an
+    # undelivered webhook event is recorded as notify.failed).
+    return Controller(ws)
 
 
 def _steps(text: str | None) -> list[int] | None:

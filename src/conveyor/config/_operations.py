@@ -7,6 +7,7 @@ meaning (for example that a cron expression parses) and raises ``ConfigError`` n
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -100,7 +101,12 @@ class WebhooksConfig(_Section):
 
 
 class MonitoringConfig(_Section):
-    """``monitoring:`` windows, drift tests and thresholds, notifiers."""
+    """``monitoring:`` windows, drift tests and thresholds.
+
+    Alerts go through ``conveyor.notify`` like every event: to the ``webhooks`` endpoints
+    whose ``events`` match ``monitor.*``, or to the ``conveyor.notify`` log when none is
+    configured. The former ``notifiers`` key is still accepted, ignored, with a warning.
+    """
 
     window: str = Field(default="1d", description="Default window: 1h, 1d, or N rows.")
     drift_share: float = Field(
@@ -116,7 +122,26 @@ class MonitoringConfig(_Section):
         "by the model's output, accuracy for classes, rmse (or the recorded mae) for numbers.",
     )
     min_labels: int = Field(default=100, ge=0)
-    notifiers: tuple[Literal["log", "webhook"], ...] = ("log",)
+    notifiers: tuple[Literal["log", "webhook"], ...] = Field(
+        default=("log",),
+        exclude=True,
+        description="Deprecated and ignored: alerts go where every event goes (the webhooks "
+        "whose events match monitor.*, else the conveyor.notify log).",
+    )
+
+    @model_validator(mode="after")
+    def _notifiers_deprecated(self) -> MonitoringConfig:
+        if "notifiers" in self.model_fields_set:
+            warnings.warn(
+                f"monitoring.notifiers ({', '.join(self.notifiers) or 'empty'}) is deprecated "
+                "and ignored: monitoring alerts go to the configured webhooks like every "
+                "event, or to the conveyor.notify log when there are none. Remove the key; "
+                "to keep alerts off an endpoint, set its events (webhooks.endpoints[].events, "
+                "e.g. ['deploy.*']).",
+                FutureWarning,
+                stacklevel=2,
+            )
+        return self
 
 
 class TrafficConfig(_Section):

@@ -12,8 +12,12 @@ the exact weights. The server routes by that state; this package never serves re
 
 from __future__ import annotations
 
+import warnings
+from typing import TYPE_CHECKING
+
+import conveyor.notify as _notify
 from conveyor.deploy._analyzer import Analyzer, LogAnalyzer
-from conveyor.deploy._controller import Controller, EventSink
+from conveyor.deploy._controller import Controller
 from conveyor.deploy._errors import (
     DeploymentInProgressError,
     DeployRefusedError,
@@ -25,13 +29,15 @@ from conveyor.deploy._errors import (
 )
 from conveyor.deploy._readiness import check_ready
 
+if TYPE_CHECKING:
+    from typing import Any
+
 __all__ = [
     "Analyzer",
     "Controller",
     "DeployRefusedError",
     "DeploymentInProgressError",
     "EnvironmentNotFoundError",
-    "EventSink",
     "GateRejectedError",
     "LogAnalyzer",
     "NothingToDoError",
@@ -39,3 +45,15 @@ __all__ = [
     "VersionTamperedError",
     "check_ready",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # ``EventSink``, the former announcement interface, stays importable for one release.
+    if name != "EventSink":
+        raise AttributeError(f"module 'conveyor.deploy' has no attribute {name!r}")
+    warnings.warn(
+        "conveyor.deploy.EventSink is deprecated; use conveyor.notify.BaseNotifier instead.",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return _notify.BaseNotifier

@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from conveyor.checks import latest_decision
 from conveyor.config import EnvironmentConfig
@@ -33,19 +33,12 @@ from conveyor.errors import ConveyorError, InvalidNameError
 from conveyor.registry import validate_alias
 
 if TYPE_CHECKING:
+    from conveyor.notify import BaseNotifier
     from conveyor.workspace import Workspace
 
 _log = logging.getLogger("conveyor.deploy")
 #: The alias gates compare against; it follows ``evaluation.champion_env`` only.
 CHAMPION = "champion"
-
-
-class EventSink(Protocol):
-    """Where transitions are announced (``conveyor.notify.Notifier`` fits); must not block."""
-
-    def send(self, event: str, payload: dict[str, Any]) -> object:
-        """Deliver ``payload`` for ``event`` (e.g. ``deploy.promote``)."""
-        ...
 
 
 class Controller:
@@ -62,7 +55,8 @@ class Controller:
         ws: The workspace (configuration, registry, gate decisions, prediction log).
         clock: Seconds since the epoch; a virtual clock makes rollouts rehearsable.
         analyzer: Statistics source and judge for canary and shadow analysis.
-        notifier: Receives ``deploy.<action>`` events after each transition.
+        notifier: Receives ``deploy.<action>`` events after each transition (default
+            ``ws.notifier()``: the configured webhooks, else the ``conveyor.notify`` log).
         deployments: The deployment records (default ``ws.deployments``).
 
     Example:
@@ -77,13 +71,13 @@ class Controller:
         *,
         clock: Callable[[], float] = time.time,
         analyzer: Analyzer | None = None,
-        notifier: EventSink | None = None,
+        notifier: BaseNotifier | None = None,
         deployments: DeploymentStore | None = None,
     ) -> None:
         self.ws = ws
         self.clock = clock
         self.analyzer: Analyzer = analyzer or LogAnalyzer()
-        self.notifier = notifier if notifier is not None else _configured_notifier(ws)
+        self.notifier: BaseNotifier = ws.notifier() if notifier is None else notifier
         wired = getattr(ws, "deployments", None)
         self.deployments: DeploymentStore = (
             deployments or wired or DeploymentStore(ws.store, actor=ws.actor)
@@ -392,12 +386,11 @@ class Controller:
             at=self.now(),
             **changes,
         )
-        if self.notifier is not None:
-            payload = {**deployment.to_dict(), "action": action, "reason": reason}
-            try:
-                self.notifier.send(f"deploy.{action}", payload)
-            except Exception:  # noqa: BLE001 - an announcement must never undo or block a rollout
-                _log.exception("Could not announce deploy.%s for %r", action, env)
+        payload = {**deployment.to_dict(), "action": action, "reason": reason}
+        try:
+            self.notifier.send(f"deploy.{action}", payload)
+        except Exception:  # noqa: BLE001 - an announcement must never undo or block a rollout
+            _log.exception("Could not announce deploy.%s for %r", action, env)
         return deployment
 
     def move_champion(self, model: str, version: int, env: str) -> None:
@@ -450,12 +443,3 @@ class Controller:
 
 def _shown(current: Deployment | None) -> str:
     return "never deployed" if current is None else current.describe()
-
-
-def _configured_notifier(ws: Workspace) -> EventSink | None:
-    """The webhooks of ``conveyor.yaml`` (every transition is posted there), if any."""
-    if not ws.settings.config.webhooks.endpoints:
-        return None
-    # The workspace's notifier: built from the full settings (signing secrets from the
-    # environment) and flushed when the workspace closes.
-    return ws.notifier()

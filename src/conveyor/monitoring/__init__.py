@@ -13,6 +13,11 @@ version, writes Markdown and HTML files, and alerts at most once per incident.
 
 from __future__ import annotations
 
+import operator
+import warnings
+from typing import TYPE_CHECKING
+
+import conveyor.notify as _notify
 from conveyor.monitoring._assess import VERDICTS, assess_performance, assess_window
 from conveyor.monitoring._base import DriftTest, FeatureDrift, FeatureWindow, Kind, Statistic
 from conveyor.monitoring._builtins import (
@@ -43,18 +48,13 @@ from conveyor.monitoring._registry import (
     unregister_drift_test,
 )
 from conveyor.monitoring._report import MonitoringReport
-from conveyor.monitoring._run import (
-    AlertSink,
-    LogSink,
-    default_metric,
-    default_notifier,
-    latest_report,
-    monitor_run,
-)
+from conveyor.monitoring._run import default_metric, latest_report, monitor_run
 from conveyor.monitoring._window import WindowSpec, parse_window
 
+if TYPE_CHECKING:
+    from typing import Any
+
 __all__ = [
-    "AlertSink",
     "CategoricalReference",
     "ChiSquareTest",
     "DETECTORS",
@@ -68,7 +68,6 @@ __all__ = [
     "JensenShannonTest",
     "Kind",
     "KolmogorovSmirnovTest",
-    "LogSink",
     "METRICS",
     "MonitoringError",
     "MonitoringReport",
@@ -85,7 +84,6 @@ __all__ = [
     "assess_window",
     "available_drift_tests",
     "default_metric",
-    "default_notifier",
     "default_test",
     "detect_changes",
     "get_drift_test",
@@ -101,3 +99,23 @@ __all__ = [
     "unregister_drift_test",
     "wilson_interval",
 ]
+
+
+#: Names of the former alert-sink interface, importable (with a warning) for one release.
+_DEPRECATED: dict[str, tuple[Any, str]] = {
+    "AlertSink": (_notify.BaseNotifier, "conveyor.notify.BaseNotifier"),
+    "LogSink": (_notify.LogNotifier, "conveyor.notify.LogNotifier"),
+    "default_notifier": (operator.methodcaller("notifier"), "Workspace.notifier()"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _DEPRECATED:
+        raise AttributeError(f"module 'conveyor.monitoring' has no attribute {name!r}")
+    value, replacement = _DEPRECATED[name]
+    warnings.warn(
+        f"conveyor.monitoring.{name} is deprecated; use {replacement} instead.",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return value

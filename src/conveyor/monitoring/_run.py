@@ -10,13 +10,12 @@ model version, writes Markdown and HTML files, and opens or closes alert inciden
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from conveyor.core import utcnow, validate_name
 from conveyor.deployments import DeploymentStore
@@ -34,27 +33,12 @@ from conveyor.monitoring._report import MonitoringReport
 from conveyor.monitoring._window import WindowSpec, parse_window
 
 if TYPE_CHECKING:
+    from conveyor.notify import BaseNotifier
     from conveyor.registry import ModelVersion
     from conveyor.workspace import Workspace
 
-logger = logging.getLogger("conveyor.monitoring")
 REPORTS_DIR = Path(".conveyor") / "reports" / "monitoring"
 ALERT_KINDS = ("drift", "degraded")
-
-
-class AlertSink(Protocol):
-    """Anything that delivers events: ``conveyor.notify.Notifier`` or a test double."""
-
-    def send(self, event: str, payload: dict[str, Any]) -> Any:
-        """Deliver ``event`` with ``payload`` (must not block on the network)."""
-
-
-class LogSink:
-    """Delivers events to the Python logger ``conveyor.monitoring`` (the fallback)."""
-
-    def send(self, event: str, payload: dict[str, Any]) -> None:
-        """Log the event at WARNING level."""
-        logger.warning("%s %s", event, payload)
 
 
 def monitor_run(
@@ -63,7 +47,7 @@ def monitor_run(
     *,
     window: str | int | timedelta | WindowSpec | None = None,
     model: str | None = None,
-    notifier: AlertSink | None = None,
+    notifier: BaseNotifier | None = None,
     now: Callable[[], datetime] = utcnow,
     tolerance: float = 0.02,
     write_files: bool = True,
@@ -75,8 +59,8 @@ def monitor_run(
         env: The deployment environment.
         window: ``"1h"``, ``"1d"``, ``"30m"``, N rows (default ``monitoring.window``).
         model: ``NAME@REF`` to monitor when the environment has no deployment record.
-        notifier: Where alerts go (default: ``conveyor.notify`` from the configuration,
-            else the log).
+        notifier: Where alerts go (default ``ws.notifier()``: the configured webhooks,
+            else the ``conveyor.notify`` log).
         now: The clock (the window ends at ``now()``).
         tolerance: How far the live metric may fall below the registered one before the
             verdict is ``degraded``.
@@ -149,7 +133,7 @@ def monitor_run(
     if write_files:
         history = report_history(ws.store, env, limit=50)
         files = write_report_files(report, history, ws.root / REPORTS_DIR)
-    sent = _alert(ws, report, notifier or default_notifier(ws))
+    sent = _alert(ws, report, ws.notifier() if notifier is None else notifier)
     return replace(report, files=files, alerts=tuple(sent))
 
 
@@ -158,22 +142,14 @@ def latest_report(ws: Workspace, env: str | None = None) -> MonitoringReport | N
     return latest_report_in(ws.store, env)
 
 
-def default_notifier(ws: Workspace) -> AlertSink:
-    """``conveyor.notify``'s notifier for the configured webhooks, or the log."""
-    if "webhook" in ws.settings.config.monitoring.notifiers:
-        sink: AlertSink = ws.notifier()  # built from the full settings, flushed on close
-        return sink
-    return LogSink()
-
-
-def _alert(ws: Workspace, report: MonitoringReport, sink: AlertSink) -> list[dict[str, Any]]:
+def _alert(ws: Workspace, report: MonitoringReport, notifier: BaseNotifier) -> list[dict[str, Any]]:
     if report.verdict == "insufficient":
         return []  # nothing is known: open incidents stay open, none is opened
     sent: list[dict[str, Any]] = []
 
     def announce(event: str, payload: dict[str, Any]) -> None:
         sent.append({"event": event, **payload})
-        sink.send(event, payload)
+        notifier.send(event, payload)
 
     active = {
         "drift": bool(report.drift.get("dataset_drift")),

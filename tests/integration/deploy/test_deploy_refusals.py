@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
@@ -19,6 +20,7 @@ from conveyor.deploy import (
     VersionNotReadyError,
 )
 from conveyor.deployments import ConcurrentDeploymentError, DeploymentError
+from conveyor.notify import BaseNotifier, MemoryNotifier
 from conveyor.registry import ModelVersionNotFoundError
 from conveyor.workspace import Workspace
 
@@ -190,14 +192,35 @@ def test_transitions_are_announced_and_a_failing_notifier_does_not_block(
 ) -> None:
     events: list[tuple[str, dict[str, Any]]] = []
 
-    class Recorder:
-        def send(self, event: str, payload: dict[str, Any]) -> None:
-            events.append((event, payload))
+    class Broken(BaseNotifier):
+        """Breaks the contract: raises from ``send``."""
+
+        def send(self, event: str, payload: Mapping[str, Any]) -> int:
+            events.append((event, dict(payload)))
             raise ConnectionError("receiver is down")
 
-    controller = Controller(ws, clock=clock, notifier=Recorder())
+    controller = Controller(ws, clock=clock, notifier=Broken())
     controller.deploy("churn@1", "staging")
     controller.deploy("churn@2", "staging")
     assert [e for e, _ in events] == ["deploy.deploy", "deploy.deploy"]
     assert events[1][1]["revision"] == 2
     assert controller.deployments.current("staging").live[0].ref == "churn@2"  # type: ignore[union-attr]
+
+
+def test_without_a_notifier_transitions_are_announced_through_the_workspace_notifier(
+    ws: Workspace, clock: Clock
+) -> None:
+    controller = Controller(ws, clock=clock)
+    assert controller.notifier is ws.notifier()
+
+
+def test_each_transition_is_announced_with_the_deployment_action_and_reason(
+    ws: Workspace, clock: Clock
+) -> None:
+    notifier = MemoryNotifier()
+    controller = Controller(ws, clock=clock, notifier=notifier)
+    deployed = controller.deploy("churn@1", "staging")
+    [(event, payload)] = notifier.events
+    assert event == "deploy.deploy"
+    assert payload == {**deployed.to_dict(), "action": "deploy", "reason": payload["reason"]}
+    assert payload["revision"] == deployed.revision

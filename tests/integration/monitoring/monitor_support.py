@@ -3,16 +3,15 @@ lineage points at it, a deployment, logged traffic, and a notifier that records 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
 from conveyor.deployments import DeploymentStore, Variant
+from conveyor.notify import MemoryNotifier
 from conveyor.predictions import PredictionRecord
 from conveyor.workspace import Workspace
 
@@ -20,14 +19,8 @@ FEATURES = ("x0", "x1", "x2", "x3")
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
 
-@dataclass
-class Recorder:
+class Recorder(MemoryNotifier):
     """Collects the events a monitoring run announces."""
-
-    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-
-    def send(self, event: str, payload: dict[str, Any]) -> None:
-        self.events.append((event, payload))
 
 
 def table(rows: int, seed: int) -> pd.DataFrame:
@@ -37,14 +30,26 @@ def table(rows: int, seed: int) -> pd.DataFrame:
     return frame
 
 
-def open_project(root: Path, metadata_url: str | None = None) -> Workspace:
-    """A project whose model `churn@1` is deployed to `production` (revision 1)."""
+def open_project(
+    root: Path,
+    metadata_url: str | None = None,
+    *,
+    extra: str = "",
+    environ: dict[str, str] | None = None,
+) -> Workspace:
+    """A project whose model `churn@1` is deployed to `production` (revision 1).
+
+    ``extra`` is appended to its ``conveyor.yaml`` (e.g. a ``webhooks:`` section);
+    ``environ`` is the environment the workspace is opened with.
+    """
     root.mkdir(parents=True, exist_ok=True)
     (root / "conveyor.yaml").write_text(
-        "project: {name: monitor-test}\nmonitoring: {min_labels: 50, drift_share: 0.25}\n",
+        "project: {name: monitor-test}\nmonitoring: {min_labels: 50, drift_share: 0.25}\n" + extra,
         encoding="utf-8",
     )
-    env = {} if metadata_url is None else {"CONVEYOR_METADATA_URL": metadata_url}
+    env = dict(environ or {})
+    if metadata_url is not None:
+        env["CONVEYOR_METADATA_URL"] = metadata_url
     ws = Workspace.open(root, actor="alice", env=env, search_parents=False)
     train = table(5_000, seed=0)
     dataset = ws.datasets.add("train", train)
