@@ -1,6 +1,6 @@
 """The workspace's notifier: built once from the full settings (environment included),
 flushed when the workspace closes, and every delivery it could not make is recorded as
-``notify.failed`` with a redacted URL."""
+``notify.failed`` with a redacted URL; without webhooks, events go to the log."""
 
 from __future__ import annotations
 
@@ -15,7 +15,13 @@ from typing import Any, ClassVar
 
 import pytest
 
-from conveyor.notify import SIGNATURE_HEADER, NotifyConfigError, verify_signature
+from conveyor.notify import (
+    LOGGER_NAME,
+    SIGNATURE_HEADER,
+    LogNotifier,
+    NotifyConfigError,
+    verify_signature,
+)
 from conveyor.notify._webhook import NOT_DELIVERED
 from conveyor.workspace import Workspace
 
@@ -148,10 +154,19 @@ def test_queued_deliveries_beyond_the_bound_are_each_recorded(
     assert all(NOT_DELIVERED in event.details["error"] for event in failed)
 
 
-def test_a_workspace_without_webhooks_closes_at_once(tmp_path: Path) -> None:
+def test_a_workspace_without_webhooks_logs_events_and_closes_at_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     (tmp_path / "conveyor.yaml").write_text("project: {name: quiet}\n", encoding="utf-8")
-    with Workspace.open(tmp_path, env={}, search_parents=False) as ws:
-        assert ws.notifier().send("deploy.promote", {}) == 0
+    with (
+        caplog.at_level(logging.INFO, logger=LOGGER_NAME),
+        Workspace.open(tmp_path, env={}, search_parents=False) as ws,
+    ):
+        assert isinstance(ws.notifier(), LogNotifier)
+        assert ws.notifier().send("monitor.alert", {"environment": "production"}) == 1
+    assert [(r.name, r.levelname, r.getMessage()) for r in caplog.records] == [
+        (LOGGER_NAME, "WARNING", 'monitor.alert {"environment": "production"}')
+    ]
     with Workspace.open(tmp_path, env={}, search_parents=False) as ws:
         assert ws.audit_log(action="notify.failed") == []
 
