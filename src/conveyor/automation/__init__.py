@@ -5,21 +5,30 @@ This package owns the ``triggers:`` conditions (``schedule`` by cron, ``drift`` 
 each with a cooldown) and the :class:`Agent` that evaluates them and, when one fires,
 retrains with :func:`conveyor.ci.run_ci` (train, register the candidate, gate it against
 the champion) and hands a promoted candidate to the deployment controller. Every decision
-is an ``automation_events`` row linked to its cause (trigger -> run -> model version ->
-deployment -> outcome) and audited. The agent's state lives in the metadata store: steps
-are keyed by the firing, so a killed and restarted agent finishes a job once, and a lease
-row lets only one of several agents act.
+is an automation event linked to its cause (trigger -> run -> model version ->
+deployment -> outcome) and audited. The agent's state lives behind
+:class:`BaseAutomationRecords` (by default :class:`SqlAutomationRecords`, in the metadata
+store): steps are keyed by the firing, so a killed and restarted agent finishes a job once,
+and a lease lets only one of several agents act.
 """
 
 from __future__ import annotations
 
-from conveyor.automation._agent import Agent, AgentStatus, AgentTick
+from conveyor.automation._agent import AGENT_STEPS, Agent, AgentStatus, AgentTick
+from conveyor.automation._base import BaseAutomationRecords
 from conveyor.automation._errors import AutomationError, LeaseLostError
-from conveyor.automation._hooks import CRASH_ENV, CRASH_STEPS
 from conveyor.automation._jobs import MAX_ATTEMPTS, Trainer
-from conveyor.automation._lease import Lease, LeaseInfo
-from conveyor.automation._records import EVENT_KINDS, AutomationEvent, TriggerState
-from conveyor.automation._sources import Deployer, LogNotifier, Notifier, report_facts
+from conveyor.automation._lease import Lease
+from conveyor.automation._records import (
+    EVENT_KINDS,
+    AutomationEvent,
+    LeaseClaim,
+    LeaseInfo,
+    NewEvent,
+    TriggerState,
+)
+from conveyor.automation._sources import Deployer, report_facts
+from conveyor.automation._sql import SqlAutomationRecords
 from conveyor.automation._triggers import (
     Condition,
     Observations,
@@ -30,24 +39,25 @@ from conveyor.automation._triggers import (
 )
 
 __all__ = [
+    "AGENT_STEPS",
     "Agent",
     "AgentStatus",
     "AgentTick",
     "AutomationError",
     "AutomationEvent",
-    "CRASH_ENV",
-    "CRASH_STEPS",
+    "BaseAutomationRecords",
     "Condition",
     "Deployer",
     "EVENT_KINDS",
     "Lease",
+    "LeaseClaim",
     "LeaseInfo",
     "LeaseLostError",
-    "LogNotifier",
     "MAX_ATTEMPTS",
-    "Notifier",
+    "NewEvent",
     "Observations",
     "ReportFacts",
+    "SqlAutomationRecords",
     "Trainer",
     "TriggerState",
     "check_triggers",

@@ -8,28 +8,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
+from conveyor.automation._base import BaseAutomationRecords
 from conveyor.automation._errors import AutomationError, LeaseLostError
-from conveyor.automation._hooks import crash_point
 from conveyor.automation._jobs import Job, Trainer
-from conveyor.automation._lease import Lease, LeaseInfo
-from conveyor.automation._records import (
-    AutomationEvent,
-    TriggerState,
-    list_events,
-    list_states,
-    record_once,
-)
+from conveyor.automation._lease import Lease
+from conveyor.automation._records import AutomationEvent, LeaseInfo, NewEvent, TriggerState
 from conveyor.automation._sources import (
     Deployer,
-    LogNotifier,
-    Notifier,
     ReportSource,
     controller_deployer,
     monitoring_reports,
     report_facts,
 )
+from conveyor.automation._sql import SqlAutomationRecords
 from conveyor.automation._triggers import (
     Condition,
     Observations,
@@ -39,13 +32,14 @@ from conveyor.automation._triggers import (
 )
 from conveyor.ci import run_ci
 from conveyor.errors import DatasetNotFoundError
-from conveyor.store import TriggerStateRow, WriteTx
 
 if TYPE_CHECKING:
     from conveyor.config import TriggerConfig
+    from conveyor.notify import BaseNotifier
     from conveyor.workspace import Workspace
 
-T = TypeVar("T")
+#: The named steps of a retraining job, in order, at which an agent calls ``on_step``.
+AGENT_STEPS = ("fired", "run_started", "trained", "registered", "deployed")
 
 
 @dataclass(frozen=True)
@@ -116,14 +110,29 @@ class Agent:
         trainer: ``trainer(ws, report_dir=...) -> CIResult``; default :func:`run_ci`.
         reports: ``reports(ws, env)`` -> latest monitoring report; default
             ``conveyor.monitoring.latest_report``.
-        notifier: Receives ``agent.retrain_failed``; default: the configured webhooks,
-            else the log.
+        notifier: Receives ``agent.retrain_failed``; default: the workspace's notifier
+            (``ws.notifier()``, built from the configuration on first use).
         clock: Seconds since the epoch.
         progress: Called with one line per step as it starts or ends (trigger fired,
             retraining, registered, gates, deploying, outcome); default: nothing.
         lease_ttl_s: How long the lease outlives a silent agent.
         holder: This agent's id (default ``host:pid:random``).
         lease_name: Agents sharing a lease name exclude each other.
+        records: Where the lease, the events and the trigger state are kept (default:
+            the workspace store's :class:`~conveyor.automation.SqlAutomationRecords`).
+        on_step: Called with the name of each step of a job as the agent reaches it, in
+            the order of :data:`AGENT_STEPS` (a hook for observing the agent, and for
+            fault injection: the crash-safety tests stop the process hard at a step):
+
+            - ``fired``: the trigger firing is recorded, nothing else;
+            - ``run_started``: the training attempt is recorded, the trainer is about
+              to run;
+            - ``trained``: the trainer returned (candidate registered and gated),
+              nothing recorded;
+            - ``registered``: run, model version and gate decision are recorded;
+            - ``deployed``: the deployer returned, the deployment is not recorded yet.
+
+            Default: nothing.
 
     Example:
         >>> agent = Agent(ws)  # doctest: +SKIP
@@ -138,12 +147,14 @@ class Agent:
         deployer: Deployer | None = None,
         trainer: Trainer | None = None,
         reports: ReportSource | None = None,
-        notifier: Notifier | None = None,
+        notifier: BaseNotifier | None = None,
         clock: Callable[[], float] = time.time,
         progress: Callable[[str], None] | None = None,
         lease_ttl_s: float = 60.0,
         holder: str | None = None,
         lease_name: str = "agent",
+        records: BaseAutomationRecords | None = None,
+        on_step: Callable[[str], None] | None = None,
     ) -> None:
         self.ws = ws
         self.triggers: tuple[TriggerConfig, ...] = tuple(ws.settings.config.triggers)
@@ -151,12 +162,27 @@ class Agent:
         self._deployer = deployer
         self.trainer: Trainer = trainer or partial(run_ci, integration=True)
         self.reports: ReportSource = reports or monitoring_reports
-        self.notifier: Notifier = notifier or _default_notifier(ws)
+        self._notifier = notifier
         self.clock = clock
         self.progress: Callable[[str], None] = progress or _quiet
+        self.on_step: Callable[[str], None] = on_step or _quiet
+        self.records: BaseAutomationRecords = records or SqlAutomationRecords(ws.store)
         self.lease = Lease(
-            ws.store, actor=ws.actor, name=lease_name, holder=holder, ttl_s=lease_ttl_s, clock=clock
+            ws.store,
+            actor=ws.actor,
+            name=lease_name,
+            holder=holder,
+            ttl_s=lease_ttl_s,
+            clock=clock,
+            records=self.records,
         )
+
+    @property
+    def notifier(self) -> BaseNotifier:
+        """The notifier, the workspace's unless one was given (resolved on first use)."""
+        if self._notifier is None:
+            self._notifier = self.ws.notifier()
+        return self._notifier
 
     @property
     def deployer(self) -> Deployer:
@@ -183,11 +209,6 @@ class Agent:
             hint="Put the trigger back in conveyor.yaml to let the agent finish its job.",
             trigger=name,
         )
-
-    def write(self, action: str, target: str, fn: Callable[[WriteTx], T]) -> T:
-        """Run ``fn`` in one audited write transaction as the workspace actor."""
-        with self.ws.store.write(self.ws.actor, action, target) as tx:
-            return fn(tx)
 
     def run_once(self) -> AgentTick:
         """Take or renew the lease; finish unfinished jobs; evaluate triggers once.
@@ -219,7 +240,7 @@ class Agent:
                     self.progress(f"trigger {trigger.name} fired: {condition.reason}")
                     fired.append(trigger.name)
                     busy.add(trigger.model)
-                    crash_point("fired")
+                    self.on_step("fired")
                     outcomes.append(Job(self, state).carry_on())
         except LeaseLostError:
             info = self.lease.current()
@@ -249,16 +270,14 @@ class Agent:
 
     def status(self, *, limit: int = 20) -> AgentStatus:
         """The lease, every trigger's state and the newest ``limit`` events."""
-        with self.ws.store.read() as session:
-            states = tuple(list_states(session))
-            events = tuple(list_events(session, limit=limit))
+        states = tuple(self.records.trigger_states())
+        events = tuple(self.records.events(limit=limit))
         return AgentStatus(lease=self.lease.current(), triggers=states, events=events)
 
     # -- evaluation -----------------------------------------------------------------
 
     def _states(self) -> dict[str, TriggerState]:
-        with self.ws.store.read() as session:
-            return {state.trigger: state for state in list_states(session)}
+        return {state.trigger: state for state in self.records.trigger_states()}
 
     def _observe(self, trigger: TriggerConfig) -> Observations:
         now = self.now()
@@ -303,72 +322,45 @@ class Agent:
         return None
 
     def _arm(self, trigger: TriggerConfig, seen: Observations) -> TriggerState:
-        def body(tx: WriteTx) -> TriggerState:
-            row = tx.session.get(TriggerStateRow, trigger.name)
-            if row is None:
-                row = TriggerStateRow(
-                    trigger=trigger.name,
-                    model=trigger.model,
-                    armed_at=seen.now,
-                    running=False,
-                    cursor=initial_cursor(trigger, seen),
-                    attempts=0,
-                )
-                tx.session.add(row)
-                tx.session.flush()
-            tx.details.update({"kind": trigger.kind, "model": trigger.model})
-            return TriggerState.from_row(row)
-
-        return self.write("agent.arm", f"trigger:{trigger.name}", body)
+        return self.records.arm_trigger(
+            self.ws.actor,
+            trigger=trigger.name,
+            model=trigger.model,
+            kind=trigger.kind,
+            armed_at=seen.now,
+            cursor=initial_cursor(trigger, seen),
+        )
 
     def _fire(self, trigger: TriggerConfig, condition: Condition) -> TriggerState:
-        def body(tx: WriteTx) -> TriggerState:
-            self.lease.fence(tx)
-            now = self.now()
-            event = record_once(
-                tx,
-                key=f"{trigger.name}/{condition.key}",
-                trigger=trigger.name,
-                kind="trigger",
-                model=trigger.model,
-                reason=condition.reason,
-                details={
-                    "kind": trigger.kind,
-                    "env": trigger.env,
-                    "condition": condition.key,
-                    **condition.details,
-                },
-                parent_id=None,
-                at=now,
-            )
-            row = tx.session.get(TriggerStateRow, trigger.name)
-            assert row is not None
-            row.last_fired_at = now
-            row.cooldown_until = now + timedelta(seconds=trigger.cooldown_s)
-            row.running = True
-            row.current_event_id = event.id
-            row.cursor = condition.cursor
-            row.attempt = None
-            row.attempts = 0
-            tx.details.update({"reason": condition.reason, "event": event.id})
-            return TriggerState.from_row(row)
-
-        return self.write("agent.trigger", f"trigger:{trigger.name}", body)
+        now = self.now()
+        event = NewEvent(
+            key=f"{trigger.name}/{condition.key}",
+            trigger=trigger.name,
+            kind="trigger",
+            model=trigger.model,
+            reason=condition.reason,
+            details={
+                "kind": trigger.kind,
+                "env": trigger.env,
+                "condition": condition.key,
+                **condition.details,
+            },
+            at=now,
+        )
+        return self.records.fire_trigger(
+            self.ws.actor,
+            self.lease.claim(),
+            event,
+            cooldown_until=now + timedelta(seconds=trigger.cooldown_s),
+            cursor=condition.cursor,
+        )
 
     def events(
         self, *, limit: int | None = None, model: str | None = None
     ) -> list[AutomationEvent]:
         """Recorded automation events, oldest first (``limit``: the newest ones)."""
-        with self.ws.store.read() as session:
-            return list_events(session, limit=limit, model=model)
-
-
-def _default_notifier(ws: Workspace) -> Notifier:
-    """The workspace's webhooks (built from the full settings) when any, else the log."""
-    if ws.settings.config.webhooks.endpoints:
-        return ws.notifier()
-    return LogNotifier()
+        return self.records.events(limit=limit, model=model)
 
 
 def _quiet(line: str) -> None:
-    """The default progress sink: says nothing."""
+    """The default progress sink and step hook: does nothing."""

@@ -20,8 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from conveyor.automation._hooks import crash_point
-from conveyor.automation._records import AutomationEvent, TriggerState, events_of, record_once
+from conveyor.automation._records import AutomationEvent, NewEvent, TriggerState
 from conveyor.automation._traffic import include_traffic
 from conveyor.automation._unchanged import nothing_new, reproduced
 from conveyor.checks import latest_decision
@@ -29,7 +28,6 @@ from conveyor.core import isoformat
 from conveyor.deployments import Deployment, DeploymentError, DeploymentStore
 from conveyor.errors import ConveyorError
 from conveyor.registry import ModelNotFoundError
-from conveyor.store import TriggerStateRow, WriteTx
 
 if TYPE_CHECKING:
     from conveyor.automation._agent import Agent
@@ -109,7 +107,7 @@ class Job:
                     {"attempts": self.state.attempts},
                 )
             self._start_attempt()
-            crash_point("run_started")
+            self.agent.on_step("run_started")
             say = self.agent.progress
             report_dir = report_dir_of(self.ws.root, self.root_id)
             try:
@@ -123,11 +121,11 @@ class Job:
                 result = self.agent.trainer(self.ws, report_dir=report_dir)
             except Exception as exc:  # noqa: BLE001 - any trainer failure fails the job
                 return self._fail(root, f"retraining failed: {exc}", {"error": repr(exc)})
-            crash_point("trained")
+            self.agent.on_step("trained")
             found = _candidate_of(result)
             say(f"registered {found.ref}; gates: {found.decision}")
         self._record_candidate(root, found, recovered=recovered)
-        crash_point("registered")
+        self.agent.on_step("registered")
         return None
 
     def _start_attempt(self) -> None:
@@ -136,16 +134,9 @@ class Job:
             "pid": os.getpid(),
             "at": isoformat(self.agent.now()),
         }
-
-        def body(tx: WriteTx) -> None:
-            self.agent.lease.fence(tx)
-            row = tx.session.get(TriggerStateRow, self.state.trigger)
-            assert row is not None
-            row.attempt = attempt
-            row.attempts += 1
-            tx.details.update({"attempt": attempt, "attempts": row.attempts})
-
-        self.agent.write("agent.attempt", f"trigger:{self.state.trigger}", body)
+        self.agent.records.start_attempt(
+            self.ws.actor, self.agent.lease.claim(), trigger=self.state.trigger, attempt=attempt
+        )
 
     def _recover_candidate(self) -> _Candidate | None:
         """The version a killed attempt registered: from a run of the same host and pid."""
@@ -173,53 +164,36 @@ class Job:
     def _record_candidate(
         self, root: AutomationEvent, found: _Candidate, *, recovered: bool
     ) -> None:
-        key = root.idempotency_key
-        model = self.trigger.model
         note = " (found after a restart)" if recovered else ""
-
-        def body(tx: WriteTx) -> None:
-            self.agent.lease.fence(tx)
-            now = self.agent.now()
-            run = record_once(
-                tx,
-                key=f"{key}/run",
-                kind="run",
-                reason=f"retraining run {found.run_id}{note}",
-                details={"run_id": found.run_id},
-                parent_id=root.id,
-                trigger=root.trigger,
-                model=model,
-                at=now,
-            )
-            register = record_once(
-                tx,
-                key=f"{key}/register",
-                kind="register",
-                reason=f"registered candidate {found.ref}",
-                details={"ref": found.ref, "version": found.version, "run_id": found.run_id},
-                parent_id=run.id,
-                trigger=root.trigger,
-                model=model,
-                at=now,
-            )
-            decision = found.decision or "HOLD"
-            reasons = list(found.reasons) or (
-                [] if found.decision else ["the gates did not finish before the agent stopped"]
-            )
-            record_once(
-                tx,
-                key=f"{key}/gate",
-                kind="gate",
-                reason=f"gates: {decision} for {found.ref}",
-                details={"ref": found.ref, "decision": decision, "reasons": reasons},
-                parent_id=register.id,
-                trigger=root.trigger,
-                model=model,
-                at=now,
-            )
-            tx.target = f"model:{found.ref}"
-
-        self.agent.write("agent.register", f"model:{model}", body)
+        decision = found.decision or "HOLD"
+        reasons = list(found.reasons) or (
+            [] if found.decision else ["the gates did not finish before the agent stopped"]
+        )
+        now = self.agent.now()
+        steps: list[tuple[str, str, dict[str, Any]]] = [
+            ("run", f"retraining run {found.run_id}{note}", {"run_id": found.run_id}),
+            (
+                "register",
+                f"registered candidate {found.ref}",
+                {"ref": found.ref, "version": found.version, "run_id": found.run_id},
+            ),
+            (
+                "gate",
+                f"gates: {decision} for {found.ref}",
+                {"ref": found.ref, "decision": decision, "reasons": reasons},
+            ),
+        ]
+        self.agent.records.record_events(
+            self.ws.actor,
+            self.agent.lease.claim(),
+            [
+                self._new_event(root.idempotency_key, kind, reason, details, now)
+                for kind, reason, details in steps
+            ],
+            action="agent.register",
+            target=f"model:{found.ref}",
+            parent_id=root.id,
+        )
 
     # -- deployment -----------------------------------------------------------------
 
@@ -236,7 +210,7 @@ class Job:
                 return self._fail(
                     gate, f"deploying {ref} to {env} failed: {exc}", {"error": exc.message}
                 )
-            crash_point("deployed")
+            self.agent.on_step("deployed")
         note = " (found after a restart)" if recovered else ""
         return self._record(
             gate,
@@ -261,29 +235,35 @@ class Job:
     # -- recording ------------------------------------------------------------------
 
     def _events(self) -> dict[str, AutomationEvent]:
-        with self.ws.store.read() as session:
-            return events_of(session, self.root_id)
+        return self.agent.records.firing_events(self.root_id)
+
+    def _new_event(
+        self, root_key: str, kind: str, reason: str, details: dict[str, Any], at: datetime
+    ) -> NewEvent:
+        return NewEvent(
+            key=f"{root_key}/{kind}",
+            trigger=self.state.trigger,
+            kind=kind,
+            model=self.trigger.model,
+            reason=reason,
+            details=details,
+            at=at,
+        )
 
     def _record(
         self, parent: AutomationEvent, kind: str, reason: str, details: dict[str, Any]
     ) -> AutomationEvent:
         root_key = self._events()["trigger"].idempotency_key
-
-        def body(tx: WriteTx) -> AutomationEvent:
-            self.agent.lease.fence(tx)
-            return record_once(
-                tx,
-                key=f"{root_key}/{kind}",
-                trigger=self.state.trigger,
-                kind=kind,
-                model=self.trigger.model,
-                reason=reason,
-                details=details,
-                parent_id=parent.id,
-                at=self.agent.now(),
-            )
-
-        return self.agent.write(f"agent.{kind}", f"model:{self.trigger.model}", body)
+        event = self._new_event(root_key, kind, reason, details, self.agent.now())
+        (recorded,) = self.agent.records.record_events(
+            self.ws.actor,
+            self.agent.lease.claim(),
+            [event],
+            action=f"agent.{kind}",
+            target=f"model:{self.trigger.model}",
+            parent_id=parent.id,
+        )
+        return recorded
 
     def _fail(
         self, parent: AutomationEvent, reason: str, details: dict[str, Any]
@@ -302,15 +282,12 @@ class Job:
         return outcome
 
     def _finish(self, outcome: AutomationEvent) -> None:
-        def body(tx: WriteTx) -> None:
-            self.agent.lease.fence(tx)
-            row = tx.session.get(TriggerStateRow, self.state.trigger)
-            assert row is not None
-            row.running = False
-            row.attempt = None
-            tx.details.update({"outcome": outcome.details.get("result")})
-
-        self.agent.write("agent.finish", f"trigger:{self.state.trigger}", body)
+        self.agent.records.finish_job(
+            self.ws.actor,
+            self.agent.lease.claim(),
+            trigger=self.state.trigger,
+            outcome=outcome.details.get("result"),
+        )
 
 
 def _candidate_of(result: CIResult) -> _Candidate:

@@ -1,24 +1,30 @@
-"""Automation records: the event lineage and per-trigger state, read and written.
+"""What the automation agent records: events of its decisions, trigger state, the lease.
 
-Every write here runs inside a caller's audited transaction (:class:`WriteTx`) so an
-event, the trigger state it changes and the lease check that fences it commit together.
-:func:`record_once` is the idempotency primitive: an event whose key exists is returned
-as it is, never written twice.
+These are the values :class:`~conveyor.automation.BaseAutomationRecords` speaks: an
+:class:`AutomationEvent` (one decision, linked to the step that caused it, unique by its
+idempotency key), a :class:`NewEvent` to record, a :class:`TriggerState`, the
+:class:`LeaseInfo` of a lease and the :class:`LeaseClaim` that fences every write of a
+step to the holder of the lease.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
+from conveyor.automation._errors import LeaseLostError
 from conveyor.core import isoformat
-from conveyor.store import AutomationEventRow, TriggerStateRow, WriteTx
 
-__all__ = ["EVENT_KINDS", "AutomationEvent", "TriggerState", "record_once"]
+__all__ = [
+    "EVENT_KINDS",
+    "AutomationEvent",
+    "LeaseClaim",
+    "LeaseInfo",
+    "NewEvent",
+    "TriggerState",
+]
 
 #: Kinds of automation events, in lineage order.
 EVENT_KINDS = ("trigger", "run", "register", "gate", "deploy", "outcome", "error")
@@ -29,7 +35,7 @@ class AutomationEvent:
     """One decision of the agent, linked to the step that caused it.
 
     Attributes:
-        id: Row id.
+        id: The event's id (ids grow in the order events are recorded).
         trigger: The trigger whose firing this belongs to.
         kind: One of :data:`EVENT_KINDS`.
         model: The model being retrained.
@@ -52,22 +58,6 @@ class AutomationEvent:
     at: datetime
     actor: str
 
-    @classmethod
-    def from_row(cls, row: AutomationEventRow) -> AutomationEvent:
-        """Build from a database row."""
-        return cls(
-            id=row.id,
-            trigger=row.trigger,
-            kind=row.kind,
-            model=row.model,
-            reason=row.reason,
-            details=dict(row.details),
-            parent_id=row.parent_id,
-            idempotency_key=row.idempotency_key,
-            at=row.at,
-            actor=row.actor,
-        )
-
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready view."""
         return {
@@ -86,7 +76,21 @@ class AutomationEvent:
 
 @dataclass(frozen=True)
 class TriggerState:
-    """What the agent remembers about one trigger (see ``TriggerStateRow``)."""
+    """What the agent remembers about one trigger between evaluations and across crashes.
+
+    Attributes:
+        trigger: The trigger's name.
+        model: The model it retrains.
+        armed_at: When the agent first saw the trigger.
+        last_fired_at: When it last fired.
+        cooldown_until: It does not fire again before this time.
+        running: A firing's job is not finished.
+        current_event_id: The trigger event of that firing.
+        cursor: What the last firing acted on (cron slot, dataset version, report id).
+        attempt: The process (``host``, ``pid``, ``at``) that last started the job's
+            training, so a restarted agent finds what a killed one produced.
+        attempts: How many times the job's training was started.
+    """
 
     trigger: str
     model: str
@@ -98,22 +102,6 @@ class TriggerState:
     cursor: dict[str, Any]
     attempt: dict[str, Any] | None
     attempts: int
-
-    @classmethod
-    def from_row(cls, row: TriggerStateRow) -> TriggerState:
-        """Build from a database row."""
-        return cls(
-            trigger=row.trigger,
-            model=row.model,
-            armed_at=row.armed_at,
-            last_fired_at=row.last_fired_at,
-            cooldown_until=row.cooldown_until,
-            running=row.running,
-            current_event_id=row.current_event_id,
-            cursor=dict(row.cursor or {}),
-            attempt=dict(row.attempt) if row.attempt is not None else None,
-            attempts=row.attempts,
-        )
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready view."""
@@ -134,72 +122,72 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else isoformat(value)
 
 
-def record_once(
-    tx: WriteTx,
-    *,
-    key: str,
-    trigger: str,
-    kind: str,
-    model: str,
-    reason: str,
-    details: dict[str, Any],
-    parent_id: int | None,
-    at: datetime,
-) -> AutomationEvent:
-    """Append the event with idempotency key ``key`` unless it exists; return the stored one."""
-    existing = tx.session.scalars(
-        select(AutomationEventRow).where(AutomationEventRow.idempotency_key == key)
-    ).first()
-    if existing is not None:
-        return AutomationEvent.from_row(existing)
-    row = AutomationEventRow(
-        trigger=trigger,
-        kind=kind,
-        model=model,
-        reason=reason,
-        details=details,
-        parent_id=parent_id,
-        idempotency_key=key,
-        at=at,
-        actor=tx.actor.name,
-    )
-    tx.session.add(row)
-    tx.session.flush()
-    tx.details.setdefault("events", []).append({"id": row.id, "kind": kind, "key": key})
-    return AutomationEvent.from_row(row)
+@dataclass(frozen=True)
+class NewEvent:
+    """An automation event to record (see :class:`AutomationEvent` for the fields).
+
+    Example:
+        >>> NewEvent(key="nightly/slot:2026-01-01T03:00:00+00:00", trigger="nightly",
+        ...          kind="trigger", model="churn", reason="schedule reached",
+        ...          at=datetime(2026, 1, 1, 3)).kind
+        'trigger'
+    """
+
+    key: str
+    trigger: str
+    kind: str
+    model: str
+    reason: str
+    at: datetime
+    details: dict[str, Any] = field(default_factory=dict)
 
 
-def events_of(session: Session, root_id: int) -> dict[str, AutomationEvent]:
-    """The events of one firing by kind: the root and every event keyed under it."""
-    root = session.get(AutomationEventRow, root_id)
-    if root is None:
-        return {}
-    prefix = root.idempotency_key + "/"
-    rows = session.scalars(
-        select(AutomationEventRow).where(
-            AutomationEventRow.idempotency_key.startswith(prefix, autoescape=True)
+@dataclass(frozen=True)
+class LeaseInfo:
+    """Who holds a lease and until when."""
+
+    name: str
+    holder: str
+    expires_at: datetime
+    acquired_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready view."""
+        return {
+            "name": self.name,
+            "holder": self.holder,
+            "expires_at": isoformat(self.expires_at),
+            "acquired_at": isoformat(self.acquired_at),
+        }
+
+
+@dataclass(frozen=True)
+class LeaseClaim:
+    """The condition a step's write is fenced by: ``holder`` holds lease ``name``.
+
+    A write fenced by a claim checks, in its own transaction and at the time of the check
+    (``now()``), that the lease's holder is ``holder`` and that it has not expired.
+
+    Attributes:
+        name: The lease name.
+        holder: The agent that claims to hold it.
+        now: The lease clock, an aware UTC datetime.
+    """
+
+    name: str
+    holder: str
+    now: Callable[[], datetime]
+
+    def holds(self, info: LeaseInfo | None) -> bool:
+        """Whether ``info``, as stored now, is this holder's unexpired lease."""
+        return info is not None and info.holder == self.holder and info.expires_at > self.now()
+
+    def lost(self, holder: str | None) -> LeaseLostError:
+        """The error a fenced write raises when ``holder`` (or nobody) holds the lease."""
+        return LeaseLostError(
+            f"Agent {self.holder} no longer holds lease {self.name!r} "
+            f"(holder: {holder or 'nobody'}); it stops acting.",
+            hint="Another agent took over; this one resumes when the lease is free.",
+            lease=self.name,
+            holder=holder,
         )
-    )
-    found = {row.kind: AutomationEvent.from_row(row) for row in rows}
-    found["trigger"] = AutomationEvent.from_row(root)
-    return found
-
-
-def list_events(
-    session: Session, *, limit: int | None = None, model: str | None = None
-) -> list[AutomationEvent]:
-    """Events oldest first; ``limit`` keeps the newest ones."""
-    query = select(AutomationEventRow)
-    if model is not None:
-        query = query.where(AutomationEventRow.model == model)
-    query = query.order_by(AutomationEventRow.id.desc())
-    if limit is not None:
-        query = query.limit(max(limit, 0))
-    events = [AutomationEvent.from_row(row) for row in session.scalars(query)]
-    return sorted(events, key=lambda event: event.id)
-
-
-def list_states(session: Session) -> list[TriggerState]:
-    """Every trigger's state, by name."""
-    rows = session.scalars(select(TriggerStateRow).order_by(TriggerStateRow.trigger))
-    return [TriggerState.from_row(row) for row in rows]

@@ -1,14 +1,13 @@
-"""What the agent observes and calls by default: monitoring reports, the deployment
-controller, notifiers — each replaceable through :class:`~conveyor.automation.Agent`'s
-arguments (tests pass in-memory ones).
+"""What the agent observes and calls by default: monitoring reports and the deployment
+controller, each replaceable through :class:`~conveyor.automation.Agent`'s arguments
+(tests pass in-memory ones).
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from conveyor.automation._triggers import ReportFacts
 
@@ -18,8 +17,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Deployer",
-    "LogNotifier",
-    "Notifier",
     "ReportSource",
     "controller_deployer",
     "monitoring_reports",
@@ -30,24 +27,6 @@ __all__ = [
 Deployer = Callable[[str, str], "Deployment"]
 #: ``reports(ws, env)`` returns the latest monitoring report of ``env`` (or ``None``).
 ReportSource = Callable[["Workspace", str], Any]
-
-_log = logging.getLogger("conveyor.automation")
-
-
-class Notifier(Protocol):
-    """Anything with ``send(event, payload)`` (``conveyor.notify.Notifier`` fits)."""
-
-    def send(self, event: str, payload: Mapping[str, Any]) -> object:
-        """Deliver ``payload`` for ``event`` without blocking the caller."""
-
-
-class LogNotifier:
-    """Writes each notification to the logger ``conveyor.automation``."""
-
-    def send(self, event: str, payload: Mapping[str, Any]) -> None:
-        """Log ``event`` with its payload at WARNING for failures, INFO otherwise."""
-        level = logging.WARNING if event.endswith("failed") else logging.INFO
-        _log.log(level, "%s: %s", event, dict(payload))
 
 
 def controller_deployer(ws: Workspace) -> Deployer:

@@ -3,6 +3,7 @@ records, a report source and a notifier kept in memory, and a virtual clock."""
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Mapping
@@ -15,6 +16,7 @@ from typing import Any
 from conveyor.automation import Agent
 from conveyor.ci import run_ci
 from conveyor.deployments import Deployment, DeploymentStore, Variant
+from conveyor.notify import BaseNotifier
 from conveyor.workspace import Workspace, init_project
 from small_project import PIPELINES, points
 
@@ -96,14 +98,15 @@ class Reports:
         return self.latest.get(env)
 
 
-@dataclass
-class Inbox:
+class Inbox(BaseNotifier):
     """A notifier keeping what it was sent."""
 
-    sent: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, dict[str, Any]]] = []
 
-    def send(self, event: str, payload: Mapping[str, Any]) -> None:
+    def send(self, event: str, payload: Mapping[str, Any]) -> int:
         self.sent.append((event, dict(payload)))
+        return 1
 
 
 def make_agent(ws: Workspace, **kwargs: Any) -> Agent:
@@ -126,10 +129,27 @@ def counts(ws: Workspace) -> dict[str, int]:
     }
 
 
-def main(root: str, ttl_s: float, tries: int) -> None:
-    """One agent process: ``run_once`` until it acts (at most ``tries`` times)."""
+def exit_at(step: str) -> Any:
+    """An ``on_step`` hook that stops the process at ``step`` as ``kill -9`` would.
+
+    ``os._exit`` runs no ``finally`` block, no cleanup and commits nothing in flight.
+    """
+
+    def hook(reached: str) -> None:
+        if reached == step:
+            os._exit(9)
+
+    return hook
+
+
+def main(root: str, ttl_s: float, tries: int, crash_at: str | None = None) -> None:
+    """One agent process: ``run_once`` until it acts (at most ``tries`` times).
+
+    With ``crash_at``, the process exits with status 9 when the agent reaches that step.
+    """
     with Workspace.open(root) as workspace:
-        agent = make_agent(workspace, lease_ttl_s=ttl_s)
+        on_step = None if crash_at is None else exit_at(crash_at)
+        agent = make_agent(workspace, lease_ttl_s=ttl_s, on_step=on_step)
         for _ in range(tries):
             tick = agent.run_once()
             if tick.acted:
@@ -140,5 +160,6 @@ def main(root: str, ttl_s: float, tries: int) -> None:
 
 
 if __name__ == "__main__":
-    # Agent process for the crash and lease tests: ``python automation_support.py ROOT TTL N``.
-    main(sys.argv[1], float(sys.argv[2]), int(sys.argv[3]))
+    # Agent process for the crash and lease tests:
+    # ``python automation_support.py ROOT TTL N [CRASH_AT_STEP]``.
+    main(sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), *sys.argv[4:5])

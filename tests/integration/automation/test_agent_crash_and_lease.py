@@ -1,7 +1,8 @@
 """Crash safety and the lease, with real agent processes.
 
-An agent killed (``os._exit(9)``, as ``kill -9``) at each step, then restarted, finishes
-the job once; two agents started together on SQLite and PostgreSQL: only one acts.
+An agent killed (``os._exit(9)`` from its ``on_step`` hook, as ``kill -9``) at each step,
+then restarted, finishes the job once; two agents started together on SQLite and
+PostgreSQL: only one acts.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from pathlib import Path
 import pytest
 from automation_support import Clock, counts, make_agent, make_project, points
 
-from conveyor.automation import CRASH_ENV
 from conveyor.workspace import Workspace
 
 SUPPORT = str(Path(__file__).with_name("automation_support.py"))
@@ -33,13 +33,12 @@ def _armed_project(root: Path, metadata_url: str | None = None) -> Path:
 
 
 def _agent(root: Path, *, crash_at: str | None = None, ttl_s: float = 1.0) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if k != CRASH_ENV}
+    env = dict(os.environ)
     # The support script imports the shared test project module from tests/.
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [TESTS, os.environ.get("PYTHONPATH")]))
-    if crash_at is not None:
-        env[CRASH_ENV] = crash_at
+    crash = [] if crash_at is None else [crash_at]
     return subprocess.Popen(
-        [sys.executable, SUPPORT, str(root), str(ttl_s), "20"],
+        [sys.executable, SUPPORT, str(root), str(ttl_s), "20", *crash],
         env=env,
         cwd=str(root),
         stdout=subprocess.PIPE,

@@ -11,6 +11,7 @@ import typer
 from automation_support import Clock, Inbox, counts, make_agent, make_project, points
 from typer.testing import CliRunner
 
+from conveyor.automation import AGENT_STEPS, Agent
 from conveyor.cli._agent import register
 from conveyor.workspace import Workspace
 
@@ -40,6 +41,31 @@ def test_new_data_trigger_retrains_gates_deploys_and_records_the_lineage(tmp_pat
         assert chain[4].details["deployment"]["variants"][0]["version"] == 1
         assert counts(ws) == {"runs": 1, "versions": 1, "deployments": 1}
         assert any(e.action == "agent.trigger" for e in ws.audit_log())
+
+
+def test_on_step_is_called_at_each_named_step_of_a_job_in_order(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "proj")
+    reached: list[str] = []
+    with Workspace.open(root) as ws:
+        agent = make_agent(ws, clock=Clock(), on_step=reached.append)
+        agent.run_once()
+        assert reached == []  # nothing fired: no step reached
+        ws.datasets.add("points", points(seed=1))
+        assert agent.run_once().outcomes[0].details["result"] == "deployed"
+    assert tuple(reached) == AGENT_STEPS == (
+        "fired",
+        "run_started",
+        "trained",
+        "registered",
+        "deployed",
+    )
+
+
+def test_without_a_notifier_the_agent_uses_the_workspace_notifier(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "proj")
+    with Workspace.open(root) as ws:
+        agent = Agent(ws)
+        assert agent.notifier is ws.notifier()
 
 
 def test_cooldown_holds_a_second_firing_until_it_ends(tmp_path: Path) -> None:
