@@ -52,13 +52,8 @@ def test_on_step_is_called_at_each_named_step_of_a_job_in_order(tmp_path: Path) 
         assert reached == []  # nothing fired: no step reached
         ws.datasets.add("points", points(seed=1))
         assert agent.run_once().outcomes[0].details["result"] == "deployed"
-    assert tuple(reached) == AGENT_STEPS == (
-        "fired",
-        "run_started",
-        "trained",
-        "registered",
-        "deployed",
-    )
+    assert tuple(reached) == AGENT_STEPS
+    assert AGENT_STEPS == ("fired", "run_started", "trained", "registered", "deployed")
 
 
 def test_without_a_notifier_the_agent_uses_the_workspace_notifier(tmp_path: Path) -> None:
