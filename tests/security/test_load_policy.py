@@ -28,7 +28,10 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEnc
 
 from conveyor.artifacts import open_artifact_store
 from conveyor.core import (
+    LIGHTGBM_CLASSES,
     SKOPS_TRUSTED_TYPES,
+    TORCH_CLASSES,
+    XGBOOST_CLASSES,
     ArchiveLimitError,
     ArchiveLimits,
     UnreadableArchiveError,
@@ -353,9 +356,24 @@ def test_garbage_is_a_flavor_error_naming_the_file(data: bytes, tmp_path: Path) 
         _via_flavor(data, tmp_path)
 
 
-def test_docs_security_lists_exactly_the_trusted_types() -> None:
+def _documented(section: str) -> dict[str, set[str]]:
+    """``{first cell: names in backticks in the other cells}`` of a table in security.md."""
     doc = (Path(__file__).parents[2] / "docs" / "security.md").read_text(encoding="utf-8")
-    table = doc.split("### The trusted list", 1)[1].split("###", 1)[0]
+    table = doc.split(f"### {section}", 1)[1].split("###", 1)[0]
     rows = [line for line in table.splitlines() if line.startswith("| ") and "`" in line]
-    listed = {name for row in rows for name in row.split("`")[1::2]}
+    cells = [row.split("|")[1:-1] for row in rows]
+    return {row[0].strip(): {n for cell in row[1:] for n in cell.split("`")[1::2]} for row in cells}
+
+
+def test_docs_security_lists_exactly_the_trusted_types() -> None:
+    listed = set().union(*_documented("The trusted list").values())
     assert listed == set(SKOPS_TRUSTED_TYPES)
+
+
+def test_docs_security_lists_exactly_the_model_classes() -> None:
+    listed = {row.split("`")[1]: names for row, names in _documented("Model classes").items()}
+    assert listed == {
+        "XGBOOST_CLASSES": set(XGBOOST_CLASSES),
+        "LIGHTGBM_CLASSES": set(LIGHTGBM_CLASSES),
+        "TORCH_CLASSES": set(TORCH_CLASSES),
+    }
