@@ -158,6 +158,11 @@ store:
 #   slices: []               # optional: slice columns
 #   irrelevant: []           # optional: features that must not change predictions
 
+# Runs: a run that shows no heartbeat for this many seconds is taken for dead (its
+# process was killed) and failed, so it can be resumed (env CONVEYOR_HEARTBEAT_TIMEOUT_S).
+# runs:
+#   heartbeat_timeout_s: 60
+
 # Quality gates: checks with params and severity (error blocks, warning holds).
 # `conveyor config validate` lists the valid check names and params.
 # gates:

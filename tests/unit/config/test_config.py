@@ -83,3 +83,27 @@ def test_master_key_is_read_from_environment_but_never_repr(tmp_path: Path) -> N
     settings = load_settings(tmp_path, env={"CONVEYOR_MASTER_KEY": "ab" * 32})
     assert settings.master_key == "ab" * 32
     assert "abab" not in repr(settings)
+
+
+def test_heartbeat_timeout_defaults_to_a_minute_and_is_read_from_the_file(tmp_path: Path) -> None:
+    assert load_settings(tmp_path, env={}).config.runs.heartbeat_timeout_s == 60.0
+    _write(tmp_path, "runs: {heartbeat_timeout_s: 15}\n")
+    assert load_settings(tmp_path, env={}).config.runs.heartbeat_timeout_s == 15.0
+
+
+@pytest.mark.parametrize(
+    "variable", ["CONVEYOR_HEARTBEAT_TIMEOUT_S", "CONVEYOR_RUNS__HEARTBEAT_TIMEOUT_S"]
+)
+def test_heartbeat_timeout_is_overridden_by_the_environment(tmp_path: Path, variable: str) -> None:
+    _write(tmp_path, "runs: {heartbeat_timeout_s: 15}\n")
+    settings = load_settings(tmp_path, env={variable: "2.5"})
+    assert settings.config.runs.heartbeat_timeout_s == 2.5
+    assert settings.env_overrides == ("runs.heartbeat_timeout_s",)
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "nan", "soon"])
+def test_a_heartbeat_timeout_that_is_not_a_positive_number_is_refused(
+    tmp_path: Path, value: str
+) -> None:
+    with pytest.raises(ConfigError, match=r"'runs\.heartbeat_timeout_s' \(from the environment\)"):
+        load_settings(tmp_path, env={"CONVEYOR_HEARTBEAT_TIMEOUT_S": value})
