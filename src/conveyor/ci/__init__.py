@@ -19,6 +19,7 @@ from conveyor.ci._integration import (
     ServingRoundtripCheck,
     SignatureServingCheck,
 )
+from conveyor.ci._plan import CIPlan
 from conveyor.ci._preflight import check_columns, pinned_columns
 from conveyor.ci._restore import restore_data
 from conveyor.ci._run import (
@@ -42,6 +43,7 @@ from conveyor.ci._score import (
 )
 
 __all__ = [
+    "CIPlan",
     "CIResult",
     "CheckOutcome",
     "DEFAULT_DATA_CHECKS",

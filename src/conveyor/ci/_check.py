@@ -23,12 +23,12 @@ from conveyor.checks import (
     write_reports,
 )
 from conveyor.ci._outputs import run_output
+from conveyor.ci._plan import gate_specs
 from conveyor.ci._run import (
     EXIT_CODES,
     EXIT_ERROR,
     champion_of,
     check_summary,
-    gate_specs,
     holdout_metrics,
 )
 

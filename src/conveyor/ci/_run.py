@@ -32,7 +32,8 @@ from conveyor.checks import (
     write_reports,
 )
 from conveyor.checks.data import infer_schema, latest_schema
-from conveyor.ci._facts import INTEGRATION_CHECKS, gate_names
+from conveyor.ci._facts import INTEGRATION_CHECKS
+from conveyor.ci._plan import CIPlan
 from conveyor.ci._preflight import (
     check_columns,
     no_champion_reason,
@@ -46,7 +47,7 @@ from conveyor.pipelines import evaluation_metrics, load_pipeline
 from conveyor.registry import AliasNotFoundError, ModelNotFoundError
 
 if TYPE_CHECKING:
-    from conveyor.config import ConveyorConfig
+    from conveyor.pipelines import EvaluationMetrics
     from conveyor.registry import ModelVersion
     from conveyor.workspace import Workspace
 
@@ -82,6 +83,16 @@ class CIResult:
     warnings: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class _Trained:
+    """The train phase's result: the run, its model, the holdout and the recorded metrics."""
+
+    run: Any
+    model: Any
+    holdout: pd.DataFrame
+    metrics: EvaluationMetrics
+
+
 def run_ci(
     workspace: Workspace,
     *,
@@ -92,6 +103,10 @@ def run_ci(
     progress: ProgressHook | None = None,
 ) -> CIResult:
     """Train, register, check and gate a candidate; write every report.
+
+    The phases, each a function of its own: restore the pinned data, train, register,
+    check (data gates on every dataset version read, model gates against the champion),
+    gate (decide and record), report.
 
     Args:
         workspace: The project.
@@ -122,70 +137,139 @@ def run_ci(
         ('PROMOTE', 0)
     """
     ws = workspace
-    config = ws.settings.config
-    evaluation = config.evaluation
-    ref = config.pipelines.training
-    _require_settings(config)
-    assert ref  # narrowed for the type checker: checked just above
-    assert evaluation.model
-    assert evaluation.model_step
-    assert evaluation.holdout_step
+    plan = CIPlan.from_config(ws.settings.config)
     phase = _Phases(progress)
     phase("restore data")
-    pins = restore_data(ws)
-    # Configuration mistakes are configuration errors, found before any training.
-    check_columns(evaluation, pinned_columns(ws, pins), "the pinned data", typos_only=True)
-    require_champion(ws, evaluation.model, champion_of(ws, evaluation.model, 0))
-    merged = {**config.pipelines.params, **dict(params or {})}
-    pipeline = load_pipeline(ref, ws.root)
+    pins = _restore(ws, plan)
     phase("train")
-    run = pipeline.run(ws, params=merged, dataset_pins=pins, progress=progress)
-    model = run.output(evaluation.model_step)
-    holdout = _holdout(run, evaluation.holdout_step, evaluation.holdout_output)
-    check_columns(evaluation, {"the holdout": [str(c) for c in holdout.columns]}, "the holdout")
-    target = str(evaluation.target)
-    features = holdout.drop(columns=[target])
-    found = evaluation_metrics(ws, run.run_id, step=evaluation.metrics_step)
+    trained = _train(ws, plan, {**plan.params, **dict(params or {})}, pins, progress)
     phase("register")
-    version = ws.models.register(
-        evaluation.model,
-        model,
+    version = _register(ws, plan, trained, idempotency_key)
+    champion = champion_of(ws, plan.model, version.version)
+    warnings = () if champion is not None else (no_champion_reason(ws, plan.model),)
+    phase("check")
+    specs = _specs(plan, integration)
+    suite = _check(ws, plan, trained, version=version, champion=champion, specs=specs)
+    decision, version = _gate(
+        ws, suite, specs, version=version, champion=champion, warnings=warnings
+    )
+    phase("report")
+    reports = write_reports(
+        suite, decision, Path(report_dir), profiles=_profiles(ws, trained.run.datasets)
+    )
+    phase(None)
+    return CIResult(
+        decision=decision,
+        suite=suite,
+        reports=reports,
+        run_id=trained.run.run_id,
+        model_version=version,
+        exit_code=EXIT_CODES.get(decision.decision, EXIT_ERROR),
+        warnings=warnings,
+    )
+
+
+def _restore(ws: Workspace, plan: CIPlan) -> dict[str, int]:
+    """Restore the pinned data; refuse configuration mistakes before any training."""
+    pins = restore_data(ws)
+    columns = pinned_columns(ws, pins)
+    check_columns(plan.evaluation, columns, "the pinned data", typos_only=True)
+    require_champion(ws, plan.model, champion_of(ws, plan.model, 0))
+    return pins
+
+
+def _train(
+    ws: Workspace,
+    plan: CIPlan,
+    params: Mapping[str, Any],
+    pins: Mapping[str, int],
+    progress: ProgressHook | None,
+) -> _Trained:
+    """Run the training pipeline; pick out the model, the holdout and the metrics."""
+    pipeline = load_pipeline(plan.pipeline, ws.root)
+    run = pipeline.run(ws, params=dict(params), dataset_pins=dict(pins), progress=progress)
+    model = run.output(plan.model_step)
+    holdout = _holdout(run, plan.holdout_step, plan.holdout_output)
+    columns = {"the holdout": [str(c) for c in holdout.columns]}
+    check_columns(plan.evaluation, columns, "the holdout")
+    metrics = evaluation_metrics(ws, run.run_id, step=plan.metrics_step)
+    return _Trained(run=run, model=model, holdout=holdout, metrics=metrics)
+
+
+def _register(
+    ws: Workspace, plan: CIPlan, trained: _Trained, idempotency_key: str | None
+) -> ModelVersion:
+    """Register the candidate with its input example, lineage and evaluation record."""
+    features = trained.holdout.drop(columns=[plan.target])
+    return ws.models.register(
+        plan.model,
+        trained.model,
         input_example=features.head(5),
-        run=run.run_id,
+        run=trained.run.run_id,
         tags={"candidate": "true"},
-        metrics=found.metrics,
-        evaluation={**found.record(), "holdout_rows": len(holdout)},
+        metrics=trained.metrics.metrics,
+        evaluation={**trained.metrics.record(), "holdout_rows": len(trained.holdout)},
         idempotency_key=idempotency_key,
     )
-    champion = champion_of(ws, evaluation.model, version.version)
-    warnings = () if champion is not None else (no_champion_reason(ws, evaluation.model),)
-    specs = gate_specs(config)
+
+
+def _specs(plan: CIPlan, integration: bool) -> list[CheckSpec]:
+    """The configured gates, plus the integration checks they do not already list."""
+    specs = list(plan.gates)
     if integration:
-        configured = set(gate_names(config))
+        configured = {spec.check for spec in specs}
         specs += [CheckSpec(name) for name in INTEGRATION_CHECKS if name not in configured]
+    return specs
+
+
+def _check(
+    ws: Workspace,
+    plan: CIPlan,
+    trained: _Trained,
+    *,
+    version: ModelVersion,
+    champion: str | None,
+    specs: list[CheckSpec],
+) -> SuiteResult:
+    """Data gates on every dataset version the run read; model gates against the champion."""
     data_specs = [s for s in specs if get_check(s.check).subject_kind == "dataset"]
     model_specs = [s for s in specs if s not in data_specs]
     suite_id = uuid.uuid4().hex
-    phase("check")
     data_results: list[CheckResult] = []
-    for name, number in sorted(run.datasets.items()):
-        data_results += _check_dataset(ws, f"{name}@{number}", data_specs, target, suite_id)
+    for name, number in sorted(trained.run.datasets.items()):
+        ref = f"{name}@{number}"
+        data_results += _check_dataset(ws, ref, data_specs, plan.target, suite_id)
+    evaluation = plan.evaluation
     with CheckContext(
         ws,
-        run_id=run.run_id,
+        run_id=trained.run.run_id,
         candidate=version.ref,
-        candidate_object=model,
+        candidate_object=trained.model,
         champion=champion,
-        holdout=holdout,
-        target=target,
+        holdout=trained.holdout,
+        target=plan.target,
         positive_label=evaluation.positive_label,
         sensitive=evaluation.sensitive,
         slices=evaluation.slices,
         irrelevant=evaluation.irrelevant,
     ) as ctx:
         model_suite = run_checks(ctx, model_specs, suite_id=suite_id)
-    suite = dataclasses.replace(model_suite, results=(*data_results, *model_suite.results))
-    # The integration checks gate the candidate like the declared gates do.
+    return dataclasses.replace(model_suite, results=(*data_results, *model_suite.results))
+
+
+def _gate(
+    ws: Workspace,
+    suite: SuiteResult,
+    specs: list[CheckSpec],
+    *,
+    version: ModelVersion,
+    champion: str | None,
+    warnings: tuple[str, ...],
+) -> tuple[GateDecision, ModelVersion]:
+    """Decide (the integration checks gate like the declared gates) and record it.
+
+    ``warnings`` (why there is no champion) are added to the decision's reasons.
+    """
     decision = evaluate_gates(suite, specs, has_champion=champion is not None, workspace=ws)
     if warnings:
         decision = dataclasses.replace(decision, reasons=(*decision.reasons, *warnings))
@@ -197,18 +281,7 @@ def run_ci(
         details={"checks": check_summary(suite)},
         metrics=holdout_metrics(suite),
     )
-    phase("report")
-    reports = write_reports(suite, decision, Path(report_dir), profiles=_profiles(ws, run.datasets))
-    phase(None)
-    return CIResult(
-        decision=decision,
-        suite=suite,
-        reports=reports,
-        run_id=run.run_id,
-        model_version=version,
-        exit_code=EXIT_CODES.get(decision.decision, EXIT_ERROR),
-        warnings=warnings,
-    )
+    return decision, version
 
 
 def holdout_metrics(suite: SuiteResult) -> dict[str, float]:
@@ -278,11 +351,6 @@ def output_index(steps: Mapping[str, Any], step: str, index: int) -> int | None:
     return None if index == 0 and "output" in names and "output_0" not in names else index
 
 
-def gate_specs(config: ConveyorConfig) -> list[CheckSpec]:
-    """The ``gates:`` of a configuration as check specs, in order."""
-    return [CheckSpec(gate.check, dict(gate.params), gate.severity) for gate in config.gates]
-
-
 def champion_of(ws: Workspace, name: str, candidate: int) -> str | None:
     """``name@N`` of the champion a candidate is judged against (``None``: there is none).
 
@@ -324,28 +392,6 @@ class _Phases:
         self._current = None if name is None else (name, now)
         if name is not None:
             self._hook(ProgressEvent("phase", name, "running"))
-
-
-def _require_settings(config: ConveyorConfig) -> None:
-    """Refuse before any work when ``ci`` cannot know what to train or judge."""
-    evaluation = config.evaluation
-    ref = config.pipelines.training
-    required = {
-        "pipelines.training": ref,
-        "evaluation.model": evaluation.model,
-        "evaluation.model_step": evaluation.model_step,
-        "evaluation.holdout_step": evaluation.holdout_step,
-        "evaluation.target": evaluation.target,
-    }
-    missing = [key for key, value in required.items() if not value]
-    if missing:
-        raise ConfigError(
-            f"`conveyor ci` needs {', '.join(missing)} in conveyor.yaml.",
-            hint="Name the training pipeline (pipelines.training: MODULE:PIPELINE) and how to "
-            "find the model and holdout in its run (evaluation: model, model_step, "
-            "holdout_step, holdout_output, target). See docs/checks.md.",
-            missing=missing,
-        )
 
 
 def _holdout(run: Any, step: str, output: int) -> pd.DataFrame:
