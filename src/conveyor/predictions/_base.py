@@ -89,6 +89,27 @@ class BasePredictionRecords(abc.ABC):
             equal times).
         """
 
+    def row_count(
+        self,
+        *,
+        model: str | None = None,
+        version: int | None = None,
+        environment: str | None = None,
+        variant: str | None = None,
+    ) -> int:
+        """Return how many predictions the matching partitions hold, in all.
+
+        The same filters as :meth:`partitions` (without a time window). The default adds
+        up :meth:`partitions`; a backend that can add up in place should override it.
+
+        Returns:
+            The sum of ``rows`` of the matching partitions (0 when none match).
+        """
+        found = self.partitions(
+            model=model, version=version, environment=environment, variant=variant
+        )
+        return sum(partition.rows for partition in found)
+
     @abc.abstractmethod
     def labels(self, request_ids: Collection[str]) -> dict[str, FeedbackLabel]:
         """Return the labels the given request ids have.

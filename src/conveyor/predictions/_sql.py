@@ -6,7 +6,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from conveyor.core import Actor, utcnow
@@ -23,6 +23,19 @@ from conveyor.store._prediction_models import FeedbackRow, PredictionBatchRow
 
 #: Bound on the ids of one ``IN (...)`` query (SQLite allows 32766 parameters).
 IN_CHUNK = 500
+#: The columns of a :class:`PartitionInfo`, in the order of its fields.
+_PARTITION_COLUMNS = (
+    PredictionBatchRow.id,
+    PredictionBatchRow.model,
+    PredictionBatchRow.version,
+    PredictionBatchRow.environment,
+    PredictionBatchRow.variant,
+    PredictionBatchRow.revision,
+    PredictionBatchRow.first_at,
+    PredictionBatchRow.last_at,
+    PredictionBatchRow.rows,
+    PredictionBatchRow.content_hash,
+)
 
 
 class SqlPredictionRecords(BasePredictionRecords):
@@ -107,22 +120,32 @@ class SqlPredictionRecords(BasePredictionRecords):
         until: datetime | None = None,
     ) -> list[PartitionInfo]:
         row = PredictionBatchRow
-        query = select(row)
-        for column, value in (
-            (row.model, model),
-            (row.version, version),
-            (row.environment, environment),
-            (row.variant, variant),
-        ):
-            if value is not None:
-                query = query.where(column == value)
+        # Plain columns, not ORM objects: a window over a long log lists thousands of
+        # partitions, and building entities would cost more than the query.
+        query = select(*_PARTITION_COLUMNS).where(
+            *_matching(model=model, version=version, environment=environment, variant=variant)
+        )
         if since is not None:
             query = query.where(row.last_at >= since)
         if until is not None:
             query = query.where(row.first_at < until)
         query = query.order_by(row.last_at.desc(), row.id.desc())
         with self.store.read() as session:
-            return [_partition_info(found) for found in session.scalars(query)]
+            return [PartitionInfo(**found._mapping) for found in session.execute(query)]
+
+    def row_count(
+        self,
+        *,
+        model: str | None = None,
+        version: int | None = None,
+        environment: str | None = None,
+        variant: str | None = None,
+    ) -> int:
+        query = select(func.coalesce(func.sum(PredictionBatchRow.rows), 0)).where(
+            *_matching(model=model, version=version, environment=environment, variant=variant)
+        )
+        with self.store.read() as session:
+            return int(session.scalar(query) or 0)
 
     def labels(self, request_ids: Collection[str]) -> dict[str, FeedbackLabel]:
         ids = list(dict.fromkeys(request_ids))
@@ -187,6 +210,24 @@ class SqlPredictionRecords(BasePredictionRecords):
         return FeedbackResult(
             accepted=len(labels) - kept, unknown=unknown, updated=updated, kept=kept
         )
+
+
+def _matching(
+    *,
+    model: str | None,
+    version: int | None,
+    environment: str | None,
+    variant: str | None,
+) -> list[ColumnElement[bool]]:
+    """Conditions on partitions of the given model version and deployment (``None``: any)."""
+    row = PredictionBatchRow
+    pairs: tuple[tuple[Any, Any], ...] = (
+        (row.model, model),
+        (row.version, version),
+        (row.environment, environment),
+        (row.variant, variant),
+    )
+    return [column == value for column, value in pairs if value is not None]
 
 
 def _batch_row(partition: NewPartition, now: datetime) -> PredictionBatchRow:

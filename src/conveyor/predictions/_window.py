@@ -111,6 +111,13 @@ def read_window(
 
 def count_window(records: BasePredictionRecords, artifacts: ArtifactStore, window: Window) -> int:
     """How many predictions ``window`` holds, opening only batches that straddle its edges."""
+    if window.since is None and window.until is None:
+        return records.row_count(
+            model=window.model,
+            version=window.version,
+            environment=window.environment,
+            variant=window.variant,
+        )
     batches = window.batches(records)
     return sum(
         batch.rows if window.contains(batch) else _load(artifacts, batch, window).num_rows

@@ -180,6 +180,26 @@ class PredictionRecordsContract:
         other_zone = (_T0 + timedelta(seconds=15)).astimezone(timezone(timedelta(hours=2)))
         assert {p.id for p in records.partitions(since=other_zone)} == {middle.id, late.id}
 
+    def test_row_count_adds_up_the_rows_of_matching_partitions(
+        self, records: BasePredictionRecords, actor: Actor
+    ) -> None:
+        """The same filters as ``partitions``; 0 when nothing matches."""
+        assert records.row_count() == 0
+        records.add_partitions(
+            actor,
+            [
+                sample_partition(0, 1, rows=3),
+                sample_partition(0, 1, version=2, rows=4),
+                sample_partition(0, 1, environment="production", variant="champion", rows=5),
+            ],
+        )
+        assert records.row_count() == 12
+        assert records.row_count(model="churn", version=1) == 8
+        assert records.row_count(version=2) == 4
+        assert records.row_count(environment="production", variant="champion") == 5
+        assert records.row_count(environment="production", variant="challenger") == 0
+        assert records.row_count(model="fraud") == 0
+
     def test_an_idempotent_index_of_a_known_object_returns_the_existing_entry(
         self, records: BasePredictionRecords, actor: Actor
     ) -> None:
