@@ -61,11 +61,12 @@ class BaseCheckRecords(ABC):
     """Stored check results, gate decisions and versioned data schemas.
 
     Each method's docstring is its contract; ``conveyor.testing.records`` ships the tests
-    of it (:class:`~conveyor.testing.records._checks.CheckRecordsContract`). Every write
-    takes the :class:`~conveyor.core.Actor` making it, is atomic (all of it is stored, or
-    nothing and the error propagates) and appends exactly one audit event with the action
-    and target named in its docstring. Implementations must be safe to share between
-    threads. Results and decisions are append-only: nothing is updated in place.
+    of it (``CheckRecordsContract``). Every write takes the :class:`~conveyor.core.Actor`
+    making it, is atomic (all of it is stored, or nothing and the error propagates) and
+    appends exactly one audit event, with the action and target named in its docstring,
+    in the same transaction (none when it writes nothing). Implementations must be safe to
+    share between threads. Results and decisions are append-only: nothing is updated in
+    place.
 
     Storage failures raise the store's errors (:class:`~conveyor.errors.StoreError` and
     its subclasses).

@@ -132,7 +132,6 @@ def infer_schema(
             version=version.version,
         )
     document = infer_frame_schema(frame, version.profile, options)
-
     record, created = check_records(ws).add_schema(
         ws.actor, version.name, version.version, document
     )
