@@ -135,8 +135,8 @@ class ModelRegistry:
 
         Raises:
             InvalidNameError: bad model name.
-            RegistrationError: unknown run or dataset version, bad example or signature,
-                pickle without trust.
+            RegistrationError: unknown run or dataset version, ``run``/``training_data``
+                without a lineage source, bad example or signature, pickle without trust.
             UnsupportedModelError, UntrustedModelError: no safe flavor for the model.
 
         Example:
