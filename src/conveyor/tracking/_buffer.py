@@ -1,10 +1,10 @@
-"""In-memory buffering of metric values, written to the store in batches.
+"""In-memory buffering of metric values, written to the run records in batches.
 
 Logging one value must cost microseconds, so values are appended to a list and written
-with one :meth:`BaseRunRecords.log_metrics` call (one multi-row insert and one audit event
-in the store) per run per flush. A flush happens when
-the buffer holds ``max_values`` values or ``max_age_s`` passed since the last one (both
-checked on each log call), on :meth:`MetricBuffer.flush`, and when a run finishes.
+with one :meth:`BaseRunRecords.log_metrics` call (in the metadata store, one multi-row
+insert and one audit event; for a remote backend, one request) per run per flush. A flush
+happens when the buffer holds ``max_values`` values or ``max_age_s`` passed since the last
+one (both checked on each log call), on :meth:`MetricBuffer.flush`, and when a run finishes.
 """
 
 from __future__ import annotations
