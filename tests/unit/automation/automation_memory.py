@@ -1,7 +1,8 @@
 """Automation records kept in memory: the fake of :class:`BaseAutomationRecords` for tests.
 
 It shows what a backend other than SQL must do, and runs the shipped contract suite
-(``test_memory_records.py``); audit events go to a list of ``(action, target, details)``.
+(``test_automation_memory_records.py``); audit events go to a list of
+``(actor, action, target, details)``.
 """
 
 from __future__ import annotations

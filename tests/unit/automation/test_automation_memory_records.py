@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from memory_records import MemoryAutomationRecords
+from automation_memory import MemoryAutomationRecords
 
 from conveyor.automation import Lease, LeaseLostError
 from conveyor.core import Actor
