@@ -8,13 +8,9 @@ from collections.abc import Mapping
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from conveyor.registry._errors import (
-    AliasNotFoundError,
-    ModelNotFoundError,
-    ModelVersionNotFoundError,
-)
+from conveyor.registry._errors import no_alias, no_model, no_ready_version, no_version
 from conveyor.registry._models import EVALUATION_KEY, ModelVersion
-from conveyor.registry._refs import ModelRef, format_versions
+from conveyor.registry._refs import ModelRef
 from conveyor.store._registry_models import ModelAliasRow, ModelRow, ModelVersionRow
 
 #: How many model names a "no such model" message lists before "...".
@@ -32,13 +28,7 @@ def require_model(session: Session, name: str) -> ModelRow:
     if model is not None:
         return model
     names = list(session.scalars(select(ModelRow.name).order_by(ModelRow.name).limit(_LISTED + 1)))
-    shown = ", ".join(names[:_LISTED]) + (", ..." if len(names) > _LISTED else "")
-    raise ModelNotFoundError(
-        f"No model named {name!r}. Models: {shown or 'none yet'}.",
-        hint="Run `conveyor models list`, or register one with ws.models.register(...).",
-        name=name,
-        models=names[:_LISTED],
-    )
+    raise no_model(name, names, listed=_LISTED)
 
 
 def version_numbers(session: Session, model_id: int, *, ready_only: bool = False) -> list[int]:
@@ -75,41 +65,21 @@ def resolve_row(session: Session, model: ModelRow, ref: ModelRef) -> ModelVersio
         AliasNotFoundError: no such alias; lists the aliases.
     """
     name = model.name
-    hint = f"Run `conveyor models show {name}`."
     if ref.alias is not None:
         alias = session.get(ModelAliasRow, (model.id, ref.alias))
         if alias is None:
-            aliases = alias_map(session, model.id)
-            listed = ", ".join(f"{a} -> {v}" for a, v in aliases.items()) or "none"
-            raise AliasNotFoundError(
-                f"Model {name!r} has no alias {ref.alias!r}. Aliases: {listed}.",
-                hint=f"Set it with `conveyor models alias {name}@<version> {ref.alias}`.",
-                name=name,
-                alias=ref.alias,
-                aliases=aliases,
-            )
+            raise no_alias(name, ref.alias, alias_map(session, model.id))
         number = alias.version
     elif ref.version is not None:
         number = ref.version
     else:
         ready = version_numbers(session, model.id, ready_only=True)
         if not ready:
-            raise ModelVersionNotFoundError(
-                f"Model {name!r} has no ready version (all are archived). "
-                f"Versions: {format_versions(version_numbers(session, model.id))}.",
-                hint=f"Load an archived one by number, e.g. {name}@1, or register a new one.",
-                name=name,
-            )
+            raise no_ready_version(name, version_numbers(session, model.id))
         number = ready[-1]
     row = _version_row(session, model.id, number)
     if row is None:
-        existing = format_versions(version_numbers(session, model.id))
-        raise ModelVersionNotFoundError(
-            f"Model {name!r} has no version {number}. Versions: {existing}.",
-            hint=hint,
-            name=name,
-            version=number,
-        )
+        raise no_version(name, number, version_numbers(session, model.id))
     return row
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from conveyor.core import utcnow
 from conveyor.registry._base import NewVersion
-from conveyor.registry._errors import ModelStateError
+from conveyor.registry._errors import archived_target, still_aliased
 from conveyor.registry._evaluation import KEY_FIELD, finite, with_decision
 from conveyor.registry._models import EVALUATION_KEY, ModelVersion
 from conveyor.registry._refs import ModelRef
@@ -139,13 +139,7 @@ def point_aliases(
     model = require_model(session, name)
     row = resolve_row(session, model, ModelRef(name, version=version))
     if row.status != "ready":
-        raise ModelStateError(
-            f"Cannot point alias {aliases[0]!r} at {name}@{version}: the version is archived.",
-            hint=f"Pick a ready version: `conveyor models show {name}`.",
-            name=name,
-            version=version,
-            alias=aliases[0],
-        )
+        raise archived_target(name, version, aliases[0])
     before: dict[str, int | None] = {}
     for alias in aliases:
         current = session.get(ModelAliasRow, (model.id, alias))
@@ -192,13 +186,7 @@ def archive_version(tx: WriteTx, name: str, version: int, *, reason: str | None)
     row = resolve_row(session, model, ModelRef(name, version=version))
     pointing = sorted(a for a, v in alias_map(session, model.id).items() if v == version)
     if pointing:
-        raise ModelStateError(
-            f"Cannot archive {name}@{version}: alias(es) {', '.join(pointing)} point at it.",
-            hint=f"Move them first: `conveyor models alias {name}@<version> {pointing[0]}`.",
-            name=name,
-            version=version,
-            aliases=pointing,
-        )
+        raise still_aliased(name, version, pointing)
     row.status = "archived"
     tx.target = owner_of(name, version)
     tx.details.update(version=version, reason=reason)
