@@ -126,7 +126,6 @@ def tune(
     """
     distributions = to_distributions(space)
     _check_arguments(n_trials, timeout, direction, n_jobs)
-    pass_trial = _wants_trial(objective)
     name = study_name or f"tune-{uuid.uuid4().hex[:12]}"
     parent = current()
     with _workspace(workspace, parent) as ws:
@@ -146,63 +145,104 @@ def tune(
             },
             tags={"study": name},
         )
-        started = time.perf_counter()
-        cpu_started = time.process_time()
-        storage = open_storage(ws.store.engine, busy_timeout_s=_busy_timeout(ws))
-        try:
-            # Trials count as alive while their tune run beats (the tracker's stale check
-            # looks up live ancestors), so one heartbeat serves every trial.
-            with quiet_optuna(), Heartbeat(tracker, run.id):
-                study = optuna.create_study(
-                    storage=storage,
-                    study_name=name,
+        with _recorded(tracker, run.id):
+            runner = _TrialRunner(
+                objective=objective,
+                distributions=distributions,
+                pass_trial=_wants_trial(objective),
+                tracker=tracker,
+                tune_run_id=run.id,
+                study_name=name,
+                workspace=ws,
+                parent=parent,
+                report=_TrialReporter(
+                    progress or (parent.progress if parent else None),
                     direction=direction,
-                    pruner=pruner,
-                    sampler=sampler or optuna.samplers.TPESampler(seed=seed),
-                    load_if_exists=True,
-                )
-                for params in enqueue:
-                    study.enqueue_trial(dict(params), skip_if_exists=True)
-                runner = _TrialRunner(
-                    objective=objective,
-                    distributions=distributions,
-                    pass_trial=pass_trial,
-                    tracker=tracker,
-                    tune_run_id=run.id,
-                    study_name=name,
-                    workspace=ws,
-                    parent=parent,
-                    report=_TrialReporter(
-                        progress or (parent.progress if parent else None),
-                        direction=direction,
-                        n_trials=n_trials,
-                        step=parent.step_name if parent else None,
-                    ),
-                )
-                study.optimize(runner, n_trials=n_trials, timeout=timeout, n_jobs=n_jobs)
-                result = _result(study, name, run.id, direction)
+                    n_trials=n_trials,
+                    step=parent.step_name if parent else None,
+                ),
+            )
+            study = _Study(
+                name=name,
+                direction=direction,
+                pruner=pruner,
+                sampler=sampler or optuna.samplers.TPESampler(seed=seed),
+                enqueue=tuple(enqueue),
+            )
+            result = _optimize(ws, study, runner, n_trials=n_trials, timeout=timeout, n_jobs=n_jobs)
             tracker.log_params(
                 run.id, {"best_params": result.best_params, "best_trial": result.best_trial}
             )
             tracker.log_metric(run.id, "best_value", result.best_value)
-        except BaseException:
-            tracker.finish_run(
-                run.id,
-                "failed",
-                error=traceback.format_exc(),
-                wall_s=time.perf_counter() - started,
-                cpu_s=time.process_time() - cpu_started,
-            )
-            raise
-        finally:
-            close_storage(storage)
+        return result
+
+
+@dataclass(frozen=True)
+class _Study:
+    """How the Optuna study of one ``tune`` call is created."""
+
+    name: str
+    direction: Literal["minimize", "maximize"]
+    pruner: optuna.pruners.BasePruner | None
+    sampler: optuna.samplers.BaseSampler
+    enqueue: tuple[Mapping[str, Any], ...]
+
+
+@contextmanager
+def _recorded(tracker: RunTracker, run_id: str) -> Iterator[None]:
+    """Finish the tune run ``completed`` when the body returns, ``failed`` when it raises."""
+    started = time.perf_counter()
+    cpu_started = time.process_time()
+    try:
+        yield
+    except BaseException:
         tracker.finish_run(
-            run.id,
-            "completed",
+            run_id,
+            "failed",
+            error=traceback.format_exc(),
             wall_s=time.perf_counter() - started,
             cpu_s=time.process_time() - cpu_started,
         )
-        return result
+        raise
+    tracker.finish_run(
+        run_id,
+        "completed",
+        wall_s=time.perf_counter() - started,
+        cpu_s=time.process_time() - cpu_started,
+    )
+
+
+def _optimize(
+    ws: Workspace,
+    study: _Study,
+    runner: _TrialRunner,
+    *,
+    n_trials: int | None,
+    timeout: float | None,
+    n_jobs: int,
+) -> TuneResult:
+    """Create (or load) the study in the workspace's database and run its trials.
+
+    Trials count as alive while their tune run beats (the tracker's stale check looks up
+    live ancestors), so one heartbeat serves every trial.
+    """
+    storage = open_storage(ws.store.engine, busy_timeout_s=_busy_timeout(ws))
+    try:
+        with quiet_optuna(), Heartbeat(runner.tracker, runner.tune_run_id):
+            optuna_study = optuna.create_study(
+                storage=storage,
+                study_name=study.name,
+                direction=study.direction,
+                pruner=study.pruner,
+                sampler=study.sampler,
+                load_if_exists=True,
+            )
+            for params in study.enqueue:
+                optuna_study.enqueue_trial(dict(params), skip_if_exists=True)
+            optuna_study.optimize(runner, n_trials=n_trials, timeout=timeout, n_jobs=n_jobs)
+            return _result(optuna_study, study.name, runner.tune_run_id, study.direction)
+    finally:
+        close_storage(storage)
 
 
 class _TrialRunner:
@@ -225,8 +265,8 @@ class _TrialRunner:
         self._objective = objective
         self._distributions = distributions
         self._pass_trial = pass_trial
-        self._tracker = tracker
-        self._tune_run_id = tune_run_id
+        self.tracker = tracker
+        self.tune_run_id = tune_run_id
         self._study_name = study_name
         self._ws = workspace
         self._parent = parent
@@ -234,10 +274,10 @@ class _TrialRunner:
     def __call__(self, optuna_trial: optuna.Trial) -> float:
         params = {n: suggest(optuna_trial, n, d) for n, d in self._distributions.items()}
         name = f"{self._study_name}/trial-{optuna_trial.number}"
-        run = self._tracker.start_run(
+        run = self.tracker.start_run(
             name,
             kind="trial",
-            parent_id=self._tune_run_id,
+            parent_id=self.tune_run_id,
             params=params,
             tags={"study": self._study_name, "trial": optuna_trial.number},
             capture=False,  # the tune run holds code and environment for all its trials
@@ -248,7 +288,7 @@ class _TrialRunner:
         value: float | None = None
         try:
             ctx = RunContext(
-                tracker=self._tracker,
+                tracker=self.tracker,
                 run_id=run.id,
                 step_name=name,
                 pipeline_run_id=self._parent.pipeline_run_id if self._parent else None,
@@ -257,13 +297,11 @@ class _TrialRunner:
             )
             with run_context(ctx):
                 if self._pass_trial:
-                    raw = self._objective(
-                        params, Trial(optuna_trial, self._tracker, run.id, params)
-                    )
+                    raw = self._objective(params, Trial(optuna_trial, self.tracker, run.id, params))
                 else:
                     raw = self._objective(params)
             value = _as_value(raw, name)
-            self._tracker.log_metric(run.id, "objective", value)
+            self.tracker.log_metric(run.id, "objective", value)
             return value
         except optuna.TrialPruned:
             state = "pruned"
@@ -273,7 +311,7 @@ class _TrialRunner:
             raise
         finally:
             wall_s = time.perf_counter() - started
-            self._tracker.finish_run(
+            self.tracker.finish_run(
                 run.id,
                 status,
                 error=error,

@@ -20,7 +20,7 @@ from conveyor.tuning._space import Categorical
 from conveyor.tuning._trial import Trial
 from conveyor.tuning._tune import TuneResult, tune
 from conveyor.tuning.automl._families import FAMILIES, Family, Task, family_space
-from conveyor.tuning.automl._features import plan_features
+from conveyor.tuning.automl._features import FeaturePlan, plan_features
 from conveyor.workspace import Workspace
 
 __all__ = ["AutoMLResult", "search"]
@@ -107,9 +107,52 @@ def search(
         >>> result = search(X, y, budget_s=30)  # doctest: +SKIP
         >>> result.leaderboard.head()  # doctest: +SKIP
     """
-    from sklearn.base import clone
-    from sklearn.model_selection import KFold, StratifiedKFold, cross_val_score
+    _check_arguments(X, y, task=task, budget_s=budget_s, max_trials=max_trials)
+    plan = plan_features(X)
+    if plan.dropped:
+        _log.info("AutoML does not use columns: %s", plan.dropped)
+    chosen = _families(families, task, y)
+    scoring = metric or _default_metric(task, y)
+    objective = _Objective(
+        X, y, plan=plan, families=chosen, task=task, scoring=scoring, cv=cv, seed=seed
+    )
+    result = tune(
+        objective,
+        {"family": Categorical(list(chosen))},
+        n_trials=max_trials,
+        timeout=budget_s,
+        direction="maximize",
+        study_name=f"automl-{task}-{uuid.uuid4().hex[:10]}",
+        seed=seed,
+        enqueue=[{"family": name} for name in chosen],
+        workspace=workspace,
+    )
+    board = _leaderboard(result, objective.fit_seconds)
+    if board.empty:
+        raise TuneError(
+            f"Every one of the {len(result.trials)} AutoML trials failed to fit or score.",
+            hint="Check that y suits the task and metric, and that X holds usable values; "
+            "fit one family by hand to see its error.",
+        )
+    best = board.iloc[0]
+    family = chosen[str(best["family"])]
+    best_params = dict(best["params"])
+    return AutoMLResult(
+        best_estimator=_refit(X, y, plan.pipeline(family.build(best_params, task, seed))),
+        best_family=family.name,
+        best_params=best_params,
+        best_score=float(best["score"]),
+        metric=scoring,
+        leaderboard=board,
+        tune=result,
+        dropped_columns=dict(plan.dropped),
+    )
 
+
+def _check_arguments(
+    X: Any, y: Any, *, task: str, budget_s: float | None, max_trials: int | None
+) -> None:
+    """Refuse a search that cannot run (unknown task, mismatched rows, no bound)."""
     if task not in ("classification", "regression"):
         raise TuneError(
             f"task must be 'classification' or 'regression', got {task!r}.",
@@ -126,68 +169,67 @@ def search(
             "search needs budget_s or max_trials; with neither it would never stop.",
             hint="Pass budget_s=60 (seconds) or max_trials=20.",
         )
-    plan = plan_features(X)
-    if plan.dropped:
-        _log.info("AutoML does not use columns: %s", plan.dropped)
-    chosen = _families(families, task, y)
-    scoring = metric or _default_metric(task, y)
-    scorer = _scorer(scoring)
-    splitter: Any = (
-        StratifiedKFold(cv, shuffle=True, random_state=seed)
-        if task == "classification"
-        else KFold(cv, shuffle=True, random_state=seed)
-    )
-    fit_seconds: dict[int, float] = {}
 
-    def objective(params: dict[str, Any], trial: Trial) -> float:
-        family = chosen[params["family"]]
+
+class _Objective:
+    """One trial: build the sampled family's pipeline and cross-validate it on ``X, y``.
+
+    Remembers each trial's fitting time for the leaderboard (``fit_seconds``).
+    """
+
+    def __init__(
+        self,
+        X: Any,
+        y: Any,
+        *,
+        plan: FeaturePlan,
+        families: dict[str, Family],
+        task: Task,
+        scoring: str,
+        cv: int,
+        seed: int,
+    ) -> None:
+        from sklearn.model_selection import KFold, StratifiedKFold
+
+        self.X, self.y = X, y
+        self.plan = plan
+        self.families = families
+        self.task = task
+        self.seed = seed
+        self.scorer = _scorer(scoring)
+        self.splitter: Any = (
+            StratifiedKFold(cv, shuffle=True, random_state=seed)
+            if task == "classification"
+            else KFold(cv, shuffle=True, random_state=seed)
+        )
+        self.fit_seconds: dict[int, float] = {}
+
+    def __call__(self, params: dict[str, Any], trial: Trial) -> float:
+        from sklearn.model_selection import cross_val_score
+
+        family = self.families[params["family"]]
         drawn = {
             name: trial.suggest(f"{family.name}.{name}", spec)
-            for name, spec in family_space(family, task).items()
+            for name, spec in family_space(family, self.task).items()
         }
-        estimator = plan.pipeline(family.build(drawn, task, seed))
+        estimator = self.plan.pipeline(family.build(drawn, self.task, self.seed))
         started = time.perf_counter()
         with _quiet_fitting():
             scores = cross_val_score(
-                estimator, X, y, cv=splitter, scoring=scorer, error_score=np.nan
+                estimator, self.X, self.y, cv=self.splitter, scoring=self.scorer, error_score=np.nan
             )
-        fit_seconds[trial.number] = time.perf_counter() - started
+        self.fit_seconds[trial.number] = time.perf_counter() - started
         return float(np.mean(scores))
 
-    result = tune(
-        objective,
-        {"family": Categorical(list(chosen))},
-        n_trials=max_trials,
-        timeout=budget_s,
-        direction="maximize",
-        study_name=f"automl-{task}-{uuid.uuid4().hex[:10]}",
-        seed=seed,
-        enqueue=[{"family": name} for name in chosen],
-        workspace=workspace,
-    )
-    board = _leaderboard(result, fit_seconds)
-    if board.empty:
-        raise TuneError(
-            f"Every one of the {len(result.trials)} AutoML trials failed to fit or score.",
-            hint="Check that y suits the task and metric, and that X holds usable values; "
-            "fit one family by hand to see its error.",
-        )
-    best = board.iloc[0]
-    family = chosen[str(best["family"])]
-    best_params = dict(best["params"])
-    estimator = clone(plan.pipeline(family.build(best_params, task, seed)))
+
+def _refit(X: Any, y: Any, estimator: Any) -> Any:
+    """A fresh copy of the winning pipeline, fitted on all of ``X, y``."""
+    from sklearn.base import clone
+
+    fitted = clone(estimator)
     with _quiet_fitting():
-        estimator.fit(X, y)
-    return AutoMLResult(
-        best_estimator=estimator,
-        best_family=family.name,
-        best_params=best_params,
-        best_score=float(best["score"]),
-        metric=scoring,
-        leaderboard=board,
-        tune=result,
-        dropped_columns=dict(plan.dropped),
-    )
+        fitted.fit(X, y)
+    return fitted
 
 
 def _families(requested: Sequence[str] | None, task: Task, y: Any) -> dict[str, Family]:
