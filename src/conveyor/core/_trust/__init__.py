@@ -52,16 +52,16 @@ from conveyor.core._trust._lists import (
 from conveyor.core._trust._paths import resolve_inside
 
 __all__ = [
-    "LIGHTGBM_CLASSES",
-    "SKOPS_TRUSTED_TYPES",
-    "TORCH_CLASSES",
-    "XGBOOST_CLASSES",
     "ArchiveLimitError",
     "ArchiveLimits",
+    "LIGHTGBM_CLASSES",
     "LoadPolicyError",
+    "SKOPS_TRUSTED_TYPES",
+    "TORCH_CLASSES",
     "UnreadableArchiveError",
     "UnsafePathError",
     "UntrustedContentError",
+    "XGBOOST_CLASSES",
     "check_archive",
     "check_class_path",
     "check_model_class",
