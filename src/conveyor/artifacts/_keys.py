@@ -94,9 +94,8 @@ class MasterKey:
         )
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> MasterKey | None:
-        """The key in ``CONVEYOR_MASTER_KEY``, or ``None`` when it is unset or empty."""
-        env = os.environ if env is None else env
+    def from_env(cls, env: Mapping[str, str]) -> MasterKey | None:
+        """The key in ``env``'s ``CONVEYOR_MASTER_KEY``, or ``None`` when it is unset or empty."""
         text = env.get(ENV_VAR, "").strip()
         return cls.parse(text, source=ENV_VAR) if text else None
 

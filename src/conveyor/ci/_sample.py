@@ -8,7 +8,6 @@ imported from the real project, so the code under test is the code being reviewe
 
 from __future__ import annotations
 
-import os
 import tempfile
 import time
 from collections.abc import Mapping
@@ -73,12 +72,13 @@ def run_on_sample(
         params: Pipeline parameters.
         rows: Rows to keep per table.
         seed: Seed of the random sample.
-        env: Environment to inspect for store overrides (default ``os.environ``).
+        env: Environment to inspect for store overrides (default: the one the workspace's
+            settings were read from).
 
     Returns:
         The outcome; a step failure is reported, not raised.
     """
-    env = os.environ if env is None else env
+    env = ws.settings.environ if env is None else env
     overridden = [name for name in STORE_VARIABLES if env.get(name)]
     if overridden:
         return SampleRun(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
@@ -18,10 +18,10 @@ app = typer.Typer(help="Manage the master key of encryption at rest.", no_args_i
 NEW_KEY_ENV = "CONVEYOR_NEW_MASTER_KEY"
 
 
-def _new_key(path: Path | None) -> MasterKey:
+def _new_key(path: Path | None, env: Mapping[str, str]) -> MasterKey:
     if path is not None:
         return MasterKey.from_file(path)
-    text = os.environ.get(NEW_KEY_ENV, "").strip()
+    text = env.get(NEW_KEY_ENV, "").strip()
     if not text:
         raise EncryptionKeyError(
             "No new master key given.",
@@ -48,8 +48,8 @@ def rotate(
     with the new key. Then configure the new key everywhere and retire the old one.
     Running it again finishes a rotation that stopped half-way.
     """
-    new = _new_key(new_key_file)
     with open_workspace() as ws:
+        new = _new_key(new_key_file, ws.settings.environ)
         current = ws.artifacts.master_key
         if current is not None and current == new:
             raise EncryptionKeyError(

@@ -14,7 +14,9 @@ from conveyor.config._load import (
     find_project,
     find_root,
     load_settings,
+    process_env,
     render_default_config,
+    set_process_env,
 )
 from conveyor.config._model import (
     ConveyorConfig,
@@ -56,5 +58,7 @@ __all__ = [
     "find_project",
     "find_root",
     "load_settings",
+    "process_env",
+    "set_process_env",
     "render_default_config",
 ]

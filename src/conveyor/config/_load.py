@@ -75,6 +75,26 @@ def find_project(start: str | os.PathLike[str] = ".", *, search_parents: bool = 
     )
 
 
+def process_env() -> Mapping[str, str]:
+    """The process environment, for settings and for what conveyor hands to child processes.
+
+    The one place conveyor's library code reads ``os.environ``: everything else receives
+    an environment (``Workspace.open(env=...)``, ``Settings.environ``) or asks here, so a
+    caller can always run conveyor against another environment, and tests never have to
+    patch the process.
+    """
+    return os.environ
+
+
+def set_process_env(values: Mapping[str, str]) -> None:
+    """Set variables in the process environment, for child processes to read.
+
+    For hand-offs only (the prediction server's uvicorn workers learn what to serve this
+    way); configuration is never changed through it.
+    """
+    os.environ.update(values)
+
+
 def load_settings(
     root: str | os.PathLike[str] = ".", env: Mapping[str, str] | None = None
 ) -> Settings:
@@ -91,7 +111,7 @@ def load_settings(
         ConfigError: The file is not valid YAML, has unknown keys or bad values, or an
             environment variable holds a bad value. The message names each key.
     """
-    env = os.environ if env is None else env
+    env = process_env() if env is None else env
     folder = Path(root).resolve()
     path = folder / CONFIG_FILE
     data: dict[str, Any] = {}

@@ -21,9 +21,12 @@ class Actor:
     kind: str = "user"
 
     @classmethod
-    def resolve(cls, env: Mapping[str, str] | None = None) -> Actor:
-        """The default actor: ``CONVEYOR_ACTOR`` if set, else the operating-system user."""
-        env = os.environ if env is None else env
+    def resolve(cls, env: Mapping[str, str]) -> Actor:
+        """The default actor: ``CONVEYOR_ACTOR`` in ``env`` if set, else the operating-system user.
+
+        Args:
+            env: The environment settings were read from (``Settings.environ``).
+        """
         name = env.get("CONVEYOR_ACTOR", "").strip()
         if name:
             return cls(name=name)

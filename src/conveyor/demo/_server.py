@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
@@ -16,6 +15,7 @@ from typing import IO
 import httpx
 import pandas as pd
 
+from conveyor.config import process_env
 from conveyor.demo._errors import DemoFailed
 from conveyor.demo._project import ENV, FEATURES, TARGET
 
@@ -57,7 +57,7 @@ class ServerProcess:
         """
         command = [sys.executable, "-m", "conveyor", "serve", "--env", ENV]
         command += ["--host", "127.0.0.1", "--port", str(self.port)]
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**process_env(), "PYTHONUNBUFFERED": "1"}
         self._log = self.log_path.open("wb")
         self._proc = subprocess.Popen(
             command, cwd=self.root, stdout=self._log, stderr=subprocess.STDOUT, env=env

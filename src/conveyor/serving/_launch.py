@@ -17,7 +17,6 @@ import dataclasses
 import errno
 import json
 import logging
-import os
 import socket
 import weakref
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from conveyor.config import process_env, set_process_env
 from conveyor.core import RedactingFilter
 from conveyor.errors import ConveyorError, IntegrityError
 from conveyor.serving._app import create_app
@@ -344,13 +344,13 @@ def app_from_environment() -> FastAPI:
     from conveyor.workspace import Workspace
 
     configure_logging()
-    settings = ServingSettings(**json.loads(os.environ.get(ENV_SETTINGS, "{}")))
-    ws = Workspace.open(os.environ.get(ENV_ROOT, "."))
+    settings = ServingSettings(**json.loads(process_env().get(ENV_SETTINGS, "{}")))
+    ws = Workspace.open(process_env().get(ENV_ROOT, "."))
     try:
-        environment = os.environ.get(ENV_ENVIRONMENT)
+        environment = process_env().get(ENV_ENVIRONMENT)
         if environment:
             return build_env_app(ws, environment, settings=settings, close_workspace=True)
-        return build_app(ws, os.environ[ENV_MODEL], settings=settings, close_workspace=True)
+        return build_app(ws, process_env()[ENV_MODEL], settings=settings, close_workspace=True)
     except BaseException:
         ws.close()
         raise
@@ -427,10 +427,15 @@ def serve(
         )
     settings = settings if settings is not None else ServingSettings()
     check_port(host, port)
-    os.environ[ENV_ROOT] = str(root)
-    os.environ[ENV_MODEL] = ref or ""
-    os.environ[ENV_ENVIRONMENT] = environment or ""
-    os.environ[ENV_SETTINGS] = settings_to_env(settings)
+    # uvicorn's workers import the app by name: they are handed what to serve this way.
+    set_process_env(
+        {
+            ENV_ROOT: str(root),
+            ENV_MODEL: ref or "",
+            ENV_ENVIRONMENT: environment or "",
+            ENV_SETTINGS: settings_to_env(settings),
+        }
+    )
     uvicorn.run(
         "conveyor.serving._launch:app_from_environment",
         factory=True,

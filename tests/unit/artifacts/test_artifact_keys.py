@@ -67,12 +67,6 @@ def test_from_env_reads_conveyor_master_key() -> None:
         MasterKey.from_env({"CONVEYOR_MASTER_KEY": "not-a-key"})
 
 
-def test_from_env_defaults_to_the_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert MasterKey.from_env() is None
-    monkeypatch.setenv("CONVEYOR_MASTER_KEY", MasterKey(RAW).to_text())
-    assert MasterKey.from_env() == MasterKey(RAW)
-
-
 def test_from_file_reads_the_key_text(tmp_path: Path) -> None:
     path = tmp_path / "master.key"
     path.write_text(MasterKey(RAW).to_text() + "\n")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from concurrent.futures import Future
@@ -87,7 +86,8 @@ class RayExecutor(Executor):
             self._started = True
         _ship_project_modules(ray.cloudpickle, workspace.root)
         self._root = str(workspace.root)
-        self._env = {k: v for k, v in os.environ.items() if k.startswith("CONVEYOR_")}
+        environ = workspace.settings.environ
+        self._env = {k: v for k, v in environ.items() if k.startswith("CONVEYOR_")}
         self._remote = ray.remote(max_retries=0)(_run_in_worker)
 
     def submit(self, task: StepTask) -> Future[StepOutcome]:
