@@ -6,32 +6,36 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import lightgbm as lgb
 import numpy as np
+import pandas as pd
 import pytest
 import xgboost as xgb
 
 from conveyor.artifacts import open_artifact_store
 from conveyor.core import TORCH_CLASSES, UntrustedContentError
 from conveyor.pipelines.materializers import UntrustedTypeError, load_value, save_value
-from conveyor.registry.flavors import UntrustedModelError, get_flavor
+from conveyor.registry.flavors import FlavorError, UntrustedModelError, get_flavor
 
 X = np.random.default_rng(0).normal(size=(60, 3))
 Y = (X[:, 0] > 0).astype(int)
 
 
 @pytest.fixture
-def payload(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def payload(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """An importable module ``payload_recorded`` that creates a marker file when imported."""
     marker = tmp_path / "imported.txt"
     (tmp_path / "payload_recorded.py").write_text(
-        f"open({str(marker)!r}, 'w').write('x')\nclass Evil:\n    pass\n", encoding="utf-8"
+        f"import pathlib\npathlib.Path({str(marker)!r}).write_text('x')\nclass Evil:\n    pass\n",
+        encoding="utf-8",
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    return marker
+    yield marker
+    sys.modules.pop("payload_recorded", None)  # a trusted load imported it
 
 
 @pytest.mark.parametrize("flavor", ["xgboost", "lightgbm"])
@@ -202,3 +206,44 @@ def test_exact_list_classes_load_without_trust(tmp_path: Path) -> None:
     meta = flavor.save(module, tmp_path)
     loaded = flavor.load(tmp_path, meta).model
     assert torch.equal(loaded.weight, module.weight)
+
+
+class _Echo:
+    """A pyfunc model of the project's own code: the test module is imported, not installed."""
+
+    def save(self, folder: Path) -> None:
+        (folder / "echo.txt").write_text("echo", encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path) -> _Echo:
+        return cls()
+
+    def predict(self, frame: Any) -> Any:
+        return np.zeros(len(frame))
+
+
+@pytest.mark.parametrize("recorded", ["payload_recorded:Evil", "this:Zen", "subprocess:Popen"])
+def test_a_crafted_pyfunc_class_is_refused_without_importing_its_module(
+    recorded: str, payload: Path, tmp_path: Path
+) -> None:
+    sys.modules.pop("this", None)
+    loader = get_flavor("pyfunc")
+    folder = tmp_path / "m"
+    folder.mkdir()
+    meta = loader.save(_Echo(), folder)
+    assert loader.load(folder, meta).predict(pd.DataFrame(X[:2])).shape == (2,)
+    with pytest.raises(UntrustedModelError, match=re.escape(recorded)):
+        loader.load(folder, {**meta, "class": recorded})
+    assert not payload.exists()
+    assert "payload_recorded" not in sys.modules
+    assert "this" not in sys.modules
+
+
+def test_a_trusted_pyfunc_version_imports_its_class(payload: Path, tmp_path: Path) -> None:
+    loader = get_flavor("pyfunc")
+    folder = tmp_path / "m"
+    folder.mkdir()
+    meta = loader.save(_Echo(), folder)
+    with pytest.raises(FlavorError, match="save/load/predict"):
+        loader.load(folder, {**meta, "class": "payload_recorded:Evil"}, trusted=True)
+    assert payload.exists()  # trusted: imported, as the author asked

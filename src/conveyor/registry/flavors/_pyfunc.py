@@ -3,7 +3,12 @@
 The class must define ``save(folder)`` (an instance method writing its own files),
 ``load(folder)`` (a classmethod or staticmethod returning an instance) and
 ``predict(frame)``. Only its importable class path is recorded: loading imports the
-project's own code, it never unpickles anything.
+project's own code, it never unpickles anything. Loading runs that class's code, so the
+recorded class path is under the load policy (:func:`conveyor.core.check_model_class`):
+before anything is imported, the version must be trusted or the class must be the
+project's own code that the running process has already imported (as in the pipeline that
+trained it); a fresh process (``conveyor serve``) needs a version registered with
+``trusted=True``.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from conveyor.registry.flavors._base import (
     ObjectPredictor,
     Predictor,
     class_path,
-    import_class,
+    recorded_class,
     refuse_local_class,
 )
 from conveyor.registry.flavors._errors import FlavorError
@@ -41,7 +46,15 @@ class PyfuncFlavor(Flavor):
         return {"class": class_path(type(model)), "files": FILES}
 
     def load(self, folder: Path, meta: dict[str, Any], *, trusted: bool = False) -> Predictor:
-        cls = import_class(str(meta.get("class", "")), flavor=self.name)
+        cls = recorded_class(
+            meta,
+            (),
+            base=(object,),
+            base_name="class with save/load/predict",
+            flavor=self.name,
+            trusted=trusted,
+            project=True,
+        )
         if not self.handles_class(cls):
             raise FlavorError(
                 f"Recorded class {meta.get('class')!r} has no save/load/predict methods.",
