@@ -59,6 +59,6 @@ __all__ = [
     "find_root",
     "load_settings",
     "process_env",
-    "set_process_env",
     "render_default_config",
+    "set_process_env",
 ]

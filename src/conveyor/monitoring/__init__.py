@@ -32,6 +32,7 @@ from conveyor.monitoring._drift import FeatureSettings, assess_drift, parse_feat
 from conveyor.monitoring._errors import DriftTestError, InvalidWindowError, MonitoringError
 from conveyor.monitoring._performance import METRICS, metric_with_ci, wilson_interval
 from conveyor.monitoring._records import open_alerts, report_history
+from conveyor.monitoring._records_base import BaseMonitoringRecords
 from conveyor.monitoring._reference import (
     CategoricalReference,
     NumericReference,
@@ -47,14 +48,17 @@ from conveyor.monitoring._registry import (
     register_drift_test,
     unregister_drift_test,
 )
-from conveyor.monitoring._report import MonitoringReport
+from conveyor.monitoring._report import Alert, MonitoringReport
 from conveyor.monitoring._run import default_metric, latest_report, monitor_run
+from conveyor.monitoring._sql import SqlMonitoringRecords
 from conveyor.monitoring._window import WindowSpec, parse_window
 
 if TYPE_CHECKING:
     from typing import Any
 
 __all__ = [
+    "Alert",
+    "BaseMonitoringRecords",
     "CategoricalReference",
     "ChiSquareTest",
     "DETECTORS",
@@ -75,6 +79,7 @@ __all__ = [
     "PopulationStabilityTest",
     "Reference",
     "SMALL_SAMPLE",
+    "SqlMonitoringRecords",
     "Statistic",
     "VERDICTS",
     "WassersteinTest",

@@ -14,13 +14,13 @@ if TYPE_CHECKING:
     import pandas as pd
 
 from conveyor.artifacts import ArtifactStore, GcResult, MasterKey, open_artifact_store
-from conveyor.config import Settings, find_project, find_root, load_settings
+from conveyor.config import Settings, find_project, find_root, load_settings, process_env
 from conveyor.core import Actor
 from conveyor.data import DatasetRegistry
 from conveyor.deployments import DeploymentStore
 from conveyor.errors import EncryptionKeyError
 from conveyor.explain import ExplainError, global_importance
-from conveyor.notify import Notifier
+from conveyor.notify import BaseNotifier, resolve_notifier
 from conveyor.predictions import PredictionLog
 from conveyor.registry import ModelRegistry
 from conveyor.store import AuditEvent, AuditVerification, MetadataStore, open_store
@@ -57,7 +57,13 @@ class Workspace:
         self.artifacts = artifacts
         self.actor = actor
         self.datasets = DatasetRegistry(store, artifacts, actor=actor, root=settings.root)
-        self.runs = RunTracker(store, artifacts, actor=actor, root=settings.root)
+        self.runs = RunTracker(
+            store,
+            artifacts,
+            actor=actor,
+            root=settings.root,
+            heartbeat_timeout_s=settings.config.runs.heartbeat_timeout_s,
+        )
         self.predictions = PredictionLog(store, artifacts, actor=actor, root=settings.root)
         self.deployments = DeploymentStore(store, actor=actor)
         self.models = ModelRegistry(
@@ -68,7 +74,7 @@ class Workspace:
             importance_fn=_importance,
             lineage=WorkspaceLineage(self.runs, self.datasets),
         )
-        self._notifier: Notifier | None = None
+        self._notifier: BaseNotifier | None = None
         self._notifier_lock = threading.Lock()
 
     @classmethod
@@ -89,7 +95,8 @@ class Workspace:
                 ``require_project``).
             actor: Who the changes made through this workspace are attributed to; default
                 ``CONVEYOR_ACTOR`` or the operating-system user.
-            env: Environment for ``CONVEYOR_*`` overrides (default ``os.environ``).
+            env: Environment for ``CONVEYOR_*`` overrides (default: the process's,
+                :func:`conveyor.config.process_env`).
             search_parents: Look for ``conveyor.yaml`` in parent folders too.
             require_project: Refuse to open a folder that is not inside a project instead
                 of running on defaults (and creating ``.conveyor/`` there). The CLI sets it.
@@ -100,7 +107,7 @@ class Workspace:
             StoreError: The metadata store cannot be opened or migrated.
             EncryptionKeyError: Encryption is enabled but no master key is available.
         """
-        env = os.environ if env is None else env
+        env = process_env() if env is None else env
         if require_project:
             root = find_project(path, search_parents=search_parents)
         else:
@@ -189,14 +196,15 @@ class Workspace:
                 pass
         return result
 
-    def notifier(self) -> Notifier:
-        """The notifier for the configured ``webhooks``, built once per workspace.
+    def notifier(self) -> BaseNotifier:
+        """This workspace's notifier, built once by :func:`conveyor.notify.resolve_notifier`.
 
-        It is built from the full settings, including the environment they were loaded
-        with, so ``webhooks.endpoints[].secret_env`` secrets are found; failed deliveries
-        are recorded as ``notify.failed`` by this workspace's actor. :meth:`close` delivers
-        what is still queued (within a bound) before the stores close. With no endpoints
-        configured it accepts events and sends nothing.
+        With endpoints under ``webhooks:``, a ``WebhookNotifier`` posting to them, built
+        from the full settings, including the environment they were loaded with, so
+        ``webhooks.endpoints[].secret_env`` secrets are found; failed deliveries are
+        recorded as ``notify.failed`` by this workspace's actor. Without endpoints, a
+        ``LogNotifier`` writing to the ``conveyor.notify`` logger. :meth:`close` delivers
+        what is still queued (within a bound) before the stores close.
 
         Raises:
             NotifyConfigError: An endpoint's host is not allowed, or its ``secret_env``
@@ -208,12 +216,7 @@ class Workspace:
         """
         with self._notifier_lock:
             if self._notifier is None:
-                self._notifier = Notifier(
-                    self.settings.config.webhooks,
-                    env=self.settings.environ,
-                    store=self.store,
-                    actor=self.actor,
-                )
+                self._notifier = resolve_notifier(self.settings, store=self.store, actor=self.actor)
             return self._notifier
 
     def close(self, *, notify_timeout_s: float = 10.0) -> None:
