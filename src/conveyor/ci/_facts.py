@@ -91,7 +91,7 @@ def gather_facts(ws: Workspace) -> ProjectFacts:
         pipeline=pipeline,
         has_schema=records.has_schemas(),
         decided=records.has_decisions(),
-        tuned=bool(ws.runs.list(kind="tune", limit=1)),
+        tuned=bool(ws.runs.records.list_runs(kind="tune", limit=1)),  # a read: no reaping
         pinned=bool(LockFile.load(ws.root).entries),
         encrypted=config.store.encryption.enabled,
         ci_workflow=workflow,
