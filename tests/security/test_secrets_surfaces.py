@@ -26,7 +26,8 @@ from sqlalchemy import select
 from conveyor.cli import main
 from conveyor.core import Actor, utcnow
 from conveyor.notify import NotifyConfigError
-from conveyor.store import AutomationEventRow, DeploymentTransitionRow
+from conveyor.store._automation_models import AutomationEventRow
+from conveyor.store._deployment_models import DeploymentTransitionRow
 from conveyor.workspace import Workspace
 
 DB_PASSWORD = "dbpass-Q7w1"

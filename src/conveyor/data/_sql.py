@@ -13,7 +13,7 @@ from conveyor.data._base import BaseDatasetRecords, owner_of
 from conveyor.data._errors import DatasetVersionConflictError
 from conveyor.data._models import DatasetSummary, DatasetVersion
 from conveyor.store import MetadataStore, WriteTx
-from conveyor.store._models import ArtifactRefRow, DatasetRow, DatasetVersionRow
+from conveyor.store._data_models import DatasetRow, DatasetVersionRow
 
 
 def _to_version(name: str, row: DatasetVersionRow) -> DatasetVersion:
@@ -81,8 +81,7 @@ def _insert(
     """The version's row and the references that keep its objects through gc."""
     tx.session.add(_to_row(version, dataset_id))
     owner = owner_of(version.name, version.version)
-    for digest in sorted({version.content_hash, *objects}):
-        tx.session.add(ArtifactRefRow(hash=digest, owner=owner))
+    tx.reference(owner, sorted({version.content_hash, *objects}))
 
 
 def _create_dataset(tx: WriteTx, first: DatasetVersion, actor: Actor) -> int:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from conveyor.core import Actor, utcnow
 from conveyor.monitoring._records_base import BaseMonitoringRecords
 from conveyor.monitoring._report import Alert, MonitoringReport
-from conveyor.store import ArtifactRefRow, MetadataStore, WriteTx
+from conveyor.store import MetadataStore, WriteTx
 from conveyor.store._monitoring_models import AlertRow, MonitoringReportRow
 
 
@@ -85,7 +85,7 @@ class SqlMonitoringRecords(BaseMonitoringRecords):
             )
             tx.session.add(row)
             tx.session.flush()
-            tx.session.add(ArtifactRefRow(hash=content_hash, owner=f"monitoring_report:{row.id}"))
+            tx.reference(f"monitoring_report:{row.id}", [content_hash])
             tx.details = {"report": row.id, "verdict": verdict, "model": f"{model}@{version}"}
             return _report(row)
 

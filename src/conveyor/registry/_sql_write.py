@@ -22,7 +22,6 @@ from conveyor.registry._sql_lookup import (
     version_of,
 )
 from conveyor.store import WriteTx
-from conveyor.store._models import ArtifactRefRow
 from conveyor.store._registry_models import (
     ModelAliasEventRow,
     ModelAliasRow,
@@ -111,8 +110,7 @@ def insert_version(
     )
     session.add(row)
     owner = owner_of(name, number)
-    for digest in sorted(new.object_hashes):
-        session.add(ArtifactRefRow(hash=digest, owner=owner))
+    tx.reference(owner, sorted(new.object_hashes))
     session.flush()
     tx.target = owner
     tx.details.update(

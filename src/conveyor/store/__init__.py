@@ -5,84 +5,45 @@ migrations that build them), opening a store by URL (:func:`open_store`), sessio
 reads, and audited write transactions: every :meth:`MetadataStore.write` appends one
 hash-chained :class:`AuditEvent` in the same transaction as the change, and
 :meth:`MetadataStore.verify_audit` proves the log was not altered. Adding a table: declare
-its model on :class:`Base` in the owning package's module (or ``_models.py`` for store-wide
-tables), then add a hand-written migration ``migrations/versions/NNNN_<topic>.py`` with
-``revision = "NNNN"`` and ``down_revision`` set to the previous newest revision, building
-the table with ``op.create_table`` (use ``op.batch_alter_table`` to change existing tables,
-which SQLite requires); name constraints as :data:`NAMING_CONVENTION` does. The
-``tests/integration/store`` suite checks that the migrated schema matches the models, and
-``open_store`` applies the new revision exactly once per database.
+its model on :class:`Base` in ``_<package>_models.py`` (``_models.py`` for the store's own
+tables), import that module below, let only the owning package's SQL module import it (a
+``forbidden`` contract in ``pyproject.toml``), then add a hand-written migration
+``migrations/versions/NNNN_<topic>.py`` with ``revision = "NNNN"`` and ``down_revision`` set
+to the previous newest revision, building the table with ``op.create_table`` (use
+``op.batch_alter_table`` to change existing tables, which SQLite requires); name constraints
+as :data:`NAMING_CONVENTION` does. The ``tests/integration/store`` suite checks that the
+migrated schema matches the models, and ``open_store`` applies the new revision exactly once
+per database.
 """
 
 from __future__ import annotations
 
+# Every table module is imported so ``Base.metadata`` holds the whole schema. The row
+# classes are not exported: each belongs to one records package, whose SQL module alone may
+# import it (import-linter contracts in pyproject.toml; docs/decisions/0014).
+from conveyor.store import (  # noqa: F401
+    _automation_models,
+    _check_models,
+    _data_models,
+    _deployment_models,
+    _monitoring_models,
+    _prediction_models,
+    _registry_models,
+    _tracking_models,
+)
 from conveyor.store._audit import GENESIS_HASH, AuditEvent, AuditVerification
-from conveyor.store._automation_models import (
-    AgentLeaseRow,
-    AutomationEventRow,
-    TriggerStateRow,
-)
-from conveyor.store._check_models import CheckResultRow, DataSchemaRow, GateDecisionRow
-from conveyor.store._deployment_models import DeploymentRow, DeploymentTransitionRow
 from conveyor.store._migrate import head_revision
-from conveyor.store._models import (
-    NAMING_CONVENTION,
-    ArtifactRefRow,
-    AuditEventRow,
-    Base,
-    DatasetRow,
-    DatasetVersionRow,
-    UTCDateTime,
-)
-from conveyor.store._monitoring_models import AlertRow, MonitoringReportRow
-from conveyor.store._prediction_models import FeedbackRow, PredictionBatchRow
-from conveyor.store._registry_models import (
-    ModelAliasEventRow,
-    ModelAliasRow,
-    ModelRow,
-    ModelVersionRow,
-)
+from conveyor.store._models import NAMING_CONVENTION, ArtifactRefRow, Base, UTCDateTime
 from conveyor.store._store import MetadataStore, WriteTx, open_store
-from conveyor.store._tracking_models import (
-    RunArtifactRow,
-    RunDatasetRow,
-    RunMetricRow,
-    RunOutputRow,
-    RunRow,
-)
 
 __all__ = [
-    "AgentLeaseRow",
-    "AlertRow",
     "ArtifactRefRow",
     "AuditEvent",
-    "AuditEventRow",
     "AuditVerification",
-    "AutomationEventRow",
     "Base",
-    "CheckResultRow",
-    "DataSchemaRow",
-    "DatasetRow",
-    "DatasetVersionRow",
-    "DeploymentRow",
-    "DeploymentTransitionRow",
-    "FeedbackRow",
     "GENESIS_HASH",
-    "GateDecisionRow",
     "MetadataStore",
-    "ModelAliasEventRow",
-    "ModelAliasRow",
-    "ModelRow",
-    "ModelVersionRow",
-    "MonitoringReportRow",
     "NAMING_CONVENTION",
-    "PredictionBatchRow",
-    "RunArtifactRow",
-    "RunDatasetRow",
-    "RunMetricRow",
-    "RunOutputRow",
-    "RunRow",
-    "TriggerStateRow",
     "UTCDateTime",
     "WriteTx",
     "head_revision",

@@ -11,20 +11,15 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
     DateTime,
     Dialect,
-    ForeignKey,
-    Index,
     Integer,
     MetaData,
     String,
-    Text,
     TypeDecorator,
-    UniqueConstraint,
 )
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 #: JSON for descriptive documents (schemas, profiles). Audit details use plain ``JSON`` on
 #: every dialect: JSONB rewrites numbers (1e20 -> 100000000000000000000), which would
@@ -93,49 +88,6 @@ class AuditEventRow(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
-
-
-class DatasetRow(Base):
-    """A named dataset; its content lives in :class:`DatasetVersionRow` records."""
-
-    __tablename__ = "datasets"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(128), unique=True)
-    created_at: Mapped[datetime]
-    created_by: Mapped[str] = mapped_column(String(128))
-
-    versions: Mapped[list[DatasetVersionRow]] = relationship(
-        back_populates="dataset", order_by="DatasetVersionRow.version"
-    )
-
-
-class DatasetVersionRow(Base):
-    """One immutable version of a dataset (a table, a file or a folder)."""
-
-    __tablename__ = "dataset_versions"
-    __table_args__ = (
-        UniqueConstraint("dataset_id", "version"),
-        Index("ix_dataset_versions_dataset_id_content_hash", "dataset_id", "content_hash"),
-    )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"))
-    version: Mapped[int] = mapped_column(Integer)
-    kind: Mapped[str] = mapped_column(String(16))
-    content_hash: Mapped[str] = mapped_column(String(64))
-    size_bytes: Mapped[int] = mapped_column(BigInteger)
-    file_count: Mapped[int] = mapped_column(Integer)
-    row_count: Mapped[int | None] = mapped_column(BigInteger)
-    schema: Mapped[dict[str, Any] | None]
-    profile: Mapped[dict[str, Any] | None]
-    parent_version: Mapped[int | None] = mapped_column(Integer)
-    message: Mapped[str | None] = mapped_column(Text)
-    source: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime]
-    created_by: Mapped[str] = mapped_column(String(128))
-
-    dataset: Mapped[DatasetRow] = relationship(back_populates="versions")
 
 
 class ArtifactRefRow(Base):

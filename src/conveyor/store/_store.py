@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, TypeVar
@@ -67,6 +67,26 @@ class WriteTx:
         self.event: AuditEvent | None = None
         self.committing = False
 
+    def reference(self, owner: str, hashes: Iterable[str], *, existing_ok: bool = False) -> None:
+        """Record that ``owner`` (``"run:ID"``, ``"model:NAME@V"``) points at artifacts.
+
+        ``conveyor gc`` keeps exactly the referenced hashes; recording the references in
+        the same transaction as the record that needs them means no gc can run between.
+
+        Args:
+            owner: The record that holds the artifacts.
+            hashes: Content hashes it points at.
+            existing_ok: A reference already recorded is kept (one lookup per hash);
+                otherwise a duplicate fails the transaction, which is cheaper for new
+                owners with many objects.
+        """
+        for digest in hashes:
+            row = ArtifactRefRow(hash=digest, owner=owner)
+            if existing_ok:
+                self.session.merge(row)
+            else:
+                self.session.add(row)
+
 
 class MetadataStore:
     """Metadata records in SQLite or PostgreSQL, every change audited in its transaction.
@@ -114,7 +134,7 @@ class MetadataStore:
 
         Example:
             >>> with store.read() as session:  # doctest: +SKIP
-            ...     names = session.scalars(select(DatasetRow.name)).all()
+            ...     owners = session.scalars(select(ArtifactRefRow.owner)).all()
         """
         with self._translate_errors(), Session(self.engine) as session:
             yield session
@@ -141,8 +161,8 @@ class MetadataStore:
             StoreReadOnlyError: The database cannot be written.
 
         Example:
-            >>> with store.write(actor, "dataset.create", "dataset:orders") as tx:  # doctest: +SKIP
-            ...     tx.session.add(DatasetRow(name="orders", created_at=utcnow(), created_by="me"))
+            >>> with store.write(actor, "dataset.add", "dataset:orders@1") as tx:  # doctest: +SKIP
+            ...     tx.reference("dataset:orders@1", [content_hash])
         """
         tx: WriteTx | None = None
         try:

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError as SQLIntegrityError
 from sqlalchemy.orm import Session
 
 from conveyor.core import Actor
-from conveyor.store import ArtifactRefRow, MetadataStore, WriteTx
+from conveyor.store import MetadataStore, WriteTx
 from conveyor.store._tracking_models import (
     RunArtifactRow,
     RunDatasetRow,
@@ -128,7 +128,7 @@ class SqlRunRecords(BaseRunRecords):
             if extra:
                 row.tags = {**(row.tags or {}), **extra}
             if outputs:
-                _write_outputs(tx.session, run_id, outputs)
+                _write_outputs(tx, run_id, outputs)
             return _run(row)
 
         return self._store.transact(actor, "run.finish", f"run:{run_id}", body, details=details)
@@ -255,7 +255,7 @@ class SqlRunRecords(BaseRunRecords):
     def add_outputs(self, actor: Actor, run_id: str, outputs: Sequence[OutputRecord]) -> None:
         def body(tx: WriteTx) -> None:
             _row(tx.session, run_id)
-            _write_outputs(tx.session, run_id, outputs)
+            _write_outputs(tx, run_id, outputs)
 
         self._store.transact(
             actor,
@@ -291,7 +291,7 @@ class SqlRunRecords(BaseRunRecords):
                     run_id=run_id, name=name, hash=hash, size=size, media_type=media_type
                 )
             )
-            tx.session.merge(ArtifactRefRow(hash=hash, owner=f"run:{run_id}"))
+            tx.reference(f"run:{run_id}", [hash], existing_ok=True)
 
         self._store.transact(
             actor,
@@ -330,9 +330,9 @@ def _point(row: RunMetricRow) -> MetricPoint:
     return MetricPoint(row.key, math.nan if row.value is None else row.value, row.step, row.at)
 
 
-def _write_outputs(session: Session, run_id: str, outputs: Sequence[OutputRecord]) -> None:
+def _write_outputs(tx: WriteTx, run_id: str, outputs: Sequence[OutputRecord]) -> None:
     for out in outputs:
-        session.merge(
+        tx.session.merge(
             RunOutputRow(
                 run_id=run_id,
                 name=out.name,
@@ -344,5 +344,4 @@ def _write_outputs(session: Session, run_id: str, outputs: Sequence[OutputRecord
                 meta=dict(out.meta),
             )
         )
-    for digest in {out.hash for out in outputs}:
-        session.merge(ArtifactRefRow(hash=digest, owner=f"run:{run_id}"))
+    tx.reference(f"run:{run_id}", {out.hash for out in outputs}, existing_ok=True)

@@ -12,7 +12,7 @@ from sqlalchemy import update
 from conveyor.data import CheckoutConflictError, CheckoutPathError
 from conveyor.data._manifest import manifest_bytes
 from conveyor.errors import IntegrityError
-from conveyor.store import DatasetVersionRow
+from conveyor.store._data_models import DatasetVersionRow
 
 
 def _add_folder(ws: Workspace, tmp_path: Path) -> str:

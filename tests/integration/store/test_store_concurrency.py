@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import func, select
 
 from conveyor.core import Actor, utcnow
-from conveyor.store import DatasetRow, DatasetVersionRow, WriteTx, open_store
+from conveyor.store import WriteTx, open_store
+from conveyor.store._data_models import DatasetRow, DatasetVersionRow
 
 PROCESSES = 4
 VERSIONS_EACH = 25

@@ -15,16 +15,15 @@ from conveyor.core import Actor, utcnow
 from conveyor.errors import StoreError
 from conveyor.store import (
     GENESIS_HASH,
-    ArtifactRefRow,
     Base,
-    DatasetRow,
-    DatasetVersionRow,
     MetadataStore,
     WriteTx,
     head_revision,
     open_store,
 )
+from conveyor.store._data_models import DatasetRow, DatasetVersionRow
 from conveyor.store._migrate import VERSION_TABLE
+from conveyor.store._models import ArtifactRefRow
 
 ALICE = Actor("alice")
 
