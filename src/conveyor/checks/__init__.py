@@ -34,16 +34,7 @@ from conveyor.checks._config import specs_from_config, validate_config
 from conveyor.checks._context import CheckContext
 from conveyor.checks._decision import Decision, GateDecision
 from conveyor.checks._gates import FIRST_MODEL_REASON, evaluate_gates, expected_divergence
-from conveyor.checks._records import (
-    check_records,
-    latest_decision,
-    list_decisions,
-    list_results,
-    record_decision,
-    record_suite,
-)
-from conveyor.checks._records_base import BaseCheckRecords, CheckRecord, SchemaRecord
-from conveyor.checks._registry import (
+from conveyor.checks._plugins import (
     ENTRY_POINT_GROUP,
     CheckRegistryError,
     UnknownCheckError,
@@ -53,6 +44,15 @@ from conveyor.checks._registry import (
     register_check,
     unregister_check,
 )
+from conveyor.checks._records import (
+    check_records,
+    latest_decision,
+    list_decisions,
+    list_results,
+    record_decision,
+    record_suite,
+)
+from conveyor.checks._records_base import BaseCheckRecords, CheckRecord, SchemaRecord
 from conveyor.checks._sql import SqlCheckRecords
 from conveyor.checks._suite import CheckSpec, CheckSuite, Gate, SuiteResult, run_checks
 from conveyor.checks.reports import (

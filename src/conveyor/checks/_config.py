@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-from conveyor.checks._registry import UnknownCheckError, available_checks
+from conveyor.checks._plugins import UnknownCheckError, available_checks
 from conveyor.checks._suite import CheckSpec, resolve_specs
 from conveyor.config import ConveyorConfig
 from conveyor.errors import ConfigError

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.checks._base import CheckResult
 from conveyor.checks._decision import Decision, GateDecision
+from conveyor.checks._plugins import get_check
 from conveyor.checks._records import record_decision
-from conveyor.checks._registry import get_check
 from conveyor.checks._suite import CheckSpec, SuiteResult
 from conveyor.errors import ConveyorError
 

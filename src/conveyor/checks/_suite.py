@@ -29,8 +29,8 @@ from conveyor.checks._base import (
     non_finite,
 )
 from conveyor.checks._context import CheckContext
+from conveyor.checks._plugins import CheckRegistryError, get_check
 from conveyor.checks._records import record_suite
-from conveyor.checks._registry import CheckRegistryError, get_check
 from conveyor.errors import ConfigError, ConveyorError
 
 

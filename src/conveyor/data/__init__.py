@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from conveyor.data._base import BaseDatasetRecords
 from conveyor.data._checkout import CHECKOUT_FORMATS, CheckoutFormat
+from conveyor.data._dataset_registry import DatasetRegistry
 from conveyor.data._diff import DatasetDiff
 from conveyor.data._errors import (
     CheckoutConflictError,
@@ -27,7 +28,6 @@ from conveyor.data._manifest import manifest_bytes, manifest_hash
 from conveyor.data._models import DatasetSummary, DatasetVersion, PullResult, PushResult
 from conveyor.data._profile import compute_profile
 from conveyor.data._refs import DatasetRef, parse_dataset_ref
-from conveyor.data._registry import DatasetRegistry
 from conveyor.data._scan import AddStats
 from conveyor.data._sql import SqlDatasetRecords
 

@@ -31,15 +31,7 @@ from conveyor.monitoring._concept import DETECTORS, detect_changes
 from conveyor.monitoring._drift import FeatureSettings, assess_drift, parse_feature_settings
 from conveyor.monitoring._errors import DriftTestError, InvalidWindowError, MonitoringError
 from conveyor.monitoring._performance import METRICS, metric_with_ci, wilson_interval
-from conveyor.monitoring._records import open_alerts, report_history
-from conveyor.monitoring._records_base import BaseMonitoringRecords
-from conveyor.monitoring._reference import (
-    CategoricalReference,
-    NumericReference,
-    Reference,
-    reference_from_profile,
-)
-from conveyor.monitoring._registry import (
+from conveyor.monitoring._plugins import (
     ENTRY_POINT_GROUP,
     SMALL_SAMPLE,
     available_drift_tests,
@@ -47,6 +39,14 @@ from conveyor.monitoring._registry import (
     get_drift_test,
     register_drift_test,
     unregister_drift_test,
+)
+from conveyor.monitoring._records import open_alerts, report_history
+from conveyor.monitoring._records_base import BaseMonitoringRecords
+from conveyor.monitoring._reference import (
+    CategoricalReference,
+    NumericReference,
+    Reference,
+    reference_from_profile,
 )
 from conveyor.monitoring._report import Alert, MonitoringReport
 from conveyor.monitoring._run import default_metric, latest_report, monitor_run

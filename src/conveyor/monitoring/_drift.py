@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 from conveyor.monitoring._base import category_table, numeric_bins
 from conveyor.monitoring._errors import DriftTestError
 from conveyor.monitoring._features import ColumnSummary, summarise_column
+from conveyor.monitoring._plugins import default_test, get_drift_test
 from conveyor.monitoring._reference import (
     CategoricalReference,
     NumericReference,
     Reference,
     reference_from_profile,
 )
-from conveyor.monitoring._registry import default_test, get_drift_test
 
 if TYPE_CHECKING:
     import pandas as pd

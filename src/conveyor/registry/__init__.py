@@ -26,6 +26,7 @@ from conveyor.registry._errors import (
     ModelVersionNotFoundError,
     RegistrationError,
 )
+from conveyor.registry._model_registry import ModelRegistry
 from conveyor.registry._models import (
     AliasEvent,
     HistoryEntry,
@@ -36,7 +37,6 @@ from conveyor.registry._models import (
 )
 from conveyor.registry._prepare import ImportanceFn, PreparedModel, prepare_files, prepare_model
 from conveyor.registry._refs import ModelRef, parse_model_ref, validate_alias
-from conveyor.registry._registry import ModelRegistry
 from conveyor.registry._sql import SqlModelRecords
 from conveyor.registry._text import inert
 

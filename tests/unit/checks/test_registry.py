@@ -17,7 +17,7 @@ from conveyor.checks import (
     CheckRegistryError,
     CheckResult,
     UnknownCheckError,
-    _registry,
+    _plugins,
     available_checks,
     get_check,
     load_entry_points,
@@ -55,7 +55,7 @@ def test_every_built_in_check_is_listed_without_importing_it() -> None:
 
 
 def test_built_ins_are_declared_as_module_and_class() -> None:
-    for name, target in _registry.BUILTINS.items():
+    for name, target in _plugins.BUILTINS.items():
         module, sep, cls = target.partition(":")
         assert sep == ":", name
         assert module.startswith("conveyor."), name
@@ -90,7 +90,7 @@ def test_registering_a_non_check_is_refused() -> None:
 def test_built_in_whose_module_fails_to_import_gives_a_clear_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setitem(_registry.BUILTINS, "broken", "conveyor.checks._missing_mod:BrokenCheck")
+    monkeypatch.setitem(_plugins.BUILTINS, "broken", "conveyor.checks._missing_mod:BrokenCheck")
     with pytest.raises(CheckRegistryError, match="built-in check 'broken' could not be loaded"):
         get_check("broken")
 
@@ -153,9 +153,9 @@ def installed_plugin(plugin_module: str, tmp_path: Path) -> Iterator[str]:
         f"[{ENTRY_POINT_GROUP}]\nacme = {plugin_module}:AcmeCheck\n"
         f"latency = {plugin_module}:PluginLatencyCheck\n"
     )
-    _registry.reset_plugins()
+    _plugins.reset_plugins()
     yield "acme"
-    _registry.reset_plugins()  # the next lookup reads the entry points without it
+    _plugins.reset_plugins()  # the next lookup reads the entry points without it
 
 
 def test_installed_plugins_are_looked_up_before_built_ins(installed_plugin: str) -> None:
@@ -168,7 +168,7 @@ def test_installed_plugins_are_read_once_until_reset(tmp_path: Path, installed_p
     assert installed_plugin in available_checks()
     (tmp_path / "acme_checks-1.0.dist-info" / "entry_points.txt").write_text("")
     assert installed_plugin in available_checks()  # cached for the process
-    _registry.reset_plugins()
+    _plugins.reset_plugins()
     assert installed_plugin not in available_checks()
 
 

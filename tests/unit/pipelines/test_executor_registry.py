@@ -23,7 +23,7 @@ from conveyor.pipelines.executors import (
     resolve_executor,
     unregister_executor,
 )
-from conveyor.pipelines.executors._registry import _REGISTRY
+from conveyor.pipelines.executors._plugins import _REGISTRY
 
 
 class InlineExecutor(Executor):

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from conveyor.pipelines.executors._base import Executor, StepOutcome, StepTask, resolve_executor
 from conveyor.pipelines.executors._local import LocalExecutor
-from conveyor.pipelines.executors._ray import RayExecutor
-from conveyor.pipelines.executors._registry import (
+from conveyor.pipelines.executors._plugins import (
     ENTRY_POINT_GROUP,
     available_executors,
     get_executor,
     register_executor,
     unregister_executor,
 )
+from conveyor.pipelines.executors._ray import RayExecutor
 
 __all__ = [
     "ENTRY_POINT_GROUP",

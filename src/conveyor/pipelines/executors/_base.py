@@ -111,6 +111,6 @@ def resolve_executor(
     """
     if isinstance(executor, Executor):
         return executor
-    from conveyor.pipelines.executors._registry import get_executor
+    from conveyor.pipelines.executors._plugins import get_executor
 
     return get_executor(executor).create(max_workers=max_workers, ray_address=ray_address)

@@ -21,7 +21,7 @@ from conveyor.pipelines.materializers._errors import (
     MaterializerNotFoundError,
     UnsupportedTypeError,
 )
-from conveyor.pipelines.materializers._registry import ENTRY_POINT_GROUP, MaterializerRegistry
+from conveyor.pipelines.materializers._plugins import ENTRY_POINT_GROUP, MaterializerRegistry
 from conveyor.pipelines.materializers._values import (
     SavedValue,
     get_materializer,

@@ -12,7 +12,7 @@ from conveyor.artifacts import ArtifactStore
 from conveyor.pipelines.materializers._base import Materializer, qualified_name
 from conveyor.pipelines.materializers._errors import MaterializerError
 from conveyor.pipelines.materializers._models import FlavorMaterializer
-from conveyor.pipelines.materializers._registry import MaterializerRegistry
+from conveyor.pipelines.materializers._plugins import MaterializerRegistry
 
 _REGISTRY = MaterializerRegistry()
 _M = TypeVar("_M", bound=type[Materializer])

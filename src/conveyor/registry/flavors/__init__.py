@@ -29,7 +29,7 @@ from conveyor.registry.flavors._onnx import (
     parity_frame,
 )
 from conveyor.registry.flavors._onnx_convert import OnnxConversion, convert_to_onnx, to_onnx
-from conveyor.registry.flavors._registry import (
+from conveyor.registry.flavors._plugins import (
     ENTRY_POINT_GROUP,
     flavor_for,
     flavor_names,
