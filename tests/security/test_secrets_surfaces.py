@@ -25,9 +25,9 @@ from sqlalchemy import select
 
 from conveyor.cli import main
 from conveyor.core import Actor, utcnow
+from conveyor.deployments import Variant
 from conveyor.notify import NotifyConfigError
 from conveyor.store._automation_models import AutomationEventRow
-from conveyor.store._deployment_models import DeploymentTransitionRow
 from conveyor.workspace import Workspace
 
 DB_PASSWORD = "dbpass-Q7w1"
@@ -170,24 +170,19 @@ def test_agent_events_are_stored_redacted(project: Path) -> None:
 
 def test_deployment_history_is_stored_redacted(project: Path) -> None:
     with Workspace.open(project) as ws:
-        with ws.store.write(Actor("ops"), "deploy.rollback", "deployment:staging") as tx:
-            tx.session.add(
-                DeploymentTransitionRow(
-                    environment="staging",
-                    revision=1,
-                    action="rollback",
-                    from_state=None,
-                    to_state="stable",
-                    variants=[],
-                    reason=f"dashboard {_hook_url(2)} showed errors",
-                    actor="ops",
-                    at=utcnow(),
-                    details={"source": _hook_url(2)},
-                )
-            )
-        with ws.store.read() as session:
-            row = session.scalars(select(DeploymentTransitionRow)).one()
-            _assert_clean(row.reason, json.dumps(row.details))
+        ws.deployments.transition(
+            "staging",
+            expected_revision=None,
+            action="rollback",
+            reason=f"dashboard {_hook_url(2)} showed errors",
+            details={"source": _hook_url(2)},
+            strategy="replace",
+            state="stable",
+            variants=(Variant("churn", 1, "champion", 100.0),),
+        )
+        (kept,) = ws.deployments.history("staging")
+        _assert_clean(kept.reason, json.dumps(kept.details))
+        assert "ops:***@127.0.0.1:2/hook?token=***&team=ml" in kept.reason
 
 
 def test_notifier_configuration_errors_carry_no_secret(

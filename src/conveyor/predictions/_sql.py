@@ -18,7 +18,7 @@ from conveyor.predictions._records import (
     NewPartition,
     PartitionInfo,
 )
-from conveyor.store import ArtifactRefRow, MetadataStore, WriteTx
+from conveyor.store import MetadataStore, WriteTx
 from conveyor.store._prediction_models import FeedbackRow, PredictionBatchRow
 
 #: Bound on the ids of one ``IN (...)`` query (SQLite allows 32766 parameters).
@@ -90,11 +90,7 @@ class SqlPredictionRecords(BasePredictionRecords):
                 if existing is None:
                     tx.session.add(row)
                     tx.session.flush()
-                    tx.session.add(
-                        ArtifactRefRow(
-                            hash=partition.content_hash, owner=f"prediction_batch:{row.id}"
-                        )
-                    )
+                    tx.reference(f"prediction_batch:{row.id}", [partition.content_hash])
                 indexed.append(_partition_info(row))
             tx.details = {"rows": rows, "batches": [p.id for p in indexed]}
             return indexed

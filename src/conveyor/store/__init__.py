@@ -33,11 +33,10 @@ from conveyor.store import (  # noqa: F401
 )
 from conveyor.store._audit import GENESIS_HASH, AuditEvent, AuditVerification
 from conveyor.store._migrate import head_revision
-from conveyor.store._models import NAMING_CONVENTION, ArtifactRefRow, Base, UTCDateTime
+from conveyor.store._models import NAMING_CONVENTION, Base, UTCDateTime
 from conveyor.store._store import MetadataStore, WriteTx, open_store
 
 __all__ = [
-    "ArtifactRefRow",
     "AuditEvent",
     "AuditVerification",
     "Base",
