@@ -1,6 +1,6 @@
 """Canary analysis error rates, measured on synthetic rollouts of the analysis loop.
 
-Runs ``conveyor.deploy.analysis.rehearse_canary`` (the controller's step/analyse loop with
+Runs ``conveyor.rollout.analysis.rehearse_canary`` (the controller's step/analyse loop with
 traffic drawn from known rates, default analysis settings, steps 5/25/50/100) many times
 with fixed seeds and prints: how often an equal challenger is promoted (bound: rolled back
 at most ``alpha`` = 5 % of the time), how often a challenger with 5 points lower accuracy
@@ -18,7 +18,7 @@ import time
 import numpy as np
 
 from benchmarks import scale
-from conveyor.deploy.analysis import Arm, RehearsalResult, rehearse_canary
+from conveyor.rollout.analysis import Arm, RehearsalResult, rehearse_canary
 
 
 def _run(challenger: Arm, rollouts: int) -> list[RehearsalResult]:

@@ -21,8 +21,8 @@ import uvicorn
 from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
 
-from conveyor.deploy import check_ready
-from conveyor.deploy._errors import VersionNotReadyError
+from conveyor.rollout import check_ready
+from conveyor.rollout._errors import VersionNotReadyError
 from conveyor.serving import ServingSettings
 from conveyor.serving._launch import build_app
 from conveyor.serving._tempdirs import MARKER, reap_stale_folders

@@ -36,7 +36,7 @@ PACKAGES = _public_packages()
 
 
 def test_every_public_package_is_found() -> None:
-    wanted = {"conveyor.pipelines.executors", "conveyor.tuning.automl", "conveyor.deploy.analysis"}
+    wanted = {"conveyor.pipelines.executors", "conveyor.tuning.automl", "conveyor.rollout.analysis"}
     assert wanted <= set(PACKAGES)
 
 

@@ -105,7 +105,7 @@ class Agent:
 
     Args:
         ws: The project workspace (its ``triggers:`` configuration is used).
-        deployer: ``deployer(ref, env) -> Deployment``; default ``conveyor.deploy``'s
+        deployer: ``deployer(ref, env) -> Deployment``; default ``conveyor.rollout``'s
             ``Controller(ws).deploy`` (the environment's configured strategy).
         trainer: ``trainer(ws, report_dir=...) -> CIResult``; default :func:`run_ci`.
         reports: ``reports(ws, env)`` -> latest monitoring report; default

@@ -30,8 +30,8 @@ ReportSource = Callable[["Workspace", str], Any]
 
 
 def controller_deployer(ws: Workspace) -> Deployer:
-    """``Controller(ws).deploy`` of :mod:`conveyor.deploy`, with the environment's strategy."""
-    from conveyor.deploy import Controller
+    """``Controller(ws).deploy`` of :mod:`conveyor.rollout`, with the environment's strategy."""
+    from conveyor.rollout import Controller
 
     controller = Controller(ws)
 

@@ -17,8 +17,8 @@ from conveyor.cli._output import console, fmt_time, open_workspace, print_json
 from conveyor.errors import ConfigError
 
 if TYPE_CHECKING:
-    from conveyor.deploy import Controller
     from conveyor.deployments import Deployment
+    from conveyor.rollout import Controller
     from conveyor.workspace import Workspace
 
 _JSON = Annotated[bool, typer.Option("--json", help="Print JSON.")]
@@ -163,7 +163,7 @@ def approve(env: _ENV, reason: _REASON = None, json_out: _JSON = False) -> None:
 
 
 def _controller(ws: Workspace) -> Controller:
-    from conveyor.deploy import Controller
+    from conveyor.rollout import Controller
 
     # Announces through ws.notifier(), which the workspace flushes when it closes (an
     # undelivered webhook event is recorded as notify.failed).

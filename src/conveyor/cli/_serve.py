@@ -112,7 +112,7 @@ def _serve_environment(
     """Serve ``env`` and run its deployment controller until the server stops."""
     import threading
 
-    from conveyor.deploy import Controller
+    from conveyor.rollout import Controller
     from conveyor.serving import ServingConfigError
     from conveyor.serving._launch import serve as run_server
 

@@ -37,7 +37,7 @@ def simulate(  # noqa: PLR0917 - Typer options are parameters
     """Replay TRAFFIC through the router and controller (accelerated time) and report."""
     import pandas as pd
 
-    from conveyor.deploy._simulate import simulate as rehearse
+    from conveyor.rollout._simulate import simulate as rehearse
 
     if not traffic.is_file():
         raise ConfigError(

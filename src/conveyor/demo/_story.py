@@ -210,7 +210,7 @@ def _act_data(ws: Workspace, root: Path, pace: Pace, state: _State, out: Console
 def _act_first_model(ws: Workspace, root: Path, state: _State, out: Console) -> None:
     from conveyor.automation import Agent
     from conveyor.ci import run_ci
-    from conveyor.deploy import Controller
+    from conveyor.rollout import Controller
 
     result = run_ci(ws, report_dir=root / "reports" / "ci-first")
     decision = result.decision
@@ -300,7 +300,7 @@ def _act_broken(
     ws: Workspace, root: Path, shop: Shop, pace: Pace, *, state: _State, out: Console
 ) -> None:
     from conveyor.ci import run_ci
-    from conveyor.deploy import Controller
+    from conveyor.rollout import Controller
 
     result = run_ci(ws, report_dir=root / "reports" / "ci-broken", params={"broken": True})
     state.broken = result.model_version.ref

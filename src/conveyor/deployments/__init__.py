@@ -9,7 +9,7 @@ same transaction. The records themselves sit behind :class:`BaseDeploymentRecord
 (:class:`SqlDeploymentRecords` keeps them in the metadata store). :func:`choose_variant`
 is the pure routing rule shared by the server and the rollout simulator: weighted by
 cumulative percent, sticky by a blake3 hash of a key.
-The controller that decides transitions lives in :mod:`conveyor.deploy`.
+The controller that decides transitions lives in :mod:`conveyor.rollout`.
 """
 
 from __future__ import annotations

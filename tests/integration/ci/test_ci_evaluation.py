@@ -14,8 +14,8 @@ import pytest
 from sklearn.datasets import load_breast_cancer
 
 from conveyor.ci import EXIT_PROMOTE, run_ci
-from conveyor.deploy import Controller
 from conveyor.errors import ConfigError
+from conveyor.rollout import Controller
 from conveyor.workspace import Workspace, init_project
 
 PIPELINES = """

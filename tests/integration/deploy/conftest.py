@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from deploy_support import Clock, ScriptedAnalyzer, open_project, register
 
-from conveyor.deploy import Controller
+from conveyor.rollout import Controller
 from conveyor.workspace import Workspace
 
 

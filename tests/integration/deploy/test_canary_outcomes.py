@@ -23,10 +23,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from conveyor.checks import CheckContext, CheckSpec, evaluate_gates, run_checks
-from conveyor.deploy import Controller
-from conveyor.deploy import _tick as tick
-from conveyor.deploy.analysis import VariantStats
 from conveyor.deployments import Deployment, choose_variant
+from conveyor.rollout import Controller
+from conveyor.rollout import _tick as tick
+from conveyor.rollout.analysis import VariantStats
 from conveyor.workspace import Workspace
 
 CONFIG = """

@@ -10,7 +10,7 @@ import typer
 from typer.testing import CliRunner
 
 from conveyor.cli import _deploy
-from conveyor.deploy import DeploymentInProgressError
+from conveyor.rollout import DeploymentInProgressError
 from conveyor.workspace import Workspace
 
 

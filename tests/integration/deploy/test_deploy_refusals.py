@@ -10,7 +10,10 @@ import pytest
 from deploy_support import BreaksAfterLoading, Clock, ScriptedAnalyzer, traffic
 
 from conveyor.checks import GateDecision, Subject, record_decision
-from conveyor.deploy import (
+from conveyor.deployments import ConcurrentDeploymentError, DeploymentError
+from conveyor.notify import BaseNotifier, MemoryNotifier
+from conveyor.registry import ModelVersionNotFoundError
+from conveyor.rollout import (
     Controller,
     DeploymentInProgressError,
     DeployRefusedError,
@@ -19,9 +22,6 @@ from conveyor.deploy import (
     NothingToDoError,
     VersionNotReadyError,
 )
-from conveyor.deployments import ConcurrentDeploymentError, DeploymentError
-from conveyor.notify import BaseNotifier, MemoryNotifier
-from conveyor.registry import ModelVersionNotFoundError
 from conveyor.workspace import Workspace
 
 

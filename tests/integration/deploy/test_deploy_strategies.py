@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from deploy_support import Clock, ScriptedAnalyzer, traffic
 
-from conveyor.deploy import Controller
 from conveyor.deployments import Variant
+from conveyor.rollout import Controller
 from conveyor.workspace import Workspace
 
 

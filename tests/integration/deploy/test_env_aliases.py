@@ -7,7 +7,7 @@ from pathlib import Path
 from deploy_support import CONFIG, Clock, ScriptedAnalyzer
 
 from conveyor.ci import champion_of
-from conveyor.deploy import Controller
+from conveyor.rollout import Controller
 from conveyor.workspace import Workspace
 
 

@@ -13,7 +13,7 @@ import pytest
 from sklearn.datasets import load_diabetes
 from sklearn.linear_model import Ridge
 
-from conveyor.deploy import Controller
+from conveyor.rollout import Controller
 from conveyor.workspace import Workspace
 
 HOSTILE = "Predicts progression.\x1b[2J\x1b]0;owned\x07\x9b31m [bold red]styled[/]"

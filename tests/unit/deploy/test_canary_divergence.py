@@ -15,7 +15,7 @@ from sklearn.preprocessing import StandardScaler
 
 from conveyor.checks.model import divergence_profile
 from conveyor.config import AnalysisConfig
-from conveyor.deploy.analysis import VariantStats, analyse, divergence_guard, expected_bound
+from conveyor.rollout.analysis import VariantStats, analyse, divergence_guard, expected_bound
 
 RNG_SEED = 7
 
@@ -186,7 +186,7 @@ def test_the_configuration_accepts_exactly_the_metrics_the_analysis_computes() -
     from typing import get_args
 
     from conveyor.config import AnalysisConfig
-    from conveyor.deploy.analysis._metrics import METRICS
+    from conveyor.rollout.analysis._metrics import METRICS
 
     allowed = get_args(AnalysisConfig.model_fields["metric"].annotation)
     assert set(allowed) == set(METRICS)

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from conveyor.deploy._tick import AWAITING_LABELS, evaluates
 from conveyor.deployments import Deployment, Variant
+from conveyor.rollout._tick import AWAITING_LABELS, evaluates
 
 
 def _rollout(state: str, strategy: str = "canary", **params: Any) -> Deployment:

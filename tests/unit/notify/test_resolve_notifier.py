@@ -64,7 +64,7 @@ def test_notifier_is_the_webhook_notifier_under_its_former_name() -> None:
         ("conveyor.monitoring", "AlertSink"),
         ("conveyor.monitoring", "LogSink"),
         ("conveyor.monitoring", "default_notifier"),
-        ("conveyor.deploy", "EventSink"),
+        ("conveyor.rollout", "EventSink"),
     ],
 )
 def test_the_former_announcement_names_warn_and_point_at_conveyor_notify(

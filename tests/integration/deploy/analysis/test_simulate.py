@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from conveyor.deploy import DeployRefusedError
-from conveyor.deploy._simulate import simulate
+from conveyor.rollout import DeployRefusedError
+from conveyor.rollout._simulate import simulate
 from conveyor.workspace import Workspace
 
 CONFIG = """

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from conveyor.deploy.analysis import analyse, stats_from_log
 from conveyor.deployments import Variant
 from conveyor.predictions import PredictionRecord
+from conveyor.rollout.analysis import analyse, stats_from_log
 from conveyor.workspace import Workspace
 
 CONFIG = "project: {{name: stats-test}}\nstore: {{metadata_url: '{url}'}}\n"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conveyor.deploy.analysis import AnalysisError, VariantStats, ab_report
-from conveyor.deploy.analysis._ab import wilson
+from conveyor.rollout.analysis import AnalysisError, VariantStats, ab_report
+from conveyor.rollout.analysis._ab import wilson
 
 
 def _arm(n: int, accuracy: float, seed: int) -> VariantStats:

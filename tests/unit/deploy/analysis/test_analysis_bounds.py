@@ -7,7 +7,7 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conveyor.deploy.analysis import Arm, half_width, rehearse_canary
+from conveyor.rollout.analysis import Arm, half_width, rehearse_canary
 
 ROLLOUTS = 100
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conveyor.config import AnalysisConfig
-from conveyor.deploy.analysis import AnalysisError, VariantStats, analyse
+from conveyor.rollout.analysis import AnalysisError, VariantStats, analyse
 
 
 def _stats(

@@ -24,8 +24,8 @@ import numpy.typing as npt
 
 from conveyor.checks.model import DivergenceProfile, ModelCheckInputError, jensen_shannon
 from conveyor.config import AnalysisConfig
-from conveyor.deploy.analysis._guards import GUARD_MIN_SAMPLES, binned
-from conveyor.deploy.analysis._stats import VariantStats
+from conveyor.rollout.analysis._guards import GUARD_MIN_SAMPLES, binned
+from conveyor.rollout.analysis._stats import VariantStats
 
 #: Simulated sample pairs behind the expectation's bound.
 DRAWS = 2_000

@@ -14,11 +14,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from conveyor.config import AnalysisConfig
-from conveyor.deploy import _plans as plans
 from conveyor.deployments import Deployment
+from conveyor.rollout import _plans as plans
 
 if TYPE_CHECKING:
-    from conveyor.deploy._controller import Controller
+    from conveyor.rollout._controller import Controller
 
 #: ``params`` key of a rollout the analysis paused to wait for labels.
 AWAITING_LABELS = "awaiting_labels"

@@ -2,8 +2,8 @@
 
 The controller depends on a small protocol so tests and the rollout simulator can pass
 their own statistics source; the default :class:`LogAnalyzer` reads the prediction log
-through :func:`conveyor.deploy.analysis.stats_from_log` and judges with
-:func:`conveyor.deploy.analysis.analyse`.
+through :func:`conveyor.rollout.analysis.stats_from_log` and judges with
+:func:`conveyor.rollout.analysis.analyse`.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ class Analyzer(Protocol):
 class LogAnalyzer:
     """The default analyzer: the prediction log and the sequential analysis.
 
-    ``conveyor.deploy.analysis`` (numpy, scipy) is imported on first use so that importing
+    ``conveyor.rollout.analysis`` (numpy, scipy) is imported on first use so that importing
     the controller stays cheap.
     """
 
@@ -97,4 +97,4 @@ class LogAnalyzer:
 
 
 def _analysis() -> Any:
-    return importlib.import_module("conveyor.deploy.analysis")
+    return importlib.import_module("conveyor.rollout.analysis")

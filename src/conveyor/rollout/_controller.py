@@ -11,16 +11,6 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.checks import latest_decision
 from conveyor.config import EnvironmentConfig
-from conveyor.deploy import _plans as plans
-from conveyor.deploy import _rollout, _tick
-from conveyor.deploy._analyzer import Analyzer, LogAnalyzer
-from conveyor.deploy._errors import (
-    DeploymentInProgressError,
-    DeployRefusedError,
-    EnvironmentNotFoundError,
-    GateRejectedError,
-    NothingToDoError,
-)
 from conveyor.deployments import (
     IN_PROGRESS_STATES,
     STRATEGIES,
@@ -31,12 +21,22 @@ from conveyor.deployments import (
 )
 from conveyor.errors import ConveyorError, InvalidNameError
 from conveyor.registry import validate_alias
+from conveyor.rollout import _plans as plans
+from conveyor.rollout import _rollout, _tick
+from conveyor.rollout._analyzer import Analyzer, LogAnalyzer
+from conveyor.rollout._errors import (
+    DeploymentInProgressError,
+    DeployRefusedError,
+    EnvironmentNotFoundError,
+    GateRejectedError,
+    NothingToDoError,
+)
 
 if TYPE_CHECKING:
     from conveyor.notify import BaseNotifier
     from conveyor.workspace import Workspace
 
-_log = logging.getLogger("conveyor.deploy")
+_log = logging.getLogger("conveyor.rollout")
 #: The alias gates compare against; it follows ``evaluation.champion_env`` only.
 CHAMPION = "champion"
 

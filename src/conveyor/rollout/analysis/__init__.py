@@ -15,16 +15,16 @@ times in a benchmark.
 
 from __future__ import annotations
 
-from conveyor.deploy.analysis._ab import ABReport, DifferenceSummary, VariantSummary, ab_report
-from conveyor.deploy.analysis._analyse import analyse
-from conveyor.deploy.analysis._divergence import divergence_guard, expected_bound
-from conveyor.deploy.analysis._errors import AnalysisError
-from conveyor.deploy.analysis._guards import GUARD_MIN_SAMPLES, jensen_shannon
-from conveyor.deploy.analysis._log import stats_from_log
-from conveyor.deploy.analysis._metrics import METRICS, metric_values
-from conveyor.deploy.analysis._rehearse import Arm, RehearsalResult, rehearse_canary
-from conveyor.deploy.analysis._sequential import half_width
-from conveyor.deploy.analysis._stats import AnalysisResult, VariantStats, Verdict
+from conveyor.rollout.analysis._ab import ABReport, DifferenceSummary, VariantSummary, ab_report
+from conveyor.rollout.analysis._analyse import analyse
+from conveyor.rollout.analysis._divergence import divergence_guard, expected_bound
+from conveyor.rollout.analysis._errors import AnalysisError
+from conveyor.rollout.analysis._guards import GUARD_MIN_SAMPLES, jensen_shannon
+from conveyor.rollout.analysis._log import stats_from_log
+from conveyor.rollout.analysis._metrics import METRICS, metric_values
+from conveyor.rollout.analysis._rehearse import Arm, RehearsalResult, rehearse_canary
+from conveyor.rollout.analysis._sequential import half_width
+from conveyor.rollout.analysis._stats import AnalysisResult, VariantStats, Verdict
 
 __all__ = [
     "ABReport",

@@ -1,10 +1,12 @@
-"""Deployment control: rollout strategies, the controller that runs them, and analysis.
+"""Rollouts: the strategies, the controller that runs them, and canary analysis.
 
-This package decides what each environment serves. :class:`Controller` starts rollouts
+The acting side of deployment (``conveyor deploy``, ``promote``, ``rollback`` ...); the
+records it writes (each environment's state and transitions, and the routing rule the server
+applies) are :mod:`conveyor.deployments`. This package decides what each environment serves. :class:`Controller` starts rollouts
 (``replace``, ``blue-green``, ``canary``, ``shadow``, ``ab``) after checking the
 environment, the version (ready, not archived, loadable, smoke-predicting on its input
 example) and its gate decision; it advances canaries on its own from the sequential
-analysis in :mod:`conveyor.deploy.analysis` (rolling back on failure, promoting after the
+analysis in :mod:`conveyor.rollout.analysis` (rolling back on failure, promoting after the
 last step) and offers ``promote``, ``rollback``, ``pause``, ``resume`` and ``approve``.
 State lives only in :mod:`conveyor.deployments`, so a restarted controller resumes with
 the exact weights. The server routes by that state; this package never serves requests.
@@ -16,9 +18,9 @@ import warnings
 from typing import TYPE_CHECKING
 
 import conveyor.notify as _notify
-from conveyor.deploy._analyzer import Analyzer, LogAnalyzer
-from conveyor.deploy._controller import Controller
-from conveyor.deploy._errors import (
+from conveyor.rollout._analyzer import Analyzer, LogAnalyzer
+from conveyor.rollout._controller import Controller
+from conveyor.rollout._errors import (
     DeploymentInProgressError,
     DeployRefusedError,
     EnvironmentNotFoundError,
@@ -27,7 +29,7 @@ from conveyor.deploy._errors import (
     VersionNotReadyError,
     VersionTamperedError,
 )
-from conveyor.deploy._readiness import check_ready
+from conveyor.rollout._readiness import check_ready
 
 if TYPE_CHECKING:
     from typing import Any
@@ -50,9 +52,9 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     # ``EventSink``, the former announcement interface, stays importable for one release.
     if name != "EventSink":
-        raise AttributeError(f"module 'conveyor.deploy' has no attribute {name!r}")
+        raise AttributeError(f"module 'conveyor.rollout' has no attribute {name!r}")
     warnings.warn(
-        "conveyor.deploy.EventSink is deprecated; use conveyor.notify.BaseNotifier instead.",
+        "conveyor.rollout.EventSink is deprecated; use conveyor.notify.BaseNotifier instead.",
         DeprecationWarning,
         stacklevel=2,
     )

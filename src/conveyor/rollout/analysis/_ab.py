@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from conveyor.deploy.analysis._errors import AnalysisError
-from conveyor.deploy.analysis._metrics import METRICS, check_metric, metric_values
-from conveyor.deploy.analysis._stats import VariantStats
+from conveyor.rollout.analysis._errors import AnalysisError
+from conveyor.rollout.analysis._metrics import METRICS, check_metric, metric_values
+from conveyor.rollout.analysis._stats import VariantStats
 
 #: Which role is the baseline when a pair of these roles is present.
 _PAIRS = (("a", "b"), ("champion", "challenger"), ("blue", "green"))
@@ -110,7 +110,7 @@ def ab_report(
 
     Args:
         stats_by_role: Traffic per variant role (at least two roles).
-        metric: A key of :data:`~conveyor.deploy.analysis.METRICS`.
+        metric: A key of :data:`~conveyor.rollout.analysis.METRICS`.
         confidence: Level of every interval (the test's significance is ``1 - confidence``).
         weights: The configured traffic weights by role, to check the observed split.
 

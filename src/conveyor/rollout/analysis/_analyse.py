@@ -33,11 +33,11 @@ import math
 from typing import Any
 
 from conveyor.config import AnalysisConfig
-from conveyor.deploy.analysis._divergence import Expectation, divergence_guard
-from conveyor.deploy.analysis._guards import GUARD_MIN_SAMPLES, p95
-from conveyor.deploy.analysis._metrics import METRICS, badness, check_metric, metric_values
-from conveyor.deploy.analysis._sequential import Sample, difference
-from conveyor.deploy.analysis._stats import AnalysisResult, VariantStats, Verdict
+from conveyor.rollout.analysis._divergence import Expectation, divergence_guard
+from conveyor.rollout.analysis._guards import GUARD_MIN_SAMPLES, p95
+from conveyor.rollout.analysis._metrics import METRICS, badness, check_metric, metric_values
+from conveyor.rollout.analysis._sequential import Sample, difference
+from conveyor.rollout.analysis._stats import AnalysisResult, VariantStats, Verdict
 
 #: Sequential tests sharing ``alpha`` (error rate and model metric).
 _TESTS = 2

@@ -1,6 +1,6 @@
 """Starting a rollout: the first transition of each strategy, or a wait for approval.
 
-Functions over a :class:`~conveyor.deploy.Controller` (which owns writing and
+Functions over a :class:`~conveyor.rollout.Controller` (which owns writing and
 announcing transitions); they decide what the new deployment looks like.
 """
 
@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.checks import latest_decision, list_results
 from conveyor.config import EnvironmentConfig
-from conveyor.deploy import _plans as plans
-from conveyor.deploy._readiness import check_ready
-from conveyor.deploy._tick import EXPECTED_DIVERGENCE
 from conveyor.deployments import Deployment, Variant
+from conveyor.rollout import _plans as plans
+from conveyor.rollout._readiness import check_ready
+from conveyor.rollout._tick import EXPECTED_DIVERGENCE
 
 if TYPE_CHECKING:
-    from conveyor.deploy._controller import Controller
+    from conveyor.rollout._controller import Controller
     from conveyor.workspace import Workspace
 
 

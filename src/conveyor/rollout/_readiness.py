@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from conveyor.deploy._errors import VersionNotReadyError, VersionTamperedError
 from conveyor.errors import ConveyorError, IntegrityError
+from conveyor.rollout._errors import VersionNotReadyError, VersionTamperedError
 
 if TYPE_CHECKING:
     from conveyor.registry import LoadedModel
     from conveyor.workspace import Workspace
 
-_log = logging.getLogger("conveyor.deploy")
+_log = logging.getLogger("conveyor.rollout")
 
 
 def check_ready(ws: Workspace, ref: str) -> None:

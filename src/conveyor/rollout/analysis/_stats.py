@@ -9,7 +9,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from conveyor.deploy.analysis._errors import AnalysisError
+from conveyor.rollout.analysis._errors import AnalysisError
 
 Verdict = Literal["continue", "pass", "fail", "hold"]
 

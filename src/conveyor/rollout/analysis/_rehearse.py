@@ -15,8 +15,8 @@ from typing import Literal
 import numpy as np
 
 from conveyor.config import AnalysisConfig
-from conveyor.deploy.analysis._analyse import analyse
-from conveyor.deploy.analysis._stats import VariantStats
+from conveyor.rollout.analysis._analyse import analyse
+from conveyor.rollout.analysis._stats import VariantStats
 
 Outcome = Literal["promoted", "rolled_back", "undecided"]
 

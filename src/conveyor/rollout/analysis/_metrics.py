@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from conveyor.deploy.analysis._errors import AnalysisError
-from conveyor.deploy.analysis._stats import VariantStats
+from conveyor.rollout.analysis._errors import AnalysisError
+from conveyor.rollout.analysis._stats import VariantStats
 
 #: Metric name -> (larger is better, per-request values are 0/1).
 METRICS: dict[str, tuple[bool, bool]] = {

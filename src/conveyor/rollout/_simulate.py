@@ -1,6 +1,6 @@
 """Rollout rehearsal: replay a labelled traffic file through the router and controller.
 
-:func:`simulate` runs the real :class:`~conveyor.deploy.Controller` (virtual clock, the
+:func:`simulate` runs the real :class:`~conveyor.rollout.Controller` (virtual clock, the
 environment's strategy and analysis settings) and the real routing rule
 :func:`~conveyor.deployments.choose_variant` on the registered model versions, but keeps
 every deployment record in a scratch store and never moves the registry's ``champion``
@@ -20,15 +20,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from conveyor.config import EnvironmentConfig
-from conveyor.deploy._controller import Controller
-from conveyor.deploy._errors import DeployRefusedError
-from conveyor.deploy._plans import candidate_of, incumbent_of
-from conveyor.deploy.analysis import METRICS, VariantStats, metric_values
 from conveyor.deployments import (
     Deployment,
     DeploymentStore,
     choose_variant,
 )
+from conveyor.rollout._controller import Controller
+from conveyor.rollout._errors import DeployRefusedError
+from conveyor.rollout._plans import candidate_of, incumbent_of
+from conveyor.rollout.analysis import METRICS, VariantStats, metric_values
 from conveyor.store import open_store
 
 if TYPE_CHECKING:

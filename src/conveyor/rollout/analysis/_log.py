@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from conveyor.deploy.analysis._stats import VariantStats
+from conveyor.rollout.analysis._stats import VariantStats
 
 if TYPE_CHECKING:
     import pandas as pd
