@@ -12,56 +12,26 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from conveyor.notify import SIGNATURE_HEADER, verify_signature
 from conveyor.workspace import Workspace
+from webhook_receiver import WebhookReceiver
 
 SECRET = "whsec-7Hq2vXpL0"
 URL_PASSWORD = "urlpass-Zt81"
 URL_TOKEN = "qtoken-Kd55"
 
 
-class _Receiver(BaseHTTPRequestHandler):
-    received: ClassVar[list[dict[str, Any]]] = []
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        type(self).received.append(
-            {
-                "event": self.headers["X-Conveyor-Event"],
-                "valid": verify_signature(body, SECRET, self.headers.get(SIGNATURE_HEADER)),
-                "body": json.loads(body),
-            }
-        )
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Keep test output quiet."""
-
-
 @pytest.fixture
-def receiver() -> Iterator[tuple[int, type[_Receiver]]]:
-    handler = type("Receiver", (_Receiver,), {"received": []})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server.server_port, handler
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+def receiver() -> Iterator[tuple[int, WebhookReceiver]]:
+    with WebhookReceiver(SECRET) as hook:
+        yield hook.port, hook
 
 
 def _free_port() -> int:
@@ -111,7 +81,7 @@ def _conveyor(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.slow
 def test_conveyor_deploy_posts_a_signed_webhook_before_it_exits(
-    tmp_path: Path, receiver: tuple[int, type[_Receiver]]
+    tmp_path: Path, receiver: tuple[int, WebhookReceiver]
 ) -> None:
     port, handler = receiver
     root = _project(tmp_path, port)

@@ -4,51 +4,26 @@ reaches the configured webhook signed, with the payload the report records."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
 
 import pytest
 from monitor_support import NOW, log_traffic, open_project, table
 
 from conveyor.monitoring import monitor_run
-from conveyor.notify import SIGNATURE_HEADER, verify_signature
+from webhook_receiver import WebhookReceiver
 
 SECRET = "whsec-mon-4Tq"
 
 
-class _Receiver(BaseHTTPRequestHandler):
-    received: ClassVar[list[dict[str, Any]]] = []
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        valid = verify_signature(body, SECRET, self.headers.get(SIGNATURE_HEADER))
-        type(self).received.append({"valid": valid, "body": json.loads(body)})
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Keep test output quiet."""
-
-
 @pytest.fixture
-def receiver() -> Iterator[tuple[int, type[_Receiver]]]:
-    handler = type("Receiver", (_Receiver,), {"received": []})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server.server_port, handler
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+def receiver() -> Iterator[tuple[int, WebhookReceiver]]:
+    with WebhookReceiver(SECRET) as hook:
+        yield hook.port, hook
 
 
 def test_an_alert_is_posted_signed_to_the_configured_webhook(
-    tmp_path: Path, receiver: tuple[int, type[_Receiver]]
+    tmp_path: Path, receiver: tuple[int, WebhookReceiver]
 ) -> None:
     port, handler = receiver
     hooks = (

@@ -9,58 +9,29 @@ import logging
 import socket
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 
 from conveyor.notify import (
     LOGGER_NAME,
-    SIGNATURE_HEADER,
     LogNotifier,
     NotifyConfigError,
-    verify_signature,
 )
 from conveyor.notify._webhook import NOT_DELIVERED
 from conveyor.workspace import Workspace
+from webhook_receiver import WebhookReceiver
 
 SECRET = "whsec-Lq0x9"
 PASSWORD = "pw-Hn31"
 TOKEN = "tok-Yb72"
 
 
-class _Receiver(BaseHTTPRequestHandler):
-    received: ClassVar[list[dict[str, Any]]] = []
-    release: ClassVar[threading.Event]
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        type(self).release.wait(timeout=20)  # a slow receiver, until the test releases it
-        valid = verify_signature(body, SECRET, self.headers.get(SIGNATURE_HEADER))
-        type(self).received.append({"valid": valid, "body": json.loads(body)})
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Keep test output quiet."""
-
-
 @pytest.fixture
-def receiver() -> Iterator[tuple[int, type[_Receiver]]]:
-    release = threading.Event()
-    release.set()
-    handler = type("Receiver", (_Receiver,), {"received": [], "release": release})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server.server_port, handler
-    finally:
-        release.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+def receiver() -> Iterator[tuple[int, WebhookReceiver]]:
+    with WebhookReceiver(SECRET) as hook:
+        yield hook.port, hook
 
 
 def _closed_port() -> int:
@@ -83,7 +54,7 @@ def _open(root: Path, port: int, env: dict[str, str], **webhooks: Any) -> Worksp
 
 
 def test_the_notifier_signs_with_the_secret_from_the_environment_it_was_opened_with(
-    tmp_path: Path, receiver: tuple[int, type[_Receiver]]
+    tmp_path: Path, receiver: tuple[int, WebhookReceiver]
 ) -> None:
     port, handler = receiver
     ws = _open(tmp_path, port, {"HOOK_SECRET": SECRET})
@@ -136,7 +107,7 @@ def test_close_records_what_it_could_not_deliver_as_notify_failed(
 
 
 def test_queued_deliveries_beyond_the_bound_are_each_recorded(
-    tmp_path: Path, receiver: tuple[int, type[_Receiver]]
+    tmp_path: Path, receiver: tuple[int, WebhookReceiver]
 ) -> None:
     port, handler = receiver
     handler.release.clear()  # the receiver holds the first post
@@ -172,7 +143,7 @@ def test_a_workspace_without_webhooks_logs_events_and_closes_at_once(
 
 
 def test_a_payload_quoting_a_url_is_posted_without_its_credentials(
-    tmp_path: Path, receiver: tuple[int, type[_Receiver]]
+    tmp_path: Path, receiver: tuple[int, WebhookReceiver]
 ) -> None:
     port, handler = receiver
     with _open(tmp_path, port, {"HOOK_SECRET": SECRET}) as ws:

@@ -2,53 +2,26 @@
 
 from __future__ import annotations
 
-import json
 import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 
 from conveyor.config import WebhooksConfig
 from conveyor.core import Actor
-from conveyor.notify import SIGNATURE_HEADER, WebhookNotifier, verify_signature
+from conveyor.notify import WebhookNotifier
 from conveyor.store import open_store
+from webhook_receiver import WebhookReceiver
 
 SECRET = "s3cret"
 
 
-class _Receiver(BaseHTTPRequestHandler):
-    received: ClassVar[list[dict[str, Any]]] = []
-    fail_first: ClassVar[int] = 0
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        valid = verify_signature(body, SECRET, self.headers.get(SIGNATURE_HEADER))
-        type(self).received.append({"body": json.loads(body), "valid": valid,
-                                    "event": self.headers["X-Conveyor-Event"]})  # fmt: skip
-        failing = len(type(self).received) <= type(self).fail_first
-        self.send_response(503 if failing else (204 if valid else 401))
-        self.end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Keep test output quiet."""
-
-
 @pytest.fixture
-def receiver() -> Iterator[tuple[str, type[_Receiver]]]:
-    handler = type("Receiver", (_Receiver,), {"received": [], "fail_first": 0})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/hook", handler
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+def receiver() -> Iterator[tuple[str, WebhookReceiver]]:
+    with WebhookReceiver(SECRET, refuse_invalid=True) as hook:
+        yield hook.url, hook
 
 
 def _config(url: str, **extra: Any) -> WebhooksConfig:
@@ -57,7 +30,7 @@ def _config(url: str, **extra: Any) -> WebhooksConfig:
 
 
 def test_a_receiver_verifies_the_hmac_of_the_delivered_event(
-    receiver: tuple[str, type[_Receiver]],
+    receiver: tuple[str, WebhookReceiver],
 ) -> None:
     url, handler = receiver
     notifier = WebhookNotifier(_config(url), env={"HOOK_SECRET": SECRET})
@@ -75,7 +48,7 @@ def test_a_receiver_verifies_the_hmac_of_the_delivered_event(
 
 
 def test_a_briefly_failing_receiver_gets_the_event_after_retries(
-    receiver: tuple[str, type[_Receiver]],
+    receiver: tuple[str, WebhookReceiver],
 ) -> None:
     url, handler = receiver
     handler.fail_first = 2
@@ -121,7 +94,7 @@ def test_a_receiver_that_is_down_never_blocks_and_the_failure_is_audited(tmp_pat
         store.close()
 
 
-def test_a_refused_body_is_not_retried(receiver: tuple[str, type[_Receiver]]) -> None:
+def test_a_refused_body_is_not_retried(receiver: tuple[str, WebhookReceiver]) -> None:
     url, handler = receiver
     notifier = WebhookNotifier(_config(url), env={"HOOK_SECRET": "wrong"}, backoff_s=0.01)
     try:
