@@ -2,14 +2,15 @@
 
 The acting side of deployment (``conveyor deploy``, ``promote``, ``rollback`` ...); the
 records it writes (each environment's state and transitions, and the routing rule the server
-applies) are :mod:`conveyor.deployments`. This package decides what each environment serves. :class:`Controller` starts rollouts
-(``replace``, ``blue-green``, ``canary``, ``shadow``, ``ab``) after checking the
-environment, the version (ready, not archived, loadable, smoke-predicting on its input
-example) and its gate decision; it advances canaries on its own from the sequential
-analysis in :mod:`conveyor.rollout.analysis` (rolling back on failure, promoting after the
-last step) and offers ``promote``, ``rollback``, ``pause``, ``resume`` and ``approve``.
-State lives only in :mod:`conveyor.deployments`, so a restarted controller resumes with
-the exact weights. The server routes by that state; this package never serves requests.
+applies) are :mod:`conveyor.deployments`. This package decides what each environment serves.
+:class:`Controller` starts rollouts (``replace``, ``blue-green``, ``canary``, ``shadow``,
+``ab``) after checking the environment, the version (ready, not archived, loadable,
+smoke-predicting on its input example) and its gate decision; it advances canaries on its
+own from the sequential analysis in :mod:`conveyor.rollout.analysis` (rolling back on
+failure, promoting after the last step) and offers ``promote``, ``rollback``, ``pause``,
+``resume`` and ``approve``. State lives only in :mod:`conveyor.deployments`, so a restarted
+controller resumes with the exact weights. The server routes by that state; this package
+never serves requests.
 """
 
 from __future__ import annotations
