@@ -36,6 +36,13 @@ from conveyor.config._operations import (
     WebhookEndpoint,
     WebhooksConfig,
 )
+from conveyor.config._security import (
+    PiiConfig,
+    PredictionsConfig,
+    ServingAuthConfig,
+    SigningConfig,
+    parse_duration,
+)
 
 __all__ = [
     "AnalysisConfig",
@@ -46,9 +53,13 @@ __all__ = [
     "EnvironmentConfig",
     "EvaluationConfig",
     "MonitoringConfig",
+    "PiiConfig",
+    "PredictionsConfig",
     "ProjectConfig",
     "RunsConfig",
+    "ServingAuthConfig",
     "Settings",
+    "SigningConfig",
     "StoreConfig",
     "TrafficConfig",
     "TriggerConfig",
@@ -58,6 +69,7 @@ __all__ = [
     "find_project",
     "find_root",
     "load_settings",
+    "parse_duration",
     "process_env",
     "render_default_config",
     "set_process_env",

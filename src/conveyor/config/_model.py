@@ -20,6 +20,7 @@ from conveyor.config._operations import (
     TriggerConfig,
     WebhooksConfig,
 )
+from conveyor.config._security import PredictionsConfig, ServingAuthConfig, SigningConfig
 from conveyor.core import validate_name
 
 
@@ -186,6 +187,9 @@ class ConveyorConfig(_Section):
     webhooks: WebhooksConfig = WebhooksConfig()
     monitoring: MonitoringConfig = MonitoringConfig()
     triggers: tuple[TriggerConfig, ...] = ()
+    serving: ServingAuthConfig = ServingAuthConfig()
+    signing: SigningConfig = SigningConfig()
+    predictions: PredictionsConfig = PredictionsConfig()
 
     @field_validator("environments")
     @classmethod

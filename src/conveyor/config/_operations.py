@@ -51,6 +51,16 @@ class EnvironmentConfig(_Section):
     split: float = Field(default=50.0, gt=0, lt=100, description="A/B: % to the challenger.")
     shadow_timeout_ms: float = Field(default=250.0, gt=0)
     analysis: AnalysisConfig = AnalysisConfig()
+    protected: bool = Field(
+        default=False,
+        description="Deploy, promote, rollback and approve here need a deployer (or admin) "
+        "token; developers may not.",
+    )
+    require_signature: bool = Field(
+        default=False,
+        description="A version deploys here only with a valid signature from a key under "
+        "`signing.public_keys`.",
+    )
 
     @field_validator("steps")
     @classmethod
