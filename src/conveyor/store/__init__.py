@@ -29,6 +29,7 @@ from conveyor.store import (  # noqa: F401
     _monitoring_models,
     _prediction_models,
     _registry_models,
+    _security_models,
     _tracking_models,
 )
 from conveyor.store._audit import GENESIS_HASH, AuditEvent, AuditVerification
