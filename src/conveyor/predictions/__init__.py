@@ -8,14 +8,22 @@ read without opening unrelated batches, and joins ground-truth labels sent later
 calls on every request: a non-blocking queue written by a background thread, spilling to
 local JSON Lines files under overload instead of dropping, with counters for ``/metrics``.
 The index and the labels sit behind :class:`BasePredictionRecords`
-(:class:`SqlPredictionRecords` keeps them in the metadata store).
+(:class:`SqlPredictionRecords` keeps them in the metadata store). Personal-data columns
+are hashed or left out before anything is queued or written (:class:`PiiPolicy`), and
+:meth:`PredictionLog.erase` and :meth:`PredictionLog.expire` remove logged rows.
 """
 
 from __future__ import annotations
 
 from conveyor.predictions._base import BasePredictionRecords
-from conveyor.predictions._errors import InvalidPredictionRecordError, PredictionLogError
+from conveyor.predictions._erase import RemovalResult
+from conveyor.predictions._errors import (
+    InvalidPredictionRecordError,
+    PiiKeyMissingError,
+    PredictionLogError,
+)
 from conveyor.predictions._log import PredictionLog
+from conveyor.predictions._privacy import PiiPolicy, pii_policy
 from conveyor.predictions._queue import PredictionLogger
 from conveyor.predictions._records import (
     BatchInfo,
@@ -37,9 +45,13 @@ __all__ = [
     "LoggerStats",
     "NewPartition",
     "PartitionInfo",
+    "PiiKeyMissingError",
+    "PiiPolicy",
     "PredictionLog",
     "PredictionLogError",
     "PredictionLogger",
     "PredictionRecord",
+    "RemovalResult",
     "SqlPredictionRecords",
+    "pii_policy",
 ]

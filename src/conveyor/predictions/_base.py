@@ -155,3 +155,42 @@ class BasePredictionRecords(abc.ABC):
             StoreBusyError: the store stayed locked by another writer; nothing was stored
                 (the prediction server answers 503 with ``Retry-After``).
         """
+
+    @abc.abstractmethod
+    def replace_partitions(
+        self,
+        actor: Actor,
+        action: str,
+        target: str,
+        replacements: Mapping[int, NewPartition | None],
+        *,
+        forget_labels: Collection[str] = (),
+        details: Mapping[str, Any] | None = None,
+    ) -> list[PartitionInfo]:
+        """Swap indexed partitions for rewritten objects, in one atomic, audited write.
+
+        What erasure and retention use: each partition id in ``replacements`` is removed
+        from the index together with its artifact reference (its object is left for
+        garbage collection) and, when mapped to a :class:`NewPartition`, that object is
+        indexed in its place under a new id and referenced as ``prediction_batch:<id>``.
+        The labels of ``forget_labels`` are deleted. One audit event ``action`` on
+        ``target`` signed by ``actor`` holds ``details`` plus ``removed`` (the ids
+        removed) and ``batches`` (the ids added). An empty ``replacements`` and
+        ``forget_labels`` write nothing.
+
+        Args:
+            actor: Who makes the change (signs the audit event).
+            action: The audit action (``"predictions.erase"``, ``"predictions.retention"``).
+            target: The audit target.
+            replacements: ``{partition id: rewritten partition, or None to remove it}``.
+            forget_labels: Request ids whose labels are deleted.
+            details: More audit details (counts; never the values erased).
+
+        Returns:
+            The partitions added, in the order of ``replacements``.
+
+        Raises:
+            PredictionLogError: a partition id is not indexed (another process replaced
+                it meanwhile); nothing was written.
+            StoreBusyError: the store stayed locked by another writer.
+        """

@@ -15,3 +15,9 @@ class InvalidPredictionRecordError(ConveyorError, ValueError):
     """A prediction record or feedback label is malformed (naive time, empty request id)."""
 
     code = "invalid_prediction_record"
+
+
+class PiiKeyMissingError(PredictionLogError):
+    """Personal-data columns are to be hashed, but the environment holds no key."""
+
+    code = "pii_key_missing"

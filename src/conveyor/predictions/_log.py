@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING, Any
 from conveyor.artifacts import ArtifactStore
 from conveyor.core import Actor, validate_name
 from conveyor.predictions._base import BasePredictionRecords
+from conveyor.predictions._erase import RemovalResult, matching, older_than, remove_rows
 from conveyor.predictions._errors import InvalidPredictionRecordError, PredictionLogError
 from conveyor.predictions._parquet import decode_batch, encode_batch
+from conveyor.predictions._privacy import PiiPolicy
 from conveyor.predictions._records import (
     BatchInfo,
     FeedbackResult,
@@ -48,6 +50,8 @@ class PredictionLog:
         root: The project root.
         records: Where the index and the labels live (default:
             :class:`SqlPredictionRecords` over ``store``).
+        privacy: Personal-data columns to hash or leave out of every record written
+            (see :func:`pii_policy`); settable later as the ``privacy`` attribute.
 
     Example:
         >>> log = PredictionLog(store, artifacts, actor=Actor("server"), root=".")  # doctest: +SKIP
@@ -65,6 +69,7 @@ class PredictionLog:
         actor: Actor,
         root: str | os.PathLike[str],
         records: BasePredictionRecords | None = None,
+        privacy: PiiPolicy | None = None,
     ) -> None:
         self.store = store
         self.artifacts = artifacts
@@ -73,6 +78,7 @@ class PredictionLog:
         self.records: BasePredictionRecords = (
             records if records is not None else SqlPredictionRecords(store)
         )
+        self.privacy = privacy
 
     def __repr__(self) -> str:
         return f"PredictionLog({self.store.url!r})"
@@ -87,6 +93,8 @@ class PredictionLog:
             idempotent: Skip a Parquet object identical to one already indexed (used when
                 ingesting spill files, which a crash may leave to be ingested again).
 
+        Personal-data inputs are masked first when :attr:`privacy` is set.
+
         Returns:
             What was stored (rows and one :class:`PartitionInfo` per object).
 
@@ -96,6 +104,8 @@ class PredictionLog:
         """
         if not records:
             return BatchInfo(rows=0, partitions=())
+        if self.privacy is not None:
+            records = [self.privacy.apply(record) for record in records]
         groups: dict[_PartitionKey, list[PredictionRecord]] = {}
         for record in records:
             groups.setdefault(record.partition_key, []).append(record)
@@ -174,6 +184,66 @@ class PredictionLog:
             updates=times,
             overwrite=overwrite,
             unknown=len(unknown_ids),
+        )
+
+    # -- removing ------------------------------------------------------------------------
+
+    def erase(self, column: str, value: Any) -> RemovalResult:
+        """Remove every logged prediction whose input ``column`` equals ``value``.
+
+        Objects holding such rows are rewritten without them and swapped in the index in
+        one audited write (``predictions.erase``, with counts, never the value); the labels
+        of the removed request ids go too. The old objects are left for ``conveyor gc``.
+        When :attr:`privacy` hashes ``column``, ``value`` is hashed before matching; a
+        column it drops was never stored, so nothing matches.
+
+        Args:
+            column: An input feature name.
+            value: The value to erase; a string also matches a number or boolean logged
+                with that text (``"42"`` matches ``42``).
+
+        Returns:
+            How many rows, objects and labels were removed.
+
+        Example:
+            >>> log.erase("email", "ana@example.com").rows  # doctest: +SKIP
+            3
+        """
+        wanted = value
+        if self.privacy is not None and column in self.privacy.columns:
+            if self.privacy.policy == "drop":
+                return RemovalResult(rows=0, partitions=0)
+            wanted = self.privacy.digest(value)
+        return remove_rows(
+            self.records,
+            self.artifacts,
+            self.actor,
+            self.records.partitions(),
+            matching(column, wanted),
+            action="predictions.erase",
+            target=f"predictions:{column}",
+            details={"column": column},
+        )
+
+    def expire(self, cutoff: datetime) -> RemovalResult:
+        """Remove every logged prediction older than ``cutoff`` (an aware time).
+
+        Objects entirely older are dropped from the index; one that straddles the cutoff is
+        rewritten with its newer rows only. One audited write (``predictions.retention``);
+        labels of the removed request ids go too; old objects are left for ``conveyor gc``.
+
+        Returns:
+            How many rows, objects and labels were removed.
+        """
+        return remove_rows(
+            self.records,
+            self.artifacts,
+            self.actor,
+            self.records.partitions(until=cutoff),
+            older_than(cutoff),
+            action="predictions.retention",
+            target="predictions",
+            details={"cutoff": cutoff.isoformat()},
         )
 
     # -- reading -------------------------------------------------------------------------

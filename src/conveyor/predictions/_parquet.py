@@ -146,3 +146,24 @@ def json_default(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def filter_batch(table: pa.Table, keep: list[bool]) -> bytes:
+    """Parquet bytes of the rows of a decoded batch where ``keep`` is true (same layout)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    sink = pa.BufferOutputStream()
+    pq.write_table(table.filter(pa.array(keep, pa.bool_())), sink, compression="zstd")
+    return bytes(sink.getvalue().to_pybytes())
+
+
+def input_values(table: pa.Table, feature: str) -> list[Any] | None:
+    """The values of input ``feature`` in a decoded batch (``None``: it has no such column)."""
+    name = INPUT_PREFIX + feature
+    if name not in table.column_names:
+        return None
+    values: list[Any] = table.column(name).to_pylist()
+    if name in json.loads((table.schema.metadata or {}).get(_JSON_KEY, b"[]")):
+        return [None if text is None else json.loads(text) for text in values]
+    return values

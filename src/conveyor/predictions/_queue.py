@@ -24,6 +24,7 @@ from types import TracebackType
 from typing import Protocol
 
 from conveyor.predictions._errors import PredictionLogError
+from conveyor.predictions._privacy import PiiPolicy
 from conveyor.predictions._records import LoggerStats, PredictionRecord
 from conveyor.predictions._spill import (
     claim_spill_files,
@@ -63,6 +64,9 @@ class PredictionLogger:
         max_spill_queue: Records waiting for the spill thread (default ``10 * max_queue``);
             beyond it, records are lost and counted as failed.
         spill_dir: Folder for spill files (created when first needed).
+        privacy: Personal-data columns to hash or leave out, applied in :meth:`submit` so
+            that neither the queue nor a spill file holds them in clear (default: the
+            ``privacy`` attribute of ``log``, read on each submit).
 
     Example:
         >>> logger = PredictionLogger(log, spill_dir=Path(".conveyor/spill"))  # doctest: +SKIP
@@ -81,6 +85,7 @@ class PredictionLogger:
         max_queue: int = 100_000,
         max_spill_queue: int | None = None,
         spill_dir: Path,
+        privacy: PiiPolicy | None = None,
     ) -> None:
         max_spill_queue = 10 * max_queue if max_spill_queue is None else max_spill_queue
         limits = (("max_batch", max_batch, 1), ("max_queue", max_queue, 1))
@@ -98,6 +103,7 @@ class PredictionLogger:
                 max_wait_s=max_wait_s,
             )
         self.log = log
+        self.privacy = privacy
         self.spill_dir = Path(spill_dir)
         self.max_batch = max_batch
         self.max_wait_s = max_wait_s
@@ -143,6 +149,9 @@ class PredictionLogger:
     def submit(self, record: PredictionRecord) -> None:
         """Queue ``record`` for logging; never blocks on I/O and never raises."""
         try:
+            privacy = self.privacy or getattr(self.log, "privacy", None)
+            if privacy is not None:
+                record = privacy.apply(record)
             if self._closing:
                 self._spill_now([record])
                 return

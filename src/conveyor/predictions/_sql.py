@@ -6,7 +6,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, column, delete, func, select, table
 from sqlalchemy.exc import SQLAlchemyError
 
 from conveyor.core import Actor, utcnow
@@ -23,6 +23,8 @@ from conveyor.store._prediction_models import FeedbackRow, PredictionBatchRow
 
 #: Bound on the ids of one ``IN (...)`` query (SQLite allows 32766 parameters).
 IN_CHUNK = 500
+#: The store's artifact references, by table name: released when a partition is replaced.
+_REFS = table("artifact_refs", column("owner"))
 #: The columns of a :class:`PartitionInfo`, in the order of its fields.
 _PARTITION_COLUMNS = (
     PredictionBatchRow.id,
@@ -206,6 +208,64 @@ class SqlPredictionRecords(BasePredictionRecords):
         return FeedbackResult(
             accepted=len(labels) - kept, unknown=unknown, updated=updated, kept=kept
         )
+
+    def replace_partitions(
+        self,
+        actor: Actor,
+        action: str,
+        target: str,
+        replacements: Mapping[int, NewPartition | None],
+        *,
+        forget_labels: Collection[str] = (),
+        details: Mapping[str, Any] | None = None,
+    ) -> list[PartitionInfo]:
+        if not replacements and not forget_labels:
+            return []
+        ids = list(replacements)
+        forget = list(dict.fromkeys(forget_labels))
+
+        def body(tx: WriteTx) -> list[PartitionInfo]:
+            now = utcnow()
+            found: set[int] = set()
+            for start in range(0, len(ids), IN_CHUNK):
+                chunk = ids[start : start + IN_CHUNK]
+                found.update(
+                    tx.session.scalars(
+                        select(PredictionBatchRow.id).where(PredictionBatchRow.id.in_(chunk))
+                    )
+                )
+            missing = [i for i in ids if i not in found]
+            if missing:
+                raise PredictionLogError(
+                    f"Prediction batches {missing} are not indexed any more; nothing was changed.",
+                    hint="Another process rewrote them meanwhile: run the command again.",
+                    batches=missing,
+                )
+            added: list[PartitionInfo] = []
+            for start in range(0, len(ids), IN_CHUNK):
+                chunk = ids[start : start + IN_CHUNK]
+                tx.session.execute(
+                    delete(PredictionBatchRow).where(PredictionBatchRow.id.in_(chunk))
+                )
+                owners = [f"prediction_batch:{i}" for i in chunk]
+                tx.session.execute(delete(_REFS).where(_REFS.c.owner.in_(owners)))
+            for partition in replacements.values():
+                if partition is None:
+                    continue
+                row = _batch_row(partition, now)
+                tx.session.add(row)
+                tx.session.flush()
+                tx.reference(f"prediction_batch:{row.id}", [partition.content_hash])
+                added.append(_partition_info(row))
+            for start in range(0, len(forget), IN_CHUNK):
+                request_ids = forget[start : start + IN_CHUNK]
+                tx.session.execute(
+                    delete(FeedbackRow).where(FeedbackRow.request_id.in_(request_ids))
+                )
+            tx.details = {**(details or {}), "removed": ids, "batches": [p.id for p in added]}
+            return added
+
+        return self.store.transact(actor, action, target, body)
 
 
 def _matching(

@@ -24,6 +24,7 @@ from conveyor.predictions import (
     NewPartition,
     PartitionInfo,
     PredictionLog,
+    PredictionLogError,
     PredictionRecord,
 )
 from conveyor.store import AuditEvent
@@ -39,6 +40,7 @@ class MemoryPredictionRecords(BasePredictionRecords):
         self.events: list[AuditEvent] = []
         self._partitions: list[PartitionInfo] = []
         self._labels: dict[str, FeedbackLabel] = {}
+        self._next_id = 0
         self._lock = threading.Lock()
 
     def add_partitions(
@@ -54,7 +56,8 @@ class MemoryPredictionRecords(BasePredictionRecords):
                     None,
                 )
                 if known is None or not idempotent:
-                    known = PartitionInfo(id=len(self._partitions) + 1, **asdict(partition))
+                    self._next_id += 1
+                    known = PartitionInfo(id=self._next_id, **asdict(partition))
                     self._partitions.append(known)
                 indexed.append(known)
             first = partitions[0]
@@ -136,6 +139,36 @@ class MemoryPredictionRecords(BasePredictionRecords):
             }
             self._audit(actor, "predictions.feedback", "predictions:feedback", details)
             return result
+
+    def replace_partitions(
+        self,
+        actor: Actor,
+        action: str,
+        target: str,
+        replacements: Mapping[int, NewPartition | None],
+        *,
+        forget_labels: Collection[str] = (),
+        details: Mapping[str, Any] | None = None,
+    ) -> list[PartitionInfo]:
+        if not replacements and not forget_labels:
+            return []
+        with self._lock:
+            known = {p.id for p in self._partitions}
+            missing = [i for i in replacements if i not in known]
+            if missing:
+                raise PredictionLogError(f"Prediction batches {missing} are not indexed.")
+            self._partitions = [p for p in self._partitions if p.id not in replacements]
+            added = []
+            for partition in replacements.values():
+                if partition is not None:
+                    self._next_id += 1
+                    added.append(PartitionInfo(id=self._next_id, **asdict(partition)))
+            self._partitions.extend(added)
+            for request_id in forget_labels:
+                self._labels.pop(request_id, None)
+            removed = {"removed": list(replacements), "batches": [p.id for p in added]}
+            self._audit(actor, action, target, {**(details or {}), **removed})
+            return added
 
     def _audit(self, actor: Actor, action: str, target: str, details: dict[str, Any]) -> None:
         self.events.append(

@@ -19,6 +19,7 @@ from conveyor.predictions import (
     FeedbackResult,
     NewPartition,
     PartitionInfo,
+    PredictionLogError,
 )
 from conveyor.store import AuditEvent
 
@@ -304,3 +305,65 @@ class PredictionRecordsContract:
         assert {e.actor for e in events} == {actor.name}
         assert events[0].details == {"accepted": 2, "unknown": 1, "updated": 0, "kept": 0}
         assert events[1].details == {"accepted": 1, "unknown": 0, "updated": 0, "kept": 1}
+
+    # -- replacing partitions --------------------------------------------------------------
+
+    def test_replaced_partitions_leave_the_index_and_their_replacements_join_it(
+        self, records: BasePredictionRecords, actor: Actor, audit_log: AuditLog
+    ) -> None:
+        """Removed ids are gone, a replacement gets a new id; one audited write does both."""
+        old, gone, kept = records.add_partitions(
+            actor, [sample_partition(0, 9), sample_partition(10, 19), sample_partition(20, 29)]
+        )
+        smaller = sample_partition(5, 9, rows=4)
+        (added,) = records.replace_partitions(
+            actor,
+            "predictions.erase",
+            "predictions:email",
+            {old.id: smaller, gone.id: None},
+            details={"rows": 16},
+        )
+        assert _same(added, smaller)
+        assert added.id > kept.id
+        assert {p.id for p in records.partitions()} == {kept.id, added.id}
+        assert records.row_count() == 14
+        (event,) = [e for e in audit_log() if e.action == "predictions.erase"]
+        assert (event.target, event.actor) == ("predictions:email", actor.name)
+        assert event.details == {"rows": 16, "removed": [old.id, gone.id], "batches": [added.id]}
+
+    def test_replacing_forgets_the_labels_asked_for_and_only_those(
+        self, records: BasePredictionRecords, actor: Actor
+    ) -> None:
+        """Labels of the removed request ids are deleted; others stay."""
+        (part,) = records.add_partitions(actor, [sample_partition(0, 1)])
+        records.record_feedback(actor, {"r1": 1, "r2": 0})
+        records.replace_partitions(
+            actor, "predictions.retention", "predictions", {part.id: None}, forget_labels=["r1"]
+        )
+        assert set(records.labels(["r1", "r2"])) == {"r2"}
+        assert records.partitions() == []
+
+    def test_replacing_a_partition_no_longer_indexed_changes_nothing(
+        self, records: BasePredictionRecords, actor: Actor, audit_log: AuditLog
+    ) -> None:
+        """An id another process removed meanwhile fails the whole write."""
+        (part,) = records.add_partitions(actor, [sample_partition(0, 1)])
+        records.record_feedback(actor, {"r1": 1})
+        with pytest.raises(PredictionLogError, match=r"not indexed"):
+            records.replace_partitions(
+                actor,
+                "predictions.erase",
+                "predictions:email",
+                {part.id: sample_partition(0, 0, rows=1), part.id + 99: None},
+                forget_labels=["r1"],
+            )
+        assert records.partitions() == [part]
+        assert set(records.labels(["r1"])) == {"r1"}
+        assert [e for e in audit_log() if e.action == "predictions.erase"] == []
+
+    def test_replacing_nothing_writes_nothing(
+        self, records: BasePredictionRecords, actor: Actor, audit_log: AuditLog
+    ) -> None:
+        """No ids and no labels: no audit event."""
+        assert records.replace_partitions(actor, "predictions.erase", "predictions", {}) == []
+        assert [e for e in audit_log() if e.action == "predictions.erase"] == []
