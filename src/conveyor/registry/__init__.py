@@ -7,7 +7,9 @@ stored file; loading verifies each file against its hash. Aliases (``champion``,
 atomically and every change is audited and kept as history. Saving and loading particular
 kinds of models lives in :mod:`conveyor.registry.flavors`. Records live behind
 :class:`BaseModelRecords` (:class:`SqlModelRecords` by default); runs and dataset versions
-are looked up through a :class:`LineageSource` the workspace provides.
+are looked up through a :class:`LineageSource` the workspace provides. A version may carry
+ed25519 signatures (:meth:`ModelRegistry.sign`), checked against configured public keys
+by :meth:`ModelRegistry.verify_signatures`.
 """
 
 from __future__ import annotations
@@ -37,6 +39,15 @@ from conveyor.registry._models import (
 )
 from conveyor.registry._prepare import ImportanceFn, PreparedModel, prepare_files, prepare_model
 from conveyor.registry._refs import ModelRef, parse_model_ref, validate_alias
+from conveyor.registry._signing import (
+    NewSignature,
+    Signature,
+    SignatureCheck,
+    SignatureInvalidError,
+    SignatureResult,
+    SigningKeyError,
+    load_private_key,
+)
 from conveyor.registry._sql import SqlModelRecords
 from conveyor.registry._text import inert
 
@@ -57,12 +68,19 @@ __all__ = [
     "ModelSummary",
     "ModelVersion",
     "ModelVersionNotFoundError",
+    "NewSignature",
     "NewVersion",
     "PreparedModel",
     "RegistrationError",
     "RunLineage",
+    "Signature",
+    "SignatureCheck",
+    "SignatureInvalidError",
+    "SignatureResult",
+    "SigningKeyError",
     "SqlModelRecords",
     "inert",
+    "load_private_key",
     "parse_model_ref",
     "prepare_files",
     "prepare_model",

@@ -16,6 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 from conveyor.core import Actor
 from conveyor.registry._models import HistoryEntry, ModelSummary, ModelVersion
 from conveyor.registry._refs import ModelRef
+from conveyor.registry._signing import NewSignature, Signature
 
 
 @dataclass(frozen=True)
@@ -176,7 +177,32 @@ class BaseModelRecords(abc.ABC):
             ModelNotFoundError, ModelVersionNotFoundError, AliasNotFoundError: unknown ref.
         """
 
+    @abc.abstractmethod
+    def add_signature(self, actor: Actor, ref: ModelRef, signature: NewSignature) -> Signature:
+        """Append ``signature`` to the signatures of the version ``ref`` selects.
+
+        A version may have several signatures (also several by one key); none is ever
+        replaced. The records do not check the signature: the registry does, when reading.
+        Audited as ``model.sign`` on ``model:<name>@<version>`` (details ``version``,
+        ``key_name``, ``public_key``, ``statement_hash``).
+
+        Returns:
+            The recorded signature.
+
+        Raises:
+            ModelNotFoundError, ModelVersionNotFoundError, AliasNotFoundError: unknown ref
+                (nothing is written).
+        """
+
     # -- reads ---------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def signatures(self, ref: ModelRef) -> list[Signature]:
+        """The signatures of the version ``ref`` selects, oldest first (empty: none).
+
+        Raises:
+            ModelNotFoundError, ModelVersionNotFoundError, AliasNotFoundError: unknown ref.
+        """
 
     @abc.abstractmethod
     def get_version(self, ref: ModelRef) -> ModelVersion:

@@ -18,6 +18,7 @@ from markupsafe import Markup, escape
 from conveyor.core import isoformat
 from conveyor.registry._models import ModelCard, ModelVersion
 from conveyor.registry._refs import format_versions
+from conveyor.registry._signing import SignatureCheck
 from conveyor.registry._text import inert
 
 _TEMPLATES = Path(__file__).parent / "templates"
@@ -176,12 +177,35 @@ def card_context(
     }
 
 
+def signatures_section(signed: SignatureCheck) -> str:
+    """The card's ``Signatures`` section: each signature's key name, key and validity."""
+    lines = ["", "## Signatures", ""]
+    if not signed.results:
+        lines.append("Not signed.")
+        return "\n".join(lines) + "\n"
+    lines += ["| key name | public key | valid | signed (UTC) | by |", "|---|---|---|---|---|"]
+    for r in signed.results:
+        state = "yes" if r.valid else "no"
+        note = f" ({_cell(r.reason)})" if r.reason else ""
+        lines.append(
+            f"| {_cell(r.key_name)} | `{_cell(r.public_key)}` | {state}{note} | "
+            f"{isoformat(r.at)} | {_cell(r.actor)} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def render_card(
-    version: ModelVersion, datasets: list[dict[str, Any]], versions: list[int]
+    version: ModelVersion,
+    datasets: list[dict[str, Any]],
+    versions: list[int],
+    signed: SignatureCheck | None = None,
 ) -> ModelCard:
-    """Render the card of ``version`` (``datasets``: lineage entries with their profiles)."""
+    """Render the card of ``version`` (``datasets``: lineage entries with their profiles;
+    ``signed``: its checked signatures, shown in a last section)."""
     env = _environment()
     markdown = env.get_template("card.md.j2").render(card_context(version, datasets, versions))
+    if signed is not None:
+        markdown = markdown.rstrip("\n") + "\n" + signatures_section(signed)
     body = MarkdownIt("commonmark", {"html": False}).enable("table").render(markdown)
     page = Environment(loader=FileSystemLoader(_TEMPLATES), autoescape=True)
     html = page.get_template("card.html.j2").render(

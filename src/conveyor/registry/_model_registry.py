@@ -5,10 +5,11 @@ from __future__ import annotations
 import builtins
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from conveyor.artifacts import ArtifactStore
 from conveyor.core import Actor, validate_name
+from conveyor.errors import ConveyorError
 from conveyor.registry._base import BaseModelRecords, LineageSource, NewVersion
 from conveyor.registry._evaluation import check_key, finite
 from conveyor.registry._lineage import (
@@ -30,8 +31,22 @@ from conveyor.registry._models import (
 from conveyor.registry._prepare import ImportanceFn, PreparedModel, prepare_model
 from conveyor.registry._refs import ModelRef, parse_model_ref, validate_alias
 from conveyor.registry._sealing import Sealer
+from conveyor.registry._signing import (
+    NewSignature,
+    Signature,
+    SignatureCheck,
+    check,
+    manifest_objects,
+    public_key_text,
+    sign,
+    statement,
+    statement_hash,
+)
 from conveyor.registry._sql import SqlModelRecords
 from conveyor.store import MetadataStore
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 
 class ModelRegistry:
@@ -376,6 +391,97 @@ class ModelRegistry:
         """Registrations, archives and alias changes of ``name``, oldest first."""
         return self.records.history(name)
 
+    # -- signatures ----------------------------------------------------------------------
+
+    def sign(self, ref: str | ModelRef, key: Ed25519PrivateKey, *, key_name: str) -> Signature:
+        """Sign a version with an ed25519 key and record the signature (audited ``model.sign``).
+
+        The signature covers the version's statement: model name, version, manifest
+        content hash, the sorted content hashes of every object the manifest references,
+        and ``key_name``. The manifest is verified against its hash first, so a damaged
+        version is never signed. A version may be signed several times, by several keys.
+
+        Args:
+            ref: The version (``churn@4``, ``churn@champion``).
+            key: The private key (see :func:`conveyor.registry.load_private_key`).
+            key_name: The name the public key is configured under in
+                ``signing.public_keys``.
+
+        Returns:
+            The recorded signature.
+
+        Raises:
+            InvalidNameError: ``key_name`` is not a valid name.
+            IntegrityError: the version's manifest is missing or does not match its hash.
+            ModelNotFoundError, ModelVersionNotFoundError, AliasNotFoundError: unknown ref.
+
+        Example:
+            >>> key = load_private_key(Path("release.key"))  # doctest: +SKIP
+            >>> ws.models.sign("churn@4", key, key_name="release").key_name  # doctest: +SKIP
+            'release'
+        """
+        validate_name(key_name, kind="signing key name")
+        version = self.get(ref)
+        objects = manifest_objects(version.content_hash, self.manifest(version))
+        data = statement(version.name, version.version, version.content_hash, objects, key_name)
+        new = NewSignature(
+            key_name=key_name,
+            public_key=public_key_text(key),
+            signature=sign(key, data),
+            statement_hash=statement_hash(data),
+        )
+        exact = ModelRef(version.name, version=version.version)
+        return self.records.add_signature(self.actor, exact, new)
+
+    def signatures(self, ref: str | ModelRef) -> builtins.list[Signature]:
+        """The recorded signatures of a version, oldest first (not checked)."""
+        return self.records.signatures(parse_model_ref(ref))
+
+    def verify_signatures(
+        self, ref: str | ModelRef, public_keys: Mapping[str, str]
+    ) -> SignatureCheck:
+        """Check every signature of a version against its current statement.
+
+        A signature is valid when it verifies, with the public key recorded beside it,
+        over the statement the version has now: one whose version changed since (a content
+        hash altered in the records, a manifest that no longer reads) is invalid and says
+        so. It is *trusted* when, in addition, ``public_keys`` holds its key name with that
+        same public key.
+
+        Args:
+            ref: The version.
+            public_keys: Configured keys, name -> base64 ed25519 public key
+                (``settings.config.signing.public_keys``).
+
+        Returns:
+            One result per signature; ``trusted_keys`` names the configured keys that
+            signed it validly.
+
+        Raises:
+            ModelNotFoundError, ModelVersionNotFoundError, AliasNotFoundError: unknown ref.
+
+        Example:
+            >>> keys = ws.settings.config.signing.public_keys  # doctest: +SKIP
+            >>> ws.models.verify_signatures("churn@4", keys).trusted_keys  # doctest: +SKIP
+            ['release']
+        """
+        version = self.get(ref)
+        exact = ModelRef(version.name, version=version.version)
+        recorded = self.records.signatures(exact)
+        if not recorded:
+            return SignatureCheck(version.ref, ())
+        try:
+            objects = manifest_objects(version.content_hash, self.manifest(version))
+        except ConveyorError:
+            objects = []  # the statement cannot match: every signature reads as invalid
+        current = {
+            sig.key_name: statement(
+                version.name, version.version, version.content_hash, objects, sig.key_name
+            )
+            for sig in recorded
+        }
+        return check(recorded, current, public_keys, version.ref)
+
     # -- loading and cards ---------------------------------------------------------------
 
     def manifest(self, ref: str | ModelRef | ModelVersion) -> dict[str, Any]:
@@ -396,12 +502,21 @@ class ModelRegistry:
         """
         return load_version(self.artifacts, self.get(ref), prefer_onnx=prefer_onnx)
 
-    def card(self, ref: str | ModelRef) -> ModelCard:
-        """The model card of a version (Markdown and self-contained HTML)."""
+    def card(
+        self, ref: str | ModelRef, *, public_keys: Mapping[str, str] | None = None
+    ) -> ModelCard:
+        """The model card of a version (Markdown and self-contained HTML).
+
+        Args:
+            ref: The version.
+            public_keys: Configured signing keys; the card lists each signature with its
+                key and whether it is valid (and configured).
+        """
         from conveyor.registry._card import render_card
 
         version = self.get(ref)
         # The lineage source opens profile values sealed in an encrypted workspace.
         datasets = dataset_profiles(self.lineage, list(version.lineage.get("datasets") or []))
         others = sorted(v.version for v in self.records.list_versions(version.name))
-        return render_card(version, datasets, others)
+        signed = self.verify_signatures(version.ref, public_keys or {})
+        return render_card(version, datasets, others, signed)

@@ -12,6 +12,7 @@ from conveyor.core import Actor
 from conveyor.registry._base import BaseModelRecords, NewVersion
 from conveyor.registry._models import HistoryEntry, ModelSummary, ModelVersion
 from conveyor.registry._refs import ModelRef
+from conveyor.registry._signing import NewSignature, Signature
 from conveyor.registry._sql_lookup import alias_map, require_model, resolve_row, version_of
 from conveyor.registry._sql_write import (
     ExistingVersion,
@@ -22,14 +23,21 @@ from conveyor.registry._sql_write import (
     insert_version,
     keyed_version,
     point_aliases,
+    record_signature,
 )
 from conveyor.store import MetadataStore, WriteTx
-from conveyor.store._registry_models import ModelAliasEventRow, ModelRow, ModelVersionRow
+from conveyor.store._registry_models import (
+    ModelAliasEventRow,
+    ModelRow,
+    ModelSignatureRow,
+    ModelVersionRow,
+)
 
 
 class SqlModelRecords(BaseModelRecords):
-    """Models, versions and aliases in the ``models``, ``model_versions``,
-    ``model_aliases`` and ``model_alias_events`` tables of a metadata store.
+    """Models, versions, aliases and signatures in the ``models``, ``model_versions``,
+    ``model_aliases``, ``model_alias_events`` and ``model_signatures`` tables of a
+    metadata store.
 
     Each write is one transaction of :meth:`MetadataStore.transact` (retried on a
     conflict, so version numbers stay contiguous under concurrent writers) with its audit
@@ -117,7 +125,36 @@ class SqlModelRecords(BaseModelRecords):
 
         return self.store.transact(actor, "model.evaluate", f"model:{ref.name}", body)
 
+    def add_signature(self, actor: Actor, ref: ModelRef, signature: NewSignature) -> Signature:
+        def body(tx: WriteTx) -> Signature:
+            return record_signature(tx, ref, signature)
+
+        return self.store.transact(actor, "model.sign", f"model:{ref.name}", body)
+
     # -- reads ---------------------------------------------------------------------------
+
+    def signatures(self, ref: ModelRef) -> builtins.list[Signature]:
+        with self.store.read() as session:
+            model = require_model(session, ref.name)
+            row = resolve_row(session, model, ref)
+            found = session.scalars(
+                select(ModelSignatureRow)
+                .where(ModelSignatureRow.version_id == row.id)
+                .order_by(ModelSignatureRow.id)
+            )
+            return [
+                Signature(
+                    ref.name,
+                    row.version,
+                    s.key_name,
+                    s.public_key,
+                    s.signature,
+                    s.statement_hash,
+                    s.at,
+                    s.actor,
+                )
+                for s in found
+            ]
 
     def get_version(self, ref: ModelRef) -> ModelVersion:
         with self.store.read() as session:

@@ -14,6 +14,7 @@ from conveyor.registry._errors import archived_target, still_aliased
 from conveyor.registry._evaluation import KEY_FIELD, finite, with_decision
 from conveyor.registry._models import EVALUATION_KEY, ModelVersion
 from conveyor.registry._refs import ModelRef
+from conveyor.registry._signing import NewSignature, Signature
 from conveyor.registry._sql_lookup import (
     alias_map,
     find_model,
@@ -26,6 +27,7 @@ from conveyor.store._registry_models import (
     ModelAliasEventRow,
     ModelAliasRow,
     ModelRow,
+    ModelSignatureRow,
     ModelVersionRow,
 )
 
@@ -219,6 +221,42 @@ def decide(
     tx.target = owner_of(ref.name, row.version)
     tx.details.update(version=row.version, verdict=verdict, champion=champion)
     return version_of(ref.name, row, alias_map(session, model.id))
+
+
+def record_signature(tx: WriteTx, ref: ModelRef, new: NewSignature) -> Signature:
+    """Append a signature to the version ``ref`` selects (see ``add_signature``)."""
+    session = tx.session
+    model = require_model(session, ref.name)
+    row = resolve_row(session, model, ref)
+    at = utcnow()
+    session.add(
+        ModelSignatureRow(
+            version_id=row.id,
+            key_name=new.key_name,
+            public_key=new.public_key,
+            signature=new.signature,
+            statement_hash=new.statement_hash,
+            at=at,
+            actor=tx.actor.name,
+        )
+    )
+    tx.target = owner_of(ref.name, row.version)
+    tx.details.update(
+        version=row.version,
+        key_name=new.key_name,
+        public_key=new.public_key,
+        statement_hash=new.statement_hash,
+    )
+    return Signature(
+        ref.name,
+        row.version,
+        new.key_name,
+        new.public_key,
+        new.signature,
+        new.statement_hash,
+        at,
+        tx.actor.name,
+    )
 
 
 def _alias_event(

@@ -1,8 +1,8 @@
-"""The model-registry tables: models, their versions, aliases and the alias history.
+"""The model-registry tables: models, their versions, aliases, alias history and signatures.
 
 Owned by :mod:`conveyor.registry`; declared here so ``Base.metadata`` holds the whole schema
-and migration ``0003`` can be checked against it. Documents use plain ``JSON`` (not JSONB) so
-metric values and signatures come back exactly as they were written.
+and migrations ``0003`` and ``0010`` can be checked against it. Documents use plain ``JSON``
+(not JSONB) so metric values and signatures come back exactly as they were written.
 """
 
 from __future__ import annotations
@@ -91,3 +91,19 @@ class ModelAliasEventRow(Base):
     at: Mapped[datetime]
     actor: Mapped[str] = mapped_column(String(128))
     reason: Mapped[str | None] = mapped_column(Text)
+
+
+class ModelSignatureRow(Base):
+    """One signature of a model version (ed25519 over its statement); append-only."""
+
+    __tablename__ = "model_signatures"
+    __table_args__ = (Index("ix_model_signatures_version_id", "version_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
+    key_name: Mapped[str] = mapped_column(String(128))
+    public_key: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str] = mapped_column(String(128))
+    statement_hash: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(128))

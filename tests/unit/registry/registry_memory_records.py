@@ -15,7 +15,9 @@ from conveyor.registry import (
     ModelRef,
     ModelSummary,
     ModelVersion,
+    NewSignature,
     NewVersion,
+    Signature,
 )
 from conveyor.registry._errors import (
     archived_target,
@@ -37,6 +39,7 @@ class _Model:
     versions: list[ModelVersion] = field(default_factory=list)
     aliases: dict[str, int] = field(default_factory=dict)
     history: list[HistoryEntry] = field(default_factory=list)
+    signatures: dict[int, list[Signature]] = field(default_factory=dict)
 
 
 class MemoryModelRecords(BaseModelRecords):
@@ -227,7 +230,37 @@ class MemoryModelRecords(BaseModelRecords):
             self._audit(actor, "model.evaluate", f"model:{ref.name}@{updated.version}", audit)
             return self._with_aliases(model, updated)
 
+    def add_signature(self, actor: Actor, ref: ModelRef, signature: NewSignature) -> Signature:
+        with self._lock:
+            model = self._model(ref.name)
+            number = model.versions[self._index(ref.name, model, ref)].version
+            made = Signature(
+                ref.name,
+                number,
+                signature.key_name,
+                signature.public_key,
+                signature.signature,
+                signature.statement_hash,
+                utcnow(),
+                actor.name,
+            )
+            model.signatures.setdefault(number, []).append(made)
+            details = {
+                "version": number,
+                "key_name": signature.key_name,
+                "public_key": signature.public_key,
+                "statement_hash": signature.statement_hash,
+            }
+            self._audit(actor, "model.sign", f"model:{ref.name}@{number}", details)
+            return made
+
     # -- reads ---------------------------------------------------------------------------
+
+    def signatures(self, ref: ModelRef) -> list[Signature]:
+        with self._lock:
+            model = self._model(ref.name)
+            number = model.versions[self._index(ref.name, model, ref)].version
+            return list(model.signatures.get(number, []))
 
     def get_version(self, ref: ModelRef) -> ModelVersion:
         with self._lock:

@@ -23,6 +23,7 @@ from conveyor.registry import (
     ModelStateError,
     ModelVersion,
     ModelVersionNotFoundError,
+    NewSignature,
     NewVersion,
     RegistrationError,
 )
@@ -51,6 +52,16 @@ def sample_version(tag: str = "a", **fields: Any) -> NewVersion:
         **fields,
     }
     return NewVersion(**values)
+
+
+def sample_signature(key_name: str = "release", tag: str = "a") -> NewSignature:
+    """A signature record whose values are made of ``tag`` (the records never check it)."""
+    return NewSignature(
+        key_name=key_name,
+        public_key="A" * 43 + "=",
+        signature=tag.upper() * 86 + "==",
+        statement_hash=tag * 64,
+    )
 
 
 def events_of(audit_log: AuditLog, action: str) -> list[AuditEvent]:
@@ -428,3 +439,57 @@ class ModelRecordsContract:
             )
         assert records.get_version(ref) == before
         assert events_of(audit_log, "model.evaluate") == []
+
+    # -- signatures ----------------------------------------------------------------------
+
+    def test_a_version_has_no_signature_until_one_is_added(
+        self, records: BaseModelRecords, actor: Actor
+    ) -> None:
+        records.insert_version(actor, "churn", sample_version(), model_description=None)
+        assert records.signatures(ModelRef("churn", version=1)) == []
+
+    def test_signatures_are_appended_and_come_back_exactly(
+        self, records: BaseModelRecords, actor: Actor, audit_log: AuditLog
+    ) -> None:
+        records.insert_version(actor, "churn", sample_version("a"), model_description=None)
+        records.insert_version(actor, "churn", sample_version("b"), model_description=None)
+        records.set_aliases(actor, "churn", 2, ["champion"], reason=None)
+        first = records.add_signature(
+            actor, ModelRef("churn", version=2), sample_signature("release", "a")
+        )
+        second = records.add_signature(
+            actor, ModelRef("churn", alias="champion"), sample_signature("audit", "b")
+        )
+        again = records.add_signature(
+            actor, ModelRef("churn", version=2), sample_signature("release", "c")
+        )
+        assert (first.name, first.version, first.key_name) == ("churn", 2, "release")
+        assert first.signature == sample_signature("release", "a").signature
+        assert first.public_key == "A" * 43 + "="
+        assert first.statement_hash == "a" * 64
+        assert first.actor == actor.name
+        assert records.signatures(ModelRef("churn", version=2)) == [first, second, again]
+        assert records.signatures(ModelRef("churn", alias="champion")) == [first, second, again]
+        assert records.signatures(ModelRef("churn", version=1)) == []
+        signed = events_of(audit_log, "model.sign")
+        assert [e.target for e in signed] == ["model:churn@2"] * 3
+        assert signed[0].details == {
+            "version": 2,
+            "key_name": "release",
+            "public_key": "A" * 43 + "=",
+            "statement_hash": "a" * 64,
+        }
+        assert all("signature" not in e.details for e in signed)
+
+    def test_signing_an_unknown_version_writes_nothing(
+        self, records: BaseModelRecords, actor: Actor, audit_log: AuditLog
+    ) -> None:
+        with pytest.raises(ModelNotFoundError):
+            records.add_signature(actor, ModelRef("churn", version=1), sample_signature())
+        records.insert_version(actor, "churn", sample_version(), model_description=None)
+        with pytest.raises(ModelVersionNotFoundError):
+            records.add_signature(actor, ModelRef("churn", version=7), sample_signature())
+        with pytest.raises(AliasNotFoundError):
+            records.signatures(ModelRef("churn", alias="gone"))
+        assert events_of(audit_log, "model.sign") == []
+        assert records.signatures(ModelRef("churn", version=1)) == []
