@@ -1,4 +1,5 @@
-"""``conveyor models ...``: list, show, card, alias, history and MLflow import of models."""
+"""``conveyor models ...``: list, show, card, alias, history, signing and MLflow import of
+models."""
 
 from __future__ import annotations
 
@@ -128,7 +129,7 @@ def card(
 ) -> None:
     """Print the model card as Markdown, or write it to a .md or .html file."""
     with _workspace() as ws:
-        model_card = _registry(ws).card(ref)
+        model_card = _registry(ws).card(ref, public_keys=_public_keys(ws))
     if output is None:
         typer.echo(_inert(model_card.markdown))
         return
@@ -185,6 +186,97 @@ def history(
             escape(_one_line(e.reason or "-")),
         )
     console().print(table)
+
+
+def _public_keys(ws: Any) -> dict[str, str]:
+    return dict(ws.settings.config.signing.public_keys)
+
+
+@app.command("sign")
+def sign(
+    ref: Annotated[str, typer.Argument(help="NAME@VERSION|ALIAS to sign.")],
+    key: Annotated[
+        Path,
+        typer.Option(
+            "--key", help="ed25519 private key file: base64 of the 32 raw bytes, or PKCS8 PEM."
+        ),
+    ],
+    key_name: Annotated[
+        str | None,
+        typer.Option(
+            "--key-name",
+            help="The name its public key is configured under (default: the key file's stem).",
+        ),
+    ] = None,
+    json_out: _JSON = False,
+) -> None:
+    """Sign a model version with an ed25519 key (the signature is recorded and audited)."""
+    from conveyor.registry import load_private_key
+
+    private = load_private_key(key)
+    name = key_name if key_name is not None else key.stem
+    with _workspace() as ws:
+        signature = _registry(ws).sign(ref, private, key_name=name)
+    if json_out:
+        print_json(signature)
+        return
+    console().print(
+        f"Signed {signature.name}@{signature.version} with key {_one_line(name)} "
+        f"(public key {signature.public_key}).",
+        markup=False,
+    )
+
+
+@app.command("verify")
+def verify(
+    ref: Annotated[str, typer.Argument(help="NAME@VERSION|ALIAS to check.")],
+    json_out: _JSON = False,
+) -> None:
+    """Check a version's signatures against `signing.public_keys` (exit 3: one is invalid)."""
+    from conveyor.registry import SignatureInvalidError
+
+    with _workspace() as ws:
+        result = _registry(ws).verify_signatures(ref, _public_keys(ws))
+    if json_out:
+        print_json(result.to_dict())
+        if result.invalid:
+            raise typer.Exit(SignatureInvalidError.exit_code)
+        return
+    out = console()
+    if not result.results:
+        out.print(f"{result.ref} is not signed.", markup=False)
+    else:
+        table = Table(title=f"Signatures of {escape(result.ref)}")
+        for column in ("key name", "public key", "valid", "configured", "signed (UTC)", "by"):
+            table.add_column(column)
+        for r in result.results:
+            table.add_row(
+                escape(_one_line(r.key_name)),
+                escape(_one_line(r.public_key)),
+                "yes" if r.valid else "NO",
+                "yes" if r.configured else "no",
+                fmt_time(r.at),
+                escape(_one_line(r.actor)),
+            )
+        out.print(table)
+        for r in result.results:
+            if r.reason:
+                out.print(f"  {_one_line(r.key_name)}: {r.reason}", markup=False)
+    if result.invalid:
+        names = ", ".join(repr(r.key_name) for r in result.invalid)
+        raise SignatureInvalidError(
+            f"{result.ref} has signatures that do not verify (keys {names}): the version "
+            "changed since it was signed, or its signature records were altered.",
+            hint="Restore the records from a backup, or register and sign the model again.",
+            ref=result.ref,
+            keys=[r.key_name for r in result.invalid],
+        )
+    if result.trusted:
+        out.print(f"trusted: signed by {', '.join(result.trusted_keys)}", markup=False)
+    else:
+        out.print(
+            "not trusted: no valid signature by a key under signing.public_keys", markup=False
+        )
 
 
 @app.command("import-mlflow")

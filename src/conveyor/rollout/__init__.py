@@ -27,6 +27,7 @@ from conveyor.rollout._errors import (
     EnvironmentNotFoundError,
     GateRejectedError,
     NothingToDoError,
+    SignatureRequiredError,
     VersionNotReadyError,
     VersionTamperedError,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "GateRejectedError",
     "LogAnalyzer",
     "NothingToDoError",
+    "SignatureRequiredError",
     "VersionNotReadyError",
     "VersionTamperedError",
     "check_ready",

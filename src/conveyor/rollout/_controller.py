@@ -30,6 +30,7 @@ from conveyor.rollout._errors import (
     EnvironmentNotFoundError,
     GateRejectedError,
     NothingToDoError,
+    SignatureRequiredError,
 )
 
 if TYPE_CHECKING:
@@ -134,6 +135,9 @@ class Controller:
             DeployRefusedError: archived version, already serving, bad strategy or steps.
             DeploymentInProgressError: a rollout is under way there (its state is shown).
             GateRejectedError: the gate said REJECT and no ``force_reason`` was given.
+            SignatureRequiredError: ``env`` has ``require_signature`` and the version has
+                no valid signature by a key under ``signing.public_keys`` (no
+                ``force_reason`` lifts it).
             VersionNotReadyError: the version does not load or fails its smoke prediction.
         """
         cfg = self.environment(env)
@@ -171,6 +175,7 @@ class Controller:
                 environment=env,
             )
         self._check_gate(version.ref, force_reason)
+        self.check_signature(version.ref, env, cfg)
         plan: dict[str, Any] = {
             "model": version.name,
             "version": version.version,
@@ -198,6 +203,7 @@ class Controller:
                 environment=env,
             )
         plan = dict(current.params["pending"])
+        self.check_signature(f"{plan['model']}@{plan['version']}", env, cfg)
         return _rollout.start(self, env, cfg, current, plan, action="approve", reason=reason)
 
     def promote(self, env: str, *, reason: str) -> Deployment:
@@ -219,7 +225,14 @@ class Controller:
     def promote_from(
         self, current: Deployment, *, reason: str, details: Mapping[str, Any] | None = None
     ) -> Deployment:
-        """Promote exactly revision ``current`` (fails if the environment moved on)."""
+        """Promote exactly revision ``current`` (fails if the environment moved on).
+
+        Raises:
+            NothingToDoError: no rollout in progress there.
+            SignatureRequiredError: the environment requires a signature and the candidate
+                has no valid one from a configured key (the keys may have changed since
+                the rollout started).
+        """
         env = current.environment
         candidate = plans.candidate_of(current)
         if current.state not in ("progressing", "paused") or candidate is None:
@@ -229,6 +242,7 @@ class Controller:
                 environment=env,
                 state=current.state,
             )
+        self.check_signature(f"{candidate.model}@{candidate.version}", env, self.environment(env))
         deployment = self.write(
             env,
             current,
@@ -413,6 +427,31 @@ class Controller:
             aliases = [a for a in aliases if a != env]
         self.ws.models.set_aliases(
             model, version, aliases, reason=f"environment {env!r} serves it at 100%"
+        )
+
+    def check_signature(self, ref: str, env: str, cfg: EnvironmentConfig) -> None:
+        """Refuse ``ref`` in ``env`` when the environment requires a signature it lacks.
+
+        Raises:
+            SignatureRequiredError: ``cfg.require_signature`` and no key under
+                ``signing.public_keys`` signed ``ref`` validly.
+        """
+        if not cfg.require_signature:
+            return
+        keys = self.ws.settings.config.signing.public_keys
+        check = self.ws.models.verify_signatures(ref, keys)
+        if check.trusted:
+            return
+        configured = ", ".join(sorted(keys)) or "none configured"
+        raise SignatureRequiredError(
+            f"Environment {env!r} requires a signed version and {check.ref} has no valid "
+            f"signature by a configured key ({check.describe()}; keys: {configured}).",
+            hint=f"Sign it with `conveyor models sign {check.ref} --key KEYFILE --key-name "
+            "NAME`, where NAME's public key is listed under `signing.public_keys` in "
+            "conveyor.yaml (see docs/signing.md).",
+            ref=check.ref,
+            environment=env,
+            signatures=[r.to_dict() for r in check.results],
         )
 
     def _check_gate(self, ref: str, force_reason: str | None) -> None:

@@ -30,6 +30,13 @@ class GateRejectedError(DeployRefusedError):
     code = "gate_rejected"
 
 
+class SignatureRequiredError(DeployRefusedError):
+    """The environment requires a signature and the version has no valid one from a
+    configured key; ``--force-reason`` does not lift it."""
+
+    code = "signature_required"
+
+
 class VersionNotReadyError(DeployRefusedError):
     """The version could not be loaded, or its smoke prediction on the input example failed."""
 
