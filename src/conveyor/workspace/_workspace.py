@@ -14,8 +14,15 @@ if TYPE_CHECKING:
     import pandas as pd
 
 from conveyor.artifacts import ArtifactStore, GcResult, MasterKey, open_artifact_store
-from conveyor.config import Settings, find_project, find_root, load_settings, process_env
-from conveyor.core import Actor
+from conveyor.config import (
+    Settings,
+    find_project,
+    find_root,
+    load_settings,
+    parse_duration,
+    process_env,
+)
+from conveyor.core import Actor, utcnow
 from conveyor.data import DatasetRegistry
 from conveyor.deployments import DeploymentStore
 from conveyor.errors import EncryptionKeyError
@@ -180,7 +187,15 @@ class Workspace:
         are always kept, so an object a concurrent ``data add`` stores or reuses (not yet
         referenced) survives. Leftovers of interrupted adds in ``.conveyor/tmp`` older than
         ``grace`` are removed too.
+
+        First, with ``predictions.retention`` set (e.g. ``30d``), logged predictions older
+        than that are removed from the prediction log (:meth:`PredictionLog.expire`,
+        audited ``predictions.retention``), so the objects that held them can be collected
+        in the same run. ``dry_run`` removes no predictions.
         """
+        retention = self.settings.config.predictions.retention
+        if retention is not None and not dry_run:
+            self.predictions.expire(utcnow() - parse_duration(retention))
         # A function, not a set: the sweep reads the references again just before it
         # removes anything, so a version recorded during the sweep keeps its objects.
         result = self.artifacts.gc(self.store.referenced_hashes, grace=grace, dry_run=dry_run)
