@@ -25,6 +25,7 @@ from conveyor.cli import (
     _runs,
     _serve,
     _simulate,
+    _tokens,
 )
 from conveyor.cli._output import EXIT_CODES, EXIT_ERROR, EXIT_INTERRUPTED, State
 from conveyor.core import redact
@@ -52,6 +53,7 @@ app.add_typer(_config.app, name="config")
 app.add_typer(_data.app, name="data")
 app.add_typer(_audit.app, name="audit")
 app.add_typer(_keys.app, name="keys")
+app.add_typer(_tokens.app, name="tokens")
 _run.register(app)
 app.add_typer(_runs.app, name="runs")
 app.add_typer(_models.app, name="models")
