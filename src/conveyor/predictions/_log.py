@@ -188,7 +188,7 @@ class PredictionLog:
 
     # -- removing ------------------------------------------------------------------------
 
-    def erase(self, column: str, value: Any) -> RemovalResult:
+    def erase(self, column: str, value: Any, *, environment: str | None = None) -> RemovalResult:
         """Remove every logged prediction whose input ``column`` equals ``value``.
 
         Objects holding such rows are rewritten without them and swapped in the index in
@@ -201,6 +201,8 @@ class PredictionLog:
             column: An input feature name.
             value: The value to erase; a string also matches a number or boolean logged
                 with that text (``"42"`` matches ``42``).
+            environment: Only predictions served in this deployment environment
+                (``None``: everywhere, including outside deployments).
 
         Returns:
             How many rows, objects and labels were removed.
@@ -218,11 +220,11 @@ class PredictionLog:
             self.records,
             self.artifacts,
             self.actor,
-            self.records.partitions(),
+            self.records.partitions(environment=environment),
             matching(column, wanted),
             action="predictions.erase",
             target=f"predictions:{column}",
-            details={"column": column},
+            details={"column": column, "environment": environment},
         )
 
     def expire(self, cutoff: datetime) -> RemovalResult:
