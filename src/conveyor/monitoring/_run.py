@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.core import utcnow, validate_name
 from conveyor.deployments import DeploymentStore
-from conveyor.monitoring._assess import assess_window
+from conveyor.monitoring._assess import INPUT_PREFIX, assess_window
 from conveyor.monitoring._errors import MonitoringError
 from conveyor.monitoring._records import (
     first_report_of,
@@ -85,7 +85,10 @@ def monitor_run(
     version, revision = _target(ws, env, model)
     profile, datasets = _reference_profile(ws, version)
     log = _read_window(ws, env, version, spec, now(), explicit=model is not None)
-    features = _signature_features(version)
+    private = sorted(ws.settings.config.predictions.pii.columns)
+    log, profile, features = _without_personal_data(
+        log, profile, _signature_features(version), private
+    )
     metric = config.metric or default_metric(version)
     config = config.model_copy(update={"metric": metric})
     baseline = first_report_of(ws.store, env, version.name, version.version)
@@ -103,6 +106,12 @@ def monitor_run(
         prediction_reference=(prediction_reference or {}).get("profile"),
         missing_reference=None if registered is not None else _missing(version, metric),
     )
+    if private:
+        body["drift"]["not_tested"] = dict.fromkeys(private, "personal data (predictions.pii)")
+        body["message"] += (
+            f" Not drift-tested (personal data, hashed or dropped in the log): "
+            f"{', '.join(private)}."
+        )
     times = log["at"] if len(log) else None
     bounds = (
         (None, None)
@@ -224,6 +233,22 @@ def _read_window(
     if explicit and ws.predictions.count(**scoped, since=since, until=end) == 0:
         scoped = query
     return ws.predictions.read(**scoped, since=since, until=end, last_rows=spec.rows)
+
+
+def _without_personal_data(
+    log: Any, profile: dict[str, Any], features: list[str] | None, private: list[str]
+) -> tuple[Any, dict[str, Any], list[str] | None]:
+    """Leave ``predictions.pii`` columns out of the window, the reference and the features.
+
+    They are hashed or missing in the log, so comparing them with the training data would
+    only report noise, and their values must not reach reports.
+    """
+    if not private:
+        return log, profile, features
+    log = log.drop(columns=[INPUT_PREFIX + name for name in private], errors="ignore")
+    columns = {k: v for k, v in (profile.get("columns") or {}).items() if k not in private}
+    kept = None if features is None else [f for f in features if f not in private]
+    return log, {**profile, "columns": columns}, kept
 
 
 def _signature_features(version: ModelVersion) -> list[str] | None:
