@@ -29,6 +29,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
 
+from conveyor.serving._auth import ServingAccess, install_access
 from conveyor.serving._errors import PredictionFailedError, RequestError
 from conveyor.serving._host import ModelHost, RouteRequest
 from conveyor.serving._inputs import Rows, as_mapping
@@ -212,6 +213,7 @@ def create_app(
     load: Callable[[], ServedModel] | None = None,
     on_start: Sequence[Callable[[], None]] = (),
     on_close: Sequence[Callable[[], None]] = (),
+    access: ServingAccess | None = None,
 ) -> FastAPI:
     """Build the prediction server's application.
 
@@ -227,6 +229,8 @@ def create_app(
             each must return at once and do its work in the background.
         on_close: Called in order at shutdown, after the logger is flushed and closed
             (for example the workspace's ``close``).
+        access: Host names and tokens the server checks before any handler
+            (:class:`~conveyor.serving._auth.AccessGuard`); ``None`` checks nothing.
 
     Returns:
         The application; on shutdown it flushes and closes ``logger``.
@@ -297,4 +301,6 @@ def create_app(
     from conveyor.serving._v2 import add_v2_routes
 
     add_v2_routes(app, server)
+    if access is not None:
+        install_access(app, access, settings.environment)
     return app

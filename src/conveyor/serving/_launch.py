@@ -29,6 +29,7 @@ from conveyor.config import process_env, set_process_env
 from conveyor.core import RedactingFilter
 from conveyor.errors import ConveyorError, IntegrityError
 from conveyor.serving._app import create_app
+from conveyor.serving._auth import ServingAccess
 from conveyor.serving._errors import PortInUseError, ServingConfigError
 from conveyor.serving._explain import ExplainerSlot, explainer_for
 from conveyor.serving._follow import DeploymentCollector, DeploymentFollower, ReportCollector
@@ -223,6 +224,7 @@ def build_app(
         predictions=ws.predictions,
         load=load,
         on_close=[lambda: close_all(loaded.values()), *([ws.close] if close_workspace else [])],
+        access=ServingAccess.from_config(ws.settings.config.serving, ws.store),
     )
 
 
@@ -299,6 +301,7 @@ def build_env_app(
             lambda: close_all(loaded.values()),
             *([ws.close] if close_workspace else []),
         ],
+        access=ServingAccess.from_config(ws.settings.config.serving, ws.store),
     )
     server = app.state.server
     follower.metrics = server.metrics
