@@ -33,6 +33,7 @@ def configure(root: Path, keys: dict[str, str]) -> None:
         + "  secure: {strategy: replace, require_signature: true}\n"
         + "  secure-canary: {strategy: canary, require_signature: true, steps: [50, 100],\n"
         + "                  min_requests: 0, min_step_duration_s: 0}\n"
+        + "  secure-gated: {strategy: replace, require_signature: true, requires_approval: true}\n"
         + "signing:\n"
         + f"  public_keys: {{{listed}}}\n",
         encoding="utf-8",
@@ -132,3 +133,16 @@ def test_a_candidate_is_not_promoted_once_its_key_is_no_longer_configured(
             later.promote("secure-canary", reason="looks good")
         assert later.deployments.current("secure-canary").state == "progressing"
     assert ctl.promote("secure-canary", reason="looks good").state == "promoted"
+
+
+def test_an_approval_rechecks_the_signature(
+    root: Path, ctl: Controller, signed_ws: Workspace
+) -> None:
+    signed_ws.models.sign("churn@3", RELEASE, key_name="release")
+    assert ctl.deploy("churn@3", "secure-gated").state == "awaiting_approval"
+    configure(root, {})
+    with open_ws(root) as rotated:
+        later = Controller(rotated, clock=Clock(), analyzer=ScriptedAnalyzer())
+        with pytest.raises(SignatureRequiredError, match="keys: none configured"):
+            later.approve("secure-gated", reason="ok")
+    assert ctl.approve("secure-gated", reason="ok").live[0].ref == "churn@3"
