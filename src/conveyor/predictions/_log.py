@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 _PartitionKey = tuple[str, int, str | None, str | None, int | None]
 _MAX_REQUEST_ID = 128
+_MAX_COLUMN = 256
 
 
 class PredictionLog:
@@ -207,10 +208,14 @@ class PredictionLog:
         Returns:
             How many rows, objects and labels were removed.
 
+        Raises:
+            InvalidPredictionRecordError: ``column`` is empty, too long or not printable.
+
         Example:
             >>> log.erase("email", "ana@example.com").rows  # doctest: +SKIP
             3
         """
+        _check_column(column)
         wanted = value
         if self.privacy is not None and column in self.privacy.columns:
             if self.privacy.policy == "drop":
@@ -357,6 +362,20 @@ def _check_names(model: str, environment: str | None, variant: str | None) -> No
         validate_name(environment, kind="environment name")
     if variant is not None:
         validate_name(variant, kind="variant name")
+
+
+def _check_column(column: object) -> None:
+    if (
+        not isinstance(column, str)
+        or not 0 < len(column) <= _MAX_COLUMN
+        or not column.isprintable()
+    ):
+        shown = repr(column)[:80]
+        raise InvalidPredictionRecordError(
+            f"Cannot erase by column {shown}: not an input column name.",
+            hint=f"Pass the name of an input feature (1-{_MAX_COLUMN} printable characters).",
+            column=shown,
+        )
 
 
 def _check_label(request_id: object, label: object) -> None:

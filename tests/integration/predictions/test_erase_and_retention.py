@@ -11,7 +11,13 @@ import pytest
 
 from conveyor.artifacts import ArtifactStore, open_artifact_store
 from conveyor.core import Actor
-from conveyor.predictions import PiiPolicy, PredictionLog, PredictionRecord, RemovalResult
+from conveyor.predictions import (
+    InvalidPredictionRecordError,
+    PiiPolicy,
+    PredictionLog,
+    PredictionRecord,
+    RemovalResult,
+)
 from conveyor.store import MetadataStore, open_store
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -122,3 +128,23 @@ def test_expire_drops_old_partitions_and_trims_those_straddling_the_cutoff(
     (event,) = [e for e in store.audit_log() if e.action == "predictions.retention"]
     assert (event.details["rows"], event.details["partitions"]) == (3, 2)
     assert log.expire(T0 + timedelta(seconds=10)) == RemovalResult(rows=0, partitions=0)
+
+
+@pytest.mark.parametrize("column", ["", "x" * 257, "bad\ncolumn", "nul\x00"])
+def test_a_hostile_column_name_is_refused_before_anything_is_read(
+    log: PredictionLog, column: str
+) -> None:
+    log.write([rec(1, "a")])
+    with pytest.raises(InvalidPredictionRecordError, match=r"Cannot erase by column") as caught:
+        log.erase(column, "a")
+    assert len(str(caught.value)) < 300
+    assert caught.value.hint is not None
+
+
+def test_a_huge_value_matches_nothing_and_is_not_echoed(
+    log: PredictionLog, store: MetadataStore
+) -> None:
+    log.write([rec(1, "a")])
+    huge = "v" * 1_000_000
+    assert log.erase("email", huge) == RemovalResult(rows=0, partitions=0)
+    assert all(huge[:100] not in repr(e.details) for e in store.audit_log())
