@@ -97,3 +97,33 @@ def test_bad_input_exits_1_with_a_hint(project: Path, args: list[str], message: 
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert "cvy_" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.1"])
+def test_serving_beyond_loopback_without_auth_is_refused(project: Path, host: str) -> None:
+    result = _cli(project, "serve", "--model", "nosuch@1", "--host", host)
+    assert result.returncode == 1
+    assert "without authentication" in result.stderr
+    assert "--insecure" in result.stderr
+
+
+def test_insecure_serving_is_logged_loudly(project: Path) -> None:
+    result = _cli(project, "serve", "--model", "nosuch@1", "--host", "0.0.0.0", "--insecure")
+    assert "INSECURE: serving on 0.0.0.0" in result.stderr
+    assert "without authentication" not in result.stderr
+    assert result.returncode == 1  # then fails on the model, as without the flag
+
+
+def test_serving_beyond_loopback_with_token_auth_is_allowed(tmp_path: Path) -> None:
+    assert _cli(tmp_path, "init", ".").returncode == 0
+    config = tmp_path / "conveyor.yaml"
+    config.write_text(config.read_text() + "\nserving:\n  auth: token\n")
+    result = _cli(tmp_path, "serve", "--model", "nosuch@1", "--host", "0.0.0.0")
+    assert "without authentication" not in result.stderr
+    assert "INSECURE" not in result.stderr
+    assert result.returncode == 1  # the model does not exist
+
+
+def test_loopback_needs_no_flag(project: Path) -> None:
+    result = _cli(project, "serve", "--model", "nosuch@1", "--host", "127.0.0.1")
+    assert "without authentication" not in result.stderr

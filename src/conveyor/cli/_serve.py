@@ -8,15 +8,21 @@ promote and roll back on their own while the server runs.
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.console import Console
+from rich.markup import escape
 
 from conveyor.cli._output import console, open_workspace
 
 if TYPE_CHECKING:
     from conveyor.serving import ServingSettings
+
+_log = logging.getLogger("conveyor.serving")
 
 
 def register(app: typer.Typer) -> None:
@@ -59,6 +65,14 @@ def serve(  # noqa: PLR0917 - Typer options are parameters
     onnx: Annotated[
         bool, typer.Option("--onnx/--no-onnx", help="Serve the ONNX twin when it passed parity.")
     ] = True,
+    insecure: Annotated[
+        bool,
+        typer.Option(
+            "--insecure",
+            help="Serve on a non-loopback --host with serving.auth: none (anyone who can "
+            "reach the port can predict).",
+        ),
+    ] = False,
 ) -> None:
     """Serve a registered model or an environment over HTTP (conveyor API, MLflow, KServe v2).
 
@@ -68,6 +82,10 @@ def serve(  # noqa: PLR0917 - Typer options are parameters
     shadow, new revisions), logs each rollout transition with its reason, and this process
     advances its rollouts. Stop with Ctrl-C or SIGTERM: requests in flight finish and logged
     predictions are flushed.
+
+    With serving.auth: none (the default) a --host other than loopback is refused unless
+    --insecure is given; with serving.auth: token prediction routes need a token (see
+    `conveyor tokens`). Host headers are checked against serving.allowed_hosts either way.
 
     Exit codes: 0 stopped; 1 error (configuration, not found); 3 the version's files were
     tampered with or damaged (audited as model.integrity_failed); 6 the port is in use.
@@ -90,6 +108,7 @@ def serve(  # noqa: PLR0917 - Typer options are parameters
         micro_batch=micro_batch,
         log_predictions=log_predictions,
     )
+    _check_exposure(host, insecure=insecure)
     check_port(host, port)
     if model is not None:
         with open_workspace() as ws:
@@ -104,6 +123,41 @@ def serve(  # noqa: PLR0917 - Typer options are parameters
         return
     if env is not None:
         _serve_environment(env, host=host, port=port, workers=workers, settings=settings)
+
+
+def _is_loopback(host: str) -> bool:
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_exposure(host: str, *, insecure: bool) -> None:
+    """Refuse to serve beyond this machine without authentication, unless ``--insecure``."""
+    from conveyor.serving import ServingConfigError
+
+    if _is_loopback(host):
+        return
+    with open_workspace() as ws:
+        auth = ws.settings.config.serving.auth
+    if auth != "none":
+        return
+    if not insecure:
+        raise ServingConfigError(
+            f"Refusing to serve on host {host!r} without authentication (serving.auth: none): "
+            "anyone who can reach the port could call the model.",
+            hint="Set `serving: {auth: token}` in conveyor.yaml and create a predictor token "
+            "with `conveyor tokens create NAME --role predictor`, or pass --insecure.",
+            host=host,
+        )
+    message = (
+        f"INSECURE: serving on {host} with serving.auth: none; anyone who can reach this "
+        "port can call the model (--insecure)."
+    )
+    _log.warning(message)
+    Console(stderr=True).print(f"[bold red]{escape(message)}[/]", highlight=False)
 
 
 def _serve_environment(
