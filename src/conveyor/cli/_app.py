@@ -20,6 +20,7 @@ from conveyor.cli import (
     _keys,
     _models,
     _monitor,
+    _predictions,
     _project,
     _run,
     _runs,
@@ -63,6 +64,7 @@ _deploy.register(app)
 _simulate.register(app)
 _agent.register(app)
 app.add_typer(_monitor.app, name="monitor")
+app.add_typer(_predictions.app, name="predictions")
 _demo.register(app)
 
 

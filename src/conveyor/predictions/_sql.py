@@ -6,7 +6,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, column, delete, func, select, table
+from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from conveyor.core import Actor, utcnow
@@ -24,7 +24,6 @@ from conveyor.store._prediction_models import FeedbackRow, PredictionBatchRow
 #: Bound on the ids of one ``IN (...)`` query (SQLite allows 32766 parameters).
 IN_CHUNK = 500
 #: The store's artifact references, by table name: released when a partition is replaced.
-_REFS = table("artifact_refs", column("owner"))
 #: The columns of a :class:`PartitionInfo`, in the order of its fields.
 _PARTITION_COLUMNS = (
     PredictionBatchRow.id,
@@ -247,8 +246,7 @@ class SqlPredictionRecords(BasePredictionRecords):
                 tx.session.execute(
                     delete(PredictionBatchRow).where(PredictionBatchRow.id.in_(chunk))
                 )
-                owners = [f"prediction_batch:{i}" for i in chunk]
-                tx.session.execute(delete(_REFS).where(_REFS.c.owner.in_(owners)))
+                tx.unreference(f"prediction_batch:{i}" for i in chunk)
             for partition in replacements.values():
                 if partition is None:
                     continue

@@ -184,8 +184,11 @@ def _has_example(model: ServedModel) -> bool:
 def _logger(ws: Any, settings: ServingSettings) -> Any:
     if not settings.log_predictions:
         return None
-    from conveyor.predictions import PredictionLogger
+    from conveyor.predictions import PredictionLogger, pii_policy
 
+    # Personal-data columns are masked before a prediction is queued or spilled; with the
+    # hash policy and no key, the server refuses to start (PiiKeyMissingError).
+    ws.predictions.privacy = pii_policy(ws.settings)
     logger = PredictionLogger(ws.predictions, spill_dir=Path(ws.root) / SPILL_FOLDER)
     logger.recover_spill()
     return logger

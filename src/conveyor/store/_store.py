@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, Text, select, type_coerce
+from sqlalchemy import Engine, Text, delete, select, type_coerce
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import IntegrityError as SQLIntegrityError
 from sqlalchemy.orm import Session
@@ -66,6 +66,13 @@ class WriteTx:
         self.details = details
         self.event: AuditEvent | None = None
         self.committing = False
+
+    def unreference(self, owners: Iterable[str]) -> None:
+        """Drop every artifact reference the ``owners`` hold (their objects become
+        collectable by ``conveyor gc`` unless another record references them)."""
+        names = list(owners)
+        if names:
+            self.session.execute(delete(ArtifactRefRow).where(ArtifactRefRow.owner.in_(names)))
 
     def reference(self, owner: str, hashes: Iterable[str], *, existing_ok: bool = False) -> None:
         """Record that ``owner`` (``"run:ID"``, ``"model:NAME@V"``) points at artifacts.

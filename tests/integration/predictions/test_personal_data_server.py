@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "serving"))
 
 from serving_support import running, wait_ready
 
-from conveyor.predictions import pii_policy
+from conveyor.predictions import PiiKeyMissingError
 from conveyor.serving import ServingSettings
 from conveyor.serving._launch import build_app
 from conveyor.workspace import Workspace
@@ -52,8 +52,7 @@ def ws(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Workspace]:
         numbers = ColumnTransformer([("n", "passthrough", ["age", "spend"])])
         model = make_pipeline(numbers, LogisticRegression()).fit(x, y)
         workspace.models.register("churn", model, input_example=x.head(20), explain=False)
-        workspace.predictions.privacy = pii_policy(workspace.settings)
-        yield workspace
+        yield workspace  # the server sets the masking policy itself
 
 
 def test_a_planted_email_is_found_in_no_file_under_the_project_state(ws: Workspace) -> None:
@@ -78,3 +77,15 @@ def test_a_planted_email_is_found_in_no_file_under_the_project_state(ws: Workspa
     assert files
     for path in files:
         assert EMAIL.encode() not in path.read_bytes(), path
+
+
+def test_the_server_refuses_to_start_when_the_hash_key_is_missing(tmp_path: Path) -> None:
+    config = "project: {name: p}\npredictions: {pii: {columns: [email]}}\n"
+    (tmp_path / "conveyor.yaml").write_text(config)
+    with Workspace.open(tmp_path, env={}) as workspace:
+        x, y = _frame(50)
+        numbers = ColumnTransformer([("n", "passthrough", ["age", "spend"])])
+        model = make_pipeline(numbers, LogisticRegression()).fit(x, y)
+        workspace.models.register("churn", model, input_example=x.head(5), explain=False)
+        with pytest.raises(PiiKeyMissingError, match="CONVEYOR_PII_KEY"):
+            build_app(workspace, "churn@1", settings=ServingSettings())
