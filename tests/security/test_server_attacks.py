@@ -207,7 +207,7 @@ def test_a_body_sent_at_one_byte_per_second_is_cut_off_with_408(ws: Workspace) -
         body = json.dumps(GOOD).encode()
         with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
             sock.sendall(
-                b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                 + f"Content-Length: {len(body)}\r\n\r\n".encode()
             )
             answer = b""

@@ -25,6 +25,7 @@ from conveyor.testing.records._deployments import DeploymentRecordsContract
 from conveyor.testing.records._monitoring import MonitoringRecordsContract
 from conveyor.testing.records._predictions import PredictionRecordsContract
 from conveyor.testing.records._registry import ModelRecordsContract
+from conveyor.testing.records._security import TokenRecordsContract
 from conveyor.testing.records._tracking import RunRecordsContract
 
 __all__ = [
@@ -36,4 +37,5 @@ __all__ = [
     "MonitoringRecordsContract",
     "PredictionRecordsContract",
     "RunRecordsContract",
+    "TokenRecordsContract",
 ]
