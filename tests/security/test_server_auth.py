@@ -200,6 +200,17 @@ def test_feedback_needs_the_feedback_permission(
     assert accepted.status_code == 200, accepted.text
 
 
+def test_feedback_is_audited_under_the_token_that_sent_it(
+    ws: Workspace, client: httpx.Client, secrets: dict[str, str]
+) -> None:
+    predicted = client.post("/v1/predict", json=ROW, headers=_bearer(secrets["predictor"]))
+    labels = {"labels": [{"request_id": predicted.json()["request_id"], "label": 0}]}
+    accepted = client.post("/v1/feedback", json=labels, headers=_bearer(secrets["developer"]))
+    assert accepted.status_code == 200, accepted.text
+    (event,) = ws.store.audit_log(action="predictions.feedback", limit=1)
+    assert event.actor == "token:developer"
+
+
 def test_answers_do_not_say_whether_a_model_exists(client: httpx.Client) -> None:
     known = client.post("/v2/models/cancer/infer", json=V2, headers=_bearer("cvy_" + "x" * 43))
     unknown = client.post("/v2/models/nosuch/infer", json=V2, headers=_bearer("cvy_" + "x" * 43))

@@ -135,6 +135,7 @@ class PredictionLog:
         overwrite: bool = True,
         keep_unknown: bool = True,
         pending: Container[str] = frozenset(),
+        actor: Actor | None = None,
     ) -> FeedbackResult:
         """Record ground-truth labels by request id, in one audited transaction.
 
@@ -151,6 +152,8 @@ class PredictionLog:
                 grow the database; what the prediction server does).
             pending: Ids answered but maybe not logged yet (logging is asynchronous): they
                 are stored, and not counted unknown.
+            actor: Who the labels are recorded by (default: this log's actor); the
+                prediction server passes the identity of the caller's token.
 
         Returns:
             How many ids were stored, unknown, updated and kept.
@@ -180,7 +183,7 @@ class PredictionLog:
             if not final:
                 return FeedbackResult(accepted=0, unknown=len(unknown_ids), updated=0)
         return self.records.record_feedback(
-            self.actor,
+            actor or self.actor,
             final,
             updates=times,
             overwrite=overwrite,

@@ -17,6 +17,7 @@ import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import Response
 
+from conveyor.core import Actor
 from conveyor.errors import ConveyorError, StoreBusyError
 from conveyor.predictions import InvalidPredictionRecordError
 from conveyor.serving._errors import (
@@ -89,11 +90,20 @@ def _pairs(payload: Any, limit: int) -> tuple[list[tuple[str, Any]], bool]:
     return pairs, overwrite
 
 
-def _store(server: Server, pairs: list[tuple[str, Any]], overwrite: bool) -> Any:
+def _store(
+    server: Server, pairs: list[tuple[str, Any]], overwrite: bool, actor: Actor | None
+) -> Any:
     predictions: Any = server.predictions
     return predictions.feedback(
-        pairs, overwrite=overwrite, keep_unknown=False, pending=server.engine.recent
+        pairs, overwrite=overwrite, keep_unknown=False, pending=server.engine.recent, actor=actor
     )
+
+
+def _caller(request: Request) -> Actor | None:
+    """The verified token's identity when the server checks tokens (else the server's own)."""
+    token = getattr(request.state, "token", None)
+    name = getattr(token, "name", None)
+    return Actor(name=f"token:{name}", kind="service") if isinstance(name, str) else None
 
 
 async def handle_feedback(server: Server, request: Request) -> Response:
@@ -110,7 +120,9 @@ async def handle_feedback(server: Server, request: Request) -> Response:
         payload = await server.payload(request)
         pairs, overwrite = _pairs(payload, server.settings.max_feedback_labels)
         try:
-            result = await anyio.to_thread.run_sync(_store, server, pairs, overwrite)
+            result = await anyio.to_thread.run_sync(
+                _store, server, pairs, overwrite, _caller(request)
+            )
         except RequestError:
             raise
         except StoreBusyError as exc:
