@@ -97,3 +97,30 @@ class ArtifactRefRow(Base):
 
     hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     owner: Mapped[str] = mapped_column(String(512), primary_key=True)
+
+
+class RequestKeyRow(Base):
+    """An ``Idempotency-Key`` the control plane has applied, written in the transaction
+    of the change it keyed, so a client's retry after a lost answer is not applied twice.
+
+    ``response`` holds the JSON answer once it is known (``None`` until then)."""
+
+    __tablename__ = "request_keys"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    at: Mapped[datetime]
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class AuditCheckpointRow(Base):
+    """A signed statement of the audit chain's head (``seq`` and ``hash``) at one time,
+    so removing the newest events is detected by :meth:`MetadataStore.verify_audit`."""
+
+    __tablename__ = "audit_checkpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    seq: Mapped[int] = mapped_column(Integer, index=True)
+    hash: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
+    key_id: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str] = mapped_column(String(128))

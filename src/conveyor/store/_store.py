@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -14,7 +15,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import IntegrityError as SQLIntegrityError
 from sqlalchemy.orm import Session
 
-from conveyor.core import Actor
+from conveyor.core import Actor, utcnow
 from conveyor.errors import (
     InvalidVersionError,
     StoreBusyError,
@@ -32,7 +33,7 @@ from conveyor.store._audit import (
 )
 from conveyor.store._engine import BEGIN_MODE_OPTION, build_engine, mask_url, normalise_url
 from conveyor.store._migrate import lock_writers, upgrade_to_head
-from conveyor.store._models import ArtifactRefRow, AuditEventRow
+from conveyor.store._models import ArtifactRefRow, AuditEventRow, RequestKeyRow
 
 T = TypeVar("T")
 
@@ -40,6 +41,19 @@ T = TypeVar("T")
 SYSTEM_ACTOR = Actor(name="conveyor", kind="service")
 _BACKOFF_BASE_S = 0.02
 _BACKOFF_CAP_S = 1.0
+
+
+class _RequestKey:
+    """The idempotency key of the request being served, and whether it is written yet."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.recorded = False
+
+
+_REQUEST_KEY: contextvars.ContextVar[_RequestKey | None] = contextvars.ContextVar(
+    "conveyor_request_key", default=None
+)
 
 
 class WriteTx:
@@ -176,6 +190,10 @@ class MetadataStore:
             with Session(self._writer, expire_on_commit=False) as session, session.begin():
                 lock_writers(session.connection())
                 tx = WriteTx(session, actor, action, target, dict(details or {}))
+                request = _REQUEST_KEY.get()
+                if request is not None and not request.recorded:
+                    # The key commits with the first change it keys, or not at all.
+                    session.add(RequestKeyRow(key=request.key, at=utcnow()))
                 yield tx
                 event = append_event(
                     session,
@@ -192,7 +210,43 @@ class MetadataStore:
             raise translated from exc
         except OverflowError as exc:
             raise _too_large(exc) from exc
+        request = _REQUEST_KEY.get()
+        if request is not None:
+            request.recorded = True
         tx.event = event
+
+    @contextmanager
+    def keyed(self, key: str) -> Iterator[None]:
+        """Record ``key`` in the transaction of the first write made inside the block.
+
+        The control plane wraps each request that carries an ``Idempotency-Key`` in this
+        block: the key and the change commit together, so :meth:`request_applied` tells a
+        retried request (whose answer was lost) from a new one, and the retry is not
+        applied twice. A request that writes nothing records no key.
+
+        Example:
+            >>> with store.keyed("run-42-batch-7"):  # doctest: +SKIP
+            ...     records.log_metrics(actor, run_id, batch)
+        """
+        token = _REQUEST_KEY.set(_RequestKey(key))
+        try:
+            yield
+        finally:
+            _REQUEST_KEY.reset(token)
+
+    def request_applied(self, key: str) -> tuple[bool, dict[str, Any] | None]:
+        """Whether a request keyed ``key`` has been applied, and its saved answer if any."""
+        with self.read() as session:
+            row = session.get(RequestKeyRow, key)
+            return (False, None) if row is None else (True, row.response)
+
+    def save_response(self, key: str, response: dict[str, Any]) -> None:
+        """Keep the answer of the applied request ``key`` for its retries (not audited:
+        the change it answers was)."""
+        with self._translate_errors(), Session(self.engine) as session, session.begin():
+            row = session.get(RequestKeyRow, key)
+            if row is not None:
+                row.response = response
 
     def transact(
         self,
