@@ -39,6 +39,7 @@ from conveyor.config._operations import (
 from conveyor.config._security import (
     PiiConfig,
     PredictionsConfig,
+    ServerConfig,
     ServingAuthConfig,
     SigningConfig,
     parse_duration,
@@ -57,6 +58,7 @@ __all__ = [
     "PredictionsConfig",
     "ProjectConfig",
     "RunsConfig",
+    "ServerConfig",
     "ServingAuthConfig",
     "Settings",
     "SigningConfig",

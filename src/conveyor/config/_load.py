@@ -25,12 +25,13 @@ ENV_ALIASES: dict[str, str] = {
     "CONVEYOR_METADATA_URL": "store.metadata_url",
     "CONVEYOR_ARTIFACT_URL": "store.artifact_url",
     "CONVEYOR_REMOTE_URL": "store.remote_url",
+    "CONVEYOR_SERVER_URL": "store.server_url",
     "CONVEYOR_ENCRYPTION": "store.encryption.enabled",
     "CONVEYOR_KEY_FILE": "store.encryption.key_file",
     "CONVEYOR_HEARTBEAT_TIMEOUT_S": "runs.heartbeat_timeout_s",
 }
 # Variables that are read elsewhere and are not configuration keys.
-_NOT_KEYS = {"CONVEYOR_MASTER_KEY", "CONVEYOR_ACTOR", "CONVEYOR_REQUIRE_SERVICES"}
+_NOT_KEYS = {"CONVEYOR_MASTER_KEY", "CONVEYOR_ACTOR", "CONVEYOR_REQUIRE_SERVICES", "CONVEYOR_TOKEN"}
 
 
 def find_root(start: str | os.PathLike[str] = ".") -> Path:

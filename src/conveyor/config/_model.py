@@ -20,7 +20,12 @@ from conveyor.config._operations import (
     TriggerConfig,
     WebhooksConfig,
 )
-from conveyor.config._security import PredictionsConfig, ServingAuthConfig, SigningConfig
+from conveyor.config._security import (
+    PredictionsConfig,
+    ServerConfig,
+    ServingAuthConfig,
+    SigningConfig,
+)
 from conveyor.core import validate_name
 
 
@@ -68,6 +73,11 @@ class StoreConfig(_Section):
     )
     busy_timeout_s: float = Field(default=30.0, gt=0, le=3600)
     encryption: EncryptionConfig = EncryptionConfig()
+    server_url: str | None = Field(
+        default=None,
+        description="A team server (`conveyor server`) that holds this project's records and "
+        "artifacts; with it (and CONVEYOR_TOKEN) no database or bucket is configured here.",
+    )
 
     @field_validator("metadata_url")
     @classmethod
@@ -190,6 +200,7 @@ class ConveyorConfig(_Section):
     serving: ServingAuthConfig = ServingAuthConfig()
     signing: SigningConfig = SigningConfig()
     predictions: PredictionsConfig = PredictionsConfig()
+    server: ServerConfig = ServerConfig()
 
     @field_validator("environments")
     @classmethod

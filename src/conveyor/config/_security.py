@@ -93,3 +93,31 @@ class PredictionsConfig(_Section):
         if value is not None:
             parse_duration(value)
         return value
+
+
+class ServerConfig(_Section):
+    """``server:`` the team server (``conveyor server``), the control plane over this
+    project's stores that remote workspaces call with a URL and a token.
+
+    Attributes:
+        allowed_hosts: ``Host`` header values it answers (DNS-rebinding defence); add the
+            name clients reach it by.
+        max_request_mb: Largest JSON request body; uploads stream and are not bounded by it.
+        checkpoint_key_file: An ed25519 private key (docs/signing.md formats); with it the
+            server checkpoints the audit chain's head, signed, every
+            ``checkpoint_interval_s`` seconds while it runs.
+        checkpoint_interval_s: Seconds between checkpoints.
+    """
+
+    allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "::1")
+    max_request_mb: float = Field(default=64.0, gt=0, le=4096)
+    checkpoint_key_file: str | None = None
+    checkpoint_interval_s: float = Field(default=300.0, gt=0, le=86400)
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _hosts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        cleaned = tuple(h.strip().lower() for h in value if h.strip())
+        if not cleaned or any(("/" in h or " " in h) for h in cleaned):
+            raise ValueError("expected host names such as conveyor.example.com or 127.0.0.1")
+        return cleaned
