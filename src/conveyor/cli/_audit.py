@@ -1,8 +1,9 @@
-"""``conveyor audit log | verify``."""
+"""``conveyor audit log | verify | checkpoint``."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -50,25 +51,96 @@ def log(
     console().print(table)
 
 
-@app.command("verify")
-def verify(
+@app.command("checkpoint")
+def checkpoint(
+    key: Annotated[
+        Path,
+        typer.Option(
+            "--key", help="ed25519 private key file (base64 of 32 raw bytes, or PKCS8 PEM)."
+        ),
+    ],
+    anchor: Annotated[
+        Path | None,
+        typer.Option(
+            "--anchor",
+            help="Also write the checkpoint as JSON to this file; keep it outside the "
+            "database's reach and pass it to `audit verify --anchor`.",
+        ),
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Recompute the hash chain; exit 3 naming the first broken event if it was altered."""
+    """Sign the audit trail's newest event, so removing events up to it is detected."""
+    from conveyor.store import audit_public_key_text, load_audit_private_key, write_checkpoint_file
+
+    private_key = load_audit_private_key(key)
     with open_workspace() as ws:
-        result = ws.verify_audit()
+        made = ws.store.checkpoint_audit(private_key)
+    if anchor is not None:
+        write_checkpoint_file(anchor, made)
+    if json_out:
+        print_json({**made.to_dict(), "public_key": audit_public_key_text(private_key)})
+        return
+    out = console()
+    out.print(
+        f"Checkpoint of event #{made.seq} (hash {made.hash[:16]}...) signed by key {made.key_id}."
+    )
+    out.print(f"Public key (for `audit verify --public-key`): {audit_public_key_text(private_key)}")
+    if anchor is not None:
+        out.print(f"Anchor copy written to {anchor}.")
+
+
+@app.command("verify")
+def verify(
+    public_key: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--public-key",
+            help="ed25519 public key file a checkpoint must be signed with (repeatable; "
+            "base64 of 32 raw bytes, or PEM). Without it signatures are not checked.",
+        ),
+    ] = None,
+    anchor: Annotated[
+        Path | None,
+        typer.Option("--anchor", help="Checkpoint file written by `audit checkpoint --anchor`."),
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Recompute the hash chain and check its signed checkpoints; exit 3 if it was altered
+    or its newest events were removed."""
+    from conveyor.store import load_audit_public_key, read_checkpoint_file
+
+    keys = [load_audit_public_key(path) for path in public_key] if public_key else None
+    anchored = read_checkpoint_file(anchor) if anchor is not None else None
+    with open_workspace() as ws:
+        if keys is None and anchored is None:
+            result = ws.verify_audit()  # also where the records live on a server
+        else:
+            result = ws.store.verify_audit(keys, anchor=anchored)
     if json_out:
         print_json(result)
     elif result.ok:
-        console().print(f"Audit trail intact: {result.count} events, hash chain verified.")
+        out = console()
+        out.print(f"Audit trail intact: {result.count} events, hash chain verified.")
+        if result.checkpoints_checked:
+            signed = (
+                "signatures verified"
+                if result.signatures_checked
+                else "signatures not checked: pass --public-key"
+            )
+            out.print(
+                f"{result.checkpoints_checked} checkpoint(s) hold, the newest vouching for "
+                f"event #{result.checkpoint_seq} ({signed})."
+            )
     else:
-        console().print(
-            f"[bold red]Audit trail broken[/] at event #{result.first_broken_seq}: {result.reason}"
+        where = "" if result.first_broken_seq is None else f" at event #{result.first_broken_seq}"
+        console().print(f"[bold red]Audit trail broken[/]{where}: {result.reason}")
+        around = (
+            f" around #{result.first_broken_seq}" if result.first_broken_seq is not None else ""
         )
         console().print(
-            "The metadata database was changed outside conveyor. Inspect the events around "
-            f"#{result.first_broken_seq} with `conveyor audit log`, restore the database from "
-            "a backup, and treat the change as a security incident."
+            f"The metadata database was changed outside conveyor. Inspect the events{around} "
+            "with `conveyor audit log`, restore the database from a backup, and treat the "
+            "change as a security incident."
         )
     if not result.ok:
         raise typer.Exit(EXIT_VERIFY_FAILED)

@@ -33,19 +33,37 @@ from conveyor.store import (  # noqa: F401
     _tracking_models,
 )
 from conveyor.store._audit import GENESIS_HASH, AuditEvent, AuditVerification
+from conveyor.store._checkpoints import (
+    AuditCheckpoint,
+    AuditKeyError,
+    CheckpointFileError,
+    audit_public_key_text,
+    load_audit_private_key,
+    load_audit_public_key,
+    read_checkpoint_file,
+    write_checkpoint_file,
+)
 from conveyor.store._migrate import head_revision
 from conveyor.store._models import NAMING_CONVENTION, Base, UTCDateTime
 from conveyor.store._store import MetadataStore, WriteTx, open_store
 
 __all__ = [
+    "AuditCheckpoint",
     "AuditEvent",
+    "AuditKeyError",
     "AuditVerification",
     "Base",
+    "CheckpointFileError",
     "GENESIS_HASH",
     "MetadataStore",
     "NAMING_CONVENTION",
     "UTCDateTime",
     "WriteTx",
+    "audit_public_key_text",
     "head_revision",
+    "load_audit_private_key",
+    "load_audit_public_key",
     "open_store",
+    "read_checkpoint_file",
+    "write_checkpoint_file",
 ]

@@ -72,13 +72,22 @@ class AuditVerification:
         ok: True when every hash and link checks out.
         count: Number of events examined.
         first_broken_seq: The first event that fails (or is missing), else None.
-        reason: Why it fails ("content changed", "link broken", "seq gap"), else None.
+        reason: Why it fails ("content changed", "link broken", "seq gap", or a checkpoint
+            that does not hold, e.g. "events after #N were removed"), else None.
+        checkpoints_checked: Signed checkpoints of the head (stored ones and the anchor)
+            that were checked and hold; 0 when the chain itself is broken.
+        checkpoint_seq: The newest ``seq`` a checked checkpoint vouches for, else None.
+        signatures_checked: True when public keys were given and every checked
+            checkpoint's signature verified with one of them.
     """
 
     ok: bool
     count: int
     first_broken_seq: int | None = None
     reason: str | None = None
+    checkpoints_checked: int = 0
+    checkpoint_seq: int | None = None
+    signatures_checked: bool = False
 
 
 def normalise_details(details: Mapping[str, Any]) -> dict[str, Any]:
@@ -215,8 +224,8 @@ def verify_chain(events: Iterable[AuditEvent | MalformedEvent]) -> AuditVerifica
     """Check hashes, links and numbering of ``events`` (in ``seq`` order).
 
     A :class:`MalformedEvent` (a row that could not be decoded) breaks the chain at its
-    ``seq``. Deleting the newest events cannot be detected from the chain alone: compare
-    ``count`` with a number kept elsewhere for that.
+    ``seq``. Deleting the newest events cannot be detected from the chain alone: signed
+    checkpoints of the head (:mod:`conveyor.store._checkpoints`) detect that.
     """
     expected_seq, prev_hash, count = 1, GENESIS_HASH, 0
     for event in events:

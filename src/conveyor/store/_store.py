@@ -5,12 +5,13 @@ from __future__ import annotations
 import contextvars
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, Text, delete, select, type_coerce
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from sqlalchemy import Engine, Select, Text, delete, select, type_coerce
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import IntegrityError as SQLIntegrityError
 from sqlalchemy.orm import Session
@@ -25,15 +26,28 @@ from conveyor.errors import (
     StoreReadOnlyError,
 )
 from conveyor.store._audit import (
+    GENESIS_HASH,
     AuditEvent,
     AuditVerification,
+    MalformedEvent,
     append_event,
     event_from_raw,
     verify_chain,
 )
+from conveyor.store._checkpoints import (
+    AuditCheckpoint,
+    check_checkpoints,
+    checkpoint_from_raw,
+    sign_checkpoint,
+)
 from conveyor.store._engine import BEGIN_MODE_OPTION, build_engine, mask_url, normalise_url
 from conveyor.store._migrate import lock_writers, upgrade_to_head
-from conveyor.store._models import ArtifactRefRow, AuditEventRow, RequestKeyRow
+from conveyor.store._models import (
+    ArtifactRefRow,
+    AuditCheckpointRow,
+    AuditEventRow,
+    RequestKeyRow,
+)
 
 T = TypeVar("T")
 
@@ -350,35 +364,117 @@ class MetadataStore:
             events = [AuditEvent.from_row(row) for row in session.scalars(query)]
         return sorted(events, key=lambda event: event.seq)
 
-    def verify_audit(self) -> AuditVerification:
-        """Recompute every audit hash and link; name the first broken event, if any.
+    def checkpoint_audit(self, private_key: Ed25519PrivateKey) -> AuditCheckpoint:
+        """Sign the audit chain's current head and store the signed checkpoint.
+
+        The checkpoint is a row of its own, not an audit event: it vouches for the newest
+        event as it is, and writing it does not add a newer one. :meth:`verify_audit` then
+        reports the removal of any event up to the checkpoint's ``seq``. Keep a copy outside
+        the database too (:func:`~conveyor.store.write_checkpoint_file`), so that deleting
+        checkpoint rows along with the events is detected as well.
+
+        Args:
+            private_key: The ed25519 key to sign with
+                (:func:`~conveyor.store.load_audit_private_key` reads one from a file).
+
+        Returns:
+            The checkpoint stored (``seq`` 0 and :data:`GENESIS_HASH` for an empty log).
+
+        Raises:
+            StoreBusyError, StoreDisconnectedError, StoreFullError, StoreReadOnlyError: as
+            :meth:`write`.
+
+        Example:
+            >>> key = load_audit_private_key("audit.key")  # doctest: +SKIP
+            >>> store.checkpoint_audit(key).seq  # doctest: +SKIP
+            42
+        """
+        with (
+            self._translate_errors(),
+            Session(self._writer, expire_on_commit=False) as session,
+            session.begin(),
+        ):
+            # Under the writer lock no event is being appended, so this is the head.
+            lock_writers(session.connection())
+            last = session.execute(
+                select(AuditEventRow.seq, AuditEventRow.hash)
+                .order_by(AuditEventRow.seq.desc())
+                .limit(1)
+            ).first()
+            seq, digest = (0, GENESIS_HASH) if last is None else (last.seq, last.hash)
+            checkpoint = sign_checkpoint(private_key, seq, digest, utcnow())
+            session.add(
+                AuditCheckpointRow(
+                    seq=checkpoint.seq,
+                    hash=checkpoint.hash,
+                    at=checkpoint.at,
+                    key_id=checkpoint.key_id,
+                    signature=checkpoint.signature,
+                )
+            )
+        return checkpoint
+
+    def audit_checkpoints(self) -> list[AuditCheckpoint]:
+        """Return the stored checkpoints of the audit head, oldest first."""
+        with self.read() as session:
+            rows = session.scalars(select(AuditCheckpointRow).order_by(AuditCheckpointRow.id))
+            return [
+                AuditCheckpoint(row.seq, row.hash, row.at, row.key_id, row.signature)
+                for row in rows
+            ]
+
+    def verify_audit(
+        self,
+        public_keys: Sequence[Ed25519PublicKey] | None = None,
+        *,
+        anchor: AuditCheckpoint | None = None,
+    ) -> AuditVerification:
+        """Recompute every audit hash and link, then check the signed checkpoints of the head.
 
         Columns are read undecoded, so a row whose timestamp or details were replaced by
-        something unreadable is reported as that event ("malformed row: ...").
+        something unreadable is reported as that event ("malformed row: ..."). Every
+        stored checkpoint (and ``anchor``) must name an existing event with exactly its
+        hash; one beyond the chain's end means the newest events were removed ("events
+        after #N were removed (checkpoint of ... vouches for #M)").
+
+        Args:
+            public_keys: Keys the checkpoints must be signed with (any one of them). None
+                checks no signature (only that each checkpoint matches the chain); an empty
+                sequence trusts no key, so any checkpoint fails.
+            anchor: A checkpoint kept outside the database
+                (:func:`~conveyor.store.read_checkpoint_file`); it catches checkpoint rows
+                deleted together with the events they vouch for.
+
+        Returns:
+            The outcome; ``ok`` is False at the first problem, which ``reason`` names.
         """
-        table = AuditEventRow.__table__
-        raw = [type_coerce(table.c[name], Text) for name in ("at", "details")]
-        query = (
-            select(
-                table.c.seq,
-                raw[0],
-                table.c.actor,
-                table.c.action,
-                table.c.target,
-                raw[1],
-                table.c.prev_hash,
-                table.c.hash,
-            )
-            .order_by(table.c.seq)
-            .execution_options(yield_per=1000)
-        )
         with self.read() as session:
-            rows = session.execute(query)
+            # Checkpoints before events: one written meanwhile then vouches for an event
+            # the event query below still sees, never for one it missed.
+            checkpoints = [
+                checkpoint_from_raw(tuple(row)) for row in session.execute(_raw_checkpoints_query())
+            ]
+        wanted = {cp.seq for cp in checkpoints if isinstance(cp, AuditCheckpoint)}
+        if anchor is not None:
+            wanted.add(anchor.seq)
+        hashes: dict[int, str] = {}
+
+        def noting_hashes(
+            events: Iterator[AuditEvent | MalformedEvent],
+        ) -> Iterator[AuditEvent | MalformedEvent]:
+            for event in events:
+                if isinstance(event, AuditEvent) and event.seq in wanted:
+                    hashes[event.seq] = event.hash
+                yield event
+
+        with self.read() as session:
+            rows = session.execute(_raw_events_query())
             try:
-                return verify_chain(event_from_raw(tuple(row)) for row in rows)
+                chain = verify_chain(noting_hashes(event_from_raw(tuple(row)) for row in rows))
             finally:
                 # verification may stop early; a PostgreSQL server-side cursor must be closed
                 rows.close()
+        return check_checkpoints(chain, checkpoints, hashes, public_keys=public_keys, anchor=anchor)
 
     def referenced_hashes(self) -> set[str]:
         """Every artifact hash some record points at (what garbage collection must keep)."""
@@ -400,6 +496,39 @@ class MetadataStore:
     def _translate(self, exc: DBAPIError, *, committing: bool) -> Exception:
         """The conveyor error for a database failure a user can act on, else ``exc``."""
         return translate_db_error(exc, self.url, self.dialect, committing=committing)
+
+
+def _raw_events_query() -> Select[Any]:
+    """Every audit event's columns in ``seq`` order, ``at`` and ``details`` undecoded."""
+    table = AuditEventRow.__table__
+    raw = [type_coerce(table.c[name], Text) for name in ("at", "details")]
+    return (
+        select(
+            table.c.seq,
+            raw[0],
+            table.c.actor,
+            table.c.action,
+            table.c.target,
+            raw[1],
+            table.c.prev_hash,
+            table.c.hash,
+        )
+        .order_by(table.c.seq)
+        .execution_options(yield_per=1000)
+    )
+
+
+def _raw_checkpoints_query() -> Select[Any]:
+    """Every checkpoint's columns, ``at`` undecoded (a tampered value is reported, not raised)."""
+    table = AuditCheckpointRow.__table__
+    return select(
+        table.c.id,
+        table.c.seq,
+        table.c.hash,
+        type_coerce(table.c.at, Text),
+        table.c.key_id,
+        table.c.signature,
+    ).order_by(table.c.id)
 
 
 def translate_db_error(exc: DBAPIError, url: str, dialect: str, *, committing: bool) -> Exception:
