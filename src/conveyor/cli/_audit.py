@@ -56,13 +56,16 @@ def checkpoint(
     key: Annotated[
         Path,
         typer.Option(
-            "--key", help="ed25519 private key file (base64 of 32 raw bytes, or PKCS8 PEM)."
+            "--key",
+            metavar="FILE",
+            help="ed25519 private key file (base64 of 32 raw bytes, or PKCS8 PEM).",
         ),
     ],
     anchor: Annotated[
         Path | None,
         typer.Option(
             "--anchor",
+            metavar="FILE",
             help="Also write the checkpoint as JSON to this file; keep it outside the "
             "database's reach and pass it to `audit verify --anchor`.",
         ),
@@ -95,13 +98,18 @@ def verify(
         list[Path] | None,
         typer.Option(
             "--public-key",
+            metavar="FILE",
             help="ed25519 public key file a checkpoint must be signed with (repeatable; "
             "base64 of 32 raw bytes, or PEM). Without it signatures are not checked.",
         ),
     ] = None,
     anchor: Annotated[
         Path | None,
-        typer.Option("--anchor", help="Checkpoint file written by `audit checkpoint --anchor`."),
+        typer.Option(
+            "--anchor",
+            metavar="FILE",
+            help="Checkpoint file written by `audit checkpoint --anchor`.",
+        ),
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
