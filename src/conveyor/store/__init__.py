@@ -33,6 +33,7 @@ from conveyor.store import (  # noqa: F401
     _tracking_models,
 )
 from conveyor.store._audit import GENESIS_HASH, AuditEvent, AuditVerification
+from conveyor.store._audit_records import BaseAuditRecords, SqlAuditRecords
 from conveyor.store._checkpoints import (
     AuditCheckpoint,
     AuditKeyError,
@@ -53,10 +54,12 @@ __all__ = [
     "AuditKeyError",
     "AuditVerification",
     "Base",
+    "BaseAuditRecords",
     "CheckpointFileError",
     "GENESIS_HASH",
     "MetadataStore",
     "NAMING_CONVENTION",
+    "SqlAuditRecords",
     "UTCDateTime",
     "WriteTx",
     "audit_public_key_text",
