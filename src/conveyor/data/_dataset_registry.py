@@ -60,11 +60,14 @@ class DatasetRegistry:
     adds of one dataset get contiguous version numbers.
 
     Args:
-        store: The metadata store.
+        store: The metadata store (``None`` when ``records`` are given).
         artifacts: The local artifact store.
         actor: Who records new versions.
         root: The project root (holds ``conveyor.lock`` and ``.conveyor/cache``).
         records: Where version records live (default: ``SqlDatasetRecords(store)``).
+
+    Raises:
+        TypeError: Neither ``store`` nor ``records`` is given.
 
     Example:
         >>> reg = DatasetRegistry(store, art, actor=Actor("alice"), root=".")  # doctest: +SKIP
@@ -74,18 +77,22 @@ class DatasetRegistry:
 
     def __init__(
         self,
-        store: MetadataStore,
+        store: MetadataStore | None,
         artifacts: ArtifactStore,
         *,
         actor: Actor,
         root: str | os.PathLike[str],
         records: BaseDatasetRecords | None = None,
     ) -> None:
+        if records is None:
+            if store is None:
+                raise TypeError("DatasetRegistry needs a metadata store or records=; got neither.")
+            records = SqlDatasetRecords(store)
         self.store = store
         self.artifacts = artifacts
         self.actor = actor
         self.root = Path(root).absolute()
-        self.records = records if records is not None else SqlDatasetRecords(store)
+        self.records = records
 
     # -- writing -------------------------------------------------------------------------
 

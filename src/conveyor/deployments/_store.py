@@ -42,10 +42,13 @@ class DeploymentStore:
     :class:`ConcurrentDeploymentError` naming the state it lost against.
 
     Args:
-        store: The metadata store.
+        store: The metadata store (``None`` when ``records`` are given).
         actor: Who signs the transitions.
         records: Where the records live (default: :class:`SqlDeploymentRecords` over
             ``store``).
+
+    Raises:
+        TypeError: Neither ``store`` nor ``records`` is given.
 
     Example:
         >>> deployments = DeploymentStore(store, actor=Actor("alice"))  # doctest: +SKIP
@@ -55,16 +58,18 @@ class DeploymentStore:
 
     def __init__(
         self,
-        store: MetadataStore,
+        store: MetadataStore | None,
         *,
         actor: Actor,
         records: BaseDeploymentRecords | None = None,
     ) -> None:
+        if records is None:
+            if store is None:
+                raise TypeError("DeploymentStore needs a metadata store or records=; got neither.")
+            records = SqlDeploymentRecords(store)
         self.store = store
         self.actor = actor
-        self.records: BaseDeploymentRecords = (
-            records if records is not None else SqlDeploymentRecords(store)
-        )
+        self.records: BaseDeploymentRecords = records
 
     def current(self, environment: str) -> Deployment | None:
         """Return the environment's current deployment, or ``None`` if it never had one."""

@@ -45,7 +45,7 @@ class PredictionLog:
     Thread safety: methods may be called from several threads.
 
     Args:
-        store: The metadata store.
+        store: The metadata store (``None`` when ``records`` are given).
         artifacts: The artifact store holding the Parquet objects.
         actor: Who writes predictions and feedback.
         root: The project root.
@@ -53,6 +53,9 @@ class PredictionLog:
             :class:`SqlPredictionRecords` over ``store``).
         privacy: Personal-data columns to hash or leave out of every record written
             (see :func:`pii_policy`); settable later as the ``privacy`` attribute.
+
+    Raises:
+        TypeError: Neither ``store`` nor ``records`` is given.
 
     Example:
         >>> log = PredictionLog(store, artifacts, actor=Actor("server"), root=".")  # doctest: +SKIP
@@ -64,7 +67,7 @@ class PredictionLog:
 
     def __init__(
         self,
-        store: MetadataStore,
+        store: MetadataStore | None,
         artifacts: ArtifactStore,
         *,
         actor: Actor,
@@ -72,17 +75,20 @@ class PredictionLog:
         records: BasePredictionRecords | None = None,
         privacy: PiiPolicy | None = None,
     ) -> None:
+        if records is None:
+            if store is None:
+                raise TypeError("PredictionLog needs a metadata store or records=; got neither.")
+            records = SqlPredictionRecords(store)
         self.store = store
         self.artifacts = artifacts
         self.actor = actor
         self.root = Path(root).absolute()
-        self.records: BasePredictionRecords = (
-            records if records is not None else SqlPredictionRecords(store)
-        )
+        self.records: BasePredictionRecords = records
         self.privacy = privacy
 
     def __repr__(self) -> str:
-        return f"PredictionLog({self.store.url!r})"
+        where = self.records if self.store is None else self.store.url
+        return f"PredictionLog({where!r})"
 
     # -- writing -------------------------------------------------------------------------
 

@@ -59,7 +59,7 @@ class ModelRegistry:
     records and opened on every read.
 
     Args:
-        store: The metadata store.
+        store: The metadata store (``None`` when ``records`` are given).
         artifacts: The artifact store.
         actor: Who makes the changes (recorded and audited).
         root: The workspace root.
@@ -70,11 +70,14 @@ class ModelRegistry:
         lineage: Where runs and dataset versions are looked up for ``run=`` and
             ``training_data=`` (the workspace wires one in); without it, registering with
             either is refused and cards show no dataset profiles.
+
+    Raises:
+        TypeError: Neither ``store`` nor ``records`` is given.
     """
 
     def __init__(
         self,
-        store: MetadataStore,
+        store: MetadataStore | None,
         artifacts: ArtifactStore,
         *,
         actor: Actor,
@@ -83,17 +86,22 @@ class ModelRegistry:
         records: BaseModelRecords | None = None,
         lineage: LineageSource | None = None,
     ) -> None:
+        if records is None:
+            if store is None:
+                raise TypeError("ModelRegistry needs a metadata store or records=; got neither.")
+            records = SqlModelRecords(store)
         self.store = store
         self.artifacts = artifacts
         self.actor = actor
         self.root = Path(root)
         self.importance_fn = importance_fn
-        self.records: BaseModelRecords = records if records is not None else SqlModelRecords(store)
+        self.records: BaseModelRecords = records
         self.lineage = lineage
         self._sealer = Sealer(artifacts)
 
     def __repr__(self) -> str:
-        return f"ModelRegistry({self.store.url!r})"
+        where = self.records if self.store is None else self.store.url
+        return f"ModelRegistry({where!r})"
 
     # -- registering ---------------------------------------------------------------------
 

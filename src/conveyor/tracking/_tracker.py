@@ -42,7 +42,8 @@ class RunTracker(RunQueries):
     normally. Safe to share between threads.
 
     Args:
-        store: The metadata store (holding the records unless ``records`` is given).
+        store: The metadata store (holding the records unless ``records`` is given;
+            ``None`` then).
         artifacts: The artifact store holding logged files and step outputs.
         actor: Who the records are attributed to.
         root: The project root (where the git code version is read).
@@ -50,6 +51,9 @@ class RunTracker(RunQueries):
             :meth:`reap_stale` fails it (setting ``runs.heartbeat_timeout_s``; default its
             default, 60 seconds).
         records: Where runs are kept (default: :class:`SqlRunRecords` over ``store``).
+
+    Raises:
+        TypeError: Neither ``store`` nor ``records`` is given.
 
     Example:
         >>> run = ws.runs.start_run("training", kind="pipeline")  # doctest: +SKIP
@@ -60,7 +64,7 @@ class RunTracker(RunQueries):
 
     def __init__(
         self,
-        store: MetadataStore,
+        store: MetadataStore | None,
         artifacts: ArtifactStore,
         *,
         actor: Actor,
@@ -68,7 +72,11 @@ class RunTracker(RunQueries):
         heartbeat_timeout_s: float | None = None,
         records: BaseRunRecords | None = None,
     ) -> None:
-        self._records = SqlRunRecords(store) if records is None else records
+        if records is None:
+            if store is None:
+                raise TypeError("RunTracker needs a metadata store or records=; got neither.")
+            records = SqlRunRecords(store)
+        self._records = records
         self._artifacts = artifacts
         self._actor = actor
         self.root = Path(root)

@@ -9,8 +9,9 @@ building stores themselves.
 
 from __future__ import annotations
 
+from conveyor.workspace._errors import NoMetadataStoreError
 from conveyor.workspace._lineage import WorkspaceLineage
 from conveyor.workspace._scaffold import init_project
 from conveyor.workspace._workspace import Workspace
 
-__all__ = ["Workspace", "WorkspaceLineage", "init_project"]
+__all__ = ["NoMetadataStoreError", "Workspace", "WorkspaceLineage", "init_project"]

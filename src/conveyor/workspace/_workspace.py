@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -23,16 +23,30 @@ from conveyor.config import (
     process_env,
 )
 from conveyor.core import Actor, utcnow
-from conveyor.data import DatasetRegistry
-from conveyor.deployments import DeploymentStore
+from conveyor.data import BaseDatasetRecords, DatasetRegistry, SqlDatasetRecords
+from conveyor.deployments import BaseDeploymentRecords, DeploymentStore, SqlDeploymentRecords
 from conveyor.errors import EncryptionKeyError
 from conveyor.explain import ExplainError, global_importance
 from conveyor.notify import BaseNotifier, resolve_notifier
-from conveyor.predictions import PredictionLog
-from conveyor.registry import ModelRegistry
-from conveyor.store import AuditEvent, AuditVerification, MetadataStore, open_store
-from conveyor.tracking import RunTracker
+from conveyor.predictions import BasePredictionRecords, PredictionLog, SqlPredictionRecords
+from conveyor.registry import BaseModelRecords, ModelRegistry, SqlModelRecords
+from conveyor.store import (
+    AuditEvent,
+    AuditVerification,
+    BaseAuditRecords,
+    MetadataStore,
+    SqlAuditRecords,
+    open_store,
+)
+from conveyor.tracking import BaseRunRecords, RunTracker, SqlRunRecords
+from conveyor.workspace._errors import NoMetadataStoreError
 from conveyor.workspace._lineage import WorkspaceLineage
+
+T = TypeVar("T")
+
+#: Builds the records of a remote workspace: called with a records interface
+#: (``BaseCheckRecords``...), returns its implementation (an instance of it).
+RemoteRecords = Callable[[type[Any]], Any]
 
 
 class Workspace:
@@ -43,6 +57,24 @@ class Workspace:
     ``.conveyor/conveyor.db`` and a folder at ``.conveyor/artifacts``), applies pending
     migrations, and exposes the record services. A workspace is a context manager; close
     it to deliver pending notifications and release database connections.
+
+    Every records access goes through :meth:`records` (the facades ``datasets``,
+    ``runs``, ``models``, ``predictions`` and ``deployments`` are built on it, and
+    ``audit`` is one of them), so a workspace built with a ``remote`` hook keeps its
+    records elsewhere (a team server) and has no metadata store: only what needs the
+    database itself (``store``, :meth:`gc`) raises :class:`NoMetadataStoreError` then.
+
+    Args:
+        settings: The project's settings.
+        store: The metadata store; ``None`` only with ``remote``.
+        artifacts: The artifact store.
+        actor: Who the changes made through this workspace are attributed to.
+        remote: Builds the records of a remote workspace, ``remote(BaseXRecords)``; when
+            given, every records access goes through it, and ``store`` (if any) is used for
+            nothing but the :attr:`store` property (nor closed by :meth:`close`).
+
+    Raises:
+        TypeError: Neither ``store`` nor ``remote`` is given.
 
     Example:
         >>> import conveyor, pandas as pd
@@ -55,30 +87,56 @@ class Workspace:
     def __init__(
         self,
         settings: Settings,
-        store: MetadataStore,
+        store: MetadataStore | None,
         artifacts: ArtifactStore,
         actor: Actor,
+        *,
+        remote: RemoteRecords | None = None,
     ) -> None:
+        if store is None and remote is None:
+            raise TypeError("Workspace needs a metadata store or a remote= hook; got neither.")
         self.settings = settings
-        self.store = store
+        self._store = store
+        self._remote = remote
+        self._records: dict[Any, Any] = {}
+        self._records_lock = threading.Lock()
         self.artifacts = artifacts
         self.actor = actor
-        self.datasets = DatasetRegistry(store, artifacts, actor=actor, root=settings.root)
-        self.runs = RunTracker(
-            store,
+        # The facades keep the store only to show it; a remote workspace has none to show.
+        local = store if remote is None else None
+        root = settings.root
+        self.datasets = DatasetRegistry(
+            local,
             artifacts,
             actor=actor,
-            root=settings.root,
-            heartbeat_timeout_s=settings.config.runs.heartbeat_timeout_s,
+            root=root,
+            records=self.records(BaseDatasetRecords, SqlDatasetRecords),
         )
-        self.predictions = PredictionLog(store, artifacts, actor=actor, root=settings.root)
-        self.deployments = DeploymentStore(store, actor=actor)
-        self.models = ModelRegistry(
-            store,
+        self.runs = RunTracker(
+            local,
             artifacts,
             actor=actor,
-            root=settings.root,
+            root=root,
+            heartbeat_timeout_s=settings.config.runs.heartbeat_timeout_s,
+            records=self.records(BaseRunRecords, SqlRunRecords),
+        )
+        self.predictions = PredictionLog(
+            local,
+            artifacts,
+            actor=actor,
+            root=root,
+            records=self.records(BasePredictionRecords, SqlPredictionRecords),
+        )
+        self.deployments = DeploymentStore(
+            local, actor=actor, records=self.records(BaseDeploymentRecords, SqlDeploymentRecords)
+        )
+        self.models = ModelRegistry(
+            local,
+            artifacts,
+            actor=actor,
+            root=root,
             importance_fn=_importance,
+            records=self.records(BaseModelRecords, SqlModelRecords),
             lineage=WorkspaceLineage(self.runs, self.datasets),
         )
         self._notifier: BaseNotifier | None = None
@@ -146,6 +204,89 @@ class Workspace:
         """The project folder."""
         return self.settings.root
 
+    @property
+    def is_remote(self) -> bool:
+        """Whether the records live elsewhere (built by the ``remote`` hook)."""
+        return self._remote is not None
+
+    @property
+    def store(self) -> MetadataStore:
+        """The metadata store, for what needs the database itself (not for records).
+
+        Records go through :meth:`records`; only local operations (:meth:`gc`, key
+        rotation, Optuna's study storage) use the store directly.
+
+        Raises:
+            NoMetadataStoreError: The workspace is remote and has no metadata store.
+        """
+        if self._store is None:
+            raise NoMetadataStoreError(
+                f"The workspace at {str(self.root)!r} keeps its records on a server and has "
+                "no metadata store of its own.",
+                hint="Run this where the metadata store is (on the server, or in a local "
+                "workspace).",
+                root=str(self.root),
+            )
+        return self._store
+
+    def records(self, base: Callable[..., T], sql: Callable[[MetadataStore], T]) -> T:
+        """The workspace's implementation of the records interface ``base``, built once.
+
+        A local workspace builds ``sql(self.store)``; a remote one asks its ``remote``
+        hook for ``remote(base)`` and never touches a store. Either way the instance is
+        cached per interface, so every caller of one workspace shares it (the facades
+        included). Safe to call from several threads: one instance is ever built per
+        interface.
+
+        Args:
+            base: The abstract interface, e.g. ``BaseCheckRecords`` (the cache key). It is
+                typed as a callable only so that mypy accepts an abstract class.
+            sql: Builds the SQL implementation from the metadata store, e.g.
+                ``SqlCheckRecords``.
+
+        Returns:
+            The records, an instance of ``base``.
+
+        Raises:
+            TypeError: The ``remote`` hook returned something that is not a ``base``.
+
+        Example:
+            >>> from conveyor.checks import BaseCheckRecords, SqlCheckRecords
+            >>> with Workspace.open(tmp_dir) as ws:  # doctest: +SKIP
+            ...     checks = ws.records(BaseCheckRecords, SqlCheckRecords)
+            ...     checks is ws.records(BaseCheckRecords, SqlCheckRecords)
+            True
+        """
+        with self._records_lock:
+            found = self._records.get(base)
+            if found is None:
+                found = self._build_records(base, sql)
+                self._records[base] = found
+            result: T = found
+            return result
+
+    def _build_records(self, base: Callable[..., T], sql: Callable[[MetadataStore], T]) -> T:
+        if self._remote is None:
+            return sql(self.store)
+        if not isinstance(base, type):
+            raise TypeError(f"records() needs the interface class, not {base!r}.")
+        built: Any = self._remote(base)
+        if not isinstance(built, base):
+            raise TypeError(
+                f"The workspace's remote hook returned {type(built).__name__} for "
+                f"{base.__name__}; it must return an instance of {base.__name__}."
+            )
+        return cast(T, built)
+
+    @property
+    def audit(self) -> BaseAuditRecords:
+        """The audit trail: append events that change no record, read and verify it.
+
+        Example:
+            >>> ws.audit.record_event(ws.actor, "keys.rotate", "artifacts:.")  # doctest: +SKIP
+        """
+        return self.records(BaseAuditRecords, SqlAuditRecords)
+
     def open_remote(self, url: str | None = None) -> ArtifactStore:
         """Open a data remote: ``url``, else ``store.remote_url`` from the configuration.
 
@@ -173,11 +314,11 @@ class Workspace:
         self, *, limit: int | None = None, action: str | None = None, target: str | None = None
     ) -> list[AuditEvent]:
         """The audit trail, oldest first, optionally filtered."""
-        return self.store.audit_log(limit=limit, action=action, target_prefix=target)
+        return self.audit.audit_log(limit=limit, action=action, target_prefix=target)
 
     def verify_audit(self) -> AuditVerification:
         """Recompute the audit hash chain and report the first broken event, if any."""
-        return self.store.verify_audit()
+        return self.audit.verify_audit()
 
     def gc(self, *, grace: timedelta = timedelta(hours=1), dry_run: bool = False) -> GcResult:
         """Remove artifacts no record references (never one written within ``grace``).
@@ -192,6 +333,10 @@ class Workspace:
         than that are removed from the prediction log (:meth:`PredictionLog.expire`,
         audited ``predictions.retention``), so the objects that held them can be collected
         in the same run. ``dry_run`` removes no predictions.
+
+        Raises:
+            NoMetadataStoreError: The workspace is remote (collection runs where the
+                metadata store is).
         """
         retention = self.settings.config.predictions.retention
         if retention is not None and not dry_run:
@@ -231,7 +376,11 @@ class Workspace:
         """
         with self._notifier_lock:
             if self._notifier is None:
-                self._notifier = resolve_notifier(self.settings, store=self.store, actor=self.actor)
+                self._notifier = resolve_notifier(
+                    self.settings,
+                    store=self._store if self._remote is None else None,
+                    actor=self.actor,
+                )
             return self._notifier
 
     def close(self, *, notify_timeout_s: float = 10.0) -> None:
@@ -247,7 +396,8 @@ class Workspace:
             if notifier is not None:
                 notifier.close(timeout=notify_timeout_s)
         finally:
-            self.store.close()
+            if self._store is not None and self._remote is None:
+                self._store.close()
 
     def __enter__(self) -> Workspace:
         return self
@@ -261,7 +411,8 @@ class Workspace:
         self.close()
 
     def __repr__(self) -> str:
-        return f"Workspace(root={str(self.root)!r}, metadata={self.store.url!r})"
+        metadata = "remote" if self._remote is not None or self._store is None else self._store.url
+        return f"Workspace(root={str(self.root)!r}, metadata={metadata!r})"
 
 
 def _key_file(settings: Settings) -> str | None:
