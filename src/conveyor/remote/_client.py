@@ -248,7 +248,15 @@ def check_server_url(url: str) -> str:
     return text
 
 
-def error_from(response: httpx.Response) -> ConveyorError:
+#: Built-in exceptions a records method may raise, by the code the server answers with.
+_BUILTINS: dict[str, type[Exception]] = {
+    "key_error": KeyError,
+    "value_error": ValueError,
+    "type_error": TypeError,
+}
+
+
+def error_from(response: httpx.Response) -> Exception:
     """The exception an error answer stands for (the server's class when known)."""
     try:
         body = orjson.loads(response.content)
@@ -266,6 +274,9 @@ def error_from(response: httpx.Response) -> ConveyorError:
     fields = {
         k: v for k, v in body.items() if k not in ("error", "code", "hint") and k.isidentifier()
     }
+    builtin = _BUILTINS.get(code)
+    if builtin is not None:
+        return builtin(message)
     cls = error_class(code)
     try:
         return cls(message, hint=hint if isinstance(hint, str) else None, **fields)

@@ -34,7 +34,7 @@ def rest_records(base: type[T], client: RemoteClient) -> T:
         >>> runs.get_run("3f2a...").status  # doctest: +SKIP
         'finished'
     """
-    return rest_class(base)(client)  # type: ignore[call-arg,no-any-return]
+    return rest_class(base)(client)  # type: ignore[call-arg]
 
 
 def rest_class(base: type[T]) -> type[T]:

@@ -13,6 +13,7 @@ from a workspace (``--model`` one version, ``--env`` an environment).
 from __future__ import annotations
 
 from conveyor.serving._app import create_app
+from conveyor.serving._auth import ROUTE_POLICIES, AccessGuard, Policy
 from conveyor.serving._errors import (
     ExtraColumnsError,
     InvalidValueError,
@@ -35,6 +36,7 @@ from conveyor.serving._routing import DeploymentRouter
 from conveyor.serving._settings import ServingSettings
 
 __all__ = [
+    "AccessGuard",
     "DefaultRouter",
     "DeploymentFollower",
     "DeploymentRouter",
@@ -50,7 +52,9 @@ __all__ = [
     "NonFiniteValueError",
     "NotReadyError",
     "PayloadTooLargeError",
+    "Policy",
     "PredictionFailedError",
+    "ROUTE_POLICIES",
     "RequestError",
     "RouteRequest",
     "Router",

@@ -11,7 +11,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import Engine, Select, Text, delete, select, type_coerce
+from sqlalchemy import Engine, Select, Text, delete, literal, select, type_coerce
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import IntegrityError as SQLIntegrityError
 from sqlalchemy.orm import Session
@@ -248,6 +248,15 @@ class MetadataStore:
         finally:
             _REQUEST_KEY.reset(token)
 
+    def ping(self) -> None:
+        """Run ``SELECT 1``: raise the store's error if the database cannot be reached.
+
+        Raises:
+            StoreDisconnectedError: The database is unreachable.
+        """
+        with self.read() as session:
+            session.execute(select(literal(1)))
+
     def request_applied(self, key: str) -> tuple[bool, dict[str, Any] | None]:
         """Whether a request keyed ``key`` has been applied, and its saved answer if any."""
         with self.read() as session:
@@ -257,7 +266,9 @@ class MetadataStore:
     def save_response(self, key: str, response: dict[str, Any]) -> None:
         """Keep the answer of the applied request ``key`` for its retries (not audited:
         the change it answers was)."""
-        with self._translate_errors(), Session(self.engine) as session, session.begin():
+        # BEGIN IMMEDIATE on SQLite: a read lock upgraded to a write lock would fail at
+        # once (SQLITE_BUSY) while another writer waits, instead of waiting its turn.
+        with self._translate_errors(), Session(self._writer) as session, session.begin():
             row = session.get(RequestKeyRow, key)
             if row is not None:
                 row.response = response

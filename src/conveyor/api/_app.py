@@ -1,0 +1,155 @@
+"""The control plane application: ``conveyor server``'s FastAPI app over a workspace."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+
+from conveyor.api._errors import (
+    BUILTIN_ERRORS,
+    builtin_error,
+    conveyor_error,
+    unexpected_error,
+    validation_error,
+)
+from conveyor.api._policies import API_POLICIES
+from conveyor.api._records_routes import add_records_routes
+from conveyor.errors import ConveyorError
+from conveyor.remote import API_PREFIX
+from conveyor.security import SqlTokenRecords, Tokens
+from conveyor.serving import AccessGuard
+from conveyor.serving._wire import json_response
+from conveyor.workspace import Workspace
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+#: Routes whose bodies stream (uploads) and are not bounded by ``server.max_request_mb``.
+STREAMING_PREFIXES = (f"{API_PREFIX}/artifacts/",)
+
+
+def create_app(ws: Workspace, *, tokens: Tokens | None = None) -> FastAPI:
+    """The control plane over the stores of ``ws`` (a local workspace).
+
+    Every route needs a token (``Authorization: Bearer``) but ``/api/v1/health``; each
+    route's policy is in :data:`~conveyor.api.API_POLICIES` and a route missing there is
+    refused; the ``Host`` header must be one of ``server.allowed_hosts``. No CORS headers
+    are sent.
+
+    Args:
+        ws: The workspace whose stores the server serves.
+        tokens: Verifies tokens (default: the workspace's token records).
+    """
+    settings = ws.settings.config.server
+    app = FastAPI(
+        title="conveyor control plane",
+        version="1",
+        description="Records, artifacts, deployments and audit of a conveyor project.",
+    )
+    app.state.workspace = ws
+    app.add_exception_handler(ConveyorError, conveyor_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    for builtin in BUILTIN_ERRORS:
+        app.add_exception_handler(builtin, builtin_error)
+    app.add_exception_handler(Exception, unexpected_error)
+
+    @app.get(f"{API_PREFIX}/health", tags=["server"], summary="Liveness and database reachability.")
+    def health() -> Response:
+        try:
+            ws.store.ping()
+        except ConveyorError as exc:
+            return json_response(
+                {
+                    "status": "unavailable",
+                    "error": "The metadata database cannot be reached.",
+                    "code": exc.code,
+                },
+                503,
+                {"retry-after": "2"},
+            )
+        return json_response({"status": "ok"})
+
+    @app.get(
+        f"{API_PREFIX}/whoami", tags=["server"], summary="The token's name, role and environments."
+    )
+    def whoami(request: Request) -> Response:
+        token = request.state.token
+        return json_response(
+            {"name": token.name, "role": str(token.role), "environments": list(token.environments)}
+        )
+
+    add_records_routes(app, ws)
+    for add_routes in ROUTE_GROUPS:
+        add_routes(app, ws)
+
+    app.add_middleware(BodyLimit, limit=int(settings.max_request_mb * 1024 * 1024))
+    app.add_middleware(
+        AccessGuard,
+        routes=lambda: app.router.routes,
+        tokens=tokens or Tokens(SqlTokenRecords(ws.store)),
+        allowed_hosts=settings.allowed_hosts,
+        open_health=True,
+        open_metrics=False,
+        policies=API_POLICIES,
+    )
+    return app
+
+
+#: The route groups beside the records routes (artifacts, resources, actions): each
+#: adds its routes to the application with full paths (an included ``APIRouter`` would
+#: hide them from the access guard's route walk).
+ROUTE_GROUPS: tuple[Callable[[FastAPI, Workspace], None], ...] = ()
+
+
+class BodyLimit:
+    """Refuse (413) a request body larger than ``limit`` bytes, but on streaming routes."""
+
+    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or str(scope.get("path", "")).startswith(STREAMING_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+        declared = next((v for k, v in scope.get("headers", ()) if k == b"content-length"), b"")
+        if declared.isdigit() and int(declared) > self.limit:
+            await _too_large(self.limit)(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _BodyTooLarge:
+            await _too_large(self.limit)(scope, receive, send)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def _too_large(limit: int) -> Response:
+    return json_response(
+        {
+            "error": f"The request body is larger than this server takes ({limit} bytes).",
+            "code": "payload_too_large",
+            "hint": "Send smaller batches, or raise server.max_request_mb in conveyor.yaml.",
+        },
+        413,
+    )
