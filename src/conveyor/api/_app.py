@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 
+from conveyor.api._artifacts import add_artifact_routes
 from conveyor.api._errors import (
     BUILTIN_ERRORS,
     builtin_error,
@@ -18,6 +19,7 @@ from conveyor.api._errors import (
 )
 from conveyor.api._policies import API_POLICIES
 from conveyor.api._records_routes import add_records_routes
+from conveyor.api._resources import add_resource_routes
 from conveyor.errors import ConveyorError
 from conveyor.remote import API_PREFIX
 from conveyor.security import SqlTokenRecords, Tokens
@@ -105,7 +107,10 @@ def create_app(ws: Workspace, *, tokens: Tokens | None = None) -> FastAPI:
 #: The route groups beside the records routes (artifacts, resources, actions): each
 #: adds its routes to the application with full paths (an included ``APIRouter`` would
 #: hide them from the access guard's route walk).
-ROUTE_GROUPS: tuple[Callable[[FastAPI, Workspace], None], ...] = ()
+ROUTE_GROUPS: tuple[Callable[[FastAPI, Workspace], None], ...] = (
+    add_artifact_routes,
+    add_resource_routes,
+)
 
 
 class BodyLimit:

@@ -12,19 +12,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from conveyor.api._artifacts import ARTIFACT_POLICIES
+from conveyor.api._resources import RESOURCE_POLICIES
 from conveyor.security import Permission
 from conveyor.serving import Policy
 
 #: Route path -> what it needs: ``"health"`` is open, ``"token"`` any valid token, a
 #: permission a token holding it.
-API_POLICIES: Mapping[str, Policy] = {
+SERVER_POLICIES: Mapping[str, Policy] = {
     "/api/v1/health": "health",
     "/api/v1/whoami": "token",
     "/openapi.json": "token",
     "/docs": "token",
     "/docs/oauth2-redirect": "token",
     "/redoc": "token",
-    # Records, one route per method of each records interface.
+}
+
+#: Records, one route per method of each records interface.
+RECORDS_POLICIES: Mapping[str, Policy] = {
     "/api/v1/records/automation/arm_trigger": Permission.WRITE,
     "/api/v1/records/automation/events": Permission.READ,
     "/api/v1/records/automation/finish_job": Permission.WRITE,
@@ -104,4 +109,12 @@ API_POLICIES: Mapping[str, Policy] = {
     "/api/v1/records/token/record": Permission.MANAGE_TOKENS,
     "/api/v1/records/token/revoke": Permission.MANAGE_TOKENS,
     "/api/v1/records/token/touch": Permission.MANAGE_TOKENS,
+}
+
+#: Every route of the control plane.
+API_POLICIES: Mapping[str, Policy] = {
+    **SERVER_POLICIES,
+    **RECORDS_POLICIES,
+    **ARTIFACT_POLICIES,
+    **RESOURCE_POLICIES,
 }
