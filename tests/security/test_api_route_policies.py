@@ -107,8 +107,10 @@ def test_every_prediction_server_route_has_a_policy(ws: Workspace) -> None:
 
 def test_no_policy_names_a_route_that_does_not_exist(ws: Workspace) -> None:
     """A stale entry would hide a renamed route behind a policy written for another."""
-    for app, policies in ((_control_plane(ws), API_POLICIES),
-                          (_prediction_server(ws), ROUTE_POLICIES)):  # fmt: skip
+    for app, policies in (
+        (_control_plane(ws), API_POLICIES),
+        (_prediction_server(ws), ROUTE_POLICIES),
+    ):
         paths = {path for path, _ in walk(list(app.router.routes))}
         assert sorted(set(policies) - paths) == []
 

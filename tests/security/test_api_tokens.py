@@ -209,8 +209,12 @@ def test_failed_checks_are_limited_audited_and_never_leak_the_token(
     assert len(rejected) == 5
     assert {e.details["client"] for e in rejected} == {"127.0.0.1"}
     assert sorted(e.details["reason"] for e in rejected) == [
-        "malformed", "revoked", "unknown", "unknown", "unknown"
-    ]  # fmt: skip
+        "malformed",
+        "revoked",
+        "unknown",
+        "unknown",
+        "unknown",
+    ]
     recorded = repr(rejected) + repr(ws.store.audit_log())
     for secret in [*tried, *server.secrets.values(), "U" * 43]:
         assert secret not in recorded
@@ -220,8 +224,9 @@ def test_failed_checks_are_limited_audited_and_never_leak_the_token(
 
 def test_a_foreign_host_gets_400(server: Plane) -> None:
     for name in ("evil.example", "127.0.0.1.evil.example", "localhost:abc", "[::2]:80", ""):
-        answer = server.client.get("/api/v1/whoami",
-                                   headers={**server.bearer("admin"), "host": name})  # fmt: skip
+        answer = server.client.get(
+            "/api/v1/whoami", headers={**server.bearer("admin"), "host": name}
+        )
         assert answer.status_code == 400, name
         assert answer.json()["code"] == "invalid_host"
     health = server.client.get("/api/v1/health", headers={"host": "evil.example"})
