@@ -119,7 +119,7 @@ class Agent:
         holder: This agent's id (default ``host:pid:random``).
         lease_name: Agents sharing a lease name exclude each other.
         records: Where the lease, the events and the trigger state are kept (default:
-            the workspace store's :class:`~conveyor.automation.SqlAutomationRecords`).
+            the workspace's, ``ws.records(BaseAutomationRecords, SqlAutomationRecords)``).
         on_step: Called with the name of each step of a job as the agent reaches it, in
             the order of :data:`AGENT_STEPS` (a hook for observing the agent, and for
             fault injection: the crash-safety tests stop the process hard at a step):
@@ -166,9 +166,10 @@ class Agent:
         self.clock = clock
         self.progress: Callable[[str], None] = progress or _quiet
         self.on_step: Callable[[str], None] = on_step or _quiet
-        self.records: BaseAutomationRecords = records or SqlAutomationRecords(ws.store)
+        self.records: BaseAutomationRecords = records or ws.records(
+            BaseAutomationRecords, SqlAutomationRecords
+        )
         self.lease = Lease(
-            ws.store,
             actor=ws.actor,
             name=lease_name,
             holder=holder,

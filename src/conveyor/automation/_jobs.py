@@ -25,7 +25,7 @@ from conveyor.automation._traffic import include_traffic
 from conveyor.automation._unchanged import nothing_new, reproduced
 from conveyor.checks import latest_decision
 from conveyor.core import isoformat
-from conveyor.deployments import Deployment, DeploymentError, DeploymentStore
+from conveyor.deployments import Deployment, DeploymentError
 from conveyor.errors import ConveyorError
 from conveyor.registry import ModelNotFoundError
 
@@ -222,14 +222,14 @@ class Job:
 
     def _already_deployed(self, gate: AutomationEvent, ref: str, env: str) -> Deployment | None:
         """The revision a killed agent's deployer wrote for ``ref``, if any."""
-        records = DeploymentStore(self.ws.store, actor=self.ws.actor)
+        deployments = self.ws.deployments
         try:
-            history = records.history(env)
+            history = deployments.history(env)
         except DeploymentError:
             return None
         for transition in history:
             if transition.at >= gate.at and any(v.ref == ref for v in transition.variants):
-                return records.get(env, transition.revision)
+                return deployments.get(env, transition.revision)
         return None
 
     # -- recording ------------------------------------------------------------------

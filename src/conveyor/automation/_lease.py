@@ -40,7 +40,7 @@ class Lease:
     Thread safety: :meth:`renew` may run on a keeper thread while the owner records steps.
 
     Args:
-        store: The metadata store.
+        store: The metadata store (``None`` when ``records`` are given).
         actor: Who signs the takeover audit events.
         name: The lease name (one per group of agents that must not act together).
         holder: This agent's id.
@@ -48,15 +48,19 @@ class Lease:
         clock: Seconds since the epoch.
         records: Where the lease is kept (default: the store's SQL records).
 
+    Raises:
+        TypeError: Neither ``store`` nor ``records`` is given.
+
     Example:
-        >>> lease = Lease(ws.store, actor=ws.actor, clock=time.time)  # doctest: +SKIP
+        >>> records = ws.records(BaseAutomationRecords, SqlAutomationRecords)  # doctest: +SKIP
+        >>> lease = Lease(None, actor=ws.actor, clock=time.time, records=records)  # doctest: +SKIP
         >>> lease.acquire()  # doctest: +SKIP
         True
     """
 
     def __init__(
         self,
-        store: MetadataStore,
+        store: MetadataStore | None = None,
         *,
         actor: Actor,
         name: str = "agent",
@@ -65,8 +69,12 @@ class Lease:
         clock: Callable[[], float],
         records: BaseAutomationRecords | None = None,
     ) -> None:
+        if records is None:
+            if store is None:
+                raise TypeError("Lease needs a metadata store or records=; got neither.")
+            records = SqlAutomationRecords(store)
         self.store = store
-        self.records = records or SqlAutomationRecords(store)
+        self.records: BaseAutomationRecords = records
         self.actor = actor
         self.name = name
         self.holder = holder or default_holder()

@@ -22,11 +22,14 @@ if TYPE_CHECKING:
 def check_records(ws: Workspace) -> BaseCheckRecords:
     """The check records of ``ws``: results, gate decisions and data schemas.
 
+    The workspace's own instance (:meth:`~conveyor.workspace.Workspace.records`): the SQL
+    records of a local workspace, the server's of a remote one.
+
     Example:
         >>> check_records(ws).has_decisions()  # doctest: +SKIP
         True
     """
-    return SqlCheckRecords(ws.store)
+    return ws.records(BaseCheckRecords, SqlCheckRecords)
 
 
 def record_suite(ws: Workspace, suite: SuiteResult) -> None:

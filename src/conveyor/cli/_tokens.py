@@ -40,7 +40,7 @@ def create(
     audited (token.create) without the secret.
     """
     from conveyor.config import parse_duration
-    from conveyor.security import SecurityError, SqlTokenRecords, Tokens
+    from conveyor.security import BaseTokenRecords, SecurityError, SqlTokenRecords, Tokens
 
     lifetime = None
     if expires is not None:
@@ -53,7 +53,7 @@ def create(
                 expires=expires[:40],
             ) from None
     with open_workspace() as ws:
-        tokens = Tokens(SqlTokenRecords(ws.store))
+        tokens = Tokens(ws.records(BaseTokenRecords, SqlTokenRecords))
         secret, info = tokens.create(
             name, role, environments=env or (), expires=lifetime, actor=ws.actor
         )
@@ -75,10 +75,10 @@ def list_tokens(
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List every token with its role, scope, state and times (never a secret)."""
-    from conveyor.security import SqlTokenRecords, Tokens
+    from conveyor.security import BaseTokenRecords, SqlTokenRecords, Tokens
 
     with open_workspace() as ws:
-        listed = Tokens(SqlTokenRecords(ws.store)).list()
+        listed = Tokens(ws.records(BaseTokenRecords, SqlTokenRecords)).list()
     now = datetime.now(UTC)
     if json_out:
         print_json([{**t.to_dict(), "state": t.state(now)} for t in listed])
@@ -108,10 +108,10 @@ def revoke(
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Revoke a token at once (audited token.revoke); revoking again changes nothing."""
-    from conveyor.security import SqlTokenRecords, Tokens
+    from conveyor.security import BaseTokenRecords, SqlTokenRecords, Tokens
 
     with open_workspace() as ws:
-        info = Tokens(SqlTokenRecords(ws.store)).revoke(name, actor=ws.actor)
+        info = Tokens(ws.records(BaseTokenRecords, SqlTokenRecords)).revoke(name, actor=ws.actor)
     if json_out:
         print_json(info.to_dict())
         return

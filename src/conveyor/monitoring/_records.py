@@ -6,8 +6,8 @@ audited step (``monitor.report``). Alert incidents follow "at most once per inci
 :meth:`BaseMonitoringRecords.update_incident` opens an incident atomically, and only an
 opening or a closing is announced, after it is recorded.
 
-Each function takes the metadata store (the SQL records are used) or any
-:class:`BaseMonitoringRecords`.
+Each function takes a workspace (its records, :meth:`Workspace.records`), any
+:class:`BaseMonitoringRecords`, or a metadata store (its SQL records).
 """
 
 from __future__ import annotations
@@ -23,18 +23,25 @@ from conveyor.monitoring._records_base import BaseMonitoringRecords
 from conveyor.monitoring._report import MonitoringReport
 from conveyor.monitoring._sql import SqlMonitoringRecords
 from conveyor.store import MetadataStore
+from conveyor.workspace import Workspace
 
-#: Where monitoring records are kept: the metadata store (its SQL records) or a backend.
-RecordsSource = MetadataStore | BaseMonitoringRecords
+#: Where monitoring records are kept: a workspace's records, a backend, or a metadata
+#: store's SQL records.
+RecordsSource = Workspace | BaseMonitoringRecords | MetadataStore
 
 
 def monitoring_records(source: RecordsSource) -> BaseMonitoringRecords:
-    """The records ``source`` names: itself if it is records, else the store's SQL records.
+    """The records ``source`` names.
+
+    A workspace's own (:meth:`Workspace.records`, remote or SQL), ``source`` itself if it
+    is records, else the SQL records of the metadata store ``source``.
 
     Example:
-        >>> monitoring_records(ws.store).open_alerts()  # doctest: +SKIP
+        >>> monitoring_records(ws).open_alerts()  # doctest: +SKIP
         []
     """
+    if isinstance(source, Workspace):
+        return source.records(BaseMonitoringRecords, SqlMonitoringRecords)
     if isinstance(source, BaseMonitoringRecords):
         return source
     return SqlMonitoringRecords(source)
@@ -96,7 +103,7 @@ def report_history(
     """The newest ``limit`` reports, oldest first.
 
     Example:
-        >>> [r.verdict for r in report_history(ws.store, "production", limit=3)]  # doctest: +SKIP
+        >>> [r.verdict for r in report_history(ws, "production", limit=3)]  # doctest: +SKIP
         ['ok', 'ok', 'drift']
     """
     return monitoring_records(source).reports(environment, limit=limit)
@@ -122,7 +129,7 @@ def update_incident(
     """Open, touch or close the incident ``incident_key``; announce only opening and closing.
 
     Args:
-        source: The metadata store or monitoring records.
+        source: The workspace, monitoring records or metadata store.
         actor: Who records the change.
         incident_key: Identifies the incident, e.g. ``"production:churn:drift"``.
         kind: ``"drift"`` or ``"degraded"``.
@@ -153,7 +160,7 @@ def open_alerts(source: RecordsSource) -> list[dict[str, Any]]:
         (datetimes) and ``details``.
 
     Example:
-        >>> [a["incident_key"] for a in open_alerts(ws.store)]  # doctest: +SKIP
+        >>> [a["incident_key"] for a in open_alerts(ws)]  # doctest: +SKIP
         ['production:churn:drift']
     """
     return [

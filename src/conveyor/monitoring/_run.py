@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from conveyor.core import utcnow, validate_name
-from conveyor.deployments import DeploymentStore
 from conveyor.monitoring._assess import INPUT_PREFIX, assess_window
 from conveyor.monitoring._errors import MonitoringError
 from conveyor.monitoring._records import (
@@ -91,7 +90,7 @@ def monitor_run(
     )
     metric = config.metric or default_metric(version)
     config = config.model_copy(update={"metric": metric})
-    baseline = first_report_of(ws.store, env, version.name, version.version)
+    baseline = first_report_of(ws, env, version.name, version.version)
     prediction_reference = None if baseline is None else baseline.drift.get("prediction", {})
     registered_key, registered = registered_metric(
         version.metrics, metric, step=ws.settings.config.evaluation.metrics_step
@@ -127,7 +126,7 @@ def monitor_run(
         "prediction_baseline_report": None if baseline is None else baseline.id,
     }
     report = save_report(
-        ws.store,
+        ws,
         ws.artifacts,
         ws.actor,
         environment=env,
@@ -140,7 +139,7 @@ def monitor_run(
     )
     files: dict[str, str] = {}
     if write_files:
-        history = report_history(ws.store, env, limit=50)
+        history = report_history(ws, env, limit=50)
         files = write_report_files(report, history, ws.root / REPORTS_DIR)
     sent = _alert(ws, report, ws.notifier() if notifier is None else notifier)
     return replace(report, files=files, alerts=tuple(sent))
@@ -148,7 +147,7 @@ def monitor_run(
 
 def latest_report(ws: Workspace, env: str | None = None) -> MonitoringReport | None:
     """The newest stored report of ``env`` (or of any environment), for ``/metrics`` gauges."""
-    return latest_report_in(ws.store, env)
+    return latest_report_in(ws, env)
 
 
 def _alert(ws: Workspace, report: MonitoringReport, notifier: BaseNotifier) -> list[dict[str, Any]]:
@@ -176,7 +175,7 @@ def _alert(ws: Workspace, report: MonitoringReport, notifier: BaseNotifier) -> l
             "value": report.performance.get("value"),
         }
         update_incident(
-            ws.store,
+            ws,
             ws.actor,
             incident_key=f"{report.environment}:{report.model}:{kind}",
             kind=kind,
@@ -190,7 +189,7 @@ def _alert(ws: Workspace, report: MonitoringReport, notifier: BaseNotifier) -> l
 def _target(ws: Workspace, env: str, model: str | None) -> tuple[ModelVersion, int | None]:
     if model is not None:
         return ws.models.get(model), None
-    deployment = DeploymentStore(ws.store, actor=ws.actor).current(env)
+    deployment = ws.deployments.current(env)
     if deployment is None or not deployment.live:
         raise MonitoringError(
             f"Environment {env!r} has no deployment to monitor.",

@@ -79,10 +79,7 @@ class Controller:
         self.clock = clock
         self.analyzer: Analyzer = analyzer or LogAnalyzer()
         self.notifier: BaseNotifier = ws.notifier() if notifier is None else notifier
-        wired = getattr(ws, "deployments", None)
-        self.deployments: DeploymentStore = (
-            deployments or wired or DeploymentStore(ws.store, actor=ws.actor)
-        )
+        self.deployments: DeploymentStore = deployments or ws.deployments
 
     def environment(self, env: str) -> EnvironmentConfig:
         """The configuration of ``env``.

@@ -99,7 +99,7 @@ def _audit(ws: Workspace, ref: str, exc: IntegrityError) -> None:
         "during": "deploy readiness check",
     }
     try:
-        ws.store.record_event(ws.actor, "model.integrity_failed", target, details)
+        ws.audit.record_event(ws.actor, "model.integrity_failed", target, details)
     except ConveyorError as audit_error:
         _log.error("Could not audit the integrity failure of %s: %s", ref, audit_error)
 

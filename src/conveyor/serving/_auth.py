@@ -32,10 +32,10 @@ from starlette.routing import BaseRoute, Match, Mount
 
 from conveyor.errors import ConveyorError
 from conveyor.security import (
+    BaseTokenRecords,
     InvalidTokenError,
     Permission,
     SecurityError,
-    SqlTokenRecords,
     TokenInfo,
     Tokens,
     TooManyAttemptsError,
@@ -96,9 +96,20 @@ class ServingAccess:
     open_metrics: bool = True
 
     @classmethod
-    def from_config(cls, config: Any, store: Any) -> ServingAccess:
-        """From a :class:`~conveyor.config.ServingAuthConfig` and the metadata store."""
-        tokens = Tokens(SqlTokenRecords(store)) if config.auth == "token" else None
+    def from_config(cls, config: Any, records: BaseTokenRecords) -> ServingAccess:
+        """From a :class:`~conveyor.config.ServingAuthConfig` and the token records.
+
+        Args:
+            config: The ``serving:`` settings.
+            records: Where tokens are kept (the workspace's,
+                ``ws.records(BaseTokenRecords, SqlTokenRecords)``); read only with
+                ``auth: token``.
+
+        Example:
+            >>> tokens = ws.records(BaseTokenRecords, SqlTokenRecords)  # doctest: +SKIP
+            >>> ServingAccess.from_config(ws.settings.config.serving, tokens)  # doctest: +SKIP
+        """
+        tokens = Tokens(records) if config.auth == "token" else None
         return cls(tokens, tuple(config.allowed_hosts), config.open_health, config.open_metrics)
 
 

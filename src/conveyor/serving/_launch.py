@@ -28,6 +28,7 @@ from fastapi import FastAPI
 from conveyor.config import process_env, set_process_env
 from conveyor.core import RedactingFilter
 from conveyor.errors import ConveyorError, IntegrityError
+from conveyor.security import BaseTokenRecords, SqlTokenRecords
 from conveyor.serving._app import create_app
 from conveyor.serving._auth import ServingAccess
 from conveyor.serving._errors import PortInUseError, ServingConfigError
@@ -126,7 +127,7 @@ def audit_integrity_failure(ws: Any, ref: str, exc: IntegrityError) -> None:
         "error": exc.message,
     }
     try:
-        ws.store.record_event(ws.actor, "model.integrity_failed", target, details)
+        ws.audit.record_event(ws.actor, "model.integrity_failed", target, details)
     except ConveyorError as audit_error:
         _log.error("Could not audit the integrity failure of %s: %s", ref, audit_error)
 
@@ -227,7 +228,7 @@ def build_app(
         predictions=ws.predictions,
         load=load,
         on_close=[lambda: close_all(loaded.values()), *([ws.close] if close_workspace else [])],
-        access=ServingAccess.from_config(ws.settings.config.serving, ws.store),
+        access=ServingAccess.from_config(ws.settings.config.serving, _token_records(ws)),
     )
 
 
@@ -304,7 +305,7 @@ def build_env_app(
             lambda: close_all(loaded.values()),
             *([ws.close] if close_workspace else []),
         ],
-        access=ServingAccess.from_config(ws.settings.config.serving, ws.store),
+        access=ServingAccess.from_config(ws.settings.config.serving, _token_records(ws)),
     )
     server = app.state.server
     follower.metrics = server.metrics
@@ -314,6 +315,12 @@ def build_env_app(
         server.metrics.add_collector(ReportCollector(report))
     app.state.follower = follower
     return app
+
+
+def _token_records(ws: Any) -> BaseTokenRecords:
+    """The workspace's token records (its own instance, SQL or remote)."""
+    records: BaseTokenRecords = ws.records(BaseTokenRecords, SqlTokenRecords)
+    return records
 
 
 def _latest_report(ws: Any, environment: str) -> Callable[[], Any] | None:

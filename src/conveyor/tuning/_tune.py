@@ -81,7 +81,10 @@ def tune(
     """Search ``space`` for the parameters that minimise (or maximise) ``objective``.
 
     The study lives in the workspace's own metadata database, so several processes (or
-    Ray workers) calling ``tune`` with the same ``study_name`` share its trials. This call
+    Ray workers) calling ``tune`` with the same ``study_name`` share its trials. A remote
+    workspace (records on a team server, no database of its own) has nowhere to keep the
+    study, so ``tune`` refuses it rather than falling back to a study in memory, which
+    other processes could not share. This call
     is recorded as a run (``kind="tune"``, a child of the current run inside a pipeline
     step) and each trial as its child run (``kind="trial"``) with the trial's params, its
     value as metric ``"objective"`` and reported values as metric ``"intermediate"``.
@@ -114,7 +117,8 @@ def tune(
         The best trial of the study and a summary of every trial.
 
     Raises:
-        TuneError: Bad arguments, or no trial of the study completed.
+        TuneError: Bad arguments, no trial of the study completed, or the workspace is
+            remote (it has no metadata database for the study).
         SearchSpaceError: A space entry is invalid (the message names it).
 
     Example:
@@ -226,7 +230,7 @@ def _optimize(
     Trials count as alive while their tune run beats (the tracker's stale check looks up
     live ancestors), so one heartbeat serves every trial.
     """
-    storage = open_storage(ws.store.engine, busy_timeout_s=_busy_timeout(ws))
+    storage = _study_storage(ws)
     try:
         with quiet_optuna(), Heartbeat(runner.tracker, runner.tune_run_id):
             optuna_study = optuna.create_study(
@@ -454,6 +458,20 @@ def _result(study: optuna.Study, name: str, run_id: str, direction: str) -> Tune
         direction=direction,
         trials=trials,
     )
+
+
+def _study_storage(ws: Workspace) -> optuna.storages.RDBStorage:
+    """Optuna's storage in the workspace's metadata database, where the study lives."""
+    if ws.is_remote:
+        raise TuneError(
+            "tune keeps its study in the workspace's metadata database, and the workspace "
+            f"at {str(ws.root)!r} is remote (its records are on a server, it has no "
+            "database).",
+            hint="Run the tuning in a local workspace, or where the server's metadata store "
+            "is; register the best model to the remote workspace afterwards.",
+            root=str(ws.root),
+        )
+    return open_storage(ws.store.engine, busy_timeout_s=_busy_timeout(ws))
 
 
 def _busy_timeout(ws: Workspace) -> float:

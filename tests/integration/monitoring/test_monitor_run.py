@@ -91,14 +91,14 @@ def test_alert_is_sent_once_per_incident_and_recovery_closes_it(
         assert [event for event, _ in recorder.events] == ["monitor.alert"]
         assert recorder.events[0][1]["incident"] == "production:churn:drift"
         assert recorder.events[0][1]["drifted"] == ["x1"]
-        assert [a["incident_key"] for a in open_alerts(ws.store)] == ["production:churn:drift"]
+        assert [a["incident_key"] for a in open_alerts(ws)] == ["production:churn:drift"]
 
         later = NOW + timedelta(hours=2)
         log_traffic(ws, table(1_500, seed=9), prefix="g", end=later)
         healed = monitor_run(ws, "production", window="1h", notifier=recorder, now=lambda: later)
         assert healed.verdict == "ok"
         assert [event for event, _ in recorder.events] == ["monitor.alert", "monitor.recovered"]
-        assert open_alerts(ws.store) == []
+        assert open_alerts(ws) == []
 
         again = NOW + timedelta(hours=4)
         log_traffic(ws, drifted, prefix="h", end=again)

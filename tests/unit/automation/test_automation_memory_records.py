@@ -48,7 +48,7 @@ class Clock:
 
 def _lease(records: MemoryAutomationRecords, clock: Clock, holder: str) -> Lease:
     # The store is not touched when records are given.
-    return Lease(None, actor=ACTOR, holder=holder, ttl_s=60, clock=clock, records=records)  # type: ignore[arg-type]
+    return Lease(None, actor=ACTOR, holder=holder, ttl_s=60, clock=clock, records=records)
 
 
 def test_one_of_two_agents_holds_the_lease_until_it_expires() -> None:
