@@ -36,11 +36,20 @@ def init(
             "In an existing project only the workflow is written.",
         ),
     ] = None,
+    server_url: Annotated[
+        str | None,
+        typer.Option(
+            "--server-url",
+            help="The team server (`conveyor server`) the CI workflow works through, so "
+            "`conveyor ci` compares against the real champion; default: the CI system's "
+            "CONVEYOR_SERVER_URL variable. The token comes from its CONVEYOR_TOKEN secret.",
+        ),
+    ] = None,
 ) -> None:
     """Scaffold a conveyor project: conveyor.yaml, pipelines.py and .gitignore."""
     from conveyor.workspace import init_project
 
-    written = init_project(directory, name=name, force=force, ci=ci)
+    written = init_project(directory, name=name, force=force, ci=ci, server_url=server_url)
     out = console()
     out.print(f"Initialised conveyor project in [bold]{directory.resolve()}[/]")
     for path in written:

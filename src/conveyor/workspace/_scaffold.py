@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from importlib import resources
@@ -10,6 +11,7 @@ from pathlib import Path
 from conveyor.config import CONFIG_FILE, render_default_config
 from conveyor.core import validate_name
 from conveyor.errors import ConfigError
+from conveyor.remote import check_server_url
 
 _GITIGNORE_LINE = ".conveyor/"
 
@@ -38,6 +40,7 @@ def init_project(
     name: str | None = None,
     force: bool = False,
     ci: str | None = None,
+    server_url: str | None = None,
 ) -> list[Path]:
     """Create a conveyor project in ``directory`` and return the files written.
 
@@ -53,13 +56,19 @@ def init_project(
         ci: ``"github"`` or ``"gitlab"``: also write a workflow that runs ``conveyor ci``
             on pull (merge) requests and posts the Markdown report as a comment. In a
             folder that already has ``conveyor.yaml``, only the workflow is written.
+        server_url: The team server the workflow's ``conveyor ci`` works through (written
+            into the workflow); default the CI system's ``CONVEYOR_SERVER_URL`` variable.
+            The token always comes from the CI system's secrets (``CONVEYOR_TOKEN``).
 
     Raises:
         ConfigError: ``conveyor.yaml`` (or the workflow file) already exists and ``force``
-            is false, or ``ci`` is not a known CI system.
+            is false, ``ci`` is not a known CI system, or ``server_url`` is not an http(s)
+            URL fit to send a token to.
         InvalidNameError: ``name`` is not a valid project name.
     """
     root = Path(directory).resolve()
+    if server_url is not None:
+        server_url = check_server_url(server_url)
     if ci is not None and ci not in CI_TEMPLATES:
         raise ConfigError(
             f"Unknown CI system {ci!r}.",
@@ -70,7 +79,7 @@ def init_project(
     config_path = root / CONFIG_FILE
     if ci is not None and config_path.exists() and not force:
         # Adding CI to an existing project must not require overwriting its configuration.
-        return [_write_ci(root, ci, force=force)]
+        return [_write_ci(root, ci, force=force, server_url=server_url)]
     if config_path.exists() and not force:
         raise ConfigError(
             f"{config_path} already exists.",
@@ -95,11 +104,11 @@ def init_project(
             fh.write(f"{_GITIGNORE_LINE}\n")
         written.append(gitignore)
     if ci is not None:
-        written.append(_write_ci(root, ci, force=force))
+        written.append(_write_ci(root, ci, force=force, server_url=server_url))
     return written
 
 
-def _write_ci(root: Path, ci: str, *, force: bool) -> Path:
+def _write_ci(root: Path, ci: str, *, force: bool, server_url: str | None) -> Path:
     template, relative = CI_TEMPLATES[ci]
     target = root / relative
     if target.exists() and not force:
@@ -113,6 +122,12 @@ def _write_ci(root: Path, ci: str, *, force: bool) -> Path:
         .joinpath("templates", template)
         .read_text(encoding="utf-8")
     )
+    if server_url:
+        text = text.replace("__SERVER_URL__", json.dumps(server_url))
+    elif ci == "github":
+        text = text.replace("__SERVER_URL__", "${{ vars.CONVEYOR_SERVER_URL }}")
+    else:  # GitLab passes the project's CI/CD variable CONVEYOR_SERVER_URL on its own
+        text = text.replace("  variables:\n    CONVEYOR_SERVER_URL: __SERVER_URL__\n", "")
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text, encoding="utf-8")
     return target

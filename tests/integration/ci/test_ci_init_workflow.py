@@ -51,3 +51,39 @@ def test_unknown_ci_system_lists_the_choices(tmp_path: Path) -> None:
         init_project(tmp_path, ci="jenkins")
     assert "github, gitlab" in (info.value.hint or "")
     assert not (tmp_path / "conveyor.yaml").exists()
+
+
+def test_workflows_work_through_the_team_server_with_a_token_from_secrets(
+    tmp_path: Path,
+) -> None:
+    """The job gets the server URL and the token, never database or bucket credentials."""
+    init_project(tmp_path / "gh", name="p", ci="github", server_url="https://cvy.example.com/")
+    spec = yaml.safe_load((tmp_path / "gh" / ".github" / "workflows" / "conveyor.yml").read_text())
+    gates = next(s for s in spec["jobs"]["conveyor-ci"]["steps"] if s.get("id") == "gates")
+    assert gates["env"] == {
+        "CONVEYOR_SERVER_URL": "https://cvy.example.com",
+        "CONVEYOR_TOKEN": "${{ secrets.CONVEYOR_TOKEN }}",
+    }
+    init_project(tmp_path / "gh2", name="p", ci="github")
+    text = (tmp_path / "gh2" / ".github" / "workflows" / "conveyor.yml").read_text()
+    assert "CONVEYOR_SERVER_URL: ${{ vars.CONVEYOR_SERVER_URL }}" in text
+    init_project(tmp_path / "gl", name="p", ci="gitlab", server_url="https://cvy.example.com")
+    job = yaml.safe_load((tmp_path / "gl" / ".gitlab-ci.yml").read_text())["conveyor-ci"]
+    assert job["variables"] == {"CONVEYOR_SERVER_URL": "https://cvy.example.com"}
+    init_project(tmp_path / "gl2", name="p", ci="gitlab")
+    assert (
+        "variables"
+        not in yaml.safe_load((tmp_path / "gl2" / ".gitlab-ci.yml").read_text())["conveyor-ci"]
+    )
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://cvy.example.com", "ftp://cvy.example.com", "https://user:pw@cvy.example.com", "cvy"],
+)
+def test_a_server_url_unfit_for_a_token_is_refused(tmp_path: Path, url: str) -> None:
+    """Plain http to another host would send the token in the clear; credentials in the
+    URL would end up in the workflow file."""
+    with pytest.raises(ConfigError, match="server URL"):
+        init_project(tmp_path, name="p", ci="github", server_url=url)
+    assert not (tmp_path / ".github").exists()
