@@ -38,6 +38,7 @@ from conveyor.store import (
     SqlAuditRecords,
     open_store,
 )
+from conveyor.remote import RemoteArtifactStore, RemoteClient, rest_records
 from conveyor.tracking import BaseRunRecords, RunTracker, SqlRunRecords
 from conveyor.workspace._errors import NoMetadataStoreError
 from conveyor.workspace._lineage import WorkspaceLineage
@@ -141,6 +142,7 @@ class Workspace:
         )
         self._notifier: BaseNotifier | None = None
         self._notifier_lock = threading.Lock()
+        self._client: RemoteClient | None = None
 
     @classmethod
     def open(
@@ -178,8 +180,10 @@ class Workspace:
         else:
             root = find_root(path) if search_parents else Path(path).resolve()
         settings = load_settings(root, env=env)
-        resolved_actor = Actor(actor) if isinstance(actor, str) else actor or Actor.resolve(env)
         store_cfg = settings.config.store
+        if store_cfg.server_url:
+            return cls._open_remote(settings, store_cfg.server_url, env)
+        resolved_actor = Actor(actor) if isinstance(actor, str) else actor or Actor.resolve(env)
         key = MasterKey.resolve(settings.master_key, _key_file(settings))
         if store_cfg.encryption.enabled and key is None:
             raise EncryptionKeyError(
@@ -198,6 +202,37 @@ class Workspace:
             store.close()
             raise
         return cls(settings, store, artifacts, resolved_actor)
+
+    @classmethod
+    def _open_remote(cls, settings: Settings, url: str, env: Mapping[str, str]) -> Workspace:
+        """A workspace whose records and artifacts are on the team server at ``url``.
+
+        The token (``CONVEYOR_TOKEN``) is checked at once (``/whoami``), so a missing or
+        bad token fails here with the server's answer, and the workspace's actor is the
+        token's identity: the server records every change under it, whatever a client
+        would call itself.
+        """
+        client = RemoteClient(url, env.get("CONVEYOR_TOKEN", ""))
+        try:
+            identity = client.get("/whoami")
+        except BaseException:
+            client.close()
+            raise
+        actor = Actor(name=f"token:{identity['name']}", kind="service")
+        ws = cls(
+            settings,
+            None,
+            RemoteArtifactStore(client),
+            actor,
+            remote=lambda base: rest_records(base, client),
+        )
+        ws._client = client
+        return ws
+
+    @property
+    def server_url(self) -> str | None:
+        """The team server this workspace works through (``None`` for a local one)."""
+        return None if self._client is None else self._client.url
 
     @property
     def root(self) -> Path:
@@ -398,6 +433,8 @@ class Workspace:
         finally:
             if self._store is not None and self._remote is None:
                 self._store.close()
+            if self._client is not None:
+                self._client.close()
 
     def __enter__(self) -> Workspace:
         return self
