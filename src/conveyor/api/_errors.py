@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from starlette.exceptions import HTTPException
 
 from conveyor.core import redact, redact_value
 from conveyor.errors import (
@@ -120,3 +121,23 @@ async def builtin_error(request: Request, exc: Exception) -> Response:
             message = str(exc.args[0]) if exc.args else cls.__name__
             return json_response({"error": redact(message)[:2000], "code": code}, status)
     return await unexpected_error(request, exc)
+
+
+#: The code of each status FastAPI or Starlette answer on their own (a body that cannot
+#: be read, an unknown route, another method).
+_HTTP_CODES = {400: "invalid_body", 404: "not_found", 405: "method_not_allowed"}
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """An ``HTTPException`` raised by FastAPI itself (a body that is not JSON or not
+    UTF-8, a route or method that does not exist): the same JSON error shape."""
+    assert isinstance(exc, HTTPException)
+    status = exc.status_code if 400 <= exc.status_code < 600 else 400
+    detail = exc.detail if isinstance(exc.detail, str) else "The request was refused."
+    body: dict[str, Any] = {
+        "error": f"{detail.rstrip('.')[:200]}.",
+        "code": _HTTP_CODES.get(status, "http_error"),
+    }
+    if status == 400:
+        body["hint"] = "Send a JSON body encoded as UTF-8; see /openapi.json for its schema."
+    return json_response(body, status, dict(exc.headers or {}))

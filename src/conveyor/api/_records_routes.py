@@ -24,7 +24,9 @@ from typing import Any
 import orjson
 from fastapi import Body, FastAPI, Header, Request
 from fastapi.responses import Response
+from starlette.exceptions import HTTPException
 
+from conveyor.api._errors import http_error
 from conveyor.api._guards import check_call
 from conveyor.api._interfaces import INTERFACES, Interface
 from conveyor.core import Actor
@@ -54,8 +56,12 @@ def add_records_routes(app: FastAPI, ws: Workspace) -> None:
     """Add the records routes over the stores of ``ws`` to ``app``.
 
     Routes are added to the application itself, with their full paths (not through an
-    included router), so the access guard sees each one in the route table.
+    included router), so the access guard sees each one in the route table. FastAPI's
+    own refusals (a body it cannot parse) get the API's JSON error shape.
     """
+    # FastAPI answers a body it cannot parse (not UTF-8, not JSON, too deeply nested)
+    # with its own HTTPException: give it the one error shape of the API too
+    app.add_exception_handler(HTTPException, http_error)
     cache = _Records(ws)
     for interface in INTERFACES:
         for spec in method_specs(interface.base).values():
@@ -136,7 +142,7 @@ def _handler(ws: Workspace, cache: _Records, interface: Interface, spec: MethodS
                 "idempotency_key",
                 inspect.Parameter.KEYWORD_ONLY,
                 annotation=str | None,
-                default=Header(None, alias="Idempotency-Key", max_length=256),
+                default=Header(None, alias="Idempotency-Key"),
             ),
         ]
     )
