@@ -64,8 +64,10 @@ def open_storage(engine: Engine, *, busy_timeout_s: float) -> optuna.storages.RD
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def close_storage(storage: optuna.storages.RDBStorage) -> None:
-    """Release the storage's pooled connections."""
+def close_storage(storage: optuna.storages.BaseStorage) -> None:
+    """Release the storage's pooled connections (nothing to do for an in-memory one)."""
+    if not isinstance(storage, optuna.storages.RDBStorage):
+        return
     storage.scoped_session.remove()
     storage.engine.dispose()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import logging
 import math
 import os
 import threading
@@ -23,6 +24,8 @@ from conveyor.tuning._space import SpaceSpec, suggest, to_distributions
 from conveyor.tuning._storage import close_storage, open_storage, quiet_optuna
 from conveyor.tuning._trial import Trial, TrialSummary
 from conveyor.workspace import Workspace
+
+_log = logging.getLogger("conveyor.tuning")
 
 __all__ = ["TuneResult", "tune"]
 
@@ -117,8 +120,7 @@ def tune(
         The best trial of the study and a summary of every trial.
 
     Raises:
-        TuneError: Bad arguments, no trial of the study completed, or the workspace is
-            remote (it has no metadata database for the study).
+        TuneError: Bad arguments, or no trial of the study completed.
         SearchSpaceError: A space entry is invalid (the message names it).
 
     Example:
@@ -460,17 +462,16 @@ def _result(study: optuna.Study, name: str, run_id: str, direction: str) -> Tune
     )
 
 
-def _study_storage(ws: Workspace) -> optuna.storages.RDBStorage:
-    """Optuna's storage in the workspace's metadata database, where the study lives."""
+def _study_storage(ws: Workspace) -> optuna.storages.BaseStorage:
+    """Optuna's storage in the workspace's metadata database, where the study lives.
+
+    A remote workspace has no database: its study is kept in memory for this call (the
+    trials are still recorded as runs on the server), so a study cannot be shared by
+    several processes or resumed by name there.
+    """
     if ws.is_remote:
-        raise TuneError(
-            "tune keeps its study in the workspace's metadata database, and the workspace "
-            f"at {str(ws.root)!r} is remote (its records are on a server, it has no "
-            "database).",
-            hint="Run the tuning in a local workspace, or where the server's metadata store "
-            "is; register the best model to the remote workspace afterwards.",
-            root=str(ws.root),
-        )
+        _log.info("Remote workspace: the Optuna study is kept in memory for this call.")
+        return optuna.storages.InMemoryStorage()
     return open_storage(ws.store.engine, busy_timeout_s=_busy_timeout(ws))
 
 

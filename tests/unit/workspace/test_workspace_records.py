@@ -64,7 +64,7 @@ from conveyor.store import (  # noqa: E402
     SqlAuditRecords,
 )
 from conveyor.tracking import BaseRunRecords, RunTracker  # noqa: E402
-from conveyor.tuning import Float, TuneError, tune  # noqa: E402
+from conveyor.tuning import Float, tune  # noqa: E402
 from conveyor.workspace import NoMetadataStoreError, Workspace  # noqa: E402
 
 ACTOR = Actor("alice")
@@ -277,9 +277,16 @@ def test_a_remote_workspace_without_a_store_refuses_what_needs_one(tmp_path: Pat
     assert info.value.code == "no_metadata_store"
     with pytest.raises(NoMetadataStoreError):
         ws.gc(dry_run=True)
-    with pytest.raises(TuneError, match="is remote"):
-        tune(lambda p: p["x"] ** 2, {"x": Float(-1, 1)}, n_trials=1, workspace=ws)
     assert ws.audit_log() == []  # the records still work
+    ws.close()
+
+
+def test_a_remote_workspace_tunes_with_its_study_in_memory(tmp_path: Path) -> None:
+    """No database for Optuna's study: it is kept in memory, the trials still become runs."""
+    ws = _remote(tmp_path, Hook())
+    result = tune(lambda p: p["x"] ** 2, {"x": Float(-1, 1)}, n_trials=3, workspace=ws)
+    assert len(result.trials) == 3
+    assert len(ws.runs.list()) >= 3
     ws.close()
 
 
