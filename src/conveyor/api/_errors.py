@@ -51,6 +51,18 @@ def status_of(exc: ConveyorError) -> int:
 def error_answer(exc: ConveyorError) -> Response:
     """The JSON error answer of ``exc``."""
     status = status_of(exc)
+    if isinstance(exc, StoreBusyError | StoreDisconnectedError):
+        # the message names the database (host, port, name): the log has it, not callers
+        _log.warning("The metadata store failed: %s", redact(exc.message))
+        return json_response(
+            {
+                "error": "The metadata database cannot be reached or is busy.",
+                "code": exc.code,
+                "hint": "Retry in a few seconds.",
+            },
+            503,
+            {"retry-after": "2"},
+        )
     body: dict[str, Any] = {"error": redact(exc.message), "code": exc.code}
     if exc.hint:
         body["hint"] = redact(exc.hint)
