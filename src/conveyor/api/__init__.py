@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from conveyor.api._app import create_app
 from conveyor.api._interfaces import INTERFACES, Interface
+from conveyor.api._launch import serve
 from conveyor.api._policies import API_POLICIES
 from conveyor.api._records_routes import IdempotencyKeyError, RequestAlreadyAppliedError
 
@@ -20,4 +21,5 @@ __all__ = [
     "Interface",
     "RequestAlreadyAppliedError",
     "create_app",
+    "serve",
 ]

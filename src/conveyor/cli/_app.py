@@ -25,6 +25,7 @@ from conveyor.cli import (
     _run,
     _runs,
     _serve,
+    _server,
     _simulate,
     _tokens,
 )
@@ -59,6 +60,7 @@ _run.register(app)
 app.add_typer(_runs.app, name="runs")
 app.add_typer(_models.app, name="models")
 _serve.register(app)
+_server.register(app)
 _checks.register(app)
 _deploy.register(app)
 _simulate.register(app)
