@@ -11,6 +11,11 @@ as the classes the server raised.
 
 from __future__ import annotations
 
+from conveyor.remote._artifacts import (
+    HashMismatchError,
+    RemoteArtifactStore,
+    RemoteOperationError,
+)
 from conveyor.remote._client import (
     API_PREFIX,
     RemoteClient,
@@ -25,9 +30,12 @@ from conveyor.remote._records import rest_class, rest_records
 
 __all__ = [
     "API_PREFIX",
+    "HashMismatchError",
     "MethodSpec",
+    "RemoteArtifactStore",
     "RemoteClient",
     "RemoteError",
+    "RemoteOperationError",
     "ServerUnavailableError",
     "WIRE_CONFIG",
     "check_server_url",
