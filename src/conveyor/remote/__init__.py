@@ -27,6 +27,7 @@ from conveyor.remote._client import (
 )
 from conveyor.remote._codec import WIRE_CONFIG, MethodSpec, interface_name, method_specs
 from conveyor.remote._records import rest_class, rest_records
+from conveyor.remote._tokens import RemoteTokens
 
 __all__ = [
     "API_PREFIX",
@@ -36,6 +37,7 @@ __all__ = [
     "RemoteClient",
     "RemoteError",
     "RemoteOperationError",
+    "RemoteTokens",
     "ServerUnavailableError",
     "WIRE_CONFIG",
     "check_server_url",

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import anyio.to_thread
 from starlette.routing import BaseRoute, Match, Mount
@@ -79,6 +79,13 @@ ROUTE_POLICIES: Mapping[str, Policy] = {
 }
 
 
+class TokenVerifier(Protocol):
+    """What checks a bearer token: :class:`~conveyor.security.Tokens` over token records,
+    or :class:`~conveyor.remote.RemoteTokens` asking a team server."""
+
+    def verify(self, secret: object, *, client: str = "unknown") -> TokenInfo: ...
+
+
 @dataclass(frozen=True)
 class ServingAccess:
     """What :class:`AccessGuard` enforces, read from ``serving:`` in ``conveyor.yaml``.
@@ -90,7 +97,7 @@ class ServingAccess:
         open_metrics: ``/metrics`` answers without a token.
     """
 
-    tokens: Tokens | None
+    tokens: TokenVerifier | None
     allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "::1")
     open_health: bool = True
     open_metrics: bool = True
@@ -147,7 +154,7 @@ class AccessGuard:
         app: ASGIApp,
         *,
         routes: Callable[[], Sequence[BaseRoute]],
-        tokens: Tokens | None,
+        tokens: TokenVerifier | None,
         allowed_hosts: Sequence[str],
         open_health: bool = True,
         open_metrics: bool = True,

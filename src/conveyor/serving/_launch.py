@@ -28,6 +28,7 @@ from fastapi import FastAPI
 from conveyor.config import process_env, set_process_env
 from conveyor.core import RedactingFilter
 from conveyor.errors import ConveyorError, IntegrityError
+from conveyor.remote import RemoteTokens
 from conveyor.security import BaseTokenRecords, SqlTokenRecords
 from conveyor.serving._app import create_app
 from conveyor.serving._auth import ServingAccess
@@ -228,7 +229,7 @@ def build_app(
         predictions=ws.predictions,
         load=load,
         on_close=[lambda: close_all(loaded.values()), *([ws.close] if close_workspace else [])],
-        access=ServingAccess.from_config(ws.settings.config.serving, _token_records(ws)),
+        access=_access(ws),
     )
 
 
@@ -305,7 +306,7 @@ def build_env_app(
             lambda: close_all(loaded.values()),
             *([ws.close] if close_workspace else []),
         ],
-        access=ServingAccess.from_config(ws.settings.config.serving, _token_records(ws)),
+        access=_access(ws),
     )
     server = app.state.server
     follower.metrics = server.metrics
@@ -315,6 +316,20 @@ def build_env_app(
         server.metrics.add_collector(ReportCollector(report))
     app.state.follower = follower
     return app
+
+
+def _access(ws: Any) -> ServingAccess:
+    """Who may call: tokens from the workspace's records, or, in a remote workspace, as
+    the team server answers for them (no token records are read there)."""
+    config = ws.settings.config.serving
+    if config.auth == "token" and ws.is_remote:
+        return ServingAccess(
+            RemoteTokens(ws.server_url),
+            tuple(config.allowed_hosts),
+            config.open_health,
+            config.open_metrics,
+        )
+    return ServingAccess.from_config(config, _token_records(ws))
 
 
 def _token_records(ws: Any) -> BaseTokenRecords:
