@@ -93,14 +93,12 @@ def add_artifact_routes(app: FastAPI, ws: Workspace) -> None:
             exists = store.protect(digest)
         return json_response({"exists": exists})
 
-    def head(hash: str, request: Request) -> Response:
+    def read(hash: str, request: Request) -> Response:
         digest = _requested_hash(request)
-        with _served(store):
-            info = store.info(digest)
-        return Response(status_code=200, headers=_info_headers(info))
-
-    def download(hash: str, request: Request) -> Response:
-        digest = _requested_hash(request)
+        if request.method == "HEAD":
+            with _served(store):
+                info = store.info(digest)
+            return Response(status_code=200, headers=_info_headers(info))
         staging.mkdir(parents=True, exist_ok=True)
         temp = staging / f"download-{uuid.uuid4().hex}"
         try:
@@ -157,18 +155,11 @@ def add_artifact_routes(app: FastAPI, ws: Workspace) -> None:
     )
     app.add_api_route(
         OBJECT_PATH,
-        head,
-        methods=["HEAD"],
-        name="artifacts.head",
-        summary="The object's plaintext size (content-length), or 404.",
-        **common,
-    )
-    app.add_api_route(
-        OBJECT_PATH,
-        download,
-        methods=["GET"],
+        read,
+        methods=["GET", "HEAD"],
         name="artifacts.get",
-        summary="The object's content, verified against its hash.",
+        summary="The object's content, verified against its hash (HEAD: its plaintext "
+        "size as content-length, no body).",
         **common,
     )
     app.add_api_route(
