@@ -30,6 +30,7 @@ from conveyor.explain import ExplainError, global_importance
 from conveyor.notify import BaseNotifier, resolve_notifier
 from conveyor.predictions import BasePredictionRecords, PredictionLog, SqlPredictionRecords
 from conveyor.registry import BaseModelRecords, ModelRegistry, SqlModelRecords
+from conveyor.remote import RemoteArtifactStore, RemoteClient, rest_records
 from conveyor.store import (
     AuditEvent,
     AuditVerification,
@@ -38,7 +39,6 @@ from conveyor.store import (
     SqlAuditRecords,
     open_store,
 )
-from conveyor.remote import RemoteArtifactStore, RemoteClient, rest_records
 from conveyor.tracking import BaseRunRecords, RunTracker, SqlRunRecords
 from conveyor.workspace._errors import NoMetadataStoreError
 from conveyor.workspace._lineage import WorkspaceLineage
