@@ -243,7 +243,7 @@ class AuditCheckpointer:
         finally:
             self.stop()
 
-    def checkpoint(self) -> None:
+    def checkpoint(self, level: int = logging.INFO) -> None:
         """Sign and store the current head now; log, rather than raise, a failure."""
         if self.key is None:
             return
@@ -252,11 +252,11 @@ class AuditCheckpointer:
         except ConveyorError as exc:
             _log.error("Could not write the audit checkpoint: %s", exc)
             return
-        _log.info("Audit checkpoint of event #%d signed by key %s.", made.seq, made.key_id)
+        _log.log(level, "Audit checkpoint of event #%d signed by key %s.", made.seq, made.key_id)
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):
-            self.checkpoint()
+            self.checkpoint(logging.DEBUG)  # the periodic ones would fill the log
 
 
 def checkpoint_key(ws: Workspace) -> Ed25519PrivateKey | None:

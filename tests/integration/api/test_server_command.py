@@ -61,13 +61,14 @@ class Running:
                 env={**os.environ, "COLUMNS": "200"},
                 stdout=out,
                 stderr=subprocess.STDOUT,
+                start_new_session=True,  # its workers too can be found (and killed) by group
             )
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 
     def wait_healthy(self) -> None:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # generous: worker processes import on a busy machine
         while True:
             assert self.process.poll() is None, f"server exited:\n{self.output()}"
             try:
@@ -79,20 +80,37 @@ class Running:
             time.sleep(0.05)
 
     def stop(self) -> int:
-        """SIGTERM, then the exit code (killed when it does not stop within 20 s)."""
+        """SIGTERM to the server, then its exit code once it and its workers are gone."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
         try:
-            return self.process.wait(20)
+            code = self.process.wait(30)
         except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(10)
+            self.kill()
             pytest.fail(f"server did not stop on SIGTERM:\n{self.output()}")
+        deadline = time.monotonic() + 30
+        while self._group_alive():  # the workers stop with it, none is left behind
+            assert time.monotonic() < deadline, "a worker outlived the server"
+            time.sleep(0.05)
+        return code
 
     def kill(self) -> None:
+        """SIGKILL the server and every process it started."""
+        if self._group_alive():
+            os.killpg(self.process.pid, signal.SIGKILL)
         if self.process.poll() is None:
-            self.process.kill()
             self.process.wait(10)
+
+    def _group_alive(self) -> bool:
+        """Whether a process of the server's group still runs (zombies do not count)."""
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue  # ended while we looked
+            if int(fields[2]) == self.process.pid and fields[0] != "Z":
+                return True
+        return False
 
 
 @pytest.fixture
