@@ -97,7 +97,13 @@ def show(
         for reason in decision.get("reasons") or []:
             out.print(f"  - {_one_line(reason)}", markup=False)
     inputs = (v.signature or {}).get("inputs") or []
-    names = ", ".join(_one_line(c.get("name")) for c in inputs) or "no signature"
+    names = (
+        ", ".join(
+            _one_line(c.get("name")) + (" (personal data)" if c.get("pii") is True else "")
+            for c in inputs
+        )
+        or "no signature"
+    )
     out.print(f"inputs: {names}", markup=False)
     datasets = v.lineage.get("datasets") or []
     shown = ", ".join(f"{d['name']}@{d['version']}" for d in datasets) or "-"

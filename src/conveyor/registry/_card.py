@@ -17,6 +17,7 @@ from markupsafe import Markup, escape
 
 from conveyor.core import isoformat
 from conveyor.registry._models import ModelCard, ModelVersion
+from conveyor.registry._personal import signature_pii
 from conveyor.registry._refs import format_versions
 from conveyor.registry._signing import SignatureCheck
 from conveyor.registry._text import inert
@@ -24,6 +25,7 @@ from conveyor.registry._text import inert
 _TEMPLATES = Path(__file__).parent / "templates"
 #: Rows of a long importance table or profile kept in the card.
 _MAX_ROWS = 25
+_PRIVATE = "personal data (not shown)"
 
 
 def _environment() -> Environment:
@@ -65,14 +67,15 @@ def _column_summary(stats: dict[str, Any]) -> str:
     return _cell(stats.get("kind", ""))
 
 
-def _dataset_context(entry: dict[str, Any]) -> dict[str, Any]:
+def _dataset_context(entry: dict[str, Any], private: set[str]) -> dict[str, Any]:
     profile = entry.get("profile") or {}
     columns = [
         {
             "name": _cell(name),
             "type": _cell(stats.get("type", "")),
             "nulls": stats.get("nulls", ""),
-            "summary": _column_summary(stats),
+            # A profile's top values of a personal-data column are personal data.
+            "summary": _PRIVATE if name in private else _column_summary(stats),
         }
         for name, stats in list((profile.get("columns") or {}).items())[:_MAX_ROWS]
     ]
@@ -150,11 +153,12 @@ def card_context(
     )[:_MAX_ROWS]
     signature = version.signature or {}
     outputs = [_cell(o.get("name")) for o in (signature.get("outputs") or [])]
+    private = signature_pii(signature)
     return {
         "v": version,
         "created": isoformat(version.created_at),
         "versions": format_versions(versions),
-        "datasets": [_dataset_context(d) for d in datasets],
+        "datasets": [_dataset_context(d, set(private)) for d in datasets],
         "metrics": _metrics(version),
         "metrics_step": _cell(version.evaluation.get("metrics_step") or ""),
         "holdout_rows": version.evaluation.get("holdout_rows"),
@@ -164,9 +168,14 @@ def card_context(
         "importance": [(_cell(k), _number(v)) for k, v in importance],
         "importance_reason": _cell(version.evaluation.get("importance_reason") or ""),
         "inputs": [
-            {"name": _cell(c.get("name")), "type": c.get("type"), "nullable": c.get("nullable")}
+            {
+                "name": _cell(c.get("name")),
+                "type": _cell(c.get("type")) + (" (personal data)" if c.get("pii") is True else ""),
+                "nullable": c.get("nullable"),
+            }
             for c in (signature.get("inputs") or [])
         ],
+        "pii": [_cell(name) for name in private],
         "outputs": outputs,
         "lineage": version.lineage,
         "code": _code(version.lineage),

@@ -28,6 +28,7 @@ from conveyor.registry._models import (
     ModelSummary,
     ModelVersion,
 )
+from conveyor.registry._personal import mark_pii, redact_example
 from conveyor.registry._prepare import ImportanceFn, PreparedModel, prepare_model
 from conveyor.registry._refs import ModelRef, parse_model_ref, validate_alias
 from conveyor.registry._sealing import Sealer
@@ -125,6 +126,7 @@ class ModelRegistry:
         training_data: str | Sequence[str] | None = None,
         evaluation: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
+        pii: Sequence[str] = (),
     ) -> ModelVersion:
         """Save ``model`` and record it as the next version of ``name``.
 
@@ -152,6 +154,10 @@ class ModelRegistry:
             idempotency_key: Makes a retried registration safe: when a version of ``name``
                 was already registered with this key, that version is returned and nothing
                 is saved or recorded.
+            pii: Input columns holding personal data, flagged ``"pii": true`` in the
+                signature: their values are blanked in the stored input example, and the
+                prediction server hashes or drops them in the prediction log (see
+                ``predictions.pii``) and monitoring leaves them out.
 
         Returns:
             The new version (or, with ``idempotency_key``, the one registered before).
@@ -159,7 +165,8 @@ class ModelRegistry:
         Raises:
             InvalidNameError: bad model name.
             RegistrationError: unknown run or dataset version, ``run``/``training_data``
-                without a lineage source, bad example or signature, pickle without trust.
+                without a lineage source, bad example or signature, pickle without trust,
+                a ``pii`` column that is not an input of the signature.
             UnsupportedModelError, UntrustedModelError: no safe flavor for the model.
 
         Example:
@@ -174,6 +181,8 @@ class ModelRegistry:
             existing = self.records.find_keyed(name, key)
             if existing is not None:
                 return self._sealer.open_version(existing)
+        if pii:
+            signature = mark_pii(model, input_example, signature, pii)
         prepared = prepare_model(
             self.artifacts,
             model,
@@ -219,7 +228,9 @@ class ModelRegistry:
 
         The version number is ``max + 1`` inside one audited write (``model.register``),
         so numbers stay contiguous under concurrent registrations from any number of
-        processes. The keyword arguments are those of :meth:`register`.
+        processes. The keyword arguments are those of :meth:`register`. Values of the
+        signature's personal-data columns never reach the records: the input example is
+        stored with them blanked.
         """
         validate_name(name, kind="model name")
         refs = dataset_refs(training_data)
@@ -253,7 +264,10 @@ class ModelRegistry:
             named.update({d["name"]: d for d in training_datasets(source, refs)})
             recorded["datasets"] = [named[k] for k in sorted(named)]
         example, stored_description, model_description = self._sealer.seal_fields(
-            name, prepared.content_hash, prepared.input_example, description
+            name,
+            prepared.content_hash,
+            redact_example(prepared.input_example, prepared.signature),
+            description,
         )
         new = NewVersion(
             flavor=prepared.flavor,

@@ -8,9 +8,10 @@ the missing columns or the offending column and value.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -33,11 +34,18 @@ _WANTED = {
 
 @dataclass(frozen=True)
 class ColumnSpec:
-    """One column: its name, type and whether it may hold missing values."""
+    """One column: its name, type, whether it may hold missing values, and whether it
+    holds personal data.
+
+    A ``pii`` column is kept out of the stored input example and hashed or left out of
+    the prediction log (``predictions.pii.policy``), like the configured
+    ``predictions.pii.columns``.
+    """
 
     name: str
     type: ColumnType
     nullable: bool = False
+    pii: bool = False
 
     def __post_init__(self) -> None:
         if self.type not in COLUMN_TYPES:
@@ -47,13 +55,22 @@ class ColumnSpec:
             )
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form: ``{"name", "type", "nullable"}``."""
-        return {"name": self.name, "type": self.type, "nullable": self.nullable}
+        """JSON form: ``{"name", "type", "nullable"}``, plus ``"pii": true`` only when set
+        (so signatures stored before the flag existed keep their bytes and hashes)."""
+        data: dict[str, Any] = {"name": self.name, "type": self.type, "nullable": self.nullable}
+        if self.pii:
+            data["pii"] = True
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ColumnSpec:
         """Inverse of :meth:`to_dict`."""
-        return cls(str(data["name"]), data["type"], bool(data.get("nullable", False)))
+        return cls(
+            str(data["name"]),
+            data["type"],
+            bool(data.get("nullable", False)),
+            data.get("pii") is True,
+        )
 
 
 @dataclass(frozen=True)
@@ -81,6 +98,38 @@ class Signature:
     def columns(self) -> list[str]:
         """Input column names in order."""
         return [column.name for column in self.inputs]
+
+    @property
+    def pii_columns(self) -> list[str]:
+        """Input columns flagged as personal data, in order."""
+        return [column.name for column in self.inputs if column.pii]
+
+    def with_pii(self, columns: Iterable[str]) -> Signature:
+        """This signature with ``columns`` (also) flagged as personal data.
+
+        Raises:
+            SignatureError: A name is not an input column (``unknown`` lists them).
+
+        Example:
+            >>> sig = infer_signature({"email": ["a@b.c"], "age": [41]}).with_pii(["email"])
+            >>> sig.pii_columns
+            ['email']
+        """
+        wanted = list(dict.fromkeys(str(name) for name in columns))
+        unknown = [name for name in wanted if name not in self.columns]
+        if unknown:
+            raise SignatureError(
+                f"Cannot mark {', '.join(map(repr, unknown))} as personal data: not an input "
+                f"column of the signature (its columns: {', '.join(self.columns) or 'none'}).",
+                hint="Pass pii= names of columns of the input example, spelled as they are.",
+                unknown=unknown,
+                columns=self.columns,
+            )
+        marked = [
+            dataclasses.replace(column, pii=True) if column.name in wanted else column
+            for column in self.inputs
+        ]
+        return Signature(marked, self.outputs)
 
     @property
     def numeric(self) -> bool:
