@@ -5,14 +5,17 @@ memory is its own) and timed inside that process:
 
 1. ``conveyor.log_metric`` called once per value inside a ``@step`` of a ``@pipeline`` run
    (the figure includes the pipeline's records and the final flush; the pipeline alone,
-   with no metric, is shown beside it); MLflow: ``mlflow.log_metric`` once per value in
-   one run.
+   with no metric, and the calls alone are printed below the table); MLflow:
+   ``mlflow.log_metric`` once per value in one run, one request each, so it logs
+   ``CONVEYOR_BENCH_MLFLOW_METRICS`` values (default 1,000) and its time is scaled to the
+   full count.
 2. Looking a model version up by number: ``ws.models.get("bench@3")``; MLflow:
    ``MlflowClient().get_model_version("bench", "3")``.
 3. Registering a model whose artifact is one large incompressible file (a pyfunc model
    whose ``save`` copies it): ``ws.models.register``; MLflow: ``mlflow.log_artifact`` of
-   the same file, then ``mlflow.register_model``. Peak RSS (``VmHWM``) of the client and
-   of the server shows whether memory stays bounded whatever the artifact's size.
+   the same file, then ``MlflowClient.create_model_version`` from it. Peak memory of the
+   client and of the server (``VmHWM``, and the largest ``RssAnon`` sampled while the
+   workload runs) shows whether memory stays bounded whatever the artifact's size.
 
 Backends: a local workspace (SQLite and a local artifact store, no server); a remote
 workspace (``CONVEYOR_SERVER_URL`` + ``CONVEYOR_TOKEN``) calling ``conveyor server
@@ -232,9 +235,14 @@ def run(task, count, *rest):
             out["seconds"] = time.perf_counter() - start
         out["stored"] = len(client.get_metric_history(active.info.run_id, "loss"))
     elif task == "lookups":
+        mlflow.set_experiment("bench-lookups")
+        with mlflow.start_run() as active:
+            mlflow.log_text("small", "model/model.txt")
         client.create_registered_model("bench")
-        for i in range(3):
-            client.create_model_version("bench", f"mlflow-artifacts:/placeholder/{i}")
+        for _ in range(3):
+            client.create_model_version(
+                "bench", f"{active.info.artifact_uri}/model", run_id=active.info.run_id
+            )
         client.get_model_version("bench", "3")
         start = time.perf_counter()
         for _ in range(count):
