@@ -84,7 +84,9 @@ def monitor_run(
     version, revision = _target(ws, env, model)
     profile, datasets = _reference_profile(ws, version)
     log = _read_window(ws, env, version, spec, now(), explicit=model is not None)
-    private = sorted(ws.settings.config.predictions.pii.columns)
+    configured = set(ws.settings.config.predictions.pii.columns)
+    flagged = set(_signature_pii(version)) - configured
+    private = sorted(configured | flagged)
     log, profile, features = _without_personal_data(
         log, profile, _signature_features(version), private
     )
@@ -106,7 +108,10 @@ def monitor_run(
         missing_reference=None if registered is not None else _missing(version, metric),
     )
     if private:
-        body["drift"]["not_tested"] = dict.fromkeys(private, "personal data (predictions.pii)")
+        body["drift"]["not_tested"] = {
+            name: f"personal data ({'signature' if name in flagged else 'predictions.pii'})"
+            for name in private
+        }
         body["message"] += (
             f" Not drift-tested (personal data, hashed or dropped in the log): "
             f"{', '.join(private)}."
@@ -237,7 +242,8 @@ def _read_window(
 def _without_personal_data(
     log: Any, profile: dict[str, Any], features: list[str] | None, private: list[str]
 ) -> tuple[Any, dict[str, Any], list[str] | None]:
-    """Leave ``predictions.pii`` columns out of the window, the reference and the features.
+    """Leave personal-data columns (``predictions.pii`` and those the signature flags) out
+    of the window, the reference and the features.
 
     They are hashed or missing in the log, so comparing them with the training data would
     only report noise, and their values must not reach reports.
@@ -248,6 +254,16 @@ def _without_personal_data(
     columns = {k: v for k, v in (profile.get("columns") or {}).items() if k not in private}
     kept = None if features is None else [f for f in features if f not in private]
     return log, {**profile, "columns": columns}, kept
+
+
+def _signature_pii(version: ModelVersion) -> list[str]:
+    """Input columns the version's signature flags as personal data (``"pii": true``)."""
+    inputs = (version.signature or {}).get("inputs") or []
+    return [
+        str(column["name"])
+        for column in inputs
+        if isinstance(column, dict) and column.get("pii") is True
+    ]
 
 
 def _signature_features(version: ModelVersion) -> list[str] | None:

@@ -18,8 +18,9 @@ import errno
 import json
 import logging
 import socket
+import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from fastapi import FastAPI
 from conveyor.config import process_env, set_process_env
 from conveyor.core import RedactingFilter
 from conveyor.errors import ConveyorError, IntegrityError
+from conveyor.registry.flavors import Signature
 from conveyor.remote import RemoteTokens
 from conveyor.security import BaseTokenRecords, SqlTokenRecords
 from conveyor.serving._app import create_app
@@ -56,6 +58,7 @@ def model_loader(
     prefer_onnx: bool = True,
     explain: bool = True,
     loaded: weakref.WeakValueDictionary[int, Any] | None = None,
+    on_load: Callable[[ServedModel], None] | None = None,
 ) -> Callable[[], ServedModel]:
     """A loader of ``ref`` from the workspace's registry, every artifact it serves verified.
 
@@ -74,6 +77,8 @@ def model_loader(
             (on the native model, also when the ONNX twin serves).
         loaded: Collects the registry's loaded models (their temporary folders), weakly,
             for the caller to close at shutdown.
+        on_load: Called with each loaded version before it is ready; what it raises
+            fails the load (the server masks personal-data columns this way).
 
     Raises:
         IntegrityError: (from the loader) a file does not match its recorded hash.
@@ -93,6 +98,8 @@ def model_loader(
             audit_integrity_failure(ws, ref, exc)
             raise
         model = ServedModel.from_loaded(served)
+        if on_load is not None:
+            on_load(model)
         if model.classes is None and native is not served:  # the ONNX twin keeps no labels
             object.__setattr__(model, "classes", class_labels(native.predictor))
         if explain and _has_example(model):
@@ -183,17 +190,69 @@ def _has_example(model: ServedModel) -> bool:
     return isinstance(example, dict) and "columns" in example and "data" in example
 
 
-def _logger(ws: Any, settings: ServingSettings) -> Any:
+def _logger(ws: Any, settings: ServingSettings, refs: Iterable[str] = ()) -> Any:
+    """The prediction logger (``None`` when predictions are not logged).
+
+    Personal-data columns, configured or flagged in the signatures of the versions
+    ``refs`` name, are masked before a prediction is queued or spilled; with the hash
+    policy and no key, the server refuses to start (PiiKeyMissingError).
+    """
     if not settings.log_predictions:
         return None
     from conveyor.predictions import PredictionLogger, pii_policy
 
-    # Personal-data columns are masked before a prediction is queued or spilled; with the
-    # hash policy and no key, the server refuses to start (PiiKeyMissingError).
-    ws.predictions.privacy = pii_policy(ws.settings)
+    ws.predictions.privacy = pii_policy(ws.settings, signature_columns=_served_pii(ws, refs))
     logger = PredictionLogger(ws.predictions, spill_dir=Path(ws.root) / SPILL_FOLDER)
     logger.recover_spill()
     return logger
+
+
+def _served_pii(ws: Any, refs: Iterable[str]) -> set[str]:
+    """The personal-data columns flagged in the signatures of the versions ``refs`` name.
+
+    A reference that does not resolve adds nothing: its load fails later, and the server
+    never turns ready on it.
+    """
+    columns: set[str] = set()
+    for ref in refs:
+        try:
+            version = ws.models.get(ref)
+        except ConveyorError:
+            continue
+        columns.update(_signature_pii(version.signature))
+    return columns
+
+
+def _signature_pii(signature: Any) -> list[str]:
+    """Input columns a signature (object or dict) flags as personal data."""
+    if isinstance(signature, dict):
+        signature = Signature.from_dict(signature)
+    return list(getattr(signature, "pii_columns", None) or [])
+
+
+def _pii_guard(ws: Any, settings: ServingSettings) -> Callable[[ServedModel], None]:
+    """Widen the log's masking to each loaded version's personal-data columns.
+
+    The columns known at startup are masked from the start; a version loaded later (a new
+    deployment revision, an alias moved since) may flag more. Its load fails when they
+    cannot be hashed (no key), so such a version never answers unmasked.
+    """
+    lock = threading.Lock()
+
+    def guard(model: ServedModel) -> None:
+        if not settings.log_predictions:
+            return
+        wanted = set(_signature_pii(model.signature))
+        from conveyor.predictions import pii_policy
+
+        with lock:
+            current = ws.predictions.privacy
+            masked = set() if current is None else set(current.columns)
+            if wanted <= masked:
+                return
+            ws.predictions.privacy = pii_policy(ws.settings, signature_columns=masked | wanted)
+
+    return guard
 
 
 def build_app(
@@ -220,11 +279,16 @@ def build_app(
     reap_stale_folders()
     loaded: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
     load = model_loader(
-        ws, ref, prefer_onnx=prefer_onnx, explain=settings.prepare_explainers, loaded=loaded
+        ws,
+        ref,
+        prefer_onnx=prefer_onnx,
+        explain=settings.prepare_explainers,
+        loaded=loaded,
+        on_load=_pii_guard(ws, settings),
     )
     return create_app(
         ModelHost(),
-        logger=_logger(ws, settings),
+        logger=_logger(ws, settings, [ref]),
         settings=settings,
         predictions=ws.predictions,
         load=load,
@@ -281,11 +345,14 @@ def build_env_app(
     host = ModelHost(DeploymentRouter(sticky_key=configured[environment].sticky_key))
     reap_stale_folders()
     loaded: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
+    guard = _pii_guard(ws, settings)
 
     def load(name: str, version: int) -> ServedModel:
         ref = f"{name}@{version}"
         explain = settings.prepare_explainers
-        return model_loader(ws, ref, prefer_onnx=prefer_onnx, explain=explain, loaded=loaded)()
+        return model_loader(
+            ws, ref, prefer_onnx=prefer_onnx, explain=explain, loaded=loaded, on_load=guard
+        )()
 
     follower = DeploymentFollower(
         host,
@@ -295,9 +362,11 @@ def build_env_app(
         history=lambda: deployments.history(environment),
         interval_s=interval_s,
     )
+    current = deployments.current(environment)
+    served = [] if current is None else [variant.ref for variant in current.variants]
     app = create_app(
         host,
-        logger=_logger(ws, settings),
+        logger=_logger(ws, settings, served),
         settings=settings,
         predictions=ws.predictions,
         on_start=[follower.start],

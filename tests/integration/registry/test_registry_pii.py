@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -40,7 +39,7 @@ def pipeline(x: pd.DataFrame, y: pd.Series) -> Pipeline:
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, pd.DataFrame]]:
+def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame]:
     root = tmp_path_factory.mktemp("pii") / "proj"
     root.mkdir()
     (root / "conveyor.yaml").write_text("project: {name: pii}\n", encoding="utf-8")
@@ -55,7 +54,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, pd
             pii=("email",),
             explain=False,
         )
-    yield root, x
+    return root, x
 
 
 def _emails_in(text: str, x: pd.DataFrame) -> list[str]:
