@@ -200,11 +200,6 @@ def test_a_body_over_the_limit_gets_413(admin: httpx.Client) -> None:
     assert under.status_code == 200
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="FastAPI turns BodyLimit's exception raised while it reads a chunked body into "
-    "a 400 before BodyLimit can answer 413",
-)
 def test_a_chunked_body_over_the_limit_gets_413(admin: httpx.Client) -> None:
     big = _json({"name": "a" * (LIMIT_BYTES + 10)})
 

@@ -162,6 +162,8 @@ def test_without_a_token_every_route_but_health_answers_401(
                 assert answer.status_code == 200, (label, path, answer.text)
                 continue
             assert answer.status_code == 401, (label, path, answer.text)
+            if method == "HEAD":  # an answer to HEAD has no body
+                continue
             assert answer.json() == refusal, path
             assert answer.headers["www-authenticate"].startswith("Bearer")
             # another method on a known path reads the same as an unknown path

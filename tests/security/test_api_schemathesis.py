@@ -29,7 +29,7 @@ pytestmark = pytest.mark.slow
 EXAMPLES = {GenerationMode.POSITIVE: 8, GenerationMode.NEGATIVE: 4}
 
 #: Operations with a known 5xx, each pinned by its own strict xfail below.
-KNOWN_5XX = {"/api/v1/records/run/create_run"}
+KNOWN_5XX: set[str] = set()
 
 
 @pytest.fixture(scope="module")
@@ -87,11 +87,6 @@ def test_no_generated_request_gets_a_5xx(live: tuple[Server, str], mode: Generat
     assert httpx.get(f"{server.url}/api/v1/health").status_code == 200
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SqlRunRecords.create_run lets the database's foreign key error through "
-    "(a 500) for a cached_from or parent_id naming no run",
-)
 def test_a_run_cached_from_no_run_gets_a_4xx(live: tuple[Server, str]) -> None:
     server, secret = live
     run = {

@@ -5,15 +5,17 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from conveyor.api._artifacts import add_artifact_routes
 from conveyor.api._errors import (
     BUILTIN_ERRORS,
     builtin_error,
     conveyor_error,
+    http_error,
     unexpected_error,
     validation_error,
 )
@@ -58,6 +60,7 @@ def create_app(ws: Workspace, *, tokens: Tokens | None = None) -> FastAPI:
     app.state.workspace = ws
     app.add_exception_handler(ConveyorError, conveyor_error)
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
     for builtin in BUILTIN_ERRORS:
         app.add_exception_handler(builtin, builtin_error)
     app.add_exception_handler(Exception, unexpected_error)
@@ -136,17 +139,21 @@ class BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
-                    raise _BodyTooLarge
+                    raise _BodyTooLarge(self.limit)
             return message
 
         try:
             await self.app(scope, counted, send)
-        except _BodyTooLarge:
+        except _BodyTooLarge:  # read outside a route's body parsing
             await _too_large(self.limit)(scope, receive, send)
 
 
-class _BodyTooLarge(Exception):
-    pass
+class _BodyTooLarge(HTTPException):
+    """Raised while the app reads the body: FastAPI passes an ``HTTPException`` through
+    (any other exception it turns into a 400), and :func:`http_error` answers it."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"The request body is larger than this server takes ({limit} bytes).")
 
 
 def _too_large(limit: int) -> Response:

@@ -153,13 +153,24 @@ def add_artifact_routes(app: FastAPI, ws: Workspace) -> None:
         summary="Keep an existing object from gc while a reference to it is recorded.",
         **common,
     )
+    # GET and HEAD as two routes: one route with both methods gives both operations the
+    # same OpenAPI operation id.
     app.add_api_route(
         OBJECT_PATH,
         read,
-        methods=["GET", "HEAD"],
+        methods=["GET"],
         name="artifacts.get",
-        summary="The object's content, verified against its hash (HEAD: its plaintext "
-        "size as content-length, no body).",
+        operation_id="artifacts_get",
+        summary="The object's content, verified against its hash.",
+        **common,
+    )
+    app.add_api_route(
+        OBJECT_PATH,
+        read,
+        methods=["HEAD"],
+        name="artifacts.head",
+        operation_id="artifacts_head",
+        summary="The object's plaintext size as content-length, no body.",
         **common,
     )
     app.add_api_route(

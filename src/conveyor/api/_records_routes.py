@@ -24,9 +24,7 @@ from typing import Any
 import orjson
 from fastapi import Body, FastAPI, Header, Request
 from fastapi.responses import Response
-from starlette.exceptions import HTTPException
 
-from conveyor.api._errors import http_error
 from conveyor.api._guards import check_call
 from conveyor.api._interfaces import INTERFACES, Interface
 from conveyor.core import Actor
@@ -61,7 +59,6 @@ def add_records_routes(app: FastAPI, ws: Workspace) -> None:
     """
     # FastAPI answers a body it cannot parse (not UTF-8, not JSON, too deeply nested)
     # with its own HTTPException: give it the one error shape of the API too
-    app.add_exception_handler(HTTPException, http_error)
     cache = _Records(ws)
     for interface in INTERFACES:
         for spec in method_specs(interface.base).values():

@@ -7,6 +7,7 @@ a single ``UPDATE`` outside the audit chain.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -14,15 +15,17 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from conveyor.core import Actor
+from conveyor.core import Actor, utcnow, validate_name
 from conveyor.security._base import BaseTokenRecords
-from conveyor.security._errors import TokenExistsError, TokenNotFoundError
+from conveyor.security._errors import SecurityError, TokenExistsError, TokenNotFoundError
 from conveyor.security._records import TokenInfo
 from conveyor.security._roles import Role
 from conveyor.store import MetadataStore
 from conveyor.store._security_models import ApiTokenRow
 
 __all__ = ["SqlTokenRecords"]
+
+_HASH = re.compile(r"[0-9a-f]{64}")
 
 
 class SqlTokenRecords(BaseTokenRecords):
@@ -42,6 +45,14 @@ class SqlTokenRecords(BaseTokenRecords):
 
     def add(self, actor: Actor, token: TokenInfo, secret_hash: str) -> TokenInfo:
         """Insert the row in an audited transaction, unless the name is taken."""
+        validate_name(token.name, kind="token name")
+        if not _HASH.fullmatch(secret_hash):
+            raise SecurityError(
+                f"The secret hash of token {token.name!r} is not 64 lowercase hex digits.",
+                hint="Store hash_secret(secret), never the secret itself.",
+                token=token.name,
+            )
+        created_at = token.created_at or utcnow()
         expires = None if token.expires_at is None else token.expires_at.isoformat()
         details = {
             "role": str(token.role),
@@ -56,7 +67,7 @@ class SqlTokenRecords(BaseTokenRecords):
                 secret_hash=secret_hash,
                 role=str(token.role),
                 environments=list(token.environments),
-                created_at=token.created_at,
+                created_at=created_at,
                 created_by=token.created_by,
                 expires_at=token.expires_at,
                 revoked_at=None,

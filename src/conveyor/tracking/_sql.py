@@ -56,6 +56,8 @@ class SqlRunRecords(BaseRunRecords):
         with self._store.write(actor, "run.start", f"run:{run.id}", details) as tx:
             if run.parent_id is not None:
                 _row(tx.session, run.parent_id)
+            if run.cached_from is not None:  # a run can only reuse one that exists
+                _row(tx.session, run.cached_from)
             tx.session.add(RunRow(**{name: getattr(run, name) for name in _RUN_FIELDS}))
 
     def get_run(self, run_id: str) -> Run:
