@@ -15,7 +15,7 @@ from conveyor.predictions import BasePredictionRecords, SqlPredictionRecords
 from conveyor.registry import BaseModelRecords, SqlModelRecords
 from conveyor.remote import interface_name
 from conveyor.security import BaseTokenRecords, SqlTokenRecords
-from conveyor.store import MetadataStore
+from conveyor.store import BaseAuditRecords, MetadataStore, SqlAuditRecords
 from conveyor.tracking import BaseRunRecords, SqlRunRecords
 
 
@@ -34,6 +34,7 @@ class Interface:
 
 #: Every records interface a remote workspace reaches through the control plane.
 INTERFACES: tuple[Interface, ...] = (
+    Interface(BaseAuditRecords, SqlAuditRecords),
     Interface(BaseAutomationRecords, SqlAutomationRecords),
     Interface(BaseCheckRecords, SqlCheckRecords),
     Interface(BaseDatasetRecords, SqlDatasetRecords),

@@ -30,6 +30,9 @@ SERVER_POLICIES: Mapping[str, Policy] = {
 
 #: Records, one route per method of each records interface.
 RECORDS_POLICIES: Mapping[str, Policy] = {
+    "/api/v1/records/audit/audit_log": Permission.READ,
+    "/api/v1/records/audit/record_event": Permission.WRITE,
+    "/api/v1/records/audit/verify_audit": Permission.READ,
     "/api/v1/records/automation/arm_trigger": Permission.WRITE,
     "/api/v1/records/automation/events": Permission.READ,
     "/api/v1/records/automation/finish_job": Permission.WRITE,

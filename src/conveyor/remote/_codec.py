@@ -27,6 +27,7 @@ from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     PlainSerializer,
     PlainValidator,
@@ -176,8 +177,8 @@ def _wire_type(annotation: Any) -> Any:
         return _clocked(annotation, clocks) if clocks else annotation
     origin = typing.get_origin(annotation)
     arguments = typing.get_args(annotation)
-    if origin is collections.abc.Collection:
-        return list[_wire_type(arguments[0])]  # type: ignore[misc]
+    if origin is collections.abc.Collection:  # any sized iterable: a set, a dict's keys
+        return Annotated[list[_wire_type(arguments[0])], BeforeValidator(_as_list)]  # type: ignore[misc]
     if origin in (typing.Union, types.UnionType):
         return typing.Union[tuple(_wire_type(a) for a in arguments)]  # noqa: UP007
     if isinstance(origin, type) and arguments:
@@ -185,6 +186,12 @@ def _wire_type(annotation: Any) -> Any:
         generic: Any = origin
         return generic[mapped if len(mapped) > 1 else mapped[0]]
     return annotation
+
+
+def _as_list(value: Any) -> Any:
+    if isinstance(value, collections.abc.Collection) and not isinstance(value, str | bytes):
+        return list(value)
+    return value
 
 
 def _clock_fields(cls: type[Any]) -> tuple[str, ...]:
