@@ -10,7 +10,6 @@ on shuffled labels REJECTed. The
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -25,7 +24,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from realdata.projects import RealProject, conveyor, conveyor_json, write_project
+from realdata.projects import RealProject, cli_env, conveyor, conveyor_json, write_project
 
 
 def build(root: Path, project: RealProject) -> Path:
@@ -93,8 +92,7 @@ def free_port() -> int:
 def serving(root: Path, env: str) -> Iterator[httpx.Client]:
     """`conveyor serve --env ENV` on 127.0.0.1, stopped (and its log flushed) on exit."""
     port = free_port()
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
-    environ["CONVEYOR_ACTOR"] = "realdata"
+    environ = cli_env()
     log = (root / f"serve-{port}.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "conveyor", "serve", "--env", env, "--port", str(port)],

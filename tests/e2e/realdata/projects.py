@@ -247,9 +247,27 @@ def write_project(root: Path, project: RealProject) -> Path:
     return root
 
 
+#: ``CONVEYOR_*`` variables every command gets besides the actor: empty for a local
+#: project; a server URL and token when the suite runs against a remote workspace.
+BACKEND_ENV: dict[str, str] = {}
+
+
+def cli_env() -> dict[str, str]:
+    """The environment the CLI runs in: this process's, without its ``CONVEYOR_*``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
+    env.update(BACKEND_ENV, CONVEYOR_ACTOR="realdata", COLUMNS="200")
+    return env
+
+
 def conveyor_json(cwd: Path, *args: str, code: int | None = 0) -> Any:
     """Run a ``--json`` command and parse its standard output (progress goes to stderr)."""
-    return json.loads(run(cwd, *args, code=code).stdout)
+    proc = run(cwd, *args, code=code)
+    try:
+        return json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        raise AssertionError(
+            f"conveyor {' '.join(args)} exited {proc.returncode} without JSON:\n{proc.stderr}"
+        ) from None
 
 
 def conveyor(cwd: Path, *args: str, code: int | None = 0, timeout: float = 600) -> str:
@@ -262,8 +280,7 @@ def run(
     cwd: Path, *args: str, code: int | None = 0, timeout: float = 600
 ) -> subprocess.CompletedProcess[str]:
     """Run the real CLI in ``cwd`` as a user would; assert its exit code."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
-    env.update(CONVEYOR_ACTOR="realdata", COLUMNS="200")
+    env = cli_env()
     proc = subprocess.run(
         [sys.executable, "-m", "conveyor", *args],
         cwd=cwd,
