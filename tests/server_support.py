@@ -47,7 +47,13 @@ def free_port() -> int:
 def serve_app(app: object, port: int | None = None) -> Iterator[tuple[str, uvicorn.Server]]:
     """Serve ``app`` with uvicorn on 127.0.0.1 in a thread; yield its URL and server."""
     port = port or free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")  # type: ignore[arg-type]
+    config = uvicorn.Config(
+        app,  # type: ignore[arg-type]
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -26,14 +26,9 @@ from conveyor.errors import ConveyorError
 from conveyor.remote import API_PREFIX
 from conveyor.security import SqlTokenRecords, Tokens
 from conveyor.serving import AccessGuard
+from conveyor.serving._auth import ASGIApp, Message, Receive, Scope, Send
 from conveyor.serving._wire import json_response
 from conveyor.workspace import Workspace
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 #: Routes whose bodies stream (uploads) and are not bounded by ``server.max_request_mb``.
 STREAMING_PREFIXES = (f"{API_PREFIX}/artifacts/",)

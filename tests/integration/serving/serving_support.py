@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -11,11 +10,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import uvicorn
 from sklearn.linear_model import LogisticRegression
 
 from conveyor.registry.flavors import Signature, infer_signature
 from conveyor.serving import ServedModel
+from server_support import serve_app
 
 
 class LinearPredictor:
@@ -46,31 +45,11 @@ def linear_model(name: str = "churn", version: int = 1) -> ServedModel:
     )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextmanager
 def running(app: Any) -> Iterator[str]:
     """Serve ``app`` with uvicorn on 127.0.0.1 in a thread; yield its base URL."""
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(20)
+    with serve_app(app) as (url, _):
+        yield url
 
 
 class RaisingPredictor:
