@@ -11,14 +11,14 @@ from conveyor.notify._webhook import WebhookNotifier
 if TYPE_CHECKING:
     from conveyor.config import Settings
     from conveyor.core import Actor
-    from conveyor.store import MetadataStore
+    from conveyor.store import BaseAuditRecords, MetadataStore
 
 
 def resolve_notifier(
     settings: Settings,
     env: Mapping[str, str] | None = None,
     *,
-    store: MetadataStore | None = None,
+    store: MetadataStore | BaseAuditRecords | None = None,
     actor: Actor | None = None,
 ) -> BaseNotifier:
     """The notifier for ``settings``: the configured webhooks, or the log.

@@ -23,7 +23,7 @@ from conveyor.notify._errors import NotifyConfigError
 from conveyor.notify._signing import SIGNATURE_HEADER, sign_body
 
 if TYPE_CHECKING:
-    from conveyor.store import MetadataStore
+    from conveyor.store import BaseAuditRecords, MetadataStore
 
 _log = logging.getLogger(LOGGER_NAME)
 #: Responses worth retrying: the receiver is overloaded or briefly broken.
@@ -81,7 +81,8 @@ class WebhookNotifier(BaseNotifier):
     Args:
         config: The ``webhooks`` section.
         env: Where secrets are read (``secret_env`` names a variable); default none.
-        store: Where failed deliveries are audited.
+        store: Where failed deliveries are audited (the metadata store or, in a remote
+            workspace, its audit records).
         actor: Who records them (default ``Actor("notifier")``).
         backoff_s: First retry delay (doubled each retry).
         max_total_s: Time budget of one delivery, retries included.
@@ -102,7 +103,7 @@ class WebhookNotifier(BaseNotifier):
         config: WebhooksConfig,
         *,
         env: Mapping[str, str] | None = None,
-        store: MetadataStore | None = None,
+        store: MetadataStore | BaseAuditRecords | None = None,
         actor: Actor | None = None,
         backoff_s: float = 0.5,
         max_total_s: float = 30.0,
@@ -273,8 +274,7 @@ class WebhookNotifier(BaseNotifier):
                    "attempts": attempts, "status": status, "error": error}  # fmt: skip
         host = urlsplit(job.endpoint.url).hostname or ""
         try:
-            with self.store.write(self.actor, "notify.failed", f"webhook:{host}", details):
-                pass
+            self.store.record_event(self.actor, "notify.failed", f"webhook:{host}", details)
         except Exception:  # noqa: BLE001 - recording must never kill the delivery thread
             _log.exception("could not record the failed delivery %s", job.id)
 

@@ -413,7 +413,7 @@ class Workspace:
             if self._notifier is None:
                 self._notifier = resolve_notifier(
                     self.settings,
-                    store=self._store if self._remote is None else None,
+                    store=self._store if self._remote is None else self.audit,
                     actor=self.actor,
                 )
             return self._notifier
