@@ -36,26 +36,34 @@ def actor() -> Actor:
     return Actor(name="contract-tester", kind="user")
 
 
+@pytest.fixture(scope="session")
+def rest_auth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Tokens, str]]:
+    """Tokens in a store of their own (one per test session) and an admin's secret."""
+    root = tmp_path_factory.mktemp("rest-auth")
+    with open_store(f"sqlite:///{root / 'auth.db'}") as auth:
+        tokens = Tokens(SqlTokenRecords(auth))
+        secret, _ = tokens.create("contract", "admin", actor=Actor(name="admin"))
+        yield tokens, secret
+
+
 @pytest.fixture
-def rest(metadata_url: str, tmp_path: Path) -> Iterator[RestBackend]:
+def rest(metadata_url: str, tmp_path: Path, rest_auth: tuple[Tokens, str]) -> Iterator[RestBackend]:
     """A real control plane on 127.0.0.1 over a fresh store on SQLite or PostgreSQL.
 
     Its tokens live in a store of their own, so the store under test holds only what a
     contract test writes; the client calls with an admin token named ``contract``.
     """
+    tokens, secret = rest_auth
     env = {"CONVEYOR_METADATA_URL": metadata_url}
     with (
         Workspace.open(tmp_path / "served", env=env) as ws,
-        open_store(f"sqlite:///{tmp_path / 'auth.db'}") as auth,
+        serve_app(create_app(ws, tokens=tokens)) as (url, _server),
     ):
-        tokens = Tokens(SqlTokenRecords(auth))
-        secret, _ = tokens.create("contract", "admin", actor=Actor(name="admin"))
-        with serve_app(create_app(ws, tokens=tokens)) as (url, _server):
-            client = RemoteClient(url, secret, retries=2)
-            try:
-                yield RestBackend(client, ws.store)
-            finally:
-                client.close()
+        client = RemoteClient(url, secret, retries=2)
+        try:
+            yield RestBackend(client, ws.store)
+        finally:
+            client.close()
 
 
 class RestBackend:
