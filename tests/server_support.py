@@ -53,6 +53,8 @@ def serve_app(app: object, port: int | None = None) -> Iterator[tuple[str, uvico
         port=port,
         log_level="warning",
         lifespan="on",
+        # A client that keeps a connection open must not hold the test's teardown.
+        timeout_graceful_shutdown=2,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
