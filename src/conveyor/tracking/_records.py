@@ -25,6 +25,12 @@ class RunNotFoundError(ConveyorError, KeyError):
         return self.message
 
 
+class RunExistsError(ConveyorError):
+    """A run with this id is already recorded (ids are unique)."""
+
+    code = "run_exists"
+
+
 class AmbiguousRunError(ConveyorError, LookupError):
     """A run id prefix matches more than one run."""
 

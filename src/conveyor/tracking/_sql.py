@@ -23,7 +23,13 @@ from conveyor.store._tracking_models import (
 )
 from conveyor.tracking._base import BaseRunRecords, MetricValue
 from conveyor.tracking._heartbeat import stale_runs
-from conveyor.tracking._records import MetricPoint, OutputRecord, Run, RunNotFoundError
+from conveyor.tracking._records import (
+    MetricPoint,
+    OutputRecord,
+    Run,
+    RunExistsError,
+    RunNotFoundError,
+)
 
 _LIVE_STATUSES = ("running", "pending")
 _RUN_FIELDS = tuple(f.name for f in fields(Run))
@@ -54,6 +60,14 @@ class SqlRunRecords(BaseRunRecords):
             "status": run.status,
         }
         with self._store.write(actor, "run.start", f"run:{run.id}", details) as tx:
+            if not run.id or tx.session.get(RunRow, run.id) is not None:
+                raise RunExistsError(
+                    f"A run with id {run.id!r} is already recorded."
+                    if run.id
+                    else "A run needs a non-empty id.",
+                    hint="Create each run with a new id (conveyor generates one).",
+                    run_id=run.id,
+                )
             if run.parent_id is not None:
                 _row(tx.session, run.parent_id)
             if run.cached_from is not None:  # a run can only reuse one that exists

@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -237,6 +237,20 @@ def check_canary_promotes_better_and_rolls_back_broken(root: Path, project: Real
     assert any(word in reason for word in ("label", "metric", "error", "latency")), reason
 
 
+#: Projects built in this test process, by key. A class-scoped fixture can be set up again
+#: in one process (pytest-xdist tears fixtures down when a worker's queue runs dry), and
+#: building a project takes a minute or more: it is built once and shared, as the class's
+#: tests already share it.
+_BUILT: dict[str, Path] = {}
+
+
+def built(key: str, make: Callable[[], Path]) -> Path:
+    """The project built under ``key`` in this process, built by ``make`` the first time."""
+    if key not in _BUILT:
+        _BUILT[key] = make()
+    return _BUILT[key]
+
+
 class LoopTests:
     """The loop's tests, written once; each data set's module subclasses this with its
     ``project`` (``Test*`` subclasses are collected, this base is not)."""
@@ -251,7 +265,7 @@ class LoopTests:
     @pytest.fixture(scope="class")
     @classmethod
     def root(cls, tmp_path_factory: pytest.TempPathFactory, project: RealProject) -> Path:
-        return build(tmp_path_factory.mktemp(project.name), project)
+        return built(project.name, lambda: build(tmp_path_factory.mktemp(project.name), project))
 
     def test_champion_follows_its_environment(self, root: Path, project: RealProject) -> None:
         check_champion_per_environment(root, project)

@@ -16,7 +16,7 @@ import pytest
 
 from conveyor.workspace import Workspace
 from realdata import projects
-from realdata.loop import LoopTests
+from realdata.loop import LoopTests, build, built
 from realdata.projects import RealProject, penguins, write_project
 from server_support import Server, control_plane
 
@@ -27,6 +27,9 @@ pytestmark = [
 ]
 
 
+_SECRETS: dict[str, str] = {}
+
+
 class TestPenguinsRemote(LoopTests):
     make_project = staticmethod(penguins)
 
@@ -35,7 +38,9 @@ class TestPenguinsRemote(LoopTests):
     def server(
         cls, tmp_path_factory: pytest.TempPathFactory, project: RealProject
     ) -> Iterator[Server]:
-        root = write_project(tmp_path_factory.mktemp("server"), project)
+        root = built(
+            "penguins-server", lambda: write_project(tmp_path_factory.mktemp("server"), project)
+        )
         with Workspace.open(root, env={}) as ws, control_plane(ws) as running:
             yield running
 
@@ -44,12 +49,13 @@ class TestPenguinsRemote(LoopTests):
     def root(
         cls, tmp_path_factory: pytest.TempPathFactory, project: RealProject, server: Server
     ) -> Iterator[Path]:
-        from realdata.loop import build
-
-        token = server.token("team", "admin")
-        projects.BACKEND_ENV.update(CONVEYOR_SERVER_URL=server.url, CONVEYOR_TOKEN=token)
+        if "team" not in _SECRETS:  # the server's store outlives a restarted fixture
+            _SECRETS["team"] = server.token("team", "admin")
+        projects.BACKEND_ENV.update(CONVEYOR_SERVER_URL=server.url, CONVEYOR_TOKEN=_SECRETS["team"])
         try:
-            root = build(tmp_path_factory.mktemp(project.name), project)
+            root = built(
+                "penguins-remote", lambda: build(tmp_path_factory.mktemp(project.name), project)
+            )
             assert not (root / ".conveyor" / "conveyor.db").exists()
             yield root
         finally:

@@ -14,7 +14,9 @@ from sklearn.linear_model import LogisticRegression
 
 from conveyor.registry.flavors import Signature, infer_signature
 from conveyor.serving import ServedModel
-from server_support import serve_app
+from server_support import free_port, serve_app
+
+__all__ = ["free_port", "running"]  # free_port re-exported for the serving tests
 
 
 class LinearPredictor:
