@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 
-.PHONY: demo test lint typecheck format bench docs install install-dev clean
+.PHONY: demo test lint typecheck format bench docs install install-dev clean browser
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -38,7 +38,14 @@ format: $(VENV)/.installed-dev
 	$(BIN)/ruff format src tests benchmarks
 	$(BIN)/ruff check --fix src tests benchmarks
 
-test: lint typecheck
+# The browser tests drive Debian's headless Chromium (never a downloaded browser).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo -n ); \
+		$$SUDO apt-get update -q && $$SUDO apt-get install -y -q --no-install-recommends chromium chromium-driver; \
+	} || echo "chromium could not be installed: the browser tests will fail"
+
+test: lint typecheck browser
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 bench: $(VENV)/.installed-dev

@@ -30,6 +30,7 @@ from conveyor.security._roles import (
     authorize,
     parse_role,
 )
+from conveyor.security._sessions import SessionInfo, Sessions
 from conveyor.security._sql import SqlTokenRecords
 from conveyor.security._tokens import PREFIX, Tokens, hash_secret
 
@@ -44,6 +45,8 @@ __all__ = [
     "ROLE_PERMISSIONS",
     "Role",
     "SecurityError",
+    "SessionInfo",
+    "Sessions",
     "SqlTokenRecords",
     "TokenExistsError",
     "TokenInfo",

@@ -50,8 +50,9 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 #: ``health``/``metrics``: open or any valid token, per configuration; ``token``: any
-#: valid token; a permission: a token holding it.
-Policy = Literal["health", "metrics", "token"] | Permission
+#: valid token; a permission: a token holding it; ``page``: a web UI page, which checks
+#: its own session (cookie) and permissions: the guard checks only the host.
+Policy = Literal["health", "metrics", "token", "page"] | Permission
 
 #: The policy of every route of the prediction server, by route path (a mount's path
 #: covers everything under it). A route missing here is refused.
@@ -204,6 +205,8 @@ class AccessGuard:
         if policy == "health" and (self.tokens is None or self.open_health):
             return None
         if policy == "metrics" and (self.tokens is None or self.open_metrics):
+            return None
+        if policy == "page":  # the UI's session layer authenticates (conveyor.ui)
             return None
         if self.tokens is None:
             return None

@@ -67,6 +67,8 @@ class BaseAuditRecords(abc.ABC):
         limit: int | None = None,
         action: str | None = None,
         target_prefix: str | None = None,
+        actor: str | None = None,
+        before_seq: int | None = None,
     ) -> list[AuditEvent]:
         """Audit events, oldest first.
 
@@ -75,6 +77,8 @@ class BaseAuditRecords(abc.ABC):
             action: Only events with exactly this action.
             target_prefix: Only events whose target starts with this text (literally: no
                 wildcards).
+            actor: Only events of this actor.
+            before_seq: Only events older than this position (to page back in time).
         """
 
     @abc.abstractmethod
@@ -114,8 +118,16 @@ class SqlAuditRecords(BaseAuditRecords):
         limit: int | None = None,
         action: str | None = None,
         target_prefix: str | None = None,
+        actor: str | None = None,
+        before_seq: int | None = None,
     ) -> list[AuditEvent]:
-        return self.store.audit_log(limit=limit, action=action, target_prefix=target_prefix)
+        return self.store.audit_log(
+            limit=limit,
+            action=action,
+            target_prefix=target_prefix,
+            actor=actor,
+            before_seq=before_seq,
+        )
 
     def verify_audit(self) -> AuditVerification:
         return self.store.verify_audit()

@@ -1,14 +1,15 @@
-"""The security tables: API tokens (their secrets only as SHA-256 hashes).
+"""The security tables: API tokens (their secrets only as SHA-256 hashes) and the web
+UI's sessions (their cookies only as SHA-256 hashes).
 
 Owned by :mod:`conveyor.security`; declared here so ``Base.metadata`` holds the whole
-schema and migration ``0009`` can be checked against it.
+schema and migrations ``0009`` and ``0013`` can be checked against it.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, String
+from sqlalchemy import JSON, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from conveyor.store._models import Base
@@ -28,3 +29,20 @@ class ApiTokenRow(Base):
     expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
+
+
+class UiSessionRow(Base):
+    """One signed-in browser session of the web UI: the hash of its cookie, the token it
+    was opened with, its CSRF token and its lifetime."""
+
+    __tablename__ = "ui_sessions"
+    __table_args__ = (
+        Index("ix_ui_sessions_token_name", "token_name"),
+        Index("ix_ui_sessions_expires_at", "expires_at"),
+    )
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token_name: Mapped[str] = mapped_column(String(128))
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]

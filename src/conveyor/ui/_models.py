@@ -1,0 +1,9 @@
+"""The models pages of the web UI."""
+
+from __future__ import annotations
+
+from conveyor.ui._core import UI
+
+
+def add_pages(ui: UI) -> None:
+    """Add the models pages to ``ui``."""

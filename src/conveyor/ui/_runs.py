@@ -1,0 +1,9 @@
+"""The runs pages of the web UI."""
+
+from __future__ import annotations
+
+from conveyor.ui._core import UI
+
+
+def add_pages(ui: UI) -> None:
+    """Add the runs pages to ``ui``."""

@@ -1,0 +1,81 @@
+"""The web UI under test: the demo's workspace, built once per test process, and clients.
+
+``demo_folder()`` plays ``conveyor demo --fast`` once per process (about 50 s) and returns
+its project folder: data versions, runs with steps and trials, gated model versions, a
+canary that promoted and one that rolled back, drift reports and the agent's retraining.
+Tests that only read use it as it is; tests that change something work on ``shop_copy``.
+Mark UI tests ``pytest.mark.xdist_group("ui")`` so one worker builds the demo once.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from conveyor.ui import create_ui_app
+from conveyor.workspace import Workspace
+from server_support import serve_app
+
+_lock = threading.Lock()
+_built: dict[str, Path] = {}
+
+
+def demo_folder() -> Path:
+    """The demo's ``shop`` project folder (built on first use in this process; read only)."""
+    with _lock:
+        if "shop" not in _built:
+            root = Path(tempfile.mkdtemp(prefix="conveyor-ui-demo-"))
+            env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
+            env["COLUMNS"] = "240"
+            proc = subprocess.run(
+                [sys.executable, "-m", "conveyor", "demo", "--fast", "--dir", str(root / "demo")],
+                env=env,
+                capture_output=True,
+                check=False,
+                text=True,
+                timeout=300,
+            )
+            assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+            _built["shop"] = root / "demo" / "shop"
+            _built["demo"] = root / "demo"
+        return _built["shop"]
+
+
+def demo_output_folder() -> Path:
+    """The folder ``conveyor demo`` played in (``shop/``, ``report.html``, ``server.log``)."""
+    demo_folder()
+    return _built["demo"]
+
+
+def shop_copy(dest: Path) -> Path:
+    """A private copy of the demo's project in ``dest`` (for tests that change records)."""
+    target = dest / "shop"
+    shutil.copytree(demo_folder(), target, ignore=shutil.ignore_patterns("tmp", "cache"))
+    return target
+
+
+@contextmanager
+def local_ui(ws: Workspace) -> Iterator[httpx.Client]:
+    """The local UI (``conveyor ui``) over ``ws`` served by uvicorn on 127.0.0.1, and a
+    client of it (no redirects followed, 30 s timeout)."""
+    with (
+        serve_app(create_ui_app(ws)) as (url, _),
+        httpx.Client(base_url=url, timeout=30, follow_redirects=False) as client,
+    ):
+        yield client
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token of the first form in ``html``."""
+    marker = 'name="csrf" value="'
+    start = html.index(marker) + len(marker)
+    return html[start : html.index('"', start)]
