@@ -95,7 +95,13 @@ def test_every_control_plane_route_has_a_policy(ws: Workspace) -> None:
     paths = {path for path, _ in walk(list(app.router.routes))}
     assert {"/openapi.json", "/docs", "/redoc", "/api/v1/health"} <= paths
     assert "/api/v1/records/model/insert_version" in paths
-    assert unlisted(app, API_POLICIES) == []
+    assert unlisted(app, app.state.policies) == []
+    # The API's routes are in its static table; the rest are the web UI's pages, which
+    # the guard only host-checks (policy "page") and the UI signs in and authorizes.
+    pages = sorted(set(app.state.policies) - set(API_POLICIES))
+    assert {"/", "/login", "/logout", "/static/{name}"} <= set(pages)
+    assert all(app.state.policies[p] == "page" for p in pages)
+    assert not any(p.startswith("/api/") for p in pages)
 
 
 def test_every_prediction_server_route_has_a_policy(ws: Workspace) -> None:
@@ -107,8 +113,10 @@ def test_every_prediction_server_route_has_a_policy(ws: Workspace) -> None:
 
 def test_no_policy_names_a_route_that_does_not_exist(ws: Workspace) -> None:
     """A stale entry would hide a renamed route behind a policy written for another."""
+    control_plane = _control_plane(ws)
     for app, policies in (
-        (_control_plane(ws), API_POLICIES),
+        (control_plane, API_POLICIES),
+        (control_plane, control_plane.state.policies),
         (_prediction_server(ws), ROUTE_POLICIES),
     ):
         paths = {path for path, _ in walk(list(app.router.routes))}

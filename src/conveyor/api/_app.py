@@ -23,10 +23,11 @@ from conveyor.api._records_routes import add_records_routes
 from conveyor.api._resources import add_resource_routes
 from conveyor.errors import ConveyorError
 from conveyor.remote import API_PREFIX
-from conveyor.security import SqlTokenRecords, Tokens
+from conveyor.security import Sessions, SqlTokenRecords, Tokens
 from conveyor.serving import AccessGuard
 from conveyor.serving._auth import ASGIApp, Message, Receive, Scope, Send
 from conveyor.serving._wire import json_response
+from conveyor.ui import add_ui
 from conveyor.workspace import Workspace
 
 #: Routes whose bodies stream (uploads) and are not bounded by ``server.max_request_mb``.
@@ -34,12 +35,14 @@ STREAMING_PREFIXES = (f"{API_PREFIX}/artifacts/",)
 
 
 def create_app(ws: Workspace, *, tokens: Tokens | None = None) -> FastAPI:
-    """The control plane over the stores of ``ws`` (a local workspace).
+    """The control plane over the stores of ``ws`` (a local workspace), with the web UI.
 
-    Every route needs a token (``Authorization: Bearer``) but ``/api/v1/health``; each
+    Every API route needs a token (``Authorization: Bearer``) but ``/api/v1/health``; each
     route's policy is in :data:`~conveyor.api.API_POLICIES` and a route missing there is
     refused; the ``Host`` header must be one of ``server.allowed_hosts``. No CORS headers
-    are sent.
+    are sent. The web UI's pages (:mod:`conveyor.ui`) are served at ``/`` behind sign-in
+    with a token (a session cookie; policy ``"page"``: the UI checks the session, its
+    CSRF tokens and the same roles).
 
     Args:
         ws: The workspace whose stores the server serves.
@@ -87,16 +90,20 @@ def create_app(ws: Workspace, *, tokens: Tokens | None = None) -> FastAPI:
     add_records_routes(app, ws)
     for add_routes in ROUTE_GROUPS:
         add_routes(app, ws)
+    verifier = tokens or Tokens(SqlTokenRecords(ws.store))
+    page_policies = add_ui(app, ws, Sessions(verifier))
+    #: What the guard enforces: the API's table and the UI's pages (``"page"``).
+    app.state.policies = {**API_POLICIES, **page_policies}
 
     app.add_middleware(BodyLimit, limit=int(settings.max_request_mb * 1024 * 1024))
     app.add_middleware(
         AccessGuard,
         routes=lambda: app.router.routes,
-        tokens=tokens or Tokens(SqlTokenRecords(ws.store)),
+        tokens=verifier,
         allowed_hosts=settings.allowed_hosts,
         open_health=True,
         open_metrics=False,
-        policies=API_POLICIES,
+        policies=app.state.policies,
     )
     return app
 

@@ -28,6 +28,7 @@ from conveyor.cli import (
     _server,
     _simulate,
     _tokens,
+    _ui,
 )
 from conveyor.cli._output import EXIT_CODES, EXIT_ERROR, EXIT_INTERRUPTED, State
 from conveyor.core import redact
@@ -61,6 +62,7 @@ app.add_typer(_runs.app, name="runs")
 app.add_typer(_models.app, name="models")
 _serve.register(app)
 _server.register(app)
+_ui.register(app)
 _checks.register(app)
 _deploy.register(app)
 _simulate.register(app)

@@ -25,7 +25,8 @@ def server(
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8765,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Worker processes.")] = 1,
 ) -> None:
-    """Serve the records, artifacts, deployments and audit trail of this project (/api/v1).
+    """Serve the records, artifacts, deployments and audit trail of this project (/api/v1),
+    and the web UI at / (sign in with a token).
 
     Every request needs a token but /api/v1/health: create the first one with
     `conveyor tokens create NAME --role admin`. The Host header must be one of
@@ -50,7 +51,8 @@ def server(
     check_port(host, port)
     shown = f"[{host}]" if ":" in host else host
     console().print(
-        f"Control plane of project [bold]{escape(name)}[/] on http://{shown}:{port}/api/v1 with "
-        f"{workers} worker(s); Ctrl-C stops.",
+        f"Control plane of project [bold]{escape(name)}[/] on http://{shown}:{port}/api/v1, "
+        f"web UI on http://{shown}:{port}/ (sign in with a token), {workers} worker(s); "
+        "Ctrl-C stops.",
     )
     run_server(root, host=host, port=port, workers=workers)
