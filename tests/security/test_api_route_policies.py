@@ -155,6 +155,7 @@ def test_without_a_token_every_route_but_health_answers_401(
     ws: Workspace, label: str, build: Any, policies: Mapping[str, Policy]
 ) -> None:
     app = build(ws)
+    policies = getattr(app.state, "policies", policies)  # the control plane's UI pages too
     routes = [(p, r) for p, r in walk(list(app.router.routes)) if not isinstance(r, Mount)]
     with serve_app(app) as (url, _), httpx.Client(base_url=url, timeout=30) as client:
         refusal = client.get("/no/such/route").json()
@@ -166,6 +167,9 @@ def test_without_a_token_every_route_but_health_answers_401(
             method = "POST" if "POST" in methods else methods[0]
             answer = client.request(method, concrete, json={})
             seen[path] = answer.status_code
+            if policies[path] == "page":  # the web UI: sign in first, never a page's data
+                _check_page_refusal(client, path, concrete, method, answer)
+                continue
             if policies[path] in ("health", "metrics"):  # open by default in both
                 assert answer.status_code == 200, (label, path, answer.text)
                 continue
@@ -180,6 +184,26 @@ def test_without_a_token_every_route_but_health_answers_401(
             assert (wrong.status_code, wrong.json()) == (401, refusal), (other, path)
         assert seen, "no routes walked"
         assert all(status < 500 for status in seen.values())
+
+
+def _check_page_refusal(
+    client: httpx.Client, path: str, concrete: str, method: str, answer: httpx.Response
+) -> None:
+    """A web UI route without a session: the sign-in page, a redirect to it, or a refusal."""
+    if path == "/login":  # the sign-in form; posting it without its CSRF cookie fails
+        assert answer.status_code == 403, answer.text
+        assert client.get("/login").status_code == 200
+    elif path == "/logout":
+        assert answer.status_code == 303
+        assert answer.headers["location"] == "/login"
+    elif path == "/static/{name}":
+        assert answer.status_code == 404  # only the UI's own files, none named x1
+    elif method == "GET":
+        assert answer.status_code == 303, (path, answer.text)
+        assert answer.headers["location"].startswith("/login?next=")
+    else:
+        assert answer.status_code == 401, (path, answer.text)
+        assert "Sign in first" in answer.text
 
 
 @pytest.mark.parametrize(("label", "build", "policies"), CASES, ids=[c[0] for c in CASES])
