@@ -34,6 +34,7 @@ from conveyor.tracking._context import (
 from conveyor.tracking._heartbeat import Heartbeat, stale_runs
 from conveyor.tracking._records import (
     RUN_KINDS,
+    RUN_SORTS,
     RUN_STATUSES,
     AmbiguousRunError,
     MetricPoint,
@@ -41,8 +42,10 @@ from conveyor.tracking._records import (
     Run,
     RunExistsError,
     RunNotFoundError,
+    RunPage,
     StepNotFoundError,
     TreeMetric,
+    parse_run_sort,
 )
 from conveyor.tracking._sql import SqlRunRecords
 from conveyor.tracking._tracker import RunTracker
@@ -57,12 +60,14 @@ __all__ = [
     "MetricValue",
     "OutputRecord",
     "RUN_KINDS",
+    "RUN_SORTS",
     "RUN_STATUSES",
     "Run",
     "RunComparison",
     "RunContext",
     "RunExistsError",
     "RunNotFoundError",
+    "RunPage",
     "RunTracker",
     "SqlRunRecords",
     "StepNotFoundError",
@@ -74,6 +79,7 @@ __all__ = [
     "log_metric",
     "log_metrics",
     "log_params",
+    "parse_run_sort",
     "run_context",
     "stale_runs",
 ]

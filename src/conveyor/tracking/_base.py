@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from conveyor.core import Actor
-from conveyor.tracking._records import MetricPoint, OutputRecord, Run
+from conveyor.tracking._records import MetricPoint, OutputRecord, Run, RunPage
 
 #: One metric value as logged: ``(key, value, step, logged at)``. ``value`` may be NaN or
 #: infinite; ``step`` is ``None`` when none was given. A plain tuple (not a dataclass)
@@ -87,6 +87,59 @@ class BaseRunRecords(abc.ABC):
             limit: At most this many runs (``None``: all of them).
             newest_first: Order by start time, newest first (else oldest first); runs
                 started at the same time are ordered by id either way.
+        """
+
+    @abc.abstractmethod
+    def search_runs(
+        self,
+        *,
+        kinds: Collection[str] | None = None,
+        status: str | None = None,
+        name_contains: str | None = None,
+        pipeline_ref: str | None = None,
+        parent_ids: Collection[str] | None = None,
+        sort: str = "started_at",
+        descending: bool = True,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> RunPage:
+        """Return one page of the runs matching every given filter, and how many match.
+
+        Filtering, ordering, paging and counting happen in the backend, so a page of a
+        large history costs what the page holds, not what the history holds.
+
+        Args:
+            kinds: Only runs of these kinds (``None``: any kind; empty: none).
+            status: Only runs with this status.
+            name_contains: Only runs whose name contains this text, ignoring case (``%``
+                and ``_`` are plain characters).
+            pipeline_ref: Only runs of this pipeline (``"module:attr"``).
+            parent_ids: Only direct children of these runs (``None``: any parent).
+            sort: ``"started_at"``, ``"name"``, ``"status"``, ``"duration"`` (``wall_s``),
+                ``"param:<key>"`` (numbers by value, before text by its JSON form) or
+                ``"metric:<key>"``: the value last logged under ``key`` by the run or
+                one of its step runs (a cached step counts with the run it reused). Runs
+                without a value sort last in either direction; ties go by id.
+            descending: Largest (newest) first.
+            offset: Matching runs to skip (negative counts as 0).
+            limit: The most runs returned (negative counts as 0).
+
+        Returns:
+            The page, with ``total`` the number of runs matching the filters.
+
+        Raises:
+            ValueError: ``sort`` is not one of the orders above.
+        """
+
+    @abc.abstractmethod
+    def dataset_runs(
+        self, name: str, versions: Collection[int], *, limit: int = 20
+    ) -> dict[int, list[Run]]:
+        """Return the runs that used each of these versions of dataset ``name``.
+
+        Returns:
+            ``{version: [run, ...]}`` with an entry (maybe empty) for every version given,
+            each list newest first and at most ``limit`` long.
         """
 
     @abc.abstractmethod

@@ -14,6 +14,9 @@ from conveyor.errors import ConveyorError
 RUN_KINDS = frozenset({"pipeline", "step", "tune", "trial"})
 #: Every status a run may have.
 RUN_STATUSES = frozenset({"running", "completed", "failed", "cached", "pending", "skipped"})
+#: The plain orders :meth:`~conveyor.tracking.BaseRunRecords.search_runs` takes (besides
+#: ``"metric:<key>"`` and ``"param:<key>"``).
+RUN_SORTS = ("started_at", "name", "status", "duration")
 
 
 class RunNotFoundError(ConveyorError, KeyError):
@@ -89,6 +92,41 @@ class Run:
             out[f.name] = isoformat(value) if isinstance(value, datetime) else value
         out["short_id"] = self.short_id
         return out
+
+
+@dataclass(frozen=True)
+class RunPage:
+    """One page of runs found by :meth:`~conveyor.tracking.BaseRunRecords.search_runs`.
+
+    Attributes:
+        runs: The runs of the page, in the order asked for.
+        total: How many runs match the filters (on every page).
+        offset: How many matching runs come before this page.
+        limit: The most runs a page holds.
+    """
+
+    runs: list[Run]
+    total: int
+    offset: int
+    limit: int
+
+
+def parse_run_sort(sort: str) -> tuple[str, str | None]:
+    """``"metric:auc"`` -> ``("metric", "auc")``, ``"name"`` -> ``("name", None)``.
+
+    Raises:
+        ValueError: ``sort`` is none of :data:`RUN_SORTS`, ``metric:<key>`` or
+            ``param:<key>`` (with a non-empty key).
+    """
+    if sort in RUN_SORTS:
+        return sort, None
+    kind, _, key = sort.partition(":")
+    if kind in ("metric", "param") and key:
+        return kind, key
+    raise ValueError(
+        f"Unknown run order {sort[:80]!r}: sort by one of {', '.join(RUN_SORTS)}, "
+        "'metric:<key>' or 'param:<key>'."
+    )
 
 
 @dataclass(frozen=True)

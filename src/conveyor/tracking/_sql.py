@@ -8,9 +8,20 @@ from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    case,
+    cast,
+    func,
+    insert,
+    literal,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.exc import IntegrityError as SQLIntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from conveyor.core import Actor
 from conveyor.store import MetadataStore, WriteTx
@@ -29,6 +40,8 @@ from conveyor.tracking._records import (
     Run,
     RunExistsError,
     RunNotFoundError,
+    RunPage,
+    parse_run_sort,
 )
 
 _LIVE_STATUSES = ("running", "pending")
@@ -111,6 +124,93 @@ class SqlRunRecords(BaseRunRecords):
             query = query.limit(max(limit, 0))
         with self._store.read() as session:
             return [_run(row) for row in session.scalars(query)]
+
+    def search_runs(
+        self,
+        *,
+        kinds: Collection[str] | None = None,
+        status: str | None = None,
+        name_contains: str | None = None,
+        pipeline_ref: str | None = None,
+        parent_ids: Collection[str] | None = None,
+        sort: str = "started_at",
+        descending: bool = True,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> RunPage:
+        by, key = parse_run_sort(sort)
+        offset, limit = max(offset, 0), max(limit, 0)
+        where: list[ColumnElement[bool]] = []
+        if kinds is not None:
+            where.append(RunRow.kind.in_(list(kinds)))
+        if status is not None:
+            where.append(RunRow.status == status)
+        if name_contains:
+            where.append(func.lower(RunRow.name).contains(name_contains.lower(), autoescape=True))
+        if pipeline_ref is not None:
+            where.append(RunRow.pipeline_ref == pipeline_ref)
+        if parent_ids is not None:
+            where.append(RunRow.parent_id.in_(list(parent_ids)))
+        query = select(RunRow).where(*where)
+        keys: list[Any]
+        if by == "metric":
+            latest = _tree_metric(str(key))
+            query = query.outerjoin(latest, latest.c.owner == RunRow.id)
+            keys = [latest.c.value]
+        elif by == "param":
+            keys = _param_keys(self._store.dialect, str(key))
+        else:
+            plain: dict[str, Any] = {
+                "started_at": RunRow.started_at,
+                "name": RunRow.name,
+                "status": RunRow.status,
+                "duration": RunRow.wall_s,
+            }
+            keys = [plain[by]]
+        order: list[Any] = []
+        for column in keys:
+            order += [column.is_(None), column.desc() if descending else column.asc()]
+        if by != "started_at":
+            order.append(RunRow.started_at.desc() if descending else RunRow.started_at)
+        order.append(RunRow.id)
+        count = select(func.count()).select_from(RunRow).where(*where)
+        with self._store.read() as session:
+            total = int(session.scalar(count) or 0)
+            rows = session.scalars(query.order_by(*order).offset(offset).limit(limit))
+            return RunPage([_run(row) for row in rows], total, offset, limit)
+
+    def dataset_runs(
+        self, name: str, versions: Collection[int], *, limit: int = 20
+    ) -> dict[int, list[Run]]:
+        wanted = sorted(set(versions))
+        found: dict[int, list[Run]] = {version: [] for version in wanted}
+        if not wanted or limit <= 0:
+            return found
+        ranked = (
+            select(
+                RunDatasetRow.run_id,
+                RunDatasetRow.version,
+                func.row_number()
+                .over(
+                    partition_by=RunDatasetRow.version,
+                    order_by=(RunRow.started_at.desc(), RunRow.id),
+                )
+                .label("rank"),
+            )
+            .join(RunRow, RunRow.id == RunDatasetRow.run_id)
+            .where(RunDatasetRow.name == name, RunDatasetRow.version.in_(wanted))
+            .subquery()
+        )
+        query = (
+            select(RunRow, ranked.c.version)
+            .join(ranked, ranked.c.run_id == RunRow.id)
+            .where(ranked.c.rank <= limit)
+            .order_by(ranked.c.version, ranked.c.rank)
+        )
+        with self._store.read() as session:
+            for row, version in session.execute(query):
+                found[version].append(_run(row))
+        return found
 
     def finish_run(
         self,
@@ -336,6 +436,43 @@ def _row(session: Session, run_id: str) -> RunRow:
             run_id=run_id,
         )
     return row
+
+
+def _tree_metric(key: str) -> Any:
+    """``(owner, value)``: the value of ``key`` last logged by each run or its steps."""
+    child = aliased(RunRow)
+    sources = union_all(
+        select(RunRow.id.label("owner"), RunRow.id.label("source")),
+        select(
+            child.parent_id.label("owner"),
+            func.coalesce(child.cached_from, child.id).label("source"),
+        ).where(child.kind == "step", child.parent_id.is_not(None)),
+    ).subquery()
+    last = (
+        select(sources.c.owner, func.max(RunMetricRow.id).label("last_id"))
+        .join(RunMetricRow, RunMetricRow.run_id == sources.c.source)
+        .where(RunMetricRow.key == key)
+        .group_by(sources.c.owner)
+        .subquery()
+    )
+    return (
+        select(last.c.owner, RunMetricRow.value)
+        .join(RunMetricRow, RunMetricRow.id == last.c.last_id)
+        .subquery()
+    )
+
+
+def _param_keys(dialect: str, key: str) -> list[ColumnElement[Any]]:
+    """Order keys of parameter ``key``: its number (if it is one), then its JSON text."""
+    if dialect == "postgresql":
+        value = RunRow.params.op("->")(literal(key))
+        text = RunRow.params.op("->>")(literal(key))
+        number = case((func.json_typeof(value) == "number", cast(text, Float)), else_=None)
+        return [number, text]
+    path = literal('$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"')
+    kind = func.json_type(RunRow.params, path)
+    number = case((kind.in_(("integer", "real")), func.json_extract(RunRow.params, path)))
+    return [number, func.json_extract(RunRow.params, path)]
 
 
 def _run(row: RunRow) -> Run:
