@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import itertools
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -223,7 +225,50 @@ def _histogram(result: Mapping[str, Any]) -> dict[str, Any] | None:
     }
 
 
-def _find_report(records: BaseMonitoringRecords, report_id: str) -> MonitoringReport:
+class _NewestReports:
+    """The newest reports per environment filter, kept between requests.
+
+    A stored report never changes and ids only grow, so a cached list stays right until
+    a newer report arrives; then only the reports newer than the cached ones are read
+    (at most ``newest - cached`` rows) and appended. Reading 200 whole reports (with
+    their histograms) costs far more than a page may take, so it happens once.
+    """
+
+    _KEEP = 16
+
+    def __init__(self) -> None:
+        self._lists: OrderedDict[str | None, list[MonitoringReport]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(
+        self, records: BaseMonitoringRecords, env: str | None, limit: int
+    ) -> list[MonitoringReport]:
+        """The newest ``limit`` reports (of ``env``), oldest first."""
+        head = records.reports(env, limit=1)
+        if not head:
+            return []
+        top = head[-1].id
+        with self._lock:
+            cached = self._lists.get(env)
+        if cached and cached[-1].id == top and len(cached) <= limit:
+            return cached[-limit:]
+        if cached and cached[-1].id < top and top - cached[-1].id < limit:
+            last = cached[-1].id
+            fresh = [r for r in records.reports(env, limit=top - last) if r.id > last]
+            merged = (cached + fresh)[-limit:]
+        else:
+            merged = records.reports(env, limit=limit)
+        with self._lock:
+            self._lists[env] = merged
+            self._lists.move_to_end(env)
+            while len(self._lists) > self._KEEP:
+                self._lists.popitem(last=False)
+        return merged
+
+
+def _find_report(
+    records: BaseMonitoringRecords, report_id: str, newest: Sequence[MonitoringReport] = ()
+) -> MonitoringReport:
     if not report_id.isascii() or not report_id.isdigit() or len(report_id) > 18:
         raise ReportNotFoundError(
             f"No monitoring report {report_id[:40]!r}: report ids are whole numbers.",
@@ -231,16 +276,19 @@ def _find_report(records: BaseMonitoringRecords, report_id: str) -> MonitoringRe
             report=report_id[:40],
         )
     wanted = int(report_id)
-    newest = records.reports(None, limit=1)
-    if not newest or wanted < 1 or wanted > newest[-1].id:
-        last = f"the newest is #{newest[-1].id}" if newest else "none is stored yet"
+    cached = next((r for r in newest if r.id == wanted), None)
+    if cached is not None:
+        return cached
+    head = records.reports(None, limit=1)
+    if not head or wanted < 1 or wanted > head[-1].id:
+        last = f"the newest is #{head[-1].id}" if head else "none is stored yet"
         raise ReportNotFoundError(
             f"No monitoring report #{wanted}: {last}.",
             hint="Pick a report from /monitoring.",
             report=wanted,
         )
     # Ids grow with each report, so #wanted is among the newest (newest - wanted + 1).
-    found = records.reports(None, limit=newest[-1].id - wanted + 1)
+    found = records.reports(None, limit=head[-1].id - wanted + 1)
     for report in found:
         if report.id == wanted:
             return report
@@ -253,6 +301,7 @@ def _find_report(records: BaseMonitoringRecords, report_id: str) -> MonitoringRe
 
 def add_pages(ui: UI) -> None:
     """Add the monitoring pages to ``ui``."""
+    newest_reports = _NewestReports()
 
     @ui.page("/monitoring", name="monitoring.index")
     def monitoring(page: PageRequest) -> Response:
@@ -263,7 +312,7 @@ def add_pages(ui: UI) -> None:
         if model is not None:
             model = validate_name(model, kind="model")
         records = page.ws.records(BaseMonitoringRecords, SqlMonitoringRecords)
-        reports = records.reports(env, limit=MAX_REPORTS)
+        reports = newest_reports.get(records, env, MAX_REPORTS)
         if model is not None:
             reports = [r for r in reports if r.model == model]
         alerts = [
@@ -296,7 +345,7 @@ def add_pages(ui: UI) -> None:
     @ui.page("/monitoring/reports/{report_id}", name="monitoring.report")
     def report_page(page: PageRequest, report_id: str) -> Response:
         records = page.ws.records(BaseMonitoringRecords, SqlMonitoringRecords)
-        report = _find_report(records, report_id)
+        report = _find_report(records, report_id, newest_reports.get(records, None, MAX_REPORTS))
         features: dict[str, Any] = dict(report.drift.get("features", {}))
         quality: dict[str, Any] = dict(report.quality.get("columns", {}))
         names = sorted(set(features) | set(quality))
