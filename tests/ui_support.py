@@ -10,11 +10,14 @@ Mark UI tests ``pytest.mark.xdist_group("ui")`` so one worker builds the demo on
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,6 +30,11 @@ from server_support import serve_app
 
 _lock = threading.Lock()
 _built: dict[str, Path] = {}
+#: What ``conveyor demo --fast --keep-serving`` printed, and what its web UI answered at
+#: ``/`` before the servers it left running were stopped.
+played: dict[str, str] = {}
+
+_LEFT_RUNNING = re.compile(r"(http://127\.0\.0\.1:\d+)/? \(pid (\d+)\)")
 
 
 def demo_folder() -> Path:
@@ -36,18 +44,51 @@ def demo_folder() -> Path:
             root = Path(tempfile.mkdtemp(prefix="conveyor-ui-demo-"))
             env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
             env["COLUMNS"] = "240"
+            command = [sys.executable, "-m", "conveyor", "demo", "--fast", "--keep-serving"]
             proc = subprocess.run(
-                [sys.executable, "-m", "conveyor", "demo", "--fast", "--dir", str(root / "demo")],
+                [*command, "--dir", str(root / "demo")],
                 env=env,
                 capture_output=True,
                 check=False,
                 text=True,
                 timeout=300,
             )
-            assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+            left = _LEFT_RUNNING.findall(proc.stdout)
+            try:
+                assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+                played["stdout"] = proc.stdout
+                ui_url = next((u for u, _ in left if "web UI" in _line_of(proc.stdout, u)), "")
+                if ui_url:
+                    answer = httpx.get(ui_url + "/", timeout=30)
+                    played["ui_status"] = str(answer.status_code)
+                    played["ui_overview"] = answer.text
+            finally:
+                for _, pid in left:  # never leave the demo's servers behind
+                    _stop(int(pid))
             _built["shop"] = root / "demo" / "shop"
             _built["demo"] = root / "demo"
         return _built["shop"]
+
+
+def _line_of(text: str, needle: str) -> str:
+    return next((line for line in text.splitlines() if needle in line), "")
+
+
+def _stop(pid: int) -> None:
+    """SIGTERM ``pid`` and wait (at most 20 s) until it has exited (or is a zombie)."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + 20
+    status = Path(f"/proc/{pid}/status")
+    while time.monotonic() < deadline:
+        try:
+            if "\nState:\tZ" in status.read_text():
+                return
+        except OSError:
+            return
+        time.sleep(0.1)
 
 
 def demo_output_folder() -> Path:
@@ -75,7 +116,9 @@ def local_ui(ws: Workspace) -> Iterator[httpx.Client]:
 
 
 def csrf_of(html: str) -> str:
-    """The CSRF token of the first form in ``html``."""
-    marker = 'name="csrf" value="'
+    """The viewer's CSRF token on a page (every page carries it in a meta tag and forms)."""
+    marker = '<meta name="csrf" content="'
+    if marker not in html:
+        marker = 'name="csrf" value="'
     start = html.index(marker) + len(marker)
     return html[start : html.index('"', start)]

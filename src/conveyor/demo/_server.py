@@ -27,20 +27,46 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def port_or_free(preferred: int) -> int:
+    """``preferred`` if nothing listens on it on 127.0.0.1, else a free port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", preferred))
+        except OSError:
+            return free_port()
+    return preferred
+
+
 class ServerProcess:
-    """``conveyor serve --env production`` in ``root``, which also runs the controller loop.
+    """``conveyor serve --env production`` in ``root``, which also runs the controller loop
+    (or, with other ``args``, another of conveyor's servers, such as ``conveyor ui``).
 
     Args:
         root: The project folder (the child's working directory).
         log_path: Where the child's output goes (read it when the server misbehaves).
         port: The port (default: a free one).
+        args: The ``conveyor`` command and its options but host and port.
+        ready: The path that answers 200 once the server is ready.
+        name: What the server is called in messages.
     """
 
-    def __init__(self, root: Path, log_path: Path, *, port: int | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        log_path: Path,
+        *,
+        port: int | None = None,
+        args: tuple[str, ...] = ("serve", "--env", ENV),
+        ready: str = "/v2/health/ready",
+        name: str = "prediction server",
+    ) -> None:
         self.root = root
         self.log_path = log_path
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.args = args
+        self.ready = ready
+        self.name = name
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
@@ -50,12 +76,12 @@ class ServerProcess:
         return None if self._proc is None else self._proc.pid
 
     def start(self, *, timeout_s: float = 120.0) -> None:
-        """Start the server and wait until ``/v2/health/ready`` answers 200.
+        """Start the server and wait until its ready path answers 200.
 
         Raises:
             DemoFailed: The server exited or did not become ready in time.
         """
-        command = [sys.executable, "-m", "conveyor", "serve", "--env", ENV]
+        command = [sys.executable, "-m", "conveyor", *self.args]
         command += ["--host", "127.0.0.1", "--port", str(self.port)]
         env = {**process_env(), "PYTHONUNBUFFERED": "1"}
         self._log = self.log_path.open("wb")
@@ -67,20 +93,20 @@ class ServerProcess:
             while time.monotonic() < deadline:
                 if self._proc.poll() is not None:
                     raise DemoFailed(
-                        f"The prediction server exited with status {self._proc.returncode} "
+                        f"The {self.name} exited with status {self._proc.returncode} "
                         "before it was ready.",
                         hint=f"Read its output in {self.log_path}.",
                         log=str(self.log_path),
                     )
                 try:
-                    if client.get("/v2/health/ready").status_code == 200:
+                    if client.get(self.ready).status_code == 200:
                         return
                 except httpx.TransportError:
                     pass
                 time.sleep(0.2)
         self.stop()
         raise DemoFailed(
-            f"The prediction server on {self.url} was not ready after {timeout_s:.0f} s.",
+            f"The {self.name} on {self.url} was not ready after {timeout_s:.0f} s.",
             hint=f"Read its output in {self.log_path}.",
             log=str(self.log_path),
         )

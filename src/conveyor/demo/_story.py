@@ -27,7 +27,7 @@ from conveyor.demo import _render
 from conveyor.demo._data import generate_sessions
 from conveyor.demo._errors import expect
 from conveyor.demo._project import ENV, FAST, FULL, MODEL, TARGET, Pace, scaffold
-from conveyor.demo._server import ServerProcess, Shop
+from conveyor.demo._server import ServerProcess, Shop, port_or_free
 from conveyor.demo._timeline import (
     Figures,
     TimelineEvent,
@@ -54,6 +54,8 @@ class DemoResult:
         figures: The headline figures.
         server_url: The server's address (still up with ``keep_serving``).
         server_pid: Its process id when left running.
+        ui_url: The web UI's address (``conveyor ui``, started with ``keep_serving``).
+        ui_pid: Its process id.
         seconds: Wall time of the whole story.
     """
 
@@ -65,6 +67,8 @@ class DemoResult:
     server_url: str
     server_pid: int | None = None
     seconds: float = 0.0
+    ui_url: str | None = None
+    ui_pid: int | None = None
 
 
 @dataclass
@@ -158,12 +162,41 @@ def run_demo(
             else:
                 pid = None
                 server.stop()
+    ui_url, ui_pid = _start_ui(root, base) if keep_serving else (None, None)
     seconds = time.perf_counter() - started
     out.print(f"Report: [bold]{report}[/]")
     if keep_serving:
-        out.print(f"The server keeps serving on {server.url} (pid {pid}); stop it with kill {pid}.")
+        _print_serving(out, server.url, pid, ui_url, ui_pid)
     out.rule(f"[green]demo passed[/] in {seconds:.0f} s  ({base})")
-    return DemoResult(base, root, report, timeline, figures, server.url, pid, seconds)
+    return DemoResult(
+        base, root, report, timeline, figures, server.url, pid, seconds, ui_url, ui_pid
+    )
+
+
+def _print_serving(
+    out: Console, server_url: str, pid: int | None, ui_url: str | None, ui_pid: int | None
+) -> None:
+    out.print(f"The server keeps serving on {server_url} (pid {pid}); stop it with kill {pid}.")
+    out.print(
+        f"Follow the story in the web UI: [bold]{ui_url}/[/] (pid {ui_pid}); "
+        f"stop it with kill {ui_pid}."
+    )
+
+
+def _start_ui(root: Path, base: Path) -> tuple[str, int | None]:
+    """``conveyor ui`` over the shop, left running: its address and process id."""
+    ui = ServerProcess(
+        root,
+        base / "ui.log",
+        port=port_or_free(8766),
+        args=("ui",),
+        ready="/static/ui.css",
+        name="web UI",
+    )
+    ui.start()
+    pid = ui.pid
+    ui.detach()
+    return ui.url, pid
 
 
 class _act:
