@@ -19,12 +19,12 @@ from conveyor.ui._app import LOCAL_HOSTS, PAGE_GROUPS, add_ui, build_ui, create_
 from conveyor.ui._core import SESSION_COOKIE, UI, FormError, PageRequest, Viewer
 
 __all__ = [
+    "FormError",
     "LOCAL_HOSTS",
     "PAGE_GROUPS",
+    "PageRequest",
     "SESSION_COOKIE",
     "UI",
-    "FormError",
-    "PageRequest",
     "Viewer",
     "add_ui",
     "build_ui",
