@@ -116,7 +116,7 @@ def serve(
             "access_log": False,
             "timeout_graceful_shutdown": 30,
         }
-        with _sigterm_stops(), _startup_failure(host, port):
+        with sigterm_stops(), _startup_failure(host, port):
             if workers == 1:
                 uvicorn.run(server_app(ws, checkpoint_key=key), **options)
                 return
@@ -353,7 +353,7 @@ class _Terminated(Exception):
 
 
 @contextmanager
-def _sigterm_stops() -> Iterator[None]:
+def sigterm_stops() -> Iterator[None]:
     """Make SIGTERM a normal stop: uvicorn re-raises it after draining, this absorbs it."""
     if threading.current_thread() is not threading.main_thread():
         yield

@@ -37,6 +37,7 @@ def ui(
     """
     import uvicorn
 
+    from conveyor.api._launch import sigterm_stops
     from conveyor.serving._launch import check_port
     from conveyor.ui import create_ui_app
 
@@ -54,7 +55,10 @@ def ui(
             f"Web UI of project [bold]{escape(ws.settings.config.project.name)}[/] on "
             f"http://{shown}:{port}/ ; Ctrl-C stops."
         )
-        uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
+        with sigterm_stops():  # SIGTERM is a normal stop (exit 0), as for conveyor server
+            uvicorn.run(
+                app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5
+            )
 
 
 def _loopback(host: str) -> bool:
