@@ -18,7 +18,7 @@ default :class:`SqlRunRecords` in the metadata store; another backend can be inj
 
 from __future__ import annotations
 
-from conveyor.tracking._base import BaseRunRecords, MetricValue
+from conveyor.tracking._base import BaseRunRecords, MetricValue, search_run_list
 from conveyor.tracking._buffer import InvalidMetricError
 from conveyor.tracking._capture import capture_code_version, capture_environment
 from conveyor.tracking._compare import MetricComparison, RunComparison
@@ -81,5 +81,6 @@ __all__ = [
     "log_params",
     "parse_run_sort",
     "run_context",
+    "search_run_list",
     "stale_runs",
 ]
