@@ -17,6 +17,7 @@ from benchmarks import (
     bench_serving,
     bench_tracking,
     bench_tuning,
+    bench_ui,
 )
 
 BENCHMARKS = {
@@ -28,6 +29,7 @@ BENCHMARKS = {
     "serving": bench_serving.main,
     "tracking": bench_tracking.main,
     "tuning": bench_tuning.main,
+    "ui": bench_ui.main,
 }
 
 

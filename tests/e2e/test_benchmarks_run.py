@@ -49,6 +49,7 @@ def test_every_benchmark_runs_and_prints_its_figures(tmp_path: Path) -> None:
         "Prediction serving",
         "Logging 10,000 metric values",
         "Team server: local workspace vs conveyor server",
+        "Web UI pages",
     ):
         assert title in out, f"{title!r} missing from:\n{out[-3000:]}"
     for skipped in ("mlflow models serve", "MlflowClient", "Evidently DataDriftPreset"):
