@@ -2,7 +2,7 @@
 
 Builds a workspace (SQLite, in a temporary folder) with 10,000 top-level pipeline runs
 (5 parameters and 5 metrics each; every 20th with a 100-step loss history, every 100th
-with four step runs, a few failed), 5 tuning studies of 40 trials, 500 versions of model
+with four step runs too, a few failed), 5 tuning studies of 40 trials, 500 versions of model
 ``churn`` (and a few of two smaller models) with aliases and gate decisions, a deployment
 history of canary rollouts in ``staging`` and ``production`` and 200 monitoring reports
 across both environments. Runs go through the run records (one ``create_run`` and one
@@ -133,7 +133,6 @@ class Built:
     seconds: dict[str, float] = field(default_factory=dict)
     runs: list[dict[str, Any]] = field(default_factory=list)
     history_runs: list[str] = field(default_factory=list)
-    stepped_run: str = ""
     study: str = ""
     model: str = "churn"
     versions: int = 0
@@ -233,8 +232,7 @@ def _build_runs(ws: Workspace, sizes: Sizes, rng: random.Random, built: Built) -
                 batch += [("loss", loss, step, at), ("val_loss", loss + 0.05, step, at)]
         records.log_metrics(actor, run.id, batch)
         built.runs.append({"id": run.id, "start": started, "params": params, "metrics": values})
-        if i % 100 == 50:
-            built.stepped_run = run.id
+        if i % 100 == 20:  # every 5th run with a history also has steps
             _build_steps(ws, run, rng)
     for s in range(5):
         _build_study(ws, first + timedelta(days=10 + 15 * s), rng, built)
