@@ -16,8 +16,8 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    or_,
     select,
-    union_all,
     update,
 )
 from sqlalchemy.exc import IntegrityError as SQLIntegrityError
@@ -151,12 +151,9 @@ class SqlRunRecords(BaseRunRecords):
             where.append(RunRow.pipeline_ref == pipeline_ref)
         if parent_ids is not None:
             where.append(RunRow.parent_id.in_(list(parent_ids)))
-        query = select(RunRow).where(*where)
         keys: list[Any]
         if by == "metric":
-            latest = _tree_metric(str(key))
-            query = query.outerjoin(latest, latest.c.owner == RunRow.id)
-            keys = [latest.c.value]
+            keys = [_tree_metric(str(key))]
         elif by == "param":
             keys = _param_keys(self._store.dialect, str(key))
         else:
@@ -167,17 +164,21 @@ class SqlRunRecords(BaseRunRecords):
                 "duration": RunRow.wall_s,
             }
             keys = [plain[by]]
-        order: list[Any] = []
-        for column in keys:
-            order += [column.is_(None), column.desc() if descending else column.asc()]
+        # NULLS LAST (SQLite 3.30+): each key is computed once per run, however costly.
+        order: list[Any] = [(k.desc() if descending else k.asc()).nulls_last() for k in keys]
         if by != "started_at":
             order.append(RunRow.started_at.desc() if descending else RunRow.started_at)
         order.append(RunRow.id)
+        # Order and page the ids alone, then load the page's rows.
+        page = select(RunRow.id).where(*where).order_by(*order).offset(offset).limit(limit)
         count = select(func.count()).select_from(RunRow).where(*where)
         with self._store.read() as session:
             total = int(session.scalar(count) or 0)
-            rows = session.scalars(query.order_by(*order).offset(offset).limit(limit))
-            return RunPage([_run(row) for row in rows], total, offset, limit)
+            ids = list(session.scalars(page))
+            rows = {
+                row.id: row for row in session.scalars(select(RunRow).where(RunRow.id.in_(ids)))
+            }
+            return RunPage([_run(rows[run_id]) for run_id in ids], total, offset, limit)
 
     def dataset_runs(
         self, name: str, versions: Collection[int], *, limit: int = 20
@@ -439,27 +440,26 @@ def _row(session: Session, run_id: str) -> RunRow:
 
 
 def _tree_metric(key: str) -> Any:
-    """``(owner, value)``: the value of ``key`` last logged by each run or its steps."""
+    """The value of ``key`` last logged by the run of the enclosing query or its steps
+    (a cached step's: the run it reused), as a correlated scalar subquery: a few index
+    lookups per run, whatever the history holds."""
     child = aliased(RunRow)
-    sources = union_all(
-        select(RunRow.id.label("owner"), RunRow.id.label("source")),
-        select(
-            child.parent_id.label("owner"),
-            func.coalesce(child.cached_from, child.id).label("source"),
-        ).where(child.kind == "step", child.parent_id.is_not(None)),
-    ).subquery()
+    steps = (
+        select(func.coalesce(child.cached_from, child.id))
+        .where(child.parent_id == RunRow.id, child.kind == "step")
+        .correlate(RunRow)
+    )
     last = (
-        select(sources.c.owner, func.max(RunMetricRow.id).label("last_id"))
-        .join(RunMetricRow, RunMetricRow.run_id == sources.c.source)
-        .where(RunMetricRow.key == key)
-        .group_by(sources.c.owner)
-        .subquery()
+        select(func.max(RunMetricRow.id))
+        .where(
+            RunMetricRow.key == key,
+            or_(RunMetricRow.run_id == RunRow.id, RunMetricRow.run_id.in_(steps)),
+        )
+        .correlate(RunRow)
+        .scalar_subquery()
     )
-    return (
-        select(last.c.owner, RunMetricRow.value)
-        .join(RunMetricRow, RunMetricRow.id == last.c.last_id)
-        .subquery()
-    )
+    metric = aliased(RunMetricRow)
+    return select(metric.value).where(metric.id == last).correlate(RunRow).scalar_subquery()
 
 
 def _param_keys(dialect: str, key: str) -> list[ColumnElement[Any]]:
