@@ -208,10 +208,12 @@ def wait_for_charts(page: Page, *, timeout_ms: float = 15_000) -> int:
 
 @dataclass(frozen=True)
 class Shot:
-    """One screenshot: the file name (without ``.png``) and the page's path."""
+    """One screenshot: the file name (without ``.png``), the page's path and the element
+    scrolled to the top first (``None``: the top of the page)."""
 
     name: str
     path: str
+    anchor: str | None = None
 
 
 def _seg(value: object) -> str:
@@ -239,7 +241,7 @@ def shots_of(ws: Workspace) -> list[Shot]:
         shots.append(Shot("run", f"/runs/{_seg((charted or tops)[0].id)}"))
     if len(pipelines) >= 2:
         query = urllib.parse.urlencode([("ids", pipelines[0].id), ("ids", pipelines[1].id)])
-        shots.append(Shot("compare", f"/runs/compare?{query}"))
+        shots.append(Shot("compare", f"/runs/compare?{query}", "#compare-charts"))
     shots.append(Shot("models", "/models"))
     models = ws.models.list()
     if models:
@@ -248,7 +250,7 @@ def shots_of(ws: Workspace) -> list[Shot]:
         shots.append(Shot("model-version", f"/models/{_seg(model.name)}/versions/{version}"))
     shots.append(Shot("deployments", "/deployments"))
     for env in ws.settings.config.environments:
-        shots.append(Shot("deployment", f"/deployments/{_seg(env)}"))
+        shots.append(Shot("deployment", f"/deployments/{_seg(env)}", "#analysis"))
         break
     shots.append(Shot("monitoring", "/monitoring"))
     records = ws.records(BaseMonitoringRecords, SqlMonitoringRecords)
@@ -261,15 +263,18 @@ def shots_of(ws: Workspace) -> list[Shot]:
 
 def take_screenshots(
     browser: Browser, base_url: str, shots: Sequence[Shot], out_dir: Path
-) -> list[Path]:
+) -> dict[Path, list[str]]:
     """Open each page of ``shots`` and save a 1400x900 PNG of it in ``out_dir``.
 
+    Returns:
+        Each PNG written, with what went wrong on its page (console or script errors,
+        failed requests, requests to another host; empty when the page was clean).
+
     Raises:
-        AssertionError: a page answered an error, logged one, asked another host for
-            something, or a chart was not drawn.
+        AssertionError: a page answered an error status, or a chart was not drawn.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
+    written: dict[Path, list[str]] = {}
     context = browser.new_context(viewport=VIEWPORT, device_scale_factor=1)
     try:
         page = context.new_page()
@@ -281,11 +286,11 @@ def take_screenshots(
             assert status == 200, f"{shot.path} answered {status}"
             wait_for_charts(page)
             page.wait_for_load_state("networkidle")
-            problems = log.problems()
-            assert not problems, f"{shot.path}: {problems}"
+            if shot.anchor is not None and page.locator(shot.anchor).count():
+                page.eval_on_selector(shot.anchor, "el => el.scrollIntoView({block: 'start'})")
             target = out_dir / f"{shot.name}.png"
             page.screenshot(path=str(target), full_page=False, animations="disabled")
-            written.append(target)
+            written[target] = log.problems()
     finally:
         context.close()
     return written
@@ -333,11 +338,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     ):
         browser = launch(playwright)
         try:
-            for path in take_screenshots(browser, url, shots_of(ws), args.out_dir):
-                print(path)
+            written = take_screenshots(browser, url, shots_of(ws), args.out_dir)
         finally:
             browser.close()
-    return 0
+    clean = True
+    for path, problems in written.items():
+        print(path)
+        for problem in problems:
+            clean = False
+            print(f"  {problem}", file=sys.stderr)
+    return 0 if clean else 1
 
 
 if __name__ == "__main__":

@@ -197,6 +197,7 @@ def test_screenshots_are_taken_of_drawn_pages(
     wanted = [s for s in shots_of(demo_ws) if s.name in {"overview", "deployment"}]
     written = take_screenshots(browser, demo_url, wanted, tmp_path)
     assert [p.name for p in written] == ["overview.png", "deployment.png"]
+    assert all(not problems for problems in written.values()), written
     for path in written:
         head = path.read_bytes()[:24]
         assert head[:8] == b"\x89PNG\r\n\x1a\n"
