@@ -241,6 +241,38 @@ class BaseModelRecords(abc.ABC):
             ModelNotFoundError: no model named ``name``.
         """
 
+    # -- reads with a default (a backend may answer them faster) -------------------------
+
+    def versions_page(
+        self, name: str, *, offset: int = 0, limit: int = 50
+    ) -> tuple[int, list[ModelVersion]]:
+        """One page of the versions of ``name`` (archived included), newest first.
+
+        Args:
+            name: The model.
+            offset: How many of the newest versions to skip (negative: none).
+            limit: The most versions to return (0 or less: none).
+
+        Returns:
+            ``(total, versions)``: how many versions the model has, and the page, the same
+            versions :meth:`list_versions` returns at those positions.
+
+        Raises:
+            ModelNotFoundError: no model named ``name``.
+        """
+        every = self.list_versions(name)
+        start = max(offset, 0)
+        return len(every), every[start : start + max(limit, 0)]
+
+    def alias_history(self, name: str) -> list[HistoryEntry]:
+        """The alias changes of ``name`` (set, moved, removed), oldest first: the
+        ``alias.*`` entries of :meth:`history`.
+
+        Raises:
+            ModelNotFoundError: no model named ``name``.
+        """
+        return [entry for entry in self.history(name) if entry.alias is not None]
+
 
 @dataclass(frozen=True)
 class RunLineage:

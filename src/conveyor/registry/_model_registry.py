@@ -312,6 +312,14 @@ class ModelRegistry:
         """Every version of ``name`` (archived included), newest first."""
         return [self._sealer.open_version(v) for v in self.records.list_versions(name)]
 
+    def versions_page(
+        self, name: str, *, offset: int = 0, limit: int = 50
+    ) -> tuple[int, builtins.list[ModelVersion]]:
+        """How many versions ``name`` has, and ``limit`` of them from ``offset``, newest
+        first (one page of :meth:`versions`, read without loading the others)."""
+        total, page = self.records.versions_page(name, offset=offset, limit=limit)
+        return total, [self._sealer.open_version(v) for v in page]
+
     # -- aliases, archive, history -------------------------------------------------------
 
     def set_alias(self, name: str, version: int, alias: str, *, reason: str | None = None) -> None:
@@ -412,6 +420,10 @@ class ModelRegistry:
     def history(self, name: str) -> builtins.list[HistoryEntry]:
         """Registrations, archives and alias changes of ``name``, oldest first."""
         return self.records.history(name)
+
+    def alias_history(self, name: str) -> builtins.list[HistoryEntry]:
+        """The alias changes of ``name`` (set, moved, removed), oldest first."""
+        return self.records.alias_history(name)
 
     # -- signatures ----------------------------------------------------------------------
 

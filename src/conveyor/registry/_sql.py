@@ -6,7 +6,7 @@ import builtins
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from conveyor.core import Actor
 from conveyor.registry._base import BaseModelRecords, NewVersion
@@ -28,6 +28,7 @@ from conveyor.registry._sql_write import (
 from conveyor.store import MetadataStore, WriteTx
 from conveyor.store._registry_models import (
     ModelAliasEventRow,
+    ModelAliasRow,
     ModelRow,
     ModelSignatureRow,
     ModelVersionRow,
@@ -167,23 +168,37 @@ class SqlModelRecords(BaseModelRecords):
             return keyed_version(session, name, key)
 
     def list_models(self) -> builtins.list[ModelSummary]:
-        out: builtins.list[ModelSummary] = []
+        # Four aggregate queries, whatever the number of models and versions.
+        version = ModelVersionRow
         with self.store.read() as session:
-            for model in session.scalars(select(ModelRow).order_by(ModelRow.name)):
-                rows = builtins.list(
-                    session.scalars(
-                        select(ModelVersionRow).where(ModelVersionRow.model_id == model.id)
-                    )
+            counts = {
+                model_id: (count, newest)
+                for model_id, count, newest in session.execute(
+                    select(
+                        version.model_id, func.count(version.id), func.max(version.created_at)
+                    ).group_by(version.model_id)
                 )
-                ready = [r.version for r in rows if r.status == "ready"]
+            }
+            ready = (
+                select(version.model_id, func.max(version.version))
+                .where(version.status == "ready")
+                .group_by(version.model_id)
+            )
+            latest: dict[int, int] = {key: number for key, number in session.execute(ready)}  # noqa: C416 - rows, not pairs
+            aliases: dict[int, dict[str, int]] = {}
+            for row in session.scalars(select(ModelAliasRow).order_by(ModelAliasRow.alias)):
+                aliases.setdefault(row.model_id, {})[row.alias] = row.version
+            out: builtins.list[ModelSummary] = []
+            for model in session.scalars(select(ModelRow).order_by(ModelRow.name)):
+                count, newest = counts.get(model.id, (0, None))
                 out.append(
                     ModelSummary(
                         name=model.name,
                         description=model.description,
-                        latest_version=max(ready) if ready else None,
-                        versions=len(rows),
-                        aliases=alias_map(session, model.id),
-                        updated_at=max((r.created_at for r in rows), default=model.created_at),
+                        latest_version=latest.get(model.id),
+                        versions=count,
+                        aliases=aliases.get(model.id, {}),
+                        updated_at=newest if newest is not None else model.created_at,
                     )
                 )
         return out
@@ -198,6 +213,36 @@ class SqlModelRecords(BaseModelRecords):
                 .order_by(ModelVersionRow.version.desc())
             )
             return [version_of(name, row, aliases) for row in rows]
+
+    def versions_page(
+        self, name: str, *, offset: int = 0, limit: int = 50
+    ) -> tuple[int, builtins.list[ModelVersion]]:
+        with self.store.read() as session:
+            model = require_model(session, name)
+            total = session.scalar(
+                select(func.count(ModelVersionRow.id)).where(ModelVersionRow.model_id == model.id)
+            )
+            if limit <= 0:
+                return int(total or 0), []
+            aliases = alias_map(session, model.id)
+            rows = session.scalars(
+                select(ModelVersionRow)
+                .where(ModelVersionRow.model_id == model.id)
+                .order_by(ModelVersionRow.version.desc())
+                .offset(max(offset, 0))
+                .limit(limit)
+            )
+            return int(total or 0), [version_of(name, row, aliases) for row in rows]
+
+    def alias_history(self, name: str) -> builtins.list[HistoryEntry]:
+        with self.store.read() as session:
+            model = require_model(session, name)
+            events = session.scalars(
+                select(ModelAliasEventRow)
+                .where(ModelAliasEventRow.model_id == model.id)
+                .order_by(ModelAliasEventRow.id)
+            )
+            return [_alias_entry(ev) for ev in events]
 
     def history(self, name: str) -> builtins.list[HistoryEntry]:
         entries: builtins.list[HistoryEntry] = []

@@ -366,6 +366,47 @@ class ModelRecordsContract:
         assert entries[3].reason == "better"
         assert [e.at for e in entries] == sorted(e.at for e in entries)
 
+    def test_a_page_of_versions_is_a_slice_of_every_version_newest_first(
+        self, records: BaseModelRecords, actor: Actor
+    ) -> None:
+        for tag in "abcde":
+            records.insert_version(actor, "churn", sample_version(tag), model_description=None)
+        records.insert_version(actor, "fraud", sample_version(), model_description=None)
+        records.set_aliases(actor, "churn", 4, ["champion"], reason=None)
+        records.archive(actor, "churn", 2, reason=None)
+        every = records.list_versions("churn")
+        total, page = records.versions_page("churn", offset=1, limit=2)
+        assert total == 5
+        assert page == every[1:3]
+        assert [(v.version, v.aliases) for v in page] == [(4, ("champion",)), (3, ())]
+        assert records.versions_page("churn", offset=4, limit=10) == (5, every[4:])
+        assert records.versions_page("churn", offset=9, limit=10) == (5, [])
+        assert records.versions_page("churn", offset=0, limit=0) == (5, [])
+        assert records.versions_page("churn", offset=-3, limit=1) == (5, every[:1])
+        assert records.versions_page("churn")[1] == every
+        with pytest.raises(ModelNotFoundError, match="churn"):
+            records.versions_page("nope")
+
+    def test_alias_history_is_the_alias_part_of_history(
+        self, records: BaseModelRecords, actor: Actor
+    ) -> None:
+        for tag in "ab":
+            records.insert_version(actor, "churn", sample_version(tag), model_description=None)
+        records.set_aliases(actor, "churn", 1, ["champion"], reason=None)
+        records.set_aliases(actor, "churn", 2, ["champion", "production"], reason="better")
+        records.remove_alias(actor, "churn", "production", reason=None)
+        records.archive(actor, "churn", 1, reason=None)
+        expected = [e for e in records.history("churn") if e.kind.startswith("alias.")]
+        assert records.alias_history("churn") == expected
+        assert [(e.kind, e.alias) for e in expected] == [
+            ("alias.set", "champion"),
+            ("alias.moved", "champion"),
+            ("alias.set", "production"),
+            ("alias.removed", "production"),
+        ]
+        with pytest.raises(ModelNotFoundError):
+            records.alias_history("nope")
+
     # -- decisions -----------------------------------------------------------------------
 
     def test_a_decision_is_recorded_with_the_version(
