@@ -1,7 +1,7 @@
 """The models pages of the web UI: every model, one model's versions, one version's card.
 
 Reads go through the workspace's registry, check records, deployments and monitoring
-records. A model page reads its versions in one query and shows a page of them; whether
+records. A model page reads one page of its versions (``versions_page``); whether
 a version is signed comes from the audit trail (``model.sign`` events, one query), and a
 gate overridden by a forced deployment from the deployments' histories (one query per
 environment), so no page makes a query per version shown.
@@ -23,7 +23,7 @@ from conveyor.deployments import Deployment, Transition, Variant
 from conveyor.errors import ConveyorError
 from conveyor.monitoring import BaseMonitoringRecords, SqlMonitoringRecords
 from conveyor.registry import ModelRef, ModelVersion, validate_alias
-from conveyor.ui._core import UI, PageRequest
+from conveyor.ui._core import UI, FormError, PageRequest
 from conveyor.ui._graph import Edge, Node, render_svg
 from conveyor.ui._render import segment
 from conveyor.workspace import Workspace
@@ -86,10 +86,16 @@ def add_pages(ui: UI) -> None:
     def model_page(page: PageRequest, name: str) -> Response:
         ws = page.ws
         name = validate_name(name, kind="model name")
-        versions = ws.models.versions(name)
-        offset = page.query_int("offset", 0, high=max(len(versions) - 1, 0))
+        offset = page.query_int("offset", 0)
         limit = page.query_int("limit", PAGE_SIZE, low=1, high=500)
-        shown = versions[offset : offset + limit]
+        total, shown = ws.models.versions_page(name, offset=offset, limit=limit)
+        if offset and offset >= total:
+            raise FormError(
+                f"Query parameter 'offset' is {offset}; model {name!r} has {total} "
+                f"version(s), so it must be below {total}.",
+                hint="Open the first page of the versions.",
+                parameter="offset",
+            )
         serving = _serving(ws).get(name, [])
         overrides = _overrides(ws, name)
         signed = _signed_versions(ws, name)
@@ -97,25 +103,21 @@ def add_pages(ui: UI) -> None:
         rows = [
             _version_row(v, serving, overrides.get((name, v.version), []), signed) for v in shown
         ]
-        history = [h for h in ws.models.history(name) if h.alias is not None]
+        history = ws.models.alias_history(name)
         history.reverse()
-        aliases: dict[str, int] = {}
-        for v in versions:
-            for alias in v.aliases:
-                aliases[alias] = v.version
+        aliases = _aliases(ws, name)
         return ui.render(
             page,
             "models_show.html.j2",
             name=name,
             rows=rows,
             metric_names=metric_names,
-            pager={"offset": offset, "limit": limit, "total": len(versions)},
+            pager={"offset": offset, "limit": limit, "total": total},
             query={"limit": None if limit == PAGE_SIZE else limit},
             aliases=dict(sorted(aliases.items())),
             serving=serving,
             history=history,
-            total=len(versions),
-            archived=sum(1 for v in versions if v.status == "archived"),
+            total=total,
         )
 
     @ui.page("/models/{name}/versions/{version}", name="models.version")
@@ -141,6 +143,14 @@ def model_ref(name: str, version: str) -> ModelRef:
 
 
 # -- reads shared by the pages -------------------------------------------------------------
+
+
+def _aliases(ws: Workspace, name: str) -> dict[str, int]:
+    """Alias -> version of model ``name``, sorted by alias."""
+    for summary in ws.models.list():
+        if summary.name == name:
+            return dict(sorted(summary.aliases.items()))
+    return {}
 
 
 def _serving(ws: Workspace) -> dict[str, list[dict[str, Any]]]:
