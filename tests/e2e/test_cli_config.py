@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_in_process import CliInProcess
 
 from conveyor.cli import main
 
@@ -123,19 +124,20 @@ def test_audit_verify_exits_3_naming_the_broken_event(
     assert result["first_broken_seq"] == 1
 
 
-@pytest.mark.slow
-def test_a_tampered_artifact_exits_3_like_any_integrity_failure(tmp_path: Path) -> None:
-    assert _cli(tmp_path, "init", ".").returncode == 0
+def test_a_tampered_artifact_exits_3_like_any_integrity_failure(
+    tmp_path: Path, conveyor_in_process: CliInProcess
+) -> None:
+    assert conveyor_in_process(tmp_path, "init", ".").returncode == 0
     data = tmp_path / "orders.csv"
     data.write_text("id,amount\n1,10\n2,20\n3,30\n", encoding="utf-8")
-    added = _cli(tmp_path, "data", "add", "orders", str(data))
+    added = conveyor_in_process(tmp_path, "data", "add", "orders", str(data))
     assert added.returncode == 0, added.stderr
     objects = [p for p in (tmp_path / ".conveyor" / "artifacts").rglob("*") if p.is_file()]
     for path in objects:
         if "objects" in path.parts:
             path.chmod(0o644)
             path.write_bytes(path.read_bytes()[:-1] + b"!")
-    restored = _cli(tmp_path, "data", "checkout", "orders@1", str(tmp_path / "out"))
+    restored = conveyor_in_process(tmp_path, "data", "checkout", "orders@1", str(tmp_path / "out"))
     assert restored.returncode == 3, restored.stdout + restored.stderr
     assert "unexpected" not in restored.stderr
 

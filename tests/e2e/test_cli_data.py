@@ -1,4 +1,8 @@
-"""End to end: the data-versioning workflow through the real ``conveyor`` command."""
+"""End to end: the data-versioning workflow through the ``conveyor`` command.
+
+The project is created by the real process; the commands after it call the CLI in this
+process (``cli_in_process.py``), which runs the same code a few seconds faster each.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from cli_in_process import CliInProcess, Ran
 
 from conveyor.core import hash_file
 
@@ -42,55 +47,68 @@ def _orders(n: int, shift: float = 0.0) -> pd.DataFrame:
     )
 
 
+def in_process(run: CliInProcess, cwd: Path, *args: str, ok: bool = True) -> Ran:
+    ran = run(cwd, *args)
+    if ok:
+        assert ran.returncode == 0, f"conveyor {' '.join(args)} failed:\n{ran.stderr}"
+    return ran
+
+
 @pytest.mark.slow
-def test_version_diff_checkout_push_pull_and_audit(tmp_path: Path) -> None:
+def test_version_diff_checkout_push_pull_and_audit(
+    tmp_path: Path, conveyor_in_process: CliInProcess
+) -> None:
     project = tmp_path / "shop"
     conveyor(tmp_path, "init", "shop")
+
+    def cli(cwd: Path, *args: str, ok: bool = True) -> Ran:
+        return in_process(conveyor_in_process, cwd, *args, ok=ok)
+
     csv = project / "orders.csv"
     _orders(300).to_csv(csv, index=False)
 
-    added = json.loads(conveyor(project, "data", "add", "orders", "orders.csv", "--json").stdout)
+    added = json.loads(cli(project, "data", "add", "orders", "orders.csv", "--json").stdout)
     assert added["version"] == 1
-    again = conveyor(project, "data", "add", "orders", "orders.csv").stdout
+    again = cli(project, "data", "add", "orders", "orders.csv").stdout
     assert "unchanged" in again
 
     _orders(330, shift=5.0).to_csv(csv, index=False)
-    conveyor(project, "data", "add", "orders", "orders.csv", "-m", "more orders")
-    log = json.loads(conveyor(project, "data", "log", "orders", "--json").stdout)
+    cli(project, "data", "add", "orders", "orders.csv", "-m", "more orders")
+    log = json.loads(cli(project, "data", "log", "orders", "--json").stdout)
     assert [v["version"] for v in log] == [2, 1]
     assert log[0]["parent_version"] == 1
 
-    diff = json.loads(conveyor(project, "data", "diff", "orders@1", "orders@2", "--json").stdout)
+    diff = json.loads(cli(project, "data", "diff", "orders@1", "orders@2", "--json").stdout)
     assert diff["row_counts"] == [300, 330]
     assert "amount" in diff["changed_columns"]
-    assert "Profile" in conveyor(project, "data", "show", "orders@2").stdout
+    assert "Profile" in cli(project, "data", "show", "orders@2").stdout
 
-    conveyor(project, "data", "checkout", "orders@1", "v1.parquet")
+    cli(project, "data", "checkout", "orders@1", "v1.parquet")
     restored = pd.read_parquet(project / "v1.parquet")
     assert len(restored) == 300
 
     remote = tmp_path / "remote"
-    conveyor(project, "data", "push", "--remote", str(remote))
+    cli(project, "data", "push", "--remote", str(remote))
     clone = tmp_path / "clone"
     clone.mkdir()
     for name in ("conveyor.yaml", "conveyor.lock"):
         (clone / name).write_bytes((project / name).read_bytes())
-    conveyor(clone, "data", "pull", "--remote", str(remote))
-    conveyor(clone, "data", "checkout", "orders", "latest.parquet")
-    conveyor(project, "data", "checkout", "orders@2", "latest.parquet")
+    cli(clone, "data", "pull", "--remote", str(remote))
+    cli(clone, "data", "checkout", "orders", "latest.parquet")
+    cli(project, "data", "checkout", "orders@2", "latest.parquet")
     assert hash_file(clone / "latest.parquet") == hash_file(project / "latest.parquet")
 
-    listed = json.loads(conveyor(project, "data", "list", "--json").stdout)
+    listed = json.loads(cli(project, "data", "list", "--json").stdout)
     assert [d["name"] for d in listed] == ["orders"]
-    events = json.loads(conveyor(project, "audit", "log", "--json").stdout)
+    events = json.loads(cli(project, "audit", "log", "--json").stdout)
     assert [e["action"] for e in events].count("data.add") == 2
     assert all(e["actor"] == "e2e" for e in events if e["action"] == "data.add")
-    assert "intact" in conveyor(project, "audit", "verify").stdout
+    assert "intact" in cli(project, "audit", "verify").stdout
 
     db = project / ".conveyor" / "conveyor.db"
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE audit_events SET actor = 'mallory' WHERE action = 'data.add'")
-    broken = conveyor(project, "audit", "verify", ok=False)
+    broken = conveyor(project, "audit", "verify", ok=False)  # the process's exit code
     assert broken.returncode == 3
     assert "broken at event #" in broken.stdout
     assert "restore the database from" in " ".join(broken.stdout.split())  # what to do
@@ -106,12 +124,12 @@ def test_version_diff_checkout_push_pull_and_audit(tmp_path: Path) -> None:
     ],
 )
 def test_bad_input_gives_one_clear_line_and_exit_1(
-    tmp_path: Path, args: tuple[str, ...], message: str
+    tmp_path: Path, conveyor_in_process: CliInProcess, args: tuple[str, ...], message: str
 ) -> None:
-    conveyor(tmp_path, "init", "p")
+    in_process(conveyor_in_process, tmp_path, "init", "p")
     _orders(30).to_csv(tmp_path / "p" / "orders.csv", index=False)
-    conveyor(tmp_path / "p", "data", "add", "orders", "orders.csv")
-    proc = conveyor(tmp_path / "p", *args, ok=False)
+    in_process(conveyor_in_process, tmp_path / "p", "data", "add", "orders", "orders.csv")
+    proc = in_process(conveyor_in_process, tmp_path / "p", *args, ok=False)
     assert proc.returncode == 1
     assert message in proc.stderr
     assert "hint:" in proc.stderr

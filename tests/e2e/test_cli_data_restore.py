@@ -1,5 +1,9 @@
 """End to end: exact restore, pulling any version into a fresh clone, and plain progress
-lines for large data when stderr is not a terminal."""
+lines for large data when stderr is not a terminal.
+
+The progress lines are read from the real process's stderr; the restore calls the CLI in
+this process (``cli_in_process.py``).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_in_process import CliInProcess, Ran
 from palmerpenguins import load_penguins
 
 
@@ -30,8 +35,15 @@ def conveyor(cwd: Path, *args: str, ok: bool = True) -> subprocess.CompletedProc
     return proc
 
 
-@pytest.mark.slow
-def test_fresh_clone_pulls_an_older_version_and_restores_the_csv(tmp_path: Path) -> None:
+def test_fresh_clone_pulls_an_older_version_and_restores_the_csv(
+    tmp_path: Path, conveyor_in_process: CliInProcess
+) -> None:
+    def conveyor(cwd: Path, *args: str, ok: bool = True) -> Ran:
+        ran = conveyor_in_process(cwd, *args)
+        if ok:
+            assert ran.returncode == 0, f"conveyor {' '.join(args)} failed:\n{ran.stderr}"
+        return ran
+
     conveyor(tmp_path, "init", "survey")
     project = tmp_path / "survey"
     remote = tmp_path / "remote"

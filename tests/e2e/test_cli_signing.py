@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_in_process import CliInProcess
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -136,11 +137,14 @@ def test_sign_verify_and_deploy_through_the_cli(tmp_path: Path) -> None:
     ],
 )
 def test_a_bad_key_file_is_refused_without_showing_it(
-    tmp_path: Path, content: bytes, message: str
+    tmp_path: Path, conveyor_in_process: CliInProcess, content: bytes, message: str
 ) -> None:
-    cli(tmp_path, "init", "proj")
+    assert conveyor_in_process(tmp_path, "init", "proj").returncode == 0
     key_file = tmp_path / "bad.key"
     key_file.write_bytes(content)
-    refused = cli(tmp_path / "proj", "models", "sign", "churn@1", "--key", str(key_file), code=1)
+    refused = conveyor_in_process(
+        tmp_path / "proj", "models", "sign", "churn@1", "--key", str(key_file)
+    )
+    assert refused.returncode == 1, refused.stdout + refused.stderr
     assert message in refused.stderr
     assert "AAAA" not in refused.stderr

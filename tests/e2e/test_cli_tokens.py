@@ -1,5 +1,9 @@
 """``conveyor tokens`` on a real project: the secret is printed once, at creation, and
-never again by any command, log or audit entry; bad input exits 1 with a hint."""
+never again by any command, log or audit entry; bad input exits 1 with a hint.
+
+The round trip runs the real ``conveyor`` process; the refusals call the CLI in this
+process (``cli_in_process.py``).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_in_process import CliInProcess
 
 from conveyor.security import SqlTokenRecords, Tokens
 from conveyor.workspace import Workspace
@@ -68,8 +73,11 @@ def test_create_list_revoke_round_trip_shows_the_secret_once(project: Path) -> N
             assert secret.encode() not in path.read_bytes(), path
 
 
-def test_a_created_secret_verifies_from_python(project: Path) -> None:
-    result = _cli(project, "tokens", "create", "py", "--role", "viewer", "--json")
+def test_a_created_secret_verifies_from_python(
+    project: Path, conveyor_in_process: CliInProcess
+) -> None:
+    result = conveyor_in_process(project, "tokens", "create", "py", "--role", "viewer", "--json")
+    assert result.returncode == 0, result.stderr
     secret = json.loads(result.stdout)["secret"]
     with Workspace.open(project) as ws:
         assert Tokens(SqlTokenRecords(ws.store)).verify(secret, client="t").name == "py"
@@ -86,8 +94,10 @@ def test_a_created_secret_verifies_from_python(project: Path) -> None:
         (["revoke", "nope"], "No token is named 'nope'"),
     ],
 )
-def test_bad_input_exits_1_with_a_hint(project: Path, args: list[str], message: str) -> None:
-    result = _cli(project, "tokens", *args)
+def test_bad_input_exits_1_with_a_hint(
+    project: Path, conveyor_in_process: CliInProcess, args: list[str], message: str
+) -> None:
+    result = conveyor_in_process(project, "tokens", *args)
     assert result.returncode == 1, result.stdout
     assert message in result.stderr
     assert "Traceback" not in result.stderr
@@ -95,39 +105,46 @@ def test_bad_input_exits_1_with_a_hint(project: Path, args: list[str], message: 
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.1"])
-def test_serving_beyond_loopback_without_auth_is_refused(project: Path, host: str) -> None:
-    result = _cli(project, "serve", "--model", "nosuch@1", "--host", host)
+def test_serving_beyond_loopback_without_auth_is_refused(
+    project: Path, conveyor_in_process: CliInProcess, host: str
+) -> None:
+    result = conveyor_in_process(project, "serve", "--model", "nosuch@1", "--host", host)
     assert result.returncode == 1
     assert "without authentication" in result.stderr
     assert "--insecure" in result.stderr
 
 
 def test_insecure_serving_is_logged_loudly(project: Path) -> None:
+    """The real process: the warning reaches the stderr of ``conveyor serve``."""
     result = _cli(project, "serve", "--model", "nosuch@1", "--host", "0.0.0.0", "--insecure")
     assert "INSECURE: serving on 0.0.0.0" in result.stderr
     assert "without authentication" not in result.stderr
     assert result.returncode == 1  # then fails on the model, as without the flag
 
 
-def test_serving_beyond_loopback_with_token_auth_is_allowed(tmp_path: Path) -> None:
-    assert _cli(tmp_path, "init", ".").returncode == 0
+def test_serving_beyond_loopback_with_token_auth_is_allowed(
+    tmp_path: Path, conveyor_in_process: CliInProcess
+) -> None:
+    assert conveyor_in_process(tmp_path, "init", ".").returncode == 0
     config = tmp_path / "conveyor.yaml"
     config.write_text(config.read_text() + "\nserving:\n  auth: token\n")
-    result = _cli(tmp_path, "serve", "--model", "nosuch@1", "--host", "0.0.0.0")
+    result = conveyor_in_process(tmp_path, "serve", "--model", "nosuch@1", "--host", "0.0.0.0")
     assert "without authentication" not in result.stderr
     assert "INSECURE" not in result.stderr
     assert result.returncode == 1  # the model does not exist
 
 
-def test_loopback_needs_no_flag(project: Path) -> None:
-    result = _cli(project, "serve", "--model", "nosuch@1", "--host", "127.0.0.1")
+def test_loopback_needs_no_flag(project: Path, conveyor_in_process: CliInProcess) -> None:
+    result = conveyor_in_process(project, "serve", "--model", "nosuch@1", "--host", "127.0.0.1")
     assert "without authentication" not in result.stderr
 
 
-def test_a_second_token_with_a_taken_name_is_refused(project: Path) -> None:
-    first = _cli(project, "tokens", "create", "dup", "--role", "viewer")
+def test_a_second_token_with_a_taken_name_is_refused(
+    project: Path, conveyor_in_process: CliInProcess
+) -> None:
+    first = conveyor_in_process(project, "tokens", "create", "dup", "--role", "viewer")
     assert first.returncode == 0, first.stderr
-    second = _cli(project, "tokens", "create", "dup", "--role", "admin")
+    second = conveyor_in_process(project, "tokens", "create", "dup", "--role", "admin")
     assert second.returncode == 1, second.stdout
     assert "'dup' exists already" in second.stderr
     assert "cvy_" not in second.stdout + second.stderr
