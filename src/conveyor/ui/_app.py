@@ -136,11 +136,14 @@ def _add_static(ui: UI) -> None:
 
 
 def _add_sign_in(ui: UI, sessions: Sessions) -> None:
-    def login_page(request: Request, *, status: int = 200, error: str | None = None) -> Response:
+    def login_page(
+        request: Request, *, status: int = 200, error: str | None = None, wanted: str = ""
+    ) -> Response:
         # Double-submit: the form's token must equal this cookie (SameSite=Strict), so a
         # page of another site cannot sign a browser in with the attacker's token.
         csrf = secrets.token_urlsafe(24)
-        wanted = request.query_params.get("next", "") if request.method == "GET" else ""
+        if request.method == "GET":
+            wanted = request.query_params.get("next", "")
         response = ui.renderer.response(
             "login.html.j2",
             status=status,
@@ -169,6 +172,7 @@ def _add_sign_in(ui: UI, sessions: Sessions) -> None:
             form = parse_form(await request.body())
         except FormError as exc:
             return login_page(request, status=400, error=exc.message)
+        wanted = form.get("next", "/")
         expected = request.cookies.get(_LOGIN_COOKIE, "")
         if not expected or not hmac.compare_digest(form.get("csrf", ""), expected):
             return login_page(
@@ -176,6 +180,7 @@ def _add_sign_in(ui: UI, sessions: Sessions) -> None:
                 status=403,
                 error="This sign-in form is out of date (or was not sent from this server). "
                 "Try again.",
+                wanted=wanted,
             )
         client = request.client.host if request.client else "unknown"
         try:
@@ -183,15 +188,16 @@ def _add_sign_in(ui: UI, sessions: Sessions) -> None:
                 sessions.open, form.get("token", "").strip(), client=client
             )
         except TooManyAttemptsError as exc:
-            return login_page(request, status=429, error=exc.message)
+            return login_page(request, status=429, error=exc.message, wanted=wanted)
         except InvalidTokenError:
             return login_page(
                 request,
                 status=401,
                 error="That token is not valid: it is unknown, expired or revoked.",
+                wanted=wanted,
             )
         except ConveyorError as exc:
-            return login_page(request, status=503, error=exc.message)
+            return login_page(request, status=503, error=exc.message, wanted=wanted)
         response = RedirectResponse(_safe_next(form.get("next", "/")), status_code=303)
         lifetime = int((opened.expires_at - opened.created_at).total_seconds())
         response.set_cookie(

@@ -82,6 +82,22 @@ def test_a_wrong_token_gets_no_session_and_a_clear_message(server: Server) -> No
         assert client.get("/").status_code == 303
 
 
+def test_a_failed_sign_in_keeps_the_page_asked_for(server: Server) -> None:
+    secret = server.token("alice", "viewer")
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        failed = sign_in(client, "cvt_" + "y" * 43, "/audit?action=ui.login")
+        assert failed.status_code == 401
+        kept = re.search(r'name="next" value="([^"]*)"', failed.text)
+        csrf = re.search(r'name="csrf" value="([^"]+)"', failed.text)
+        assert kept is not None
+        assert csrf is not None
+        assert kept.group(1) == "/audit?action=ui.login"
+        again = client.post(
+            "/login", data={"csrf": csrf.group(1), "token": secret, "next": kept.group(1)}
+        )
+        assert (again.status_code, again.headers["location"]) == (303, "/audit?action=ui.login")
+
+
 def test_sign_in_without_its_form_token_is_refused(server: Server) -> None:
     secret = server.token("alice", "viewer")
     with httpx.Client(base_url=server.url, timeout=30) as client:
