@@ -22,6 +22,8 @@ from conveyor.tracking import (
     OutputRecord,
     Run,
     RunNotFoundError,
+    RunPage,
+    search_run_list,
     stale_runs,
 )
 
@@ -248,3 +250,47 @@ class InMemoryRunRecords(BaseRunRecords):
         with self._lock:
             kept = self._artifacts.get(run_id, {})
             return [dict(kept[name]) for name in sorted(kept)]
+
+    def search_runs(
+        self,
+        *,
+        kinds: Collection[str] | None = None,
+        status: str | None = None,
+        name_contains: str | None = None,
+        pipeline_ref: str | None = None,
+        parent_ids: Collection[str] | None = None,
+        sort: str = "started_at",
+        descending: bool = True,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> RunPage:
+        with self._lock:
+            runs = list(self._runs.values())
+            metrics = {run_id: list(points) for run_id, points in self._metrics.items()}
+        return search_run_list(
+            runs,
+            metrics,
+            kinds=kinds,
+            status=status,
+            name_contains=name_contains,
+            pipeline_ref=pipeline_ref,
+            parent_ids=parent_ids,
+            sort=sort,
+            descending=descending,
+            offset=offset,
+            limit=limit,
+        )
+
+    def dataset_runs(
+        self, name: str, versions: Collection[int], *, limit: int = 20
+    ) -> dict[int, list[Run]]:
+        with self._lock:
+            found: dict[int, list[Run]] = {version: [] for version in sorted(set(versions))}
+            for run_id, used in self._datasets.items():
+                record = used.get(name)
+                if record is not None and record["version"] in found:
+                    found[record["version"]].append(self._runs[run_id])
+        return {
+            version: sorted(runs, key=lambda r: (-r.started_at.timestamp(), r.id))[: max(limit, 0)]
+            for version, runs in found.items()
+        }
