@@ -48,7 +48,13 @@ from conveyor.monitoring._reference import (
     Reference,
     reference_from_profile,
 )
-from conveyor.monitoring._report import Alert, MonitoringReport
+from conveyor.monitoring._report import (
+    Alert,
+    FeatureDriftSummary,
+    MonitoringReport,
+    PerformanceSummary,
+    ReportSummary,
+)
 from conveyor.monitoring._run import default_metric, latest_report, monitor_run
 from conveyor.monitoring._sql import SqlMonitoringRecords
 from conveyor.monitoring._window import WindowSpec, parse_window
@@ -66,6 +72,7 @@ __all__ = [
     "DriftTestError",
     "ENTRY_POINT_GROUP",
     "FeatureDrift",
+    "FeatureDriftSummary",
     "FeatureSettings",
     "FeatureWindow",
     "InvalidWindowError",
@@ -76,8 +83,10 @@ __all__ = [
     "MonitoringError",
     "MonitoringReport",
     "NumericReference",
+    "PerformanceSummary",
     "PopulationStabilityTest",
     "Reference",
+    "ReportSummary",
     "SMALL_SAMPLE",
     "SqlMonitoringRecords",
     "Statistic",

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from conveyor.core import Actor
-from conveyor.monitoring._report import Alert, MonitoringReport
+from conveyor.monitoring._report import Alert, MonitoringReport, ReportSummary
 
 
 class BaseMonitoringRecords(abc.ABC):
@@ -89,6 +89,35 @@ class BaseMonitoringRecords(abc.ABC):
 
         Returns:
             The reports in id order; empty when none is stored.
+        """
+
+    @abc.abstractmethod
+    def report_summaries(
+        self, environment: str | None = None, *, model: str | None = None, limit: int = 200
+    ) -> list[ReportSummary]:
+        """Return the summaries of the newest ``limit`` reports, oldest first.
+
+        A summary is what a dashboard shows of a report (:class:`ReportSummary`): its
+        fields, each feature's test, score, threshold and verdict, and the metric with its
+        interval; never the histograms, test details or data quality, so reading many is
+        cheap. ``ReportSummary.of(records.report(id))`` equals the summary listed here.
+
+        Args:
+            environment: Only reports of this environment (``None``: of every environment).
+            model: Only reports of this model (``None``: of every model).
+            limit: How many of the newest matching reports to return (0 or less: none).
+
+        Returns:
+            The summaries in id order; empty when no report matches.
+        """
+
+    @abc.abstractmethod
+    def report(self, report_id: int) -> MonitoringReport | None:
+        """Return the whole report ``report_id``.
+
+        Returns:
+            The report as :meth:`reports` would list it, or ``None`` when no report has
+            that id.
         """
 
     @abc.abstractmethod

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from conveyor.core import Actor, utcnow
 from conveyor.monitoring._records_base import BaseMonitoringRecords
-from conveyor.monitoring._report import Alert, MonitoringReport
+from conveyor.monitoring._report import Alert, MonitoringReport, ReportSummary, drift_summary
 from conveyor.store import MetadataStore, WriteTx
 from conveyor.store._monitoring_models import AlertRow, MonitoringReportRow
 
@@ -79,6 +79,7 @@ class SqlMonitoringRecords(BaseMonitoringRecords):
                 drift=drift,
                 performance=performance,
                 quality=quality,
+                summary=drift_summary(drift, performance),
                 content_hash=content_hash,
                 created_at=utcnow(),
                 actor=actor.name,
@@ -100,6 +101,43 @@ class SqlMonitoringRecords(BaseMonitoringRecords):
         with self.store.read() as session:
             rows = list(session.scalars(query))
             return [_report(row) for row in reversed(rows)]
+
+    def report_summaries(
+        self, environment: str | None = None, *, model: str | None = None, limit: int = 200
+    ) -> list[ReportSummary]:
+        """The newest ``limit`` rows' scalar columns and ``summary``, returned oldest first.
+
+        The JSON columns with histograms and data quality are not read: a summary row
+        is a few kilobytes where a whole report may be tens.
+        """
+        query = select(*_SUMMARY_COLUMNS)
+        if environment is not None:
+            query = query.where(MonitoringReportRow.environment == environment)
+        if model is not None:
+            query = query.where(MonitoringReportRow.model == model)
+        query = query.order_by(MonitoringReportRow.id.desc()).limit(max(limit, 0))
+        with self.store.read() as session:
+            rows = session.execute(query).all()
+            # Rows stored before the summary column have one since migration 0014; any
+            # other row without one is summarised from its whole JSON here.
+            missing = [row.id for row in rows if row.summary is None]
+            late: dict[int, dict[str, Any]] = {}
+            if missing:
+                whole = select(
+                    MonitoringReportRow.id,
+                    MonitoringReportRow.drift,
+                    MonitoringReportRow.performance,
+                ).where(MonitoringReportRow.id.in_(missing))
+                late = {r.id: drift_summary(r.drift, r.performance) for r in session.execute(whole)}
+            return [
+                ReportSummary.from_parts(row, row.summary or late[row.id]) for row in reversed(rows)
+            ]
+
+    def report(self, report_id: int) -> MonitoringReport | None:
+        """The row ``report_id``, by primary key."""
+        with self.store.read() as session:
+            row = session.get(MonitoringReportRow, report_id)
+            return None if row is None else _report(row)
 
     def first_report(self, environment: str, model: str, version: int) -> MonitoringReport | None:
         """The row with the smallest id of that version over a non-empty window."""
@@ -179,6 +217,24 @@ class SqlMonitoringRecords(BaseMonitoringRecords):
 def _open_row(session: Session, incident_key: str) -> AlertRow | None:
     query = select(AlertRow).where(AlertRow.incident_key == incident_key)
     return session.scalars(query.where(AlertRow.open.is_(True))).first()
+
+
+_SUMMARY_COLUMNS = (
+    MonitoringReportRow.id,
+    MonitoringReportRow.environment,
+    MonitoringReportRow.model,
+    MonitoringReportRow.version,
+    MonitoringReportRow.revision,
+    MonitoringReportRow.window_start,
+    MonitoringReportRow.window_end,
+    MonitoringReportRow.rows,
+    MonitoringReportRow.labelled_rows,
+    MonitoringReportRow.verdict,
+    MonitoringReportRow.message,
+    MonitoringReportRow.summary,
+    MonitoringReportRow.created_at,
+    MonitoringReportRow.actor,
+)
 
 
 def _report(row: MonitoringReportRow) -> MonitoringReport:

@@ -1,10 +1,11 @@
 """The monitoring tables: stored monitoring reports and alert incidents.
 
 Owned by :mod:`conveyor.monitoring`; declared here so ``Base.metadata`` holds the whole schema
-and migration ``0007`` can be checked against it. A report row keeps the summary a dashboard
-or a trigger needs (verdict, per-feature drift, performance, data quality) and points at the
-full report JSON in the artifact store by ``content_hash``. An alert row is one incident:
-opened when a threshold is first crossed, touched while it stays crossed, closed on recovery.
+and migrations ``0007`` and ``0014`` can be checked against it. A report row keeps the summary
+a dashboard or a trigger needs (verdict, per-feature drift, performance, data quality) and
+points at the full report JSON in the artifact store by ``content_hash``. An alert row is one
+incident: opened when a threshold is first crossed, touched while it stays crossed, closed on
+recovery.
 """
 
 from __future__ import annotations
@@ -43,6 +44,10 @@ class MonitoringReportRow(Base):
     drift: Mapped[dict[str, Any]] = mapped_column(JSON)
     performance: Mapped[dict[str, Any]] = mapped_column(JSON)
     quality: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # The part of ``drift`` and ``performance`` a dashboard reads (per-feature verdicts,
+    # the metric and its interval, no histograms), so listing 200 reports parses kilobytes,
+    # not megabytes. Written with the report; migration 0014 filled it for older rows.
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     content_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
     actor: Mapped[str] = mapped_column(String(128))

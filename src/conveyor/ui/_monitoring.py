@@ -2,17 +2,16 @@
 
 ``/monitoring`` shows the newest reports (of an environment, of a model): drift per feature
 over time as a heatmap, each report's verdict, the model metric with its confidence
-interval as labels arrive, and the open alerts. ``/monitoring/reports/{id}`` shows one
-report: every feature's test and score, and the reference against the window histogram of
-a feature, as the report stored it.
+interval as labels arrive, and the open alerts. It reads the reports' summaries
+(:meth:`BaseMonitoringRecords.report_summaries`: no histograms), filtered in the records.
+``/monitoring/reports/{id}`` shows one report, read by its id: every feature's test and
+score, and the reference against the window histogram of a feature, as the report stored it.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -20,7 +19,13 @@ from starlette.responses import Response
 
 from conveyor.core import validate_name
 from conveyor.errors import ConveyorError
-from conveyor.monitoring import BaseMonitoringRecords, MonitoringReport, SqlMonitoringRecords
+from conveyor.monitoring import (
+    BaseMonitoringRecords,
+    FeatureDriftSummary,
+    MonitoringReport,
+    ReportSummary,
+    SqlMonitoringRecords,
+)
 from conveyor.ui._core import UI, PageRequest
 
 __all__ = ["MAX_REPORTS", "ReportNotFoundError", "add_pages", "drift_strength", "heatmap"]
@@ -37,62 +42,56 @@ class ReportNotFoundError(ConveyorError, LookupError):
     code = "report_not_found"
 
 
-def drift_strength(result: Mapping[str, Any]) -> float | None:
+def drift_strength(result: FeatureDriftSummary) -> float | None:
     """How far a feature's score is past its threshold, in log10 units (> 0: drifted).
 
     A p-value drifts below its threshold, a distance at or above it; both come out on one
     scale so a heatmap can colour them alike (clipped to +-6).
     """
-    try:
-        score = float(result["score"])
-        threshold = float(result["threshold"])
-    except (KeyError, TypeError, ValueError):
-        return None
-    if not math.isfinite(score) or threshold <= 0:
+    score, threshold = result.score, result.threshold
+    if score is None or threshold is None or not math.isfinite(score) or threshold <= 0:
         return None
     tiny = 1e-300
-    if result.get("statistic") == "p_value":
+    if result.statistic == "p_value":
         value = math.log10(threshold / max(score, tiny))
-        if bool(result.get("drifted")) and value <= 0:
+        if result.drifted and value <= 0:
             value = 1e-6
     else:
         value = math.log10(max(score, tiny) / threshold)
-        if bool(result.get("drifted")) and value < 0:
+        if result.drifted and value < 0:
             value = 0.0
     return max(-_CLIP, min(_CLIP, value))
 
 
-def _label(report: MonitoringReport) -> str:
+def _label(report: ReportSummary) -> str:
     return f"#{report.id} {report.environment} {report.ref}"
 
 
-def heatmap(reports: Sequence[MonitoringReport]) -> dict[str, Any]:
+def heatmap(reports: Sequence[ReportSummary]) -> dict[str, Any]:
     """The drift heatmap: one row per report (oldest first), one column per feature."""
-    features = sorted({name for r in reports for name in r.drift.get("features", {})})
+    features = sorted({name for r in reports for name in r.features})
     z: list[list[float | None]] = []
     text: list[list[str]] = []
     scores: list[list[float | None]] = []
     drifted: list[list[bool]] = []
     for report in reports:
-        results = report.drift.get("features", {})
+        results = report.features
         row_z: list[float | None] = []
         row_text: list[str] = []
         row_scores: list[float | None] = []
         row_drifted: list[bool] = []
         for name in features:
             result = results.get(name)
-            if not isinstance(result, Mapping):
+            if result is None:
                 row_z.append(None)
                 row_text.append("")
                 row_scores.append(None)
                 row_drifted.append(False)
                 continue
-            flag = bool(result.get("drifted"))
             row_z.append(drift_strength(result))
-            row_text.append("drifted" if flag else "")
-            score = result.get("score")
-            row_scores.append(float(score) if isinstance(score, int | float) else None)
-            row_drifted.append(flag)
+            row_text.append("drifted" if result.drifted else "")
+            row_scores.append(result.score)
+            row_drifted.append(result.drifted)
         z.append(row_z)
         text.append(row_text)
         scores.append(row_scores)
@@ -127,14 +126,14 @@ def heatmap(reports: Sequence[MonitoringReport]) -> dict[str, Any]:
     }
 
 
-def _performance_figure(reports: Sequence[MonitoringReport]) -> dict[str, Any]:
-    shown = [r for r in reports if isinstance(r.performance.get("value"), int | float)]
-    metrics = sorted({str(r.performance.get("metric")) for r in shown})
+def _performance_figure(reports: Sequence[ReportSummary]) -> dict[str, Any]:
+    shown = [r for r in reports if r.performance.value is not None]
+    metrics = sorted({str(r.performance.metric) for r in shown})
     data: list[dict[str, Any]] = []
     for metric in metrics:
-        rows = [r for r in shown if str(r.performance.get("metric")) == metric]
-        values = [float(r.performance["value"]) for r in rows]
-        cis = [_ci(r.performance.get("ci"), v) for r, v in zip(rows, values, strict=True)]
+        rows = [r for r in shown if str(r.performance.metric) == metric]
+        values = [float(r.performance.value or 0.0) for r in rows]
+        cis = [r.performance.ci or (v, v) for r, v in zip(rows, values, strict=True)]
         data.append(
             {
                 "type": "scatter",
@@ -149,22 +148,22 @@ def _performance_figure(reports: Sequence[MonitoringReport]) -> dict[str, Any]:
                     "arrayminus": [v - lo for (lo, _), v in zip(cis, values, strict=True)],
                 },
                 "customdata": [
-                    [lo, hi, int(r.performance.get("labels") or 0)]
+                    [lo, hi, r.performance.labels or 0]
                     for (lo, hi), r in zip(cis, rows, strict=True)
                 ],
                 "hovertemplate": "%{y:.4f} (ci %{customdata[0]:.4f}-%{customdata[1]:.4f}, "
                 "%{customdata[2]} labels)",
             }
         )
-        references = [r.performance.get("reference") for r in rows]
-        if any(isinstance(v, int | float) for v in references):
+        references = [r.performance.reference for r in rows]
+        if any(v is not None for v in references):
             data.append(
                 {
                     "type": "scatter",
                     "mode": "lines",
                     "name": f"{metric} at registration",
                     "x": [_label(r) for r in rows],
-                    "y": [v if isinstance(v, int | float) else None for v in references],
+                    "y": references,
                     "line": {"dash": "dash"},
                 }
             )
@@ -176,15 +175,6 @@ def _performance_figure(reports: Sequence[MonitoringReport]) -> dict[str, Any]:
             "margin": {"t": 40, "r": 10},
         },
     }
-
-
-def _ci(value: Any, fallback: float) -> tuple[float, float]:
-    if isinstance(value, Sequence) and len(value) == 2:
-        try:
-            return float(value[0]), float(value[1])
-        except (TypeError, ValueError):
-            pass
-    return fallback, fallback
 
 
 def _histogram(result: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -225,50 +215,7 @@ def _histogram(result: Mapping[str, Any]) -> dict[str, Any] | None:
     }
 
 
-class _NewestReports:
-    """The newest reports per environment filter, kept between requests.
-
-    A stored report never changes and ids only grow, so a cached list stays right until
-    a newer report arrives; then only the reports newer than the cached ones are read
-    (at most ``newest - cached`` rows) and appended. Reading 200 whole reports (with
-    their histograms) costs far more than a page may take, so it happens once.
-    """
-
-    _KEEP = 16
-
-    def __init__(self) -> None:
-        self._lists: OrderedDict[str | None, list[MonitoringReport]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(
-        self, records: BaseMonitoringRecords, env: str | None, limit: int
-    ) -> list[MonitoringReport]:
-        """The newest ``limit`` reports (of ``env``), oldest first."""
-        head = records.reports(env, limit=1)
-        if not head:
-            return []
-        top = head[-1].id
-        with self._lock:
-            cached = self._lists.get(env)
-        if cached and cached[-1].id == top and len(cached) <= limit:
-            return cached[-limit:]
-        if cached and cached[-1].id < top and top - cached[-1].id < limit:
-            last = cached[-1].id
-            fresh = [r for r in records.reports(env, limit=top - last) if r.id > last]
-            merged = (cached + fresh)[-limit:]
-        else:
-            merged = records.reports(env, limit=limit)
-        with self._lock:
-            self._lists[env] = merged
-            self._lists.move_to_end(env)
-            while len(self._lists) > self._KEEP:
-                self._lists.popitem(last=False)
-        return merged
-
-
-def _find_report(
-    records: BaseMonitoringRecords, report_id: str, newest: Sequence[MonitoringReport] = ()
-) -> MonitoringReport:
+def _find_report(records: BaseMonitoringRecords, report_id: str) -> MonitoringReport:
     if not report_id.isascii() or not report_id.isdigit() or len(report_id) > 18:
         raise ReportNotFoundError(
             f"No monitoring report {report_id[:40]!r}: report ids are whole numbers.",
@@ -276,24 +223,18 @@ def _find_report(
             report=report_id[:40],
         )
     wanted = int(report_id)
-    cached = next((r for r in newest if r.id == wanted), None)
-    if cached is not None:
-        return cached
-    head = records.reports(None, limit=1)
-    if not head or wanted < 1 or wanted > head[-1].id:
-        last = f"the newest is #{head[-1].id}" if head else "none is stored yet"
-        raise ReportNotFoundError(
-            f"No monitoring report #{wanted}: {last}.",
-            hint="Pick a report from /monitoring.",
-            report=wanted,
-        )
-    # Ids grow with each report, so #wanted is among the newest (newest - wanted + 1).
-    found = records.reports(None, limit=head[-1].id - wanted + 1)
-    for report in found:
-        if report.id == wanted:
-            return report
+    report = records.report(wanted)
+    if report is not None:
+        return report
+    newest = records.report_summaries(None, limit=1)
+    if not newest:
+        why = "none is stored yet"
+    elif 1 <= wanted < newest[-1].id:
+        why = f"it was removed (the newest is #{newest[-1].id})"
+    else:
+        why = f"the newest is #{newest[-1].id}"
     raise ReportNotFoundError(
-        f"No monitoring report #{wanted}: it was removed.",
+        f"No monitoring report #{wanted}: {why}.",
         hint="Pick a report from /monitoring.",
         report=wanted,
     )
@@ -301,7 +242,6 @@ def _find_report(
 
 def add_pages(ui: UI) -> None:
     """Add the monitoring pages to ``ui``."""
-    newest_reports = _NewestReports()
 
     @ui.page("/monitoring", name="monitoring.index")
     def monitoring(page: PageRequest) -> Response:
@@ -312,9 +252,7 @@ def add_pages(ui: UI) -> None:
         if model is not None:
             model = validate_name(model, kind="model")
         records = page.ws.records(BaseMonitoringRecords, SqlMonitoringRecords)
-        reports = newest_reports.get(records, env, MAX_REPORTS)
-        if model is not None:
-            reports = [r for r in reports if r.model == model]
+        reports = records.report_summaries(env, model=model, limit=MAX_REPORTS)
         alerts = [
             a
             for a in records.open_alerts()
@@ -335,9 +273,7 @@ def add_pages(ui: UI) -> None:
             models=sorted({r.model for r in reports}),
             heatmap=heatmap(reports),
             performance=_performance_figure(reports),
-            has_performance=any(
-                isinstance(r.performance.get("value"), int | float) for r in reports
-            ),
+            has_performance=any(r.performance.value is not None for r in reports),
             alerts=alerts,
             limit=MAX_REPORTS,
         )
@@ -345,7 +281,7 @@ def add_pages(ui: UI) -> None:
     @ui.page("/monitoring/reports/{report_id}", name="monitoring.report")
     def report_page(page: PageRequest, report_id: str) -> Response:
         records = page.ws.records(BaseMonitoringRecords, SqlMonitoringRecords)
-        report = _find_report(records, report_id, newest_reports.get(records, None, MAX_REPORTS))
+        report = _find_report(records, report_id)
         features: dict[str, Any] = dict(report.drift.get("features", {}))
         quality: dict[str, Any] = dict(report.quality.get("columns", {}))
         names = sorted(set(features) | set(quality))

@@ -12,6 +12,7 @@ import pytest
 from markupsafe import escape
 
 from conveyor.monitoring import BaseMonitoringRecords, MonitoringReport, SqlMonitoringRecords
+from conveyor.testing.records._monitoring import report_fields
 from conveyor.workspace import Workspace, init_project
 from ui_support import demo_folder, local_ui
 
@@ -107,6 +108,10 @@ def test_filters_by_environment_and_model(demo: Workspace) -> None:
     with local_ui(demo) as client:
         same = client.get("/monitoring", params={"env": env, "model": model}).text
         assert f'id="report-{reports[-1].id}"' in same
+        shown = [int(n) for n in re.findall(r'<tr id="report-(\d+)"', same)]
+        assert shown == [
+            r.id for r in reversed(reports) if (r.environment, r.model) == (env, model)
+        ]
         other = client.get("/monitoring", params={"env": "staging-nowhere"})
         assert other.status_code == 200
         assert 'id="report-' not in other.text
@@ -162,6 +167,52 @@ def test_bad_parameters_answer_error_pages(demo: Workspace) -> None:
         feature = client.get(f"/monitoring/reports/{newest.id}", params={"feature": "<b>x"})
         assert feature.status_code == 404
         assert "&lt;b&gt;x" in feature.text
+
+
+def test_new_reports_show_at_once_and_any_report_opens_by_id(tmp_path: Path) -> None:
+    """Nothing is kept between requests: a report stored after a view is on the next one."""
+    init_project(tmp_path / "fresh", name="fresh")
+    ws = Workspace.open(tmp_path / "fresh")
+    records = ws.records(BaseMonitoringRecords, SqlMonitoringRecords)
+    drift = {
+        "features": {
+            "<b>age</b>": {
+                "test": "ks",
+                "statistic": "p_value",
+                "score": 0.001,
+                "threshold": 0.01,
+                "drifted": True,
+                "overlay": {
+                    "edges": [0.0, 1.0],
+                    "reference": [0.0, 1.0, 0.0],
+                    "window": [0.5, 0.5, 0.0],
+                },
+            },
+        },
+        "drifted": ["<b>age</b>"],
+        "share": 1.0,
+        "dataset_drift": True,
+    }
+    first = records.add_report(ws.actor, **report_fields(drift=drift, message="<i>first</i>"))
+    with local_ui(ws) as client:
+        page = client.get("/monitoring").text
+        assert f'id="report-{first.id}"' in page
+        assert "&lt;i&gt;first&lt;/i&gt;" in page
+        assert "&lt;b&gt;age&lt;/b&gt;" in page
+        assert "<b>age</b>" not in page.split("<main>")[1].split("</main>")[0]
+        second = records.add_report(ws.actor, **report_fields(model="upsell", rows=7))
+        again = client.get("/monitoring").text
+        assert f'id="report-{second.id}"' in again
+        assert f'id="report-{first.id}"' in again
+        upsell = client.get("/monitoring", params={"model": "upsell"}).text
+        assert f'id="report-{second.id}"' in upsell
+        assert f'id="report-{first.id}"' not in upsell
+        old = client.get(f"/monitoring/reports/{first.id}")
+        assert old.status_code == 200
+        assert 'data-feature="&lt;b&gt;age&lt;/b&gt;"' in old.text
+        zero = client.get("/monitoring/reports/0")
+        assert zero.status_code == 404
+        assert f"the newest is #{second.id}" in zero.text
 
 
 def test_an_empty_workspace_renders(tmp_path: Path) -> None:

@@ -17,7 +17,12 @@ import pytest
 
 from conveyor.core import Actor
 from conveyor.monitoring._records_base import BaseMonitoringRecords
-from conveyor.monitoring._report import MonitoringReport
+from conveyor.monitoring._report import (
+    FeatureDriftSummary,
+    MonitoringReport,
+    PerformanceSummary,
+    ReportSummary,
+)
 from conveyor.store import AuditEvent
 
 AuditLog = Callable[[], list[AuditEvent]]
@@ -141,6 +146,119 @@ class MonitoringRecordsContract:
         found = records.first_report("production", "churn", 1)
         assert found == first
         assert records.first_report("production", "other", 1) is None
+
+    # -- summaries and single reports --------------------------------------------------
+
+    def test_a_summary_keeps_the_verdicts_and_metric_without_the_histograms(
+        self, records: BaseMonitoringRecords, actor: Actor
+    ) -> None:
+        drift = {
+            "features": {
+                "age": {
+                    "feature": "age",
+                    "test": "ks",
+                    "statistic": "p_value",
+                    "score": 0.1 / 3,
+                    "threshold": 0.01,
+                    "drifted": False,
+                    "details": {"ks_statistic": 0.2},
+                    "overlay": {"edges": [0.0, 1.0], "reference": [1.0], "window": [1.0]},
+                },
+                "plan": {"test": "psi", "statistic": "distance", "score": 7, "drifted": True},
+                "broken": "not a result",
+            },
+            "drifted": ["plan"],
+            "share": 0.5,
+            "dataset_drift": True,
+            "prediction": {"profile": {"counts": [1, 2, 3]}},
+        }
+        performance = {
+            "metric": "accuracy",
+            "value": 0.87,
+            "ci": [0.81, 0.92],
+            "labels": 120,
+            "reference": 0.91,
+            "series": [{"value": 0.8, "labels": 60}],
+        }
+        stored = records.add_report(
+            actor, **report_fields(drift=drift, performance=performance, verdict="drift")
+        )
+        (summary,) = records.report_summaries()
+        assert isinstance(summary, ReportSummary)
+        for name in (
+            "id",
+            "environment",
+            "model",
+            "version",
+            "revision",
+            "window_start",
+            "window_end",
+            "rows",
+            "labelled_rows",
+            "verdict",
+            "message",
+            "created_at",
+            "actor",
+        ):
+            assert getattr(summary, name) == getattr(stored, name), name
+        assert summary.ref == "churn@1"
+        assert summary.features == {
+            "age": FeatureDriftSummary("ks", "p_value", 0.1 / 3, 0.01, False),
+            "plan": FeatureDriftSummary("psi", "distance", 7.0, None, True),
+        }
+        assert (summary.drifted, summary.share, summary.dataset_drift) == (("plan",), 0.5, True)
+        assert summary.performance == PerformanceSummary("accuracy", 0.87, (0.81, 0.92), 120, 0.91)
+        assert summary == ReportSummary.of(stored)
+
+    def test_a_report_with_no_drift_or_metric_has_an_empty_summary(
+        self, records: BaseMonitoringRecords, actor: Actor
+    ) -> None:
+        fields = report_fields(drift={}, performance={}, rows=0, verdict="insufficient")
+        stored = records.add_report(actor, **fields)
+        (summary,) = records.report_summaries("production")
+        assert summary.features == {}
+        assert (summary.drifted, summary.share, summary.dataset_drift) == ((), None, None)
+        assert summary.performance == PerformanceSummary()
+        assert summary == ReportSummary.of(stored)
+
+    def test_summaries_are_the_newest_matching_reports_oldest_first(
+        self, records: BaseMonitoringRecords, actor: Actor
+    ) -> None:
+        made = [
+            records.add_report(actor, **report_fields(environment=env, model=model, rows=n))
+            for n, (env, model) in enumerate(
+                [
+                    ("production", "churn"),
+                    ("staging", "churn"),
+                    ("production", "upsell"),
+                    ("production", "churn"),
+                    ("staging", "upsell"),
+                ]
+            )
+        ]
+        ids = [r.id for r in made]
+        assert [s.id for s in records.report_summaries()] == ids
+        assert [s.id for s in records.report_summaries(limit=2)] == ids[-2:]
+        assert records.report_summaries(limit=0) == []
+        assert [s.id for s in records.report_summaries("production")] == [ids[0], ids[2], ids[3]]
+        assert [s.id for s in records.report_summaries(model="upsell")] == [ids[2], ids[4]]
+        assert [s.id for s in records.report_summaries("production", model="churn", limit=1)] == [
+            ids[3]
+        ]
+        assert records.report_summaries("canary") == []
+        assert records.report_summaries(model="other") == []
+        assert records.report_summaries() == [ReportSummary.of(r) for r in made]
+
+    def test_one_report_is_found_by_its_id(
+        self, records: BaseMonitoringRecords, actor: Actor
+    ) -> None:
+        first = records.add_report(actor, **report_fields(rows=1))
+        second = records.add_report(actor, **report_fields(environment="staging", rows=2))
+        assert records.report(first.id) == first
+        assert records.report(second.id) == second
+        assert records.report(second.id + 1) is None
+        assert records.report(0) is None
+        assert records.report(-1) is None
 
     # -- alert incidents --------------------------------------------------------------
 
