@@ -71,6 +71,25 @@ class BaseDeploymentRecords(abc.ABC):
         """
 
     @abc.abstractmethod
+    def history_page(
+        self, environment: str, *, offset: int = 0, limit: int = 20, newest_first: bool = True
+    ) -> tuple[list[Transition], int]:
+        """Return one page of the transitions of ``environment`` and how many it has.
+
+        Args:
+            environment: The environment.
+            offset: How many transitions to skip, counted in the page's order (0 or less:
+                none).
+            limit: How many transitions to return at most (0 or less: none).
+            newest_first: Order by revision from the newest (``True``) or from revision 1.
+
+        Returns:
+            ``(transitions, total)``: the page's transitions in the order asked for, as
+            :meth:`history` returns them, and the number of transitions of the
+            environment (its newest revision; 0 when it was never deployed).
+        """
+
+    @abc.abstractmethod
     def record_transition(
         self,
         actor: Actor,

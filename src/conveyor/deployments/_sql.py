@@ -78,6 +78,27 @@ class SqlDeploymentRecords(BaseDeploymentRecords):
             )
             return [_transition_from_row(row) for row in rows]
 
+    def history_page(
+        self, environment: str, *, offset: int = 0, limit: int = 20, newest_first: bool = True
+    ) -> tuple[list[Transition], int]:
+        of_env = DeploymentTransitionRow.environment == environment
+        order = DeploymentTransitionRow.revision
+        with self.store.read() as session:
+            total = session.scalar(
+                select(func.count()).select_from(DeploymentTransitionRow).where(of_env)
+            )
+            total = total or 0
+            if limit <= 0 or offset >= total:
+                return [], total
+            rows = session.scalars(
+                select(DeploymentTransitionRow)
+                .where(of_env)
+                .order_by(order.desc() if newest_first else order)
+                .offset(max(offset, 0))
+                .limit(limit)
+            )
+            return [_transition_from_row(row) for row in rows], total
+
     def record_transition(
         self,
         actor: Actor,

@@ -1,10 +1,12 @@
 """The deployments pages of the web UI.
 
 ``/deployments`` shows every environment (configured or recorded) with its live split;
-``/deployments/{env}`` its revision history, the canary analysis of a rollout over its
-recorded steps, and the actions (promote, rollback, pause, resume, approve) the viewer may
-take in the current state. Actions run through the rollout controller as the signed-in
-viewer, with the same permission rules as the API's deployment actions.
+``/deployments/{env}`` its revision history (one page of it, read as a page), the canary
+analysis of a rollout over its recorded steps (found among the transitions around the
+newest or the selected revision), and the actions (promote, rollback, pause, resume,
+approve) the viewer may take in the current state. Actions run through the rollout
+controller as the signed-in viewer, with the same permission rules as the API's deployment
+actions.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from conveyor.config import EnvironmentConfig
 from conveyor.core import validate_name
 from conveyor.deployments import (
     IN_PROGRESS_STATES,
+    BaseDeploymentRecords,
     ConcurrentDeploymentError,
     Deployment,
     Transition,
@@ -49,6 +52,9 @@ _DECISIONS = {
     "pause": "hold",
 }
 _HISTORY_PAGE = 20
+#: Transitions read to find rollouts: the newest ones, or as many around a selected
+#: revision (half before it). A rollout longer than half of this shows its part in reach.
+_ROLLOUT_WINDOW = 60
 
 
 @dataclass(frozen=True)
@@ -268,6 +274,17 @@ def _requests_figure(steps: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _around(records: BaseDeploymentRecords, env: str, revision: int) -> list[Transition]:
+    """The transitions in which to look for rollouts, oldest first: the newest
+    :data:`_ROLLOUT_WINDOW`, or as many around ``revision`` (when one is selected)."""
+    if not revision:
+        newest, _ = records.history_page(env, limit=_ROLLOUT_WINDOW)
+        return newest[::-1]
+    start = max(revision - 1 - _ROLLOUT_WINDOW // 2, 0)
+    window, _ = records.history_page(env, offset=start, limit=_ROLLOUT_WINDOW, newest_first=False)
+    return window
+
+
 def add_pages(ui: UI) -> None:
     """Add the deployments pages to ``ui``."""
 
@@ -303,21 +320,17 @@ def add_pages(ui: UI) -> None:
         current = ws.deployments.current(env)
         if current is None and cfg is None:
             Controller(ws).environment(env)  # raises EnvironmentNotFoundError (404)
-        history = ws.deployments.history(env)
+        records = ws.deployments.records
+        _, total = records.history_page(env, limit=0)
         revision = page.query_int("revision", 0, low=1, high=2**62)
-        if revision and revision > len(history):
+        if revision and revision > total:
             raise LookupError(
                 f"Environment {env!r} has no revision {revision}; "
-                + (
-                    f"its revisions are 1 to {len(history)}."
-                    if history
-                    else "it was never deployed."
-                )
+                + (f"its revisions are 1 to {total}." if total else "it was never deployed.")
             )
-        offset = page.query_int("offset", 0, low=0, high=max(len(history) - 1, 0))
-        newest_first = history[::-1]
-        shown = newest_first[offset : offset + _HISTORY_PAGE]
-        found = rollouts(history)
+        offset = page.query_int("offset", 0, low=0, high=max(total - 1, 0))
+        shown, total = records.history_page(env, offset=offset, limit=_HISTORY_PAGE)
+        found = rollouts(_around(records, env, revision))
         selected: Rollout | None = None
         if revision:
             selected = next((r for r in found if r.first <= revision <= r.last), None)
@@ -353,7 +366,7 @@ def add_pages(ui: UI) -> None:
             split=_split(current),
             progress=_progress(current),
             transitions=shown,
-            pager={"offset": offset, "limit": _HISTORY_PAGE, "total": len(history)},
+            pager={"offset": offset, "limit": _HISTORY_PAGE, "total": total},
             query={"revision": revision or None},
             revision=revision or None,
             selected=selected,

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from markupsafe import escape
 
+from conveyor.deployments import Variant
 from conveyor.rollout import Controller
 from conveyor.workspace import Workspace, init_project
 from server_support import control_plane
@@ -273,3 +274,70 @@ def test_an_empty_workspace_renders(tmp_path: Path) -> None:
             assert shown.status_code == 200
             assert "Never deployed" in shown.text
             assert 'id="action-' not in shown.text
+
+
+def _long_history(ws: Workspace, rollouts: int) -> None:
+    """``rollouts`` canary rollouts (deploy, advance, promote) after a first deployment."""
+    ws.deployments.transition(
+        ENV,
+        expected_revision=None,
+        action="deploy",
+        reason="first",
+        strategy="canary",
+        state="stable",
+        variants=(Variant("churn", 1, "champion", 100.0),),
+        steps=(10, 100),
+    )
+    revision = 1
+    for n in range(rollouts):
+        champion, challenger = (
+            Variant("churn", n + 1, "champion", 90.0),
+            Variant("churn", n + 2, "challenger", 10.0),
+        )
+        for action, state, details, changes in (
+            ("deploy", "progressing", {}, {"variants": (champion, challenger)}),
+            ("advance", "progressing", {"analysis": {"verdict": "pass", "step": n}}, {}),
+            (
+                "promote",
+                "promoted",
+                {"analysis": {"verdict": "pass", "step": n}},
+                {"variants": (Variant("churn", n + 2, "champion", 100.0),)},
+            ),
+        ):
+            ws.deployments.transition(
+                ENV,
+                expected_revision=revision,
+                action=action,
+                reason=f"{action} churn@{n + 2}",
+                details=details,
+                state=state,
+                **changes,
+            )
+            revision += 1
+
+
+def test_a_long_history_is_read_a_page_and_a_rollout_at_a_time(tmp_path: Path) -> None:
+    """Old revisions still find their rollout; pages count from the newest."""
+    init_project(tmp_path / "long", name="long")
+    ws = Workspace.open(tmp_path / "long")
+    _long_history(ws, 50)
+    history = ws.deployments.history(ENV)
+    assert len(history) == 151
+    with local_ui(ws) as client:
+        newest = client.get(f"/deployments/{ENV}").text
+        assert _timeline_revisions(newest) == list(range(151, 131, -1))
+        assert "Rollout of revisions 149\u2013151." in newest
+        last = client.get(f"/deployments/{ENV}?offset=140").text
+        assert _timeline_revisions(last) == list(range(11, 0, -1))
+        old = client.get(f"/deployments/{ENV}?revision=3").text
+        assert "Rollout of revisions 2\u20134, selected by revision 3." in old
+        steps = {s["revision"] for s in _figure(old, "analysis-chart")["steps"]}
+        assert steps == {3, 4}
+        middle = client.get(f"/deployments/{ENV}?revision=76").text
+        assert "Rollout of revisions 74\u201376, selected by revision 76." in middle
+        beyond = client.get(f"/deployments/{ENV}?revision=152")
+        assert beyond.status_code == 404
+        assert "its revisions are 1 to 151" in beyond.text
+        past = client.get(f"/deployments/{ENV}?offset=151")
+        assert past.status_code == 400
+        assert "from 0 to 150" in past.text

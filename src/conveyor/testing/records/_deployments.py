@@ -189,6 +189,38 @@ class DeploymentRecordsContract:
         )
         assert records.history("staging") == []
 
+    def test_a_page_of_history_is_a_slice_of_it_with_the_total(
+        self, records: BaseDeploymentRecords, actor: Actor
+    ) -> None:
+        """Pages count from the newest (or from revision 1) and know the whole length."""
+        assert records.history_page("production") == ([], 0)
+        _first(records, actor, "production")
+        _first(records, actor, "staging")
+        for revision in range(2, 8):
+            new = _canary(revision, 5.0 * revision)
+            change = transition_for(
+                new,
+                from_state="stable" if revision == 2 else "progressing",
+                action="advance",
+                details={"analysis": {"verdict": "pass", "step": revision}},
+            )
+            records.record_transition(actor, new, change, expected_revision=revision - 1)
+        history = records.history("production")
+        assert records.history_page("production") == (history[::-1], 7)
+        page, total = records.history_page("production", offset=2, limit=3)
+        assert ([t.revision for t in page], total) == ([5, 4, 3], 7)
+        assert page == history[2:5][::-1]
+        page, total = records.history_page("production", offset=5, limit=3, newest_first=False)
+        assert ([t.revision for t in page], total) == ([6, 7], 7)
+        assert page == history[5:]
+        assert records.history_page("production", offset=7) == ([], 7)
+        assert records.history_page("production", limit=0) == ([], 7)
+        assert records.history_page("staging", newest_first=False) == (
+            records.history("staging"),
+            1,
+        )
+        assert records.history_page("canary") == ([], 0)
+
     def test_a_past_revision_is_rebuilt_whole(
         self, records: BaseDeploymentRecords, actor: Actor
     ) -> None:
