@@ -5,6 +5,9 @@ as the first model); once it is the champion, a candidate trained on shuffled la
 rejected with exit code 4 and its failing checks named in the Markdown and JUnit reports;
 a corrupted dataset version fails schema validation naming the column; ``conveyor score``
 prints the ML Test Score rubric.
+
+``ci`` runs as the real ``conveyor`` process; the alias, the data check and the rubric
+call the CLI in this process (``cli_in_process.py``).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from cli_in_process import CliInProcess
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tabular"
 
@@ -42,6 +46,16 @@ def conveyor(cwd: Path, *args: str, expect: int = 0) -> str:
     return proc.stdout
 
 
+def in_process(run: CliInProcess, cwd: Path, *args: str, expect: int = 0) -> str:
+    """``conveyor ARGS`` in this process; its exit code asserted; its standard output."""
+    ran = run(cwd, *args)
+    assert ran.returncode == expect, (
+        f"conveyor {' '.join(args)} exited {ran.returncode}, expected {expect}:\n"
+        f"{ran.stdout}\n{ran.stderr}"
+    )
+    return ran.stdout
+
+
 def failed_cases(junit: Path) -> set[str]:
     root = ET.parse(junit).getroot()
     return {
@@ -62,7 +76,9 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.slow
-def test_ci_promotes_a_good_candidate_and_rejects_a_degraded_one(project: Path) -> None:
+def test_ci_promotes_a_good_candidate_and_rejects_a_degraded_one(
+    project: Path, conveyor_in_process: CliInProcess
+) -> None:
     good = json.loads(conveyor(project, "ci", "--report-dir", "good", "--json"))
     assert good["exit_code"] == 0
     assert good["decision"]["decision"] == "PROMOTE"
@@ -76,7 +92,7 @@ def test_ci_promotes_a_good_candidate_and_rejects_a_degraded_one(project: Path) 
     ]
     assert (reports / "report.md").read_text().startswith("**Gate: PROMOTE**")
     assert failed_cases(reports / "junit.xml") == set()
-    conveyor(project, "models", "alias", good["model"], "champion")
+    in_process(conveyor_in_process, project, "models", "alias", good["model"], "champion")
 
     out = conveyor(project, "ci", "--report-dir", "bad", "-p", "shuffle_labels=true", expect=4)
     assert "Gate: REJECT" in out
@@ -91,23 +107,26 @@ def test_ci_promotes_a_good_candidate_and_rejects_a_degraded_one(project: Path) 
 
 @pytest.mark.slow
 def test_schema_check_names_the_corrupted_column_and_score_prints_the_rubric(
-    project: Path,
+    project: Path, conveyor_in_process: CliInProcess
 ) -> None:
+    def cli(cwd: Path, *args: str, expect: int = 0) -> str:
+        return in_process(conveyor_in_process, cwd, *args, expect=expect)
+
     if not (project / "good").exists():  # the schema baseline is stored by the first ci run
         conveyor(project, "ci", "--report-dir", "good", "--no-integration")
     frame = pd.read_csv(project / "data" / "cancer.csv")
     frame["mean radius"] = -frame["mean radius"]
     frame.to_csv(project / "data" / "cancer_corrupt.csv", index=False)
-    conveyor(project, "data", "add", "cancer", "data/cancer_corrupt.csv")
-    out = conveyor(project, "check", "--data", "cancer@2", "--report-dir", "data", expect=4)
+    cli(project, "data", "add", "cancer", "data/cancer_corrupt.csv")
+    out = cli(project, "check", "--data", "cancer@2", "--report-dir", "data", expect=4)
     assert "mean radius" in out
     assert "mean radius" in (project / "data" / "report.md").read_text()
     assert "schema" in failed_cases(project / "data" / "junit.xml")
 
-    rubric = conveyor(project, "score")
+    rubric = cli(project, "score")
     for title in ("Data", "Model development", "Infrastructure", "Monitoring"):
         assert title in rubric
     assert "ML Test Score:" in rubric
-    score = json.loads(conveyor(project, "score", "--json"))
+    score = json.loads(cli(project, "score", "--json"))
     assert len(score["points"]) == 28
     assert score["final"] == min(score["sections"].values())

@@ -1,4 +1,8 @@
-"""End to end: pipeline runs carry their steps' metrics through `runs list|show|compare`."""
+"""End to end: pipeline runs carry their steps' metrics through `runs list|show|compare`.
+
+The pipelines run in the real ``conveyor`` process; the reads call the CLI in this
+process (``cli_in_process.py``).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from cli_in_process import CliInProcess, Ran
 
 PIPELINE = """
 from __future__ import annotations
@@ -76,8 +81,13 @@ def make_project(tmp_path: Path) -> Path:
 
 @pytest.mark.slow
 def test_compare_of_two_pipeline_runs_shows_and_plots_their_step_metrics(
-    tmp_path: Path,
+    tmp_path: Path, conveyor_in_process: CliInProcess
 ) -> None:
+    def read(cwd: Path, *args: str) -> Ran:
+        ran = conveyor_in_process(cwd, *args)
+        assert ran.returncode == 0, f"conveyor {' '.join(args)} failed:\n{ran.stderr}"
+        return ran
+
     project = make_project(tmp_path)
     ids = []
     for c in ("0.001", "10"):
@@ -86,11 +96,11 @@ def test_compare_of_two_pipeline_runs_shows_and_plots_their_step_metrics(
         )
         ids.append(done["run_id"])
 
-    listed = json.loads(conveyor(project, "runs", "list", "--json").stdout)
+    listed = json.loads(read(project, "runs", "list", "--json").stdout)
     assert [r["id"] for r in listed] == ids[::-1]
     assert sorted(listed[0]["metrics"]) == ["evaluate.accuracy", "f1", "train.accuracy"]
 
-    shown = json.loads(conveyor(project, "runs", "show", ids[0][:8], "--json").stdout)
+    shown = json.loads(read(project, "runs", "show", ids[0][:8], "--json").stdout)
     assert shown["metric_sources"] == {
         "evaluate.accuracy": "evaluate",
         "f1": "evaluate",
@@ -99,7 +109,7 @@ def test_compare_of_two_pipeline_runs_shows_and_plots_their_step_metrics(
 
     plot = project / "compare.html"
     compared = json.loads(
-        conveyor(project, "runs", "compare", ids[0], ids[1], "--plot", str(plot), "--json").stdout
+        read(project, "runs", "compare", ids[0], ids[1], "--plot", str(plot), "--json").stdout
     )
     rows = compared["metrics"]
     assert sorted(rows) == ["evaluate.accuracy", "f1", "train.accuracy"]
@@ -111,6 +121,6 @@ def test_compare_of_two_pipeline_runs_shows_and_plots_their_step_metrics(
     for run_id in ids:
         assert f'"name":"{run_id[:8]} evaluate.accuracy"' in html
 
-    table = conveyor(project, "runs", "compare", ids[0], ids[1]).stdout
+    table = read(project, "runs", "compare", ids[0], ids[1]).stdout
     assert "evaluate.accuracy" in table
     assert "History of f1" in table
