@@ -5,6 +5,10 @@ controller and router on accelerated time): a good v2 is promoted, a bad v3 (tra
 shuffled labels) is rolled back on its own; a rejected version is refused without a
 recorded reason; blue-green, A/B and shadow rollouts; `rollback` restores the previous
 stable state in one command; the history shows every transition with its reason.
+
+Training, the first deploy and the rehearsals run the real ``conveyor`` process; the
+status reads and the staging transitions call the CLI in this process
+(``cli_in_process.py``).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from cli_in_process import CliInProcess
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tabular"
 MODEL = "cancer-classifier"
@@ -39,8 +44,15 @@ def conveyor(cwd: Path, *args: str, code: int = 0) -> str:
     return proc.stdout + proc.stderr
 
 
-def status(project: Path, env: str) -> dict[str, object]:
-    shown = json.loads(conveyor(project, "deployments", "status", "--env", env, "--json"))
+def in_process(run: CliInProcess, cwd: Path, *args: str, code: int = 0) -> str:
+    """``conveyor ARGS`` in this process as the release manager; exit code asserted."""
+    ran = run(cwd, *args, CONVEYOR_ACTOR="release-manager")
+    assert ran.returncode == code, f"conveyor {' '.join(args)}:\n{ran.stdout}\n{ran.stderr}"
+    return ran.stdout + ran.stderr
+
+
+def status(run: CliInProcess, project: Path, env: str) -> dict[str, object]:
+    shown = json.loads(run(project, "deployments", "status", "--env", env, "--json").stdout)
     state = shown[env]
     assert isinstance(state, dict)
     return state
@@ -70,9 +82,9 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.slow
-def test_replace_then_rehearsed_canaries(project: Path) -> None:
+def test_replace_then_rehearsed_canaries(project: Path, conveyor_in_process: CliInProcess) -> None:
     conveyor(project, "deploy", f"{MODEL}@1", "--env", "production")
-    assert live(status(project, "production")) == {"champion@1": 100.0}
+    assert live(status(conveyor_in_process, project, "production")) == {"champion@1": 100.0}
 
     good = json.loads(
         conveyor(project, "simulate", "--env", "production", "--traffic", "traffic.csv",
@@ -93,42 +105,51 @@ def test_replace_then_rehearsed_canaries(project: Path) -> None:
                        "--challenger", f"{MODEL}@3")  # fmt: skip
     assert "rolled_back" in printed or "rolled back" in printed
     # A simulation deploys nothing.
-    assert live(status(project, "production")) == {"champion@1": 100.0}
+    assert live(status(conveyor_in_process, project, "production")) == {"champion@1": 100.0}
 
 
 @pytest.mark.slow
-def test_rejected_version_needs_a_recorded_reason(project: Path) -> None:
-    refused = conveyor(project, "deploy", f"{MODEL}@3", "--env", "staging", code=1)
+def test_rejected_version_needs_a_recorded_reason(
+    project: Path, conveyor_in_process: CliInProcess
+) -> None:
+    refused = in_process(
+        conveyor_in_process, project, "deploy", f"{MODEL}@3", "--env", "staging", code=1
+    )
     assert "gate rejected" in refused
     assert "--force-reason" in refused
 
 
 @pytest.mark.slow
-def test_blue_green_ab_shadow_and_one_command_rollback(project: Path) -> None:
-    conveyor(project, "deploy", f"{MODEL}@1", "--env", "staging")
-    conveyor(project, "deploy", f"{MODEL}@2", "--env", "staging", "--strategy", "blue-green")
-    switched = live(status(project, "staging"))
+def test_blue_green_ab_shadow_and_one_command_rollback(
+    project: Path, conveyor_in_process: CliInProcess
+) -> None:
+    def cli(cwd: Path, *args: str) -> str:
+        return in_process(conveyor_in_process, cwd, *args)
+
+    cli(project, "deploy", f"{MODEL}@1", "--env", "staging")
+    cli(project, "deploy", f"{MODEL}@2", "--env", "staging", "--strategy", "blue-green")
+    switched = live(status(conveyor_in_process, project, "staging"))
     assert [w for role, w in switched.items() if role.endswith("@2")] == [100.0]
     assert [w for role, w in switched.items() if role.endswith("@1")] == [0.0]  # kept warm
 
-    conveyor(project, "rollback", "--env", "staging")
-    back = live(status(project, "staging"))
+    cli(project, "rollback", "--env", "staging")
+    back = live(status(conveyor_in_process, project, "staging"))
     assert [w for role, w in back.items() if role.endswith("@1")] == [100.0]
 
-    conveyor(project, "deploy", f"{MODEL}@2", "--env", "staging", "--strategy", "ab")
-    split = live(status(project, "staging"))
+    cli(project, "deploy", f"{MODEL}@2", "--env", "staging", "--strategy", "ab")
+    split = live(status(conveyor_in_process, project, "staging"))
     assert sorted(split.values()) == [50.0, 50.0]
-    conveyor(project, "promote", "--env", "staging")
-    assert list(live(status(project, "staging")).values()).count(100.0) == 1
+    cli(project, "promote", "--env", "staging")
+    assert list(live(status(conveyor_in_process, project, "staging")).values()).count(100.0) == 1
 
-    conveyor(project, "deploy", f"{MODEL}@3", "--env", "staging", "--strategy", "shadow",
-             "--force-reason", "watch the rejected model on live traffic")  # fmt: skip
-    shadowed = status(project, "staging")
+    cli(project, "deploy", f"{MODEL}@3", "--env", "staging", "--strategy", "shadow",
+        "--force-reason", "watch the rejected model on live traffic")  # fmt: skip
+    shadowed = status(conveyor_in_process, project, "staging")
     roles = {v["role"]: v["weight"] for v in shadowed["variants"]}  # type: ignore[union-attr]
     assert roles.get("shadow") == 0.0
-    conveyor(project, "rollback", "--env", "staging")
+    cli(project, "rollback", "--env", "staging")
 
-    history = json.loads(conveyor(project, "deployments", "history", "--env", "staging", "--json"))
+    history = json.loads(cli(project, "deployments", "history", "--env", "staging", "--json"))
     entries = history["staging"] if isinstance(history, dict) else history
     actions = [t["action"] for t in entries]
     assert actions.count("rollback") == 2

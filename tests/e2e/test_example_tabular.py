@@ -4,6 +4,9 @@ Runs the breast-cancer training pipeline from the CLI, shows a second run is ful
 that editing one step re-runs exactly it and what depends on it, that tuning recorded its
 trials, that ``repro`` reproduces the metrics, that the Ray executor produces identical
 artifacts, and that the Kubeflow export compiles.
+
+Pipelines run in the real ``conveyor`` process; reading runs back and the export call the
+CLI in this process (``cli_in_process.py``).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from cli_in_process import CliInProcess
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tabular"
 
@@ -37,6 +41,13 @@ def conveyor(cwd: Path, *args: str, timeout: float = 300) -> str:
     return proc.stdout
 
 
+def read_json(run: CliInProcess, cwd: Path, *args: str) -> object:
+    """``conveyor ARGS --json`` in this process; exit 0 asserted; its output parsed."""
+    ran = run(cwd, *args, "--json")
+    assert ran.returncode == 0, f"conveyor {' '.join(args)} failed:\n{ran.stdout}\n{ran.stderr}"
+    return json.loads(ran.stdout)
+
+
 def statuses(run: dict[str, object]) -> dict[str, str]:
     steps = run["steps"]
     assert isinstance(steps, list)
@@ -54,7 +65,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.slow
-def test_run_cache_code_change_repro(project: Path) -> None:
+def test_run_cache_code_change_repro(project: Path, conveyor_in_process: CliInProcess) -> None:
     first = json.loads(conveyor(project, "run", "pipelines:training", "-p", "n_trials=4", "--json"))
     assert first["status"] == "completed"
     assert set(statuses(first).values()) == {"completed"}
@@ -63,11 +74,14 @@ def test_run_cache_code_change_repro(project: Path) -> None:
     second = conveyor(project, "run", "pipelines:training", "-p", "n_trials=4")
     assert "fully cached" in second
 
-    shown = json.loads(conveyor(project, "runs", "show", first["run_id"], "--json"))
+    shown = read_json(conveyor_in_process, project, "runs", "show", first["run_id"])
+    assert isinstance(shown, dict)
     assert shown["run"]["params"]["n_trials"] == 4
     tune_step = next(s for s in first["steps"] if s["name"] == "tune_model")
-    tune_runs = json.loads(conveyor(project, "runs", "list", "--kind", "tune", "--json"))
-    trials = json.loads(conveyor(project, "runs", "list", "--kind", "trial", "--json"))
+    tune_runs = read_json(conveyor_in_process, project, "runs", "list", "--kind", "tune")
+    trials = read_json(conveyor_in_process, project, "runs", "list", "--kind", "trial")
+    assert isinstance(tune_runs, list)
+    assert isinstance(trials, list)
     assert any(r["parent_id"] == tune_step["run_id"] for r in tune_runs)
     assert len([t for t in trials if t["status"] == "completed"]) >= 4
 
@@ -125,9 +139,12 @@ def test_ray_executor_produces_identical_artifacts(project: Path) -> None:
             assert step["outputs"] == by_step[step["name"]]
 
 
-def test_kfp_export_compiles_every_step(project: Path, tmp_path: Path) -> None:
+def test_kfp_export_compiles_every_step(
+    project: Path, tmp_path: Path, conveyor_in_process: CliInProcess
+) -> None:
     out = tmp_path / "training.yaml"
-    conveyor(project, "export", "kfp", "pipelines:training", "-o", str(out))
+    exported = conveyor_in_process(project, "export", "kfp", "pipelines:training", "-o", str(out))
+    assert exported.returncode == 0, exported.stdout + exported.stderr
     spec = yaml.safe_load(out.read_text())
     tasks = spec["root"]["dag"]["tasks"]
     assert {"load-dataset", "split", "tune-model", "train", "evaluate"} <= set(tasks)
