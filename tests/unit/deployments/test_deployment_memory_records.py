@@ -51,6 +51,14 @@ class MemoryDeploymentRecords(BaseDeploymentRecords):
     def history(self, environment: str) -> list[Transition]:
         return [transition for transition, _ in self._history.get(environment, [])]
 
+    def history_page(
+        self, environment: str, *, offset: int = 0, limit: int = 20, newest_first: bool = True
+    ) -> tuple[list[Transition], int]:
+        history = self.history(environment)
+        ordered = history[::-1] if newest_first else history
+        start = max(offset, 0)
+        return ordered[start : start + max(limit, 0)], len(history)
+
     def record_transition(
         self,
         actor: Actor,

@@ -14,7 +14,7 @@ from typing import Any
 
 from conveyor.core import Actor, utcnow
 from conveyor.monitoring._records_base import BaseMonitoringRecords
-from conveyor.monitoring._report import Alert, MonitoringReport
+from conveyor.monitoring._report import Alert, MonitoringReport, ReportSummary
 
 
 class MemoryMonitoringRecords(BaseMonitoringRecords):
@@ -77,6 +77,20 @@ class MemoryMonitoringRecords(BaseMonitoringRecords):
     def reports(self, environment: str | None = None, *, limit: int = 50) -> list[MonitoringReport]:
         found = [r for r in self._reports if environment in (None, r.environment)]
         return found[len(found) - limit :] if limit > 0 else []
+
+    def report_summaries(
+        self, environment: str | None = None, *, model: str | None = None, limit: int = 200
+    ) -> list[ReportSummary]:
+        found = [
+            r
+            for r in self._reports
+            if environment in (None, r.environment) and model in (None, r.model)
+        ]
+        kept = found[len(found) - limit :] if limit > 0 else []
+        return [ReportSummary.of(r) for r in kept]
+
+    def report(self, report_id: int) -> MonitoringReport | None:
+        return next((r for r in self._reports if r.id == report_id), None)
 
     def first_report(self, environment: str, model: str, version: int) -> MonitoringReport | None:
         wanted = (environment, model, version)
