@@ -32,7 +32,7 @@ __all__ = ["add_pages", "model_ref"]
 
 #: Versions shown per page of a model.
 PAGE_SIZE = 50
-#: How many of the newest monitoring reports a version page looks through.
+#: How many of the model's newest monitoring reports a version page looks through.
 REPORTS_SCANNED = 200
 #: Gate decisions (audit events) the models list looks through for each model's newest.
 DECISIONS_SCANNED = 5000
@@ -359,8 +359,8 @@ def _reports(ws: Workspace, v: ModelVersion) -> dict[str, dict[str, Any]]:
     """Environment -> the count and newest verdicts of the version's monitoring reports."""
     records = ws.records(BaseMonitoringRecords, SqlMonitoringRecords)
     out: dict[str, dict[str, Any]] = {}
-    for report in reversed(records.reports(None, limit=REPORTS_SCANNED)):
-        if report.model != v.name or report.version != v.version:
+    for report in reversed(records.report_summaries(None, model=v.name, limit=REPORTS_SCANNED)):
+        if report.version != v.version:
             continue
         entry = out.setdefault(report.environment, {"count": 0, "newest": []})
         entry["count"] += 1

@@ -32,7 +32,7 @@ def add_pages(ui: UI) -> None:
         environments = []
         for env in sorted(set(configured) | set(recorded)):
             cfg = configured.get(env)
-            reports = monitoring.reports(env, limit=1)
+            reports = monitoring.report_summaries(env, limit=1)
             environments.append(
                 {
                     "name": env,
