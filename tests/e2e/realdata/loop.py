@@ -24,7 +24,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from realdata.projects import RealProject, cli_env, conveyor, conveyor_json, write_project
+from realdata.projects import (
+    RealProject,
+    cli_env,
+    conveyor,
+    conveyor_json,
+    read,
+    read_json,
+    write_project,
+)
 
 
 def build(root: Path, project: RealProject) -> Path:
@@ -47,7 +55,7 @@ def build(root: Path, project: RealProject) -> Path:
 
 
 def show(root: Path, ref: str) -> dict[str, Any]:
-    shown = conveyor_json(root, "models", "show", ref, "--json")
+    shown = read_json(root, "models", "show", ref, "--json")
     assert isinstance(shown, dict)
     return shown
 
@@ -67,7 +75,7 @@ def check_champion_per_environment(root: Path, project: RealProject) -> None:
     # staging now serves v2.
     assert decision(root, "reports/v2")["champion_ref"] == f"{model}@1"
     assert decision(root, "reports/v3")["champion_ref"] == f"{model}@1"
-    history = conveyor(root, "models", "history", model)
+    history = read(root, "models", "history", model)
     assert "staging" in history
     assert "production" in history
 
@@ -77,7 +85,7 @@ def check_versions_carry_metrics(root: Path, project: RealProject) -> None:
     for version in (1, 2):
         metrics = show(root, f"{project.model}@{version}")["metrics"]
         assert project.metric in json.dumps(metrics), metrics
-    card = conveyor(root, "models", "card", f"{project.model}@2")
+    card = read(root, "models", "card", f"{project.model}@2")
     assert "No metrics were recorded" not in card
     assert project.metric in card
 
@@ -202,7 +210,7 @@ def check_retraining_without_new_data_is_skipped(root: Path, project: RealProjec
 
 
 def versions(root: Path, project: RealProject) -> int:
-    listed = conveyor_json(root, "models", "list", "--json")
+    listed = read_json(root, "models", "list", "--json")
     return int(next(m["versions"] for m in listed if m["name"] == project.model))
 
 

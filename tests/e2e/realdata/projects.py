@@ -9,11 +9,14 @@ breast cancer from scikit-learn.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -295,3 +298,47 @@ def run(
             f"conveyor {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
         )
     return proc
+
+
+@contextlib.contextmanager
+def _as_the_cli(cwd: Path) -> Iterator[None]:
+    """This process with the CLI's environment (:func:`cli_env`) and working folder."""
+    saved, here = dict(os.environ), Path.cwd()
+    os.environ.clear()
+    os.environ.update(cli_env())
+    os.chdir(cwd)
+    try:
+        yield
+    finally:
+        os.chdir(here)
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _main(cwd: Path, *args: str) -> tuple[str, str]:
+    from conveyor.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with _as_the_cli(cwd), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(args))
+    assert code == 0, (
+        f"conveyor {' '.join(args)} exited {code}:\n{out.getvalue()}\n{err.getvalue()}"
+    )
+    return out.getvalue(), err.getvalue()
+
+
+def read(cwd: Path, *args: str) -> str:
+    """A read-only command (``models show|list|history|card``) run by the CLI's ``main``
+    in this process, as :func:`conveyor` runs it in a child; exit 0 asserted; both streams.
+
+    Starting the interpreter and importing conveyor costs a child one to two seconds,
+    the most of a read; the commands that change the project run as real processes.
+    """
+    out, err = _main(cwd, *args)
+    return out + err
+
+
+def read_json(cwd: Path, *args: str) -> Any:
+    """:func:`read` of a ``--json`` command, parsed from its standard output."""
+    out, _ = _main(cwd, *args)
+    return json.loads(out)
