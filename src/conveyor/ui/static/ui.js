@@ -1,9 +1,8 @@
-// conveyor web UI: draws the charts a page carries as JSON (plotly.js, from the installed
-// plotly package), and nothing else.
+// conveyor web UI: draws the charts a page carries as JSON with plotly.js (from the
+// installed plotly package), loading plotly.js only on pages that have a chart.
 "use strict";
 (function () {
   function draw() {
-    if (typeof Plotly === "undefined") { return; }
     document.querySelectorAll("[data-figure]").forEach(function (el) {
       var source = document.getElementById(el.getAttribute("data-figure"));
       if (!source) { return; }
@@ -13,9 +12,17 @@
       el.setAttribute("data-drawn", "true");
     });
   }
+  function start() {
+    if (!document.querySelector("[data-figure]")) { return; }
+    if (typeof Plotly !== "undefined") { draw(); return; }
+    var script = document.createElement("script");
+    script.src = "/static/plotly.min.js";
+    script.onload = draw;
+    document.head.appendChild(script);
+  }
   if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", draw);
+    document.addEventListener("DOMContentLoaded", start);
   } else {
-    draw();
+    start();
   }
 })();
