@@ -272,6 +272,8 @@ def run_details(page: PageRequest, run: Run) -> dict[str, Any]:
         "children": others,
         "trials": trials,
         "trial_objective": {t.id: trial_metrics.get(t.id, {}).get("objective") for t in trials},
+        "trials_figure": trials_figure(trials, trial_metrics) if len(trials) >= 2 else None,
+        "parallel": parallel_figure(trials, trial_metrics) if len(trials) >= 2 else None,
         "trial_params": sorted({key for t in trials for key in t.params}),
         "datasets": records.datasets(run.id),
         "outputs": runs.outputs(run.id),
@@ -447,6 +449,38 @@ def _study_trials(records: BaseRunRecords, runs: Sequence[Run]) -> list[Run]:
     if all(run.kind == "trial" for run in runs) and len(parents) == 1:
         return list(runs)
     return []
+
+
+def trials_figure(
+    trials: Sequence[Run], latest: Mapping[str, Mapping[str, MetricPoint]]
+) -> dict[str, Any]:
+    """A plotly chart of a study's objective per trial, in the order the trials ran."""
+    ordered = sorted(trials, key=lambda t: (t.started_at, t.id))
+    x: list[int] = []
+    y: list[float | None] = []
+    labels: list[str] = []
+    for number, trial in enumerate(ordered):
+        point = latest.get(trial.id, {}).get("objective")
+        x.append(number)
+        y.append(point.value if point is not None and math.isfinite(point.value) else None)
+        labels.append(f"{trial.name} ({trial.status})")
+    return {
+        "data": [
+            {
+                "type": "scatter",
+                "mode": "markers+lines",
+                "name": "objective",
+                "x": x,
+                "y": y,
+                "text": labels,
+            }
+        ],
+        "layout": {
+            "title": {"text": "Objective per trial"},
+            "xaxis": {"title": {"text": "trial"}},
+            "yaxis": {"title": {"text": "objective"}},
+        },
+    }
 
 
 def parallel_figure(

@@ -171,6 +171,12 @@ def test_study_page_lists_trials_with_params_and_objective(demo: Workspace) -> N
         objective = latest[trial.id]["objective"].value
         assert f"{objective:.4f}".rstrip("0") in text
     assert 'id="compare-trials"' in text
+    ordered = sorted(trials, key=lambda t: (t.started_at, t.id))
+    per_trial = _figure(text, "trials-chart")["data"][0]["y"]
+    assert per_trial == [latest[t.id]["objective"].value for t in ordered]
+    axes = _figure(text, "parallel-coordinates")["data"][0]["dimensions"]
+    assert axes[-1]["label"] == "objective"
+    assert sorted(axes[-1]["values"]) == sorted(per_trial)
 
 
 def test_metric_history_is_charted_per_key(tmp_path: Path) -> None:
