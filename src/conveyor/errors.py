@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "http_status",
     "ArtifactNotFoundError",
     "ConfigError",
     "ConveyorError",
@@ -59,6 +60,21 @@ class ConveyorError(Exception):
         return (_rebuild, (type(self), self.message, self.hint, self.fields))
 
 
+def http_status(exc: BaseException) -> int:
+    """The HTTP status that answers ``exc`` on the servers and in the web UI.
+
+    A class says its own with a ``status`` attribute (conflicts 409, a store that cannot
+    answer 503, security errors 401/403/429, ...); otherwise a failed lookup (a
+    ``KeyError``) is 404 and anything else 400.
+    """
+    status = getattr(exc, "status", None)
+    if isinstance(status, int) and not isinstance(status, bool) and 400 <= status < 600:
+        return status
+    if isinstance(exc, LookupError):
+        return 404
+    return 400
+
+
 def _rebuild(
     cls: type[ConveyorError], message: str, hint: str | None, fields: dict[str, Any]
 ) -> ConveyorError:
@@ -99,12 +115,14 @@ class StoreBusyError(StoreError):
     """The metadata store stayed locked by another writer past the busy timeout."""
 
     code = "store_busy"
+    status = 503
 
 
 class StoreDisconnectedError(StoreError):
     """The connection to the metadata database was lost (server restarted or unreachable)."""
 
     code = "store_disconnected"
+    status = 503
 
 
 class StoreFullError(StoreError, OSError):
@@ -124,6 +142,7 @@ class IntegrityError(ConveyorError):
 
     code = "integrity_error"
     exit_code = 3
+    status = 409
 
 
 class EncryptionKeyError(ConveyorError):

@@ -19,33 +19,18 @@ from starlette.exceptions import HTTPException
 from conveyor.core import redact, redact_value
 from conveyor.errors import (
     ConveyorError,
-    IntegrityError,
     StoreBusyError,
     StoreDisconnectedError,
+    http_status,
 )
-from conveyor.security import SecurityError
 from conveyor.serving._wire import json_response
 
 _log = logging.getLogger("conveyor.server")
 
 
 def status_of(exc: ConveyorError) -> int:
-    """The HTTP status that answers ``exc``."""
-    if isinstance(exc, SecurityError):
-        return int(exc.status)
-    status = getattr(exc, "status", None)
-    if isinstance(status, int) and 400 <= status < 600:
-        return status
-    if isinstance(exc, StoreBusyError | StoreDisconnectedError):
-        return 503
-    if isinstance(exc, KeyError):
-        return 404
-    if isinstance(exc, IntegrityError):
-        return 409
-    name = type(exc).__name__
-    if any(word in name for word in ("Exists", "Concurrent", "Conflict")):
-        return 409
-    return 400
+    """The HTTP status that answers ``exc`` (:func:`conveyor.errors.http_status`)."""
+    return http_status(exc)
 
 
 def error_answer(exc: ConveyorError) -> Response:

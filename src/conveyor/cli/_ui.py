@@ -56,9 +56,7 @@ def ui(
             f"http://{shown}:{port}/ ; Ctrl-C stops."
         )
         with sigterm_stops():  # SIGTERM is a normal stop (exit 0), as for conveyor server
-            uvicorn.run(
-                app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5
-            )
+            uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
 
 
 def _loopback(host: str) -> bool:

@@ -9,6 +9,7 @@ class CheckoutConflictError(ConveyorError, FileExistsError):
     """``checkout`` would overwrite existing files whose content differs from the version."""
 
     code = "checkout_conflict"
+    status = 409
 
     def __str__(self) -> str:
         return self.message
@@ -47,3 +48,4 @@ class DatasetVersionConflictError(ConveyorError):
     """
 
     code = "dataset_version_conflict"
+    status = 409

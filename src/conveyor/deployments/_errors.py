@@ -30,6 +30,7 @@ class ConcurrentDeploymentError(DeploymentError):
     """
 
     code = "concurrent_deployment"
+    status = 409
 
 
 def stale_revision_error(

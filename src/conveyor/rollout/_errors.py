@@ -22,6 +22,7 @@ class DeploymentInProgressError(DeployRefusedError):
     """A rollout is already under way in the environment; ``fields`` holds its state."""
 
     code = "deployment_in_progress"
+    status = 409
 
 
 class GateRejectedError(DeployRefusedError):
@@ -54,3 +55,4 @@ class NothingToDoError(DeploymentError):
     """A promote, rollback, pause, resume or approve found nothing to act on."""
 
     code = "nothing_to_do"
+    status = 409

@@ -67,7 +67,7 @@ class BaseAuditRecords(abc.ABC):
         limit: int | None = None,
         action: str | None = None,
         target_prefix: str | None = None,
-        actor: str | None = None,
+        by_actor: str | None = None,
         before_seq: int | None = None,
     ) -> list[AuditEvent]:
         """Audit events, oldest first.
@@ -77,7 +77,7 @@ class BaseAuditRecords(abc.ABC):
             action: Only events with exactly this action.
             target_prefix: Only events whose target starts with this text (literally: no
                 wildcards).
-            actor: Only events of this actor.
+            by_actor: Only events of this actor (``Actor.name``).
             before_seq: Only events older than this position (to page back in time).
         """
 
@@ -118,14 +118,14 @@ class SqlAuditRecords(BaseAuditRecords):
         limit: int | None = None,
         action: str | None = None,
         target_prefix: str | None = None,
-        actor: str | None = None,
+        by_actor: str | None = None,
         before_seq: int | None = None,
     ) -> list[AuditEvent]:
         return self.store.audit_log(
             limit=limit,
             action=action,
             target_prefix=target_prefix,
-            actor=actor,
+            by_actor=by_actor,
             before_seq=before_seq,
         )
 

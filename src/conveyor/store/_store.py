@@ -356,7 +356,7 @@ class MetadataStore:
         limit: int | None = None,
         action: str | None = None,
         target_prefix: str | None = None,
-        actor: str | None = None,
+        by_actor: str | None = None,
         before_seq: int | None = None,
     ) -> list[AuditEvent]:
         """Return audit events, oldest first.
@@ -365,7 +365,7 @@ class MetadataStore:
             limit: Keep only the newest ``limit`` matching events (still oldest first).
             action: Only events with exactly this action.
             target_prefix: Only events whose target starts with this text.
-            actor: Only events of this actor.
+            by_actor: Only events of this actor (``Actor.name``).
             before_seq: Only events older than this position (to page back in time).
         """
         query = select(AuditEventRow)
@@ -373,8 +373,8 @@ class MetadataStore:
             query = query.where(AuditEventRow.action == action)
         if target_prefix is not None:
             query = query.where(AuditEventRow.target.startswith(target_prefix, autoescape=True))
-        if actor is not None:
-            query = query.where(AuditEventRow.actor == actor)
+        if by_actor is not None:
+            query = query.where(AuditEventRow.actor == by_actor)
         if before_seq is not None:
             query = query.where(AuditEventRow.seq < before_seq)
         if limit is not None:

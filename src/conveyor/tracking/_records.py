@@ -32,6 +32,7 @@ class RunExistsError(ConveyorError):
     """A run with this id is already recorded (ids are unique)."""
 
     code = "run_exists"
+    status = 409
 
 
 class AmbiguousRunError(ConveyorError, LookupError):

@@ -35,7 +35,7 @@ def add_pages(ui: UI) -> None:
             limit=PAGE_SIZE + 1,
             action=action,
             target_prefix=target,
-            actor=actor,
+            by_actor=actor,
             before_seq=before,
         )
         older = len(events) > PAGE_SIZE

@@ -27,12 +27,11 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from conveyor.core import Actor
-from conveyor.errors import ConveyorError
+from conveyor.errors import ConveyorError, http_status
 from conveyor.security import (
     AccessDeniedError,
     Permission,
     Role,
-    SecurityError,
     Sessions,
     TokenInfo,
     authorize,
@@ -274,7 +273,7 @@ class UI:
                 page = PageRequest(request, viewer, self.workspace_of(viewer), form)
                 response = await run_in_threadpool(handler, page, **request.path_params)
             except ConveyorError as exc:
-                return self.error(request, viewer, _status(exc), exc.message, exc.hint)
+                return self.error(request, viewer, http_status(exc), exc.message, exc.hint)
             except (KeyError, LookupError) as exc:
                 return self.error(request, viewer, 404, _text(exc), None)
             except ValueError as exc:
@@ -375,20 +374,6 @@ def parse_form(body: bytes) -> dict[str, str]:
     for key, value in pairs:
         form.setdefault(key, value)
     return form
-
-
-def _status(exc: ConveyorError) -> int:
-    if isinstance(exc, SecurityError):
-        return exc.status
-    status = getattr(exc, "status", None)
-    if isinstance(status, int) and 400 <= status < 600:
-        return status
-    kind = type(exc).__name__
-    if kind.endswith(("NotFoundError", "UnknownError")) or "NotFound" in kind:
-        return 404
-    if kind.endswith(("ExistsError", "ConflictError", "InProgressError")):
-        return 409
-    return 400
 
 
 def _text(exc: BaseException) -> str:

@@ -22,12 +22,11 @@ from conveyor.core import validate_name
 from conveyor.deployments import (
     IN_PROGRESS_STATES,
     BaseDeploymentRecords,
-    ConcurrentDeploymentError,
     Deployment,
     Transition,
     Variant,
 )
-from conveyor.rollout import Controller, DeploymentInProgressError, NothingToDoError
+from conveyor.rollout import Controller
 from conveyor.security import Permission
 from conveyor.ui._core import UI, PageRequest
 from conveyor.ui._render import segment
@@ -393,13 +392,12 @@ def add_pages(ui: UI) -> None:
             page.viewer.require(permission, environment=env, protected=_protected(cfg))
             reason = page.field("reason") or default_reason
             controller = Controller(page.ws, notifier=ui.ws.notifier())
-            try:
-                if action == "rollback":
-                    controller.rollback(env, reason=reason)
-                else:
-                    getattr(controller, action)(env, reason=reason)
-            except (NothingToDoError, ConcurrentDeploymentError, DeploymentInProgressError) as exc:
-                return ui.error(page.request, page.viewer, 409, exc.message, exc.hint)
+            # A state that does not allow it (nothing to promote, a concurrent change, a
+            # rollout in progress) raises an error whose class answers 409.
+            if action == "rollback":
+                controller.rollback(env, reason=reason)
+            else:
+                getattr(controller, action)(env, reason=reason)
             return RedirectResponse(f"/deployments/{segment(env)}", status_code=303)
 
     for action in ACTIONS:

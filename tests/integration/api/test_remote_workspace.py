@@ -83,3 +83,25 @@ def test_a_viewer_reads_but_cannot_write(server: Server, tmp_path: Path) -> None
         with pytest.raises(AccessDeniedError):
             ws.datasets.add("orders", _frame().head(2))
     assert [v.version for v in server.ws.datasets.log("orders")] == [1]
+
+
+def test_the_audit_trail_filters_by_actor_and_pages_back_through_the_server(
+    server: Server, tmp_path: Path
+) -> None:
+    frame = _frame()
+    for name in ("alice", "bob"):
+        env = {"CONVEYOR_SERVER_URL": server.url, "CONVEYOR_TOKEN": server.token(name, "developer")}
+        with Workspace.open(tmp_path / name, env=env) as ws:
+            ws.datasets.add(f"orders-{name}", frame)
+            ws.datasets.add(f"orders-{name}", frame.head(3))
+    local = server.ws.audit
+    with Workspace.open(tmp_path / "alice", env=env) as ws:
+        remote = ws.audit
+        by_alice = remote.audit_log(by_actor="token:alice")
+        assert by_alice == local.audit_log(by_actor="token:alice")
+        assert by_alice
+        assert {e.actor for e in by_alice} == {"token:alice"}
+        newest = remote.audit_log(limit=1)[-1]
+        older = remote.audit_log(limit=2, before_seq=newest.seq)
+        assert [e.seq for e in older] == [newest.seq - 2, newest.seq - 1]
+        assert remote.audit_log(by_actor="token:nobody") == []

@@ -308,7 +308,7 @@ def test_deploy_body_is_checked(project: Project) -> None:
     assert bare.status_code == 400
     assert bare.json()["code"] == "invalid_name"
     nothing = project.post("/deployments/staging/resume", "developer")
-    assert nothing.status_code == 400
+    assert nothing.status_code == 409  # the state does not allow it
     assert nothing.json()["code"] == "nothing_to_do"
 
 
