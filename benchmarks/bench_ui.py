@@ -641,7 +641,10 @@ def time_browser(base: str, pages: Sequence[tuple[str, str]], loads: int) -> lis
 
     out = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        # A short TMPDIR: Chromium's singleton socket lives there (Unix socket paths are
+        # limited to 107 bytes; a test's tmp_path is longer).
+        short = {**os.environ, "TMPDIR": "/tmp" if Path("/tmp").is_dir() else tempfile.gettempdir()}
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, env=short)
         context = browser.new_context(viewport={"width": 1400, "height": 900})
         for label, path in pages:
             times: dict[str, list[float]] = {"load": [], "drawn": [], "html": [], "scripts": []}

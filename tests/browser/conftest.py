@@ -23,9 +23,13 @@ from ui_support import demo_folder
 OpenPage = Callable[[str], tuple[Page, PageLog]]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Headless Chromium for the whole test process."""
+    """Headless Chromium for the tests of one module.
+
+    Not longer: while playwright's sync API is open it runs an event loop in this
+    thread, and any other test's ``asyncio.run()`` on the same worker would fail.
+    """
     missing = chromium_missing()
     if missing is not None:
         pytest.fail(missing, pytrace=False)

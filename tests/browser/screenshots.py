@@ -87,8 +87,15 @@ def launch(playwright: Playwright) -> Browser:
     if missing is not None:
         raise RuntimeError(missing)
     return playwright.chromium.launch(
-        executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS), headless=True
+        executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS), headless=True, env=short_tmp()
     )
+
+
+def short_tmp() -> dict[str, str]:
+    """The environment for Chromium with a short ``TMPDIR``: its singleton socket lives
+    there, and a Unix socket path (such as one under pytest's tmp_path) may not exceed
+    107 bytes."""
+    return {**os.environ, "TMPDIR": "/tmp" if Path("/tmp").is_dir() else tempfile.gettempdir()}
 
 
 @dataclass

@@ -43,9 +43,8 @@ def load_pipeline(ref: str, root: str | Path | None = None, *, fresh: bool = Tru
             hint="For example `conveyor run pipelines.train:training`.",
             ref=ref,
         )
-    if str(base) not in sys.path:
-        sys.path.insert(0, str(base))
     is_file = target.endswith(".py") or "/" in target or "\\" in target
+    _activate_root(base, None if is_file else target.partition(".")[0])
     module = _load_file(target, base, ref) if is_file else _load_module(target, base, ref, fresh)
     canonical_target = _relative(Path(module.__file__ or target), base) if is_file else target
     found = {n: v for n, v in vars(module).items() if isinstance(v, Pipeline)}
@@ -70,6 +69,28 @@ def load_pipeline(ref: str, root: str | Path | None = None, *, fresh: bool = Tru
         )
     value.ref = f"{canonical_target}:{attr}"
     return value
+
+
+def _activate_root(base: Path, top: str | None) -> None:
+    """Make ``base`` the first place modules are found, and forget a module named ``top``
+    that was imported from another folder.
+
+    One process may load the pipelines of several projects (a notebook, the agent, tests):
+    each project's ``pipelines`` module must be its own, not the one imported first.
+    Python looks up an imported module by name in ``sys.modules`` before any path, so a
+    module of that name (and its submodules) from outside ``base`` is dropped when
+    ``base`` holds one; ``base`` moves to the front of ``sys.path``.
+    """
+    root = str(base)
+    if root in sys.path:
+        sys.path.remove(root)
+    sys.path.insert(0, root)
+    if top is None or not ((base / f"{top}.py").is_file() or (base / top).is_dir()):
+        return
+    for name in [n for n in sys.modules if n == top or n.startswith(top + ".")]:
+        origin = getattr(sys.modules[name], "__file__", None)
+        if origin is None or not Path(origin).resolve().is_relative_to(base):
+            del sys.modules[name]
 
 
 def _relative(path: Path, base: Path) -> str:
