@@ -9,6 +9,8 @@ Mark UI tests ``pytest.mark.xdist_group("ui")`` so one worker builds the demo on
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import re
 import shutil
@@ -38,36 +40,67 @@ _LEFT_RUNNING = re.compile(r"(http://127\.0\.0\.1:\d+)/? \(pid (\d+)\)")
 
 
 def demo_folder() -> Path:
-    """The demo's ``shop`` project folder (built on first use in this process; read only)."""
+    """The demo's ``shop`` project folder (read only).
+
+    Built once per test run: the xdist workers of one run share it (a file lock makes the
+    others wait for the first), so the demo plays once and its servers never compete for
+    ports with another copy of it.
+    """
     with _lock:
         if "shop" not in _built:
-            root = Path(tempfile.mkdtemp(prefix="conveyor-ui-demo-"))
-            env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
-            env["COLUMNS"] = "240"
-            command = [sys.executable, "-m", "conveyor", "demo", "--fast", "--keep-serving"]
-            proc = subprocess.run(
-                [*command, "--dir", str(root / "demo")],
-                env=env,
-                capture_output=True,
-                check=False,
-                text=True,
-                timeout=300,
-            )
-            left = _LEFT_RUNNING.findall(proc.stdout)
-            try:
-                assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-                played["stdout"] = proc.stdout
-                ui_url = next((u for u, _ in left if "web UI" in _line_of(proc.stdout, u)), "")
-                if ui_url:
-                    answer = httpx.get(ui_url + "/", timeout=30)
-                    played["ui_status"] = str(answer.status_code)
-                    played["ui_overview"] = answer.text
-            finally:
-                for _, pid in left:  # never leave the demo's servers behind
-                    _stop(int(pid))
+            root = _shared_root()
+            root.mkdir(parents=True, exist_ok=True)
+            with (root / "lock").open("w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                try:
+                    if not (root / "played.json").is_file():
+                        _play(root)
+                finally:
+                    fcntl.flock(lock, fcntl.LOCK_UN)
+            played.update(json.loads((root / "played.json").read_text(encoding="utf-8")))
             _built["shop"] = root / "demo" / "shop"
             _built["demo"] = root / "demo"
         return _built["shop"]
+
+
+def _shared_root() -> Path:
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID", "")
+    if re.fullmatch(r"[0-9a-f]{8,64}", run):
+        return Path(tempfile.gettempdir()) / f"conveyor-ui-demo-{run[:16]}"
+    return Path(tempfile.mkdtemp(prefix="conveyor-ui-demo-"))
+
+
+def _play(root: Path) -> None:
+    """Play ``conveyor demo --fast --keep-serving`` in ``root``; note what it printed and
+    what its web UI answered, then stop the servers it left running."""
+    demo = root / "demo"
+    if demo.exists():  # a build that failed half-way
+        shutil.rmtree(demo)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
+    env["COLUMNS"] = "240"
+    command = [sys.executable, "-m", "conveyor", "demo", "--fast", "--keep-serving"]
+    proc = subprocess.run(
+        [*command, "--dir", str(demo)],
+        env=env,
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=300,
+    )
+    left = _LEFT_RUNNING.findall(proc.stdout)
+    seen: dict[str, str] = {}
+    try:
+        assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+        seen["stdout"] = proc.stdout
+        ui_url = next((u for u, _ in left if "web UI" in _line_of(proc.stdout, u)), "")
+        if ui_url:
+            answer = httpx.get(ui_url + "/", timeout=30)
+            seen["ui_status"] = str(answer.status_code)
+            seen["ui_overview"] = answer.text
+    finally:
+        for _, pid in left:  # never leave the demo's servers behind
+            _stop(int(pid))
+    (root / "played.json").write_text(json.dumps(seen), encoding="utf-8")
 
 
 def _line_of(text: str, needle: str) -> str:

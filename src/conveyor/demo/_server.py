@@ -27,16 +27,6 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def port_or_free(preferred: int) -> int:
-    """``preferred`` if nothing listens on it on 127.0.0.1, else a free port."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind(("127.0.0.1", preferred))
-        except OSError:
-            return free_port()
-    return preferred
-
-
 class ServerProcess:
     """``conveyor serve --env production`` in ``root``, which also runs the controller loop
     (or, with other ``args``, another of conveyor's servers, such as ``conveyor ui``).

@@ -27,7 +27,7 @@ from conveyor.demo import _render
 from conveyor.demo._data import generate_sessions
 from conveyor.demo._errors import expect
 from conveyor.demo._project import ENV, FAST, FULL, MODEL, TARGET, Pace, scaffold
-from conveyor.demo._server import ServerProcess, Shop, port_or_free
+from conveyor.demo._server import ServerProcess, Shop, free_port
 from conveyor.demo._timeline import (
     Figures,
     TimelineEvent,
@@ -188,7 +188,9 @@ def _start_ui(root: Path, base: Path) -> tuple[str, int | None]:
     ui = ServerProcess(
         root,
         base / "ui.log",
-        port=port_or_free(8766),
+        # a free port, not conveyor ui's default: a server already on that port would
+        # answer the readiness probe for a child that could not bind it
+        port=free_port(),
         args=("ui",),
         ready="/static/ui.css",
         name="web UI",
