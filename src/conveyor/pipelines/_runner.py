@@ -158,7 +158,8 @@ def _run(
     if failed:
         failure = PipelineFailedError(
             f"Pipeline {pipeline.name!r} failed in step(s) {', '.join(failed)} "
-            f"(run {run.id[:8]}); {len(skipped)} dependent step(s) skipped.",
+            f"(run {run.id[:8]}); {len(skipped)} dependent step(s) skipped. "
+            f"{failed[0]}: {_last_line(steps[failed[0]].error)}",
             hint=f"See the traceback with `conveyor runs show {run.id[:8]}`; after fixing, "
             f"`conveyor run {pipeline.ref} --resume {run.id[:8]}` re-runs what did not finish.",
             run_id=run.id,
@@ -177,6 +178,13 @@ def _heartbeat_interval(tracker: RunTracker) -> float:
 
 def jsonable_params(params: Mapping[str, Any]) -> dict[str, Any]:
     return dict(json.loads(json.dumps(dict(params), default=str)))
+
+
+def _last_line(error: str | None) -> str:
+    """The exception line at the end of a step's traceback (what went wrong, in one line)."""
+    lines = [line.strip() for line in (error or "").splitlines() if line.strip()]
+    line = lines[-1] if lines else "no error recorded"
+    return line if len(line) <= 300 else line[:297] + "..."
 
 
 def _failure_summary(steps: Mapping[str, Any], failed: list[str]) -> str:

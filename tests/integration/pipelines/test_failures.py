@@ -93,6 +93,8 @@ def test_raising_step_fails_the_run_skips_dependents_and_finishes_independent_br
     assert step_run.status == "failed"
     assert "ValueError: bad input row 7" in (step_run.error or "")
     assert 'in broken\n    raise ValueError("bad input row 7")' in (step_run.error or "")
+    # The one-line message names the cause, so an agent's or CI's log says what went wrong.
+    assert str(caught.value).endswith("broken: ValueError: bad input row 7")
     assert ws.runs.get(result.steps["after_broken"].run_id).status == "skipped"
 
 
