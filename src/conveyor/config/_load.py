@@ -29,6 +29,7 @@ ENV_ALIASES: dict[str, str] = {
     "CONVEYOR_ENCRYPTION": "store.encryption.enabled",
     "CONVEYOR_KEY_FILE": "store.encryption.key_file",
     "CONVEYOR_HEARTBEAT_TIMEOUT_S": "runs.heartbeat_timeout_s",
+    "CONVEYOR_ONLINE_URL": "features.online_url",
 }
 # Variables that are read elsewhere and are not configuration keys.
 _NOT_KEYS = {"CONVEYOR_MASTER_KEY", "CONVEYOR_ACTOR", "CONVEYOR_REQUIRE_SERVICES", "CONVEYOR_TOKEN"}

@@ -184,6 +184,27 @@ class RunsConfig(_Section):
     )
 
 
+class FeaturesConfig(_Section):
+    """``features:`` the feature store: where definitions live and the online store.
+
+    ``definitions`` names the Python file (relative to the project folder) whose
+    ``Entity``, ``FeatureView`` and ``FeatureService`` objects ``conveyor features apply``
+    registers. ``online_url`` is the online store: empty for the embedded SQLite file
+    ``.conveyor/online.db``, ``sqlite:///path`` for another file, ``redis://host:port/db``
+    for Redis. Environment override: ``CONVEYOR_ONLINE_URL``.
+    """
+
+    definitions: str = Field(
+        default="features.py", description="The file of feature definitions, in the project."
+    )
+    online_url: str | None = Field(
+        default=None, description="Online store: sqlite:///path or redis://host:port/db."
+    )
+    skew_sample: int = Field(
+        default=200, ge=1, le=100_000, description="Entity keys the skew check samples."
+    )
+
+
 class ConveyorConfig(_Section):
     """The whole of ``conveyor.yaml``."""
 
@@ -201,6 +222,7 @@ class ConveyorConfig(_Section):
     signing: SigningConfig = SigningConfig()
     predictions: PredictionsConfig = PredictionsConfig()
     server: ServerConfig = ServerConfig()
+    features: FeaturesConfig = FeaturesConfig()
 
     @field_validator("environments")
     @classmethod

@@ -26,6 +26,7 @@ from conveyor.store import (  # noqa: F401
     _check_models,
     _data_models,
     _deployment_models,
+    _feature_models,
     _monitoring_models,
     _prediction_models,
     _registry_models,

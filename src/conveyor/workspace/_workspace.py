@@ -27,6 +27,7 @@ from conveyor.data import BaseDatasetRecords, DatasetRegistry, SqlDatasetRecords
 from conveyor.deployments import BaseDeploymentRecords, DeploymentStore, SqlDeploymentRecords
 from conveyor.errors import EncryptionKeyError
 from conveyor.explain import ExplainError, global_importance
+from conveyor.features import FeatureStore, SqlFeatureRecords
 from conveyor.notify import BaseNotifier, resolve_notifier
 from conveyor.predictions import BasePredictionRecords, PredictionLog, SqlPredictionRecords
 from conveyor.registry import BaseModelRecords, ModelRegistry, SqlModelRecords
@@ -143,6 +144,49 @@ class Workspace:
         self._notifier: BaseNotifier | None = None
         self._notifier_lock = threading.Lock()
         self._client: RemoteClient | None = None
+        self._features: FeatureStore | None = None
+
+    @property
+    def features(self) -> FeatureStore:
+        """The feature store: definitions, point-in-time training sets, online features.
+
+        Raises:
+            ConveyorError: The workspace is remote (the feature store needs the project's
+                folder and its metadata store).
+
+        Example:
+            >>> training = ws.features.historical(sessions, "recommender")  # doctest: +SKIP
+        """
+        with self._records_lock:
+            if self._features is None:
+                if self._remote is not None:
+                    from conveyor.errors import ConveyorError
+
+                    raise ConveyorError(
+                        "The feature store works on a local workspace; this one is remote "
+                        f"({self.server_url}).",
+                        hint="Run feature commands in the project folder, next to its "
+                        "metadata store.",
+                    )
+                self._features = FeatureStore(
+                    records=SqlFeatureRecords(self.store),
+                    datasets=self.datasets,
+                    artifacts=self.artifacts,
+                    actor=self.actor,
+                    root=self.root,
+                    config=self.settings.config.features,
+                    namespace=self.settings.config.project.name,
+                    model_tags=self._model_tags,
+                )
+            return self._features
+
+    def _model_tags(self) -> list[dict[str, Any]]:
+        """Each model version's tags, with ``__model__`` set to its reference."""
+        out: list[dict[str, Any]] = []
+        for summary in self.models.list():
+            for version in self.models.versions(summary.name):
+                out.append({**version.tags, "__model__": f"{version.name}@{version.version}"})
+        return out
 
     @classmethod
     def open(
@@ -427,6 +471,8 @@ class Workspace:
         """
         with self._notifier_lock:
             notifier, self._notifier = self._notifier, None
+        if self._features is not None:
+            self._features.close()
         try:
             if notifier is not None:
                 notifier.close(timeout=notify_timeout_s)

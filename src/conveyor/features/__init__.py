@@ -1,0 +1,85 @@
+"""The feature store: features defined once, point-in-time correct for training and
+looked up online at serving time, so training and serving see the same values.
+
+Definitions live in code (a project's ``features.py``): :class:`Entity`,
+:class:`FeatureView` over a versioned dataset (or a :func:`transformation` of one) and
+:class:`FeatureService`. ``conveyor features apply`` records a version of each definition
+per change. ``ws.features.historical`` joins features to an entity frame as of each row's
+timestamp (DuckDB ``ASOF JOIN``); ``conveyor features materialize`` writes the latest
+values per entity to the online store (SQLite, or Redis), which ``ws.features.online`` and
+the prediction server read.
+"""
+
+from conveyor.features._definitions import (
+    DTYPES,
+    Definitions,
+    Entity,
+    FeatureService,
+    FeatureView,
+    Field,
+    Transformation,
+    definition_hash,
+    feature_ref,
+    split_ref,
+    transformation,
+)
+from conveyor.features._errors import (
+    EntityFrameError,
+    FeatureChangeRefusedError,
+    FeatureDefinitionError,
+    FeatureNotFoundError,
+    FeatureSourceError,
+    MissingEntityError,
+    OnlineStoreUnavailableError,
+)
+from conveyor.features._loader import load_definitions
+from conveyor.features._records import (
+    BaseFeatureRecords,
+    DefinitionRecord,
+    FeatureTableRecord,
+    MaterializationRecord,
+    SqlFeatureRecords,
+)
+from conveyor.features._store import (
+    SERVICE_TAG,
+    AppliedDefinition,
+    FeatureSet,
+    FeatureStore,
+    Materialized,
+    ServiceVersion,
+    build_view_table,
+)
+
+__all__ = [
+    "DTYPES",
+    "SERVICE_TAG",
+    "AppliedDefinition",
+    "BaseFeatureRecords",
+    "DefinitionRecord",
+    "Definitions",
+    "Entity",
+    "EntityFrameError",
+    "FeatureChangeRefusedError",
+    "FeatureDefinitionError",
+    "FeatureNotFoundError",
+    "FeatureService",
+    "FeatureSet",
+    "FeatureSourceError",
+    "FeatureStore",
+    "FeatureTableRecord",
+    "FeatureView",
+    "Field",
+    "MaterializationRecord",
+    "Materialized",
+    "MissingEntityError",
+    "OnlineStoreUnavailableError",
+    "ServiceVersion",
+    "SqlFeatureRecords",
+    "Transformation",
+    "build_view_table",
+    "definition_hash",
+    "feature_ref",
+    "load_definitions",
+    "split_ref",
+    "transformation",
+]
