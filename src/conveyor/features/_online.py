@@ -21,6 +21,7 @@ import hashlib
 import heapq
 import json
 import math
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -171,13 +172,21 @@ def _micros(view: str, key: str, ts: Any) -> int:
 
 
 def _check_view(view: Any) -> str:
-    if not isinstance(view, str) or not view:
+    if not isinstance(view, str) or not view or not _utf8(view):
         raise FeatureDefinitionError(
-            f"View name {view!r} is not a non-empty string.",
+            f"View name {view!r} is not a non-empty string of Unicode text.",
             hint="Pass the feature view's name.",
             view=repr(view),
         )
     return view
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:  # a lone surrogate
+        return False
+    return True
 
 
 def _check_features(features: Sequence[str] | None) -> list[str] | None:
@@ -592,6 +601,8 @@ class RedisOnlineStore(OnlineStore):
         try:
             parts = urlsplit(url)
             self._address = f"{parts.hostname}:{parts.port or 6379}"
+            if not re.fullmatch(r"/?[0-9]{0,5}", parts.path):
+                raise ValueError(f"the database {parts.path[1:]!r} is not a number")
             self._client: redis.Redis = redis.Redis.from_url(
                 url,
                 socket_connect_timeout=connect_timeout,
@@ -599,8 +610,9 @@ class RedisOnlineStore(OnlineStore):
                 retry=Retry(NoBackoff(), 1),  # one retry, for a pooled connection gone stale
             )
         except ValueError as exc:
+            reason = redact(str(exc)).rstrip(".")
             raise ConfigError(
-                f"features.online_url {redact(url)!r} is not a valid Redis URL: {exc}.",
+                f"features.online_url {redact(url)!r} is not a valid Redis URL: {reason}.",
                 hint=f"Use one of: {_URL_FORMS}.",
                 url=redact(url),
             ) from exc
