@@ -27,6 +27,7 @@ _LAZY: dict[str, str] = {
     "current": "conveyor.tracking",
     "init_project": "conveyor.workspace",
     "load_dataset": "conveyor.pipelines",
+    "load_features": "conveyor.pipelines",
     "log_artifact": "conveyor.tracking",
     "log_metric": "conveyor.tracking",
     "log_metrics": "conveyor.tracking",
@@ -51,6 +52,7 @@ __all__ = [
     "current",
     "init_project",
     "load_dataset",
+    "load_features",
     "log_artifact",
     "log_metric",
     "log_metrics",
@@ -66,7 +68,7 @@ if TYPE_CHECKING:
 
     from conveyor.core import Actor
     from conveyor.errors import ConveyorError
-    from conveyor.pipelines import load_dataset, pipeline, register_model, step
+    from conveyor.pipelines import load_dataset, load_features, pipeline, register_model, step
     from conveyor.tracking import current, log_artifact, log_metric, log_metrics, log_params
     from conveyor.tuning import Categorical, Float, Int, tune
     from conveyor.tuning import automl as automl

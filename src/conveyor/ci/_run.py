@@ -43,7 +43,8 @@ from conveyor.ci._preflight import (
 from conveyor.ci._restore import restore_data
 from conveyor.core import ProgressEvent, ProgressHook
 from conveyor.errors import ConfigError, InvalidNameError
-from conveyor.pipelines import evaluation_metrics, load_pipeline
+from conveyor.features import SERVICE_TAG
+from conveyor.pipelines import evaluation_metrics, features_used, load_pipeline
 from conveyor.registry import AliasNotFoundError, ModelNotFoundError
 
 if TYPE_CHECKING:
@@ -201,12 +202,21 @@ def _register(
 ) -> ModelVersion:
     """Register the candidate with its input example, lineage and evaluation record."""
     features = trained.holdout.drop(columns=[plan.target])
+    tags: dict[str, Any] = {"candidate": "true"}
+    lineage: dict[str, Any] | None = None
+    used = features_used(ws, trained.run.run_id)
+    if used is not None:
+        # Trained on a feature service: served with it (entity keys in, features looked up).
+        lineage = {"features": used}
+        if used.get("service"):
+            tags[SERVICE_TAG] = used["service"]
     return ws.models.register(
         plan.model,
         trained.model,
         input_example=features.head(5),
         run=trained.run.run_id,
-        tags={"candidate": "true"},
+        tags=tags,
+        lineage=lineage,
         metrics=trained.metrics.metrics,
         evaluation={**trained.metrics.record(), "holdout_rows": len(trained.holdout)},
         idempotency_key=idempotency_key,

@@ -341,6 +341,33 @@ class FeatureStore:
             )
         return out
 
+    def pin(self, features: Sequence[str] | FeatureService | str) -> dict[str, Any]:
+        """What ``historical(..., features)`` would read now: the service version and, per
+        view, its definition version and the exact dataset version (a cache key for
+        pipelines; the lineage a result records).
+
+        Raises:
+            FeatureNotFoundError: A view, feature or service does not exist, or a view
+                changed since it was applied.
+        """
+        wanted = self.resolve(features)
+        defs = self.definitions()
+        views: dict[str, Any] = {}
+        for view_name, names in wanted.views.items():
+            view = defs.views[view_name]
+            record = self._applied_view(view)
+            name, _, pinned = view.dataset.partition("@")
+            dataset = self.datasets.get(name, None if pinned == "latest" else int(pinned))
+            views[view.name] = {
+                "version": record.version,
+                "dataset": f"{name}@{dataset.version}",
+                "features": list(names),
+            }
+        return {
+            "service": None if wanted.service is None else wanted.service.ref,
+            "views": views,
+        }
+
     # -- offline -------------------------------------------------------------------------
 
     def table(self, view: str | FeatureView, *, dataset_version: int | None = None) -> pa.Table:
@@ -437,6 +464,7 @@ class FeatureStore:
             lineage["views"][view.name] = {
                 "version": record.view_version,
                 "dataset": f"{record.dataset}@{record.dataset_version}",
+                "features": list(names),
             }
         result: pd.DataFrame = point_in_time_join(
             entity_df, tables, timestamp_column=timestamp_column, full_names=full_names

@@ -212,13 +212,34 @@ def _reference_profile(ws: Workspace, version: ModelVersion) -> tuple[dict[str, 
         ref = f"{entry['name']}@{entry['version']}"
         profile = ws.datasets.get(ref).profile
         if profile:
-            return profile, [ref]
+            return _with_feature_columns(ws, version, profile, [ref])
     raise MonitoringError(
         f"Model {version.ref} has no profiled training dataset to compare traffic with.",
         hint="Register the model from a run that used a dataset added with `conveyor data "
         "add` (its lineage records the dataset version, whose profile is the reference).",
         model=version.ref,
     )
+
+
+def _with_feature_columns(
+    ws: Workspace, version: ModelVersion, profile: dict[str, Any], refs: list[str]
+) -> tuple[dict[str, Any], list[str]]:
+    """Add the reference columns of features a model was trained with from a feature store:
+    each comes from the profile of the dataset version its view read (recorded in the
+    version's ``features`` lineage), since the entity frame's dataset does not hold it."""
+    used = (version.lineage or {}).get("features") or {}
+    columns = dict(profile.get("columns") or {})
+    for view in (used.get("views") or {}).values():
+        ref = str(view.get("dataset") or "")
+        wanted = [f for f in view.get("features") or [] if f not in columns]
+        if not ref or not wanted:
+            continue
+        source = ws.datasets.get(ref).profile or {}
+        found = {f: c for f, c in (source.get("columns") or {}).items() if f in wanted}
+        if found:
+            columns.update(found)
+            refs.append(ref)
+    return {**profile, "columns": columns}, refs
 
 
 def _read_window(

@@ -37,6 +37,8 @@ _LAZY: dict[str, str] = {
     "evaluation_metrics": "conveyor.pipelines._register",
     "export_kfp": "conveyor.pipelines._kfp",
     "load_dataset": "conveyor.pipelines._datasets",
+    "features_used": "conveyor.pipelines._features",
+    "load_features": "conveyor.pipelines._features",
     "load_pipeline": "conveyor.pipelines._loader",
     "pipeline": "conveyor.pipelines._pipeline",
     "register_model": "conveyor.pipelines._register",
@@ -60,7 +62,9 @@ __all__ = [
     "UnknownExecutorError",
     "evaluation_metrics",
     "export_kfp",
+    "features_used",
     "load_dataset",
+    "load_features",
     "load_pipeline",
     "pipeline",
     "register_model",
@@ -71,6 +75,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from conveyor.pipelines._datasets import load_dataset
+    from conveyor.pipelines._features import features_used, load_features
     from conveyor.pipelines._kfp import export_kfp
     from conveyor.pipelines._loader import load_pipeline
     from conveyor.pipelines._pipeline import Pipeline, pipeline

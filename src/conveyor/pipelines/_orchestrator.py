@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from conveyor.core._progress import ProgressEvent
 from conveyor.pipelines._cache import cache_key, fingerprint_arguments, source_closure
 from conveyor.pipelines._datasets import is_dataset_step
+from conveyor.pipelines._features import features_pin, is_features_step
 from conveyor.pipelines._graph import Graph, Node, iter_handles
 from conveyor.pipelines._handles import StepOutput
 from conveyor.pipelines._results import StepResult
@@ -114,6 +115,8 @@ class Orchestrator:
         else:
             sources = self._sources.setdefault(id(step), source_closure(step.fn, self.plan.roots))
             arguments = fingerprint_arguments(node.arguments, self._input_hash)
+            if is_features_step(step):
+                arguments = {"arguments": arguments, "pin": features_pin(self.ws, node.arguments)}
         return cache_key(
             step=step.name,
             sources=sources,
