@@ -470,8 +470,37 @@ class FeatureStore:
             entity_df, tables, timestamp_column=timestamp_column, full_names=full_names
         )
         result.attrs["conveyor.features"] = lineage
-        _log_to_run(lineage)
+        self._log_to_run(lineage, result, [c for c in result.columns if c not in entity_df])
         return result
+
+    def _log_to_run(
+        self, lineage: Mapping[str, Any], result: pd.DataFrame, columns: builtins.list[Any]
+    ) -> None:
+        """Inside a run: log what the training set was built from (parameter ``features``),
+        record the views' dataset versions on the run, and keep the profile of the looked-up
+        columns (artifact ``features-profile.json``): monitoring's reference for them."""
+        import json
+        import tempfile
+
+        from conveyor.data import compute_profile
+        from conveyor.tracking import current
+
+        ctx = current()
+        if ctx is None:
+            return
+        ctx.tracker.log_params(ctx.run_id, {"features": dict(lineage)})
+        for view in lineage["views"].values():
+            version = self.datasets.get(view["dataset"])
+            ctx.tracker.record_dataset(
+                ctx.run_id, version.name, version.version, version.content_hash
+            )
+        profile = compute_profile(
+            pa.Table.from_pandas(result[columns].reset_index(drop=True), preserve_index=False)
+        )
+        with tempfile.TemporaryDirectory(prefix="conveyor-features-") as folder:
+            path = Path(folder) / PROFILE_ARTIFACT
+            path.write_text(json.dumps(profile, default=str), encoding="utf-8")
+            ctx.tracker.log_artifact(ctx.run_id, path)
 
     # -- online --------------------------------------------------------------------------
 
@@ -829,9 +858,4 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _log_to_run(lineage: Mapping[str, Any]) -> None:
-    from conveyor.tracking import current as current_run
-
-    ctx = current_run()
-    if ctx is not None:
-        ctx.tracker.log_params(ctx.run_id, {"features": dict(lineage)})
+PROFILE_ARTIFACT = "features-profile.json"

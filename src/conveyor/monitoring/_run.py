@@ -224,21 +224,27 @@ def _reference_profile(ws: Workspace, version: ModelVersion) -> tuple[dict[str, 
 def _with_feature_columns(
     ws: Workspace, version: ModelVersion, profile: dict[str, Any], refs: list[str]
 ) -> tuple[dict[str, Any], list[str]]:
-    """Add the reference columns of features a model was trained with from a feature store:
-    each comes from the profile of the dataset version its view read (recorded in the
-    version's ``features`` lineage), since the entity frame's dataset does not hold it."""
+    """Add the reference columns of features a model was trained with from a feature store.
+
+    The entity frame's dataset does not hold them; the step that built the training set
+    kept their profile (``features-profile.json`` on its run, recorded in the version's
+    ``features`` lineage as ``profile_run``): the values the model learned from.
+    """
+    import json
+
     used = (version.lineage or {}).get("features") or {}
+    run_id = used.get("profile_run")
+    if not isinstance(run_id, str):
+        return profile, refs
+    found = next(
+        (a for a in ws.runs.artifacts(run_id) if a["name"] == "features-profile.json"), None
+    )
+    if found is None:
+        return profile, refs
     columns = dict(profile.get("columns") or {})
-    for view in (used.get("views") or {}).values():
-        ref = str(view.get("dataset") or "")
-        wanted = [f for f in view.get("features") or [] if f not in columns]
-        if not ref or not wanted:
-            continue
-        source = ws.datasets.get(ref).profile or {}
-        found = {f: c for f, c in (source.get("columns") or {}).items() if f in wanted}
-        if found:
-            columns.update(found)
-            refs.append(ref)
+    kept = json.loads(ws.artifacts.get_bytes(found["hash"]))
+    for name, column in (kept.get("columns") or {}).items():
+        columns.setdefault(name, column)
     return {**profile, "columns": columns}, refs
 
 

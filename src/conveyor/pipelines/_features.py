@@ -52,6 +52,7 @@ def features_used(ws: Workspace, run_id: str) -> dict[str, Any] | None:
     logs it as the step run's ``features`` parameter), or ``None``.
 
     Several steps reading features merge their views; the service is the first named.
+    ``profile_run`` is the step run that logged the profile of the looked-up columns.
     """
     found: dict[str, Any] | None = None
     for child in ws.runs.children(run_id):
@@ -59,7 +60,11 @@ def features_used(ws: Workspace, run_id: str) -> dict[str, Any] | None:
         if not isinstance(used, dict):
             continue
         if found is None:
-            found = {"service": used.get("service"), "views": dict(used.get("views") or {})}
+            found = {
+                "service": used.get("service"),
+                "views": dict(used.get("views") or {}),
+                "profile_run": child.id,
+            }
         else:
             found["service"] = found["service"] or used.get("service")
             found["views"].update(used.get("views") or {})
