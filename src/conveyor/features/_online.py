@@ -554,6 +554,42 @@ return applied
 """
 
 
+# KEYS: the rows' hashes; ARGV: 'all', or 'some' and the features to return (names as JSON).
+# Returns one JSON text, [[event_ts, {feature: value}] or null, ...]: stored names and values
+# are JSON already, so the script only joins them, and the client decodes one string.
+_READ_LUA = """
+local out = {}
+for i = 1, #KEYS do
+  local ts = false
+  local parts = {}
+  if ARGV[1] == 'all' then
+    local flat = redis.call('HGETALL', KEYS[i])
+    for j = 1, #flat, 2 do
+      if flat[j] == '@ts' then
+        ts = flat[j + 1]
+      else
+        parts[#parts + 1] = flat[j] .. ':' .. flat[j + 1]
+      end
+    end
+  else
+    local got = redis.call('HMGET', KEYS[i], '@ts', unpack(ARGV, 2))
+    ts = got[1]
+    for j = 2, #ARGV do
+      if got[j] then
+        parts[#parts + 1] = ARGV[j] .. ':' .. got[j]
+      end
+    end
+  end
+  if ts then
+    out[i] = '[' .. ts .. ',{' .. table.concat(parts, ',') .. '}]'
+  else
+    out[i] = 'null'
+  end
+end
+return '[' .. table.concat(out, ',') .. ']'
+"""
+
+
 def _digest(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
@@ -566,9 +602,9 @@ class RedisOnlineStore(OnlineStore):
     fields ``@ts`` (microseconds) and one per feature (its name as JSON), each value JSON.
     The set ``...}:keys`` lists a view's key JSONs for :meth:`count`, :meth:`sample_keys` and
     :meth:`delete_view`. A batch is one Lua script, which compares event times on the server;
-    a read is one ``MULTI``/``EXEC`` pipeline (one round trip, and no batch can land between
-    its commands). Timeouts are short and any connection failure raises
-    :class:`OnlineStoreUnavailableError` naming host and port.
+    a read is one Lua script too (one round trip, no batch can land in the middle of it, and
+    one reply string to decode rather than thousands of reply items). Timeouts are short and
+    any connection failure raises :class:`OnlineStoreUnavailableError` naming host and port.
 
     Args:
         url: ``redis://[user:password@]host:port/db`` or ``rediss://...``.
@@ -623,6 +659,7 @@ class RedisOnlineStore(OnlineStore):
         self._failed = redis.exceptions.RedisError
         self._prefixes: dict[str, bytes] = {}
         self._write = self._client.register_script(_WRITE_LUA)
+        self._read = self._client.register_script(_READ_LUA)
 
     @contextlib.contextmanager
     def _guard(self, doing: str) -> Iterator[None]:
@@ -681,49 +718,20 @@ class RedisOnlineStore(OnlineStore):
         names = [self._row_name(view, _key_json(view, key)) for key in keys]
         if not names:
             return []
+        # Lua unpacks at most a few thousand values: beyond, fetch all and pick here.
+        some = wanted is not None and len(wanted) <= 1000
+        args = ["some", *(json.dumps(f) for f in wanted or ())] if some else ["all"]
         with self._guard(f"read view {view!r}"):
-            pipe = self._client.pipeline(transaction=True)
-            if wanted is None:
-                for name in names:
-                    pipe.hgetall(name)
-            else:
-                fields = ["@ts", *(json.dumps(f) for f in wanted)]
-                for name in names:
-                    pipe.hmget(name, fields)
-            replies = pipe.execute()
-        # Every stored name and value is JSON: decode them all with one json.loads.
-        layout: list[tuple[int, list[str] | None, int] | None] = []
-        pieces: list[bytes] = []
-        for reply in replies:
-            if wanted is None:
-                ts = reply.pop(b"@ts", None)
-                if ts is not None:
-                    for pair in reply.items():
-                        pieces += pair
-                    layout.append((int(ts), None, len(reply)))
-                    continue
-            elif reply[0] is not None:
-                ts, stored = reply[0], reply[1:]
-                present = [f for f, v in zip(wanted, stored, strict=True) if v is not None]
-                pieces += (v for v in stored if v is not None)
-                layout.append((int(ts), present, len(present)))
-                continue
-            layout.append(None)
-        flat = json.loads(b"[" + b",".join(pieces) + b"]")
+            reply = self._read(keys=names, args=args)
         out: list[OnlineValue | None] = []
-        pos = 0
-        for entry in layout:
+        for entry in json.loads(reply):
             if entry is None:
                 out.append(None)
                 continue
-            ts, chosen, n = entry
-            if chosen is None:
-                values = {flat[pos + 2 * i]: flat[pos + 2 * i + 1] for i in range(n)}
-                pos += 2 * n
-            else:
-                values = dict(zip(chosen, flat[pos : pos + n], strict=True))
-                pos += n
-            out.append(OnlineValue(values, _timestamp(ts)))
+            values = entry[1]
+            if wanted is not None and not some:
+                values = {name: values[name] for name in wanted if name in values}
+            out.append(OnlineValue(values, _timestamp(entry[0])))
         return out
 
     def _iter_keys(self, view: str) -> Iterator[str]:

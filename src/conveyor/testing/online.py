@@ -151,6 +151,14 @@ class OnlineStoreContract:
         assert got == [OnlineValue({"c": None, "a": 1}, T0), OnlineValue({"a": 3}, T0), None]
         assert store.read("users", [(1,)], features=[]) == [OnlineValue({}, T0)]
 
+    def test_a_row_of_many_features_round_trips_and_subsets(self, store: OnlineStore) -> None:
+        values = {f"f{i}": i for i in range(5000)}
+        store.write_batch("wide", [row(1, values)])
+        assert store.read("wide", [(1,)]) == [OnlineValue(values, T0)]
+        wanted = [f"f{i}" for i in range(0, 5000, 2)] + ["missing"]
+        got = store.read("wide", [(1,)], features=wanted)
+        assert got == [OnlineValue({f: values[f] for f in wanted[:-1]}, T0)]
+
     def test_features_given_as_one_string_are_refused(self, store: OnlineStore) -> None:
         with pytest.raises(FeatureDefinitionError, match="'abc'"):
             store.read("users", [(1,)], features="abc")
