@@ -774,7 +774,7 @@ def latest_per_key(
             f"FROM view_rows) WHERE {' AND '.join(where)} "
             f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {ts} DESC, __seq DESC) = 1"
         )
-        result: Any = con.execute(query, params).to_arrow_table()
+        result: Any = con.sql(query, params=params).to_arrow_table()
         frame: pd.DataFrame = result.to_pandas()
     finally:
         con.close()
