@@ -91,9 +91,15 @@ def run_on_sample(
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="conveyor-sample-") as tmp:
         root = Path(tmp)
-        (root / "conveyor.yaml").write_text(_SCRATCH_CONFIG, encoding="utf-8")
+        definitions = _copy_definitions(ws, root)
+        config = _SCRATCH_CONFIG
+        if definitions is not None:
+            config += f"features:\n  definitions: {definitions!r}\n"
+        (root / "conveyor.yaml").write_text(config, encoding="utf-8")
         with Workspace.open(root, search_parents=False, actor=ws.actor) as scratch:
             sizes, pins = _copy_sample(ws, scratch, datasets, rows=rows, seed=seed)
+            if definitions is not None:
+                _copy_feature_data(ws, scratch, pins)
             pipeline = load_pipeline(pipeline_ref, ws.root)
             try:
                 # Pins make any reference the parameters hold (`cancer@7`) read the sample.
@@ -118,6 +124,30 @@ def run_on_sample(
         {s.name: s.status for s in result.steps.values()},
         seconds=time.perf_counter() - started,
     )
+
+
+def _copy_definitions(ws: Workspace, root: Path) -> str | None:
+    """Copy the project's feature definitions into the scratch project (if it has any)."""
+    relative = ws.settings.config.features.definitions
+    source = (ws.root / relative).resolve()
+    if not source.is_file() or not source.is_relative_to(ws.root.resolve()):
+        return None
+    target = root / source.relative_to(ws.root.resolve())
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(source.read_bytes())
+    return str(target.relative_to(root))
+
+
+def _copy_feature_data(ws: Workspace, scratch: Workspace, pins: Mapping[str, int]) -> None:
+    """Copy, in full, the dataset versions the applied feature views read now (a sample of
+    a feature table would leave most entities without features), then apply the views."""
+    views = ws.features.definitions().views.values()
+    for name in sorted({view.dataset.partition("@")[0] for view in views}):
+        if name in pins:
+            continue  # already sampled as a dataset the pipeline reads
+        record = ws.datasets.get(name)
+        scratch.datasets.add(name, ws.datasets.load(record.ref))
+    scratch.features.apply()
 
 
 def _copy_sample(

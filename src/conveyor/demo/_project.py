@@ -8,11 +8,14 @@ from pathlib import Path
 
 from conveyor.workspace import init_project
 
-#: The training pipeline copied into the demo project.
+#: The training pipeline and the feature definitions copied into the demo project.
 PIPELINE_TEMPLATE = Path(__file__).parent / "project" / "pipelines.py"
-#: The model's inputs (the columns sent to the server); the label is ``purchased``.
-FEATURES = (
-    "user_segment",
+FEATURES_TEMPLATE = Path(__file__).parent / "project" / "features.py"
+#: What the shop sends the server per session: the user's id (the server looks up the
+#: user's profile and the category's list price in the feature store) and what is known
+#: only at request time. The label is ``purchased``.
+REQUEST_COLUMNS = (
+    "user_id",
     "device",
     "product_category",
     "hour",
@@ -20,9 +23,10 @@ FEATURES = (
     "discount",
     "pages_viewed",
     "session_seconds",
-    "past_purchases",
     "category_affinity",
 )
+#: Columns of a session that come from the feature store, not from the session log.
+LOOKED_UP = ("user_segment", "past_purchases")
 TARGET = "purchased"
 MODEL = "recommender"
 ENV = "production"
@@ -86,6 +90,9 @@ _CONFIG = """\
 # The demo shop: a product recommender (will the shown product be bought?).
 project:
   name: shop
+
+features:
+  definitions: features.py
 
 pipelines:
   training: pipelines:training
@@ -152,5 +159,6 @@ def scaffold(directory: Path, pace: Pace) -> Path:
     init_project(root, name="shop")
     (root / "conveyor.yaml").write_text(config_text(pace), encoding="utf-8")
     shutil.copyfile(PIPELINE_TEMPLATE, root / "pipelines.py")
+    shutil.copyfile(FEATURES_TEMPLATE, root / "features.py")
     (root / "data").mkdir(exist_ok=True)
     return root

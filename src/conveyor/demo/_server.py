@@ -17,7 +17,7 @@ import pandas as pd
 
 from conveyor.config import process_env
 from conveyor.demo._errors import DemoFailed
-from conveyor.demo._project import ENV, FEATURES, TARGET
+from conveyor.demo._project import ENV, REQUEST_COLUMNS, TARGET
 
 
 def free_port() -> int:
@@ -172,7 +172,8 @@ class Shop:
             DemoFailed: The server refused or failed the request.
         """
         rows = [
-            {str(k): v for k, v in row.items()} for row in batch[list(FEATURES)].to_dict("records")
+            {str(k): v for k, v in row.items()}
+            for row in batch[list(REQUEST_COLUMNS)].to_dict("records")
         ]
         try:
             response = self.client.post("/v1/predict", json={"rows": rows})

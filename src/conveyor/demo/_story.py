@@ -24,9 +24,9 @@ import pandas as pd
 from rich.console import Console
 
 from conveyor.demo import _render
-from conveyor.demo._data import generate_sessions
+from conveyor.demo._data import generate_catalog, generate_sessions, generate_users
 from conveyor.demo._errors import expect
-from conveyor.demo._project import ENV, FAST, FULL, MODEL, TARGET, Pace, scaffold
+from conveyor.demo._project import ENV, FAST, FULL, LOOKED_UP, MODEL, TARGET, Pace, scaffold
 from conveyor.demo._server import ServerProcess, Shop, free_port
 from conveyor.demo._timeline import (
     Figures,
@@ -226,7 +226,7 @@ def _act_data(ws: Workspace, root: Path, pace: Pace, state: _State, out: Console
     from conveyor.checks.data import infer_schema
 
     path = root / "data" / "sessions.csv"
-    generate_sessions(pace.training_rows, seed=7, season="summer").to_csv(path, index=False)
+    session_log(pace.training_rows, seed=7, season="summer").to_csv(path, index=False)
     summer = ws.datasets.add("sessions", path, message="summer sessions")
     expect(summer.version == 1, f"the summer sessions should be v1, got v{summer.version}")
     # Ranges widened by 1.5 spans: prices may rise next season and session ids keep
@@ -239,6 +239,40 @@ def _act_data(ws: Workspace, root: Path, pace: Pace, state: _State, out: Console
     out.print(
         f"   sessions@{summer.version}: {summer.row_count:,} rows, profiled; schema "
         f"v{schema.version} inferred and validated"
+    )
+    applied = ws.features.apply()
+    out.print(
+        f"   feature store: {', '.join(a.ref for a in applied if a.kind != 'entity')} "
+        "applied from features.py"
+    )
+    _season_features(ws, "summer", out)
+
+
+def session_log(rows: int, *, seed: int, season: str) -> pd.DataFrame:
+    """The shop's session log: what happened in each session. The user's profile is not in
+    it: training looks it up in the feature store as it was at the session's time."""
+    return generate_sessions(rows, seed=seed, season=season).drop(columns=list(LOOKED_UP))
+
+
+def _season_features(ws: Workspace, season: str, out: Console) -> None:
+    """Version the season's user profiles and catalog prices (appended to the earlier
+    seasons'), materialize them to the online store, and check online matches offline."""
+    from conveyor.features import feature_skew
+
+    seasons = ["summer"] if season == "summer" else ["summer", "winter"]
+    users = ws.datasets.add(
+        "users", pd.concat([generate_users(s) for s in seasons], ignore_index=True)
+    )
+    catalog = ws.datasets.add(
+        "catalog", pd.concat([generate_catalog(s) for s in seasons], ignore_index=True)
+    )
+    done = ws.features.materialize()
+    written = ", ".join(f"{m.view} {m.rows:,}" for m in done)
+    skew = feature_skew(ws.features, "recommender")
+    expect(skew.passed, f"online features should match offline ones: {skew.explanation}")
+    out.print(
+        f"   {users.ref}, {catalog.ref} versioned; materialized online ({written} keys); "
+        f"skew check: {skew.explanation}"
     )
 
 
@@ -305,10 +339,11 @@ def _act_winter(
     out.print(f"   monitoring: {report.verdict}; drifted: {', '.join(drifted)} ({share:.0%})")
 
     path = root / "data" / "sessions.csv"
-    generate_sessions(pace.training_rows, seed=8, season="winter").to_csv(path, index=False)
+    session_log(pace.training_rows, seed=8, season="winter").to_csv(path, index=False)
     winter = ws.datasets.add("sessions", path, message="winter sessions")
     expect(winter.version == 2, f"the winter sessions should be v2, got v{winter.version}")
     out.print(f"   sessions@2: {winter.row_count:,} winter rows versioned")
+    _season_features(ws, "winter", out)
 
     assert state.agent is not None
     tick = state.agent.run_once()

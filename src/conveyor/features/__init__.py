@@ -33,6 +33,15 @@ from conveyor.features._errors import (
     OnlineStoreUnavailableError,
 )
 from conveyor.features._loader import load_definitions
+from conveyor.features._offline import ViewTable, point_in_time_join
+from conveyor.features._online import (
+    OnlineRow,
+    OnlineStore,
+    OnlineValue,
+    RedisOnlineStore,
+    SqliteOnlineStore,
+    open_online_store,
+)
 from conveyor.features._records import (
     BaseFeatureRecords,
     DefinitionRecord,
@@ -40,6 +49,7 @@ from conveyor.features._records import (
     MaterializationRecord,
     SqlFeatureRecords,
 )
+from conveyor.features._skew import FeatureSkew, SkewReport, ViewSkew, feature_skew
 from conveyor.features._store import (
     SERVICE_TAG,
     AppliedDefinition,
@@ -64,6 +74,7 @@ __all__ = [
     "FeatureNotFoundError",
     "FeatureService",
     "FeatureSet",
+    "FeatureSkew",
     "FeatureSourceError",
     "FeatureStore",
     "FeatureTableRecord",
@@ -72,14 +83,25 @@ __all__ = [
     "MaterializationRecord",
     "Materialized",
     "MissingEntityError",
+    "OnlineRow",
+    "OnlineStore",
     "OnlineStoreUnavailableError",
+    "OnlineValue",
+    "RedisOnlineStore",
     "ServiceVersion",
+    "SkewReport",
     "SqlFeatureRecords",
+    "SqliteOnlineStore",
     "Transformation",
+    "ViewSkew",
+    "ViewTable",
     "build_view_table",
     "definition_hash",
     "feature_ref",
+    "feature_skew",
     "load_definitions",
+    "open_online_store",
+    "point_in_time_join",
     "split_ref",
     "transformation",
 ]

@@ -55,7 +55,9 @@ def features_used(ws: Workspace, run_id: str) -> dict[str, Any] | None:
     ``profile_run`` is the step run that logged the profile of the looked-up columns.
     """
     found: dict[str, Any] | None = None
-    for child in ws.runs.children(run_id):
+    for step in ws.runs.children(run_id):
+        # A cached step logged nothing: the run it was cached from did.
+        child = ws.runs.get(step.cached_from) if step.cached_from else step
         used = (child.params or {}).get("features")
         if not isinstance(used, dict):
             continue

@@ -28,6 +28,7 @@ NUMERIC = [
     "session_seconds",
     "past_purchases",
     "category_affinity",
+    "list_price",
 ]
 FEATURES = CATEGORICAL + NUMERIC
 
@@ -60,7 +61,7 @@ def make_model(learning_rate: float, max_depth: int, seed: int = 0) -> Pipeline:
 
 @conveyor.step
 def features(sessions: pd.DataFrame) -> pd.DataFrame:
-    """Keep the model's inputs and the label (ids are not features)."""
+    """Keep the model's inputs and the label (ids and times are not features)."""
     return sessions[[*FEATURES, TARGET]].reset_index(drop=True)
 
 
@@ -146,8 +147,12 @@ def explain(model: Pipeline, test: pd.DataFrame) -> dict[str, float]:
 def training(
     data: str = "sessions@latest", n_trials: int = 6, seed: int = 0, broken: bool = False
 ) -> None:
-    """sessions -> features -> split -> tune -> train -> evaluate + explain."""
-    frame = features(conveyor.load_dataset(data))
+    """sessions + the feature store (point-in-time) -> features -> split -> tune -> train
+    -> evaluate + explain."""
+    sessions = conveyor.load_dataset(data)
+    # Each session gets its user's profile and its category's list price as they were
+    # when it happened (never a later value): the features the server looks up online.
+    frame = features(conveyor.load_features(sessions, "recommender"))
     train_df, test_df = split(frame, seed=seed)
     best = tune_model(train_df, n_trials=n_trials, seed=seed)
     model = train(train_df, best, seed=seed, broken=broken)
