@@ -48,6 +48,7 @@ BUILTINS: dict[str, str] = {
     "latency": f"{_MODEL}:LatencyCheck",
     "artifact_size": f"{_MODEL}:ArtifactSizeCheck",
     "save_load_parity": f"{_MODEL}:SaveLoadParityCheck",
+    "feature_skew": f"{_MODEL}:FeatureSkewCheck",
     # integration checks (layer 4, imported only when asked for)
     "pipeline_sample": f"{_CI}:PipelineSampleCheck",
     "signature_serving": f"{_CI}:SignatureServingCheck",

@@ -17,6 +17,7 @@ from conveyor.cli import (
     _data,
     _demo,
     _deploy,
+    _features,
     _keys,
     _models,
     _monitor,
@@ -69,6 +70,7 @@ _simulate.register(app)
 _agent.register(app)
 app.add_typer(_monitor.app, name="monitor")
 app.add_typer(_predictions.app, name="predictions")
+app.add_typer(_features.app, name="features")
 _demo.register(app)
 
 

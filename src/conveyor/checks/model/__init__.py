@@ -26,6 +26,7 @@ from conveyor.checks.model._divergence import (
     jensen_shannon,
 )
 from conveyor.checks.model._errors import ModelCheckInputError
+from conveyor.checks.model._feature_skew import FeatureSkewCheck
 from conveyor.checks.model._holdout_checks import (
     CalibrationCheck,
     ChampionComparisonCheck,
@@ -54,6 +55,7 @@ __all__ = [
     "ChampionComparisonCheck",
     "DivergenceProfile",
     "FairnessCheck",
+    "FeatureSkewCheck",
     "GroupRates",
     "InvarianceCheck",
     "LatencyCheck",
