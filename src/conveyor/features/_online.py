@@ -54,6 +54,7 @@ __all__ = [
 ]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_json_str = json.encoder.encode_basestring_ascii
 _MICROSECOND = timedelta(microseconds=1)
 _INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
 _URL_FORMS = "none (the embedded .conveyor/online.db), sqlite:///path, redis://host:port/db"
@@ -90,7 +91,7 @@ class OnlineValue:
 @dataclass(frozen=True)
 class _Encoded:
     key: str  # canonical JSON of the key tuple
-    fields: dict[str, str]  # feature -> JSON of its value
+    value: str  # JSON object of the row's values
     ts: int  # microseconds since the epoch, UTC
 
 
@@ -99,6 +100,25 @@ def _scalar(value: Any) -> Any:
     if type(value).__module__ == "numpy" and hasattr(value, "item"):
         return value.item()
     return value
+
+
+def _scalar_json(raw: Any) -> str | None:
+    """The JSON text of a str, bool, 64-bit int or finite float; ``None`` for anything else.
+
+    Exactly what ``json.dumps`` writes, without its per-call cost (this runs for every key
+    of a lookup and every value of a batch): bool before int, numbers by their repr, strings
+    as ASCII JSON.
+    """
+    value = _scalar(raw)
+    if isinstance(value, str):
+        return _json_str(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return int.__repr__(value) if _INT_MIN <= value <= _INT_MAX else None
+    if isinstance(value, float):
+        return float.__repr__(value) if math.isfinite(value) else None
+    return None
 
 
 def _key_json(view: str, key: Any) -> str:
@@ -111,14 +131,8 @@ def _key_json(view: str, key: Any) -> str:
         )
     parts = []
     for raw in key:
-        part = _scalar(raw)
-        if isinstance(part, int) and not isinstance(part, bool):
-            ok = _INT_MIN <= part <= _INT_MAX
-        elif isinstance(part, float):
-            ok = math.isfinite(part)
-        else:
-            ok = isinstance(part, (str, bool))
-        if not ok:
+        text = _scalar_json(raw)
+        if text is None:
             raise EntityFrameError(
                 f"Key {key!r} of view {view!r} holds {raw!r}, which is not a join key value.",
                 hint="Join key values are strings, booleans, finite floats or integers that "
@@ -126,8 +140,8 @@ def _key_json(view: str, key: Any) -> str:
                 view=view,
                 key=repr(key),
             )
-        parts.append(part)
-    return json.dumps(parts, separators=(",", ":"))
+        parts.append(text)
+    return "[" + ",".join(parts) + "]"
 
 
 def _value_json(view: str, key: str, feature: Any, raw: Any) -> str:
@@ -137,27 +151,22 @@ def _value_json(view: str, key: str, feature: Any, raw: Any) -> str:
             hint="Feature names are the view's column names.",
             view=view,
         )
+    text = _scalar_json(raw)
+    if text is not None:
+        return text
     value = _scalar(raw)
     if value is None or type(value).__name__ == "NAType":
         return "null"
     if isinstance(value, float) and math.isnan(value):
         return "null"
-    if isinstance(value, int) and not isinstance(value, bool):
-        ok = _INT_MIN <= value <= _INT_MAX
-    elif isinstance(value, float):
-        ok = math.isfinite(value)
-    else:
-        ok = isinstance(value, (str, bool))
-    if not ok:
-        raise FeatureSourceError(
-            f"Feature {feature!r} of row {key} of view {view!r} is {raw!r}, which the online "
-            "store cannot hold.",
-            hint="Online values are strings, booleans, finite floats, 64-bit integers or None; "
-            "convert datetimes to ISO strings.",
-            view=view,
-            feature=feature,
-        )
-    return json.dumps(value)
+    raise FeatureSourceError(
+        f"Feature {feature!r} of row {key} of view {view!r} is {raw!r}, which the online "
+        "store cannot hold.",
+        hint="Online values are strings, booleans, finite floats, 64-bit integers or None; "
+        "convert datetimes to ISO strings.",
+        view=view,
+        feature=feature,
+    )
 
 
 def _micros(view: str, key: str, ts: Any) -> int:
@@ -205,8 +214,24 @@ def _encode(view: str, rows: Sequence[OnlineRow]) -> list[_Encoded]:
     out = []
     for row in rows:
         key = _key_json(view, row.key)
-        fields = {name: _value_json(view, key, name, v) for name, v in row.values.items()}
-        out.append(_Encoded(key, fields, _micros(view, key, row.event_ts)))
+        fields = ",".join(
+            f"{_json_str(name)}:{_value_json(view, key, name, v)}" for name, v in row.values.items()
+        )
+        out.append(_Encoded(key, "{" + fields + "}", _micros(view, key, row.event_ts)))
+    return out
+
+
+def _values(entries: list[Any], wanted: list[str] | None) -> list[OnlineValue | None]:
+    """Lookup results from decoded ``[values, event_ts]`` entries (``None`` for a miss)."""
+    out: list[OnlineValue | None] = []
+    for entry in entries:
+        if entry is None:
+            out.append(None)
+            continue
+        values = entry[0]
+        if wanted is not None:
+            values = {name: values[name] for name in wanted if name in values}
+        out.append(OnlineValue(values, _timestamp(entry[1])))
     return out
 
 
@@ -357,10 +382,6 @@ WHERE excluded.event_ts >= online_features.event_ts
 _CHUNK = 900
 
 
-def _row_json(fields: Mapping[str, str]) -> str:
-    return "{" + ",".join(f"{json.dumps(name)}:{value}" for name, value in fields.items()) + "}"
-
-
 class SqliteOnlineStore(OnlineStore):
     """The online store in one SQLite file (WAL mode), the default for a project.
 
@@ -422,7 +443,7 @@ class SqliteOnlineStore(OnlineStore):
 
     def write_batch(self, view: str, rows: Sequence[OnlineRow]) -> int:
         view = _check_view(view)
-        params = [(view, e.key, _row_json(e.fields), e.ts) for e in _encode(view, rows)]
+        params = [(view, e.key, e.value, e.ts) for e in _encode(view, rows)]
         if not params:
             return 0
         with self._guard("written"):
@@ -469,17 +490,11 @@ class SqliteOnlineStore(OnlineStore):
             finally:
                 if several and conn.in_transaction:
                     conn.execute("COMMIT")
-        out: list[OnlineValue | None] = []
-        for key in encoded:
-            hit = found.get(key)
-            if hit is None:
-                out.append(None)
-                continue
-            values = json.loads(hit[0])
-            if wanted is not None:
-                values = {name: values[name] for name in wanted if name in values}
-            out.append(OnlineValue(values, _timestamp(hit[1])))
-        return out
+        # One json.loads for the whole answer: the stored values are JSON already.
+        entries = ",".join(
+            f"[{hit[0]},{hit[1]}]" if hit else "null" for hit in map(found.get, encoded)
+        )
+        return _values(json.loads(f"[{entries}]"), wanted)
 
     def _iter_keys(self, view: str) -> Iterator[str]:
         with self._guard("read"):
@@ -512,7 +527,7 @@ class SqliteOnlineStore(OnlineStore):
 
 
 # KEYS[1]: the view's key set; KEYS[i + 1]: the hash of row i.
-# ARGV, per row: key JSON, event_ts (microseconds), field count n, then n name/value pairs.
+# ARGV, per row: key JSON, event_ts (microseconds), the row's values as a JSON object.
 # Every key's type is checked before the first write: Redis does not undo the writes of a
 # script that fails, so nothing may fail after the first one.
 _WRITE_LUA = """
@@ -525,68 +540,33 @@ for i = 1, #KEYS do
   end
 end
 local applied = 0
-local pos = 1
 for i = 2, #KEYS do
-  local key = KEYS[i]
+  local pos = 3 * (i - 2) + 1
   local ts = ARGV[pos + 1]
-  local n = tonumber(ARGV[pos + 2])
-  local stored = redis.call('HGET', key, '@ts')
+  local stored = redis.call('HGET', KEYS[i], '@ts')
   if (not stored) or tonumber(stored) <= tonumber(ts) then
-    redis.call('DEL', key)
-    local args = {'@ts', ts}
-    for j = 0, n - 1 do
-      args[#args + 1] = ARGV[pos + 3 + 2 * j]
-      args[#args + 1] = ARGV[pos + 4 + 2 * j]
-      if #args >= 1000 then
-        redis.call('HSET', key, unpack(args))
-        args = {}
-      end
-    end
-    if #args > 0 then
-      redis.call('HSET', key, unpack(args))
-    end
+    redis.call('HSET', KEYS[i], '@ts', ts, '@v', ARGV[pos + 2])
     redis.call('SADD', KEYS[1], ARGV[pos])
     applied = applied + 1
   end
-  pos = pos + 3 + 2 * n
 end
 return applied
 """
 
-
-# KEYS: the rows' hashes; ARGV: 'all', or 'some' and the features to return (names as JSON).
-# Returns one JSON text, [[event_ts, {feature: value}] or null, ...]: stored names and values
-# are JSON already, so the script only joins them, and the client decodes one string.
+# KEYS: the rows' hashes. Returns one JSON text, [[{feature: value}, event_ts] or null, ...]:
+# the stored parts are JSON already, so the script only joins them, and the client decodes
+# one string instead of hundreds of reply items.
 _READ_LUA = """
-local out = {}
+local buf = {}
 for i = 1, #KEYS do
-  local ts = false
-  local parts = {}
-  if ARGV[1] == 'all' then
-    local flat = redis.call('HGETALL', KEYS[i])
-    for j = 1, #flat, 2 do
-      if flat[j] == '@ts' then
-        ts = flat[j + 1]
-      else
-        parts[#parts + 1] = flat[j] .. ':' .. flat[j + 1]
-      end
-    end
+  local got = redis.call('HMGET', KEYS[i], '@v', '@ts')
+  if got[1] then
+    buf[i] = '[' .. got[1] .. ',' .. got[2] .. ']'
   else
-    local got = redis.call('HMGET', KEYS[i], '@ts', unpack(ARGV, 2))
-    ts = got[1]
-    for j = 2, #ARGV do
-      if got[j] then
-        parts[#parts + 1] = ARGV[j] .. ':' .. got[j]
-      end
-    end
-  end
-  if ts then
-    out[i] = '[' .. ts .. ',{' .. table.concat(parts, ',') .. '}]'
-  else
-    out[i] = 'null'
+    buf[i] = 'null'
   end
 end
-return '[' .. table.concat(out, ',') .. ']'
+return '[' .. table.concat(buf, ',') .. ']'
 """
 
 
@@ -599,12 +579,14 @@ class RedisOnlineStore(OnlineStore):
 
     Names are ``conveyor:online:{<namespace hash>.<view hash>}:<key hash>`` (BLAKE2b, so no
     view name or key can reach another's; the braces keep a view in one cluster slot), with
-    fields ``@ts`` (microseconds) and one per feature (its name as JSON), each value JSON.
-    The set ``...}:keys`` lists a view's key JSONs for :meth:`count`, :meth:`sample_keys` and
+    fields ``@ts`` (microseconds) and ``@v`` (the row's values as a JSON object: a lookup of a
+    few features reads whole rows, which keeps it to one short command per key). The set
+    ``...}:keys`` lists a view's key JSONs for :meth:`count`, :meth:`sample_keys` and
     :meth:`delete_view`. A batch is one Lua script, which compares event times on the server;
     a read is one Lua script too (one round trip, no batch can land in the middle of it, and
-    one reply string to decode rather than thousands of reply items). Timeouts are short and
+    one reply string to decode rather than hundreds of reply items). Timeouts are short and
     any connection failure raises :class:`OnlineStoreUnavailableError` naming host and port.
+    :meth:`delete_view` removes keys in chunks, not atomically.
 
     Args:
         url: ``redis://[user:password@]host:port/db`` or ``rediss://...``.
@@ -704,9 +686,7 @@ class RedisOnlineStore(OnlineStore):
         args: list[str | int] = []
         for row in encoded:
             names.append(self._row_name(view, row.key))
-            args += (row.key, row.ts, len(row.fields))
-            for name, value in row.fields.items():
-                args += (json.dumps(name), value)
+            args += (row.key, row.ts, row.value)
         with self._guard(f"write view {view!r}"):
             return int(self._write(keys=names, args=args))
 
@@ -718,21 +698,9 @@ class RedisOnlineStore(OnlineStore):
         names = [self._row_name(view, _key_json(view, key)) for key in keys]
         if not names:
             return []
-        # Lua unpacks at most a few thousand values: beyond, fetch all and pick here.
-        some = wanted is not None and len(wanted) <= 1000
-        args = ["some", *(json.dumps(f) for f in wanted or ())] if some else ["all"]
         with self._guard(f"read view {view!r}"):
-            reply = self._read(keys=names, args=args)
-        out: list[OnlineValue | None] = []
-        for entry in json.loads(reply):
-            if entry is None:
-                out.append(None)
-                continue
-            values = entry[1]
-            if wanted is not None and not some:
-                values = {name: values[name] for name in wanted if name in values}
-            out.append(OnlineValue(values, _timestamp(entry[0])))
-        return out
+            reply = self._read(keys=names)
+        return _values(json.loads(reply), wanted)
 
     def _iter_keys(self, view: str) -> Iterator[str]:
         with self._guard(f"read view {view!r}"):
