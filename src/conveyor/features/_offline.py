@@ -1,0 +1,573 @@
+"""The point-in-time join of the offline store, run in DuckDB (``ASOF JOIN``).
+
+For each row of an entity frame and each feature view, the join finds the view row with
+the same join key values and the latest timestamp at or before the row's timestamp, so a
+training set never sees a value from its rows' future. :func:`point_in_time_join` checks
+the entity frame (timestamp kinds, join keys and their types) before any SQL runs, and
+names the offending column, row and value when it refuses one.
+
+User names never reach SQL: the entity frame's and each view's columns are handed to
+DuckDB as Arrow tables whose columns are renamed by position (``k0``, ``f0``, ...), so a
+column called ``a"b``, ``select`` or ``1; DROP TABLE x`` is just data.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from conveyor.features._errors import EntityFrameError, FeatureDefinitionError, FeatureSourceError
+
+__all__ = ["ViewTable", "point_in_time_join"]
+
+#: Bits of the ASOF ordering key below the timestamp: the row's position in its table,
+#: so that of several rows with one key and one timestamp the last written is the latest.
+_POSITION_BITS = 40
+_MICROSECOND = timedelta(microseconds=1)
+_TS = pa.timestamp("us", tz="UTC")
+
+
+@dataclass(frozen=True)
+class ViewTable:
+    """One feature view's offline rows, as the join reads them.
+
+    Args:
+        name: The view's name (``view__feature`` with ``full_names=True``).
+        join_keys: The columns that identify an entity, in the view and the entity frame.
+        timestamp_field: The view's column saying when each row's values became true
+            (an Arrow timestamp; ``timestamp[us, tz=UTC]`` as stored).
+        ttl: How long a value stays valid after its timestamp (``None``: forever).
+        features: The feature columns wanted from this view.
+        table: The rows: join keys, the timestamp field and the features (other columns
+            are ignored).
+    """
+
+    name: str
+    join_keys: tuple[str, ...]
+    timestamp_field: str
+    ttl: timedelta | None
+    features: tuple[str, ...]
+    table: pa.Table
+
+
+def point_in_time_join(
+    entity_df: pd.DataFrame,
+    views: Sequence[ViewTable],
+    *,
+    timestamp_column: str = "event_timestamp",
+    full_names: bool = False,
+) -> pd.DataFrame:
+    """``entity_df`` with each requested feature's value as of each row's timestamp.
+
+    For every entity row and every view, the value comes from the view row with the same
+    join key values whose timestamp is the latest one at or before the entity row's
+    timestamp, never a later one. With a TTL the value must also be recent enough: a view
+    row at ``feature_ts`` is used only if ``entity_ts - ttl <= feature_ts <= entity_ts``.
+    Several view rows with one key and one timestamp: the one that comes last in the
+    view's table wins (last written wins). No such row, or a missing (null) key value in
+    the entity frame: the feature is missing (``NaN``, ``<NA>`` or ``NaT`` by type).
+
+    The result keeps ``entity_df``'s rows in their order with their index, and all its
+    columns unchanged, followed by one column per feature, named after the feature (or
+    ``view__feature`` with ``full_names=True``). Column types follow the view's Arrow
+    types: integers become nullable ``Int64`` (whether or not a value is missing),
+    floats stay ``float64``, strings ``string``, booleans ``boolean`` and timestamps
+    ``datetime64[us, UTC]``.
+
+    Entity timestamps may be a datetime column, tz-naive (read as UTC) or tz-aware (any
+    zone, converted to UTC), or an object or string column of datetimes, dates (midnight)
+    or ISO 8601 strings, all naive or all aware. They are compared at microsecond
+    precision, the precision of the view tables; finer digits are dropped.
+
+    Args:
+        entity_df: The rows to enrich: the views' join key columns and
+            ``timestamp_column``, plus any other columns (kept as they are).
+        views: The views to read, each with the features wanted from it.
+        timestamp_column: The entity frame's column saying as of when each row's
+            features are read.
+        full_names: Name the new columns ``view__feature``.
+
+    Returns:
+        A new frame: ``entity_df``'s columns, then the features in the order requested.
+
+    Raises:
+        EntityFrameError: The timestamp column or a join key column is missing; a
+            timestamp is missing, unparseable, or the column mixes tz-naive and tz-aware
+            values; a join key's type cannot be compared with the view's.
+        FeatureDefinitionError: Two features, or a feature and an entity frame column,
+            would get the same name.
+        FeatureSourceError: A view's table lacks a column it should have, or its
+            timestamp field is not a timestamp.
+
+    Example:
+        >>> import pyarrow as pa, pandas as pd
+        >>> times = pd.to_datetime(["2024-01-01", "2024-02-01"], utc=True)
+        >>> rows = pa.table({
+        ...     "user_id": [1, 1],
+        ...     "event_timestamp": pa.array(times, pa.timestamp("us", "UTC")),
+        ...     "spend": [10.0, 20.0],
+        ... })
+        >>> view = ViewTable("stats", ("user_id",), "event_timestamp", None, ("spend",), rows)
+        >>> entities = pd.DataFrame({"user_id": [1], "event_timestamp": ["2024-01-15"]})
+        >>> point_in_time_join(entities, [view])["spend"].tolist()
+        [10.0]
+    """
+    names = _output_names(entity_df, views, full_names)
+    times = _entity_micros(entity_df, timestamp_column)
+    entity_keys = _entity_keys(entity_df, views)
+    view_tables = [_view_arrays(view, entity_keys) for view in views]
+    key_index = {key: i for i, key in enumerate(entity_keys)}
+
+    entity = pa.table(
+        {
+            "r": pa.array(np.arange(len(entity_df), dtype=np.int64)),
+            "t": pa.array(times, pa.int64()),
+            **{f"k{i}": array for i, array in enumerate(entity_keys.values())},
+        }
+    )
+    query = _join_sql(views, key_index)
+    con = duckdb.connect()
+    try:
+        con.execute(f"SET threads = {_threads()}")
+        con.register("entity", entity)
+        for i, table in enumerate(view_tables):
+            con.register(f"view{i}", table)
+        relation = con.sql(query)
+        joined: pa.Table = (
+            relation.to_arrow_table()
+            if hasattr(relation, "to_arrow_table")
+            else relation.fetch_arrow_table()
+        )
+    finally:
+        con.close()
+    return _assemble(entity_df, views, joined, names)
+
+
+# -- names --------------------------------------------------------------------------------
+
+
+def _output_names(
+    entity_df: pd.DataFrame, views: Sequence[ViewTable], full_names: bool
+) -> list[str]:
+    names: list[str] = []
+    origin: dict[str, str] = {}
+    columns = set(entity_df.columns)
+    for view in views:
+        for feature in view.features:
+            name = f"{view.name}__{feature}" if full_names else feature
+            ref = f"{view.name}:{feature}"
+            if name in origin:
+                raise FeatureDefinitionError(
+                    f"Features {origin[name]!r} and {ref!r} would both be named {name!r}.",
+                    hint="Pass full_names=True to name columns view__feature."
+                    if not full_names
+                    else "Request the feature once.",
+                    name=name,
+                )
+            if name in columns:
+                raise FeatureDefinitionError(
+                    f"Feature {ref!r} would be named {name!r}, which is already a column of "
+                    "the entity frame.",
+                    hint="Pass full_names=True to name columns view__feature."
+                    if not full_names
+                    else f"Rename the entity frame's column {name!r}.",
+                    name=name,
+                )
+            origin[name] = ref
+            names.append(name)
+    return names
+
+
+def _columns_text(columns: Sequence[object]) -> str:
+    shown = ", ".join(repr(c) for c in list(columns)[:20])
+    more = len(columns) - 20
+    return (shown + (f" and {more} more" if more > 0 else "")) or "none"
+
+
+def _column(entity_df: pd.DataFrame, name: str, what: str) -> pd.Series:
+    found = entity_df.loc[:, entity_df.columns == name]
+    if found.shape[1] > 1:
+        raise EntityFrameError(
+            f"The entity frame has {found.shape[1]} columns named {name!r}, the {what}.",
+            hint="Keep one column of that name.",
+            column=name,
+        )
+    return found.iloc[:, 0]
+
+
+# -- entity timestamps --------------------------------------------------------------------
+
+
+def _entity_micros(entity_df: pd.DataFrame, column: str) -> np.ndarray[Any, np.dtype[np.int64]]:
+    """The entity timestamps as microseconds since the epoch (UTC), checked."""
+    if column not in entity_df.columns:
+        raise EntityFrameError(
+            f"The entity frame has no timestamp column {column!r}; its columns are "
+            f"{_columns_text(list(entity_df.columns))}.",
+            hint="Pass timestamp_column=<the column saying when each row happened>.",
+            column=column,
+        )
+    series = _column(entity_df, column, "timestamp column")
+    dtype = series.dtype
+    if isinstance(dtype, pd.ArrowDtype) and pa.types.is_timestamp(dtype.pyarrow_dtype):
+        tz = dtype.pyarrow_dtype.tz
+        series = series.astype(pd.DatetimeTZDtype("us", tz) if tz else "datetime64[us]")
+        dtype = series.dtype
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        values = series.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
+    elif pd.api.types.is_datetime64_dtype(dtype):
+        values = series.to_numpy()
+    elif pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype):
+        values = _parse_objects(series, column)
+    else:
+        first = series.iloc[0] if len(series) else None
+        raise EntityFrameError(
+            f"The timestamp column {column!r} holds {dtype} values, not timestamps "
+            f"(first: {first!r}).",
+            hint="Convert it with pd.to_datetime (epoch seconds: "
+            "pd.to_datetime(column, unit='s', utc=True)).",
+            column=column,
+            dtype=str(dtype),
+        )
+    missing = np.isnat(values)
+    if missing.any():
+        position = int(np.argmax(missing))
+        _missing_time(series, column, position)
+    return _to_micros(values)
+
+
+def _to_micros(values: np.ndarray[Any, Any]) -> np.ndarray[Any, np.dtype[np.int64]]:
+    if np.datetime_data(values.dtype)[0] == "ns":  # floor, so a row never reads a later value
+        micros = np.floor_divide(values.view(np.int64), 1000)
+    else:
+        micros = values.astype("datetime64[us]").view(np.int64)
+    return np.asarray(micros, dtype=np.int64)
+
+
+def _label(series: pd.Series, position: int) -> object:
+    """The index label of a row, as a plain Python value (``5``, not ``np.int64(5)``)."""
+    label = series.index[position]
+    return label.item() if isinstance(label, np.generic) else label
+
+
+def _missing_time(series: pd.Series, column: str, position: int) -> None:
+    label = _label(series, position)
+    raise EntityFrameError(
+        f"Row {label!r} of the entity frame has no timestamp in {column!r} "
+        f"({series.iloc[position]!r}).",
+        hint="Fill in or drop the rows without a time: each row's features are read as of it.",
+        column=column,
+        row=repr(label),
+    )
+
+
+def _parse_objects(series: pd.Series, column: str) -> np.ndarray[Any, Any]:
+    """Datetimes, dates and ISO strings, all naive or all aware, as naive UTC datetime64."""
+    parsed: list[datetime] = []
+    aware_first: bool | None = None
+    for position, value in enumerate(series.to_numpy(dtype=object)):
+        moment = _moment(value)
+        if moment is None:
+            if isinstance(value, str):
+                label = _label(series, position)
+                raise EntityFrameError(
+                    f"Row {label!r} of the entity frame: {value!r} in {column!r} is not an "
+                    "ISO 8601 timestamp.",
+                    hint="Write timestamps like '2024-05-01T12:00:00Z', or convert the "
+                    "column with pd.to_datetime.",
+                    column=column,
+                    row=repr(label),
+                    value=value[:200],
+                )
+            if _is_missing(value):
+                _missing_time(series, column, position)
+            label = _label(series, position)
+            raise EntityFrameError(
+                f"Row {label!r} of the entity frame: {value!r} ({type(value).__name__}) in "
+                f"{column!r} is not a timestamp.",
+                hint="Give datetimes or ISO 8601 strings, or convert the column with "
+                "pd.to_datetime.",
+                column=column,
+                row=repr(label),
+                value=repr(value)[:200],
+            )
+        aware = moment.tzinfo is not None and moment.utcoffset() is not None
+        if aware_first is None:
+            aware_first = aware
+        elif aware != aware_first:
+            label = _label(series, position)
+            kinds = ("tz-aware", "tz-naive") if aware else ("tz-naive", "tz-aware")
+            raise EntityFrameError(
+                f"The timestamps in {column!r} mix tz-naive and tz-aware values: row "
+                f"{label!r} holds {value!r} ({kinds[0]}) after {kinds[1]} rows.",
+                hint="Make them all tz-aware or all tz-naive (naive ones are read as UTC); "
+                "pd.to_datetime(column, utc=True) does the former.",
+                column=column,
+                row=repr(label),
+                value=repr(value)[:200],
+            )
+        parsed.append(moment)
+    if not parsed:
+        return np.array([], dtype="datetime64[us]")
+    index = pd.to_datetime(parsed, utc=True) if aware_first else pd.to_datetime(parsed)
+    if aware_first:
+        index = index.tz_convert("UTC").tz_localize(None)
+    return index.to_numpy()
+
+
+def _moment(value: object) -> datetime | None:
+    if value is pd.NaT:
+        return None
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    if isinstance(value, np.datetime64):
+        return None if np.isnat(value) else pd.Timestamp(value)
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def _is_missing(value: object) -> bool:
+    return (
+        value is None
+        or value is pd.NaT
+        or value is pd.NA
+        or (isinstance(value, float) and math.isnan(value))
+    )
+
+
+# -- join keys ----------------------------------------------------------------------------
+
+
+def _kind(dtype: pa.DataType) -> str:
+    """The family of types DuckDB compares with each other."""
+    if pa.types.is_integer(dtype) or pa.types.is_floating(dtype) or pa.types.is_decimal(dtype):
+        return "number"
+    if pa.types.is_string(dtype) or pa.types.is_large_string(dtype):
+        return "string"
+    if pa.types.is_binary(dtype) or pa.types.is_large_binary(dtype):
+        return "binary"
+    if pa.types.is_boolean(dtype):
+        return "bool"
+    if pa.types.is_timestamp(dtype):
+        return "timestamp"
+    if pa.types.is_date(dtype):
+        return "date"
+    return str(dtype)
+
+
+def _entity_keys(entity_df: pd.DataFrame, views: Sequence[ViewTable]) -> dict[str, pa.Array]:
+    """Each join key column the views need, as Arrow, checked against the views' types."""
+    keys: dict[str, pa.Array] = {}
+    for view in views:
+        for key in view.join_keys:
+            if key not in entity_df.columns:
+                raise EntityFrameError(
+                    f"Feature view {view.name!r} joins on {key!r}, which the entity frame "
+                    f"lacks; its columns are {_columns_text(list(entity_df.columns))}.",
+                    hint=f"Add a {key!r} column to the entity frame.",
+                    column=key,
+                    view=view.name,
+                )
+            view_type = _view_column(view, key).type
+            if pa.types.is_dictionary(view_type):
+                view_type = view_type.value_type
+            series = _column(entity_df, key, "join key")
+            if key not in keys:
+                keys[key] = _key_array(series, key, view_type)
+            entity_type = keys[key].type
+            comparable = pa.types.is_null(entity_type) or pa.types.is_null(view_type)
+            if not comparable and _kind(entity_type) != _kind(view_type):
+                raise EntityFrameError(
+                    f"Join key {key!r} holds {view_type} values in feature view "
+                    f"{view.name!r} but {entity_type} values ({series.dtype}) in the entity "
+                    "frame; they cannot be compared.",
+                    hint=f"Convert the entity frame's {key!r} column to the view's type.",
+                    column=key,
+                    view=view.name,
+                    entity_type=str(entity_type),
+                    view_type=str(view_type),
+                )
+    return keys
+
+
+def _key_array(series: pd.Series, key: str, view_type: pa.DataType) -> pa.Array:
+    try:
+        array = pa.Array.from_pandas(series)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+        raise EntityFrameError(
+            f"The entity frame's join key column {key!r} ({series.dtype}) mixes values of "
+            f"several types: {exc}.",
+            hint=f"Give {key!r} values of one type, the view's {view_type}.",
+            column=key,
+        ) from exc
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if pa.types.is_dictionary(array.type):
+        array = array.dictionary_decode()
+    if array.null_count == len(array):  # no value at all: nothing matches, whatever the type
+        array = pa.nulls(len(array))
+    return array
+
+
+# -- views --------------------------------------------------------------------------------
+
+
+def _view_column(view: ViewTable, name: str) -> pa.ChunkedArray:
+    if name not in view.table.column_names:
+        raise FeatureSourceError(
+            f"The table of feature view {view.name!r} has no column {name!r}; its columns "
+            f"are {_columns_text(view.table.column_names)}.",
+            hint="Check the view's schema, join keys and timestamp field against its source.",
+            view=view.name,
+            column=name,
+        )
+    column: pa.ChunkedArray = view.table.column(name)
+    return column
+
+
+def _view_arrays(view: ViewTable, entity_keys: dict[str, pa.Array]) -> pa.Table:
+    """The view's columns under positional names, plus each row's position ``p``."""
+    timestamps = _view_column(view, view.timestamp_field)
+    if not pa.types.is_timestamp(timestamps.type):
+        raise FeatureSourceError(
+            f"The timestamp field {view.timestamp_field!r} of feature view {view.name!r} "
+            f"holds {timestamps.type} values, not timestamps.",
+            hint="Store the timestamp field as timestamp[us, tz=UTC].",
+            view=view.name,
+            column=view.timestamp_field,
+        )
+    if timestamps.type.unit != "us":
+        timestamps = pc.cast(timestamps, pa.timestamp("us", timestamps.type.tz), safe=False)
+    columns: dict[str, pa.ChunkedArray | pa.Array] = {"t": pc.cast(timestamps, pa.int64())}
+    position = list(entity_keys)
+    for key in view.join_keys:
+        array = _view_column(view, key)
+        if pa.types.is_dictionary(array.type):
+            array = pc.dictionary_decode(array)
+        columns[f"k{position.index(key)}"] = array
+    for i, feature in enumerate(view.features):
+        columns[f"f{i}"] = _view_column(view, feature)
+    columns["p"] = pa.array(np.arange(view.table.num_rows, dtype=np.int64))
+    return pa.table(columns)
+
+
+def _ttl_micros(view: ViewTable) -> int | None:
+    if view.ttl is None:
+        return None
+    if view.ttl < timedelta(0):
+        raise FeatureDefinitionError(
+            f"Feature view {view.name!r} has a negative ttl {view.ttl!r}.",
+            hint="Give a positive ttl, or None for values that never expire.",
+            view=view.name,
+        )
+    return view.ttl // _MICROSECOND
+
+
+def _join_sql(views: Sequence[ViewTable], key_index: dict[str, int]) -> str:
+    """One query: an ``ASOF LEFT JOIN`` per view, every name generated here.
+
+    The ASOF ordering key is ``timestamp << 40 | position`` for view rows and
+    ``timestamp << 40 | (2**40 - 1)`` for entity rows, so the latest row at or before
+    the entity's time is, among rows tied on timestamp, the last one in the table.
+    """
+    low = (1 << _POSITION_BITS) - 1
+    ctes = [
+        f"e AS (SELECT r, t, {''.join(f'k{i}, ' for i in key_index.values())}"
+        f"(t::HUGEINT << {_POSITION_BITS}) + {low} AS a FROM entity)"
+    ]
+    selects = ["e.r"]
+    joins: list[str] = []
+    out = 0
+    for v, view in enumerate(views):
+        if not view.features:
+            continue
+        keys = [f"k{key_index[k]}" for k in view.join_keys]
+        features = [f"f{i}" for i in range(len(view.features))]
+        ctes.append(
+            f"v{v} AS (SELECT {', '.join([*keys, 't', *features])}, "
+            f"(t::HUGEINT << {_POSITION_BITS}) + p AS a FROM view{v} WHERE t IS NOT NULL)"
+        )
+        on = " AND ".join([*(f"e.{k} = v{v}.{k}" for k in keys), f"e.a >= v{v}.a"])
+        joins.append(f"ASOF LEFT JOIN v{v} ON {on}")
+        ttl = _ttl_micros(view)
+        for feature in features:
+            value = f"v{v}.{feature}"
+            if ttl is not None:
+                value = f"CASE WHEN e.t::HUGEINT - v{v}.t <= {int(ttl)} THEN {value} END"
+            selects.append(f"{value} AS o{out}")
+            out += 1
+    return (
+        f"WITH {', '.join(ctes)} SELECT {', '.join(selects)} FROM e {' '.join(joins)} ORDER BY e.r"
+    )
+
+
+def _threads() -> int:
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 16))
+
+
+# -- result -------------------------------------------------------------------------------
+
+
+_PANDAS_TYPES: dict[pa.DataType, Any] = {
+    pa.int8(): pd.Int8Dtype(),
+    pa.int16(): pd.Int16Dtype(),
+    pa.int32(): pd.Int32Dtype(),
+    pa.int64(): pd.Int64Dtype(),
+    pa.uint8(): pd.UInt8Dtype(),
+    pa.uint16(): pd.UInt16Dtype(),
+    pa.uint32(): pd.UInt32Dtype(),
+    pa.uint64(): pd.UInt64Dtype(),
+    pa.bool_(): pd.BooleanDtype(),
+    pa.string(): pd.StringDtype(),
+    pa.large_string(): pd.StringDtype(),
+}
+
+
+def _like_source(array: pa.ChunkedArray, source: pa.DataType) -> pa.ChunkedArray:
+    """DuckDB's column back in the view's type (timestamps in UTC)."""
+    if pa.types.is_dictionary(source):
+        source = source.value_type
+    if pa.types.is_timestamp(source):
+        source = pa.timestamp(source.unit, "UTC")
+    if pa.types.is_string_view(array.type) or pa.types.is_large_string(array.type):
+        array = pc.cast(array, pa.string())
+    if array.type == source:
+        return array
+    try:
+        cast: pa.ChunkedArray = pc.cast(array, source)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return array
+    return cast
+
+
+def _assemble(
+    entity_df: pd.DataFrame, views: Sequence[ViewTable], joined: pa.Table, names: list[str]
+) -> pd.DataFrame:
+    sources = [_view_column(view, feature).type for view in views for feature in view.features]
+    arrays = [_like_source(joined.column(f"o{i}"), source) for i, source in enumerate(sources)]
+    features = pa.table(arrays, names=names).to_pandas(types_mapper=_PANDAS_TYPES.get)
+    features.index = entity_df.index
+    if not names:
+        return entity_df.copy()
+    joined_frame: pd.DataFrame = pd.concat([entity_df, features], axis=1)
+    return joined_frame
