@@ -21,6 +21,7 @@ import hashlib
 import heapq
 import json
 import math
+import os
 import re
 import sqlite3
 import threading
@@ -425,7 +426,7 @@ class SqliteOnlineStore(OnlineStore):
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
+        if conn is None or self._local.pid != os.getpid():  # never reuse one across a fork
             conn = sqlite3.connect(
                 self.path,
                 timeout=self._busy_timeout,
@@ -438,7 +439,7 @@ class SqliteOnlineStore(OnlineStore):
             conn.execute("PRAGMA synchronous=NORMAL")
             with self._lock:
                 self._connections.append(conn)
-            self._local.conn = conn
+            self._local.conn, self._local.pid = conn, os.getpid()
         return conn
 
     def write_batch(self, view: str, rows: Sequence[OnlineRow]) -> int:

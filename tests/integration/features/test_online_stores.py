@@ -12,12 +12,16 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from conveyor.errors import ConfigError
 from conveyor.features._errors import OnlineStoreUnavailableError
@@ -27,6 +31,7 @@ from conveyor.features._online import (
     OnlineValue,
     RedisOnlineStore,
     SqliteOnlineStore,
+    _key_json,
     open_online_store,
 )
 from conveyor.testing.online import T0, OnlineStoreContract, row
@@ -343,3 +348,78 @@ def test_rows_are_frozen_values() -> None:
     written = OnlineRow((1,), {"v": 1}, T0)
     with pytest.raises(AttributeError):
         written.key = (2,)  # type: ignore[misc]
+
+
+# Keys ------------------------------------------------------------------------------------------
+
+_SCALARS = st.one_of(
+    st.text(),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.booleans(),
+)
+
+
+@given(st.lists(_SCALARS, min_size=1, max_size=4).map(tuple))
+def test_key_text_is_the_canonical_json_of_the_tuple(key: tuple[Any, ...]) -> None:
+    text = _key_json("v", key)
+    assert text == json.dumps(list(key), separators=(",", ":"))
+    assert tuple(json.loads(text)) == key
+    assert text.isascii()
+
+
+@pytest.mark.services
+def test_every_store_samples_the_same_keys_from_the_same_contents(
+    tmp_path: Path, redis_store: RedisOnlineStore
+) -> None:
+    rows = [row((k, f"k{k}"), {"v": k}) for k in range(300)]
+    with SqliteOnlineStore(tmp_path / "online.db") as sqlite_store:
+        for store in (sqlite_store, redis_store):
+            store.write_batch("users", rows)
+        for seed in (0, 1, 7):
+            assert sqlite_store.sample_keys("users", 20, seed=seed) == redis_store.sample_keys(
+                "users", 20, seed=seed
+            )
+
+
+def test_sqlite_reads_of_many_chunks_see_one_snapshot(tmp_path: Path) -> None:
+    """A read of more keys than one statement takes still never sees a batch half-applied."""
+    keys = [(k,) for k in range(2000)]
+    with SqliteOnlineStore(tmp_path / "online.db") as store:
+        store.write_batch("gen", [OnlineRow(k, {"gen": 0}, T0) for k in keys])
+        done = threading.Event()
+        seen: list[set[Any]] = []
+
+        def reader() -> None:
+            while not done.is_set():
+                seen.append({v.values["gen"] if v else None for v in store.read("gen", keys)})
+
+        thread = threading.Thread(target=reader)
+        thread.start()
+        try:
+            for gen in range(1, 15):
+                ts = T0 + timedelta(seconds=gen)
+                store.write_batch("gen", [OnlineRow(k, {"gen": gen}, ts) for k in keys])
+        finally:
+            done.set()
+            thread.join()
+        assert seen
+        assert all(len(generations) == 1 for generations in seen)
+
+
+def test_a_forked_child_opens_its_own_sqlite_connection(tmp_path: Path) -> None:
+    with SqliteOnlineStore(tmp_path / "online.db") as store:
+        store.write_batch("users", [row(1, {"v": "parent"})])
+        pid = os.fork()
+        if pid == 0:  # the child writes through the store it inherited, then exits
+            code = 0
+            try:
+                store.write_batch("users", [row(1, {"v": "child"}, 1)])
+            except BaseException:
+                code = 1
+            os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert store.read("users", [(1,)])[0] == OnlineValue(
+            {"v": "child"}, T0 + timedelta(minutes=1)
+        )
