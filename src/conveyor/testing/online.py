@@ -28,7 +28,7 @@ import pytest
 from conveyor.features._errors import EntityFrameError, FeatureDefinitionError, FeatureSourceError
 from conveyor.features._online import OnlineRow, OnlineStore, OnlineValue
 
-__all__ = ["HOSTILE_KEYS", "HOSTILE_VIEWS", "T0", "OnlineStoreContract", "row"]
+__all__ = ["HOSTILE_KEYS", "HOSTILE_VIEWS", "OnlineStoreContract", "T0", "row"]
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
 
