@@ -587,7 +587,9 @@ class RedisOnlineStore(OnlineStore):
     a read is one Lua script too (one round trip, no batch can land in the middle of it, and
     one reply string to decode rather than hundreds of reply items). Timeouts are short and
     any connection failure raises :class:`OnlineStoreUnavailableError` naming host and port.
-    :meth:`delete_view` removes keys in chunks, not atomically.
+    :meth:`delete_view` removes keys in chunks, not atomically. Redis runs one script at a
+    time, so a batch holds the server for its length (about 7 ms per 1,000 rows of 10
+    features on a laptop): write a large view in batches of about 10,000 rows.
 
     Args:
         url: ``redis://[user:password@]host:port/db`` or ``rediss://...``.
