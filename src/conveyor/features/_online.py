@@ -724,9 +724,8 @@ class RedisOnlineStore(OnlineStore):
                 chunk = stored[lo : lo + 1000]
                 pipe = self._client.pipeline(transaction=True)
                 pipe.delete(*(self._row_name(view, m.decode()) for m in chunk))
-                pipe.srem(members, *chunk)
+                pipe.srem(members, *chunk)  # an emptied set is removed by Redis itself
                 pipe.execute()
-            self._client.delete(members)
 
     def ping(self) -> None:
         with self._guard("answer a ping"):
