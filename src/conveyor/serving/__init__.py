@@ -5,7 +5,8 @@ holding loaded model versions with the :class:`Router` choosing one per request 
 atomically, loaded off the request path), deployment-aware routing (:class:`DeploymentRouter`:
 weights, sticky keys, shadow copies that never touch the answer) kept in step with an
 environment's deployment by the :class:`DeploymentFollower`, strict input validation against
-the model's signature, micro-batching, Prometheus metrics, and the hand-off of every
+the model's signature, rows assembled from entity keys and the online store for versions
+trained with a feature service, micro-batching, Prometheus metrics, and the hand-off of every
 prediction, failed ones included, to the prediction logger. ``conveyor serve`` builds it
 from a workspace (``--model`` one version, ``--env`` an environment).
 """
@@ -15,7 +16,13 @@ from __future__ import annotations
 from conveyor.serving._app import create_app
 from conveyor.serving._auth import ROUTE_POLICIES, AccessGuard, Policy
 from conveyor.serving._errors import (
+    EntityNotFoundError,
     ExtraColumnsError,
+    FeatureColumnSentError,
+    FeatureLookupFailedError,
+    FeatureServingError,
+    FeatureStoreUnavailableError,
+    InvalidEntityKeyError,
     InvalidValueError,
     MalformedRequestError,
     MissingColumnsError,
@@ -29,6 +36,7 @@ from conveyor.serving._errors import (
     TooManyRowsError,
     UnsupportedMediaTypeError,
 )
+from conveyor.serving._features import FeatureAssembler
 from conveyor.serving._follow import DeploymentFollower, LoadFailure
 from conveyor.serving._host import DefaultRouter, HostState, ModelHost, Router, RouteRequest
 from conveyor.serving._model import InputColumn, ServedModel
@@ -40,9 +48,16 @@ __all__ = [
     "DefaultRouter",
     "DeploymentFollower",
     "DeploymentRouter",
+    "EntityNotFoundError",
     "ExtraColumnsError",
+    "FeatureAssembler",
+    "FeatureColumnSentError",
+    "FeatureLookupFailedError",
+    "FeatureServingError",
+    "FeatureStoreUnavailableError",
     "HostState",
     "InputColumn",
+    "InvalidEntityKeyError",
     "InvalidValueError",
     "LoadFailure",
     "MalformedRequestError",

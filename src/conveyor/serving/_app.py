@@ -130,7 +130,7 @@ class Server:
             payload = as_mapping(await self.payload(request))
             model = self.host.route(RouteRequest(name, version, rid, request.headers, payload))
             proba = outputs and wants_proba(model, payload)
-            rows = parse(model, payload, self.settings)
+            rows = await self.rows(model, payload, parse)
             values = await self.engine.run(model, rows)
             body = respond(model, values, rid)
             if proba:
@@ -149,6 +149,28 @@ class Server:
         if version is None:
             self.shadow(model, payload, parse, rid)
         return response
+
+    async def rows(self, model: ServedModel, payload: Mapping[str, Any], parse: RowParser) -> Rows:
+        """``payload`` as ``model``'s validated rows; for a model served with a feature
+        service, the request's entity keys and request-time features assembled with the
+        features looked up in the online store (in a worker thread: the lookup blocks)."""
+        if model.features is None:
+            return parse(model, payload, self.settings)
+        return await anyio.to_thread.run_sync(self.assembled(parse), model, payload, self.settings)
+
+    def assembled(self, parse: RowParser) -> RowParser:
+        """``parse``, assembling the rows of a model served with a feature service
+        (blocking: for worker threads)."""
+
+        def run(model: ServedModel, payload: Mapping[str, Any], settings: ServingSettings) -> Rows:
+            if model.features is None:
+                return parse(model, payload, settings)
+            return model.features.rows(model, payload, parse, settings, self._count_lookup)
+
+        return run
+
+    def _count_lookup(self, model: ServedModel, seconds: float, reason: str | None) -> None:
+        self.metrics.feature_lookup(model.name, str(model.version), seconds, reason)
 
     def failed(
         self,
@@ -177,7 +199,8 @@ class Server:
         found = DeploymentRouter.shadow(self.host.state)
         if found is not None:
             model, timeout_s = found
-            self.shadows.submit(model, payload, parse, rid, timeout_s)
+            # The copy runs on a shadow thread: the shadow's own features are looked up there.
+            self.shadows.submit(model, payload, self.assembled(parse), rid, timeout_s)
 
     def _count_shadow(self, model: ServedModel, outcome: str) -> None:
         self.metrics.shadow(model.name, str(model.version), model.revision, outcome)

@@ -150,3 +150,44 @@ class PredictionFailedError(RequestError):
 
     code = "prediction_failed"
     status = 500
+
+
+class FeatureColumnSentError(InvalidValueError):
+    """A request to a model served with a feature service names a column the service
+    provides; ``fields["columns"]`` lists them (the server looks those up itself)."""
+
+    code = "feature_column_sent"
+
+
+class EntityNotFoundError(RequestError):
+    """An entity key has no online features and the service's policy is ``"error"``."""
+
+    code = "unknown_entity"
+    status = 422
+
+
+class InvalidEntityKeyError(InvalidValueError):
+    """An entity key value the online store cannot look up (a float NaN, a huge integer)."""
+
+    code = "invalid_entity_key"
+
+
+class FeatureStoreUnavailableError(RequestError):
+    """The online store cannot be reached; the request can be retried."""
+
+    code = "feature_store_unavailable"
+    status = 503
+
+
+class FeatureLookupFailedError(RequestError):
+    """Looking up a request's features failed for another reason than the caller's input."""
+
+    code = "feature_lookup_failed"
+    status = 500
+
+
+class FeatureServingError(ServingConfigError):
+    """A version trained with a feature service cannot be served with its features (the
+    project has no such service applied, or no feature store); its load fails."""
+
+    code = "feature_serving_error"

@@ -200,7 +200,7 @@ async def handle_explain(server: Server, request: Request) -> Response:
     try:
         payload = as_mapping(await server.payload(request))
         model = server.host.route(RouteRequest(None, None, rid, request.headers))
-        rows = v1_rows(model, payload, server.settings)
+        rows = await server.rows(model, payload, v1_rows)
         values = await anyio.to_thread.run_sync(explain, server, model, rows)
     except RequestError as exc:
         server.observe(model, route, exc.status, started)

@@ -20,6 +20,7 @@ import numpy.typing as npt
 
 from conveyor.serving._errors import (
     ExtraColumnsError,
+    FeatureColumnSentError,
     InvalidValueError,
     MalformedRequestError,
     MissingColumnsError,
@@ -154,6 +155,8 @@ def _check_count(n: int, settings: ServingSettings) -> None:
 
 def _check_names(model: ServedModel, names: set[str], settings: ServingSettings) -> None:
     index = model.column_index
+    if model.provided:
+        _refuse_provided(model, names)
     missing = [c for c in model.column_names if c not in names]
     if missing:
         raise MissingColumnsError(
@@ -168,6 +171,59 @@ def _check_names(model: ServedModel, names: set[str], settings: ServingSettings)
             hint="Remove them (this server rejects columns the signature does not name).",
             extra=extra,
         )
+
+
+def _refuse_provided(model: ServedModel, names: set[str]) -> None:
+    """Refuse columns the server looks up itself: a client sending them would bypass the
+    feature store and train/serve skew would come back unnoticed."""
+    sent = sorted(n for n in names if n in model.provided)
+    if sent:
+        raise FeatureColumnSentError(
+            f"Column(s) {', '.join(map(repr, sent[:10]))} are features of the model's feature "
+            "service, looked up by the server; a request may not send them.",
+            hint="Send only the entity keys and request-time features: "
+            f"{', '.join(model.column_names)}.",
+            columns=sent[:10],
+            expected=list(model.column_names),
+        )
+
+
+def with_features(
+    model: ServedModel,
+    request: Rows,
+    found: Mapping[str, Sequence[Any]],
+    settings: ServingSettings,
+) -> Rows:
+    """The model's full rows: ``request``'s columns (already validated) with the features
+    ``found`` in the online store, checked against their columns like request values.
+
+    Args:
+        model: The served model (its columns are the signature's).
+        request: The validated request rows (entity keys and request-time features).
+        found: Feature name -> one value per row, for every signature column the request
+            does not hold.
+        settings: The server's input policies.
+
+    Raises:
+        InvalidValueError: A looked-up value does not fit its column (naming it).
+    """
+    columns: dict[str, list[Any]] = {}
+    for column in model.columns:
+        sent = request.columns.get(column.name)
+        if sent is not None:
+            columns[column.name] = sent
+            continue
+        try:
+            columns[column.name] = _clean(column, found[column.name], settings)
+        except InvalidValueError as exc:
+            raise InvalidValueError(
+                f"Feature {column.name!r} from the online store does not fit the model: "
+                f"{exc.message}",
+                hint="Declare a default for the feature (and on_missing='default' on the "
+                "service), or materialize the view again.",
+                **exc.fields,
+            ) from exc
+    return _finish(model, columns, request.n)
 
 
 def _bad(column: InputColumn, value: Any, why: str) -> InvalidValueError:

@@ -36,6 +36,7 @@ from conveyor.serving._app import create_app
 from conveyor.serving._auth import ServingAccess
 from conveyor.serving._errors import PortInUseError, ServingConfigError
 from conveyor.serving._explain import ExplainerSlot, explainer_for
+from conveyor.serving._features import assembler_for
 from conveyor.serving._follow import DeploymentCollector, DeploymentFollower, ReportCollector
 from conveyor.serving._host import ModelHost
 from conveyor.serving._model import ServedModel, class_labels
@@ -62,6 +63,10 @@ def model_loader(
 ) -> Callable[[], ServedModel]:
     """A loader of ``ref`` from the workspace's registry, every artifact it serves verified.
 
+    A version tagged with a feature service (``conveyor.feature_service``) is served with
+    its features looked up in the project's online store (``ws.features``); its load fails
+    when the project's feature store cannot provide that service.
+
     The version is ready only when every file it will answer with verified against its
     recorded hash: the ONNX twin when it serves predictions, and the native model, which
     serves explanations and is the source of truth, in every case. An integrity failure is
@@ -82,6 +87,8 @@ def model_loader(
 
     Raises:
         IntegrityError: (from the loader) a file does not match its recorded hash.
+        FeatureServingError: (from the loader) the version's feature service cannot be
+            provided.
     """
     registry = ws.models
 
@@ -98,6 +105,10 @@ def model_loader(
             audit_integrity_failure(ws, ref, exc)
             raise
         model = ServedModel.from_loaded(served)
+        # A version trained with a feature service gets its features looked up per request.
+        features = assembler_for(ws, model, served.version.tags)
+        if features is not None:
+            object.__setattr__(model, "features", features)
         if on_load is not None:
             on_load(model)
         if model.classes is None and native is not served:  # the ONNX twin keeps no labels

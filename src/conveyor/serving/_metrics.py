@@ -65,6 +65,21 @@ class ServerMetrics:
             ("environment", "model", "version"),
             registry=self.registry,
         )
+        self._lookup_seconds = Histogram(
+            "conveyor_feature_lookup_seconds",
+            "Time to look up one request's features in the online store, in seconds (models "
+            "served with a feature service).",
+            ("model", "version"),
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self._lookup_errors = Counter(
+            "conveyor_feature_lookup_errors",
+            "Feature lookups that failed, by reason (unavailable: the online store could not "
+            "be reached; missing_entity; invalid_key; failed).",
+            ("model", "version", "reason"),
+            registry=self.registry,
+        )
         self._children: dict[tuple[str, str, str, str, str, int], tuple[Any, Any]] = {}
         self._batch_children: dict[tuple[str, str, str], Any] = {}
         if logger_stats is not None:
@@ -101,6 +116,12 @@ class ServerMetrics:
     def shadow(self, model: str, version: str, revision: str, outcome: str) -> None:
         """Count one request copy sent to a shadow variant."""
         self._shadow.labels(model, version, revision, outcome).inc()
+
+    def feature_lookup(self, model: str, version: str, seconds: float, reason: str | None) -> None:
+        """Observe one feature lookup; ``reason`` names why it failed (``None``: it did not)."""
+        self._lookup_seconds.labels(model, version).observe(seconds)
+        if reason is not None:
+            self._lookup_errors.labels(model, version, reason).inc()
 
     def load_failure(self, environment: str, model: str, version: str) -> None:
         """Count one model version that failed to load."""

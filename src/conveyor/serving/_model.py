@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from conveyor.serving._features import FeatureAssembler
 
 NUMERIC_TYPES = frozenset({"double", "float", "long", "integer", "boolean"})
 
@@ -61,6 +64,10 @@ class ServedModel:
             ``ExplainerSlot``; ``None``: built on the first ``/v1/explain``).
         classes: A classifier's class labels, in the order of its probability columns
             (``None`` when unknown).
+        features: Looks up the version's feature-service features and assembles full
+            rows, when it was trained with a feature service (``None`` otherwise).
+        provided: Columns the server looks up itself; a request naming one is refused
+            (set on the request-side view of a model served with features).
     """
 
     name: str
@@ -75,6 +82,8 @@ class ServedModel:
     example: Any = field(default=None, repr=False)
     explainer: Any = field(default=None, repr=False)
     classes: tuple[Any, ...] | None = field(default=None, repr=False)
+    features: FeatureAssembler | None = field(default=None, repr=False)
+    provided: frozenset[str] = field(default=frozenset(), repr=False)
     column_names: tuple[str, ...] = field(init=False)
     column_index: dict[str, InputColumn] = field(init=False)
     array_path: bool = field(init=False)

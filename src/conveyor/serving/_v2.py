@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
@@ -138,7 +138,7 @@ def _tensor(
 
 
 def _rows(
-    model: ServedModel, payload: dict[str, Any], binary: memoryview | None, server: Server
+    model: ServedModel, payload: Mapping[str, Any], binary: memoryview | None, server: Server
 ) -> Rows:
     inputs = payload.get("inputs")
     if not isinstance(inputs, list) or not inputs:
@@ -324,13 +324,15 @@ def add_v2_routes(app: FastAPI, server: Server) -> None:
                 "name": model.name,
                 "versions": versions,
                 "platform": f"conveyor/{model.flavor or 'model'}",
+                # A model served with a feature service takes its entity keys and
+                # request-time features; the server looks up the rest.
                 "inputs": [
                     {
                         "name": c.name,
                         "datatype": _COLUMN_DATATYPE.get(c.type, "BYTES"),
                         "shape": [-1],
                     }
-                    for c in model.columns
+                    for c in (model.features.request if model.features else model).columns
                 ],
                 "outputs": outputs,
                 # An extension of the protocol's metadata: whether /v1/explain can answer
@@ -380,7 +382,11 @@ async def _infer(
         if given is not None and given != "":
             rid = check_request_id(given, "the OIP 'id'")
         names = requested_outputs(model, payload)
-        rows = _rows(model, payload, binary, server)
+
+        def parse(served: ServedModel, body: Mapping[str, Any], _: ServingSettings) -> Rows:
+            return _rows(served, body, binary, server)
+
+        rows = await server.rows(model, payload, parse)
         values = await server.engine.run(model, rows)
         outputs = [_output(model, values)] if PREDICT in names else []
         if PROBA in names:
@@ -400,11 +406,7 @@ async def _infer(
     server.engine.log(model, rid, rows, values, (time.perf_counter() - started) * 1000.0)
     server.observe(model, route, 200, started)
     if params.get("version") is None:
-
-        def parse_copy(shadow: ServedModel, _: Any, __: ServingSettings) -> Rows:
-            return _rows(shadow, payload, binary, server)
-
-        server.shadow(model, payload, parse_copy, rid)
+        server.shadow(model, payload, parse, rid)
     return response
 
 
