@@ -7,11 +7,13 @@ answers 503 while Redis is unreachable, then recovers."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import socket
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,7 @@ import httpx
 import pandas as pd
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from serving_support import running, wait_ready
+from serving_support import linear_model, running, wait_ready
 from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
@@ -27,7 +29,7 @@ from sklearn.tree import DecisionTreeClassifier
 
 from conveyor.deployments import DeploymentStore, Variant
 from conveyor.features import SERVICE_TAG
-from conveyor.serving import ServingSettings
+from conveyor.serving import FeatureAssembler, ModelHost, ServingSettings, create_app
 from conveyor.serving._launch import build_app, build_env_app
 from conveyor.workspace import Workspace
 from features_support import gapminder
@@ -508,3 +510,55 @@ def test_an_unreachable_online_store_answers_503_is_counted_and_the_server_recov
     assert errors[(("model", "gdp"), ("reason", "unavailable"), ("version", "1"))] == 1.0
     assert back.status_code == 200
     assert back.json()["predictions"] == before.json()["predictions"]
+
+
+def test_a_lookup_runs_off_the_event_loop_and_a_key_the_store_cannot_hold_is_refused(
+    tmp_path: Path,
+) -> None:
+    """A lookup blocked on the store holds its request only: the server answers others.
+    Without a feature store, the assembler reads a real SQLite online store directly."""
+    from conveyor.features._online import OnlineRow, SqliteOnlineStore
+
+    store = SqliteOnlineStore(tmp_path / "online.db")
+    store.write_batch("users", [OnlineRow((7,), {"spend": 80.0}, datetime(2024, 1, 1, tzinfo=UTC))])
+    entered, release = threading.Event(), threading.Event()
+
+    def lookup(entities: Any) -> list[dict[str, Any]]:
+        if entities[0]["user_id"] == 8:
+            entered.set()
+            release.wait(30)
+        found = store.read("users", [(e["user_id"],) for e in entities], ["spend"])
+        return [{"spend": None if v is None else v.values["spend"]} for v in found]
+
+    base = linear_model()
+    assembler = FeatureAssembler(
+        base, "spending@1", lookup, join_keys=["user_id"], provided={"spend"}
+    )
+    host = ModelHost()
+    host.add(dataclasses.replace(base, features=assembler))
+    answers: dict[str, httpx.Response] = {}
+    with running(create_app(host)) as url, httpx.Client(base_url=url, timeout=30) as client:
+
+        def blocked() -> None:
+            row = {"rows": [{"user_id": 8, "age": 41.0}]}
+            answers["blocked"] = httpx.post(f"{url}/v1/predict", json=row, timeout=30)
+
+        sender = threading.Thread(target=blocked)
+        sender.start()
+        try:
+            assert entered.wait(30)
+            ping = client.get("/ping")
+            good = client.post("/v1/predict", json={"rows": [{"user_id": 7, "age": 41.0}]})
+            huge = client.post("/v1/predict", json={"rows": [{"user_id": 2**63 + 5, "age": 41.0}]})
+        finally:
+            release.set()
+            sender.join(30)
+    assert ping.status_code == 200
+    assert good.status_code == 200, good.text
+    assert huge.status_code == 422
+    assert huge.json()["code"] == "invalid_entity_key"
+    assert str(2**63 + 5) in huge.json()["error"]
+    # User 8 has no features: its non-nullable column is refused, naming the feature.
+    assert answers["blocked"].status_code == 422
+    assert answers["blocked"].json()["column"] == "spend"
+    assert "from the online store" in answers["blocked"].json()["error"]
