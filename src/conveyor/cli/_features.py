@@ -45,8 +45,10 @@ def apply(
     ] = False,
     json_out: _JSON = False,
 ) -> None:
-    """Load features.py (features.definitions) and record a new version of each changed
-    definition."""
+    """Record a new version of each changed definition of features.py.
+
+    The file is the one features.definitions names in conveyor.yaml (default features.py).
+    """
     with _workspace() as ws:
         applied = ws.features.apply(force=force)
     if json_out:
@@ -126,8 +128,7 @@ def show(
     name: Annotated[str, typer.Argument(help="A feature view, service or entity.")],
     json_out: _JSON = False,
 ) -> None:
-    """Show a definition, its version history and, for a view, its materializations and
-    offline tables."""
+    """Show a definition, its versions and (for a view) materializations and offline tables."""
     with _workspace() as ws:
         store: FeatureStore = ws.features
         history = store.show(name)

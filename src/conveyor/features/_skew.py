@@ -24,8 +24,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from conveyor.core import isoformat
+from conveyor.errors import ConfigError
 from conveyor.features._definitions import FeatureView, feature_ref, split_ref
 from conveyor.features._errors import FeatureNotFoundError
 
@@ -323,11 +325,19 @@ def feature_skew(
         >>> report = feature_skew(ws.features, "churn", sample=500)  # doctest: +SKIP
         >>> report.passed, report.explanation  # doctest: +SKIP
     """
-    if not 0.0 <= max_mismatch_rate <= 1.0 or math.isnan(max_mismatch_rate):
-        raise ValueError(f"max_mismatch_rate must be within [0, 1], got {max_mismatch_rate!r}.")
-    size = store.config.skew_sample if sample is None else int(sample)
-    if size < 1:
-        raise ValueError(f"sample must be at least 1, got {sample!r}.")
+    if not 0.0 <= max_mismatch_rate <= 1.0:  # also refuses NaN
+        raise ConfigError(
+            f"The skew check's max_mismatch_rate {max_mismatch_rate!r} is not within [0, 1].",
+            hint="Give the largest share of sampled keys a feature may differ on, e.g. 0.01.",
+            max_mismatch_rate=repr(max_mismatch_rate),
+        )
+    size = store.config.skew_sample if sample is None else sample
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ConfigError(
+            f"The skew check's sample {sample!r} is not a positive number of keys.",
+            hint="Sample at least 1 key per view (features.skew_sample is the default).",
+            sample=repr(sample),
+        )
     wanted = _wanted(store, target)
     online = store.online_store
     views = tuple(
@@ -491,7 +501,11 @@ def _offline_rows(
     """The offline rows of the sampled keys: each with the sampled row's number
     (``row_col``) and online event time (``ts_col``), and its own timestamp."""
     keys = list(view.join_keys)
-    rows: pd.DataFrame = table.select([*keys, view.timestamp_field]).to_pandas()
+    first = table.column(keys[0])
+    # Only the sampled keys' rows: filtered on the first key column before pandas sees them.
+    wanted = pa.array(entity[keys[0]].drop_duplicates().tolist(), type=first.type)
+    subset = table.select([*keys, view.timestamp_field]).filter(pc.is_in(first, value_set=wanted))
+    rows: pd.DataFrame = subset.to_pandas()
     merged: pd.DataFrame = entity[[*keys, ts_col, row_col]].merge(rows, on=keys, how="inner")
     return merged
 
@@ -596,6 +610,8 @@ def _json(value: Any) -> Any:
     value = _scalar(value)
     if isinstance(value, pd.Timestamp | datetime):
         return isoformat(_utc(value))
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # strict JSON has no infinity
     if isinstance(value, str | int | float | bool):
         return value
     return str(value)
