@@ -11,6 +11,7 @@ import sys
 from benchmarks import (
     bench_canary,
     bench_data,
+    bench_features,
     bench_monitoring,
     bench_pipelines,
     bench_server,
@@ -23,6 +24,7 @@ from benchmarks import (
 BENCHMARKS = {
     "canary": bench_canary.main,
     "data": bench_data.main,
+    "features": bench_features.main,
     "monitoring": bench_monitoring.main,
     "pipelines": bench_pipelines.main,
     "server": bench_server.main,
