@@ -103,7 +103,8 @@ def point_in_time_join(
     Raises:
         EntityFrameError: The timestamp column or a join key column is missing; a
             timestamp is missing, unparseable, or the column mixes tz-naive and tz-aware
-            values; a join key's type cannot be compared with the view's.
+            values; a join key's type cannot be compared with the view's; ``entity_df``
+            is not a DataFrame.
         FeatureDefinitionError: Two features, or a feature and an entity frame column,
             would get the same name.
         FeatureSourceError: A view's table lacks a column it should have, or its
@@ -122,6 +123,11 @@ def point_in_time_join(
         >>> point_in_time_join(entities, [view])["spend"].tolist()
         [10.0]
     """
+    if not isinstance(entity_df, pd.DataFrame):
+        raise EntityFrameError(
+            f"The entity frame must be a pandas DataFrame, got {type(entity_df).__name__}.",
+            hint="Pass pd.DataFrame(...) with the join keys and the timestamp column.",
+        )
     names = _output_names(entity_df, views, full_names)
     times = _entity_micros(entity_df, timestamp_column)
     entity_keys = _entity_keys(entity_df, views)
@@ -565,9 +571,9 @@ def _assemble(
 ) -> pd.DataFrame:
     sources = [_view_column(view, feature).type for view in views for feature in view.features]
     arrays = [_like_source(joined.column(f"o{i}"), source) for i, source in enumerate(sources)]
-    features = pa.table(arrays, names=names).to_pandas(types_mapper=_PANDAS_TYPES.get)
-    features.index = entity_df.index
     if not names:
         return entity_df.copy()
+    features = pa.table(arrays, names=names).to_pandas(types_mapper=_PANDAS_TYPES.get)
+    features.index = entity_df.index
     joined_frame: pd.DataFrame = pd.concat([entity_df, features], axis=1)
     return joined_frame

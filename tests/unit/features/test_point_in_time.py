@@ -266,6 +266,16 @@ def test_an_empty_entity_frame_gives_an_empty_frame_with_the_feature_columns() -
     assert out["spend"].dtype == np.float64
 
 
+def test_no_features_gives_a_copy_of_the_entity_frame() -> None:
+    frame = entities([T0])
+    out = point_in_time_join(
+        frame, [view(user_id=[1], event_timestamp=ts(T0), x=[1.0], features=())]
+    )
+    pd.testing.assert_frame_equal(out, frame)
+    assert out is not frame
+    pd.testing.assert_frame_equal(point_in_time_join(frame, []), frame)
+
+
 def test_full_names_prefix_the_view_name() -> None:
     out = point_in_time_join(entities([T0]), [user_view()], full_names=True)
     assert list(out.columns)[-1] == "stats__spend"
@@ -355,6 +365,11 @@ def test_numbers_as_timestamps_are_refused_with_the_type() -> None:
     frame = entities([1709294400, 1709298000])
     with pytest.raises(EntityFrameError, match=r"holds int64 values, not timestamps.*1709294400"):
         point_in_time_join(frame, [user_view()])
+
+
+def test_an_entity_frame_that_is_not_a_dataframe_is_refused_naming_its_type() -> None:
+    with pytest.raises(EntityFrameError, match="must be a pandas DataFrame, got dict"):
+        point_in_time_join({"user_id": [1]}, [user_view()])  # type: ignore[arg-type]
 
 
 def test_a_missing_join_key_is_refused_naming_key_view_and_columns() -> None:
