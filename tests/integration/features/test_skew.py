@@ -52,6 +52,8 @@ def gappy(frame):
     out["lifeExp"] = out["lifeExp"].where(out["lifeExp"] >= 45)
     out["pop"] = out["pop"].astype("Int64").where(out["pop"] >= 1_000_000)
     out["continent"] = out["continent"].where(out["continent"] != "Oceania")
+    out["rich"] = (out["gdpPercap"] > 10_000).astype("boolean").where(out["year"] > 1952)
+    out["measured"] = stamps.where(out["year"] > 1957)
     return out
 
 
@@ -72,7 +74,10 @@ sparse = FeatureView(
     "sparse",
     entities=[country],
     source=gappy,
-    schema={"lifeExp": "float64", "pop": "int64", "continent": "string"},
+    schema={
+        "lifeExp": "float64", "pop": "int64", "continent": "string", "rich": "bool",
+        "measured": "datetime",
+    },
 )
 life = FeatureService("life", ["country_stats:lifeExp", "country_stats:gdp_billions"])
 """
@@ -169,7 +174,8 @@ def test_missing_values_online_and_offline_are_equal(ws: Workspace) -> None:
     ws.features.materialize(views=["sparse"])
     keys = ws.features.online_store.sample_keys("sparse", 500)
     values = ws.features.online_store.read("sparse", keys)
-    assert any(v is not None and v.values["continent"] is None for v in values)
+    for name in ("lifeExp", "pop", "continent"):
+        assert any(v is not None and v.values[name] is None for v in values), name
     report = feature_skew(ws.features, "sparse", sample=500)
     assert report.passed, report.explanation
     assert report.views[0].sampled == COUNTRIES
@@ -182,6 +188,7 @@ def test_missing_values_online_and_offline_are_equal(ws: Workspace) -> None:
     by_name = {f.feature: f for f in view.features}
     assert by_name["lifeExp"].mismatches > 0
     assert by_name["pop"].mismatches == 0
+    assert by_name["rich"].mismatches == by_name["measured"].mismatches == 0
     example = next(e for e in view.examples if "lifeExp" in e.differences)
     online, offline = example.differences["lifeExp"]
     assert online is None

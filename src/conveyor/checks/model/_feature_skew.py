@@ -18,7 +18,7 @@ class FeatureSkewCheck(Check):
     The candidate model version names the feature service it was trained with in its
     ``conveyor.feature_service`` tag. Keys are sampled from the online store and their
     online values compared with what the offline point-in-time join gives for the same
-    keys at the online values' event time (see :func:`conveyor.features._skew.feature_skew`).
+    keys at the online values' event time (:func:`conveyor.features.feature_skew`).
     A model without the tag was not trained with the feature store: the check is skipped.
     """
 
