@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -221,3 +222,19 @@ def test_the_real_process_lists_definitions_as_json(project: Path) -> None:
     assert {r["name"] for r in json.loads(listed.stdout)} == {
         "country", "country_gdp", "country_stats", "life",
     }  # fmt: skip
+
+
+def test_an_unreachable_online_store_is_one_line_with_a_hint(
+    project: Path, conveyor_in_process: CliInProcess
+) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    ok(conveyor_in_process(project, "features", "apply"))
+    url = f"redis://127.0.0.1:{port}/0"
+    for args in (("skew",), ("materialize",)):
+        ran = conveyor_in_process(project, "features", *args, CONVEYOR_ONLINE_URL=url)
+        assert ran.returncode == 1, args
+        assert f"127.0.0.1:{port} cannot be reached" in ran.stderr
+        assert "hint: Check that Redis is running" in ran.stderr
+        assert "Traceback" not in ran.stderr
