@@ -195,7 +195,7 @@ class FeatureAssembler:
             )
         if isinstance(exc, EntityFrameError):
             return InvalidEntityKeyError(
-                f"{exc.message}",
+                exc.message,
                 hint=f"Send {', '.join(self.join_keys)} as strings, booleans, finite numbers "
                 "or 64-bit integers.",
                 columns=list(self.join_keys),
