@@ -61,10 +61,9 @@ from conveyor.features._store import (
 )
 
 __all__ = [
-    "DTYPES",
-    "SERVICE_TAG",
     "AppliedDefinition",
     "BaseFeatureRecords",
+    "DTYPES",
     "DefinitionRecord",
     "Definitions",
     "Entity",
@@ -88,6 +87,7 @@ __all__ = [
     "OnlineStoreUnavailableError",
     "OnlineValue",
     "RedisOnlineStore",
+    "SERVICE_TAG",
     "ServiceVersion",
     "SkewReport",
     "SqlFeatureRecords",

@@ -522,6 +522,7 @@ class FeatureStore:
         start: datetime | None = None,
         end: datetime | None = None,
         views: Sequence[str] | None = None,
+        full: bool = False,
         progress: Callable[[str], None] | None = None,
     ) -> builtins.list[Materialized]:
         """Write the latest values per entity key (timestamps in ``[start, end]``) of each
@@ -536,6 +537,9 @@ class FeatureStore:
             start: Ignore rows older than this (default: no lower bound).
             end: Ignore rows newer than this (default: now).
             views: The views to materialize (default: all applied views).
+            full: Write every key, whatever was written before (after the online store
+                was cleared or restored from elsewhere). An empty online store for a view
+                that was materialized before is written in full anyway.
             progress: Called with a line per view.
         """
         from conveyor.features._online import OnlineRow
@@ -550,9 +554,14 @@ class FeatureStore:
             view = lookup_view(defs.views, name)
             table, trecord = self._table(view)
             last = self.records.last_committed(view.name, store.store_id)
-            full = last is None or last.view_version != trecord.view_version
+            in_full = (
+                full
+                or last is None
+                or last.view_version != trecord.view_version
+                or (last.rows > 0 and store.count(view.name) == 0)
+            )
             now_latest = latest_per_key(view, table, start, end)
-            if not full and last is not None:
+            if not in_full and last is not None:
                 before, _ = self._table(view, dataset_version=last.dataset_version)
                 previous = latest_per_key(view, before, last.start_ts, last.end_ts)
                 changed = _changed(now_latest, previous, view)
@@ -576,7 +585,7 @@ class FeatureStore:
                 self.actor, record.id, rows=len(rows), watermark=watermark
             )
             if progress is not None:
-                kind = "in full" if full else "changed keys"
+                kind = "in full" if in_full else "changed keys"
                 progress(f"{view.name}: {len(rows):,} key(s) written ({kind})")
             done.append(
                 Materialized(
@@ -585,7 +594,7 @@ class FeatureStore:
                     dataset=f"{trecord.dataset}@{trecord.dataset_version}",
                     rows=written,
                     keys=len(now_latest),
-                    full=full,
+                    full=in_full,
                     record=committed,
                 )
             )

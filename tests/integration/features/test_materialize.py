@@ -192,3 +192,18 @@ def test_materialize_honours_its_time_window(project: Path) -> None:
         done = ws.features.materialize(views=["country_stats"])
         assert done[0].rows == data["country"].nunique()
         assert done[0].record.watermark == data["event_timestamp"].max().to_pydatetime()
+
+
+def test_an_online_store_cleared_by_hand_is_written_in_full_again(project: Path) -> None:
+    with Workspace.open(project, env={}, search_parents=False) as ws:
+        ws.datasets.add("gapminder", gapminder())
+        ws.features.apply()
+        ws.features.materialize()
+        ws.features.online_store.delete_view("country_stats")
+        done = {m.view: m for m in ws.features.materialize()}
+        assert done["country_stats"].full
+        assert done["country_stats"].rows == gapminder()["country"].nunique()
+        assert not done["country_gdp"].full
+        forced = {m.view: m for m in ws.features.materialize(full=True)}
+        assert forced["country_gdp"].full
+        assert forced["country_gdp"].rows == gapminder()["country"].nunique()
