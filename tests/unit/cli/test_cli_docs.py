@@ -23,6 +23,14 @@ def test_cli_reference_is_current(tmp_path: Path) -> None:
 
 def test_every_listing_command_offers_json() -> None:
     text = DOCS.read_text()
-    for command in ("data list", "data log", "data show", "data diff", "audit log"):
+    for command in (
+        "data list",
+        "data log",
+        "data show",
+        "data diff",
+        "audit log",
+        "features list",
+        "features show",
+    ):
         section = text.split(f"## `conveyor {command}`", 1)[1].split("\n## ", 1)[0]
         assert "`--json`" in section, command
