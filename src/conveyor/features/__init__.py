@@ -49,7 +49,14 @@ from conveyor.features._records import (
     MaterializationRecord,
     SqlFeatureRecords,
 )
-from conveyor.features._skew import FeatureSkew, SkewReport, ViewSkew, feature_skew
+from conveyor.features._skew import (
+    FeatureSkew,
+    SkewExample,
+    SkewReport,
+    ViewSkew,
+    feature_skew,
+    same_value,
+)
 from conveyor.features._store import (
     SERVICE_TAG,
     AppliedDefinition,
@@ -89,6 +96,7 @@ __all__ = [
     "RedisOnlineStore",
     "SERVICE_TAG",
     "ServiceVersion",
+    "SkewExample",
     "SkewReport",
     "SqlFeatureRecords",
     "SqliteOnlineStore",
@@ -102,6 +110,7 @@ __all__ = [
     "load_definitions",
     "open_online_store",
     "point_in_time_join",
+    "same_value",
     "split_ref",
     "transformation",
 ]
