@@ -488,14 +488,16 @@ def _ttl_micros(view: ViewTable) -> int | None:
 def _join_sql(views: Sequence[ViewTable], key_index: dict[str, int]) -> str:
     """One query: an ``ASOF LEFT JOIN`` per view, every name generated here.
 
-    The ASOF ordering key is ``timestamp << 40 | position`` for view rows and
-    ``timestamp << 40 | (2**40 - 1)`` for entity rows, so the latest row at or before
-    the entity's time is, among rows tied on timestamp, the last one in the table.
+    The ASOF ordering key is ``timestamp * 2**40 + position`` for view rows and
+    ``timestamp * 2**40 + (2**40 - 1)`` for entity rows, so the latest row at or before
+    the entity's time is, among rows tied on timestamp, the last one in the table. (A
+    product, not a shift: timestamps before 1970 are negative.)
     """
     low = (1 << _POSITION_BITS) - 1
+    scale = 1 << _POSITION_BITS
     ctes = [
         f"e AS (SELECT r, t, {''.join(f'k{i}, ' for i in key_index.values())}"
-        f"(t::HUGEINT << {_POSITION_BITS}) + {low} AS a FROM entity)"
+        f"(t::HUGEINT * {scale}) + {low} AS a FROM entity)"
     ]
     selects = ["e.r"]
     joins: list[str] = []
@@ -507,7 +509,7 @@ def _join_sql(views: Sequence[ViewTable], key_index: dict[str, int]) -> str:
         features = [f"f{i}" for i in range(len(view.features))]
         ctes.append(
             f"v{v} AS (SELECT {', '.join([*keys, 't', *features])}, "
-            f"(t::HUGEINT << {_POSITION_BITS}) + p AS a FROM view{v} WHERE t IS NOT NULL)"
+            f"(t::HUGEINT * {scale}) + p AS a FROM view{v} WHERE t IS NOT NULL)"
         )
         on = " AND ".join([*(f"e.{k} = v{v}.{k}" for k in keys), f"e.a >= v{v}.a"])
         joins.append(f"ASOF LEFT JOIN v{v} ON {on}")
