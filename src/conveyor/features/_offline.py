@@ -6,9 +6,13 @@ training set never sees a value from its rows' future. :func:`point_in_time_join
 the entity frame (timestamp kinds, join keys and their types) before any SQL runs, and
 names the offending column, row and value when it refuses one.
 
-User names never reach SQL: the entity frame's and each view's columns are handed to
-DuckDB as Arrow tables whose columns are renamed by position (``k0``, ``f0``, ...), so a
-column called ``a"b``, ``select`` or ``1; DROP TABLE x`` is just data.
+DuckDB sees only keys, timestamps and row numbers: per view, an ``ASOF JOIN`` finds each
+entity row's latest view timestamp, a hash join back on that timestamp picks the last row
+of a tie, and the feature values are then taken from the view's Arrow table by position,
+so they keep their exact Arrow type and never travel through DuckDB's sort. User names
+never reach SQL either: the columns are handed over as Arrow tables (zero copy) renamed
+by position (``k0``, ``t``, ``p``), so a column called ``a"b``, ``select`` or
+``1; DROP TABLE x`` is just data.
 """
 
 from __future__ import annotations
@@ -30,11 +34,7 @@ from conveyor.features._errors import EntityFrameError, FeatureDefinitionError, 
 
 __all__ = ["ViewTable", "point_in_time_join"]
 
-#: Bits of the ASOF ordering key below the timestamp: the row's position in its table,
-#: so that of several rows with one key and one timestamp the last written is the latest.
-_POSITION_BITS = 40
 _MICROSECOND = timedelta(microseconds=1)
-_TS = pa.timestamp("us", tz="UTC")
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,6 @@ def point_in_time_join(
     entity_keys = _entity_keys(entity_df, views)
     view_tables = [_view_arrays(view, entity_keys) for view in views]
     key_index = {key: i for i, key in enumerate(entity_keys)}
-
     entity = pa.table(
         {
             "r": pa.array(np.arange(len(entity_df), dtype=np.int64)),
@@ -141,22 +140,55 @@ def point_in_time_join(
             **{f"k{i}": array for i, array in enumerate(entity_keys.values())},
         }
     )
-    query = _join_sql(views, key_index)
+    rows: list[pa.Array] = []
     con = duckdb.connect()
     try:
         con.execute(f"SET threads = {_threads()}")
         con.register("entity", entity)
-        for i, table in enumerate(view_tables):
-            con.register(f"view{i}", table)
-        relation = con.sql(query)
-        joined: pa.Table = (
-            relation.to_arrow_table()
-            if hasattr(relation, "to_arrow_table")
-            else relation.fetch_arrow_table()
-        )
+        for view, table in zip(views, view_tables, strict=True):
+            if not view.features:
+                continue
+            con.register("view", table)
+            rows.append(_latest_rows(con, view, key_index, len(entity_df)))
+            con.unregister("view")
     finally:
         con.close()
-    return _assemble(entity_df, views, joined, names)
+    return _assemble(entity_df, [v for v in views if v.features], rows, names)
+
+
+def _latest_rows(
+    con: duckdb.DuckDBPyConnection, view: ViewTable, key_index: dict[str, int], n: int
+) -> pa.Array:
+    """For each entity row, the position in the view's table of the row it reads (null:
+    none).
+
+    Two steps, every name generated here: an ``ASOF JOIN`` over the keys and timestamps
+    alone finds each entity row's latest view timestamp at or before its own (then the
+    TTL is applied to it); a hash join back to the view on keys and that timestamp takes
+    the last row of the tie. Feature values never go through DuckDB: they are taken
+    from the view's Arrow table by position.
+    """
+    keys = [f"k{key_index[k]}" for k in view.join_keys]
+    ttl = _ttl_micros(view)
+    match_keys = " AND ".join(f"e.{k} = v.{k}" for k in keys)
+    back_keys = " AND ".join(f"m.{k} = v.{k}" for k in keys)
+    query = (
+        f"WITH m AS (SELECT e.r, {', '.join(f'e.{k}' for k in keys)}, v.t AS vt FROM entity e "
+        f"ASOF JOIN (SELECT {', '.join(keys)}, t FROM view WHERE t IS NOT NULL) v "
+        f"ON {match_keys} AND e.t >= v.t"
+        + ("" if ttl is None else f" WHERE e.t::HUGEINT - v.t <= {int(ttl)}")
+        + f") SELECT m.r, max(v.p) AS p FROM m JOIN view v ON {back_keys} AND m.vt = v.t "
+        "GROUP BY m.r"
+    )
+    relation = con.sql(query)
+    found: pa.Table = (
+        relation.to_arrow_table()
+        if hasattr(relation, "to_arrow_table")
+        else relation.fetch_arrow_table()
+    )
+    positions = np.full(n, -1, dtype=np.int64)
+    positions[found.column("r").to_numpy()] = found.column("p").to_numpy()
+    return pa.array(positions, mask=positions < 0)
 
 
 # -- names --------------------------------------------------------------------------------
@@ -448,7 +480,8 @@ def _view_column(view: ViewTable, name: str) -> pa.ChunkedArray:
 
 
 def _view_arrays(view: ViewTable, entity_keys: dict[str, pa.Array]) -> pa.Table:
-    """The view's columns under positional names, plus each row's position ``p``."""
+    """The view's keys and timestamps under positional names, plus each row's position
+    ``p`` (features are checked to exist, and taken later by position)."""
     timestamps = _view_column(view, view.timestamp_field)
     if not pa.types.is_timestamp(timestamps.type):
         raise FeatureSourceError(
@@ -467,8 +500,8 @@ def _view_arrays(view: ViewTable, entity_keys: dict[str, pa.Array]) -> pa.Table:
         if pa.types.is_dictionary(array.type):
             array = pc.dictionary_decode(array)
         columns[f"k{position.index(key)}"] = array
-    for i, feature in enumerate(view.features):
-        columns[f"f{i}"] = _view_column(view, feature)
+    for feature in view.features:
+        _view_column(view, feature)
     columns["p"] = pa.array(np.arange(view.table.num_rows, dtype=np.int64))
     return pa.table(columns)
 
@@ -483,46 +516,6 @@ def _ttl_micros(view: ViewTable) -> int | None:
             view=view.name,
         )
     return view.ttl // _MICROSECOND
-
-
-def _join_sql(views: Sequence[ViewTable], key_index: dict[str, int]) -> str:
-    """One query: an ``ASOF LEFT JOIN`` per view, every name generated here.
-
-    The ASOF ordering key is ``timestamp * 2**40 + position`` for view rows and
-    ``timestamp * 2**40 + (2**40 - 1)`` for entity rows, so the latest row at or before
-    the entity's time is, among rows tied on timestamp, the last one in the table. (A
-    product, not a shift: timestamps before 1970 are negative.)
-    """
-    low = (1 << _POSITION_BITS) - 1
-    scale = 1 << _POSITION_BITS
-    ctes = [
-        f"e AS (SELECT r, t, {''.join(f'k{i}, ' for i in key_index.values())}"
-        f"(t::HUGEINT * {scale}) + {low} AS a FROM entity)"
-    ]
-    selects = ["e.r"]
-    joins: list[str] = []
-    out = 0
-    for v, view in enumerate(views):
-        if not view.features:
-            continue
-        keys = [f"k{key_index[k]}" for k in view.join_keys]
-        features = [f"f{i}" for i in range(len(view.features))]
-        ctes.append(
-            f"v{v} AS (SELECT {', '.join([*keys, 't', *features])}, "
-            f"(t::HUGEINT * {scale}) + p AS a FROM view{v} WHERE t IS NOT NULL)"
-        )
-        on = " AND ".join([*(f"e.{k} = v{v}.{k}" for k in keys), f"e.a >= v{v}.a"])
-        joins.append(f"ASOF LEFT JOIN v{v} ON {on}")
-        ttl = _ttl_micros(view)
-        for feature in features:
-            value = f"v{v}.{feature}"
-            if ttl is not None:
-                value = f"CASE WHEN e.t::HUGEINT - v{v}.t <= {int(ttl)} THEN {value} END"
-            selects.append(f"{value} AS o{out}")
-            out += 1
-    return (
-        f"WITH {', '.join(ctes)} SELECT {', '.join(selects)} FROM e {' '.join(joins)} ORDER BY e.r"
-    )
 
 
 def _threads() -> int:
@@ -551,30 +544,24 @@ _PANDAS_TYPES: dict[pa.DataType, Any] = {
 }
 
 
-def _like_source(array: pa.ChunkedArray, source: pa.DataType) -> pa.ChunkedArray:
-    """DuckDB's column back in the view's type (timestamps in UTC)."""
-    if pa.types.is_dictionary(source):
-        source = source.value_type
-    if pa.types.is_timestamp(source):
-        source = pa.timestamp(source.unit, "UTC")
-    if pa.types.is_string_view(array.type) or pa.types.is_large_string(array.type):
-        array = pc.cast(array, pa.string())
-    if array.type == source:
-        return array
-    try:
-        cast: pa.ChunkedArray = pc.cast(array, source)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return array
-    return cast
+def _in_utc(array: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Timestamps as UTC (tz-naive ones are read as UTC); anything else as it is."""
+    if pa.types.is_timestamp(array.type) and array.type.tz != "UTC":
+        utc: pa.ChunkedArray = pc.cast(array, pa.timestamp(array.type.unit, "UTC"))
+        return utc
+    return array
 
 
 def _assemble(
-    entity_df: pd.DataFrame, views: Sequence[ViewTable], joined: pa.Table, names: list[str]
+    entity_df: pd.DataFrame, views: Sequence[ViewTable], rows: list[pa.Array], names: list[str]
 ) -> pd.DataFrame:
-    sources = [_view_column(view, feature).type for view in views for feature in view.features]
-    arrays = [_like_source(joined.column(f"o{i}"), source) for i, source in enumerate(sources)]
     if not names:
         return entity_df.copy()
+    arrays = [
+        _in_utc(_view_column(view, feature).take(positions))
+        for view, positions in zip(views, rows, strict=True)
+        for feature in view.features
+    ]
     features = pa.table(arrays, names=names).to_pandas(types_mapper=_PANDAS_TYPES.get)
     features.index = entity_df.index
     joined_frame: pd.DataFrame = pd.concat([entity_df, features], axis=1)
