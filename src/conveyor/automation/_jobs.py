@@ -202,7 +202,17 @@ class Job:
         env = self.trigger.env
         deployment = self._already_deployed(gate, ref, env)
         recovered = deployment is not None
+        features_note = ""
         if deployment is None:
+            try:
+                features_note = self._sync_features(ref)
+            except ConveyorError as exc:
+                return self._fail(
+                    gate,
+                    f"{ref} not deployed: its online features could not be brought up to "
+                    f"date: {exc}",
+                    {"error": exc.message},
+                )
             self.agent.progress(f"deploying {ref} to {env}")
             try:
                 deployment = self.agent.deployer(ref, env)
@@ -216,9 +226,34 @@ class Job:
             gate,
             "deploy",
             f"{ref} handed to {env}: {deployment.strategy}, {deployment.state}, "
-            f"revision {deployment.revision}{note}",
+            f"revision {deployment.revision}{note}{features_note}",
             {"ref": ref, "environment": env, "deployment": deployment.to_dict()},
         )
+
+    def _sync_features(self, ref: str) -> str:
+        """For a candidate trained through a feature service: materialize the online store
+        (incremental: only what changed) and check it against the offline join, so the
+        model is served the values it was trained on. Returns a note for the event.
+
+        Raises:
+            ConveyorError: Materialization failed, or the skew check found mismatches.
+        """
+        from conveyor.features import SERVICE_TAG, feature_skew
+
+        service = self.ws.models.get(ref).tags.get(SERVICE_TAG)
+        if not isinstance(service, str):
+            return ""
+        self.agent.progress(f"materializing the online features of {service}")
+        done = self.ws.features.materialize()
+        skew = feature_skew(self.ws.features, service)
+        if not skew.passed:
+            raise ConveyorError(
+                f"the skew check of {service} failed after materializing: {skew.explanation}",
+                hint="Run `conveyor features skew` to see the mismatching keys.",
+                service=service,
+            )
+        written = sum(m.rows for m in done)
+        return f"; online features of {service}: {written:,} key(s) written, skew check passed"
 
     def _already_deployed(self, gate: AutomationEvent, ref: str, env: str) -> Deployment | None:
         """The revision a killed agent's deployer wrote for ``ref``, if any."""
