@@ -19,11 +19,14 @@ of the join, and its peak resident memory (``ru_maxrss``):
   ``CONVEYOR_BENCH_FEAST_SCALE`` (default: the scale, at most 0.1), with conveyor measured
   again on that same smaller data beside it: Feast's Dask join first pairs every entity
   row with every view row of its entity (100 rows each here), so its memory grows with
-  both sizes (2.8 GB at 0.1; some 28 GB at full scale, more than many machines have).
+  both sizes (2.8 GB at 0.1, 7.9 GB at 0.3; some 26 GB at full scale, more than many
+  machines have).
   Feast drops the entity rows that get no value (they are kept, with missing values, by
   the others), hence its rows column.
 
-Each of conveyor, pandas and DuckDB runs ``CONVEYOR_BENCH_ROUNDS`` times (default 2), in
+"peak MB above data" is how far the process's high-water mark rose during the join
+(0: the join stayed below the peak of loading the data). Each of conveyor, pandas and
+DuckDB runs ``CONVEYOR_BENCH_ROUNDS`` times (default 2), in
 turn, and its fastest run is shown: the machine may be busy with other work. The rows and
 checksum columns (sum of all feature values joined) show that the engines agree.
 """

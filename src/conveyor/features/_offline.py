@@ -148,9 +148,9 @@ def point_in_time_join(
         for view, table in zip(views, view_tables, strict=True):
             if not view.features:
                 continue
-            con.register("view", table)
+            con.register("view_rows", table)
             rows.append(_latest_rows(con, view, key_index, len(entity_df)))
-            con.unregister("view")
+            con.unregister("view_rows")
     finally:
         con.close()
     return _assemble(entity_df, [v for v in views if v.features], rows, names)
@@ -174,10 +174,10 @@ def _latest_rows(
     back_keys = " AND ".join(f"m.{k} = v.{k}" for k in keys)
     query = (
         f"WITH m AS (SELECT e.r, {', '.join(f'e.{k}' for k in keys)}, v.t AS vt FROM entity e "
-        f"ASOF JOIN (SELECT {', '.join(keys)}, t FROM view WHERE t IS NOT NULL) v "
+        f"ASOF JOIN (SELECT {', '.join(keys)}, t FROM view_rows WHERE t IS NOT NULL) v "
         f"ON {match_keys} AND e.t >= v.t"
         + ("" if ttl is None else f" WHERE e.t::HUGEINT - v.t <= {int(ttl)}")
-        + f") SELECT m.r, max(v.p) AS p FROM m JOIN view v ON {back_keys} AND m.vt = v.t "
+        + f") SELECT m.r, max(v.p) AS p FROM m JOIN view_rows v ON {back_keys} AND m.vt = v.t "
         "GROUP BY m.r"
     )
     relation = con.sql(query)
