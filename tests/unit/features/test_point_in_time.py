@@ -430,3 +430,31 @@ def test_a_view_timestamp_that_is_not_a_timestamp_is_refused() -> None:
     broken = view(user_id=[1], event_timestamp=["2024-03-01"], spend=[1.0])
     with pytest.raises(FeatureSourceError, match=r"'event_timestamp' of feature view 'stats'"):
         point_in_time_join(entities([T0]), [broken])
+
+
+def test_naive_and_nanosecond_view_timestamps_are_read_as_utc() -> None:
+    naive_ns = pa.array([T0.replace(tzinfo=None)], pa.timestamp("ns"))
+    stats = view(user_id=[1], event_timestamp=naive_ns, seen=naive_ns, spend=[4.0])
+    out = point_in_time_join(entities([T0, T0 - US]), [stats])
+    assert out["spend"].iloc[0] == 4.0
+    assert np.isnan(out["spend"].iloc[1])
+    assert str(out["seen"].dtype) == "datetime64[ns, UTC]"
+    assert out["seen"].iloc[0] == pd.Timestamp(T0)
+
+
+def test_dictionary_encoded_keys_on_either_side_match_plain_strings() -> None:
+    products = view(
+        keys=("product_id",),
+        product_id=pa.array(["p1", "p2"]).dictionary_encode(),
+        event_timestamp=ts(T0, T0),
+        price=[1.0, 2.0],
+    )
+    frame = pd.DataFrame(
+        {
+            "product_id": pd.Categorical(["p2", "p1", "p3"]),
+            "event_timestamp": [T0] * 3,
+        }
+    )
+    out = point_in_time_join(frame, [products])
+    assert out["price"].iloc[:2].tolist() == [2.0, 1.0]
+    assert np.isnan(out["price"].iloc[2])
