@@ -775,12 +775,13 @@ def latest_per_key(
     if start is not None:
         where.append(f"{ts} >= $start")
         params["start"] = start
+    # The table's own order, numbered here: a window over a parallel scan has none.
+    numbered = table.append_column("__seq", pa.array(np.arange(table.num_rows, dtype=np.int64)))
     con = duckdb.connect()
     try:
-        con.register("view_rows", table)
+        con.register("view_rows", numbered)
         query = (
-            "SELECT * EXCLUDE (__seq) FROM (SELECT *, row_number() OVER () AS __seq "
-            f"FROM view_rows) WHERE {' AND '.join(where)} "
+            f"SELECT * EXCLUDE (__seq) FROM view_rows WHERE {' AND '.join(where)} "
             f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {ts} DESC, __seq DESC) = 1"
         )
         result: Any = con.sql(query, params=params).to_arrow_table()

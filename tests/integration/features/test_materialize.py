@@ -207,3 +207,22 @@ def test_an_online_store_cleared_by_hand_is_written_in_full_again(project: Path)
         forced = {m.view: m for m in ws.features.materialize(full=True)}
         assert forced["country_gdp"].full
         assert forced["country_gdp"].rows == gapminder()["country"].nunique()
+
+
+def test_ties_go_to_the_last_row_online_as_offline(project: Path) -> None:
+    from conveyor.features import feature_skew
+
+    data = gapminder()
+    last = data[(data["country"] == "Norway") & (data["event_timestamp"].dt.year == 2007)]
+    # Two rows for Norway at the same time: the one written last wins, online and offline.
+    tied = pd.concat([data, last.assign(lifeExp=1.0)], ignore_index=True)
+    with Workspace.open(project, env={}, search_parents=False) as ws:
+        ws.datasets.add("gapminder", tied)
+        ws.features.apply()
+        ws.features.materialize()
+        online = ws.features.online([{"country": "Norway"}], ["country_stats:lifeExp"], now=NOW)
+        assert online[0]["lifeExp"] == 1.0
+        events = pd.DataFrame({"country": ["Norway"], "event_timestamp": [pd.Timestamp(NOW)]})
+        offline = ws.features.historical(events, ["country_stats:lifeExp"])
+        assert offline.loc[0, "lifeExp"] == 1.0
+        assert feature_skew(ws.features, "country_stats", sample=500).passed
