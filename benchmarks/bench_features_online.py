@@ -30,7 +30,9 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks import scale
-from conveyor.features._online import OnlineRow, OnlineStore, RedisOnlineStore, SqliteOnlineStore
+from conveyor.features._online import OnlineRow, OnlineStore
+from conveyor.features._online_redis import RedisOnlineStore
+from conveyor.features._online_sqlite import SqliteOnlineStore
 
 VIEW = "user_stats"
 FEATURES = [f"f{i}" for i in range(10)]

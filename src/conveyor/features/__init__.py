@@ -34,14 +34,9 @@ from conveyor.features._errors import (
 )
 from conveyor.features._loader import load_definitions
 from conveyor.features._offline import ViewTable, point_in_time_join
-from conveyor.features._online import (
-    OnlineRow,
-    OnlineStore,
-    OnlineValue,
-    RedisOnlineStore,
-    SqliteOnlineStore,
-    open_online_store,
-)
+from conveyor.features._online import OnlineRow, OnlineStore, OnlineValue, open_online_store
+from conveyor.features._online_redis import RedisOnlineStore
+from conveyor.features._online_sqlite import SqliteOnlineStore
 from conveyor.features._records import (
     BaseFeatureRecords,
     DefinitionRecord,

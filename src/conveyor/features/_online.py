@@ -2,8 +2,9 @@
 
 Materialization writes rows with :meth:`OnlineStore.write_batch`; the serving path reads them
 with :meth:`OnlineStore.read`. Two implementations: :class:`SqliteOnlineStore` (one local
-file, the default) and :class:`RedisOnlineStore`; :func:`open_online_store` turns
-``features.online_url`` into one of them.
+file, the default; ``_online_sqlite``) and :class:`RedisOnlineStore` (``_online_redis``);
+:func:`open_online_store` turns ``features.online_url`` into one of them. This module holds
+the base class and the encoding both share.
 
 Keys are the canonical JSON of the key tuple (ASCII, no spaces): numpy scalars become their
 Python values, a ``bool`` stays a ``bool``, and a float stays a float, so ``(1,)`` and
@@ -16,15 +17,10 @@ times are stored as integer microseconds since the epoch, UTC.
 from __future__ import annotations
 
 import abc
-import contextlib
 import hashlib
 import heapq
 import json
 import math
-import os
-import re
-import sqlite3
-import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -39,11 +35,11 @@ from conveyor.features._errors import (
     EntityFrameError,
     FeatureDefinitionError,
     FeatureSourceError,
-    OnlineStoreUnavailableError,
 )
 
 if TYPE_CHECKING:
-    import redis
+    from conveyor.features._online_redis import RedisOnlineStore
+    from conveyor.features._online_sqlite import SqliteOnlineStore
 
 __all__ = [
     "OnlineRow",
@@ -365,376 +361,6 @@ class OnlineStore(abc.ABC):
         self.close()
 
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS online_features (
-    view TEXT NOT NULL,
-    key TEXT NOT NULL,
-    value TEXT NOT NULL,
-    event_ts INTEGER NOT NULL,
-    PRIMARY KEY (view, key)
-) WITHOUT ROWID
-"""
-_UPSERT = """
-INSERT INTO online_features (view, key, value, event_ts) VALUES (?, ?, ?, ?)
-ON CONFLICT (view, key) DO UPDATE SET value = excluded.value, event_ts = excluded.event_ts
-WHERE excluded.event_ts >= online_features.event_ts
-"""
-# Below SQLite's smallest variable limit (999 before 3.32), one statement per chunk of keys.
-_CHUNK = 900
-
-
-class SqliteOnlineStore(OnlineStore):
-    """The online store in one SQLite file (WAL mode), the default for a project.
-
-    Table ``online_features(view, key, value, event_ts)``: ``key`` is the canonical JSON of
-    the key tuple, ``value`` the JSON object of the row's features and ``event_ts`` integer
-    microseconds since the epoch (UTC). A batch is one ``BEGIN IMMEDIATE`` transaction, so a
-    killed process leaves the previous values; a read of many keys is one read transaction.
-    Each thread uses its own connection (kept until :meth:`close`); writers of other
-    processes queue for up to ``busy_timeout`` seconds.
-
-    Args:
-        path: The database file; its folder is created.
-        busy_timeout: Seconds to wait for another writer's lock before failing.
-
-    Raises:
-        OnlineStoreUnavailableError: The file or its folder cannot be created or opened.
-    """
-
-    def __init__(self, path: Path, *, busy_timeout: float = 5.0) -> None:
-        self.path = Path(path).absolute()
-        self.store_id = f"sqlite:{self.path}"
-        self._busy_timeout = busy_timeout
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._connections: list[sqlite3.Connection] = []
-        with self._guard("opened"):
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn().execute(_SCHEMA)
-
-    @contextlib.contextmanager
-    def _guard(self, doing: str) -> Iterator[None]:
-        try:
-            yield
-        except (sqlite3.OperationalError, sqlite3.DatabaseError, OSError) as exc:
-            raise OnlineStoreUnavailableError(
-                f"The online store {self.path} could not be {doing}: {str(exc).rstrip('.')}.",
-                hint="Check the file's disk and permissions, and that no other process holds "
-                "a long write lock; features.online_url names the store.",
-                path=str(self.path),
-            ) from exc
-
-    def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None or self._local.pid != os.getpid():  # never reuse one across a fork
-            conn = sqlite3.connect(
-                self.path,
-                timeout=self._busy_timeout,
-                isolation_level=None,
-                check_same_thread=False,  # used by its own thread only; closed by close()
-            )
-            conn.execute("PRAGMA journal_mode=WAL")
-            # NORMAL keeps every commit atomic in WAL mode; a power cut may drop the last
-            # batches, which materialization writes again.
-            conn.execute("PRAGMA synchronous=NORMAL")
-            with self._lock:
-                self._connections.append(conn)
-            self._local.conn, self._local.pid = conn, os.getpid()
-        return conn
-
-    def write_batch(self, view: str, rows: Sequence[OnlineRow]) -> int:
-        view = _check_view(view)
-        params = [(view, e.key, e.value, e.ts) for e in _encode(view, rows)]
-        if not params:
-            return 0
-        with self._guard("written"):
-            conn = self._conn()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                applied = self._apply(conn, params)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-        return applied
-
-    def _apply(self, conn: sqlite3.Connection, params: list[tuple[str, str, str, int]]) -> int:
-        """Run the batch's statements inside the open write transaction (tests override this
-        to fail or die part-way); returns how many rows changed."""
-        before = conn.total_changes
-        conn.executemany(_UPSERT, params)
-        return conn.total_changes - before
-
-    def read(
-        self, view: str, keys: Sequence[tuple[Any, ...]], features: Sequence[str] | None = None
-    ) -> list[OnlineValue | None]:
-        view = _check_view(view)
-        wanted = _check_features(features)
-        encoded = [_key_json(view, key) for key in keys]
-        unique = list(dict.fromkeys(encoded))
-        found: dict[str, tuple[str, int]] = {}
-        with self._guard("read"):
-            conn = self._conn()
-            several = len(unique) > _CHUNK
-            if several:  # one snapshot for every chunk
-                conn.execute("BEGIN")
-            try:
-                for lo in range(0, len(unique), _CHUNK):
-                    chunk = unique[lo : lo + _CHUNK]
-                    sql = (
-                        "SELECT key, value, event_ts FROM online_features "
-                        f"WHERE view = ? AND key IN ({','.join('?' * len(chunk))})"
-                    )
-                    for key, value, ts in conn.execute(sql, (view, *chunk)):
-                        found[key] = (value, ts)
-            finally:
-                if several and conn.in_transaction:
-                    conn.execute("COMMIT")
-        # One json.loads for the whole answer: the stored values are JSON already.
-        entries = ",".join(
-            f"[{hit[0]},{hit[1]}]" if hit else "null" for hit in map(found.get, encoded)
-        )
-        return _values(json.loads(f"[{entries}]"), wanted)
-
-    def _iter_keys(self, view: str) -> Iterator[str]:
-        with self._guard("read"):
-            sql = "SELECT key FROM online_features WHERE view = ?"
-            for (key,) in self._conn().execute(sql, (view,)):
-                yield key
-
-    def count(self, view: str) -> int:
-        view = _check_view(view)
-        with self._guard("read"):
-            sql = "SELECT COUNT(*) FROM online_features WHERE view = ?"
-            (n,) = self._conn().execute(sql, (view,)).fetchone()
-        return int(n)
-
-    def delete_view(self, view: str) -> None:
-        view = _check_view(view)
-        with self._guard("written"):
-            self._conn().execute("DELETE FROM online_features WHERE view = ?", (view,))
-
-    def ping(self) -> None:
-        with self._guard("read"):
-            self._conn().execute("SELECT 1 FROM online_features LIMIT 1").fetchall()
-
-    def close(self) -> None:
-        with self._lock:
-            connections, self._connections = self._connections, []
-        for conn in connections:
-            conn.close()
-        self._local = threading.local()
-
-
-# KEYS[1]: the view's key set; KEYS[i + 1]: the hash of row i.
-# ARGV, per row: key JSON, event_ts (microseconds), the row's values as a JSON object.
-# Every key's type is checked before the first write: Redis does not undo the writes of a
-# script that fails, so nothing may fail after the first one.
-_WRITE_LUA = """
-for i = 1, #KEYS do
-  local kind = redis.call('TYPE', KEYS[i])['ok']
-  local want = 'hash'
-  if i == 1 then want = 'set' end
-  if kind ~= 'none' and kind ~= want then
-    return redis.error_reply('WRONGTYPE key ' .. KEYS[i] .. ' holds a ' .. kind)
-  end
-end
-local applied = 0
-for i = 2, #KEYS do
-  local pos = 3 * (i - 2) + 1
-  local ts = ARGV[pos + 1]
-  local stored = redis.call('HGET', KEYS[i], '@ts')
-  if (not stored) or tonumber(stored) <= tonumber(ts) then
-    redis.call('HSET', KEYS[i], '@ts', ts, '@v', ARGV[pos + 2])
-    redis.call('SADD', KEYS[1], ARGV[pos])
-    applied = applied + 1
-  end
-end
-return applied
-"""
-
-# KEYS: the rows' hashes. Returns one JSON text, [[{feature: value}, event_ts] or null, ...]:
-# the stored parts are JSON already, so the script only joins them, and the client decodes
-# one string instead of hundreds of reply items.
-_READ_LUA = """
-local buf = {}
-for i = 1, #KEYS do
-  local got = redis.call('HMGET', KEYS[i], '@v', '@ts')
-  if got[1] then
-    buf[i] = '[' .. got[1] .. ',' .. got[2] .. ']'
-  else
-    buf[i] = 'null'
-  end
-end
-return '[' .. table.concat(buf, ',') .. ']'
-"""
-
-
-def _digest(text: str) -> str:
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
-
-
-class RedisOnlineStore(OnlineStore):
-    """The online store in Redis: one hash per (namespace, view, key).
-
-    Names are ``conveyor:online:{<namespace hash>.<view hash>}:<key hash>`` (BLAKE2b, so no
-    view name or key can reach another's; the braces keep a view in one cluster slot), with
-    fields ``@ts`` (microseconds) and ``@v`` (the row's values as a JSON object: a lookup of a
-    few features reads whole rows, which keeps it to one short command per key). The set
-    ``...}:keys`` lists a view's key JSONs for :meth:`count`, :meth:`sample_keys` and
-    :meth:`delete_view`. A batch is one Lua script, which compares event times on the server;
-    a read is one Lua script too (one round trip, no batch can land in the middle of it, and
-    one reply string to decode rather than hundreds of reply items). Timeouts are short and
-    any connection failure raises :class:`OnlineStoreUnavailableError` naming host and port.
-    :meth:`delete_view` removes keys in chunks, not atomically. Redis runs one script at a
-    time, so a batch holds the server for its length (about 7 ms per 1,000 rows of 10
-    features on a laptop): write a large view in batches of about 10,000 rows.
-
-    Args:
-        url: ``redis://[user:password@]host:port/db`` or ``rediss://...``.
-        namespace: Keeps this project's keys apart from others on the same server.
-        connect_timeout: Seconds to wait for a connection.
-        timeout: Seconds to wait for an answer.
-
-    Raises:
-        ConfigError: The URL is malformed, the namespace empty, or ``redis`` not installed.
-    """
-
-    def __init__(
-        self, url: str, *, namespace: str, connect_timeout: float = 1.0, timeout: float = 2.0
-    ) -> None:
-        try:
-            import redis
-            from redis.backoff import NoBackoff
-            from redis.retry import Retry
-        except ImportError as exc:  # pragma: no cover - the extra is installed in tests
-            raise ConfigError(
-                f"features.online_url {redact(url)!r} needs the redis package.",
-                hint="Install it: pip install 'conveyor-ml[redis]'.",
-                url=redact(url),
-            ) from exc
-        if not isinstance(namespace, str) or not namespace:
-            raise ConfigError(
-                f"Online store namespace {namespace!r} is not a non-empty string.",
-                hint="Pass the project's name.",
-            )
-        try:
-            parts = urlsplit(url)
-            self._address = f"{parts.hostname}:{parts.port or 6379}"
-            if not re.fullmatch(r"/?[0-9]{0,5}", parts.path):
-                raise ValueError(f"the database {parts.path[1:]!r} is not a number")
-            self._client: redis.Redis = redis.Redis.from_url(
-                url,
-                socket_connect_timeout=connect_timeout,
-                socket_timeout=timeout,
-                retry=Retry(NoBackoff(), 1),  # one retry, for a pooled connection gone stale
-            )
-        except ValueError as exc:
-            reason = redact(str(exc)).rstrip(".")
-            raise ConfigError(
-                f"features.online_url {redact(url)!r} is not a valid Redis URL: {reason}.",
-                hint=f"Use one of: {_URL_FORMS}.",
-                url=redact(url),
-            ) from exc
-        db = self._client.connection_pool.connection_kwargs.get("db", 0)
-        self.store_id = f"{parts.scheme}://{self._address}/{db}#{namespace}"
-        self._namespace = _digest(namespace)
-        self._unreachable = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
-        self._failed = redis.exceptions.RedisError
-        self._prefixes: dict[str, bytes] = {}
-        self._write = self._client.register_script(_WRITE_LUA)
-        self._read = self._client.register_script(_READ_LUA)
-
-    @contextlib.contextmanager
-    def _guard(self, doing: str) -> Iterator[None]:
-        try:
-            yield
-        except self._unreachable as exc:
-            raise OnlineStoreUnavailableError(
-                f"The online store at Redis {self._address} cannot be reached to {doing}: "
-                f"{redact(str(exc)).rstrip('.')}.",
-                hint="Check that Redis is running and that features.online_url "
-                "(CONVEYOR_ONLINE_URL) names it, with the right password.",
-                address=self._address,
-            ) from exc
-        except self._failed as exc:
-            raise OnlineStoreUnavailableError(
-                f"The online store at Redis {self._address} refused to {doing}: "
-                f"{redact(str(exc)).rstrip('.')}.",
-                hint="Check the server's memory and role (a replica is read-only), and that "
-                "no other program writes keys under conveyor:online:.",
-                address=self._address,
-            ) from exc
-
-    def _prefix(self, view: str) -> bytes:
-        prefix = self._prefixes.get(view)
-        if prefix is None:
-            prefix = f"conveyor:online:{{{self._namespace}.{_digest(view)}}}:".encode()
-            self._prefixes[view] = prefix
-        return prefix
-
-    def _row_name(self, view: str, key: str) -> bytes:
-        """The Redis name of the hash holding ``key`` (canonical JSON) of ``view``."""
-        return (
-            self._prefix(view) + hashlib.blake2b(key.encode(), digest_size=16).hexdigest().encode()
-        )
-
-    def write_batch(self, view: str, rows: Sequence[OnlineRow]) -> int:
-        view = _check_view(view)
-        encoded = _encode(view, rows)
-        if not encoded:
-            return 0
-        names: list[bytes] = [self._prefix(view) + b"keys"]
-        args: list[str | int] = []
-        for row in encoded:
-            names.append(self._row_name(view, row.key))
-            args += (row.key, row.ts, row.value)
-        with self._guard(f"write view {view!r}"):
-            return int(self._write(keys=names, args=args))
-
-    def read(
-        self, view: str, keys: Sequence[tuple[Any, ...]], features: Sequence[str] | None = None
-    ) -> list[OnlineValue | None]:
-        view = _check_view(view)
-        wanted = _check_features(features)
-        names = [self._row_name(view, _key_json(view, key)) for key in keys]
-        if not names:
-            return []
-        with self._guard(f"read view {view!r}"):
-            reply = self._read(keys=names)
-        return _values(json.loads(reply), wanted)
-
-    def _iter_keys(self, view: str) -> Iterator[str]:
-        with self._guard(f"read view {view!r}"):
-            for member in self._client.sscan_iter(self._prefix(view) + b"keys", count=1000):
-                yield member.decode()
-
-    def count(self, view: str) -> int:
-        view = _check_view(view)
-        with self._guard(f"read view {view!r}"):
-            return int(self._client.scard(self._prefix(view) + b"keys"))
-
-    def delete_view(self, view: str) -> None:
-        view = _check_view(view)
-        members = self._prefix(view) + b"keys"
-        with self._guard(f"delete view {view!r}"):
-            stored = list(self._client.sscan_iter(members, count=1000))
-            for lo in range(0, len(stored), 1000):
-                chunk = stored[lo : lo + 1000]
-                pipe = self._client.pipeline(transaction=True)
-                pipe.delete(*(self._row_name(view, m.decode()) for m in chunk))
-                pipe.srem(members, *chunk)  # an emptied set is removed by Redis itself
-                pipe.execute()
-
-    def ping(self) -> None:
-        with self._guard("answer a ping"):
-            self._client.ping()
-
-    def close(self) -> None:
-        self._client.close()
-
-
 def open_online_store(url: str | None, *, root: Path, namespace: str) -> OnlineStore:
     """The online store ``features.online_url`` names.
 
@@ -758,6 +384,9 @@ def open_online_store(url: str | None, *, root: Path, namespace: str) -> OnlineS
         >>> store.store_id.endswith("online.db")
         True
     """
+    from conveyor.features._online_redis import RedisOnlineStore
+    from conveyor.features._online_sqlite import SqliteOnlineStore
+
     if url is None:
         return SqliteOnlineStore(root / ".conveyor" / "online.db")
     scheme = url.split(":", 1)[0].lower() if ":" in url else ""
@@ -771,3 +400,16 @@ def open_online_store(url: str | None, *, root: Path, namespace: str) -> OnlineS
         hint=f"Use one of: {_URL_FORMS}.",
         url=redact(url),
     )
+
+
+def __getattr__(name: str) -> Any:
+    # The implementations import this module's base class, so they are loaded on first use.
+    if name == "SqliteOnlineStore":
+        from conveyor.features._online_sqlite import SqliteOnlineStore
+
+        return SqliteOnlineStore
+    if name == "RedisOnlineStore":
+        from conveyor.features._online_redis import RedisOnlineStore
+
+        return RedisOnlineStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -29,11 +29,11 @@ from conveyor.features._online import (
     OnlineRow,
     OnlineStore,
     OnlineValue,
-    RedisOnlineStore,
-    SqliteOnlineStore,
     _key_json,
     open_online_store,
 )
+from conveyor.features._online_redis import RedisOnlineStore
+from conveyor.features._online_sqlite import SqliteOnlineStore
 from conveyor.testing.online import T0, OnlineStoreContract, row
 
 REDIS_HOST = os.environ.get("CONVEYOR_TEST_REDIS_HOST", "127.0.0.1")
@@ -149,7 +149,7 @@ _KILLED_WRITER = textwrap.dedent(
     import os, signal, sys
     from datetime import timedelta
     from pathlib import Path
-    from conveyor.features._online import SqliteOnlineStore
+    from conveyor.features._online_sqlite import SqliteOnlineStore
     from conveyor.testing.online import row
 
     class DiesHalfway(SqliteOnlineStore):

@@ -517,7 +517,8 @@ def test_a_lookup_runs_off_the_event_loop_and_a_key_the_store_cannot_hold_is_ref
 ) -> None:
     """A lookup blocked on the store holds its request only: the server answers others.
     Without a feature store, the assembler reads a real SQLite online store directly."""
-    from conveyor.features._online import OnlineRow, SqliteOnlineStore
+    from conveyor.features._online import OnlineRow
+    from conveyor.features._online_sqlite import SqliteOnlineStore
 
     store = SqliteOnlineStore(tmp_path / "online.db")
     store.write_batch("users", [OnlineRow((7,), {"spend": 80.0}, datetime(2024, 1, 1, tzinfo=UTC))])
