@@ -33,6 +33,7 @@ from conveyor.features._errors import (
     OnlineStoreUnavailableError,
 )
 from conveyor.features._loader import load_definitions
+from conveyor.features._materialize import Materialized
 from conveyor.features._offline import ViewTable, point_in_time_join
 from conveyor.features._online import OnlineRow, OnlineStore, OnlineValue, open_online_store
 from conveyor.features._online_redis import RedisOnlineStore
@@ -57,10 +58,9 @@ from conveyor.features._store import (
     AppliedDefinition,
     FeatureSet,
     FeatureStore,
-    Materialized,
     ServiceVersion,
-    build_view_table,
 )
+from conveyor.features._tables import build_view_table
 
 __all__ = [
     "AppliedDefinition",

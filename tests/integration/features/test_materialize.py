@@ -138,7 +138,7 @@ def test_a_materialization_killed_half_way_is_completed_by_the_next(tmp_path: Pa
     script = textwrap.dedent(
         f"""
         import os, signal
-        import conveyor.features._store as store
+        import conveyor.features._materialize as store
         from conveyor.workspace import Workspace
 
         store.BATCH_ROWS = 20
