@@ -10,6 +10,7 @@ values per entity to the online store (SQLite, or Redis), which ``ws.features.on
 the prediction server read.
 """
 
+from conveyor.features._changes import SERVICE_TAG
 from conveyor.features._definitions import (
     DTYPES,
     Definitions,
@@ -54,7 +55,6 @@ from conveyor.features._skew import (
     same_value,
 )
 from conveyor.features._store import (
-    SERVICE_TAG,
     AppliedDefinition,
     FeatureSet,
     FeatureStore,

@@ -62,7 +62,6 @@ __all__ = [
 ]
 
 
-
 @dataclass(frozen=True)
 class AppliedDefinition:
     """What ``apply`` did with one definition."""
