@@ -24,7 +24,16 @@ from starlette.responses import RedirectResponse, Response
 from conveyor.errors import ConveyorError
 from conveyor.security import InvalidTokenError, Sessions, TooManyAttemptsError
 from conveyor.serving import AccessGuard, Policy
-from conveyor.ui import _audit, _datasets, _deployments, _models, _monitoring, _overview, _runs
+from conveyor.ui import (
+    _audit,
+    _datasets,
+    _deployments,
+    _features,
+    _models,
+    _monitoring,
+    _overview,
+    _runs,
+)
 from conveyor.ui._core import SESSION_COOKIE, UI, FormError, parse_form
 from conveyor.ui._render import SECURITY_HEADERS
 from conveyor.workspace import Workspace
@@ -35,6 +44,7 @@ __all__ = ["LOCAL_HOSTS", "PAGE_GROUPS", "add_ui", "build_ui", "create_ui_app"]
 PAGE_GROUPS: tuple[Callable[[UI], None], ...] = (
     _overview.add_pages,
     _datasets.add_pages,
+    _features.add_pages,
     _runs.add_pages,
     _models.add_pages,
     _deployments.add_pages,

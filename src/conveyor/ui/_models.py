@@ -21,6 +21,7 @@ from conveyor.checks import CheckRecord, list_decisions, list_results
 from conveyor.core import validate_name, validate_version
 from conveyor.deployments import Deployment, Transition, Variant
 from conveyor.errors import ConveyorError
+from conveyor.features import SERVICE_TAG
 from conveyor.monitoring import BaseMonitoringRecords, SqlMonitoringRecords
 from conveyor.registry import ModelRef, ModelVersion, validate_alias
 from conveyor.ui._core import UI, FormError, PageRequest
@@ -322,7 +323,16 @@ def _version_context(ws: Workspace, v: ModelVersion) -> dict[str, Any]:
         "manifest": manifest,
         "manifest_error": manifest_error,
         "lineage_svg": _lineage_svg(v, datasets, run, parent, serving, past, reports),
+        "feature_service": _feature_service(v),
     }
+
+
+def _feature_service(v: ModelVersion) -> dict[str, str] | None:
+    """The feature service the version is served with (its ``conveyor.feature_service`` tag)."""
+    ref = v.tags.get(SERVICE_TAG)
+    if not isinstance(ref, str) or not ref:
+        return None
+    return {"ref": ref, "name": ref.partition("@")[0]}
 
 
 def _mapping(value: Any) -> dict[str, Any] | None:
