@@ -264,6 +264,7 @@ def shots_of(ws: Workspace) -> list[Shot]:
     reports = records.reports(None, limit=1)
     if reports:
         shots.append(Shot("monitoring-report", f"/monitoring/reports/{reports[-1].id}"))
+    shots.append(Shot("features", "/features"))
     shots.append(Shot("audit", "/audit"))
     return shots
 

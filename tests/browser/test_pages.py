@@ -103,6 +103,10 @@ def test_every_page_loads_clean_and_draws_its_charts(
     click(page, log, "#reports-table a[href^='/monitoring/reports/']")
     assert page.locator("#report").count() == 1
 
+    click(page, log, "nav a[href='/features']")
+    click(page, log, "a[href='/features/user_profile']")
+    assert "user_segment" in page.content()
+
     click(page, log, "nav a[href='/audit']")
     assert page.locator("#audit-table tr").count() > 1
     click(page, log, "#verify-link")
