@@ -134,7 +134,7 @@ def show(
         history = store.show(name)
         latest = history[-1]
         runs = store.records.materializations(name) if latest.kind == "view" else []
-        tables = _tables(store, history) if latest.kind == "view" else []
+        tables = _tables(store, ws.datasets, history) if latest.kind == "view" else []
     if json_out:
         print_json({
             "kind": latest.kind,
@@ -234,7 +234,7 @@ def _print_view(spec: dict[str, Any]) -> None:
     out.print(features)
 
 
-def _tables(store: FeatureStore, history: list[DefinitionRecord]) -> list[Any]:
+def _tables(store: FeatureStore, datasets: Any, history: list[DefinitionRecord]) -> list[Any]:
     """The offline tables computed for any version of the view, oldest first."""
     from conveyor.errors import ConveyorError
 
@@ -242,7 +242,7 @@ def _tables(store: FeatureStore, history: list[DefinitionRecord]) -> list[Any]:
     for record in history:
         dataset = str(record.spec.get("dataset", "")).partition("@")[0]
         try:
-            versions = store.datasets.log(dataset)
+            versions = datasets.log(dataset)
         except ConveyorError:
             continue
         for v in sorted(versions, key=lambda d: d.version):

@@ -55,6 +55,7 @@ from conveyor.features._skew import (
     same_value,
 )
 from conveyor.features._store import (
+    PROFILE_ARTIFACT,
     AppliedDefinition,
     FeatureSet,
     FeatureStore,
@@ -88,6 +89,7 @@ __all__ = [
     "OnlineStore",
     "OnlineStoreUnavailableError",
     "OnlineValue",
+    "PROFILE_ARTIFACT",
     "RedisOnlineStore",
     "SERVICE_TAG",
     "ServiceVersion",

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
 import pyarrow as pa
@@ -37,7 +37,6 @@ from conveyor.features._definitions import (
 from conveyor.features._errors import (
     FeatureNotFoundError,
 )
-from conveyor.features._lineage import log_training_set
 from conveyor.features._loader import load_definitions
 from conveyor.features._materialize import Materialized
 from conveyor.features._records import (
@@ -51,13 +50,15 @@ from conveyor.features._values import py_timestamp
 if TYPE_CHECKING:
     from conveyor.artifacts import ArtifactStore
     from conveyor.config import FeaturesConfig
-    from conveyor.data import DatasetRegistry
     from conveyor.features._online import OnlineStore
 
 __all__ = [
     "AppliedDefinition",
     "FeatureSet",
+    "PROFILE_ARTIFACT",
+    "DatasetSource",
     "FeatureStore",
+    "TrainingSetHook",
     "ServiceVersion",
 ]
 
@@ -103,6 +104,20 @@ class FeatureSet:
         return [feature_ref(v, f) for v, fs in self.views.items() for f in fs]
 
 
+#: What the store tells its owner about a training set it built (see ``on_training_set``).
+TrainingSetHook = Callable[[Mapping[str, Any], pd.DataFrame, "builtins.list[Any]"], None]
+#: The run artifact holding the profile of a training set's looked-up columns.
+PROFILE_ARTIFACT = "features-profile.json"
+
+
+class DatasetSource(Protocol):
+    """What the store reads of the dataset records (``ws.datasets``)."""
+
+    def get(self, ref: str, version: int | None = None) -> Any: ...
+
+    def load(self, ref: str) -> pd.DataFrame: ...
+
+
 class FeatureStore:
     """The project's feature store (``ws.features``).
 
@@ -114,19 +129,24 @@ class FeatureStore:
         root: The project folder (``features.py`` and the embedded online store).
         config: The ``features:`` section.
         namespace: Keeps this project's keys apart in a shared online store.
+        model_tags: Every registered model version's tags (with ``__model__``), for
+            refusing definition changes that would alter a trained model's features.
+        on_training_set: Called by :meth:`historical` with ``(lineage, result, looked-up
+            columns)``; the workspace records them on the current run, if any.
     """
 
     def __init__(
         self,
         *,
         records: BaseFeatureRecords,
-        datasets: DatasetRegistry,
+        datasets: DatasetSource,
         artifacts: ArtifactStore,
         actor: Actor,
         root: Path,
         config: FeaturesConfig,
         namespace: str,
         model_tags: Callable[[], Sequence[Mapping[str, Any]]] | None = None,
+        on_training_set: TrainingSetHook | None = None,
     ) -> None:
         self.records = records
         self.datasets = datasets
@@ -136,6 +156,7 @@ class FeatureStore:
         self.config = config
         self.namespace = namespace
         self.model_tags = model_tags
+        self.on_training_set = on_training_set
         self._definitions: Definitions | None = None
         self._online: OnlineStore | None = None
         self._lock = threading.Lock()
@@ -409,7 +430,8 @@ class FeatureStore:
             entity_df, tables, timestamp_column=timestamp_column, full_names=full_names
         )
         result.attrs["conveyor.features"] = lineage
-        log_training_set(self, lineage, result, [c for c in result.columns if c not in entity_df])
+        if self.on_training_set is not None:
+            self.on_training_set(lineage, result, [c for c in result.columns if c not in entity_df])
         return result
 
     # -- online --------------------------------------------------------------------------

@@ -232,13 +232,13 @@ def _with_feature_columns(
     """
     import json
 
+    from conveyor.features import PROFILE_ARTIFACT
+
     used = (version.lineage or {}).get("features") or {}
     run_id = used.get("profile_run")
     if not isinstance(run_id, str):
         return profile, refs
-    found = next(
-        (a for a in ws.runs.artifacts(run_id) if a["name"] == "features-profile.json"), None
-    )
+    found = next((a for a in ws.runs.artifacts(run_id) if a["name"] == PROFILE_ARTIFACT), None)
     if found is None:
         return profile, refs
     columns = dict(profile.get("columns") or {})

@@ -6,6 +6,7 @@ import os
 import threading
 from collections.abc import Callable, Mapping
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -42,6 +43,7 @@ from conveyor.store import (
 )
 from conveyor.tracking import BaseRunRecords, RunTracker, SqlRunRecords
 from conveyor.workspace._errors import NoMetadataStoreError
+from conveyor.workspace._features import log_training_set
 from conveyor.workspace._lineage import WorkspaceLineage
 
 T = TypeVar("T")
@@ -177,6 +179,7 @@ class Workspace:
                     config=self.settings.config.features,
                     namespace=self.settings.config.project.name,
                     model_tags=self._model_tags,
+                    on_training_set=partial(log_training_set, self.datasets),
                 )
             return self._features
 
