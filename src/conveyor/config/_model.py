@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from conveyor.config._cost import CostConfig
+from conveyor.config._kubernetes import KubernetesConfig
 from conveyor.config._operations import (
     EnvironmentConfig,
     MonitoringConfig,
@@ -223,6 +225,8 @@ class ConveyorConfig(_Section):
     predictions: PredictionsConfig = PredictionsConfig()
     server: ServerConfig = ServerConfig()
     features: FeaturesConfig = FeaturesConfig()
+    cost: CostConfig = CostConfig()
+    kubernetes: KubernetesConfig = KubernetesConfig()
 
     @field_validator("environments")
     @classmethod
