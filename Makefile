@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 
-.PHONY: demo test lint typecheck format bench docs install install-dev clean browser
+.PHONY: demo test lint typecheck format bench docs install install-dev clean browser containers
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -45,7 +45,14 @@ browser:
 		$$SUDO apt-get update -q && $$SUDO apt-get install -y -q --no-install-recommends chromium chromium-driver; \
 	} || echo "chromium could not be installed: the browser tests will fail"
 
-test: lint typecheck browser
+# The image tests build with buildah on a base made by debootstrap (no registry is reached).
+containers:
+	@{ command -v buildah >/dev/null 2>&1 && command -v debootstrap >/dev/null 2>&1; } || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo -n ); \
+		$$SUDO apt-get update -q && $$SUDO apt-get install -y -q --no-install-recommends buildah debootstrap; \
+	} || echo "buildah/debootstrap could not be installed: the image tests will fail"
+
+test: lint typecheck browser containers
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 bench: $(VENV)/.installed-dev
