@@ -26,6 +26,7 @@ from conveyor.core._redact import (
     redact,
     redact_value,
 )
+from conveyor.core._resources import peak_rss_mb
 from conveyor.core._time import isoformat, utcnow
 from conveyor.core._trust import (
     LIGHTGBM_CLASSES,
@@ -87,6 +88,7 @@ __all__ = [
     "isoformat",
     "load_skops",
     "no_progress",
+    "peak_rss_mb",
     "pid_alive",
     "redact",
     "redact_value",

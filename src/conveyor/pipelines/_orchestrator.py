@@ -218,6 +218,7 @@ class Orchestrator:
             wall_s=outcome.wall_s,
             cpu_s=outcome.cpu_s,
             outputs=outcome.outputs,
+            peak_rss_mb=outcome.peak_rss_mb,
         )
         self._record_success(
             task.node,

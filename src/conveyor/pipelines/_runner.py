@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from conveyor.core import peak_rss_mb
 from conveyor.data import DatasetVersion, parse_dataset_ref
 from conveyor.errors import ConveyorError
 from conveyor.pipelines._datasets import is_dataset_step
@@ -130,6 +131,7 @@ def _run(
             error=f"interrupted: {type(exc).__name__}: {exc}",
             wall_s=time.perf_counter() - started,
             cpu_s=time.process_time() - cpu_started,
+            peak_rss_mb=peak_rss_mb(),
         )
         raise
     failed = [name for name, s in steps.items() if s.status == "failed"]
@@ -142,6 +144,7 @@ def _run(
         error=error,
         wall_s=time.perf_counter() - started,
         cpu_s=time.process_time() - cpu_started,
+        peak_rss_mb=peak_rss_mb(),
     )
     result = PipelineRun(
         run_id=run.id,

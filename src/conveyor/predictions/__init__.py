@@ -10,7 +10,9 @@ local JSON Lines files under overload instead of dropping, with counters for ``/
 The index and the labels sit behind :class:`BasePredictionRecords`
 (:class:`SqlPredictionRecords` keeps them in the metadata store). Personal-data columns
 are hashed or left out before anything is queued or written (:class:`PiiPolicy`), and
-:meth:`PredictionLog.erase` and :meth:`PredictionLog.expire` remove logged rows.
+:meth:`PredictionLog.erase` and :meth:`PredictionLog.expire` remove logged rows. The
+server also counts what it uses (CPU, memory, wall and busy time, predictions served) in a
+:class:`UsageMeter`, written as :class:`ServingUsage` records for ``conveyor cost``.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from conveyor.predictions._records import (
     PredictionRecord,
 )
 from conveyor.predictions._sql import SqlPredictionRecords
+from conveyor.predictions._usage import ServingUsage, UsageMeter
 
 __all__ = [
     "BasePredictionRecords",
@@ -52,6 +55,8 @@ __all__ = [
     "PredictionLogger",
     "PredictionRecord",
     "RemovalResult",
+    "ServingUsage",
     "SqlPredictionRecords",
+    "UsageMeter",
     "pii_policy",
 ]

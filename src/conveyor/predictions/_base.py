@@ -19,6 +19,7 @@ from conveyor.predictions._records import (
     NewPartition,
     PartitionInfo,
 )
+from conveyor.predictions._usage import ServingUsage
 
 
 class BasePredictionRecords(abc.ABC):
@@ -193,4 +194,44 @@ class BasePredictionRecords(abc.ABC):
             PredictionLogError: a partition id is not indexed (another process replaced
                 it meanwhile); nothing was written.
             StoreBusyError: the store stayed locked by another writer.
+        """
+
+    # -- serving usage ---------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def record_usage(self, actor: Actor, usage: Sequence[ServingUsage]) -> None:
+        """Store the usage totals of server processes, in one atomic, audited write.
+
+        A record replaces the stored one of the same ``(process_id, model, version)``
+        (its totals are since the process started, so the newest is the whole truth). One
+        audit event ``serving.usage`` on ``serving:<process_id>`` (of the first record)
+        holds ``predictions`` (the sum over the records). An empty sequence writes nothing.
+
+        Args:
+            actor: Who writes (the server's actor).
+            usage: The records to store.
+
+        Raises:
+            StoreBusyError: the store stayed locked by another writer; nothing was stored.
+        """
+
+    @abc.abstractmethod
+    def usage(
+        self,
+        *,
+        model: str | None = None,
+        version: int | None = None,
+        environment: str | None = None,
+        since: datetime | None = None,
+    ) -> list[ServingUsage]:
+        """Return the stored usage records matching every given filter.
+
+        Args:
+            model: Only this model.
+            version: Only this version.
+            environment: Only processes that served this environment.
+            since: Only records updated at or after this time (a process active then).
+
+        Returns:
+            The records, oldest ``started_at`` first (ties by process id, then version).
         """

@@ -18,8 +18,9 @@ from conveyor.predictions._records import (
     NewPartition,
     PartitionInfo,
 )
+from conveyor.predictions._usage import ServingUsage
 from conveyor.store import MetadataStore, WriteTx
-from conveyor.store._prediction_models import FeedbackRow, PredictionBatchRow
+from conveyor.store._prediction_models import FeedbackRow, PredictionBatchRow, ServingUsageRow
 
 #: Bound on the ids of one ``IN (...)`` query (SQLite allows 32766 parameters).
 IN_CHUNK = 500
@@ -264,6 +265,61 @@ class SqlPredictionRecords(BasePredictionRecords):
             return added
 
         return self.store.transact(actor, action, target, body)
+
+    def record_usage(self, actor: Actor, usage: Sequence[ServingUsage]) -> None:
+        if not usage:
+            return
+        details = {"predictions": sum(u.predictions for u in usage)}
+
+        def body(tx: WriteTx) -> None:
+            for u in usage:
+                row = tx.session.scalars(
+                    select(ServingUsageRow).where(
+                        ServingUsageRow.process_id == u.process_id,
+                        ServingUsageRow.model == u.model,
+                        ServingUsageRow.version == u.version,
+                    )
+                ).one_or_none()
+                if row is None:
+                    tx.session.add(ServingUsageRow(**_usage_columns(u)))
+                    continue
+                for name, value in _usage_columns(u).items():
+                    setattr(row, name, value)
+
+        target = f"serving:{usage[0].process_id}"
+        self.store.transact(actor, "serving.usage", target, body, details=details)
+
+    def usage(
+        self,
+        *,
+        model: str | None = None,
+        version: int | None = None,
+        environment: str | None = None,
+        since: datetime | None = None,
+    ) -> list[ServingUsage]:
+        row = ServingUsageRow
+        pairs: tuple[tuple[Any, Any], ...] = (
+            (row.model, model),
+            (row.version, version),
+            (row.environment, environment),
+        )
+        query = select(row).where(*[c == v for c, v in pairs if v is not None])
+        if since is not None:
+            query = query.where(row.updated_at >= since)
+        query = query.order_by(row.started_at, row.process_id, row.version)
+        with self.store.read() as session:
+            return [_usage(found) for found in session.scalars(query)]
+
+
+_USAGE_FIELDS = tuple(ServingUsage.__dataclass_fields__)
+
+
+def _usage_columns(usage: ServingUsage) -> dict[str, Any]:
+    return {name: getattr(usage, name) for name in _USAGE_FIELDS}
+
+
+def _usage(row: ServingUsageRow) -> ServingUsage:
+    return ServingUsage(**{name: getattr(row, name) for name in _USAGE_FIELDS})
 
 
 def _matching(

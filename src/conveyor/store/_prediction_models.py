@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, Integer, String
+from sqlalchemy import JSON, BigInteger, Float, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from conveyor.store._models import Base
@@ -52,3 +52,34 @@ class FeedbackRow(Base):
     at: Mapped[datetime]
     updates: Mapped[int] = mapped_column(Integer)
     first_at: Mapped[datetime]
+
+
+class ServingUsageRow(Base):
+    """What one prediction server process used while serving one model version.
+
+    Written by the server every few seconds and at shutdown (migration ``0016``); the
+    numbers are totals since the process started, so each write replaces the last.
+    """
+
+    __tablename__ = "serving_usage"
+    __table_args__ = (
+        Index("ix_serving_usage_model_version", "model", "version"),
+        Index("ix_serving_usage_updated_at", "updated_at"),
+        UniqueConstraint("process_id", "model", "version"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    process_id: Mapped[str] = mapped_column(String(32))
+    model: Mapped[str] = mapped_column(String(128))
+    version: Mapped[int] = mapped_column(Integer)
+    environment: Mapped[str | None] = mapped_column(String(128))
+    host: Mapped[str] = mapped_column(String(256))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    wall_s: Mapped[float] = mapped_column(Float)
+    busy_s: Mapped[float] = mapped_column(Float)
+    cpu_s: Mapped[float] = mapped_column(Float)
+    peak_rss_mb: Mapped[float] = mapped_column(Float)
+    predictions: Mapped[int] = mapped_column(BigInteger)
+    requests: Mapped[int] = mapped_column(BigInteger)

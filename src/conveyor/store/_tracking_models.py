@@ -56,6 +56,8 @@ class RunRow(Base):
     wall_s: Mapped[float | None] = mapped_column(Float)
     cpu_s: Mapped[float | None] = mapped_column(Float)
     created_by: Mapped[str] = mapped_column(String(128))
+    # Added by migration 0016: the high-water mark of the measuring process's memory.
+    peak_rss_mb: Mapped[float | None] = mapped_column(Float)
 
 
 class RunMetricRow(Base):

@@ -158,10 +158,12 @@ class BaseRunRecords(abc.ABC):
         cached_from: str | None = None,
         tags: Mapping[str, Any] | None = None,
         outputs: Sequence[OutputRecord] = (),
+        peak_rss_mb: float | None = None,
     ) -> Run:
         """Record how a run ended, in one atomic change (audited as ``run.finish``).
 
-        Sets ``status``, ``ended_at``, ``error``, ``wall_s``, ``cpu_s`` and ``cached_from``
+        Sets ``status``, ``ended_at``, ``error``, ``wall_s``, ``cpu_s``, ``peak_rss_mb`` and
+        ``cached_from``
         (each replacing what was there, ``None`` included), merges ``tags`` into the run's
         tags (a key given replaces the old value), and records ``outputs`` as
         :meth:`add_outputs` does. The audit details are ``{"status", "cached_from"}``,

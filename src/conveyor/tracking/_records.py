@@ -54,7 +54,9 @@ class Run:
     Attributes mirror the ``runs`` table: ``params`` and ``tags`` are JSON objects,
     ``code_version`` is ``{"commit", "dirty", "diff_hash"}`` (``None`` outside git),
     ``environment`` is ``{"python", "platform", "packages_hash"}``, ``error`` the traceback
-    of a failed run, ``wall_s``/``cpu_s`` the measured durations.
+    of a failed run, ``wall_s``/``cpu_s`` the measured durations and ``peak_rss_mb`` the
+    high-water mark of the resident memory of the process that ran it, in MiB (``None``
+    when not measured; see :func:`conveyor.tracking.peak_rss_mb`).
     """
 
     id: str
@@ -79,6 +81,7 @@ class Run:
     wall_s: float | None
     cpu_s: float | None
     created_by: str
+    peak_rss_mb: float | None = None
 
     @property
     def short_id(self) -> str:

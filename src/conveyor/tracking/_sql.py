@@ -226,6 +226,7 @@ class SqlRunRecords(BaseRunRecords):
         cached_from: str | None = None,
         tags: Mapping[str, Any] | None = None,
         outputs: Sequence[OutputRecord] = (),
+        peak_rss_mb: float | None = None,
     ) -> Run:
         extra = dict(tags or {})
         details: dict[str, Any] = {"status": status, "cached_from": cached_from}
@@ -241,6 +242,7 @@ class SqlRunRecords(BaseRunRecords):
             row.ended_at = ended_at
             row.wall_s = wall_s
             row.cpu_s = cpu_s
+            row.peak_rss_mb = peak_rss_mb
             row.cached_from = cached_from
             if extra:
                 row.tags = {**(row.tags or {}), **extra}

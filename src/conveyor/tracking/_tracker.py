@@ -179,6 +179,7 @@ class RunTracker(RunQueries):
         cached_from: str | None = None,
         tags: Mapping[str, Any] | None = None,
         outputs: list[OutputRecord] | None = None,
+        peak_rss_mb: float | None = None,
     ) -> Run:
         """Flush the run's buffered metrics, then record how it ended (``run.finish``).
 
@@ -192,6 +193,8 @@ class RunTracker(RunQueries):
             tags: Merged into the run's tags in the same write (e.g. ``{"state": "pruned"}``).
             outputs: The step's outputs, recorded in the same transaction (saves a write
                 per step compared with :meth:`record_outputs` first).
+            peak_rss_mb: The high-water mark of the resident memory of the process that
+                ran it, in MiB (``ru_maxrss``; see :func:`conveyor.core.peak_rss_mb`).
         """
         _check_choice("status", status, RUN_STATUSES)
         self._buffer.flush(run_id)
@@ -206,6 +209,7 @@ class RunTracker(RunQueries):
             cached_from=cached_from,
             tags=tags,
             outputs=_clean_outputs(outputs or ()),
+            peak_rss_mb=peak_rss_mb,
         )
 
     def resume_run(self, run_id: str) -> Run:

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 import optuna
 
+from conveyor.core import peak_rss_mb
 from conveyor.core._progress import ProgressEvent, ProgressHook
 from conveyor.tracking import Heartbeat, RunContext, RunTracker, current, run_context
 from conveyor.tuning._errors import TuneError
@@ -208,6 +209,7 @@ def _recorded(tracker: RunTracker, run_id: str) -> Iterator[None]:
             error=traceback.format_exc(),
             wall_s=time.perf_counter() - started,
             cpu_s=time.process_time() - cpu_started,
+            peak_rss_mb=peak_rss_mb(),
         )
         raise
     tracker.finish_run(
@@ -215,6 +217,7 @@ def _recorded(tracker: RunTracker, run_id: str) -> Iterator[None]:
         "completed",
         wall_s=time.perf_counter() - started,
         cpu_s=time.process_time() - cpu_started,
+        peak_rss_mb=peak_rss_mb(),
     )
 
 
@@ -323,6 +326,7 @@ class _TrialRunner:
                 error=error,
                 wall_s=wall_s,
                 cpu_s=time.thread_time() - cpu_started,
+                peak_rss_mb=peak_rss_mb(),
                 tags={"state": state} if state == "pruned" else None,
             )
             self._report(name, optuna_trial.number, state, value, wall_s)

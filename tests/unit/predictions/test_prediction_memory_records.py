@@ -26,6 +26,7 @@ from conveyor.predictions import (
     PredictionLog,
     PredictionLogError,
     PredictionRecord,
+    ServingUsage,
 )
 from conveyor.store import AuditEvent
 from conveyor.testing.records._predictions import AuditLog, PredictionRecordsContract
@@ -40,6 +41,7 @@ class MemoryPredictionRecords(BasePredictionRecords):
         self.events: list[AuditEvent] = []
         self._partitions: list[PartitionInfo] = []
         self._labels: dict[str, FeedbackLabel] = {}
+        self._usage: dict[tuple[str, str, int], ServingUsage] = {}
         self._next_id = 0
         self._lock = threading.Lock()
 
@@ -169,6 +171,34 @@ class MemoryPredictionRecords(BasePredictionRecords):
             removed = {"removed": list(replacements), "batches": [p.id for p in added]}
             self._audit(actor, action, target, {**(details or {}), **removed})
             return added
+
+    def record_usage(self, actor: Actor, usage: Sequence[ServingUsage]) -> None:
+        if not usage:
+            return
+        with self._lock:
+            for u in usage:
+                self._usage[(u.process_id, u.model, u.version)] = u
+            details = {"predictions": sum(u.predictions for u in usage)}
+            self._audit(actor, "serving.usage", f"serving:{usage[0].process_id}", details)
+
+    def usage(
+        self,
+        *,
+        model: str | None = None,
+        version: int | None = None,
+        environment: str | None = None,
+        since: datetime | None = None,
+    ) -> list[ServingUsage]:
+        with self._lock:
+            found = [
+                u
+                for u in self._usage.values()
+                if (model is None or u.model == model)
+                and (version is None or u.version == version)
+                and (environment is None or u.environment == environment)
+                and (since is None or u.updated_at >= since)
+            ]
+        return sorted(found, key=lambda u: (u.started_at, u.process_id, u.version))
 
     def _audit(self, actor: Actor, action: str, target: str, details: dict[str, Any]) -> None:
         self.events.append(

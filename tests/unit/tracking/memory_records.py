@@ -133,6 +133,7 @@ class InMemoryRunRecords(BaseRunRecords):
         cached_from: str | None = None,
         tags: Mapping[str, Any] | None = None,
         outputs: Sequence[OutputRecord] = (),
+        peak_rss_mb: float | None = None,
     ) -> Run:
         details: dict[str, Any] = {"status": status, "cached_from": cached_from}
         if tags:
@@ -153,6 +154,7 @@ class InMemoryRunRecords(BaseRunRecords):
                 error=error,
                 wall_s=wall_s,
                 cpu_s=cpu_s,
+                peak_rss_mb=peak_rss_mb,
                 cached_from=cached_from,
                 tags={**run.tags, **(tags or {})},
             )

@@ -49,11 +49,17 @@ class StepTask:
 
 @dataclass(frozen=True)
 class StepOutcome:
-    """A successful attempt: its saved outputs and measured times."""
+    """A successful attempt: its saved outputs, measured times and peak memory.
+
+    ``peak_rss_mb`` is the high-water mark (``ru_maxrss``) of the process that ran the
+    attempt, measured there at its end: for an in-process executor the whole process's peak
+    so far, for a worker process that worker's; ``None`` when it could not be measured.
+    """
 
     outputs: list[OutputRecord]
     wall_s: float
     cpu_s: float
+    peak_rss_mb: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from conveyor.core import peak_rss_mb
 from conveyor.pipelines._datasets import dataset_value, is_dataset_step
 from conveyor.pipelines._errors import StepOutputError
 from conveyor.pipelines._graph import replace_handles
@@ -28,7 +29,9 @@ def execute_task(
     """Run one attempt of ``task`` against ``ws`` and save its outputs.
 
     Metrics the body logged are flushed before returning or raising, so nothing logged is
-    lost when the body fails and nothing is left buffered in a worker process.
+    lost when the body fails and nothing is left buffered in a worker process. The
+    outcome's ``peak_rss_mb`` is measured here, in the process that ran the body (the
+    worker's own high-water mark when the executor ships tasks to other processes).
 
     Raises:
         Exception: Whatever the body raised; ``StepOutputError`` when its return value
@@ -85,7 +88,7 @@ def execute_task(
             )
     finally:
         ws.runs.flush(task.run_id)
-    return StepOutcome(outputs, wall, cpu)
+    return StepOutcome(outputs, wall, cpu, peak_rss_mb())
 
 
 def _split(node: str, outputs: int | None, result: Any) -> list[Any]:

@@ -20,6 +20,7 @@ from conveyor.predictions import (
     NewPartition,
     PartitionInfo,
     PredictionLogError,
+    ServingUsage,
 )
 from conveyor.store import AuditEvent
 
@@ -42,6 +43,27 @@ def sample_partition(
         **fields,
     }
     return NewPartition(model=model, version=version, first_at=first_at, last_at=last_at, **values)
+
+
+def sample_usage(
+    process: str = "p1", *, model: str = "churn", version: int = 1, **fields: Any
+) -> ServingUsage:
+    """A usage record of server process ``process`` for ``model@version``, taken at T0."""
+    values: dict[str, Any] = {
+        "environment": None,
+        "host": "host-a",
+        "pid": 4242,
+        "started_at": _T0,
+        "updated_at": _T0,
+        "wall_s": 60.0,
+        "busy_s": 1.5,
+        "cpu_s": 2.25,
+        "peak_rss_mb": 180.5,
+        "predictions": 40,
+        "requests": 20,
+        **fields,
+    }
+    return ServingUsage(process_id=process, model=model, version=version, **values)
 
 
 def _same(info: PartitionInfo, partition: NewPartition) -> bool:
@@ -367,3 +389,42 @@ class PredictionRecordsContract:
         """No ids and no labels: no audit event."""
         assert records.replace_partitions(actor, "predictions.erase", "predictions", {}) == []
         assert [e for e in audit_log() if e.action == "predictions.erase"] == []
+
+    # -- serving usage ---------------------------------------------------------------------
+
+    def test_usage_records_come_back_as_given_and_a_newer_one_replaces_its_process(
+        self, records: BasePredictionRecords, actor: Actor
+    ) -> None:
+        """One record per (process, model, version); the newest totals win."""
+        first = sample_usage("p1")
+        other = sample_usage("p2", version=2, started_at=_T0 + timedelta(seconds=1))
+        records.record_usage(actor, [first, other])
+        assert records.usage() == [first, other]
+        later = sample_usage("p1", updated_at=_T0 + timedelta(minutes=1), predictions=90)
+        records.record_usage(actor, [later])
+        assert records.usage() == [later, other]
+
+    def test_usage_filters_by_model_version_environment_and_time(
+        self, records: BasePredictionRecords, actor: Actor
+    ) -> None:
+        """Each filter keeps only matching records; ``since`` looks at the update time."""
+        old = sample_usage("p1", environment="staging")
+        new = sample_usage(
+            "p2", environment="production", updated_at=_T0 + timedelta(hours=1), version=2
+        )
+        other = sample_usage("p3", model="fraud")
+        records.record_usage(actor, [old, new, other])
+        assert records.usage(model="churn") == [old, new]
+        assert records.usage(model="churn", version=2) == [new]
+        assert records.usage(environment="staging") == [old]
+        assert records.usage(since=_T0 + timedelta(minutes=1)) == [new]
+
+    def test_recording_no_usage_writes_nothing_and_usage_is_audited(
+        self, records: BasePredictionRecords, actor: Actor, audit_log: AuditLog
+    ) -> None:
+        """An empty write leaves no event; a write leaves one with the predictions summed."""
+        records.record_usage(actor, [])
+        assert [e for e in audit_log() if e.action == "serving.usage"] == []
+        records.record_usage(actor, [sample_usage("p9"), sample_usage("p9", version=2)])
+        events = [e for e in audit_log() if e.action == "serving.usage"]
+        assert [(e.target, e.details["predictions"]) for e in events] == [("serving:p9", 80)]

@@ -353,6 +353,7 @@ class RunRecordsContract:
             cpu_s=12.5,
             tags={"state": "pruned", "team": "fraud"},
             outputs=outputs,
+            peak_rss_mb=512.75,
         )
         expected = replace(
             run,
@@ -361,6 +362,7 @@ class RunRecordsContract:
             wall_s=300.25,
             cpu_s=12.5,
             tags={"team": "fraud", "state": "pruned"},
+            peak_rss_mb=512.75,
         )
         assert done == expected
         assert records.get_run(run.id) == expected
