@@ -44,12 +44,13 @@ def export_airflow(  # noqa: PLR0917 - Typer options are parameters
 
     with open_workspace() as ws:
         pipeline = load_pipeline(ref, ws.root)
+        root = ws.root
     dag = airflow_dag(
         pipeline,
         params=parse_assignments(param or []),
         dag_id=dag_id,
         schedule=schedule,
-        project_dir=project_dir,
+        project_dir=project_dir if project_dir is not None else str(root),
         conveyor_bin=conveyor_bin,
     )
     path = dag.write(output)

@@ -358,7 +358,9 @@ def test_cli_writes_the_dag_and_prints_json(
         "join",
     ]
     assert payload["upstream"]["left"] == ["source"]
-    assert _literal(target.read_text(encoding="utf-8"), "SCHEDULE") == "0 3 * * *"
+    source = target.read_text(encoding="utf-8")
+    assert _literal(source, "SCHEDULE") == "0 3 * * *"
+    assert f"or {str(project)!r}" in source  # the project folder on the workers by default
 
 
 def test_cli_refuses_an_invalid_pipeline_reference(
