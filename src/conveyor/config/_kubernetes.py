@@ -64,7 +64,13 @@ class KubernetesConfig(_Section):
         "tolerated as a NoSchedule taint.",
     )
     working_dir: str = Field(
-        default="/app", description="The project folder inside the image (holds conveyor.yaml)."
+        default="/app/project",
+        description="The project folder inside the image (`conveyor build` puts it here).",
+    )
+    hosts: tuple[str, ...] = Field(
+        default=(),
+        description="Host names clients reach the prediction server by besides the in-cluster "
+        "Service names (an Ingress, KServe's domain); added to serving.allowed_hosts in pods.",
     )
     min_replicas: int = Field(default=2, ge=1, description="Fewest prediction server pods.")
     max_replicas: int = Field(default=10, ge=1, description="Most prediction server pods.")

@@ -150,7 +150,15 @@ def _predictor(ctx: ExportContext) -> dict[str, Any]:
     }
     spec = pods.pod_spec(
         ctx,
-        [pods.container(ctx, "predictor", _serve_args(ctx), extra=probes)],
+        [
+            pods.container(
+                ctx,
+                "predictor",
+                _serve_args(ctx),
+                extra=probes,
+                hosts=pods.allowed_hosts(ctx, ctx.name(per_env=True)),
+            )
+        ],
         terminationGracePeriodSeconds=30,
         topologySpreadConstraints=[spread],
     )

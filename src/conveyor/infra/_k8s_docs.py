@@ -59,7 +59,9 @@ def readme(ctx: ExportContext, files: Mapping[str, str]) -> str:
         else "Prediction routes need a predictor token (`serving.auth: token`)."
     )
     training = (
-        f"Start a training run with `kubectl -n {ns} create -f training-job.yaml`."
+        f"Start a training run with `kubectl -n {ns} create -f training-job.yaml`. It runs "
+        "`conveyor ci`, so its image must hold the project's pipeline code: an image built "
+        "from the repository, not the model-only image of `conveyor build` (edit `image:`)."
         if "training-job.yaml" in files
         else "No training Job: set `pipelines.training` in conveyor.yaml to get one."
     )
@@ -88,14 +90,14 @@ credential. Copy `secrets.example.env` to `secrets.env`, fill it in, then:
 ## Notes
 
 - {auth}
-- Clients reach the prediction server as `http://{service}.{ns}.svc:8080`; add the names
-  they use to `serving.allowed_hosts` ({hosts}), since other `Host` headers get 400.
-  Probes send `Host: localhost`.
+- Clients reach the prediction server as `http://{service}.{ns}.svc:8080`. Its pods answer
+  the `Host` names of `serving.allowed_hosts` plus the Service's ({hosts}) and
+  `kubernetes.hosts` (add an Ingress name there); probes send `Host: localhost`.
 - The team server binds all interfaces only when `server.allowed_hosts` names a host other
   than loopback (e.g. `{ctx.name("-server")}.{ns}.svc`).
 - Pods run as uid {pods.RUN_AS} with a read-only root filesystem; `/tmp` and the project's
-  `.conveyor` folder are emptyDir volumes, so the metadata database and the artifacts must
-  live outside the pod (`CONVEYOR_METADATA_URL`, `CONVEYOR_ARTIFACT_URL`).
+  `.conveyor` folder are emptyDir volumes, so the metadata database and the artifacts live
+  outside the pods, shared by all of them (`CONVEYOR_METADATA_URL`, `CONVEYOR_ARTIFACT_URL`).
 - Keep local changes in a kustomize overlay that uses this folder as its base: exporting
   again replaces every file here and refuses to touch a file it did not write.
 """

@@ -10,6 +10,13 @@ percent promotes it. ``--scale-to-zero`` (or ``kubernetes.scale_to_zero``) sets
 ``minReplicas: 0``: serverless (Knative) mode, where the first request after idle waits
 for a pod to start. Canary splits and scale to zero both need KServe's Serverless mode.
 
+The pod runs the image as ``conveyor build`` made it: its own ``conveyor.yaml`` and the
+embedded store holding the version (copied by an init container into a writable volume,
+the root filesystem being read-only). The keys of the Secret of ``export k8s`` are passed
+when it exists (all optional), which points the server at the shared stores instead.
+``serving.allowed_hosts`` is set to the Service names KServe creates plus
+``kubernetes.hosts`` (add the external domain there).
+
 The InferenceService schema has no ``protocolVersion`` for custom containers (only the
 framework specs, such as ``sklearn``, carry one), so the protocol is recorded in the
 annotation ``conveyor.dev/protocol: v2`` and the container port is named ``http1``.
@@ -91,12 +98,14 @@ def inference_service(ctx: ExportContext, *, scale_to_zero: bool = False) -> dic
     """The InferenceService document of an export context."""
     k8s = ctx.kubernetes
     served = ctx.served
+    name = ctx.name(per_env=True)
+    # Always --insecure: the image's own conveyor.yaml has serving.auth none, and access
+    # is KServe's ingress and mesh policy's to decide.
     args = ["serve", "--model", served.ref, "--host", _ALL_INTERFACES]
-    args += ["--port", str(pods.SERVE_PORT), "--workers", str(k8s.workers)]
-    if ctx.settings.serving.auth == "none":
-        args.append("--insecure")
-    probe = pods.http_probe("/v2/health/ready", str(pods.SERVE_PORT), periodSeconds=5)
+    args += ["--port", str(pods.SERVE_PORT), "--workers", str(k8s.workers), "--insecure"]
+    probe = pods.http_probe("/v2/health/ready", "", periodSeconds=5)
     probe["httpGet"]["port"] = pods.SERVE_PORT
+    hosts = sorted({*pods.allowed_hosts(ctx, name), *pods.allowed_hosts(ctx, f"{name}-predictor")})
     predictor_container = pods.container(
         ctx,
         "kserve-container",
@@ -105,13 +114,16 @@ def inference_service(ctx: ExportContext, *, scale_to_zero: bool = False) -> dic
             "ports": [{"containerPort": pods.SERVE_PORT, "name": "http1", "protocol": "TCP"}],
             "readinessProbe": probe,
         },
+        shared=False,
+        hosts=hosts,
     )
+    spec = pods.pod_spec(ctx, [predictor_container], shared=False)
     predictor: dict[str, Any] = {
         "containers": [predictor_container],
+        "initContainers": [_seed_store(ctx)],
         "maxReplicas": k8s.max_replicas,
         "minReplicas": 0 if (scale_to_zero or k8s.scale_to_zero) else k8s.min_replicas,
     }
-    spec = pods.pod_spec(ctx, [predictor_container])
     for key in ("automountServiceAccountToken", "securityContext", "volumes"):
         predictor[key] = spec[key]
     if "serviceAccountName" in spec:
@@ -134,8 +146,36 @@ def inference_service(ctx: ExportContext, *, scale_to_zero: bool = False) -> dic
                 "prometheus.io/scrape": "true",
             },
             "labels": labels,
-            "name": ctx.name(per_env=True),
+            "name": name,
             "namespace": k8s.namespace,
         },
         "spec": {"predictor": predictor},
+    }
+
+
+def _seed_store(ctx: ExportContext) -> dict[str, Any]:
+    """An init container copying the image's embedded store into the writable volume.
+
+    The root filesystem is read-only and ``.conveyor`` is an emptyDir (the server writes
+    its prediction log and spill files there), which would hide the store ``conveyor
+    build`` put in the image: it is copied in first.
+    """
+    source = f"{ctx.kubernetes.working_dir}/.conveyor"
+    script = (
+        "import os, shutil, sys; "
+        "os.path.isdir(sys.argv[1]) and shutil.copytree(sys.argv[1], sys.argv[2], "
+        "dirs_exist_ok=True)"
+    )
+    return {
+        "command": ["python", "-c", script, source, "/seed"],
+        "image": ctx.image,
+        "name": "seed-store",
+        "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}},
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+        },
+        "volumeMounts": [{"mountPath": "/seed", "name": "state"}],
     }

@@ -4,6 +4,7 @@ spot scheduling."""
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from conveyor.infra._context import ExportContext
@@ -20,10 +21,11 @@ SERVE_PORT = 8080
 #: The port of the team server in the pod.
 SERVER_PORT = 8765
 #: Secret keys the pods read, each an environment variable of the same name, and whether
-#: a pod starts without it. Only the database is required: every component needs it.
+#: a pod starts without it. The database is required (every component shares it), and the
+#: artifact store unless conveyor.yaml already names a remote one (see :func:`secret_keys`).
 SECRET_KEYS: tuple[tuple[str, bool, str], ...] = (
     ("CONVEYOR_METADATA_URL", False, "Metadata database, e.g. postgresql+psycopg://u:pw@db/x"),
-    ("CONVEYOR_ARTIFACT_URL", True, "Artifact store, e.g. s3://bucket/prefix"),
+    ("CONVEYOR_ARTIFACT_URL", False, "Artifact store, e.g. s3://bucket/prefix"),
     ("AWS_ACCESS_KEY_ID", True, "Credentials of an S3 artifact store"),
     ("AWS_SECRET_ACCESS_KEY", True, "Credentials of an S3 artifact store"),
     ("CONVEYOR_MASTER_KEY", True, "Encryption at rest (64 hex digits), if store.encryption"),
@@ -39,8 +41,15 @@ def secret_name(ctx: ExportContext) -> str:
 
 def secret_keys(ctx: ExportContext) -> list[tuple[str, bool, str]]:
     """:data:`SECRET_KEYS` plus the variables ``conveyor.yaml`` names for secrets
-    (webhook HMAC secrets, the PII hashing key), sorted and without repeats."""
+    (webhook HMAC secrets, the PII hashing key), sorted and without repeats.
+
+    ``CONVEYOR_ARTIFACT_URL`` is optional when ``store.artifact_url`` is already a remote
+    URL (``s3://...``): pods cannot share a local folder, so otherwise it is required.
+    """
     keys = {name: (name, optional, note) for name, optional, note in SECRET_KEYS}
+    if "://" in ctx.settings.store.artifact_url:
+        name, _, note = keys["CONVEYOR_ARTIFACT_URL"]
+        keys[name] = (name, True, note)
     for endpoint in ctx.settings.webhooks.endpoints:
         if endpoint.secret_env:
             keys.setdefault(endpoint.secret_env, (endpoint.secret_env, True, "Webhook HMAC secret"))
@@ -50,23 +59,47 @@ def secret_keys(ctx: ExportContext) -> list[tuple[str, bool, str]]:
     return sorted(keys.values())
 
 
-def env_vars(ctx: ExportContext, component: str) -> list[dict[str, Any]]:
-    """The container's environment: plain settings, then one ``secretKeyRef`` per key."""
+def allowed_hosts(ctx: ExportContext, service: str) -> list[str]:
+    """The ``Host`` names a prediction pod answers: ``serving.allowed_hosts``, the
+    Service's in-cluster names and ``kubernetes.hosts`` (sorted, without repeats)."""
+    ns = ctx.kubernetes.namespace
+    names = [service, f"{service}.{ns}", f"{service}.{ns}.svc", f"{service}.{ns}.svc.cluster.local"]
+    return sorted({*ctx.settings.serving.allowed_hosts, *names, *ctx.kubernetes.hosts})
+
+
+def env_vars(
+    ctx: ExportContext, component: str, *, shared: bool = True, hosts: list[str] | None = None
+) -> list[dict[str, Any]]:
+    """The container's environment: plain settings, then one ``secretKeyRef`` per key.
+
+    Args:
+        ctx: The export.
+        component: Names the actor the pod's changes are recorded under.
+        shared: The pod works on the shared stores (required keys are required); else
+            every key is optional (a self-contained image may run without the Secret).
+        hosts: Set ``serving.allowed_hosts`` to these (``CONVEYOR_SERVING__ALLOWED_HOSTS``).
+    """
     plain = [
         {"name": "CONVEYOR_ACTOR", "value": f"k8s-{component}"},
         {"name": "HOME", "value": TMP},
         {"name": "PYTHONUNBUFFERED", "value": "1"},
     ]
+    if hosts:
+        plain.append({"name": "CONVEYOR_SERVING__ALLOWED_HOSTS", "value": json.dumps(hosts)})
     refs = [
         {
             "name": name,
             "valueFrom": {
-                "secretKeyRef": {"key": name, "name": secret_name(ctx), "optional": optional}
+                "secretKeyRef": {
+                    "key": name,
+                    "name": secret_name(ctx),
+                    "optional": optional or not shared,
+                }
             },
         }
         for name, optional, _ in secret_keys(ctx)
     ]
-    return plain + refs
+    return sorted(plain, key=lambda e: e["name"]) + refs
 
 
 def resources(config: ResourcesConfig) -> dict[str, Any]:
@@ -98,18 +131,34 @@ def container(
     *,
     config: ResourcesConfig | None = None,
     extra: dict[str, Any] | None = None,
+    shared: bool = True,
+    hosts: list[str] | None = None,
 ) -> dict[str, Any]:
     """One hardened ``conveyor`` container: non-root, read-only root filesystem, no
-    capabilities, ``conveyor.yaml`` from the ConfigMap, ``/tmp`` and the project's
-    ``.conveyor`` folder writable."""
+    capabilities, ``/tmp`` and the project's ``.conveyor`` folder writable, and (when
+    ``shared``) ``conveyor.yaml`` from the ConfigMap instead of the image's own."""
     workdir = ctx.kubernetes.working_dir
+    mounts: list[dict[str, Any]] = [
+        {"mountPath": f"{workdir}/.conveyor", "name": "state"},
+        {"mountPath": TMP, "name": "tmp"},
+    ]
+    if shared:
+        mounts.insert(
+            0,
+            {
+                "mountPath": f"{workdir}/conveyor.yaml",
+                "name": "config",
+                "readOnly": True,
+                "subPath": "conveyor.yaml",
+            },
+        )
     out: dict[str, Any] = {
         "name": component,
         "image": ctx.image,
         "command": ["conveyor"],
         "args": args,
         "workingDir": workdir,
-        "env": env_vars(ctx, component),
+        "env": env_vars(ctx, component, shared=shared, hosts=hosts),
         "resources": resources(config or ctx.kubernetes.resources),
         "securityContext": {
             "allowPrivilegeEscalation": False,
@@ -117,23 +166,17 @@ def container(
             "readOnlyRootFilesystem": True,
             "runAsNonRoot": True,
         },
-        "volumeMounts": [
-            {
-                "mountPath": f"{workdir}/conveyor.yaml",
-                "name": "config",
-                "readOnly": True,
-                "subPath": "conveyor.yaml",
-            },
-            {"mountPath": f"{workdir}/.conveyor", "name": "state"},
-            {"mountPath": TMP, "name": "tmp"},
-        ],
+        "volumeMounts": mounts,
     }
     out.update(extra or {})
     return out
 
 
-def pod_spec(ctx: ExportContext, containers: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
-    """A pod spec around ``containers``: the pod security context and the volumes."""
+def pod_spec(
+    ctx: ExportContext, containers: list[dict[str, Any]], *, shared: bool = True, **extra: Any
+) -> dict[str, Any]:
+    """A pod spec around ``containers``: the pod security context and the volumes (the
+    ConfigMap's only when ``shared``)."""
     spec: dict[str, Any] = {
         "automountServiceAccountToken": False,
         "containers": containers,
@@ -151,6 +194,8 @@ def pod_spec(ctx: ExportContext, containers: list[dict[str, Any]], **extra: Any)
         ],
         **extra,
     }
+    if not shared:
+        spec["volumes"] = spec["volumes"][1:]
     if ctx.kubernetes.service_account:
         spec["serviceAccountName"] = ctx.kubernetes.service_account
     return spec

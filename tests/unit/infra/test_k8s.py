@@ -86,7 +86,11 @@ def test_the_prediction_server_is_hardened_probed_and_autoscaled(project: Path) 
     assert pod["securityContext"]["runAsUser"] == 10001
     mounts = {m["mountPath"]: m["name"] for m in server["volumeMounts"]}
     volumes = {v["name"]: v for v in pod["volumes"]}
-    assert mounts == {"/app/conveyor.yaml": "config", "/app/.conveyor": "state", "/tmp": "tmp"}
+    assert mounts == {
+        "/app/project/conveyor.yaml": "config",
+        "/app/project/.conveyor": "state",
+        "/tmp": "tmp",
+    }
     assert "emptyDir" in volumes["tmp"]
     assert "emptyDir" in volumes["state"]
     assert volumes["config"]["configMap"]["name"] == "shop-config"
@@ -134,6 +138,10 @@ def test_secrets_are_referenced_by_key_and_never_carried(built: Path, tmp_path: 
     env = {e["name"]: e for e in containers(load(out, "predictor-deployment.yaml"))[0]["env"]}
     ref = env["CONVEYOR_METADATA_URL"]["valueFrom"]["secretKeyRef"]
     assert ref == {"key": "CONVEYOR_METADATA_URL", "name": "shop-secrets", "optional": False}
+    # conveyor.yaml keeps artifacts in a local folder, which pods cannot share.
+    assert env["CONVEYOR_ARTIFACT_URL"]["valueFrom"]["secretKeyRef"]["optional"] is False
+    hosts = json.loads(env["CONVEYOR_SERVING__ALLOWED_HOSTS"]["value"])
+    assert {"localhost", "shop-staging", "shop-staging.ml.svc.cluster.local"} <= set(hosts)
     for name in ("CONVEYOR_MASTER_KEY", "AWS_SECRET_ACCESS_KEY", "CONVEYOR_TOKEN"):
         assert "value" not in env[name]
         assert env[name]["valueFrom"]["secretKeyRef"]["optional"] is True

@@ -3,6 +3,7 @@ predictor, its canary percent from the environment, scale to zero, and its refus
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,15 @@ def test_a_running_canary_becomes_canary_traffic_percent_on_its_challenger(proje
     assert doc["metadata"]["name"] == "shop-staging"
     assert doc["metadata"]["namespace"] == "ml"
     assert predictor["minReplicas"] == 2
+    # The image's own project and store: no ConfigMap, the store copied to a writable volume.
+    assert {m["name"] for m in container["volumeMounts"]} == {"state", "tmp"}
+    (seed,) = predictor["initContainers"]
+    assert seed["volumeMounts"] == [{"mountPath": "/seed", "name": "state"}]
+    assert "/app/project/.conveyor" in seed["command"]
+    env = {e["name"]: e for e in container["env"]}
+    assert all(e["valueFrom"]["secretKeyRef"]["optional"] for e in env.values() if "valueFrom" in e)
+    hosts = json.loads(env["CONVEYOR_SERVING__ALLOWED_HOSTS"]["value"])
+    assert {"localhost", "shop-staging-predictor.ml.svc.cluster.local"} <= set(hosts)
 
 
 def test_a_replace_environment_has_no_canary_and_serves_its_version(project: Path) -> None:
