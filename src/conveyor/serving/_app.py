@@ -237,6 +237,7 @@ def create_app(
     on_start: Sequence[Callable[[], None]] = (),
     on_close: Sequence[Callable[[], None]] = (),
     access: ServingAccess | None = None,
+    usage: Any | None = None,
 ) -> FastAPI:
     """Build the prediction server's application.
 
@@ -254,6 +255,8 @@ def create_app(
             (for example the workspace's ``close``).
         access: Host names and tokens the server checks before any handler
             (:class:`~conveyor.serving._auth.AccessGuard`); ``None`` checks nothing.
+        usage: A :class:`~conveyor.predictions.UsageMeter` counting every answered request;
+            started at startup and closed (writing its final record) at shutdown.
 
     Returns:
         The application; on shutdown it flushes and closes ``logger``.
@@ -267,6 +270,7 @@ def create_app(
     if predictions is None and logger is not None:
         predictions = getattr(logger, "log", None)
     server = Server(host, logger, settings, predictions)
+    server.engine.usage = usage
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -274,9 +278,13 @@ def create_app(
             host.load_in_background(load)
         for start in on_start:
             start()
+        if usage is not None:
+            usage.start()
         try:
             yield
         finally:
+            if usage is not None:
+                await anyio.to_thread.run_sync(usage.close)
             if logger is not None:
                 await anyio.to_thread.run_sync(logger.close)
             for close in on_close:

@@ -218,6 +218,18 @@ def _logger(ws: Any, settings: ServingSettings, refs: Iterable[str] = ()) -> Any
     return logger
 
 
+def _usage_meter(ws: Any, settings: ServingSettings) -> Any:
+    """The meter writing this process's usage records (what ``conveyor cost`` prices)."""
+    from conveyor.predictions import UsageMeter
+
+    return UsageMeter(
+        ws.predictions.records,
+        ws.actor,
+        environment=settings.environment,
+        interval_s=settings.usage_interval_s,
+    )
+
+
 def _served_pii(ws: Any, refs: Iterable[str]) -> set[str]:
     """The personal-data columns flagged in the signatures of the versions ``refs`` name.
 
@@ -305,6 +317,7 @@ def build_app(
         load=load,
         on_close=[lambda: close_all(loaded.values()), *([ws.close] if close_workspace else [])],
         access=_access(ws),
+        usage=_usage_meter(ws, settings),
     )
 
 
@@ -387,6 +400,7 @@ def build_env_app(
             *([ws.close] if close_workspace else []),
         ],
         access=_access(ws),
+        usage=_usage_meter(ws, settings),
     )
     server = app.state.server
     follower.metrics = server.metrics

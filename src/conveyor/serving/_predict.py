@@ -133,6 +133,8 @@ class Predictor:
             weakref.WeakKeyDictionary()
         )
         self._record_type: Any = None
+        #: Counts each answered request for the server's usage record (``UsageMeter``).
+        self.usage: Any | None = None
         #: Request ids answered lately (feedback for them is accepted before they are logged).
         self.recent = RecentIds(settings.recent_ids if self._logger is not None else 0)
         if self._logger is not None:
@@ -172,6 +174,8 @@ class Predictor:
         self, model: ServedModel, request_id: str, error: str, latency_ms: float
     ) -> None:
         """Queue one error record for a request whose rows are unknown (a timed-out copy)."""
+        if self.usage is not None:
+            self.usage.observe(model.name, model.version, rows=0, seconds=latency_ms / 1000.0)
         logger = self._logger
         if logger is None:
             return
@@ -212,6 +216,9 @@ class Predictor:
             latency_ms: Time spent answering.
             error: What failed; the records then have status ``"error"``.
         """
+        if self.usage is not None:
+            served = rows.n if error is None else 0
+            self.usage.observe(model.name, model.version, rows=served, seconds=latency_ms / 1000.0)
         logger = self._logger
         if logger is None:
             return

@@ -38,6 +38,8 @@ class ServingSettings:
         max_feedback_labels: Most labels in one ``/v1/feedback`` request; more get 400.
         recent_ids: How many answered request ids the server remembers, so that feedback
             sent before their predictions reach the log is accepted (not counted unknown).
+        usage_interval_s: Seconds between writes of the server's usage record (CPU, memory,
+            wall and busy time, predictions; see ``conveyor cost``); ``0``: only at shutdown.
 
     Example:
         >>> ServingSettings(max_batch_rows=100).max_batch_rows
@@ -58,6 +60,7 @@ class ServingSettings:
     body_timeout_s: float = 30.0
     max_feedback_labels: int = 10_000
     recent_ids: int = 100_000
+    usage_interval_s: float = 30.0
 
     def __post_init__(self) -> None:
         if not self.body_timeout_s > 0:
@@ -78,6 +81,12 @@ class ServingSettings:
                     hint=f"Pass a positive {name}.",
                     setting=name,
                 )
+        if not self.usage_interval_s >= 0:
+            raise ServingConfigError(
+                f"Serving setting usage_interval_s={self.usage_interval_s!r} must not be negative.",
+                hint="Pass the seconds between usage records, or 0 to write one at shutdown.",
+                setting="usage_interval_s",
+            )
         if self.micro_batch_max_wait_us < 0 or self.inline_max_rows < 0 or self.recent_ids < 0:
             raise ServingConfigError(
                 "Serving settings micro_batch_max_wait_us, inline_max_rows and recent_ids must "
