@@ -134,8 +134,11 @@ def card(
     ] = None,
 ) -> None:
     """Print the model card as Markdown, or write it to a .md or .html file."""
+    from conveyor.cost import card_with_cost
+
     with _workspace() as ws:
         model_card = _registry(ws).card(ref, public_keys=_public_keys(ws))
+        model_card = card_with_cost(ws, ref, model_card)
     if output is None:
         typer.echo(_inert(model_card.markdown))
         return

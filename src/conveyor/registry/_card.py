@@ -215,10 +215,31 @@ def render_card(
     markdown = env.get_template("card.md.j2").render(card_context(version, datasets, versions))
     if signed is not None:
         markdown = markdown.rstrip("\n") + "\n" + signatures_section(signed)
+    return ModelCard(markdown=markdown, html=_html(version.ref, markdown))
+
+
+def add_card_section(card: ModelCard, title: str, section: str) -> ModelCard:
+    """``card`` with the Markdown ``section`` appended (its HTML rendered again).
+
+    What sections computed above the registry use (the cost of the version, from
+    :mod:`conveyor.cost`). Raw HTML in ``section`` is shown as text, as in the rest of the card.
+
+    Args:
+        card: A rendered card.
+        title: The page title (the version's ``name@version``).
+        section: Markdown starting with its ``## Heading``.
+
+    Returns:
+        The new card.
+    """
+    markdown = card.markdown.rstrip("\n") + "\n\n" + section.strip("\n") + "\n"
+    return ModelCard(markdown=markdown, html=_html(title, markdown))
+
+
+def _html(title: str, markdown: str) -> str:
     body = MarkdownIt("commonmark", {"html": False}).enable("table").render(markdown)
     page = Environment(loader=FileSystemLoader(_TEMPLATES), autoescape=True)
-    html = page.get_template("card.html.j2").render(
-        title=escape(version.ref),
+    return page.get_template("card.html.j2").render(
+        title=escape(title),
         body=Markup(body),  # noqa: S704 - markdown-it escaped it
     )
-    return ModelCard(markdown=markdown, html=html)
