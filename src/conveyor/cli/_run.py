@@ -1,4 +1,4 @@
-"""``conveyor run``, ``repro``, ``export kfp`` and ``step-exec``."""
+"""``conveyor run``, ``repro``, the ``export`` group and ``step-exec``."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from conveyor.cli._export import register_exports
+from conveyor.cli._export_airflow import export_airflow
 from conveyor.cli._output import console, open_workspace, print_json
 
 if TYPE_CHECKING:
@@ -26,7 +28,10 @@ _PARAMS = Annotated[
 ]
 _EXECUTOR = Annotated[str, typer.Option("--executor", help="local (default) or ray.")]
 
-export_app = typer.Typer(help="Export pipelines to other orchestrators.", no_args_is_help=True)
+export_app = typer.Typer(
+    help="Export pipelines and deployments to other platforms (KFP, Airflow, Kubernetes, KServe).",
+    no_args_is_help=True,
+)
 
 
 def _workspace() -> Workspace:
@@ -39,6 +44,8 @@ def register(app: typer.Typer) -> None:
     app.command("repro")(repro)
     app.command("step-exec", hidden=True)(step_exec)
     app.add_typer(export_app, name="export")
+    export_app.command("airflow")(export_airflow)
+    register_exports(export_app)
 
 
 def run(  # noqa: PLR0917 - Typer options are parameters
