@@ -9,11 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
 import yaml
-from typer.testing import CliRunner
 
-from conveyor.cli._export import register_exports
+from conveyor.cli._app import main
 from conveyor.infra._errors import NoDeploymentError, OutputNotOwnedError, SecretInConfigError
 from conveyor.infra._k8s import export_k8s
 from conveyor.rollout import Controller, EnvironmentNotFoundError
@@ -236,22 +234,24 @@ def test_names_that_are_not_kubernetes_names_are_mapped(built: Path, tmp_path: P
 
 
 def test_the_cli_exports_and_reports_files_as_json(
-    project: Path, monkeypatch: pytest.MonkeyPatch
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    app = typer.Typer()
-    export_app = typer.Typer()
-    register_exports(export_app)
-    app.add_typer(export_app, name="export")
     monkeypatch.chdir(project)
     args = ["export", "k8s", "--env", "production", "-o", "deploy", "--image", IMAGE, "--json"]
-    result = CliRunner().invoke(app, args)
-    assert result.exit_code == 0, result.output
-    shown = json.loads(result.stdout)
+    assert main(args) == 0
+    shown = json.loads(capsys.readouterr().out)
     assert shown["environment"] == "production"
     assert sorted(Path(f).name for f in shown["files"]) == sorted(
         p.name for p in (project / "deploy").iterdir()
     )
     deployment = load(project / "deploy", "predictor-deployment.yaml")
     assert deployment["metadata"]["name"] == "shop-production"
-    failed = CliRunner().invoke(app, ["export", "k8s", "--env", "nope", "-o", "x", "--image", "i"])
-    assert isinstance(failed.exception, EnvironmentNotFoundError)
+    assert main(["export", "kserve", "--env", "staging", "-o", "isvc.yaml", "--image", IMAGE,
+                 "--scale-to-zero"]) == 0  # fmt: skip
+    assert load(project, "isvc.yaml")["spec"]["predictor"]["minReplicas"] == 0
+    capsys.readouterr()
+    assert main(["export", "k8s", "--env", "empty", "-o", "x", "--image", IMAGE]) == 1
+    err = capsys.readouterr().err
+    assert "'empty' has no deployment" in err
+    assert "conveyor deploy NAME@VERSION --env empty" in err
+    assert not (project / "x").exists()
