@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from conveyor.cost._model import ModelCost, model_cost
@@ -12,24 +13,35 @@ if TYPE_CHECKING:
     from conveyor.workspace import Workspace
 
 
+def _plain(value: float) -> str:
+    """``value`` with 4 significant digits and no exponent (``0.00004378``, ``12.35``)."""
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g}"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    digits = min(max(3 - math.floor(math.log10(abs(value))), 0), 12)
+    return f"{value:.{digits}f}"
+
+
 def money(value: float | None, currency: str) -> str:
-    """A price with its currency (``0.0123 USD``), or ``-`` when there is none.
+    """A price with its currency (``0.01235 EUR``), or ``-`` when there is none.
 
     Example:
         >>> money(0.012345, "EUR")
         '0.01235 EUR'
+        >>> money(0.00004378, "EUR")
+        '0.00004378 EUR'
     """
     if value is None:
         return "-"
-    return f"{value:.4g} {currency}" if abs(value) < 1 else f"{value:,.2f} {currency}"
+    return f"{_plain(value)} {currency}"
 
 
 def amount(value: float | None, unit: str = "") -> str:
     """A measured amount with 4 significant digits (``-`` when not measured)."""
     if value is None:
         return "-"
-    text = f"{value:.4g}"
-    return f"{text} {unit}".rstrip()
+    return f"{_plain(value)} {unit}".rstrip()
 
 
 def cost_section(cost: ModelCost) -> str:
