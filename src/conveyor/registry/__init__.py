@@ -9,7 +9,9 @@ kinds of models lives in :mod:`conveyor.registry.flavors`. Records live behind
 :class:`BaseModelRecords` (:class:`SqlModelRecords` by default); runs and dataset versions
 are looked up through a :class:`LineageSource` the workspace provides. A version may carry
 ed25519 signatures (:meth:`ModelRegistry.sign`), checked against configured public keys
-by :meth:`ModelRegistry.verify_signatures`.
+by :meth:`ModelRegistry.verify_signatures`. A version records the packages its flavor needs
+(:func:`flavor_environment`) and can be copied, number and all, into another workspace
+(:func:`copy_version`).
 """
 
 from __future__ import annotations
@@ -21,12 +23,14 @@ from conveyor.registry._base import (
     NewVersion,
     RunLineage,
 )
+from conveyor.registry._environment import ENVIRONMENT_KEY, FLAVOR_PACKAGES, flavor_environment
 from conveyor.registry._errors import (
     AliasNotFoundError,
     ModelNotFoundError,
     ModelStateError,
     ModelVersionNotFoundError,
     RegistrationError,
+    TransferError,
 )
 from conveyor.registry._model_registry import ModelRegistry
 from conveyor.registry._models import (
@@ -50,12 +54,15 @@ from conveyor.registry._signing import (
 )
 from conveyor.registry._sql import SqlModelRecords
 from conveyor.registry._text import inert
+from conveyor.registry._transfer import copy_version
 
 __all__ = [
     "AliasEvent",
     "AliasNotFoundError",
     "BaseModelRecords",
     "DatasetFacts",
+    "ENVIRONMENT_KEY",
+    "FLAVOR_PACKAGES",
     "HistoryEntry",
     "ImportanceFn",
     "LineageSource",
@@ -79,6 +86,9 @@ __all__ = [
     "SignatureResult",
     "SigningKeyError",
     "SqlModelRecords",
+    "TransferError",
+    "copy_version",
+    "flavor_environment",
     "inert",
     "load_private_key",
     "parse_model_ref",

@@ -42,6 +42,12 @@ class RegistrationError(ConveyorError, ValueError):
     code = "registration_error"
 
 
+class TransferError(ConveyorError):
+    """A version cannot be copied into another registry as it is (see ``copy_version``)."""
+
+    code = "model_transfer_error"
+
+
 # The messages every records backend raises, written once so that they read the same.
 
 

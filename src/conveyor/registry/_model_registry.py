@@ -11,6 +11,7 @@ from conveyor.artifacts import ArtifactStore
 from conveyor.core import Actor, validate_name
 from conveyor.errors import ConveyorError
 from conveyor.registry._base import BaseModelRecords, LineageSource, NewVersion
+from conveyor.registry._environment import ENVIRONMENT_KEY
 from conveyor.registry._evaluation import check_key, finite
 from conveyor.registry._lineage import (
     dataset_profiles,
@@ -252,6 +253,8 @@ class ModelRegistry:
                 "datasets": [dict(d) for d in found.datasets],
             }
             run_metrics, run_params = found.metrics, found.params
+        if prepared.environment is not None:
+            recorded[ENVIRONMENT_KEY] = prepared.environment
         recorded.update(lineage or {})
         evaluated = dict(recorded.pop(EVALUATION_KEY, None) or {})
         if evaluation:

@@ -21,6 +21,7 @@ import pandas as pd
 from conveyor.artifacts import ArtifactStore
 from conveyor.core import hash_bytes
 from conveyor.errors import ConveyorError
+from conveyor.registry._environment import flavor_environment
 from conveyor.registry._errors import RegistrationError
 
 MANIFEST_FORMAT = 1
@@ -45,6 +46,9 @@ class PreparedModel:
     onnx: dict[str, Any] | None
     importance: dict[str, float] | None
     importance_reason: str | None = None
+    #: The flavor's packages and Python version (see ``_environment``); ``None`` when
+    #: the files were saved elsewhere (:func:`prepare_files`).
+    environment: dict[str, Any] | None = None
 
 
 def canonical_json(value: Any) -> bytes:
@@ -227,6 +231,9 @@ def prepare_model(
         onnx=None if twin is None else twin["record"],
         importance=importance,
         importance_reason=importance_reason,
+        environment=flavor_environment(
+            chosen.name, twin=twin is not None and bool(twin["manifest"])
+        ),
     )
 
 

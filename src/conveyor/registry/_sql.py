@@ -20,6 +20,7 @@ from conveyor.registry._sql_write import (
     archive_version,
     decide,
     drop_alias,
+    insert_copy,
     insert_version,
     keyed_version,
     point_aliases,
@@ -69,6 +70,23 @@ class SqlModelRecords(BaseModelRecords):
             return self.store.transact(actor, "model.register", f"model:{name}", body)
         except ExistingVersion as found:
             return found.version
+
+    def import_version(
+        self, actor: Actor, version: ModelVersion, objects: Sequence[str]
+    ) -> ModelVersion:
+        """Record ``version``, copied from another registry, under its own number.
+
+        Audited as ``model.import`` on ``model:<name>@<version>``; ``objects`` (the
+        version's artifact objects, already stored here) are referenced by it.
+
+        Raises:
+            TransferError: the model already has a version at or above that number.
+        """
+
+        def body(tx: WriteTx) -> ModelVersion:
+            return insert_copy(tx, version, objects)
+
+        return self.store.transact(actor, "model.import", f"model:{version.name}", body)
 
     def set_aliases(
         self,

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from conveyor.core import utcnow
 from conveyor.registry._base import NewVersion
-from conveyor.registry._errors import archived_target, still_aliased
+from conveyor.registry._errors import TransferError, archived_target, still_aliased
 from conveyor.registry._evaluation import KEY_FIELD, finite, with_decision
 from conveyor.registry._models import EVALUATION_KEY, ModelVersion
 from conveyor.registry._refs import ModelRef
@@ -123,6 +123,73 @@ def insert_version(
         trusted=new.trusted,
     )
     return version_of(name, row, {})
+
+
+def insert_copy(tx: WriteTx, version: ModelVersion, objects: Sequence[str]) -> ModelVersion:
+    """Insert a version copied from another registry under its own number (``model.import``).
+
+    The row keeps the source's fields (creation time and author included); ``objects`` are
+    referenced by ``model:<name>@<version>`` as on a registration.
+
+    Raises:
+        TransferError: the model already has a version at or above the number.
+    """
+    session = tx.session
+    model = find_model(session, version.name)
+    if model is None:
+        model = ModelRow(
+            name=version.name,
+            description=version.description,
+            created_at=version.created_at,
+            created_by=version.created_by,
+        )
+        session.add(model)
+        session.flush()
+    highest = session.scalar(
+        select(func.max(ModelVersionRow.version)).where(ModelVersionRow.model_id == model.id)
+    )
+    if highest is not None and highest >= version.version:
+        raise TransferError(
+            f"Cannot copy {version.ref}: the target already has {version.name}@{highest}.",
+            hint="Copy into a fresh workspace.",
+            model=version.name,
+            version=version.version,
+        )
+    lineage = dict(version.lineage)
+    if version.evaluation:
+        lineage[EVALUATION_KEY] = dict(version.evaluation)
+    row = ModelVersionRow(
+        model_id=model.id,
+        version=version.version,
+        flavor=version.flavor,
+        content_hash=version.content_hash,
+        signature=version.signature,
+        input_example=version.input_example,
+        metrics=dict(version.metrics),
+        params=dict(version.params),
+        tags=dict(version.tags),
+        description=version.description,
+        run_id=version.run_id,
+        lineage=lineage,
+        onnx=version.onnx,
+        importance=version.importance,
+        trusted=version.trusted,
+        status="ready",
+        created_at=version.created_at,
+        created_by=version.created_by,
+    )
+    session.add(row)
+    owner = owner_of(version.name, version.version)
+    tx.reference(owner, sorted(set(objects)))
+    session.flush()
+    tx.target = owner
+    tx.details.update(
+        version=version.version,
+        content_hash=version.content_hash,
+        flavor=version.flavor,
+        trusted=version.trusted,
+    )
+    return version_of(version.name, row, {})
 
 
 def point_aliases(
