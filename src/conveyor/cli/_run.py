@@ -261,6 +261,12 @@ def step_exec(
     step: Annotated[str, typer.Option("--step", help="Node name.")],
     run_id: Annotated[str, typer.Option("--run-id", help="External run id (KFP job id).")],
     params: Annotated[str, typer.Option("--params", help="Parameters as JSON.")] = "{}",
+    no_retries: Annotated[
+        bool,
+        typer.Option(
+            "--no-retries", help="One attempt only: the orchestrator calling this retries."
+        ),
+    ] = False,
 ) -> None:
     """Run one step of a pipeline run (what exported container components execute)."""
     from conveyor.pipelines import load_pipeline
@@ -268,5 +274,7 @@ def step_exec(
 
     with _workspace() as ws:
         pipeline = load_pipeline(pipeline_ref, ws.root)
-        result = execute_node(ws, pipeline, step, run_id, json.loads(params))
+        result = execute_node(
+            ws, pipeline, step, run_id, json.loads(params), retries=not no_retries
+        )
     console().print(f"Step {step} {result.status} (run {result.run_id}).")

@@ -167,8 +167,8 @@ def export_airflow(
 
     Each step becomes a ``BashOperator`` task running ``cd PROJECT_DIR && conveyor
     step-exec --pipeline REF --step NODE --run-id airflow:<dag id>:<run id> --params
-    JSON``, with the step's ``retries`` (``step-exec`` also retries the step in its
-    process, so an attempt that keeps failing runs ``(retries + 1) ** 2`` times);
+    JSON``, with the step's ``retries`` as the task's (``step-exec --no-retries`` makes one attempt
+    per task, so Airflow alone retries);
     dependencies follow the pipeline's graph; the pipeline's parameters are the DAG's
     typed ``Param``\\s. The file imports only Airflow (2.4+ or 3) and reads
     ``CONVEYOR_AIRFLOW_PROJECT_DIR`` and ``CONVEYOR_AIRFLOW_BIN`` when parsed. The output

@@ -73,6 +73,7 @@ def _command(step: str) -> str:
             '"$CONVEYOR_AIRFLOW_RUN_ID"',
             "--params",
             '"$CONVEYOR_AIRFLOW_PARAMS"',
+            "--no-retries",
         ]
     )
 

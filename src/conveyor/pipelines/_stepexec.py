@@ -1,7 +1,9 @@
-"""Running one node of a pipeline in its own process (``conveyor step-exec``, used by KFP)."""
+"""Running one node of a pipeline in its own process (``conveyor step-exec``, used by the KFP and Airflow exports)."""
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -26,12 +28,19 @@ def execute_node(
     node_name: str,
     external_id: str,
     params: Mapping[str, Any] | None = None,
+    *,
+    retries: bool = True,
 ) -> StepResult:
     """Run node ``node_name`` of the pipeline run identified by ``external_id``.
 
     The pipeline run (tagged ``external_run=<external_id>``) is created by the first node
     that runs; upstream outputs are read from its finished step runs; the node that
     finishes the last step completes the pipeline run.
+
+    Args:
+        retries: Retry a failed attempt as the step's ``retries`` says. False when the
+            caller retries the whole task itself (an Airflow task's ``retries``), so a step
+            that keeps failing runs ``retries + 1`` times, not that squared.
 
     Raises:
         PipelineDefinitionError: No such node, or an upstream node has not finished.
@@ -48,6 +57,11 @@ def execute_node(
             hint="Use a node name from the exported YAML.",
             step=node_name,
         )
+    if not retries and node.step.retries:
+        once = copy.copy(node.step)
+        once.retries = 0
+        node = dataclasses.replace(node, step=once)
+        graph.nodes[node_name] = node
     run = _pipeline_run(ws, pipeline, external_id, bound)
     finished = {
         c.name: c

@@ -124,3 +124,46 @@ def test_step_exec_runs_nodes_one_process_at_a_time_and_completes_the_run(
         assert run.tags == {"external_run": "kfp-123"}
         assert run.status == "completed"
         assert sorted(c.name for c in ws.runs.children(run.id)) == ["fit", "load_dataset"]
+
+
+FLAKY = """
+from __future__ import annotations
+from pathlib import Path
+from conveyor.pipelines import pipeline, step
+
+
+@step(retries=2, cache=False)
+def flaky(marker: str) -> int:
+    attempts = Path(marker)
+    count = int(attempts.read_text()) + 1 if attempts.exists() else 1
+    attempts.write_text(str(count))
+    if not Path(marker + ".ok").exists():
+        raise RuntimeError(f"attempt {count} fails")
+    return count
+
+
+@pipeline
+def flaky_pipeline(marker: str = "attempts.txt") -> None:
+    flaky(marker)
+"""
+
+
+def test_step_exec_no_retries_makes_one_attempt_and_a_later_task_attempt_completes(
+    in_project: Project,
+) -> None:
+    in_project.write("flaky.py", FLAKY)
+    args = ["--pipeline", "flaky:flaky_pipeline", "--step", "flaky", "--run-id", "af-1"]
+    marker = in_project.root / "attempts.txt"
+    # Without the flag the step's own retries apply: 3 attempts in one process.
+    assert main(["step-exec", *args[:-1], "own-retries"]) == 1
+    assert marker.read_text() == "3"
+    marker.unlink()
+    # With it, one attempt per call: the calling orchestrator (Airflow) retries the task.
+    assert main(["step-exec", *args, "--no-retries"]) == 1
+    assert marker.read_text() == "1"
+    (in_project.root / "attempts.txt.ok").write_text("")
+    assert main(["step-exec", *args, "--no-retries"]) == 0
+    assert marker.read_text() == "2"
+    with Workspace.open(in_project.root) as ws:
+        run = next(r for r in ws.runs.list(kind="pipeline") if r.tags == {"external_run": "af-1"})
+        assert run.status == "completed"
