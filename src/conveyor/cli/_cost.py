@@ -63,7 +63,7 @@ def _only_env(cost: Any, env: str) -> Any:
 
 
 def _render(costs: list[Any], *, env: str | None, since: str | None) -> None:
-    from conveyor.cost._card import amount, money
+    from conveyor.cost import amount, money
 
     out = console()
     if not costs:

@@ -12,7 +12,7 @@ an environment, or every recent one. The formulas are in ``docs/cost.md``.
 
 from __future__ import annotations
 
-from conveyor.cost._card import card_with_cost, cost_section
+from conveyor.cost._card import amount, card_with_cost, cost_section, money
 from conveyor.cost._errors import CostError, InvalidSinceError
 from conveyor.cost._model import (
     ModelCost,
@@ -41,12 +41,14 @@ __all__ = [
     "ServingBill",
     "ServingCost",
     "TrainingCost",
+    "amount",
     "card_with_cost",
     "cost_report",
     "cost_section",
     "cpu_hours",
     "gb_hours",
     "model_cost",
+    "money",
     "parse_since",
     "per_thousand",
     "price",

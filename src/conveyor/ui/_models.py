@@ -291,6 +291,7 @@ def _version_context(ws: Workspace, v: ModelVersion) -> dict[str, Any]:
     datasets = _datasets(ws, v)
     signatures, signature_error = _signatures(ws, v)
     manifest, manifest_error = _manifest(ws, v)
+    cost, cost_error = _cost(ws, v)
     inputs = list((v.signature or {}).get("inputs") or [])
     outputs = list((v.signature or {}).get("outputs") or [])
     sources = v.evaluation.get("metric_sources")
@@ -324,6 +325,8 @@ def _version_context(ws: Workspace, v: ModelVersion) -> dict[str, Any]:
         "manifest_error": manifest_error,
         "lineage_svg": _lineage_svg(v, datasets, run, parent, serving, past, reports),
         "feature_service": _feature_service(v),
+        "cost": cost,
+        "cost_error": cost_error,
     }
 
 
@@ -424,6 +427,42 @@ def _signatures(ws: Workspace, v: ModelVersion) -> tuple[Any, str | None]:
         return ws.models.verify_signatures(v.ref, keys), None
     except ConveyorError as exc:
         return None, exc.message
+
+
+def _cost(ws: Workspace, v: ModelVersion) -> tuple[dict[str, Any] | None, str | None]:
+    """The version's training and serving cost, formatted for the page (or why not)."""
+    from conveyor.cost import amount, model_cost, money
+
+    try:
+        cost = model_cost(ws, v.ref)
+    except ConveyorError as exc:
+        return None, exc.message
+    cur = cost.currency
+    t = cost.training
+    training = None
+    if t is not None:
+        training = {
+            "root": t.root_run_id,
+            "counts": f"{t.steps} step(s), {t.trials} trial(s), {t.cached_steps} cached",
+            "use": f"{amount(t.cpu_s, 's')} CPU, {amount(t.gb_hours, 'GB-h')}, "
+            f"wall {amount(t.wall_s, 's')}",
+            "price": f"{money(t.cost, cur)} on demand, {money(t.spot_cost, cur)} on spot"
+            if cost.priced
+            else None,
+        }
+    serving = [
+        {
+            "environment": s.environment or "(direct)",
+            "predictions": s.predictions,
+            "cpu": amount(s.cpu_s, "s"),
+            "busy": f"{s.busy_fraction:.1%}" if s.busy_fraction is not None else "-",
+            "cost": money(s.cost, cur),
+            "per_1000": money(s.per_1000, cur),
+            "saving": money(s.scale_to_zero_saving, cur),
+        }
+        for s in cost.serving
+    ]
+    return {"training": training, "serving": serving, "notes": list(cost.notes)}, None
 
 
 def _manifest(ws: Workspace, v: ModelVersion) -> tuple[dict[str, Any] | None, str | None]:

@@ -303,3 +303,18 @@ def _mount_cost() -> None:
 
     if not any(c.name == "cost" for c in _app.app.registered_commands):
         _cost.register(_app.app)
+
+
+@pytest.mark.slow
+def test_the_version_page_of_the_web_ui_shows_the_cost(project: Project) -> None:
+    from ui_support import local_ui
+
+    with _open(project) as ws, local_ui(ws) as client:
+        page = client.get(f"/models/progression/versions/{project.version}").text
+        unserved = client.get(f"/models/progression/versions/{project.unserved}").text
+    section = page[page.index('id="cost"') : page.index("</section>", page.index('id="cost"'))]
+    assert "5 trial(s)" in section
+    assert "EUR" in section
+    assert '<td>staging</td><td class="num">7</td>' in section
+    assert '<td>production</td><td class="num">12</td>' in section
+    assert "Never served" in unserved
