@@ -64,18 +64,19 @@ def train(fit: pd.DataFrame, alpha: float) -> Ridge:
 
 
 @conveyor.step
-def publish(model: Ridge, holdout: pd.DataFrame) -> int:
+def publish(model: Ridge, holdout: pd.DataFrame, note: str) -> int:
     features = holdout.drop(columns=["target"])
     version = conveyor.register_model(
-        "progression", model, input_example=features.head(3), explain=False, onnx=False
+        "progression", model, input_example=features.head(3), explain=False, onnx=False,
+        tags={"note": note},
     )
     return version.version
 
 
 @conveyor.pipeline
-def training(data: str = "diabetes@latest") -> None:
+def training(data: str = "diabetes@latest", note: str = "first") -> None:
     fit, holdout = split(conveyor.load_dataset(data))
-    publish(train(fit, search(fit)), holdout)
+    publish(train(fit, search(fit)), holdout, note)
 """
 
 CONFIG = """\
@@ -96,6 +97,8 @@ class Project:
     run_id: str
     version: int
     unserved: int
+    rerun_id: str
+    rerun_version: int
 
 
 def _deploy(ws: Workspace, environment: str, version: int) -> None:
@@ -130,10 +133,13 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
                 for _ in range(sent):
                     answer = client.post("/v1/predict", json={"rows": [row]})
                     assert answer.status_code == 200, answer.text
+        # Run again with another note: every step but publish is a cache hit.
+        rerun = load_pipeline("diabetes_pipeline:training", root).run(ws, params={"note": "again"})
+        rerun_version = ws.models.get("progression@latest").version
         unserved = ws.models.register(
             "progression", Ridge().fit(frame.drop(columns=["target"]), frame["target"])
         ).version
-        yield Project(root, result.run_id, version, unserved)
+        yield Project(root, result.run_id, version, unserved, rerun.run_id, rerun_version)
 
 
 def _open(project: Project) -> Workspace:
@@ -146,7 +152,10 @@ def _tree_rows(ws: Workspace, root_id: str) -> list[dict[str, object]]:
         rows = [
             dict(r._mapping)
             for r in conn.execute(
-                text("SELECT id, parent_id, kind, status, wall_s, cpu_s, peak_rss_mb FROM runs")
+                text(
+                    "SELECT id, parent_id, kind, status, wall_s, cpu_s, peak_rss_mb, cached_from "
+                    "FROM runs"
+                )
             )
         ]
     wanted, found = {root_id}, []
@@ -157,6 +166,21 @@ def _tree_rows(ws: Workspace, root_id: str) -> list[dict[str, object]]:
         found += level
         wanted = {str(r["id"]) for r in level}
     return [r for r in rows if r["id"] == root_id] + found
+
+
+def _billed(rows: list[dict[str, object]]) -> float:
+    """CPU seconds of the tree ``rows`` (root first), each run counted as the larger of
+    its own and its children's; a cached run did no work."""
+    children: dict[str, list[dict[str, object]]] = {}
+    for r in rows:
+        children.setdefault(str(r["parent_id"]), []).append(r)
+
+    def billed(run: dict[str, object]) -> float:
+        below = sum(billed(c) for c in children.get(str(run["id"]), []))
+        own = 0.0 if run["status"] == "cached" else float(run["cpu_s"] or 0.0)  # type: ignore[arg-type]
+        return max(own, below)
+
+    return billed(rows[0])
 
 
 @pytest.mark.slow
@@ -186,15 +210,7 @@ def test_model_cost_sums_the_recorded_run_tree_and_prices_it(project: Project) -
     recorded = sum(float(r["cpu_s"] or 0.0) for r in rows)  # type: ignore[arg-type]
     assert training.recorded_cpu_s == pytest.approx(recorded, rel=1e-12)
     # Billed: each run counts the larger of its own CPU and its children's, once per level.
-    children: dict[str, list[dict[str, object]]] = {}
-    for r in rows:
-        children.setdefault(str(r["parent_id"]), []).append(r)
-
-    def billed(run: dict[str, object]) -> float:
-        below = sum(billed(c) for c in children.get(str(run["id"]), []))
-        return max(float(run["cpu_s"] or 0.0), below)  # type: ignore[arg-type]
-
-    assert training.cpu_s == pytest.approx(billed(rows[0]), rel=1e-12)
+    assert training.cpu_s == pytest.approx(_billed(rows), rel=1e-12)
     leaves = sum(float(r["cpu_s"] or 0.0) for r in rows if r["kind"] == "trial")  # type: ignore[arg-type]
     assert leaves <= training.cpu_s <= recorded
     assert (training.steps, training.trials, training.cached_steps) == (5, 5, 0)
@@ -234,6 +250,29 @@ def test_stopped_servers_leave_usage_whose_predictions_are_the_requests_answered
 
 
 @pytest.mark.slow
+def test_cached_steps_cost_nothing_and_say_what_they_saved(project: Project) -> None:
+    with _open(project) as ws:
+        cost = model_cost(ws, f"progression@{project.rerun_version}")
+        first = model_cost(ws, f"progression@{project.version}")
+        cached = [r for r in _tree_rows(ws, project.rerun_id) if r["status"] == "cached"]
+    training, original = cost.training, first.training
+    assert training is not None
+    assert original is not None
+    assert training.root_run_id == project.rerun_id
+    assert training.cached_steps == len(cached) == 4  # load_dataset, split, search, train
+    assert training.steps == 1  # publish ran again
+    assert training.trials == 0  # the study ran in the cached search step, not again
+    # What the cache saved is what the original runs used, their tuning trials included.
+    with _open(project) as ws:
+        saved = sum(_billed(_tree_rows(ws, str(r["cached_from"]))) for r in cached)
+    assert {str(r["cached_from"]) for r in cached} <= {r.run_id for r in original.runs}
+    assert training.cached_saved_cpu_s == pytest.approx(saved, rel=1e-12)
+    assert training.cached_saved_cpu_s > 0
+    assert training.cached_saving is not None
+    assert training.cached_saving > 0
+
+
+@pytest.mark.slow
 def test_a_version_never_served_says_so_without_a_cost_per_thousand(project: Project) -> None:
     with _open(project) as ws:
         cost = model_cost(ws, f"progression@{project.unserved}")
@@ -253,7 +292,11 @@ def test_the_report_of_an_environment_covers_the_versions_it_serves_there(
     assert [c.ref for c in report] == [f"progression@{project.version}"]
     assert [s.environment for s in report[0].serving] == ["staging"]
     assert report[0].serving[0].predictions == SENT["staging"]
-    assert [c.version for c in everything] == [project.version, project.unserved]
+    assert [c.version for c in everything] == [
+        project.version,
+        project.rerun_version,
+        project.unserved,
+    ]
 
 
 @pytest.mark.slow
