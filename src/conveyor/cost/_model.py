@@ -19,6 +19,7 @@ from conveyor.cost._pricing import (
     spot_saving,
 )
 from conveyor.cost._since import since_start
+from conveyor.tracking import RunNotFoundError
 
 if TYPE_CHECKING:
     from conveyor.config._cost import CostConfig
@@ -298,7 +299,10 @@ def _cost_of(
     run_id = version.run_id or version.lineage.get("run_id")
     training = None
     if run_id:
-        training = _training(ws, str(run_id), prices)
+        try:
+            training = _training(ws, str(run_id), prices)
+        except RunNotFoundError:
+            notes.append(f"The training run {str(run_id)[:8]} is no longer recorded.")
     else:
         notes.append("No training run is recorded for this version (registered outside a run).")
     records = ws.predictions.records.usage(
