@@ -12,8 +12,10 @@ from rich.console import Console
 from conveyor.cli import (
     _agent,
     _audit,
+    _build,
     _checks,
     _config,
+    _cost,
     _data,
     _demo,
     _deploy,
@@ -62,6 +64,7 @@ _run.register(app)
 app.add_typer(_runs.app, name="runs")
 app.add_typer(_models.app, name="models")
 _serve.register(app)
+_build.register(app)
 _server.register(app)
 _ui.register(app)
 _checks.register(app)
@@ -69,6 +72,7 @@ _deploy.register(app)
 _simulate.register(app)
 _agent.register(app)
 app.add_typer(_monitor.app, name="monitor")
+_cost.register(app)
 app.add_typer(_predictions.app, name="predictions")
 app.add_typer(_features.app, name="features")
 _demo.register(app)

@@ -135,6 +135,9 @@ triggers:
 cooldown_s: 600}}
   - {{name: fresh-sessions, kind: new_data, model: {model}, dataset: sessions, \
 cooldown_s: 600}}
+
+# Prices for `conveyor cost` (on-demand cloud list prices, per vCPU and per GB of memory).
+cost: {{cpu_hour: 0.04, gb_hour: 0.005, spot_discount: 0.7}}
 """
 
 
