@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from conveyor.checks import list_decisions
 from conveyor.core import Actor, validate_name, validate_version
+from conveyor.cost import card_with_cost
 from conveyor.deployments import Deployment
 from conveyor.errors import ConveyorError, InvalidNameError
 from conveyor.monitoring import BaseMonitoringRecords, SqlMonitoringRecords
@@ -267,7 +268,7 @@ def _model_routes(app: FastAPI, ws: Workspace) -> None:
     ) -> Response:
         ref = _model_ref(name, version)
         keys = dict(ws.settings.config.signing.public_keys)
-        card = ws.models.card(ref, public_keys=keys)
+        card = card_with_cost(ws, ref, ws.models.card(ref, public_keys=keys))
         if format == "json":
             return _ok(
                 {"ref": ws.models.get(ref).ref, "markdown": card.markdown, "html": card.html}

@@ -7,6 +7,8 @@ down; nothing reads them at import time.
 
 from __future__ import annotations
 
+from conveyor.config._cost import CostConfig
+from conveyor.config._kubernetes import KubernetesConfig
 from conveyor.config._load import (
     CONFIG_FILE,
     ENV_ALIASES,
@@ -50,11 +52,13 @@ __all__ = [
     "AnalysisConfig",
     "CONFIG_FILE",
     "ConveyorConfig",
+    "CostConfig",
     "ENV_ALIASES",
     "EncryptionConfig",
     "EnvironmentConfig",
     "EvaluationConfig",
     "FeaturesConfig",
+    "KubernetesConfig",
     "MonitoringConfig",
     "PiiConfig",
     "PredictionsConfig",

@@ -22,7 +22,7 @@ from conveyor.cost._since import since_start
 from conveyor.tracking import RunNotFoundError
 
 if TYPE_CHECKING:
-    from conveyor.config._cost import CostConfig
+    from conveyor.config import CostConfig
     from conveyor.predictions import ServingUsage
     from conveyor.registry import ModelVersion
     from conveyor.tracking import Run

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from conveyor.config._cost import CostConfig
+from conveyor.config import CostConfig
 
 SECONDS_PER_HOUR = 3600.0
 MIB_PER_GB = 1024.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conveyor.config._cost import CostConfig
+from conveyor.config import CostConfig
 from conveyor.cost import cpu_hours, gb_hours, per_thousand, price, serving_bill, spot_saving
 
 PRICES = CostConfig(cpu_hour=0.04, gb_hour=0.005, spot_discount=0.6, currency="EUR")
