@@ -1,10 +1,15 @@
-"""The machine-local hash cache: (path, size, mtime, inode) -> content hash.
+"""The machine-local hash cache: (path, size, mtime, ctime, inode) -> content hash.
 
 Re-adding an unchanged folder should cost a directory listing, not a rehash of every
-byte. Like DVC's state database, this SQLite file remembers the hash of each file together
-with the ``stat`` facts it was computed from; when all of them still match, the hash is
-reused. It lives under ``.conveyor/cache`` (never committed) and is only an optimisation:
-deleting it is always safe.
+byte. Like git's index and DVC's state database, this SQLite file remembers the hash of
+each file together with the ``stat`` facts it was computed from; when all of them still
+match, the hash is reused. The change time (``ctime``) is among them because no user call
+can set it: a program that rewrites a file in place and then restores its size and
+modification time (``touch -r``, ``os.utime``) still moves its ``ctime``. What no stat
+fact can show is a rewrite of the same size within the clock tick (a few milliseconds)
+in which the file was hashed; git re-reads such "racily clean" files, this cache (like
+DVC's) trusts them. The cache lives under ``.conveyor/cache`` (never committed) and is
+only an optimisation: deleting it is always safe.
 """
 
 from __future__ import annotations
@@ -15,15 +20,23 @@ from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS file_hashes (
+# The table's name carries its layout: a cache written by an older layout (without
+# ``ctime_ns``) is left unread and a new table starts empty, so no migration is needed.
+_TABLE = "file_hashes_v2"
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS {_TABLE} (
     path TEXT PRIMARY KEY,
     size INTEGER NOT NULL,
     mtime_ns INTEGER NOT NULL,
+    ctime_ns INTEGER NOT NULL,
     inode INTEGER NOT NULL,
     hash TEXT NOT NULL
 )
 """
+
+
+def _facts(stat: os.stat_result) -> tuple[int, int, int, int]:
+    return (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
 
 
 class StateCache:
@@ -40,6 +53,7 @@ class StateCache:
         try:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute(_SCHEMA)
+            self._conn.execute("DROP TABLE IF EXISTS file_hashes")  # the layout before v2
             self._conn.commit()
         except BaseException:
             self._conn.close()
@@ -61,25 +75,48 @@ class StateCache:
         self._conn.close()
 
     def lookup(self, path: str, stat: os.stat_result) -> str | None:
-        """The cached hash of ``path`` if its size, mtime and inode are unchanged."""
+        """The cached hash of ``path`` if its size, mtime, ctime and inode are unchanged."""
         row = self._conn.execute(
-            "SELECT size, mtime_ns, inode, hash FROM file_hashes WHERE path = ?", (path,)
+            f"SELECT size, mtime_ns, ctime_ns, inode, hash FROM {_TABLE} WHERE path = ?",
+            (path,),
         ).fetchone()
-        if row is None:
+        if row is None or tuple(row[:4]) != _facts(stat):
             return None
-        size, mtime_ns, inode, digest = row
-        if (size, mtime_ns, inode) != (stat.st_size, stat.st_mtime_ns, stat.st_ino):
-            return None
-        return str(digest)
+        return str(row[4])
+
+    def lookup_many(self, paths: list[str]) -> dict[str, tuple[tuple[int, int, int, int], str]]:
+        """The cached ``(facts, hash)`` of each of ``paths`` that has an entry.
+
+        ``facts`` is ``(size, mtime_ns, ctime_ns, inode)``; compare them with a fresh
+        ``stat`` (:func:`matches`) before trusting the hash.
+        """
+        found: dict[str, tuple[tuple[int, int, int, int], str]] = {}
+        # SQLite allows 32,766 parameters per statement by default; stay well below.
+        for start in range(0, len(paths), 900):
+            chunk = paths[start : start + 900]
+            marks = ",".join("?" * len(chunk))
+            for path, size, mtime_ns, ctime_ns, inode, digest in self._conn.execute(
+                f"SELECT path, size, mtime_ns, ctime_ns, inode, hash FROM {_TABLE} "
+                f"WHERE path IN ({marks})",
+                chunk,
+            ):
+                found[path] = ((size, mtime_ns, ctime_ns, inode), digest)
+        return found
 
     def record(self, entries: Iterable[tuple[str, os.stat_result, str]]) -> None:
-        """Remember ``(path, stat, hash)`` triples (one transaction)."""
-        rows = [(p, s.st_size, s.st_mtime_ns, s.st_ino, h) for p, s, h in entries]
+        """Remember ``(path, stat, hash)`` triples (one transaction), ``stat`` taken
+        before the file was hashed."""
+        rows = [(p, *_facts(s), h) for p, s, h in entries]
         if not rows:
             return
         with self._conn:
             self._conn.executemany(
-                "INSERT OR REPLACE INTO file_hashes (path, size, mtime_ns, inode, hash) "
-                "VALUES (?, ?, ?, ?, ?)",
+                f"INSERT OR REPLACE INTO {_TABLE} (path, size, mtime_ns, ctime_ns, inode, hash) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
                 rows,
             )
+
+
+def matches(facts: tuple[int, int, int, int], stat: os.stat_result) -> bool:
+    """Whether cached ``facts`` still describe the file ``stat`` describes."""
+    return facts == _facts(stat)
