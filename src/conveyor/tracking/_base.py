@@ -11,6 +11,7 @@ import abc
 import json
 import math
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +22,32 @@ from conveyor.tracking._records import MetricPoint, OutputRecord, Run, RunPage, 
 #: infinite; ``step`` is ``None`` when none was given. A plain tuple (not a dataclass)
 #: because thousands are buffered per second.
 MetricValue = tuple[str, float, int | None, datetime]
+
+
+@dataclass(frozen=True)
+class FinishedRun:
+    """A run recorded only once it ended, with everything it logged meanwhile.
+
+    The tracker keeps short runs that nobody reads while they run (tuning trials, cached
+    steps) in memory and hands them to :meth:`BaseRunRecords.record_finished_runs` in
+    batches.
+
+    Attributes:
+        run: The run as it ended (final status, ``ended_at``, durations), with the tags
+            it started with.
+        started_status: The status it started with (``"running"``, or ``"cached"`` for a
+            cached step).
+        metrics: The metric values it logged, in logged order.
+        outputs: Its outputs (a step's), as :meth:`BaseRunRecords.add_outputs` takes them.
+        tags: The tags merged into ``run.tags`` when it finished, as
+            :meth:`BaseRunRecords.finish_run` merges them.
+    """
+
+    run: Run
+    started_status: str
+    metrics: tuple[MetricValue, ...] = ()
+    outputs: tuple[OutputRecord, ...] = ()
+    tags: Mapping[str, Any] | None = None
 
 
 class BaseRunRecords(abc.ABC):
@@ -176,6 +203,51 @@ class BaseRunRecords(abc.ABC):
         Raises:
             RunNotFoundError: no run has this id; nothing is recorded.
         """
+
+    def record_finished_runs(self, actor: Actor, runs: Sequence[FinishedRun]) -> None:
+        """Record runs that already ended, with their metrics and outputs.
+
+        The result is what :meth:`create_run`, :meth:`log_metrics` and :meth:`finish_run`
+        called in turn for each run would leave. This default does exactly that (one
+        audited change each); a backend may instead record the whole batch in one atomic
+        change audited as one ``run.record`` event whose details list the runs
+        (``{"runs": {id: {"name", "kind", "parent_id", "status", "cached_from",
+        "metrics"}}}``), as :class:`SqlRunRecords` does.
+
+        Raises:
+            RunNotFoundError: a run's parent (or the run it reused) does not exist.
+        """
+        for entry in runs:
+            run = entry.run
+            self.create_run(
+                actor,
+                replace(
+                    run,
+                    status=entry.started_status,
+                    cached_from=None,
+                    error=None,
+                    ended_at=None,
+                    wall_s=None,
+                    cpu_s=None,
+                    peak_rss_mb=None,
+                ),
+            )
+            if entry.metrics:
+                self.log_metrics(actor, run.id, entry.metrics)
+            assert run.ended_at is not None  # a finished run has ended
+            self.finish_run(
+                actor,
+                run.id,
+                status=run.status,
+                ended_at=run.ended_at,
+                error=run.error,
+                wall_s=run.wall_s,
+                cpu_s=run.cpu_s,
+                cached_from=run.cached_from,
+                tags=entry.tags,
+                outputs=entry.outputs,
+                peak_rss_mb=run.peak_rss_mb,
+            )
 
     @abc.abstractmethod
     def resume_run(self, actor: Actor, run_id: str, *, at: datetime, host: str, pid: int) -> Run:

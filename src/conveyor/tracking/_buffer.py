@@ -156,6 +156,18 @@ class MetricBuffer:
                 written += len(batch)
         return written
 
+    def take(self, run_id: str, then: Callable[[list[Point]], None]) -> None:
+        """Remove one run's buffered values and hand them to ``then``, unwritten.
+
+        ``then`` runs while no flush is under way, so a concurrent flush either wrote the
+        run's earlier values before ``then`` starts or holds none of them.
+        """
+        with self._flush_lock:
+            with self._lock:
+                batch = self._pending.pop(run_id, [])
+                self._count -= len(batch)
+            then(batch)
+
     def _requeue(self, items: list[tuple[str, list[Point]]]) -> None:
         with self._lock:
             for rid, batch in items:

@@ -1,11 +1,19 @@
-"""Capture what a run ran: the code version (git) and the Python environment."""
+"""Capture what a run ran: the code version (git) and the Python environment.
+
+Both are read when a top-level run starts, so both must be cheap: the code version is one
+``git status`` (plus ``git diff`` only when tracked files changed), and the environment is
+read once per process, from a small cache file when one is given and the folders that
+hold installed distributions have not changed since it was written.
+"""
 
 from __future__ import annotations
 
-import functools
+import json
+import os
 import platform
 import subprocess
 import sys
+import threading
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -13,6 +21,12 @@ from typing import Any
 from conveyor.core import hash_bytes
 
 _GIT_TIMEOUT_S = 10.0
+#: Bump when the cached environment's composition changes, so old files stop matching.
+_ENV_CACHE_FORMAT = 1
+
+_env_lock = threading.Lock()
+#: The environment of this process, once read (a process has one).
+_env: list[dict[str, Any]] = []
 
 
 def _git(root: Path, *args: str) -> bytes | None:
@@ -32,6 +46,9 @@ def _git(root: Path, *args: str) -> bytes | None:
 def capture_code_version(root: str | Path) -> dict[str, Any] | None:
     """The git state of the project at ``root``.
 
+    Args:
+        root: A folder inside the git work tree.
+
     Returns:
         ``{"commit": sha, "dirty": bool, "diff_hash": str | None}`` where ``dirty`` means
         ``git status`` shows any change (untracked files included) and ``diff_hash`` is the
@@ -40,35 +57,108 @@ def capture_code_version(root: str | Path) -> dict[str, Any] | None:
         with at least one commit, or git is not installed.
     """
     path = Path(root)
-    commit = _git(path, "rev-parse", "--verify", "HEAD")
-    if commit is None:
+    # One process gives both the commit (the branch header) and the changes.
+    status = _git(path, "status", "--porcelain=v2", "--branch", "-z")
+    if status is None:
         return None
-    status = _git(path, "status", "--porcelain")
-    diff = _git(path, "diff", "HEAD", "--no-color", "--no-ext-diff")
-    return {
-        "commit": commit.decode().strip(),
-        "dirty": bool(status and status.strip()),
-        "diff_hash": hash_bytes(diff) if diff else None,
-    }
+    commit: str | None = None
+    changes: list[bytes] = []
+    for entry in status.split(b"\0"):
+        if entry.startswith(b"# branch.oid "):
+            commit = entry[len(b"# branch.oid ") :].decode().strip()
+        elif entry and not entry.startswith(b"#"):
+            changes.append(entry)
+    if commit is None or commit == "(initial)":
+        return None
+    diff_hash: str | None = None
+    # Untracked files ("? path") are not in `git diff HEAD`: no need to ask for it then.
+    if any(not entry.startswith(b"? ") for entry in changes):
+        diff = _git(path, "diff", "HEAD", "--no-color", "--no-ext-diff")
+        diff_hash = hash_bytes(diff) if diff else None
+    return {"commit": commit, "dirty": bool(changes), "diff_hash": diff_hash}
 
 
-@functools.cache
-def capture_environment() -> dict[str, Any]:
+def capture_environment(cache_dir: str | Path | None = None) -> dict[str, Any]:
     """The interpreter and installed packages (computed once per process).
+
+    Args:
+        cache_dir: A folder where the result may be kept between processes (the
+            workspace's ``.conveyor``). It is reused while every folder on ``sys.path``
+            keeps its modification time (installing or removing a distribution changes
+            its folder's), so a new process does not read every distribution's metadata.
 
     Returns:
         ``{"python": "3.12.3", "platform": ..., "packages_hash": ...}``; the hash is the
         BLAKE3 of the sorted ``name==version`` lines of every installed distribution.
     """
-    names = sorted(
-        {
-            f"{(dist.metadata['Name'] or '').lower()}=={dist.version}"
-            for dist in metadata.distributions()
-        }
-    )
+    with _env_lock:
+        if not _env:
+            _env.append(_cached_environment(Path(cache_dir)) if cache_dir else _read_environment())
+        return _env[0]
+
+
+def _read_environment() -> dict[str, Any]:
+    names = sorted({_name_version(dist) for dist in metadata.distributions()})
     return {
         "python": platform.python_version(),
         "implementation": sys.implementation.name,
         "platform": platform.platform(),
         "packages_hash": hash_bytes("\n".join(names).encode()),
     }
+
+
+def _name_version(dist: metadata.Distribution) -> str:
+    """``name==version`` of a distribution, as ``dist.metadata`` would give them.
+
+    The two headers are read directly: parsing the whole file as an e-mail message (what
+    ``dist.metadata`` does) costs about a millisecond per distribution.
+    """
+    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
+    name: str | None = None
+    version: str | None = None
+    for line in text.splitlines():
+        if not line:  # the headers end at the first empty line
+            break
+        field = line[:8].lower()
+        if name is None and field.startswith("name:"):
+            name = line[5:].strip()
+        elif version is None and field == "version:":
+            version = line[8:].strip()
+        if name is not None and version is not None:
+            break
+    return f"{(name or '').lower()}=={version}"
+
+
+def _path_fingerprint() -> list[list[Any]]:
+    found: list[list[Any]] = []
+    for entry in sys.path:
+        try:
+            found.append([entry, os.stat(entry or ".").st_mtime_ns])
+        except OSError:
+            continue
+    return found
+
+
+def _cached_environment(folder: Path) -> dict[str, Any]:
+    file = folder / "environment.json"
+    key = {
+        "format": _ENV_CACHE_FORMAT,
+        "executable": sys.executable,
+        "python": platform.python_version(),
+        "path": _path_fingerprint(),
+    }
+    try:
+        saved = json.loads(file.read_text())
+        if saved.get("key") == key and isinstance(saved.get("environment"), dict):
+            return dict(saved["environment"])
+    except (OSError, ValueError, AttributeError):
+        pass
+    environment = _read_environment()
+    if folder.is_dir():
+        temporary = file.with_name(f"{file.name}.{os.getpid()}.tmp")
+        try:
+            temporary.write_text(json.dumps({"key": key, "environment": environment}))
+            os.replace(temporary, file)
+        except OSError:  # a read-only workspace still records the environment
+            temporary.unlink(missing_ok=True)
+    return environment

@@ -42,6 +42,9 @@ class RunQueries:
     def reap_stale(self, timeout_s: float | None = None) -> list[str]:  # pragma: no cover
         raise NotImplementedError
 
+    def _settle(self, run_id: str | None = None) -> None:
+        """Write runs kept in memory before a read (``run_id``'s, or all); see RunTracker."""
+
     def get(self, run_id: str) -> Run:
         """The run with this id, or the only run whose id starts with it (>= 6 characters).
 
@@ -50,12 +53,14 @@ class RunQueries:
             AmbiguousRunError: the prefix matches several runs; they are listed.
         """
         text = run_id.strip().lower()
+        self._settle(text)
         try:
             return self._records.get_run(text)
         except RunNotFoundError:
             pass
         matches: builtins.list[Run] = []
         if len(text) >= MIN_PREFIX and _ID_CHARS.match(text):
+            self._settle()
             matches = self._records.runs_with_prefix(text, limit=11)
         if len(matches) == 1:
             return matches[0]
@@ -86,16 +91,19 @@ class RunQueries:
     ) -> list[Run]:
         """Runs matching every given filter, newest first (stale runs are reaped first)."""
         self.reap_stale()
+        self._settle()
         return self._records.list_runs(
             kind=kind, parent_id=parent_id, status=status, pipeline_ref=pipeline_ref, limit=limit
         )
 
     def children(self, run_id: str) -> builtins.list[Run]:
         """The direct child runs (steps, trials) of a run, oldest first."""
+        self._settle()
         return self._records.list_runs(parent_id=run_id, newest_first=False)
 
     def metrics(self, run_id: str, key: str | None = None) -> builtins.list[MetricPoint]:
         """Every value logged by a run (buffered ones included), in logged order."""
+        self._settle(run_id)
         self._buffer.flush(run_id)
         return self._records.metrics(run_id, key)
 

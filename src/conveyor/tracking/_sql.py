@@ -32,7 +32,7 @@ from conveyor.store._tracking_models import (
     RunOutputRow,
     RunRow,
 )
-from conveyor.tracking._base import BaseRunRecords, MetricValue
+from conveyor.tracking._base import BaseRunRecords, FinishedRun, MetricValue
 from conveyor.tracking._heartbeat import stale_runs
 from conveyor.tracking._records import (
     MetricPoint,
@@ -251,6 +251,57 @@ class SqlRunRecords(BaseRunRecords):
             return _run(row)
 
         return self._store.transact(actor, "run.finish", f"run:{run_id}", body, details=details)
+
+    def record_finished_runs(self, actor: Actor, runs: Sequence[FinishedRun]) -> None:
+        """Record the whole batch in one transaction, audited as one ``run.record`` event."""
+        if not runs:
+            return
+        ids = {entry.run.id for entry in runs}
+        listed: dict[str, Any] = {}
+        for entry in runs:
+            run = entry.run
+            listed[run.id] = {
+                "name": run.name,
+                "kind": run.kind,
+                "parent_id": run.parent_id,
+                "status": run.status,
+                "cached_from": run.cached_from,
+                "metrics": len(entry.metrics),
+            }
+        target = f"run:{runs[0].run.id}" if len(runs) == 1 else "runs"
+        with self._store.write(actor, "run.record", target, {"runs": listed}) as tx:
+            needed = {
+                other
+                for entry in runs
+                for other in (entry.run.parent_id, entry.run.cached_from)
+                if other is not None and other not in ids
+            }
+            if needed:
+                found = set(tx.session.scalars(select(RunRow.id).where(RunRow.id.in_(needed))))
+                for missing in sorted(needed - found):
+                    _row(tx.session, missing)  # raises RunNotFoundError
+            rows: list[dict[str, Any]] = []
+            for entry in runs:
+                values = {name: getattr(entry.run, name) for name in _RUN_FIELDS}
+                if entry.tags:
+                    values["tags"] = {**entry.run.tags, **entry.tags}
+                tx.session.add(RunRow(**values))
+                rows.extend(
+                    {
+                        "run_id": entry.run.id,
+                        "key": key,
+                        "value": None if math.isnan(value) else value,
+                        "step": step,
+                        "at": at,
+                    }
+                    for key, value, step, at in entry.metrics
+                )
+            tx.session.flush()
+            if rows:
+                tx.session.execute(insert(RunMetricRow), rows)
+            for entry in runs:
+                if entry.outputs:
+                    _write_outputs(tx, entry.run.id, entry.outputs, new=True)
 
     def resume_run(self, actor: Actor, run_id: str, *, at: datetime, host: str, pid: int) -> Run:
         def body(tx: WriteTx) -> Run:
@@ -485,9 +536,14 @@ def _point(row: RunMetricRow) -> MetricPoint:
     return MetricPoint(row.key, math.nan if row.value is None else row.value, row.step, row.at)
 
 
-def _write_outputs(tx: WriteTx, run_id: str, outputs: Sequence[OutputRecord]) -> None:
+def _write_outputs(
+    tx: WriteTx, run_id: str, outputs: Sequence[OutputRecord], *, new: bool = False
+) -> None:
+    """Record outputs and their artifact references (``new``: the run has none yet, so
+    rows are added without first looking for existing ones)."""
+    put = tx.session.add if new else tx.session.merge
     for out in outputs:
-        tx.session.merge(
+        put(
             RunOutputRow(
                 run_id=run_id,
                 name=out.name,
@@ -499,4 +555,4 @@ def _write_outputs(tx: WriteTx, run_id: str, outputs: Sequence[OutputRecord]) ->
                 meta=dict(out.meta),
             )
         )
-    tx.reference(f"run:{run_id}", {out.hash for out in outputs}, existing_ok=True)
+    tx.reference(f"run:{run_id}", {out.hash for out in outputs}, existing_ok=not new)

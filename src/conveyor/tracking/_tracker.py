@@ -9,8 +9,11 @@ import math
 import mimetypes
 import os
 import socket
+import threading
+import time
 import uuid
 import weakref
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import timedelta
@@ -22,13 +25,20 @@ from conveyor.config import RunsConfig
 from conveyor.core import Actor, utcnow
 from conveyor.errors import ConveyorError
 from conveyor.store import MetadataStore
-from conveyor.tracking._base import BaseRunRecords, MetricValue
+from conveyor.tracking._base import BaseRunRecords, FinishedRun, MetricValue
 from conveyor.tracking._buffer import MetricBuffer
 from conveyor.tracking._capture import capture_code_version, capture_environment
 from conveyor.tracking._compare import RunComparison, compare_runs
 from conveyor.tracking._queries import RunQueries
 from conveyor.tracking._records import RUN_KINDS, RUN_STATUSES, OutputRecord, Run
 from conveyor.tracking._sql import SqlRunRecords
+
+#: Finished lazy runs are written once this many wait, or once the oldest waited this long
+#: (checked as runs finish and on each heartbeat), and whenever anything else is written.
+LAZY_BATCH_RUNS = 200
+LAZY_BATCH_AGE_S = 1.0
+#: How many runs started here keep their id and capture in memory (children skip a read).
+_KNOWN_RUNS = 1024
 
 
 class RunTracker(RunQueries):
@@ -40,6 +50,14 @@ class RunTracker(RunQueries):
     per run per batch), so logging one value costs microseconds; :meth:`finish_run` always
     flushes the run first and buffered values are also flushed when the process exits
     normally. Safe to share between threads.
+
+    Short runs nobody reads while they run (tuning trials, cached pipeline steps) may be
+    started ``lazy``: such a run is written only when something needs it in the records
+    (a metric batch, params, a file, a read of it) or, most often, once it finished,
+    together with other finished lazy runs in one batch (see
+    :meth:`BaseRunRecords.record_finished_runs`). A batch is written when it holds
+    :data:`LAZY_BATCH_RUNS` runs, when its oldest run waited :data:`LAZY_BATCH_AGE_S`
+    seconds, before any other write or read of this tracker, on :meth:`flush` and at exit.
 
     Args:
         store: The metadata store (holding the records unless ``records`` is given;
@@ -82,13 +100,22 @@ class RunTracker(RunQueries):
         self.root = Path(root)
         self.heartbeat_timeout_s = _timeout(heartbeat_timeout_s)
         self._buffer = MetricBuffer(self._write_metrics)
+        # Lazy runs: started but not written, and finished ones waiting for a batch.
+        self._lazy_lock = threading.RLock()
+        self._lazy: dict[str, tuple[Run, str]] = {}
+        self._finished: list[FinishedRun] = []
+        self._finished_ids: set[str] = set()
+        self._finished_since = 0.0
+        # Runs started here: a child's start needs neither a read nor a second capture.
+        self._known: OrderedDict[str, tuple[Any, Any]] = OrderedDict()
         # Flush at exit without keeping the tracker alive.
         ref = weakref.ref(self)
         atexit.register(_flush_at_exit, ref)
 
     @property
     def records(self) -> BaseRunRecords:
-        """The run records this tracker reads and writes."""
+        """The run records this tracker reads and writes (lazy runs written first)."""
+        self._settle()
         return self._records
 
     # -- lifecycle -------------------------------------------------------------------
@@ -106,6 +133,7 @@ class RunTracker(RunQueries):
         cache_key: str | None = None,
         status: str = "running",
         capture: bool = True,
+        lazy: bool = False,
     ) -> Run:
         """Record a new run and return it (audited as ``run.start``).
 
@@ -121,6 +149,9 @@ class RunTracker(RunQueries):
             status: Initial status (``"pending"`` for steps not started yet).
             capture: Record the code version and environment. A child run copies them
                 from its parent instead of asking git again.
+            lazy: Keep the run in memory until something needs it written or it
+                finished, then write it in a batch with other finished lazy runs (see
+                the class docstring). For short child runs.
 
         Raises:
             ConveyorError: an unknown kind or status, or params/tags that are not JSON-able.
@@ -133,13 +164,17 @@ class RunTracker(RunQueries):
         code_version: dict[str, Any] | None = None
         environment: dict[str, Any] | None = None
         if parent_id is not None:
-            parent = self.get(parent_id)
-            parent_id = parent.id
+            self._materialize(parent_id)
+            known = self._known.get(parent_id)
+            if known is None:
+                parent = self.get(parent_id)
+                parent_id = parent.id
+                known = (parent.code_version, parent.environment)
             if capture:
-                code_version, environment = parent.code_version, parent.environment
+                code_version, environment = known
         elif capture:
             code_version = capture_code_version(self.root)
-            environment = capture_environment()
+            environment = capture_environment(self._cache_dir())
         now = utcnow()
         run = Run(
             id=uuid.uuid4().hex,
@@ -165,8 +200,95 @@ class RunTracker(RunQueries):
             cpu_s=None,
             created_by=self._actor.name,
         )
-        self._records.create_run(self._actor, run)
+        if lazy:
+            with self._lazy_lock:
+                self._lazy[run.id] = (run, status)
+        else:
+            self._write_finished()
+            self._records.create_run(self._actor, run)
+            self._remember(run)
         return run
+
+    def _cache_dir(self) -> Path | None:
+        state = self.root / ".conveyor"
+        return state if state.is_dir() else None
+
+    def _remember(self, run: Run) -> None:
+        with self._lazy_lock:
+            self._known[run.id] = (run.code_version, run.environment)
+            while len(self._known) > _KNOWN_RUNS:
+                self._known.popitem(last=False)
+
+    def _materialize(self, run_id: str) -> None:
+        """Write a lazy run that has not finished, because something needs it recorded."""
+        if run_id not in self._lazy and run_id not in self._finished_ids:
+            return
+        with self._lazy_lock:
+            entry = self._lazy.pop(run_id, None)
+            if entry is not None:
+                self._write_finished()
+                self._records.create_run(self._actor, entry[0])
+            elif run_id in self._finished_ids:
+                self._write_finished()
+
+    def _settle(self, run_id: str | None = None) -> None:
+        """Write lazy runs before a read: ``run_id``'s, or every one when ``None``."""
+        if run_id is not None:
+            self._materialize(run_id)
+            return
+        if not (self._lazy or self._finished):
+            return
+        with self._lazy_lock:
+            self._write_finished()
+            for pending in list(self._lazy):
+                self._materialize(pending)
+
+    def _write_finished(self) -> None:
+        """Write the finished lazy runs waiting for a batch.
+
+        A batch refused for good (a :class:`ConveyorError`, e.g. a run it reused is gone)
+        is written run by run instead, so one bad run does not hold back the others; the
+        runs that cannot be written are dropped and the first error propagates. Any other
+        failure (a lost connection) keeps the batch for the next attempt.
+        """
+        with self._lazy_lock:
+            if not self._finished:
+                return
+            batch = self._finished
+            failure: ConveyorError | None = None
+            try:
+                self._records.record_finished_runs(self._actor, batch)
+            except ConveyorError:
+                for entry in batch:
+                    try:
+                        self._records.record_finished_runs(self._actor, [entry])
+                    except ConveyorError as exc:
+                        failure = failure or exc
+            self._finished = []
+            self._finished_ids = set()
+            if failure is not None:
+                raise failure
+
+    def _finish_lazy(
+        self, run: Run, started_status: str, points: list[MetricValue], **ended: Any
+    ) -> Run:
+        tags = ended.pop("tags")
+        outputs = tuple(ended.pop("outputs"))
+        finished = replace(run, **ended)
+        with self._lazy_lock:
+            if not self._finished:
+                self._finished_since = time.monotonic()
+            self._finished.append(
+                FinishedRun(finished, started_status, tuple(points), outputs, tags)
+            )
+            self._finished_ids.add(run.id)
+            due = (
+                len(self._finished) >= LAZY_BATCH_RUNS
+                or time.monotonic() - self._finished_since >= LAZY_BATCH_AGE_S
+            )
+            if due:
+                self._write_finished()
+        return replace(finished, tags={**run.tags, **tags} if tags else run.tags)
 
     def finish_run(
         self,
@@ -197,23 +319,39 @@ class RunTracker(RunQueries):
                 ran it, in MiB (``ru_maxrss``; see :func:`conveyor.core.peak_rss_mb`).
         """
         _check_choice("status", status, RUN_STATUSES)
+        clean = _clean_outputs(outputs or ())
+        ended: dict[str, Any] = {
+            "status": status,
+            "ended_at": utcnow(),
+            "error": error,
+            "wall_s": wall_s,
+            "cpu_s": cpu_s,
+            "cached_from": cached_from,
+            "tags": dict(tags) if tags else None,
+            "outputs": clean,
+            "peak_rss_mb": peak_rss_mb,
+        }
+        if run_id in self._lazy:
+            taken: list[Run] = []
+
+            def finish(points: list[MetricValue]) -> None:
+                with self._lazy_lock:
+                    entry = self._lazy.pop(run_id, None)
+                    if entry is not None:
+                        taken.append(self._finish_lazy(*entry, points, **ended))
+                    elif points:  # written meanwhile: its values go the usual way
+                        self._write_metrics(run_id, points)
+
+            self._buffer.take(run_id, finish)
+            if taken:
+                return taken[0]
+        self._write_finished()
         self._buffer.flush(run_id)
-        return self._records.finish_run(
-            self._actor,
-            run_id,
-            status=status,
-            ended_at=utcnow(),
-            error=error,
-            wall_s=wall_s,
-            cpu_s=cpu_s,
-            cached_from=cached_from,
-            tags=tags,
-            outputs=_clean_outputs(outputs or ()),
-            peak_rss_mb=peak_rss_mb,
-        )
+        return self._records.finish_run(self._actor, run_id, **ended)
 
     def resume_run(self, run_id: str) -> Run:
         """Set a finished run back to ``running`` (``run.resume``), e.g. to resume it."""
+        self._write_finished()
         return self._records.resume_run(
             self._actor, run_id, at=utcnow(), host=socket.gethostname(), pid=os.getpid()
         )
@@ -222,8 +360,12 @@ class RunTracker(RunQueries):
         """Mark the run alive now.
 
         Not audited: a heartbeat is liveness information, not a change of record, and
-        auditing one every few seconds would bury the real events.
+        auditing one every few seconds would bury the real events. Finished lazy runs
+        that waited long enough are written now (heartbeats come every few seconds).
         """
+        self._materialize(run_id)
+        if self._finished and time.monotonic() - self._finished_since >= LAZY_BATCH_AGE_S:
+            self._write_finished()
         self._records.heartbeat(run_id, utcnow())
 
     def reap_stale(self, timeout_s: float | None = None) -> list[str]:
@@ -238,6 +380,7 @@ class RunTracker(RunQueries):
                 setting).
         """
         timeout = self.heartbeat_timeout_s if timeout_s is None else timeout_s
+        self._write_finished()
         now = utcnow()
         return self._records.reap_stale(
             self._actor, cutoff=now - timedelta(seconds=timeout), at=now
@@ -260,14 +403,18 @@ class RunTracker(RunQueries):
         self._buffer.add_many(run_id, values, step)
 
     def flush(self, run_id: str | None = None) -> int:
-        """Write buffered metric values (of one run, or all); return how many."""
+        """Write buffered metric values (of one run, or all) and lazy runs; return how
+        many metric values were written."""
+        self._settle(run_id)
         return self._buffer.flush(run_id)
 
     def _write_metrics(self, run_id: str, batch: list[MetricValue]) -> None:
+        self._materialize(run_id)
         self._records.log_metrics(self._actor, run_id, batch)
 
     def log_params(self, run_id: str, params: Mapping[str, Any]) -> Run:
         """Merge JSON-able ``params`` into the run's parameters (``run.params``)."""
+        self._materialize(run_id)
         return self._records.merge_params(self._actor, run_id, _jsonable("params", params))
 
     def log_artifact(
@@ -276,6 +423,7 @@ class RunTracker(RunQueries):
         """Store a file and record it on the run under ``name`` (default: its file name)."""
         source = Path(path)
         info = self._artifacts.put_file(source)
+        self._materialize(run_id)
         self._records.add_artifact(
             self._actor,
             run_id,
@@ -292,6 +440,7 @@ class RunTracker(RunQueries):
 
     def record_dataset(self, run_id: str, name: str, version: int, content_hash: str) -> None:
         """Record that the run used ``name@version`` (``run.dataset``)."""
+        self._materialize(run_id)
         self._records.add_dataset(
             self._actor, run_id, name=name, version=version, content_hash=content_hash
         )
@@ -302,6 +451,7 @@ class RunTracker(RunQueries):
 
     def record_outputs(self, run_id: str, outputs: list[OutputRecord]) -> None:
         """Record a step run's outputs, each also an artifact reference owned by the run."""
+        self._materialize(run_id)
         self._records.add_outputs(self._actor, run_id, _clean_outputs(outputs))
 
     # -- comparison ------------------------------------------------------------------

@@ -1,0 +1,70 @@
+"""The environment read from a cache file while installed packages stay put; one git call."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conveyor.tracking import capture_code_version, capture_environment
+from conveyor.tracking._capture import _cached_environment, _read_environment
+
+
+def test_the_cached_environment_is_reused_until_a_path_folder_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    packages = tmp_path / "site"
+    packages.mkdir()
+    monkeypatch.setattr(sys, "path", [*sys.path, str(packages)])
+    state = tmp_path / "state"
+    state.mkdir()
+    first = _cached_environment(state)
+    assert first == capture_environment()  # the same fields and hash as a fresh read
+    saved = json.loads((state / "environment.json").read_text())
+    saved["environment"]["packages_hash"] = "from-the-file"
+    (state / "environment.json").write_text(json.dumps(saved))
+    assert _cached_environment(state)["packages_hash"] == "from-the-file"
+    installed = packages / "newpkg-1.0.dist-info"  # an install changes the folder
+    installed.mkdir()
+    (installed / "METADATA").write_text("Metadata-Version: 2.1\nName: newpkg\nVersion: 1.0\n")
+    stat = packages.stat()
+    os.utime(packages, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    again = _cached_environment(state)
+    assert again == _read_environment()
+    assert again["packages_hash"] not in (first["packages_hash"], "from-the-file")
+
+
+def test_without_a_cache_folder_nothing_is_written(tmp_path: Path) -> None:
+    assert _cached_environment(tmp_path / "missing") == capture_environment()
+    assert not (tmp_path / "missing").exists()
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_a_repository_without_commits_or_with_untracked_files_only(tmp_path: Path) -> None:
+    def git(*args: str) -> None:
+        subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+            cwd=tmp_path,
+            check=True,
+            capture_output=True,
+        )
+
+    git("init", "-q")
+    (tmp_path / "a.py").write_text("x = 1\n")
+    assert capture_code_version(tmp_path) is None  # no commit yet
+    git("add", "a.py")
+    git("commit", "-q", "-m", "first")
+    (tmp_path / "notes.txt").write_text("draft\n")
+    captured = capture_code_version(tmp_path)
+    assert captured is not None
+    assert (captured["dirty"], captured["diff_hash"]) == (True, None)
+    (tmp_path / "a.py").write_text("x = 2\n")
+    changed = capture_code_version(tmp_path)
+    assert changed is not None
+    assert changed["diff_hash"] is not None
+    assert changed["commit"] == captured["commit"]
