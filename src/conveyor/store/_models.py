@@ -13,6 +13,7 @@ from sqlalchemy import (
     JSON,
     DateTime,
     Dialect,
+    Index,
     Integer,
     MetaData,
     String,
@@ -94,6 +95,8 @@ class ArtifactRefRow(Base):
     """A record that points at an artifact; ``conveyor gc`` keeps exactly these hashes."""
 
     __tablename__ = "artifact_refs"
+    # Migration 0017: references are removed by owner; the primary key starts with the hash.
+    __table_args__ = (Index("ix_artifact_refs_owner", "owner"),)
 
     hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     owner: Mapped[str] = mapped_column(String(512), primary_key=True)

@@ -26,6 +26,8 @@ class PredictionBatchRow(Base):
         Index("ix_prediction_batches_first_at", "first_at"),
         Index("ix_prediction_batches_last_at", "last_at"),
         Index("ix_prediction_batches_content_hash", "content_hash"),
+        # Migration 0017: one model's window by time.
+        Index("ix_prediction_batches_model_last_at", "model", "last_at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

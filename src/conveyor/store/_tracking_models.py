@@ -32,6 +32,8 @@ class RunRow(Base):
         Index("ix_runs_parent_id", "parent_id"),
         Index("ix_runs_cache_key", "cache_key"),
         Index("ix_runs_started_at", "started_at"),
+        # Migration 0017: the newest top-level runs (parent_id IS NULL) in index order.
+        Index("ix_runs_parent_id_started_at", "parent_id", "started_at"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
