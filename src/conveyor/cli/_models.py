@@ -26,12 +26,23 @@ def _registry(ws: Any) -> Any:
 
 
 @app.command("list")
-def list_(json_out: _JSON = False) -> None:
-    """List models with their latest version and aliases."""
+def list_(
+    limit: Annotated[
+        int | None, typer.Option("--limit", help="At most N models (default: all).")
+    ] = None,
+    offset: Annotated[
+        int, typer.Option("--offset", help="Skip the first N models by name (next page).")
+    ] = 0,
+    json_out: _JSON = False,
+) -> None:
+    """List models with their latest version and aliases, by name."""
     with _workspace() as ws:
-        summaries = _registry(ws).list()
+        summaries = _registry(ws).list(offset=offset, limit=limit)
     if json_out:
         print_json(summaries)
+        return
+    if not summaries and offset > 0:
+        console().print(f"No models after the first {offset}.")
         return
     if not summaries:
         console().print("No models yet: register one with ws.models.register(NAME, model).")
@@ -173,11 +184,15 @@ def alias(
 @app.command("history")
 def history(
     name: Annotated[str, typer.Argument(help="Model name.")],
+    limit: Annotated[
+        int | None,
+        typer.Option("--limit", help="Only the newest N entries (default: all)."),
+    ] = None,
     json_out: _JSON = False,
 ) -> None:
     """Show registrations, archives and alias changes of NAME, oldest first."""
     with _workspace() as ws:
-        entries = _registry(ws).history(name)
+        entries = _registry(ws).history(name, limit=limit)
     if json_out:
         print_json(entries)
         return

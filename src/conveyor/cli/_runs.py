@@ -54,7 +54,7 @@ def _secs(value: float | None) -> str:
 
 
 @app.command("list")
-def list_(
+def list_(  # noqa: PLR0917 - Typer options are parameters
     pipeline: Annotated[
         str | None, typer.Option("--pipeline", help="Only runs of MODULE:PIPELINE.")
     ] = None,
@@ -63,14 +63,21 @@ def list_(
         str | None, typer.Option("--kind", help="pipeline, step, tune or trial.")
     ] = None,
     limit: Annotated[int, typer.Option("--limit", help="At most N runs.")] = 50,
+    offset: Annotated[
+        int, typer.Option("--offset", help="Skip the N newest matching runs (next page).")
+    ] = 0,
     json_out: _JSON = False,
 ) -> None:
     """List runs, newest first (top-level runs unless --kind is given)."""
     with _workspace() as ws:
-        runs = ws.runs.list(kind=kind, status=status, limit=None, pipeline_ref=pipeline)
-        if kind is None:
-            runs = [r for r in runs if r.parent_id is None]
-        runs = runs[: max(limit, 0)]
+        runs = ws.runs.list(
+            kind=kind,
+            status=status,
+            limit=max(limit, 0),
+            pipeline_ref=pipeline,
+            top_level=kind is None,
+            offset=max(offset, 0),
+        )
         metrics = [_tree_metrics(ws, r.id) for r in runs]
     if json_out:
         print_json([r.to_dict() | {"metrics": m} for r, m in zip(runs, metrics, strict=True)])

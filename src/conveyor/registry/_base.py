@@ -220,10 +220,15 @@ class BaseModelRecords(abc.ABC):
         (also when there is no model ``name``)."""
 
     @abc.abstractmethod
-    def list_models(self) -> list[ModelSummary]:
+    def list_models(self, *, offset: int = 0, limit: int | None = None) -> list[ModelSummary]:
         """Every model, sorted by name, with its newest ready version (``None`` when all
         are archived), version count, aliases, and when its newest version was registered
-        (the model's creation when it has none)."""
+        (the model's creation when it has none).
+
+        Args:
+            offset: Models to skip, by name (negative counts as 0).
+            limit: At most this many models (``None``: all of them).
+        """
 
     @abc.abstractmethod
     def list_versions(self, name: str) -> list[ModelVersion]:
@@ -234,8 +239,12 @@ class BaseModelRecords(abc.ABC):
         """
 
     @abc.abstractmethod
-    def history(self, name: str) -> list[HistoryEntry]:
+    def history(self, name: str, *, limit: int | None = None) -> list[HistoryEntry]:
         """Registrations, archives and alias changes of ``name``, oldest first.
+
+        Args:
+            name: The model.
+            limit: Only the newest ``limit`` entries (still oldest first; ``None``: all).
 
         Raises:
             ModelNotFoundError: no model named ``name``.

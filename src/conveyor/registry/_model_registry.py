@@ -307,9 +307,18 @@ class ModelRegistry:
         """
         return self._sealer.open_version(self.records.get_version(parse_model_ref(ref)))
 
-    def list(self) -> builtins.list[ModelSummary]:
-        """Every model with its latest ready version, version count and aliases, by name."""
-        return [self._sealer.open_summary(s) for s in self.records.list_models()]
+    def list(self, *, offset: int = 0, limit: int | None = None) -> builtins.list[ModelSummary]:
+        """Every model with its latest ready version, version count and aliases, by name.
+
+        Args:
+            offset: Models to skip, by name: the next page starts at ``offset + limit``.
+            limit: At most this many models (``None``: all of them).
+
+        Returns:
+            The models' summaries, sorted by name.
+        """
+        summaries = self.records.list_models(offset=max(offset, 0), limit=limit)
+        return [self._sealer.open_summary(s) for s in summaries]
 
     def versions(self, name: str) -> builtins.list[ModelVersion]:
         """Every version of ``name`` (archived included), newest first."""
@@ -420,9 +429,20 @@ class ModelRegistry:
         )
         return self._sealer.open_version(version)
 
-    def history(self, name: str) -> builtins.list[HistoryEntry]:
-        """Registrations, archives and alias changes of ``name``, oldest first."""
-        return self.records.history(name)
+    def history(self, name: str, *, limit: int | None = None) -> builtins.list[HistoryEntry]:
+        """Registrations, archives and alias changes of ``name``, oldest first.
+
+        Args:
+            name: The model.
+            limit: Only the newest ``limit`` entries, still oldest first (``None``: all).
+
+        Returns:
+            The entries, oldest first.
+
+        Raises:
+            ModelNotFoundError: no model named ``name``.
+        """
+        return self.records.history(name, limit=limit)
 
     def alias_history(self, name: str) -> builtins.list[HistoryEntry]:
         """The alias changes of ``name`` (set, moved, removed), oldest first."""

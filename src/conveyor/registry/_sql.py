@@ -185,29 +185,45 @@ class SqlModelRecords(BaseModelRecords):
         with self.store.read() as session:
             return keyed_version(session, name, key)
 
-    def list_models(self) -> builtins.list[ModelSummary]:
-        # Four aggregate queries, whatever the number of models and versions.
+    def list_models(
+        self, *, offset: int = 0, limit: int | None = None
+    ) -> builtins.list[ModelSummary]:
+        # Four aggregate queries, whatever the number of models and versions; a page
+        # aggregates the versions of its own models only.
         version = ModelVersionRow
+        page = select(ModelRow).order_by(ModelRow.name)
+        if offset > 0:
+            page = page.offset(offset)
+        if limit is not None:
+            page = page.limit(max(limit, 0))
         with self.store.read() as session:
-            counts = {
-                model_id: (count, newest)
-                for model_id, count, newest in session.execute(
-                    select(
-                        version.model_id, func.count(version.id), func.max(version.created_at)
-                    ).group_by(version.model_id)
-                )
-            }
+            models = builtins.list(session.scalars(page))
+            if not models:
+                return []
+            paged = offset > 0 or limit is not None
+            ids = [model.id for model in models]
+            counted = select(
+                version.model_id, func.count(version.id), func.max(version.created_at)
+            ).group_by(version.model_id)
             ready = (
                 select(version.model_id, func.max(version.version))
                 .where(version.status == "ready")
                 .group_by(version.model_id)
             )
+            alias_rows = select(ModelAliasRow).order_by(ModelAliasRow.alias)
+            if paged:
+                counted = counted.where(version.model_id.in_(ids))
+                ready = ready.where(version.model_id.in_(ids))
+                alias_rows = alias_rows.where(ModelAliasRow.model_id.in_(ids))
+            counts = {
+                model_id: (count, newest) for model_id, count, newest in session.execute(counted)
+            }
             latest: dict[int, int] = {key: number for key, number in session.execute(ready)}  # noqa: C416 - rows, not pairs
             aliases: dict[int, dict[str, int]] = {}
-            for row in session.scalars(select(ModelAliasRow).order_by(ModelAliasRow.alias)):
+            for row in session.scalars(alias_rows):
                 aliases.setdefault(row.model_id, {})[row.alias] = row.version
             out: builtins.list[ModelSummary] = []
-            for model in session.scalars(select(ModelRow).order_by(ModelRow.name)):
+            for model in models:
                 count, newest = counts.get(model.id, (0, None))
                 out.append(
                     ModelSummary(
@@ -262,24 +278,34 @@ class SqlModelRecords(BaseModelRecords):
             )
             return [_alias_entry(ev) for ev in events]
 
-    def history(self, name: str) -> builtins.list[HistoryEntry]:
+    def history(self, name: str, *, limit: int | None = None) -> builtins.list[HistoryEntry]:
         entries: builtins.list[HistoryEntry] = []
+        # The newest ``limit`` entries are among the newest ``limit`` of each source.
+        bound = None if limit is None else max(limit, 0)
+        version = ModelVersionRow
         with self.store.read() as session:
             model = require_model(session, name)
-            for row in session.scalars(
-                select(ModelVersionRow).where(ModelVersionRow.model_id == model.id)
-            ):
-                entries.append(
-                    HistoryEntry("registered", row.created_at, row.created_by, row.version)
-                )
+            # Three columns, not whole rows: a version's documents are not needed here.
+            registered = (
+                select(version.created_at, version.created_by, version.version)
+                .where(version.model_id == model.id)
+                .order_by(version.created_at.desc(), version.id.desc())
+                .limit(bound)
+            )
+            for at, by, number in reversed(builtins.list(session.execute(registered))):
+                entries.append(HistoryEntry("registered", at, by, number))
             events = session.scalars(
                 select(ModelAliasEventRow)
                 .where(ModelAliasEventRow.model_id == model.id)
-                .order_by(ModelAliasEventRow.id)
+                .order_by(ModelAliasEventRow.id.desc())
+                .limit(bound)
             )
-            entries.extend(_alias_entry(ev) for ev in events)
+            entries.extend(_alias_entry(ev) for ev in reversed(builtins.list(events)))
         # Archiving changes a status in place; when and why it happened is in the audit log.
-        for event in self.store.audit_log(action="model.archive", target_prefix=f"model:{name}@"):
+        archived = self.store.audit_log(
+            action="model.archive", target_prefix=f"model:{name}@", limit=bound
+        )
+        for event in archived:
             entries.append(
                 HistoryEntry(
                     "archived",
@@ -289,7 +315,8 @@ class SqlModelRecords(BaseModelRecords):
                     reason=event.details.get("reason"),
                 )
             )
-        return sorted(entries, key=lambda e: e.at)
+        ordered = sorted(entries, key=lambda e: e.at)
+        return ordered if bound is None else ordered[max(len(ordered) - bound, 0) :]
 
 
 def _alias_entry(ev: ModelAliasEventRow) -> HistoryEntry:

@@ -104,6 +104,8 @@ class BaseRunRecords(abc.ABC):
         cache_key: str | None = None,
         limit: int | None = None,
         newest_first: bool = True,
+        top_level: bool = False,
+        offset: int = 0,
     ) -> list[Run]:
         """Return the runs matching every given filter (``None`` matches anything).
 
@@ -116,6 +118,8 @@ class BaseRunRecords(abc.ABC):
             limit: At most this many runs (``None``: all of them).
             newest_first: Order by start time, newest first (else oldest first); runs
                 started at the same time are ordered by id either way.
+            top_level: Only runs without a parent (pipelines, studies, plain runs).
+            offset: Matching runs to skip, in the order above (negative counts as 0).
         """
 
     @abc.abstractmethod

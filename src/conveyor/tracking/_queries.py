@@ -88,12 +88,34 @@ class RunQueries:
         status: str | None = None,
         limit: int | None = 50,
         pipeline_ref: str | None = None,
+        top_level: bool = False,
+        offset: int = 0,
     ) -> list[Run]:
-        """Runs matching every given filter, newest first (stale runs are reaped first)."""
+        """Runs matching every given filter, newest first (stale runs are reaped first).
+
+        Args:
+            kind: Only runs of this kind.
+            parent_id: Only direct children of this run.
+            status: Only runs with this status.
+            limit: At most this many runs (``None``: all of them).
+            pipeline_ref: Only runs of this pipeline (``"module:attr"``).
+            top_level: Only runs without a parent (no steps or trials).
+            offset: Matching runs to skip, newest first: the next page starts at
+                ``offset + limit``.
+
+        Returns:
+            The runs, newest first (ties by id).
+        """
         self.reap_stale()
         self._settle()
         return self._records.list_runs(
-            kind=kind, parent_id=parent_id, status=status, pipeline_ref=pipeline_ref, limit=limit
+            kind=kind,
+            parent_id=parent_id,
+            status=status,
+            pipeline_ref=pipeline_ref,
+            limit=limit,
+            top_level=top_level,
+            offset=offset,
         )
 
     def children(self, run_id: str) -> builtins.list[Run]:
@@ -223,8 +245,16 @@ class RunQueries:
         Runs with a deleted output are skipped, so deleting a cached artifact makes the step
         run again instead of failing when the output is loaded.
         """
+        found = self.find_cached_outputs(cache_key)
+        return None if found is None else found[0]
+
+    def find_cached_outputs(
+        self, cache_key: str
+    ) -> tuple[Run, builtins.list[OutputRecord]] | None:
+        """:meth:`find_cached`'s run and its outputs (read once for both)."""
         candidates = self._records.list_runs(cache_key=cache_key, status="completed")
         for run in candidates:
-            if all(self._artifacts.exists(out.hash) for out in self.outputs(run.id)):
-                return run
+            outputs = self.outputs(run.id)
+            if all(self._artifacts.exists(out.hash) for out in outputs):
+                return run, outputs
         return None

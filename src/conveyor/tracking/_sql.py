@@ -107,8 +107,12 @@ class SqlRunRecords(BaseRunRecords):
         cache_key: str | None = None,
         limit: int | None = None,
         newest_first: bool = True,
+        top_level: bool = False,
+        offset: int = 0,
     ) -> list[Run]:
         query = select(RunRow)
+        if top_level:
+            query = query.where(RunRow.parent_id.is_(None))
         for column, value in (
             (RunRow.kind, kind),
             (RunRow.parent_id, parent_id),
@@ -120,6 +124,8 @@ class SqlRunRecords(BaseRunRecords):
                 query = query.where(column == value)
         started = RunRow.started_at.desc() if newest_first else RunRow.started_at
         query = query.order_by(started, RunRow.id)
+        if offset > 0:
+            query = query.offset(offset)
         if limit is not None:
             query = query.limit(max(limit, 0))
         with self._store.read() as session:
@@ -153,7 +159,7 @@ class SqlRunRecords(BaseRunRecords):
             where.append(RunRow.parent_id.in_(list(parent_ids)))
         keys: list[Any]
         if by == "metric":
-            keys = [_tree_metric(str(key))]
+            keys = [_tree_metric(self._store.dialect, str(key))]
         elif by == "param":
             keys = _param_keys(self._store.dialect, str(key))
         else:
@@ -492,25 +498,46 @@ def _row(session: Session, run_id: str) -> RunRow:
     return row
 
 
-def _tree_metric(key: str) -> Any:
+def _tree_metric(dialect: str, key: str) -> Any:
     """The value of ``key`` last logged by the run of the enclosing query or its steps
     (a cached step's: the run it reused), as a correlated scalar subquery: a few index
     lookups per run, whatever the history holds."""
     child = aliased(RunRow)
-    steps = (
-        select(func.coalesce(child.cached_from, child.id))
-        .where(child.parent_id == RunRow.id, child.kind == "step")
-        .correlate(RunRow)
-    )
-    last = (
-        select(func.max(RunMetricRow.id))
-        .where(
-            RunMetricRow.key == key,
-            or_(RunMetricRow.run_id == RunRow.id, RunMetricRow.run_id.in_(steps)),
+    last: Any
+    if dialect == "postgresql":
+        # PostgreSQL runs ``run_id = runs.id OR run_id IN (correlated subquery)`` as a scan
+        # of every value of ``key`` per run (quadratic); the run's own values and its
+        # steps' are two index lookups, and GREATEST ignores the side without a value.
+        own = (
+            select(func.max(RunMetricRow.id))
+            .where(RunMetricRow.run_id == RunRow.id, RunMetricRow.key == key)
+            .correlate(RunRow)
+            .scalar_subquery()
         )
-        .correlate(RunRow)
-        .scalar_subquery()
-    )
+        logged = aliased(RunMetricRow)
+        from_steps = (
+            select(func.max(logged.id))
+            .join(child, logged.run_id == func.coalesce(child.cached_from, child.id))
+            .where(child.parent_id == RunRow.id, child.kind == "step", logged.key == key)
+            .correlate(RunRow)
+            .scalar_subquery()
+        )
+        last = func.greatest(own, from_steps)
+    else:
+        steps = (
+            select(func.coalesce(child.cached_from, child.id))
+            .where(child.parent_id == RunRow.id, child.kind == "step")
+            .correlate(RunRow)
+        )
+        last = (
+            select(func.max(RunMetricRow.id))
+            .where(
+                RunMetricRow.key == key,
+                or_(RunMetricRow.run_id == RunRow.id, RunMetricRow.run_id.in_(steps)),
+            )
+            .correlate(RunRow)
+            .scalar_subquery()
+        )
     metric = aliased(RunMetricRow)
     return select(metric.value).where(metric.id == last).correlate(RunRow).scalar_subquery()
 

@@ -275,7 +275,7 @@ class MemoryModelRecords(BaseModelRecords):
                     return self._with_aliases(model, version)  # type: ignore[arg-type]
             return None
 
-    def list_models(self) -> list[ModelSummary]:
+    def list_models(self, *, offset: int = 0, limit: int | None = None) -> list[ModelSummary]:
         with self._lock:
             out = []
             for name, model in sorted(self._models.items()):
@@ -292,13 +292,15 @@ class MemoryModelRecords(BaseModelRecords):
                         ),
                     )
                 )
-            return out
+            out = out[max(offset, 0) :]
+            return out if limit is None else out[: max(limit, 0)]
 
     def list_versions(self, name: str) -> list[ModelVersion]:
         with self._lock:
             model = self._model(name)
             return [self._with_aliases(model, v) for v in reversed(model.versions)]
 
-    def history(self, name: str) -> list[HistoryEntry]:
+    def history(self, name: str, *, limit: int | None = None) -> list[HistoryEntry]:
         with self._lock:
-            return sorted(self._model(name).history, key=lambda e: e.at)
+            entries = sorted(self._model(name).history, key=lambda e: e.at)
+        return entries if limit is None else entries[max(len(entries) - max(limit, 0), 0) :]

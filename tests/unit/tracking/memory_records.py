@@ -94,6 +94,8 @@ class InMemoryRunRecords(BaseRunRecords):
         cache_key: str | None = None,
         limit: int | None = None,
         newest_first: bool = True,
+        top_level: bool = False,
+        offset: int = 0,
     ) -> list[Run]:
         wanted = {
             "kind": kind,
@@ -107,9 +109,11 @@ class InMemoryRunRecords(BaseRunRecords):
                 r
                 for r in self._runs.values()
                 if all(v is None or getattr(r, k) == v for k, v in wanted.items())
+                and not (top_level and r.parent_id is not None)
             ]
         runs.sort(key=lambda r: r.id)
         runs.sort(key=lambda r: r.started_at, reverse=newest_first)
+        runs = runs[max(offset, 0) :]
         return copy.deepcopy(runs if limit is None else runs[: max(limit, 0)])
 
     def _change(

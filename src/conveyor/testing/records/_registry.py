@@ -366,6 +366,41 @@ class ModelRecordsContract:
         assert entries[3].reason == "better"
         assert [e.at for e in entries] == sorted(e.at for e in entries)
 
+    def test_history_limit_keeps_the_newest_entries(
+        self, records: BaseModelRecords, actor: Actor
+    ) -> None:
+        for tag in "abc":
+            records.insert_version(actor, "churn", sample_version(tag), model_description=None)
+        records.set_aliases(actor, "churn", 1, ["champion"], reason=None)
+        records.set_aliases(actor, "churn", 3, ["champion"], reason=None)
+        records.archive(actor, "churn", 2, reason=None)
+        every = records.history("churn")
+        assert len(every) == 6
+        for limit in (0, 1, 3, 4, 6, 50):
+            assert records.history("churn", limit=limit) == every[max(len(every) - limit, 0) :]
+
+    def test_a_page_of_models_is_a_slice_of_every_model(
+        self, records: BaseModelRecords, actor: Actor
+    ) -> None:
+        for name in ("delta", "alpha", "charlie", "bravo"):
+            records.insert_version(actor, name, sample_version(), model_description=None)
+        records.insert_version(actor, "charlie", sample_version("b"), model_description=None)
+        records.set_aliases(actor, "charlie", 2, ["champion"], reason=None)
+        records.set_aliases(actor, "delta", 1, ["champion"], reason=None)
+        every = records.list_models()
+        assert [m.name for m in every] == ["alpha", "bravo", "charlie", "delta"]
+        assert records.list_models(offset=1, limit=2) == every[1:3]
+        assert records.list_models(offset=2) == every[2:]
+        assert records.list_models(limit=0) == []
+        assert records.list_models(offset=9, limit=2) == []
+        assert records.list_models(offset=-1, limit=1) == every[:1]
+        charlie = records.list_models(offset=2, limit=1)[0]
+        assert (charlie.versions, charlie.latest_version, charlie.aliases) == (
+            2,
+            2,
+            {"champion": 2},
+        )
+
     def test_a_page_of_versions_is_a_slice_of_every_version_newest_first(
         self, records: BaseModelRecords, actor: Actor
     ) -> None:

@@ -199,6 +199,34 @@ class RunRecordsContract:
         assert [r.id for r in both] == [_id(10)]
         assert records.list_runs(parent_id=_id(99)) == []
 
+    def test_list_runs_pages_top_level_runs(self, records: BaseRunRecords, actor: Actor) -> None:
+        tops = [
+            sample_run(_id(i), name=f"p{i}", started_at=_T0 + timedelta(seconds=i))
+            for i in range(1, 6)
+        ]
+        for run in tops:
+            records.create_run(actor, run)
+        for i, parent in enumerate(tops):
+            step = sample_run(
+                _id(20 + i),
+                kind="step",
+                parent_id=parent.id,
+                pipeline_ref=None,
+                started_at=parent.started_at + timedelta(milliseconds=1),
+            )
+            records.create_run(actor, step)
+        newest = [_id(i) for i in range(5, 0, -1)]
+        assert [r.id for r in records.list_runs(top_level=True)] == newest
+        pages = [
+            [r.id for r in records.list_runs(top_level=True, offset=offset, limit=2)]
+            for offset in (0, 2, 4, 6)
+        ]
+        assert pages == [newest[:2], newest[2:4], newest[4:], []]
+        everything = [r.id for r in records.list_runs()]
+        assert len(everything) == 10
+        assert [r.id for r in records.list_runs(offset=8)] == everything[8:]
+        assert [r.id for r in records.list_runs(offset=-3, limit=1)] == everything[:1]
+
     def test_search_runs_filters_pages_and_counts(
         self, records: BaseRunRecords, actor: Actor
     ) -> None:
