@@ -132,6 +132,16 @@ class MonitoringConfig(_Section):
         "by the model's output, accuracy for classes, rmse (or the recorded mae) for numbers.",
     )
     min_labels: int = Field(default=100, ge=0)
+    executor: Literal["local", "threads", "ray"] = Field(
+        default="local",
+        description="How a duration window is read: local (the whole window as one frame, "
+        "exact), threads (each Parquet partition summarised in a thread pool and merged, "
+        "memory bounded) or ray (the same on a Ray cluster, for logs beyond one machine). "
+        "Row-count windows are always read locally.",
+    )
+    workers: int | None = Field(
+        default=None, ge=1, description="Threads or Ray tasks in parallel (default: CPUs)."
+    )
     notifiers: tuple[Literal["log", "webhook"], ...] = Field(
         default=("log",),
         exclude=True,

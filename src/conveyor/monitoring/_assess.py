@@ -88,6 +88,41 @@ def assess_window(
     performance = assess_performance(
         log, metric=config.metric or "accuracy", reference=reference_metric, tolerance=tolerance
     )
+    return conclude(
+        rows,
+        drift,
+        quality,
+        performance,
+        config=config,
+        reference_metric=reference_metric,
+        missing_reference=missing_reference,
+    )
+
+
+def conclude(
+    rows: int,
+    drift: dict[str, Any],
+    quality: dict[str, Any],
+    performance: dict[str, Any],
+    *,
+    config: MonitoringConfig,
+    reference_metric: float | None,
+    missing_reference: str | None,
+) -> dict[str, Any]:
+    """The verdict and message of an assessed window, and the report body around them.
+
+    Args:
+        rows: Successful predictions in the window.
+        drift: Feature drift (with ``prediction``), as :func:`assess_drift` returns it.
+        quality: Data quality, as :func:`assess_drift` returns it.
+        performance: Labelled performance, as :func:`assess_performance` returns it.
+        config: The ``monitoring`` configuration section.
+        reference_metric: The model's own value of the metric.
+        missing_reference: Why there is no ``reference_metric``.
+
+    Returns:
+        The report body :func:`assess_window` returns.
+    """
     labelled = int(performance["labels"])
     enough = labelled >= config.min_labels
     performance["enough_labels"] = enough

@@ -22,6 +22,7 @@ from conveyor.monitoring._reference import (
     NumericReference,
     Reference,
 )
+from conveyor.monitoring._sketch import NumericSketch, Side
 
 Kind = Literal["numeric", "categorical"]
 Statistic = Literal["p_value", "distance"]
@@ -31,20 +32,70 @@ Statistic = Literal["p_value", "distance"]
 class FeatureWindow:
     """One feature of the window, summarised for the drift tests.
 
+    A numeric feature holds either its sorted finite ``values`` (one pass over the window)
+    or a mergeable ``sketch`` of them (a window summarised partition by partition, see
+    :mod:`._sketch`). Tests ask through :meth:`rank`, :meth:`quantiles`, :attr:`low` and
+    :attr:`high`, which answer from either; a plug-in test reading ``values`` directly
+    sees an empty array for a sketched window.
+
     Attributes:
         kind: ``"numeric"`` or ``"categorical"``.
         values: Sorted finite values (numeric features; empty otherwise).
         counts: ``{category: count}`` of non-null values (categorical features).
+        sketch: The merged sketch of a numeric feature summarised by partitions.
     """
 
     kind: Kind
     values: FloatArray = field(default_factory=lambda: np.empty(0))
     counts: dict[Any, int] = field(default_factory=dict)
+    sketch: NumericSketch | None = None
 
     @property
     def size(self) -> int:
         """Number of values the tests see."""
-        return int(self.values.size) if self.kind == "numeric" else sum(self.counts.values())
+        if self.kind != "numeric":
+            return sum(self.counts.values())
+        return self.sketch.count if self.sketch is not None else int(self.values.size)
+
+    @property
+    def low(self) -> float:
+        """The smallest value (numeric, non-empty)."""
+        return self.sketch.min if self.sketch is not None else float(self.values[0])
+
+    @property
+    def high(self) -> float:
+        """The largest value (numeric, non-empty)."""
+        return self.sketch.max if self.sketch is not None else float(self.values[-1])
+
+    @property
+    def mean(self) -> float:
+        """The mean value (numeric, non-empty)."""
+        return self.sketch.mean if self.sketch is not None else float(self.values.mean())
+
+    @property
+    def std(self) -> float | None:
+        """The sample standard deviation (``None`` below two values)."""
+        if self.sketch is not None:
+            return self.sketch.std
+        return float(self.values.std(ddof=1)) if self.values.size > 1 else None
+
+    def rank(self, points: Any, side: Side = "left") -> FloatArray:
+        """How many values lie below (``left``) or at or below (``right``) each point."""
+        if self.sketch is not None:
+            return self.sketch.rank(np.atleast_1d(np.asarray(points, dtype=np.float64)), side)
+        found = np.searchsorted(self.values, np.atleast_1d(points), side=side)
+        return np.asarray(found, dtype=np.float64)
+
+    def quantiles(self, probs: FloatArray) -> FloatArray:
+        """Quantiles at ``probs`` by linear interpolation between order statistics."""
+        if self.sketch is not None:
+            return self.sketch.quantiles(probs)
+        values, n = self.values, self.values.size
+        # Values are sorted already: interpolate positions instead of np.quantile's re-sort.
+        pos = probs * (n - 1)
+        low = np.floor(pos).astype(np.int64)
+        high = np.minimum(low + 1, n - 1)
+        return np.asarray(values[low] + (values[high] - values[low]) * (pos - low))
 
 
 @dataclass(frozen=True)
@@ -166,12 +217,12 @@ def numeric_bins(reference: NumericReference, window: FeatureWindow) -> tuple[Fl
         ``(reference_shares, window_shares)``; the first and last entries are the shares
         below ``min`` and above ``max`` (always 0 for the reference).
     """
-    values = window.values
+    size = window.size
     inner = reference.edges
-    cuts = np.searchsorted(values, inner[1:-1], side="left")
-    below = int(np.searchsorted(values, inner[0], side="left"))
-    above = int(values.size - np.searchsorted(values, inner[-1], side="right"))
-    counts = np.diff(np.concatenate(([below], cuts, [values.size - above]))).astype(np.float64)
-    win = np.concatenate(([below], counts, [above])) / max(values.size, 1)
+    cuts = window.rank(inner[1:-1], "left")
+    below = int(window.rank(inner[0], "left")[0])
+    above = int(size - window.rank(inner[-1], "right")[0])
+    counts = np.diff(np.concatenate(([below], cuts, [size - above]))).astype(np.float64)
+    win = np.concatenate(([below], counts, [above])) / max(size, 1)
     ref = np.concatenate(([0.0], reference.bin_shares(), [0.0]))
     return ref, win

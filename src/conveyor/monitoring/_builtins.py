@@ -70,19 +70,19 @@ class KolmogorovSmirnovTest(DriftTest):
 
     def score(self, reference: Reference, window: FeatureWindow) -> tuple[float, dict[str, Any]]:
         assert isinstance(reference, NumericReference)
-        values, n = window.values, window.values.size
+        n = window.size
         edges = reference.edges[1:-1]
         ref_at_edges = np.cumsum(reference.counts)[:-1] / reference.count
-        gaps = [np.abs(np.searchsorted(values, edges, side="left") / n - ref_at_edges)]
+        gaps = [np.abs(window.rank(edges, "left") / n - ref_at_edges)]
         if reference.quantiles:
             probs = np.array([q for q, _ in reference.quantiles])
             points = np.array([v for _, v in reference.quantiles])
             # With ties P(X < q) <= p <= P(X <= q): only a window outside that band differs.
-            left = np.searchsorted(values, points, side="left") / n
-            right = np.searchsorted(values, points, side="right") / n
+            left = window.rank(points, "left") / n
+            right = window.rank(points, "right") / n
             gaps.append(np.maximum(0.0, np.maximum(left - probs, probs - right)))
-        below = np.searchsorted(values, reference.min, side="left") / n
-        above = 1.0 - np.searchsorted(values, reference.max, side="right") / n
+        below = window.rank(reference.min, "left")[0] / n
+        above = 1.0 - window.rank(reference.max, "right")[0] / n
         stat = float(max(*(float(g.max()) for g in gaps), below, above))
         from scipy.special import kolmogorov
 
@@ -107,7 +107,7 @@ class WassersteinTest(DriftTest):
 
     def score(self, reference: Reference, window: FeatureWindow) -> tuple[float, dict[str, Any]]:
         assert isinstance(reference, NumericReference)
-        sketch = window_sketch(reference, window.values)
+        sketch = window_sketch(reference, window)
         grid = np.linspace(min(reference.min, sketch.min), max(reference.max, sketch.max), 4097)
         gap = np.abs(sketch.cdf(grid) - reference.cdf(grid))
         distance = float(np.sum((gap[1:] + gap[:-1]) / 2 * np.diff(grid)))

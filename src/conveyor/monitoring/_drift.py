@@ -100,14 +100,54 @@ def assess_drift(
     """
     columns: dict[str, Any] = dict(profile.get("columns") or {})
     names = list(features) if features is not None else [c for c in columns if c in window]
+    summaries = {}
+    for feature in names:
+        column = columns.get(feature)
+        reference = None if column is None else reference_from_profile(column)
+        summaries[feature] = summarise_column(feature, window, column, reference)
+    expected = set(names)
+    unexpected = sorted(str(c) for c in window.columns if c not in expected)
+    return judge_drift(
+        summaries,
+        profile,
+        settings=settings,
+        drift_share=drift_share,
+        p_value=p_value,
+        unexpected=unexpected,
+    )
+
+
+def judge_drift(
+    summaries: Mapping[str, ColumnSummary],
+    profile: Mapping[str, Any],
+    *,
+    settings: Mapping[str, FeatureSettings] | None = None,
+    drift_share: float = 0.3,
+    p_value: float = 0.01,
+    unexpected: Sequence[str] = (),
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Test summarised features and collect their quality: :func:`assess_drift`'s second half.
+
+    Args:
+        summaries: One summary per feature, in report order (from one pass over a frame,
+            or merged from partitions).
+        profile: The reference profile the summaries were made against.
+        settings: Per-feature test, threshold or skip.
+        drift_share: The dataset drifts when at least this share of tested features do.
+        p_value: Threshold of p-value tests without a per-feature threshold.
+        unexpected: Window columns that are not features.
+
+    Returns:
+        ``(drift, quality)`` as :func:`assess_drift` returns them.
+    """
+    columns: dict[str, Any] = dict(profile.get("columns") or {})
     settings = settings or {}
     results: dict[str, Any] = {}
     quality: dict[str, Any] = {}
-    for feature in names:
+    for feature, summary in summaries.items():
         setting = settings.get(feature, FeatureSettings())
         column = columns.get(feature)
         reference = None if column is None else reference_from_profile(column)
-        summary = summarise_column(feature, window, column, reference)
         quality[feature] = {"status": summary.status, **summary.quality}
         if setting.skip or reference is None:
             continue
@@ -124,14 +164,12 @@ def assess_drift(
         "threshold_share": drift_share,
         "dataset_drift": bool(results) and share >= drift_share,
     }
-    expected = set(names)
-    unexpected = sorted(str(c) for c in window.columns if c not in expected)
     issues = sorted(
         name
         for name, entry in quality.items()
         if entry["status"] not in ("ok", "untested") or entry.get("unparseable")
     )
-    return drift, {"columns": quality, "issues": issues, "unexpected_columns": unexpected}
+    return drift, {"columns": quality, "issues": issues, "unexpected_columns": list(unexpected)}
 
 
 def _test(

@@ -133,11 +133,19 @@ def _numeric(
     else:
         values = pc.drop_null(array).to_numpy(zero_copy_only=False).astype(np.float64)
     values = np.sort(values[np.isfinite(values)])
-    outside = int(np.searchsorted(values, reference.min, side="left"))
-    outside += int(values.size - np.searchsorted(values, reference.max, side="right"))
-    quality["out_of_range_share"] = outside / values.size if values.size else None
+    return numeric_summary(feature, FeatureWindow("numeric", values=values), reference, quality)
+
+
+def numeric_summary(
+    feature: str, window: FeatureWindow, reference: NumericReference, quality: dict[str, Any]
+) -> ColumnSummary:
+    """A numeric column's summary from its values or sketch: adds the out-of-range share."""
+    size = window.size
+    outside = int(window.rank(reference.min, "left")[0])
+    outside += int(size - window.rank(reference.max, "right")[0])
+    quality["out_of_range_share"] = outside / size if size else None
     quality["out_of_range"] = outside
-    return ColumnSummary(feature, "ok", quality, FeatureWindow("numeric", values=values))
+    return ColumnSummary(feature, "ok", quality, window)
 
 
 def _categorical(
@@ -153,6 +161,13 @@ def _categorical(
         pairs = pc.value_counts(pc.drop_null(array))
         values = pairs.field("values").to_pylist()
         counts = dict(zip(values, pairs.field("counts").to_pylist(), strict=True))
+    return categorical_summary(feature, counts, reference, quality)
+
+
+def categorical_summary(
+    feature: str, counts: dict[Any, int], reference: CategoricalReference, quality: dict[str, Any]
+) -> ColumnSummary:
+    """A categorical column's summary from its value counts: adds the unseen categories."""
     outside = {value: n for value, n in counts.items() if value not in reference.counts}
     total = sum(counts.values())
     shown = sorted(outside, key=lambda value: (-outside[value], str(value)))[:UNSEEN_SHOWN]
@@ -180,19 +195,30 @@ def _temporal(
         )
     present = int(series.notna().sum())
     valid = parsed.dropna()
-    unparseable = present - len(valid)
-    lo, hi = _utc(profile_column.get("min")), _utc(profile_column.get("max"))
+    lo, hi = utc_stamp(profile_column.get("min")), utc_stamp(profile_column.get("max"))
     before = int((valid < lo).sum()) if lo is not None else 0
     after = int((valid > hi).sum()) if hi is not None else 0
+    counts = {"present": present, "valid": len(valid), "before": before, "after": after}
+    return temporal_summary(feature, counts, profile_column, quality)
+
+
+def temporal_summary(
+    feature: str, counts: dict[str, int], profile_column: dict[str, Any], quality: dict[str, Any]
+) -> ColumnSummary:
+    """A datetime column's summary from its counts: ``present`` values, ``valid`` (parsed)
+    ones, and those ``before`` and ``after`` the reference's range."""
+    present, valid = counts.get("present", 0), counts.get("valid", 0)
+    before, after = counts.get("before", 0), counts.get("after", 0)
+    unparseable = present - valid
     quality.update(
         unparseable=unparseable,
-        before_range_share=before / len(valid) if len(valid) else None,
-        after_range_share=after / len(valid) if len(valid) else None,
+        before_range_share=before / valid if valid else None,
+        after_range_share=after / valid if valid else None,
     )
-    if present and not len(valid):
+    if present and not valid:
         quality["message"] = f"no value parses as a date or time ({unparseable} values)"
         return ColumnSummary(feature, "type_mismatch", quality)
-    share = after / len(valid) if len(valid) else 0.0
+    share = after / valid if valid else 0.0
     quality["message"] = (
         f"datetime column, not tested for drift; {share:.0%} of the window is after the "
         f"reference's latest value {profile_column.get('max')}"
@@ -201,7 +227,7 @@ def _temporal(
     return ColumnSummary(feature, "untested", quality)
 
 
-def _utc(value: Any) -> pd.Timestamp | None:
+def utc_stamp(value: Any) -> pd.Timestamp | None:
     import pandas as pd
 
     if value is None:

@@ -182,31 +182,29 @@ def build_knots(
     return x, p
 
 
-def window_sketch(reference: NumericReference, values: FloatArray) -> NumericReference:
-    """The same sketch of sorted window ``values`` (reference edges, same quantiles).
+def window_sketch(reference: NumericReference, window: Any) -> NumericReference:
+    """The same sketch of a numeric window (reference edges, same quantiles).
 
-    Distances between two sketches built alike carry the same interpolation, so a window
-    drawn from the reference distribution is close to it even for discrete values.
+    ``window`` is a numeric :class:`~conveyor.monitoring.FeatureWindow` (sorted values or
+    a merged sketch). Distances between two sketches built alike carry the same
+    interpolation, so a window drawn from the reference distribution is close to it even
+    for discrete values.
     """
-    n = values.size
+    n = window.size
     inner = reference.edges[1:-1]
     probs = np.array([q for q, _ in reference.quantiles])
-    # Values are sorted already: interpolate positions instead of np.quantile's re-sort.
-    pos = probs * (n - 1)
-    low = np.floor(pos).astype(np.int64)
-    high = np.minimum(low + 1, n - 1)
-    quantile_values = values[low] + (values[high] - values[low]) * (pos - low)
+    quantile_values = window.quantiles(probs)
     points = tuple(zip(probs.tolist(), quantile_values.tolist(), strict=True))
-    lo, hi = float(values[0]), float(values[-1])
-    below = np.searchsorted(values, inner, side="left") / n
-    x, p = build_knots(lo, hi, inner, below, points)
-    counts = np.diff(np.concatenate(([0], np.searchsorted(values, inner), [n]))).astype(float)
+    lo, hi = window.low, window.high
+    at_edges = window.rank(inner, "left")
+    x, p = build_knots(lo, hi, inner, at_edges / n, points)
+    counts = np.diff(np.concatenate(([0], at_edges, [n]))).astype(float)
     return NumericReference(
         count=int(n),
         min=lo,
         max=hi,
-        mean=float(values.mean()),
-        std=float(values.std(ddof=1)) if n > 1 else None,
+        mean=window.mean,
+        std=window.std,
         edges=reference.edges,
         counts=counts,
         knots_x=x,

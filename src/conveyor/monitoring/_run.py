@@ -83,13 +83,10 @@ def monitor_run(
     spec = parse_window(window if window is not None else config.window)
     version, revision = _target(ws, env, model)
     profile, datasets = _reference_profile(ws, version)
-    log = _read_window(ws, env, version, spec, now(), explicit=model is not None)
+    end = now()
     configured = set(ws.settings.config.predictions.pii.columns)
     flagged = set(_signature_pii(version)) - configured
     private = sorted(configured | flagged)
-    log, profile, features = _without_personal_data(
-        log, profile, _signature_features(version), private
-    )
     metric = config.metric or default_metric(version)
     config = config.model_copy(update={"metric": metric})
     baseline = first_report_of(ws, env, version.name, version.version)
@@ -97,16 +94,40 @@ def monitor_run(
     registered_key, registered = registered_metric(
         version.metrics, metric, step=ws.settings.config.evaluation.metrics_step
     )
-    body = assess_window(
-        log,
-        profile,
-        features=features,
-        config=config,
-        reference_metric=registered,
-        tolerance=tolerance,
-        prediction_reference=(prediction_reference or {}).get("profile"),
-        missing_reference=None if registered is not None else _missing(version, metric),
-    )
+    assess: dict[str, Any] = {
+        "config": config,
+        "reference_metric": registered,
+        "tolerance": tolerance,
+        "prediction_reference": (prediction_reference or {}).get("profile"),
+        "missing_reference": None if registered is not None else _missing(version, metric),
+    }
+    if config.executor != "local" and spec.duration is not None:
+        profile, features = _without_personal_profile(
+            profile, _signature_features(version), private
+        )
+        body, bounds = _assess_by_partitions(
+            ws,
+            env,
+            version,
+            span=(end - spec.duration, end),
+            explicit=model is not None,
+            profile=profile,
+            features=features,
+            private=private,
+            assess=assess,
+        )
+    else:
+        log = _read_window(ws, env, version, spec, end, explicit=model is not None)
+        log, profile, features = _without_personal_data(
+            log, profile, _signature_features(version), private
+        )
+        body = assess_window(log, profile, features=features, **assess)
+        times = log["at"] if len(log) else None
+        bounds = (
+            (None, None)
+            if times is None
+            else (times.min().to_pydatetime(), times.max().to_pydatetime())
+        )
     if private:
         body["drift"]["not_tested"] = {
             name: f"personal data ({'signature' if name in flagged else 'predictions.pii'})"
@@ -116,12 +137,6 @@ def monitor_run(
             f" Not drift-tested (personal data, hashed or dropped in the log): "
             f"{', '.join(private)}."
         )
-    times = log["at"] if len(log) else None
-    bounds = (
-        (None, None)
-        if times is None
-        else (times.min().to_pydatetime(), times.max().to_pydatetime())
-    )
     reference = {
         "datasets": datasets,
         "metric": metric,
@@ -264,6 +279,61 @@ def _read_window(
     if explicit and ws.predictions.count(**scoped, since=since, until=end) == 0:
         scoped = query
     return ws.predictions.read(**scoped, since=since, until=end, last_rows=spec.rows)
+
+
+def _assess_by_partitions(
+    ws: Workspace,
+    env: str,
+    version: ModelVersion,
+    *,
+    span: tuple[datetime, datetime],
+    explicit: bool,
+    profile: dict[str, Any],
+    features: list[str] | None,
+    private: list[str],
+    assess: dict[str, Any],
+) -> tuple[dict[str, Any], tuple[datetime | None, datetime | None]]:
+    """Assess a duration window partition by partition (``monitoring.executor``)."""
+    from conveyor.monitoring._scaled import (
+        RecordLabels,
+        assess_partitioned,
+        plan_window,
+        summarise_window,
+    )
+    from conveyor.predictions._window import Window
+
+    since, end = span
+    query: dict[str, Any] = {"model": version.name, "version": version.version}
+    scoped = {**query, "environment": env}
+    if explicit and ws.predictions.count(**scoped, since=since, until=end) == 0:
+        scoped = query
+    window = Window(**scoped, since=since, until=end)
+    records = ws.predictions.records
+    batches = [(batch.content_hash, window.contains(batch)) for batch in window.batches(records)]
+    config = assess["config"]
+    part = summarise_window(
+        ws.predictions.artifacts.get_bytes,
+        batches,
+        window,
+        plan_window(profile, features, assess["prediction_reference"]),
+        RecordLabels(records),
+        executor=config.executor,
+        workers=config.workers,
+    )
+    part.other_inputs = [name for name in part.other_inputs if name not in private]
+    body = assess_partitioned(part, profile, features=features, **assess)
+    return body, (part.first_at, part.last_at)
+
+
+def _without_personal_profile(
+    profile: dict[str, Any], features: list[str] | None, private: list[str]
+) -> tuple[dict[str, Any], list[str] | None]:
+    """:func:`_without_personal_data` for the reference and the features alone."""
+    if not private:
+        return profile, features
+    columns = {k: v for k, v in (profile.get("columns") or {}).items() if k not in private}
+    kept = None if features is None else [f for f in features if f not in private]
+    return {**profile, "columns": columns}, kept
 
 
 def _without_personal_data(

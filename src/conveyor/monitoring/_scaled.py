@@ -1,0 +1,527 @@
+"""A window assessed partition by partition: in this process, in threads, or on Ray.
+
+:func:`assess_partitioned` gives the report body :func:`assess_window` gives, without ever
+holding the window in memory: every Parquet partition of the window is summarised on its
+own (:mod:`._parts`), the summaries are merged as they arrive, and the drift tests run on
+the merged summaries. Memory is bounded by the partitions in flight (two per worker), the
+sketches (a few kilobytes per feature, plus the distinct categories) and the labelled
+rows.
+
+Against the single-pass engine: row counts, missingness, out-of-range shares, unseen
+categories and the verdicts of KS, chi-square, Jensen-Shannon and PSI are computed from
+exact counts and agree (up to floating-point summation order); Wasserstein reads the
+window's quantiles from a sketch with 0.1 % relative error (see :mod:`._sketch`); the
+prediction column's profile (the baseline of later reports) has exact counts, extremes,
+mean, standard deviation and top values, and quantiles and histogram counts read from the
+same sketch. Executors: ``local`` (one partition after another), ``threads`` (a thread
+pool; pyarrow and numpy release the GIL in the heavy parts) and ``ray`` (one task per
+partition on the connected Ray cluster, or a local one started for the call).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from conveyor.monitoring._assess import assess_performance, conclude
+from conveyor.monitoring._base import FeatureWindow
+from conveyor.monitoring._drift import judge_drift, parse_feature_settings
+from conveyor.monitoring._errors import MonitoringError
+from conveyor.monitoring._features import (
+    ColumnSummary,
+    categorical_summary,
+    column_kind,
+    numeric_summary,
+    temporal_summary,
+)
+from conveyor.monitoring._parts import (
+    INPUT_PREFIX,
+    PREDICTION,
+    ColumnPart,
+    ColumnPlan,
+    WindowPart,
+    plan_column,
+    reference_points,
+    summarise_partition,
+)
+from conveyor.monitoring._reference import (
+    CategoricalReference,
+    NumericReference,
+    reference_from_profile,
+)
+from conveyor.monitoring._sketch import NumericSketch
+
+if TYPE_CHECKING:
+    from conveyor.config import MonitoringConfig
+    from conveyor.predictions import BasePredictionRecords
+    from conveyor.predictions._window import Window
+
+EXECUTORS = ("local", "threads", "ray")
+#: Probabilities of the profile quantiles (as :func:`conveyor.data.compute_profile`).
+_PROFILE_QUANTILES = {
+    "p01": 0.01,
+    "p05": 0.05,
+    "p25": 0.25,
+    "p50": 0.5,
+    "p75": 0.75,
+    "p95": 0.95,
+    "p99": 0.99,
+}
+_TOP_VALUES = 20
+_BINS = 20
+
+Loader = Callable[[str], bytes]
+Lookup = Callable[[list[str]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class WindowJob:
+    """What every partition task needs besides its partition (sent once to Ray).
+
+    Attributes:
+        window: The time range (rows of straddling batches outside it are dropped).
+        plans: ``{column: plan}`` (features and ``prediction``).
+        labels: ``{request_id: label}`` of the window's labelled predictions (a superset
+            is fine), or ``None`` to ask ``lookup`` partition by partition.
+        lookup: Labels of the given request ids (used when ``labels`` is ``None``).
+    """
+
+    window: Window
+    plans: dict[str, ColumnPlan]
+    labels: dict[str, Any] | None = None
+    lookup: Lookup | None = None
+
+
+class RecordLabels:
+    """The labels of request ids, as the prediction log's records hold them (a ``Lookup``)."""
+
+    def __init__(self, records: BasePredictionRecords) -> None:
+        self.records = records
+
+    def __call__(self, request_ids: list[str]) -> dict[str, Any]:
+        """``{request_id: label}`` of the ids that have a label."""
+        return {rid: found.label for rid, found in self.records.labels(request_ids).items()}
+
+
+def summarise_window(
+    load: Loader,
+    batches: Sequence[tuple[str, bool]],
+    window: Window,
+    plans: Mapping[str, ColumnPlan],
+    labels: Lookup,
+    *,
+    executor: str = "threads",
+    workers: int | None = None,
+) -> WindowPart:
+    """Summarise every partition of a window and merge the summaries.
+
+    Args:
+        load: Returns a partition's Parquet bytes from its content hash.
+        batches: ``(content hash, whole batch inside the window)`` per partition.
+        window: The time range (rows of straddling batches outside it are dropped).
+        plans: ``{column: plan}`` (features and ``prediction``).
+        labels: Returns ``{request_id: label}`` for the labelled ones among request ids
+            (called with each partition's ids; on Ray, by this process before the tasks).
+        executor: ``local``, ``threads`` or ``ray``.
+        workers: Threads or Ray tasks in parallel (default: the CPUs available).
+
+    Returns:
+        The merged summary.
+
+    Raises:
+        MonitoringError: an unknown executor, or Ray is not installed.
+    """
+    if executor not in EXECUTORS:
+        raise MonitoringError(
+            f"Unknown monitoring executor {executor!r}.",
+            hint=f"Set monitoring.executor to one of: {', '.join(EXECUTORS)}.",
+            executor=executor,
+        )
+    job = WindowJob(window, dict(plans), lookup=labels)
+    merged = WindowPart(columns={name: ColumnPart() for name in plans})
+    if executor == "local":
+        parts: Iterable[WindowPart] = (
+            summarise_batch(load, digest, contained, job) for digest, contained in batches
+        )
+    elif executor == "threads":
+        parts = _threads(load, batches, job, workers or _cpus())
+    else:
+        parts = _ray(load, batches, job, workers)
+    for part in parts:
+        merged = merged.merge(part)
+    return merged
+
+
+def summarise_batch(load: Loader, digest: str, contained: bool, job: WindowJob) -> WindowPart:
+    """Read and summarise one partition (the unit of work of every executor)."""
+    from conveyor.predictions._parquet import decode_batch
+
+    table = decode_batch(load(digest))
+    if not contained:
+        table = job.window.filter(table)
+    return summarise_partition(table, job.plans, labels=job.labels, lookup=job.lookup)
+
+
+def _threads(
+    load: Loader, batches: Sequence[tuple[str, bool]], job: WindowJob, workers: int
+) -> Iterator[WindowPart]:
+    """Summaries as they complete, with at most two partitions per thread in flight."""
+    pending: set[Future[WindowPart]] = set()
+    todo = iter(batches)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="conveyor-monitor") as pool:
+        while True:
+            for digest, contained in todo:
+                pending.add(pool.submit(summarise_batch, load, digest, contained, job))
+                if len(pending) >= 2 * workers:
+                    break
+            if not pending:
+                return
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield future.result()
+
+
+def _ray(
+    load: Loader, batches: Sequence[tuple[str, bool]], job: WindowJob, workers: int | None
+) -> Iterator[WindowPart]:
+    """Summaries of Ray tasks, one per partition, at most two per worker in flight.
+
+    Tasks read their partition themselves through ``load`` when it can be sent to them
+    (an artifact store every worker can reach); otherwise this process reads it and Ray
+    ships the bytes.
+    """
+    import pickle
+
+    try:
+        import ray
+    except ImportError as exc:
+        raise MonitoringError(
+            "monitoring.executor is 'ray' but Ray is not installed.",
+            hint="Install the extra: pip install 'conveyor[ray]', or use executor: threads.",
+        ) from exc
+    if not ray.is_initialized():
+        ray.init(include_dashboard=False, log_to_driver=False)
+    try:
+        pickle.dumps(load)
+        remote_load: Loader | None = load
+    except (pickle.PicklingError, TypeError, AttributeError):
+        remote_load = None
+    task = ray.remote(_ray_task)
+    if job.lookup is not None:  # the records are reachable from this process only
+        job = WindowJob(job.window, job.plans, labels=_window_labels(load, batches, job))
+    shared = ray.put(job)
+    cpus = ray.available_resources().get("CPU", 1)  # type: ignore[no-untyped-call]
+    limit = 2 * (workers or max(1, int(cpus)))
+    pending: list[Any] = []
+    for digest, contained in batches:
+        data = None if remote_load is not None else load(digest)
+        pending.append(task.remote(remote_load, data, digest, contained, shared))
+        if len(pending) >= limit:
+            done, pending = ray.wait(pending, num_returns=1)
+            yield from ray.get(done)
+    while pending:
+        done, pending = ray.wait(pending, num_returns=1)
+        yield from ray.get(done)
+
+
+def _window_labels(
+    load: Loader, batches: Sequence[tuple[str, bool]], job: WindowJob
+) -> dict[str, Any]:
+    """The labels of a window's predictions, reading only request ids and times."""
+    from conveyor.predictions._parquet import decode_batch
+
+    assert job.lookup is not None
+    found: dict[str, Any] = {}
+    for digest, contained in batches:
+        table = decode_batch(load(digest), columns=["request_id", "at"])
+        if not contained:
+            table = job.window.filter(table)
+        found.update(job.lookup(table["request_id"].to_pylist()))
+    return found
+
+
+def _ray_task(
+    load: Loader | None, data: bytes | None, digest: str, contained: bool, job: WindowJob
+) -> WindowPart:
+    if load is None:
+        assert data is not None
+        payload = data
+        return summarise_batch(lambda _: payload, digest, contained, job)
+    return summarise_batch(load, digest, contained, job)
+
+
+def _cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def plan_window(
+    profile: Mapping[str, Any],
+    features: Sequence[str] | None,
+    prediction_reference: Mapping[str, Any] | None,
+) -> dict[str, ColumnPlan]:
+    """Plans of the features (default: every profile column) and of ``prediction``."""
+    columns: dict[str, Any] = dict(profile.get("columns") or {})
+    names = list(features) if features is not None else list(columns)
+    plans = {name: plan_column(INPUT_PREFIX + name, columns.get(name)) for name in names}
+    reference = None if prediction_reference is None else dict(prediction_reference)
+    plans[PREDICTION] = replace(plan_column(PREDICTION, reference), exact_values=True)
+    return plans
+
+
+def assess_partitioned(
+    part: WindowPart,
+    profile: Mapping[str, Any],
+    *,
+    features: Sequence[str] | None = None,
+    config: MonitoringConfig | None = None,
+    reference_metric: float | None = None,
+    tolerance: float = 0.02,
+    prediction_reference: Mapping[str, Any] | None = None,
+    missing_reference: str | None = None,
+) -> dict[str, Any]:
+    """The report body of a merged window summary (as :func:`assess_window` returns it).
+
+    Args:
+        part: The merged summary of the window's partitions (see :func:`summarise_window`,
+            planned with :func:`plan_window` and the same ``features``).
+        profile: The training dataset's profile.
+        features: The model's input features (default: the profile's columns present).
+        config: The ``monitoring`` configuration section.
+        reference_metric: The model's own value of the metric.
+        tolerance: How far below the reference metric counts as degraded.
+        prediction_reference: A profile column of earlier predictions.
+        missing_reference: Why there is no ``reference_metric``.
+
+    Returns:
+        ``{"verdict", "message", "rows", "labelled_rows", "drift", "quality",
+        "performance"}``, JSON-able.
+    """
+    from conveyor.config import MonitoringConfig
+    from conveyor.monitoring._assess import _insufficient
+
+    config = config or MonitoringConfig()
+    if part.rows == 0:
+        return _insufficient("The window holds no predictions.")
+    columns: dict[str, Any] = dict(profile.get("columns") or {})
+    if features is not None:
+        names = list(features)
+    else:
+        names = [c for c in columns if c in part.columns and part.columns[c].present]
+    summaries = {
+        name: finish_column(name, part.columns.get(name, ColumnPart()), columns.get(name))
+        for name in names
+    }
+    expected = set(names)
+    present = [n for n, c in part.columns.items() if n != PREDICTION and c.present]
+    unexpected = sorted({*(n for n in present if n not in expected), *part.other_inputs} - expected)
+    drift, quality = judge_drift(
+        summaries,
+        profile,
+        settings=parse_feature_settings(config.features),
+        drift_share=config.drift_share,
+        p_value=config.p_value,
+        unexpected=unexpected,
+    )
+    drift["prediction"] = _prediction_drift(
+        part.columns.get(PREDICTION, ColumnPart()), prediction_reference, config.p_value
+    )
+    performance = assess_performance(
+        _labelled_frame(part.labelled),
+        metric=config.metric or "accuracy",
+        reference=reference_metric,
+        tolerance=tolerance,
+    )
+    return conclude(
+        part.rows,
+        drift,
+        quality,
+        performance,
+        config=config,
+        reference_metric=reference_metric,
+        missing_reference=missing_reference,
+    )
+
+
+def finish_column(
+    feature: str, part: ColumnPart, profile_column: dict[str, Any] | None
+) -> ColumnSummary:
+    """The summary one pass over the whole column would give, from its merged part."""
+    ref_kind = None if profile_column is None else profile_column.get("kind")
+    base: dict[str, Any] = {
+        "reference_kind": ref_kind,
+        "reference_missing_share": None
+        if profile_column is None
+        else profile_column.get("null_share"),
+    }
+    if not part.present:
+        return ColumnSummary(feature, "missing", {**base, "message": "not in the window"})
+    kinds = [k for k in part.kinds if k != "null"]
+    if part.error is not None or len(set(kinds)) > 1:
+        reason = part.error or f"partitions hold {', '.join(part.types)}"
+        message = f"values of mixed or unsupported types ({reason})"
+        return ColumnSummary(feature, "type_mismatch", {**base, "message": message})
+    kind = kinds[0] if kinds else "null"
+    quality = {
+        **base,
+        "window_type": _window_type(part.types),
+        "missing_share": part.missing / part.rows if part.rows else None,
+    }
+    if ref_kind == "temporal" and profile_column is not None:
+        return temporal_summary(feature, dict(part.temporal), profile_column, quality)
+    reference = None if profile_column is None else reference_from_profile(profile_column)
+    if reference is None or ref_kind is None:
+        return ColumnSummary(feature, "no_reference", quality)
+    if kind not in (ref_kind, "null"):
+        quality["message"] = (
+            f"window type {quality['window_type']} ({kind}) differs from the reference ({ref_kind})"
+        )
+        return ColumnSummary(feature, "type_mismatch", quality)
+    if isinstance(reference, NumericReference):
+        sketch = part.numeric or NumericSketch.of(np.zeros(0), reference_points(reference))
+        return numeric_summary(feature, FeatureWindow("numeric", sketch=sketch), reference, quality)
+    assert isinstance(reference, CategoricalReference)
+    return categorical_summary(feature, dict(part.counts), reference, quality)
+
+
+def _window_type(types: Sequence[str]) -> str:
+    """The Arrow type of the concatenated column, as pandas concatenation would give it."""
+    import pyarrow as pa
+
+    known = [t for t in types if t != "null"]
+    if not known:
+        return "null"
+    if len(set(known)) == 1:
+        return known[0]
+    parsed = [pa.type_for_alias(t) for t in known if _is_alias(t)]
+    if parsed and all(column_kind(t) == "numeric" for t in parsed):
+        return "double"
+    return known[0]
+
+
+def _is_alias(name: str) -> bool:
+    import pyarrow as pa
+
+    try:
+        pa.type_for_alias(name)
+    except ValueError:
+        return False
+    return True
+
+
+def _labelled_frame(rows: list[tuple[Any, ...]]) -> Any:
+    import pandas as pd
+
+    ordered = sorted(rows, key=lambda row: (row[0], row[1]))
+    return pd.DataFrame(
+        {
+            "at": [row[0] for row in ordered],
+            "prediction": pd.Series([row[2] for row in ordered], dtype=object),
+            "label": pd.Series([row[3] for row in ordered], dtype=object),
+        }
+    )
+
+
+def _prediction_drift(
+    part: ColumnPart, reference: Mapping[str, Any] | None, p_value: float
+) -> dict[str, Any]:
+    """As the single-pass engine's: the predictions' profile and their drift, if referenced."""
+    if not part.present or part.error is not None or len(set(part.kinds) - {"null"}) > 1:
+        message = part.error or "prediction values of several types"
+        return {"status": "unsupported", "message": f"predictions are not tabular: {message}"}
+    column = prediction_profile(part)
+    if reference is None:
+        return {"status": "no_reference", "profile": column}
+    summary = finish_column(PREDICTION, part, dict(reference))
+    drift, _ = judge_drift(
+        {PREDICTION: summary}, {"columns": {PREDICTION: dict(reference)}}, p_value=p_value
+    )
+    result = drift["features"].get(PREDICTION)
+    if result is None:
+        return {"status": "untested", "profile": column}
+    return {"status": "tested", **result, "profile": column}
+
+
+def prediction_profile(part: ColumnPart) -> dict[str, Any]:
+    """A profile entry (as :func:`conveyor.data.compute_profile` writes) from a merged part."""
+    kinds = [k for k in part.kinds if k != "null"]
+    kind = kinds[0] if kinds else "other"
+    rows = part.rows
+    sketch = part.numeric
+    nulls = part.nulls
+    # NaN is missing for the drift tests but a non-null, non-finite value in a profile.
+    non_finite = rows - nulls - (sketch.count if sketch is not None else 0)
+    out: dict[str, Any] = {
+        "type": _window_type(part.types),
+        "count": rows - nulls,
+        "nulls": nulls,
+        "null_share": nulls / rows if rows else None,
+        "kind": kind,
+    }
+    if kind == "numeric":
+        out.update(_numeric_profile(sketch, part.values, non_finite))
+    elif kind in ("categorical", "boolean"):
+        out.update(_top_values(part.counts, rows - nulls), distinct_exact=True)
+    return out
+
+
+def _numeric_profile(
+    sketch: NumericSketch | None, exact: Mapping[float, int] | None, non_finite: int
+) -> dict[str, Any]:
+    """Profile statistics of numbers: exact from value counts when there are few distinct
+    values (a classifier's classes), else read from the sketch."""
+    out: dict[str, Any] = {"non_finite": non_finite}
+    if sketch is None or sketch.count == 0:
+        out.update(distinct=0, distinct_exact=True)
+        out.update(min=None, max=None, mean=None, std=None, quantiles=None, histogram=None)
+        return out
+    probs = np.array(list(_PROFILE_QUANTILES.values()))
+    lo, hi = sketch.min, sketch.max
+    if lo == hi:
+        lo, hi = lo - 0.5, hi + 0.5
+    edges = np.linspace(lo, hi, _BINS + 1)
+    if exact is not None:
+        values = np.array(sorted(exact), dtype=np.float64)
+        cumulative = np.cumsum([exact[v] for v in values])
+        quantiles = _exact_quantiles(values, cumulative, probs)
+        below = np.concatenate(([0], cumulative))[np.searchsorted(values, edges[1:-1], "left")]
+        out.update(distinct=int(values.size), distinct_exact=True)
+    else:
+        quantiles = sketch.quantiles(probs)
+        below = sketch.rank(edges[1:-1], "left")
+        out.update(distinct=None, distinct_exact=False)
+    counts = np.diff(np.concatenate(([0], below, [sketch.count])))
+    out.update(
+        min=sketch.min,
+        max=sketch.max,
+        mean=sketch.mean,
+        std=sketch.std,
+        quantiles={key: float(v) for key, v in zip(_PROFILE_QUANTILES, quantiles, strict=True)},
+        histogram={"edges": [float(e) for e in edges], "counts": [int(c) for c in counts]},
+    )
+    return out
+
+
+def _exact_quantiles(values: Any, cumulative: Any, probs: Any) -> Any:
+    """Quantiles of value counts, interpolated between order statistics as numpy does."""
+    n = int(cumulative[-1])
+    pos = probs * (n - 1)
+    low = np.floor(pos).astype(np.int64)
+    high = np.minimum(low + 1, n - 1)
+    at_low = values[np.searchsorted(cumulative, low, side="right")]
+    at_high = values[np.searchsorted(cumulative, high, side="right")]
+    return at_low + (at_high - at_low) * (pos - low)
+
+
+def _top_values(counts: Mapping[Any, int], non_null: int) -> dict[str, Any]:
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:_TOP_VALUES]
+    entries = [
+        {"value": value, "count": int(count), "share": int(count) / non_null}
+        for value, count in ordered
+    ]
+    shown = sum(entry["count"] for entry in entries)
+    return {"distinct": len(counts), "top": entries, "other": non_null - shown}
