@@ -9,6 +9,20 @@ lives here. Exit codes: 0 success, 1 a conveyor error (message and hint on stder
 
 from __future__ import annotations
 
-from conveyor.cli._app import app, main
+from typing import TYPE_CHECKING, Any
+
+from conveyor.cli._app import main
+
+if TYPE_CHECKING:
+    from conveyor.cli._app import app
 
 __all__ = ["app", "main"]
+
+
+def __getattr__(name: str) -> Any:
+    # ``app`` imports every command module: built on first use, not on import.
+    if name == "app":
+        from conveyor.cli import _app
+
+        return _app.app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

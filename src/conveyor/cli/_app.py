@@ -3,79 +3,102 @@
 from __future__ import annotations
 
 import errno
+import importlib
 import sys
 from collections.abc import Sequence
 
 import typer
 from rich.console import Console
 
-from conveyor.cli import (
-    _agent,
-    _audit,
-    _build,
-    _checks,
-    _config,
-    _cost,
-    _data,
-    _demo,
-    _deploy,
-    _features,
-    _keys,
-    _models,
-    _monitor,
-    _predictions,
-    _project,
-    _run,
-    _runs,
-    _serve,
-    _server,
-    _simulate,
-    _tokens,
-    _ui,
-)
 from conveyor.cli._output import EXIT_CODES, EXIT_ERROR, EXIT_INTERRUPTED, State
 from conveyor.core import redact
 from conveyor.errors import ConveyorError
 
 _EXIT_HELP = "\n\n".join(f"{code}: {meaning}" for code, meaning in EXIT_CODES)
 
-app = typer.Typer(
-    name="conveyor",
-    help=(
-        "conveyor: the machine-learning lifecycle as CI/CD.\n\n"
-        "Every listing command takes --json; every command takes --verbose (tracebacks). "
-        "Commands that work on a project look for conveyor.yaml in the current folder "
-        "and its parents.\n\n"
-        f"Exit codes:\n\n{_EXIT_HELP}"
-    ),
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
-    context_settings={"help_option_names": ["-h", "--help"]},
+# Every command module, in the order of ``conveyor --help``: a name mounts the module's
+# ``app`` as that command group; ``None`` means the module adds its commands through
+# ``register(app)``. Modules are imported only when the app is built, and a command of a
+# group builds only that group, so ``conveyor data add`` does not import the model
+# registry, the prediction log or the web UI (and their pandas, pyarrow and alembic).
+_MOUNTS: tuple[tuple[str, str | None], ...] = (
+    ("_project", None),
+    ("_config", "config"),
+    ("_data", "data"),
+    ("_audit", "audit"),
+    ("_keys", "keys"),
+    ("_tokens", "tokens"),
+    ("_run", None),
+    ("_runs", "runs"),
+    ("_models", "models"),
+    ("_serve", None),
+    ("_build", None),
+    ("_server", None),
+    ("_ui", None),
+    ("_checks", None),
+    ("_deploy", None),
+    ("_simulate", None),
+    ("_agent", None),
+    ("_monitor", "monitor"),
+    ("_cost", None),
+    ("_predictions", "predictions"),
+    ("_features", "features"),
+    ("_demo", None),
 )
-_project.register(app)
-app.add_typer(_config.app, name="config")
-app.add_typer(_data.app, name="data")
-app.add_typer(_audit.app, name="audit")
-app.add_typer(_keys.app, name="keys")
-app.add_typer(_tokens.app, name="tokens")
-_run.register(app)
-app.add_typer(_runs.app, name="runs")
-app.add_typer(_models.app, name="models")
-_serve.register(app)
-_build.register(app)
-_server.register(app)
-_ui.register(app)
-_checks.register(app)
-_deploy.register(app)
-_simulate.register(app)
-_agent.register(app)
-app.add_typer(_monitor.app, name="monitor")
-_cost.register(app)
-app.add_typer(_predictions.app, name="predictions")
-app.add_typer(_features.app, name="features")
-_demo.register(app)
+_GROUPS = {group: module for module, group in _MOUNTS if group is not None}
+
+
+def build_app(group: str | None = None) -> typer.Typer:
+    """The root Typer application: every command, or only the command group ``group``.
+
+    Args:
+        group: A command group name (``"data"``); ``None`` mounts every command.
+
+    Returns:
+        A new Typer application.
+    """
+    root = typer.Typer(
+        name="conveyor",
+        help=(
+            "conveyor: the machine-learning lifecycle as CI/CD.\n\n"
+            "Every listing command takes --json; every command takes --verbose (tracebacks). "
+            "Commands that work on a project look for conveyor.yaml in the current folder "
+            "and its parents.\n\n"
+            f"Exit codes:\n\n{_EXIT_HELP}"
+        ),
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode="rich",
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    for module_name, name in _MOUNTS:
+        if group is not None and name != group:
+            continue
+        module = importlib.import_module(f"conveyor.cli.{module_name}")
+        if name is None:
+            module.register(root)
+        else:
+            root.add_typer(module.app, name=name)
+    return root
+
+
+def __getattr__(name: str) -> typer.Typer:
+    # ``app`` (every command) is built on first access and kept.
+    if name == "app":
+        value = build_app()
+        globals()["app"] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), "app"})
+
+
+def _group_of(args: list[str]) -> str | None:
+    """The command group ``args`` run (``data`` of ``data add x y``), if they run one."""
+    return args[0] if args and args[0] in _GROUPS else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -88,7 +111,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = [a for a in args if a != "--verbose"]
     State.verbose = verbose
     err = Console(stderr=True, highlight=False, soft_wrap=True)
-    command = typer.main.get_command(app)
+    # The whole app when it was built already (tests patch it) or the command is not one
+    # group's (help, top-level commands).
+    group = None if "app" in globals() else _group_of(args)
+    command = typer.main.get_command(build_app(group) if group is not None else __getattr__("app"))
     try:
         # Standalone mode lets the parser report usage errors (exit 2) and --help itself;
         # every other exception propagates to the handlers below.

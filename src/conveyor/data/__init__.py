@@ -12,6 +12,8 @@ that a fresh clone can restore exactly the pinned bytes. Version records go thro
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from conveyor.data._base import BaseDatasetRecords
 from conveyor.data._checkout import CHECKOUT_FORMATS, CheckoutFormat
 from conveyor.data._dataset_registry import DatasetRegistry
@@ -26,10 +28,12 @@ from conveyor.data._errors import (
 from conveyor.data._lock import LOCK_FILE, LockEntry, LockFile
 from conveyor.data._manifest import manifest_bytes, manifest_hash
 from conveyor.data._models import DatasetSummary, DatasetVersion, PullResult, PushResult
-from conveyor.data._profile import compute_profile
 from conveyor.data._refs import DatasetRef, parse_dataset_ref
 from conveyor.data._scan import AddStats
 from conveyor.data._sql import SqlDatasetRecords
+
+if TYPE_CHECKING:
+    from conveyor.data._profile import compute_profile
 
 __all__ = [
     "AddStats",
@@ -57,3 +61,13 @@ __all__ = [
     "manifest_hash",
     "parse_dataset_ref",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The profiler imports pyarrow and NumPy: loaded when asked for, so that adding a
+    # file or folder does not pay for them.
+    if name == "compute_profile":
+        from conveyor.data._profile import compute_profile
+
+        return compute_profile
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

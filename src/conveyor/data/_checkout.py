@@ -15,10 +15,9 @@ from typing import Any, Literal
 from conveyor.artifacts import ArtifactStore
 from conveyor.core import ProgressCallback, hash_file
 from conveyor.data._errors import CheckoutConflictError, CheckoutFormatError, CheckoutPathError
-from conveyor.data._export import export_csv
 from conveyor.data._manifest import check_relpath, files_of, original_of
 from conveyor.data._models import DatasetVersion
-from conveyor.data._tables import CSV_SUFFIXES, PARQUET_SUFFIXES
+from conveyor.data._table_paths import CSV_SUFFIXES, PARQUET_SUFFIXES
 from conveyor.errors import ArtifactNotFoundError
 
 #: What ``checkout`` can write of a version (``None``: the original bytes when recorded).
@@ -199,6 +198,8 @@ def checkout_version(
         if path.is_dir() or (path.exists() and not force and not path.is_symlink()):
             _conflict(version, [path])
         path.parent.mkdir(parents=True, exist_ok=True)
+        from conveyor.data._export import export_csv  # pyarrow, only for this format
+
         export_csv(artifacts, digest, path, progress=progress)
         return plan.result
     todo: list[tuple[Path, str, int]] = []

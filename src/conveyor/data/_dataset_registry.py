@@ -26,7 +26,7 @@ from conveyor.data._scan import AddStats
 from conveyor.data._sealing import sealer_for, unsealed
 from conveyor.data._sql import SqlDatasetRecords
 from conveyor.data._sync import pull_datasets, push_datasets
-from conveyor.data._tables import TABLE_FILE, read_parquet_bytes
+from conveyor.data._table_paths import TABLE_FILE
 from conveyor.errors import ArtifactNotFoundError
 from conveyor.store import MetadataStore
 
@@ -344,6 +344,8 @@ class DatasetRegistry:
         data = self._fetch(version, digest, self.artifacts.get_bytes)
         # Dates come back as datetime64 (as pandas reads them), not as datetime.date
         # objects in an object column that encoders and signatures would take for strings.
+        from conveyor.data._tables import read_parquet_bytes
+
         frame: pd.DataFrame = read_parquet_bytes(data).to_pandas(date_as_object=False)
         return frame
 

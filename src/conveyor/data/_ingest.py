@@ -18,16 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.core import ProgressCallback, hash_file, isoformat
 from conveyor.data._manifest import MANIFEST_FORMAT, check_relpath
-from conveyor.data._profile import compute_profile
 from conveyor.data._scan import AddStats, SourceFile, hash_files, list_folder
 from conveyor.data._state import StateCache
-from conveyor.data._tables import (
-    TABLE_FILE,
-    is_table_path,
-    read_table_file,
-    table_from_dataframe,
-    write_canonical_parquet,
-)
+from conveyor.data._table_paths import TABLE_FILE, is_table_path
 from conveyor.errors import DataSourceError, IntegrityError
 
 if TYPE_CHECKING:
@@ -131,6 +124,9 @@ def _missing(path: Path) -> DataSourceError:
 
 
 def _table_content(table: pa.Table, source: str, tmp_dir: Path) -> PreparedContent:
+    from conveyor.data._profile import compute_profile
+    from conveyor.data._tables import write_canonical_parquet
+
     tmp_dir.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix="table-", suffix=".parquet", dir=tmp_dir)
     os.close(fd)
@@ -190,6 +186,8 @@ def prepare(
                 hint="Pass a file or folder path, or a pandas.DataFrame.",
                 path=repr(source)[:80],
             )
+        from conveyor.data._tables import table_from_dataframe
+
         content = _table_content(table_from_dataframe(source), DATAFRAME_SOURCE, tmp_dir)
         stats.files, stats.hashed_files = 1, 1
         return content
@@ -221,6 +219,8 @@ def prepare(
                 hint="Grant read permission on the file (chmod u+r) or run as its owner.",
                 path=str(path),
             )
+        from conveyor.data._tables import read_table_file  # pyarrow, for tables only
+
         content = _table_content(read_table_file(path), str(path), tmp_dir)
         with StateCache(cache_path) as cache:
             (original,) = hash_files([(path.name, path, path.stat())], cache, stats, progress)

@@ -15,15 +15,23 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from conveyor.data._table_paths import CSV_SUFFIXES, PARQUET_SUFFIXES, TABLE_FILE, is_table_path
 from conveyor.errors import DataSourceError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-#: File suffixes read as tables; any other file is versioned as opaque bytes.
-CSV_SUFFIXES = (".csv",)
-PARQUET_SUFFIXES = (".parquet", ".pq")
-TABLE_FILE = "data.parquet"
+__all__ = [
+    "CSV_SUFFIXES",
+    "PARQUET_SUFFIXES",
+    "TABLE_FILE",
+    "is_table_path",
+    "read_parquet_bytes",
+    "read_table_file",
+    "table_from_dataframe",
+    "write_canonical_parquet",
+]
+
 _ROW = re.compile(r"Row #(\d+)")
 _WRITE_OPTIONS: dict[str, Any] = {
     "compression": "zstd",
@@ -34,11 +42,6 @@ _WRITE_OPTIONS: dict[str, Any] = {
     "data_page_size": 1 << 20,
     "version": "2.6",
 }
-
-
-def is_table_path(path: Path) -> bool:
-    """True when ``path`` names a CSV or Parquet file (by suffix, case-insensitive)."""
-    return path.suffix.lower() in CSV_SUFFIXES + PARQUET_SUFFIXES
 
 
 def _canonical(table: pa.Table) -> pa.Table:

@@ -9,9 +9,22 @@ building stores themselves.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from conveyor.workspace._errors import NoMetadataStoreError
-from conveyor.workspace._lineage import WorkspaceLineage
 from conveyor.workspace._scaffold import init_project
 from conveyor.workspace._workspace import Workspace
 
+if TYPE_CHECKING:
+    from conveyor.workspace._lineage import WorkspaceLineage
+
 __all__ = ["NoMetadataStoreError", "Workspace", "WorkspaceLineage", "init_project"]
+
+
+def __getattr__(name: str) -> Any:
+    # The lineage source imports the registry and the tracker: loaded when asked for.
+    if name == "WorkspaceLineage":
+        from conveyor.workspace._lineage import WorkspaceLineage
+
+        return WorkspaceLineage
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -11,7 +11,6 @@ from pathlib import Path
 from conveyor.config import CONFIG_FILE, render_default_config
 from conveyor.core import validate_name
 from conveyor.errors import ConfigError
-from conveyor.remote import check_server_url
 
 _GITIGNORE_LINE = ".conveyor/"
 
@@ -68,6 +67,8 @@ def init_project(
     """
     root = Path(directory).resolve()
     if server_url is not None:
+        from conveyor.remote import check_server_url  # the HTTP client, only when needed
+
         server_url = check_server_url(server_url)
     if ci is not None and ci not in CI_TEMPLATES:
         raise ConfigError(

@@ -11,9 +11,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-if TYPE_CHECKING:
-    import pandas as pd
-
 from conveyor.artifacts import ArtifactStore, GcResult, MasterKey, open_artifact_store
 from conveyor.config import (
     Settings,
@@ -25,14 +22,7 @@ from conveyor.config import (
 )
 from conveyor.core import Actor, utcnow
 from conveyor.data import BaseDatasetRecords, DatasetRegistry, SqlDatasetRecords
-from conveyor.deployments import BaseDeploymentRecords, DeploymentStore, SqlDeploymentRecords
 from conveyor.errors import EncryptionKeyError
-from conveyor.explain import ExplainError, global_importance
-from conveyor.features import FeatureStore, SqlFeatureRecords
-from conveyor.notify import BaseNotifier, resolve_notifier
-from conveyor.predictions import BasePredictionRecords, PredictionLog, SqlPredictionRecords
-from conveyor.registry import BaseModelRecords, ModelRegistry, SqlModelRecords
-from conveyor.remote import RemoteArtifactStore, RemoteClient, rest_records
 from conveyor.store import (
     AuditEvent,
     AuditVerification,
@@ -41,10 +31,21 @@ from conveyor.store import (
     SqlAuditRecords,
     open_store,
 )
-from conveyor.tracking import BaseRunRecords, RunTracker, SqlRunRecords
 from conveyor.workspace._errors import NoMetadataStoreError
-from conveyor.workspace._features import log_training_set
-from conveyor.workspace._lineage import WorkspaceLineage
+
+# The other facades (runs, models, predictions, deployments, features) and what they
+# pull in (pandas, the model flavors, the HTTP client) are imported when first used, so
+# that a command touching only datasets (``conveyor data add``) starts fast.
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from conveyor.deployments import DeploymentStore
+    from conveyor.features import FeatureStore
+    from conveyor.notify import BaseNotifier
+    from conveyor.predictions import PredictionLog
+    from conveyor.registry import ModelRegistry
+    from conveyor.remote import RemoteClient
+    from conveyor.tracking import RunTracker
 
 T = TypeVar("T")
 
@@ -106,47 +107,109 @@ class Workspace:
         self._records_lock = threading.Lock()
         self.artifacts = artifacts
         self.actor = actor
-        # The facades keep the store only to show it; a remote workspace has none to show.
-        local = store if remote is None else None
-        root = settings.root
         self.datasets = DatasetRegistry(
-            local,
+            store if remote is None else None,
             artifacts,
             actor=actor,
-            root=root,
+            root=settings.root,
             records=self.records(BaseDatasetRecords, SqlDatasetRecords),
         )
-        self.runs = RunTracker(
-            local,
-            artifacts,
-            actor=actor,
-            root=root,
-            heartbeat_timeout_s=settings.config.runs.heartbeat_timeout_s,
-            records=self.records(BaseRunRecords, SqlRunRecords),
-        )
-        self.predictions = PredictionLog(
-            local,
-            artifacts,
-            actor=actor,
-            root=root,
-            records=self.records(BasePredictionRecords, SqlPredictionRecords),
-        )
-        self.deployments = DeploymentStore(
-            local, actor=actor, records=self.records(BaseDeploymentRecords, SqlDeploymentRecords)
-        )
-        self.models = ModelRegistry(
-            local,
-            artifacts,
-            actor=actor,
-            root=root,
-            importance_fn=_importance,
-            records=self.records(BaseModelRecords, SqlModelRecords),
-            lineage=WorkspaceLineage(self.runs, self.datasets),
-        )
+        self._facades: dict[str, Any] = {}
+        self._facades_lock = threading.RLock()
         self._notifier: BaseNotifier | None = None
         self._notifier_lock = threading.Lock()
         self._client: RemoteClient | None = None
         self._features: FeatureStore | None = None
+
+    def _facade(self, name: str, build: Callable[[], T]) -> T:
+        """The facade ``name``, built once on first use (thread-safe)."""
+        with self._facades_lock:
+            if name not in self._facades:
+                self._facades[name] = build()
+            return cast(T, self._facades[name])
+
+    @property
+    def runs(self) -> RunTracker:
+        """The run tracker: runs, their parameters, metrics and artifacts."""
+
+        def build() -> RunTracker:
+            from conveyor.tracking import BaseRunRecords, RunTracker, SqlRunRecords
+
+            return RunTracker(
+                self._local_store,
+                self.artifacts,
+                actor=self.actor,
+                root=self.root,
+                heartbeat_timeout_s=self.settings.config.runs.heartbeat_timeout_s,
+                records=self.records(BaseRunRecords, SqlRunRecords),
+            )
+
+        return self._facade("runs", build)
+
+    @property
+    def predictions(self) -> PredictionLog:
+        """The prediction log of the models this project serves."""
+
+        def build() -> PredictionLog:
+            from conveyor.predictions import (
+                BasePredictionRecords,
+                PredictionLog,
+                SqlPredictionRecords,
+            )
+
+            return PredictionLog(
+                self._local_store,
+                self.artifacts,
+                actor=self.actor,
+                root=self.root,
+                records=self.records(BasePredictionRecords, SqlPredictionRecords),
+            )
+
+        return self._facade("predictions", build)
+
+    @property
+    def deployments(self) -> DeploymentStore:
+        """Deployment state and history per environment."""
+
+        def build() -> DeploymentStore:
+            from conveyor.deployments import (
+                BaseDeploymentRecords,
+                DeploymentStore,
+                SqlDeploymentRecords,
+            )
+
+            return DeploymentStore(
+                self._local_store,
+                actor=self.actor,
+                records=self.records(BaseDeploymentRecords, SqlDeploymentRecords),
+            )
+
+        return self._facade("deployments", build)
+
+    @property
+    def models(self) -> ModelRegistry:
+        """The model registry, with lineage to this workspace's runs and datasets."""
+
+        def build() -> ModelRegistry:
+            from conveyor.registry import BaseModelRecords, ModelRegistry, SqlModelRecords
+            from conveyor.workspace._lineage import WorkspaceLineage
+
+            return ModelRegistry(
+                self._local_store,
+                self.artifacts,
+                actor=self.actor,
+                root=self.root,
+                importance_fn=_importance,
+                records=self.records(BaseModelRecords, SqlModelRecords),
+                lineage=WorkspaceLineage(self.runs, self.datasets),
+            )
+
+        return self._facade("models", build)
+
+    @property
+    def _local_store(self) -> MetadataStore | None:
+        # The facades keep the store only to show it; a remote workspace has none to show.
+        return self._store if self._remote is None else None
 
     @property
     def features(self) -> FeatureStore:
@@ -170,6 +233,9 @@ class Workspace:
                         hint="Run feature commands in the project folder, next to its "
                         "metadata store.",
                     )
+                from conveyor.features import FeatureStore, SqlFeatureRecords
+                from conveyor.workspace._features import log_training_set
+
                 self._features = FeatureStore(
                     records=SqlFeatureRecords(self.store),
                     datasets=self.datasets,
@@ -259,6 +325,8 @@ class Workspace:
         token's identity: the server records every change under it, whatever a client
         would call itself.
         """
+        from conveyor.remote import RemoteArtifactStore, RemoteClient, rest_records
+
         client = RemoteClient(url, env.get("CONVEYOR_TOKEN", ""))
         try:
             identity = client.get("/whoami")
@@ -458,6 +526,8 @@ class Workspace:
         """
         with self._notifier_lock:
             if self._notifier is None:
+                from conveyor.notify import resolve_notifier
+
                 self._notifier = resolve_notifier(
                     self.settings,
                     store=self._store if self._remote is None else self.audit,
@@ -520,6 +590,8 @@ def _importance(predictor: Any, frame: pd.DataFrame) -> Mapping[str, float]:
     Raises:
         ExplainError: why importance could not be computed for this model.
     """
+    from conveyor.explain import ExplainError, global_importance
+
     try:
         return global_importance(predictor, frame, budget_s=10.0)
     except (TypeError, ValueError) as exc:
