@@ -28,8 +28,6 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 INPUT_PREFIX = "in_"
-#: Distinct numbers a column's exact value counts are kept for (a classifier's classes).
-DISTINCT_KEPT = 10_000
 PREDICTION = "prediction"
 _JSON_KEY = b"conveyor.json_columns"
 
@@ -44,7 +42,9 @@ class ColumnPlan:
         points: Sorted points whose ranks numeric sketches count exactly.
         reference_min: Start of the reference range of a datetime column (ISO text).
         reference_max: End of the reference range of a datetime column (ISO text).
-        exact_values: Keep exact counts of up to :data:`DISTINCT_KEPT` distinct numbers.
+        probe: Keep exact value counts of numbers only when a first look finds few
+            distinct values (``False``: up to the limit, as a profile's distinct count
+            needs).
     """
 
     source: str
@@ -52,7 +52,7 @@ class ColumnPlan:
     points: Any = field(default_factory=lambda: np.zeros(0))
     reference_min: Any = None
     reference_max: Any = None
-    exact_values: bool = False
+    probe: bool = True
 
 
 def plan_column(source: str, profile_column: dict[str, Any] | None) -> ColumnPlan:
@@ -96,8 +96,6 @@ class ColumnPart:
         numeric: The sketch of finite numbers.
         counts: Counts of non-null categories.
         temporal: ``present``, ``valid``, ``before``, ``after`` counts of a datetime column.
-        values: Exact counts of the finite numbers, while they have at most
-            :data:`DISTINCT_KEPT` distinct values (``None`` beyond, or when not planned).
         error: Why a partition's values could not be read (first one found).
     """
 
@@ -110,7 +108,6 @@ class ColumnPart:
     numeric: NumericSketch | None = None
     counts: Counter[Any] = field(default_factory=Counter)
     temporal: Counter[str] = field(default_factory=Counter)
-    values: Counter[float] | None = None
     error: str | None = None
 
     def merge(self, other: ColumnPart) -> ColumnPart:
@@ -128,7 +125,6 @@ class ColumnPart:
             numeric=numeric,
             counts=self.counts + other.counts,
             temporal=self.temporal + other.temporal,
-            values=_merge_values(self, other),
             error=self.error or other.error,
         )
 
@@ -255,11 +251,7 @@ def _column(array: pa.Array, plan: ColumnPlan, rows: int) -> ColumnPart:
     elif kind == "numeric" and (plan.reference_kind in ("numeric", None)):
         values = pc.drop_null(array).to_numpy(zero_copy_only=False).astype(np.float64)
         finite = values[np.isfinite(values)]
-        part.numeric = NumericSketch.of(finite, plan.points)
-        if plan.exact_values:
-            distinct, counts = np.unique(finite, return_counts=True)
-            if distinct.size <= DISTINCT_KEPT:
-                part.values = Counter(dict(zip(distinct.tolist(), counts.tolist(), strict=True)))
+        part.numeric = NumericSketch.of(finite, plan.points, probe=plan.probe)
     elif kind in ("categorical", "boolean"):
         pairs = pc.value_counts(pc.drop_null(array))
         values = pairs.field("values").to_pylist()
@@ -325,18 +317,6 @@ def _from_json(table: pa.Table, name: str) -> pa.Array:
 
     frame = to_frame(table.select([name]).replace_schema_metadata(table.schema.metadata))
     return pa.array(frame[name], from_pandas=True)
-
-
-def _merge_values(first: ColumnPart, second: ColumnPart) -> Counter[float] | None:
-    """Exact value counts of both parts (a part without numbers does not spoil them)."""
-    if second.numeric is None or second.numeric.count == 0:
-        return first.values
-    if first.numeric is None or first.numeric.count == 0:
-        return second.values
-    if first.values is None or second.values is None:
-        return None
-    merged = first.values + second.values
-    return merged if len(merged) <= DISTINCT_KEPT else None
 
 
 def _union(first: list[str], second: list[str]) -> list[str]:

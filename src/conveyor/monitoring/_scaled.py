@@ -269,7 +269,7 @@ def plan_window(
     names = list(features) if features is not None else list(columns)
     plans = {name: plan_column(INPUT_PREFIX + name, columns.get(name)) for name in names}
     reference = None if prediction_reference is None else dict(prediction_reference)
-    plans[PREDICTION] = replace(plan_column(PREDICTION, reference), exact_values=True)
+    plans[PREDICTION] = replace(plan_column(PREDICTION, reference), probe=False)
     return plans
 
 
@@ -463,15 +463,13 @@ def prediction_profile(part: ColumnPart) -> dict[str, Any]:
         "kind": kind,
     }
     if kind == "numeric":
-        out.update(_numeric_profile(sketch, part.values, non_finite))
+        out.update(_numeric_profile(sketch, non_finite))
     elif kind in ("categorical", "boolean"):
         out.update(_top_values(part.counts, rows - nulls), distinct_exact=True)
     return out
 
 
-def _numeric_profile(
-    sketch: NumericSketch | None, exact: Mapping[float, int] | None, non_finite: int
-) -> dict[str, Any]:
+def _numeric_profile(sketch: NumericSketch | None, non_finite: int) -> dict[str, Any]:
     """Profile statistics of numbers: exact from value counts when there are few distinct
     values (a classifier's classes), else read from the sketch."""
     out: dict[str, Any] = {"non_finite": non_finite}
@@ -484,16 +482,11 @@ def _numeric_profile(
     if lo == hi:
         lo, hi = lo - 0.5, hi + 0.5
     edges = np.linspace(lo, hi, _BINS + 1)
-    if exact is not None:
-        values = np.array(sorted(exact), dtype=np.float64)
-        cumulative = np.cumsum([exact[v] for v in values])
-        quantiles = _exact_quantiles(values, cumulative, probs)
-        below = np.concatenate(([0], cumulative))[np.searchsorted(values, edges[1:-1], "left")]
-        out.update(distinct=int(values.size), distinct_exact=True)
-    else:
-        quantiles = sketch.quantiles(probs)
-        below = sketch.rank(edges[1:-1], "left")
-        out.update(distinct=None, distinct_exact=False)
+    quantiles = sketch.quantiles(probs)
+    below = sketch.rank(edges[1:-1], "left")
+    exact = sketch.distinct is not None
+    out.update(distinct=None if sketch.distinct is None else int(sketch.distinct.size))
+    out.update(distinct_exact=exact)
     counts = np.diff(np.concatenate(([0], below, [sketch.count])))
     out.update(
         min=sketch.min,
@@ -504,17 +497,6 @@ def _numeric_profile(
         histogram={"edges": [float(e) for e in edges], "counts": [int(c) for c in counts]},
     )
     return out
-
-
-def _exact_quantiles(values: Any, cumulative: Any, probs: Any) -> Any:
-    """Quantiles of value counts, interpolated between order statistics as numpy does."""
-    n = int(cumulative[-1])
-    pos = probs * (n - 1)
-    low = np.floor(pos).astype(np.int64)
-    high = np.minimum(low + 1, n - 1)
-    at_low = values[np.searchsorted(cumulative, low, side="right")]
-    at_high = values[np.searchsorted(cumulative, high, side="right")]
-    return at_low + (at_high - at_low) * (pos - low)
 
 
 def _top_values(counts: Mapping[Any, int], non_null: int) -> dict[str, Any]:

@@ -16,15 +16,18 @@ all its values gives them. The tests ask two kinds of questions:
   rank is within a relative error ``a`` (:data:`RELATIVE_ACCURACY`, 0.1 %) of the exact
   order statistic, clamped to the exact minimum and maximum.
 
-Count, minimum, maximum, mean and the sum of squared deviations merge exactly (Chan's
-pairwise update), up to floating-point rounding.
+A column with few distinct values (counts, codes, a classifier's classes: at most
+:data:`DISTINCT_KEPT`) also keeps its exact value counts, so its quantiles are exact too;
+the interpolated CDFs of discrete values are too sensitive to knots moved by 0.1 % for
+anything else. Count, minimum, maximum, mean and the sum of squared deviations merge
+exactly (Chan's pairwise update), up to floating-point rounding.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -37,6 +40,12 @@ Side = Literal["left", "right"]
 RELATIVE_ACCURACY = 1e-3
 _GAMMA = (1 + RELATIVE_ACCURACY) / (1 - RELATIVE_ACCURACY)
 _LOG_GAMMA = math.log(_GAMMA)
+#: Distinct values up to which a sketch keeps exact value counts.
+DISTINCT_KEPT = 10_000
+#: Values a partition's first look at its distinctness takes.
+_PROBE = 4096
+#: Distinct values in that look beyond which the column is taken as continuous.
+_PROBE_DISTINCT = 512
 #: Offset separating positive bucket ids from zero (0) and negative ones (below 0).
 _OFFSET = 1 << 40
 
@@ -64,6 +73,9 @@ class NumericSketch:
         m2: Sum of squared deviations from the mean.
         buckets: Bucket ids, increasing with the values they hold.
         counts: Values per bucket.
+        distinct: Sorted distinct values, while there are at most :data:`DISTINCT_KEPT`
+            (``None`` beyond: then quantiles come from the buckets).
+        distinct_counts: How many times each distinct value occurs.
     """
 
     points: FloatArray = field(default_factory=_empty_floats)
@@ -76,10 +88,16 @@ class NumericSketch:
     m2: float = 0.0
     buckets: IntArray = field(default_factory=_empty_ints)
     counts: IntArray = field(default_factory=_empty_ints)
+    distinct: FloatArray | None = field(default_factory=_empty_floats)
+    distinct_counts: IntArray | None = field(default_factory=_empty_ints)
 
     @classmethod
-    def of(cls, values: FloatArray, points: FloatArray) -> NumericSketch:
-        """Sketch finite ``values`` (any order), counting ranks at the sorted ``points``."""
+    def of(cls, values: FloatArray, points: FloatArray, *, probe: bool = True) -> NumericSketch:
+        """Sketch finite ``values`` (any order), counting ranks at the sorted ``points``.
+
+        With ``probe`` a glance at the first values decides whether exact value counts are
+        worth a sort (few distinct values); without, they are kept up to the limit.
+        """
         values = np.asarray(values, dtype=np.float64)
         n = int(values.size)
         size = points.size
@@ -94,6 +112,7 @@ class NumericSketch:
         right = np.cumsum(np.bincount(below, minlength=size + 1))[:size]
         mean = float(values.mean())
         buckets, counts = _bucketize(values)
+        distinct, distinct_counts = _distinct(values, probe=probe)
         return cls(
             points=points,
             left=left.astype(np.int64),
@@ -105,6 +124,8 @@ class NumericSketch:
             m2=float(np.square(values - mean).sum()),
             buckets=buckets,
             counts=counts,
+            distinct=distinct,
+            distinct_counts=distinct_counts,
         )
 
     def merge(self, other: NumericSketch) -> NumericSketch:
@@ -117,10 +138,16 @@ class NumericSketch:
             return other
         n = self.count + other.count
         delta = other.mean - self.mean
-        keys = np.concatenate([self.buckets, other.buckets])
-        weights = np.concatenate([self.counts, other.counts])
-        unique, where = np.unique(keys, return_inverse=True)
-        summed = np.bincount(where, weights=weights).astype(np.int64)
+        unique, summed = _add_counts(self.buckets, self.counts, other.buckets, other.counts)
+        distinct, distinct_counts = None, None
+        if self.distinct is not None and other.distinct is not None:
+            assert self.distinct_counts is not None
+            assert other.distinct_counts is not None
+            distinct, distinct_counts = _add_counts(
+                self.distinct, self.distinct_counts, other.distinct, other.distinct_counts
+            )
+            if distinct.size > DISTINCT_KEPT:
+                distinct, distinct_counts = None, None
         return NumericSketch(
             points=self.points,
             left=self.left + other.left,
@@ -132,6 +159,8 @@ class NumericSketch:
             m2=self.m2 + other.m2 + delta * delta * self.count * other.count / n,
             buckets=unique.astype(np.int64),
             counts=summed,
+            distinct=distinct,
+            distinct_counts=distinct_counts,
         )
 
     @property
@@ -163,6 +192,10 @@ class NumericSketch:
     def _approximate_rank(self, points: FloatArray, side: Side) -> FloatArray:
         if self.count == 0:
             return np.zeros(points.shape)
+        if self.distinct is not None and self.distinct_counts is not None:
+            cumulative = np.concatenate(([0], np.cumsum(self.distinct_counts)))
+            found = np.searchsorted(self.distinct, points, side=side)
+            return np.asarray(cumulative[found], dtype=np.float64)
         values = _representatives(self.buckets)
         cumulative = np.concatenate(([0], np.cumsum(self.counts)))
         out = cumulative[np.searchsorted(values, points, side=side)].astype(np.float64)
@@ -175,7 +208,11 @@ class NumericSketch:
         return out
 
     def order_statistics(self, ranks: IntArray) -> FloatArray:
-        """Approximate values of the given 0-based ranks (exact at the first and last)."""
+        """Values of the given 0-based ranks: exact with exact value counts, else within the
+        relative accuracy (and exact at the first and last)."""
+        if self.distinct is not None and self.distinct_counts is not None:
+            at = np.searchsorted(np.cumsum(self.distinct_counts), ranks, side="right")
+            return np.asarray(self.distinct[np.minimum(at, self.distinct.size - 1)])
         values = np.clip(_representatives(self.buckets), self.min, self.max)
         cumulative = np.cumsum(self.counts)
         found = np.searchsorted(cumulative, ranks, side="right")
@@ -208,6 +245,25 @@ def _bucketize(values: FloatArray) -> tuple[IntArray, IntArray]:
         return (present + lowest).astype(np.int64), tally[present].astype(np.int64)
     unique, counts = np.unique(ids, return_counts=True)
     return unique.astype(np.int64), counts.astype(np.int64)
+
+
+def _distinct(values: FloatArray, *, probe: bool) -> tuple[FloatArray | None, IntArray | None]:
+    """Exact value counts of a column with few distinct values, else ``(None, None)``."""
+    if probe and np.unique(values[:_PROBE]).size > _PROBE_DISTINCT:
+        return None, None
+    distinct, counts = np.unique(values, return_counts=True)
+    if distinct.size > DISTINCT_KEPT:
+        return None, None
+    return distinct.astype(np.float64), counts.astype(np.int64)
+
+
+def _add_counts(
+    keys: NDArray[Any], counts: IntArray, other_keys: NDArray[Any], other_counts: IntArray
+) -> tuple[NDArray[Any], IntArray]:
+    """Sorted keys of both, with their counts added."""
+    unique, where = np.unique(np.concatenate([keys, other_keys]), return_inverse=True)
+    summed = np.bincount(where, weights=np.concatenate([counts, other_counts]))
+    return unique, summed.astype(np.int64)
 
 
 def _representatives(ids: IntArray) -> FloatArray:
