@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ColumnElement, String, any_, bindparam, column, delete, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from conveyor.core import Actor, utcnow
@@ -24,6 +25,9 @@ from conveyor.store._prediction_models import FeedbackRow, PredictionBatchRow, S
 
 #: Bound on the ids of one ``IN (...)`` query (SQLite allows 32766 parameters).
 IN_CHUNK = 500
+#: Request ids looked up per query when they travel as one parameter (a JSON or array
+#: value), not one bind parameter each.
+_LOOKUP_CHUNK = 50_000
 #: The store's artifact references, by table name: released when a partition is replaced.
 #: The columns of a :class:`PartitionInfo`, in the order of its fields.
 _PARTITION_COLUMNS = (
@@ -148,11 +152,12 @@ class SqlPredictionRecords(BasePredictionRecords):
     def labels(self, request_ids: Collection[str]) -> dict[str, FeedbackLabel]:
         ids = list(dict.fromkeys(request_ids))
         found: dict[str, FeedbackLabel] = {}
+        # A window of a day holds ~10^5 requests: the ids go as one parameter per query (a
+        # JSON array on SQLite, an array on PostgreSQL), not as 500 bind parameters each.
         with self.store.read() as session:
-            for start in range(0, len(ids), IN_CHUNK):
-                query = select(FeedbackRow).where(
-                    FeedbackRow.request_id.in_(ids[start : start + IN_CHUNK])
-                )
+            for start in range(0, len(ids), _LOOKUP_CHUNK):
+                wanted = _one_of(self.store.dialect, ids[start : start + _LOOKUP_CHUNK])
+                query = select(FeedbackRow).where(wanted)
                 found.update((row.request_id, _label(row)) for row in session.scalars(query))
         return found
 
@@ -338,6 +343,21 @@ def _matching(
         (row.variant, variant),
     )
     return [column == value for column, value in pairs if value is not None]
+
+
+def _one_of(dialect: str, ids: list[str]) -> ColumnElement[bool]:
+    """``feedback.request_id`` is one of ``ids``, with ``ids`` bound as a single value."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        array = bindparam("request_ids", ids, type_=ARRAY(String()))
+        return FeedbackRow.request_id == any_(array)
+    if dialect == "sqlite":
+        listed = select(column("value")).select_from(
+            func.json_each(bindparam("request_ids", json.dumps(ids), type_=String()))
+        )
+        return FeedbackRow.request_id.in_(listed)
+    return FeedbackRow.request_id.in_(ids)
 
 
 def _batch_row(partition: NewPartition, now: datetime) -> PredictionBatchRow:
