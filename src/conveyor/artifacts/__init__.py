@@ -10,6 +10,7 @@ store, invisible to callers: hashes are always of the plaintext.
 from __future__ import annotations
 
 from conveyor.artifacts._fields import FieldCipher, seal_profile, unseal_profile
+from conveyor.artifacts._hashing import hash_file_bounded
 from conveyor.artifacts._keys import MasterKey
 from conveyor.artifacts._objects import GcResult, ObjectInfo
 from conveyor.artifacts._open import open_artifact_store
@@ -21,6 +22,7 @@ __all__ = [
     "GcResult",
     "MasterKey",
     "ObjectInfo",
+    "hash_file_bounded",
     "open_artifact_store",
     "seal_profile",
     "unseal_profile",

@@ -27,6 +27,7 @@ from conveyor.artifacts._crypto import (
 )
 from conveyor.artifacts._fields import FieldCipher, load_field_key, rewrap_field_key_file
 from conveyor.artifacts._gc import Sweeper
+from conveyor.artifacts._hashing import hash_file_bounded
 from conveyor.artifacts._keys import MasterKey
 from conveyor.artifacts._listing import StoredEntry, iter_infos, modified_of
 from conveyor.artifacts._objects import (
@@ -49,7 +50,7 @@ from conveyor.artifacts._writers import (
     stream_into,
     sync_filesystem,
 )
-from conveyor.core import ProgressCallback, hash_bytes, hash_file, no_progress, utcnow
+from conveyor.core import ProgressCallback, hash_bytes, no_progress, utcnow
 from conveyor.errors import ArtifactNotFoundError, EncryptionKeyError
 
 #: How a filesystem publishes objects atomically (see ``_writers``).
@@ -201,7 +202,7 @@ class ArtifactStore:
             info = self._existing(actual) or self._write_data(actual, data)
             report(label, len(data), total)
             return info
-        digest = known_hash or hash_file(source)
+        digest = known_hash or hash_file_bounded(source)
         existing = None if known_hash is not None else self._existing(digest)
         if existing is not None:
             report(label, total, total)
@@ -345,7 +346,7 @@ class ArtifactStore:
             if plain_local:
                 writer.close_temp()
                 shutil.copyfile(path, writer.temp_path)
-                if hash_file(writer.temp_path) != digest:
+                if hash_file_bounded(writer.temp_path) != digest:
                     raise corrupt(digest, self.url, "its content does not match its hash")
                 report(label, writer.temp_path.stat().st_size, 0)
             else:

@@ -31,7 +31,8 @@ from typing import Any, Protocol
 from blake3 import blake3
 
 from conveyor.artifacts._crypto import ESCAPE, Encryptor, needs_escape
-from conveyor.core import ProgressCallback, hash_file
+from conveyor.artifacts._hashing import hash_file_bounded
+from conveyor.core import ProgressCallback
 from conveyor.errors import IntegrityError
 
 TEMP_SUFFIX = ".part"
@@ -209,7 +210,7 @@ def copy_and_hash(writer: LocalWriter, source: Path) -> tuple[str, int] | None:
         if needs_escape(handle.read(len(ESCAPE))):
             writer.restart()
             return None
-    return hash_file(writer.temp_path), writer.temp_path.stat().st_size
+    return hash_file_bounded(writer.temp_path), writer.temp_path.stat().st_size
 
 
 def stream_into(

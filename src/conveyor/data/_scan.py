@@ -13,7 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from conveyor.core import ProgressCallback, hash_file
+from conveyor.artifacts import hash_file_bounded
+from conveyor.core import ProgressCallback
 from conveyor.data._state import StateCache, matches
 from conveyor.errors import DataSourceError
 
@@ -118,7 +119,7 @@ HASH_THREADS = min(8, (os.cpu_count() or 1) * 2)
 
 def _hash_one(path: Path) -> str:
     try:
-        return hash_file(path)
+        return hash_file_bounded(path)
     except OSError as exc:
         raise _unreadable(path, exc) from exc
 

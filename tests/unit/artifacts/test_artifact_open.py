@@ -22,6 +22,7 @@ def test_public_surface() -> None:
         "GcResult",
         "MasterKey",
         "ObjectInfo",
+        "hash_file_bounded",
         "open_artifact_store",
         "seal_profile",
         "unseal_profile",
