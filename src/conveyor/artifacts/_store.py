@@ -174,6 +174,11 @@ class ArtifactStore:
     ) -> ObjectInfo:
         """Store the file at ``path``, streaming it; return the object's info.
 
+        On a local store the file is cloned where the file system can (a copy-on-write
+        reflink on Btrfs, XFS and others shares its blocks: nothing is copied) and
+        copied by the kernel elsewhere; either way the stored bytes are hashed and must
+        match before they are published.
+
         Args:
             path: A local file.
             known_hash: The file's hash if the caller already knows it; when that object
@@ -212,6 +217,7 @@ class ArtifactStore:
         try:
             copied = None
             if isinstance(writer, LocalWriter) and not self._encrypt:
+                # A reflink where the file system allows, else a kernel copy.
                 copied = copy_and_hash(writer, source)
             if copied is None:
                 copied = stream_into(

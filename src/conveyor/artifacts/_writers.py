@@ -199,13 +199,39 @@ def _fsync_dir(path: Path) -> None:
     _fsync_path(path)
 
 
+#: ioctl(2) request of Linux's FICLONE: share ``src``'s blocks with ``dest`` (copy on write).
+_FICLONE = 0x40049409
+
+
+def clone_file(source: Path, dest: Path) -> bool:
+    """Make ``dest`` (an existing, empty file) a copy-on-write clone of ``source``.
+
+    A reflink shares the blocks (Btrfs, XFS, bcachefs, OCFS2; ZFS 2.2+): no byte is
+    copied or written. Returns ``False`` where it is not possible (another file system
+    than the source's, ext4, tmpfs, not Linux), leaving ``dest`` empty.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    import fcntl
+
+    with source.open("rb") as src, dest.open("r+b") as dst:
+        try:
+            fcntl.ioctl(dst.fileno(), _FICLONE, src.fileno())
+        except OSError:
+            dst.truncate(0)
+            return False
+    return True
+
+
 def copy_and_hash(writer: LocalWriter, source: Path) -> tuple[str, int] | None:
-    """Kernel-side copy of ``source`` into the writer's temporary file, then hash the copy,
-    so the bytes published are the bytes hashed (faster than hashing while copying in
-    Python). Returns ``(hash, size)``, or ``None`` (with the temporary file emptied for
-    :meth:`LocalWriter.write`) when the content must be stored behind the escape marker."""
+    """Clone (reflink) or kernel-side copy of ``source`` into the writer's temporary file,
+    then hash the copy, so the bytes published are the bytes hashed (faster than hashing
+    while copying in Python). Returns ``(hash, size)``, or ``None`` (with the temporary
+    file emptied for :meth:`LocalWriter.write`) when the content must be stored behind
+    the escape marker."""
     writer.close_temp()
-    shutil.copyfile(source, writer.temp_path)
+    if not clone_file(source, writer.temp_path):
+        shutil.copyfile(source, writer.temp_path)
     with writer.temp_path.open("rb") as handle:
         if needs_escape(handle.read(len(ESCAPE))):
             writer.restart()
