@@ -13,7 +13,7 @@ them in time order.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -173,6 +173,7 @@ def summarise_partition(
     *,
     labels: dict[str, Any] | None = None,
     lookup: Callable[[list[str]], dict[str, Any]] | None = None,
+    column_names: Sequence[str] | None = None,
 ) -> WindowPart:
     """Summarise the window rows of one decoded batch.
 
@@ -181,6 +182,7 @@ def summarise_partition(
         plans: ``{column name in the report: plan}``.
         labels: ``{request_id: label}`` of the window's labelled predictions.
         lookup: Without ``labels``: returns the labels of the given request ids.
+        column_names: The batch's columns, when ``table`` holds only those summarised.
 
     Returns:
         The partition's summary.
@@ -201,7 +203,7 @@ def summarise_partition(
     sources = {plan.source for plan in plans.values()}
     part.other_inputs = sorted(
         name[len(INPUT_PREFIX) :]
-        for name in table.column_names
+        for name in (table.column_names if column_names is None else column_names)
         if name.startswith(INPUT_PREFIX) and name not in sources
     )
     for name, plan in plans.items():
@@ -219,10 +221,10 @@ def summarise_partition(
             part.columns[name] = ColumnPart(rows=rows, present=True, error=str(exc))
             continue
         part.columns[name] = _column(array, plan, rows)
-    if labels is None and lookup is not None:
+    if labels is None and lookup is not None and "request_id" in table.column_names:
         labels = lookup(table["request_id"].to_pylist())
     labels = {rid: label for rid, label in (labels or {}).items() if label is not None}
-    if labels:
+    if labels and "request_id" in table.column_names:
         part.labelled = _labelled(table, labels)
     return part
 

@@ -294,12 +294,7 @@ def _assess_by_partitions(
     assess: dict[str, Any],
 ) -> tuple[dict[str, Any], tuple[datetime | None, datetime | None]]:
     """Assess a duration window partition by partition (``monitoring.executor``)."""
-    from conveyor.monitoring._scaled import (
-        RecordLabels,
-        assess_partitioned,
-        plan_window,
-        summarise_window,
-    )
+    from conveyor.monitoring._scaled import assess_partitioned, plan_window, summarise_window
     from conveyor.predictions._window import Window
 
     since, end = span
@@ -316,13 +311,24 @@ def _assess_by_partitions(
         batches,
         window,
         plan_window(profile, features, assess["prediction_reference"]),
-        RecordLabels(records),
+        _window_labels(records, since),
         executor=config.executor,
         workers=config.workers,
     )
     part.other_inputs = [name for name in part.other_inputs if name not in private]
     body = assess_partitioned(part, profile, features=features, **assess)
     return body, (part.first_at, part.last_at)
+
+
+def _window_labels(records: Any, since: datetime) -> Any:
+    """The window's labels in one query where the records can list them by time (a label
+    is set after its prediction), else a lookup by each partition's request ids."""
+    from conveyor.monitoring._scaled import RecordLabels
+
+    by_time = getattr(records, "labels_since", None)
+    if by_time is None:
+        return RecordLabels(records)
+    return {rid: found.label for rid, found in by_time(since).items()}
 
 
 def _without_personal_profile(

@@ -113,7 +113,7 @@ def summarise_window(
     batches: Sequence[tuple[str, bool]],
     window: Window,
     plans: Mapping[str, ColumnPlan],
-    labels: Lookup,
+    labels: Lookup | Mapping[str, Any],
     *,
     executor: str = "threads",
     workers: int | None = None,
@@ -125,8 +125,10 @@ def summarise_window(
         batches: ``(content hash, whole batch inside the window)`` per partition.
         window: The time range (rows of straddling batches outside it are dropped).
         plans: ``{column: plan}`` (features and ``prediction``).
-        labels: Returns ``{request_id: label}`` for the labelled ones among request ids
-            (called with each partition's ids; on Ray, by this process before the tasks).
+        labels: ``{request_id: label}`` of the window's labelled predictions (a superset
+            is fine), or a function returning that for the labelled ones among request
+            ids (called with each partition's ids; on Ray, by this process before the
+            tasks).
         executor: ``local``, ``threads`` or ``ray``.
         workers: Threads or Ray tasks in parallel (default: the CPUs available).
 
@@ -142,7 +144,10 @@ def summarise_window(
             hint=f"Set monitoring.executor to one of: {', '.join(EXECUTORS)}.",
             executor=executor,
         )
-    job = WindowJob(window, dict(plans), lookup=labels)
+    if isinstance(labels, Mapping):
+        job = WindowJob(window, dict(plans), labels=dict(labels))
+    else:
+        job = WindowJob(window, dict(plans), lookup=labels)
     merged = WindowPart(columns={name: ColumnPart() for name in plans})
     if executor == "local":
         parts: Iterable[WindowPart] = (
@@ -158,13 +163,25 @@ def summarise_window(
 
 
 def summarise_batch(load: Loader, digest: str, contained: bool, job: WindowJob) -> WindowPart:
-    """Read and summarise one partition (the unit of work of every executor)."""
-    from conveyor.predictions._parquet import decode_batch
+    """Read and summarise one partition (the unit of work of every executor).
 
-    table = decode_batch(load(digest))
+    Only the columns the summary uses are decoded (request ids only when labels are
+    looked for); the other input columns are known by name from the file's schema.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    source = pq.ParquetFile(pa.BufferReader(load(digest)))
+    names = source.schema_arrow.names
+    wanted = {"at", "status", *(plan.source for plan in job.plans.values())}
+    if job.labels or job.lookup is not None:
+        wanted.add("request_id")
+    table = source.read(columns=[name for name in names if name in wanted])
     if not contained:
         table = job.window.filter(table)
-    return summarise_partition(table, job.plans, labels=job.labels, lookup=job.lookup)
+    return summarise_partition(
+        table, job.plans, labels=job.labels, lookup=job.lookup, column_names=names
+    )
 
 
 def _threads(

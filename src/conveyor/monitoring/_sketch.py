@@ -105,9 +105,12 @@ class NumericSketch:
             zeros = np.zeros(size, dtype=np.int64)
             return cls(points=points, left=zeros, right=zeros.copy())
         # A value is below point i when i >= (points at or below it), and at or below
-        # point i when i >= (points below it): count, then accumulate over i.
-        at_or_below = np.searchsorted(points, values, side="right")
+        # point i when i >= (points below it): count, then accumulate over i. One search
+        # serves both: a value equal to a point has one more point at or below it.
         below = np.searchsorted(points, values, side="left")
+        at_or_below = below
+        if size:
+            at_or_below = below + (points[np.minimum(below, size - 1)] == values)
         left = np.cumsum(np.bincount(at_or_below, minlength=size + 1))[:size]
         right = np.cumsum(np.bincount(below, minlength=size + 1))[:size]
         mean = float(values.mean())
@@ -234,16 +237,35 @@ def _bucketize(values: FloatArray) -> tuple[IntArray, IntArray]:
     """Bucket ids (increasing with value) and counts of finite ``values``."""
     magnitude = np.abs(values)
     nonzero = magnitude > 0
-    exponent = np.zeros(values.shape, dtype=np.int64)
-    exponent[nonzero] = np.ceil(np.log(magnitude[nonzero]) / _LOG_GAMMA).astype(np.int64)
-    ids = np.where(values > 0, _OFFSET + exponent, np.where(values < 0, -_OFFSET - exponent, 0))
-    lowest = int(ids.min())
-    span = int(ids.max()) - lowest + 1
-    if span <= 4 * values.size + 1024:  # compact: counting beats sorting
-        tally = np.bincount(ids - lowest, minlength=span)
+    exponent = np.ceil(np.log(magnitude[nonzero]) / _LOG_GAMMA).astype(np.int64)
+    positive = values[nonzero] > 0
+    ids: list[IntArray] = []
+    counts: list[IntArray] = []
+    for side, sign in ((~positive, -1), (positive, 1)):
+        found, tally = _tally(exponent[side])
+        if sign < 0:  # larger magnitudes are smaller values
+            found, tally = -_OFFSET - found[::-1], tally[::-1]
+        else:
+            found = _OFFSET + found
+        ids.append(found)
+        counts.append(tally)
+        if sign < 0 and values.size > int(nonzero.sum()):
+            ids.append(np.zeros(1, dtype=np.int64))
+            counts.append(np.array([values.size - int(nonzero.sum())], dtype=np.int64))
+    return np.concatenate(ids), np.concatenate(counts)
+
+
+def _tally(keys: IntArray) -> tuple[IntArray, IntArray]:
+    """Sorted distinct ``keys`` and their counts, by counting when their range is compact."""
+    if keys.size == 0:
+        return _empty_ints(), _empty_ints()
+    lowest = int(keys.min())
+    span = int(keys.max()) - lowest + 1
+    if span <= 4 * keys.size + 1024:  # counting beats sorting
+        tally = np.bincount(keys - lowest, minlength=span)
         present = np.flatnonzero(tally)
         return (present + lowest).astype(np.int64), tally[present].astype(np.int64)
-    unique, counts = np.unique(ids, return_counts=True)
+    unique, counts = np.unique(keys, return_counts=True)
     return unique.astype(np.int64), counts.astype(np.int64)
 
 
