@@ -47,18 +47,22 @@ class SourceFile:
     """One file of a dataset version: where it is now and what it holds."""
 
     relpath: str
-    path: Path
+    path: str | Path
     size: int
     hash: str
 
 
+#: ``(relpath, path, stat)`` of one file to version.
+Listed = tuple[str, str | Path, os.stat_result]
+
+
 @dataclass
 class _Listing:
-    files: list[tuple[str, Path, os.stat_result]] = field(default_factory=list)
+    files: list[Listed] = field(default_factory=list)
     skipped_links: int = 0
 
 
-def _unreadable(path: Path, exc: OSError) -> DataSourceError:
+def _unreadable(path: str | Path, exc: OSError) -> DataSourceError:
     return DataSourceError(
         f"Cannot read {path}: {exc.strerror or exc}.",
         hint="Grant read permission (chmod u+r, and u+x on folders) or remove it from the "
@@ -67,7 +71,7 @@ def _unreadable(path: Path, exc: OSError) -> DataSourceError:
     )
 
 
-def list_folder(folder: Path) -> tuple[list[tuple[str, Path, os.stat_result]], int]:
+def list_folder(folder: Path) -> tuple[list[Listed], int]:
     """Every regular file under ``folder`` as ``(relpath, path, stat)``, sorted by relpath.
 
     Returns:
@@ -79,7 +83,8 @@ def list_folder(folder: Path) -> tuple[list[tuple[str, Path, os.stat_result]], i
     real_root = folder.resolve()
     listing = _Listing()
     seen_dirs = {real_root}
-    stack: list[tuple[Path, str]] = [(folder, "")]
+    # Paths stay strings: a Path per file costs more than the stat of it.
+    stack: list[tuple[str, str]] = [(str(folder), "")]
     while stack:
         current, prefix = stack.pop()
         try:
@@ -87,27 +92,26 @@ def list_folder(folder: Path) -> tuple[list[tuple[str, Path, os.stat_result]], i
         except OSError as exc:
             raise _unreadable(current, exc) from exc
         for entry in entries:
-            path = Path(entry.path)
             rel = f"{prefix}{entry.name}"
             if entry.is_symlink():
-                target = path.resolve()
+                target = Path(entry.path).resolve()
                 if not target.is_relative_to(real_root) or not target.exists():
                     listing.skipped_links += 1
                     continue
             if entry.is_dir(follow_symlinks=True):
                 if entry.name in SKIPPED_DIRS:
                     continue
-                real = path.resolve()
+                real = Path(entry.path).resolve()
                 if real in seen_dirs:  # a link back up the tree: do not loop
                     listing.skipped_links += 1
                     continue
                 seen_dirs.add(real)
-                stack.append((path, rel + "/"))
+                stack.append((entry.path, rel + "/"))
             elif entry.is_file(follow_symlinks=True):
                 try:
-                    listing.files.append((rel, path, entry.stat(follow_symlinks=True)))
+                    listing.files.append((rel, entry.path, entry.stat(follow_symlinks=True)))
                 except OSError as exc:
-                    raise _unreadable(path, exc) from exc
+                    raise _unreadable(entry.path, exc) from exc
     listing.files.sort(key=lambda item: item[0])
     return listing.files, listing.skipped_links
 
@@ -117,7 +121,7 @@ def list_folder(folder: Path) -> tuple[list[tuple[str, Path, os.stat_result]], i
 HASH_THREADS = min(8, (os.cpu_count() or 1) * 2)
 
 
-def _hash_one(path: Path) -> str:
+def _hash_one(path: str | Path) -> str:
     try:
         return hash_file_bounded(path)
     except OSError as exc:
@@ -125,7 +129,7 @@ def _hash_one(path: Path) -> str:
 
 
 def hash_files(
-    files: list[tuple[str, Path, os.stat_result]],
+    files: list[Listed],
     cache: StateCache,
     stats: AddStats,
     progress: ProgressCallback | None = None,
