@@ -391,6 +391,8 @@ def _run_streaming(
         if process.poll() is None:
             stop()
             process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
     tail = "\n".join(last)
     if timed_out.is_set():
         raise BuildError(

@@ -309,3 +309,25 @@ def test_cli_writes_the_context_and_reports_json(
     )
     assert isinstance(bad.exception, BuildError)
     assert not (tmp_path / "x").exists()
+
+
+def test_conveyor_build_command(
+    ws: Workspace,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Through the `conveyor` entry point: written and reported; errors exit 1 with a hint."""
+    from conveyor.cli._app import main
+
+    monkeypatch.chdir(ws.root)
+    assert main(["build", "churn@3", "-o", str(tmp_path / "ctx")]) == 0
+    shown = capsys.readouterr().out
+    assert "Wrote the build context of churn@3" in shown
+    assert "docker build -t churn:3" in shown
+    assert main(["build", "churn", "--env", "production", "-o", str(tmp_path / "env")]) == 1
+    err = capsys.readouterr().err
+    assert "Environment 'production' has no deployment" in err
+    assert "hint:" in err
+    assert main(["build", "churn@1", "-o", str(tmp_path / "x"), "--image", "UPPER:1"]) == 1
+    assert "Invalid image tag 'UPPER:1'" in capsys.readouterr().err
