@@ -4,7 +4,10 @@ A chain of 100 no-op steps (each takes an int and returns it plus one) run by th
 executor, beside a plain Python loop calling the same functions, and a fully cached re-run
 of the same pipeline. Figures are milliseconds per step: the pipeline records every step
 run in the metadata store (SQLite), stores every output in the artifact store and computes
-cache keys; the cached re-run only hashes sources and looks results up.
+cache keys; the cached re-run looks each result up and records each cache hit (the step
+runs of cache hits are written in batches; sources are re-read only when their file
+changed). The uncached run is the first in its process, so it also pays one-time
+imports (materializers) and set-up.
 """
 
 from __future__ import annotations
@@ -38,6 +41,10 @@ def chain(n: int = {n}) -> None:
 """
 
 
+#: What a cached step should cost at most (issue 18), in milliseconds.
+CACHED_TARGET_MS = 2.0
+
+
 def _steps() -> int:
     return max(10, int(100 * float(os.environ.get("CONVEYOR_BENCH_SCALE", "1.0"))))
 
@@ -69,7 +76,10 @@ def main() -> None:
         assert first.status == second.status == "completed"
         assert all(s.status == "cached" for s in second.steps.values())
 
-    table = Table(title=f"pipeline of {n} no-op steps (local executor, SQLite)")
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    table = Table(
+        title=f"pipeline of {n} no-op steps (local executor, SQLite; load average {load})"
+    )
     for column in ("what", "total s", "ms/step"):
         table.add_column(column)
     for label, seconds in (
@@ -79,6 +89,9 @@ def main() -> None:
     ):
         table.add_row(label, f"{seconds:.4f}", f"{seconds / n * 1000:.3f}")
     console.print(table)
+    per_step = cached / n * 1000
+    verdict = "met" if per_step < CACHED_TARGET_MS else "NOT met"
+    console.print(f"cached step: {per_step:.2f} ms (target < {CACHED_TARGET_MS:.0f} ms: {verdict})")
 
 
 if __name__ == "__main__":

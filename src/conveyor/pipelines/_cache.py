@@ -9,11 +9,15 @@ environment record, not by the key.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import math
+import os
 import sys
 import textwrap
+import threading
 import types
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -24,6 +28,10 @@ from conveyor.pipelines._handles import StepOutput
 
 #: Bump when the key's composition changes, so old entries stop matching.
 CACHE_FORMAT = 1
+
+#: What :func:`source_closure` keeps per function: the files read, their (mtime, size)
+#: then, and the closure found.
+_Kept = tuple[tuple[str, ...], tuple[tuple[int, int], ...], dict[str, str]]
 
 
 def check_literal(step: str, param: str, value: Any) -> None:
@@ -80,9 +88,49 @@ def source_closure(fn: Callable[..., Any], roots: Iterable[Path]) -> dict[str, s
     Project code is code whose file lies under one of ``roots``. The walk follows the
     global names referenced by each function's code (including nested functions,
     lambdas and comprehensions) and attributes used on project modules; it is cycle-safe.
+
+    The result is kept per function (for this process) and reused while every file it
+    was read from keeps its modification time and size, so a pipeline re-run does not
+    read and parse unchanged sources again.
     """
-    bases = [r.resolve() for r in roots]
+    bases = tuple(r.resolve() for r in roots)
+    try:
+        with _closures_lock:
+            kept = _closures.get(fn, {}).get(bases)
+    except TypeError:  # not weakly referenceable: nothing to key a cache on
+        kept = None
+    if kept is not None and _stamps(kept[0]) == kept[1]:
+        return dict(kept[2])
+    found, files = _walk(fn, bases)
+    with contextlib.suppress(TypeError), _closures_lock:
+        _closures.setdefault(fn, {})[bases] = (files, _stamps(files), found)
+    return dict(found)
+
+
+#: ``fn -> {roots: (files, their stamps, closure)}`` of :func:`source_closure`.
+_closures: weakref.WeakKeyDictionary[Any, dict[tuple[Path, ...], _Kept]] = (
+    weakref.WeakKeyDictionary()
+)
+_closures_lock = threading.Lock()
+
+
+def _stamps(files: tuple[str, ...]) -> tuple[tuple[int, int], ...]:
+    stamps: list[tuple[int, int]] = []
+    for name in files:
+        try:
+            stat = os.stat(name)
+        except OSError:
+            stamps.append((-1, -1))
+            continue
+        stamps.append((stat.st_mtime_ns, stat.st_size))
+    return tuple(stamps)
+
+
+def _walk(
+    fn: Callable[..., Any], bases: tuple[Path, ...]
+) -> tuple[dict[str, str], tuple[str, ...]]:
     found: dict[str, str] = {}
+    files: set[str] = set()
     pending: list[Any] = [fn]
     while pending:
         obj = _unwrap(pending.pop())
@@ -93,11 +141,13 @@ def source_closure(fn: Callable[..., Any], roots: Iterable[Path]) -> dict[str, s
         if source is None:
             continue
         found[key] = source
+        with contextlib.suppress(TypeError):
+            files.add(inspect.getsourcefile(obj) or "")
         for referenced in _references(obj):
             target = _unwrap(referenced)
-            if isinstance(target, types.FunctionType | type) and _in_project(target, bases):
+            if isinstance(target, types.FunctionType | type) and _in_project(target, list(bases)):
                 pending.append(target)
-    return dict(sorted(found.items()))
+    return dict(sorted(found.items())), tuple(sorted(files - {""}))
 
 
 def _unwrap(obj: Any) -> Any:

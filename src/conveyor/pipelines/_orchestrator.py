@@ -113,7 +113,9 @@ class Orchestrator:
             sources: dict[str, str] = {}
             arguments: Any = {"content_hash": version.content_hash}
         else:
-            sources = self._sources.setdefault(id(step), source_closure(step.fn, self.plan.roots))
+            sources = self._sources.get(id(step)) or self._sources.setdefault(
+                id(step), source_closure(step.fn, self.plan.roots)
+            )
             arguments = fingerprint_arguments(node.arguments, self._input_hash)
             if is_features_step(step):
                 arguments = {"arguments": arguments, "pin": features_pin(self.ws, node.arguments)}
@@ -181,10 +183,10 @@ class Orchestrator:
     def _cached(self, node: Node, key: str) -> bool:
         if not (self.plan.cache and node.step.cache):
             return False
-        original = self.tracker.find_cached(key)
-        if original is None:
+        found = self.tracker.find_cached_outputs(key)
+        if found is None:
             return False
-        outputs = self.tracker.outputs(original.id)
+        original, outputs = found
         run = self.tracker.start_run(
             node.name,
             kind="step",
@@ -194,6 +196,7 @@ class Orchestrator:
             executor=self.executor.name,
             cache_key=key,
             status="cached",
+            lazy=True,  # written with the next batch: nobody waits on a cache hit
         )
         self.tracker.finish_run(run.id, "cached", cached_from=original.id, outputs=outputs)
         self._record_success(node.name, run.id, "cached", outputs, cached_from=original.id)
@@ -246,6 +249,7 @@ class Orchestrator:
             pipeline_ref=self.plan.run.pipeline_ref,
             executor=self.executor.name,
             status="skipped",
+            lazy=True,
         )
         self.tracker.finish_run(run.id, "skipped")
         self.results[node.name] = StepResult(node.name, "skipped", run.id)

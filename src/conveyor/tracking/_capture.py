@@ -130,10 +130,19 @@ def _name_version(dist: metadata.Distribution) -> str:
 
 
 def _path_fingerprint() -> list[list[Any]]:
+    """``[folder, mtime]`` of each ``sys.path`` folder holding distribution metadata.
+
+    Folders without any (a script's own folder, the project) are left out, so processes
+    started from different scripts share one cache entry.
+    """
     found: list[list[Any]] = []
-    for entry in sys.path:
+    for entry in dict.fromkeys(sys.path):
+        folder = os.path.abspath(entry or ".")
         try:
-            found.append([entry, os.stat(entry or ".").st_mtime_ns])
+            with os.scandir(folder) as children:
+                holds = any(c.name.endswith((".dist-info", ".egg-info")) for c in children)
+            if holds:
+                found.append([folder, os.stat(folder).st_mtime_ns])
         except OSError:
             continue
     return found

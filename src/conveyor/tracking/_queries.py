@@ -248,9 +248,7 @@ class RunQueries:
         found = self.find_cached_outputs(cache_key)
         return None if found is None else found[0]
 
-    def find_cached_outputs(
-        self, cache_key: str
-    ) -> tuple[Run, builtins.list[OutputRecord]] | None:
+    def find_cached_outputs(self, cache_key: str) -> tuple[Run, builtins.list[OutputRecord]] | None:
         """:meth:`find_cached`'s run and its outputs (read once for both)."""
         candidates = self._records.list_runs(cache_key=cache_key, status="completed")
         for run in candidates:

@@ -92,7 +92,10 @@ def tune(
     is recorded as a run (``kind="tune"``, a child of the current run inside a pipeline
     step) and each trial as its child run (``kind="trial"``) with the trial's params, its
     value as metric ``"objective"`` and reported values as metric ``"intermediate"``.
-    Inside the objective, :func:`conveyor.log_metric` logs to the trial's run. Pruned
+    Inside the objective, :func:`conveyor.log_metric` logs to the trial's run. A trial's
+    run is written once the trial ended, with other ended trials in one batch (within
+    about a second), or as soon as the trial stores something (logged values that are
+    flushed, params, files), so short trials cost Optuna's bookkeeping and little more. Pruned
     trials finish ``completed`` with the tag ``state: pruned``. The best parameters and
     value are logged on the tune run.
 
@@ -290,6 +293,7 @@ class _TrialRunner:
             params=params,
             tags={"study": self._study_name, "trial": optuna_trial.number},
             capture=False,  # the tune run holds code and environment for all its trials
+            lazy=True,  # written with other finished trials in one batch
         )
         optuna_trial.set_user_attr("conveyor_run_id", run.id)
         started, cpu_started = time.perf_counter(), time.thread_time()
