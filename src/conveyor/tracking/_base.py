@@ -367,6 +367,15 @@ class BaseRunRecords(abc.ABC):
     def outputs(self, run_id: str) -> list[OutputRecord]:
         """Return the recorded outputs of a run, in no particular order."""
 
+    def cached_candidates(self, cache_key: str) -> list[tuple[Run, list[OutputRecord]]]:
+        """The completed runs with this cache key, newest first, each with its outputs.
+
+        What a pipeline asks for each step that may be a cache hit; this default is
+        :meth:`list_runs` then :meth:`outputs` per run, a backend may answer in one read.
+        """
+        runs = self.list_runs(cache_key=cache_key, status="completed")
+        return [(run, self.outputs(run.id)) for run in runs]
+
     @abc.abstractmethod
     def add_artifact(
         self, actor: Actor, run_id: str, *, name: str, hash: str, size: int, media_type: str

@@ -250,9 +250,7 @@ class RunQueries:
 
     def find_cached_outputs(self, cache_key: str) -> tuple[Run, builtins.list[OutputRecord]] | None:
         """:meth:`find_cached`'s run and its outputs (read once for both)."""
-        candidates = self._records.list_runs(cache_key=cache_key, status="completed")
-        for run in candidates:
-            outputs = self.outputs(run.id)
+        for run, outputs in self._records.cached_candidates(cache_key):
             if all(self._artifacts.exists(out.hash) for out in outputs):
-                return run, outputs
+                return run, sorted(outputs, key=lambda record: _natural(record.name))
         return None

@@ -444,18 +444,24 @@ class SqlRunRecords(BaseRunRecords):
     def outputs(self, run_id: str) -> list[OutputRecord]:
         query = select(RunOutputRow).where(RunOutputRow.run_id == run_id)
         with self._store.read() as session:
-            return [
-                OutputRecord(
-                    name=row.name,
-                    hash=row.hash,
-                    materializer=row.materializer,
-                    materializer_version=row.materializer_version,
-                    type_name=row.type_name,
-                    size=row.size,
-                    meta=dict(row.meta),
-                )
-                for row in session.scalars(query)
-            ]
+            return [_output(row) for row in session.scalars(query)]
+
+    def cached_candidates(self, cache_key: str) -> list[tuple[Run, list[OutputRecord]]]:
+        """One read: the runs, then the outputs of all of them."""
+        query = (
+            select(RunRow)
+            .where(RunRow.cache_key == cache_key, RunRow.status == "completed")
+            .order_by(RunRow.started_at.desc(), RunRow.id)
+        )
+        with self._store.read() as session:
+            runs = [_run(row) for row in session.scalars(query)]
+            if not runs:
+                return []
+            outputs: dict[str, list[OutputRecord]] = {run.id: [] for run in runs}
+            rows = session.scalars(select(RunOutputRow).where(RunOutputRow.run_id.in_(outputs)))
+            for row in rows:
+                outputs[row.run_id].append(_output(row))
+        return [(run, outputs[run.id]) for run in runs]
 
     def add_artifact(
         self, actor: Actor, run_id: str, *, name: str, hash: str, size: int, media_type: str
@@ -557,6 +563,18 @@ def _param_keys(dialect: str, key: str) -> list[ColumnElement[Any]]:
 
 def _run(row: RunRow) -> Run:
     return Run(**{name: getattr(row, name) for name in _RUN_FIELDS})
+
+
+def _output(row: RunOutputRow) -> OutputRecord:
+    return OutputRecord(
+        name=row.name,
+        hash=row.hash,
+        materializer=row.materializer,
+        materializer_version=row.materializer_version,
+        type_name=row.type_name,
+        size=row.size,
+        meta=dict(row.meta),
+    )
 
 
 def _point(row: RunMetricRow) -> MetricPoint:
