@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from conveyor.infra._requirements import DISTRIBUTION
+
 __all__ = [
     "APP_UID",
     "DEFAULT_BASE",
@@ -139,11 +141,16 @@ def render_dockerfile(
         f"    && useradd --system --uid {APP_UID} --gid conveyor --home-dir /app \\",
         "       --no-create-home --shell /usr/sbin/nologin conveyor",
         "",
+        "# Third-party packages first, in their own layer: a new conveyor wheel reuses it.",
         "COPY requirements.txt constraints.txt /tmp/conveyor-build/",
-        "COPY wheels/ /tmp/conveyor-build/wheels/",
         f"RUN python3 -c {json.dumps(check)} \\",
         "    && python3 -m venv /opt/conveyor \\",
+        f"    && sed '/^{DISTRIBUTION}/d' /tmp/conveyor-build/requirements.txt \\",
+        "       > /tmp/conveyor-build/pinned.txt \\",
         "    && /opt/conveyor/bin/pip install --no-cache-dir \\",
+        "       -r /tmp/conveyor-build/pinned.txt -r /tmp/conveyor-build/constraints.txt",
+        "COPY wheels/ /tmp/conveyor-build/wheels/",
+        "RUN /opt/conveyor/bin/pip install --no-cache-dir \\",
         "       --find-links /tmp/conveyor-build/wheels \\",
         "       -r /tmp/conveyor-build/requirements.txt -c /tmp/conveyor-build/constraints.txt \\",
         "    && rm -rf /tmp/conveyor-build",
