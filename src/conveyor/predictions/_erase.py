@@ -51,12 +51,24 @@ def remove_rows(
     action: str,
     target: str,
     details: dict[str, Any],
+    whole: Callable[[PartitionInfo], bool] | None = None,
 ) -> RemovalResult:
-    """Rewrite ``candidates`` without the rows ``select`` picks, in one audited index write."""
+    """Rewrite ``candidates`` without the rows ``select`` picks, in one audited index write.
+
+    ``whole`` names the candidates known from the index alone to lose every row: of those
+    only the request ids are read (their labels go too), and nothing is rewritten.
+    """
     replacements: dict[int, NewPartition | None] = {}
     forget: list[str] = []
     rows = 0
     for partition in candidates:
+        if whole is not None and whole(partition):
+            data = artifacts.get_bytes(partition.content_hash)
+            ids = decode_batch(data, columns=["request_id"]).column("request_id").to_pylist()
+            forget.extend(ids)
+            rows += len(ids)
+            replacements[partition.id] = None
+            continue
         table = decode_batch(artifacts.get_bytes(partition.content_hash))
         remove = select(table)
         if not any(remove):
@@ -98,7 +110,11 @@ def older_than(cutoff: datetime) -> Selector:
     """Rows logged before ``cutoff``."""
 
     def select(table: pa.Table) -> list[bool]:
-        return [at < cutoff for at in table.column("at").to_pylist()]
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        limit = pa.scalar(cutoff, pa.timestamp("us", tz="UTC"))
+        return [bool(old) for old in pc.less(table.column("at"), limit).to_pylist()]
 
     return select
 

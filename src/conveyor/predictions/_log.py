@@ -260,6 +260,7 @@ class PredictionLog:
             action="predictions.retention",
             target="predictions",
             details={"cutoff": cutoff.isoformat()},
+            whole=lambda partition: partition.last_at < cutoff,
         )
 
     # -- reading -------------------------------------------------------------------------

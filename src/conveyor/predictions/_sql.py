@@ -261,10 +261,11 @@ class SqlPredictionRecords(BasePredictionRecords):
                 tx.session.flush()
                 tx.reference(f"prediction_batch:{row.id}", [partition.content_hash])
                 added.append(_partition_info(row))
-            for start in range(0, len(forget), IN_CHUNK):
-                request_ids = forget[start : start + IN_CHUNK]
+            # A retention pass forgets millions of request ids: one parameter per query.
+            for start in range(0, len(forget), _LOOKUP_CHUNK):
+                request_ids = forget[start : start + _LOOKUP_CHUNK]
                 tx.session.execute(
-                    delete(FeedbackRow).where(FeedbackRow.request_id.in_(request_ids))
+                    delete(FeedbackRow).where(_one_of(self.store.dialect, request_ids))
                 )
             tx.details = {**(details or {}), "removed": ids, "batches": [p.id for p in added]}
             return added
