@@ -354,7 +354,7 @@ def _one_of(dialect: str, ids: list[str]) -> ColumnElement[bool]:
         array = bindparam("request_ids", ids, type_=ARRAY(String()))
         return FeedbackRow.request_id == any_(array)
     if dialect == "sqlite":
-        listed = select(column("value")).select_from(
+        listed = select(column("value", String())).select_from(
             func.json_each(bindparam("request_ids", json.dumps(ids), type_=String()))
         )
         return FeedbackRow.request_id.in_(listed)
