@@ -22,6 +22,25 @@ def linked_component(root: str, path: str) -> Path | None:
 
     Components that do not exist end the walk (nothing below them can be a link).
     """
+    base = root.rstrip(os.sep)
+    if not path.startswith(base + os.sep) or os.altsep:
+        return _linked_component_slow(root, path)
+    # Plain string work: this runs for every object read or written (thousands per add).
+    current = base
+    for part in path[len(base) + 1 :].split(os.sep):
+        if not part:
+            continue
+        current = f"{current}{os.sep}{part}"
+        try:
+            mode = os.lstat(current).st_mode
+        except FileNotFoundError:
+            return None
+        if stat.S_ISLNK(mode):
+            return Path(current)
+    return None
+
+
+def _linked_component_slow(root: str, path: str) -> Path | None:
     current = Path(root)
     relative = Path(path).relative_to(root)
     for part in relative.parts:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -22,7 +23,7 @@ from conveyor.data._manifest import manifest_bytes, parse_manifest
 from conveyor.data._models import DatasetSummary, DatasetVersion, PullResult, PushResult
 from conveyor.data._progress import offset_progress
 from conveyor.data._refs import DatasetRef, parse_dataset_ref
-from conveyor.data._scan import AddStats
+from conveyor.data._scan import HASH_THREADS, AddStats, SourceFile
 from conveyor.data._sealing import sealer_for, unsealed
 from conveyor.data._sql import SqlDatasetRecords
 from conveyor.data._sync import pull_datasets, push_datasets
@@ -42,6 +43,8 @@ _TEMP_BOUND = timedelta(days=1)
 # Each lost race means another writer recorded a version meanwhile; this many in a row
 # means the dataset is being written far faster than one add can keep up with.
 _ADD_ATTEMPTS = 20
+# Objects smaller than this are stored by parallel threads (without byte progress).
+_THREADED_UPLOAD_BELOW = 1024 * 1024
 
 
 class DatasetRegistry:
@@ -188,20 +191,40 @@ class DatasetRegistry:
         unique = {f.hash: f for f in content.objects()}
         total = sum(f.size for f in unique.values())
         done = 0
+        # Small files go through threads (their cost is opening and creating files, which
+        # threads overlap); large ones one at a time, with byte progress.
+        small = [f for f in unique.values() if f.size < _THREADED_UPLOAD_BELOW]
+        large = [f for f in unique.values() if f.size >= _THREADED_UPLOAD_BELOW]
+
+        def store(entry: SourceFile, chunks: ProgressCallback | None = None) -> bool:
+            # protect() renews a reused object's lease before the record refers to it,
+            # so a concurrent gc keeps it (or it is missing and written again).
+            if self.artifacts.protect(entry.hash):
+                return False
+            self.artifacts.put_file(entry.path, known_hash=entry.hash, progress=chunks)
+            return True
+
+        def count(entry: SourceFile, uploaded: bool) -> None:
+            nonlocal done
+            if uploaded:
+                stats.uploaded_objects += 1
+                stats.uploaded_bytes += entry.size
+            done += entry.size
+            if progress is not None:
+                progress("Uploading", done, total)
+
         # One filesystem flush for the whole batch instead of an fsync per object; the
         # version is recorded only after the block has flushed.
         with self.artifacts.deferred_sync():
-            for entry in unique.values():
-                # protect() renews a reused object's lease before the record refers to
-                # it, so a concurrent gc keeps it (or it is missing and written again).
-                if not self.artifacts.protect(entry.hash):
-                    chunks = offset_progress(progress, "Uploading", done, total)
-                    self.artifacts.put_file(entry.path, known_hash=entry.hash, progress=chunks)
-                    stats.uploaded_objects += 1
-                    stats.uploaded_bytes += entry.size
-                done += entry.size
-                if progress is not None:
-                    progress("Uploading", done, total)
+            if len(small) > 1:
+                with ThreadPoolExecutor(HASH_THREADS, thread_name_prefix="conveyor-put") as pool:
+                    for entry, uploaded in zip(small, pool.map(store, small), strict=True):
+                        count(entry, uploaded)
+            elif small:
+                count(small[0], store(small[0]))
+            for entry in large:
+                chunks = offset_progress(progress, "Uploading", done, total)
+                count(entry, store(entry, chunks))
 
     def _record(
         self,
