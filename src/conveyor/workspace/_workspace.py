@@ -536,7 +536,8 @@ class Workspace:
             return self._notifier
 
     def close(self, *, notify_timeout_s: float = 10.0) -> None:
-        """Deliver pending notifications, then release the stores' connections.
+        """Write what the run tracker buffers, deliver pending notifications, then release
+        the stores' connections.
 
         Args:
             notify_timeout_s: How long to wait for queued webhook deliveries; those not
@@ -546,7 +547,12 @@ class Workspace:
             notifier, self._notifier = self._notifier, None
         if self._features is not None:
             self._features.close()
+        with self._facades_lock:
+            tracker = self._facades.get("runs")
         try:
+            if tracker is not None:
+                # Buffered metrics and finished lazy runs reach the store while it is open.
+                tracker.flush()
             if notifier is not None:
                 notifier.close(timeout=notify_timeout_s)
         finally:
