@@ -2,7 +2,8 @@
 
 Data: ``PARTITIONS`` Parquet partitions in the prediction log's layout (``request_id``,
 ``at``, ``status``, 8 numeric and 2 categorical ``in_`` inputs, a class ``prediction``) of
-``PARTITION_ROWS`` rows each: 100 x 1,000,000 = 100,000,000 rows at ``CONVEYOR_BENCH_SCALE=1``.
+``PARTITION_ROWS`` rows each: 100 x 1,000,000 = 100,000,000 rows at ``CONVEYOR_BENCH_SCALE=1``
+(30,000,000 at 0.3; smaller partitions below 0.1).
 To keep disk use and set-up time small, ``DISTINCT`` distinct partition files are written
 (half of them with two shifted features) and the log lists each of them several times:
 every listed partition is read and decoded again, as a log of distinct files would be (from
@@ -35,7 +36,7 @@ from rich.console import Console
 from rich.table import Table
 
 SCALE = float(os.environ.get("CONVEYOR_BENCH_SCALE", "1"))
-PARTITION_ROWS = 1_000_000
+PARTITION_ROWS = min(1_000_000, max(int(10_000_000 * SCALE), 20_000))
 PARTITIONS = max(int(100 * SCALE), 2)
 DISTINCT = min(PARTITIONS, 8)
 BASELINE_PARTITIONS = min(PARTITIONS, 3)
@@ -239,12 +240,12 @@ def _report(console: Console, runs: dict, baseline: dict, load: tuple, load_afte
         "seconds",
         "rows/s",
         "speed-up vs 1 thread",
-        "peak RSS MiB",
+        "peak RSS MiB (at start)",
         "verdict",
     ):
         table.add_column(column)
     for which, result in runs.items():
-        rss = f"{result['maxrss_mib']:.0f}"
+        rss = f"{result['maxrss_mib']:.0f} ({result['startup_mib']:.0f})"
         if result.get("ray_worker_peak_mib"):
             rss += f" (+ worker {result['ray_worker_peak_mib']:.0f})"
         table.add_row(

@@ -15,7 +15,11 @@ prediction column's profile (the baseline of later reports) has exact counts, ex
 mean, standard deviation and top values, and quantiles and histogram counts read from the
 same sketch. Executors: ``local`` (one partition after another), ``threads`` (a thread
 pool; pyarrow and numpy release the GIL in the heavy parts) and ``ray`` (one task per
-partition on the connected Ray cluster, or a local one started for the call).
+partition on the connected Ray cluster, or on the one ``ray.init()`` finds or starts).
+
+``monitoring.executor`` chooses the engine of :func:`monitor_run`: ``local`` keeps the
+single-pass engine (the whole window as one frame); ``threads`` and ``ray`` use this one
+for duration windows (a row-count window needs the newest rows first, so it is read whole).
 """
 
 from __future__ import annotations

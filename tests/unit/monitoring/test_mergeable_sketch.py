@@ -36,9 +36,10 @@ def _split_and_merge(values: np.ndarray, points: np.ndarray, parts: int) -> Nume
 
 
 @pytest.mark.parametrize("parts", [1, 3, 17])
-def test_ranks_at_planned_points_are_exact_after_merging(parts: int) -> None:
+@pytest.mark.parametrize("grid", [21, 201], ids=["compared", "searched"])
+def test_ranks_at_planned_points_are_exact_after_merging(parts: int, grid: int) -> None:
     values = _values(1)
-    points = np.unique(np.concatenate([np.linspace(-6, 6, 21), [0.0, 1.0, -3.0]]))
+    points = np.unique(np.concatenate([np.linspace(-6, 6, grid), [0.0, 1.0, -3.0]]))
     sketch = _split_and_merge(values, points, parts)
     ordered = np.sort(values)
     assert sketch.rank(points, "left").tolist() == np.searchsorted(ordered, points, "left").tolist()
