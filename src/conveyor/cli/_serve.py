@@ -119,10 +119,18 @@ def serve(  # noqa: PLR0917 - Typer options are parameters
             f"Serving [bold]{ref}[/] ({model}) on http://{host}:{port} with {workers} "
             "worker(s); Ctrl-C stops."
         )
-        run_server(root, ref, host=host, port=port, workers=workers, settings=settings)
+        run_server(
+            root,
+            ref,
+            host=host,
+            port=port,
+            workers=workers,
+            settings=settings,
+            prefer_onnx=onnx,
+        )
         return
     if env is not None:
-        _serve_environment(env, host=host, port=port, workers=workers, settings=settings)
+        _serve_environment(env, host=host, port=port, workers=workers, settings=settings, onnx=onnx)
 
 
 def _is_loopback(host: str) -> bool:
@@ -161,7 +169,7 @@ def _check_exposure(host: str, *, insecure: bool) -> None:
 
 
 def _serve_environment(
-    env: str, *, host: str, port: int, workers: int, settings: ServingSettings
+    env: str, *, host: str, port: int, workers: int, settings: ServingSettings, onnx: bool
 ) -> None:
     """Serve ``env`` and run its deployment controller until the server stops."""
     import threading
@@ -200,6 +208,7 @@ def _serve_environment(
                 port=port,
                 workers=workers,
                 settings=settings,
+                prefer_onnx=onnx,
             )
         finally:
             stop.set()

@@ -48,6 +48,7 @@ ENV_ROOT = "CONVEYOR_SERVE_ROOT"
 ENV_MODEL = "CONVEYOR_SERVE_MODEL"
 ENV_SETTINGS = "CONVEYOR_SERVE_SETTINGS"
 ENV_ENVIRONMENT = "CONVEYOR_SERVE_ENV"
+ENV_ONNX = "CONVEYOR_SERVE_ONNX"
 SPILL_FOLDER = Path(".conveyor") / "spill" / "predictions"
 _log = logging.getLogger("conveyor.serving")
 
@@ -470,9 +471,18 @@ def app_from_environment() -> FastAPI:
     ws = Workspace.open(process_env().get(ENV_ROOT, "."))
     try:
         environment = process_env().get(ENV_ENVIRONMENT)
+        onnx = process_env().get(ENV_ONNX, "1") != "0"
         if environment:
-            return build_env_app(ws, environment, settings=settings, close_workspace=True)
-        return build_app(ws, process_env()[ENV_MODEL], settings=settings, close_workspace=True)
+            return build_env_app(
+                ws, environment, settings=settings, prefer_onnx=onnx, close_workspace=True
+            )
+        return build_app(
+            ws,
+            process_env()[ENV_MODEL],
+            settings=settings,
+            prefer_onnx=onnx,
+            close_workspace=True,
+        )
     except BaseException:
         ws.close()
         raise
@@ -524,6 +534,7 @@ def serve(
     port: int = 8080,
     workers: int = 1,
     settings: ServingSettings | None = None,
+    prefer_onnx: bool = True,
 ) -> None:
     """Run the server until SIGINT/SIGTERM (uvicorn drains requests in flight first).
 
@@ -535,6 +546,7 @@ def serve(
         port: The port.
         workers: Worker processes (each opens the workspace and loads the models).
         settings: Limits and policies.
+        prefer_onnx: Serve ONNX twins that passed parity (``--no-onnx``: the native model).
 
     Raises:
         PortInUseError: ``port`` is taken.
@@ -556,6 +568,7 @@ def serve(
             ENV_MODEL: ref or "",
             ENV_ENVIRONMENT: environment or "",
             ENV_SETTINGS: settings_to_env(settings),
+            ENV_ONNX: "1" if prefer_onnx else "0",
         }
     )
     uvicorn.run(

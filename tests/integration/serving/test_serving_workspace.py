@@ -161,3 +161,22 @@ def test_a_loaded_version_has_its_explainer_built_before_it_is_served(ws: Worksp
     assert model.explainer is not None
     explainer = model.explainer.get()  # built by the loader: nothing is left to build
     assert explainer.explain(pd.DataFrame([ROW])).values.shape == (1, 2)
+
+
+@pytest.mark.parametrize(("onnx", "platform"), [("1", "conveyor/onnx"), ("0", "conveyor/sklearn")])
+def test_workers_serve_the_onnx_twin_or_the_native_model_as_serve_was_told(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch, onnx: str, platform: str
+) -> None:
+    from conveyor.serving import _launch
+
+    assert ws.models.get("churn@1").onnx, "the logistic regression has an ONNX twin"
+    monkeypatch.setenv(_launch.ENV_ROOT, str(ws.root))
+    monkeypatch.setenv(_launch.ENV_MODEL, "churn@1")
+    monkeypatch.setenv(_launch.ENV_ENVIRONMENT, "")
+    monkeypatch.setenv(_launch.ENV_ONNX, onnx)
+    with (
+        running(_launch.app_from_environment()) as url,
+        httpx.Client(base_url=url, timeout=10) as client,
+    ):
+        assert _wait_ready(client).status_code == 200
+        assert client.get("/v2/models/churn").json()["platform"] == platform
