@@ -19,8 +19,8 @@ the others copy its row. Then each operation is timed through the public API or 
 - ``conveyor gc`` (``Workspace.gc``: the referenced set against every stored object).
 
 Each figure is the best of three calls (one for gc and deploy), in milliseconds; the table
-prints the growth factor of each 10x step. ``CONVEYOR_BENCH_VOLUME_SCALE`` (default 1)
-multiplies every size, e.g. ``0.1`` for a quick look.
+prints the growth factor of each 10x step. ``CONVEYOR_BENCH_SCALE`` (default 1) multiplies
+every size, e.g. ``0.1`` for a quick look.
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+
+from benchmarks import scale as bench_scale
 
 #: (runs, model versions, logged predictions) per size.
 SIZES = ((1_000, 10, 100_000), (10_000, 100, 1_000_000), (100_000, 1_000, 10_000_000))
@@ -451,7 +453,7 @@ def volumes(scale: float) -> list[Volume]:
 
 def main() -> None:
     console = Console()
-    scale = float(os.environ.get("CONVEYOR_BENCH_VOLUME_SCALE", "1"))
+    scale = bench_scale()
     backends = ["sqlite"] + (["postgresql"] if _pg_admin() is not None else [])
     load = os.getloadavg()
     results: dict[str, list[tuple[Volume, float, dict[str, float]]]] = {}
