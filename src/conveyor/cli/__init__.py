@@ -9,11 +9,13 @@ lives here. Exit codes: 0 success, 1 a conveyor error (message and hint on stder
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from conveyor.cli._app import main
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from conveyor.cli._app import app
 
 __all__ = ["app", "main"]

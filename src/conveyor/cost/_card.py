@@ -6,8 +6,7 @@ import math
 from typing import TYPE_CHECKING
 
 from conveyor.cost._model import ModelCost, model_cost
-from conveyor.registry import ModelCard
-from conveyor.registry._card import add_card_section
+from conveyor.registry import ModelCard, add_card_section
 
 if TYPE_CHECKING:
     from conveyor.workspace import Workspace

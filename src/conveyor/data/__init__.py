@@ -12,7 +12,7 @@ that a fresh clone can restore exactly the pinned bytes. Version records go thro
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from conveyor.data._base import BaseDatasetRecords
 from conveyor.data._checkout import CHECKOUT_FORMATS, CheckoutFormat
@@ -33,6 +33,8 @@ from conveyor.data._scan import AddStats
 from conveyor.data._sql import SqlDatasetRecords
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from conveyor.data._profile import compute_profile
 
 __all__ = [

@@ -23,6 +23,7 @@ from conveyor.registry._base import (
     NewVersion,
     RunLineage,
 )
+from conveyor.registry._card import add_card_section
 from conveyor.registry._environment import ENVIRONMENT_KEY, FLAVOR_PACKAGES, flavor_environment
 from conveyor.registry._errors import (
     AliasNotFoundError,
@@ -87,6 +88,7 @@ __all__ = [
     "SigningKeyError",
     "SqlModelRecords",
     "TransferError",
+    "add_card_section",
     "copy_version",
     "flavor_environment",
     "inert",

@@ -9,13 +9,15 @@ building stores themselves.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from conveyor.workspace._errors import NoMetadataStoreError
 from conveyor.workspace._scaffold import init_project
 from conveyor.workspace._workspace import Workspace
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from conveyor.workspace._lineage import WorkspaceLineage
 
 __all__ = ["NoMetadataStoreError", "Workspace", "WorkspaceLineage", "init_project"]
