@@ -15,12 +15,14 @@ from benchmarks import (
     bench_features_online,
     bench_features_serving,
     bench_monitoring,
+    bench_monitoring_scale,
     bench_pipelines,
     bench_server,
     bench_serving,
     bench_tracking,
     bench_tuning,
     bench_ui,
+    bench_volume,
 )
 
 BENCHMARKS = {
@@ -30,12 +32,14 @@ BENCHMARKS = {
     "features_online": bench_features_online.main,
     "features_serving": bench_features_serving.main,
     "monitoring": bench_monitoring.main,
+    "monitoring_scale": bench_monitoring_scale.main,
     "pipelines": bench_pipelines.main,
     "server": bench_server.main,
     "serving": bench_serving.main,
     "tracking": bench_tracking.main,
     "tuning": bench_tuning.main,
     "ui": bench_ui.main,
+    "volume": bench_volume.main,
 }
 
 
