@@ -1,4 +1,7 @@
-"""Running one node of a pipeline in its own process (``conveyor step-exec``, used by the KFP and Airflow exports)."""
+"""Running one node of a pipeline in its own process (``conveyor step-exec``).
+
+The KFP and Airflow exports run each step this way.
+"""
 
 from __future__ import annotations
 
