@@ -6,6 +6,7 @@ import errno
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -101,6 +102,23 @@ def _group_of(args: list[str]) -> str | None:
     return args[0] if args and args[0] in _GROUPS else None
 
 
+# The Click command of each app built, kept: converting a Typer app is most of the cost of
+# an in-process call (the whole app: about 50 ms).
+_COMMANDS: dict[str | None, tuple[typer.Typer, Any]] = {}
+
+
+def _command(group: str | None) -> Any:
+    """The Click command of the whole app (``None``) or of one command group, built once."""
+    kept = _COMMANDS.get(group)
+    typer_app = (globals().get("app") or __getattr__("app")) if group is None else None
+    if kept is not None and (typer_app is None or kept[0] is typer_app):
+        return kept[1]
+    typer_app = typer_app if typer_app is not None else build_app(group)
+    command = typer.main.get_command(typer_app)
+    _COMMANDS[group] = (typer_app, command)
+    return command
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code (the console script calls ``sys.exit`` on it).
 
@@ -114,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The whole app when it was built already (tests patch it) or the command is not one
     # group's (help, top-level commands).
     group = None if "app" in globals() else _group_of(args)
-    command = typer.main.get_command(build_app(group) if group is not None else __getattr__("app"))
+    command = _command(group)
     try:
         # Standalone mode lets the parser report usage errors (exit 2) and --help itself;
         # every other exception propagates to the handlers below.

@@ -44,8 +44,6 @@ def register(app: typer.Typer) -> None:
     app.command("repro")(repro)
     app.command("step-exec", hidden=True)(step_exec)
     app.add_typer(export_app, name="export")
-    export_app.command("airflow")(export_airflow)
-    register_exports(export_app)
 
 
 def run(  # noqa: PLR0917 - Typer options are parameters
@@ -278,3 +276,9 @@ def step_exec(
             ws, pipeline, step, run_id, json.loads(params), retries=not no_retries
         )
     console().print(f"Step {step} {result.status} (run {result.run_id}).")
+
+
+# The export group's other commands, once, after `kfp` (the group is a module-level app that
+# every built root mounts, so registering in `register` would add them again each time).
+export_app.command("airflow")(export_airflow)
+register_exports(export_app)
