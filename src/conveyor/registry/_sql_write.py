@@ -169,7 +169,8 @@ def insert_copy(tx: WriteTx, version: ModelVersion, objects: Sequence[str]) -> M
         params=dict(version.params),
         tags=dict(version.tags),
         description=version.description,
-        run_id=version.run_id,
+        # The producing run lives in the source workspace (its id stays in the lineage).
+        run_id=None,
         lineage=lineage,
         onnx=version.onnx,
         importance=version.importance,
