@@ -192,13 +192,18 @@ def _ray_workers_peak_mib() -> float | None:
 def _run(folder: Path, which: str, partitions: int) -> dict[str, object]:
     here = str(Path(__file__).resolve().parent)
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    if which.startswith("ray") and Path("/tmp").is_dir():
+        # Ray keeps Unix sockets under TMPDIR, whose paths are limited to 107 bytes.
+        env["TMPDIR"] = "/tmp"
     result = subprocess.run(
         [sys.executable, "-c", _MEASURE, here, str(folder), which, str(partitions)],
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
         env=env,
     )
+    if result.returncode != 0:
+        raise RuntimeError(f"measuring {which} failed:\n{result.stderr[-3000:]}")
     return dict(json.loads(result.stdout.strip().splitlines()[-1]))
 
 

@@ -20,6 +20,7 @@ from importlib import metadata
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from conveyor.config import process_env
 from conveyor.core import hash_bytes
 from conveyor.infra._requirements import DISTRIBUTION, BuildError
 
@@ -69,7 +70,7 @@ def _source() -> Path:
 
 
 def _cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    base = process_env().get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "conveyor" / "wheels"
 
 

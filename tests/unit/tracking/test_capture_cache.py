@@ -11,8 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from conveyor.tracking import capture_code_version, capture_environment
+from conveyor.tracking import capture_code_version
 from conveyor.tracking._capture import _cached_environment, _read_environment
+
+
+def _fresh() -> dict[str, object]:
+    """The environment read now (``capture_environment`` keeps its first value per process,
+    which may predate another test's change of ``sys.path``)."""
+    return _read_environment()
 
 
 def test_the_cached_environment_is_reused_until_a_path_folder_changes(
@@ -24,7 +30,7 @@ def test_the_cached_environment_is_reused_until_a_path_folder_changes(
     state = tmp_path / "state"
     state.mkdir()
     first = _cached_environment(state)
-    assert first == capture_environment()  # the same fields and hash as a fresh read
+    assert first == _fresh()  # the same fields and hash as a fresh read
     saved = json.loads((state / "environment.json").read_text())
     saved["environment"]["packages_hash"] = "from-the-file"
     (state / "environment.json").write_text(json.dumps(saved))
@@ -40,7 +46,7 @@ def test_the_cached_environment_is_reused_until_a_path_folder_changes(
 
 
 def test_without_a_cache_folder_nothing_is_written(tmp_path: Path) -> None:
-    assert _cached_environment(tmp_path / "missing") == capture_environment()
+    assert _cached_environment(tmp_path / "missing") == _fresh()
     assert not (tmp_path / "missing").exists()
 
 
