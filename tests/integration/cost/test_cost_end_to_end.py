@@ -303,7 +303,6 @@ def test_the_report_of_an_environment_covers_the_versions_it_serves_there(
 def test_conveyor_cost_prints_json_and_tables(
     project: Project, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _mount_cost()
     run = in_process(monkeypatch, capsys)
     ref = f"progression@{project.version}"
     done = run(project.root, "cost", "--model", ref, "--json")
@@ -338,14 +337,6 @@ def test_the_model_card_shows_the_cost_section(
     assert "| staging | 7 |" in section
     assert "| production | 12 |" in section
     assert "EUR" in section
-
-
-def _mount_cost() -> None:
-    """Mount ``conveyor cost`` on the root app when the app does not mount it yet."""
-    from conveyor.cli import _app, _cost
-
-    if not any(c.name == "cost" for c in _app.app.registered_commands):
-        _cost.register(_app.app)
 
 
 @pytest.mark.slow

@@ -61,10 +61,6 @@ def test_an_environment_without_a_deployment_has_nothing_to_report(root: Path) -
 def test_the_cli_says_no_prices_are_set_and_refuses_bad_windows(
     root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from conveyor.cli import _app, _cost
-
-    if not any(c.name == "cost" for c in _app.app.registered_commands):
-        _cost.register(_app.app)
     run = in_process(monkeypatch, capsys)
     done = run(root, "cost")
     assert done.returncode == 0, done.stderr
