@@ -2,14 +2,13 @@
 
 The single-pass engine (:func:`assess_window` over the whole window frame) is the oracle;
 the partitioned engine must give the same report: the same structure, verdicts, names,
-counts and messages, and numbers equal within :data:`EXACT` (statistics from exact
+counts and messages, and numbers equal within ``report_compare.EXACT`` (statistics from exact
 counts), except those read from the quantile sketch (Wasserstein results, and the
-predictions' profile when they have many distinct values), equal within :data:`SKETCHED`.
+predictions' profile when they have many distinct values), equal within ``report_compare.SKETCHED``.
 """
 
 from __future__ import annotations
 
-import math
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,11 +25,6 @@ from conveyor.monitoring._scaled import (
 from conveyor.predictions._window import Window
 from conveyor.workspace import Workspace
 
-#: Relative tolerance of numbers computed from exact counts (floating-point order only).
-EXACT = 1e-9
-#: Tolerance (absolute, in reference standard deviations for Wasserstein, and relative)
-#: of numbers read from the 0.1 %-accurate quantile sketch.
-SKETCHED = 2e-3
 SPAN = timedelta(hours=1)
 
 
@@ -78,34 +72,3 @@ def both_reports(
         part, profile, features=features, config=config, reference_metric=0.95
     )
     return local, scaled
-
-
-def differences(expected: Any, actual: Any, path: str = "", tolerance: float = EXACT) -> list[str]:
-    """Where ``actual`` differs from ``expected`` beyond the tolerance of each number."""
-    if isinstance(expected, dict) and isinstance(actual, dict):
-        if set(expected) != set(actual):
-            return [f"{path}: keys {sorted(set(expected) ^ set(actual))}"]
-        if expected.get("test") == "wasserstein" or path.endswith("prediction.profile"):
-            tolerance = max(tolerance, SKETCHED)
-        out: list[str] = []
-        for key in expected:
-            out += differences(expected[key], actual[key], f"{path}.{key}", tolerance)
-        return out
-    if isinstance(expected, list | tuple) and isinstance(actual, list | tuple):
-        if len(expected) != len(actual):
-            return [f"{path}: {len(expected)} items against {len(actual)}"]
-        out = []
-        for index, (left, right) in enumerate(zip(expected, actual, strict=True)):
-            out += differences(left, right, f"{path}[{index}]", tolerance)
-        return out
-    numbers = (int, float)
-    if (
-        isinstance(expected, numbers)
-        and isinstance(actual, numbers)
-        and not isinstance(expected, bool)
-        and not isinstance(actual, bool)
-    ):
-        if math.isclose(expected, actual, rel_tol=tolerance, abs_tol=tolerance):
-            return []
-        return [f"{path}: {expected!r} against {actual!r}"]
-    return [] if expected == actual else [f"{path}: {expected!r} against {actual!r}"]

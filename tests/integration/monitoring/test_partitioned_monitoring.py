@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 from monitor_support import NOW, Recorder, open_project
-from partitioned_support import both_reports, differences, log_partitions
+from partitioned_support import both_reports, log_partitions
 
 from conveyor.monitoring import MonitoringError, monitor_run
 from conveyor.workspace import Workspace
+from report_compare import differences
 
 PARTITIONS = 6
 

@@ -15,7 +15,6 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 from monitoring_support import as_log, reference_table
-from report_compare import differences
 
 from conveyor.config import MonitoringConfig
 from conveyor.data import compute_profile
@@ -23,6 +22,7 @@ from conveyor.monitoring._assess import assess_window
 from conveyor.monitoring._parts import WindowPart, summarise_partition
 from conveyor.monitoring._scaled import assess_partitioned, plan_window, prediction_profile
 from conveyor.predictions._parquet import to_frame
+from report_compare import differences
 
 FEATURES = ["x0", "x1", "x2", "x3", "count", "colour"]
 CONFIG = MonitoringConfig(drift_share=0.15, min_labels=20)
