@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 
-.PHONY: demo test lint typecheck format bench docs install install-dev clean browser containers
+.PHONY: demo test lint typecheck format bench docs install install-dev clean browser containers wrk
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -52,10 +52,17 @@ containers:
 		$$SUDO apt-get update -q && $$SUDO apt-get install -y -q --no-install-recommends buildah debootstrap; \
 	} || echo "buildah/debootstrap could not be installed: the image tests will fail"
 
+# The serving benchmarks measure every server with wrk too (Debian's package).
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo -n ); \
+		$$SUDO apt-get update -q && $$SUDO apt-get install -y -q --no-install-recommends wrk; \
+	} || echo "wrk could not be installed: the benchmarks' wrk columns will be empty"
+
 test: lint typecheck browser containers
 	$(BIN)/pytest -n 2 --dist loadgroup
 
-bench: $(VENV)/.installed-dev
+bench: $(VENV)/.installed-dev wrk
 	$(PY) -m benchmarks
 
 clean:
