@@ -152,7 +152,7 @@ def _execute_fresh(spec: importlib.machinery.ModuleSpec, path: Path, ref: str) -
     # Compile the text read now (not cached bytecode, whose mtime check has one-second
     # resolution) and pin it in linecache, so the code that runs and the source that cache
     # keys hash are the same text.
-    text = path.read_text(encoding="utf-8")
+    text = _source_text(path, ref)
     module = importlib.util.module_from_spec(spec)
     module.__file__ = str(path)
     linecache.cache[str(path)] = (len(text), None, text.splitlines(True), str(path))
@@ -167,6 +167,41 @@ def _execute_fresh(spec: importlib.machinery.ModuleSpec, path: Path, ref: str) -
             sys.modules[spec.name] = previous
         raise _import_failed(spec.name, ref, exc) from exc
     return module
+
+
+def _source_text(path: Path, ref: str) -> str:
+    """The file's text in its declared encoding (PEP 263), UTF-8 by default.
+
+    Raises:
+        PipelineDefinitionError: the bytes do not decode, with the file and byte offset.
+    """
+    data = path.read_bytes()
+    try:
+        try:
+            return importlib.util.decode_source(data)
+        except SyntaxError as exc:
+            # Raised for an undecodable first or second line too: say which byte if so.
+            data.decode("utf-8")
+            raise PipelineDefinitionError(
+                f"Pipeline file {str(path)!r} (from {ref!r}) cannot be read: {exc.msg}.",
+                hint="Fix the `# -*- coding: ... -*-` line (or remove it: the default is UTF-8).",
+                ref=ref,
+                path=str(path),
+            ) from exc
+    except UnicodeDecodeError as exc:
+        bad = data[exc.start : exc.end]
+        encoding = "UTF-8" if exc.encoding.replace("-", "").lower() == "utf8" else exc.encoding
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise PipelineDefinitionError(
+            f"Pipeline file {str(path)!r} (from {ref!r}) is not valid {encoding}: byte "
+            f"{exc.start} (line {line}) is 0x{bad.hex()} ({exc.reason}).",
+            hint="Save the file as UTF-8, or declare its encoding on the first or second "
+            "line, e.g. `# -*- coding: latin-1 -*-`.",
+            ref=ref,
+            path=str(path),
+            offset=exc.start,
+            encoding=encoding,
+        ) from exc
 
 
 def _import_failed(target: str, ref: str, exc: Exception) -> PipelineDefinitionError:
