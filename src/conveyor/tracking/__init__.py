@@ -33,10 +33,13 @@ from conveyor.tracking._context import (
 )
 from conveyor.tracking._heartbeat import Heartbeat, stale_runs
 from conveyor.tracking._records import (
+    METRIC_FILTER_OPS,
     RUN_KINDS,
     RUN_SORTS,
     RUN_STATUSES,
     AmbiguousRunError,
+    InvalidMetricFilterError,
+    MetricFilter,
     MetricPoint,
     OutputRecord,
     Run,
@@ -45,6 +48,7 @@ from conveyor.tracking._records import (
     RunPage,
     StepNotFoundError,
     TreeMetric,
+    parse_metric_filter,
     parse_run_sort,
 )
 from conveyor.tracking._sql import SqlRunRecords
@@ -55,7 +59,10 @@ __all__ = [
     "BaseRunRecords",
     "Heartbeat",
     "InvalidMetricError",
+    "InvalidMetricFilterError",
+    "METRIC_FILTER_OPS",
     "MetricComparison",
+    "MetricFilter",
     "MetricPoint",
     "MetricValue",
     "OutputRecord",
@@ -79,6 +86,7 @@ __all__ = [
     "log_metric",
     "log_metrics",
     "log_params",
+    "parse_metric_filter",
     "parse_run_sort",
     "run_context",
     "search_run_list",

@@ -16,7 +16,14 @@ from datetime import datetime
 from typing import Any
 
 from conveyor.core import Actor
-from conveyor.tracking._records import MetricPoint, OutputRecord, Run, RunPage, parse_run_sort
+from conveyor.tracking._records import (
+    MetricFilter,
+    MetricPoint,
+    OutputRecord,
+    Run,
+    RunPage,
+    parse_run_sort,
+)
 
 #: One metric value as logged: ``(key, value, step, logged at)``. ``value`` may be NaN or
 #: infinite; ``step`` is ``None`` when none was given. A plain tuple (not a dataclass)
@@ -135,6 +142,8 @@ class BaseRunRecords(abc.ABC):
         descending: bool = True,
         offset: int = 0,
         limit: int = 50,
+        where: Sequence[MetricFilter] = (),
+        top_level: bool = False,
     ) -> RunPage:
         """Return one page of the runs matching every given filter, and how many match.
 
@@ -156,6 +165,10 @@ class BaseRunRecords(abc.ABC):
             descending: Largest (newest) first.
             offset: Matching runs to skip (negative counts as 0).
             limit: The most runs returned (negative counts as 0).
+            where: Only runs whose metrics pass every one of these filters; the value a
+                filter compares is the one ``"metric:<key>"`` sorts by (a run without
+                one, or with NaN, is left out).
+            top_level: Only runs without a parent (pipelines, studies, plain runs).
 
         Returns:
             The page, with ``total`` the number of runs matching the filters.
@@ -408,6 +421,8 @@ def search_run_list(
     descending: bool = True,
     offset: int = 0,
     limit: int = 50,
+    where: Sequence[MetricFilter] = (),
+    top_level: bool = False,
 ) -> RunPage:
     """:meth:`BaseRunRecords.search_runs` over runs held in memory (the reference).
 
@@ -425,7 +440,11 @@ def search_run_list(
         and (not name_contains or name_contains.lower() in run.name.lower())
         and (pipeline_ref is None or run.pipeline_ref == pipeline_ref)
         and (parent_ids is None or run.parent_id in parent_ids)
+        and (not top_level or run.parent_id is None)
     ]
+    for test in where:
+        tested = _tree_values(every, metrics, test.key)
+        wanted = [run for run in wanted if test.matches(tested.get(run.id))]
     keys: list[Callable[[Run], Any]]
     if by == "metric":
         values = _tree_values(every, metrics, str(key))

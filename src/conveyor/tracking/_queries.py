@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import builtins
 import re
+from collections.abc import Collection, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from conveyor.tracking._records import (
     AmbiguousRunError,
+    MetricFilter,
     MetricPoint,
     OutputRecord,
     Run,
     RunNotFoundError,
+    RunPage,
     StepNotFoundError,
     TreeMetric,
 )
@@ -24,6 +27,8 @@ if TYPE_CHECKING:
 
 #: Shortest id prefix accepted by :meth:`RunQueries.get` (like git's short hashes).
 MIN_PREFIX = 6
+#: Children read per call when gathering the steps of a page of runs.
+_CHILDREN_PAGE = 5_000
 _ID_CHARS = re.compile(r"^[0-9a-f]+$")
 
 
@@ -118,6 +123,58 @@ class RunQueries:
             offset=offset,
         )
 
+    def search(
+        self,
+        *,
+        where: Sequence[MetricFilter] = (),
+        sort: str = "started_at",
+        descending: bool = True,
+        kinds: Collection[str] | None = None,
+        status: str | None = None,
+        pipeline_ref: str | None = None,
+        top_level: bool = False,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> RunPage:
+        """One page of the runs matching every filter, in SQL (stale runs are reaped first).
+
+        Args:
+            where: Only runs whose metrics pass every filter (see
+                :class:`~conveyor.tracking.MetricFilter`: the value last logged under the
+                key by the run or one of its steps).
+            sort: ``"started_at"``, ``"name"``, ``"status"``, ``"duration"``,
+                ``"metric:<key>"`` or ``"param:<key>"`` (see
+                :meth:`~conveyor.tracking.BaseRunRecords.search_runs`).
+            descending: Largest (newest) first.
+            kinds: Only runs of these kinds.
+            status: Only runs with this status.
+            pipeline_ref: Only runs of this pipeline (``"module:attr"``).
+            top_level: Only runs without a parent (pipelines, studies, plain runs).
+            offset: Matching runs to skip.
+            limit: The most runs returned.
+
+        Returns:
+            The page and how many runs match.
+
+        Example:
+            >>> from conveyor.tracking import parse_metric_filter  # doctest: +SKIP
+            >>> page = ws.runs.search(where=[parse_metric_filter("rmse<0.5")])  # doctest: +SKIP
+        """
+        self.reap_stale()
+        self._settle()
+        self._buffer.flush()
+        return self._records.search_runs(
+            kinds=kinds,
+            status=status,
+            pipeline_ref=pipeline_ref,
+            sort=sort,
+            descending=descending,
+            offset=offset,
+            limit=limit,
+            where=builtins.list(where),
+            top_level=top_level,
+        )
+
     def children(self, run_id: str) -> builtins.list[Run]:
         """The direct child runs (steps, trials) of a run, oldest first."""
         self._settle()
@@ -166,21 +223,63 @@ class RunQueries:
             (0.93, 'evaluate')
         """
         sources = self._tree(run_id, step)
-        latest = self._latest_points(sources)
-        names = name_keys({s: builtins.list(latest[s]) for s in sources})
-        found = {
-            names[source, key]: TreeMetric(
-                key=names[source, key],
-                name=key,
-                value=value,
-                step=metric_step,
-                run_id=source.run_id,
-                source=source.name,
+        return _named(sources, self._latest_points(sources))
+
+    def run_tree_metrics_many(self, runs: Iterable[Run | str]) -> dict[str, dict[str, TreeMetric]]:
+        """:meth:`run_tree_metrics` of several runs at once, in a fixed number of reads.
+
+        What ``conveyor runs list`` shows for a page: the steps of every run are read in
+        one query (per 5,000 steps) and the latest values of every run and step in one
+        more, however many runs the page holds.
+
+        Args:
+            runs: The runs (or their exact ids: each id costs one lookup).
+
+        Returns:
+            ``{run id: {tree key: TreeMetric}}``, one entry per run given (in the order
+            given), each as :meth:`run_tree_metrics` returns it.
+
+        Raises:
+            RunNotFoundError: an id names no run.
+
+        Example:
+            >>> page = ws.runs.search(top_level=True, limit=50)  # doctest: +SKIP
+            >>> metrics = ws.runs.run_tree_metrics_many(page.runs)  # doctest: +SKIP
+        """
+        self._settle()
+        given = [run if isinstance(run, Run) else self.get(run) for run in runs]
+        roots = builtins.list({run.id: run for run in given}.values())
+        if not roots:
+            return {}
+        children: dict[str, builtins.list[Run]] = {run.id: [] for run in roots}
+        offset = 0
+        while True:
+            page = self._records.search_runs(
+                kinds=["step"],
+                parent_ids=builtins.list(children),
+                sort="started_at",
+                descending=False,
+                offset=offset,
+                limit=_CHILDREN_PAGE,
             )
-            for source in sources
-            for key, (value, metric_step) in latest[source].items()
-        }
-        return dict(sorted(found.items()))
+            for child in page.runs:
+                children[str(child.parent_id)].append(child)
+            offset += len(page.runs)
+            if len(page.runs) < _CHILDREN_PAGE:
+                break
+        trees = {run.id: tree_sources(run, children[run.id]) for run in roots}
+        ids = {source.run_id for sources in trees.values() for source in sources}
+        for source_id in ids:
+            self._buffer.flush(source_id)
+        latest = self._records.latest_metrics(ids)
+        found: dict[str, dict[str, TreeMetric]] = {}
+        for run_id, sources in trees.items():
+            points = {
+                s: {key: (p.value, p.step) for key, p in sorted(latest[s.run_id].items())}
+                for s in sources
+            }
+            found[run_id] = _named(sources, points)
+        return found
 
     def run_tree_history(
         self, run_id: str, *, step: str | None = None
@@ -254,3 +353,23 @@ class RunQueries:
             if all(self._artifacts.exists(out.hash) for out in outputs):
                 return run, sorted(outputs, key=lambda record: _natural(record.name))
         return None
+
+
+def _named(
+    sources: builtins.list[Source], latest: dict[Source, dict[str, tuple[float, int | None]]]
+) -> dict[str, TreeMetric]:
+    """The values of a tree under their tree keys (see ``run_tree_metrics``), keys sorted."""
+    names = name_keys({s: builtins.list(latest[s]) for s in sources})
+    found = {
+        names[source, key]: TreeMetric(
+            key=names[source, key],
+            name=key,
+            value=value,
+            step=metric_step,
+            run_id=source.run_id,
+            source=source.name,
+        )
+        for source in sources
+        for key, (value, metric_step) in latest[source].items()
+    }
+    return dict(sorted(found.items()))

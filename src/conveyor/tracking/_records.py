@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from conveyor.core import isoformat
 from conveyor.errors import ConveyorError
@@ -17,6 +18,18 @@ RUN_STATUSES = frozenset({"running", "completed", "failed", "cached", "pending",
 #: The plain orders :meth:`~conveyor.tracking.BaseRunRecords.search_runs` takes (besides
 #: ``"metric:<key>"`` and ``"param:<key>"``).
 RUN_SORTS = ("started_at", "name", "status", "duration")
+
+
+#: The comparisons a :class:`MetricFilter` takes.
+METRIC_FILTER_OPS = ("<", "<=", ">", ">=", "==", "!=")
+
+MetricFilterOp = Literal["<", "<=", ">", ">=", "==", "!="]
+
+
+class InvalidMetricFilterError(ConveyorError, ValueError):
+    """A metric filter (``rmse<0.5``) is not a metric key, a comparison and a finite number."""
+
+    code = "invalid_metric_filter"
 
 
 class RunNotFoundError(ConveyorError, KeyError):
@@ -131,6 +144,119 @@ def parse_run_sort(sort: str) -> tuple[str, str | None]:
         f"Unknown run order {sort[:80]!r}: sort by one of {', '.join(RUN_SORTS)}, "
         "'metric:<key>' or 'param:<key>'."
     )
+
+
+@dataclass(frozen=True)
+class MetricFilter:
+    """Keep the runs whose value of metric ``key`` compares to ``value`` with ``op``.
+
+    The value compared is the one :meth:`~conveyor.tracking.BaseRunRecords.search_runs`
+    sorts by for ``"metric:<key>"``: the value last logged under ``key`` by the run or one
+    of its step runs (a cached step counts with the run it reused). A run without a value
+    of ``key``, or whose value is NaN, matches no filter (``!=`` included).
+
+    Attributes:
+        key: The metric key as logged (``"rmse"``).
+        op: One of :data:`METRIC_FILTER_OPS`.
+        value: A finite number.
+
+    Raises:
+        InvalidMetricFilterError: an empty key, an unknown comparison, or a value that is
+            not a finite number.
+    """
+
+    key: str
+    op: MetricFilterOp
+    value: float
+
+    def __post_init__(self) -> None:
+        if type(self.key) is not str or not self.key:
+            raise InvalidMetricFilterError(
+                f"Metric filter key {self.key!r} is not a non-empty string.",
+                hint="Name the metric as it was logged, e.g. MetricFilter('rmse', '<', 0.5).",
+                key=repr(self.key),
+            )
+        if self.op not in METRIC_FILTER_OPS:
+            raise InvalidMetricFilterError(
+                f"Metric filter comparison {self.op!r} is not one of "
+                f"{' '.join(METRIC_FILTER_OPS)}.",
+                hint="Compare with <, <=, >, >=, == or !=.",
+                op=repr(self.op),
+            )
+        value = self.value
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidMetricFilterError(
+                f"Metric filter value {value!r} for {self.key!r} is not a number.",
+                hint="Compare with a finite number, e.g. 0.5 or 1e-3.",
+                value=repr(value),
+            )
+        if not math.isfinite(value):
+            raise InvalidMetricFilterError(
+                f"Metric filter value {value!r} for {self.key!r} is not finite.",
+                hint="Compare with a finite number; NaN matches nothing and infinities "
+                "are out of range.",
+                value=repr(value),
+            )
+        object.__setattr__(self, "value", float(value))
+
+    def __str__(self) -> str:
+        return f"{self.key}{self.op}{self.value:g}"
+
+    def matches(self, value: float | None) -> bool:
+        """Whether a run whose value of the key is ``value`` (``None``: none) is kept."""
+        if value is None or math.isnan(value):
+            return False
+        return bool(_COMPARE[self.op](value, self.value))
+
+
+_COMPARE = {
+    "<": float.__lt__,
+    "<=": float.__le__,
+    ">": float.__gt__,
+    ">=": float.__ge__,
+    "==": float.__eq__,
+    "!=": float.__ne__,
+}
+
+#: ``KEY OP NUMBER``: an ASCII key (letters, digits, ``_ . - /``), a comparison, a plain
+#: decimal number.
+_FILTER = re.compile(
+    r"(?P<key>[A-Za-z0-9_][A-Za-z0-9_./-]*)[ ]*(?P<op><=|>=|==|!=|<|>)[ ]*"
+    r"(?P<value>[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)",
+    re.ASCII,
+)
+_MAX_FILTER = 200
+
+
+def parse_metric_filter(text: str) -> MetricFilter:
+    """``"rmse<0.5"`` -> ``MetricFilter("rmse", "<", 0.5)``, strictly.
+
+    Accepted: a metric key of ASCII letters, digits and ``_ . - /`` (starting with a
+    letter, digit or ``_``), one of ``< <= > >= == !=``, and a finite decimal number
+    (``0.5``, ``-3``, ``1e-3``); spaces around the comparison are allowed.
+
+    Raises:
+        InvalidMetricFilterError: anything else (named in the message).
+    """
+    shown = text[:_MAX_FILTER]
+    hint = (
+        "Write KEY OP NUMBER, e.g. 'rmse<0.5' or 'accuracy>=0.9': the key in ASCII letters, "
+        "digits and _ . - /, OP one of < <= > >= == !=, NUMBER a finite decimal number."
+    )
+    match = _FILTER.fullmatch(text.strip(" ")) if len(text) <= _MAX_FILTER else None
+    if match is None:
+        raise InvalidMetricFilterError(
+            f"Metric filter {shown!r} is not KEY OP NUMBER.", hint=hint, expression=shown
+        )
+    value = float(match["value"])
+    if not math.isfinite(value):
+        raise InvalidMetricFilterError(
+            f"Metric filter {shown!r} compares with {match['value']!r}, which is out of range.",
+            hint=hint,
+            expression=shown,
+        )
+    op: Any = match["op"]
+    return MetricFilter(match["key"], op, value)
 
 
 @dataclass(frozen=True)

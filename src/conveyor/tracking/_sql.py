@@ -35,6 +35,7 @@ from conveyor.store._tracking_models import (
 from conveyor.tracking._base import BaseRunRecords, FinishedRun, MetricValue
 from conveyor.tracking._heartbeat import stale_runs
 from conveyor.tracking._records import (
+    MetricFilter,
     MetricPoint,
     OutputRecord,
     Run,
@@ -143,20 +144,30 @@ class SqlRunRecords(BaseRunRecords):
         descending: bool = True,
         offset: int = 0,
         limit: int = 50,
+        where: Sequence[MetricFilter] = (),
+        top_level: bool = False,
     ) -> RunPage:
         by, key = parse_run_sort(sort)
         offset, limit = max(offset, 0), max(limit, 0)
-        where: list[ColumnElement[bool]] = []
+        filters = [_checked(test) for test in where]
+        conditions: list[ColumnElement[bool]] = []
         if kinds is not None:
-            where.append(RunRow.kind.in_(list(kinds)))
+            conditions.append(RunRow.kind.in_(list(kinds)))
         if status is not None:
-            where.append(RunRow.status == status)
+            conditions.append(RunRow.status == status)
         if name_contains:
-            where.append(func.lower(RunRow.name).contains(name_contains.lower(), autoescape=True))
+            conditions.append(
+                func.lower(RunRow.name).contains(name_contains.lower(), autoescape=True)
+            )
         if pipeline_ref is not None:
-            where.append(RunRow.pipeline_ref == pipeline_ref)
+            conditions.append(RunRow.pipeline_ref == pipeline_ref)
         if parent_ids is not None:
-            where.append(RunRow.parent_id.in_(list(parent_ids)))
+            conditions.append(RunRow.parent_id.in_(list(parent_ids)))
+        if top_level:
+            conditions.append(RunRow.parent_id.is_(None))
+        dialect = self._store.dialect
+        # NULL (no value, or NaN) compares to nothing, so a run without a value never matches.
+        conditions.extend(_compare(_tree_metric(dialect, test.key), test) for test in filters)
         keys: list[Any]
         if by == "metric":
             keys = [_tree_metric(self._store.dialect, str(key))]
@@ -176,8 +187,8 @@ class SqlRunRecords(BaseRunRecords):
             order.append(RunRow.started_at.desc() if descending else RunRow.started_at)
         order.append(RunRow.id)
         # Order and page the ids alone, then load the page's rows.
-        page = select(RunRow.id).where(*where).order_by(*order).offset(offset).limit(limit)
-        count = select(func.count()).select_from(RunRow).where(*where)
+        page = select(RunRow.id).where(*conditions).order_by(*order).offset(offset).limit(limit)
+        count = select(func.count()).select_from(RunRow).where(*conditions)
         with self._store.read() as session:
             total = int(session.scalar(count) or 0)
             ids = list(session.scalars(page))
@@ -546,6 +557,26 @@ def _tree_metric(dialect: str, key: str) -> Any:
         )
     metric = aliased(RunMetricRow)
     return select(metric.value).where(metric.id == last).correlate(RunRow).scalar_subquery()
+
+
+def _checked(test: Any) -> MetricFilter:
+    """A filter as the dataclass checks it (a caller may pass a look-alike)."""
+    if isinstance(test, MetricFilter):
+        return test
+    return MetricFilter(test.key, test.op, test.value)
+
+
+def _compare(value: Any, test: MetricFilter) -> ColumnElement[bool]:
+    number = literal(test.value, Float)
+    compared: dict[str, ColumnElement[bool]] = {
+        "<": value < number,
+        "<=": value <= number,
+        ">": value > number,
+        ">=": value >= number,
+        "==": value == number,
+        "!=": value != number,
+    }
+    return compared[test.op]
 
 
 def _param_keys(dialect: str, key: str) -> list[ColumnElement[Any]]:

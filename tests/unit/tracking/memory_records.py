@@ -17,6 +17,7 @@ from conveyor.core import Actor, utcnow
 from conveyor.store import GENESIS_HASH, AuditEvent
 from conveyor.tracking import (
     BaseRunRecords,
+    MetricFilter,
     MetricPoint,
     MetricValue,
     OutputRecord,
@@ -269,6 +270,8 @@ class InMemoryRunRecords(BaseRunRecords):
         descending: bool = True,
         offset: int = 0,
         limit: int = 50,
+        where: Sequence[MetricFilter] = (),
+        top_level: bool = False,
     ) -> RunPage:
         with self._lock:
             runs = list(self._runs.values())
@@ -285,6 +288,8 @@ class InMemoryRunRecords(BaseRunRecords):
             descending=descending,
             offset=offset,
             limit=limit,
+            where=where,
+            top_level=top_level,
         )
 
     def dataset_runs(
