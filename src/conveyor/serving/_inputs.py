@@ -6,6 +6,12 @@ numbers, integers must fit their column (64-bit for ``long``, a finite double fo
 extra columns follow the ``extra_columns`` policy. When every input is numeric and the predictor
 has ``predict_array``, the rows become one float64 array without pandas (the single-row hot
 path); otherwise they become a DataFrame checked again by the signature's ``validate``.
+
+Numeric columns are checked a whole column at a time: one pass over the value types, then one
+numpy conversion and one finiteness check. Any column that does not pass (a wrong type, a
+non-finite value, an integer out of range, a null) goes through the per-value checks, so the
+error a client sees is the same either way. Columns read from Arrow or Parquet bodies arrive as
+numpy arrays and are checked by dtype.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -38,15 +44,16 @@ _LONG_MAX = 2**63 - 1
 
 @dataclass
 class Rows:
-    """Validated input: one list per signature column, in signature order.
+    """Validated input: one sequence per signature column, in signature order.
 
     Attributes:
-        columns: Column name -> its values (floats for numeric columns, ``nan`` for nulls).
+        columns: Column name -> its values: a list, or a 1-D numpy array for numeric columns
+            checked as a whole (floats for ``double`` columns, ``nan`` for nulls).
         n: Number of rows.
         matrix: The float64 array (n x columns) when the model takes the array path.
     """
 
-    columns: dict[str, list[Any]]
+    columns: dict[str, Sequence[Any]]
     n: int
     matrix: npt.NDArray[np.float64] | None = None
 
@@ -94,7 +101,8 @@ def from_columns(model: ServedModel, table: Any, settings: ServingSettings) -> R
             "Expected a non-empty object of columns ({column: [values]}).",
             hint='Send {"columns": {"x": [1.0, 2.0]}}.',
         )
-    lengths = {len(v) if isinstance(v, list) else -1 for v in table.values()}
+    # Arrays come from Arrow and Parquet bodies (a JSON body only ever holds lists).
+    lengths = {len(v) if isinstance(v, (list, np.ndarray)) else -1 for v in table.values()}
     if -1 in lengths or len(lengths) != 1 or 0 in lengths:
         raise MalformedRequestError(
             "Every column must be a non-empty list and all lists the same length; "
@@ -207,7 +215,7 @@ def with_features(
     Raises:
         InvalidValueError: A looked-up value does not fit its column (naming it).
     """
-    columns: dict[str, list[Any]] = {}
+    columns: dict[str, Sequence[Any]] = {}
     for column in model.columns:
         sent = request.columns.get(column.name)
         if sent is not None:
@@ -239,7 +247,123 @@ def _bad(column: InputColumn, value: Any, why: str) -> InvalidValueError:
     )
 
 
-def _clean(column: InputColumn, values: Sequence[Any], settings: ServingSettings) -> list[Any]:
+def _clean(
+    column: InputColumn, values: Sequence[Any] | npt.NDArray[Any], settings: ServingSettings
+) -> Sequence[Any]:
+    """``values`` checked against ``column``: whole-column when possible, else per value.
+
+    A numeric column may come back as a 1-D numpy array: it is held in :class:`Rows` as a
+    sequence (length, indexing and iteration are all anyone uses).
+    """
+    if isinstance(values, np.ndarray):
+        return cast(Sequence[Any], clean_array(column, values, settings))
+    kind = column.type
+    if kind in _FAST_KINDS:
+        types = set(map(type, values))
+        if kind in ("double", "float"):
+            fast = _fast_double(column, values, types, settings)
+            if fast is not None:
+                return cast(Sequence[Any], fast)
+        elif kind in ("long", "integer"):
+            if types == {int}:
+                try:
+                    return cast(Sequence[Any], np.array(values, dtype=np.int64))
+                except OverflowError:
+                    pass  # out of the 64-bit range: the per-value check names the value
+        elif types == {str}:
+            return values if isinstance(values, list) else list(values)
+    return _clean_values(column, values, settings)
+
+
+_FAST_KINDS = frozenset({"double", "float", "long", "integer", "string", "datetime"})
+_NUMBER_TYPES = frozenset({float, int})
+_NULLABLE_NUMBER_TYPES = frozenset({float, int, type(None)})
+
+
+def _fast_double(
+    column: InputColumn, values: Sequence[Any], types: set[type], settings: ServingSettings
+) -> npt.NDArray[np.float64] | None:
+    """A ``double`` column as one float64 array, or ``None`` when a value needs a closer look
+    (the per-value checks then raise the error, or accept what only they can tell apart)."""
+    nulls = type(None) in types
+    if not types <= (_NULLABLE_NUMBER_TYPES if column.nullable else _NUMBER_TYPES):
+        return None
+    try:
+        array = np.array(values, dtype=np.float64)
+    except (OverflowError, TypeError, ValueError):
+        return None
+    bad = ~np.isfinite(array)
+    if bad.any():
+        if settings.non_finite == "null" and column.nullable:
+            array[bad] = np.nan
+        elif not nulls or any(values[int(i)] is not None for i in np.flatnonzero(bad)):
+            return None  # a NaN or Infinity the policy refuses
+    return array
+
+
+def clean_array(
+    column: InputColumn, values: npt.NDArray[Any], settings: ServingSettings
+) -> npt.NDArray[Any]:
+    """A 1-D numpy column (from an Arrow or Parquet body, without nulls) checked by dtype.
+
+    Raises:
+        InvalidValueError: A value does not fit ``column`` (naming the first one).
+    """
+    kind, dtype = column.type, values.dtype.kind
+    if kind in ("double", "float"):
+        if dtype in "iu":
+            return values.astype(np.float64)
+        if dtype == "f":
+            array = values.astype(np.float64)
+            bad = ~np.isfinite(array)
+            if bad.any():
+                first = float(array[np.flatnonzero(bad)[0]])
+                _non_finite(column, first, settings)
+                array[bad] = np.nan
+            return array
+    elif kind in ("long", "integer"):
+        if dtype == "i":
+            return values.astype(np.int64)
+        if dtype == "u":
+            over = values > _LONG_MAX
+            if over.any():
+                raise _bad(
+                    column, int(values[np.flatnonzero(over)[0]]), "out of the 64-bit integer range"
+                )
+            return values.astype(np.int64)
+        if dtype == "f":
+            whole = np.isfinite(values) & (np.floor(values) == values)
+            if not whole.all():
+                first = values[np.flatnonzero(~whole)[0]].item()
+                raise _bad(column, first, f"a {_json_kind(first)}")
+            inside = (values >= -(2.0**63)) & (values < 2.0**63)
+            if not inside.all():
+                first = values[np.flatnonzero(~inside)[0]].item()
+                raise _bad(column, first, "out of the 64-bit integer range")
+            return values.astype(np.int64)
+    elif kind == "boolean":
+        if dtype == "b":
+            return values
+    elif kind not in ("string", "datetime") and dtype in "iufb":
+        return values  # a column of another type takes numbers as they are
+    shown: Any = values[0].item() if values.size else None
+    raise _bad(column, shown, f"a {_array_kind(values)}")
+
+
+def _array_kind(values: npt.NDArray[Any]) -> str:
+    kind = values.dtype.kind
+    if kind == "b":
+        return "boolean"
+    if kind in "iu":
+        return "int"
+    if kind == "f":
+        return "float"
+    return str(values.dtype)
+
+
+def _clean_values(
+    column: InputColumn, values: Sequence[Any], settings: ServingSettings
+) -> list[Any]:
     kind = column.type
     out: list[Any] = []
     append = out.append
@@ -312,13 +436,15 @@ def _json_kind(value: Any) -> str:
     return type(value).__name__
 
 
-def _finish(model: ServedModel, columns: dict[str, list[Any]], n: int) -> Rows:
+def _finish(model: ServedModel, columns: dict[str, Sequence[Any]], n: int) -> Rows:
     matrix = None
     if model.array_path:
         if n == 1:
             matrix = np.array([[vals[0] for vals in columns.values()]], dtype=np.float64)
         else:
-            matrix = np.array(list(columns.values()), dtype=np.float64).T.copy()
+            matrix = np.empty((n, len(columns)), dtype=np.float64)
+            for i, values in enumerate(columns.values()):
+                matrix[:, i] = values
     return Rows(columns, n, matrix)
 
 
