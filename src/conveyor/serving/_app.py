@@ -46,6 +46,7 @@ from conveyor.serving._wire import (
     error_response,
     json_response,
     parse_json,
+    parse_table,
     read_body,
 )
 
@@ -89,6 +90,16 @@ class Server:
         body = await read_body(request, self.settings.max_body_bytes, self.settings.body_timeout_s)
         return parse_json(body, self.settings)
 
+    async def predict_payload(self, request: Request, parse: RowParser) -> tuple[Any, RowParser]:
+        """The body of a prediction route and the parser for it: a JSON body as sent (with
+        ``parse``), an Arrow IPC stream or Parquet file as ``{"columns": {...}}`` (read as
+        ``/v1/predict`` reads columns)."""
+        fmt = check_content_type(request, tables=True)
+        body = await read_body(request, self.settings.max_body_bytes, self.settings.body_timeout_s)
+        if fmt == "json":
+            return parse_json(body, self.settings), parse
+        return {"columns": parse_table(body, fmt, self.settings)}, v1_rows
+
     def observe(self, model: ServedModel | None, route: str, status: int, started: float) -> None:
         """Count one answer in ``/metrics``."""
         seconds = time.perf_counter() - started
@@ -119,7 +130,8 @@ class Server:
         """The shared prediction flow of ``/v1/predict`` and ``/invocations``.
 
         With ``outputs``, the body's ``"outputs": ["proba"]`` adds ``probabilities`` (and
-        ``classes``, when known) to the answer.
+        ``classes``, when known) to the answer. Both routes also take an Arrow IPC stream or a
+        Parquet file (one column per input) and answer it in JSON like any other body.
         """
         started = time.perf_counter()
         rid = self.request_id(request)
@@ -127,7 +139,8 @@ class Server:
         model: ServedModel | None = None
         rows: Rows | None = None
         try:
-            payload = as_mapping(await self.payload(request))
+            body, parse = await self.predict_payload(request, parse)
+            payload = as_mapping(body)
             model = self.host.route(RouteRequest(name, version, rid, request.headers, payload))
             proba = outputs and wants_proba(model, payload)
             rows = await self.rows(model, payload, parse)

@@ -1,7 +1,9 @@
 """Request bodies in, strict JSON out: content type, size limit, and parsing rules.
 
 Only JSON is ever parsed (415 for anything else, so a pickle or other serialized object in a
-request is refused before its bytes are looked at), and only as sent: a ``Content-Encoding``
+request is refused before its bytes are looked at), except on the prediction routes, which also
+read an Arrow IPC stream or a Parquet file (:func:`parse_table`: flat columns only, rows and
+decoded size bounded before any column is built), and only as sent: a ``Content-Encoding``
 other than ``identity`` is refused with 415. Bodies are read incrementally, cut off at
 ``max_body_bytes`` (413) even without a ``Content-Length``, and must arrive within
 ``body_timeout_s`` (408), so a client trickling bytes cannot hold a connection forever.
@@ -33,12 +35,23 @@ from conveyor.serving._errors import (
     PayloadTooLargeError,
     RequestError,
     RequestTimeoutError,
+    TooManyRowsError,
     UnsupportedEncodingError,
     UnsupportedMediaTypeError,
 )
 from conveyor.serving._settings import ServingSettings
 
 JSON_TYPE = "application/json"
+ARROW_STREAM_TYPE = "application/vnd.apache.arrow.stream"
+PARQUET_TYPE = "application/vnd.apache.parquet"
+#: Content type -> table format, for the routes that take Arrow or Parquet bodies.
+TABLE_TYPES = {
+    ARROW_STREAM_TYPE: "arrow",
+    PARQUET_TYPE: "parquet",
+    "application/x-parquet": "parquet",
+}
+#: How much larger than the body a table may grow once decompressed and decoded.
+_TABLE_EXPANSION = 16
 _NUMPY = orjson.OPT_SERIALIZE_NUMPY
 #: What a request id may look like: it is echoed in a header and joined on by feedback.
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
@@ -53,23 +66,33 @@ class _NonFiniteToken(Exception):
         self.token = token
 
 
-def check_content_type(request: Request, *, allow_missing: bool = False) -> None:
-    """Refuse (415) any body that is not declared as JSON.
+def check_content_type(
+    request: Request, *, allow_missing: bool = False, tables: bool = False
+) -> str:
+    """Refuse (415) any body that is not declared as JSON (or, with ``tables``, Arrow/Parquet).
 
     Args:
         request: The request.
         allow_missing: Accept a body without a content type (the OIP clients send none).
+        tables: Also accept an Arrow IPC stream or a Parquet file (:data:`TABLE_TYPES`).
+
+    Returns:
+        ``"json"``, ``"arrow"`` or ``"parquet"``.
     """
     ctype = request.headers.get("content-type", "")
     base = ctype.split(";", 1)[0].strip().lower()
     if allow_missing and not base:
-        return
-    if base != JSON_TYPE and not base.endswith("+json"):
-        raise UnsupportedMediaTypeError(
-            f"Content type {ctype or '(none)'!r} is not accepted; send {JSON_TYPE}.",
-            hint="Set the header 'Content-Type: application/json' and send a JSON body.",
-            content_type=ctype,
-        )
+        return "json"
+    if base == JSON_TYPE or base.endswith("+json"):
+        return "json"
+    if tables and base in TABLE_TYPES:
+        return TABLE_TYPES[base]
+    also = f", {ARROW_STREAM_TYPE} or {PARQUET_TYPE}" if tables else ""
+    raise UnsupportedMediaTypeError(
+        f"Content type {ctype[:100] or '(none)'!r} is not accepted; send {JSON_TYPE}{also}.",
+        hint="Set the header 'Content-Type: application/json' and send a JSON body.",
+        content_type=ctype[:100],
+    )
 
 
 async def read_body(request: Request, limit: int, timeout_s: float | None = None) -> bytes:
@@ -262,3 +285,159 @@ def error_response(
     for key, value in redact_value(fields).items():
         body.setdefault(key, value)
     return json_response(body, exc.status, headers)
+
+
+def parse_table(body: bytes, fmt: str, settings: ServingSettings) -> dict[str, Any]:
+    """An Arrow IPC stream or Parquet body as ``{column: values}`` (what a JSON
+    ``{"columns": ...}`` body holds): numeric columns without nulls as numpy arrays, the
+    others as lists (nulls as ``None``), dates and times as ISO strings.
+
+    Rows are counted before columns are built (the Parquet footer first, then what is read)
+    and the decoded size is bounded, so a small body cannot expand into a huge table.
+
+    Args:
+        body: The request body.
+        fmt: ``"arrow"`` or ``"parquet"``.
+        settings: ``max_batch_rows`` and ``max_body_bytes`` bound the table.
+
+    Raises:
+        MalformedRequestError: Not a readable stream or file, no rows or columns, a nested
+            column, duplicate or non-UTF-8 column names (400).
+        TooManyRowsError: More rows than ``max_batch_rows`` (400).
+        PayloadTooLargeError: The table decodes to more than 16x ``max_body_bytes`` (413).
+    """
+    import pyarrow as pa
+
+    label = "Arrow IPC stream" if fmt == "arrow" else "Parquet file"
+    if not body:
+        raise MalformedRequestError(
+            "The request body is empty.", hint=f"Send a {label} as the request body."
+        )
+    limit = settings.max_body_bytes * _TABLE_EXPANSION
+    try:
+        table = (
+            _read_arrow(body, settings, limit)
+            if fmt == "arrow"
+            else _read_parquet(body, settings, limit)
+        )
+        names = list(table.schema.names)
+    except RequestError:
+        raise
+    except (pa.ArrowException, OSError, ValueError, TypeError, IndexError, UnicodeError) as exc:
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise MalformedRequestError(
+            f"The request body is not a readable {label}: {reason}.",
+            hint=f"Send one complete {label}, written by pyarrow or another Arrow library.",
+        ) from None
+    _check_rows(table.num_rows, settings)
+    if not names or table.num_rows == 0:
+        raise MalformedRequestError(
+            f"The {label} holds {table.num_rows} rows and {len(names)} columns; "
+            "at least one of each is needed.",
+            hint="Send the rows to predict, one column per input of the model.",
+        )
+    if len(set(names)) != len(names):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        raise MalformedRequestError(
+            f"The {label} names column(s) {', '.join(map(repr, twice[:5]))} more than once.",
+            hint="Send each column once.",
+        )
+    return {name: _column(name, table.column(i), limit) for i, name in enumerate(names)}
+
+
+def _check_rows(n: int, settings: ServingSettings) -> None:
+    if n > settings.max_batch_rows:
+        raise TooManyRowsError(
+            f"The request holds {n} rows; at most {settings.max_batch_rows} are accepted.",
+            hint="Split the request into smaller batches.",
+            rows=n,
+            limit=settings.max_batch_rows,
+        )
+
+
+def _too_large_table(size: int, limit: int) -> PayloadTooLargeError:
+    return PayloadTooLargeError(
+        f"The request's table decodes to at least {size} bytes; the limit is {limit} "
+        f"({_TABLE_EXPANSION}x the body limit).",
+        hint="Send fewer rows per request, or values that compress less.",
+        size=size,
+        limit=limit,
+    )
+
+
+def _read_arrow(body: bytes, settings: ServingSettings, limit: int) -> Any:
+    import pyarrow as pa
+
+    reader = pa.ipc.open_stream(pa.BufferReader(body))
+    batches = []
+    rows = size = 0
+    for batch in reader:
+        rows += batch.num_rows
+        size += batch.nbytes
+        _check_rows(rows, settings)
+        if size > limit:
+            raise _too_large_table(size, limit)
+        batches.append(batch)
+    return pa.Table.from_batches(batches, schema=reader.schema)
+
+
+def _read_parquet(body: bytes, settings: ServingSettings, limit: int) -> Any:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    parquet = pq.ParquetFile(pa.BufferReader(body))
+    meta = parquet.metadata
+    _check_rows(meta.num_rows, settings)  # the footer's count, before any page is read
+    size = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    if size > limit:
+        raise _too_large_table(size, limit)
+    # Strings and bytes stay dictionary-encoded as stored, so a value repeated by every row
+    # is bounded (in _column) before it is copied once per row.
+    texts = [
+        field.name
+        for field in parquet.schema_arrow
+        if pa.types.is_string(field.type)
+        or pa.types.is_large_string(field.type)
+        or pa.types.is_binary(field.type)
+        or pa.types.is_large_binary(field.type)
+    ]
+    if texts:
+        parquet = pq.ParquetFile(pa.BufferReader(body), read_dictionary=texts)
+    table = parquet.read()
+    if table.nbytes > limit:  # the footer understated the size
+        raise _too_large_table(table.nbytes, limit)
+    return table
+
+
+def _column(name: str, column: Any, limit: int) -> Any:
+    """One Arrow column as a numpy array (numeric, no nulls) or a list."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kind = column.type
+    if pa.types.is_dictionary(kind):
+        # A small dictionary indexed many times: bound the decoded size before decoding.
+        longest = 0
+        for chunk in column.chunks:
+            values = chunk.dictionary
+            if not (pa.types.is_integer(values.type) or pa.types.is_floating(values.type)):
+                lengths = pc.binary_length(values)
+                longest = max(longest, pc.max(lengths).as_py() or 0)
+        if longest * len(column) > limit:
+            raise _too_large_table(longest * len(column), limit)
+        column = column.cast(kind.value_type)
+        kind = column.type
+    if pa.types.is_nested(kind):
+        raise MalformedRequestError(
+            f"Column {name[:60]!r} has the nested Arrow type {str(kind)[:80]}; "
+            "only flat columns are accepted.",
+            hint="Send one flat column (numbers, booleans or strings) per model input.",
+            column=name[:60],
+        )
+    if pa.types.is_temporal(kind):
+        column = column.cast(pa.string())
+    elif (
+        pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)
+    ) and column.null_count == 0:
+        return column.to_numpy()
+    return column.to_pylist()
