@@ -5,24 +5,28 @@ runs in one transaction that first takes the database-wide writer lock (SQLite:
 ``BEGIN IMMEDIATE``; PostgreSQL: a transaction-level advisory lock), then re-reads the
 revision: every process but the first finds the schema current and does nothing. The
 ``store.migrate`` audit event is written in that same transaction.
+
+The cheap read is plain SQL against the version table, compared with
+:data:`HEAD_REVISION`: opening a current store never imports Alembic. Alembic is loaded
+only when a migration has to run (or a revision has to be looked up).
 """
 
 from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util.exc import CommandError
-from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy import Connection, Engine, inspect, select, text
 from sqlalchemy.orm import Session
 
 from conveyor.errors import StoreError
 from conveyor.store._audit import append_event
 from conveyor.store._engine import BEGIN_MODE_OPTION
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
 #: pg_advisory_xact_lock key serialising schema migrations ("conveyor" in ASCII, truncated).
 MIGRATION_LOCK_KEY = 0x636F6E7665796F01
@@ -34,10 +38,15 @@ _MIGRATIONS = Path(__file__).with_name("migrations")
 #: that keep tables in the same database (Optuna's RDB storage, which tuning uses) track
 #: their schema in that one.
 VERSION_TABLE = "conveyor_schema_version"
+#: The newest migration shipped in ``migrations/versions``. A unit test checks it against
+#: Alembic's script directory, so a new migration must update it.
+HEAD_REVISION = "0017"
 
 
 def alembic_config() -> Config:
     """An Alembic configuration pointing at the store's migration scripts."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     return config
@@ -45,26 +54,37 @@ def alembic_config() -> Config:
 
 @functools.cache
 def _scripts() -> ScriptDirectory:
-    """The shipped migration scripts, read once per process (every store open asks)."""
+    """The shipped migration scripts, read once per process when a migration runs."""
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config())
 
 
 def head_revision() -> str:
     """The newest revision shipped with this conveyor."""
-    head = _scripts().get_current_head()
-    if head is None:  # pragma: no cover - the package always ships migrations
-        raise StoreError(
-            "No metadata store migrations are installed.",
-            hint="The conveyor-ml install is incomplete (conveyor/store/migrations is "
-            "missing): reinstall it with `pip install --force-reinstall conveyor-ml`.",
-        )
-    return head
+    return HEAD_REVISION
 
 
 def current_revision(connection: Connection) -> str | None:
-    """The revision the database is at, None for an empty database."""
-    context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
-    return context.get_current_revision()
+    """The revision the database is at, None for an empty database.
+
+    Plain SQL on the version table (what Alembic itself reads), so no Alembic import.
+
+    Raises:
+        StoreError: the version table holds several revisions (branched migrations).
+    """
+    if not inspect(connection).has_table(VERSION_TABLE):
+        return None
+    rows = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all()
+    if len(rows) > 1:
+        raise StoreError(
+            f"The metadata store's {VERSION_TABLE} table holds several revisions "
+            f"({', '.join(sorted(rows))}); conveyor's migrations are linear.",
+            hint="The schema was changed outside conveyor: restore it from a backup or "
+            "keep one row, the revision the tables match.",
+            revisions=sorted(rows),
+        )
+    return rows[0] if rows else None
 
 
 def lock_writers(connection: Connection) -> None:
@@ -96,6 +116,8 @@ def upgrade_to_head(engine: Engine, *, actor: str, shown_url: str) -> bool:
         if current == head:
             return False
         _check_known(current, shown_url)
+        from alembic import command
+
         config = alembic_config()
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
@@ -113,6 +135,8 @@ def upgrade_to_head(engine: Engine, *, actor: str, shown_url: str) -> bool:
 def _check_known(revision: str | None, shown_url: str) -> None:
     if revision is None:
         return
+    from alembic.util.exc import CommandError
+
     try:
         _scripts().get_revision(revision)
     except CommandError as exc:
