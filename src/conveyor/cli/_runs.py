@@ -53,6 +53,16 @@ def _secs(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
+_WHERE_HELP = (
+    "Only runs whose metric passes KEY OP NUMBER, e.g. 'rmse<0.5' (OP: < <= > >= == !=; "
+    "the value last logged by the run or one of its steps). Repeat to combine (all must pass)."
+)
+_SORT_HELP = (
+    "Order by started_at (default), name, status, duration, metric:KEY or param:KEY; "
+    "runs without the value come last."
+)
+
+
 @app.command("list")
 def list_(  # noqa: PLR0917 - Typer options are parameters
     pipeline: Annotated[
@@ -62,27 +72,50 @@ def list_(  # noqa: PLR0917 - Typer options are parameters
     kind: Annotated[
         str | None, typer.Option("--kind", help="pipeline, step, tune or trial.")
     ] = None,
+    where: Annotated[
+        list[str] | None, typer.Option("--where", metavar="KEY OP NUMBER", help=_WHERE_HELP)
+    ] = None,
+    sort: Annotated[str | None, typer.Option("--sort", help=_SORT_HELP)] = None,
+    ascending: Annotated[
+        bool, typer.Option("--asc", help="Smallest (oldest) first instead of largest first.")
+    ] = False,
     limit: Annotated[int, typer.Option("--limit", help="At most N runs.")] = 50,
     offset: Annotated[
-        int, typer.Option("--offset", help="Skip the N newest matching runs (next page).")
+        int, typer.Option("--offset", help="Skip the N first matching runs (next page).")
     ] = 0,
     json_out: _JSON = False,
 ) -> None:
-    """List runs, newest first (top-level runs unless --kind is given)."""
+    """List runs, newest first (top-level runs unless --kind is given).
+
+    --where keeps the runs whose metric passes a comparison, --sort orders them (e.g.
+    `conveyor runs list --where 'rmse<0.5' --sort metric:rmse --asc`); filtering, ordering
+    and paging happen in the metadata store.
+    """
+    from conveyor.tracking import parse_metric_filter
+
+    filters = [parse_metric_filter(text) for text in where or ()]
+    order = _sort(sort)
     with _workspace() as ws:
-        runs = ws.runs.list(
-            kind=kind,
+        page = ws.runs.search(
+            where=filters,
+            sort=order,
+            descending=not ascending,
+            kinds=None if kind is None else [kind],
             status=status,
-            limit=max(limit, 0),
             pipeline_ref=pipeline,
             top_level=kind is None,
             offset=max(offset, 0),
+            limit=max(limit, 0),
         )
-        metrics = [_tree_metrics(ws, r.id) for r in runs]
+        runs = page.runs
+        trees = ws.runs.run_tree_metrics_many(runs)
+    first = [f.key for f in filters] + ([order[7:]] if order.startswith("metric:") else [])
+    metrics = [_first_keys(_values(trees[r.id]), first) for r in runs]
     if json_out:
         print_json([r.to_dict() | {"metrics": m} for r, m in zip(runs, metrics, strict=True)])
         return
-    table = Table(title="Runs")
+    shown_of = f" ({len(runs)} of {page.total})" if page.total > len(runs) else ""
+    table = Table(title=f"Runs{shown_of}")
     columns = ("id", "name", "kind", "status", "started (UTC)", "wall s", "pipeline", "metrics")
     for column in columns:
         table.add_column(column)
@@ -99,7 +132,43 @@ def list_(  # noqa: PLR0917 - Typer options are parameters
             _e(r.pipeline_ref or "-"),
             (shown + more) or "-",
         )
-    console().print(table if runs else "No runs yet: run a pipeline with `conveyor run`.")
+    if runs:
+        console().print(table)
+    elif filters or page.total:
+        console().print(f"No runs match (of {page.total} matching, offset {max(offset, 0)}).")
+    else:
+        console().print("No runs yet: run a pipeline with `conveyor run`.")
+
+
+def _sort(text: str | None) -> str:
+    """The order asked for, checked (an unknown order names what is accepted)."""
+    from conveyor.errors import ConveyorError
+    from conveyor.tracking import parse_run_sort
+
+    if text is None:
+        return "started_at"
+    try:
+        if _CONTROL.search(text) or not text.isprintable():
+            raise ValueError(text)
+        parse_run_sort(text)
+    except ValueError:
+        raise ConveyorError(
+            f"Run order {text[:80]!r} is not one of started_at, name, status, duration, "
+            "metric:KEY or param:KEY.",
+            hint="e.g. --sort metric:rmse --asc for the lowest rmse first.",
+            sort=text[:80],
+        ) from None
+    return text
+
+
+def _values(tree: dict[str, Any]) -> dict[str, float | None]:
+    return {k: _finite(m.value) for k, m in tree.items()}
+
+
+def _first_keys(values: dict[str, float | None], first: list[str]) -> dict[str, float | None]:
+    """The metrics with those filtered or sorted by first (shown in the table's columns)."""
+    ahead = [k for k in dict.fromkeys(first) if k in values]
+    return {k: values[k] for k in ahead} | {k: v for k, v in values.items() if k not in ahead}
 
 
 def _tree_metrics(ws: Any, run_id: str) -> dict[str, float | None]:
