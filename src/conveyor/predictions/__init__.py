@@ -5,8 +5,9 @@ stores predictions in batches as Parquet objects in the artifact store, indexes 
 (model version, deployment variant, time span) in the metadata store so that a window is
 read without opening unrelated batches, and joins ground-truth labels sent later through
 :meth:`PredictionLog.feedback` by request id. :class:`PredictionLogger` is what the server
-calls on every request: a non-blocking queue written by a background thread, spilling to
-local JSON Lines files under overload instead of dropping, with counters for ``/metrics``.
+calls on every request, with one columnar :class:`PredictionBatch` of the request's rows:
+a non-blocking queue written by a background thread, spilling to local JSON Lines files
+under overload instead of dropping, with counters (in rows) for ``/metrics``.
 The index and the labels sit behind :class:`BasePredictionRecords`
 (:class:`SqlPredictionRecords` keeps them in the metadata store). Personal-data columns
 are hashed or left out before anything is queued or written (:class:`PiiPolicy`), and
@@ -34,6 +35,7 @@ from conveyor.predictions._records import (
     LoggerStats,
     NewPartition,
     PartitionInfo,
+    PredictionBatch,
     PredictionRecord,
 )
 from conveyor.predictions._sql import SqlPredictionRecords
@@ -50,6 +52,7 @@ __all__ = [
     "PartitionInfo",
     "PiiKeyMissingError",
     "PiiPolicy",
+    "PredictionBatch",
     "PredictionLog",
     "PredictionLogError",
     "PredictionLogger",

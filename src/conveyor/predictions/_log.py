@@ -19,8 +19,9 @@ from conveyor.predictions._privacy import PiiPolicy
 from conveyor.predictions._records import (
     BatchInfo,
     FeedbackResult,
+    Loggable,
     NewPartition,
-    PredictionRecord,
+    row_count,
 )
 from conveyor.predictions._sql import SqlPredictionRecords
 from conveyor.predictions._window import Window, count_window, read_window
@@ -65,6 +66,9 @@ class PredictionLog:
         1
     """
 
+    #: :meth:`write` takes :class:`PredictionBatch` objects (read by the logger).
+    takes_batches = True
+
     def __init__(
         self,
         store: MetadataStore | None,
@@ -92,11 +96,13 @@ class PredictionLog:
 
     # -- writing -------------------------------------------------------------------------
 
-    def write(self, records: Sequence[PredictionRecord], *, idempotent: bool = False) -> BatchInfo:
+    def write(self, records: Sequence[Loggable], *, idempotent: bool = False) -> BatchInfo:
         """Store ``records`` as one batch: a Parquet object per model version and variant.
 
         Args:
-            records: The predictions, in any order and of any model versions.
+            records: The predictions, in any order and of any model versions: one
+                :class:`PredictionRecord` per row, or one :class:`PredictionBatch` per
+                request (stored as its rows, ``<id>:<i>``), or a mix.
             idempotent: Skip a Parquet object identical to one already indexed (used when
                 ingesting spill files, which a crash may leave to be ingested again).
 
@@ -113,7 +119,7 @@ class PredictionLog:
             return BatchInfo(rows=0, partitions=())
         if self.privacy is not None:
             records = [self.privacy.apply(record) for record in records]
-        groups: dict[_PartitionKey, list[PredictionRecord]] = {}
+        groups: dict[_PartitionKey, list[Loggable]] = {}
         for record in records:
             groups.setdefault(record.partition_key, []).append(record)
         for model, _version, environment, variant, _revision in groups:
@@ -125,14 +131,14 @@ class PredictionLog:
             ]
         except OSError as exc:
             raise PredictionLogError(
-                f"Could not store {len(records)} predictions in the artifact store "
+                f"Could not store {sum(map(row_count, records))} predictions in the artifact store "
                 f"{self.artifacts.url}: {exc}",
                 hint="Check that the artifact store is reachable and writable.",
                 url=self.artifacts.url,
             ) from exc
         partitions = [_partition(key, rows, digest) for key, rows, digest in stored]
         indexed = self.records.add_partitions(self.actor, partitions, idempotent=idempotent)
-        return BatchInfo(rows=len(records), partitions=tuple(indexed))
+        return BatchInfo(rows=sum(map(row_count, records)), partitions=tuple(indexed))
 
     def feedback(
         self,
@@ -350,7 +356,7 @@ class PredictionLog:
         return found
 
 
-def _partition(key: _PartitionKey, rows: list[PredictionRecord], digest: str) -> NewPartition:
+def _partition(key: _PartitionKey, rows: list[Loggable], digest: str) -> NewPartition:
     model, version, environment, variant, revision = key
     times = [record.at for record in rows]
     return NewPartition(
@@ -361,7 +367,7 @@ def _partition(key: _PartitionKey, rows: list[PredictionRecord], digest: str) ->
         revision=revision,
         first_at=min(times),
         last_at=max(times),
-        rows=len(rows),
+        rows=sum(map(row_count, rows)),
         content_hash=digest,
     )
 

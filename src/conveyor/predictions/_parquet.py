@@ -12,11 +12,11 @@ listed in the schema metadata, so reading it back gives the original values.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from conveyor.predictions._records import PredictionRecord, as_utc
+from conveyor.predictions._records import Loggable, PredictionBatch, as_utc
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -40,35 +40,58 @@ FORMAT = b"conveyor.prediction-log/1"
 _FORMAT_KEY = b"conveyor.format"
 _JSON_KEY = b"conveyor.json_columns"
 _SCALARS = (str, bool, int, float, datetime)
+#: Exact types that need no conversion before typing a column (the fast path).
+_PLAIN_TYPES = frozenset({str, bool, int, float, datetime, type(None)})
 
 
-def encode_batch(records: Sequence[PredictionRecord]) -> bytes:
-    """Serialise records (all of one partition) as Parquet bytes; same records, same bytes."""
+def encode_batch(records: Sequence[Loggable]) -> bytes:
+    """Serialise records (all of one partition) as Parquet bytes; same records, same bytes.
+
+    A :class:`PredictionBatch` (all rows of a request) is stored exactly as its
+    :meth:`~PredictionBatch.records` would be: each column is gathered across the items
+    into one list and typed once, so the type rules (strings, booleans, nulls, integers
+    next to floats, JSON text for anything else) and the bytes written do not depend on
+    how the rows were grouped, and no object is made per row.
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     features: dict[str, None] = {}
-    for record in records:
-        features.update(dict.fromkeys(record.inputs))
+    for item in records:
+        names = item.columns if isinstance(item, PredictionBatch) else item.inputs
+        features.update(dict.fromkeys(names))
+
+    def scalar(get: Callable[[Loggable], Any]) -> list[Any]:
+        return _gather(records, lambda b: [get(b)] * b.rows, get)
+
     arrays: dict[str, pa.Array] = {
-        "request_id": pa.array([r.request_id for r in records], pa.string()),
-        "at": pa.array([as_utc(r.at) for r in records], pa.timestamp("us", tz="UTC")),
-        "model": pa.array([r.model for r in records], pa.string()),
-        "version": pa.array([r.version for r in records], pa.int64()),
-        "environment": pa.array([r.environment for r in records], pa.string()),
-        "variant": pa.array([r.variant for r in records], pa.string()),
-        "revision": pa.array([r.revision for r in records], pa.int64()),
-        "latency_ms": pa.array([float(r.latency_ms) for r in records], pa.float64()),
-        "status": pa.array([r.status for r in records], pa.string()),
-        "error": pa.array([r.error for r in records], pa.string()),
+        "request_id": pa.array(
+            _gather(records, PredictionBatch.request_ids, lambda r: r.request_id), pa.string()
+        ),
+        "at": pa.array(scalar(lambda r: as_utc(r.at)), pa.timestamp("us", tz="UTC")),
+        "model": pa.array(scalar(lambda r: r.model), pa.string()),
+        "version": pa.array(scalar(lambda r: r.version), pa.int64()),
+        "environment": pa.array(scalar(lambda r: r.environment), pa.string()),
+        "variant": pa.array(scalar(lambda r: r.variant), pa.string()),
+        "revision": pa.array(scalar(lambda r: r.revision), pa.int64()),
+        "latency_ms": pa.array(scalar(lambda r: float(r.latency_ms)), pa.float64()),
+        "status": pa.array(scalar(lambda r: r.status), pa.string()),
+        "error": pa.array(scalar(lambda r: r.error), pa.string()),
     }
     json_columns: list[str] = []
     for feature in features:
         name = INPUT_PREFIX + feature
-        arrays[name], as_json = _column([r.inputs.get(feature) for r in records])
+        values: list[Any] = []
+        for item in records:
+            if isinstance(item, PredictionBatch):
+                values += item.column(feature)
+            else:
+                values.append(item.inputs.get(feature))
+        arrays[name], as_json = _column(values)
         if as_json:
             json_columns.append(name)
-    arrays[PREDICTION], as_json = _column([r.prediction for r in records])
+    predictions = _gather(records, PredictionBatch.prediction_list, lambda r: r.prediction)
+    arrays[PREDICTION], as_json = _column(predictions)
     if as_json:
         json_columns.append(PREDICTION)
     table = pa.table(arrays).replace_schema_metadata(
@@ -77,6 +100,21 @@ def encode_batch(records: Sequence[PredictionRecord]) -> bytes:
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink, compression="zstd")
     return bytes(sink.getvalue().to_pybytes())
+
+
+def _gather(
+    items: Sequence[Loggable],
+    of_batch: Callable[[PredictionBatch], list[Any]],
+    of_record: Callable[[Any], Any],
+) -> list[Any]:
+    """One value per row: a batch's list of values, a record's single value, in order."""
+    values: list[Any] = []
+    for item in items:
+        if isinstance(item, PredictionBatch):
+            values += of_batch(item)
+        else:
+            values.append(of_record(item))
+    return values
 
 
 def decode_batch(data: bytes, *, columns: list[str] | None = None) -> pa.Table:
@@ -117,13 +155,17 @@ def _column(values: list[Any]) -> tuple[pa.Array, bool]:
     """An Arrow array of ``values``; JSON text when they are not scalars of one type."""
     import pyarrow as pa
 
-    plain: list[Any] = []
-    for raw in values:
-        value = _plain(raw)
-        if value is not None and not isinstance(value, _SCALARS):
-            break
-        plain.append(value)
+    if _PLAIN_TYPES.issuperset(map(type, values)):
+        plain: list[Any] | None = values  # Python scalars only: nothing to convert
     else:
+        plain = []
+        for raw in values:
+            value = _plain(raw)
+            if value is not None and not isinstance(value, _SCALARS):
+                plain = None
+                break
+            plain.append(value)
+    if plain is not None:
         try:
             return pa.array(plain), False
         except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from conveyor.predictions._errors import PiiKeyMissingError
-from conveyor.predictions._records import PredictionRecord
+from conveyor.predictions._records import Loggable, PredictionBatch
 
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 
@@ -76,11 +76,35 @@ class PiiPolicy:
                 masked[name] = None if value is None else self.digest(value)
         return masked
 
-    def apply(self, record: PredictionRecord) -> PredictionRecord:
-        """``record`` with its personal-data inputs masked (itself when it has none)."""
+    def apply(self, record: Loggable) -> Loggable:
+        """``record`` (or a request's batch) with its personal-data inputs masked.
+
+        Returns ``record`` itself when it has no personal-data column.
+        """
+        if isinstance(record, PredictionBatch):
+            if self.columns.isdisjoint(record.columns):
+                return record
+            return replace(record, columns=self.mask_columns(record.columns))
         if self.columns.isdisjoint(record.inputs):
             return record
         return replace(record, inputs=self.mask(record.inputs))
+
+    def mask_columns(self, columns: Mapping[str, Any]) -> dict[str, Any]:
+        """``{feature: values}`` with personal-data columns hashed or left out (a new dict)."""
+        masked: dict[str, Any] = {}
+        for name, values in columns.items():
+            if name not in self.columns:
+                masked[name] = values
+            elif self.policy == "hash":
+                masked[name] = [None if v is None else self.digest(_plain(v)) for v in values]
+        return masked
+
+
+def _plain(value: Any) -> Any:
+    """A NumPy scalar as its Python value (hashed the same as the value a record holds)."""
+    if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
+        return value.item()
+    return value
 
 
 def pii_policy(settings: Any, *, signature_columns: Iterable[str] = ()) -> PiiPolicy | None:

@@ -1,15 +1,18 @@
 """The server-side prediction logger: a non-blocking queue drained by a writer thread.
 
 ``submit`` runs on the request path, so it only appends to a deque (thread-safe in
-CPython) and, at most, sets an event: no lock is taken, nothing touches the disk or the
-database, and nothing raises. A writer thread takes batches of up to ``max_batch`` records
-(or whatever waited ``max_wait_s``) and writes each with one :meth:`PredictionLog.write`.
-When the queue is full, records go to a second queue that a spill thread appends to local
-JSON Lines files; a batch the log cannot take (the store is down) is spilled the same way.
-A record the log refuses for itself (a name it does not allow, a value it cannot encode) is
-found by splitting its batch, and only that record is quarantined: the others are written.
-Only records that fit nowhere (both queues full, or the spill folder unwritable) are lost,
-and they are counted.
+CPython), adds to a row counter under a lock held for that addition alone and, at most,
+sets an event: nothing touches the disk or the database, and nothing raises. The server
+submits one :class:`PredictionBatch` per request (all its rows, as columns); single
+:class:`PredictionRecord` objects are accepted too. Every limit and counter is in rows.
+A writer thread takes up to ``max_batch`` rows (or whatever waited ``max_wait_s``) and
+writes them with one :meth:`PredictionLog.write`. When the queue is full, submissions go
+to a second queue that a spill thread appends to local JSON Lines files (one line per
+row); a write the log cannot take (the store is down) is spilled the same way. A row the
+log refuses for itself (a name it does not allow, a value it cannot encode) is found by
+splitting its write, a request's batch into its rows last, and only that row is
+quarantined: the others are written. Only rows that fit nowhere (both queues full, or the
+spill folder unwritable) are lost, and they are counted.
 """
 
 from __future__ import annotations
@@ -25,7 +28,14 @@ from typing import Protocol
 
 from conveyor.predictions._errors import PredictionLogError
 from conveyor.predictions._privacy import PiiPolicy
-from conveyor.predictions._records import LoggerStats, PredictionRecord
+from conveyor.predictions._records import (
+    Loggable,
+    LoggerStats,
+    PredictionBatch,
+    PredictionRecord,
+    as_records,
+    row_count,
+)
 from conveyor.predictions._spill import (
     claim_spill_files,
     encode_line,
@@ -44,10 +54,15 @@ Rejected = list[tuple[PredictionRecord, BaseException]]
 
 
 class BatchWriter(Protocol):
-    """Where a logger writes batches: :class:`PredictionLog`, or a fake in tests."""
+    """Where a logger writes batches: :class:`PredictionLog`, or a fake in tests.
 
-    def write(self, records: Sequence[PredictionRecord], *, idempotent: bool = False) -> object:
-        """Store ``records`` durably or raise."""
+    A writer whose ``takes_batches`` attribute is true (:class:`PredictionLog`) is given
+    requests' :class:`PredictionBatch` objects as they were submitted; any other writer
+    is given one :class:`PredictionRecord` per row, as before batches existed.
+    """
+
+    def write(self, records: Sequence[Loggable], *, idempotent: bool = False) -> object:
+        """Store ``records`` (rows, or requests' batches of rows) durably or raise."""
 
 
 class PredictionLogger:
@@ -56,13 +71,18 @@ class PredictionLogger:
     Thread safety: :meth:`submit` may be called from any number of threads; the other
     methods too. Records are written in submission order per submitting thread.
 
+    Sizes count rows: a :class:`PredictionBatch` of 100 rows counts 100. A request's batch
+    is never split between writes, so one write may exceed ``max_batch`` by less than a
+    request's rows.
+
     Args:
         log: Where batches are written (a :class:`PredictionLog`).
-        max_batch: Most records per :meth:`PredictionLog.write`.
+        max_batch: Most rows per :meth:`PredictionLog.write` (a request larger than that
+            is written alone).
         max_wait_s: Longest a record waits before its (partial) batch is written.
-        max_queue: Records held in memory before new ones are spilled to disk instead.
-        max_spill_queue: Records waiting for the spill thread (default ``10 * max_queue``);
-            beyond it, records are lost and counted as failed.
+        max_queue: Rows held in memory before new ones are spilled to disk instead.
+        max_spill_queue: Rows waiting for the spill thread (default ``10 * max_queue``);
+            beyond it, rows are lost and counted as failed.
         spill_dir: Folder for spill files (created when first needed).
         privacy: Personal-data columns to hash or leave out, applied in :meth:`submit` so
             that neither the queue nor a spill file holds them in clear (default: the
@@ -103,14 +123,18 @@ class PredictionLogger:
                 max_wait_s=max_wait_s,
             )
         self.log = log
+        self._takes_batches = bool(getattr(log, "takes_batches", False))
         self.privacy = privacy
         self.spill_dir = Path(spill_dir)
         self.max_batch = max_batch
         self.max_wait_s = max_wait_s
         self.max_queue = max_queue
         self.max_spill_queue = max_spill_queue
-        self._queue: deque[tuple[float, PredictionRecord]] = deque()
-        self._overflow: deque[PredictionRecord] = deque()
+        self._queue: deque[tuple[float, Loggable]] = deque()
+        self._overflow: deque[Loggable] = deque()
+        #: Rows in ``_queue`` and ``_overflow`` (changed under ``_lock``).
+        self._queued_rows = 0
+        self._overflow_rows = 0
         self._wake = threading.Event()
         self._spill_wake = threading.Event()
         self._idle = threading.Condition()
@@ -146,31 +170,44 @@ class PredictionLogger:
 
     # -- the request path ----------------------------------------------------------------
 
-    def submit(self, record: PredictionRecord) -> None:
-        """Queue ``record`` for logging; never blocks on I/O and never raises."""
+    def submit(self, record: Loggable) -> None:
+        """Queue ``record`` (a row, or a request's :class:`PredictionBatch`) for logging.
+
+        Never blocks on I/O and never raises: what cannot be queued is spilled, and what
+        cannot be spilled is counted as failed.
+        """
+        rows = 1
         try:
+            rows = row_count(record)
             privacy = self.privacy or getattr(self.log, "privacy", None)
             if privacy is not None:
                 record = privacy.apply(record)
             if self._closing:
                 self._spill_now([record])
                 return
-            queue = self._queue
-            if len(queue) < self.max_queue:
-                queue.append((time.monotonic(), record))
-                depth = len(queue)
+            with self._lock:
+                depth = self._queued_rows + rows
+                if depth <= self.max_queue:
+                    self._queued_rows = depth
+                    where = self._queue
+                elif self._overflow_rows + rows <= self.max_spill_queue:
+                    self._overflow_rows += rows
+                    where = None
+                else:
+                    self._failed += rows
+                    return
+            if where is not None:
+                where.append((time.monotonic(), record))
                 # Wake the writer for the first record (to time its wait) and for a full batch.
-                if (depth == 1 or depth >= self.max_batch) and not self._wake.is_set():
+                if (depth == rows or depth >= self.max_batch) and not self._wake.is_set():
                     self._wake.set()
-            elif len(self._overflow) < self.max_spill_queue:
+            else:
                 self._overflow.append(record)
                 if not self._spill_wake.is_set():
                     self._spill_wake.set()
-            else:
-                self._count(failed=1)
         except Exception as exc:  # noqa: BLE001 - logging must never fail a request
             self.last_error = exc
-            self._count(failed=1)
+            self._count(failed=rows)
 
     # -- control -------------------------------------------------------------------------
 
@@ -208,6 +245,8 @@ class PredictionLogger:
         leftovers = [self._queue.popleft()[1] for _ in range(len(self._queue))]
         leftovers += [self._overflow.popleft() for _ in range(len(self._overflow))]
         if leftovers:
+            with self._lock:
+                self._queued_rows = self._overflow_rows = 0
             self._spill_now(leftovers)
 
     def stats(self) -> LoggerStats:
@@ -217,7 +256,7 @@ class PredictionLogger:
         except IndexError:
             lag = 0.0
         return LoggerStats(
-            queue_depth=len(self._queue) + len(self._overflow),
+            queue_depth=self._queued_rows + self._overflow_rows,
             lag_s=lag,
             written=self._written,
             spilled=self._spilled,
@@ -258,11 +297,12 @@ class PredictionLogger:
             ingested += len(records) - len(rejected)
         return ingested
 
-    def _write_sorted(self, records: list[PredictionRecord], *, idempotent: bool) -> Rejected:
-        """Write ``records``; return those the log refuses for themselves, with why.
+    def _write_sorted(self, records: Sequence[Loggable], *, idempotent: bool) -> Rejected:
+        """Write ``records``; return the rows the log refuses for themselves, with why.
 
-        A refused batch is split in halves until the refused records are alone, so one bad
-        record costs about ``log2(batch)`` extra writes and the others are all written.
+        A refused write is split in halves until the refused items are alone, and a
+        refused request's batch into its rows, so one bad row costs about
+        ``log2(batch)`` extra writes and the others are all written.
 
         Raises:
             PredictionLogError: (or whatever else the log raises) the store is unavailable.
@@ -271,7 +311,10 @@ class PredictionLogger:
             self.log.write(records, idempotent=idempotent)
         except _REFUSED as exc:
             if len(records) == 1:
-                return [(records[0], exc)]
+                (item,) = records
+                if isinstance(item, PredictionBatch):
+                    return self._write_sorted(item.records(), idempotent=idempotent)
+                return [(item, exc)]
             middle = len(records) // 2
             return self._write_sorted(records[:middle], idempotent=idempotent) + self._write_sorted(
                 records[middle:], idempotent=idempotent
@@ -322,18 +365,26 @@ class PredictionLogger:
                 continue
             wait = queue[0][0] + self.max_wait_s - time.monotonic()
             urgent = self._closing or self._flushers > 0
-            if len(queue) < self.max_batch and wait > 0 and not urgent:
+            if self._queued_rows < self.max_batch and wait > 0 and not urgent:
                 self._wake.wait(wait)
                 continue
             self._writer_busy = True
-            batch = [queue.popleft()[1] for _ in range(min(len(queue), self.max_batch))]
-            self._write_batch(batch)
+            batch: list[Loggable] = []
+            rows = 0
+            while queue and rows < self.max_batch:
+                item = queue.popleft()[1]
+                batch.append(item)
+                rows += row_count(item)
+            with self._lock:
+                self._queued_rows -= rows
+            self._write_batch(batch, rows)
             self._writer_busy = False
             self._notify_idle()
 
-    def _write_batch(self, batch: list[PredictionRecord]) -> None:
+    def _write_batch(self, batch: list[Loggable], rows: int) -> None:
         try:
-            rejected = self._write_sorted(batch, idempotent=False)
+            items: Sequence[Loggable] = batch if self._takes_batches else as_records(batch)
+            rejected = self._write_sorted(items, idempotent=False)
         except Exception as exc:  # noqa: BLE001 - a batch the store cannot take is spilled
             self.last_error = exc
             self._count(write_errors=1)
@@ -343,7 +394,7 @@ class PredictionLogger:
             self.last_error = rejected[0][1]
             self._count(write_errors=1)
             self._quarantine([], rejected, source=f"live-{time.time_ns()}")
-        self._count(written=len(batch) - len(rejected))
+        self._count(written=rows - len(rejected))
 
     def _spill_loop(self) -> None:
         overflow = self._overflow
@@ -356,11 +407,20 @@ class PredictionLogger:
                 self._spill_wake.wait()
                 continue
             self._spiller_busy = True
-            self._spill_now([overflow.popleft() for _ in range(len(overflow))])
+            items = [overflow.popleft() for _ in range(len(overflow))]
+            with self._lock:
+                self._overflow_rows -= sum(map(row_count, items))
+            self._spill_now(items)
             self._spiller_busy = False
             self._notify_idle()
 
-    def _spill_now(self, records: list[PredictionRecord]) -> None:
+    def _spill_now(self, items: list[Loggable]) -> None:
+        try:
+            records = as_records(items)
+        except Exception as exc:  # noqa: BLE001 - counted; nothing else can be done
+            self.last_error = exc
+            self._count(failed=sum(map(row_count, items)))
+            return
         try:
             spilled, lost = write_spill(self.spill_dir, records)
         except Exception as exc:  # noqa: BLE001 - counted; nothing else can be done

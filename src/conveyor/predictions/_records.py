@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -59,32 +60,218 @@ class PredictionRecord:
     error: str | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.request_id, str) or not self.request_id:
-            raise InvalidPredictionRecordError(
-                f"Prediction record has an invalid request id {self.request_id!r}.",
-                hint="Pass the request id returned to the client, a non-empty string.",
-                request_id=repr(self.request_id),
-            )
-        if not isinstance(self.at, datetime) or self.at.tzinfo is None:
-            raise InvalidPredictionRecordError(
-                f"Prediction record {self.request_id!r} has a time without a time zone "
-                f"({self.at!r}).",
-                hint="Pass an aware UTC datetime, e.g. conveyor.core.utcnow().",
-                request_id=self.request_id,
-            )
-        if self.status not in STATUSES:
-            raise InvalidPredictionRecordError(
-                f"Prediction record {self.request_id!r} has status {self.status!r}; "
-                f"expected one of {', '.join(STATUSES)}.",
-                hint=f"Use one of {', '.join(STATUSES)}.",
-                request_id=self.request_id,
-                status=repr(self.status),
-            )
+        _check_head(self.request_id, self.at, self.status)
 
     @property
     def partition_key(self) -> tuple[str, int, str | None, str | None, int | None]:
         """What every record of one stored batch shares: model, version and deployment."""
         return (self.model, self.version, self.environment, self.variant, self.revision)
+
+
+@dataclass(frozen=True, slots=True)
+class PredictionBatch:
+    """All rows of one served request, as columns: what the server queues per request.
+
+    It stands for the :class:`PredictionRecord` objects :meth:`records` returns, and is
+    stored exactly as they would be (same Parquet rows, same request ids), without a dict
+    or an object per row on the request path. Row ``i`` of a multi-row request has the
+    request id ``<request_id>:<i>``; a single row has ``request_id`` itself.
+
+    Construction checks what would otherwise corrupt the log or stop its writer: the
+    request id, the time zone, the status, column names (strings), and that every column
+    and ``predictions`` hold ``rows`` values (lists, tuples or 1-D NumPy arrays). The
+    values themselves are not inspected: one the log cannot store as its type is stored
+    as JSON text, as for a record.
+
+    Attributes:
+        request_id: The id returned to the client (``X-Request-Id``).
+        at: When the request was answered (timezone-aware).
+        model: Model name.
+        version: Model version number.
+        columns: Input feature -> its values, one per row.
+        predictions: One output per row (``None`` for each row of a failed request).
+        latency_ms: Time spent answering, in milliseconds.
+        environment: Deployment environment, if any.
+        variant: Deployment variant, if any.
+        revision: Deployment revision, if any.
+        status: ``"ok"`` or ``"error"``.
+        error: What failed when ``status`` is ``"error"``.
+        rows: Number of rows.
+
+    Raises:
+        InvalidPredictionRecordError: any of the checks above fails.
+
+    Example:
+        >>> from datetime import UTC, datetime
+        >>> batch = PredictionBatch("r1", datetime(2026, 1, 1, tzinfo=UTC), "churn", 3,
+        ...                         {"age": [41, 52]}, [0.8, 0.1], 1.5, rows=2)
+        >>> batch.request_ids()
+        ['r1:0', 'r1:1']
+    """
+
+    request_id: str
+    at: datetime
+    model: str
+    version: int
+    columns: Mapping[str, Any]  # values: a list, tuple or 1-D NumPy array per column
+    predictions: Any  # a list, tuple or 1-D NumPy array
+    latency_ms: float
+    environment: str | None = None
+    variant: str | None = None
+    revision: int | None = None
+    status: str = "ok"
+    error: str | None = None
+    rows: int = 1
+
+    def __post_init__(self) -> None:
+        _check_head(self.request_id, self.at, self.status)
+        rows = self.rows
+        if not isinstance(rows, int) or isinstance(rows, bool) or rows < 1:
+            raise InvalidPredictionRecordError(
+                f"Prediction batch {self.request_id!r} has {rows!r} rows.",
+                hint="Pass the number of rows of the request, at least 1.",
+                request_id=self.request_id,
+            )
+        if not isinstance(self.columns, Mapping):
+            raise InvalidPredictionRecordError(
+                f"Prediction batch {self.request_id!r} has columns of type "
+                f"{type(self.columns).__name__}; expected a mapping of name to values.",
+                hint="Pass {feature: [value per row]}.",
+                request_id=self.request_id,
+            )
+        for name, values in self.columns.items():
+            if not isinstance(name, str) or not name:
+                raise InvalidPredictionRecordError(
+                    f"Prediction batch {self.request_id!r} has a column named "
+                    f"{repr(name)[:80]}; column names are non-empty strings.",
+                    hint="Pass the input feature names as strings.",
+                    request_id=self.request_id,
+                )
+            _check_length(self.request_id, f"column {name[:80]!r}", values, rows)
+        _check_length(self.request_id, "predictions", self.predictions, rows)
+
+    @property
+    def partition_key(self) -> tuple[str, int, str | None, str | None, int | None]:
+        """What every row of one stored batch shares: model, version and deployment."""
+        return (self.model, self.version, self.environment, self.variant, self.revision)
+
+    def request_ids(self) -> list[str]:
+        """The request id of each row: ``<id>`` for one row, else ``<id>:<i>``."""
+        if self.rows == 1:
+            return [self.request_id]
+        base = self.request_id
+        return [f"{base}:{i}" for i in range(self.rows)]
+
+    def column(self, name: str) -> list[Any]:
+        """The values of input ``name`` as a list (``None`` per row when it is absent)."""
+        values = self.columns.get(name)
+        if values is None:
+            return [None] * self.rows
+        return _as_list(values)
+
+    def prediction_list(self) -> list[Any]:
+        """The predictions as a list."""
+        return _as_list(self.predictions)
+
+    def records(self) -> list[PredictionRecord]:
+        """The rows as :class:`PredictionRecord` objects (for spill files and quarantine)."""
+        names = list(self.columns)
+        columns = [_as_list(self.columns[name]) for name in names]
+        return [
+            PredictionRecord(
+                request_id=rid,
+                at=self.at,
+                model=self.model,
+                version=self.version,
+                inputs=dict(zip(names, values, strict=True)),
+                prediction=prediction,
+                latency_ms=self.latency_ms,
+                environment=self.environment,
+                variant=self.variant,
+                revision=self.revision,
+                status=self.status,
+                error=self.error,
+            )
+            for rid, prediction, *values in zip(
+                self.request_ids(), self.prediction_list(), *columns, strict=True
+            )
+        ]
+
+
+#: What the logger queues and the log writes: a row, or all rows of a request.
+Loggable = PredictionRecord | PredictionBatch
+
+
+def row_count(item: Loggable) -> int:
+    """How many rows ``item`` stands for."""
+    return item.rows if isinstance(item, PredictionBatch) else 1
+
+
+def as_records(items: Sequence[Loggable]) -> list[PredictionRecord]:
+    """``items`` as one :class:`PredictionRecord` per row, in order."""
+    records: list[PredictionRecord] = []
+    for item in items:
+        if isinstance(item, PredictionBatch):
+            records += item.records()
+        else:
+            records.append(item)
+    return records
+
+
+def _as_list(values: Any) -> list[Any]:
+    """A column's values as a Python list (NumPy values become Python scalars)."""
+    if isinstance(values, list):
+        return values
+    if hasattr(values, "tolist") and getattr(values, "ndim", 1) == 1:
+        converted: list[Any] = values.tolist()
+        return converted
+    return list(values)
+
+
+def _check_length(request_id: str, what: str, values: object, rows: int) -> None:
+    if isinstance(values, (str, bytes, Mapping)) or getattr(values, "ndim", 1) != 1:
+        shape = getattr(values, "shape", None)
+        kind = type(values).__name__ + ("" if shape is None else f" of shape {shape}")
+        raise InvalidPredictionRecordError(
+            f"Prediction batch {request_id!r} has {what} of type {kind}; expected a list "
+            "or a 1-D array with one value per row.",
+            hint="Pass a list (or 1-D NumPy array) of values, one per row.",
+            request_id=request_id,
+        )
+    try:
+        length = len(values)  # type: ignore[arg-type]
+    except TypeError:
+        length = None
+    if length != rows:
+        raise InvalidPredictionRecordError(
+            f"Prediction batch {request_id!r} has {what} with "
+            f"{'no length' if length is None else length} values for {rows} rows.",
+            hint="Pass one value per row in every column and in the predictions.",
+            request_id=request_id,
+        )
+
+
+def _check_head(request_id: object, at: object, status: object) -> None:
+    if not isinstance(request_id, str) or not request_id:
+        raise InvalidPredictionRecordError(
+            f"Prediction record has an invalid request id {request_id!r}.",
+            hint="Pass the request id returned to the client, a non-empty string.",
+            request_id=repr(request_id),
+        )
+    if not isinstance(at, datetime) or at.tzinfo is None:
+        raise InvalidPredictionRecordError(
+            f"Prediction record {request_id!r} has a time without a time zone ({at!r}).",
+            hint="Pass an aware UTC datetime, e.g. conveyor.core.utcnow().",
+            request_id=request_id,
+        )
+    if status not in STATUSES:
+        raise InvalidPredictionRecordError(
+            f"Prediction record {request_id!r} has status {status!r}; "
+            f"expected one of {', '.join(STATUSES)}.",
+            hint=f"Use one of {', '.join(STATUSES)}.",
+            request_id=request_id,
+            status=repr(status),
+        )
 
 
 @dataclass(frozen=True)
@@ -212,12 +399,13 @@ class LoggerStats:
     """A snapshot of a :class:`PredictionLogger`'s health (what ``/metrics`` exports).
 
     Attributes:
-        queue_depth: Records waiting to be written (including those waiting to be spilled).
+        queue_depth: Rows waiting to be written (including those waiting to be spilled);
+            a request's :class:`PredictionBatch` counts its rows.
         lag_s: Age in seconds of the oldest record waiting to be written (0 when empty).
-        written: Records written to the prediction log.
-        spilled: Records written to local spill files instead (ingest with
+        written: Rows written to the prediction log.
+        spilled: Rows written to local spill files instead (ingest with
             :meth:`PredictionLogger.recover_spill`).
-        failed: Records that could not be written anywhere and are lost.
+        failed: Rows that could not be written anywhere and are lost.
         write_errors: Batches the prediction log could not take (spilled), or took only
             in part (the records it refused were quarantined).
         quarantined: Records (or spill lines) the log refused for themselves, moved to the

@@ -133,14 +133,16 @@ class Predictor:
             weakref.WeakKeyDictionary()
         )
         self._record_type: Any = None
+        self._batch_type: Any = None
         #: Counts each answered request for the server's usage record (``UsageMeter``).
         self.usage: Any | None = None
         #: Request ids answered lately (feedback for them is accepted before they are logged).
         self.recent = RecentIds(settings.recent_ids if self._logger is not None else 0)
         if self._logger is not None:
-            from conveyor.predictions import PredictionRecord
+            from conveyor.predictions import PredictionBatch, PredictionRecord
 
             self._record_type = PredictionRecord
+            self._batch_type = PredictionBatch
 
     async def run(self, model: ServedModel, rows: Rows) -> list[Any]:
         """Predict ``rows``; one JSON-ready value per row."""
@@ -206,7 +208,10 @@ class Predictor:
         *,
         error: str | None = None,
     ) -> None:
-        """Queue one record per row (row ``i`` of a multi-row request is ``<id>:<i>``).
+        """Queue the request's rows as one batch (row ``i`` of several is ``<id>:<i>``).
+
+        The columns are queued as they are (lists or 1-D arrays): nothing is made per row
+        on the request path; the logger's writer thread turns batches into Parquet.
 
         Args:
             model: The version that answered (its variant and revision are recorded).
@@ -214,7 +219,7 @@ class Predictor:
             rows: The validated input rows.
             predictions: One value per row; ``None`` when the model failed.
             latency_ms: Time spent answering.
-            error: What failed; the records then have status ``"error"``.
+            error: What failed; the rows then have status ``"error"``.
         """
         if self.usage is not None:
             served = rows.n if error is None else 0
@@ -225,33 +230,22 @@ class Predictor:
         if predictions is None:
             predictions = [None] * rows.n
         self.recent.add(request_id, rows.n)
-        status = "ok" if error is None else "error"
-        make = self._record_type
-        at = datetime.now(UTC)
-        env = self._settings.environment
-        variant = model.variant or None
-        revision = int(model.revision) if model.revision else None
-        if rows.n == 1:
-            inputs = {name: values[0] for name, values in rows.columns.items()}
-            ids = [request_id]
-            records = [inputs]
-        else:
-            records = rows.records()
-            ids = [f"{request_id}:{i}" for i in range(rows.n)]
-        for rid, inputs, prediction in zip(ids, records, predictions, strict=True):
-            logger.submit(
-                make(
-                    request_id=rid,
-                    at=at,
-                    model=model.name,
-                    version=model.version,
-                    inputs=inputs,
-                    prediction=prediction,
-                    latency_ms=latency_ms,
-                    environment=env,
-                    variant=variant,
-                    revision=revision,
-                    status=status,
-                    error=error,
-                )
+        if rows.n < 1:
+            return
+        logger.submit(
+            self._batch_type(
+                request_id=request_id,
+                at=datetime.now(UTC),
+                model=model.name,
+                version=model.version,
+                columns=rows.columns,
+                predictions=predictions,
+                latency_ms=latency_ms,
+                environment=self._settings.environment,
+                variant=model.variant or None,
+                revision=int(model.revision) if model.revision else None,
+                status="ok" if error is None else "error",
+                error=error,
+                rows=rows.n,
             )
+        )
