@@ -2,12 +2,14 @@
 
 Explanations use the native model even when its ONNX twin serves predictions (SHAP's tree
 and linear algorithms need the native estimator); the explainer is built once per loaded
-version, while the version loads and before it is ready, by the :class:`ExplainerSlot` the
-loader attaches.
+version by the :class:`ExplainerSlot` the loader attaches: on the first ``/v1/explain`` by
+default (so a server that only predicts never imports SHAP nor loads the native model next
+to its ONNX twin), or while the version loads with ``prepare_explainers``.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -63,6 +65,10 @@ class ExplainerSlot:
     ``"unsupported"``) or 409 (its explainer could not be prepared: ``"unavailable"``) with
     the :attr:`reason`; predictions are served regardless.
 
+    A slot made by :meth:`deferred` builds on its first :meth:`get` instead (in the
+    thread of that request, once: concurrent first requests wait for the same build); until
+    then its :attr:`status` is ``"on_request"``.
+
     Args:
         value: The explainer.
         error: What stopped it from being built.
@@ -71,6 +77,8 @@ class ExplainerSlot:
     def __init__(self, value: Any = None, error: BaseException | None = None) -> None:
         self._value = value
         self._error = error
+        self._build: Callable[[], Any] | None = None
+        self._lock = threading.Lock()
 
     @classmethod
     def prepare(cls, build: Callable[[], Any]) -> ExplainerSlot:
@@ -80,11 +88,32 @@ class ExplainerSlot:
         except Exception as exc:  # noqa: BLE001 - reported to every explain request
             return cls(error=exc)
 
+    @classmethod
+    def deferred(cls, build: Callable[[], Any]) -> ExplainerSlot:
+        """A slot that runs ``build`` on its first :meth:`get` and keeps its result or error."""
+        slot = cls()
+        slot._build = build
+        return slot
+
+    def _built(self) -> None:
+        """Run the deferred build, once."""
+        with self._lock:  # concurrent first requests wait for the one build
+            build = self._build
+            if build is None:  # built already (or prepared at load)
+                return
+            try:
+                self._value = build()
+            except Exception as exc:  # noqa: BLE001 - reported to every explain request
+                self._error = exc
+            self._build = None
+
     @property
     def status(self) -> str:
-        """``"ready"``, ``"unsupported"`` (the model cannot be explained) or
-        ``"unavailable"`` (building failed for another reason, such as a file that did not
-        load)."""
+        """``"ready"``, ``"on_request"`` (built on the first explain request),
+        ``"unsupported"`` (the model cannot be explained) or ``"unavailable"`` (building
+        failed for another reason, such as a file that did not load)."""
+        if self._build is not None:
+            return "on_request"
         if self._error is None:
             return "ready"
         return "unsupported" if isinstance(self._error, ExplainError) else "unavailable"
@@ -108,6 +137,7 @@ class ExplainerSlot:
             ExplainUnsupportedError: The model cannot be explained (501).
             ExplainerUnavailableError: Building the explainer failed otherwise (409).
         """
+        self._built()
         if self._error is None:
             return self._value
         hint = self._error.hint if isinstance(self._error, ConveyorError) else None

@@ -70,17 +70,21 @@ def model_loader(
 
     The version is ready only when every file it will answer with verified against its
     recorded hash: the ONNX twin when it serves predictions, and the native model, which
-    serves explanations and is the source of truth, in every case. An integrity failure is
-    written to the audit log (``model.integrity_failed``) and fails the load, so the server
-    never turns ready on a tampered version; any other failure to build the explainer only
-    disables explanations.
+    serves explanations and is the source of truth, in every case. When the ONNX twin
+    serves, the native files are only checked against their hashes, not loaded (loading a
+    skops file imports scikit-learn and walks its estimators): they are loaded by the
+    explainer, and read for the class labels when those are not plain arrays. An
+    integrity failure is written to the audit log (``model.integrity_failed``) and fails
+    the load, so the server never turns ready on a tampered version; any other failure to
+    build the explainer only disables explanations.
 
     Args:
         ws: An open workspace.
         ref: ``name``, ``name@version`` or ``name@alias``.
         prefer_onnx: Serve the ONNX twin when the version has one that passed parity.
         explain: Prepare the version's explainer as part of loading it, before it is ready
-            (on the native model, also when the ONNX twin serves).
+            (on the native model, also when the ONNX twin serves); ``False``: on the first
+            ``/v1/explain`` request.
         loaded: Collects the registry's loaded models (their temporary folders), weakly,
             for the caller to close at shutdown.
         on_load: Called with each loaded version before it is ready; what it raises
@@ -97,11 +101,9 @@ def model_loader(
         try:
             served = registry.load(ref, prefer_onnx=prefer_onnx)
             _own(served, loaded)
-            native = served
+            native_files: tuple[dict[str, Any], dict[str, bytes]] = ({}, {})
             if served.uses_onnx:  # verify the native files too: they are the model
-                pinned = f"{served.version.name}@{served.version.version}"
-                native = registry.load(pinned, prefer_onnx=False)
-                _own(native, loaded)
+                native_files = verified_files(ws, served.version, onnx=False)
         except IntegrityError as exc:
             audit_integrity_failure(ws, ref, exc)
             raise
@@ -112,18 +114,37 @@ def model_loader(
             object.__setattr__(model, "features", features)
         if on_load is not None:
             on_load(model)
-        if model.classes is None and native is not served:  # the ONNX twin keeps no labels
-            object.__setattr__(model, "classes", class_labels(native.predictor))
-        if explain and _has_example(model):
+        native_lock = threading.Lock()
+        native_held: list[Any] = [] if served.uses_onnx else [served]
+
+        def native() -> Any:
+            """The native model (the served one, or loaded once beside the ONNX twin)."""
+            with native_lock:
+                if not native_held:
+                    pinned = f"{served.version.name}@{served.version.version}"
+                    loaded_native = registry.load(pinned, prefer_onnx=False)
+                    _own(loaded_native, loaded)
+                    native_held.append(loaded_native)
+                return native_held[0]
+
+        if model.classes is None and served.uses_onnx:  # the ONNX twin keeps no labels
+            classes = archive_class_labels(native_files)
+            if classes is None:
+                classes = class_labels(native().predictor)
+            object.__setattr__(model, "classes", classes)
+        if _has_example(model):
 
             def build() -> Any:
-                explainer = explainer_for(native.predictor, model)
-                explainer.source = native  # the native model's files live as long as it
+                source = native()
+                explainer = explainer_for(source.predictor, model)
+                explainer.source = source  # the native model's files live as long as it
                 return explainer
 
-            object.__setattr__(model, "explainer", ExplainerSlot.prepare(build))
-        elif native is not served:
-            native.close()
+            slot = ExplainerSlot.prepare(build) if explain else ExplainerSlot.deferred(build)
+            object.__setattr__(model, "explainer", slot)
+        del native_files  # the bytes were needed for the labels only
+        if served.uses_onnx and native_held and not (explain and _has_example(model)):
+            native_held.pop().close()  # read for its labels only; the explainer reloads it
         return model
 
     return load
@@ -164,37 +185,70 @@ def verify_version(ws: Any, ref: str) -> Any:
     Raises:
         IntegrityError: A file does not match its recorded hash or is missing.
     """
-    from conveyor.errors import ArtifactNotFoundError
-
     version = ws.models.get(ref)
     try:
-        manifest = ws.models.manifest(version)
-        parts = [("", manifest), ("onnx/", manifest.get("onnx") or {})]
-        for prefix, part in parts:
-            for rel, entry in sorted((part.get("files") or {}).items()):
-                digest = entry["hash"]
-                try:
-                    ws.artifacts.get_bytes(digest)
-                except (IntegrityError, ArtifactNotFoundError) as exc:
-                    raise IntegrityError(
-                        f"Model {version.name}@{version.version} cannot be served: its file "
-                        f"{prefix}{rel} (object {digest}) "
-                        + (
-                            "is missing."
-                            if isinstance(exc, ArtifactNotFoundError)
-                            else "does not match its recorded hash."
-                        ),
-                        hint="The stored bytes were altered or damaged: restore the artifact "
-                        "store from a backup, or register the model again.",
-                        name=version.name,
-                        version=version.version,
-                        object=digest,
-                        file=prefix + rel,
-                    ) from exc
+        verified_files(ws, version, onnx=False)
+        verified_files(ws, version, onnx=True)
     except IntegrityError as exc:
         audit_integrity_failure(ws, ref, exc)
         raise
     return version
+
+
+def verified_files(ws: Any, version: Any, *, onnx: bool) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """The native (or ONNX twin's) part of ``version``'s manifest and its files' bytes, each
+    checked against its recorded hash (an ONNX part the version lacks is empty).
+
+    Raises:
+        IntegrityError: A file does not match its recorded hash or is missing.
+    """
+    from conveyor.errors import ArtifactNotFoundError
+
+    manifest = ws.models.manifest(version)
+    part: dict[str, Any] = (manifest.get("onnx") or {}) if onnx else manifest
+    prefix = "onnx/" if onnx else ""
+    files: dict[str, bytes] = {}
+    for rel, entry in sorted((part.get("files") or {}).items()):
+        digest = entry["hash"]
+        try:
+            files[rel] = ws.artifacts.get_bytes(digest)
+        except (IntegrityError, ArtifactNotFoundError) as exc:
+            raise IntegrityError(
+                f"Model {version.name}@{version.version} cannot be served: its file "
+                f"{prefix}{rel} (object {digest}) "
+                + (
+                    "is missing."
+                    if isinstance(exc, ArtifactNotFoundError)
+                    else "does not match its recorded hash."
+                ),
+                hint="The stored bytes were altered or damaged: restore the artifact "
+                "store from a backup, or register the model again.",
+                name=version.name,
+                version=version.version,
+                object=digest,
+                file=prefix + rel,
+            ) from exc
+    return part, files
+
+
+def archive_class_labels(
+    native: tuple[dict[str, Any], dict[str, bytes]],
+) -> tuple[Any, ...] | None:
+    """A scikit-learn classifier's labels read from its verified skops file, nothing built.
+
+    Returns:
+        The labels, or ``None`` when the native model is not a skops file or its labels
+        are not a plain array (the caller then loads the model to ask it).
+    """
+    part, files = native
+    if part.get("flavor") != "sklearn":
+        return None
+    data = files.get(str((part.get("flavor_meta") or {}).get("file", "")))
+    if data is None:
+        return None
+    from conveyor.registry.flavors._sklearn import skops_class_labels
+
+    return skops_class_labels(data)
 
 
 def _has_example(model: ServedModel) -> bool:

@@ -33,7 +33,9 @@ class ServingSettings:
         environment: Recorded with every logged prediction (``None`` outside deployments).
         log_predictions: Send every prediction to the prediction logger when one is given.
         prepare_explainers: Build each version's explainer while loading it, before it is
-            ready (``False``: on its first ``/v1/explain`` request).
+            ready (imports SHAP and loads the native model beside an ONNX twin: seconds
+            and hundreds of MB). ``False`` (the default): on its first ``/v1/explain``
+            request, which then waits for the build.
         body_timeout_s: Longest a request body may take to arrive; slower ones get 408.
         max_feedback_labels: Most labels in one ``/v1/feedback`` request; more get 400.
         recent_ids: How many answered request ids the server remembers, so that feedback
@@ -56,7 +58,7 @@ class ServingSettings:
     inline_max_rows: int = 256
     environment: str | None = None
     log_predictions: bool = True
-    prepare_explainers: bool = True
+    prepare_explainers: bool = False
     body_timeout_s: float = 30.0
     max_feedback_labels: int = 10_000
     recent_ids: int = 100_000

@@ -21,6 +21,7 @@ from conveyor.core import (
     ArchiveLimits,
     UnreadableArchiveError,
     UntrustedContentError,
+    check_archive,
     load_skops,
     skops_types,
     untrusted_types,
@@ -150,3 +151,67 @@ def _feature_names(model: Any) -> Any:
         if names is not None:
             return names
     return None
+
+
+def skops_class_labels(data: bytes) -> tuple[Any, ...] | None:
+    """A classifier's labels read from its skops archive without loading the estimator.
+
+    Only ``schema.json`` and the one ``.npy`` member of ``classes_`` are read (of the
+    estimator, or of a pipeline's last step), with pickled arrays refused, so neither skops
+    nor scikit-learn is imported: what a server serving the ONNX twin needs for the labels
+    of its probability columns.
+
+    Returns:
+        The labels as JSON values, or ``None`` when the archive holds no plain ``classes_``
+        array there (the caller loads the estimator to ask it) or cannot be read.
+
+    Example:
+        >>> import skops.io as sio
+        >>> from sklearn.linear_model import LogisticRegression
+        >>> fitted = LogisticRegression().fit([[0.0], [1.0]], ["no", "yes"])
+        >>> skops_class_labels(sio.dumps(fitted))
+        ('no', 'yes')
+    """
+    import io
+    import json
+    import zipfile
+
+    try:
+        check_archive(data, source=MODEL_FILE)
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            node = _classes_node(json.loads(archive.read("schema.json").decode("utf-8")))
+            if node is None:
+                return None
+            member = archive.read(str(node["file"]))
+        classes = np.load(io.BytesIO(member), allow_pickle=False)
+    except Exception:  # noqa: BLE001 - unreadable here: the caller loads the estimator
+        return None
+    if classes.ndim != 1:
+        return None
+    values: list[Any] = classes.tolist()
+    return tuple(values)
+
+
+def _classes_node(schema: Any) -> dict[str, Any] | None:
+    """The ``classes_`` array node of an estimator's schema (or of a pipeline's last step)."""
+    for _ in range(8):  # nested pipelines, bounded
+        attributes = _attributes(schema)
+        node = attributes.get("classes_")
+        if isinstance(node, dict):
+            plain = node.get("__loader__") == "NdArrayNode" and node.get("type") == "numpy"
+            return node if plain and isinstance(node.get("file"), str) else None
+        steps = attributes.get("steps")
+        items = steps.get("content") if isinstance(steps, dict) else None
+        last = items[-1] if isinstance(items, list) and items else None
+        pair = last.get("content") if isinstance(last, dict) else None
+        if not (isinstance(pair, list) and len(pair) == 2):
+            return None
+        schema = pair[1]
+    return None
+
+
+def _attributes(node: Any) -> dict[str, Any]:
+    """The attribute nodes of an object node (``{}`` for anything else)."""
+    state = node.get("content") if isinstance(node, dict) else None
+    attributes = state.get("content") if isinstance(state, dict) else None
+    return attributes if isinstance(attributes, dict) else {}

@@ -1,0 +1,163 @@
+"""A prediction server starts without what only explanations or registration need.
+
+Serving a scikit-learn classifier through its ONNX twin imports neither scikit-learn's
+estimator discovery (what loading a skops file runs), nor torch, SHAP or plotly: the
+native model's files are checked against their hashes and its class labels read from
+the archive, nothing unpickled. The first ``/v1/explain`` then builds the explainer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from sklearn.datasets import load_breast_cancer
+from sklearn.linear_model import LogisticRegression
+
+from conveyor.workspace import Workspace
+
+pytestmark = pytest.mark.slow
+
+COLUMNS = ["mean radius", "mean texture", "mean area", "mean smoothness"]
+ROW = {"mean radius": 14.1, "mean texture": 19.3, "mean area": 654.9, "mean smoothness": 0.096}
+HEAVY = ("torch", "shap", "plotly", "sklearn", "sklearn.utils.discovery", "skops.io")
+
+# Serves cancer@1 in this process, predicts once, explains once, and prints what was
+# imported after each (a real uvicorn server on 127.0.0.1).
+SCRIPT = """
+import json, sys, threading, time
+import httpx, uvicorn
+from conveyor.serving._launch import build_app
+from conveyor.workspace import Workspace
+
+port = int(sys.argv[1])
+ws = Workspace.open(".")
+app = build_app(ws, "cancer@1", close_workspace=True)
+server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+thread = threading.Thread(target=server.run, daemon=True)
+thread.start()
+row = json.loads(sys.argv[2])
+with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+    while True:
+        try:
+            answer = client.post("/v1/predict", json={"rows": [row], "outputs": ["proba"]})
+            if answer.status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        time.sleep(0.02)
+    predicted = sorted(sys.modules)
+    metadata = client.get("/v2/models/cancer/versions/1").json()
+    explained = client.post("/v1/explain", json={"rows": [row]})
+print(json.dumps({
+    "predict": answer.json(),
+    "modules_after_predict": predicted,
+    "explain_before": metadata["parameters"]["explain"],
+    "explain_status": explained.status_code,
+    "explain": explained.json(),
+    "modules_after_explain": sorted(sys.modules),
+}))
+server.should_exit = True
+thread.join(30)
+"""
+
+
+def _env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project holding cancer@1 (real data) with an ONNX twin that passed parity."""
+    root = tmp_path_factory.mktemp("cold")
+    init = subprocess.run(
+        [sys.executable, "-m", "conveyor", "init", "."],
+        cwd=root,
+        env=_env(),
+        capture_output=True,
+        check=False,
+    )
+    assert init.returncode == 0, init.stderr
+    data = load_breast_cancer(as_frame=True)
+    frame = data.frame[COLUMNS]
+    model = LogisticRegression(max_iter=5000).fit(frame, data.target)
+    with Workspace.open(root) as ws:
+        version = ws.models.register("cancer", model, input_example=frame.head(20))
+        assert version.onnx is not None
+        assert version.onnx["parity"]["passed"]
+    return root
+
+
+def test_serving_the_onnx_twin_imports_no_estimator_discovery_torch_shap_or_plotly(
+    project: Path,
+) -> None:
+    run = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(_free_port()), json.dumps(ROW)],
+        cwd=project,
+        env=_env(),
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout.strip().splitlines()[-1])
+    assert report["predict"]["version"] == 1
+    assert report["predict"]["classes"] == [0, 1]  # labels read from the skops archive
+    assert not set(HEAVY) & set(report["modules_after_predict"])
+    # The explainer is built on the first /v1/explain, on the native model.
+    assert report["explain_before"] == {"status": "on_request", "reason": None}
+    assert report["explain_status"] == 200, report["explain"]
+    assert set(report["explain"]["explanations"][0]) == set(COLUMNS)
+    assert "shap" in report["modules_after_explain"]
+
+
+def test_conveyor_serve_answers_and_reports_its_resident_memory(
+    project: Path, tmp_path: Path
+) -> None:
+    port = _free_port()
+    errors = tmp_path / "stderr.txt"
+    with errors.open("wb") as sink:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "conveyor", "serve", "-m", "cancer@1", "--port", str(port)],
+            cwd=project,
+            env=_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
+        )
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            deadline = time.monotonic() + 300  # a bound on a hang, not a measurement
+            while True:
+                assert server.poll() is None, errors.read_text(encoding="utf-8")
+                assert time.monotonic() < deadline, "the server never answered"
+                try:
+                    answer = client.post("/v1/predict", json={"rows": [ROW]})
+                    if answer.status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.05)
+        status = Path(f"/proc/{server.pid}/status").read_text(encoding="ascii")
+        (line,) = [entry for entry in status.splitlines() if entry.startswith("VmRSS:")]
+        rss_kib = int(line.split()[1])
+        print(f"conveyor serve (ONNX twin) resident after the first prediction: {rss_kib} KiB")
+        assert answer.json()["predictions"] in ([0], [1])
+        assert rss_kib > 0
+    finally:
+        server.terminate()
+        server.wait(60)
