@@ -207,6 +207,8 @@ class ArtifactStore:
             info = self._existing(actual) or self._write_data(actual, data)
             report(label, len(data), total)
             return info
+        if known_hash is None and self._kind == "local" and not self._encrypt:
+            return self._put_local_unknown(source, label, total, report)
         digest = known_hash or hash_file_bounded(source)
         existing = None if known_hash is not None else self._existing(digest)
         if existing is not None:
@@ -226,6 +228,39 @@ class ArtifactStore:
             written, size = copied
             if written != digest:
                 raise changed_while_stored(self.url, source, digest, written)
+            writer.commit()
+        except BaseException:
+            writer.discard()
+            raise
+        report(label, size, total)
+        return self._written_info(digest, size)
+
+    def _put_local_unknown(
+        self, source: Path, label: str, total: int, report: ProgressCallback
+    ) -> ObjectInfo:
+        """Copy first, then name the object by the hash of the copy.
+
+        The source is read once (a reflink reads nothing; else the kernel copies it) and
+        the temporary copy is hashed: the bytes hashed are the bytes published, and no
+        separate pass hashes the source first. Content already stored is dropped.
+        """
+        self._refuse_links(self._tmp, "")
+        writer = LocalWriter(
+            Path(self._tmp) / "pending", Path(self._tmp), durable=self._deferred == 0
+        )
+        report(label, 0, total)
+        try:
+            copied = copy_and_hash(writer, source)
+            if copied is None:
+                copied = stream_into(writer, source, None, label=label, total=total, report=report)
+            digest, size = copied
+            existing = self._existing(digest)
+            if existing is not None:
+                writer.discard()
+                report(label, total, total)
+                return existing
+            writer.final = Path(self._path(digest))
+            self._refuse_links(str(writer.final), digest)
             writer.commit()
         except BaseException:
             writer.discard()
