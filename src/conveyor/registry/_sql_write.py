@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -90,31 +91,16 @@ def insert_version(
         lineage[KEY_FIELD] = new.idempotency_key
     if new.evaluation:
         lineage[EVALUATION_KEY] = dict(new.evaluation)
-    row = ModelVersionRow(
-        model_id=model.id,
-        version=number,
-        flavor=new.flavor,
-        content_hash=new.content_hash,
-        signature=new.signature,
-        input_example=new.input_example,
-        metrics=dict(new.metrics),
-        params=dict(new.params),
-        tags=dict(new.tags),
-        description=new.description,
+    row = _add_row(
+        tx,
+        model,
+        number,
+        new,
         run_id=new.run_id,
         lineage=lineage,
-        onnx=new.onnx,
-        importance=new.importance,
-        trusted=new.trusted,
-        status="ready",
-        created_at=now,
-        created_by=actor,
+        created=(now, actor),
+        objects=new.object_hashes,
     )
-    session.add(row)
-    owner = owner_of(name, number)
-    tx.reference(owner, sorted(new.object_hashes))
-    session.flush()
-    tx.target = owner
     tx.details.update(
         version=number,
         content_hash=new.content_hash,
@@ -158,32 +144,17 @@ def insert_copy(tx: WriteTx, version: ModelVersion, objects: Sequence[str]) -> M
     lineage = dict(version.lineage)
     if version.evaluation:
         lineage[EVALUATION_KEY] = dict(version.evaluation)
-    row = ModelVersionRow(
-        model_id=model.id,
-        version=version.version,
-        flavor=version.flavor,
-        content_hash=version.content_hash,
-        signature=version.signature,
-        input_example=version.input_example,
-        metrics=dict(version.metrics),
-        params=dict(version.params),
-        tags=dict(version.tags),
-        description=version.description,
+    row = _add_row(
+        tx,
+        model,
+        version.version,
+        version,
         # The producing run lives in the source workspace (its id stays in the lineage).
         run_id=None,
         lineage=lineage,
-        onnx=version.onnx,
-        importance=version.importance,
-        trusted=version.trusted,
-        status="ready",
-        created_at=version.created_at,
-        created_by=version.created_by,
+        created=(version.created_at, version.created_by),
+        objects=objects,
     )
-    session.add(row)
-    owner = owner_of(version.name, version.version)
-    tx.reference(owner, sorted(set(objects)))
-    session.flush()
-    tx.target = owner
     tx.details.update(
         version=version.version,
         content_hash=version.content_hash,
@@ -191,6 +162,47 @@ def insert_copy(tx: WriteTx, version: ModelVersion, objects: Sequence[str]) -> M
         trusted=version.trusted,
     )
     return version_of(version.name, row, {})
+
+
+def _add_row(
+    tx: WriteTx,
+    model: ModelRow,
+    number: int,
+    source: NewVersion | ModelVersion,
+    *,
+    run_id: str | None,
+    lineage: dict[str, Any],
+    created: tuple[datetime, str],
+    objects: Iterable[str],
+) -> ModelVersionRow:
+    """Add the ready version row ``model@number`` with ``source``'s fields; reference
+    ``objects`` for it and make it the write's audited target."""
+    row = ModelVersionRow(
+        model_id=model.id,
+        version=number,
+        flavor=source.flavor,
+        content_hash=source.content_hash,
+        signature=source.signature,
+        input_example=source.input_example,
+        metrics=dict(source.metrics),
+        params=dict(source.params),
+        tags=dict(source.tags),
+        description=source.description,
+        run_id=run_id,
+        lineage=lineage,
+        onnx=source.onnx,
+        importance=source.importance,
+        trusted=source.trusted,
+        status="ready",
+        created_at=created[0],
+        created_by=created[1],
+    )
+    tx.session.add(row)
+    owner = owner_of(model.name, number)
+    tx.reference(owner, sorted(set(objects)))
+    tx.session.flush()
+    tx.target = owner
+    return row
 
 
 def point_aliases(
