@@ -1,0 +1,253 @@
+"""Prediction server cold start: process start to first answer, and resident memory then.
+
+Measures, for a logistic regression on 4 numeric columns of scikit-learn's breast cancer
+data registered in a fresh project: ``conveyor serve`` serving the ONNX twin (the
+default) and the native model (``--no-onnx``); ``mlflow models serve`` on the same model
+when its virtualenv exists (``benchmarks/.venvs/mlflow-serve``, built by
+``bench_serving.py``); and a bare uvicorn app loading the same skops file with skops and
+answering with scikit-learn (the floor for a Python server of this model). Each server
+starts ``CONVEYOR_BENCH_SCALE``-scaled rounds (at least 1, default 3) times; the time is
+from ``Popen`` until the first ``200`` to a prediction request, the memory the summed
+``VmRSS`` of the server's process tree right after it. Ratios are against the bare app
+measured in the same run: absolute times move with the machine's load.
+
+Run: ``python -m benchmarks.bench_coldstart``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+from benchmarks import external_baselines, scale
+
+COLUMNS = ["mean radius", "mean texture", "mean area", "mean smoothness"]
+ROW = [14.1, 19.3, 654.9, 0.096]
+MLFLOW = Path(__file__).resolve().parent / ".venvs" / "mlflow-serve" / "bin"
+
+_REGISTER = r"""
+import sys
+from sklearn.datasets import load_breast_cancer
+from sklearn.linear_model import LogisticRegression
+from conveyor.workspace import Workspace
+import skops.io as sio
+columns = ["mean radius", "mean texture", "mean area", "mean smoothness"]
+frame = load_breast_cancer(as_frame=True).frame
+model = LogisticRegression(max_iter=5000).fit(frame[columns], frame["target"])
+with Workspace.open(sys.argv[1]) as ws:
+    ws.models.register("lr", model, input_example=frame[columns].head(20))
+open(sys.argv[2], "wb").write(sio.dumps(model))
+"""
+
+_MLFLOW_SAVE = r"""
+import sys
+import skops.io as sio
+import mlflow.sklearn
+model = sio.load(sys.argv[1], trusted=sio.get_untrusted_types(file=sys.argv[1]))
+mlflow.sklearn.save_model(model, sys.argv[2])
+"""
+
+_BARE = r"""
+import sys
+import numpy as np
+import skops.io as sio
+import uvicorn
+path, port = sys.argv[1], int(sys.argv[2])
+model = sio.load(path, trusted=sio.get_untrusted_types(file=path))
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    while (await receive()).get("more_body"):
+        pass
+    x = np.asarray([[14.1, 19.3, 654.9, 0.096]])
+    body = ('{"predictions": [%d]}' % int(model.predict(x)[0])).encode()
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": body})
+uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+"""
+
+
+def _port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _tree_rss_kib(pid: int) -> int:
+    """Summed VmRSS of ``pid`` and its descendants."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    family, grew = {pid}, True
+    while grew:
+        more = {child for child, parent in parents.items() if parent in family} - family
+        family |= more
+        grew = bool(more)
+    total = 0
+    for member in family:
+        try:
+            status = Path(f"/proc/{member}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total
+
+
+def _cold_start(
+    argv: list[str], path: str, body: dict[str, Any], cwd: Path, env: dict[str, str]
+) -> tuple[float, int] | None:
+    """Seconds from start to the first 200 on ``path``, and the tree's RSS in KiB then."""
+    port = _port()
+    argv = [part.replace("{port}", str(port)) for part in argv]
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        with httpx.Client(timeout=10) as client:
+            while time.perf_counter() - started < 300:
+                if proc.poll() is not None:
+                    return None
+                try:
+                    answer = client.post(f"http://127.0.0.1:{port}{path}", json=body)
+                    if answer.status_code == 200:
+                        return time.perf_counter() - started, _tree_rss_kib(proc.pid)
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.01)
+        return None
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def main(rounds: int | None = None) -> None:
+    """Print cold-start time and memory of each server, with ratios to the bare app."""
+    rounds = rounds if rounds is not None else max(int(3 * scale()), 1)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
+    with tempfile.TemporaryDirectory(prefix="conveyor-coldstart-") as tmp:
+        root = Path(tmp) / "project"
+        root.mkdir()
+        skops_file = Path(tmp) / "lr.skops"
+        python = sys.executable
+        subprocess.run(
+            [python, "-m", "conveyor", "init", "."],
+            cwd=root,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(
+            [python, "-c", _REGISTER, str(root), str(skops_file)],
+            cwd=root,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        v1: dict[str, Any] = {"rows": [dict(zip(COLUMNS, ROW, strict=True))]}
+        split: dict[str, Any] = {"dataframe_split": {"columns": COLUMNS, "data": [ROW]}}
+        serve = [python, "-m", "conveyor", "serve", "-m", "lr@1", "--port", "{port}"]
+        cases: list[tuple[str, list[str], str, dict[str, Any]]] = [
+            (
+                "bare uvicorn + skops load",
+                [python, "-c", _BARE, str(skops_file), "{port}"],
+                "/",
+                v1,
+            ),
+            ("conveyor serve (ONNX twin)", serve, "/v1/predict", v1),
+            ("conveyor serve --no-onnx", [*serve, "--no-onnx"], "/v1/predict", v1),
+        ]
+        mlflow = MLFLOW / "mlflow"
+        if external_baselines() and mlflow.exists():
+            folder = Path(tmp) / "mlflow-model"
+            saved = subprocess.run(
+                [str(MLFLOW / "python"), "-c", _MLFLOW_SAVE, str(skops_file), str(folder)],
+                env=env,
+                capture_output=True,
+                check=False,
+            )
+            if saved.returncode == 0:
+                mlflow_env = {**env, "PATH": f"{MLFLOW}{os.pathsep}{env.get('PATH', '')}"}
+                cases.append(
+                    (
+                        "mlflow models serve",
+                        [
+                            str(mlflow),
+                            "models",
+                            "serve",
+                            "-m",
+                            str(folder),
+                            "-p",
+                            "{port}",
+                            "-h",
+                            "127.0.0.1",
+                            "--env-manager",
+                            "local",
+                            "-w",
+                            "1",
+                        ],
+                        "/invocations",
+                        split,
+                    )
+                )
+                env_for = {"mlflow models serve": mlflow_env}
+            else:
+                print(f"mlflow model not saved: {saved.stderr.decode()[-500:]}")
+                env_for = {}
+        else:
+            env_for = {}
+        results: dict[str, list[tuple[float, int]]] = {name: [] for name, *_ in cases}
+        for _ in range(rounds):  # interleaved, so load drifts hit every server alike
+            for name, argv, path, body in cases:
+                got = _cold_start(argv, path, body, root, env_for.get(name, env))
+                if got is not None:
+                    results[name].append(got)
+    table = Table(
+        title=f"cold start to first prediction, median of {rounds} (load "
+        f"{os.getloadavg()[0]:.1f}, {os.cpu_count()} CPUs)"
+    )
+    for column in ("server", "seconds", "x bare", "RSS MB", "x bare"):
+        table.add_column(column, justify="left" if column == "server" else "right")
+    base = results[cases[0][0]]
+    base_s = statistics.median(t for t, _ in base) if base else float("nan")
+    base_mb = statistics.median(r for _, r in base) / 1024 if base else float("nan")
+    for name, times in results.items():
+        if not times:
+            table.add_row(name, "failed", "", "", "")
+            continue
+        seconds = statistics.median(t for t, _ in times)
+        mb = statistics.median(r for _, r in times) / 1024
+        table.add_row(
+            name, f"{seconds:.2f}", f"{seconds / base_s:.2f}", f"{mb:.0f}", f"{mb / base_mb:.2f}"
+        )
+    Console().print(table)
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else None)
