@@ -64,6 +64,16 @@ def column_kind(arrow_type: pa.DataType) -> str:
     return "other"
 
 
+def reference_fields(profile_column: dict[str, Any] | None) -> dict[str, Any]:
+    """The reference's kind and missing share, which open every column summary."""
+    if profile_column is None:
+        return {"reference_kind": None, "reference_missing_share": None}
+    return {
+        "reference_kind": profile_column.get("kind"),
+        "reference_missing_share": profile_column.get("null_share"),
+    }
+
+
 def summarise_column(
     feature: str,
     frame: pd.DataFrame,
@@ -74,12 +84,7 @@ def summarise_column(
     import pyarrow as pa
 
     ref_kind = None if profile_column is None else profile_column.get("kind")
-    base: dict[str, Any] = {
-        "reference_kind": ref_kind,
-        "reference_missing_share": None
-        if profile_column is None
-        else profile_column.get("null_share"),
-    }
+    base = reference_fields(profile_column)
     if feature not in frame.columns:
         return ColumnSummary(feature, "missing", {**base, "message": "not in the window"})
     rows = len(frame)

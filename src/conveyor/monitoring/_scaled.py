@@ -41,6 +41,7 @@ from conveyor.monitoring._features import (
     categorical_summary,
     column_kind,
     numeric_summary,
+    reference_fields,
     temporal_summary,
 )
 from conveyor.monitoring._parts import (
@@ -373,12 +374,7 @@ def finish_column(
 ) -> ColumnSummary:
     """The summary one pass over the whole column would give, from its merged part."""
     ref_kind = None if profile_column is None else profile_column.get("kind")
-    base: dict[str, Any] = {
-        "reference_kind": ref_kind,
-        "reference_missing_share": None
-        if profile_column is None
-        else profile_column.get("null_share"),
-    }
+    base = reference_fields(profile_column)
     if not part.present:
         return ColumnSummary(feature, "missing", {**base, "message": "not in the window"})
     kinds = [k for k in part.kinds if k != "null"]
