@@ -10,15 +10,29 @@ retried after ``retry_s``; a variant without traffic (a shadow or warm standby) 
 is left out and reported the same way. Every rollout transition the follower takes up (a
 canary step, a pause, a promotion, a rollback), also those between two polls, is logged
 with its action, states and recorded reason.
+
+With several worker processes (``conveyor serve --workers N``) each worker follows on its
+own, but they switch together through a :class:`SwitchBoard`, a folder the launcher
+creates: a worker that has loaded a new revision leaves a ready marker there and waits;
+when all N are ready, the first to see it writes the switch instant (now plus
+``lead_s``) and every worker stages the revision for that instant
+(:meth:`ModelHost.stage_deployment`), so from then on every request, whichever worker
+takes it, gets the new revision. A worker still not ready after ``timeout_s`` (a failed
+load) does not hold the others back: the ready ones switch alone, say so in the log, and
+the late one switches as soon as it is ready.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import os
+import re
 import threading
 import time
+import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -56,6 +70,87 @@ class LoadFailure:
     at: float
 
 
+class SwitchBoard:
+    """Agrees with the other worker processes of a server on when to switch revisions.
+
+    Thread safety: one follower thread per process calls :meth:`agree`; processes
+    coordinate through files in ``folder`` (ready markers, then one switch file created
+    atomically: the first writer wins and everyone reads its instant).
+
+    Args:
+        folder: A folder only this server's processes use (the launcher creates it).
+        workers: How many processes switch together.
+        lead_s: How far ahead of the moment all are ready the switch is set, so that
+            every process has staged the revision before it takes over.
+        timeout_s: How long a ready process waits for the others before switching alone.
+        poll_s: Time between looks at the folder while waiting.
+    """
+
+    def __init__(
+        self,
+        folder: Path,
+        workers: int,
+        *,
+        lead_s: float = 0.25,
+        timeout_s: float = 30.0,
+        poll_s: float = 0.005,
+    ) -> None:
+        self.folder = Path(folder)
+        self.workers = workers
+        self.lead_s = lead_s
+        self.timeout_s = timeout_s
+        self.poll_s = poll_s
+        self._token = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"  # this process's markers
+
+    def agree(self, environment: str, revision: int, stop: threading.Event | None = None) -> float:
+        """Say this process is ready for ``revision`` and return when to switch.
+
+        Returns:
+            The instant (``time.time()``) from which every process serves ``revision``.
+        """
+        stem = f"{re.sub(r'[^A-Za-z0-9_-]', '_', environment)}-r{revision}"
+        (self.folder / f"{stem}.ready.{self._token}").touch()
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            at = self._read(stem)
+            if at is not None:
+                return at
+            ready = len(list(self.folder.glob(f"{stem}.ready.*")))
+            if ready >= self.workers:
+                return self._publish(stem, time.time() + self.lead_s)
+            if time.monotonic() >= deadline or (stop is not None and stop.is_set()):
+                _log.warning(
+                    "Deployment %r revision %d: only %d of %d workers loaded it after %.0f s; "
+                    "this worker switches alone (the others switch once they are ready).",
+                    environment,
+                    revision,
+                    ready,
+                    self.workers,
+                    self.timeout_s,
+                )
+                return self._publish(stem, time.time())
+            time.sleep(self.poll_s)
+
+    def _read(self, stem: str) -> float | None:
+        try:
+            return float((self.folder / f"{stem}.switch").read_text(encoding="ascii"))
+        except (OSError, ValueError):
+            return None
+
+    def _publish(self, stem: str, at: float) -> float:
+        """Create the switch file with ``at`` unless another process did; return its instant."""
+        draft = self.folder / f"{stem}.switch.{self._token}"
+        draft.write_text(repr(at), encoding="ascii")
+        try:
+            os.link(draft, self.folder / f"{stem}.switch")  # atomic, fails if it exists
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink(missing_ok=True)
+        agreed = self._read(stem)
+        return at if agreed is None else agreed
+
+
 class DeploymentFollower:
     """Keeps a host serving what an environment's deployment says.
 
@@ -72,6 +167,8 @@ class DeploymentFollower:
             when the follower takes up their revisions).
         interval_s: Time between polls.
         retry_s: Time before a version that failed to load is tried again.
+        switch: Agrees with the server's other worker processes on when a new revision
+            takes over (``None``: one process, it takes over as soon as it is loaded).
 
     Example:
         >>> current = lambda: ws.deployments.current("production")  # doctest: +SKIP
@@ -89,8 +186,10 @@ class DeploymentFollower:
         history: Callable[[], Sequence[Transition]] | None = None,
         interval_s: float = 1.0,
         retry_s: float = 30.0,
+        switch: SwitchBoard | None = None,
     ) -> None:
         self.host = host
+        self.switch = switch
         self._history = history
         self.environment = environment
         self._current = current
@@ -155,7 +254,11 @@ class DeploymentFollower:
             models[variant.role] = dataclasses.replace(
                 base, variant=variant.role, revision=str(deployment.revision)
             )
-        self.host.serve_deployment(deployment, models)
+        if self.switch is None or applied is None:  # the first revision: nothing to switch from
+            self.host.serve_deployment(deployment, models)
+        else:
+            at = self.switch.agree(self.environment, deployment.revision, self._stop)
+            self.host.stage_deployment(deployment, models, at)
         self._applied = deployment
         wanted = {(v.model, v.version) for v in deployment.variants}
         self._loaded = {key: model for key, model in self._loaded.items() if key in wanted}

@@ -5,11 +5,15 @@ A :class:`ModelHost` keeps an immutable :class:`HostState` (every loaded version
 deployment with its loaded variant per role) and replaces it in one assignment, so a request
 sees either the old or the new set, never a mixture, and requests in flight keep the model
 they picked. Loading runs in a background thread; until it finishes the host is not ready.
+A deployment can also be staged to take over at an agreed wall-clock instant
+(:meth:`ModelHost.stage_deployment`): every request routed from that instant on, in every
+worker process of a server, gets the new revision.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -106,10 +110,27 @@ class ModelHost:
         self._lock = threading.Lock()
         self._loading = 0
         self.load_error: BaseException | None = None
+        self._staged: tuple[float, HostState] | None = None
 
     @property
     def state(self) -> HostState:
         """The current snapshot (never mutated; a swap publishes a new one)."""
+        return self._current()
+
+    @property
+    def staged_at(self) -> float | None:
+        """When a staged deployment takes over (``time.time()``), ``None`` if none is staged."""
+        staged = self._staged
+        return None if staged is None else staged[0]
+
+    def _current(self) -> HostState:
+        """The snapshot serving now: a staged one once its instant has come."""
+        staged = self._staged
+        if staged is not None and time.time() >= staged[0]:
+            with self._lock:
+                if self._staged is staged:
+                    self._state = staged[1]
+                    self._staged = None
         return self._state
 
     @property
@@ -148,24 +169,30 @@ class ModelHost:
         The default version of each name is its heaviest live variant, so requests that
         name a model but no version still follow the deployment.
         """
-        by_weight = sorted(deployment.variants, key=lambda variant: variant.weight, reverse=True)
-        models: dict[ModelKey, ServedModel] = {}
-        defaults: dict[str, int] = {}
-        for variant in by_weight:
-            model = variants.get(variant.role)
-            if model is None:
-                continue
-            models.setdefault(model.key, model)
-            defaults.setdefault(model.name, model.version)
-        first = next(iter(defaults), None)
+        state = _deployment_state(deployment, variants)
         with self._lock:
-            self._state = HostState(
-                MappingProxyType(models),
-                MappingProxyType(defaults),
-                first,
-                deployment,
-                MappingProxyType(dict(variants)),
-            )
+            self._staged = None
+            self._state = state
+
+    def stage_deployment(
+        self, deployment: Deployment, variants: Mapping[str, ServedModel], at: float
+    ) -> None:
+        """Serve ``deployment`` (as :meth:`serve_deployment`) from wall-clock time ``at``.
+
+        Requests routed before ``at`` get what is served now; every request routed at or
+        after ``at`` gets ``deployment``. The check is one clock read per request, so
+        several processes that stage the same revision at the same ``at`` switch at the
+        same instant. A later stage or serve replaces this one.
+
+        Args:
+            deployment: The revision to serve.
+            variants: Its loaded variants, by role.
+            at: ``time.time()`` from which it serves (in the past: at once).
+        """
+        state = _deployment_state(deployment, variants)
+        with self._lock:
+            self._staged = (at, state)
+        self._current()
 
     def remove(self, name: str, version: int) -> None:
         """Stop serving one version (requests already holding it finish with it)."""
@@ -217,7 +244,7 @@ class ModelHost:
             NotReadyError: Nothing is loaded yet.
             ModelNotServedError: The named model or version is not served.
         """
-        state = self._state
+        state = self._current()
         if request.version is not None and request.name is not None:
             model = state.models.get((request.name, request.version))
         else:
@@ -246,3 +273,23 @@ class ModelHost:
         self, models: dict[ModelKey, ServedModel], defaults: dict[str, int], first: str | None
     ) -> None:
         self._state = HostState(MappingProxyType(models), MappingProxyType(defaults), first)
+
+
+def _deployment_state(deployment: Deployment, variants: Mapping[str, ServedModel]) -> HostState:
+    """The snapshot serving ``deployment``: defaults are each name's heaviest live variant."""
+    by_weight = sorted(deployment.variants, key=lambda variant: variant.weight, reverse=True)
+    models: dict[ModelKey, ServedModel] = {}
+    defaults: dict[str, int] = {}
+    for variant in by_weight:
+        model = variants.get(variant.role)
+        if model is None:
+            continue
+        models.setdefault(model.key, model)
+        defaults.setdefault(model.name, model.version)
+    return HostState(
+        MappingProxyType(models),
+        MappingProxyType(defaults),
+        next(iter(defaults), None),
+        deployment,
+        MappingProxyType(dict(variants)),
+    )

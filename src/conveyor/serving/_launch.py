@@ -17,7 +17,9 @@ import dataclasses
 import errno
 import json
 import logging
+import shutil
 import socket
+import tempfile
 import threading
 import weakref
 from collections.abc import Callable, Iterable
@@ -37,7 +39,12 @@ from conveyor.serving._auth import ServingAccess
 from conveyor.serving._errors import PortInUseError, ServingConfigError
 from conveyor.serving._explain import ExplainerSlot, explainer_for
 from conveyor.serving._features import assembler_for
-from conveyor.serving._follow import DeploymentCollector, DeploymentFollower, ReportCollector
+from conveyor.serving._follow import (
+    DeploymentCollector,
+    DeploymentFollower,
+    ReportCollector,
+    SwitchBoard,
+)
 from conveyor.serving._host import ModelHost
 from conveyor.serving._model import ServedModel, class_labels
 from conveyor.serving._routing import DeploymentRouter
@@ -49,6 +56,8 @@ ENV_MODEL = "CONVEYOR_SERVE_MODEL"
 ENV_SETTINGS = "CONVEYOR_SERVE_SETTINGS"
 ENV_ENVIRONMENT = "CONVEYOR_SERVE_ENV"
 ENV_ONNX = "CONVEYOR_SERVE_ONNX"
+ENV_SWITCH = "CONVEYOR_SERVE_SWITCH"
+ENV_WORKERS = "CONVEYOR_SERVE_WORKERS"
 SPILL_FOLDER = Path(".conveyor") / "spill" / "predictions"
 _log = logging.getLogger("conveyor.serving")
 
@@ -384,6 +393,7 @@ def build_env_app(
     prefer_onnx: bool = True,
     close_workspace: bool = False,
     interval_s: float = 1.0,
+    switch: SwitchBoard | None = None,
 ) -> FastAPI:
     """The prediction server of an environment: it serves whatever its deployment says.
 
@@ -402,6 +412,8 @@ def build_env_app(
         prefer_onnx: Serve ONNX twins when they passed parity.
         close_workspace: Close ``ws`` at shutdown (the app owns it).
         interval_s: Time between polls of the deployment.
+        switch: Agrees with the server's other worker processes on when a new revision
+            takes over (``serve`` passes one with ``workers > 1``).
 
     Raises:
         ServingConfigError: ``environment`` is not in the configuration.
@@ -440,6 +452,7 @@ def build_env_app(
         load,
         history=lambda: deployments.history(environment),
         interval_s=interval_s,
+        switch=switch,
     )
     current = deployments.current(environment)
     served = [] if current is None else [variant.ref for variant in current.variants]
@@ -527,8 +540,16 @@ def app_from_environment() -> FastAPI:
         environment = process_env().get(ENV_ENVIRONMENT)
         onnx = process_env().get(ENV_ONNX, "1") != "0"
         if environment:
+            folder = process_env().get(ENV_SWITCH)
+            workers = int(process_env().get(ENV_WORKERS) or "1")
+            switch = SwitchBoard(Path(folder), workers) if folder and workers > 1 else None
             return build_env_app(
-                ws, environment, settings=settings, prefer_onnx=onnx, close_workspace=True
+                ws,
+                environment,
+                settings=settings,
+                prefer_onnx=onnx,
+                close_workspace=True,
+                switch=switch,
             )
         return build_app(
             ws,
@@ -616,6 +637,10 @@ def serve(
     settings = settings if settings is not None else ServingSettings()
     check_port(host, port)
     # uvicorn's workers import the app by name: they are handed what to serve this way.
+    # With several workers following an environment, they switch revisions together
+    # through a folder of this server's own (removed when it stops).
+    switch = tempfile.mkdtemp(prefix="conveyor-switch-") if environment and workers > 1 else ""
+    # uvicorn's workers import the app by name: they are handed what to serve this way.
     set_process_env(
         {
             ENV_ROOT: str(root),
@@ -623,15 +648,21 @@ def serve(
             ENV_ENVIRONMENT: environment or "",
             ENV_SETTINGS: settings_to_env(settings),
             ENV_ONNX: "1" if prefer_onnx else "0",
+            ENV_SWITCH: switch,
+            ENV_WORKERS: str(workers),
         }
     )
-    uvicorn.run(
-        "conveyor.serving._launch:app_from_environment",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="warning",
-        access_log=False,
-        timeout_graceful_shutdown=30,
-    )
+    try:
+        uvicorn.run(
+            "conveyor.serving._launch:app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=30,
+        )
+    finally:
+        if switch:
+            shutil.rmtree(switch, ignore_errors=True)
