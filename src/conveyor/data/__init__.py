@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from conveyor.data._profile import compute_profile
+    from conveyor.data._profile_stream import profile_table_file
 
 __all__ = [
     "AddStats",
@@ -62,6 +63,7 @@ __all__ = [
     "manifest_bytes",
     "manifest_hash",
     "parse_dataset_ref",
+    "profile_table_file",
 ]
 
 
@@ -72,4 +74,8 @@ def __getattr__(name: str) -> Any:
         from conveyor.data._profile import compute_profile
 
         return compute_profile
+    if name == "profile_table_file":
+        from conveyor.data._profile_stream import profile_table_file
+
+        return profile_table_file
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
