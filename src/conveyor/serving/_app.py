@@ -42,12 +42,14 @@ from conveyor.serving._settings import ServingSettings
 from conveyor.serving._shadow import ShadowRunner
 from conveyor.serving._wire import (
     REQUEST_ID,
+    arrow_response,
     check_content_type,
     error_response,
     json_response,
     parse_json,
     parse_table,
     read_body,
+    wants_arrow,
 )
 
 #: The response header naming the version that answered (``churn@3``).
@@ -131,7 +133,9 @@ class Server:
 
         With ``outputs``, the body's ``"outputs": ["proba"]`` adds ``probabilities`` (and
         ``classes``, when known) to the answer. Both routes also take an Arrow IPC stream or a
-        Parquet file (one column per input) and answer it in JSON like any other body.
+        Parquet file (one column per input) and answer it in JSON like any other body, or,
+        with ``Accept: application/vnd.apache.arrow.stream``, as an Arrow IPC stream
+        (``prediction``, and ``probabilities`` when asked for).
         """
         started = time.perf_counter()
         rid = self.request_id(request)
@@ -151,7 +155,10 @@ class Server:
                 if model.classes is not None:
                     body["classes"] = list(model.classes)
             headers[MODEL_VERSION_HEADER] = f"{model.name}@{model.version}"
-            response = json_response(body, 200, headers)
+            if wants_arrow(request):
+                response = arrow_response(_arrow_columns(body), headers)
+            else:
+                response = json_response(body, 200, headers)
         except RequestError as exc:
             self.failed(model, rid, rows, exc, started)
             self.observe(model, route, exc.status, started)
@@ -230,6 +237,15 @@ async def _internal_error(request: Request, exc: Exception) -> Response:
         },
         500,
     )
+
+
+def _arrow_columns(body: dict[str, Any]) -> dict[str, list[Any]]:
+    """The per-row parts of an answer, for an Arrow IPC answer (model, version and request
+    id are in the response headers)."""
+    columns = {"prediction": body["predictions"]}
+    if "probabilities" in body:
+        columns["probabilities"] = body["probabilities"]
+    return columns
 
 
 def _v1_body(model: ServedModel, values: list[Any], rid: str) -> dict[str, Any]:

@@ -263,6 +263,25 @@ def json_response(
     return Response(orjson.dumps(content, option=_NUMPY), status, headers, media_type=JSON_TYPE)
 
 
+def wants_arrow(request: Request) -> bool:
+    """Whether the client asks for an Arrow IPC stream back (``Accept``, exactly that type)."""
+    accept = request.headers.get("accept", "")
+    return any(
+        part.split(";", 1)[0].strip().lower() == ARROW_STREAM_TYPE for part in accept.split(",")
+    )
+
+
+def arrow_response(columns: dict[str, list[Any]], headers: dict[str, str]) -> Response:
+    """A 200 answer holding ``columns`` as one Arrow IPC stream (one record batch)."""
+    import pyarrow as pa
+
+    table = pa.table({name: pa.array(values) for name, values in columns.items()})
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return Response(sink.getvalue().to_pybytes(), 200, headers, media_type=ARROW_STREAM_TYPE)
+
+
 def error_response(
     exc: RequestError, headers: dict[str, str] | None = None, *, oip: bool = False
 ) -> Response:

@@ -294,3 +294,29 @@ def test_integer_and_float32_columns_are_read_as_doubles(client: httpx.Client) -
     answer = client.post("/v1/predict", content=ipc(table), headers=ARROW)
     assert answer.status_code == 200, answer.text
     assert answer.json()["predictions"] == as_json["predictions"]
+
+
+@pytest.mark.parametrize("path", ["/v1/predict", "/invocations"])
+def test_an_arrow_answer_on_request(client: httpx.Client, path: str) -> None:
+    expected = client.post(path, content=ipc(valid()), headers=ARROW).json()["predictions"]
+    for headers, body in ((ARROW, ipc(valid())), (PARQUET, parquet(valid()))):
+        answer = client.post(
+            path,
+            content=body,
+            headers={**headers, "accept": "application/vnd.apache.arrow.stream"},
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["content-type"] == "application/vnd.apache.arrow.stream"
+        assert answer.headers["x-conveyor-model-version"] == "churn@1"
+        assert answer.headers["x-request-id"]
+        table = pa.ipc.open_stream(answer.content).read_all()
+        assert table.column_names == ["prediction"]
+        assert table.column("prediction").to_pylist() == expected
+    # A refused body is still answered in JSON, whatever the client accepts.
+    refused = client.post(
+        path,
+        content=b"not arrow",
+        headers={**ARROW, "accept": "application/vnd.apache.arrow.stream"},
+    )
+    assert refused.status_code == 400
+    assert refused.json()["code"] == "malformed_request"
