@@ -1,16 +1,19 @@
 """Prediction server speed: conveyor vs ``mlflow models serve`` vs a bare ASGI endpoint.
 
-Each server runs in its own process on 127.0.0.1 with one uvicorn worker; one asyncio client
-(the same for all) sends a fixed number of requests at concurrency 1 and 8 and records
-per-request latency. The client is a minimal keep-alive HTTP/1.1 sender (see ``_Connection``),
-cheap enough that the servers, not the client, set the figures. Models: a logistic regression
-and a 100-tree random forest on 8 numeric features, single-row and 100-row requests, the same
+Each server runs in its own process on 127.0.0.1 with one uvicorn worker and is measured twice
+in the same run: by wrk (Debian's package; see ``benchmarks/_wrk.py``), the reference load
+generator, and by the benchmark's own asyncio client (see ``_Connection``), a minimal keep-alive
+HTTP/1.1 sender that records every request's latency. Both run at concurrency 1 and 8 after a
+warm-up (a short wrk burst at concurrency 8, or the own client when wrk is missing), so first
+requests, lazy imports and caches are not in the figures. Models: a logistic regression and a
+100-tree random forest on 8 numeric features, single-row and 100-row requests, the same
 ``/invocations`` ``dataframe_split`` payload for conveyor and MLflow. conveyor runs with
-prediction logging on (the default) and off, and with micro-batching for single rows at
-concurrency 8. MLflow runs in its own virtualenv (``benchmarks/.venvs/mlflow-serve``: ``pip
-install mlflow-skinny scikit-learn pandas skops uvicorn fastapi``, created on first use),
-fitting the same model on the same data. The bare endpoint is a raw ASGI app returning a
-constant: the ceiling for a Python server here.
+prediction logging on (the default) and off, and with micro-batching for single rows. MLflow
+runs in its own virtualenv (``benchmarks/.venvs/mlflow-serve``: ``pip install mlflow-skinny
+scikit-learn pandas skops uvicorn fastapi``, created on first use), fitting the same model on the
+same data. The bare endpoint is a raw ASGI app returning a constant: the ceiling for a Python
+server here. Absolute figures move 3-4x with the machine's load, so the load average and the
+machine's facts are printed beside them; compare ratios measured in one run.
 """
 
 from __future__ import annotations
@@ -18,13 +21,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import platform
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 import httpx
@@ -32,11 +36,15 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks import external_baselines
+from benchmarks import _wrk, external_baselines, scale
+from benchmarks._wrk import Result
 
 FEATURES = [f"f{i}" for i in range(8)]
-REQUESTS = int(2000 * float(os.environ.get("CONVEYOR_BENCH_SCALE", "1")))
+REQUESTS = int(2000 * scale())
 MLFLOW_REQUESTS = max(REQUESTS // 4, 100)
+SECONDS = _wrk.duration(5.0)  # per wrk measurement
+CLIENT_SECONDS = max(1.0, 3.0 * scale())  # caps the own client's time per measurement (slow models)
+WARMUP_SECONDS = _wrk.duration(1.0)
 VENV = Path(__file__).resolve().parent / ".venvs" / "mlflow-serve"
 
 _FIT = r"""
@@ -111,16 +119,6 @@ uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", a
 """
 
 
-@dataclass
-class Result:
-    """Throughput and latency of one configuration."""
-
-    rps: float
-    p50_ms: float
-    p99_ms: float
-    errors: int
-
-
 def _port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -130,7 +128,7 @@ def _port() -> int:
 
 def _start(argv: list[str], url: str, cwd: Path | None = None) -> subprocess.Popen[bytes] | None:
     proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 240  # a loaded machine starts slowly
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
@@ -214,27 +212,32 @@ def _request(url: str, body: bytes) -> tuple[str, int, bytes]:
     return host, port, head.encode() + body
 
 
-async def _load(url: str, body: bytes, total: int, concurrency: int) -> Result:
+async def _load(url: str, body: bytes, total: int, concurrency: int, warmup: int) -> Result:
+    """Send ``total`` requests (at most for ``CLIENT_SECONDS``) over ``concurrency`` connections.
+
+    ``warmup`` requests per connection go first and are not counted.
+    """
     host, port, request = _request(url, body)
     latencies: list[float] = []
     errors = 0
     connections = [await _Connection.open(host, port) for _ in range(concurrency)]
     try:
-        for _ in range(20):  # warm-up: connections, caches, lazy imports
+        for _ in range(warmup):
             for connection in connections:
                 await connection.send(request)
         remaining = total
+        began = time.perf_counter()
+        stop_at = began + CLIENT_SECONDS
 
         async def worker(connection: _Connection) -> None:
             nonlocal remaining, errors
-            while remaining > 0:
+            while remaining > 0 and time.perf_counter() < stop_at:
                 remaining -= 1
                 start = time.perf_counter()
                 status = await connection.send(request)
                 latencies.append(time.perf_counter() - start)
                 errors += status != 200
 
-        began = time.perf_counter()
         await asyncio.gather(*(worker(c) for c in connections))
         wall = time.perf_counter() - began
     finally:
@@ -244,14 +247,36 @@ async def _load(url: str, body: bytes, total: int, concurrency: int) -> Result:
     return Result(
         rps=len(latencies) / wall,
         p50_ms=statistics.median(latencies) * 1000,
-        p99_ms=latencies[int(len(latencies) * 0.99) - 1] * 1000,
+        p99_ms=latencies[max(int(len(latencies) * 0.99) - 1, 0)] * 1000,
         errors=errors,
     )
 
 
-def _measure(url: str, rows: int, total: int) -> dict[int, Result]:
+Cell = dict[int, tuple[Result, Result | None]]  # concurrency -> (own client, wrk)
+
+
+def _wrk_run(
+    wrk: str | None, url: str, body: bytes, connections: int, seconds: int
+) -> Result | None:
+    if wrk is None:
+        return None
+    try:
+        return _wrk.run(wrk, url, body, connections, seconds)
+    except (_wrk.WrkOutputError, subprocess.SubprocessError) as exc:
+        sys.stderr.write(f"wrk on {url} failed: {exc}\n")
+        return None
+
+
+def _measure(url: str, rows: int, total: int, wrk: str | None) -> Cell:
+    """Warm up, then the own client at concurrency 1 and 8, then wrk at 1 and 8."""
     body = _payload(rows)
-    return {c: asyncio.run(_load(url, body, total, c)) for c in (1, 8)}
+    if wrk is not None:
+        _wrk_run(wrk, url, body, 8, WARMUP_SECONDS)
+        warmup = 5
+    else:
+        warmup = max(20, total // 40)
+    client = {c: asyncio.run(_load(url, body, total, c, warmup)) for c in (1, 8)}
+    return {c: (client[c], _wrk_run(wrk, url, body, c, SECONDS)) for c in (1, 8)}
 
 
 def _ensure_mlflow_venv(console: Console) -> Path | None:
@@ -276,11 +301,50 @@ def _ensure_mlflow_venv(console: Console) -> Path | None:
     return python
 
 
+def _version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "-"
+
+
+def _load_average() -> str:
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def _machine(wrk_version: str, mlflow_python: Path | None) -> str:
+    mlflow = "not measured"
+    if mlflow_python is not None:
+        done = subprocess.run(
+            [str(mlflow_python), "-c", "import importlib.metadata as m; "
+             "print(m.version('mlflow-skinny'), m.version('scikit-learn'))"],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        mlflow = done.stdout.strip().replace(" ", ", scikit-learn ") or "unknown"
+    return (
+        f"{os.cpu_count()} cores ({platform.machine()}, {platform.system()} "
+        f"{platform.release()}), Python {platform.python_version()}; conveyor "
+        f"{_version('conveyor-ml')}, scikit-learn {_version('scikit-learn')}, uvicorn "
+        f"{_version('uvicorn')}, numpy {_version('numpy')}; MLflow venv: mlflow-skinny {mlflow}; "
+        f"{wrk_version}"
+    )
+
+
+Row = tuple[str, str, int, Cell]
+
+
 def main() -> None:
-    """Run every configuration once and print the table."""
+    """Measure every server in one run and print the tables with the machine's load."""
     console = Console(width=160)
-    results: list[tuple[str, str, int, dict[int, Result]]] = []
+    results: list[Row] = []
     here = Path(__file__).resolve().parent.parent
+    wrk, wrk_version = _wrk.find()
+    if wrk is None:
+        console.print(f"[yellow]no wrk column: {wrk_version}[/]")
+        wrk_version = "wrk: not found"
+    mlflow_python = _ensure_mlflow_venv(console) if external_baselines() else None
+    console.print(f"Machine: {_machine(wrk_version, mlflow_python)}")
+    console.print(f"Load average before (1, 5, 15 min): {_load_average()}")
     with tempfile.TemporaryDirectory(prefix="conveyor-bench-serving-") as tmp:
         work = Path(tmp)
         subprocess.run([sys.executable, "-c", _CONVEYOR_REGISTER, str(work)], check=True, cwd=here)
@@ -288,14 +352,8 @@ def main() -> None:
         bare = _start([sys.executable, "-c", _BARE, str(port)], f"http://127.0.0.1:{port}/")
         if bare is not None:
             try:
-                results.append(
-                    (
-                        "bare ASGI (constant)",
-                        "-",
-                        1,
-                        _measure(f"http://127.0.0.1:{port}/", 1, REQUESTS),
-                    )
-                )
+                url = f"http://127.0.0.1:{port}/"
+                results.append(("bare ASGI (constant)", "-", 1, _measure(url, 1, REQUESTS, wrk)))
             finally:
                 _stop(bare)
         for model in ("lr", "rf"):
@@ -313,40 +371,70 @@ def main() -> None:
                 try:
                     url = f"http://127.0.0.1:{port}/invocations"
                     for rows in (1, 100) if micro == "0" else (1,):
-                        results.append((label, model, rows, _measure(url, rows, REQUESTS)))
+                        results.append((label, model, rows, _measure(url, rows, REQUESTS, wrk)))
                 finally:
                     _stop(proc)
-            python = _ensure_mlflow_venv(console) if external_baselines() else None
-            if python is not None:
+            if mlflow_python is not None:
                 port = _port()
-                argv = [str(python), "-c", _MLFLOW_SERVER, model, str(work / f"mlflow-{model}"),
-                        str(port), str(VENV / "bin" / "mlflow")]  # fmt: skip
+                argv = [str(mlflow_python), "-c", _MLFLOW_SERVER, model,
+                        str(work / f"mlflow-{model}"), str(port),
+                        str(VENV / "bin" / "mlflow")]  # fmt: skip
                 proc = _start(argv, f"http://127.0.0.1:{port}/ping")
                 if proc is not None:
                     try:
                         url = f"http://127.0.0.1:{port}/invocations"
                         for rows in (1, 100):
                             results.append(("mlflow models serve", model, rows,
-                                            _measure(url, rows, MLFLOW_REQUESTS)))  # fmt: skip
+                                            _measure(url, rows, MLFLOW_REQUESTS, wrk)))  # fmt: skip
                     finally:
                         _stop(proc)
     _print(console, results)
+    _print_ratios(console, results)
+    console.print(f"Load average after (1, 5, 15 min): {_load_average()}")
 
 
-def _print(console: Console, results: list[tuple[str, str, int, dict[int, Result]]]) -> None:
-    table = Table(title=f"Prediction serving, /invocations, one uvicorn worker ({REQUESTS:,} "
-                  f"requests per cell, MLflow {MLFLOW_REQUESTS:,})")  # fmt: skip
-    for column in ("server", "model", "rows", "c=1 req/s", "c=1 p50 ms", "c=1 p99 ms",
-                   "c=8 req/s", "c=8 p50 ms", "c=8 p99 ms", "errors"):  # fmt: skip
+def _fmt(result: Result | None) -> tuple[str, str, str]:
+    if result is None:
+        return "-", "-", "-"
+    return f"{result.rps:,.0f}", f"{result.p50_ms:.2f}", f"{result.p99_ms:.2f}"
+
+
+def _print(console: Console, results: list[Row]) -> None:
+    table = Table(
+        title=f"Prediction serving, /invocations, one uvicorn worker: own client ({REQUESTS:,} "
+        f"requests, MLflow {MLFLOW_REQUESTS:,}, at most {CLIENT_SECONDS:g} s) and wrk "
+        f"({SECONDS} s, one thread), after a {WARMUP_SECONDS} s warm-up"
+    )
+    for column in ("server", "model", "rows", "conc.", "req/s", "p50 ms", "p99 ms",
+                   "wrk req/s", "wrk p50 ms", "wrk p99 ms", "errors"):  # fmt: skip
         table.add_column(column, justify="left" if column in ("server", "model") else "right")
-    for server, model, rows, by_c in results:
-        one, eight = by_c[1], by_c[8]
-        table.add_row(
-            server, model, str(rows),
-            f"{one.rps:,.0f}", f"{one.p50_ms:.2f}", f"{one.p99_ms:.2f}",
-            f"{eight.rps:,.0f}", f"{eight.p50_ms:.2f}", f"{eight.p99_ms:.2f}",
-            str(one.errors + eight.errors),
-        )  # fmt: skip
+    for server, model, rows, cell in results:
+        for concurrency, (client, wrk) in cell.items():
+            errors = client.errors + (wrk.errors if wrk is not None else 0)
+            table.add_row(server, model, str(rows), str(concurrency), *_fmt(client), *_fmt(wrk),
+                          str(errors))  # fmt: skip
+    console.print(table)
+
+
+def _print_ratios(console: Console, results: list[Row]) -> None:
+    mlflow = {(m, r): cell for s, m, r, cell in results if s == "mlflow models serve"}
+    if not mlflow:
+        return
+    table = Table(title="conveyor / MLflow, requests per second (same model, rows, concurrency)")
+    for column in ("conveyor", "model", "rows", "c=1 client", "c=1 wrk", "c=8 client", "c=8 wrk"):
+        table.add_column(column, justify="left" if column in ("conveyor", "model") else "right")
+
+    def ratio(ours: Result | None, theirs: Result | None) -> str:
+        if ours is None or theirs is None or theirs.rps == 0:
+            return "-"
+        return f"{ours.rps / theirs.rps:.1f}x"
+
+    for server, model, rows, cell in results:
+        base = mlflow.get((model, rows))
+        if base is None or not server.startswith("conveyor"):
+            continue
+        figures = [ratio(cell[c][i], base[c][i]) for c in (1, 8) for i in (0, 1)]
+        table.add_row(server.removeprefix("conveyor ").strip("()"), model, str(rows), *figures)
     console.print(table)
 
 
