@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from conveyor.serving._app import create_app
 from conveyor.serving._auth import ROUTE_POLICIES, AccessGuard, Policy
+from conveyor.serving._batch import BatchInputError, BatchPredictionResult, predict_file
 from conveyor.serving._errors import (
     EntityNotFoundError,
     ExtraColumnsError,
@@ -45,6 +46,8 @@ from conveyor.serving._settings import ServingSettings
 
 __all__ = [
     "AccessGuard",
+    "BatchInputError",
+    "BatchPredictionResult",
     "DefaultRouter",
     "DeploymentFollower",
     "DeploymentRouter",
@@ -79,4 +82,5 @@ __all__ = [
     "TooManyRowsError",
     "UnsupportedMediaTypeError",
     "create_app",
+    "predict_file",
 ]
