@@ -10,7 +10,13 @@ objects in the artifact store; one model version is registered through the publi
 the others copy its row. Then each operation is timed through the public API or the CLI
 (called in this process, output discarded):
 
-- ``runs list``: the CLI's 50 newest top-level runs with their metrics;
+- ``runs list``: the CLI's 50 newest top-level runs with their metrics (read for the
+  whole page at once, ``run_tree_metrics_many``);
+- ``runs list --where 'accuracy>0.9'``: the CLI, and the API (``ws.runs.search`` with a
+  :class:`~conveyor.tracking.MetricFilter`, then the page's metrics), the filter done in
+  SQL on the value last logged by each run or its steps;
+- a page's metrics: the 50 newest runs' tree metrics one run at a time
+  (``run_tree_metrics``, what ``runs list`` did before) against the batched read;
 - runs by metric: the 50 runs with the best ``accuracy`` (``search_runs``, what the web
   UI's runs page asks);
 - ``models list`` (CLI), a model's history (``ModelRegistry.history``), a deploy
@@ -48,6 +54,8 @@ SIZES = ((1_000, 10, 100_000), (10_000, 100, 1_000_000), (100_000, 1_000, 10_000
 MODELS = 10
 METRICS = 10
 PREDICTIONS_PER_DAY = 100_000
+#: The metric filter timed (about one run in ten passes it).
+WHERE = "accuracy>0.9"
 BATCH_ROWS = 5_000
 _CHUNK = 5_000
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
@@ -371,6 +379,9 @@ def time_operations(root: Path, volume: Volume, *, repeat: int = 3) -> dict[str,
     os.environ.update(env)
     try:
         timings["runs list (CLI)"] = _best_ms(lambda: _cli(root, "runs", "list"), repeat)
+        timings[f"runs list --where '{WHERE}' (CLI)"] = _best_ms(
+            lambda: _cli(root, "runs", "list", "--where", WHERE), repeat
+        )
         timings["models list (CLI)"] = _best_ms(lambda: _cli(root, "models", "list"), repeat)
     finally:
         for key, value in old.items():
@@ -379,15 +390,31 @@ def time_operations(root: Path, volume: Volume, *, repeat: int = 3) -> dict[str,
             else:
                 os.environ[key] = value
     with Workspace.open(root, actor="bench", env={}, search_parents=False) as ws:
+        from conveyor.tracking import parse_metric_filter
+
         records = ws.runs.records
+        where = [parse_metric_filter(WHERE)]
+
+        def filtered() -> None:
+            page = ws.runs.search(where=where, top_level=True, limit=50)
+            ws.runs.run_tree_metrics_many(page.runs)
+
+        timings[f"runs --where '{WHERE}', page of 50 (API)"] = _best_ms(filtered, repeat)
+        newest = ws.runs.list(top_level=True, limit=50)
+        timings["page metrics, per run (50 runs)"] = _best_ms(
+            lambda: [ws.runs.run_tree_metrics(run.id) for run in newest], repeat
+        )
+        timings["page metrics, batched (50 runs)"] = _best_ms(
+            lambda: ws.runs.run_tree_metrics_many(newest), repeat
+        )
         timings["runs by metric (top 50)"] = _best_ms(
             lambda: records.search_runs(sort="metric:accuracy", limit=50), repeat
         )
         timings["model history"] = _best_ms(lambda: ws.models.history("model_01"), repeat)
         controller = Controller(ws)
-        newest = max(1, volume.versions // MODELS)
+        latest = max(1, volume.versions // MODELS)
         timings["deploy"] = _best_ms(
-            lambda: controller.deploy(f"model_01@{newest}", "production"), 1
+            lambda: controller.deploy(f"model_01@{latest}", "production"), 1
         )
         until = NOW
         since = until - timedelta(days=1)

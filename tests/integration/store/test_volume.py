@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from conveyor.rollout import Controller
+from conveyor.tracking import MetricFilter, parse_metric_filter
 from conveyor.workspace import Workspace
 
 sys.path.insert(0, str(Path(__file__).parents[3]))
@@ -23,6 +24,7 @@ from benchmarks.bench_volume import (
     MODELS,
     NOW,
     PREDICTIONS_PER_DAY,
+    WHERE,
     Volume,
     build_volume,
 )
@@ -64,6 +66,54 @@ def test_runs_page_through_every_top_level_run_and_sort_by_metric(project: Path)
             every, key=lambda run: (-latest[run.id]["accuracy"].value, -run.started_at.timestamp())
         )
         assert [run.id for run in found.runs] == [run.id for run in expected[:50]]
+
+
+def test_runs_filtered_by_metrics_equal_a_direct_computation(project: Path) -> None:
+    with _open(project) as ws:
+        every = ws.runs.list(top_level=True, limit=None)
+        latest = ws.runs.records.latest_metrics([run.id for run in every])
+        value = {run.id: latest[run.id]["accuracy"].value for run in every}
+        second = {run.id: latest[run.id]["metric_3"].value for run in every}
+        for where, passes in (
+            ([parse_metric_filter(WHERE)], lambda run_id: value[run_id] > 0.9),
+            (
+                [MetricFilter("accuracy", "<=", 0.25), MetricFilter("metric_3", ">", 0.5)],
+                lambda run_id: value[run_id] <= 0.25 and second[run_id] > 0.5,
+            ),
+            ([MetricFilter("accuracy", "==", value[every[7].id])], lambda r: r == every[7].id),
+        ):
+            expected = [run.id for run in every if passes(run.id)]
+            assert expected  # each filter keeps some runs, not all
+            assert len(expected) < len(every) or len(expected) == 1
+            pages = [
+                run.id
+                for offset in range(0, len(expected) + 40, 40)
+                for run in ws.runs.search(where=where, top_level=True, offset=offset, limit=40).runs
+            ]
+            assert pages == expected  # newest first, every match once
+            assert ws.runs.search(where=where, top_level=True, limit=1).total == len(expected)
+        best = ws.runs.search(where=[parse_metric_filter(WHERE)], sort="metric:accuracy", limit=5)
+        assert [run.id for run in best.runs] == [
+            run.id for run in sorted(every, key=lambda r: (-value[r.id], -r.started_at.timestamp()))
+        ][:5]
+        assert ws.runs.search(where=[MetricFilter("no_such_metric", ">", 0.0)]).total == 0
+
+
+def test_runs_list_where_cli_matches_the_api(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = in_process(monkeypatch, capsys)
+    listed = run(project, "runs", "list", "--where", WHERE, "--limit", "500", "--json")
+    assert listed.returncode == 0
+    rows = json.loads(listed.stdout)
+    with _open(project) as ws:
+        page = ws.runs.search(where=[parse_metric_filter(WHERE)], top_level=True, limit=500)
+        trees = ws.runs.run_tree_metrics_many(page.runs)
+    assert [r["id"] for r in rows] == [r.id for r in page.runs]
+    assert all(r["metrics"]["accuracy"] > 0.9 for r in rows)
+    assert [r["metrics"] for r in rows] == [
+        {k: m.value for k, m in trees[r["id"]].items()} for r in rows
+    ]
 
 
 def test_runs_list_cli_pages_with_limit_and_offset(
