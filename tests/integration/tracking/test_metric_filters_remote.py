@@ -20,9 +20,9 @@ from conveyor.core import Actor
 from conveyor.remote import RemoteClient, rest_records
 from conveyor.security import SqlTokenRecords, Tokens
 from conveyor.store import open_store
-from conveyor.tracking import BaseRunRecords, MetricFilter, RunTracker
+from conveyor.tracking import BaseRunRecords, MetricFilter, RunTracker, TreeMetric
 from conveyor.workspace import Workspace
-from server_support import serve_app
+from server_support import serve_app  # type: ignore[import-not-found]
 
 
 @pytest.fixture
@@ -68,7 +68,7 @@ def test_remote_search_and_tree_metrics_equal_the_local_ones(
     served: tuple[Workspace, RemoteClient, str], tmp_path: Path
 ) -> None:
     ws, client, _ = served
-    remote = rest_records(BaseRunRecords, client)
+    remote = rest_records(BaseRunRecords, client)  # type: ignore[type-abstract]
     local = ws.runs.records
     for where in WHERE:
         for sort in ("started_at", "metric:accuracy"):
@@ -88,9 +88,9 @@ def test_remote_search_and_tree_metrics_equal_the_local_ones(
     )
 
 
-def _plain(tree: dict[str, object]) -> dict[str, object]:
+def _plain(tree: dict[str, TreeMetric]) -> dict[str, object]:
     return {
-        key: (m.run_id, m.source, None if math.isnan(m.value) else m.value)  # type: ignore[attr-defined]
+        key: (m.run_id, m.source, None if math.isnan(m.value) else m.value)
         for key, m in tree.items()
     }
 
