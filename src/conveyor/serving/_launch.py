@@ -131,7 +131,11 @@ def model_loader(
             with native_lock:
                 if not native_held:
                     pinned = f"{served.version.name}@{served.version.version}"
-                    loaded_native = registry.load(pinned, prefer_onnx=False)
+                    try:  # also on a first /v1/explain: files altered since are audited
+                        loaded_native = registry.load(pinned, prefer_onnx=False)
+                    except IntegrityError as exc:
+                        audit_integrity_failure(ws, ref, exc)
+                        raise
                     _own(loaded_native, loaded)
                     native_held.append(loaded_native)
                 return native_held[0]

@@ -18,9 +18,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from serving_support import running, wait_ready
 from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
 
+from conveyor.serving import ServingSettings
+from conveyor.serving._launch import build_app
 from conveyor.workspace import Workspace
 
 pytestmark = pytest.mark.slow
@@ -80,10 +83,8 @@ def _free_port() -> int:
         return port
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A project holding cancer@1 (real data) with an ONNX twin that passed parity."""
-    root = tmp_path_factory.mktemp("cold")
+def _register(root: Path) -> Path:
+    """A project at ``root`` holding cancer@1 (real data) with an ONNX twin that passed parity."""
     init = subprocess.run(
         [sys.executable, "-m", "conveyor", "init", "."],
         cwd=root,
@@ -100,6 +101,12 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
         assert version.onnx is not None
         assert version.onnx["parity"]["passed"]
     return root
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project holding cancer@1 with its ONNX twin (shared: the tests only read it)."""
+    return _register(tmp_path_factory.mktemp("cold"))
 
 
 def test_serving_the_onnx_twin_imports_no_estimator_discovery_torch_shap_or_plotly(
@@ -161,3 +168,28 @@ def test_conveyor_serve_answers_and_reports_its_resident_memory(
     finally:
         server.terminate()
         server.wait(60)
+
+
+def test_native_files_altered_after_start_are_refused_and_audited_on_the_first_explain(
+    tmp_path: Path,
+) -> None:
+    root = _register(tmp_path)
+    with Workspace.open(root) as ws:
+        app = build_app(ws, "cancer@1", settings=ServingSettings(log_predictions=False))
+        with running(app) as url, httpx.Client(base_url=url, timeout=120) as client:
+            assert wait_ready(client).status_code == 200
+            files = ws.models.manifest("cancer@1")["files"]
+            digest = str(max(files.values(), key=lambda entry: entry.get("size", 0))["hash"])
+            stored = root / ".conveyor" / "artifacts" / "objects" / digest[:2] / digest[2:]
+            stored.chmod(0o644)
+            data = bytearray(stored.read_bytes())
+            data[len(data) // 2] ^= 0x01  # the native model, checked at start, altered since
+            stored.write_bytes(bytes(data))
+            explained = client.post("/v1/explain", json={"rows": [ROW]})
+            predicted = client.post("/v1/predict", json={"rows": [ROW]})
+        events = [event.target for event in ws.audit_log(action="model.integrity_failed")]
+    assert explained.status_code == 409, explained.text
+    assert explained.json()["code"] == "explainer_unavailable"
+    assert "hash" in explained.json()["reason"]
+    assert predicted.status_code == 200  # the verified ONNX twin keeps answering
+    assert events == ["model:cancer@1"]
