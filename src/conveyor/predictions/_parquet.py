@@ -61,22 +61,27 @@ def encode_batch(records: Sequence[Loggable]) -> bytes:
         names = item.columns if isinstance(item, PredictionBatch) else item.inputs
         features.update(dict.fromkeys(names))
 
-    def scalar(get: Callable[[Loggable], Any]) -> list[Any]:
-        return _gather(records, lambda b: [get(b)] * b.rows, get)
+    # What a request's rows share is converted once per item and repeated by Arrow.
+    rows_of = [item.rows if isinstance(item, PredictionBatch) else 1 for item in records]
+    repeat = None if len(rows_of) == sum(rows_of) else _repeat_index(rows_of)
+
+    def scalar(get: Callable[[Loggable], Any], kind: pa.DataType) -> pa.Array:
+        per_item = pa.array([get(item) for item in records], kind)
+        return per_item if repeat is None else per_item.take(repeat)
 
     arrays: dict[str, pa.Array] = {
         "request_id": pa.array(
             _gather(records, PredictionBatch.request_ids, lambda r: r.request_id), pa.string()
         ),
-        "at": pa.array(scalar(lambda r: as_utc(r.at)), pa.timestamp("us", tz="UTC")),
-        "model": pa.array(scalar(lambda r: r.model), pa.string()),
-        "version": pa.array(scalar(lambda r: r.version), pa.int64()),
-        "environment": pa.array(scalar(lambda r: r.environment), pa.string()),
-        "variant": pa.array(scalar(lambda r: r.variant), pa.string()),
-        "revision": pa.array(scalar(lambda r: r.revision), pa.int64()),
-        "latency_ms": pa.array(scalar(lambda r: float(r.latency_ms)), pa.float64()),
-        "status": pa.array(scalar(lambda r: r.status), pa.string()),
-        "error": pa.array(scalar(lambda r: r.error), pa.string()),
+        "at": scalar(lambda r: as_utc(r.at), pa.timestamp("us", tz="UTC")),
+        "model": scalar(lambda r: r.model, pa.string()),
+        "version": scalar(lambda r: r.version, pa.int64()),
+        "environment": scalar(lambda r: r.environment, pa.string()),
+        "variant": scalar(lambda r: r.variant, pa.string()),
+        "revision": scalar(lambda r: r.revision, pa.int64()),
+        "latency_ms": scalar(lambda r: float(r.latency_ms), pa.float64()),
+        "status": scalar(lambda r: r.status, pa.string()),
+        "error": scalar(lambda r: r.error, pa.string()),
     }
     json_columns: list[str] = []
     for feature in features:
@@ -100,6 +105,14 @@ def encode_batch(records: Sequence[Loggable]) -> bytes:
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink, compression="zstd")
     return bytes(sink.getvalue().to_pybytes())
+
+
+def _repeat_index(rows_of: list[int]) -> pa.Array:
+    """Item index of every row: ``[0, 0, 0, 1, 2, 2]`` for items of 3, 1 and 2 rows."""
+    import numpy as np
+    import pyarrow as pa
+
+    return pa.array(np.repeat(np.arange(len(rows_of), dtype=np.int64), rows_of))
 
 
 def _gather(

@@ -159,8 +159,7 @@ class PredictionBatch:
         """The request id of each row: ``<id>`` for one row, else ``<id>:<i>``."""
         if self.rows == 1:
             return [self.request_id]
-        base = self.request_id
-        return [f"{base}:{i}" for i in range(self.rows)]
+        return list(map(self.request_id.__add__, _suffixes(self.rows)))
 
     def column(self, name: str) -> list[Any]:
         """The values of input ``name`` as a list (``None`` per row when it is absent)."""
@@ -216,6 +215,22 @@ def as_records(items: Sequence[Loggable]) -> list[PredictionRecord]:
         else:
             records.append(item)
     return records
+
+
+_suffix_cache: list[str] = []
+
+
+def _suffixes(rows: int) -> list[str]:
+    """``[":0", ":1", ...]`` for ``rows`` rows, from a cache shared by every batch.
+
+    The cache is replaced, never changed in place, so concurrent callers are safe.
+    """
+    global _suffix_cache  # noqa: PLW0603 - a cache, replaced whole
+    cache = _suffix_cache
+    if len(cache) < rows:
+        cache = [f":{i}" for i in range(max(rows, 2 * len(cache)))]
+        _suffix_cache = cache
+    return cache[:rows]
 
 
 def _as_list(values: Any) -> list[Any]:
