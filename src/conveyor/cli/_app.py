@@ -33,6 +33,7 @@ _MOUNTS: tuple[tuple[str, str | None], ...] = (
     ("_runs", "runs"),
     ("_models", "models"),
     ("_serve", None),
+    ("_predict", None),
     ("_build", None),
     ("_server", None),
     ("_ui", None),
