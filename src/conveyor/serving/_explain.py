@@ -54,20 +54,22 @@ def _background(model: ServedModel, rows: Any) -> Any:
 
 
 class ExplainerSlot:
-    """A version's explainer, built while the version loads, or why it could not be built.
+    """A version's explainer, built on its first use or while the version loads, or why it
+    could not be built.
 
-    The loader prepares it before the version is declared ready, so building (loading the
-    native model when an ONNX twin serves, importing SHAP and what skops imports, preparing
-    the background) never runs on a request and never competes for the interpreter with
-    live traffic: on a loaded server those imports held the GIL for seconds and stretched
-    prediction latencies to hundreds of milliseconds. A build that fails is kept; each
-    explain request is answered 501 (the model cannot be explained: :attr:`status`
-    ``"unsupported"``) or 409 (its explainer could not be prepared: ``"unavailable"``) with
-    the :attr:`reason`; predictions are served regardless.
-
-    A slot made by :meth:`deferred` builds on its first :meth:`get` instead (in the
-    thread of that request, once: concurrent first requests wait for the same build); until
-    then its :attr:`status` is ``"on_request"``.
+    Building loads the native model when an ONNX twin serves, imports SHAP and what skops
+    imports (scikit-learn's estimator discovery, and torch where it is installed), and
+    prepares the background: seconds of CPU and hundreds of MB. By default the loader
+    attaches a :meth:`deferred` slot, so a server that only predicts never pays for it; the
+    first ``/v1/explain`` builds it in that request's thread, once (concurrent first
+    requests wait for the same build), and while it builds the imports hold the GIL, which
+    delays predictions answered meanwhile. With ``prepare_explainers`` the loader builds it
+    before the version is declared ready instead (:meth:`prepare`), so no request ever
+    waits for it. A build that fails is kept; each explain request is answered 501 (the
+    model cannot be explained: :attr:`status` ``"unsupported"``) or 409 (its explainer
+    could not be prepared: ``"unavailable"``) with the :attr:`reason`; predictions are
+    served regardless. Until a deferred slot is built its :attr:`status` is
+    ``"on_request"``.
 
     Args:
         value: The explainer.
