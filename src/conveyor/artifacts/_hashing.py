@@ -19,6 +19,8 @@ from conveyor.core import hash_file
 #: Bytes mapped at once: large enough for every core to hash its share of a window,
 #: small enough that the resident size stays bounded.
 WINDOW = 64 * 1024 * 1024
+#: Files up to this size are read in one call and hashed on one core.
+_READ_WHOLE = 1024 * 1024
 # mmap.MAP_POPULATE (Linux) reads a window's pages in one call instead of one fault each.
 _FLAGS = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0) if os.name == "posix" else 0
 
@@ -38,6 +40,10 @@ def hash_file_bounded(path: str | os.PathLike[str]) -> str:
     """
     with Path(path).open("rb") as handle:
         size = os.fstat(handle.fileno()).st_size
+        if size <= _READ_WHOLE:
+            # Small files (most of a folder's): read from the handle already open rather
+            # than open, stat and read the file again.
+            return blake3(handle.read()).hexdigest()
         if size <= WINDOW:
             return hash_file(path)
         hasher = blake3(max_threads=blake3.AUTO)

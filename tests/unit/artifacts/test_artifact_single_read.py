@@ -52,3 +52,13 @@ def test_content_starting_like_an_escaped_object_round_trips(tmp_path: Path) -> 
     info = store.put_file(source)
     assert (info.hash, info.size) == (hash_bytes(payload), len(payload))
     assert store.get_bytes(info.hash) == payload
+
+
+@pytest.mark.parametrize("size", [0, 1, 1024 * 1024, 1024 * 1024 + 1, 5 * 1024 * 1024])
+def test_bounded_hashing_matches_hashing_the_bytes(tmp_path: Path, size: int) -> None:
+    from conveyor.artifacts._hashing import hash_file_bounded
+
+    payload = os.urandom(size)
+    path = tmp_path / "f.bin"
+    path.write_bytes(payload)
+    assert hash_file_bounded(path) == hash_bytes(payload)
