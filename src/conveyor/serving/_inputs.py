@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any, cast
 
 import numpy as np
@@ -74,23 +75,32 @@ def from_records(model: ServedModel, records: Any, settings: ServingSettings) ->
             hint='Send {"rows": [{"x": 1.0}]}.',
         )
     _check_count(len(records), settings)
-    keys: set[str] = set()
-    for row in records:
-        if not isinstance(row, dict):
-            raise MalformedRequestError(
-                f"Every row must be a JSON object; got {type(row).__name__}.",
-                hint='Send rows as objects: {"rows": [{"x": 1.0}]}.',
-            )
-        keys.update(row)
+    if set(map(type, records)) != {dict}:
+        for row in records:
+            if not isinstance(row, dict):
+                raise MalformedRequestError(
+                    f"Every row must be a JSON object; got {type(row).__name__}.",
+                    hint='Send rows as objects: {"rows": [{"x": 1.0}]}.',
+                )
+    keys: set[str] = set().union(*records)
     _check_names(model, keys, settings)
-    missing_in = [c for c in model.column_names if any(c not in r for r in records)]
-    if missing_in:
+    names = model.column_names
+    if not names:
+        return _finish(model, {}, len(records))
+    try:
+        # One C-level pass: each row's values in signature order, then one tuple per column.
+        picked = list(map(itemgetter(*names), records))
+    except KeyError:
+        missing_in = [c for c in names if any(c not in r for r in records)]
         raise MissingColumnsError(
             f"Some rows lack column(s): {', '.join(missing_in)}.",
             hint="Send every column in every row (null for a missing value, if nullable).",
             missing=missing_in,
-        )
-    columns = {c.name: _clean(c, [r[c.name] for r in records], settings) for c in model.columns}
+        ) from None
+    values = [picked] if len(names) == 1 else list(zip(*picked, strict=True))
+    columns = {
+        c.name: _clean(c, column, settings) for c, column in zip(model.columns, values, strict=True)
+    }
     return _finish(model, columns, len(records))
 
 
@@ -132,17 +142,18 @@ def from_split(model: ServedModel, names: Any, data: Any, settings: ServingSetti
         )
     _check_count(len(data), settings)
     width = len(names)
-    for row in data:
-        if not isinstance(row, list) or len(row) != width:
-            raise MalformedRequestError(
-                f"Every row of 'data' must be a list of {width} values (one per column).",
-                hint="Make each row as long as 'columns'.",
-            )
+    if set(map(type, data)) != {list} or set(map(len, data)) != {width}:
+        for row in data:
+            if not isinstance(row, list) or len(row) != width:
+                raise MalformedRequestError(
+                    f"Every row of 'data' must be a list of {width} values (one per column).",
+                    hint="Make each row as long as 'columns'.",
+                )
     _check_names(model, set(names), settings)
     position = {n: i for i, n in enumerate(names)}
-    columns = {
-        c.name: _clean(c, [row[position[c.name]] for row in data], settings) for c in model.columns
-    }
+    # One transpose in C: a tuple per sent column, picked by name.
+    sent = list(zip(*data, strict=True)) if width else []
+    columns = {c.name: _clean(c, sent[position[c.name]], settings) for c in model.columns}
     return _finish(model, columns, len(data))
 
 

@@ -138,3 +138,21 @@ def test_array_columns_that_fit_are_converted() -> None:
         ServingSettings(non_finite="null"),
     )
     assert np.isnan(nulls[1])
+
+
+def test_row_shapes_are_still_checked_row_by_row_when_they_differ() -> None:
+    model = ServedModel("m", 1, _Array(), (InputColumn("a", "double"), InputColumn("b", "long")))
+    settings = ServingSettings()
+    with pytest.raises(RequestError, match=r"Some rows lack column\(s\): b\."):
+        inputs.from_records(model, [{"a": 1.0, "b": 1}, {"a": 2.0}], settings)
+    with pytest.raises(RequestError, match="Every row must be a JSON object; got list"):
+        inputs.from_records(model, [{"a": 1.0, "b": 1}, [2.0, 2]], settings)
+    with pytest.raises(RequestError, match="must be a list of 2 values"):
+        inputs.from_split(model, ["a", "b"], [[1.0, 1], [2.0]], settings)
+    with pytest.raises(RequestError, match=r"Column 'b' expects long; got 2\.5"):
+        inputs.from_split(model, ["b", "a"], [[1, 1.0], [2.5, 2.0]], settings)
+    split = inputs.from_split(model, ["b", "a"], [[1, 1.5], [2, 2.5]], settings)
+    records = inputs.from_records(model, [{"b": 1, "a": 1.5}, {"a": 2.5, "b": 2}], settings)
+    assert split.records() == records.records() == [{"a": 1.5, "b": 1}, {"a": 2.5, "b": 2}]
+    assert split.matrix is not None
+    assert split.matrix.tolist() == [[1.5, 1.0], [2.5, 2.0]]
