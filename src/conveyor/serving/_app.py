@@ -92,15 +92,23 @@ class Server:
         body = await read_body(request, self.settings.max_body_bytes, self.settings.body_timeout_s)
         return parse_json(body, self.settings)
 
-    async def predict_payload(self, request: Request, parse: RowParser) -> tuple[Any, RowParser]:
-        """The body of a prediction route and the parser for it: a JSON body as sent (with
-        ``parse``), an Arrow IPC stream or Parquet file as ``{"columns": {...}}`` (read as
-        ``/v1/predict`` reads columns)."""
+    async def predict_payload(
+        self, request: Request, parse: RowParser
+    ) -> tuple[Any, RowParser, Any]:
+        """The body of a prediction route, the parser for it, and what the router reads.
+
+        A JSON body is returned as sent (with ``parse``); an Arrow IPC stream or Parquet
+        file as ``{"columns": {...}}`` (read as ``/v1/predict`` reads columns), with its
+        first row as plain values for routing by an input column.
+        """
         fmt = check_content_type(request, tables=True)
         body = await read_body(request, self.settings.max_body_bytes, self.settings.body_timeout_s)
         if fmt == "json":
-            return parse_json(body, self.settings), parse
-        return {"columns": parse_table(body, fmt, self.settings)}, v1_rows
+            payload = parse_json(body, self.settings)
+            return payload, parse, payload
+        columns = parse_table(body, fmt, self.settings)
+        first = {name: _plain(values[0]) for name, values in columns.items()}
+        return {"columns": columns}, v1_rows, {"rows": [first]}
 
     def observe(self, model: ServedModel | None, route: str, status: int, started: float) -> None:
         """Count one answer in ``/metrics``."""
@@ -143,9 +151,9 @@ class Server:
         model: ServedModel | None = None
         rows: Rows | None = None
         try:
-            body, parse = await self.predict_payload(request, parse)
+            body, parse, view = await self.predict_payload(request, parse)
             payload = as_mapping(body)
-            model = self.host.route(RouteRequest(name, version, rid, request.headers, payload))
+            model = self.host.route(RouteRequest(name, version, rid, request.headers, view))
             proba = outputs and wants_proba(model, payload)
             rows = await self.rows(model, payload, parse)
             values = await self.engine.run(model, rows)
@@ -237,6 +245,12 @@ async def _internal_error(request: Request, exc: Exception) -> Response:
         },
         500,
     )
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value a JSON body would hold."""
+    item = getattr(value, "item", None)
+    return item() if callable(item) and not isinstance(value, (str, bytes)) else value
 
 
 def _arrow_columns(body: dict[str, Any]) -> dict[str, list[Any]]:

@@ -24,6 +24,8 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+import numpy as np
+
 from conveyor.errors import ConveyorError
 from conveyor.serving._errors import (
     EntityNotFoundError,
@@ -217,7 +219,10 @@ _REASONS = {
 
 def _key(value: Any, kind: str) -> Any:
     """A request's key value as the feature store keys it: the online store tells ``1``
-    from ``1.0``, and a signature may read an integer key as a double."""
+    from ``1.0``, and a signature may read an integer key as a double. A key from a column
+    checked as a whole is a numpy scalar: it is looked up as the Python value."""
+    if isinstance(value, np.generic):
+        value = value.item()
     if kind == "long" and type(value) is float and value.is_integer():
         return int(value)
     if kind == "double" and type(value) is int:

@@ -320,3 +320,48 @@ def test_an_arrow_answer_on_request(client: httpx.Client, path: str) -> None:
     )
     assert refused.status_code == 400
     assert refused.json()["code"] == "malformed_request"
+
+
+def test_a_table_body_is_routed_by_its_first_row_like_json(tmp_path: Any) -> None:
+    from conveyor.deployments import Deployment, Variant
+    from conveyor.serving import DeploymentFollower, DeploymentRouter
+
+    models = {("churn", 1): linear_model(version=1), ("churn", 2): linear_model(version=2)}
+    target = Deployment(
+        environment="production",
+        revision=1,
+        strategy="canary",
+        state="progressing",
+        variants=(Variant("churn", 1, "a", 50), Variant("churn", 2, "b", 50)),
+        params={"sticky_key": "column:age"},
+    )
+    host = ModelHost(DeploymentRouter())
+    follower = DeploymentFollower(
+        host, "production", lambda: target, lambda n, v: models[(n, v)], interval_s=0.02
+    )
+    app = create_app(
+        host,
+        settings=ServingSettings(environment="production", log_predictions=False),
+        on_start=[follower.start],
+        on_close=[follower.stop],
+    )
+    follower.poll()
+    with running(app) as url, httpx.Client(base_url=url, timeout=10) as client:
+        versions: dict[str, set[int]] = {"json": set(), "arrow": set(), "parquet": set()}
+        for age in range(20, 60):
+            table = pa.table({"age": [float(age), 1.0], "spend": [50.0, 2.0]})
+            sent = {
+                "json": client.post("/v1/predict", json={"columns": table.to_pydict()}).json()[
+                    "version"
+                ],
+                "arrow": client.post("/v1/predict", content=ipc(table), headers=ARROW).json()[
+                    "version"
+                ],
+                "parquet": client.post(
+                    "/v1/predict", content=parquet(table), headers=PARQUET
+                ).json()["version"],
+            }
+            assert len(set(sent.values())) == 1, (age, sent)
+            for key, version in sent.items():
+                versions[key].add(version)
+    assert versions["arrow"] == {1, 2}
