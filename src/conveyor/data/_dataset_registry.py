@@ -23,7 +23,7 @@ from conveyor.data._manifest import manifest_bytes, parse_manifest
 from conveyor.data._models import DatasetSummary, DatasetVersion, PullResult, PushResult
 from conveyor.data._progress import offset_progress
 from conveyor.data._refs import DatasetRef, parse_dataset_ref
-from conveyor.data._scan import HASH_THREADS, AddStats, SourceFile
+from conveyor.data._scan import HASH_THREADS, AddStats, SourceFile, map_in_chunks
 from conveyor.data._sealing import sealer_for, unsealed
 from conveyor.data._sql import SqlDatasetRecords
 from conveyor.data._sync import pull_datasets, push_datasets
@@ -218,7 +218,8 @@ class DatasetRegistry:
         with self.artifacts.deferred_sync():
             if len(small) > 1:
                 with ThreadPoolExecutor(HASH_THREADS, thread_name_prefix="conveyor-put") as pool:
-                    for entry, uploaded in zip(small, pool.map(store, small), strict=True):
+                    uploads = map_in_chunks(pool, store, small)
+                    for entry, uploaded in zip(small, uploads, strict=True):
                         count(entry, uploaded)
             elif small:
                 count(small[0], store(small[0]))
