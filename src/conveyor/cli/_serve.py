@@ -65,6 +65,14 @@ def serve(  # noqa: PLR0917 - Typer options are parameters
     onnx: Annotated[
         bool, typer.Option("--onnx/--no-onnx", help="Serve the ONNX twin when it passed parity.")
     ] = True,
+    prepare_explainers: Annotated[
+        bool,
+        typer.Option(
+            "--prepare-explainers/--lazy-explainers",
+            help="Build each version's SHAP explainer before it is ready (slower start, more "
+            "memory; no first /v1/explain stalls predictions), or on the first /v1/explain.",
+        ),
+    ] = False,
     insecure: Annotated[
         bool,
         typer.Option(
@@ -110,6 +118,7 @@ def serve(  # noqa: PLR0917 - Typer options are parameters
         non_finite=non_finite,  # type: ignore[arg-type]
         micro_batch=micro_batch,
         log_predictions=log_predictions,
+        prepare_explainers=prepare_explainers,
     )
     _check_exposure(host, insecure=insecure)
     check_port(host, port)

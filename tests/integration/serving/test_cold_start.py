@@ -133,14 +133,16 @@ def test_serving_the_onnx_twin_imports_no_estimator_discovery_torch_shap_or_plot
     assert "shap" in report["modules_after_explain"]
 
 
+@pytest.mark.parametrize("explainers", ["--lazy-explainers", "--prepare-explainers"])
 def test_conveyor_serve_answers_and_reports_its_resident_memory(
-    project: Path, tmp_path: Path
+    project: Path, tmp_path: Path, explainers: str
 ) -> None:
     port = _free_port()
     errors = tmp_path / "stderr.txt"
+    argv = [sys.executable, "-m", "conveyor", "serve", "-m", "cancer@1", explainers]
     with errors.open("wb") as sink:
         server = subprocess.Popen(
-            [sys.executable, "-m", "conveyor", "serve", "-m", "cancer@1", "--port", str(port)],
+            [*argv, "--port", str(port)],
             cwd=project,
             env=_env(),
             stdout=subprocess.DEVNULL,
@@ -159,12 +161,15 @@ def test_conveyor_serve_answers_and_reports_its_resident_memory(
                 except httpx.TransportError:
                     pass
                 time.sleep(0.05)
-        status = Path(f"/proc/{server.pid}/status").read_text(encoding="ascii")
+            status = Path(f"/proc/{server.pid}/status").read_text(encoding="ascii")
+            metadata = client.get("/v2/models/cancer/versions/1").json()
         (line,) = [entry for entry in status.splitlines() if entry.startswith("VmRSS:")]
         rss_kib = int(line.split()[1])
-        print(f"conveyor serve (ONNX twin) resident after the first prediction: {rss_kib} KiB")
+        print(f"conveyor serve {explainers}: resident after the first prediction {rss_kib} KiB")
         assert answer.json()["predictions"] in ([0], [1])
         assert rss_kib > 0
+        built = {"--lazy-explainers": "on_request", "--prepare-explainers": "ready"}[explainers]
+        assert metadata["parameters"]["explain"]["status"] == built
     finally:
         server.terminate()
         server.wait(60)
