@@ -118,7 +118,13 @@ def _in_process(root: Path) -> list[tuple[str, float, float, int]]:
     results: list[tuple[str, float, float, int]] = []
     with Workspace.open(root) as ws:
         for label in ("per-row records (before)", "one batch per request"):
-            logger = PredictionLogger(ws.predictions, spill_dir=root / f"spill-{len(results)}")
+            # A queue that holds the whole burst: every row is written, none spilled, so
+            # "until written" is the writer's own pace.
+            logger = PredictionLogger(
+                ws.predictions,
+                spill_dir=root / f"spill-{len(results)}",
+                max_queue=IN_PROCESS_REQUESTS * ROWS,
+            )
             predictor = Predictor(ServingSettings(), ServerMetrics(logger.stats), logger)
             before = ws.predictions.count(model="lr")
             started = time.perf_counter()
