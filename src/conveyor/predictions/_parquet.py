@@ -40,6 +40,8 @@ FORMAT = b"conveyor.prediction-log/1"
 _FORMAT_KEY = b"conveyor.format"
 _JSON_KEY = b"conveyor.json_columns"
 _SCALARS = (str, bool, int, float, datetime)
+#: NumPy dtypes (``dtype.str``) stored as they are: float64, int64, bool.
+_NUMPY_PLAIN = frozenset({"<f8", "<i8", "|b1"})
 #: Exact types that need no conversion before typing a column (the fast path).
 _PLAIN_TYPES = frozenset({str, bool, int, float, datetime, type(None)})
 
@@ -86,13 +88,17 @@ def encode_batch(records: Sequence[Loggable]) -> bytes:
     json_columns: list[str] = []
     for feature in features:
         name = INPUT_PREFIX + feature
-        values: list[Any] = []
-        for item in records:
-            if isinstance(item, PredictionBatch):
-                values += item.column(feature)
-            else:
-                values.append(item.inputs.get(feature))
-        arrays[name], as_json = _column(values)
+        numeric = _numeric_column(records, feature)
+        if numeric is not None:
+            arrays[name], as_json = numeric, False
+        else:
+            values: list[Any] = []
+            for item in records:
+                if isinstance(item, PredictionBatch):
+                    values += item.column(feature)
+                else:
+                    values.append(item.inputs.get(feature))
+            arrays[name], as_json = _column(values)
         if as_json:
             json_columns.append(name)
     predictions = _gather(records, PredictionBatch.prediction_list, lambda r: r.prediction)
@@ -105,6 +111,29 @@ def encode_batch(records: Sequence[Loggable]) -> bytes:
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink, compression="zstd")
     return bytes(sink.getvalue().to_pybytes())
+
+
+def _numeric_column(items: Sequence[Loggable], feature: str) -> pa.Array | None:
+    """``feature`` straight from NumPy, when every item holds it as an array of one type.
+
+    Only float64, int64 and bool arrays qualify: Arrow types them exactly as it types the
+    same values given as Python lists (NaN stays NaN), so the bytes do not change.
+    """
+    dtype = None
+    arrays: list[Any] = []
+    for item in items:
+        values = item.columns.get(feature) if isinstance(item, PredictionBatch) else None
+        kind = getattr(values, "dtype", None)
+        if kind is None or getattr(values, "ndim", 0) != 1 or (dtype is not None and kind != dtype):
+            return None
+        dtype = kind
+        arrays.append(values)
+    if dtype is None or dtype.str not in _NUMPY_PLAIN:
+        return None
+    import numpy as np
+    import pyarrow as pa
+
+    return pa.array(arrays[0] if len(arrays) == 1 else np.concatenate(arrays))
 
 
 def _repeat_index(rows_of: list[int]) -> pa.Array:

@@ -316,3 +316,11 @@ def test_a_hostile_batch_never_stops_the_writer_and_the_good_rows_are_kept(
     assert "req-bad:1" not in frame.index
     assert {"req-bad:0", "req-bad:2"} <= set(frame.index)
     assert (tmp_path / "spill" / "quarantine").is_dir()
+
+
+def test_numpy_columns_of_different_types_across_requests_are_typed_as_lists_would_be() -> None:
+    ints = batch("req-i", {"n": np.arange(3, dtype=np.int64), "f": np.array([1.5, np.nan, 2.0])})
+    floats = batch("req-f", {"n": np.array([0.5, 1.0, np.nan]), "f": np.array([3.0, 4.0, 5.0])})
+    flags = batch("req-b", {"n": np.array([True, False, True]), "f": np.ones(3)})
+    for items in ([ints, floats], [ints, flags], [floats, floats], [flags]):
+        assert encode_batch(items) == encode_batch(as_records(items))
