@@ -18,7 +18,7 @@ Measured, each in its own process (wall time and peak resident memory, ``VmHWM``
 
 "At start" is the peak after importing conveyor and the scikit-learn flavor's
 loader (``skops.io``, whose import alone peaks at about 600 MiB): the same fixed cost for
-all three ways.
+all three ways. "Growth" is the peak above it: what scoring the file cost.
 
 The predictions of the three are compared (they must be equal). Nothing is asserted; the
 load average is printed beside the figures (2 shared cores).
@@ -209,7 +209,15 @@ def _report(
 ) -> None:
     base = runs["pandas"]
     table = Table(title=f"Scoring {ROWS:,} rows (batches of {BATCH_ROWS:,})")
-    for column in ("way", "seconds", "rows/s", "vs pandas", "peak RSS MiB (at start)", "vs pandas"):
+    for column in (
+        "way",
+        "seconds",
+        "rows/s",
+        "vs pandas",
+        "peak RSS MiB (at start)",
+        "growth MiB",
+        "growth vs pandas",
+    ):
         table.add_column(column)
     labels = {
         "pandas": "pandas read + predict + write (baseline)",
@@ -218,22 +226,25 @@ def _report(
     }
     for which, run in runs.items():
         if "error" in run:
-            table.add_row(labels[which], "failed", str(run["error"]), "", "", "")
+            table.add_row(labels[which], "failed", str(run["error"]), "", "", "", "")
             continue
         seconds = float(run["seconds"])  # type: ignore[arg-type]
         rss = float(run["maxrss_mib"])  # type: ignore[arg-type]
         shown = f"{rss:.0f} ({float(run['startup_mib']):.0f})"  # type: ignore[arg-type]
-        speed = rss_ratio = ""
+        growth = rss - float(run["startup_mib"])  # type: ignore[arg-type]
+        speed = growth_ratio = ""
         if "error" not in base:
             speed = f"{float(base['seconds']) / seconds:.2f}x"  # type: ignore[arg-type]
-            rss_ratio = f"{rss / float(base['maxrss_mib']):.2f}x"  # type: ignore[arg-type]
+            base_growth = float(base["maxrss_mib"]) - float(base["startup_mib"])  # type: ignore[arg-type]
+            growth_ratio = f"{growth / base_growth:.2f}x" if base_growth > 0 else "-"
         table.add_row(
             labels[which],
             f"{seconds:.1f}",
             f"{int(run['rows']) / seconds:,.0f}",  # type: ignore[call-overload]
             speed,
             shown,
-            rss_ratio,
+            f"{growth:.0f}",
+            growth_ratio,
         )
     console.print(table)
     console.print(f"Predictions of the three ways: {verdict}")
