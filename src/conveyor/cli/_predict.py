@@ -28,7 +28,8 @@ def predict(  # noqa: PLR0917 - Typer arguments and options are parameters
     ref: Annotated[
         str,
         typer.Argument(
-            help="NAME@VERSION, NAME@ALIAS, NAME (latest) or NAME@ENV (the version ENV serves)."
+            metavar="NAME@REF",
+            help="NAME@VERSION, NAME@ALIAS, NAME (latest) or NAME@ENV (the version ENV serves).",
         ),
     ],
     input_path: Annotated[
