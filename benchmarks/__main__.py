@@ -9,14 +9,18 @@ from __future__ import annotations
 import sys
 
 from benchmarks import (
+    bench_bodies,
     bench_canary,
+    bench_coldstart,
     bench_data,
     bench_features,
     bench_features_online,
     bench_features_serving,
+    bench_logging,
     bench_monitoring,
     bench_monitoring_scale,
     bench_pipelines,
+    bench_predict,
     bench_server,
     bench_serving,
     bench_tracking,
@@ -26,14 +30,18 @@ from benchmarks import (
 )
 
 BENCHMARKS = {
+    "bodies": bench_bodies.main,
     "canary": bench_canary.main,
+    "coldstart": bench_coldstart.main,
     "data": bench_data.main,
     "features": bench_features.main,
     "features_online": bench_features_online.main,
     "features_serving": bench_features_serving.main,
+    "logging": bench_logging.main,
     "monitoring": bench_monitoring.main,
     "monitoring_scale": bench_monitoring_scale.main,
     "pipelines": bench_pipelines.main,
+    "predict": bench_predict.main,
     "server": bench_server.main,
     "serving": bench_serving.main,
     "tracking": bench_tracking.main,
