@@ -4,7 +4,8 @@
 groups through ``ParquetFile.iter_batches``, CSV through pyarrow's streaming reader),
 checks every batch with the server's own input validation (the same column types,
 nullability and non-finite policy as ``POST /v1/predict``), predicts it and appends it to
-the output, so memory is bounded by the batch size, not the file size. The output is
+the output, so memory is bounded by the batch size, not the file size (Parquet column
+chunks are streamed, so a large row group is not decoded at once either). The output is
 written to a temporary file next to it and renamed at the end: an interrupted run leaves
 no half-written output. Every run is audited (``model.batch_predict``) with the input's
 hash and size, the version and its content hash, the row count and the output path.
@@ -43,6 +44,8 @@ BatchCallback = Callable[[int, int, int], None]
 _PARQUET = (".parquet", ".pq")
 _CSV = (".csv",)
 PREDICTION = "prediction"
+#: Bytes read at a time from a Parquet column chunk (streamed, not whole row groups).
+_READ_BUFFER = 1 << 20
 _ARROW_TYPES = {"double": "float64", "float": "float64", "long": "int64", "integer": "int64"}
 
 
@@ -339,7 +342,8 @@ def read_batches(
         else:
             import pyarrow.parquet as pq
 
-            parquet = pq.ParquetFile(path)
+            # Streamed column chunks: without a buffer a whole row group is decoded at once.
+            parquet = pq.ParquetFile(path, pre_buffer=False, buffer_size=_READ_BUFFER)
             batches = parquet.iter_batches(batch_size=batch_rows, row_groups=row_groups)
         yield from _rebatch(batches, batch_rows)
     except (pa.ArrowException, OSError) as exc:
@@ -716,7 +720,8 @@ def _read_parts(parts: Sequence[Path], batch_rows: int) -> Iterator[Any]:
     import pyarrow.parquet as pq
 
     for part in parts:
-        for batch in pq.ParquetFile(part).iter_batches(batch_size=batch_rows):
+        parquet = pq.ParquetFile(part, pre_buffer=False, buffer_size=_READ_BUFFER)
+        for batch in parquet.iter_batches(batch_size=batch_rows):
             yield pa.Table.from_batches([batch])
 
 
