@@ -54,7 +54,10 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks import scale
-from benchmarks.bench_serving import _Connection, _port, _request, _start, _stop
+from benchmarks._servers import free_port as _port
+from benchmarks._servers import start as _start
+from benchmarks._servers import stop as _stop
+from benchmarks.bench_serving import _Connection, _request
 
 SERVICE = "shopper"
 MODEL = "shopper_model"

@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -42,6 +41,9 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks import _wrk, scale
+from benchmarks._servers import free_port as _port
+from benchmarks._servers import start as _start
+from benchmarks._servers import stop as _stop
 
 FEATURES = [f"f{i}" for i in range(8)]
 ROWS = 100
@@ -145,42 +147,6 @@ def _in_process(root: Path) -> list[tuple[str, float, float, int]]:
 
 
 # -- through a server ------------------------------------------------------------------------
-
-
-def _port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _start(argv: list[str], url: str, cwd: Path) -> subprocess.Popen[bytes] | None:
-    proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-            sys.stderr.write(f"server exited: {err[-2000:]}\n")
-            return None
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    _stop(proc)
-    return None
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    if proc.stderr:
-        proc.stderr.close()
 
 
 def _payload() -> bytes:

@@ -22,7 +22,6 @@ import asyncio
 import json
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,6 +36,9 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks import _wrk, external_baselines, scale
+from benchmarks._servers import free_port as _port
+from benchmarks._servers import start as _start
+from benchmarks._servers import stop as _stop
 from benchmarks._wrk import Result
 
 FEATURES = [f"f{i}" for i in range(8)]
@@ -117,42 +119,6 @@ async def app(scope, receive, send):
     await send({"type": "http.response.body", "body": BODY})
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False)
 """
-
-
-def _port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _start(argv: list[str], url: str, cwd: Path | None = None) -> subprocess.Popen[bytes] | None:
-    proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 240  # a loaded machine starts slowly
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-            sys.stderr.write(f"server {argv[:3]} exited: {err[-2000:]}\n")
-            return None
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    _stop(proc)
-    return None
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    if proc.stderr:
-        proc.stderr.close()
 
 
 def _payload(rows: int) -> bytes:
