@@ -74,8 +74,21 @@ def add(
     json_out: _JSON = False,
 ) -> None:
     """Version PATH as a new version of dataset NAME (no-op when nothing changed)."""
+    if not json_out:
+        # Unchanged content is told from the stat cache and a read-only look at the
+        # records, without opening the workspace; anything else takes the path below.
+        from conveyor.cli._quick_add import quick_unchanged
+        from conveyor.config import process_env
+
+        quick = quick_unchanged(name, path, process_env())
+        if quick is not None:
+            console().print(f"{name}@{quick[0]} unchanged (content {quick[1][:12]}).")
+            return
     with _workspace() as ws, _progress(not json_out) as progress:
         version = ws.datasets.add(name, path, message=message, progress=progress)
+        from conveyor.cli._quick_add import remember_settings
+
+        remember_settings(ws.settings)
     if json_out:
         print_json(version)
         return
