@@ -1,7 +1,8 @@
 """Preparing what ``data add`` versions: a table, a single file or a folder.
 
 Preparation reads and hashes the source (tables are first rewritten as canonical Parquet
-in a temporary file) but stores nothing; the registry then compares the result with the
+in a temporary file, those beyond ``conveyor.data._tables.STREAM_BYTES`` one record batch
+at a time) but stores nothing; the registry then compares the result with the
 latest version and uploads only if the content is new.
 """
 
@@ -123,14 +124,18 @@ def _missing(path: Path) -> DataSourceError:
     )
 
 
+def _temp_table(tmp_dir: Path) -> Path:
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix="table-", suffix=".parquet", dir=tmp_dir)
+    os.close(fd)
+    return Path(name)
+
+
 def _table_content(table: pa.Table, source: str, tmp_dir: Path) -> PreparedContent:
     from conveyor.data._profile import compute_profile
     from conveyor.data._tables import write_canonical_parquet
 
-    tmp_dir.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix="table-", suffix=".parquet", dir=tmp_dir)
-    os.close(fd)
-    temp = Path(name)
+    temp = _temp_table(tmp_dir)
     try:
         write_canonical_parquet(table, temp)
         entry = SourceFile(TABLE_FILE, temp, temp.stat().st_size, hash_file(temp))
@@ -145,6 +150,28 @@ def _table_content(table: pa.Table, source: str, tmp_dir: Path) -> PreparedConte
         schema=profile["schema"],
         profile=profile,
         row_count=table.num_rows,
+        temp_files=[temp],
+    )
+
+
+def _streamed_table_content(path: Path, tmp_dir: Path) -> PreparedContent:
+    """A table file beyond ``STREAM_BYTES``: written and profiled one batch at a time."""
+    from conveyor.data._tables import stream_table_file
+
+    temp = _temp_table(tmp_dir)
+    try:
+        profile = stream_table_file(path, temp)
+        entry = SourceFile(TABLE_FILE, temp, temp.stat().st_size, hash_file(temp))
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return PreparedContent(
+        kind="table",
+        files=[entry],
+        source=str(path),
+        schema=profile["schema"],
+        profile=profile,
+        row_count=profile["row_count"],
         temp_files=[temp],
     )
 
@@ -219,9 +246,12 @@ def prepare(
                 hint="Grant read permission on the file (chmod u+r) or run as its owner.",
                 path=str(path),
             )
-        from conveyor.data._tables import read_table_file  # pyarrow, for tables only
+        from conveyor.data._tables import read_table_file, streams  # pyarrow, tables only
 
-        content = _table_content(read_table_file(path), str(path), tmp_dir)
+        if streams(path):
+            content = _streamed_table_content(path, tmp_dir)
+        else:
+            content = _table_content(read_table_file(path), str(path), tmp_dir)
         with StateCache(cache_path) as cache:
             (original,) = hash_files([(path.name, path, path.stat())], cache, stats, progress)
         content.original = _checked([original], path.parent)[0]
