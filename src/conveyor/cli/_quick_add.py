@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import sqlite3
 import stat
 import tempfile
@@ -52,6 +53,7 @@ _SKIPPED_DIRS = frozenset({".conveyor", ".git"})
 _TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
 #: Environment variables that do not change where records and artifacts are.
 _NEUTRAL_ENV = frozenset({"CONVEYOR_ACTOR"})
+_ODD_NAME = re.compile("[\x00-\x1f\x7f\\\\\ud800-\udfff]")
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 
 
@@ -146,12 +148,9 @@ def _settings(root: Path, env: Mapping[str, str]) -> tuple[Path, Path] | None:
 
 
 def _plain_name(name: str) -> bool:
-    """Names a stored manifest path may have: UTF-8, no backslash or control character."""
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return "\\" not in name and all(ord(ch) >= 0x20 and ord(ch) != 0x7F for ch in name)
+    """Names a stored manifest path may have: UTF-8 (no undecodable byte, which Python
+    holds as a surrogate), no backslash or control character."""
+    return _ODD_NAME.search(name) is None
 
 
 def _list(path: Path) -> list[tuple[str, str, os.stat_result]] | None:
@@ -166,7 +165,9 @@ def _list(path: Path) -> list[tuple[str, str, os.stat_result]] | None:
     if not path.is_dir():
         return None
     files: list[tuple[str, str, os.stat_result]] = []
-    stack: list[tuple[str, str]] = [(str(path), "")]
+    # From the normalised folder, each entry's path is already the cache's key (the
+    # absolute, normalised path the normal path computes for it).
+    stack: list[tuple[str, str]] = [(os.path.abspath(path), "")]
     while stack:
         current, prefix = stack.pop()
         with os.scandir(current) as entries:
@@ -178,7 +179,7 @@ def _list(path: Path) -> list[tuple[str, str, os.stat_result]] | None:
                     if entry.name not in _SKIPPED_DIRS:
                         stack.append((entry.path, rel + "/"))
                 elif entry.is_file(follow_symlinks=False):
-                    files.append((rel, os.path.abspath(entry.path), entry.stat()))
+                    files.append((rel, entry.path, entry.stat()))
                 else:
                     return None
     files.sort(key=lambda item: item[0])
@@ -197,25 +198,24 @@ def _cached_hashes(
     if not state.is_file():
         return None
     keys = [key for _rel, key, _stat in files]
-    found: dict[str, tuple[int, int, int, int, str]] = {}
+    found: dict[str, tuple[str, int, int, int, int, str]] = {}
     with contextlib.closing(_read_only(state)) as conn:
         for start in range(0, len(keys), 900):
             chunk = keys[start : start + 900]
             marks = ",".join("?" * len(chunk))
-            for key, size, mtime_ns, ctime_ns, inode, digest in conn.execute(
+            for row in conn.execute(
                 f"SELECT path, size, mtime_ns, ctime_ns, inode, hash FROM {_STATE_TABLE} "
                 f"WHERE path IN ({marks})",
                 chunk,
             ):
-                found[key] = (size, mtime_ns, ctime_ns, inode, digest)
+                found[row[0]] = row
+    # A hash here need not be checked: it is only compared with the verified manifest's.
     out: dict[str, dict[str, Any]] = {}
     for rel, key, st in files:
         row = found.get(key)
-        if row is None or row[:4] != (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino):
+        if row is None or row[1:5] != (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino):
             return None
-        if not isinstance(row[4], str) or not is_hash(row[4]):
-            return None
-        out[rel] = {"hash": row[4], "size": st.st_size}
+        out[rel] = {"hash": row[5], "size": st.st_size}
     return out
 
 
