@@ -5,6 +5,12 @@ An object's location is derived from its hash, but the folders on the way
 anyone with write access can replace one by a link. A link there would make a read
 return, or a write land in, a file outside the store, so every local read and write
 first checks each component below the store root with ``lstat``.
+
+A batch of writes (:meth:`ArtifactStore.deferred_sync`) passes a set of the folders it
+has already found to be real folders, so that each folder is checked once per batch and
+each object path costs one ``lstat`` (of the object itself) instead of one per component.
+Checking and then using a path is a race either way; the set only widens that window
+from one object to one batch, for folders only, never for the object file.
 """
 
 from __future__ import annotations
@@ -17,10 +23,11 @@ from typing import IO
 from conveyor.errors import IntegrityError
 
 
-def linked_component(root: str, path: str) -> Path | None:
+def linked_component(root: str, path: str, checked: set[str] | None = None) -> Path | None:
     """The first component of ``path`` below ``root`` that is a symbolic link, else ``None``.
 
-    Components that do not exist end the walk (nothing below them can be a link).
+    Components that do not exist end the walk (nothing below them can be a link). Folders
+    in ``checked`` are not checked again; folders found real are added to it.
     """
     base = root.rstrip(os.sep)
     if not path.startswith(base + os.sep) or os.altsep:
@@ -31,12 +38,16 @@ def linked_component(root: str, path: str) -> Path | None:
         if not part:
             continue
         current = f"{current}{os.sep}{part}"
+        if checked is not None and current in checked:
+            continue
         try:
             mode = os.lstat(current).st_mode
         except FileNotFoundError:
             return None
         if stat.S_ISLNK(mode):
             return Path(current)
+        if checked is not None and stat.S_ISDIR(mode):
+            checked.add(current)
     return None
 
 
@@ -54,13 +65,21 @@ def _linked_component_slow(root: str, path: str) -> Path | None:
     return None
 
 
-def refuse_links(root: str, path: str, *, url: str, digest: str | None = None) -> None:
-    """Raise :class:`IntegrityError` if a component of ``path`` below ``root`` is a link.
+def refuse_links(
+    root: str,
+    path: str,
+    *,
+    url: str,
+    digest: str | None = None,
+    checked: set[str] | None = None,
+) -> None:
+    """Raise :class:`IntegrityError` if a component of ``path`` below ``root`` is a link
+    (folders in ``checked`` are trusted, see :func:`linked_component`).
 
     Raises:
         IntegrityError: naming the link and where it points.
     """
-    link = linked_component(root, path)
+    link = linked_component(root, path, checked)
     if link is None:
         return
     try:

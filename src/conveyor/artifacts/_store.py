@@ -7,7 +7,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable, Generator, Iterable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -49,6 +49,7 @@ from conveyor.artifacts._writers import (
     copy_and_hash,
     stream_into,
     sync_filesystem,
+    write_local,
 )
 from conveyor.core import ProgressCallback, hash_bytes, no_progress, utcnow
 from conveyor.errors import ArtifactNotFoundError, EncryptionKeyError
@@ -105,6 +106,8 @@ class ArtifactStore:
         self._encrypt = encrypt
         self._chunk_size = chunk_size
         self._deferred = 0
+        # Folders of the store found to be real folders during the current batch.
+        self._checked: set[str] | None = None
 
     def __repr__(self) -> str:
         return f"ArtifactStore({self.url!r}, encrypt={self._encrypt})"
@@ -116,12 +119,19 @@ class ArtifactStore:
         Objects still appear atomically (also after ``kill -9``) and are durable against
         power loss once the block exits, so record references only after it. Nested
         blocks flush once, at the outermost exit; object stores are unaffected.
+
+        Inside the block each folder of the store is checked for links once (see
+        ``_paths``), not before every object.
         """
+        if self._deferred == 0:
+            self._checked = set()
         self._deferred += 1
         try:
             yield
         finally:
             self._deferred -= 1
+            if self._deferred == 0:
+                self._checked = None
         if self._deferred == 0 and self._kind == "local":
             objects = Path(self._root) / "objects"
             if objects.exists():
@@ -146,6 +156,14 @@ class ArtifactStore:
         return existing if existing is not None else self._write_data(digest, data)
 
     def _write_data(self, digest: str, data: bytes) -> ObjectInfo:
+        if self._kind == "local" and not self._encrypt:
+            # In memory already: one create, write and rename, the mtime from fstat.
+            final = self._path(digest)
+            self._refuse_links(final, digest)
+            self._refuse_links(self._tmp, digest)
+            parts = (ESCAPE, data) if needs_escape(data) else (data,)
+            modified = write_local(final, self._tmp, parts, durable=self._deferred == 0)
+            return ObjectInfo(digest, len(data), datetime.fromtimestamp(modified, UTC), False)
         writer = self._writer(digest)
         try:
             encryptor = self._encryptor()
@@ -204,7 +222,9 @@ class ArtifactStore:
             actual = hash_bytes(data)
             if known_hash is not None and actual != known_hash:
                 raise changed_while_stored(self.url, source, known_hash, actual)
-            info = self._existing(actual) or self._write_data(actual, data)
+            # A known hash was found missing just above: do not look it up twice.
+            existing = None if actual == known_hash else self._existing(actual)
+            info = existing or self._write_data(actual, data)
             report(label, len(data), total)
             return info
         if known_hash is None and self._kind == "local" and not self._encrypt:
@@ -536,4 +556,4 @@ class ArtifactStore:
     def _refuse_links(self, path: str, digest: str) -> None:
         """On local disk, refuse a path that goes through a symbolic link (see ``_paths``)."""
         if self._kind == "local":
-            refuse_links(self._root, path, url=self.url, digest=digest)
+            refuse_links(self._root, path, url=self.url, digest=digest, checked=self._checked)

@@ -19,6 +19,7 @@ After a remote commit the stored size is checked against what was sent.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import io
 import os
@@ -101,6 +102,57 @@ class LocalWriter:
     def discard(self) -> None:
         self.close_temp()
         self.temp_path.unlink(missing_ok=True)
+
+
+#: Flags of a new temporary object file: never an existing file, never through a link.
+_CREATE = (
+    os.O_WRONLY
+    | os.O_CREAT
+    | os.O_EXCL
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_BINARY", 0)
+)
+
+
+def write_local(final: str, tmp_dir: str, parts: tuple[bytes, ...], *, durable: bool) -> float:
+    """Publish ``parts`` (held in memory) as the file ``final``, atomically, as
+    :class:`LocalWriter` does, with fewer system calls; return its modification time.
+
+    The temporary file is created with ``O_EXCL | O_NOFOLLOW`` in ``tmp_dir`` and renamed
+    onto ``final``. Folders are created only when missing (the first write of a batch),
+    not checked before each write; the ``fsync`` calls follow ``durable`` as for
+    :class:`LocalWriter`. On any failure the temporary file is removed.
+    """
+    temp = f"{tmp_dir}{os.sep}{uuid.uuid4().hex}{TEMP_SUFFIX}"
+    try:
+        fd = os.open(temp, _CREATE, 0o666)
+    except FileNotFoundError:
+        os.makedirs(tmp_dir, exist_ok=True)
+        fd = os.open(temp, _CREATE, 0o666)
+    try:
+        try:
+            for part in parts:
+                view = memoryview(part)
+                while view:
+                    view = view[os.write(fd, view) :]
+            if durable:
+                os.fsync(fd)
+            modified = os.fstat(fd).st_mtime
+        finally:
+            os.close(fd)
+        try:
+            os.replace(temp, final)
+        except FileNotFoundError:
+            os.makedirs(os.path.dirname(final), exist_ok=True)
+            os.replace(temp, final)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
+    if durable:
+        _fsync_dir(Path(final).parent)
+    return modified
 
 
 class StreamingPutWriter:
