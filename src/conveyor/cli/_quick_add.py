@@ -266,7 +266,9 @@ def _lock_pins(root: Path, name: str, version: int, content_hash: str) -> bool:
     """Whether ``conveyor.lock`` pins ``name@version`` and is exactly as the normal path
     would write it again (so that path would leave its bytes as they are)."""
     try:
-        text = (root / _LOCK_FILE).read_text(encoding="utf-8")
+        # Bytes, not read_text: newline translation would hide a "\r\n" file that the
+        # normal path rewrites with "\n".
+        text = (root / _LOCK_FILE).read_bytes().decode("utf-8")
         data = json.loads(text)
     except (OSError, ValueError):
         return False

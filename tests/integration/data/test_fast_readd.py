@@ -239,3 +239,30 @@ def test_an_environment_override_takes_the_normal_path(
     monkeypatch.setenv("CONVEYOR_ARTIFACT_URL", str(project / "elsewhere"))
     out = _normal_answer(project, capsys, calls, "images", "data")
     assert out.startswith("images@1 unchanged") or out.startswith("Added")
+
+
+def test_an_encrypted_store_is_never_read_by_the_quick_path(
+    project: Path,
+    capsys: pytest.CaptureFixture[str],
+    calls: _Calls,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CONVEYOR_ENCRYPTION", "true")
+    monkeypatch.setenv("CONVEYOR_MASTER_KEY", "ab" * 32)
+    assert _add(capsys, "images", "data").startswith("Added images@1")
+    assert not (project / MARKER).exists()
+    out = _normal_answer(project, capsys, calls, "images", "data")
+    assert out.startswith("images@1 unchanged")
+    assert not (project / MARKER).exists()
+
+
+def test_a_lock_file_the_normal_path_would_rewrite_takes_it(
+    project: Path, capsys: pytest.CaptureFixture[str], calls: _Calls
+) -> None:
+    _add(capsys, "images", "data")
+    lock = project / "conveyor.lock"
+    canonical = lock.read_bytes()
+    lock.write_bytes(canonical.replace(b"\n", b"\r\n"))  # e.g. checked out on Windows
+    out = _normal_answer(project, capsys, calls, "images", "data")
+    assert out.startswith("images@1 unchanged")
+    assert lock.read_bytes() == canonical
