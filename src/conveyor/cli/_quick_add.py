@@ -33,7 +33,8 @@ from typing import Any
 
 from blake3 import blake3
 
-from conveyor.core import is_hash
+from conveyor.core import is_hash, validate_name
+from conveyor.errors import InvalidNameError
 
 #: Where the settings of the last normal add are kept, under the project root.
 MARKER = Path(".conveyor") / "cache" / "quick-add.json"
@@ -54,7 +55,6 @@ _TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
 #: Environment variables that do not change where records and artifacts are.
 _NEUTRAL_ENV = frozenset({"CONVEYOR_ACTOR"})
 _ODD_NAME = re.compile("[\x00-\x1f\x7f\\\\\ud800-\udfff]")
-_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 
 
 def _env_fingerprint(env: Mapping[str, str]) -> str:
@@ -262,6 +262,14 @@ def _manifest_files(artifacts: Path, content_hash: str) -> Any:
     return manifest.get("files")
 
 
+def _valid_name(name: object) -> bool:
+    try:
+        validate_name(name, kind="dataset name")
+    except InvalidNameError:
+        return False
+    return True
+
+
 def _lock_pins(root: Path, name: str, version: int, content_hash: str) -> bool:
     """Whether ``conveyor.lock`` pins ``name@version`` and is exactly as the normal path
     would write it again (so that path would leave its bytes as they are)."""
@@ -278,7 +286,7 @@ def _lock_pins(root: Path, name: str, version: int, content_hash: str) -> bool:
     if data["format"] != 1 or not isinstance(datasets, dict):
         return False
     for key, entry in datasets.items():
-        if not (isinstance(key, str) and key and set(key) <= _NAME_CHARS and len(key) <= 128):
+        if not _valid_name(key):
             return False
         if not isinstance(entry, dict) or set(entry) != {"version", "content_hash"}:
             return False
@@ -289,7 +297,15 @@ def _lock_pins(root: Path, name: str, version: int, content_hash: str) -> bool:
             return False
     if datasets.get(name) != {"version": version, "content_hash": content_hash}:
         return False
-    return text == json.dumps(data, indent=2, sort_keys=True) + "\n"
+    # What LockFile.save would write (its own format number, the entries as parsed).
+    again = {
+        "format": 1,
+        "datasets": {
+            key: {"version": entry["version"], "content_hash": entry["content_hash"]}
+            for key, entry in datasets.items()
+        },
+    }
+    return text == json.dumps(again, indent=2, sort_keys=True) + "\n"
 
 
 def _reap_stale_temp(tmp_dir: Path) -> None:
@@ -326,7 +342,7 @@ def quick_unchanged(name: str, path: Path, env: Mapping[str, str]) -> tuple[int,
 
 
 def _quick_unchanged(name: str, path: Path, env: Mapping[str, str]) -> tuple[int, str] | None:
-    if not name or len(name) > 128 or not set(name) <= _NAME_CHARS:
+    if not _valid_name(name):
         return None
     root = _find_root(Path.cwd())
     if root is None:

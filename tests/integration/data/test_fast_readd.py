@@ -256,13 +256,18 @@ def test_an_encrypted_store_is_never_read_by_the_quick_path(
     assert not (project / MARKER).exists()
 
 
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [(b"\n", b"\r\n"), (b'"format": 1', b'"format": 1.0')],  # a Windows checkout, a hand edit
+)
 def test_a_lock_file_the_normal_path_would_rewrite_takes_it(
-    project: Path, capsys: pytest.CaptureFixture[str], calls: _Calls
+    project: Path, capsys: pytest.CaptureFixture[str], calls: _Calls, old: bytes, new: bytes
 ) -> None:
     _add(capsys, "images", "data")
     lock = project / "conveyor.lock"
     canonical = lock.read_bytes()
-    lock.write_bytes(canonical.replace(b"\n", b"\r\n"))  # e.g. checked out on Windows
+    assert old in canonical
+    lock.write_bytes(canonical.replace(old, new))
     out = _normal_answer(project, capsys, calls, "images", "data")
     assert out.startswith("images@1 unchanged")
     assert lock.read_bytes() == canonical
