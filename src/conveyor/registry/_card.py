@@ -9,11 +9,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any
-
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from markdown_it import MarkdownIt
-from markupsafe import Markup, escape
+from typing import TYPE_CHECKING, Any
 
 from conveyor.core import isoformat
 from conveyor.registry._models import ModelCard, ModelVersion
@@ -22,6 +18,10 @@ from conveyor.registry._refs import format_versions
 from conveyor.registry._signing import SignatureCheck
 from conveyor.registry._text import inert
 
+if TYPE_CHECKING:
+    # Jinja2 and markdown-it load when a card is rendered, not with the registry.
+    from jinja2 import Environment
+
 _TEMPLATES = Path(__file__).parent / "templates"
 #: Rows of a long importance table or profile kept in the card.
 _MAX_ROWS = 25
@@ -29,6 +29,8 @@ _PRIVATE = "personal data (not shown)"
 
 
 def _environment() -> Environment:
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
     # Markdown is not HTML: autoescaping would put entities into the text.
     return Environment(  # noqa: S701 - Markdown output; HTML is escaped by markdown-it
         loader=FileSystemLoader(_TEMPLATES),
@@ -237,6 +239,10 @@ def add_card_section(card: ModelCard, title: str, section: str) -> ModelCard:
 
 
 def _html(title: str, markdown: str) -> str:
+    from jinja2 import Environment, FileSystemLoader
+    from markdown_it import MarkdownIt
+    from markupsafe import Markup, escape
+
     body = MarkdownIt("commonmark", {"html": False}).enable("table").render(markdown)
     page = Environment(loader=FileSystemLoader(_TEMPLATES), autoescape=True)
     return page.get_template("card.html.j2").render(

@@ -13,16 +13,19 @@ import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from conveyor.artifacts import ArtifactStore
 from conveyor.core import hash_bytes
 from conveyor.errors import ConveyorError
 from conveyor.registry._environment import flavor_environment
 from conveyor.registry._errors import RegistrationError
+
+if TYPE_CHECKING:
+    # pandas is imported when an example is read: opening a workspace and serving need none.
+    import pandas as pd
 
 MANIFEST_FORMAT = 1
 #: How many example rows are kept on the version record (the card and docs show them).
@@ -31,7 +34,7 @@ EXAMPLE_ROWS = 20
 PARITY_ROWS = 200
 
 #: ``importance_fn(predictor, frame) -> {feature: mean |SHAP|}``; wired in by the workspace.
-ImportanceFn = Callable[[Any, pd.DataFrame], Mapping[str, float]]
+ImportanceFn = Callable[[Any, "pd.DataFrame"], Mapping[str, float]]
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,8 @@ def example_frame(example: Any) -> pd.DataFrame | None:
     """An input example (frame, dict of columns, one row dict, list of rows) as a frame."""
     if example is None:
         return None
+    import pandas as pd
+
     if isinstance(example, pd.DataFrame):
         return example.reset_index(drop=True)
     if isinstance(example, Mapping):

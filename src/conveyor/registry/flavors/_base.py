@@ -8,10 +8,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Collection
 from pathlib import Path
 from types import ModuleType
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
-import pandas as pd
 
 from conveyor.core import (
     UntrustedContentError,
@@ -24,6 +23,9 @@ from conveyor.core import class_path as class_path  # noqa: PLC0414 - re-exporte
 from conveyor.core import imported_class as imported_class  # noqa: PLC0414 - re-exported
 from conveyor.core import imported_subclass as imported_subclass  # noqa: PLC0414 - re-exported
 from conveyor.registry.flavors._errors import FlavorError, UntrustedModelError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @runtime_checkable

@@ -11,10 +11,9 @@ the ``LGBMClassifier``/``LGBMRegressor`` itself.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-import pandas as pd
 
 from conveyor.core import LIGHTGBM_CLASSES, XGBOOST_CLASSES
 from conveyor.registry.flavors._base import (
@@ -28,6 +27,9 @@ from conveyor.registry.flavors._base import (
 )
 from conveyor.registry.flavors._errors import FlavorError
 from conveyor.registry.flavors._lightgbm_wrapper import rebuild_wrapper, wrapper_meta
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 XGB_FILE = "model.ubj"
 LGB_FILE = "model.txt"

@@ -21,9 +21,8 @@ import pickle
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-import pandas as pd
 import yaml
 
 from conveyor.core import (
@@ -38,6 +37,9 @@ from conveyor.registry.flavors._errors import FlavorError, UntrustedModelError
 from conveyor.registry.flavors._onnx import inline_external_data
 from conveyor.registry.flavors._signature import ColumnSpec, ColumnType, Signature
 from conveyor.registry.flavors._sklearn import load_estimator
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 V_co = TypeVar("V_co", covariant=True)
 #: An MLmodel file is a few kilobytes; anything far larger is not one.
@@ -234,6 +236,8 @@ def _columns(text: Any, default: str) -> list[ColumnSpec]:
 
 
 def _input_example(root: Path, spec: dict[str, Any]) -> pd.DataFrame | None:
+    import pandas as pd
+
     info = _mapping(spec.get("saved_input_example_info"), "saved_input_example_info", root)
     if info.get("type") != "dataframe" or not info.get("artifact_path"):
         return None

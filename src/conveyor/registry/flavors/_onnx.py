@@ -16,15 +16,17 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-import pandas as pd
 
 from conveyor.core import UnsafePathError, resolve_inside
 from conveyor.registry.flavors._base import Flavor, Predictor, imported_class, require
 from conveyor.registry.flavors._errors import FlavorError
 from conveyor.registry.flavors._signature import Signature, example_frame
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MODEL_FILE = "model.onnx"
 _NUMPY_TYPES = {
@@ -86,6 +88,8 @@ class OnnxPredictor:
     def predict_array(self, x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         """The first output for a 2-D array in signature column order."""
         if len(self._inputs) != 1:
+            import pandas as pd
+
             names = [name for name, _ in self._inputs]
             return self.predict(pd.DataFrame(x, columns=names))
         name, dtype = self._inputs[0]
@@ -293,6 +297,8 @@ def parity_frame(
     Synthetic rows resample the example's rows and move each double column by noise of a
     tenth of its spread, so the check covers more than the literal example.
     """
+    import pandas as pd
+
     frame = signature.validate(example_frame(input_example), check_nulls=False)
     if len(frame) == 0 or len(frame) >= rows:
         return frame.head(rows).reset_index(drop=True)

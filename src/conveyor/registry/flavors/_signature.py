@@ -13,12 +13,14 @@ import datetime
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import pandas as pd
 
 from conveyor.registry.flavors._errors import SignatureError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 ColumnType = Literal["double", "long", "boolean", "string", "datetime"]
 COLUMN_TYPES: tuple[str, ...] = ("double", "long", "boolean", "string", "datetime")
@@ -171,6 +173,8 @@ class Signature:
             SignatureError: ``missing`` lists absent columns, ``extra`` unknown ones, or
                 ``column``/``value`` name the first wrongly typed value.
         """
+        import pandas as pd
+
         names = self.columns
         present = set(map(str, frame.columns))
         missing = [name for name in names if name not in present]
@@ -198,6 +202,8 @@ def example_frame(input_example: Any) -> pd.DataFrame:
     Raises:
         SignatureError: The example has none of these shapes.
     """
+    import pandas as pd
+
     if isinstance(input_example, pd.DataFrame):
         return input_example
     if isinstance(input_example, Mapping):
@@ -235,6 +241,8 @@ def infer_signature(input_example: Any, model: Any = None) -> Signature:
 
 
 def _output_specs(result: np.ndarray[Any, Any]) -> list[ColumnSpec]:
+    import pandas as pd
+
     if result.ndim <= 1 or (result.ndim == 2 and result.shape[1] == 1):
         return [_column_spec("prediction", pd.Series(result.reshape(-1)))]
     return [
@@ -243,6 +251,8 @@ def _output_specs(result: np.ndarray[Any, Any]) -> list[ColumnSpec]:
 
 
 def _column_spec(name: str, series: pd.Series) -> ColumnSpec:
+    import pandas as pd
+
     nullable = bool(series.isna().any())
     dtype = series.dtype
     kind: ColumnType
@@ -284,9 +294,13 @@ def _object_kind(name: str, series: pd.Series) -> ColumnType:
 
 
 def _is_null(value: Any) -> bool:
-    if value is None or value is pd.NaT or value is pd.NA:
+    if value is None:
         return True
-    return isinstance(value, (float, np.floating)) and math.isnan(value)
+    if isinstance(value, (float, np.floating)):
+        return math.isnan(value)
+    import pandas as pd
+
+    return value is pd.NaT or value is pd.NA
 
 
 def _is_int(value: Any) -> bool:
@@ -299,6 +313,8 @@ def _is_number(value: Any) -> bool:
 
 def _coerce(series: pd.Series, spec: ColumnSpec, check_nulls: bool) -> pd.Series:
     """``series`` as ``spec.type``; raises naming the column and the first bad value."""
+    import pandas as pd
+
     nulls = series.isna()
     if check_nulls and not spec.nullable and bool(nulls.any()):
         raise _type_error(spec, None, _WANTED[spec.type])
@@ -343,6 +359,8 @@ def _is_integral(value: Any) -> bool:
 
 
 def _parses_as_datetime(value: Any) -> bool:
+    import pandas as pd
+
     try:
         pd.Timestamp(value)
     except (ValueError, TypeError):

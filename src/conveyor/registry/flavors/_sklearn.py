@@ -12,10 +12,9 @@ deterministically (:func:`dumps_estimator`): the same estimator gives the same b
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-import pandas as pd
 
 from conveyor.core import (
     ArchiveLimits,
@@ -35,6 +34,9 @@ from conveyor.registry.flavors._base import (
 )
 from conveyor.registry.flavors._errors import FlavorError, UntrustedModelError
 from conveyor.registry.flavors._skops import dumps_estimator
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MODEL_FILE = "model.skops"
 
@@ -64,6 +66,8 @@ class SklearnPredictor:
     def predict_array(self, x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         """Predictions for a 2-D array in signature column order."""
         if self._columns is not None:
+            import pandas as pd
+
             return self.predict(pd.DataFrame(x, columns=self._columns))
         return np.asarray(self.model.predict(x))
 

@@ -18,10 +18,9 @@ import pickle
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-import pandas as pd
 
 from conveyor.core import TORCH_CLASSES
 from conveyor.registry.flavors._base import (
@@ -36,6 +35,9 @@ from conveyor.registry.flavors._base import (
     require,
 )
 from conveyor.registry.flavors._errors import FlavorError, UntrustedModelError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 STATE_FILE = "state_dict.pt"
 SCRIPT_FILE = "model.torchscript"
