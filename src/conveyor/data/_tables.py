@@ -34,6 +34,7 @@ __all__ = [
     "CSV_BLOCK_BYTES",
     "CSV_SUFFIXES",
     "PARQUET_SUFFIXES",
+    "READ_BUFFER_BYTES",
     "STREAM_BYTES",
     "TABLE_FILE",
     "is_table_path",
@@ -51,6 +52,8 @@ STREAM_BYTES = 64 * 1024 * 1024
 #: Bytes of CSV text per streamed block. Column types are inferred from the first block
 #: and then fixed, so a large block sees more values before it decides.
 CSV_BLOCK_BYTES = 16 * 1024 * 1024
+#: Bytes read at a time from a streamed Parquet column chunk (else a chunk is read whole).
+READ_BUFFER_BYTES = 1024 * 1024
 
 _ROW = re.compile(r"Row #(\d+)")
 _WRITE_OPTIONS: dict[str, Any] = {
@@ -198,8 +201,10 @@ def _parquet_error(path: Path, exc: BaseException, where: str = "") -> DataSourc
 def table_size(path: Path) -> int:
     """The size that decides whether ``path`` is streamed: compared with :data:`STREAM_BYTES`.
 
-    A CSV file's size on disk; for a Parquet file, the uncompressed size of its row
-    groups as recorded in its footer (so compression does not hide a large table).
+    A CSV file's size on disk. For a Parquet file, from its footer: the larger of the
+    uncompressed size of its row groups and the Arrow size of its fixed-width parts (rows
+    times the byte width of each column, 4 bytes of offsets for strings and binaries), so
+    neither compression nor dictionary encoding hides a large table.
 
     Raises:
         DataSourceError: The Parquet footer cannot be read.
@@ -209,9 +214,24 @@ def table_size(path: Path) -> int:
     try:
         with pq.ParquetFile(path) as parquet:
             meta = parquet.metadata
+            schema = parquet.schema_arrow
     except (pa.ArrowException, OSError) as exc:
         raise _parquet_error(path, exc) from exc
-    return sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    stored: int = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    rows: int = meta.num_rows
+    return max(stored, rows * sum(_row_width(field.type) for field in schema))
+
+
+def _row_width(kind: pa.DataType) -> int:
+    """Bytes per row an Arrow column of ``kind`` takes at least."""
+    if pa.types.is_dictionary(kind):
+        return _row_width(kind.index_type)
+    try:
+        bits: int = kind.bit_width
+    except ValueError:  # variable width: the offsets (the values are counted on disk)
+        large = pa.types.is_large_string(kind) or pa.types.is_large_binary(kind)
+        return 8 if large else 4
+    return max(bits // 8, 1)
 
 
 def streams(path: Path) -> bool:
@@ -302,8 +322,9 @@ def _parquet_batches(path: Path) -> tuple[pa.Schema, Generator[pa.RecordBatch]]:
     from conveyor.data._profile_stream import BATCH_ROWS
 
     try:
-        # pre_buffer reads whole row groups ahead: without it only the batch read is held.
-        parquet = pq.ParquetFile(path, pre_buffer=False)
+        # pre_buffer reads whole row groups ahead, and without buffer_size a column chunk is
+        # read whole: with both off, a source written as one huge row group still streams.
+        parquet = pq.ParquetFile(path, pre_buffer=False, buffer_size=READ_BUFFER_BYTES)
     except (pa.ArrowException, OSError) as exc:
         raise _parquet_error(path, exc) from exc
     schema = parquet.schema_arrow
