@@ -72,12 +72,39 @@ def _hashes(values: pa.Array) -> np.ndarray[Any, np.dtype[np.uint64]]:
         ints = pc.cast(values, pa.int64()) if not pa.types.is_boolean(kind) else values
         array = np.asarray(ints.to_numpy(zero_copy_only=False)).astype(np.int64)
         return _mix(array.view(_U64))
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return _string_hashes(pc.cast(pc.unique(values), pa.large_string()))
     unique = pc.unique(values).to_pylist()
     digests = [
         int.from_bytes(hashlib.blake2b(str(v).encode(), digest_size=8).digest(), "little")
         for v in unique
     ]
     return np.array(digests, dtype=_U64)
+
+
+def _string_hashes(values: pa.LargeStringArray) -> np.ndarray[Any, np.dtype[np.uint64]]:
+    """64-bit hashes of strings, vectorised: a polynomial over the UTF-8 bytes of each
+    value (wrapping at 2**64), mixed with its length by splitmix64's finaliser."""
+    count = len(values)
+    offsets = np.frombuffer(values.buffers()[1], dtype=np.int64)[
+        values.offset : values.offset + count + 1
+    ]
+    data_buffer = values.buffers()[2]
+    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else None
+    lengths = np.diff(offsets)
+    sums = np.zeros(count, dtype=_U64)
+    filled = lengths > 0
+    if data is not None and filled.any():
+        data = data[offsets[0] : offsets[-1]]
+        starts = offsets[:-1] - offsets[0]
+        position = np.arange(data.size) - np.repeat(starts, lengths)
+        powers = np.full(int(lengths.max()), _U64(0x100000001B3), dtype=_U64)
+        powers[0] = 1
+        with np.errstate(over="ignore"):
+            powers = np.cumprod(powers, dtype=_U64)
+            terms = (data.astype(_U64) + _U64(1)) * powers[position]
+        sums[filled] = np.add.reduceat(terms, starts[filled], dtype=_U64)
+    return _mix(sums ^ _mix(lengths.astype(_U64)))
 
 
 class _Distinct:
@@ -87,6 +114,10 @@ class _Distinct:
         self.kept = np.empty(0, dtype=_U64)
 
     def add(self, hashes: np.ndarray[Any, np.dtype[np.uint64]]) -> None:
+        if self.kept.size == KMV_SIZE:  # only hashes below the k-th smallest can enter
+            hashes = hashes[hashes < self.kept[-1]]
+            if hashes.size == 0:
+                return
         merged = np.unique(np.concatenate((self.kept, hashes)))
         self.kept = merged[:KMV_SIZE]
 
@@ -95,6 +126,11 @@ class _Distinct:
             return int(self.kept.size)
         kth = float(self.kept[-1]) / float(_MASK)
         return round((KMV_SIZE - 1) / kth)
+
+
+def _ranked(counts: pa.Table) -> pa.Table:
+    """Most frequent first; ties broken by value, so the same data gives the same profile."""
+    return counts.sort_by([("counts", "descending"), ("values", "ascending")])
 
 
 class _Column:
@@ -118,7 +154,7 @@ class _Column:
         self.high: Any = None
         self.sample_keys = np.empty(0, dtype=np.float64)
         self.sample = np.empty(0, dtype=np.float64)
-        self.counts: dict[Any, int] = {}
+        self.counts: pa.Table | None = None  # "values", "counts"
         self.pruned = False
         self.distinct = _Distinct()
         self.random = np.random.default_rng(0)
@@ -175,15 +211,17 @@ class _Column:
         self.sample_keys, self.sample = keys, values
 
     def _add_counts(self, column: pa.Array) -> None:
-        pairs = pc.value_counts(column.drop_null())
-        for value, count in zip(
-            pairs.field("values").to_pylist(), pairs.field("counts").to_pylist(), strict=True
-        ):
-            self.counts[value] = self.counts.get(value, 0) + count
-        if len(self.counts) > TOP_CAPACITY:
-            ranked = sorted(self.counts.items(), key=lambda item: -item[1])
-            self.counts = dict(ranked[: TOP_CAPACITY // 2])
+        # Counts merge in Arrow (a hash aggregation), not in a Python dict: a column of
+        # mostly distinct strings would otherwise cost a Python step per value.
+        counts = pa.Table.from_struct_array(pc.value_counts(column.drop_null()))
+        if self.counts is not None:
+            merged = pa.concat_tables([self.counts, counts]).group_by("values")
+            summed = merged.aggregate([("counts", "sum")])
+            counts = pa.table({"values": summed["values"], "counts": summed["counts_sum"]})
+        if counts.num_rows > TOP_CAPACITY:
+            counts = _ranked(counts).slice(0, TOP_CAPACITY // 2)
             self.pruned = True
+        self.counts = counts
 
     def profile(self, type_name: str, rows: int) -> dict[str, Any]:
         non_null = rows - self.nulls
@@ -238,14 +276,17 @@ class _Column:
         return {"edges": [_num(e) for e in edges], "counts": [int(c) for c in scaled]}
 
     def _top(self, non_null: int) -> dict[str, Any]:
-        ranked = sorted(self.counts.items(), key=lambda item: (-item[1], item[0]))
+        counts = self.counts if self.counts is not None else pa.table({"values": [], "counts": []})
+        top = _ranked(counts).slice(0, TOP_VALUES)
         entries = [
             {"value": _scalar(value), "count": count, "share": count / non_null}
-            for value, count in ranked[:TOP_VALUES]
+            for value, count in zip(
+                top["values"].to_pylist(), top["counts"].to_pylist(), strict=True
+            )
         ]
         shown = sum(entry["count"] for entry in entries)
         exact = not self.pruned
-        distinct = len(self.counts) if exact else max(self.distinct.estimate(), len(self.counts))
+        distinct = counts.num_rows if exact else max(self.distinct.estimate(), counts.num_rows)
         return {
             "distinct": distinct,
             "top": entries,
