@@ -68,6 +68,7 @@ class OnnxPredictor:
         self._outputs = [o.name for o in self.session.get_outputs()]
         if len(self._outputs) > 1:
             self.predict_proba = self._predict_proba
+            self.predict_proba_array = self._predict_proba_array
 
     def _run(self, names: list[str], feed: dict[str, np.ndarray[Any, Any]]) -> list[Any]:
         return list(self.session.run(names, feed))
@@ -84,6 +85,16 @@ class OnnxPredictor:
 
     def _predict_proba(self, frame: pd.DataFrame) -> np.ndarray[Any, Any]:
         return np.asarray(self._run(self._outputs[1:2], self._feed_frame(frame))[0])
+
+    def _predict_proba_array(self, x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        # Class probabilities for a 2-D array in signature column order (no DataFrame).
+        if len(self._inputs) != 1:
+            import pandas as pd
+
+            names = [name for name, _ in self._inputs]
+            return self._predict_proba(pd.DataFrame(x, columns=names))
+        name, dtype = self._inputs[0]
+        return np.asarray(self._run(self._outputs[1:2], {name: np.asarray(x, dtype=dtype)})[0])
 
     def predict_array(self, x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         """The first output for a 2-D array in signature column order."""
