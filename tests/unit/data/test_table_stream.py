@@ -18,7 +18,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from conveyor.core import hash_file
-from conveyor.data import _profile_stream, _tables
+from conveyor.data import AddStats, _profile_stream, _tables
+from conveyor.data._ingest import prepare
 from conveyor.data._profile import compute_profile
 from conveyor.errors import DataSourceError
 
@@ -132,6 +133,16 @@ def test_a_table_within_the_threshold_keeps_the_whole_table_bytes(tmp_path: Path
     source = tmp_path / "penguins.parquet"
     penguins(copies=2).to_parquet(source)
     assert not _tables.streams(source)
+    content = prepare(
+        source, tmp_dir=tmp_path / "tmp", cache_path=tmp_path / "state.db", stats=AddStats()
+    )
+    try:
+        whole = tmp_path / "whole.parquet"
+        _tables.write_canonical_parquet(_tables.read_table_file(source), whole)
+        assert content.files[0].hash == hash_file(whole)
+        assert content.profile == _exact(source)
+    finally:
+        content.cleanup()
 
 
 def test_a_csv_column_changing_type_after_the_first_block_names_line_column_and_value(
