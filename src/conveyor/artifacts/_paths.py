@@ -29,6 +29,16 @@ def linked_component(root: str, path: str, checked: set[str] | None = None) -> P
     Components that do not exist end the walk (nothing below them can be a link). Folders
     in ``checked`` are not checked again; folders found real are added to it.
     """
+    found = _walk(root, path, checked)
+    return None if found is _MISSING else found
+
+
+#: What :func:`_walk` returns when a component of the path does not exist.
+_MISSING = Path("\0missing")
+
+
+def _walk(root: str, path: str, checked: set[str] | None) -> Path | None:
+    """:func:`linked_component`, but :data:`_MISSING` when a component is missing."""
     base = root.rstrip(os.sep)
     if not path.startswith(base + os.sep) or os.altsep:
         return _linked_component_slow(root, path)
@@ -43,7 +53,7 @@ def linked_component(root: str, path: str, checked: set[str] | None = None) -> P
         try:
             mode = os.lstat(current).st_mode
         except FileNotFoundError:
-            return None
+            return _MISSING
         if stat.S_ISLNK(mode):
             return Path(current)
         if checked is not None and stat.S_ISDIR(mode):
@@ -72,16 +82,22 @@ def refuse_links(
     url: str,
     digest: str | None = None,
     checked: set[str] | None = None,
-) -> None:
+) -> bool:
     """Raise :class:`IntegrityError` if a component of ``path`` below ``root`` is a link
     (folders in ``checked`` are trusted, see :func:`linked_component`).
+
+    Returns:
+        ``False`` when a component of ``path`` was found missing (so ``path`` does not
+        exist), else ``True``.
 
     Raises:
         IntegrityError: naming the link and where it points.
     """
-    link = linked_component(root, path, checked)
+    link = _walk(root, path, checked)
     if link is None:
-        return
+        return True
+    if link is _MISSING:
+        return False
     try:
         target = os.readlink(link)
     except OSError:

@@ -27,7 +27,7 @@ from conveyor.artifacts._crypto import (
 )
 from conveyor.artifacts._fields import FieldCipher, load_field_key, rewrap_field_key_file
 from conveyor.artifacts._gc import Sweeper
-from conveyor.artifacts._hashing import hash_file_bounded
+from conveyor.artifacts._hashing import hash_file_bounded, read_small
 from conveyor.artifacts._keys import MasterKey
 from conveyor.artifacts._listing import StoredEntry, iter_infos, modified_of
 from conveyor.artifacts._objects import (
@@ -60,6 +60,19 @@ _READ_SIZE = 8 * 1024 * 1024
 # Files up to this size are read whole, hashed in memory and written in one go.
 _SMALL_FILE = 1024 * 1024
 _TMP_DIR = "tmp"
+
+
+_OPEN_READ = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+
+
+def _read_if_small(path: Path) -> bytes | None:
+    """The content of ``path`` if it holds at most :data:`_SMALL_FILE` bytes, else ``None``."""
+    fd = os.open(path, _OPEN_READ)
+    try:
+        size = os.fstat(fd).st_size
+        return read_small(fd, size) if size <= _SMALL_FILE else None
+    finally:
+        os.close(fd)
 
 
 class ArtifactStore:
@@ -214,11 +227,11 @@ class ArtifactStore:
         existing = None if known_hash is None else self._existing(check_hash(known_hash))
         if existing is not None:
             return existing
-        total = source.stat().st_size
-        if total <= _SMALL_FILE:
+        data = _read_if_small(source)
+        if data is not None:
             # One read, hashed in memory, one write: a folder of small files costs two
             # file opens per file instead of six (opens dominate on small files).
-            data = source.read_bytes()
+            total = len(data)
             actual = hash_bytes(data)
             if known_hash is not None and actual != known_hash:
                 raise changed_while_stored(self.url, source, known_hash, actual)
@@ -227,6 +240,7 @@ class ArtifactStore:
             info = existing or self._write_data(actual, data)
             report(label, len(data), total)
             return info
+        total = source.stat().st_size
         if known_hash is None and self._kind == "local" and not self._encrypt:
             return self._put_local_unknown(source, label, total, report)
         digest = known_hash or hash_file_bounded(source)
@@ -305,7 +319,8 @@ class ArtifactStore:
         if self._kind != "local":
             return self.exists(digest)
         path = self._path(digest)
-        self._refuse_links(path, digest)
+        if not self._refuse_links(path, digest):
+            return False  # the lstat of the object itself found nothing
         try:
             os.utime(path, follow_symlinks=False)
         except FileNotFoundError:
@@ -553,7 +568,9 @@ class ArtifactStore:
             why = f"it cannot be opened as a regular file ({exc.strerror})"
             raise corrupt(digest, self.url, why) from exc
 
-    def _refuse_links(self, path: str, digest: str) -> None:
-        """On local disk, refuse a path that goes through a symbolic link (see ``_paths``)."""
-        if self._kind == "local":
-            refuse_links(self._root, path, url=self.url, digest=digest, checked=self._checked)
+    def _refuse_links(self, path: str, digest: str) -> bool:
+        """On local disk, refuse a path that goes through a symbolic link (see ``_paths``);
+        return whether the path may exist (``False``: a component of it is missing)."""
+        if self._kind != "local":
+            return True
+        return refuse_links(self._root, path, url=self.url, digest=digest, checked=self._checked)

@@ -178,3 +178,24 @@ def test_packaged_files_of_mixed_types_are_stored_byte_for_byte(
         again = [store.put_file(path) for path in files]
     assert [i.hash for i in again] == [i.hash for i in infos]
     assert _temp_files(root) == []
+
+
+@pytest.mark.parametrize("size", [0, 1, 4096, 1024 * 1024, 1024 * 1024 + 1])
+def test_files_around_the_small_file_limit_hash_and_store_alike(
+    store: ArtifactStore, tmp_path: Path, size: int
+) -> None:
+    content = os.urandom(size)
+    source, digest = _small(tmp_path, "f.bin", content)
+    assert hash_file_bounded(source) == digest
+    assert not store.protect(digest)
+    with store.deferred_sync():
+        assert store.put_file(source).hash == digest
+    assert store.protect(digest)
+    assert store.get_bytes(digest) == content
+
+
+def test_a_missing_source_is_file_not_found(store: ArtifactStore, tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        store.put_file(tmp_path / "absent.txt", known_hash=hash_bytes(b"x"))
+    with pytest.raises(FileNotFoundError):
+        hash_file_bounded(tmp_path / "absent.txt")
