@@ -14,7 +14,7 @@ import conveyor
 
 SRC = Path(conveyor.__file__).parent
 #: The settings loader, the one module that touches ``os.environ``.
-ALLOWED = {SRC / "config" / "_load.py"}
+ALLOWED = {SRC / "core" / "_env.py"}
 
 
 def _environment_uses(path: Path, root: Path = SRC) -> list[str]:

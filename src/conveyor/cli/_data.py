@@ -78,7 +78,7 @@ def add(
         # Unchanged content is told from the stat cache and a read-only look at the
         # records, without opening the workspace; anything else takes the path below.
         from conveyor.cli._quick_add import quick_unchanged
-        from conveyor.config import process_env
+        from conveyor.core import process_env
 
         quick = quick_unchanged(name, path, process_env())
         if quick is not None:

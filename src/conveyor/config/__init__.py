@@ -16,9 +16,7 @@ from conveyor.config._load import (
     find_project,
     find_root,
     load_settings,
-    process_env,
     render_default_config,
-    set_process_env,
 )
 from conveyor.config._model import (
     ConveyorConfig,
@@ -47,6 +45,7 @@ from conveyor.config._security import (
     SigningConfig,
     parse_duration,
 )
+from conveyor.core import process_env, set_process_env
 
 __all__ = [
     "AnalysisConfig",

@@ -13,7 +13,7 @@ import yaml
 from pydantic import ValidationError
 
 from conveyor.config._model import ConveyorConfig, Settings
-from conveyor.core import redact, redact_value
+from conveyor.core import process_env, redact, redact_value
 from conveyor.errors import ConfigError, ProjectNotFoundError
 
 CONFIG_FILE = "conveyor.yaml"
@@ -75,26 +75,6 @@ def find_project(start: str | os.PathLike[str] = ".", *, search_parents: bool = 
         hint="Run `conveyor init` to create a project here, or cd into an existing project.",
         path=str(here),
     )
-
-
-def process_env() -> Mapping[str, str]:
-    """The process environment, for settings and for what conveyor hands to child processes.
-
-    The one place conveyor's library code reads ``os.environ``: everything else receives
-    an environment (``Workspace.open(env=...)``, ``Settings.environ``) or asks here, so a
-    caller can always run conveyor against another environment, and tests never have to
-    patch the process.
-    """
-    return os.environ
-
-
-def set_process_env(values: Mapping[str, str]) -> None:
-    """Set variables in the process environment, for child processes to read.
-
-    For hand-offs only (the prediction server's uvicorn workers learn what to serve this
-    way); configuration is never changed through it.
-    """
-    os.environ.update(values)
 
 
 def load_settings(

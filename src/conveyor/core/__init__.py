@@ -8,6 +8,7 @@ when it checks a file); every other package may use it.
 from __future__ import annotations
 
 from conveyor.core._actor import Actor
+from conveyor.core._env import process_env, set_process_env
 from conveyor.core._hashing import HASH_NAME, hash_bytes, hash_file, hash_json, is_hash
 from conveyor.core._names import MAX_VERSION, validate_name, validate_version
 from conveyor.core._plugins import PluginRegistry, class_path, import_object
@@ -90,9 +91,11 @@ __all__ = [
     "no_progress",
     "peak_rss_mb",
     "pid_alive",
+    "process_env",
     "redact",
     "redact_value",
     "resolve_inside",
+    "set_process_env",
     "skops_types",
     "untrusted_types",
     "utcnow",
