@@ -61,6 +61,7 @@ def test_every_benchmark_runs_and_prints_its_figures(tmp_path: Path) -> None:
         "Real uvicorn server, ",
         "cold start to first prediction",
         "Scoring ",
+        "MiB Parquet table",
     ):
         assert title in out, f"{title!r} missing from:\n{out[-3000:]}"
     for skipped in (
