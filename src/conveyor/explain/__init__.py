@@ -9,14 +9,18 @@ permutation explainer sampled within a time budget.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from conveyor.explain._errors import ExplainError
-from conveyor.explain._shap import (
-    Explainer,
-    RowExplanations,
-    explain_rows,
-    global_importance,
-    make_explainer,
-)
+
+if TYPE_CHECKING:
+    from conveyor.explain._shap import (
+        Explainer,
+        RowExplanations,
+        explain_rows,
+        global_importance,
+        make_explainer,
+    )
 
 __all__ = [
     "ExplainError",
@@ -26,3 +30,21 @@ __all__ = [
     "global_importance",
     "make_explainer",
 ]
+
+#: Loaded on first use: ``_shap`` imports pandas, and a server that only predicts
+#: (``conveyor.serving`` imports :class:`ExplainError`) needs none of it.
+_SHAP_NAMES = frozenset(
+    {"Explainer", "RowExplanations", "explain_rows", "global_importance", "make_explainer"}
+)
+
+
+def __getattr__(name: str) -> object:
+    if name in _SHAP_NAMES:
+        from conveyor.explain import _shap
+
+        return getattr(_shap, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _SHAP_NAMES)

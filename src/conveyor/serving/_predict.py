@@ -55,7 +55,11 @@ def call_model(model: ServedModel, rows: Rows) -> list[Any]:
 def call_proba(model: ServedModel, rows: Rows) -> list[list[float]]:
     """Class probabilities of ``rows`` (one list per row, in ``model.classes`` order)."""
     try:
-        result = model.predictor.predict_proba(_frame(model, rows))  # type: ignore[attr-defined]
+        by_array = getattr(model.predictor, "predict_proba_array", None)
+        if rows.matrix is not None and by_array is not None:
+            result = by_array(rows.matrix)
+        else:
+            result = model.predictor.predict_proba(_frame(model, rows))  # type: ignore[attr-defined]
         values: list[list[float]] = np.asarray(result, dtype=np.float64).tolist()
     except RequestError:
         raise

@@ -27,11 +27,6 @@ pytestmark = pytest.mark.slow
 
 COLUMNS = ["mean radius", "mean texture", "mean area", "mean smoothness"]
 ROW = {"mean radius": 14.1, "mean texture": 19.3, "mean area": 654.9, "mean smoothness": 0.096}
-# conveyor.serving imports conveyor.explain (for ExplainError), whose package imports
-# its SHAP module and with it pandas: these pass once conveyor.explain loads _shap lazily.
-PENDING_EXPLAIN = pytest.mark.xfail(
-    strict=True, reason="conveyor.explain imports pandas through _shap when imported"
-)
 NEVER = ("jinja2", "pandas", "plotly", "torch", "shap", "sklearn")
 
 # Runs `conveyor serve` in this process (main thread) while a client thread waits for
@@ -104,7 +99,6 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-@PENDING_EXPLAIN
 def test_conveyor_serve_imports_no_pandas_jinja2_or_plotly_up_to_the_first_logged_prediction(
     project: Path,
 ) -> None:
@@ -161,7 +155,6 @@ def test_opening_a_workspace_and_predicting_with_the_onnx_twin_import_no_pandas_
     assert not heavy, sorted(heavy)
 
 
-@PENDING_EXPLAIN
 def test_importing_the_serving_package_leaves_pandas_jinja2_and_pyarrow_out(project: Path) -> None:
     statement = "import conveyor.serving, conveyor.serving._launch"
     heavy = {"jinja2", "pandas", "plotly", "pyarrow"} & _imported_after(statement, project)
