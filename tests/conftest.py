@@ -8,10 +8,13 @@ in which case the missing service fails the test loudly.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -119,3 +122,20 @@ def s3_bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> tuple[str, d
         "client_kwargs": {"region_name": "us-east-1"},
     }
     return f"s3://{bucket}/artifacts", options
+
+
+@pytest.fixture(scope="session")
+def ray_session() -> Iterator[Any]:
+    """One local Ray instance per test process (``ray.init`` may run once per process), with
+    no dashboard, no usage reporting and a short temporary folder (Unix socket paths)."""
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    ray = pytest.importorskip("ray")
+    short = tempfile.mkdtemp(prefix="ray", dir="/tmp")
+    if ray.is_initialized():  # started by code under test without this fixture
+        ray.shutdown()
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _temp_dir=short)
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+        shutil.rmtree(short, ignore_errors=True)

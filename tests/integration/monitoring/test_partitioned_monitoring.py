@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -74,17 +72,6 @@ def test_the_engine_names_the_valid_executors() -> None:
     with pytest.raises(MonitoringError, match="executor 'spark'") as caught:
         summarise_window(bytes, [], Window(), {}, dict, executor="spark")
     assert caught.value.hint == "Set monitoring.executor to one of: local, threads, ray."
-
-
-@pytest.fixture(scope="module")
-def ray_session() -> Iterator[Any]:
-    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
-    ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        yield ray
-    finally:
-        ray.shutdown()
 
 
 @pytest.mark.slow

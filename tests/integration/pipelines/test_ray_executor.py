@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -72,17 +70,6 @@ def dies_once() -> int:
 def dying() -> None:
     dies_once()
 """
-
-
-@pytest.fixture(scope="session")
-def ray_session() -> Iterator[Any]:
-    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
-    ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        yield ray
-    finally:
-        ray.shutdown()
 
 
 def test_ray_run_produces_the_same_output_hashes_as_local(

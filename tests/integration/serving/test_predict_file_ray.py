@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,19 +14,6 @@ from conveyor.serving import BatchInputError, InvalidValueError, predict_file
 __all__ = ["models"]  # the fixture, shared with the local tests
 
 pytestmark = pytest.mark.slow  # starting Ray takes seconds
-
-
-@pytest.fixture(scope="module")
-def ray_session() -> Iterator[Any]:
-    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
-    ray = pytest.importorskip("ray")
-    short = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # Unix socket paths are short
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _temp_dir=short)
-    try:
-        yield ray
-    finally:
-        ray.shutdown()
-        shutil.rmtree(short, ignore_errors=True)
 
 
 def test_ray_output_equals_local_output(ray_session: Any, models: Any, tmp_path: Path) -> None:
