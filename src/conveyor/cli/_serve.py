@@ -88,8 +88,8 @@ def serve(  # noqa: PLR0917 - Typer options are parameters
     version, and every stored file of it (native model and ONNX twin) is checked against its
     hash first. With --env every worker follows the environment's deployment (weights,
     shadow, new revisions), logs each rollout transition with its reason, and this process
-    advances its rollouts; with --workers N the workers switch to a new revision at the
-    same instant, once all have loaded it. Explainers are built on the first /v1/explain,
+    advances its rollouts; with --workers N the workers switch to a new revision
+    together, once all have loaded it. Explainers are built on the first /v1/explain,
     so a server that only predicts imports neither SHAP nor the native model beside its
     ONNX twin. Stop with Ctrl-C or SIGTERM: requests in flight finish and logged
     predictions are flushed.

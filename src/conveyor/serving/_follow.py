@@ -13,13 +13,15 @@ with its action, states and recorded reason.
 
 With several worker processes (``conveyor serve --workers N``) each worker follows on its
 own, but they switch together through a :class:`SwitchBoard`, a folder the launcher
-creates: a worker that has loaded a new revision leaves a ready marker there and waits;
-when all N are ready, the first to see it writes the switch instant (now plus
-``lead_s``) and every worker stages the revision for that instant
-(:meth:`ModelHost.stage_deployment`), so from then on every request, whichever worker
-takes it, gets the new revision. A worker still not ready after ``timeout_s`` (a failed
-load) does not hold the others back: the ready ones switch alone, say so in the log, and
-the late one switches as soon as it is ready.
+creates. A worker that has loaded a new revision first stages it in its host
+(:meth:`ModelHost.stage_deployment`), gated on the revision's switch file, then leaves a
+ready marker and waits. When all N are ready, the first to see it creates the switch file
+(atomically; one file per revision). Every request checks the gate while a revision is
+staged, so the moment the file exists every worker answers with the new revision, whether
+or not its follower thread has woken up yet: once any answer from the new revision has
+left, no request that arrives later gets the old one. A worker still not ready after
+``timeout_s`` (a failed load) does not hold the others back: the ready ones switch alone,
+say so in the log, and the late one switches as soon as it is ready.
 """
 
 from __future__ import annotations
@@ -73,52 +75,58 @@ class LoadFailure:
 class SwitchBoard:
     """Agrees with the other worker processes of a server on when to switch revisions.
 
-    Thread safety: one follower thread per process calls :meth:`agree`; processes
-    coordinate through files in ``folder`` (ready markers, then one switch file created
-    atomically: the first writer wins and everyone reads its instant).
+    Thread safety: one follower thread per process calls :meth:`agree`; request threads
+    call :meth:`switched` (one ``stat``). Processes coordinate through files in
+    ``folder``: ready markers, then one switch file per revision, created atomically (the
+    first writer wins; its existence is the switch).
 
     Args:
         folder: A folder only this server's processes use (the launcher creates it).
         workers: How many processes switch together.
-        lead_s: How far ahead of the moment all are ready the switch is set, so that
-            every process has staged the revision before it takes over.
         timeout_s: How long a ready process waits for the others before switching alone.
         poll_s: Time between looks at the folder while waiting.
     """
 
     def __init__(
-        self,
-        folder: Path,
-        workers: int,
-        *,
-        lead_s: float = 0.25,
-        timeout_s: float = 30.0,
-        poll_s: float = 0.005,
+        self, folder: Path, workers: int, *, timeout_s: float = 30.0, poll_s: float = 0.005
     ) -> None:
         self.folder = Path(folder)
         self.workers = workers
-        self.lead_s = lead_s
         self.timeout_s = timeout_s
         self.poll_s = poll_s
         self._token = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"  # this process's markers
 
-    def agree(self, environment: str, revision: int, stop: threading.Event | None = None) -> float:
-        """Say this process is ready for ``revision`` and return when to switch.
+    def gate(self, environment: str, revision: int) -> Callable[[], bool]:
+        """A check that turns true (and stays true) once ``revision`` has switched."""
+        switch = self.folder / f"{_stem(environment, revision)}.switch"
+        return lambda: os.path.exists(switch)
+
+    def switched(self, environment: str, revision: int) -> bool:
+        """True once the processes have switched to ``revision``."""
+        return self.gate(environment, revision)()
+
+    def agree(self, environment: str, revision: int, stop: threading.Event | None = None) -> bool:
+        """Say this process is ready for ``revision``; return once the revision has switched.
+
+        Stage the revision (gated on :meth:`gate`) before calling this: the switch can
+        happen the moment the last marker is written.
 
         Returns:
-            The instant (``time.time()``) from which every process serves ``revision``.
+            True once switched; False when ``stop`` was set first (nothing is published).
         """
-        stem = f"{re.sub(r'[^A-Za-z0-9_-]', '_', environment)}-r{revision}"
+        stem = _stem(environment, revision)
         (self.folder / f"{stem}.ready.{self._token}").touch()
         deadline = time.monotonic() + self.timeout_s
         while True:
-            at = self._read(stem)
-            if at is not None:
-                return at
+            if (self.folder / f"{stem}.switch").exists():
+                return True
             ready = len(list(self.folder.glob(f"{stem}.ready.*")))
             if ready >= self.workers:
-                return self._publish(stem, time.time() + self.lead_s)
-            if time.monotonic() >= deadline or (stop is not None and stop.is_set()):
+                self._publish(stem)
+                return True
+            if stop is not None and stop.is_set():
+                return False
+            if time.monotonic() >= deadline:
                 _log.warning(
                     "Deployment %r revision %d: only %d of %d workers loaded it after %.0f s; "
                     "this worker switches alone (the others switch once they are ready).",
@@ -128,27 +136,24 @@ class SwitchBoard:
                     self.workers,
                     self.timeout_s,
                 )
-                return self._publish(stem, time.time())
+                self._publish(stem)
+                return True
             time.sleep(self.poll_s)
 
-    def _read(self, stem: str) -> float | None:
-        try:
-            return float((self.folder / f"{stem}.switch").read_text(encoding="ascii"))
-        except (OSError, ValueError):
-            return None
-
-    def _publish(self, stem: str, at: float) -> float:
-        """Create the switch file with ``at`` unless another process did; return its instant."""
+    def _publish(self, stem: str) -> None:
+        """Create the switch file unless another process did (its content is for people)."""
         draft = self.folder / f"{stem}.switch.{self._token}"
-        draft.write_text(repr(at), encoding="ascii")
+        draft.write_text(f"{time.time()!r} {self._token}\n", encoding="ascii")
         try:
             os.link(draft, self.folder / f"{stem}.switch")  # atomic, fails if it exists
         except FileExistsError:
             pass
         finally:
             draft.unlink(missing_ok=True)
-        agreed = self._read(stem)
-        return at if agreed is None else agreed
+
+
+def _stem(environment: str, revision: int) -> str:
+    return f"{re.sub(r'[^A-Za-z0-9_-]', '_', environment)}-r{revision}"
 
 
 class DeploymentFollower:
@@ -256,9 +261,11 @@ class DeploymentFollower:
             )
         if self.switch is None or applied is None:  # the first revision: nothing to switch from
             self.host.serve_deployment(deployment, models)
-        else:
-            at = self.switch.agree(self.environment, deployment.revision, self._stop)
-            self.host.stage_deployment(deployment, models, at)
+        else:  # staged first: the switch may happen as soon as this worker says it is ready
+            gate = self.switch.gate(self.environment, deployment.revision)
+            self.host.stage_deployment(deployment, models, gate)
+            self.switch.agree(self.environment, deployment.revision, self._stop)
+            self.host.adopt_staged()
         self._applied = deployment
         wanted = {(v.model, v.version) for v in deployment.variants}
         self._loaded = {key: model for key, model in self._loaded.items() if key in wanted}

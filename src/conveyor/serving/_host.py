@@ -5,15 +5,15 @@ A :class:`ModelHost` keeps an immutable :class:`HostState` (every loaded version
 deployment with its loaded variant per role) and replaces it in one assignment, so a request
 sees either the old or the new set, never a mixture, and requests in flight keep the model
 they picked. Loading runs in a background thread; until it finishes the host is not ready.
-A deployment can also be staged to take over at an agreed wall-clock instant
-(:meth:`ModelHost.stage_deployment`): every request routed from that instant on, in every
-worker process of a server, gets the new revision.
+A deployment can also be staged to take over once a gate opens
+(:meth:`ModelHost.stage_deployment`): every request checks the gate while a revision is
+staged, so worker processes gated on one shared switch file all answer with the new
+revision from the moment the file exists.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -110,7 +110,7 @@ class ModelHost:
         self._lock = threading.Lock()
         self._loading = 0
         self.load_error: BaseException | None = None
-        self._staged: tuple[float, HostState] | None = None
+        self._staged: tuple[Callable[[], bool], HostState] | None = None
 
     @property
     def state(self) -> HostState:
@@ -118,15 +118,21 @@ class ModelHost:
         return self._current()
 
     @property
-    def staged_at(self) -> float | None:
-        """When a staged deployment takes over (``time.time()``), ``None`` if none is staged."""
+    def staged(self) -> Deployment | None:
+        """The deployment waiting for its gate to open (``None`` if none is staged)."""
         staged = self._staged
-        return None if staged is None else staged[0]
+        return None if staged is None else staged[1].deployment
+
+    def adopt_staged(self) -> bool:
+        """Serve the staged deployment now if its gate is open; True if one was adopted."""
+        staged = self._staged
+        self._current()
+        return staged is not None and self._staged is None
 
     def _current(self) -> HostState:
-        """The snapshot serving now: a staged one once its instant has come."""
+        """The snapshot serving now: a staged one once its gate is open."""
         staged = self._staged
-        if staged is not None and time.time() >= staged[0]:
+        if staged is not None and staged[0]():
             with self._lock:
                 if self._staged is staged:
                     self._state = staged[1]
@@ -175,23 +181,24 @@ class ModelHost:
             self._state = state
 
     def stage_deployment(
-        self, deployment: Deployment, variants: Mapping[str, ServedModel], at: float
+        self, deployment: Deployment, variants: Mapping[str, ServedModel], gate: Callable[[], bool]
     ) -> None:
-        """Serve ``deployment`` (as :meth:`serve_deployment`) from wall-clock time ``at``.
+        """Serve ``deployment`` (as :meth:`serve_deployment`) once ``gate()`` is true.
 
-        Requests routed before ``at`` get what is served now; every request routed at or
-        after ``at`` gets ``deployment``. The check is one clock read per request, so
-        several processes that stage the same revision at the same ``at`` switch at the
-        same instant. A later stage or serve replaces this one.
+        Requests routed while the gate is closed get what is served now; the first
+        request (or :meth:`adopt_staged`) that finds it open switches, and every later one
+        gets ``deployment``. The gate is called once per request while a revision is
+        staged, so it must be cheap and must stay open once open. A later stage or serve
+        replaces this one.
 
         Args:
             deployment: The revision to serve.
             variants: Its loaded variants, by role.
-            at: ``time.time()`` from which it serves (in the past: at once).
+            gate: True once the revision may take over.
         """
         state = _deployment_state(deployment, variants)
         with self._lock:
-            self._staged = (at, state)
+            self._staged = (gate, state)
         self._current()
 
     def remove(self, name: str, version: int) -> None:

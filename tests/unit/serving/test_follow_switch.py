@@ -1,6 +1,7 @@
-"""Workers switch deployment revisions together: a staged revision takes over at one
-agreed instant, the switchboard agrees on it when all workers are ready (or lets a ready
-one go alone after the timeout), and nothing is staged when the revision did not change."""
+"""Workers switch deployment revisions together: a staged revision takes over once its
+gate opens, the switchboard opens it when all workers are ready (or lets a ready one go
+alone after the timeout), a worker whose follower never wakes up still switches on its
+next request, and nothing is staged when the revision did not change."""
 
 from __future__ import annotations
 
@@ -40,38 +41,44 @@ def _served(host: ModelHost) -> int:
     return host.route(RouteRequest(None, None, "rid")).version
 
 
-def test_a_staged_revision_serves_from_its_instant_and_not_before() -> None:
+def test_a_staged_revision_serves_once_its_gate_opens_and_not_before() -> None:
     host = ModelHost()
     host.serve_deployment(_deployment(1, 1), {"champion": _load("churn", 1)})
-    host.stage_deployment(_deployment(2, 2), {"champion": _load("churn", 2)}, time.time() + 3600)
+    gate = threading.Event()
+    host.stage_deployment(_deployment(2, 2), {"champion": _load("churn", 2)}, gate.is_set)
     assert _served(host) == 1
     assert host.state.deployment is not None
     assert host.state.deployment.revision == 1
-    host.stage_deployment(_deployment(2, 2), {"champion": _load("churn", 2)}, time.time() - 1)
+    assert host.staged is not None
+    assert host.staged.revision == 2
+    assert not host.adopt_staged()
+    gate.set()
     assert _served(host) == 2
-    assert host.staged_at is None
+    assert host.staged is None
 
 
-def test_all_workers_get_the_same_instant_once_all_are_ready(tmp_path: Path) -> None:
-    boards = [SwitchBoard(tmp_path, 3, lead_s=0.2, timeout_s=60) for _ in range(3)]
-    agreed: list[float] = []
+def test_all_workers_switch_once_all_are_ready(tmp_path: Path) -> None:
+    boards = [SwitchBoard(tmp_path, 3, timeout_s=60) for _ in range(3)]
+    switched_early: list[bool] = []
+    agreed: list[bool] = []
 
     def worker(board: SwitchBoard, delay: float) -> None:
         time.sleep(delay)
+        switched_early.append(board.switched("production", 7))
         agreed.append(board.agree("production", 7))
 
     threads = [
         threading.Thread(target=worker, args=(board, 0.05 * i)) for i, board in enumerate(boards)
     ]
-    started = time.time()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(60)
-    assert len(agreed) == 3
-    assert len(set(agreed)) == 1  # one instant for everyone
-    assert agreed[0] > started  # set after the last worker was ready, ahead of it
+    assert agreed == [True, True, True]
+    assert switched_early == [False, False, False]  # nobody switched before the last was ready
+    assert all(board.switched("production", 7) for board in boards)
     assert len(list(tmp_path.glob("production-r7.ready.*"))) == 3
+    assert len(list(tmp_path.glob("production-r7.switch*"))) == 1  # one file, no drafts left
 
 
 def test_a_ready_worker_switches_alone_after_the_timeout_and_says_so(
@@ -79,25 +86,54 @@ def test_a_ready_worker_switches_alone_after_the_timeout_and_says_so(
 ) -> None:
     alone = SwitchBoard(tmp_path, 2, timeout_s=0.05)
     with caplog.at_level(logging.WARNING, logger="conveyor.serving"):
-        at = alone.agree("production", 3)
+        assert alone.agree("production", 3)
     assert "only 1 of 2 workers" in caplog.text
-    late = SwitchBoard(tmp_path, 2, timeout_s=60).agree("production", 3)
-    assert late == at  # the late worker takes the instant already agreed: at once
+    late = SwitchBoard(tmp_path, 2, timeout_s=60)
+    assert late.switched("production", 3)  # the late worker switches at once when ready
+    assert late.agree("production", 3)
 
 
-def test_the_follower_stages_a_new_revision_for_the_agreed_instant(tmp_path: Path) -> None:
+def test_a_worker_stopping_while_it_waits_publishes_nothing(tmp_path: Path) -> None:
+    stop = threading.Event()
+    stop.set()
+    assert not SwitchBoard(tmp_path, 2, timeout_s=60).agree("production", 4, stop)
+    assert not SwitchBoard(tmp_path, 2).switched("production", 4)
+
+
+def test_a_worker_whose_follower_lags_switches_on_its_next_request(tmp_path: Path) -> None:
+    """The defect this design fixes: the other worker switched, this one's follower thread
+    had not yet woken up, and its requests kept getting the old revision. Now the request
+    itself finds the switch file."""
+    lagging = ModelHost()
+    lagging.serve_deployment(_deployment(1, 1), {"champion": _load("churn", 1)})
+    board = SwitchBoard(tmp_path, 2, timeout_s=60)
+    gate = board.gate("production", 2)
+    lagging.stage_deployment(_deployment(2, 2), {"champion": _load("churn", 2)}, gate)
+    (tmp_path / f"production-r2.ready.{'lagging'}").touch()  # this worker said it is ready
+    assert _served(lagging) == 1
+    assert SwitchBoard(tmp_path, 2, timeout_s=60).agree("production", 2)  # the other one
+    assert _served(lagging) == 2  # no follower call in between
+
+
+def test_the_follower_stages_a_new_revision_until_every_worker_is_ready(tmp_path: Path) -> None:
     current = [_deployment(1, 1)]
     host = ModelHost()
-    board = SwitchBoard(tmp_path, 1, lead_s=3600)
+    board = SwitchBoard(tmp_path, 2, timeout_s=0.2)
     follower = DeploymentFollower(host, "production", lambda: current[0], _load, switch=board)
     assert follower.poll()  # the first revision is served at once
     assert _served(host) == 1
     current[0] = _deployment(2, 2)
-    assert follower.poll()
-    assert _served(host) == 1  # staged an hour ahead: the old revision still answers
-    staged = host.staged_at
-    assert staged is not None
-    assert staged == float((tmp_path / "production-r2.switch").read_text(encoding="ascii"))
+    seen: list[int] = []
+    waiting = threading.Thread(target=follower.poll)
+    waiting.start()
+    while not list(tmp_path.glob("production-r2.ready.*")):
+        time.sleep(0.005)
+    seen.append(_served(host))  # ready, the other worker is not: the old revision answers
+    waiting.join(30)
+    assert seen == [1]
+    assert _served(host) == 2  # the other never came: after the timeout it went alone
+    assert follower.applied is not None
+    assert follower.applied.revision == 2
 
 
 def test_nothing_is_staged_or_written_when_the_revision_did_not_change(tmp_path: Path) -> None:
@@ -109,6 +145,6 @@ def test_nothing_is_staged_or_written_when_the_revision_did_not_change(tmp_path:
     assert follower.poll()
     assert not follower.poll()
     assert not follower.poll()
-    assert host.staged_at is None
+    assert host.staged is None
     assert _served(host) == 1
     assert list(tmp_path.iterdir()) == []
