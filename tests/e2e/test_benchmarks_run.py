@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -76,15 +77,21 @@ GROUPS = {
 }
 
 
-def test_the_groups_cover_every_benchmark() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "nope"],
+def _run(*names: str, env: dict[str, str] | None = None, timeout: float = 120) -> Any:
+    """``python -m benchmarks NAMES`` from the project's root, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "benchmarks", *names],
         cwd=ROOT,
         check=False,
+        env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
     )
+
+
+def test_the_groups_cover_every_benchmark() -> None:
+    done = _run("nope")
     known = done.stderr.rsplit("known: ", 1)[1].strip().split(", ")
     names = [name for names, _ in GROUPS.values() for name in names]
     assert sorted(names) == sorted(known)
@@ -103,15 +110,7 @@ def test_every_benchmark_runs_and_prints_its_figures(group: str, tmp_path: Path)
         "COLUMNS": "200",
         "TMPDIR": str(tmp_path),
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks", *names],
-        cwd=ROOT,
-        check=False,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=840,
-    )
+    done = _run(*names, env=env, timeout=840)
     assert done.returncode == 0, done.stderr[-3000:]
     out = done.stdout
     for title in titles:
@@ -126,14 +125,7 @@ def test_every_benchmark_runs_and_prints_its_figures(group: str, tmp_path: Path)
 
 
 def test_an_unknown_benchmark_name_is_refused_with_the_known_ones() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "nope"],
-        cwd=ROOT,
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = _run("nope")
     assert done.returncode == 2
     assert "unknown benchmark(s): nope" in done.stderr
     assert "serving" in done.stderr
