@@ -60,7 +60,7 @@ wrk:
 	} || echo "wrk could not be installed: the benchmarks' wrk columns will be empty"
 
 test: lint typecheck browser containers
-	$(BIN)/pytest -n 2 --dist loadgroup
+	$(BIN)/pytest -n 2 --dist loadgroup --durations=25
 
 bench: $(VENV)/.installed-dev wrk
 	$(PY) -m benchmarks
