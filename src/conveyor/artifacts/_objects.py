@@ -21,12 +21,16 @@ class ObjectInfo:
             ``None`` if the backend does not say. Not part of equality: two infos of the
             same object are equal whenever they were read.
         encrypted: Whether the object is stored encrypted at rest.
+        stored_by: How :meth:`ArtifactStore.put_file` stored it just now: ``"copied"``,
+            ``"reflinked"`` or ``"hardlinked"`` (see ``_linking``); ``None`` when the
+            object was there already or the info was read. Not part of equality.
     """
 
     hash: str
     size: int
     modified: datetime | None = field(compare=False)
     encrypted: bool
+    stored_by: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

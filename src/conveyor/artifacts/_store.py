@@ -29,6 +29,7 @@ from conveyor.artifacts._fields import FieldCipher, load_field_key, rewrap_field
 from conveyor.artifacts._gc import Sweeper
 from conveyor.artifacts._hashing import hash_file_bounded, read_small
 from conveyor.artifacts._keys import MasterKey
+from conveyor.artifacts._linking import LINK_MODES, LinkMode, hardlink_into, restore_mode
 from conveyor.artifacts._listing import StoredEntry, iter_infos, modified_of
 from conveyor.artifacts._objects import (
     GcResult,
@@ -47,6 +48,8 @@ from conveyor.artifacts._writers import (
     ObjectWriter,
     StreamingPutWriter,
     copy_and_hash,
+    fsync_dir,
+    fsync_path,
     stream_into,
     sync_filesystem,
     write_local,
@@ -160,6 +163,12 @@ class ArtifactStore:
         """Whether new objects are encrypted at rest."""
         return self._encrypt
 
+    @property
+    def links_files(self) -> bool:
+        """Whether :meth:`put_file` honours ``link``: a local folder, unencrypted (other
+        stores copy whatever is asked; a subclass without a local folder says no)."""
+        return getattr(self, "_kind", None) == "local" and not self._encrypt
+
     # -- writing -------------------------------------------------------------------------
 
     def put_bytes(self, data: bytes) -> ObjectInfo:
@@ -176,7 +185,8 @@ class ArtifactStore:
             self._refuse_links(self._tmp, digest)
             parts = (ESCAPE, data) if needs_escape(data) else (data,)
             modified = write_local(final, self._tmp, parts, durable=self._deferred == 0)
-            return ObjectInfo(digest, len(data), datetime.fromtimestamp(modified, UTC), False)
+            stamp = datetime.fromtimestamp(modified, UTC)
+            return ObjectInfo(digest, len(data), stamp, False, "copied")
         writer = self._writer(digest)
         try:
             encryptor = self._encryptor()
@@ -202,31 +212,45 @@ class ArtifactStore:
         *,
         known_hash: str | None = None,
         progress: ProgressCallback | None = None,
+        link: LinkMode = "reflink",
     ) -> ObjectInfo:
         """Store the file at ``path``, streaming it; return the object's info.
 
         On a local store the file is cloned where the file system can (a copy-on-write
         reflink on Btrfs, XFS and others shares its blocks: nothing is copied) and
         copied by the kernel elsewhere; either way the stored bytes are hashed and must
-        match before they are published.
+        match before they are published. ``link`` chooses otherwise (see ``_linking``):
+        ``"copy"`` never clones, ``"hardlink"`` makes the object a read-only second name
+        of the file where that is safe, else falls back to ``"reflink"``. The info's
+        ``stored_by`` says which happened.
 
         Args:
             path: A local file.
             known_hash: The file's hash if the caller already knows it; when that object
                 exists, the file is not read at all.
             progress: Called with ``("put <name>", bytes_done, bytes_total)``.
+            link: ``"reflink"`` (default), ``"copy"`` or ``"hardlink"``; only local,
+                unencrypted stores link (others copy whatever is asked).
 
         Raises:
             IntegrityError: the file changed while it was stored (or ``known_hash`` is not
                 its hash); nothing is published.
             FileNotFoundError: ``path`` does not exist.
+            ValueError: ``link`` is not one of the modes.
         """
+        if link not in LINK_MODES:
+            raise ValueError(f"link must be one of {', '.join(LINK_MODES)}; got {link!r}")
         source = Path(path)
         report = progress or no_progress
         label = f"put {source.name}"
         existing = None if known_hash is None else self._existing(check_hash(known_hash))
         if existing is not None:
             return existing
+        plain_local = self._kind == "local" and not self._encrypt
+        if link == "hardlink" and plain_local:
+            linked = self._put_hardlink(source, known_hash, label, report)
+            if linked is not None:
+                return linked
         data = _read_if_small(source)
         if data is not None:
             # One read, hashed in memory, one write: a folder of small files costs two
@@ -241,8 +265,8 @@ class ArtifactStore:
             report(label, len(data), total)
             return info
         total = source.stat().st_size
-        if known_hash is None and self._kind == "local" and not self._encrypt:
-            return self._put_local_unknown(source, label, total, report)
+        if known_hash is None and plain_local:
+            return self._put_local_unknown(source, label, total, report, reflink=link != "copy")
         digest = known_hash or hash_file_bounded(source)
         existing = None if known_hash is not None else self._existing(digest)
         if existing is not None:
@@ -250,16 +274,18 @@ class ArtifactStore:
             return existing
         writer = self._writer(digest)
         report(label, 0, total)
+        cloned = False
         try:
             copied = None
             if isinstance(writer, LocalWriter) and not self._encrypt:
                 # A reflink where the file system allows, else a kernel copy.
-                copied = copy_and_hash(writer, source)
+                copied = copy_and_hash(writer, source, reflink=link != "copy")
             if copied is None:
-                copied = stream_into(
+                written, size = stream_into(
                     writer, source, self._encryptor(), label=label, total=total, report=report
                 )
-            written, size = copied
+            else:
+                written, size, cloned = copied
             if written != digest:
                 raise changed_while_stored(self.url, source, digest, written)
             writer.commit()
@@ -267,10 +293,16 @@ class ArtifactStore:
             writer.discard()
             raise
         report(label, size, total)
-        return self._written_info(digest, size)
+        return self._written_info(digest, size, "reflinked" if cloned else "copied")
 
     def _put_local_unknown(
-        self, source: Path, label: str, total: int, report: ProgressCallback
+        self,
+        source: Path,
+        label: str,
+        total: int,
+        report: ProgressCallback,
+        *,
+        reflink: bool,
     ) -> ObjectInfo:
         """Copy first, then name the object by the hash of the copy.
 
@@ -283,11 +315,15 @@ class ArtifactStore:
             Path(self._tmp) / "pending", Path(self._tmp), durable=self._deferred == 0
         )
         report(label, 0, total)
+        cloned = False
         try:
-            copied = copy_and_hash(writer, source)
+            copied = copy_and_hash(writer, source, reflink=reflink)
             if copied is None:
-                copied = stream_into(writer, source, None, label=label, total=total, report=report)
-            digest, size = copied
+                digest, size = stream_into(
+                    writer, source, None, label=label, total=total, report=report
+                )
+            else:
+                digest, size, cloned = copied
             existing = self._existing(digest)
             if existing is not None:
                 writer.discard()
@@ -300,7 +336,49 @@ class ArtifactStore:
             writer.discard()
             raise
         report(label, size, total)
-        return self._written_info(digest, size)
+        return self._written_info(digest, size, "reflinked" if cloned else "copied")
+
+    def _put_hardlink(
+        self, source: Path, known_hash: str | None, label: str, report: ProgressCallback
+    ) -> ObjectInfo | None:
+        """Publish a read-only hard link to ``source`` as its object; ``None`` when it
+        cannot be linked safely (see ``hardlink_into``), leaving the caller to copy.
+
+        The linked file is hashed after it was made read-only, so the object published
+        holds the bytes its name says (a later change is caught by every read).
+        """
+        self._refuse_links(self._tmp, "")
+        tmp_dir = Path(self._tmp)
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        temp = tmp_dir / f"{uuid.uuid4().hex}{TEMP_SUFFIX}"
+        before = hardlink_into(source, temp)
+        if before is None:
+            return None
+        published = False
+        try:
+            report(label, 0, before.st_size)
+            digest = hash_file_bounded(temp)
+            if known_hash is not None and digest != known_hash:
+                raise changed_while_stored(self.url, source, known_hash, digest)
+            existing = None if digest == known_hash else self._existing(digest)
+            if existing is not None:
+                report(label, before.st_size, before.st_size)
+                return existing
+            final = self._path(digest)
+            self._refuse_links(final, digest)
+            Path(final).parent.mkdir(parents=True, exist_ok=True)
+            if self._deferred == 0:
+                fsync_path(temp)  # the workspace's bytes, made durable as a copy would be
+            os.replace(temp, final)
+            published = True
+            if self._deferred == 0:
+                fsync_dir(Path(final).parent)
+        finally:
+            if not published:
+                restore_mode(temp, before)
+                temp.unlink(missing_ok=True)
+        report(label, before.st_size, before.st_size)
+        return self._written_info(digest, before.st_size, "hardlinked")
 
     def protect(self, hash: str) -> bool:
         """Renew the lease of an existing object so that a concurrent :meth:`gc` keeps it.
@@ -539,9 +617,9 @@ class ArtifactStore:
             return None
         return Encryptor(self._key, self._chunk_size)
 
-    def _written_info(self, digest: str, size: int) -> ObjectInfo:
+    def _written_info(self, digest: str, size: int, stored_by: str = "copied") -> ObjectInfo:
         detail = self._fs.info(self._path(digest))
-        return ObjectInfo(digest, size, modified_of(detail), self._encrypt)
+        return ObjectInfo(digest, size, modified_of(detail), self._encrypt, stored_by)
 
     def _stored_as_is(self, digest: str, path: str) -> bool:
         """True when the stored bytes are exactly the content (no header, no escape)."""

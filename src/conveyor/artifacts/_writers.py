@@ -93,11 +93,11 @@ class LocalWriter:
                 os.fsync(self._file.fileno())
             self.close_temp()
         elif self.durable:
-            _fsync_path(self.temp_path)
+            fsync_path(self.temp_path)
         self.final.parent.mkdir(parents=True, exist_ok=True)
         os.replace(self.temp_path, self.final)
         if self.durable:
-            _fsync_dir(self.final.parent)
+            fsync_dir(self.final.parent)
 
     def discard(self) -> None:
         self.close_temp()
@@ -151,7 +151,7 @@ def write_local(final: str, tmp_dir: str, parts: tuple[bytes, ...], *, durable: 
             os.unlink(temp)
         raise
     if durable:
-        _fsync_dir(Path(final).parent)
+        fsync_dir(Path(final).parent)
     return modified
 
 
@@ -236,7 +236,8 @@ def sync_filesystem(path: Path) -> None:
     os.sync()
 
 
-def _fsync_path(path: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """Flush the file ``path``'s pending writes to stable storage."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -244,11 +245,12 @@ def _fsync_path(path: Path) -> None:
         os.close(fd)
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make a rename in folder ``path`` durable (a no-op where folders cannot be opened)."""
     # Makes the rename durable; folders cannot be opened this way on Windows.
     if os.name != "posix":
         return
-    _fsync_path(path)
+    fsync_path(path)
 
 
 #: ioctl(2) request of Linux's FICLONE: share ``src``'s blocks with ``dest`` (copy on write).
@@ -275,20 +277,23 @@ def clone_file(source: Path, dest: Path) -> bool:
     return True
 
 
-def copy_and_hash(writer: LocalWriter, source: Path) -> tuple[str, int] | None:
-    """Clone (reflink) or kernel-side copy of ``source`` into the writer's temporary file,
-    then hash the copy, so the bytes published are the bytes hashed (faster than hashing
-    while copying in Python). Returns ``(hash, size)``, or ``None`` (with the temporary
-    file emptied for :meth:`LocalWriter.write`) when the content must be stored behind
-    the escape marker."""
+def copy_and_hash(
+    writer: LocalWriter, source: Path, *, reflink: bool = True
+) -> tuple[str, int, bool] | None:
+    """Clone (reflink, unless ``reflink`` is false) or kernel-side copy of ``source`` into
+    the writer's temporary file, then hash the copy, so the bytes published are the bytes
+    hashed (faster than hashing while copying in Python). Returns ``(hash, size, cloned)``,
+    or ``None`` (with the temporary file emptied for :meth:`LocalWriter.write`) when the
+    content must be stored behind the escape marker."""
     writer.close_temp()
-    if not clone_file(source, writer.temp_path):
+    cloned = reflink and clone_file(source, writer.temp_path)
+    if not cloned:
         shutil.copyfile(source, writer.temp_path)
     with writer.temp_path.open("rb") as handle:
         if needs_escape(handle.read(len(ESCAPE))):
             writer.restart()
             return None
-    return hash_file_bounded(writer.temp_path), writer.temp_path.stat().st_size
+    return hash_file_bounded(writer.temp_path), writer.temp_path.stat().st_size, cloned
 
 
 def stream_into(

@@ -85,7 +85,9 @@ def add(
             console().print(f"{name}@{quick[0]} unchanged (content {quick[1][:12]}).")
             return
     with _workspace() as ws, _progress(not json_out) as progress:
-        version = ws.datasets.add(name, path, message=message, progress=progress)
+        version = ws.datasets.add(
+            name, path, message=message, progress=progress, link=ws.settings.config.data.link
+        )
         from conveyor.cli._quick_add import remember_settings
 
         remember_settings(ws.settings)
@@ -104,6 +106,28 @@ def add(
         f"{version.file_count} file(s), {fmt_bytes(version.size_bytes)}{rows}{parent}); "
         f"content {version.content_hash[:12]}. conveyor.lock updated."
     )
+    if version.stats is not None and version.stats.uploaded_objects:
+        console().print(_stored_by(version.stats))
+
+
+def _stored_by(stats: Any) -> str:
+    """How the new objects entered the store, and why some were copied when linking."""
+    parts = [
+        f"{count:,} {what}"
+        for count, what in (
+            (stats.hardlinked_objects, "hardlinked (read-only now)"),
+            (stats.reflinked_objects, "reflinked"),
+            (stats.copied_objects, "copied"),
+        )
+        if count
+    ]
+    line = f"Stored {stats.uploaded_objects:,} new object(s): {', '.join(parts)}."
+    if stats.link == "hardlink" and stats.copied_objects + stats.reflinked_objects:
+        line += (
+            " data.link is hardlink: files on another file system than the store, links, "
+            "files not yours, or an encrypted or remote store are copied instead."
+        )
+    return line
 
 
 @app.command("list")

@@ -207,6 +207,22 @@ class FeaturesConfig(_Section):
     )
 
 
+class DataConfig(_Section):
+    """``data:`` how ``conveyor data add`` puts files into a local artifact store.
+
+    ``link`` is ``reflink`` (the default: a copy-on-write clone where the file system
+    allows, else a copy), ``copy`` (always a full copy) or ``hardlink`` (the stored object
+    is a hard link to the workspace file, and both are made read-only; within one file
+    system only, never into an encrypted or remote store, else the default is used).
+    Environment override: ``CONVEYOR_DATA__LINK``.
+    """
+
+    link: Literal["copy", "reflink", "hardlink"] = Field(
+        default="reflink",
+        description="How data files enter a local artifact store: reflink, copy or hardlink.",
+    )
+
+
 class ConveyorConfig(_Section):
     """The whole of ``conveyor.yaml``."""
 
@@ -215,6 +231,7 @@ class ConveyorConfig(_Section):
     pipelines: PipelinesConfig = PipelinesConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     runs: RunsConfig = RunsConfig()
+    data: DataConfig = DataConfig()
     gates: tuple[GateConfig, ...] = ()
     environments: dict[str, EnvironmentConfig] = Field(default_factory=dict)
     webhooks: WebhooksConfig = WebhooksConfig()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import builtins
+import contextlib
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from conveyor.artifacts import ArtifactStore
 from conveyor.core import Actor, ProgressCallback, utcnow, validate_name
@@ -26,6 +27,7 @@ from conveyor.data._refs import DatasetRef, parse_dataset_ref
 from conveyor.data._scan import HASH_THREADS, AddStats, SourceFile, map_in_chunks
 from conveyor.data._sealing import sealer_for, unsealed
 from conveyor.data._sql import SqlDatasetRecords
+from conveyor.data._state import StateCache
 from conveyor.data._sync import pull_datasets, push_datasets
 from conveyor.data._table_paths import TABLE_FILE
 from conveyor.errors import ArtifactNotFoundError
@@ -33,6 +35,8 @@ from conveyor.store import MetadataStore
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from conveyor.artifacts._linking import LinkMode
 
 T = TypeVar("T")
 STATE_DB = Path(".conveyor") / "cache" / "state.db"
@@ -68,6 +72,8 @@ class DatasetRegistry:
         actor: Who records new versions.
         root: The project root (holds ``conveyor.lock`` and ``.conveyor/cache``).
         records: Where version records live (default: ``SqlDatasetRecords(store)``).
+        link: How files enter a local artifact store (``data.link``): ``"reflink"``
+            (default), ``"copy"`` or ``"hardlink"`` (see ``conveyor.artifacts._linking``).
 
     Raises:
         TypeError: Neither ``store`` nor ``records`` is given.
@@ -86,6 +92,7 @@ class DatasetRegistry:
         actor: Actor,
         root: str | os.PathLike[str],
         records: BaseDatasetRecords | None = None,
+        link: LinkMode = "reflink",
     ) -> None:
         if records is None:
             if store is None:
@@ -96,6 +103,7 @@ class DatasetRegistry:
         self.actor = actor
         self.root = Path(root).absolute()
         self.records = records
+        self.link: LinkMode = link
 
     # -- writing -------------------------------------------------------------------------
 
@@ -106,6 +114,7 @@ class DatasetRegistry:
         *,
         message: str | None = None,
         progress: ProgressCallback | None = None,
+        link: LinkMode | None = None,
     ) -> DatasetVersion:
         """Record ``source`` as the next version of dataset ``name``.
 
@@ -121,10 +130,13 @@ class DatasetRegistry:
             message: What changed, kept with the version.
             progress: Receives ``(stage, done, total)`` for the stages "Hashing files",
                 "Uploading" (bytes) and "Recording version".
+            link: How new files enter a local artifact store (default: the registry's
+                ``link``). With ``"hardlink"`` each stored file becomes read-only.
 
         Returns:
             The new (or unchanged latest) version; its ``stats`` say what this add did
-            (files hashed, taken from the hash cache, uploaded).
+            (files hashed, taken from the hash cache, uploaded, and how each upload was
+            stored: copied, reflinked or hardlinked).
 
         Raises:
             InvalidNameError: ``name`` is not a valid dataset name.
@@ -132,7 +144,7 @@ class DatasetRegistry:
             IntegrityError: a file changed while it was being stored.
         """
         validate_name(name, kind="dataset name")
-        stats = AddStats()
+        stats = AddStats(link=self.link if link is None else link)
         reap_stale_temp(self.root / _TMP_DIR, _TEMP_BOUND)
         content = prepare(
             source,
@@ -195,20 +207,29 @@ class DatasetRegistry:
         # threads overlap); large ones one at a time, with byte progress.
         small = [f for f in unique.values() if f.size < _THREADED_UPLOAD_BELOW]
         large = [f for f in unique.values() if f.size >= _THREADED_UPLOAD_BELOW]
+        link = cast("LinkMode", stats.link)
+        # Only a local, unencrypted store links; any other copies (and says so).
+        options: dict[str, Any] = {"link": link} if self.artifacts.links_files else {}
+        linked: builtins.list[SourceFile] = []
 
-        def store(entry: SourceFile, chunks: ProgressCallback | None = None) -> bool:
+        def store(entry: SourceFile, chunks: ProgressCallback | None = None) -> str | None:
             # protect() renews a reused object's lease before the record refers to it,
             # so a concurrent gc keeps it (or it is missing and written again).
             if self.artifacts.protect(entry.hash):
-                return False
-            self.artifacts.put_file(entry.path, known_hash=entry.hash, progress=chunks)
-            return True
+                return None
+            info = self.artifacts.put_file(
+                entry.path, known_hash=entry.hash, progress=chunks, **options
+            )
+            return info.stored_by or "copied"
 
-        def count(entry: SourceFile, uploaded: bool) -> None:
+        def count(entry: SourceFile, stored_by: str | None) -> None:
             nonlocal done
-            if uploaded:
+            if stored_by is not None:
                 stats.uploaded_objects += 1
                 stats.uploaded_bytes += entry.size
+                stats.count_stored(stored_by)
+                if stored_by == "hardlinked":
+                    linked.append(entry)
             done += entry.size
             if progress is not None:
                 progress("Uploading", done, total)
@@ -219,13 +240,30 @@ class DatasetRegistry:
             if len(small) > 1:
                 with ThreadPoolExecutor(HASH_THREADS, thread_name_prefix="conveyor-put") as pool:
                     uploads = map_in_chunks(pool, store, small)
-                    for entry, uploaded in zip(small, uploads, strict=True):
-                        count(entry, uploaded)
+                    for entry, stored_by in zip(small, uploads, strict=True):
+                        count(entry, stored_by)
             elif small:
                 count(small[0], store(small[0]))
             for entry in large:
                 chunks = offset_progress(progress, "Uploading", done, total)
                 count(entry, store(entry, chunks))
+        if linked:
+            self._recache(linked)
+
+    def _recache(self, linked: builtins.list[SourceFile]) -> None:
+        """Remember the hashes of files just hard-linked under their new ``stat``.
+
+        Linking and making a file read-only move its change time, which the hash cache
+        compares; the hash itself was checked on the linked (read-only) file, so the next
+        add of the unchanged file need not read it again.
+        """
+        rows = []
+        for entry in linked:
+            key = os.path.abspath(entry.path)
+            with contextlib.suppress(OSError):
+                rows.append((key, os.stat(key), entry.hash))
+        with StateCache(self.root / STATE_DB) as cache:
+            cache.record(rows)
 
     def _record(
         self,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -82,8 +82,9 @@ class DatasetVersion:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-able summary (without the profile, which can be large)."""
-        return {
+        """A JSON-able summary (without the profile, which can be large); with ``stats``
+        when the version comes from an add."""
+        out = {
             "name": self.name,
             "version": self.version,
             "kind": self.kind,
@@ -99,6 +100,9 @@ class DatasetVersion:
             "created_by": self.created_by,
             "unchanged": self.unchanged,
         }
+        if self.stats is not None:
+            out["stats"] = asdict(self.stats)
+        return out
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,13 @@ class AddStats:
         skipped_links: Symlinks skipped because they dangle or lead outside the folder.
         uploaded_objects: Objects written to the artifact store.
         uploaded_bytes: Bytes of those objects.
+        link: How files were asked to enter the store (``data.link``: ``"reflink"``,
+            ``"copy"`` or ``"hardlink"``).
+        copied_objects: Uploaded objects the store copied (a fallback with ``hardlink``:
+            another file system, an encrypted or remote store, a link, another's file).
+        reflinked_objects: Uploaded objects cloned copy-on-write (no byte copied).
+        hardlinked_objects: Uploaded objects that are read-only hard links to their
+            workspace file (no byte copied or written).
     """
 
     files: int = 0
@@ -42,6 +49,19 @@ class AddStats:
     skipped_links: int = 0
     uploaded_objects: int = 0
     uploaded_bytes: int = 0
+    link: str = "reflink"
+    copied_objects: int = 0
+    reflinked_objects: int = 0
+    hardlinked_objects: int = 0
+
+    def count_stored(self, stored_by: str | None) -> None:
+        """Count one uploaded object by how it entered the store (``None``: copied)."""
+        if stored_by == "hardlinked":
+            self.hardlinked_objects += 1
+        elif stored_by == "reflinked":
+            self.reflinked_objects += 1
+        else:
+            self.copied_objects += 1
 
 
 @dataclass(frozen=True)

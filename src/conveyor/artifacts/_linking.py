@@ -1,0 +1,90 @@
+"""How a file enters a local store: a copy, a copy-on-write reflink, or a hard link.
+
+``data.link`` in ``conveyor.yaml`` chooses (as DVC's ``cache.type`` does):
+
+* ``reflink`` (the default): a copy-on-write clone where the file system allows (Btrfs,
+  XFS, ...), else a kernel copy. Safe everywhere: the stored object never shares
+  writable bytes with the workspace;
+* ``copy``: always a full kernel copy;
+* ``hardlink``: the object is a second name of the workspace file (no byte is copied or
+  written), which is then made read-only, so an in-place edit fails instead of changing
+  the stored version. Only within one file system, never into an encrypted or remote
+  store, never for a symbolic link or a file this process may not make read-only: those
+  fall back to ``reflink``. A change made anyway (by root, or after ``chmod u+w``) is
+  caught when the object is read, since every read re-hashes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+from pathlib import Path
+from typing import Literal
+
+from conveyor.artifacts._crypto import ESCAPE, needs_escape
+
+#: How files enter a local store (``data.link``).
+LinkMode = Literal["copy", "reflink", "hardlink"]
+#: How one object entered the store (``ObjectInfo.stored_by``).
+StoredBy = Literal["copied", "reflinked", "hardlinked"]
+LINK_MODES: tuple[LinkMode, ...] = ("copy", "reflink", "hardlink")
+
+_OPEN_READ = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+_WRITE_BITS = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
+
+
+def hardlink_into(source: Path, temp: Path) -> os.stat_result | None:
+    """Give the regular file ``source`` the second name ``temp`` and make it read-only.
+
+    Nothing is left behind and ``source`` keeps its mode when this returns ``None``:
+    ``source`` is a symbolic link or not a regular file, lies on another file system,
+    cannot be linked or made read-only by this process (another user's file), or starts
+    with the bytes that mark an encrypted object (such content is stored escaped, so
+    it must be copied).
+
+    Returns:
+        The ``lstat`` of ``source`` before it was linked (its mode is the one to give
+        back with :func:`restore_mode` if the object is not published after all).
+    """
+    try:
+        before = os.lstat(source)
+    except OSError:
+        return None
+    if not stat.S_ISREG(before.st_mode):
+        return None
+    try:
+        # follow_symlinks=False: a source swapped for a link meanwhile is linked as a
+        # link, which the check below refuses.
+        os.link(source, temp, follow_symlinks=False)
+    except OSError:  # EXDEV (another file system), EPERM, EMLINK, unsupported
+        return None
+    try:
+        linked = os.lstat(temp)
+        if (
+            not stat.S_ISREG(linked.st_mode)
+            or (linked.st_dev, linked.st_ino) != (before.st_dev, before.st_ino)
+            or _escaped(temp)
+        ):
+            temp.unlink()
+            return None
+        os.chmod(temp, stat.S_IMODE(linked.st_mode) & ~_WRITE_BITS)
+    except OSError:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        return None
+    return before
+
+
+def restore_mode(path: Path, before: os.stat_result) -> None:
+    """Give the file ``path`` (still linked to the source) its mode from ``before``."""
+    with contextlib.suppress(OSError):
+        os.chmod(path, stat.S_IMODE(before.st_mode))
+
+
+def _escaped(path: Path) -> bool:
+    fd = os.open(path, _OPEN_READ)
+    try:
+        return needs_escape(os.read(fd, len(ESCAPE)))
+    finally:
+        os.close(fd)
