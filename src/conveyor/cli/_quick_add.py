@@ -241,9 +241,10 @@ def _latest(database: Path, name: str) -> tuple[int, str, str] | None:
     return version, content_hash, str(kind)
 
 
-def _manifest_files(artifacts: Path, content_hash: str) -> Any:
+def _manifest_files(artifacts: Path, content_hash: str, name: str, version: int, kind: str) -> Any:
     """The ``files`` of manifest ``content_hash``, read from the local artifact folder and
-    verified; None when it is absent, linked, encrypted or not a manifest."""
+    verified; None when it is absent, linked, encrypted, not a manifest, or not one the
+    full path would accept as ``name@version`` of ``kind`` (see :func:`_well_formed`)."""
     if not is_hash(content_hash):
         return None
     current = artifacts
@@ -257,9 +258,42 @@ def _manifest_files(artifacts: Path, content_hash: str) -> Any:
     if blake3(data).hexdigest() != content_hash:
         return None
     manifest = json.loads(data.decode("utf-8"))
-    if not isinstance(manifest, dict) or manifest.get("format") != 1:
+    if not _well_formed(manifest, name, version, kind):
         return None
-    return manifest.get("files")
+    return manifest["files"]
+
+
+def _is_count(value: object, below: int | None = None) -> bool:
+    """A positive int (not a bool), less than ``below`` when given."""
+    return (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and value >= 1
+        and (below is None or value < below)
+    )
+
+
+def _well_formed(manifest: Any, name: str, version: int, kind: str) -> bool:
+    """The structural checks ``parse_manifest`` makes on the full path (format, name,
+    version, kind, parent, original), so a manifest the full path refuses is never taken for
+    unchanged content here. The files are compared with the listing by the caller."""
+    if not isinstance(manifest, dict) or manifest.get("format") != 1:
+        return False
+    if manifest.get("name") != name or manifest.get("version") != version:
+        return False
+    if manifest.get("kind") != kind:
+        return False
+    if not isinstance(manifest.get("files"), dict):
+        return False
+    parent = manifest.get("parent", None)
+    if parent is not None:
+        if not isinstance(parent, dict) or not _is_count(parent.get("version"), version):
+            return False
+        digest = parent.get("content_hash")
+        if not isinstance(digest, str) or not is_hash(digest):
+            return False
+    # Only tables keep an original file, and the quick path never answers for tables.
+    return manifest.get("original") is None
 
 
 def _valid_name(name: object) -> bool:
@@ -362,7 +396,10 @@ def _quick_unchanged(name: str, path: Path, env: Mapping[str, str]) -> tuple[int
     if latest is None:
         return None
     version, content_hash, recorded_kind = latest
-    if recorded_kind != kind or _manifest_files(artifacts, content_hash) != hashed:
+    if (
+        recorded_kind != kind
+        or _manifest_files(artifacts, content_hash, name, version, kind) != hashed
+    ):
         return None
     if not _lock_pins(root, name, version, content_hash):
         return None

@@ -3,6 +3,7 @@ exactly the normal path's output and effects; every other case takes the normal 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
@@ -12,10 +13,13 @@ from pathlib import Path
 
 import pytest
 import sklearn
+from blake3 import blake3
 
 from conveyor.cli import _data as cli_data
 from conveyor.cli._app import main
-from conveyor.cli._quick_add import MARKER, STORE_REVISION
+from conveyor.cli._quick_add import MARKER, STORE_REVISION, quick_unchanged
+from conveyor.core import process_env
+from conveyor.data._manifest import manifest_bytes
 from conveyor.workspace import init_project
 
 _SKLEARN_DATA = Path(sklearn.__file__).parent / "datasets" / "data"
@@ -271,3 +275,52 @@ def test_a_lock_file_the_normal_path_would_rewrite_takes_it(
     out = _normal_answer(project, capsys, calls, "images", "data")
     assert out.startswith("images@1 unchanged")
     assert lock.read_bytes() == canonical
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "refused"),
+    [
+        ("parent", {"version": 5, "content_hash": "0" * 64}, True),  # after version 1
+        ("parent", {"version": 1, "content_hash": "not a hash"}, True),
+        ("parent", [1], True),
+        ("name", "someone-else", False),
+        ("version", 2, False),
+        ("kind", "file", False),
+        ("original", {"name": "x.csv", "hash": "0" * 64, "size": 1}, False),
+    ],
+)
+def test_a_crafted_manifest_gets_no_quick_answer(
+    project: Path,
+    capsys: pytest.CaptureFixture[str],
+    calls: _Calls,
+    field: str,
+    value: object,
+    refused: bool,
+) -> None:
+    """Records and lock point at a manifest that verifies by its hash but is not the one
+    an add would write: the quick path gives no answer, and the full path decides
+    (refusing a malformed parent with exit 3)."""
+    _add(capsys, "images", "data")
+    db = project / ".conveyor" / "conveyor.db"
+    with sqlite3.connect(db) as conn:
+        (old,) = conn.execute("SELECT content_hash FROM dataset_versions").fetchone()
+    objects = project / ".conveyor" / "artifacts" / "objects"
+    manifest = json.loads((objects / old[:2] / old[2:]).read_bytes())
+    manifest[field] = value
+    data = manifest_bytes(manifest)
+    new = blake3(data).hexdigest()
+    (objects / new[:2]).mkdir(exist_ok=True)
+    (objects / new[:2] / new[2:]).write_bytes(data)
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE dataset_versions SET content_hash = ?", (new,))
+    lock = {"format": 1, "datasets": {"images": {"version": 1, "content_hash": new}}}
+    (project / "conveyor.lock").write_text(json.dumps(lock, indent=2, sort_keys=True) + "\n")
+    assert quick_unchanged("images", Path("data"), process_env()) is None
+    count = calls.count
+    code = main(["data", "add", "images", "data"])
+    assert calls.count == count + 1  # the full path answered
+    if refused:
+        assert code == 3
+        assert "is not a valid dataset manifest" in " ".join(capsys.readouterr().err.split())
+    else:
+        assert code == 0
