@@ -40,6 +40,7 @@ from conveyor.serving._errors import (
     UnsupportedMediaTypeError,
 )
 from conveyor.serving._settings import ServingSettings
+from conveyor.serving._table_limits import arrow_bound, parquet_bound
 
 JSON_TYPE = "application/json"
 ARROW_STREAM_TYPE = "application/vnd.apache.arrow.stream"
@@ -312,7 +313,10 @@ def parse_table(body: bytes, fmt: str, settings: ServingSettings) -> dict[str, A
     others as lists (nulls as ``None``), dates and times as ISO strings.
 
     Rows are counted before columns are built (the Parquet footer first, then what is read)
-    and the decoded size is bounded, so a small body cannot expand into a huge table.
+    and the decoded size is bounded before anything is decompressed (from each Arrow
+    message's buffer sizes, compressed buffers by the size they declare, and from every
+    Parquet page header: see :mod:`conveyor.serving._table_limits`), then again as batches
+    and row groups are decoded, so a small body cannot expand into a huge table.
 
     Args:
         body: The request body.
@@ -323,7 +327,8 @@ def parse_table(body: bytes, fmt: str, settings: ServingSettings) -> dict[str, A
         MalformedRequestError: Not a readable stream or file, no rows or columns, a nested
             column, duplicate or non-UTF-8 column names (400).
         TooManyRowsError: More rows than ``max_batch_rows`` (400).
-        PayloadTooLargeError: The table decodes to more than 16x ``max_body_bytes`` (413).
+        PayloadTooLargeError: The table declares or decodes to more than 16x
+            ``max_body_bytes`` (413).
     """
     import pyarrow as pa
 
@@ -384,9 +389,25 @@ def _too_large_table(size: int, limit: int) -> PayloadTooLargeError:
     )
 
 
+def _too_large_declared(label: str, size: int, limit: int) -> PayloadTooLargeError:
+    return PayloadTooLargeError(
+        f"The request's {label} declares {size} bytes once decompressed and decoded; the "
+        f"limit is {limit} ({_TABLE_EXPANSION}x the body limit). Nothing was decoded.",
+        hint="Send fewer rows per request, or values that compress less.",
+        size=size,
+        limit=limit,
+    )
+
+
 def _read_arrow(body: bytes, settings: ServingSettings, limit: int) -> Any:
     import pyarrow as pa
 
+    # Rows and decompressed sizes are read from every message's metadata first: Arrow
+    # allocates a compressed buffer's declared size before it decompresses it.
+    rows, declared = arrow_bound(body, settings.max_batch_rows)
+    _check_rows(rows, settings)
+    if declared > limit:
+        raise _too_large_declared("Arrow IPC stream", declared, limit)
     reader = pa.ipc.open_stream(pa.BufferReader(body))
     batches = []
     rows = size = 0
@@ -410,6 +431,11 @@ def _read_parquet(body: bytes, settings: ServingSettings, limit: int) -> Any:
     size = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
     if size > limit:
         raise _too_large_table(size, limit)
+    # The footer may understate sizes: the page headers, which the reader allocates by,
+    # are counted before any page is decompressed.
+    declared = parquet_bound(body, meta, parquet.schema)
+    if declared > limit:
+        raise _too_large_declared("Parquet file", declared, limit)
     # Strings and bytes stay dictionary-encoded as stored, so a value repeated by every row
     # is bounded (in _column) before it is copied once per row.
     texts = [
@@ -422,10 +448,16 @@ def _read_parquet(body: bytes, settings: ServingSettings, limit: int) -> Any:
     ]
     if texts:
         parquet = pq.ParquetFile(pa.BufferReader(body), read_dictionary=texts)
-    table = parquet.read()
-    if table.nbytes > limit:  # the footer understated the size
-        raise _too_large_table(table.nbytes, limit)
-    return table
+    groups = []
+    size = 0
+    for group in range(meta.num_row_groups):  # a running bound, row group by row group
+        groups.append(parquet.read_row_group(group))
+        size += groups[-1].nbytes
+        if size > limit:
+            raise _too_large_table(size, limit)
+    if not groups:
+        return parquet.schema_arrow.empty_table()
+    return pa.concat_tables(groups)
 
 
 def _column(name: str, column: Any, limit: int) -> Any:
