@@ -7,6 +7,13 @@ feature, and ``prediction`` (null for a failed request). Batches written before 
 existed read back as ``"ok"`` with no error. Scalar inputs and predictions keep their Arrow
 type; a column holding anything else (lists, dicts, mixed types) is stored as JSON text and
 listed in the schema metadata, so reading it back gives the original values.
+
+Objects are written with zstd, one row group, and a dictionary only where values repeat:
+the columns every row of a write shares (model, version, deployment, status, error) and
+plain string columns (categories, class labels). Request ids, times, latencies, numbers
+and JSON text are stored plain: a dictionary of values that rarely repeat costs more to
+build than it saves, and is larger. Readers see the same table either way (objects
+written before with a dictionary on every column read back unchanged).
 """
 
 from __future__ import annotations
@@ -44,6 +51,8 @@ _SCALARS = (str, bool, int, float, datetime)
 _NUMPY_PLAIN = frozenset({"<f8", "<i8", "|b1"})
 #: Exact types that need no conversion before typing a column (the fast path).
 _PLAIN_TYPES = frozenset({str, bool, int, float, datetime, type(None)})
+#: Base columns every row of one write shares (its partition) or nearly so.
+_SHARED_COLUMNS = ("model", "version", "environment", "variant", "revision", "status", "error")
 
 
 def encode_batch(records: Sequence[Loggable]) -> bytes:
@@ -56,7 +65,6 @@ def encode_batch(records: Sequence[Loggable]) -> bytes:
     how the rows were grouped, and no object is made per row.
     """
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     features: dict[str, None] = {}
     for item in records:
@@ -72,9 +80,7 @@ def encode_batch(records: Sequence[Loggable]) -> bytes:
         return per_item if repeat is None else per_item.take(repeat)
 
     arrays: dict[str, pa.Array] = {
-        "request_id": pa.array(
-            _gather(records, PredictionBatch.request_ids, lambda r: r.request_id), pa.string()
-        ),
+        "request_id": _request_ids(records, rows_of, repeat),
         "at": scalar(lambda r: as_utc(r.at), pa.timestamp("us", tz="UTC")),
         "model": scalar(lambda r: r.model, pa.string()),
         "version": scalar(lambda r: r.version, pa.int64()),
@@ -108,9 +114,68 @@ def encode_batch(records: Sequence[Loggable]) -> bytes:
     table = pa.table(arrays).replace_schema_metadata(
         {_FORMAT_KEY: FORMAT, _JSON_KEY: json.dumps(json_columns).encode()}
     )
+    return _write(table, json_columns)
+
+
+def _write(table: pa.Table, json_columns: Sequence[str]) -> bytes:
+    """``table`` as Parquet bytes: zstd, dictionaries only where values repeat."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    shared = set(_SHARED_COLUMNS)
+    dictionary = [
+        field.name
+        for field in table.schema
+        if field.name in shared
+        or (
+            field.name not in json_columns
+            and field.name != "request_id"
+            and pa.types.is_string(field.type)
+        )
+    ]
     sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, compression="zstd")
+    pq.write_table(table, sink, compression="zstd", use_dictionary=dictionary)
     return bytes(sink.getvalue().to_pybytes())
+
+
+def _request_ids(
+    items: Sequence[Loggable], rows_of: list[int], repeat: pa.Array | None
+) -> pa.Array:
+    """Each row's request id, ``<id>:<i>`` for row ``i`` of a batch of several rows, built
+    in Arrow: each item's id repeated, joined to a suffix taken from a shared array."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    ids = pa.array([item.request_id for item in items], pa.string())
+    if repeat is None:  # one row per item: the ids as they are
+        return ids
+    counts = np.asarray(rows_of, dtype=np.int64)
+    starts = np.repeat(np.cumsum(counts) - counts, counts)
+    # Position 0 of the suffixes is "" (an item of one row), position i + 1 is ":i".
+    position = np.arange(len(starts), dtype=np.int64) - starts + 1
+    position[np.repeat(counts == 1, counts)] = 0
+    suffixes = _suffix_array(int(counts.max())).take(pa.array(position))
+    return pc.binary_join_element_wise(ids.take(repeat), suffixes, "")
+
+
+_suffix_cache: pa.Array | None = None
+
+
+def _suffix_array(rows: int) -> pa.Array:
+    """``["", ":0", ":1", ...]`` covering ``rows`` rows, from a cache shared by every write.
+
+    The cache is replaced, never changed in place, so concurrent writers are safe.
+    """
+    global _suffix_cache  # noqa: PLW0603 - a cache, replaced whole
+    cached = _suffix_cache
+    if cached is None or len(cached) <= rows:
+        import pyarrow as pa
+
+        size = max(rows, 2 * (0 if cached is None else len(cached) - 1), 1024)
+        cached = pa.array(["", *(f":{i}" for i in range(size))], pa.string())
+        _suffix_cache = cached
+    return cached
 
 
 def _numeric_column(items: Sequence[Loggable], feature: str) -> pa.Array | None:
@@ -235,11 +300,9 @@ def json_default(value: Any) -> Any:
 def filter_batch(table: pa.Table, keep: list[bool]) -> bytes:
     """Parquet bytes of the rows of a decoded batch where ``keep`` is true (same layout)."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
-    sink = pa.BufferOutputStream()
-    pq.write_table(table.filter(pa.array(keep, pa.bool_())), sink, compression="zstd")
-    return bytes(sink.getvalue().to_pybytes())
+    json_columns = json.loads((table.schema.metadata or {}).get(_JSON_KEY, b"[]"))
+    return _write(table.filter(pa.array(keep, pa.bool_())), json_columns)
 
 
 def input_values(table: pa.Table, feature: str) -> list[Any] | None:
