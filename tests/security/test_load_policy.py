@@ -6,7 +6,10 @@ from __future__ import annotations
 import datetime
 import io
 import json
+import os
 import resource
+import subprocess
+import sys
 import warnings
 import zipfile
 from collections.abc import Callable
@@ -377,3 +380,111 @@ def test_docs_security_lists_exactly_the_model_classes() -> None:
         "LIGHTGBM_CLASSES": set(LIGHTGBM_CLASSES),
         "TORCH_CLASSES": set(TORCH_CLASSES),
     }
+
+
+# --- skops' default trust without its walk of scikit-learn -------------------------------
+
+# Loads files in a fresh process, as a server does: the first in argv must load, the others
+# must be refused. Prints what was loaded, imported by then and refused, then asks skops'
+# public API about the first file, which must still get skops' own full list of estimators.
+FRESH_LOAD = """
+import json, sys
+from conveyor.core import UntrustedContentError, load_skops
+
+first, *crafted = sys.argv[1:]
+model = load_skops(open(first, "rb").read(), source="model.skops")
+loaded_modules = sorted(sys.modules)
+made_before = sys.modules["skops.io._trusted_types"].SKLEARN_ESTIMATOR_TYPE_NAMES._made
+# A refused scikit-learn name no public module settles is looked up in skops' full list.
+refused = {}
+for path in crafted:
+    try:
+        load_skops(open(path, "rb").read(), source="crafted.skops")
+    except UntrustedContentError as exc:
+        refused[path] = exc.fields["types"]
+trusted_types = sys.modules["skops.io._trusted_types"]
+import skops.io as sio
+print(json.dumps({
+    "type": type(model).__name__,
+    "refused": refused,
+    "modules": loaded_modules,
+    "made_before": made_before,
+    "skops_untrusted": sio.get_untrusted_types(data=open(first, "rb").read()),
+    "skops_estimators": len(trusted_types.SKLEARN_ESTIMATOR_TYPE_NAMES),
+}))
+"""
+
+# Public scikit-learn modules a forest never imports, and all of which the walk imports.
+WALKED = ("sklearn.semi_supervised", "sklearn.cross_decomposition", "sklearn.gaussian_process")
+
+
+def _posing_estimator(module: str, name: str) -> bytes:
+    """A skops object node naming ``module.name``, as a fitted estimator would be named."""
+    node = {"__class__": name, "__module__": module, "__loader__": "ObjectNode"}
+    return craft.archive({**node, "content": craft.empty_dict()})
+
+
+@pytest.mark.slow
+def test_a_fresh_process_loads_a_forest_without_the_estimator_walk_and_refuses_the_same(
+    marker: Path, tmp_path: Path
+) -> None:
+    x, y = load_breast_cancer(return_X_y=True)
+    forest = RandomForestClassifier(n_estimators=20, random_state=0).fit(x, y)
+    files = {"model": sio.dumps(forest)}
+    files |= {callee: craft.archive(node) for callee, node in craft.attacks(str(marker)).items()}
+    posing = {
+        # The class exists, but not under this module: skops does not trust the name either.
+        "sklearn.linear_model.LogisticRegression": ("sklearn.linear_model", "LogisticRegression"),
+        "sklearn.tests.test_base.T": ("sklearn.tests.test_base", "T"),
+        f"sklearn.{craft.PAYLOAD_MODULE}.Model": (f"sklearn.{craft.PAYLOAD_MODULE}", "Model"),
+        f"{craft.PAYLOAD_MODULE}.Model": (craft.PAYLOAD_MODULE, "Model"),
+    }
+    files |= {name: _posing_estimator(*where) for name, where in posing.items()}
+    paths = {}
+    for index, (name, data) in enumerate(files.items()):
+        paths[name] = tmp_path / f"{index}.skops"
+        paths[name].write_bytes(data)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
+    env["PYTHONPATH"] = os.pathsep.join([str(marker.parent / "payload"), env.get("PYTHONPATH", "")])
+    run = subprocess.run(
+        [sys.executable, "-c", FRESH_LOAD, *(str(path) for path in paths.values())],
+        env=env,
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout.strip().splitlines()[-1])
+    assert report["type"] == "RandomForestClassifier"
+    refused = {name: report["refused"].get(str(path)) for name, path in paths.items()}
+    assert refused == {"model": None} | {name: [name] for name in files if name != "model"}
+    assert not marker.exists()
+    imported = set(report["modules"])  # when the forest had loaded
+    assert not {"torch", *WALKED, craft.PAYLOAD_MODULE} & imported
+    assert report["made_before"] is False  # skops' estimator list was not made for it
+    # skops' own API, asked afterwards in the same process, still trusts what skops trusts.
+    assert report["skops_untrusted"] == ["sklearn.tree._tree.Tree"]
+    assert report["skops_estimators"] > 100
+
+
+def test_every_estimator_skops_trusts_is_settled_by_its_own_public_module() -> None:
+    """No model of public scikit-learn estimators needs skops' walk to be trusted."""
+    from skops.io import _trusted_types
+
+    from conveyor.core._trust._skops import _exposed_estimator, is_default_estimator
+
+    listed = list(_trusted_types.SKLEARN_ESTIMATOR_TYPE_NAMES)
+    assert len(listed) > 100
+    assert [name for name in listed if not _exposed_estimator(name)] == []
+    others = [
+        *SKOPS_TRUSTED_TYPES,
+        *_trusted_types.SKLEARN_INTERNAL_TYPE_NAMES,
+        "sklearn.base.BaseEstimator",
+        "sklearn.linear_model.LogisticRegression",  # exported there, defined elsewhere
+        "sklearn.linear_model._base.LinearModel",  # abstract
+        "sklearn.utils._testing.MinimalClassifier",  # in a module the walk skips
+        "numpy.ndarray",
+    ]
+    assert [name for name in others if is_default_estimator(name)] == []
+    assert all(is_default_estimator(name) for name in listed)

@@ -17,6 +17,12 @@ from conveyor.core._trust._errors import (
     UntrustedContentError,
 )
 from conveyor.core._trust._lists import SKOPS_TRUSTED_TYPES
+from conveyor.core._trust._skops import (
+    exact_names,
+    is_default_estimator,
+    named_types,
+    skops_io,
+)
 
 _NPY_MAGIC = b"\x93NUMPY"
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -207,15 +213,27 @@ def skops_types(data: bytes, *, source: str, limits: ArchiveLimits | None = None
         ArchiveLimitError: The archive exceeds ``limits``.
         UnreadableArchiveError: It is not a skops archive skops can read.
     """
+    _, beyond = _named(data, source=source, limits=limits, allowed=SKOPS_TRUSTED_TYPES)
+    return beyond
+
+
+def _named(
+    data: bytes, *, source: str, limits: ArchiveLimits | None, allowed: Collection[str]
+) -> tuple[list[str], list[str]]:
+    """The types a checked archive names that skops must be told to trust, and those of
+    them beyond skops' defaults.
+
+    Whether a name is a public scikit-learn estimator skops trusts by default is decided
+    only for names outside ``allowed``: the names on the exact lists are not estimators.
+    """
     limits = limits or ArchiveLimits()
     check_archive(data, source=source, limits=limits)
     _check_schema(data, source=source, limits=limits)
-    import skops.io as sio
-
     try:
-        return sorted(str(name) for name in sio.get_untrusted_types(data=data))
+        named = named_types(data)
     except Exception as exc:
         raise _unreadable(source, exc) from exc
+    return named, [name for name in named if name in allowed or not is_default_estimator(name)]
 
 
 def load_skops(
@@ -250,8 +268,8 @@ def load_skops(
         >>> type(load_skops(sio.dumps(StandardScaler()), source="x.skops")).__name__
         'StandardScaler'
     """
-    named = skops_types(data, source=source, limits=limits)
-    refused = untrusted_types(named, allowed)
+    named, beyond = _named(data, source=source, limits=limits, allowed=allowed)
+    refused = untrusted_types(beyond, allowed)
     if refused and not trusted:
         raise UntrustedContentError(
             f"Refusing to load {source}: it names types outside the trusted list: "
@@ -261,12 +279,14 @@ def load_skops(
             source=source,
             types=refused,
         )
-    import skops.io as sio
+    sio = skops_io()
     from skops.io.exceptions import UntrustedTypesFoundException
 
     try:
-        # Exactly the names this file uses, each already checked above.
-        return sio.loads(data, trusted=named)
+        # Exactly the names this file uses, each already checked above; skops' own list
+        # of estimators counts for nothing here, so it is never made.
+        with exact_names():
+            return sio.loads(data, trusted=named)
     except UntrustedTypesFoundException as exc:
         raise UntrustedContentError(
             f"Refusing to load {source}: skops found untrusted types: {exc}.",
