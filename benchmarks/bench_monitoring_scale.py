@@ -116,7 +116,8 @@ def measure(folder: str, which: str, partitions: int) -> dict[str, object]:
 
     from conveyor.config import MonitoringConfig
     from conveyor.monitoring._assess import assess_window
-    from conveyor.monitoring._scaled import assess_partitioned, plan_window, summarise_window
+    from conveyor.monitoring._scaled import assess_partitioned, plan_window
+    from conveyor.monitoring._summarise import summarise_window
     from conveyor.predictions._parquet import to_frame
     from conveyor.predictions._window import Window
 

@@ -294,7 +294,8 @@ def _assess_by_partitions(
     assess: dict[str, Any],
 ) -> tuple[dict[str, Any], tuple[datetime | None, datetime | None]]:
     """Assess a duration window partition by partition (``monitoring.executor``)."""
-    from conveyor.monitoring._scaled import assess_partitioned, plan_window, summarise_window
+    from conveyor.monitoring._scaled import assess_partitioned, plan_window
+    from conveyor.monitoring._summarise import summarise_window
     from conveyor.predictions._window import Window
 
     since, end = span
@@ -323,7 +324,7 @@ def _assess_by_partitions(
 def _window_labels(records: Any, since: datetime) -> Any:
     """The window's labels in one query where the records can list them by time (a label
     is set after its prediction), else a lookup by each partition's request ids."""
-    from conveyor.monitoring._scaled import RecordLabels
+    from conveyor.monitoring._summarise import RecordLabels
 
     by_time = getattr(records, "labels_since", None)
     if by_time is None:

@@ -16,12 +16,8 @@ from monitor_support import NOW, log_traffic, table
 
 from conveyor.config import MonitoringConfig
 from conveyor.monitoring._assess import assess_window
-from conveyor.monitoring._scaled import (
-    RecordLabels,
-    assess_partitioned,
-    plan_window,
-    summarise_window,
-)
+from conveyor.monitoring._scaled import assess_partitioned, plan_window
+from conveyor.monitoring._summarise import RecordLabels, summarise_window
 from conveyor.predictions._window import Window
 from conveyor.workspace import Workspace
 

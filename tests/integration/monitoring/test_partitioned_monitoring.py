@@ -66,7 +66,7 @@ def test_an_unknown_executor_is_refused_by_the_configuration(tmp_path: Path) -> 
 
 
 def test_the_engine_names_the_valid_executors() -> None:
-    from conveyor.monitoring._scaled import summarise_window
+    from conveyor.monitoring._summarise import summarise_window
     from conveyor.predictions._window import Window
 
     with pytest.raises(MonitoringError, match="executor 'spark'") as caught:
