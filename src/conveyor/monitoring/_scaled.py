@@ -3,9 +3,9 @@
 :func:`assess_partitioned` gives the report body :func:`assess_window` gives, without ever
 holding the window in memory: every Parquet partition of the window is summarised on its
 own (:mod:`._parts`) and the summaries are merged as they arrive (:mod:`._summarise`, in
-this process, in threads or on Ray); the drift tests run on the merged summaries. Memory is bounded by the partitions in flight (two per worker), the
-sketches (a few kilobytes per feature, plus the distinct categories) and the labelled
-rows.
+this process, in threads or on Ray); the drift tests run on the merged summaries. Memory
+is bounded by the partitions in flight (two per worker), the sketches (a few kilobytes per
+feature, plus the distinct categories) and the labelled rows.
 
 Against the single-pass engine: row counts, missingness, out-of-range shares, unseen
 categories and the verdicts of KS, chi-square, Jensen-Shannon and PSI are computed from
