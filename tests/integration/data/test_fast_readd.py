@@ -17,7 +17,7 @@ from blake3 import blake3
 
 from conveyor.cli import _data as cli_data
 from conveyor.cli._app import main
-from conveyor.cli._quick_add import MARKER, STORE_REVISION, quick_unchanged
+from conveyor.cli._quick_add import MARKER, STORE_REVISION, answer, quick_unchanged
 from conveyor.core import process_env
 from conveyor.data._manifest import manifest_bytes
 from conveyor.workspace import init_project
@@ -324,3 +324,49 @@ def test_a_crafted_manifest_gets_no_quick_answer(
         assert "is not a valid dataset manifest" in " ".join(capsys.readouterr().err.split())
     else:
         assert code == 0
+
+
+@pytest.mark.parametrize(("name", "source"), [("images", "data"), ("blob", "single.bin")])
+def test_the_entry_answer_prints_what_the_command_prints(
+    project: Path, capsys: pytest.CaptureFixture[str], calls: _Calls, name: str, source: str
+) -> None:
+    """``answer`` (run before the CLI's imports) says exactly what ``data add`` says, and
+    leaves every other command line, and changed content, to the CLI."""
+    _add(capsys, name, source)
+    normal = _add(capsys, name, source)
+    assert answer(["data", "add", name, source]) == 0
+    assert capsys.readouterr().out == normal
+    for argv in (
+        ["data", "add", name, source, "--json"],
+        ["data", "add", "-m", "why", name, source],
+        ["data", "add", name],
+        ["data", "list"],
+        ["data", "add", "--verbose", source],
+    ):
+        assert answer(argv) is None
+    (project / "data" / "nested" / "notes.txt").write_text("measured 2025\n", encoding="utf-8")
+    (project / "single.bin").write_bytes(b"changed")
+    assert answer(["data", "add", name, source]) is None
+    assert capsys.readouterr().out == ""
+
+
+def test_a_folder_beyond_one_lookup_statement_is_answered_and_changes_seen(
+    project: Path, capsys: pytest.CaptureFixture[str], calls: _Calls
+) -> None:
+    """1,200 files (one per iris measurement row): the stat cache is read by one range
+    scan; entries of a sibling folder sharing the name's prefix do not count."""
+    rows = (_SKLEARN_DATA / "iris.csv").read_text(encoding="utf-8").splitlines()[1:]
+    for folder in ("rows", "rows2", "rows-old"):
+        for i in range(1200 if folder == "rows" else 50):
+            part = project / folder / f"p{i % 12}"
+            part.mkdir(parents=True, exist_ok=True)
+            (part / f"{i:04d}.csv.txt").write_text(rows[i % len(rows)] + f",{i}\n")
+    _add(capsys, "siblings", "rows2")
+    _add(capsys, "older", "rows-old")
+    assert _add(capsys, "rows", "rows").startswith("Added rows@1")
+    count = calls.count
+    assert _add(capsys, "rows", "rows").startswith("rows@1 unchanged")
+    assert calls.count == count
+    (project / "rows" / "p7" / "0007.csv.txt").write_text("9.9,9.9,9.9,9.9,0,7\n")
+    assert _add(capsys, "rows", "rows").startswith("Added rows@2")
+    assert calls.count == count + 1
