@@ -5,29 +5,33 @@ on, a real uvicorn server on 127.0.0.1); a thread of that process waits until th
 ready, records ``sys.modules``, predicts once, records them again and stops the server.
 Neither pandas, jinja2 nor plotly is imported on that path: they belong to registration,
 cards and reports. pyarrow is not imported to start: the prediction logger's writer thread
-imports it when it writes its first batch.
+imports it when it writes its first batch. Serving the native scikit-learn model
+(``--no-onnx``) imports scikit-learn (and the pandas scikit-learn imports itself) but
+neither skops' walk of every scikit-learn module nor torch, SHAP or plotly.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import pandas as pd
 import pytest
 from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
 
-from conveyor.workspace import Workspace
+from server_support import CANCER_COLUMNS, CANCER_ROW, cli_env, free_port, register_cancer
 
 pytestmark = pytest.mark.slow
 
-COLUMNS = ["mean radius", "mean texture", "mean area", "mean smoothness"]
-ROW = {"mean radius": 14.1, "mean texture": 19.3, "mean area": 654.9, "mean smoothness": 0.096}
+ROW = CANCER_ROW
 NEVER = ("jinja2", "pandas", "plotly", "torch", "shap", "sklearn")
+# Public scikit-learn modules a logistic regression never imports; skops' walk imports them.
+WALKED = ("sklearn.semi_supervised", "sklearn.cross_decomposition", "sklearn.gaussian_process")
 
 # Runs `conveyor serve` in this process (main thread) while a client thread waits for
 # readiness, predicts once, prints the imported modules at both points and stops the
@@ -60,60 +64,37 @@ def client():
         os.kill(os.getpid(), signal.SIGTERM)
 
 threading.Thread(target=client, daemon=True).start()
-main(["serve", "-m", "cancer@1", "--log", "--port", port])
+main(["serve", "-m", "cancer@1", "--log", "--port", port, *sys.argv[3:]])
 """
-
-
-def _env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A project holding cancer@1 (real data) with an ONNX twin that passed parity."""
-    root = tmp_path_factory.mktemp("cold_imports")
-    init = subprocess.run(
-        [sys.executable, "-m", "conveyor", "init", "."],
-        cwd=root,
-        env=_env(),
-        capture_output=True,
-        check=False,
-    )
-    assert init.returncode == 0, init.stderr
-    data = load_breast_cancer(as_frame=True)
-    frame = data.frame[COLUMNS]
-    model = LogisticRegression(max_iter=5000).fit(frame, data.target)
-    with Workspace.open(root) as ws:
-        version = ws.models.register("cancer", model, input_example=frame.head(20))
-        assert version.onnx is not None
-        assert version.onnx["parity"]["passed"]
-    return root
+    return register_cancer(tmp_path_factory.mktemp("cold_imports"))
 
 
-def test_conveyor_serve_imports_no_pandas_jinja2_or_plotly_up_to_the_first_logged_prediction(
-    project: Path,
-) -> None:
+def _serve_once(project: Path, *options: str) -> dict[str, Any]:
+    """The report of SCRIPT serving cancer@1 with ``options``."""
     run = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(_free_port()), json.dumps(ROW)],
+        [sys.executable, "-c", SCRIPT, str(free_port()), json.dumps(ROW), *options],
         cwd=project,
-        env=_env(),
+        env=cli_env(),
         capture_output=True,
         check=False,
         text=True,
         timeout=600,
     )
     assert run.returncode in (0, -signal.SIGTERM), run.stderr
-    report = json.loads(run.stdout.strip().splitlines()[-1])
+    report: dict[str, Any] = json.loads(run.stdout.strip().splitlines()[-1])
     assert report["status"] == 200, report["predict"]
+    return report
+
+
+def test_conveyor_serve_imports_no_pandas_jinja2_or_plotly_up_to_the_first_logged_prediction(
+    project: Path,
+) -> None:
+    report = _serve_once(project)
     assert report["predict"]["version"] == 1
     ready, predicted = set(report["modules_when_ready"]), set(report["modules_after_predict"])
     assert "conveyor.predictions._queue" in ready  # logging is on
@@ -122,12 +103,27 @@ def test_conveyor_serve_imports_no_pandas_jinja2_or_plotly_up_to_the_first_logge
     assert "pyarrow" not in ready
 
 
+def test_serving_the_native_model_imports_no_estimator_walk_torch_shap_or_plotly(
+    project: Path,
+) -> None:
+    report = _serve_once(project, "--no-onnx")
+    data = load_breast_cancer(as_frame=True)
+    model = LogisticRegression(max_iter=5000).fit(data.frame[CANCER_COLUMNS], data.target)
+    expected = model.predict(pd.DataFrame([ROW]))
+    assert report["predict"]["predictions"] == expected.tolist()
+    assert report["predict"]["version"] == 1
+    predicted = set(report["modules_after_predict"])
+    assert {"sklearn.linear_model", "skops.io"} <= predicted  # the native model served
+    heavy = {"jinja2", "plotly", "torch", "shap", *WALKED} & predicted
+    assert not heavy, sorted(heavy)
+
+
 def _imported_after(statement: str, cwd: Path) -> set[str]:
     code = f"import json, sys\n{statement}\nprint(json.dumps(sorted(sys.modules)))\n"
     run = subprocess.run(
         [sys.executable, "-c", code],
         cwd=cwd,
-        env=_env(),
+        env=cli_env(),
         capture_output=True,
         check=False,
         text=True,
