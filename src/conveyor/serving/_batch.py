@@ -213,7 +213,7 @@ def resolve_version(workspace: Any, ref: str) -> Any:
 def load_model(workspace: Any, pinned: str, job: ScoringJob) -> ServedModel:
     """Load ``pinned`` with every file verified (what the server loads), refusing models
     whose features the server would look up (batch scoring has no online store)."""
-    from conveyor.serving._launch import model_loader
+    from conveyor.serving._loading import model_loader
 
     model = model_loader(workspace, pinned, prefer_onnx=False, explain=False)()
     if model.features is not None:
