@@ -9,7 +9,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,9 +16,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
-from sklearn.datasets import load_breast_cancer
-from sklearn.linear_model import LogisticRegression
 
 from conveyor.rollout import check_ready
 from conveyor.rollout._errors import VersionNotReadyError
@@ -27,19 +23,18 @@ from conveyor.serving import ServingSettings
 from conveyor.serving._launch import build_app
 from conveyor.serving._tempdirs import MARKER, reap_stale_folders
 from conveyor.workspace import Workspace
+from server_support import CANCER_ROW, cli_env, free_port, register_cancer, serve_app
 
 pytestmark = pytest.mark.slow
 
-COLUMNS = ["mean radius", "mean texture", "mean area", "mean smoothness"]
-ROW = {"mean radius": 14.1, "mean texture": 19.3, "mean area": 654.9, "mean smoothness": 0.096}
+ROW = CANCER_ROW
 
 
 def _cli(cwd: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
     return subprocess.run(
         [sys.executable, "-m", "conveyor", *args],
         cwd=cwd,
-        env=env,
+        env=cli_env(),
         capture_output=True,
         check=False,
         text=True,
@@ -47,33 +42,12 @@ def _cli(cwd: Path, *args: str, timeout: float = 120) -> subprocess.CompletedPro
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextmanager
 def _running(ws: Workspace) -> Iterator[httpx.Client]:
     """The workspace's server for cancer@1 on 127.0.0.1 (not waited for: readiness is tested)."""
-    port = _free_port()
     app = build_app(ws, "cancer@1", settings=ServingSettings())
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive(), "the server did not start"
-        assert time.monotonic() < deadline, "the server did not start in time"
-        time.sleep(0.01)
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=20) as client:
-            yield client
-    finally:
-        server.should_exit = True
-        thread.join(30)
+    with serve_app(app) as (url, _), httpx.Client(base_url=url, timeout=20) as client:
+        yield client
 
 
 def _settled_readiness(client: httpx.Client) -> httpx.Response:
@@ -88,15 +62,7 @@ def _settled_readiness(client: httpx.Client) -> httpx.Response:
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A project holding cancer@1 (real data) with an ONNX twin that passed parity."""
-    assert _cli(tmp_path, "init", ".").returncode == 0
-    data = load_breast_cancer(as_frame=True)
-    frame = data.frame[COLUMNS]
-    model = LogisticRegression(max_iter=5000).fit(frame, data.target)
-    with Workspace.open(tmp_path) as ws:
-        version = ws.models.register("cancer", model, input_example=frame.head(20))
-        assert version.onnx is not None
-        assert version.onnx["parity"]["passed"]
-    return tmp_path
+    return register_cancer(tmp_path)
 
 
 def _flip_byte(ws: Workspace, digest: str) -> None:
@@ -162,7 +128,7 @@ def test_the_pre_deploy_check_loads_the_onnx_twin_the_server_will_serve(project:
 def test_conveyor_serve_exits_3_on_a_tampered_version_before_serving(project: Path) -> None:
     with Workspace.open(project) as ws:
         _flip_byte(ws, _native_digest(ws))
-    proc = _cli(project, "serve", "--model", "cancer@1", "--port", str(_free_port()))
+    proc = _cli(project, "serve", "--model", "cancer@1", "--port", str(free_port()))
     assert proc.returncode == 3, proc.stderr
     assert "does not match its recorded hash" in proc.stderr
     assert "Serving" not in proc.stdout

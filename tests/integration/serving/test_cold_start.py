@@ -9,27 +9,30 @@ the archive, nothing unpickled. The first ``/v1/explain`` then builds the explai
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 from serving_support import running, wait_ready
-from sklearn.datasets import load_breast_cancer
-from sklearn.linear_model import LogisticRegression
 
 from conveyor.serving import ServingSettings
 from conveyor.serving._launch import build_app
 from conveyor.workspace import Workspace
+from server_support import (
+    CANCER_COLUMNS,
+    CANCER_ROW,
+    cli_env,
+    conveyor_serve,
+    free_port,
+    register_cancer,
+)
 
 pytestmark = pytest.mark.slow
 
-COLUMNS = ["mean radius", "mean texture", "mean area", "mean smoothness"]
-ROW = {"mean radius": 14.1, "mean texture": 19.3, "mean area": 654.9, "mean smoothness": 0.096}
+COLUMNS = CANCER_COLUMNS
+ROW = CANCER_ROW
 HEAVY = ("torch", "shap", "plotly", "sklearn", "sklearn.utils.discovery", "skops.io")
 
 # Serves cancer@1 in this process, predicts once, explains once, and prints what was
@@ -72,50 +75,19 @@ thread.join(30)
 """
 
 
-def _env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _register(root: Path) -> Path:
-    """A project at ``root`` holding cancer@1 (real data) with an ONNX twin that passed parity."""
-    init = subprocess.run(
-        [sys.executable, "-m", "conveyor", "init", "."],
-        cwd=root,
-        env=_env(),
-        capture_output=True,
-        check=False,
-    )
-    assert init.returncode == 0, init.stderr
-    data = load_breast_cancer(as_frame=True)
-    frame = data.frame[COLUMNS]
-    model = LogisticRegression(max_iter=5000).fit(frame, data.target)
-    with Workspace.open(root) as ws:
-        version = ws.models.register("cancer", model, input_example=frame.head(20))
-        assert version.onnx is not None
-        assert version.onnx["parity"]["passed"]
-    return root
-
-
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A project holding cancer@1 with its ONNX twin (shared: the tests only read it)."""
-    return _register(tmp_path_factory.mktemp("cold"))
+    return register_cancer(tmp_path_factory.mktemp("cold"))
 
 
 def test_serving_the_onnx_twin_imports_no_estimator_discovery_torch_shap_or_plotly(
     project: Path,
 ) -> None:
     run = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(_free_port()), json.dumps(ROW)],
+        [sys.executable, "-c", SCRIPT, str(free_port()), json.dumps(ROW)],
         cwd=project,
-        env=_env(),
+        env=cli_env(),
         capture_output=True,
         check=False,
         text=True,
@@ -135,50 +107,25 @@ def test_serving_the_onnx_twin_imports_no_estimator_discovery_torch_shap_or_plot
 
 @pytest.mark.parametrize("explainers", ["--lazy-explainers", "--prepare-explainers"])
 def test_conveyor_serve_answers_and_reports_its_resident_memory(
-    project: Path, tmp_path: Path, explainers: str
+    project: Path, explainers: str
 ) -> None:
-    port = _free_port()
-    errors = tmp_path / "stderr.txt"
-    argv = [sys.executable, "-m", "conveyor", "serve", "-m", "cancer@1", explainers]
-    with errors.open("wb") as sink:
-        server = subprocess.Popen(
-            [*argv, "--port", str(port)],
-            cwd=project,
-            env=_env(),
-            stdout=subprocess.DEVNULL,
-            stderr=sink,
-        )
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            deadline = time.monotonic() + 300  # a bound on a hang, not a measurement
-            while True:
-                assert server.poll() is None, errors.read_text(encoding="utf-8")
-                assert time.monotonic() < deadline, "the server never answered"
-                try:
-                    answer = client.post("/v1/predict", json={"rows": [ROW]})
-                    if answer.status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.05)
-            status = Path(f"/proc/{server.pid}/status").read_text(encoding="ascii")
-            metadata = client.get("/v2/models/cancer/versions/1").json()
-        (line,) = [entry for entry in status.splitlines() if entry.startswith("VmRSS:")]
-        rss_kib = int(line.split()[1])
-        print(f"conveyor serve {explainers}: resident after the first prediction {rss_kib} KiB")
-        assert answer.json()["predictions"] in ([0], [1])
-        assert rss_kib > 0
-        built = {"--lazy-explainers": "on_request", "--prepare-explainers": "ready"}[explainers]
-        assert metadata["parameters"]["explain"]["status"] == built
-    finally:
-        server.terminate()
-        server.wait(60)
+    argv = ["-m", "cancer@1", explainers]
+    with conveyor_serve(project, *argv) as served:
+        status = Path(f"/proc/{served.process.pid}/status").read_text(encoding="ascii")
+        metadata = served.client.get("/v2/models/cancer/versions/1").json()
+    (line,) = [entry for entry in status.splitlines() if entry.startswith("VmRSS:")]
+    rss_kib = int(line.split()[1])
+    print(f"conveyor serve {explainers}: resident after the first prediction {rss_kib} KiB")
+    assert served.first_answer.json()["predictions"] in ([0], [1])
+    assert rss_kib > 0
+    built = {"--lazy-explainers": "on_request", "--prepare-explainers": "ready"}[explainers]
+    assert metadata["parameters"]["explain"]["status"] == built
 
 
 def test_native_files_altered_after_start_are_refused_and_audited_on_the_first_explain(
     tmp_path: Path,
 ) -> None:
-    root = _register(tmp_path)
+    root = register_cancer(tmp_path)
     with Workspace.open(root) as ws:
         app = build_app(ws, "cancer@1", settings=ServingSettings(log_predictions=False))
         with running(app) as url, httpx.Client(base_url=url, timeout=120) as client:
