@@ -14,16 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from conveyor.errors import ConveyorError
-from conveyor.serving._batch import (
+from conveyor.serving._batch import ScoringJob, load_model, score_table
+from conveyor.serving._batch_io import (
     _CSV,
     _READ_BUFFER,
     BatchCallback,
     BatchInputError,
-    ScoringJob,
     _unreadable,
-    load_model,
     read_batches,
-    score_table,
     write_output,
 )
 

@@ -13,7 +13,8 @@ from sklearn.linear_model import Ridge
 
 from conveyor.deployments import Variant
 from conveyor.registry import AliasNotFoundError
-from conveyor.serving._batch import _rebatch, resolve_version
+from conveyor.serving._batch import resolve_version
+from conveyor.serving._batch_io import _rebatch
 from conveyor.workspace import Workspace
 
 
