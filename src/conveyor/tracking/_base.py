@@ -78,6 +78,14 @@ class BaseRunRecords(abc.ABC):
 
     # -- runs ------------------------------------------------------------------------
 
+    def prepare_create(self) -> None:  # noqa: B027 - an optional hook, a no-op by default
+        """Do now the one-time set-up a process's first :meth:`create_run` would do.
+
+        The tracker calls it while ``git status`` runs for a new run, so that set-up and
+        git overlap instead of adding up. It records nothing and may be called any number
+        of times, from any thread; the default does nothing.
+        """
+
     @abc.abstractmethod
     def create_run(self, actor: Actor, run: Run) -> None:
         """Record a new run exactly as given (audited as ``run.start``).

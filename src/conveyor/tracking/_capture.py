@@ -3,7 +3,9 @@
 Both are read when a top-level run starts, so both must be cheap: the code version is one
 ``git status`` (plus ``git diff`` only when tracked files changed), and the environment is
 read once per process, from a small cache file when one is given and the folders that
-hold installed distributions have not changed since it was written.
+hold installed distributions have not changed since it was written. The ``git status``
+can run while the caller does other work (:func:`probe_code_version`): it is a separate
+process, so it takes none of this one's time until its answer is needed.
 """
 
 from __future__ import annotations
@@ -29,6 +31,10 @@ _env_lock = threading.Lock()
 _env: list[dict[str, Any]] = []
 
 
+#: One process gives both the commit (the branch header) and the changes.
+_STATUS_ARGS = ("status", "--porcelain=v2", "--branch", "-z")
+
+
 def _git(root: Path, *args: str) -> bytes | None:
     try:
         done = subprocess.run(
@@ -41,6 +47,67 @@ def _git(root: Path, *args: str) -> bytes | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return done.stdout if done.returncode == 0 else None
+
+
+class CodeVersionProbe:
+    """A ``git status`` of a project started now, read when :meth:`result` is called.
+
+    The caller does other work while git runs (in its own process), then asks for the
+    result, which is exactly what :func:`capture_code_version` returns for the state git
+    saw. Made by :func:`probe_code_version`. Not thread-safe: one caller reads it.
+
+    Args:
+        root: A folder inside the git work tree.
+    """
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self._value: dict[str, Any] | None = None
+        self._read = False
+        self._process: subprocess.Popen[bytes] | None
+        try:
+            self._process = subprocess.Popen(
+                ["git", *_STATUS_ARGS],
+                cwd=self.root,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+            )
+        except OSError:  # git not installed, or the folder is gone
+            self._process = None
+
+    def result(self) -> dict[str, Any] | None:
+        """Wait for git and return the code version (see :func:`capture_code_version`)."""
+        if not self._read:
+            self._value = self._finish()
+            self._read = True
+        return self._value
+
+    def _finish(self) -> dict[str, Any] | None:
+        process = self._process
+        if process is None:
+            return None
+        try:
+            status, _ = process.communicate(timeout=_GIT_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            return None
+        if process.returncode != 0:
+            return None
+        return _code_version(self.root, status)
+
+
+def probe_code_version(root: str | Path) -> CodeVersionProbe:
+    """Start reading the git state of the project at ``root``; see :class:`CodeVersionProbe`.
+
+    Example:
+        >>> probe = probe_code_version(".")  # doctest: +SKIP
+        >>> ...  # other work while git runs  # doctest: +SKIP
+        >>> probe.result()["commit"]  # doctest: +SKIP
+        '3f2a9c...'
+    """
+    return CodeVersionProbe(root)
 
 
 def capture_code_version(root: str | Path) -> dict[str, Any] | None:
@@ -56,11 +123,11 @@ def capture_code_version(root: str | Path) -> dict[str, Any] | None:
         one commit can be told apart. ``None`` when ``root`` is not in a git work tree
         with at least one commit, or git is not installed.
     """
-    path = Path(root)
-    # One process gives both the commit (the branch header) and the changes.
-    status = _git(path, "status", "--porcelain=v2", "--branch", "-z")
-    if status is None:
-        return None
+    return probe_code_version(root).result()
+
+
+def _code_version(path: Path, status: bytes) -> dict[str, Any] | None:
+    """The code version from the output of ``git status`` (:data:`_STATUS_ARGS`)."""
     commit: str | None = None
     changes: list[bytes] = []
     for entry in status.split(b"\0"):

@@ -66,6 +66,10 @@ class SqlRunRecords(BaseRunRecords):
 
     # -- runs ------------------------------------------------------------------------
 
+    def prepare_create(self) -> None:
+        """Configure the ORM mappers (the first query of a process does it otherwise)."""
+        RunRow.__mapper__.registry.configure()
+
     def create_run(self, actor: Actor, run: Run) -> None:
         details = {
             "name": run.name,

@@ -27,7 +27,7 @@ from conveyor.errors import ConveyorError
 from conveyor.store import MetadataStore
 from conveyor.tracking._base import BaseRunRecords, FinishedRun, MetricValue
 from conveyor.tracking._buffer import MetricBuffer
-from conveyor.tracking._capture import capture_code_version, capture_environment
+from conveyor.tracking._capture import capture_environment, probe_code_version
 from conveyor.tracking._compare import RunComparison, compare_runs
 from conveyor.tracking._queries import RunQueries
 from conveyor.tracking._records import RUN_KINDS, RUN_STATUSES, OutputRecord, Run
@@ -173,8 +173,14 @@ class RunTracker(RunQueries):
             if capture:
                 code_version, environment = known
         elif capture:
-            code_version = capture_code_version(self.root)
-            environment = capture_environment(self._cache_dir())
+            # git runs in its own process while this one reads the environment and does
+            # the store's one-time set-up; its answer is waited for only then.
+            probe = probe_code_version(self.root)
+            try:
+                environment = capture_environment(self._cache_dir())
+                self._records.prepare_create()
+            finally:  # always reap git, even when the set-up failed
+                code_version = probe.result()
         now = utcnow()
         run = Run(
             id=uuid.uuid4().hex,
