@@ -184,18 +184,24 @@ def _numeric_column(items: Sequence[Loggable], feature: str) -> pa.Array | None:
     Only float64, int64 and bool arrays qualify: Arrow types them exactly as it types the
     same values given as Python lists (NaN stays NaN), so the bytes do not change.
     """
+    import numpy as np
+
+    ndarray = np.ndarray
     dtype = None
     arrays: list[Any] = []
     for item in items:
         values = item.columns.get(feature) if isinstance(item, PredictionBatch) else None
-        kind = getattr(values, "dtype", None)
-        if kind is None or getattr(values, "ndim", 0) != 1 or (dtype is not None and kind != dtype):
+        if not isinstance(values, ndarray) or values.ndim != 1:
             return None
-        dtype = kind
+        kind = values.dtype
+        # Arrays of one built-in type share its dtype object: compare by identity first.
+        if kind is not dtype:
+            if dtype is not None and kind != dtype:
+                return None
+            dtype = kind
         arrays.append(values)
     if dtype is None or dtype.str not in _NUMPY_PLAIN:
         return None
-    import numpy as np
     import pyarrow as pa
 
     return pa.array(arrays[0] if len(arrays) == 1 else np.concatenate(arrays))
