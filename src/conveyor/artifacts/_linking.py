@@ -19,10 +19,15 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from conveyor.artifacts._crypto import ESCAPE, needs_escape
+from conveyor.artifacts._hashing import read_small
+
+#: Files up to this size are read whole (and hashed in memory) when linked.
+SMALL_FILE = 1024 * 1024
 
 #: How files enter a local store (``data.link``).
 LinkMode = Literal["copy", "reflink", "hardlink"]
@@ -34,7 +39,7 @@ _OPEN_READ = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC
 _WRITE_BITS = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
 
 
-def hardlink_into(source: Path, temp: Path) -> os.stat_result | None:
+def hardlink_into(source: Path, temp: Path) -> Linked | None:
     """Give the regular file ``source`` the second name ``temp`` and make it read-only.
 
     Nothing is left behind and ``source`` keeps its mode when this returns ``None``:
@@ -43,9 +48,9 @@ def hardlink_into(source: Path, temp: Path) -> os.stat_result | None:
     with the bytes that mark an encrypted object (such content is stored escaped, so
     it must be copied).
 
-    Returns:
-        The ``lstat`` of ``source`` before it was linked (its mode is the one to give
-        back with :func:`restore_mode` if the object is not published after all).
+    One descriptor does the checks, the ``fchmod`` and, for a small file, the read of
+    its content (taken after it became read-only), so a linked file costs a link, an
+    open, a read and a chmod.
     """
     try:
         before = os.lstat(source)
@@ -55,36 +60,54 @@ def hardlink_into(source: Path, temp: Path) -> os.stat_result | None:
         return None
     try:
         # follow_symlinks=False: a source swapped for a link meanwhile is linked as a
-        # link, which the check below refuses.
+        # link, which the checks below refuse (O_NOFOLLOW, then the inode).
         os.link(source, temp, follow_symlinks=False)
     except OSError:  # EXDEV (another file system), EPERM, EMLINK, unsupported
         return None
     try:
-        linked = os.lstat(temp)
-        if (
-            not stat.S_ISREG(linked.st_mode)
-            or (linked.st_dev, linked.st_ino) != (before.st_dev, before.st_ino)
-            or _escaped(temp)
-        ):
-            temp.unlink()
-            return None
-        os.chmod(temp, stat.S_IMODE(linked.st_mode) & ~_WRITE_BITS)
-    except OSError:
+        fd = os.open(temp, _OPEN_READ)
+        try:
+            linked = os.fstat(fd)
+            if not stat.S_ISREG(linked.st_mode) or (linked.st_dev, linked.st_ino) != (
+                before.st_dev,
+                before.st_ino,
+            ):
+                raise _NotLinkable
+            os.fchmod(fd, stat.S_IMODE(linked.st_mode) & ~_WRITE_BITS)
+            small = linked.st_size <= SMALL_FILE
+            data = read_small(fd, linked.st_size) if small else os.read(fd, len(ESCAPE))
+        finally:
+            os.close(fd)
+        if needs_escape(data[: len(ESCAPE)]):
+            os.chmod(temp, stat.S_IMODE(linked.st_mode))
+            raise _NotLinkable
+    except (OSError, _NotLinkable):
         with contextlib.suppress(OSError):
             temp.unlink()
         return None
-    return before
+    return Linked(before, data if small else None)
+
+
+class _NotLinkable(Exception):
+    """The linked name is not the source's regular file, or its content must be copied."""
+
+
+@dataclass(frozen=True)
+class Linked:
+    """A file linked by :func:`hardlink_into`.
+
+    Attributes:
+        before: The ``lstat`` of the source before it was linked (its mode is the one to
+            give back with :func:`restore_mode` if the object is not published).
+        content: The whole content, read once it was read-only, for a small file
+            (``None`` for a large one, which the caller hashes from its path).
+    """
+
+    before: os.stat_result
+    content: bytes | None
 
 
 def restore_mode(path: Path, before: os.stat_result) -> None:
     """Give the file ``path`` (still linked to the source) its mode from ``before``."""
     with contextlib.suppress(OSError):
         os.chmod(path, stat.S_IMODE(before.st_mode))
-
-
-def _escaped(path: Path) -> bool:
-    fd = os.open(path, _OPEN_READ)
-    try:
-        return needs_escape(os.read(fd, len(ESCAPE)))
-    finally:
-        os.close(fd)

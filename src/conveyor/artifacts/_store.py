@@ -348,16 +348,20 @@ class ArtifactStore:
         holds the bytes its name says (a later change is caught by every read).
         """
         self._refuse_links(self._tmp, "")
-        tmp_dir = Path(self._tmp)
-        tmp_dir.mkdir(parents=True, exist_ok=True)
-        temp = tmp_dir / f"{uuid.uuid4().hex}{TEMP_SUFFIX}"
-        before = hardlink_into(source, temp)
-        if before is None:
+        temp = Path(self._tmp) / f"{uuid.uuid4().hex}{TEMP_SUFFIX}"
+        if self._checked is None or self._tmp not in self._checked:
+            temp.parent.mkdir(parents=True, exist_ok=True)
+        linked = hardlink_into(source, temp)
+        if linked is None:
             return None
+        before = linked.before
         published = False
         try:
             report(label, 0, before.st_size)
-            digest = hash_file_bounded(temp)
+            if linked.content is not None:
+                digest = hash_bytes(linked.content)
+            else:
+                digest = hash_file_bounded(temp)
             if known_hash is not None and digest != known_hash:
                 raise changed_while_stored(self.url, source, known_hash, digest)
             existing = None if digest == known_hash else self._existing(digest)
@@ -366,10 +370,13 @@ class ArtifactStore:
                 return existing
             final = self._path(digest)
             self._refuse_links(final, digest)
-            Path(final).parent.mkdir(parents=True, exist_ok=True)
             if self._deferred == 0:
                 fsync_path(temp)  # the workspace's bytes, made durable as a copy would be
-            os.replace(temp, final)
+            try:
+                os.replace(temp, final)
+            except FileNotFoundError:  # the first object of its folder
+                os.makedirs(os.path.dirname(final), exist_ok=True)
+                os.replace(temp, final)
             published = True
             if self._deferred == 0:
                 fsync_dir(Path(final).parent)

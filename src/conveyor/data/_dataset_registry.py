@@ -213,6 +213,7 @@ class DatasetRegistry:
         linked: builtins.list[SourceFile] = []
 
         def store(entry: SourceFile, chunks: ProgressCallback | None = None) -> str | None:
+            """How the object was stored now, or ``None`` when it was there already."""
             # protect() renews a reused object's lease before the record refers to it,
             # so a concurrent gc keeps it (or it is missing and written again).
             if self.artifacts.protect(entry.hash):
