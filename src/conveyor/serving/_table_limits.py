@@ -76,12 +76,12 @@ def arrow_bound(body: bytes, max_rows: int) -> tuple[int, int]:
                 raise ValueError("a dictionary batch without its data")
         else:
             rows += table.scalar(header, 0, "<q", 0)
-        data = message.body.to_pybytes() if message.body is not None else b""
+        data = memoryview(message.body) if message.body is not None else memoryview(b"")
         size += _batch_bytes(table, header, data)
     return rows, size
 
 
-def _batch_bytes(table: _Flatbuffer, batch: int, body: bytes) -> int:
+def _batch_bytes(table: _Flatbuffer, batch: int, body: memoryview) -> int:
     """The most bytes one RecordBatch's buffers decode to."""
     compressed = table.table(batch, 3) is not None
     total = 0

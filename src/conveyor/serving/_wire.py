@@ -344,15 +344,14 @@ def parse_table(body: bytes, fmt: str, settings: ServingSettings) -> dict[str, A
             if fmt == "arrow"
             else _read_parquet(body, settings, limit)
         )
+        # A stream's offsets, views and dictionary indices are only trusted once checked
+        # against its buffers: reading past them would crash the server.
+        table.validate(full=True)
         names = list(table.schema.names)
     except RequestError:
         raise
     except (pa.ArrowException, OSError, ValueError, TypeError, IndexError, UnicodeError) as exc:
-        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-        raise MalformedRequestError(
-            f"The request body is not a readable {label}: {reason}.",
-            hint=f"Send one complete {label}, written by pyarrow or another Arrow library.",
-        ) from None
+        raise _unreadable(label, exc) from None
     _check_rows(table.num_rows, settings)
     if not names or table.num_rows == 0:
         raise MalformedRequestError(
@@ -366,7 +365,20 @@ def parse_table(body: bytes, fmt: str, settings: ServingSettings) -> dict[str, A
             f"The {label} names column(s) {', '.join(map(repr, twice[:5]))} more than once.",
             hint="Send each column once.",
         )
-    return {name: _column(name, table.column(i), limit) for i, name in enumerate(names)}
+    try:
+        return {name: _column(name, table.column(i), limit) for i, name in enumerate(names)}
+    except RequestError:
+        raise
+    except (pa.ArrowException, ValueError, TypeError) as exc:
+        raise _unreadable(label, exc) from None
+
+
+def _unreadable(label: str, exc: BaseException) -> MalformedRequestError:
+    reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+    return MalformedRequestError(
+        f"The request body is not a readable {label}: {reason}.",
+        hint=f"Send one complete {label}, written by pyarrow or another Arrow library.",
+    )
 
 
 def _check_rows(n: int, settings: ServingSettings) -> None:
@@ -466,18 +478,26 @@ def _column(name: str, column: Any, limit: int) -> Any:
     import pyarrow.compute as pc
 
     kind = column.type
-    if pa.types.is_dictionary(kind):
-        # A small dictionary indexed many times: bound the decoded size before decoding.
-        longest = 0
-        for chunk in column.chunks:
-            values = chunk.dictionary
-            if not (pa.types.is_integer(values.type) or pa.types.is_floating(values.type)):
-                lengths = pc.binary_length(values)
-                longest = max(longest, pc.max(lengths).as_py() or 0)
+    if pa.types.is_dictionary(kind) or pa.types.is_run_end_encoded(kind):
+        # A few values repeated by index or by run: bound the decoded size before decoding.
+        longest = max(
+            (
+                _longest(c.dictionary if pa.types.is_dictionary(kind) else c.values)
+                for c in column.chunks
+            ),
+            default=0,
+        )
         if longest * len(column) > limit:
             raise _too_large_table(longest * len(column), limit)
-        column = column.cast(kind.value_type)
+        if pa.types.is_dictionary(kind):
+            column = column.cast(kind.value_type)
+        else:
+            column = pc.run_end_decode(column)
         kind = column.type
+    if _is_view(kind):  # views may all point at the same long value
+        size = sum(_view_lengths(chunk).sum() for chunk in column.chunks)
+        if size > limit:
+            raise _too_large_table(int(size), limit)
     if pa.types.is_nested(kind):
         raise MalformedRequestError(
             f"Column {name[:60]!r} has the nested Arrow type {str(kind)[:80]}; "
@@ -492,3 +512,45 @@ def _column(name: str, column: Any, limit: int) -> Any:
     ) and column.null_count == 0:
         return column.to_numpy()
     return column.to_pylist()
+
+
+def _is_view(kind: Any) -> bool:
+    import pyarrow as pa
+
+    return bool(pa.types.is_binary_view(kind) or pa.types.is_string_view(kind))
+
+
+def _view_lengths(array: Any) -> Any:
+    """The lengths of a (validated) string or binary view array's values, nulls as 0."""
+    import numpy as np
+
+    if len(array) == 0:
+        return np.zeros(0, dtype=np.int64)
+    views = np.frombuffer(array.buffers()[1], dtype=np.int32).reshape(-1, 4)
+    lengths = views[array.offset : array.offset + len(array), 0].astype(np.int64)
+    if array.null_count:
+        lengths[~array.is_valid().to_numpy(zero_copy_only=False)] = 0
+    return lengths
+
+
+def _longest(values: Any) -> int:
+    """The most bytes one of ``values`` decodes to (an upper bound)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kind = values.type
+    if len(values) == 0:
+        return 0
+    if _is_view(kind):
+        return int(_view_lengths(values).max())
+    if (
+        pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        or pa.types.is_binary(kind)
+        or pa.types.is_large_binary(kind)
+    ):
+        return int(pc.max(pc.binary_length(values)).as_py() or 0)
+    try:
+        return max(int(kind.bit_width) // 8, 1)
+    except ValueError:  # not fixed-width: no value is longer than all of them
+        return int(values.nbytes)

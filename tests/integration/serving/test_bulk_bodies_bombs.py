@@ -254,7 +254,78 @@ def test_forged_page_headers_are_malformed_not_a_crash(tight: httpx.Client) -> N
     assert "not a readable Parquet file" in answer.json()["error"]
 
 
+def view_bomb() -> bytes:
+    """1000 string views all pointing at the same 1 MiB: 1 MB of body, 1 GB as values."""
+    rows, width = 1000, 2**20
+    views = pa.py_buffer(struct.pack("<i4sii", width, bytes(4), 0, 0) * rows)
+    column = pa.Array.from_buffers(
+        pa.binary_view(), rows, [None, views, pa.py_buffer(bytes(width))]
+    )
+    return ipc(pa.table({"age": column, "spend": np.zeros(rows)}))
+
+
+def run_end_bomb() -> bytes:
+    """One 1 MiB value repeated by a single run over 1000 rows."""
+    column = pa.RunEndEncodedArray.from_arrays([1000], pa.array([bytes(2**20)]))
+    return ipc(pa.table({"age": column, "spend": np.zeros(1000)}))
+
+
+def offsets_past_the_data() -> bytes:
+    """A binary column whose last offset points 5000 bytes into 8 bytes of data."""
+    body = ipc(pa.table({"age": [b"abcd", b"efgh"], "spend": [1.0, 2.0]}))
+    honest = np.array([0, 4, 8], dtype=np.int32).tobytes()
+    assert body.count(honest) == 1
+    return body.replace(honest, np.array([0, 4, 5000], dtype=np.int32).tobytes())
+
+
+def dictionary_index_past_the_end() -> bytes:
+    """A dictionary-encoded column whose second index names entry 1000 of 7."""
+    indices = pa.array([5, 6], pa.int64())
+    column = pa.DictionaryArray.from_arrays(indices, pa.array(list("abcdefg")))
+    body = ipc(pa.table({"age": column}))
+    honest = np.array([5, 6], dtype=np.int64).tobytes()
+    assert body[-len(EOS) - 16 : -len(EOS)] == honest, "unexpected stream layout"
+    forged = np.array([5, 1000], dtype=np.int64).tobytes()
+    return body[: -len(EOS) - 16] + forged + EOS
+
+
+@pytest.mark.parametrize("bomb", [view_bomb, run_end_bomb], ids=["views", "run_end"])
+def test_repeated_values_are_bounded_before_they_become_a_list(
+    wide: httpx.Client, bomb: Any
+) -> None:
+    answer = wide.post("/v1/predict", content=bomb(), headers=ARROW)
+    assert answer.status_code == 413, answer.text
+    assert answer.json()["code"] == "payload_too_large"
+    assert "decodes to at least 1048576000 bytes" in answer.json()["error"]
+    assert wide.post("/v1/predict", content=ipc(valid()), headers=ARROW).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "build", [offsets_past_the_data, dictionary_index_past_the_end], ids=["offsets", "index"]
+)
+def test_buffers_pointing_past_their_data_are_malformed_not_a_crash(
+    wide: httpx.Client, build: Any
+) -> None:
+    answer = wide.post("/v1/predict", content=build(), headers=ARROW)
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["code"] == "malformed_request"
+    assert "not a readable Arrow IPC stream" in answer.json()["error"]
+    assert wide.post("/v1/predict", content=ipc(valid()), headers=ARROW).status_code == 200
+
+
 VALID_TABLES = [
+    (
+        "arrow_run_end_encoded",
+        ARROW,
+        lambda: ipc(
+            pa.table(
+                {
+                    "age": pa.RunEndEncodedArray.from_arrays([2, 3], pa.array([30.0, 61.0])),
+                    "spend": [90.0, 10.0, 55.0],
+                }
+            )
+        ),
+    ),
     ("arrow_zstd", ARROW, lambda: ipc(valid(), "zstd")),
     ("arrow_lz4", ARROW, lambda: ipc(valid(), "lz4")),
     ("arrow_batches", ARROW, lambda: ipc(pa.concat_tables([valid()] * 3).combine_chunks())),
@@ -284,7 +355,8 @@ def test_compressed_and_encoded_tables_within_the_bound_predict_like_json(
     table = (
         pa.ipc.open_stream(body).read_all() if headers is ARROW else pq.read_table(io.BytesIO(body))
     )
-    expected = wide.post("/v1/predict", json={"columns": table.to_pydict()}).json()
+    columns = {name: table.column(name).to_pylist() for name in table.column_names}
+    expected = wide.post("/v1/predict", json={"columns": columns}).json()
     answer = wide.post("/v1/predict", content=body, headers=headers)
     assert answer.status_code == 200, answer.text
     assert answer.json()["predictions"] == expected["predictions"]
