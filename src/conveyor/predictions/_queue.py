@@ -79,9 +79,7 @@ class PredictionLogger:
         log: Where batches are written (a :class:`PredictionLog`).
         max_batch: Most rows per :meth:`PredictionLog.write` (a request larger than that
             is written alone). Each write costs a metadata transaction and an audit event
-            besides its rows (about as much CPU as encoding 10,000 rows), so under load
-            fewer, larger writes leave the server more CPU. When fewer rows arrive,
-            whatever waited ``max_wait_s`` is written.
+            besides its rows, so under load fewer, larger writes leave the server more CPU.
         max_wait_s: Longest a record waits before its (partial) batch is written.
         max_queue: Rows held in memory before new ones are spilled to disk instead.
         max_spill_queue: Rows waiting for the spill thread (default ``10 * max_queue``);
@@ -103,7 +101,7 @@ class PredictionLogger:
         self,
         log: BatchWriter,
         *,
-        max_batch: int = 50_000,
+        max_batch: int = 10_000,
         max_wait_s: float = 1.0,
         max_queue: int = 100_000,
         max_spill_queue: int | None = None,

@@ -72,29 +72,6 @@ def test_many_submits_are_written_in_few_full_batches(tmp_path: Path) -> None:
     assert max(len(batch) for batch in log.batches) <= 100
 
 
-def test_by_default_a_burst_of_hundred_row_requests_is_written_in_one_write(
-    tmp_path: Path,
-) -> None:
-    """30,000 rows (300 requests of 100) fit one write: each write costs a transaction."""
-    from conveyor.predictions import PredictionBatch
-    from conveyor.predictions._records import row_count
-
-    class BatchLog(MemoryLog):
-        takes_batches = True
-
-    log = BatchLog()
-    columns = {"x": list(range(100))}
-    with PredictionLogger(log, max_wait_s=30, spill_dir=tmp_path) as logger:
-        for i in range(300):
-            logger.submit(
-                PredictionBatch(f"q{i}", T0, "churn", 1, columns, [0] * 100, 1.0, rows=100)
-            )
-        assert logger.flush(10)
-        assert logger.stats().written == 30_000
-    assert len(log.batches) == 1
-    assert sum(map(row_count, log.batches[0])) == 30_000
-
-
 def test_a_partial_batch_is_written_after_max_wait(tmp_path: Path) -> None:
     log = MemoryLog()
     with PredictionLogger(log, max_batch=100, max_wait_s=0.05, spill_dir=tmp_path) as logger:
