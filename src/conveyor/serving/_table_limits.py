@@ -7,7 +7,7 @@ uncompressed size (its footer may understate it), and a ``DELTA_BYTE_ARRAY`` pag
 long prefix once per value. Neither pyarrow nor the formats offer a limit on the memory a read
 may take, so these bounds are hand-written: they read the stream's message metadata and the
 Parquet page headers (a few bytes each, no page is decompressed) and add up, for every buffer
-and page, the most it can decode to. :func:`conveyor.serving._wire.parse_table` refuses a body
+and page, the most it can decode to. :func:`conveyor.serving._tables.parse_table` refuses a body
 whose bound is past its limit before it hands the body to pyarrow.
 
 Both readers treat the body as hostile: every offset and length is checked against the bytes
