@@ -488,3 +488,30 @@ def test_every_estimator_skops_trusts_is_settled_by_its_own_public_module() -> N
     ]
     assert [name for name in others if is_default_estimator(name)] == []
     assert all(is_default_estimator(name) for name in listed)
+
+
+@pytest.mark.slow
+def test_a_fresh_process_trusts_numpy_and_scipy_ufuncs_as_skops_does(tmp_path: Path) -> None:
+    """skops' ufunc lists, made only when a file names a function, are still its own."""
+    from scipy.special import expit
+
+    x, y = load_breast_cancer(return_X_y=True)
+    model = make_pipeline(
+        FunctionTransformer(np.log1p), FunctionTransformer(expit), LogisticRegression()
+    ).fit(x, y)
+    path = tmp_path / "model.skops"
+    path.write_bytes(sio.dumps(model))
+    run = subprocess.run(
+        [sys.executable, "-c", FRESH_LOAD, str(path)],
+        env={k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")},
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout.strip().splitlines()[-1])
+    assert report["type"] == "Pipeline"
+    assert report["made_before"] is False
+    assert not {"torch", *WALKED} & set(report["modules"])
+    assert report["skops_untrusted"] == []

@@ -4,9 +4,11 @@ skops trusts every public scikit-learn estimator by default. It lists them when
 ``skops.io`` is first imported, with scikit-learn's ``all_estimators``: that imports every
 public scikit-learn module (and torch, wherever it is installed, through scikit-learn's
 array API support), seconds and hundreds of megabytes a server of one model never uses.
+It lists the numpy and scipy ufuncs it trusts then too, looking each up in every
+imported module.
 
-:func:`skops_io` imports ``skops.io`` with that one list left to be made on first use, by
-skops' own rule: any caller that reads it gets exactly skops' list. The load policy does
+:func:`skops_io` imports ``skops.io`` with those lists left to be made on first use, by
+skops' own code: any caller that reads them gets exactly skops' lists. The load policy does
 not read it. It asks skops for every type a file names outside skops' other defaults
 (:func:`named_types`), and decides whether a scikit-learn name is a public estimator by
 importing only the public module that would expose it (:func:`is_default_estimator`);
@@ -22,6 +24,7 @@ import importlib.machinery
 import sys
 import threading
 import types
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -137,21 +140,23 @@ def _walked_estimator_names() -> list[str]:
     return [name for name in names if name.startswith("sklearn.")]
 
 
-class _EstimatorNames(list[str]):
-    """skops' ``SKLEARN_ESTIMATOR_TYPE_NAMES``, made on first use; empty inside ``exact_names``.
+class _DeferredNames(list[str]):
+    """One of skops' lists of default-trusted names, made on first use.
 
-    skops reads it by iterating, testing membership and concatenating; each goes through
-    :meth:`_names`. Thread-safe: the list is made once, under a lock.
+    skops reads its lists by iterating, testing membership and concatenating; each goes
+    through :meth:`_names`. Thread-safe: the list is made once, under a lock. A list made
+    ``exact_empty`` (the estimators) is empty inside :func:`exact_names`.
     """
 
-    def __init__(self, make: Callable[[], list[str]]) -> None:
+    def __init__(self, make: Callable[[], list[str]], *, exact_empty: bool) -> None:
         super().__init__()
         self._make = make
+        self._exact_empty = exact_empty
         self._made = False
         self._lock = threading.Lock()
 
     def _names(self) -> list[str]:
-        if _EXACT.get():
+        if self._exact_empty and _EXACT.get():
             return []
         with self._lock:
             if not self._made:
@@ -193,12 +198,15 @@ class _EstimatorNames(list[str]):
 
 
 class _WalkDeferred(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Loads ``skops.io._trusted_types`` from skops' own file with the walk deferred.
+    """Loads ``skops.io._trusted_types`` from skops' own file with its searches deferred.
 
-    The module runs unchanged except that its ``from sklearn.utils import all_estimators``
-    receives a function finding nothing; the empty estimator list it makes is then
-    replaced by an :class:`_EstimatorNames`. If skops no longer makes the list that way,
-    its module is left exactly as skops made it.
+    The module runs unchanged except for two names it imports. Its ``all_estimators``
+    finds nothing, and the empty estimator list it makes is then replaced by a
+    :class:`_DeferredNames` that walks on first use. Its ``get_public_type_names`` returns
+    a :class:`_DeferredNames` each: the numpy and scipy ufunc lists, which look every
+    ufunc up in every imported module (a second or more in a server's process), are made
+    when a file first names a function. If skops no longer makes its lists that way, they
+    are made as skops makes them.
     """
 
     def __init__(self) -> None:
@@ -234,7 +242,9 @@ class _WalkDeferred(importlib.abc.MetaPathFinder, importlib.abc.Loader):
             module.__loader__ = self._inner
         listed = namespace.get("SKLEARN_ESTIMATOR_TYPE_NAMES")
         if self._deferred and isinstance(listed, list) and not listed:
-            namespace["SKLEARN_ESTIMATOR_TYPE_NAMES"] = _EstimatorNames(_walked_estimator_names)
+            namespace["SKLEARN_ESTIMATOR_TYPE_NAMES"] = _DeferredNames(
+                _walked_estimator_names, exact_empty=True
+            )
 
     def _import(
         self,
@@ -247,7 +257,27 @@ class _WalkDeferred(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         if name == "sklearn.utils" and level == 0 and tuple(fromlist) == ("all_estimators",):
             self._deferred = True
             return types.SimpleNamespace(all_estimators=_no_estimators)
-        return builtins.__import__(name, globals, locals, fromlist, level)
+        found = builtins.__import__(name, globals, locals, fromlist, level)
+        if name == "_utils" and level == 1 and "get_public_type_names" in fromlist:
+            names = {item: getattr(found, item) for item in fromlist}
+            names["get_public_type_names"] = _deferring(found.get_public_type_names)
+            return types.SimpleNamespace(**names)
+        return found
+
+
+def _deferring(search: Callable[..., list[str]]) -> Callable[..., _DeferredNames]:
+    """``search(module=..., oftype=...)`` made on first use of its result, as skops makes it."""
+
+    def deferred(module: types.ModuleType, oftype: type) -> _DeferredNames:
+        def make() -> list[str]:
+            with warnings.catch_warnings():
+                # As skops does: scipy reports its ufuncs under the deprecated numpy.core.
+                warnings.simplefilter("ignore", category=DeprecationWarning)
+                return list(search(module=module, oftype=oftype))
+
+        return _DeferredNames(make, exact_empty=False)
+
+    return deferred
 
 
 def _no_estimators() -> list[tuple[str, type]]:
