@@ -25,6 +25,7 @@ from typing import Literal
 
 from conveyor.artifacts._crypto import ESCAPE, needs_escape
 from conveyor.artifacts._hashing import read_small
+from conveyor.errors import ConfigError
 
 #: Files up to this size are read whole (and hashed in memory) when linked.
 SMALL_FILE = 1024 * 1024
@@ -34,6 +35,23 @@ LinkMode = Literal["copy", "reflink", "hardlink"]
 #: How one object entered the store (``ObjectInfo.stored_by``).
 StoredBy = Literal["copied", "reflinked", "hardlinked"]
 LINK_MODES: tuple[LinkMode, ...] = ("copy", "reflink", "hardlink")
+
+
+def check_link_mode(mode: object) -> LinkMode:
+    """Return ``mode`` if it is one of :data:`LINK_MODES`.
+
+    Raises:
+        ConfigError: naming the value and the modes there are.
+    """
+    for known in LINK_MODES:
+        if mode == known:
+            return known
+    raise ConfigError(
+        f"Unknown data link mode {mode!r}: expected one of {', '.join(LINK_MODES)}.",
+        hint="Set data.link in conveyor.yaml (or pass link=) to copy, reflink or hardlink.",
+        value=repr(mode),
+    )
+
 
 _OPEN_READ = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 _WRITE_BITS = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH

@@ -29,7 +29,7 @@ from conveyor.artifacts._fields import FieldCipher, load_field_key, rewrap_field
 from conveyor.artifacts._gc import Sweeper
 from conveyor.artifacts._hashing import hash_file_bounded, read_small
 from conveyor.artifacts._keys import MasterKey
-from conveyor.artifacts._linking import LINK_MODES, LinkMode, hardlink_into, restore_mode
+from conveyor.artifacts._linking import LinkMode, check_link_mode, hardlink_into, restore_mode
 from conveyor.artifacts._listing import StoredEntry, iter_infos, modified_of
 from conveyor.artifacts._objects import (
     GcResult,
@@ -236,10 +236,9 @@ class ArtifactStore:
             IntegrityError: the file changed while it was stored (or ``known_hash`` is not
                 its hash); nothing is published.
             FileNotFoundError: ``path`` does not exist.
-            ValueError: ``link`` is not one of the modes.
+            ConfigError: ``link`` is not one of the modes.
         """
-        if link not in LINK_MODES:
-            raise ValueError(f"link must be one of {', '.join(LINK_MODES)}; got {link!r}")
+        check_link_mode(link)
         source = Path(path)
         report = progress or no_progress
         label = f"put {source.name}"

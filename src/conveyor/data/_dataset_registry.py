@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from conveyor.artifacts import ArtifactStore
+from conveyor.artifacts._linking import LinkMode, check_link_mode
 from conveyor.core import Actor, ProgressCallback, utcnow, validate_name
 from conveyor.data._base import BaseDatasetRecords
 from conveyor.data._checkout import CheckoutFormat, checkout_version
@@ -35,8 +36,6 @@ from conveyor.store import MetadataStore
 
 if TYPE_CHECKING:
     import pandas as pd
-
-    from conveyor.artifacts._linking import LinkMode
 
 T = TypeVar("T")
 STATE_DB = Path(".conveyor") / "cache" / "state.db"
@@ -77,6 +76,7 @@ class DatasetRegistry:
 
     Raises:
         TypeError: Neither ``store`` nor ``records`` is given.
+        ConfigError: ``link`` is not a link mode.
 
     Example:
         >>> reg = DatasetRegistry(store, art, actor=Actor("alice"), root=".")  # doctest: +SKIP
@@ -103,7 +103,7 @@ class DatasetRegistry:
         self.actor = actor
         self.root = Path(root).absolute()
         self.records = records
-        self.link: LinkMode = link
+        self.link: LinkMode = check_link_mode(link)
 
     # -- writing -------------------------------------------------------------------------
 
@@ -142,9 +142,10 @@ class DatasetRegistry:
             InvalidNameError: ``name`` is not a valid dataset name.
             DataSourceError: ``source`` is missing, unreadable, empty or malformed.
             IntegrityError: a file changed while it was being stored.
+            ConfigError: ``link`` is not a link mode.
         """
         validate_name(name, kind="dataset name")
-        stats = AddStats(link=self.link if link is None else link)
+        stats = AddStats(link=self.link if link is None else check_link_mode(link))
         reap_stale_temp(self.root / _TMP_DIR, _TEMP_BOUND)
         content = prepare(
             source,

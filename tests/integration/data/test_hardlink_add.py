@@ -21,7 +21,7 @@ from data_workspace import Workspace, open_workspace
 from conveyor.artifacts import MasterKey, open_artifact_store
 from conveyor.core import Actor, hash_file
 from conveyor.data import DatasetRegistry
-from conveyor.errors import IntegrityError
+from conveyor.errors import ConfigError, IntegrityError
 
 IMAGES = Path(sklearn.datasets.__file__).parent / "images"
 SHM = Path("/dev/shm")
@@ -228,3 +228,15 @@ def test_the_default_and_copy_modes_never_share_the_inode(tmp_path: Path) -> Non
             assert _writable(source)
         finally:
             ws.store.close()
+
+
+def test_an_unknown_link_mode_is_refused_before_any_work(linking: Workspace) -> None:
+    photos = _photos(linking.root / "photos")
+    with pytest.raises(ConfigError, match="'symlink'"):
+        linking.registry.add("photos", photos, link="symlink")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="copy, reflink, hardlink"):
+        DatasetRegistry(
+            linking.store, linking.artifacts, actor=Actor("x"), root=linking.root, link="sym"
+        )  # type: ignore[arg-type]
+    assert linking.registry.list() == []
+    assert _writable(photos / "china.jpg")
