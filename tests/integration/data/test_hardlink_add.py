@@ -218,7 +218,7 @@ def test_the_default_and_copy_modes_never_share_the_inode(tmp_path: Path) -> Non
     for mode in ("reflink", "copy"):
         ws = open_workspace(tmp_path / mode)
         try:
-            ws.registry.link = mode  # type: ignore[assignment]
+            ws.registry.link = mode
             photos = _photos(ws.root / "photos")
             version = ws.registry.add("photos", photos)
             assert version.stats is not None
@@ -236,7 +236,11 @@ def test_an_unknown_link_mode_is_refused_before_any_work(linking: Workspace) -> 
         linking.registry.add("photos", photos, link="symlink")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="copy, reflink, hardlink"):
         DatasetRegistry(
-            linking.store, linking.artifacts, actor=Actor("x"), root=linking.root, link="sym"
-        )  # type: ignore[arg-type]
+            linking.store,
+            linking.artifacts,
+            actor=Actor("x"),
+            root=linking.root,
+            link="sym",  # type: ignore[arg-type]
+        )
     assert linking.registry.list() == []
     assert _writable(photos / "china.jpg")
