@@ -13,38 +13,19 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
-import palmerpenguins
 import pandas as pd
 import pyarrow as pa
 import pytest
 from data_workspace import Workspace
 
-from conveyor.data import _profile_stream, _tables
+from conveyor.data import _tables
 from conveyor.errors import DataSourceError
-
-KIB = 1024
-
-
-def penguins(copies: int) -> pd.DataFrame:
-    base = palmerpenguins.load_penguins()
-    frame = pd.concat([base] * copies, ignore_index=True)
-    frame["row"] = np.arange(len(frame))
-    frame["tagged"] = frame.index % 3 == 0
-    frame["measured"] = pd.to_datetime(frame["year"].astype(str) + "-06-01") + pd.to_timedelta(
-        frame.index % 97, unit="h"
-    )
-    frame["ring"] = pd.array(
-        [None if i % 7 == 0 else i % 1000 for i in range(len(frame))], dtype="Int64"
-    )
-    return frame
+from large_table_support import KIB, penguins, shrink_stream
 
 
 @pytest.fixture
 def small_stream(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_tables, "STREAM_BYTES", 256 * KIB)
-    monkeypatch.setattr(_tables, "CSV_BLOCK_BYTES", 64 * KIB)
-    monkeypatch.setattr(_profile_stream, "BATCH_ROWS", 2048)
+    shrink_stream(monkeypatch)
 
 
 def _same_rows(loaded: pd.DataFrame, source: pd.DataFrame) -> None:

@@ -11,43 +11,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import palmerpenguins
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from conveyor.core import hash_file
-from conveyor.data import AddStats, _profile_stream, _tables
+from conveyor.data import AddStats, _tables
 from conveyor.data._ingest import prepare
 from conveyor.data._profile import compute_profile
 from conveyor.errors import DataSourceError
-
-KIB = 1024
-
-
-def penguins(copies: int = 40) -> pd.DataFrame:
-    """palmerpenguins repeated ``copies`` times, with a bool, datetime and nullable int."""
-    base = palmerpenguins.load_penguins()
-    frame = pd.concat([base] * copies, ignore_index=True)
-    frame["row"] = np.arange(len(frame))
-    frame["tagged"] = frame.index % 3 == 0
-    frame["measured"] = pd.to_datetime(frame["year"].astype(str) + "-06-01") + pd.to_timedelta(
-        frame.index % 97, unit="h"
-    )
-    frame["ring"] = pd.array(
-        [None if i % 7 == 0 else i % 1000 for i in range(len(frame))], dtype="Int64"
-    )
-    frame["mass_kg"] = frame["body_mass_g"] / 1000 + frame.index * 1e-6
-    return frame
+from large_table_support import penguins, shrink_stream
 
 
 @pytest.fixture
 def small_stream(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_tables, "STREAM_BYTES", 256 * KIB)
-    monkeypatch.setattr(_tables, "CSV_BLOCK_BYTES", 64 * KIB)
-    monkeypatch.setattr(_profile_stream, "BATCH_ROWS", 2048)
-    monkeypatch.setattr(_profile_stream, "SAMPLE_SIZE", 4096)
+    shrink_stream(monkeypatch)
 
 
 def _exact(path: Path) -> dict[str, Any]:
