@@ -13,7 +13,10 @@
    the workspace), beside ``dvc add`` of the same paths in the same run when DVC is
    installed (``dvc`` on ``PATH`` or ``CONVEYOR_BENCH_DVC``; ``pip install dvc``). Targets:
    the large file in at most 1.0 s and at least 4x DVC, the folder at least 4x DVC, the
-   unchanged re-add under 0.3 s.
+   unchanged re-add under 0.3 s. The section runs twice, like for like: with each tool's
+   default (conveyor's ``data.link: reflink``, DVC's ``cache.type: reflink,copy``; a
+   copy on file systems without reflinks) and with hard links (``data.link: hardlink``,
+   ``dvc config cache.type hardlink``); each table says which.
 """
 
 from __future__ import annotations
@@ -163,27 +166,59 @@ def _run(cmd: list[str], cwd: Path) -> float:
     return elapsed
 
 
+#: How files enter each tool's cache, like for like: conveyor's ``data.link`` and DVC's
+#: ``cache.type`` (DVC's default tries reflink, then copy).
+_LINK_MODES = (
+    ("reflink", "reflink,copy", "default: reflink where possible, else copy"),
+    ("hardlink", "hardlink", "hardlink: read-only links, no bytes copied"),
+)
+
+
 def bench_cli(work: Path, console: Console) -> None:
-    """``conveyor data add`` in a new process (imports included), beside ``dvc add``."""
+    """``conveyor data add`` in a new process (imports included), beside ``dvc add``,
+    once per way of entering the cache (each tool set to the same one)."""
     size = max(int(1024 * MIB * _scale()), 16 * MIB)
     count = max(int(10_000 * _scale()), 100)
-    conveyor = [sys.executable, "-m", "conveyor"]
     dvc = _dvc()
+    for link, dvc_cache, label in _LINK_MODES:
+        rows = _cli_rows(work / f"cli-{link}", size, count, dvc, link=link, dvc_cache=dvc_cache)
+        _print_cli_rows(console, rows, f"From the command line, {label}", dvc)
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "pass"], check=True)
+    python_start = time.perf_counter() - start
+    if not dvc:
+        console.print("DVC is not installed (pip install dvc, or set CONVEYOR_BENCH_DVC).")
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    console.print(f"Python start-up alone: {python_start:.2f} s; load average: {load}")
+    console.print(f"By default, large files enter the store by {_store_copy_mode(work)}.")
+
+
+_Row = tuple[str, float, float | None, str]
+
+
+def _cli_rows(
+    work: Path, size: int, count: int, dvc: str | None, *, link: str, dvc_cache: str
+) -> list[_Row]:
+    """The command-line timings of one cache mode, each tool in its own project."""
+    conveyor = [sys.executable, "-m", "conveyor"]
     # Each tool gets its own copy of the data, inside its own project (DVC adds only
     # paths inside its repository), so neither benefits from the other's caches.
     projects: dict[str, Path] = {}
     for tool in ("conveyor", "dvc") if dvc else ("conveyor",):
-        project = work / f"cli-{tool}"
-        project.mkdir()
+        project = work / tool
+        project.mkdir(parents=True)
         _write_large(project / "big.bin", size)
         _write_small(project / "images", count)
         _warm_cache(project / "big.bin")
         projects[tool] = project
     init_project(projects["conveyor"], name="bench-cli")
+    with (projects["conveyor"] / "conveyor.yaml").open("a", encoding="utf-8") as handle:
+        handle.write(f"\ndata:\n  link: {link}\n")
     if dvc:
         _run(["git", "init", "-q"], projects["dvc"])
         _run([dvc, "init", "-q"], projects["dvc"])
         _run([dvc, "config", "core.analytics", "false"], projects["dvc"])
+        _run([dvc, "config", "cache.type", dvc_cache], projects["dvc"])
 
     def conveyor_add(name: str, path: str, *, json_out: bool = True) -> float:
         flags = ["--json"] if json_out else []
@@ -193,7 +228,7 @@ def bench_cli(work: Path, console: Console) -> None:
         assert dvc is not None
         return _run([dvc, "add", "-q", path], projects["dvc"])
 
-    rows: list[tuple[str, float, float | None, str]] = [
+    rows: list[_Row] = [
         (
             f"add one {size / MIB:,.0f} MiB file",
             conveyor_add("big", "big.bin"),
@@ -227,10 +262,12 @@ def bench_cli(work: Path, console: Console) -> None:
             "-",
         ),
     ]
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "pass"], check=True)
-    python_start = time.perf_counter() - start
-    table = Table(title="From the command line (a new process per command)")
+    shutil.rmtree(work, ignore_errors=True)  # read-only files are removed with their folder
+    return rows
+
+
+def _print_cli_rows(console: Console, rows: list[_Row], title: str, dvc: str | None) -> None:
+    table = Table(title=f"{title} (a new process per command)")
     table.add_column("what")
     table.add_column("conveyor s", justify="right")
     table.add_column("dvc s", justify="right")
@@ -245,11 +282,6 @@ def bench_cli(work: Path, console: Console) -> None:
             target,
         )
     console.print(table)
-    if not dvc:
-        console.print("DVC is not installed (pip install dvc, or set CONVEYOR_BENCH_DVC).")
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    console.print(f"Python start-up alone: {python_start:.2f} s; load average: {load}")
-    console.print(f"Large files enter the store by {_store_copy_mode(work)}.")
 
 
 def _store_copy_mode(work: Path) -> str:
