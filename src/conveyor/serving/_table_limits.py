@@ -75,7 +75,10 @@ def arrow_bound(body: bytes, max_rows: int) -> tuple[int, int]:
             if header is None:
                 raise ValueError("a dictionary batch without its data")
         else:
-            rows += table.scalar(header, 0, "<q", 0)
+            length = table.scalar(header, 0, "<q", 0)
+            if length < 0:
+                raise ValueError(f"a record batch of {length} rows")
+            rows += length
         data = memoryview(message.body) if message.body is not None else memoryview(b"")
         size += _batch_bytes(table, header, data)
     return rows, size
@@ -188,22 +191,101 @@ def _chunk_bytes(body: bytes, start: int, end: int, values: int, width: int) -> 
     total = seen = 0
     at = start
     while seen < values:
-        page = _Thrift(body, at, end)
-        fields = page.header()
-        size, stored = fields.get(2, 0), fields.get(3, 0)
-        count, encoding = fields.get("values", 0), fields.get("encoding", 0)
+        size, stored, count, encoding, at = _page_header(body, at, end)
         if size < 0 or stored < 0 or count < 0:
             raise ValueError("a page header with a negative size or count")
         total += size + count * width
         if encoding == _DELTA_BYTE_ARRAY:
             total += count * size
         seen += count
-        at = page.at + stored
+        at += stored
     return total
 
 
+def _page_header(data: bytes, at: int, end: int) -> tuple[int, int, int, int, int]:
+    """One Parquet ``PageHeader`` (thrift compact protocol) read from ``data[at:end]``.
+
+    Returns:
+        The page's uncompressed size, stored size, number of values and their encoding
+        (from ``DataPageHeader`` or ``DataPageHeaderV2``; 0 for other pages), and where
+        the page's data starts.
+    """
+    size = stored = values = encoding = 0
+    stack: list[tuple[int, int]] = []  # the enclosing structs: (their path, field id)
+    path = last = 0  # path 0: the PageHeader; 5 or 8: its data page header; -1: other
+    while True:
+        if at >= end:
+            raise ValueError("a page header running past its column chunk")
+        byte = data[at]
+        at += 1
+        if byte == 0:  # the end of a struct
+            if not stack:
+                return size, stored, values, encoding, at
+            path, last = stack.pop()
+            continue
+        kind, delta = byte & 0x0F, byte >> 4
+        if delta:
+            field = last + delta
+        else:
+            raw, at = _varint(data, at, end)
+            field = (raw >> 1) ^ -(raw & 1)
+        last = field
+        if kind == 12:
+            if len(stack) >= _NESTING:
+                raise ValueError("a page header nested too deep")
+            stack.append((path, field))
+            path = field if path == 0 and field in (5, 8) else -1
+            last = 0
+        elif kind in (5, 6):
+            raw, at = _varint(data, at, end)
+            value = (raw >> 1) ^ -(raw & 1)
+            if path == 0 and field == 2:
+                size = value
+            elif path == 0 and field == 3:
+                stored = value
+            elif path in (5, 8) and field == 1:  # num_values
+                values = value
+            elif (path, field) in ((5, 2), (8, 4)):  # the values' encoding
+                encoding = value
+        else:
+            at = _skip_value(data, at, end, kind, len(stack) + 1)
+
+
+def _skip_value(data: bytes, at: int, end: int, kind: int, depth: int) -> int:
+    """Where the value of thrift type ``kind`` at ``at`` ends."""
+    if kind in (1, 2):  # a boolean, held in the field header
+        return at
+    if kind == 4:
+        return _varint(data, at, end)[1]
+    if kind in (3, 7, 8):  # a byte, a double, a binary
+        length = 1 if kind == 3 else 8
+        if kind == 8:
+            length, at = _varint(data, at, end)
+        if at + length > end:
+            raise ValueError("a page header running past its column chunk")
+        return at + length
+    skipper = _Thrift(data, at, end)  # lists, sets, maps: no page header written today
+    skipper.skip(kind, depth)
+    return skipper.at
+
+
+def _varint(data: bytes, at: int, end: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if at >= end:
+            raise ValueError("a page header running past its column chunk")
+        byte = data[at]
+        at += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, at
+        shift += 7
+        if shift > 63:
+            raise ValueError("a varint longer than 64 bits in a page header")
+
+
 class _Thrift:
-    """Reads one Parquet ``PageHeader`` (thrift compact protocol), bounds-checked."""
+    """Skips one thrift compact-protocol value of any type, bounds-checked."""
 
     def __init__(self, data: bytes, at: int, end: int) -> None:
         self.data, self.at, self.end = data, at, end
@@ -216,53 +298,11 @@ class _Thrift:
         return value
 
     def _varint(self) -> int:
-        value = shift = 0
-        while True:
-            byte = self._byte()
-            value |= (byte & 0x7F) << shift
-            if not byte & 0x80:
-                return value
-            shift += 7
-            if shift > 63:
-                raise ValueError("a varint longer than 64 bits in a page header")
+        value, self.at = _varint(self.data, self.at, self.end)
+        return value
 
-    def _int(self) -> int:
-        raw = self._varint()
-        return (raw >> 1) ^ -(raw & 1)
-
-    def header(self) -> dict[Any, int]:
-        """The ``PageHeader`` fields kept: 2 and 3 (sizes), ``values`` and ``encoding``."""
-        kept: dict[Any, int] = {}
-        for field, kind, path in self._fields(0, ()):
-            if kind not in (5, 6):
-                self._skip(kind, 1)
-                continue
-            value = self._int()
-            if path == () and field in (2, 3):
-                kept[field] = value
-            elif path in ((5,), (8,)) and field == 1:  # DataPageHeader(V2).num_values
-                kept["values"] = value
-            elif (path, field) in (((5,), 2), ((8,), 4)):  # the values' encoding
-                kept["encoding"] = value
-        return kept
-
-    def _fields(self, depth: int, path: tuple[int, ...]) -> Any:
-        """Yield ``(field id, type, path)`` for every scalar, entering structs 5 and 8."""
-        if depth > _NESTING:
-            raise ValueError("a page header nested too deep")
-        field = 0
-        while True:
-            byte = self._byte()
-            if byte == 0:
-                return
-            kind, delta = byte & 0x0F, byte >> 4
-            field = field + delta if delta else self._int()
-            if kind == 12 and not path and field in (5, 8):
-                yield from self._fields(depth + 1, (field,))
-            else:
-                yield field, kind, path
-
-    def _skip(self, kind: int, depth: int) -> None:
+    def skip(self, kind: int, depth: int) -> None:
+        """Skip a value of thrift type ``kind`` (its field header already read)."""
         if depth > _NESTING:
             raise ValueError("a page header nested too deep")
         if kind in (1, 2):  # booleans are held in the field header
@@ -290,8 +330,13 @@ class _Thrift:
                     self._skip_element(types >> 4, depth + 1)
                     self._skip_element(types & 0x0F, depth + 1)
         elif kind == 12:
-            for _, inner, _ in self._fields(depth + 1, (-1,)):
-                self._skip(inner, depth + 1)
+            while True:
+                byte = self._byte()
+                if byte == 0:
+                    return
+                if not byte >> 4:  # a long-form field id
+                    self._varint()
+                self.skip(byte & 0x0F, depth + 1)
         else:
             raise ValueError(f"unknown thrift type {kind} in a page header")
 
@@ -299,7 +344,7 @@ class _Thrift:
         if kind in (1, 2):  # a boolean inside a list takes one byte
             self._byte()
         else:
-            self._skip(kind, depth)
+            self.skip(kind, depth)
 
     def _advance(self, n: int) -> None:
         if n < 0 or self.at + n > self.end:
