@@ -92,6 +92,7 @@ def hardlink_into(source: Path, temp: Path) -> Linked | None:
             ):
                 raise _NotLinkable
             os.fchmod(fd, stat.S_IMODE(linked.st_mode) & ~_WRITE_BITS)
+            after = os.fstat(fd)
             small = linked.st_size <= SMALL_FILE
             data = read_small(fd, linked.st_size) if small else os.read(fd, len(ESCAPE))
         finally:
@@ -103,7 +104,7 @@ def hardlink_into(source: Path, temp: Path) -> Linked | None:
         with contextlib.suppress(OSError):
             temp.unlink()
         return None
-    return Linked(before, data if small else None)
+    return Linked(before, after, data if small else None)
 
 
 class _NotLinkable(Exception):
@@ -117,12 +118,26 @@ class Linked:
     Attributes:
         before: The ``lstat`` of the source before it was linked (its mode is the one to
             give back with :func:`restore_mode` if the object is not published).
+        after: Its ``fstat`` once read-only: a write before that moved its ``mtime``.
         content: The whole content, read once it was read-only, for a small file
             (``None`` for a large one, which the caller hashes from its path).
     """
 
     before: os.stat_result
+    after: os.stat_result
     content: bytes | None
+
+    def unchanged_since(self, facts: tuple[int, int, int, int] | None) -> bool:
+        """Whether the file is as it was when ``facts`` (size, mtime_ns, ctime_ns, inode:
+        the hash cache's) were taken, up to the moment it became read-only: the same
+        trust the hash cache gives a file whose facts match."""
+        if facts is None:
+            return False
+        size, mtime_ns, _ctime_ns, inode = facts
+        before, after = self.before, self.after
+        was = (before.st_size, before.st_mtime_ns, before.st_ctime_ns, before.st_ino)
+        now = (after.st_size, after.st_mtime_ns, after.st_ino)
+        return was == facts and now == (size, mtime_ns, inode)
 
 
 def restore_mode(path: Path, before: os.stat_result) -> None:

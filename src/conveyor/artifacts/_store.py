@@ -213,6 +213,7 @@ class ArtifactStore:
         known_hash: str | None = None,
         progress: ProgressCallback | None = None,
         link: LinkMode = "reflink",
+        known_stat: tuple[int, int, int, int] | None = None,
     ) -> ObjectInfo:
         """Store the file at ``path``, streaming it; return the object's info.
 
@@ -231,6 +232,10 @@ class ArtifactStore:
             progress: Called with ``("put <name>", bytes_done, bytes_total)``.
             link: ``"reflink"`` (default), ``"copy"`` or ``"hardlink"``; only local,
                 unencrypted stores link (others copy whatever is asked).
+            known_stat: ``(size, mtime_ns, ctime_ns, inode)`` of ``path`` when
+                ``known_hash`` was computed. A large file hard-linked while these still
+                hold (checked before the link and once it is read-only) is not hashed
+                again: the trust the hash cache gives an unchanged file.
 
         Raises:
             IntegrityError: the file changed while it was stored (or ``known_hash`` is not
@@ -247,7 +252,7 @@ class ArtifactStore:
             return existing
         plain_local = self._kind == "local" and not self._encrypt
         if link == "hardlink" and plain_local:
-            linked = self._put_hardlink(source, known_hash, label, report)
+            linked = self._put_hardlink(source, known_hash, known_stat, label, report)
             if linked is not None:
                 return linked
         data = _read_if_small(source)
@@ -338,13 +343,19 @@ class ArtifactStore:
         return self._written_info(digest, size, "reflinked" if cloned else "copied")
 
     def _put_hardlink(
-        self, source: Path, known_hash: str | None, label: str, report: ProgressCallback
+        self,
+        source: Path,
+        known_hash: str | None,
+        known_stat: tuple[int, int, int, int] | None,
+        label: str,
+        report: ProgressCallback,
     ) -> ObjectInfo | None:
         """Publish a read-only hard link to ``source`` as its object; ``None`` when it
         cannot be linked safely (see ``hardlink_into``), leaving the caller to copy.
 
         The linked file is hashed after it was made read-only, so the object published
-        holds the bytes its name says (a later change is caught by every read).
+        holds the bytes its name says (a later change is caught by every read); a large
+        file whose ``known_stat`` still holds is not hashed twice.
         """
         self._refuse_links(self._tmp, "")
         temp = Path(self._tmp) / f"{uuid.uuid4().hex}{TEMP_SUFFIX}"
@@ -359,6 +370,8 @@ class ArtifactStore:
             report(label, 0, before.st_size)
             if linked.content is not None:
                 digest = hash_bytes(linked.content)
+            elif known_hash is not None and linked.unchanged_since(known_stat):
+                digest = known_hash
             else:
                 digest = hash_file_bounded(temp)
             if known_hash is not None and digest != known_hash:

@@ -210,7 +210,7 @@ class DatasetRegistry:
         large = [f for f in unique.values() if f.size >= _THREADED_UPLOAD_BELOW]
         link = cast("LinkMode", stats.link)
         # Only a local, unencrypted store links; any other copies (and says so).
-        options: dict[str, Any] = {"link": link} if self.artifacts.links_files else {}
+        local = self.artifacts.links_files
         linked: builtins.list[SourceFile] = []
 
         def store(entry: SourceFile, chunks: ProgressCallback | None = None) -> str | None:
@@ -219,9 +219,16 @@ class DatasetRegistry:
             # so a concurrent gc keeps it (or it is missing and written again).
             if self.artifacts.protect(entry.hash):
                 return None
-            info = self.artifacts.put_file(
-                entry.path, known_hash=entry.hash, progress=chunks, **options
-            )
+            if local:
+                info = self.artifacts.put_file(
+                    entry.path,
+                    known_hash=entry.hash,
+                    progress=chunks,
+                    link=link,
+                    known_stat=entry.facts,
+                )
+            else:  # a remote store takes no link mode: it uploads
+                info = self.artifacts.put_file(entry.path, known_hash=entry.hash, progress=chunks)
             return info.stored_by or "copied"
 
         def count(entry: SourceFile, stored_by: str | None) -> None:

@@ -17,7 +17,7 @@ from typing import TypeVar
 
 from conveyor.artifacts import hash_file_bounded
 from conveyor.core import ProgressCallback
-from conveyor.data._state import StateCache, matches
+from conveyor.data._state import StateCache, facts_of, matches
 from conveyor.errors import DataSourceError
 
 SKIPPED_DIRS = frozenset({".conveyor", ".git"})
@@ -66,12 +66,17 @@ class AddStats:
 
 @dataclass(frozen=True)
 class SourceFile:
-    """One file of a dataset version: where it is now and what it holds."""
+    """One file of a dataset version: where it is now and what it holds.
+
+    ``facts`` are ``(size, mtime_ns, ctime_ns, inode)`` of the file when ``hash`` was
+    computed (or found in the hash cache), when known.
+    """
 
     relpath: str
     path: str | Path
     size: int
     hash: str
+    facts: tuple[int, int, int, int] | None = None
 
 
 #: ``(relpath, path, stat)`` of one file to version.
@@ -217,7 +222,7 @@ def hash_files(
     stats.hashed_files += len(todo)
     cache.record([(keys[i], files[i][2], digests[i] or "") for i in todo])
     out = [
-        SourceFile(rel, path, stat.st_size, digest or "")
+        SourceFile(rel, path, stat.st_size, digest or "", facts_of(stat))
         for (rel, path, stat), digest in zip(files, digests, strict=True)
     ]
     stats.files = len(out)

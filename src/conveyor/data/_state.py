@@ -35,7 +35,8 @@ CREATE TABLE IF NOT EXISTS {_TABLE} (
 """
 
 
-def _facts(stat: os.stat_result) -> tuple[int, int, int, int]:
+def facts_of(stat: os.stat_result) -> tuple[int, int, int, int]:
+    """``(size, mtime_ns, ctime_ns, inode)``: what the cache compares."""
     return (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
 
 
@@ -80,7 +81,7 @@ class StateCache:
             f"SELECT size, mtime_ns, ctime_ns, inode, hash FROM {_TABLE} WHERE path = ?",
             (path,),
         ).fetchone()
-        if row is None or tuple(row[:4]) != _facts(stat):
+        if row is None or tuple(row[:4]) != facts_of(stat):
             return None
         return str(row[4])
 
@@ -106,7 +107,7 @@ class StateCache:
     def record(self, entries: Iterable[tuple[str, os.stat_result, str]]) -> None:
         """Remember ``(path, stat, hash)`` triples (one transaction), ``stat`` taken
         before the file was hashed."""
-        rows = [(p, *_facts(s), h) for p, s, h in entries]
+        rows = [(p, *facts_of(s), h) for p, s, h in entries]
         if not rows:
             return
         with self._conn:
@@ -119,4 +120,4 @@ class StateCache:
 
 def matches(facts: tuple[int, int, int, int], stat: os.stat_result) -> bool:
     """Whether cached ``facts`` still describe the file ``stat`` describes."""
-    return facts == _facts(stat)
+    return facts == facts_of(stat)

@@ -244,3 +244,38 @@ def test_an_unknown_link_mode_is_refused_before_any_work(linking: Workspace) -> 
         )
     assert linking.registry.list() == []
     assert _writable(photos / "china.jpg")
+
+
+@pytest.mark.parametrize("restore_mtime", [False, True])
+def test_a_large_file_changed_after_it_was_hashed_is_refused_and_keeps_its_mode(
+    linking: Workspace, restore_mtime: bool
+) -> None:
+    """The facts of the hash (size, times, inode) no longer hold, so the linked file is
+    hashed again: the change is caught before anything is published."""
+    path = linking.root / "photos.bin"
+    photos = (IMAGES / "china.jpg").read_bytes() + (IMAGES / "flower.jpg").read_bytes()
+    path.write_bytes(photos * 4)  # beyond 1 MiB: the path that may skip re-hashing
+    digest = hash_file(path)
+    st = os.stat(path)
+    facts = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+    with path.open("r+b") as handle:
+        handle.seek(4096)
+        handle.write(b"changed!")
+    if restore_mtime:  # as `touch -r` would: only the change time tells
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    with pytest.raises(IntegrityError, match="changed while"):
+        linking.artifacts.put_file(path, known_hash=digest, link="hardlink", known_stat=facts)
+    assert _writable(path)
+    assert list(linking.artifacts.iter_objects()) == []
+    assert os.stat(path).st_nlink == 1
+
+
+def test_a_large_file_unchanged_since_it_was_hashed_is_linked(linking: Workspace) -> None:
+    path = linking.root / "photos.bin"
+    photos = (IMAGES / "china.jpg").read_bytes() + (IMAGES / "flower.jpg").read_bytes()
+    path.write_bytes(photos * 4)
+    version = linking.registry.add("photos", path)
+    assert version.stats is not None
+    assert version.stats.hardlinked_objects == 1
+    assert os.stat(path).st_nlink == 2
+    assert linking.artifacts.get_bytes(hash_file(path)) == photos * 4
