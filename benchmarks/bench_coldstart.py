@@ -9,8 +9,10 @@ when its virtualenv exists (``benchmarks/.venvs/mlflow-serve``, built by
 answering with scikit-learn (the floor for a Python server of this model). Each server
 starts ``CONVEYOR_BENCH_SCALE``-scaled rounds (at least 1, default 3) times; the time is
 from ``Popen`` until the first ``200`` to a prediction request, the memory the summed
-``VmRSS`` of the server's process tree right after it. Ratios are against the bare app
-and the ONNX-twin server measured in the same run: absolute times move with the load.
+``VmRSS`` of the server's process tree right after it, and the CPU seconds the tree had
+used by then (user and system: less moved by other work on the machine than the wall
+time). Ratios are against the bare app and the ONNX-twin server measured in the same run:
+absolute times move with the load.
 
 Run: ``python -m benchmarks.bench_coldstart``.
 """
@@ -91,8 +93,8 @@ def _port() -> int:
         return port
 
 
-def _tree_rss_kib(pid: int) -> int:
-    """Summed VmRSS of ``pid`` and its descendants."""
+def _tree_rss_kib_cpu(pid: int) -> tuple[int, float]:
+    """Summed VmRSS (KiB) and CPU seconds (user and system) of ``pid`` and its descendants."""
     parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -106,22 +108,25 @@ def _tree_rss_kib(pid: int) -> int:
         more = {child for child, parent in parents.items() if parent in family} - family
         family |= more
         grew = bool(more)
-    total = 0
+    total, ticks = 0, 0
     for member in family:
         try:
             status = Path(f"/proc/{member}/status").read_text()
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
         for line in status.splitlines():
             if line.startswith("VmRSS:"):
                 total += int(line.split()[1])
-    return total
+    return total, ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _cold_start(
     argv: list[str], path: str, body: dict[str, Any], cwd: Path, env: dict[str, str]
-) -> tuple[float, int] | None:
-    """Seconds from start to the first 200 on ``path``, and the tree's RSS in KiB then."""
+) -> tuple[float, int, float] | None:
+    """Seconds from start to the first 200 on ``path``, the tree's RSS in KiB and CPU
+    seconds then."""
     port = _port()
     argv = [part.replace("{port}", str(port)) for part in argv]
     started = time.perf_counter()
@@ -136,7 +141,8 @@ def _cold_start(
                 try:
                     answer = client.post(f"http://127.0.0.1:{port}{path}", json=body)
                     if answer.status_code == 200:
-                        return time.perf_counter() - started, _tree_rss_kib(proc.pid)
+                        seconds = time.perf_counter() - started
+                        return seconds, *_tree_rss_kib_cpu(proc.pid)
                 except httpx.TransportError:
                     pass
                 time.sleep(0.01)
@@ -231,7 +237,7 @@ def main(rounds: int | None = None) -> None:
                 env_for = {}
         else:
             env_for = {}
-        results: dict[str, list[tuple[float, int]]] = {name: [] for name, *_ in cases}
+        results: dict[str, list[tuple[float, int, float]]] = {name: [] for name, *_ in cases}
         for _ in range(rounds):  # interleaved, so load drifts hit every server alike
             for name, argv, path, body in cases:
                 got = _cold_start(argv, path, body, root, env_for.get(name, env))
@@ -241,21 +247,33 @@ def main(rounds: int | None = None) -> None:
         title=f"cold start to first prediction, median of {rounds} (load "
         f"{os.getloadavg()[0]:.1f}, {os.cpu_count()} CPUs)"
     )
-    columns = ("server", "seconds", "x bare", "x twin", "RSS MB", "x bare", "x twin")
+    columns = (
+        "server",
+        "seconds",
+        "x bare",
+        "x twin",
+        "CPU s",
+        "x twin",
+        "RSS MB",
+        "x bare",
+        "x twin",
+    )
     for column in columns:
         table.add_column(column, justify="left" if column == "server" else "right")
-    base_s, base_mb = _medians(results[cases[0][0]])
-    twin_s, twin_mb = _medians(results["conveyor serve (ONNX twin)"])
+    base_s, base_mb, _ = _medians(results[cases[0][0]])
+    twin_s, twin_mb, twin_cpu = _medians(results["conveyor serve (ONNX twin)"])
     for name, times in results.items():
         if not times:
-            table.add_row(name, "failed", "", "", "", "", "")
+            table.add_row(name, "failed", *[""] * (len(columns) - 2))
             continue
-        seconds, mb = _medians(times)
+        seconds, mb, cpu = _medians(times)
         table.add_row(
             name,
             f"{seconds:.2f}",
             f"{seconds / base_s:.2f}",
             f"{seconds / twin_s:.2f}",
+            f"{cpu:.2f}",
+            f"{cpu / twin_cpu:.2f}",
             f"{mb:.0f}",
             f"{mb / base_mb:.2f}",
             f"{mb / twin_mb:.2f}",
@@ -264,7 +282,7 @@ def main(rounds: int | None = None) -> None:
     console.print(table)
     for name, times in results.items():
         if name.startswith("conveyor serve") and times:
-            seconds, mb = _medians(times)
+            seconds, mb, _ = _medians(times)
             met = "met" if seconds < 2 and mb < 250 else "not met"
             console.print(
                 f"Target for a scikit-learn model: ready in under 2 s and 250 MB; "
@@ -272,11 +290,15 @@ def main(rounds: int | None = None) -> None:
             )
 
 
-def _medians(times: list[tuple[float, int]]) -> tuple[float, float]:
-    """Median seconds and median MB of the rounds of one server (NaN when none answered)."""
+def _medians(times: list[tuple[float, int, float]]) -> tuple[float, float, float]:
+    """Median seconds, MB and CPU seconds of the rounds of one server (NaN when none answered)."""
     if not times:
-        return float("nan"), float("nan")
-    return statistics.median(t for t, _ in times), statistics.median(r for _, r in times) / 1024
+        return float("nan"), float("nan"), float("nan")
+    return (
+        statistics.median(t for t, _, _ in times),
+        statistics.median(r for _, r, _ in times) / 1024,
+        statistics.median(c for _, _, c in times),
+    )
 
 
 if __name__ == "__main__":
