@@ -14,7 +14,10 @@ Two measurements in the same run, each with its own baseline:
   and off. Both servers run at once and are measured in alternation (three rounds; the
   median is reported), the logging one drained before the next run. The logging cost is
   ``1 - on / off`` of the requests per second; the logger's counters (written, spilled,
-  dropped) are read from ``/metrics`` at the end.
+  dropped) are read from ``/metrics`` at the end. On Linux the servers' CPU time per
+  request is read from ``/proc`` around each run (the writer's drain included), split
+  into the event loop's thread and the others (the logger's writer and spill threads):
+  a figure the machine's load moves far less than requests per second.
 
 Absolute figures move with the machine's load; compare the ratios measured in one run.
 ``CONVEYOR_BENCH_SCALE`` scales the request counts and durations.
@@ -23,6 +26,7 @@ Absolute figures move with the machine's load; compare the ratios measured in on
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import statistics
@@ -33,7 +37,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import numpy as np
@@ -154,14 +158,15 @@ def _payload() -> bytes:
     return json.dumps({"dataframe_split": {"columns": FEATURES, "data": data}}).encode()
 
 
-def _load(url: str, body: bytes, wrk: str | None) -> float:
-    """Requests per second at 100 rows (wrk at 8 connections, else a sequential client)."""
+def _load(url: str, body: bytes, wrk: str | None) -> tuple[float, float]:
+    """Requests per second at 100 rows (wrk at 8 connections, else a sequential client),
+    and the number of requests sent in all, warm-up included."""
     if wrk is not None:
-        _wrk.run(wrk, url, body, 8, WARMUP_SECONDS)
+        warm = _wrk.run(wrk, url, body, 8, WARMUP_SECONDS)
         result = _wrk.run(wrk, url, body, 8, SECONDS)
         if result.errors:
             raise RuntimeError(f"{result.errors} requests failed at {url}")
-        return result.rps
+        return result.rps, warm.rps * WARMUP_SECONDS + result.rps * SECONDS
     headers = {"content-type": "application/json"}
     with httpx.Client(timeout=30) as client:
         for _ in range(20):
@@ -169,7 +174,32 @@ def _load(url: str, body: bytes, wrk: str | None) -> float:
         started = time.perf_counter()
         for _ in range(HTTP_REQUESTS):
             client.post(url, content=body, headers=headers).raise_for_status()
-        return HTTP_REQUESTS / (time.perf_counter() - started)
+        return HTTP_REQUESTS / (time.perf_counter() - started), HTTP_REQUESTS + 20.0
+
+
+def _thread_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds (user + system) of each thread of process ``pid`` (empty off Linux)."""
+    found: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:  # the thread ended meanwhile
+            continue
+        found[int(tid)] = (int(fields[11]) + int(fields[12])) / tick
+    return found
+
+
+def _cpu_split(pid: int, before: dict[int, float], after: dict[int, float]) -> tuple[float, float]:
+    """CPU seconds between two samples: ``(event loop's thread, every other thread)``."""
+    spent = {tid: cpu - before.get(tid, 0.0) for tid, cpu in after.items()}
+    main = spent.pop(pid, 0.0)
+    return main, sum(spent.values())
 
 
 def _logger_counters(base: str) -> dict[str, float]:
@@ -192,10 +222,19 @@ def _drained(base: str) -> dict[str, float]:
         time.sleep(0.2)
 
 
-def _through_server(
-    root: Path, here: Path, wrk: str | None
-) -> dict[str, tuple[float, list[float], dict[str, float]]]:
-    """Both servers up at once, measured in alternation: ``{label: (median, runs, counters)}``."""
+class Served(NamedTuple):
+    """One server's figures: median requests/s, each run's, logger counters, CPU/request."""
+
+    rps: float
+    runs: list[float]
+    counters: dict[str, float]
+    #: CPU µs per request of the event loop's thread and of the other threads (NaN off Linux).
+    main_us: float
+    background_us: float
+
+
+def _through_server(root: Path, here: Path, wrk: str | None) -> dict[str, Served]:
+    """Both servers up at once, measured in alternation."""
     body = _payload()
     servers: dict[str, tuple[str, subprocess.Popen[bytes]]] = {}
     try:
@@ -207,15 +246,28 @@ def _through_server(
             if proc is not None:
                 servers[label] = (base, proc)
         runs: dict[str, list[float]] = {label: [] for label in servers}
+        cpu = {label: [0.0, 0.0, 0.0] for label in servers}  # main s, other s, requests
         for _ in range(ROUNDS):
-            for label, (base, _proc) in servers.items():
-                runs[label].append(_load(f"{base}/invocations", body, wrk))
+            for label, (base, proc) in servers.items():
+                before = _thread_cpu(proc.pid)
+                rps, sent = _load(f"{base}/invocations", body, wrk)
+                runs[label].append(rps)
                 if label == "logging on":
-                    _drained(base)  # the next run starts with the writer idle
+                    _drained(base)  # the writer's work counts; the next run starts idle
+                main, other = _cpu_split(proc.pid, before, _thread_cpu(proc.pid))
+                cpu[label] = [cpu[label][0] + main, cpu[label][1] + other, cpu[label][2] + sent]
         results = {}
         for label, (base, _proc) in servers.items():
             counters = _drained(base) if label == "logging on" else {}
-            results[label] = (statistics.median(runs[label]), runs[label], counters)
+            main, other, sent = cpu[label]
+            known = main > 0 and sent > 0
+            results[label] = Served(
+                statistics.median(runs[label]),
+                runs[label],
+                counters,
+                main / sent * 1e6 if known else math.nan,
+                other / sent * 1e6 if known else math.nan,
+            )
         return results
     finally:
         for _base, proc in servers.values():
@@ -252,21 +304,31 @@ def main() -> None:
         )
 
     table = Table(title=f"Real uvicorn server, {ROWS}-row /invocations requests, median of runs")
-    columns = ("server", "requests/s", "runs", "written", "spilled", "dropped", "queue depth")
+    columns = ("server", "requests/s", "runs", "CPU µs/request (loop + other threads)",
+               "written", "spilled", "dropped", "queue depth")  # fmt: skip
     for column in columns:
         table.add_column(column, justify="left" if column == "server" else "right")
-    for label, (rps, runs, counters) in served.items():
-        figures = [f"{counters[k]:,.0f}" if counters else "-" for k in
-                   ("written", "spilled", "dropped", "queue_depth")]  # fmt: skip
-        shown = " / ".join(f"{r:,.0f}" for r in runs)
-        table.add_row(label, f"{rps:,.0f}", shown, *figures)
+    for label, figures in served.items():
+        counters = figures.counters
+        counts = [f"{counters[k]:,.0f}" if counters else "-" for k in
+                  ("written", "spilled", "dropped", "queue_depth")]  # fmt: skip
+        shown = " / ".join(f"{r:,.0f}" for r in figures.runs)
+        cpu = f"{figures.main_us:,.0f} + {figures.background_us:,.0f}"
+        table.add_row(label, f"{figures.rps:,.0f}", shown, cpu, *counts)
     console.print(table)
     if "logging on" in served and "logging off" in served:
-        on, off = served["logging on"][0], served["logging off"][0]
+        on, off = served["logging on"], served["logging off"]
         console.print(
-            f"Logging on / off: {on / off:.2f}; logging cost {100 * (1 - on / off):.0f} % of "
-            f"throughput (target: under 30 %)."
+            f"Logging on / off: {on.rps / off.rps:.2f}; logging cost "
+            f"{100 * (1 - on.rps / off.rps):.0f} % of throughput (target: under 30 %)."
         )
+        on_cpu, off_cpu = on.main_us + on.background_us, off.main_us + off.background_us
+        if not math.isnan(on_cpu + off_cpu):
+            console.print(
+                f"Server CPU per request, logging on / off: {on_cpu:,.0f} / {off_cpu:,.0f} µs; "
+                f"at the same CPU, logging costs {100 * (1 - off_cpu / on_cpu):.0f} % of "
+                "throughput."
+            )
     console.print(f"Load average after: {os.getloadavg()}")
 
 
