@@ -33,7 +33,7 @@ from conveyor.registry.flavors._base import (
     require,
 )
 from conveyor.registry.flavors._errors import FlavorError, UntrustedModelError
-from conveyor.registry.flavors._skops import dumps_estimator
+from conveyor.registry.flavors._skops import dumps_estimator, import_skops
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -82,12 +82,13 @@ class SklearnFlavor(Flavor):
         return imported_subclass(type(model), "sklearn.base", "BaseEstimator")
 
     def unsafe_parts(self, model: Any) -> list[str]:
-        sio = require("skops.io", package="skops", flavor=self.name)
+        sio = import_skops(self.name)
         try:
-            named = sio.get_untrusted_types(data=sio.dumps(model))
+            data = sio.dumps(model)
         except (TypeError, ValueError, AttributeError) as exc:
             return [f"{type(model).__qualname__} ({exc})"]
-        return untrusted_types(named)
+        # The load policy's own reading of the file (estimators decided by name, no walk).
+        return untrusted_types(skops_types(data, source=MODEL_FILE))
 
     def save(self, model: Any, folder: Path) -> dict[str, Any]:
         data = dumps_estimator(model, flavor=self.name)

@@ -12,8 +12,10 @@ import io
 import json
 import re
 import zipfile
+from types import ModuleType
 from typing import Any
 
+from conveyor.core._trust._skops import skops_io
 from conveyor.registry.flavors._base import require
 from conveyor.registry.flavors._errors import FlavorError
 
@@ -33,7 +35,7 @@ def dumps_estimator(model: Any, *, flavor: str = "sklearn") -> bytes:
         >>> dumps_estimator(StandardScaler()) == dumps_estimator(StandardScaler())
         True
     """
-    sio = require("skops.io", package="skops", flavor=flavor)
+    sio = import_skops(flavor)
     try:
         data = sio.dumps(model)
     except (TypeError, ValueError, AttributeError) as exc:
@@ -44,6 +46,18 @@ def dumps_estimator(model: Any, *, flavor: str = "sklearn") -> bytes:
             flavor=flavor,
         ) from exc
     return canonical_archive(data)
+
+
+def import_skops(flavor: str = "sklearn") -> ModuleType:
+    """``skops.io`` without its walk of scikit-learn (:mod:`conveyor.core._trust._skops`).
+
+    Raises:
+        FlavorError: skops is not installed; the message names the package.
+    """
+    try:
+        return skops_io()
+    except ImportError:
+        return require("skops.io", package="skops", flavor=flavor)
 
 
 def canonical_archive(data: bytes) -> bytes:
