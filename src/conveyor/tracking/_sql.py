@@ -63,19 +63,12 @@ class SqlRunRecords(BaseRunRecords):
 
     def __init__(self, store: MetadataStore) -> None:
         self._store = store
-        self._prepared = False
 
     # -- runs ------------------------------------------------------------------------
 
     def prepare_create(self) -> None:
-        """Configure the ORM mappers and compile the existence check of :meth:`create_run`
-        (a read), which the first query and the first start of a process do otherwise."""
-        if self._prepared:
-            return
+        """Configure the ORM mappers (the first query of a process does it otherwise)."""
         RunRow.__mapper__.registry.configure()
-        with self._store.read() as session:
-            session.get(RunRow, "")  # the statement's compiled form is cached engine-wide
-        self._prepared = True
 
     def create_run(self, actor: Actor, run: Run) -> None:
         details = {
