@@ -11,7 +11,9 @@
   the stored version. Only within one file system, never into an encrypted or remote
   store, never for a symbolic link or a file this process may not make read-only: those
   fall back to ``reflink``. A change made anyway (by root, or after ``chmod u+w``) is
-  caught when the object is read, since every read re-hashes.
+  caught when the object is read, since every read re-hashes. The file's modification
+  time becomes the time of the add: that is the object's lease, which a concurrent gc
+  reads (decision 0013).
 """
 
 from __future__ import annotations
@@ -58,7 +60,8 @@ _WRITE_BITS = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
 
 
 def hardlink_into(source: Path, temp: Path) -> Linked | None:
-    """Give the regular file ``source`` the second name ``temp`` and make it read-only.
+    """Give the regular file ``source`` the second name ``temp``, make it read-only and
+    set its times to now (the object's lease).
 
     Nothing is left behind and ``source`` keeps its mode when this returns ``None``:
     ``source`` is a symbolic link or not a regular file, lies on another file system,
@@ -93,12 +96,15 @@ def hardlink_into(source: Path, temp: Path) -> Linked | None:
                 raise _NotLinkable
             os.fchmod(fd, stat.S_IMODE(linked.st_mode) & ~_WRITE_BITS)
             after = os.fstat(fd)
+            # The object's lease (decision 0013): a gc keeps objects written within its
+            # grace, and a linked object's time is the file's, perhaps years old.
+            os.utime(fd)
             small = linked.st_size <= SMALL_FILE
             data = read_small(fd, linked.st_size) if small else os.read(fd, len(ESCAPE))
         finally:
             os.close(fd)
         if needs_escape(data[: len(ESCAPE)]):
-            os.chmod(temp, stat.S_IMODE(linked.st_mode))
+            restore_source(temp, before)
             raise _NotLinkable
     except (OSError, _NotLinkable):
         with contextlib.suppress(OSError):
@@ -117,8 +123,9 @@ class Linked:
 
     Attributes:
         before: The ``lstat`` of the source before it was linked (its mode is the one to
-            give back with :func:`restore_mode` if the object is not published).
-        after: Its ``fstat`` once read-only: a write before that moved its ``mtime``.
+            give back with :func:`restore_source` if the object is not published).
+        after: Its ``fstat`` once read-only (before its times were set to now, the
+            object's lease): a write before that moved its ``mtime``.
         content: The whole content, read once it was read-only, for a small file
             (``None`` for a large one, which the caller hashes from its path).
     """
@@ -140,7 +147,9 @@ class Linked:
         return was == facts and now == (size, mtime_ns, inode)
 
 
-def restore_mode(path: Path, before: os.stat_result) -> None:
-    """Give the file ``path`` (still linked to the source) its mode from ``before``."""
+def restore_source(path: Path, before: os.stat_result) -> None:
+    """Give the file ``path`` (still linked to the source) its mode and times from
+    ``before``: an object not published after all leaves the source as it was."""
     with contextlib.suppress(OSError):
         os.chmod(path, stat.S_IMODE(before.st_mode))
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))

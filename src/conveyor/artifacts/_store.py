@@ -29,7 +29,7 @@ from conveyor.artifacts._fields import FieldCipher, load_field_key, rewrap_field
 from conveyor.artifacts._gc import Sweeper
 from conveyor.artifacts._hashing import hash_file_bounded, read_small
 from conveyor.artifacts._keys import MasterKey
-from conveyor.artifacts._linking import LinkMode, check_link_mode, hardlink_into, restore_mode
+from conveyor.artifacts._linking import LinkMode, check_link_mode, hardlink_into, restore_source
 from conveyor.artifacts._listing import StoredEntry, iter_infos, modified_of
 from conveyor.artifacts._objects import (
     GcResult,
@@ -394,7 +394,7 @@ class ArtifactStore:
                 fsync_dir(Path(final).parent)
         finally:
             if not published:
-                restore_mode(temp, before)
+                restore_source(temp, before)
                 temp.unlink(missing_ok=True)
         report(label, before.st_size, before.st_size)
         return self._written_info(digest, before.st_size, "hardlinked")

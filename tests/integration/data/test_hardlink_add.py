@@ -11,7 +11,9 @@ import shutil
 import stat
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -279,3 +281,36 @@ def test_a_large_file_unchanged_since_it_was_hashed_is_linked(linking: Workspace
     assert version.stats.hardlinked_objects == 1
     assert os.stat(path).st_nlink == 2
     assert linking.artifacts.get_bytes(hash_file(path)) == photos * 4
+
+
+def test_a_linked_old_file_is_leased_so_a_concurrent_gc_keeps_it(linking: Workspace) -> None:
+    """gc keeps unreferenced objects written within its grace: a linked object carries
+    the file's time, so linking sets it to now, as writing a copy would."""
+    path = linking.root / "china.jpg"
+    shutil.copyfile(IMAGES / "china.jpg", path)
+    two_days_ago = time.time() - 2 * 24 * 3600
+    os.utime(path, (two_days_ago, two_days_ago))
+    info = linking.artifacts.put_file(path, link="hardlink")
+    assert info.stored_by == "hardlinked"
+    result = linking.artifacts.gc(set(), grace=timedelta(hours=1))  # not yet recorded
+    assert result.removed == []
+    assert linking.artifacts.get_bytes(info.hash) == (IMAGES / "china.jpg").read_bytes()
+    assert os.stat(path).st_mtime > two_days_ago
+
+
+def test_content_already_stored_leaves_the_file_as_it_was(linking: Workspace) -> None:
+    first = linking.root / "first.jpg"
+    second = linking.root / "second.jpg"
+    for path in (first, second):
+        shutil.copyfile(IMAGES / "flower.jpg", path)
+    os.utime(second, (1_000_000_000, 1_000_000_000))
+    before = os.stat(second)
+    linking.artifacts.put_file(first, link="hardlink")
+    info = linking.artifacts.put_file(second, link="hardlink")
+    assert info.stored_by is None  # reused: nothing stored
+    after = os.stat(second)
+    assert (after.st_mode, after.st_mtime_ns, after.st_nlink) == (
+        before.st_mode,
+        before.st_mtime_ns,
+        1,
+    )
