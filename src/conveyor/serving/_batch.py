@@ -7,10 +7,10 @@ nullability and non-finite policy as ``POST /v1/predict``), predicts it and appe
 the output, so memory is bounded by the batch size, not the file size (Parquet column
 chunks are streamed, so a large row group is not decoded at once either). The output is
 written to a temporary file next to it and renamed at the end: an interrupted run leaves
-no half-written output (reading and writing the files is
-:mod:`conveyor.serving._batch_io`'s). Every run is audited (``model.batch_predict``) with
-the input's hash and size, the version and its content hash, the row count and the output
-path.
+no half-written output (reading the files is :mod:`conveyor.serving._batch_io`'s, writing
+them :mod:`conveyor.serving._batch_output`'s). Every run is audited
+(``model.batch_predict``) with the input's hash and size, the version and its content hash,
+the row count and the output path.
 
 With ``executor="ray"`` the Parquet row groups are scored by Ray actors (each loads the
 model once from the artifact store, verified by hash) that write one part file each; the
@@ -30,13 +30,13 @@ from conveyor.errors import ConveyorError
 from conveyor.serving._batch_io import (
     BatchCallback,
     BatchInputError,
-    check_output,
     input_files,
     input_hash,
     read_batches,
+    shown,
     total_rows,
-    write_output,
 )
+from conveyor.serving._batch_output import check_output, conform, write_output
 from conveyor.serving._errors import RequestError
 from conveyor.serving._model import ServedModel
 from conveyor.serving._settings import ServingSettings
@@ -45,6 +45,8 @@ __all__ = ["BatchInputError", "BatchPredictionResult", "predict_file"]
 
 Executor = Literal["local", "ray"]
 PREDICTION = "prediction"
+#: The most rows a batch may hold (pyarrow's batch sizes are C integers).
+MAX_BATCH_ROWS = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -120,11 +122,16 @@ def predict_file(
         IntegrityError: A file of the version does not match its recorded hash.
     """
     started = time.perf_counter()
-    if batch_rows < 1:
+    if (
+        not isinstance(batch_rows, int)
+        or isinstance(batch_rows, bool)
+        or not 1 <= batch_rows <= MAX_BATCH_ROWS
+    ):
         raise BatchInputError(
-            f"batch_rows must be at least 1; got {batch_rows}.",
+            f"batch_rows must be a whole number from 1 to {MAX_BATCH_ROWS:,}; "
+            f"got {shown(repr(batch_rows))[:40]}.",
             hint="Pass --batch-rows 50000 (rows held in memory at once).",
-            batch_rows=batch_rows,
+            batch_rows=str(batch_rows)[:40],
         )
     if executor not in ("local", "ray"):
         raise BatchInputError(
@@ -139,7 +146,8 @@ def predict_file(
     policy = settings or ServingSettings(max_batch_rows=batch_rows)
     if policy.max_batch_rows < batch_rows:
         policy = ServingSettings(**{**asdict(policy), "max_batch_rows": batch_rows})
-    job = ScoringJob(batch_rows, proba, tuple(keep) if keep is not None else None, policy)
+    kept = tuple(dict.fromkeys(keep)) if keep is not None else None  # a name kept once
+    job = ScoringJob(batch_rows, proba, kept, policy)
     if executor == "ray":
         from conveyor.serving._batch_ray import score_on_ray
 
@@ -228,11 +236,15 @@ def load_model(workspace: Any, pinned: str, job: ScoringJob) -> ServedModel:
 
 
 def score_files(model: ServedModel, files: Sequence[Path], job: ScoringJob) -> Iterator[Any]:
-    """Scored Arrow tables, one per batch of every file in turn."""
+    """Scored Arrow tables, one per batch of every file in turn, each with the first
+    table's columns in its order."""
     done = 0
+    schema = None
     for path in files:
         for table in read_batches(model, path, job.batch_rows):
-            yield score_table(model, table, job, path=path, first_row=done)
+            out = score_table(model, table, job, path=path, first_row=done)
+            schema = schema or out.schema
+            yield conform(out, schema, path)
             done += table.num_rows
 
 
@@ -262,14 +274,14 @@ def score_table(
     missing = [c for c in keep if c not in table.column_names]
     if missing:
         raise BatchInputError(
-            f"Column(s) to keep not in {path}: {', '.join(missing)}.",
-            hint=f"Keep some of: {', '.join(table.column_names)}.",
+            f"Column(s) to keep not in {shown(path)}: {', '.join(map(shown, missing))}.",
+            hint=f"Keep some of: {', '.join(map(shown, table.column_names))}.",
             missing=missing,
         )
     out = table.select(keep)
     if PREDICTION in keep:
         raise BatchInputError(
-            f"Input {path} has a column named {PREDICTION!r}, which the output adds.",
+            f"Input {shown(path)} has a column named {PREDICTION!r}, which the output adds.",
             hint="Rename it, or pass --keep with the columns to copy (an id column).",
             input=str(path),
         )
@@ -288,18 +300,18 @@ def _located(
 ) -> RequestError:
     """``exc`` again, its message naming the file and the row of the offending value."""
     column = exc.fields.get("column")
-    shown = exc.fields.get("value")
+    quoted = exc.fields.get("value")
     where = f"rows {first_row}-{first_row + n - 1}"
-    if isinstance(column, str) and column in columns and shown is not None:
+    if isinstance(column, str) and column in columns and quoted is not None:
         for i, value in enumerate(columns[column]):
             text = repr(value)
-            if (text if len(text) <= 60 else text[:57] + "...") == shown:
+            if (text if len(text) <= 60 else text[:57] + "...") == quoted:
                 where = f"row {first_row + i}"
                 break
     located = type(exc).__new__(type(exc))
     ConveyorError.__init__(
         located,
-        f"{path}, {where}: {exc.message}",
+        f"{shown(path)}, {where}: {exc.message}",
         hint=exc.hint,
         **{**exc.fields, "input": str(path), "where": where},
     )

@@ -1,11 +1,14 @@
-"""Batch scoring's files: the inputs read in batches, the output written whole or not at all.
+"""Batch scoring's input: files found, then read in batches.
 
-:func:`input_files` and :func:`check_output` refuse what cannot be scored before any work is
-done (a missing input, an output that is a folder or the input itself);
-:func:`read_batches` streams a Parquet file's column chunks or a CSV file through pyarrow's
-streaming reader (CSV columns parsed as the signature's types) in tables of ``batch_rows``
-rows; :func:`write_output` writes through a temporary file next to the output and renames it
-at the end, so an interrupted run leaves no half-written output.
+:func:`input_files` refuses what cannot be scored before any work is done (a missing input
+or one that is not a regular file, a name that is not UTF-8, a folder's part linked from
+outside it); :func:`read_batches` streams a Parquet file's column chunks or a CSV file
+through pyarrow's streaming reader (CSV columns parsed as the signature's types) in tables
+of ``batch_rows`` rows, refusing a file with two columns of one name. The output side is
+:mod:`conveyor.serving._batch_output`'s.
+
+Every name taken from a file (a path, a column name, a value pyarrow quotes) reaches a
+message through :func:`shown`, so a terminal escape sequence in it is printed inert.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,19 +23,16 @@ from typing import TYPE_CHECKING, Any
 from conveyor.errors import ConveyorError
 
 if TYPE_CHECKING:
-    import pyarrow as pa
-
     from conveyor.serving._model import ServedModel
 
 __all__ = [
     "BatchCallback",
     "BatchInputError",
-    "check_output",
     "input_files",
     "input_hash",
     "read_batches",
+    "shown",
     "total_rows",
-    "write_output",
 ]
 
 #: Called after each batch with (rows done, batches done, total rows or 0 when unknown).
@@ -43,7 +42,11 @@ _PARQUET = (".parquet", ".pq")
 _CSV = (".csv",)
 #: Bytes read at a time from a Parquet column chunk (streamed, not whole row groups).
 _READ_BUFFER = 1 << 20
+#: pyarrow's CSV block size: the longest row it reads.
+_CSV_BLOCK = 1 << 20
 _ARROW_TYPES = {"double": "float64", "float": "float64", "long": "int64", "integer": "int64"}
+#: Errors pyarrow raises for a file it cannot read (a name that is not UTF-8 is a decode error).
+_READ_ERRORS: tuple[type[BaseException], ...] = (OSError, UnicodeError)
 
 
 class BatchInputError(ConveyorError, ValueError):
@@ -52,34 +55,48 @@ class BatchInputError(ConveyorError, ValueError):
     code = "batch_input_error"
 
 
+def shown(value: object) -> str:
+    """``value`` as one line of inert text: control characters (a newline, ``ESC [ 2 J``)
+    and bytes that are not UTF-8 written as their escapes."""
+    from conveyor.registry import inert
+
+    return inert(value, newlines=False)
+
+
 def input_files(source: str | os.PathLike[str]) -> list[Path]:
     """The files ``source`` names: one file, a folder of Parquet parts, or a glob.
 
+    A folder's hidden parts (``.name``, ``_name``: markers such as ``_SUCCESS``, other
+    tools' temporary files) and entries that are not files are skipped.
+
     Raises:
-        BatchInputError: Nothing matches, or a file is neither Parquet nor CSV.
+        BatchInputError: Nothing matches, a file is neither Parquet nor CSV, is not a
+            regular file, or is a folder's part linked from outside the folder.
     """
     path = Path(source)
     text = str(source)
+    _check_utf8(text, "Input")
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in _PARQUET)
-        if not files:
-            raise BatchInputError(
-                f"Folder {text} holds no .parquet files.",
-                hint="Point --input at a .parquet or .csv file, or a folder of .parquet parts.",
-                input=text,
-            )
-        return files
+        return _folder_parts(path)
     if any(ch in text for ch in "*?[") and not path.exists():
         files = sorted(Path(p) for p in glob.glob(text) if Path(p).is_file())
         if not files:
             raise BatchInputError(
-                f"No file matches {text}.",
+                f"No file matches {shown(text)}.",
                 hint="Check the pattern (quote it so the shell does not expand it).",
                 input=text,
             )
+        for f in files:
+            _check_utf8(str(f), "Input")
+    elif path.exists() and not path.is_file():
+        raise BatchInputError(
+            f"Input {shown(text)} is not a regular file (a device, a pipe or a socket).",
+            hint="Point --input at a .parquet or .csv file, or a folder of .parquet parts.",
+            input=text,
+        )
     elif not path.is_file():
         raise BatchInputError(
-            f"Input {text} does not exist.",
+            f"Input {shown(text)} does not exist.",
             hint="Point --input at a .parquet or .csv file, or a folder of .parquet parts.",
             input=text,
         )
@@ -88,48 +105,52 @@ def input_files(source: str | os.PathLike[str]) -> list[Path]:
     for f in files:
         if f.suffix.lower() not in _PARQUET + _CSV:
             raise BatchInputError(
-                f"Input {f} is neither Parquet nor CSV (suffix {f.suffix or 'none'!r}).",
+                f"Input {shown(f)} is neither Parquet nor CSV "
+                f"(suffix {shown(f.suffix or 'none')!r}).",
                 hint="Name the file .parquet or .csv.",
                 input=str(f),
             )
     return files
 
 
-def check_output(output: str | os.PathLike[str], inputs: Iterable[Path]) -> Path:
-    """``output`` as a path that can be written, refused before any work is done.
+def _folder_parts(folder: Path) -> list[Path]:
+    """The ``.parquet`` parts of ``folder``, in name order; a part that links outside it is
+    refused (a folder handed over must not read files it does not hold)."""
+    text = str(folder)
+    inside = os.path.realpath(folder)
+    files: list[Path] = []
+    for p in sorted(folder.iterdir()):
+        if p.name.startswith((".", "_")) or p.suffix.lower() not in _PARQUET:
+            continue
+        _check_utf8(str(p), "Input")
+        real = os.path.realpath(p)
+        if os.path.commonpath([inside, real]) != inside:
+            raise BatchInputError(
+                f"Part {shown(p)} of folder {shown(text)} links to {shown(real)}, outside it.",
+                hint="Copy the file into the folder, or remove the link.",
+                input=str(p),
+            )
+        if p.is_file():
+            files.append(p)
+    if not files:
+        raise BatchInputError(
+            f"Folder {shown(text)} holds no .parquet files.",
+            hint="Point --input at a .parquet or .csv file, or a folder of .parquet parts.",
+            input=text,
+        )
+    return files
 
-    Raises:
-        BatchInputError: It is a folder, its folder does not exist, it is an input, or its
-            suffix is neither ``.parquet`` nor ``.csv``.
-    """
-    path = Path(output)
-    text = str(output)
-    if path.is_dir():
+
+def _check_utf8(text: str, what: str) -> None:
+    """Refuse a path whose bytes are not UTF-8 (pyarrow cannot open it by name)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
         raise BatchInputError(
-            f"Output {text} is a folder.",
-            hint="Give a file path inside it, such as predictions.parquet.",
-            output=text,
-        )
-    if path.suffix.lower() not in _PARQUET + _CSV:
-        raise BatchInputError(
-            f"Output {text} is neither .parquet nor .csv.",
-            hint="Name the output file .parquet or .csv (the suffix picks the format).",
-            output=text,
-        )
-    if not path.parent.is_dir():
-        raise BatchInputError(
-            f"The folder of output {text} does not exist.",
-            hint=f"Create it first (mkdir -p {path.parent}).",
-            output=text,
-        )
-    resolved = path.resolve()
-    if any(resolved == f.resolve() for f in inputs):
-        raise BatchInputError(
-            f"Output {text} is the input file; scoring would overwrite what it reads.",
-            hint="Write the predictions to another file.",
-            output=text,
-        )
-    return path
+            f"{what} {shown(text)} is not a valid UTF-8 name.",
+            hint="Rename the file (or folder) to a UTF-8 name.",
+            path=text.encode("utf-8", "surrogateescape").decode("utf-8", "replace"),
+        ) from None
 
 
 def read_batches(
@@ -154,10 +175,26 @@ def read_batches(
 
             # Streamed column chunks: without a buffer a whole row group is decoded at once.
             parquet = pq.ParquetFile(path, pre_buffer=False, buffer_size=_READ_BUFFER)
+            _check_names(path, parquet.schema_arrow.names)
             batches = parquet.iter_batches(batch_size=batch_rows, row_groups=row_groups)
         yield from _rebatch(batches, batch_rows)
-    except (pa.ArrowException, OSError) as exc:
+    except (pa.ArrowException, *_READ_ERRORS) as exc:
         raise _unreadable(path, exc) from exc
+
+
+def _check_names(path: Path, names: Sequence[str]) -> None:
+    """Refuse a file with two columns of one name: which one the model reads (and which
+    one the output keeps) would be a guess."""
+    seen: set[str] = set()
+    twice = [n for n in names if n in seen or seen.add(n)]  # type: ignore[func-returns-value]
+    if twice:
+        raise BatchInputError(
+            f"Input {shown(path)} has more than one column named "
+            f"{', '.join(repr(shown(n)) for n in dict.fromkeys(twice))}.",
+            hint="Give every column its own name (rename or drop the copies).",
+            input=str(path),
+            columns=list(dict.fromkeys(twice)),
+        )
 
 
 def _csv_batches(model: ServedModel, path: Path) -> Iterator[Any]:
@@ -175,9 +212,15 @@ def _csv_batches(model: ServedModel, path: Path) -> Iterator[Any]:
     try:
         reader = pacsv.open_csv(
             path,
-            convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=True),
+            # Only an empty field is null: "NA", "null" or "nan" stay values (a string
+            # column keeps them; a number column parses "nan" as NaN, which the
+            # non-finite policy then rejects or reads as null).
+            convert_options=pacsv.ConvertOptions(
+                column_types=types, strings_can_be_null=True, null_values=[""]
+            ),
         )
         with contextlib.closing(reader):
+            _check_names(path, reader.schema.names)
             yield from reader
     except pa.ArrowInvalid as exc:
         raise _csv_error(path, _csv_header(path), exc) from exc
@@ -198,14 +241,14 @@ def _csv_error(path: Path, names: Sequence[str], exc: BaseException) -> BatchInp
     """A CSV value that does not parse, its column named (pyarrow gives its position)."""
     import re
 
-    reason = str(exc).strip()
+    reason = _reason(exc)
     found = re.search(r"CSV column #(\d+)", reason)
     column = None
     if found is not None and int(found.group(1)) < len(names):
         column = names[int(found.group(1))]
-        reason = reason.replace(found.group(0), f"CSV column {column!r}")
+        reason = reason.replace(found.group(0), f"CSV column {shown(column)!r}")
     return BatchInputError(
-        f"Cannot read {path}: {reason}",
+        f"Cannot read {shown(path)}: {reason}",
         hint="Save the file as UTF-8 CSV with a header row, and fix the value named (an "
         "empty field reads as null).",
         input=str(path),
@@ -233,95 +276,28 @@ def _rebatch(batches: Iterable[Any], size: int) -> Iterator[Any]:
         yield pa.Table.from_batches(pending)
 
 
+def _reason(exc: BaseException, limit: int = 300) -> str:
+    """pyarrow's reason, first line, inert and at most ``limit`` characters (it may quote a
+    whole line of the file)."""
+    if isinstance(exc, UnicodeDecodeError):
+        return "a column name or value is not valid UTF-8"
+    text = str(exc).strip()
+    reason = shown(text.splitlines()[0]) if text else type(exc).__name__
+    if "straddling object straddles two block boundaries" in reason:
+        reason = f"a row is longer than {_CSV_BLOCK >> 20} MiB (a line with no end, or not CSV)"
+    return reason if len(reason) <= limit else reason[: limit - 3] + "..."
+
+
 def _unreadable(path: Path, exc: BaseException) -> BatchInputError:
-    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    reason = _reason(exc)
     return BatchInputError(
-        f"Cannot read {path}: {reason}",
+        f"Cannot read {shown(path)}: {reason}",
         hint="Check that the file is a complete, valid "
         + ("UTF-8 CSV file with a header row." if path.suffix.lower() in _CSV else "Parquet file.")
         + " A value that does not parse as its column's type is named above.",
         input=str(path),
         reason=reason,
     )
-
-
-def write_output(
-    target: Path,
-    tables: Iterable[Any],
-    on_batch: BatchCallback | None,
-    total: int = 0,
-    *,
-    allow_empty: bool = False,
-) -> tuple[int, int]:
-    """Write ``tables`` to ``target`` through a temporary file renamed at the end.
-
-    With ``allow_empty`` no rows write no file; otherwise no rows is an error.
-
-    Returns:
-        (rows, batches) written.
-    """
-    temp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
-    rows = batches = 0
-    writer: Any = None
-    try:
-        for table in tables:
-            if writer is None:
-                writer = _writer(target, temp, table.schema)
-            writer.write_table(table.cast(writer.schema))
-            rows += table.num_rows
-            batches += 1
-            if on_batch is not None:
-                on_batch(rows, batches, total)
-        if writer is None:
-            if allow_empty:
-                return 0, 0
-            raise BatchInputError(
-                f"Input for {target} holds no rows.",
-                hint="Score a file with at least one row.",
-                output=str(target),
-            )
-        writer.close()
-        writer = None
-        os.replace(temp, target)
-    except BaseException:
-        if writer is not None:
-            with contextlib.suppress(Exception):
-                writer.close()
-        temp.unlink(missing_ok=True)
-        raise
-    return rows, batches
-
-
-class _CsvWriter:
-    def __init__(self, path: Path, schema: pa.Schema) -> None:
-        import pyarrow.csv as pacsv
-
-        self.schema = schema
-        self._writer = pacsv.CSVWriter(str(path), schema)
-
-    def write_table(self, table: Any) -> None:
-        self._writer.write_table(table)
-
-    def close(self) -> None:
-        self._writer.close()
-
-
-def _writer(target: Path, temp: Path, schema: pa.Schema) -> Any:
-    import pyarrow as pa
-
-    if any(pa.types.is_null(field.type) for field in schema):
-        # a batch of nulls only fixes no type: later batches would not fit
-        schema = pa.schema(
-            [
-                field.with_type(pa.string()) if pa.types.is_null(field.type) else field
-                for field in schema
-            ]
-        )
-    if target.suffix.lower() in _CSV:
-        return _CsvWriter(temp, schema)
-    import pyarrow.parquet as pq
-
-    return pq.ParquetWriter(str(temp), schema)
 
 
 def total_rows(files: Sequence[Path]) -> int:

@@ -18,12 +18,14 @@ from conveyor.serving._batch import ScoringJob, load_model, score_table
 from conveyor.serving._batch_io import (
     _CSV,
     _READ_BUFFER,
+    _READ_ERRORS,
     BatchCallback,
     BatchInputError,
     _unreadable,
     read_batches,
-    write_output,
+    shown,
 )
+from conveyor.serving._batch_output import conform, write_output
 
 
 def score_on_ray(
@@ -57,7 +59,7 @@ def score_on_ray(
     csv = [str(f) for f in files if f.suffix.lower() in _CSV]
     if csv:
         raise BatchInputError(
-            f"Scoring on Ray splits Parquet row groups; {csv[0]} is CSV.",
+            f"Scoring on Ray splits Parquet row groups; {shown(csv[0])} is CSV.",
             hint="Score the CSV file locally, or convert it to Parquet first.",
             input=csv[0],
         )
@@ -78,13 +80,14 @@ def score_on_ray(
             for i, (path, group, first, _) in enumerate(partitions)
         ]
         rows = batches = 0
-        written: list[Path] = []
+        written: list[tuple[Path, Path]] = []
         try:
-            for part, n, b in pool.map(lambda actor, w: actor.score.remote(*w), work):
+            scored = pool.map(lambda actor, w: actor.score.remote(*w), work)
+            for (source, *_), (part, n, b) in zip(work, scored, strict=True):
                 rows += n
                 batches += b
                 if n:
-                    written.append(Path(part))
+                    written.append((Path(part), Path(source)))
                 if on_batch is not None:
                     on_batch(rows, batches, total)
         except ray.exceptions.RayTaskError as exc:
@@ -111,7 +114,7 @@ def _row_groups(files: Sequence[Path]) -> list[tuple[str, int, int, int]]:
     for path in files:
         try:
             meta = pq.ParquetFile(path).metadata
-        except (pa.ArrowException, OSError) as exc:
+        except (pa.ArrowException, *_READ_ERRORS) as exc:
             raise _unreadable(path, exc) from exc
         for group in range(meta.num_row_groups):
             n = meta.row_group(group).num_rows
@@ -119,21 +122,25 @@ def _row_groups(files: Sequence[Path]) -> list[tuple[str, int, int, int]]:
             first += n
     if not out:
         raise BatchInputError(
-            f"Input {files[0]} holds no rows.",
+            f"Input {shown(files[0])} holds no rows.",
             hint="Score a file with at least one row.",
             input=str(files[0]),
         )
     return out
 
 
-def _read_parts(parts: Sequence[Path], batch_rows: int) -> Iterator[Any]:
+def _read_parts(parts: Sequence[tuple[Path, Path]], batch_rows: int) -> Iterator[Any]:
+    """The scored tables of every (part, input file it came from), in the first's columns."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    for part in parts:
+    schema = None
+    for part, source in parts:
         parquet = pq.ParquetFile(part, pre_buffer=False, buffer_size=_READ_BUFFER)
         for batch in parquet.iter_batches(batch_size=batch_rows):
-            yield pa.Table.from_batches([batch])
+            table = pa.Table.from_batches([batch])
+            schema = schema or table.schema
+            yield conform(table, schema, source)
 
 
 class RayScorer:
