@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -67,12 +72,17 @@ def predict(  # noqa: PLR0917 - Typer arguments and options are parameters
     """
     from conveyor.cli._output import progress_bar
     from conveyor.serving import ServingSettings, predict_file
+    from conveyor.serving._batch_io import shown
 
     settings = ServingSettings(
         max_batch_rows=batch_rows,
         non_finite=non_finite,  # type: ignore[arg-type]  # validated by ServingSettings
     )
-    with open_workspace() as ws, progress_bar(enabled=not json_out) as update:
+    with (
+        _stopped_by_sigterm(),
+        open_workspace() as ws,
+        progress_bar(enabled=not json_out) as update,
+    ):
         result = predict_file(
             ws,
             ref,
@@ -92,5 +102,23 @@ def predict(  # noqa: PLR0917 - Typer arguments and options are parameters
     console().print(
         f"Scored [bold]{result.rows:,}[/] rows in {result.batches} batch(es) with "
         f"[bold]{escape(result.model)}@{result.version}[/] ({result.executor}, "
-        f"{result.seconds:.1f} s, {rate:,.0f} rows/s) -> {escape(result.output)}"
+        f"{result.seconds:.1f} s, {rate:,.0f} rows/s) -> {escape(shown(result.output))}"
     )
+
+
+@contextlib.contextmanager
+def _stopped_by_sigterm() -> Iterator[None]:
+    """SIGTERM (``kill``, a scheduler's timeout) unwinds the run like Ctrl-C: the temporary
+    output file is removed instead of left behind by an abrupt exit."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, _frame: object) -> None:
+        sys.exit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
