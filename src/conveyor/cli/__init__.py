@@ -11,20 +11,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from conveyor.cli._app import main
-
 if TYPE_CHECKING:
     from typing import Any
 
-    from conveyor.cli._app import app
+    from conveyor.cli._app import app, main
 
 __all__ = ["app", "main"]
 
 
 def __getattr__(name: str) -> Any:
-    # ``app`` imports every command module: built on first use, not on import.
-    if name == "app":
+    # ``app`` imports every command module and ``main`` Typer, rich and pydantic: both
+    # are loaded on first use, so the quick answers of ``_quick_add`` start without them.
+    if name in ("app", "main"):
         from conveyor.cli import _app
 
-        return _app.app
+        return getattr(_app, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
