@@ -11,7 +11,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import Engine, Select, Text, delete, literal, select, type_coerce
+from sqlalchemy import Engine, Select, Text, delete, insert, literal, select, type_coerce
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import IntegrityError as SQLIntegrityError
 from sqlalchemy.orm import Session
@@ -115,12 +115,13 @@ class WriteTx:
                 otherwise a duplicate fails the transaction, which is cheaper for new
                 owners with many objects.
         """
-        for digest in hashes:
-            row = ArtifactRefRow(hash=digest, owner=owner)
-            if existing_ok:
-                self.session.merge(row)
-            else:
-                self.session.add(row)
+        if existing_ok:
+            for digest in hashes:
+                self.session.merge(ArtifactRefRow(hash=digest, owner=owner))
+            return
+        rows = [{"hash": digest, "owner": owner} for digest in dict.fromkeys(hashes)]
+        if rows:  # one executemany: a dataset of 10,000 objects is one statement
+            self.session.execute(insert(ArtifactRefRow), rows)
 
 
 class MetadataStore:
