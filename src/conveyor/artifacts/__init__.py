@@ -12,6 +12,7 @@ from __future__ import annotations
 from conveyor.artifacts._fields import FieldCipher, seal_profile, unseal_profile
 from conveyor.artifacts._hashing import hash_file_bounded
 from conveyor.artifacts._keys import MasterKey
+from conveyor.artifacts._linking import LINK_MODES, LinkMode
 from conveyor.artifacts._objects import GcResult, ObjectInfo
 from conveyor.artifacts._open import open_artifact_store
 from conveyor.artifacts._store import ArtifactStore
@@ -20,6 +21,8 @@ __all__ = [
     "ArtifactStore",
     "FieldCipher",
     "GcResult",
+    "LINK_MODES",
+    "LinkMode",
     "MasterKey",
     "ObjectInfo",
     "hash_file_bounded",

@@ -20,6 +20,7 @@ from conveyor.config._load import (
 )
 from conveyor.config._model import (
     ConveyorConfig,
+    DataConfig,
     EncryptionConfig,
     EvaluationConfig,
     FeaturesConfig,
@@ -52,6 +53,7 @@ __all__ = [
     "CONFIG_FILE",
     "ConveyorConfig",
     "CostConfig",
+    "DataConfig",
     "ENV_ALIASES",
     "EncryptionConfig",
     "EnvironmentConfig",

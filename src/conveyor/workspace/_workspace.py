@@ -113,6 +113,7 @@ class Workspace:
             actor=actor,
             root=settings.root,
             records=self.records(BaseDatasetRecords, SqlDatasetRecords),
+            link=settings.config.data.link,
         )
         self._facades: dict[str, Any] = {}
         self._facades_lock = threading.RLock()

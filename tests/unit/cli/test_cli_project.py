@@ -67,7 +67,7 @@ def test_config_validate_names_the_bad_key_and_exits_1(
     assert main(["config", "validate"]) == 1
     err = capsys.readouterr().err
     assert "unknown key 'stor'" in err
-    valid = "valid keys here: cost, environments, evaluation, features, gates, kubernetes"
+    valid = "valid keys here: cost, data, environments, evaluation, features, gates, kubernetes"
     assert valid in err
     assert "Traceback" not in err
 
