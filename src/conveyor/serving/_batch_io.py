@@ -42,6 +42,8 @@ _PARQUET = (".parquet", ".pq")
 _CSV = (".csv",)
 #: Bytes read at a time from a Parquet column chunk (streamed, not whole row groups).
 _READ_BUFFER = 1 << 20
+#: Rows pyarrow decodes at a time from Parquet (gathered into batches of ``batch_rows``).
+_READ_ROWS = 65_536
 #: pyarrow's CSV block size: the longest row it reads.
 _CSV_BLOCK = 1 << 20
 _ARROW_TYPES = {"double": "float64", "float": "float64", "long": "int64", "integer": "int64"}
@@ -176,10 +178,35 @@ def read_batches(
             # Streamed column chunks: without a buffer a whole row group is decoded at once.
             parquet = pq.ParquetFile(path, pre_buffer=False, buffer_size=_READ_BUFFER)
             _check_names(path, parquet.schema_arrow.names)
-            batches = parquet.iter_batches(batch_size=batch_rows, row_groups=row_groups)
+            meta = parquet.metadata
+            groups = range(meta.num_row_groups) if row_groups is None else row_groups
+            claimed = sum(meta.row_group(g).num_rows for g in groups)
+            # pyarrow sizes its buffers by min(batch size, the footer's row count): small
+            # reads keep a footer that claims billions of rows from allocating for them.
+            size = min(batch_rows, _READ_ROWS)
+            batches = _counted(
+                path, parquet.iter_batches(batch_size=size, row_groups=row_groups), claimed
+            )
         yield from _rebatch(batches, batch_rows)
     except (pa.ArrowException, *_READ_ERRORS) as exc:
         raise _unreadable(path, exc) from exc
+
+
+def _counted(path: Path, batches: Iterable[Any], claimed: int) -> Iterator[Any]:
+    """``batches``, then an error if they hold another number of rows than the footer says
+    (a damaged or forged file: scoring part of it would pass for scoring all of it)."""
+    rows = 0
+    for batch in batches:
+        rows += batch.num_rows
+        yield batch
+    if rows != claimed:
+        raise BatchInputError(
+            f"Input {shown(path)} claims {claimed:,} rows in its footer but holds {rows:,}.",
+            hint="The file is damaged or was altered: write it again from its source.",
+            input=str(path),
+            claimed=claimed,
+            rows=rows,
+        )
 
 
 def _check_names(path: Path, names: Sequence[str]) -> None:

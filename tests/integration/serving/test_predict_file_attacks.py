@@ -9,6 +9,7 @@ temporary file left behind or a file overwritten through a link.
 from __future__ import annotations
 
 import os
+import struct
 import subprocess
 import sys
 import textwrap
@@ -209,6 +210,45 @@ def test_a_column_kept_twice_is_written_once(models: Any, data: Path) -> None:
     source = _parquet(penguins(), data / "in.parquet")
     predict_file(ws, "penguins@1", source, data / "out.parquet", keep=["island", "island"])
     assert pq.read_schema(data / "out.parquet").names == ["island", "prediction"]
+
+
+def _forged(source: Path, target: Path, rows: int) -> Path:
+    """``source`` with every row count of its footer (file and row groups) set to ``rows``:
+    the Thrift field 3 (i64, zigzag varint) rewritten, the footer's length fixed."""
+
+    def varint(n: int) -> bytes:
+        out = bytearray()
+        while True:
+            low, n = n & 0x7F, n >> 7
+            out.append(low | (0x80 if n else 0))
+            if not n:
+                return bytes(out)
+
+    data = source.read_bytes()
+    size = struct.unpack("<I", data[-8:-4])[0]
+    footer = data[-8 - size : -8]
+    real = pq.read_metadata(source).num_rows
+    forged = footer.replace(b"\x16" + varint(real << 1), b"\x16" + varint(rows << 1))
+    target.write_bytes(data[: -8 - size] + forged + struct.pack("<I", len(forged)) + b"PAR1")
+    assert pq.read_metadata(target).num_rows == rows
+    return target
+
+
+@pytest.mark.parametrize("batch_rows", [1000, MAX_BATCH_ROWS])
+def test_a_footer_claiming_billions_of_rows_is_refused_without_allocating_for_them(
+    models: Any, data: Path, batch_rows: int
+) -> None:
+    """pyarrow sizes its buffers by the footer: read in small steps, the forged count
+    costs nothing, and rows that are not there are not passed off as all of the file."""
+    ws, *_ = models
+    source = _forged(_parquet(penguins(), data / "in.parquet"), data / "forged.parquet", 3 * 10**9)
+    pool = pa.default_memory_pool()
+    before = pool.max_memory()
+    with pytest.raises(BatchInputError, match=r"claims 3,000,000,000 rows .* but holds 344"):
+        predict_file(ws, "penguins@1", source, data / "out.parquet", batch_rows=batch_rows)
+    assert pool.max_memory() < before + (256 << 20)
+    assert not (data / "out.parquet").exists()
+    assert _leftovers(data) == []
 
 
 # --- hostile files and folders ---------------------------------------------------------
