@@ -84,3 +84,56 @@ def test_readd_imports_no_alembic_pandas_or_pyarrow(tmp_path: Path) -> None:
     # The store's schema is checked by its version number; Alembic loads only to migrate
     # (creating the workspace's store did, in the first interpreter).
     assert not _top_level(_modules_of_a_readd(tmp_path)) & {"alembic", "pandas", "pyarrow"}
+
+
+_ENTRY = """
+import json, sys
+sys.argv = ["conveyor", *sys.argv[1:]]
+from conveyor.cli._quick_add import run
+
+try:
+    run()
+except SystemExit as done:
+    print(json.dumps({"code": done.code, "modules": sorted(sys.modules)}))
+"""
+
+
+def test_the_console_script_answers_an_unchanged_readd_before_loading_the_cli(
+    tmp_path: Path,
+) -> None:
+    project = tmp_path / "project"
+    _run_adds(project, 1)
+    done = subprocess.run(
+        [sys.executable, "-c", _ENTRY, "data", "add", "images", "images"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=240,
+    )
+    assert done.stdout.startswith("images@1 unchanged (content ")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["code"] == 0
+    loaded = _top_level(result["modules"])
+    assert not loaded & {"typer", "click", "rich", "pydantic", "sqlalchemy", "alembic"}
+    # Anything it cannot prove unchanged goes to the full command line (and loads it).
+    (project / "images" / "new.txt").write_text("new\n")
+    changed = subprocess.run(
+        [sys.executable, "-c", _ENTRY, "data", "add", "images", "images"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=240,
+    )
+    result = json.loads(changed.stdout.strip().splitlines()[-1])
+    assert result["code"] == 0
+    assert "images@2" in changed.stdout
+    assert "typer" in _top_level(result["modules"])
+
+
+def test_the_installed_console_script_is_the_quick_entry() -> None:
+    from importlib.metadata import entry_points
+
+    (script,) = entry_points(group="console_scripts", name="conveyor")
+    assert script.value == "conveyor.cli._quick_add:run"
