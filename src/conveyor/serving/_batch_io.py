@@ -30,6 +30,7 @@ __all__ = [
     "BatchInputError",
     "input_files",
     "input_hash",
+    "path_error",
     "read_batches",
     "shown",
     "total_rows",
@@ -75,6 +76,22 @@ def input_files(source: str | os.PathLike[str]) -> list[Path]:
         BatchInputError: Nothing matches, a file is neither Parquet nor CSV, is not a
             regular file, or is a folder's part linked from outside the folder.
     """
+    try:
+        return _input_files(source)
+    except OSError as exc:  # a name too long for the file system, a folder not readable
+        raise path_error("Input", str(source), exc) from exc
+
+
+def path_error(what: str, text: str, exc: OSError) -> BatchInputError:
+    """A path the operating system refuses to look at, named with its reason."""
+    return BatchInputError(
+        f"{what} {shown(text)} cannot be used: {shown(exc.strerror or exc)}.",
+        hint="Check the path (its length, its folders' permissions) and try again.",
+        path=text,
+    )
+
+
+def _input_files(source: str | os.PathLike[str]) -> list[Path]:
     path = Path(source)
     text = str(source)
     _check_utf8(text, "Input")

@@ -24,6 +24,7 @@ from conveyor.serving._batch_io import (
     BatchInputError,
     _check_utf8,
     _reason,
+    path_error,
     shown,
 )
 
@@ -31,6 +32,9 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 __all__ = ["check_output", "conform", "write_output"]
+
+#: The longest file name (bytes) common file systems take.
+_NAME_MAX = 255
 
 
 def check_output(output: str | os.PathLike[str], inputs: Iterable[Path]) -> Path:
@@ -41,6 +45,13 @@ def check_output(output: str | os.PathLike[str], inputs: Iterable[Path]) -> Path
             it is an input (under any spelling), its name is not UTF-8, or its suffix is
             neither ``.parquet`` nor ``.csv``.
     """
+    try:
+        return _check_output(output, inputs)
+    except OSError as exc:  # a name too long for the file system, a folder not readable
+        raise path_error("Output", str(output), exc) from exc
+
+
+def _check_output(output: str | os.PathLike[str], inputs: Iterable[Path]) -> Path:
     path = Path(output)
     text = str(output)
     _check_utf8(text, "Output")
@@ -101,7 +112,13 @@ def _check_writable(target: Path) -> None:
 
 
 def _temp_path(target: Path) -> Path:
-    return target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
+    """A hidden, unique name next to ``target`` (shortened when ``target``'s own name is
+    near the file system's limit, so any name that can be written can be written through)."""
+    tag = uuid.uuid4().hex[:8]
+    name = f".{target.name}.{tag}.tmp"
+    if len(os.fsencode(name)) > _NAME_MAX:
+        name = f".predictions.{tag}.tmp"
+    return target.with_name(name)
 
 
 def conform(table: Any, schema: Any, path: Path) -> Any:

@@ -425,6 +425,26 @@ def test_the_input_under_another_spelling_is_refused_as_output(
     assert _leftovers(data) == []
 
 
+def test_names_near_and_past_the_file_systems_limit(models: Any, data: Path) -> None:
+    """A 248-byte output name is written (its temporary file's name is shortened); a
+    300-byte name is refused, named, not an operating-system error."""
+    ws, *_ = models
+    source = _parquet(penguins(), data / "in.parquet")
+    long = data / ("o" * 240 + ".parquet")
+    predict_file(ws, "penguins@1", source, long)
+    assert pq.read_metadata(long).num_rows == 344
+    too_long = "p" * 292 + ".parquet"
+    with pytest.raises(
+        BatchInputError, match=r"Output .*p{292}\.parquet cannot be used: .*too long"
+    ):
+        predict_file(ws, "penguins@1", source, data / too_long)
+    with pytest.raises(
+        BatchInputError, match=r"Input .*p{292}\.parquet cannot be used: .*too long"
+    ):
+        predict_file(ws, "penguins@1", data / too_long, data / "out.parquet")
+    assert sorted(os.listdir(data)) == sorted(["in.parquet", long.name])
+
+
 def test_an_output_folder_that_cannot_be_written_is_refused_before_scoring(
     models: Any, data: Path
 ) -> None:
