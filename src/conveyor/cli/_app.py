@@ -195,8 +195,11 @@ def _os_error(exc: OSError) -> tuple[str, str]:
 def _escape(text: str) -> str:
     from rich.markup import escape
 
-    # Every message passes through redaction: a URL in an error may carry a password.
-    return escape(redact(text))
+    from conveyor.registry import inert
+
+    # Every message passes through redaction (a URL in an error may carry a password) and
+    # is made inert: a name from a hostile file or request may hold terminal escapes.
+    return escape(inert(redact(text)))
 
 
 def run() -> None:  # pragma: no cover - console-script shim
