@@ -25,7 +25,14 @@ import httpx
 import orjson
 from blake3 import blake3
 
-from conveyor.artifacts import ArtifactStore, FieldCipher, GcResult, MasterKey, ObjectInfo
+from conveyor.artifacts import (
+    ArtifactStore,
+    FieldCipher,
+    GcResult,
+    LinkMode,
+    MasterKey,
+    ObjectInfo,
+)
 from conveyor.artifacts._objects import check_hash
 from conveyor.artifacts._rotate import RotationResult
 from conveyor.core import ProgressCallback, hash_bytes, hash_file, no_progress
@@ -116,12 +123,19 @@ class RemoteArtifactStore(ArtifactStore):
             return existing
         return self._upload(digest, len(data), lambda: _BytesBody(data))
 
+    @property
+    def links_files(self) -> bool:
+        """Never: files are uploaded to the server's store."""
+        return False
+
     def put_file(
         self,
         path: str | os.PathLike[str],
         *,
         known_hash: str | None = None,
         progress: ProgressCallback | None = None,
+        link: LinkMode = "reflink",
+        known_stat: tuple[int, int, int, int] | None = None,
     ) -> ObjectInfo:
         """Upload the file at ``path`` streaming, unless the server has it already.
 
@@ -130,6 +144,9 @@ class RemoteArtifactStore(ArtifactStore):
             known_hash: The file's hash if the caller knows it; when the server has that
                 object, the file is not read at all.
             progress: Called with ``("put <name>", bytes_done, bytes_total)``.
+            link: Ignored: a server's store takes an upload, never a link
+                (:attr:`links_files` is False).
+            known_stat: Ignored (it only spares hashing a file linked in place).
 
         Raises:
             IntegrityError: the file changed while it was sent (or ``known_hash`` is not
