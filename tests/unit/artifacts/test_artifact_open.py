@@ -20,6 +20,8 @@ def test_public_surface() -> None:
         "ArtifactStore",
         "FieldCipher",
         "GcResult",
+        "LINK_MODES",
+        "LinkMode",
         "MasterKey",
         "ObjectInfo",
         "hash_file_bounded",
