@@ -4,6 +4,7 @@ first (named, nothing written), then predictions equal to the model's own on mix
 
 from __future__ import annotations
 
+import shutil
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,18 +49,31 @@ def _classifier(x: pd.DataFrame) -> Pipeline:
     return make_pipeline(pre, LogisticRegression(max_iter=1000))
 
 
-@pytest.fixture
-def models(tmp_path: Path) -> Iterator[tuple[Workspace, Any, Any]]:
-    """penguins@1 (a classifier on mixed columns) and diabetes@1 (a ridge regression)."""
+@pytest.fixture(scope="module")
+def built_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any, Any]:
+    """A workspace with penguins@1 (a classifier on mixed columns) and diabetes@1 (a ridge
+    regression), built once per module; each test gets its own copy (:func:`models`)."""
     frame = penguins()
     x, y = frame.drop(columns=["species"]), frame["species"]
     example = x.iloc[[3, *range(0, 344, 9)]]  # row 3: measurements and sex missing
     diabetes = load_diabetes(as_frame=True)
-    with Workspace.open(tmp_path / "ws") as ws:
+    root = tmp_path_factory.mktemp("models") / "ws"
+    with Workspace.open(root) as ws:
         classifier = _classifier(x).fit(x, y)
         ws.models.register("penguins", classifier, input_example=example)
         ridge = Ridge().fit(diabetes.data, diabetes.target)
         ws.models.register("diabetes", ridge, input_example=diabetes.data.head(20))
+    return root, classifier, ridge
+
+
+@pytest.fixture
+def models(
+    tmp_path: Path, built_models: tuple[Path, Any, Any]
+) -> Iterator[tuple[Workspace, Any, Any]]:
+    """A copy of :func:`built_models` of this test's own, opened."""
+    built, classifier, ridge = built_models
+    shutil.copytree(built, tmp_path / "ws", symlinks=True)
+    with Workspace.open(tmp_path / "ws") as ws:
         yield ws, classifier, ridge
 
 

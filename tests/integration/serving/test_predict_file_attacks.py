@@ -20,13 +20,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from test_predict_file import _leftovers, _parquet, models, penguins
+from test_predict_file import _leftovers, _parquet, built_models, models, penguins
 
 from conveyor.errors import ConveyorError
 from conveyor.serving import BatchInputError, InvalidValueError, predict_file
 from conveyor.serving._batch import MAX_BATCH_ROWS
 
-__all__ = ["models"]  # the fixture, shared with the local tests
+__all__ = ["built_models", "models"]  # the fixtures, shared with the local tests
 
 ESC = "\x1b[2J"
 

@@ -7,11 +7,11 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from test_predict_file import _leftovers, _parquet, models, penguins
+from test_predict_file import _leftovers, _parquet, built_models, models, penguins
 
 from conveyor.serving import BatchInputError, InvalidValueError, predict_file
 
-__all__ = ["models"]  # the fixture, shared with the local tests
+__all__ = ["built_models", "models"]  # the fixtures, shared with the local tests
 
 pytestmark = pytest.mark.slow  # starting Ray takes seconds
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import palmerpenguins
@@ -19,11 +20,14 @@ from conveyor.cli import main
 from conveyor.workspace import Workspace
 
 
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Pipeline]:
-    """A project with penguins@1 (strings and missing values) and the data as Parquet."""
-    monkeypatch.chdir(tmp_path)
-    assert main(["init"]) == 0
+@pytest.fixture(scope="module")
+def built_project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Pipeline]:
+    """A project with penguins@1 (strings and missing values) and the data as Parquet,
+    built once per module; each test works in its own copy (:func:`project`)."""
+    tmp_path = tmp_path_factory.mktemp("project")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(tmp_path)
+        assert main(["init"]) == 0
     frame = palmerpenguins.load_penguins()
     x, y = frame.drop(columns=["species"]), frame["species"]
     model = make_pipeline(
@@ -37,6 +41,18 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Pipe
         ws.models.register("penguins", model, input_example=x.iloc[[3, *range(0, 344, 9)]])
     x.to_parquet(tmp_path / "penguins.parquet")
     return tmp_path, model
+
+
+@pytest.fixture
+def project(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, built_project: tuple[Path, Pipeline]
+) -> tuple[Path, Pipeline]:
+    """This test's own copy of :func:`built_project`, as the working directory."""
+    built, model = built_project
+    root = tmp_path / "project"
+    shutil.copytree(built, root, symlinks=True)
+    monkeypatch.chdir(root)
+    return root, model
 
 
 def test_predict_writes_the_output_and_prints_json(

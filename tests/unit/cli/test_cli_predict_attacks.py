@@ -14,11 +14,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from sklearn.pipeline import Pipeline
-from test_cli_predict import project
+from test_cli_predict import built_project, project
 
 from conveyor.cli import main
 
-__all__ = ["project"]  # the fixture, shared with the CLI tests
+__all__ = ["built_project", "project"]  # the fixtures, shared with the CLI tests
 
 ESC = "\x1b[2J"
 
