@@ -169,11 +169,19 @@ def test_v2_answers_the_probability_output_by_its_name(
     assert (unknown.status_code, unknown.json()["code"]) == (400, "unknown_output")
 
 
-def test_a_model_folder_is_removed_when_its_server_stops(ws: Workspace) -> None:
+def test_a_model_folder_is_removed_when_its_server_stops(
+    ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import tempfile
 
+    # A temporary directory of this test's own: other tests running at the same time
+    # serve the same model and would add folders of the same name to the shared one.
+    own = tmp_path / "tmp"
+    own.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(own))
+
     def folders() -> set[str]:
-        return {p.name for p in Path(tempfile.gettempdir()).glob("conveyor-diabetes-1-*")}
+        return {p.name for p in own.glob("conveyor-diabetes-1-*")}
 
     before = folders()
     with (
