@@ -16,7 +16,10 @@ own, but they switch together through a :class:`SwitchBoard`, a folder the launc
 creates. A worker that has loaded a new revision first stages it in its host
 (:meth:`ModelHost.stage_deployment`), gated on the revision's switch file, then leaves a
 ready marker and waits. When all N are ready, the first to see it creates the switch file
-(atomically; one file per revision). Every request checks the gate while a revision is
+(atomically; one file per revision). A worker's first revision is agreed on the same way
+(a worker that starts, or restarts, after a new deployment does not answer with it before
+the others do; once a revision has switched, a worker that loads it later serves it at
+once). Every request checks the gate while a revision is
 staged, so the moment the file exists every worker answers with the new revision, whether
 or not its follower thread has woken up yet: once any answer from the new revision has
 left, no request that arrives later gets the old one. A worker still not ready after
@@ -259,12 +262,17 @@ class DeploymentFollower:
             models[variant.role] = dataclasses.replace(
                 base, variant=variant.role, revision=str(deployment.revision)
             )
-        if self.switch is None or applied is None:  # the first revision: nothing to switch from
+        if self.switch is None:
             self.host.serve_deployment(deployment, models)
-        else:  # staged first: the switch may happen as soon as this worker says it is ready
+        else:
+            # Staged first: the switch may happen as soon as this worker says it is ready.
+            # A worker's first revision goes through the switchboard too: a worker still
+            # starting when a new revision was deployed must not answer with it while the
+            # others still answer with the one before.
             gate = self.switch.gate(self.environment, deployment.revision)
             self.host.stage_deployment(deployment, models, gate)
-            self.switch.agree(self.environment, deployment.revision, self._stop)
+            if not self.switch.agree(self.environment, deployment.revision, self._stop):
+                return False  # stopping
             self.host.adopt_staged()
         self._applied = deployment
         wanted = {(v.model, v.version) for v in deployment.variants}

@@ -142,7 +142,8 @@ class ModelHost:
     @property
     def ready(self) -> bool:
         """True when at least one model is loaded and no load is pending or failed."""
-        return bool(self._state.models) and self._loading == 0 and self.load_error is None
+        served = self._current()  # a staged revision whose gate opened counts
+        return bool(served.models) and self._loading == 0 and self.load_error is None
 
     def add(self, model: ServedModel, *, default: bool = True) -> None:
         """Serve ``model`` beside the loaded ones (replacing the same name and version).

@@ -14,7 +14,13 @@ from typing import Any
 import pytest
 
 from conveyor.deployments import Deployment, Variant
-from conveyor.serving import InputColumn, ModelHost, RouteRequest, ServedModel
+from conveyor.serving import (
+    InputColumn,
+    ModelHost,
+    NotReadyError,
+    RouteRequest,
+    ServedModel,
+)
 from conveyor.serving._follow import DeploymentFollower, SwitchBoard
 
 
@@ -120,7 +126,7 @@ def test_the_follower_stages_a_new_revision_until_every_worker_is_ready(tmp_path
     host = ModelHost()
     board = SwitchBoard(tmp_path, 2, timeout_s=0.2)
     follower = DeploymentFollower(host, "production", lambda: current[0], _load, switch=board)
-    assert follower.poll()  # the first revision is served at once
+    assert follower.poll()  # the first revision too: alone after the timeout
     assert _served(host) == 1
     current[0] = _deployment(2, 2)
     seen: list[int] = []
@@ -142,9 +148,70 @@ def test_nothing_is_staged_or_written_when_the_revision_did_not_change(tmp_path:
     follower = DeploymentFollower(
         host, "production", lambda: current[0], _load, switch=SwitchBoard(tmp_path, 2)
     )
-    assert follower.poll()
+    agreed = threading.Thread(target=follower.poll)
+    agreed.start()
+    while not list(tmp_path.glob("production-r1.ready.*")):
+        time.sleep(0.005)
+    (tmp_path / "production-r1.ready.other").touch()  # the other worker loaded it too
+    agreed.join(30)
+    files = sorted(tmp_path.iterdir())
     assert not follower.poll()
     assert not follower.poll()
     assert host.staged is None
     assert _served(host) == 1
-    assert list(tmp_path.iterdir()) == []
+    assert sorted(tmp_path.iterdir()) == files
+
+
+def test_a_worker_starting_after_a_new_deploy_waits_for_the_others(tmp_path: Path) -> None:
+    """The defect seen under load: one worker was still starting when revision 2 was
+    deployed; its first poll found revision 2 and served it at once, while the other
+    worker kept answering with revision 1 until it had loaded revision 2 as well."""
+    current = [_deployment(1, 1)]
+    early_host, late_host = ModelHost(), ModelHost()
+    early = DeploymentFollower(
+        early_host,
+        "production",
+        lambda: current[0],
+        _load,
+        switch=SwitchBoard(tmp_path, 2, timeout_s=0.05),  # the first revision goes alone
+    )
+    assert early.poll()
+    assert _served(early_host) == 1
+    current[0] = _deployment(2, 2)
+    early.switch = SwitchBoard(tmp_path, 2, timeout_s=60)
+    late = DeploymentFollower(
+        late_host, "production", lambda: current[0], _load, switch=SwitchBoard(tmp_path, 2)
+    )
+    starting = threading.Thread(target=late.poll)
+    starting.start()
+    while not list(tmp_path.glob("production-r2.ready.*")):
+        time.sleep(0.005)
+    with pytest.raises(NotReadyError):  # loaded, but the other worker is not ready
+        _served(late_host)
+    assert not late_host.ready
+    assert _served(early_host) == 1
+    assert early.poll()  # the early worker loads revision 2: both switch
+    starting.join(30)
+    assert (_served(early_host), _served(late_host)) == (2, 2)
+    assert late_host.ready
+
+
+def test_workers_starting_together_serve_the_first_revision_once_all_loaded(
+    tmp_path: Path,
+) -> None:
+    hosts = [ModelHost(), ModelHost()]
+    current = _deployment(1, 1)
+    followers = [
+        DeploymentFollower(
+            host, "production", lambda: current, _load, switch=SwitchBoard(tmp_path, 2)
+        )
+        for host in hosts
+    ]
+    first = threading.Thread(target=followers[0].poll)
+    first.start()
+    while not list(tmp_path.glob("production-r1.ready.*")):
+        time.sleep(0.005)
+    assert not hosts[0].ready  # staged, waiting for the other worker
+    assert followers[1].poll()
+    first.join(30)
+    assert [_served(host) for host in hosts] == [1, 1]
