@@ -74,7 +74,7 @@ def from_records(model: ServedModel, records: Any, settings: ServingSettings) ->
             "Expected a non-empty list of rows ({column: value} objects).",
             hint='Send {"rows": [{"x": 1.0}]}.',
         )
-    _check_count(len(records), settings)
+    check_row_count(len(records), settings)
     if set(map(type, records)) != {dict}:
         for row in records:
             if not isinstance(row, dict):
@@ -120,7 +120,7 @@ def from_columns(model: ServedModel, table: Any, settings: ServingSettings) -> R
             hint='Send {"columns": {"x": [1.0, 2.0], "y": [3.0, 4.0]}}.',
         )
     n = lengths.pop()
-    _check_count(n, settings)
+    check_row_count(n, settings)
     _check_names(model, set(table), settings)
     columns = {c.name: _clean(c, table[c.name], settings) for c in model.columns}
     return _finish(model, columns, n)
@@ -140,7 +140,7 @@ def from_split(model: ServedModel, names: Any, data: Any, settings: ServingSetti
             "'data' must be a non-empty list of rows.",
             hint='Send {"dataframe_split": {"columns": ["x"], "data": [[1.0]]}}.',
         )
-    _check_count(len(data), settings)
+    check_row_count(len(data), settings)
     width = len(names)
     if set(map(type, data)) != {list} or set(map(len, data)) != {width}:
         for row in data:
@@ -162,7 +162,8 @@ def from_matrix(model: ServedModel, data: Any, settings: ServingSettings) -> Row
     return from_split(model, list(model.column_names), data, settings)
 
 
-def _check_count(n: int, settings: ServingSettings) -> None:
+def check_row_count(n: int, settings: ServingSettings) -> None:
+    """Refuse a request of more than ``settings.max_batch_rows`` rows (413)."""
     if n > settings.max_batch_rows:
         raise TooManyRowsError(
             f"The request holds {n} rows; at most {settings.max_batch_rows} are accepted.",

@@ -16,8 +16,8 @@ from conveyor.serving._errors import (
     MalformedRequestError,
     PayloadTooLargeError,
     RequestError,
-    TooManyRowsError,
 )
+from conveyor.serving._inputs import check_row_count
 from conveyor.serving._settings import ServingSettings
 from conveyor.serving._table_limits import arrow_bound, parquet_bound
 
@@ -72,7 +72,7 @@ def parse_table(body: bytes, fmt: str, settings: ServingSettings) -> dict[str, A
         raise
     except (pa.ArrowException, OSError, ValueError, TypeError, IndexError, UnicodeError) as exc:
         raise _unreadable(label, exc) from None
-    _check_rows(table.num_rows, settings)
+    check_row_count(table.num_rows, settings)
     if not names or table.num_rows == 0:
         raise MalformedRequestError(
             f"The {label} holds {table.num_rows} rows and {len(names)} columns; "
@@ -101,16 +101,6 @@ def _unreadable(label: str, exc: BaseException) -> MalformedRequestError:
     )
 
 
-def _check_rows(n: int, settings: ServingSettings) -> None:
-    if n > settings.max_batch_rows:
-        raise TooManyRowsError(
-            f"The request holds {n} rows; at most {settings.max_batch_rows} are accepted.",
-            hint="Split the request into smaller batches.",
-            rows=n,
-            limit=settings.max_batch_rows,
-        )
-
-
 def _too_large_table(size: int, limit: int) -> PayloadTooLargeError:
     return PayloadTooLargeError(
         f"The request's table decodes to at least {size} bytes; the limit is {limit} "
@@ -137,7 +127,7 @@ def _read_arrow(body: bytes, settings: ServingSettings, limit: int) -> Any:
     # Rows and decompressed sizes are read from every message's metadata first: Arrow
     # allocates a compressed buffer's declared size before it decompresses it.
     rows, declared = arrow_bound(body, settings.max_batch_rows)
-    _check_rows(rows, settings)
+    check_row_count(rows, settings)
     if declared > limit:
         raise _too_large_declared("Arrow IPC stream", declared, limit)
     reader = pa.ipc.open_stream(pa.BufferReader(body))
@@ -146,7 +136,7 @@ def _read_arrow(body: bytes, settings: ServingSettings, limit: int) -> Any:
     for batch in reader:
         rows += batch.num_rows
         size += batch.nbytes
-        _check_rows(rows, settings)
+        check_row_count(rows, settings)
         if size > limit:
             raise _too_large_table(size, limit)
         batches.append(batch)
@@ -159,7 +149,7 @@ def _read_parquet(body: bytes, settings: ServingSettings, limit: int) -> Any:
 
     parquet = pq.ParquetFile(pa.BufferReader(body))
     meta = parquet.metadata
-    _check_rows(meta.num_rows, settings)  # the footer's count, before any page is read
+    check_row_count(meta.num_rows, settings)  # the footer's count, before any page is read
     size = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
     if size > limit:
         raise _too_large_table(size, limit)
