@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import threading
 import time
 from collections.abc import Iterator
@@ -10,6 +11,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 from sklearn.linear_model import LogisticRegression
 
 from conveyor.registry.flavors import Signature, infer_signature
@@ -131,3 +134,32 @@ def wait_ready(client: Any, timeout_s: float = 120.0) -> Any:
         if answer.status_code == 200 or time.monotonic() > deadline:
             return answer
         time.sleep(0.02)
+
+
+#: Content types of Arrow IPC stream and Parquet request bodies.
+ARROW = {"content-type": "application/vnd.apache.arrow.stream"}
+PARQUET = {"content-type": "application/vnd.apache.parquet"}
+#: The rows of ``valid()``.
+AGES = [30.0, 45.5, 61.0]
+SPENDS = [90.0, 10.0, 55.0]
+
+
+def ipc(table: pa.Table, compression: str | None = None) -> bytes:
+    """``table`` as an Arrow IPC stream body, its buffers compressed with ``compression``."""
+    sink = io.BytesIO()
+    options = pa.ipc.IpcWriteOptions(compression=compression)
+    with pa.ipc.new_stream(sink, table.schema, options=options) as writer:
+        writer.write_table(table)
+    return sink.getvalue()
+
+
+def parquet(table: pa.Table, **options: Any) -> bytes:
+    """``table`` as a Parquet body; ``options`` go to ``pyarrow.parquet.write_table``."""
+    sink = io.BytesIO()
+    pq.write_table(table, sink, **options)
+    return sink.getvalue()
+
+
+def valid() -> pa.Table:
+    """Three valid rows for ``linear_model``: ``AGES`` and ``SPENDS``."""
+    return pa.table({"age": AGES, "spend": SPENDS})

@@ -4,41 +4,28 @@ what the same rows sent as JSON predict."""
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
-from serving_support import linear_model, running
+from serving_support import (
+    AGES,
+    ARROW,
+    PARQUET,
+    SPENDS,
+    ipc,
+    linear_model,
+    parquet,
+    running,
+    valid,
+)
 
 from conveyor.serving import ModelHost, ServingSettings, create_app
 
-ARROW = {"content-type": "application/vnd.apache.arrow.stream"}
-PARQUET = {"content-type": "application/vnd.apache.parquet"}
 SETTINGS = ServingSettings(max_batch_rows=1000, max_body_bytes=2**21, log_predictions=False)
-AGES = [30.0, 45.5, 61.0]
-SPENDS = [90.0, 10.0, 55.0]
-
-
-def ipc(table: pa.Table) -> bytes:
-    sink = io.BytesIO()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    return sink.getvalue()
-
-
-def parquet(table: pa.Table, **options: Any) -> bytes:
-    sink = io.BytesIO()
-    pq.write_table(table, sink, **options)
-    return sink.getvalue()
-
-
-def valid() -> pa.Table:
-    return pa.table({"age": AGES, "spend": SPENDS})
 
 
 def _non_utf8_name() -> bytes:

@@ -16,36 +16,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from serving_support import linear_model, running
+from serving_support import ARROW, PARQUET, ipc, linear_model, parquet, running, valid
 
 from conveyor.serving import ModelHost, ServingSettings, create_app
 
-ARROW = {"content-type": "application/vnd.apache.arrow.stream"}
-PARQUET = {"content-type": "application/vnd.apache.parquet"}
 #: 2 MiB bodies: tables may decode to 32 MiB.
 WIDE = ServingSettings(max_batch_rows=1000, max_body_bytes=2**21, log_predictions=False)
 #: 32 KiB bodies: tables may decode to 512 KiB, so a Parquet bomb stays small in the test.
 TIGHT = ServingSettings(max_batch_rows=1000, max_body_bytes=2**15, log_predictions=False)
 EOS = b"\xff\xff\xff\xff\x00\x00\x00\x00"
 ZSTD_SKIPPABLE = 0x184D2A50
-
-
-def ipc(table: pa.Table, compression: str | None = None) -> bytes:
-    sink = io.BytesIO()
-    options = pa.ipc.IpcWriteOptions(compression=compression)
-    with pa.ipc.new_stream(sink, table.schema, options=options) as writer:
-        writer.write_table(table)
-    return sink.getvalue()
-
-
-def parquet(table: pa.Table, **options: Any) -> bytes:
-    sink = io.BytesIO()
-    pq.write_table(table, sink, **options)
-    return sink.getvalue()
-
-
-def valid() -> pa.Table:
-    return pa.table({"age": [30.0, 45.5, 61.0], "spend": [90.0, 10.0, 55.0]})
 
 
 def _template(codec: str, size: int) -> tuple[bytes, int, int]:
