@@ -9,10 +9,8 @@ give the same rows from either layout (on palmerpenguins, through real SQLite).
 from __future__ import annotations
 
 import pickle
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,9 +18,7 @@ import palmerpenguins
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 
-from conveyor.artifacts import open_artifact_store
 from conveyor.core import Actor
 from conveyor.monitoring._parts import plan_column
 from conveyor.monitoring._summarise import summarise_window
@@ -86,22 +82,6 @@ def dictionary_columns(data: bytes) -> set[str]:
         for i in range(group.num_columns)
         if group.column(i).has_dictionary_page
     }
-
-
-@pytest.fixture
-def logs(tmp_path: Path) -> Iterator[Callable[[str], PredictionLog]]:
-    """Open prediction logs, each on its own SQLite store and artifact folder."""
-    from conveyor.store import open_store
-
-    with ExitStack() as stack:
-
-        def make(name: str) -> PredictionLog:
-            url = f"sqlite:///{tmp_path / name / 'conveyor.db'}"
-            store = stack.enter_context(open_store(url))
-            artifacts = open_artifact_store(str(tmp_path / name / "artifacts"))
-            return PredictionLog(store, artifacts, actor=Actor("server"), root=tmp_path)
-
-        yield make
 
 
 def test_dictionaries_are_written_only_for_shared_and_string_columns() -> None:

@@ -10,8 +10,7 @@ without stopping the writer thread.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import ExitStack
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,8 +20,6 @@ import palmerpenguins
 import pandas as pd
 import pytest
 
-from conveyor.artifacts import open_artifact_store
-from conveyor.core import Actor
 from conveyor.predictions import (
     InvalidPredictionRecordError,
     PiiPolicy,
@@ -33,7 +30,6 @@ from conveyor.predictions import (
 )
 from conveyor.predictions._parquet import encode_batch
 from conveyor.predictions._records import Loggable, as_records, row_count
-from conveyor.store import open_store
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 KEY = b"a-long-random-secret-for-tests"
@@ -76,20 +72,6 @@ def requests() -> list[PredictionBatch]:
         batch("req-b", penguin_columns(3, 1), predictions=[None], status="error", error="E: x"),
         batch("req-c", mixed, predictions=[{"p": [0.1, 0.9]}] * 37, variant="canary"),
     ]
-
-
-@pytest.fixture
-def logs(tmp_path: Path) -> Iterator[Callable[[str], PredictionLog]]:
-    """Open prediction logs, each on its own SQLite store and artifact folder."""
-    with ExitStack() as stack:
-
-        def make(name: str) -> PredictionLog:
-            url = f"sqlite:///{tmp_path / name / 'conveyor.db'}"
-            store = stack.enter_context(open_store(url))
-            artifacts = open_artifact_store(str(tmp_path / name / "artifacts"))
-            return PredictionLog(store, artifacts, actor=Actor("server"), root=tmp_path)
-
-        yield make
 
 
 def read(log: PredictionLog, **where: Any) -> pd.DataFrame:
