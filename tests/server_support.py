@@ -135,15 +135,16 @@ class ServeProcess:
 
 @contextmanager
 def conveyor_serve(
-    project: Path, *args: str, body: dict[str, Any] | None = None
+    project: Path, *args: str, body: dict[str, Any] | None = None, stderr: Path | None = None
 ) -> Iterator[ServeProcess]:
     """Run ``conveyor serve *args`` in ``project`` on a free port until it answers ``body``.
 
     Yields once ``POST /v1/predict`` answered 200 (its stderr is shown if it exits first);
-    the process is terminated afterwards.
+    the process is terminated afterwards. Its stderr is written to ``stderr`` (by default
+    ``serve-<port>.stderr`` in ``project``).
     """
     port = free_port()
-    errors = project / f"serve-{port}.stderr"
+    errors = stderr or project / f"serve-{port}.stderr"
     with errors.open("wb") as sink:
         process = subprocess.Popen(
             [sys.executable, "-m", "conveyor", "serve", *args, "--port", str(port)],

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
 import subprocess
 import sys
 import threading
@@ -16,21 +15,18 @@ from pathlib import Path
 
 import httpx
 import pytest
-from serving_support import free_port, training_frame
+from serving_support import training_frame
 from sklearn.linear_model import LogisticRegression
 
 from conveyor.deployments import DeploymentStore, Variant
 from conveyor.workspace import Workspace
+from server_support import cli_env, conveyor_serve
 
 pytestmark = pytest.mark.slow
 
 ROW = {"age": 41.0, "spend": 80.0}
 ENVIRONMENTS = "\nenvironments:\n  production: {strategy: replace}\n"
 Answer = tuple[float, float, int]  # (sent, answered, version): time.monotonic() readings
-
-
-def _env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
 
 
 def _deploy(root: Path, version: int) -> None:
@@ -55,7 +51,7 @@ def project(tmp_path: Path) -> Path:
     init = subprocess.run(
         [sys.executable, "-m", "conveyor", "init", "."],
         cwd=tmp_path,
-        env=_env(),
+        env=cli_env(),
         capture_output=True,
         check=False,
     )
@@ -86,18 +82,6 @@ def _hammer(url: str, answers: list[Answer], stop: threading.Event) -> None:
                 answers.append((sent, time.monotonic(), int(answer.json()["version"])))
 
 
-def _serve(root: Path, port: int, errors: Path) -> subprocess.Popen[bytes]:
-    argv = [sys.executable, "-m", "conveyor", "serve", "--env", "production"]
-    with errors.open("wb") as sink:
-        return subprocess.Popen(
-            [*argv, "--workers", "2", "--port", str(port), "--no-log"],
-            cwd=root,
-            env=_env(),
-            stdout=subprocess.DEVNULL,
-            stderr=sink,
-        )
-
-
 def _wait(
     answers: list[Answer], enough: int, server: subprocess.Popen[bytes], errors: Path
 ) -> None:
@@ -111,25 +95,23 @@ def _wait(
 @contextlib.contextmanager
 def _hammering(root: Path, tmp_path: Path, clients: int) -> Iterator[Hammered]:
     """A two-worker server for ``root`` taking requests from ``clients`` threads."""
-    port = free_port()
     errors = tmp_path / "stderr.txt"
-    server = _serve(root, port, errors)
-    answers: list[Answer] = []
-    stop = threading.Event()
-    hammers = [
-        threading.Thread(target=_hammer, args=(f"http://127.0.0.1:{port}", answers, stop))
-        for _ in range(clients)
-    ]
-    try:
-        for hammer in hammers:
-            hammer.start()
-        yield Hammered(server, errors, answers)
-    finally:
-        stop.set()
-        for hammer in hammers:
-            hammer.join(60)
-        server.terminate()
-        server.wait(60)
+    argv = ("--env", "production", "--workers", "2", "--no-log")
+    with conveyor_serve(root, *argv, body={"rows": [ROW]}, stderr=errors) as served:
+        url = str(served.client.base_url)
+        answers: list[Answer] = []
+        stop = threading.Event()
+        hammers = [
+            threading.Thread(target=_hammer, args=(url, answers, stop)) for _ in range(clients)
+        ]
+        try:
+            for hammer in hammers:
+                hammer.start()
+            yield Hammered(served.process, errors, answers)
+        finally:
+            stop.set()
+            for hammer in hammers:
+                hammer.join(60)
 
 
 @dataclasses.dataclass
