@@ -8,8 +8,6 @@ import io
 import json
 import os
 import resource
-import subprocess
-import sys
 import warnings
 import zipfile
 from collections.abc import Callable
@@ -44,6 +42,8 @@ from conveyor.core import (
 )
 from conveyor.pipelines.materializers import UntrustedTypeError, load_value
 from conveyor.registry.flavors import FlavorError, UntrustedModelError, get_flavor
+from process_support import fresh_process_report
+from server_support import cli_env
 
 ATTACKS = sorted(craft.attacks("unused"))
 
@@ -444,18 +444,9 @@ def test_a_fresh_process_loads_a_forest_without_the_estimator_walk_and_refuses_t
     for index, (name, data) in enumerate(files.items()):
         paths[name] = tmp_path / f"{index}.skops"
         paths[name].write_bytes(data)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
+    env = cli_env()
     env["PYTHONPATH"] = os.pathsep.join([str(marker.parent / "payload"), env.get("PYTHONPATH", "")])
-    run = subprocess.run(
-        [sys.executable, "-c", FRESH_LOAD, *(str(path) for path in paths.values())],
-        env=env,
-        capture_output=True,
-        check=False,
-        text=True,
-        timeout=300,
-    )
-    assert run.returncode == 0, run.stderr
-    report = json.loads(run.stdout.strip().splitlines()[-1])
+    report = fresh_process_report(FRESH_LOAD, *(str(path) for path in paths.values()), env=env)
     assert report["type"] == "RandomForestClassifier"
     refused = {name: report["refused"].get(str(path)) for name, path in paths.items()}
     assert refused == {"model": None} | {name: [name] for name in files if name != "model"}
@@ -501,16 +492,7 @@ def test_a_fresh_process_trusts_numpy_and_scipy_ufuncs_as_skops_does(tmp_path: P
     ).fit(x, y)
     path = tmp_path / "model.skops"
     path.write_bytes(sio.dumps(model))
-    run = subprocess.run(
-        [sys.executable, "-c", FRESH_LOAD, str(path)],
-        env={k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")},
-        capture_output=True,
-        check=False,
-        text=True,
-        timeout=300,
-    )
-    assert run.returncode == 0, run.stderr
-    report = json.loads(run.stdout.strip().splitlines()[-1])
+    report = fresh_process_report(FRESH_LOAD, str(path))
     assert report["type"] == "Pipeline"
     assert report["made_before"] is False
     assert not {"torch", *WALKED} & set(report["modules"])

@@ -9,8 +9,6 @@ the archive, nothing unpickled. The first ``/v1/explain`` then builds the explai
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -20,10 +18,10 @@ from serving_support import running, wait_ready
 from conveyor.serving import ServingSettings
 from conveyor.serving._launch import build_app
 from conveyor.workspace import Workspace
+from process_support import fresh_process_report
 from server_support import (
     CANCER_COLUMNS,
     CANCER_ROW,
-    cli_env,
     conveyor_serve,
     free_port,
     register_cancer,
@@ -84,17 +82,9 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_serving_the_onnx_twin_imports_no_estimator_discovery_torch_shap_or_plotly(
     project: Path,
 ) -> None:
-    run = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(free_port()), json.dumps(ROW)],
-        cwd=project,
-        env=cli_env(),
-        capture_output=True,
-        check=False,
-        text=True,
-        timeout=600,
+    report = fresh_process_report(
+        SCRIPT, str(free_port()), json.dumps(ROW), cwd=project, timeout=600
     )
-    assert run.returncode == 0, run.stderr
-    report = json.loads(run.stdout.strip().splitlines()[-1])
     assert report["predict"]["version"] == 1
     assert report["predict"]["classes"] == [0, 1]  # labels read from the skops archive
     assert not set(HEAVY) & set(report["modules_after_predict"])
