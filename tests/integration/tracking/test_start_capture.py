@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import gc
 import shutil
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,25 +28,16 @@ from conveyor.tracking import (
     capture_environment,
 )
 from conveyor.workspace import Workspace, init_project
+from git_support import git, git_repository
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 
 
-def _git(root: Path, *args: str) -> bytes:
-    done = subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
-        cwd=root,
-        capture_output=True,
-        check=True,
-    )
-    return done.stdout
-
-
 def _expected(root: Path) -> dict[str, Any]:
     """The code version as conveyor captured it before: three separate git calls."""
-    commit = _git(root, "rev-parse", "--verify", "HEAD").decode().strip()
-    dirty = bool(_git(root, "status", "--porcelain").strip())
-    diff = _git(root, "diff", "HEAD", "--no-color", "--no-ext-diff")
+    commit = git(root, "rev-parse", "--verify", "HEAD").decode().strip()
+    dirty = bool(git(root, "status", "--porcelain").strip())
+    diff = git(root, "diff", "HEAD", "--no-color", "--no-ext-diff")
     return {"commit": commit, "dirty": dirty, "diff_hash": hash_bytes(diff) if diff else None}
 
 
@@ -56,13 +46,13 @@ def project(tmp_path: Path) -> Path:
     """A user's project: conveyor files, some code, two commits on a branch."""
     root = tmp_path / "project"
     init_project(root, name="capture")
-    (root / "train.py").write_text("import conveyor\n\nprint('training')\n")
-    (root / "features.py").write_text("COLUMNS = ['a', 'b']\n")
-    _git(root, "init", "-q", "-b", "main")
-    _git(root, "add", ".")
-    _git(root, "commit", "-q", "-m", "first")
+    code = {
+        "train.py": "import conveyor\n\nprint('training')\n",
+        "features.py": "COLUMNS = ['a', 'b']\n",
+    }
+    git_repository(root, code, branch="main")
     (root / "features.py").write_text("COLUMNS = ['a', 'b', 'c']\n")
-    _git(root, "commit", "-q", "-am", "second")
+    git(root, "commit", "-q", "-am", "second")
     with Workspace.open(root, search_parents=False):  # creates .conveyor/ (ignored)
         pass
     return root
@@ -74,7 +64,7 @@ def _edited(root: Path) -> None:
 
 def _staged(root: Path) -> None:
     (root / "model.py").write_text("DEPTH = 3\n")
-    _git(root, "add", "model.py")
+    git(root, "add", "model.py")
 
 
 def _untracked(root: Path) -> None:
@@ -82,11 +72,11 @@ def _untracked(root: Path) -> None:
 
 
 def _detached(root: Path) -> None:
-    _git(root, "checkout", "-q", "--detach", "HEAD~1")
+    git(root, "checkout", "-q", "--detach", "HEAD~1")
 
 
 def _packed(root: Path) -> None:
-    _git(root, "pack-refs", "--all", "--prune")
+    git(root, "pack-refs", "--all", "--prune")
     assert not (root / ".git" / "refs" / "heads" / "main").exists()
 
 
@@ -130,7 +120,7 @@ def test_later_starts_see_the_changes_made_between_them(project: Path) -> None:
         for change in (
             lambda: None,
             lambda: _edited(project),
-            lambda: _git(project, "commit", "-q", "-am", "third"),
+            lambda: git(project, "commit", "-q", "-am", "third"),
         ):
             change()
             seen.append(
@@ -149,7 +139,7 @@ def test_no_code_version_outside_a_repository_or_before_the_first_commit(
     init_project(plain, name="plain")
     with Workspace.open(plain, search_parents=False) as ws:
         assert ws.runs.start_run("train", kind="pipeline").code_version is None
-    _git(plain, "init", "-q")
+    git(plain, "init", "-q")
     with Workspace.open(plain, search_parents=False) as ws:
         run = ws.runs.start_run("train", kind="pipeline")
         assert run.code_version is None

@@ -4,34 +4,19 @@ from __future__ import annotations
 
 import platform
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from conveyor.core import hash_bytes
 from conveyor.tracking import capture_code_version, capture_environment
+from git_support import git_repository
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 
 
-def _git(root: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout.strip()
-
-
 def test_clean_and_dirty_repositories_are_told_apart_and_diffs_hashed(tmp_path: Path) -> None:
-    _git(tmp_path, "init", "-q")
-    (tmp_path / "train.py").write_text("lr = 0.1\n")
-    _git(tmp_path, "add", "train.py")
-    _git(tmp_path, "commit", "-q", "-m", "first")
-    head = _git(tmp_path, "rev-parse", "HEAD")
+    head = git_repository(tmp_path, {"train.py": "lr = 0.1\n"})
     assert capture_code_version(tmp_path) == {"commit": head, "dirty": False, "diff_hash": None}
     (tmp_path / "train.py").write_text("lr = 0.2\n")
     first = capture_code_version(tmp_path)
@@ -48,10 +33,7 @@ def test_clean_and_dirty_repositories_are_told_apart_and_diffs_hashed(tmp_path: 
 
 
 def test_untracked_file_makes_the_tree_dirty(tmp_path: Path) -> None:
-    _git(tmp_path, "init", "-q")
-    (tmp_path / "a.py").write_text("x = 1\n")
-    _git(tmp_path, "add", "a.py")
-    _git(tmp_path, "commit", "-q", "-m", "first")
+    git_repository(tmp_path, {"a.py": "x = 1\n"})
     (tmp_path / "new.py").write_text("y = 2\n")
     captured = capture_code_version(tmp_path)
     assert captured is not None
