@@ -130,3 +130,32 @@ def test_batches_written_before_statuses_existed_read_back_as_ok() -> None:
     frame = to_frame(table)
     assert frame["status"].tolist() == ["ok", "ok"]
     assert frame["error"].isna().all()
+
+
+_FLOATS = st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from([-0.0, 0.0])
+
+
+@given(st.lists(_FLOATS, min_size=1, max_size=50) | st.lists(st.integers(), min_size=1))
+@settings(max_examples=300, deadline=None)
+def test_a_list_of_one_number_type_is_stored_as_arrow_would_store_the_list(
+    values: list[Any],
+) -> None:
+    """A column of floats or of integers is the array Arrow makes from the list itself, bit
+    for bit (NaN, -0.0, infinities stay values, not nulls); integers beyond int64 become
+    JSON text."""
+    import pyarrow as pa
+
+    from conveyor.predictions._parquet import _column
+
+    array, as_json = _column(values)
+    try:
+        expected = pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        assert as_json
+        assert array.to_pylist() == [str(v) for v in values]
+        return
+    assert not as_json
+    assert array.type == expected.type
+    assert array.null_count == 0
+    got, want = array.to_numpy(), expected.to_numpy()
+    assert got.tobytes() == want.tobytes()  # bit for bit
