@@ -14,22 +14,41 @@
   caught when the object is read, since every read re-hashes. The file's modification
   time becomes the time of the add: that is the object's lease, which a concurrent gc
   reads (decision 0013).
+
+The store's ``put_file`` decides which way a file goes; the ways themselves (link, copy
+then name, copy under a known name) are here, as functions of the store, with the lease
+of an object (``protect``) and the way back out to a file (``get_file``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import stat
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from conveyor.artifacts._crypto import ESCAPE, needs_escape
-from conveyor.artifacts._hashing import read_small
+from conveyor.artifacts._hashing import hash_file_bounded, read_small
+from conveyor.artifacts._objects import ObjectInfo, changed_while_stored, corrupt
+from conveyor.artifacts._writers import (
+    TEMP_SUFFIX,
+    LocalWriter,
+    copy_and_hash,
+    fsync_dir,
+    fsync_path,
+    stream_into,
+)
+from conveyor.core import ProgressCallback, hash_bytes
 from conveyor.errors import ConfigError
 
-#: Files up to this size are read whole (and hashed in memory) when linked.
+if TYPE_CHECKING:  # _store imports this module
+    from conveyor.artifacts._store import ArtifactStore
+
+#: Files up to this size are read whole and hashed in memory, linked or not.
 SMALL_FILE = 1024 * 1024
 
 #: How files enter a local store (``data.link``).
@@ -153,3 +172,230 @@ def restore_source(path: Path, before: os.stat_result) -> None:
     with contextlib.suppress(OSError):
         os.chmod(path, stat.S_IMODE(before.st_mode))
         os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
+# -- storing a file --------------------------------------------------------------------
+
+_OPEN_SOURCE = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+
+
+def read_if_small(path: Path) -> bytes | None:
+    """The content of ``path`` if it holds at most :data:`SMALL_FILE` bytes, else ``None``."""
+    fd = os.open(path, _OPEN_SOURCE)
+    try:
+        size = os.fstat(fd).st_size
+        return read_small(fd, size) if size <= SMALL_FILE else None
+    finally:
+        os.close(fd)
+
+
+def put_small(
+    store: ArtifactStore,
+    source: Path,
+    data: bytes,
+    known_hash: str | None,
+    *,
+    label: str,
+    report: ProgressCallback,
+) -> ObjectInfo:
+    """Store the whole content ``data`` of a small file (see :func:`read_if_small`).
+
+    One read, hashed in memory, one write: a folder of small files costs two file opens
+    per file instead of six (opens dominate on small files). ``known_hash``, if given,
+    was found missing already and must be the content's hash.
+    """
+    total = len(data)
+    actual = hash_bytes(data)
+    if known_hash is not None and actual != known_hash:
+        raise changed_while_stored(store.url, source, known_hash, actual)
+    # The caller found a known hash missing: do not look it up twice.
+    existing = None if actual == known_hash else store._existing(actual)
+    info = existing or store._write_data(actual, data)
+    report(label, len(data), total)
+    return info
+
+
+def put_copied(
+    store: ArtifactStore,
+    source: Path,
+    *,
+    label: str,
+    total: int,
+    report: ProgressCallback,
+    reflink: bool,
+) -> ObjectInfo:
+    """Copy first, then name the object by the hash of the copy (a local, unencrypted
+    store).
+
+    The source is read once (a reflink reads nothing; else the kernel copies it) and
+    the temporary copy is hashed: the bytes hashed are the bytes published, and no
+    separate pass hashes the source first. Content already stored is dropped.
+    """
+    store._refuse_links(store._tmp, "")
+    writer = LocalWriter(
+        Path(store._tmp) / "pending", Path(store._tmp), durable=store._deferred == 0
+    )
+    report(label, 0, total)
+    cloned = False
+    try:
+        copied = copy_and_hash(writer, source, reflink=reflink)
+        if copied is None:
+            digest, size = stream_into(
+                writer, source, None, label=label, total=total, report=report
+            )
+        else:
+            digest, size, cloned = copied
+        existing = store._existing(digest)
+        if existing is not None:
+            writer.discard()
+            report(label, total, total)
+            return existing
+        writer.final = Path(store._path(digest))
+        store._refuse_links(str(writer.final), digest)
+        writer.commit()
+    except BaseException:
+        writer.discard()
+        raise
+    report(label, size, total)
+    return store._written_info(digest, size, "reflinked" if cloned else "copied")
+
+
+def put_known(
+    store: ArtifactStore,
+    digest: str,
+    source: Path,
+    *,
+    label: str,
+    total: int,
+    report: ProgressCallback,
+    reflink: bool,
+) -> ObjectInfo:
+    """Write ``source`` as object ``digest`` (not stored yet): on a local, unencrypted
+    store a reflink or kernel copy hashed on the way, else a stream (encrypted if the
+    store encrypts). The bytes written must hash to ``digest``."""
+    writer = store._writer(digest)
+    report(label, 0, total)
+    cloned = False
+    try:
+        copied = None
+        if isinstance(writer, LocalWriter) and not store._encrypt:
+            # A reflink where the file system allows, else a kernel copy.
+            copied = copy_and_hash(writer, source, reflink=reflink)
+        if copied is None:
+            written, size = stream_into(
+                writer, source, store._encryptor(), label=label, total=total, report=report
+            )
+        else:
+            written, size, cloned = copied
+        if written != digest:
+            raise changed_while_stored(store.url, source, digest, written)
+        writer.commit()
+    except BaseException:
+        writer.discard()
+        raise
+    report(label, size, total)
+    return store._written_info(digest, size, "reflinked" if cloned else "copied")
+
+
+def put_hardlink(
+    store: ArtifactStore,
+    source: Path,
+    known_hash: str | None,
+    known_stat: tuple[int, int, int, int] | None,
+    *,
+    label: str,
+    report: ProgressCallback,
+) -> ObjectInfo | None:
+    """Publish a read-only hard link to ``source`` as its object; ``None`` when it
+    cannot be linked safely (see :func:`hardlink_into`), leaving the caller to copy.
+
+    The linked file is hashed after it was made read-only, so the object published
+    holds the bytes its name says (a later change is caught by every read); a large
+    file whose ``known_stat`` still holds is not hashed twice.
+    """
+    store._refuse_links(store._tmp, "")
+    temp = Path(store._tmp) / f"{uuid.uuid4().hex}{TEMP_SUFFIX}"
+    if store._checked is None or store._tmp not in store._checked:
+        temp.parent.mkdir(parents=True, exist_ok=True)
+    linked = hardlink_into(source, temp)
+    if linked is None:
+        return None
+    before = linked.before
+    published = False
+    try:
+        report(label, 0, before.st_size)
+        if linked.content is not None:
+            digest = hash_bytes(linked.content)
+        elif known_hash is not None and linked.unchanged_since(known_stat):
+            digest = known_hash
+        else:
+            digest = hash_file_bounded(temp)
+        if known_hash is not None and digest != known_hash:
+            raise changed_while_stored(store.url, source, known_hash, digest)
+        existing = None if digest == known_hash else store._existing(digest)
+        if existing is not None:
+            report(label, before.st_size, before.st_size)
+            return existing
+        final = store._path(digest)
+        store._refuse_links(final, digest)
+        if store._deferred == 0:
+            fsync_path(temp)  # the workspace's bytes, made durable as a copy would be
+        try:
+            os.replace(temp, final)
+        except FileNotFoundError:  # the first object of its folder
+            os.makedirs(os.path.dirname(final), exist_ok=True)
+            os.replace(temp, final)
+        published = True
+        if store._deferred == 0:
+            fsync_dir(Path(final).parent)
+    finally:
+        if not published:
+            restore_source(temp, before)
+            temp.unlink(missing_ok=True)
+    report(label, before.st_size, before.st_size)
+    return store._written_info(digest, before.st_size, "hardlinked")
+
+
+def renew_lease(store: ArtifactStore, digest: str) -> bool:
+    """Set the modification time of the local object ``digest`` to now, the lease a
+    concurrent gc reads (decision 0013); return whether the object exists (see
+    ``ArtifactStore.protect``)."""
+    path = store._path(digest)
+    if not store._refuse_links(path, digest):
+        return False  # the lstat of the object itself found nothing
+    try:
+        os.utime(path, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    except PermissionError:  # another user's object: it exists, but cannot be leased
+        return store.exists(digest)
+    return True
+
+
+def get_into(store: ArtifactStore, digest: str, target: Path, report: ProgressCallback) -> None:
+    """Write object ``digest`` to ``target`` atomically, after verifying it (see
+    ``ArtifactStore.get_file``): an object stored as is on local disk is copied by the
+    kernel and the copy hashed, any other is decrypted or unescaped as it streams."""
+    label = f"get {target.name}"
+    path = store._path(digest)
+    store._refuse_links(path, digest)
+    plain_local = store._kind == "local" and store._stored_as_is(digest, path)
+    writer = LocalWriter(
+        target, target.parent, temp_name=f".{target.name}.{uuid.uuid4().hex}{TEMP_SUFFIX}"
+    )
+    try:
+        if plain_local:
+            writer.close_temp()
+            shutil.copyfile(path, writer.temp_path)
+            if hash_file_bounded(writer.temp_path) != digest:
+                raise corrupt(digest, store.url, "its content does not match its hash")
+            report(label, writer.temp_path.stat().st_size, 0)
+        else:
+            with contextlib.closing(store._verified_chunks(digest)) as chunks:
+                for chunk in chunks:
+                    writer.write(chunk)
+                    report(label, writer.size, 0)
+        writer.commit()
+    except BaseException:
+        writer.discard()
+        raise

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import uuid
 from collections.abc import Callable, Generator, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,30 +25,28 @@ from conveyor.artifacts._crypto import (
 )
 from conveyor.artifacts._fields import FieldCipher, load_field_key, rewrap_field_key_file
 from conveyor.artifacts._gc import Sweeper
-from conveyor.artifacts._hashing import hash_file_bounded, read_small
+from conveyor.artifacts._hashing import hash_file_bounded
 from conveyor.artifacts._keys import MasterKey
-from conveyor.artifacts._linking import LinkMode, check_link_mode, hardlink_into, restore_source
-from conveyor.artifacts._listing import StoredEntry, iter_infos, modified_of
-from conveyor.artifacts._objects import (
-    GcResult,
-    ObjectInfo,
-    changed_while_stored,
-    check_hash,
-    corrupt,
-    not_found,
+from conveyor.artifacts._linking import (
+    LinkMode,
+    check_link_mode,
+    get_into,
+    put_copied,
+    put_hardlink,
+    put_known,
+    put_small,
+    read_if_small,
+    renew_lease,
 )
+from conveyor.artifacts._listing import StoredEntry, iter_infos, modified_of
+from conveyor.artifacts._objects import GcResult, ObjectInfo, check_hash, corrupt, not_found
 from conveyor.artifacts._paths import open_no_follow, refuse_links
 from conveyor.artifacts._rotate import RotationIO, RotationResult, rotate_objects
 from conveyor.artifacts._writers import (
-    TEMP_SUFFIX,
     BufferedPutWriter,
     LocalWriter,
     ObjectWriter,
     StreamingPutWriter,
-    copy_and_hash,
-    fsync_dir,
-    fsync_path,
-    stream_into,
     sync_filesystem,
     write_local,
 )
@@ -60,22 +56,7 @@ from conveyor.errors import ArtifactNotFoundError, EncryptionKeyError
 #: How a filesystem publishes objects atomically (see ``_writers``).
 StorageKind = Literal["local", "memory", "remote"]
 _READ_SIZE = 8 * 1024 * 1024
-# Files up to this size are read whole, hashed in memory and written in one go.
-_SMALL_FILE = 1024 * 1024
 _TMP_DIR = "tmp"
-
-
-_OPEN_READ = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
-
-
-def _read_if_small(path: Path) -> bytes | None:
-    """The content of ``path`` if it holds at most :data:`_SMALL_FILE` bytes, else ``None``."""
-    fd = os.open(path, _OPEN_READ)
-    try:
-        size = os.fstat(fd).st_size
-        return read_small(fd, size) if size <= _SMALL_FILE else None
-    finally:
-        os.close(fd)
 
 
 class ArtifactStore:
@@ -252,152 +233,26 @@ class ArtifactStore:
             return existing
         plain_local = self._kind == "local" and not self._encrypt
         if link == "hardlink" and plain_local:
-            linked = self._put_hardlink(source, known_hash, known_stat, label, report)
+            linked = put_hardlink(self, source, known_hash, known_stat, label=label, report=report)
             if linked is not None:
                 return linked
-        data = _read_if_small(source)
+        data = read_if_small(source)
         if data is not None:
-            # One read, hashed in memory, one write: a folder of small files costs two
-            # file opens per file instead of six (opens dominate on small files).
-            total = len(data)
-            actual = hash_bytes(data)
-            if known_hash is not None and actual != known_hash:
-                raise changed_while_stored(self.url, source, known_hash, actual)
-            # A known hash was found missing just above: do not look it up twice.
-            existing = None if actual == known_hash else self._existing(actual)
-            info = existing or self._write_data(actual, data)
-            report(label, len(data), total)
-            return info
+            return put_small(self, source, data, known_hash, label=label, report=report)
         total = source.stat().st_size
+        reflink = link != "copy"
         if known_hash is None and plain_local:
-            return self._put_local_unknown(source, label, total, report, reflink=link != "copy")
+            return put_copied(
+                self, source, label=label, total=total, report=report, reflink=reflink
+            )
         digest = known_hash or hash_file_bounded(source)
         existing = None if known_hash is not None else self._existing(digest)
         if existing is not None:
             report(label, total, total)
             return existing
-        writer = self._writer(digest)
-        report(label, 0, total)
-        cloned = False
-        try:
-            copied = None
-            if isinstance(writer, LocalWriter) and not self._encrypt:
-                # A reflink where the file system allows, else a kernel copy.
-                copied = copy_and_hash(writer, source, reflink=link != "copy")
-            if copied is None:
-                written, size = stream_into(
-                    writer, source, self._encryptor(), label=label, total=total, report=report
-                )
-            else:
-                written, size, cloned = copied
-            if written != digest:
-                raise changed_while_stored(self.url, source, digest, written)
-            writer.commit()
-        except BaseException:
-            writer.discard()
-            raise
-        report(label, size, total)
-        return self._written_info(digest, size, "reflinked" if cloned else "copied")
-
-    def _put_local_unknown(
-        self,
-        source: Path,
-        label: str,
-        total: int,
-        report: ProgressCallback,
-        *,
-        reflink: bool,
-    ) -> ObjectInfo:
-        """Copy first, then name the object by the hash of the copy.
-
-        The source is read once (a reflink reads nothing; else the kernel copies it) and
-        the temporary copy is hashed: the bytes hashed are the bytes published, and no
-        separate pass hashes the source first. Content already stored is dropped.
-        """
-        self._refuse_links(self._tmp, "")
-        writer = LocalWriter(
-            Path(self._tmp) / "pending", Path(self._tmp), durable=self._deferred == 0
+        return put_known(
+            self, digest, source, label=label, total=total, report=report, reflink=reflink
         )
-        report(label, 0, total)
-        cloned = False
-        try:
-            copied = copy_and_hash(writer, source, reflink=reflink)
-            if copied is None:
-                digest, size = stream_into(
-                    writer, source, None, label=label, total=total, report=report
-                )
-            else:
-                digest, size, cloned = copied
-            existing = self._existing(digest)
-            if existing is not None:
-                writer.discard()
-                report(label, total, total)
-                return existing
-            writer.final = Path(self._path(digest))
-            self._refuse_links(str(writer.final), digest)
-            writer.commit()
-        except BaseException:
-            writer.discard()
-            raise
-        report(label, size, total)
-        return self._written_info(digest, size, "reflinked" if cloned else "copied")
-
-    def _put_hardlink(
-        self,
-        source: Path,
-        known_hash: str | None,
-        known_stat: tuple[int, int, int, int] | None,
-        label: str,
-        report: ProgressCallback,
-    ) -> ObjectInfo | None:
-        """Publish a read-only hard link to ``source`` as its object; ``None`` when it
-        cannot be linked safely (see ``hardlink_into``), leaving the caller to copy.
-
-        The linked file is hashed after it was made read-only, so the object published
-        holds the bytes its name says (a later change is caught by every read); a large
-        file whose ``known_stat`` still holds is not hashed twice.
-        """
-        self._refuse_links(self._tmp, "")
-        temp = Path(self._tmp) / f"{uuid.uuid4().hex}{TEMP_SUFFIX}"
-        if self._checked is None or self._tmp not in self._checked:
-            temp.parent.mkdir(parents=True, exist_ok=True)
-        linked = hardlink_into(source, temp)
-        if linked is None:
-            return None
-        before = linked.before
-        published = False
-        try:
-            report(label, 0, before.st_size)
-            if linked.content is not None:
-                digest = hash_bytes(linked.content)
-            elif known_hash is not None and linked.unchanged_since(known_stat):
-                digest = known_hash
-            else:
-                digest = hash_file_bounded(temp)
-            if known_hash is not None and digest != known_hash:
-                raise changed_while_stored(self.url, source, known_hash, digest)
-            existing = None if digest == known_hash else self._existing(digest)
-            if existing is not None:
-                report(label, before.st_size, before.st_size)
-                return existing
-            final = self._path(digest)
-            self._refuse_links(final, digest)
-            if self._deferred == 0:
-                fsync_path(temp)  # the workspace's bytes, made durable as a copy would be
-            try:
-                os.replace(temp, final)
-            except FileNotFoundError:  # the first object of its folder
-                os.makedirs(os.path.dirname(final), exist_ok=True)
-                os.replace(temp, final)
-            published = True
-            if self._deferred == 0:
-                fsync_dir(Path(final).parent)
-        finally:
-            if not published:
-                restore_source(temp, before)
-                temp.unlink(missing_ok=True)
-        report(label, before.st_size, before.st_size)
-        return self._written_info(digest, before.st_size, "hardlinked")
 
     def protect(self, hash: str) -> bool:
         """Renew the lease of an existing object so that a concurrent :meth:`gc` keeps it.
@@ -413,18 +268,7 @@ class ArtifactStore:
             IntegrityError: the object's path goes through a symbolic link.
         """
         digest = check_hash(hash)
-        if self._kind != "local":
-            return self.exists(digest)
-        path = self._path(digest)
-        if not self._refuse_links(path, digest):
-            return False  # the lstat of the object itself found nothing
-        try:
-            os.utime(path, follow_symlinks=False)
-        except FileNotFoundError:
-            return False
-        except PermissionError:  # another user's object: it exists, but cannot be leased
-            return self.exists(digest)
-        return True
+        return renew_lease(self, digest) if self._kind == "local" else self.exists(digest)
 
     def _existing(self, digest: str) -> ObjectInfo | None:
         """The protected object's info, or ``None`` when it must be written."""
@@ -505,32 +349,7 @@ class ArtifactStore:
         Raises:
             ArtifactNotFoundError, IntegrityError, EncryptionKeyError: as :meth:`get_bytes`.
         """
-        digest = check_hash(hash)
-        target = Path(dest)
-        report = progress or no_progress
-        label = f"get {target.name}"
-        path = self._path(digest)
-        self._refuse_links(path, digest)
-        plain_local = self._kind == "local" and self._stored_as_is(digest, path)
-        writer = LocalWriter(
-            target, target.parent, temp_name=f".{target.name}.{uuid.uuid4().hex}{TEMP_SUFFIX}"
-        )
-        try:
-            if plain_local:
-                writer.close_temp()
-                shutil.copyfile(path, writer.temp_path)
-                if hash_file_bounded(writer.temp_path) != digest:
-                    raise corrupt(digest, self.url, "its content does not match its hash")
-                report(label, writer.temp_path.stat().st_size, 0)
-            else:
-                with contextlib.closing(self._verified_chunks(digest)) as chunks:
-                    for chunk in chunks:
-                        writer.write(chunk)
-                        report(label, writer.size, 0)
-            writer.commit()
-        except BaseException:
-            writer.discard()
-            raise
+        get_into(self, check_hash(hash), Path(dest), progress or no_progress)
 
     def _verified_chunks(self, digest: str) -> Generator[bytes]:
         """Yield the plaintext of ``digest``; raise IntegrityError after the last chunk if
