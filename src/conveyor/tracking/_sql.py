@@ -4,24 +4,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    Float,
-    case,
-    cast,
-    func,
-    insert,
-    literal,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError as SQLIntegrityError
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from conveyor.core import Actor
 from conveyor.store import MetadataStore, WriteTx
@@ -42,11 +30,17 @@ from conveyor.tracking._records import (
     RunExistsError,
     RunNotFoundError,
     RunPage,
-    parse_run_sort,
+)
+from conveyor.tracking._sql_search import (
+    RUN_FIELDS,
+    dataset_runs,
+    output_of,
+    point_of,
+    run_of,
+    search_runs,
 )
 
 _LIVE_STATUSES = ("running", "pending")
-_RUN_FIELDS = tuple(f.name for f in fields(Run))
 
 
 class SqlRunRecords(BaseRunRecords):
@@ -90,17 +84,17 @@ class SqlRunRecords(BaseRunRecords):
                 _row(tx.session, run.parent_id)
             if run.cached_from is not None:  # a run can only reuse one that exists
                 _row(tx.session, run.cached_from)
-            tx.session.add(RunRow(**{name: getattr(run, name) for name in _RUN_FIELDS}))
+            tx.session.add(RunRow(**{name: getattr(run, name) for name in RUN_FIELDS}))
 
     def get_run(self, run_id: str) -> Run:
         with self._store.read() as session:
-            return _run(_row(session, run_id))
+            return run_of(_row(session, run_id))
 
     def runs_with_prefix(self, prefix: str, limit: int) -> list[Run]:
         query = select(RunRow).where(RunRow.id.startswith(prefix, autoescape=True))
         with self._store.read() as session:
             rows = session.scalars(query.order_by(RunRow.id).limit(max(limit, 0)))
-            return [_run(row) for row in rows]
+            return [run_of(row) for row in rows]
 
     def list_runs(
         self,
@@ -134,7 +128,7 @@ class SqlRunRecords(BaseRunRecords):
         if limit is not None:
             query = query.limit(max(limit, 0))
         with self._store.read() as session:
-            return [_run(row) for row in session.scalars(query)]
+            return [run_of(row) for row in session.scalars(query)]
 
     def search_runs(
         self,
@@ -151,103 +145,25 @@ class SqlRunRecords(BaseRunRecords):
         where: Sequence[MetricFilter] = (),
         top_level: bool = False,
     ) -> RunPage:
-        by, key = parse_run_sort(sort)
-        offset, limit = max(offset, 0), max(limit, 0)
-        filters = [_checked(test) for test in where]
-        conditions: list[ColumnElement[bool]] = []
-        if kinds is not None:
-            conditions.append(RunRow.kind.in_(list(kinds)))
-        if status is not None:
-            conditions.append(RunRow.status == status)
-        if name_contains:
-            conditions.append(
-                func.lower(RunRow.name).contains(name_contains.lower(), autoescape=True)
-            )
-        if pipeline_ref is not None:
-            conditions.append(RunRow.pipeline_ref == pipeline_ref)
-        if parent_ids is not None:
-            conditions.append(RunRow.parent_id.in_(list(parent_ids)))
-        if top_level:
-            conditions.append(RunRow.parent_id.is_(None))
-        # The value a filter compares is the one "metric:<key>" sorts by, looked up per
-        # run (a few index lookups each). A set-based form (the key's values grouped by the
-        # run they count for) was no faster on SQLite and, on PostgreSQL, 2x faster at
-        # 10,000 runs with table statistics but 70x slower without them (a fresh bulk
-        # load): this plan does not depend on them. NULL (no value, or NaN) passes nothing.
-        dialect = self._store.dialect
-        conditions.extend(_compare(_tree_metric(dialect, test.key), test) for test in filters)
-        keys: list[Any]
-        if by == "metric":
-            keys = [_tree_metric(self._store.dialect, str(key))]
-        elif by == "param":
-            keys = _param_keys(self._store.dialect, str(key))
-        else:
-            plain: dict[str, Any] = {
-                "started_at": RunRow.started_at,
-                "name": RunRow.name,
-                "status": RunRow.status,
-                "duration": RunRow.wall_s,
-            }
-            keys = [plain[by]]
-        # NULLS LAST (SQLite 3.30+): each key is computed once per run, however costly.
-        order: list[Any] = [(k.desc() if descending else k.asc()).nulls_last() for k in keys]
-        if by != "started_at":
-            order.append(RunRow.started_at.desc() if descending else RunRow.started_at)
-        order.append(RunRow.id)
-        # Order and page the ids alone (with how many match, counted in the same pass:
-        # the filters are evaluated once), then load the page's rows.
-        page = (
-            select(RunRow.id, func.count().over())
-            .where(*conditions)
-            .order_by(*order)
-            .offset(offset)
-            .limit(limit)
+        return search_runs(
+            self._store,
+            kinds=kinds,
+            status=status,
+            name_contains=name_contains,
+            pipeline_ref=pipeline_ref,
+            parent_ids=parent_ids,
+            sort=sort,
+            descending=descending,
+            offset=offset,
+            limit=limit,
+            where=where,
+            top_level=top_level,
         )
-        with self._store.read() as session:
-            found = session.execute(page).all()
-            ids = [run_id for run_id, _ in found]
-            if found:
-                total = int(found[0][1])
-            else:  # an empty page (past the end, or limit 0) still says how many match
-                count = select(func.count()).select_from(RunRow).where(*conditions)
-                total = int(session.scalar(count) or 0)
-            rows = {
-                row.id: row for row in session.scalars(select(RunRow).where(RunRow.id.in_(ids)))
-            }
-            return RunPage([_run(rows[run_id]) for run_id in ids], total, offset, limit)
 
     def dataset_runs(
         self, name: str, versions: Collection[int], *, limit: int = 20
     ) -> dict[int, list[Run]]:
-        wanted = sorted(set(versions))
-        found: dict[int, list[Run]] = {version: [] for version in wanted}
-        if not wanted or limit <= 0:
-            return found
-        ranked = (
-            select(
-                RunDatasetRow.run_id,
-                RunDatasetRow.version,
-                func.row_number()
-                .over(
-                    partition_by=RunDatasetRow.version,
-                    order_by=(RunRow.started_at.desc(), RunRow.id),
-                )
-                .label("rank"),
-            )
-            .join(RunRow, RunRow.id == RunDatasetRow.run_id)
-            .where(RunDatasetRow.name == name, RunDatasetRow.version.in_(wanted))
-            .subquery()
-        )
-        query = (
-            select(RunRow, ranked.c.version)
-            .join(ranked, ranked.c.run_id == RunRow.id)
-            .where(ranked.c.rank <= limit)
-            .order_by(ranked.c.version, ranked.c.rank)
-        )
-        with self._store.read() as session:
-            for row, version in session.execute(query):
-                found[version].append(_run(row))
-        return found
+        return dataset_runs(self._store, name, versions, limit=limit)
 
     def finish_run(
         self,
@@ -284,7 +200,7 @@ class SqlRunRecords(BaseRunRecords):
                 row.tags = {**(row.tags or {}), **extra}
             if outputs:
                 _write_outputs(tx, run_id, outputs)
-            return _run(row)
+            return run_of(row)
 
         return self._store.transact(actor, "run.finish", f"run:{run_id}", body, details=details)
 
@@ -318,7 +234,7 @@ class SqlRunRecords(BaseRunRecords):
                     _row(tx.session, missing)  # raises RunNotFoundError
             rows: list[dict[str, Any]] = []
             for entry in runs:
-                values = {name: getattr(entry.run, name) for name in _RUN_FIELDS}
+                values = {name: getattr(entry.run, name) for name in RUN_FIELDS}
                 if entry.tags:
                     values["tags"] = {**entry.run.tags, **entry.tags}
                 tx.session.add(RunRow(**values))
@@ -348,7 +264,7 @@ class SqlRunRecords(BaseRunRecords):
             row.heartbeat_at = at
             row.host = host
             row.pid = pid
-            return _run(row)
+            return run_of(row)
 
         return self._store.transact(actor, "run.resume", f"run:{run_id}", body)
 
@@ -361,12 +277,12 @@ class SqlRunRecords(BaseRunRecords):
         query = select(RunRow).where(RunRow.status.in_(_LIVE_STATUSES))
         # Look first without the writer lock: listing runs reaps, and usually nothing is stale.
         with self._store.read() as session:
-            if not stale_runs([_run(row) for row in session.scalars(query)], cutoff):
+            if not stale_runs([run_of(row) for row in session.scalars(query)], cutoff):
                 return []
 
         def body(tx: WriteTx) -> list[str]:
             rows = {row.id: row for row in tx.session.scalars(query)}
-            stale = stale_runs([_run(row) for row in rows.values()], cutoff)
+            stale = stale_runs([run_of(row) for row in rows.values()], cutoff)
             for run_id, error in stale.items():
                 row = rows[run_id]
                 row.status = "failed"
@@ -385,7 +301,7 @@ class SqlRunRecords(BaseRunRecords):
         def body(tx: WriteTx) -> Run:
             row = _row(tx.session, run_id)
             row.params = {**row.params, **clean}
-            return _run(row)
+            return run_of(row)
 
         return self._store.transact(
             actor, "run.params", f"run:{run_id}", body, details={"keys": sorted(clean)}
@@ -415,7 +331,7 @@ class SqlRunRecords(BaseRunRecords):
         if key is not None:
             query = query.where(RunMetricRow.key == key)
         with self._store.read() as session:
-            return [_point(row) for row in session.scalars(query.order_by(RunMetricRow.id))]
+            return [point_of(row) for row in session.scalars(query.order_by(RunMetricRow.id))]
 
     def latest_metrics(self, run_ids: Collection[str]) -> dict[str, dict[str, MetricPoint]]:
         ids = set(run_ids)
@@ -430,7 +346,7 @@ class SqlRunRecords(BaseRunRecords):
         query = select(RunMetricRow).where(RunMetricRow.id.in_(last))
         with self._store.read() as session:
             for row in session.scalars(query):
-                latest[row.run_id][row.key] = _point(row)
+                latest[row.run_id][row.key] = point_of(row)
         return latest
 
     def add_dataset(
@@ -474,7 +390,7 @@ class SqlRunRecords(BaseRunRecords):
     def outputs(self, run_id: str) -> list[OutputRecord]:
         query = select(RunOutputRow).where(RunOutputRow.run_id == run_id)
         with self._store.read() as session:
-            return [_output(row) for row in session.scalars(query)]
+            return [output_of(row) for row in session.scalars(query)]
 
     def cached_candidates(self, cache_key: str) -> list[tuple[Run, list[OutputRecord]]]:
         """One read: the runs, then the outputs of all of them."""
@@ -484,13 +400,13 @@ class SqlRunRecords(BaseRunRecords):
             .order_by(RunRow.started_at.desc(), RunRow.id)
         )
         with self._store.read() as session:
-            runs = [_run(row) for row in session.scalars(query)]
+            runs = [run_of(row) for row in session.scalars(query)]
             if not runs:
                 return []
             outputs: dict[str, list[OutputRecord]] = {run.id: [] for run in runs}
             rows = session.scalars(select(RunOutputRow).where(RunOutputRow.run_id.in_(outputs)))
             for row in rows:
-                outputs[row.run_id].append(_output(row))
+                outputs[row.run_id].append(output_of(row))
         return [(run, outputs[run.id]) for run in runs]
 
     def add_artifact(
@@ -532,103 +448,6 @@ def _row(session: Session, run_id: str) -> RunRow:
             run_id=run_id,
         )
     return row
-
-
-def _tree_metric(dialect: str, key: str) -> Any:
-    """The value of ``key`` last logged by the run of the enclosing query or its steps
-    (a cached step's: the run it reused), as a correlated scalar subquery: a few index
-    lookups per run, whatever the history holds."""
-    child = aliased(RunRow)
-    last: Any
-    if dialect == "postgresql":
-        # PostgreSQL runs ``run_id = runs.id OR run_id IN (correlated subquery)`` as a scan
-        # of every value of ``key`` per run (quadratic); the run's own values and its
-        # steps' are two index lookups, and GREATEST ignores the side without a value.
-        own = (
-            select(func.max(RunMetricRow.id))
-            .where(RunMetricRow.run_id == RunRow.id, RunMetricRow.key == key)
-            .correlate(RunRow)
-            .scalar_subquery()
-        )
-        logged = aliased(RunMetricRow)
-        from_steps = (
-            select(func.max(logged.id))
-            .join(child, logged.run_id == func.coalesce(child.cached_from, child.id))
-            .where(child.parent_id == RunRow.id, child.kind == "step", logged.key == key)
-            .correlate(RunRow)
-            .scalar_subquery()
-        )
-        last = func.greatest(own, from_steps)
-    else:
-        steps = (
-            select(func.coalesce(child.cached_from, child.id))
-            .where(child.parent_id == RunRow.id, child.kind == "step")
-            .correlate(RunRow)
-        )
-        last = (
-            select(func.max(RunMetricRow.id))
-            .where(
-                RunMetricRow.key == key,
-                or_(RunMetricRow.run_id == RunRow.id, RunMetricRow.run_id.in_(steps)),
-            )
-            .correlate(RunRow)
-            .scalar_subquery()
-        )
-    metric = aliased(RunMetricRow)
-    return select(metric.value).where(metric.id == last).correlate(RunRow).scalar_subquery()
-
-
-def _checked(test: Any) -> MetricFilter:
-    """A filter as the dataclass checks it (a caller may pass a look-alike)."""
-    if isinstance(test, MetricFilter):
-        return test
-    return MetricFilter(test.key, test.op, test.value)
-
-
-def _compare(value: Any, test: MetricFilter) -> ColumnElement[bool]:
-    number = literal(test.value, Float)
-    compared: dict[str, ColumnElement[bool]] = {
-        "<": value < number,
-        "<=": value <= number,
-        ">": value > number,
-        ">=": value >= number,
-        "==": value == number,
-        "!=": value != number,
-    }
-    return compared[test.op]
-
-
-def _param_keys(dialect: str, key: str) -> list[ColumnElement[Any]]:
-    """Order keys of parameter ``key``: its number (if it is one), then its JSON text."""
-    if dialect == "postgresql":
-        value = RunRow.params.op("->")(literal(key))
-        text = RunRow.params.op("->>")(literal(key))
-        number = case((func.json_typeof(value) == "number", cast(text, Float)), else_=None)
-        return [number, text]
-    path = literal('$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"')
-    kind = func.json_type(RunRow.params, path)
-    number = case((kind.in_(("integer", "real")), func.json_extract(RunRow.params, path)))
-    return [number, func.json_extract(RunRow.params, path)]
-
-
-def _run(row: RunRow) -> Run:
-    return Run(**{name: getattr(row, name) for name in _RUN_FIELDS})
-
-
-def _output(row: RunOutputRow) -> OutputRecord:
-    return OutputRecord(
-        name=row.name,
-        hash=row.hash,
-        materializer=row.materializer,
-        materializer_version=row.materializer_version,
-        type_name=row.type_name,
-        size=row.size,
-        meta=dict(row.meta),
-    )
-
-
-def _point(row: RunMetricRow) -> MetricPoint:
-    return MetricPoint(row.key, math.nan if row.value is None else row.value, row.step, row.at)
 
 
 def _write_outputs(
