@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from conveyor.artifacts import _linking as linking_module
 from conveyor.artifacts import _store as store_module
 from conveyor.artifacts import open_artifact_store
 from conveyor.core import hash_bytes
@@ -30,6 +31,7 @@ def test_the_source_is_not_hashed_before_it_is_copied(
         return original(path)
 
     monkeypatch.setattr(store_module, "hash_file_bounded", spy)
+    monkeypatch.setattr(linking_module, "hash_file_bounded", spy)  # where the copy is named
     root = tmp_path / "store"
     store = open_artifact_store(f"file://{root}")
     info = store.put_file(source)
