@@ -47,6 +47,15 @@ def _served(host: ModelHost) -> int:
     return host.route(RouteRequest(None, None, "rid")).version
 
 
+def _polling(follower: DeploymentFollower, folder: Path, revision: int) -> threading.Thread:
+    """``follower.poll()`` in a thread, once it has said it is ready for ``revision``."""
+    thread = threading.Thread(target=follower.poll)
+    thread.start()
+    while not list(folder.glob(f"production-r{revision}.ready.*")):
+        time.sleep(0.005)
+    return thread
+
+
 def test_a_staged_revision_serves_once_its_gate_opens_and_not_before() -> None:
     host = ModelHost()
     host.serve_deployment(_deployment(1, 1), {"champion": _load("churn", 1)})
@@ -130,10 +139,7 @@ def test_the_follower_stages_a_new_revision_until_every_worker_is_ready(tmp_path
     assert _served(host) == 1
     current[0] = _deployment(2, 2)
     seen: list[int] = []
-    waiting = threading.Thread(target=follower.poll)
-    waiting.start()
-    while not list(tmp_path.glob("production-r2.ready.*")):
-        time.sleep(0.005)
+    waiting = _polling(follower, tmp_path, 2)
     seen.append(_served(host))  # ready, the other worker is not: the old revision answers
     waiting.join(30)
     assert seen == [1]
@@ -148,10 +154,7 @@ def test_nothing_is_staged_or_written_when_the_revision_did_not_change(tmp_path:
     follower = DeploymentFollower(
         host, "production", lambda: current[0], _load, switch=SwitchBoard(tmp_path, 2)
     )
-    agreed = threading.Thread(target=follower.poll)
-    agreed.start()
-    while not list(tmp_path.glob("production-r1.ready.*")):
-        time.sleep(0.005)
+    agreed = _polling(follower, tmp_path, 1)
     (tmp_path / "production-r1.ready.other").touch()  # the other worker loaded it too
     agreed.join(30)
     files = sorted(tmp_path.iterdir())
@@ -182,10 +185,7 @@ def test_a_worker_starting_after_a_new_deploy_waits_for_the_others(tmp_path: Pat
     late = DeploymentFollower(
         late_host, "production", lambda: current[0], _load, switch=SwitchBoard(tmp_path, 2)
     )
-    starting = threading.Thread(target=late.poll)
-    starting.start()
-    while not list(tmp_path.glob("production-r2.ready.*")):
-        time.sleep(0.005)
+    starting = _polling(late, tmp_path, 2)
     with pytest.raises(NotReadyError):  # loaded, but the other worker is not ready
         _served(late_host)
     assert not late_host.ready
@@ -207,10 +207,7 @@ def test_workers_starting_together_serve_the_first_revision_once_all_loaded(
         )
         for host in hosts
     ]
-    first = threading.Thread(target=followers[0].poll)
-    first.start()
-    while not list(tmp_path.glob("production-r1.ready.*")):
-        time.sleep(0.005)
+    first = _polling(followers[0], tmp_path, 1)
     assert not hosts[0].ready  # staged, waiting for the other worker
     assert followers[1].poll()
     first.join(30)
