@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pytest
 
 from conveyor.tracking import capture_code_version
 from conveyor.tracking._capture import _cached_environment, _read_environment
+from git_support import git
 
 
 def _fresh() -> dict[str, object]:
@@ -52,19 +52,11 @@ def test_without_a_cache_folder_nothing_is_written(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 def test_a_repository_without_commits_or_with_untracked_files_only(tmp_path: Path) -> None:
-    def git(*args: str) -> None:
-        subprocess.run(
-            ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
-            cwd=tmp_path,
-            check=True,
-            capture_output=True,
-        )
-
-    git("init", "-q")
+    git(tmp_path, "init", "-q")
     (tmp_path / "a.py").write_text("x = 1\n")
     assert capture_code_version(tmp_path) is None  # no commit yet
-    git("add", "a.py")
-    git("commit", "-q", "-m", "first")
+    git(tmp_path, "add", "a.py")
+    git(tmp_path, "commit", "-q", "-m", "first")
     (tmp_path / "notes.txt").write_text("draft\n")
     captured = capture_code_version(tmp_path)
     assert captured is not None
