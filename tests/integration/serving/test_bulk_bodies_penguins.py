@@ -3,16 +3,14 @@ JSON rows, JSON columns, an Arrow IPC stream and a Parquet file predict the same
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
-from serving_support import running, wait_ready
+from serving_support import ARROW, PARQUET, ipc, parquet, running, wait_ready
 from sklearn.compose import make_column_transformer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
@@ -75,17 +73,6 @@ def _records(sample: pd.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
-def _bytes(sample: pd.DataFrame, fmt: str) -> bytes:
-    table = pa.Table.from_pandas(sample, preserve_index=False)
-    sink = io.BytesIO()
-    if fmt == "arrow":
-        with pa.ipc.new_stream(sink, table.schema) as writer:
-            writer.write_table(table)
-    else:
-        pq.write_table(table, sink)
-    return sink.getvalue()
-
-
 @pytest.mark.parametrize("path", ["/v1/predict", "/invocations"])
 def test_json_rows_columns_arrow_and_parquet_predict_the_same(
     client: httpx.Client, frame: pd.DataFrame, path: str
@@ -100,13 +87,9 @@ def test_json_rows_columns_arrow_and_parquet_predict_the_same(
     else:
         bodies = [{"dataframe_records": records}, {"inputs": columns}]
     answers = [client.post(path, json=body) for body in bodies]
-    for fmt, ctype in (
-        ("arrow", "application/vnd.apache.arrow.stream"),
-        ("parquet", "application/vnd.apache.parquet"),
-    ):
-        answers.append(
-            client.post(path, content=_bytes(sample, fmt), headers={"content-type": ctype})
-        )
+    table = pa.Table.from_pandas(sample, preserve_index=False)
+    for content, headers in ((ipc(table), ARROW), (parquet(table), PARQUET)):
+        answers.append(client.post(path, content=content, headers=headers))
     for answer in answers:
         assert answer.status_code == 200, answer.text
     predictions = [answer.json()["predictions"] for answer in answers]
@@ -121,14 +104,7 @@ def test_a_dictionary_encoded_string_column_is_read_as_strings(
     sample = _sample(frame)
     table = pa.Table.from_pandas(sample, preserve_index=False)
     encoded = table.set_column(0, "island", table.column("island").dictionary_encode())
-    sink = io.BytesIO()
-    with pa.ipc.new_stream(sink, encoded.schema) as writer:
-        writer.write_table(encoded)
     plain = client.post("/v1/predict", json={"rows": _records(sample)}).json()["predictions"]
-    answer = client.post(
-        "/v1/predict",
-        content=sink.getvalue(),
-        headers={"content-type": "application/vnd.apache.arrow.stream"},
-    )
+    answer = client.post("/v1/predict", content=ipc(encoded), headers=ARROW)
     assert answer.status_code == 200, answer.text
     assert answer.json()["predictions"] == plain
