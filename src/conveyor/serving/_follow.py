@@ -48,7 +48,7 @@ from conveyor.serving._metrics import ServerMetrics
 from conveyor.serving._model import ServedModel
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Iterable, Iterator, Sequence
 
     from conveyor.deployments import Deployment, Transition, Variant
 
@@ -123,7 +123,7 @@ class SwitchBoard:
         while True:
             if (self.folder / f"{stem}.switch").exists():
                 return True
-            ready = len(list(self.folder.glob(f"{stem}.ready.*")))
+            ready = _live_markers(self.folder.glob(f"{stem}.ready.*"))
             if ready >= self.workers:
                 self._publish(stem)
                 return True
@@ -157,6 +157,26 @@ class SwitchBoard:
 
 def _stem(environment: str, revision: int) -> str:
     return f"{re.sub(r'[^A-Za-z0-9_-]', '_', environment)}-r{revision}"
+
+
+def _live_markers(markers: Iterable[Path]) -> int:
+    """How many processes the ready markers stand for, leaving out those that have exited.
+
+    A marker's suffix is ``<pid>-<random>``: a worker that died after saying it was ready
+    (uvicorn starts another in its place) no longer counts. A suffix without a pid counts.
+    """
+    live = 0
+    for marker in markers:
+        head = marker.name.rpartition(".")[2].partition("-")[0]
+        if head.isdigit():
+            try:
+                os.kill(int(head), 0)  # signal 0: only asks whether the process exists
+            except ProcessLookupError:
+                continue
+            except PermissionError:
+                pass  # it exists, under another user
+        live += 1
+    return live
 
 
 class DeploymentFollower:

@@ -6,6 +6,7 @@ next request, and nothing is staged when the revision did not change."""
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from pathlib import Path
@@ -212,3 +213,25 @@ def test_workers_starting_together_serve_the_first_revision_once_all_loaded(
     assert followers[1].poll()
     first.join(30)
     assert [_served(host) for host in hosts] == [1, 1]
+
+
+def test_a_worker_that_exited_after_saying_it_was_ready_is_not_counted(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """uvicorn replaces a worker that dies: the dead one's ready marker stays in the folder
+    and must not stand in for a live worker that has not loaded the revision yet."""
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], check=True,
+                          capture_output=True, text=True)  # fmt: skip
+    (tmp_path / f"production-r5.ready.{dead.stdout.strip()}-deadbeef").touch()
+    board = SwitchBoard(tmp_path, 2, timeout_s=0.3)
+    with caplog.at_level(logging.WARNING, logger="conveyor.serving"):
+        assert board.agree("production", 5)
+    assert "only 1 of 2 workers" in caplog.text  # waited for a live one, then went alone
+    (tmp_path / f"production-r6.ready.{os.getpid()}-alive000").touch()  # a live process
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="conveyor.serving"):
+        assert SwitchBoard(tmp_path, 2, timeout_s=30).agree("production", 6)
+    assert caplog.text == ""  # both ready: switched together at once
