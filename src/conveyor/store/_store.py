@@ -2,29 +2,21 @@
 
 from __future__ import annotations
 
-import contextvars
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import Engine, Select, Text, delete, insert, literal, select, type_coerce
+from sqlalchemy import Engine, literal, select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import IntegrityError as SQLIntegrityError
 from sqlalchemy.orm import Session
 
 from conveyor.core import Actor, utcnow
-from conveyor.errors import (
-    InvalidVersionError,
-    StoreBusyError,
-    StoreDisconnectedError,
-    StoreError,
-    StoreFullError,
-    StoreReadOnlyError,
-)
+from conveyor.errors import StoreDisconnectedError, StoreError
 from conveyor.store._audit import (
     GENESIS_HASH,
     AuditEvent,
@@ -34,20 +26,21 @@ from conveyor.store._audit import (
     event_from_raw,
     verify_chain,
 )
+from conveyor.store._audit_queries import audit_log_query, raw_checkpoints_query, raw_events_query
 from conveyor.store._checkpoints import (
     AuditCheckpoint,
     check_checkpoints,
     checkpoint_from_raw,
     sign_checkpoint,
 )
+from conveyor.store._db_errors import first_line, too_large_error, translate_db_error
 from conveyor.store._engine import BEGIN_MODE_OPTION, build_engine, mask_url, normalise_url
 from conveyor.store._migrate import lock_writers, upgrade_to_head
-from conveyor.store._models import (
-    ArtifactRefRow,
-    AuditCheckpointRow,
-    AuditEventRow,
-    RequestKeyRow,
-)
+from conveyor.store._models import ArtifactRefRow, AuditCheckpointRow, AuditEventRow, RequestKeyRow
+from conveyor.store._write_tx import REQUEST_KEY, RequestKey, WriteTx
+
+# WriteTx and translate_db_error live in their own modules and are still exported here.
+__all__ = ["SYSTEM_ACTOR", "MetadataStore", "WriteTx", "open_store", "translate_db_error"]
 
 T = TypeVar("T")
 
@@ -55,73 +48,6 @@ T = TypeVar("T")
 SYSTEM_ACTOR = Actor(name="conveyor", kind="service")
 _BACKOFF_BASE_S = 0.02
 _BACKOFF_CAP_S = 1.0
-
-
-class _RequestKey:
-    """The idempotency key of the request being served, and whether it is written yet."""
-
-    def __init__(self, key: str) -> None:
-        self.key = key
-        self.recorded = False
-
-
-_REQUEST_KEY: contextvars.ContextVar[_RequestKey | None] = contextvars.ContextVar(
-    "conveyor_request_key", default=None
-)
-
-
-class WriteTx:
-    """The handle a :meth:`MetadataStore.write` body works with.
-
-    Attributes:
-        session: The ORM session, inside one write transaction holding the writer lock.
-        actor: Who makes the change (``Actor.name`` is recorded).
-        action: What the change is, e.g. ``"dataset.add"``.
-        target: What it applies to; the body may refine it (``"dataset:orders@3"``).
-        details: JSON details for the audit event; the body may add to them.
-        event: The audit event written, set once the transaction has committed.
-        committing: True once the body and the audit event are done and the commit is
-            under way (a connection lost then may or may not have committed).
-    """
-
-    def __init__(
-        self, session: Session, actor: Actor, action: str, target: str, details: dict[str, Any]
-    ) -> None:
-        self.session = session
-        self.actor = actor
-        self.action = action
-        self.target = target
-        self.details = details
-        self.event: AuditEvent | None = None
-        self.committing = False
-
-    def unreference(self, owners: Iterable[str]) -> None:
-        """Drop every artifact reference the ``owners`` hold (their objects become
-        collectable by ``conveyor gc`` unless another record references them)."""
-        names = list(owners)
-        if names:
-            self.session.execute(delete(ArtifactRefRow).where(ArtifactRefRow.owner.in_(names)))
-
-    def reference(self, owner: str, hashes: Iterable[str], *, existing_ok: bool = False) -> None:
-        """Record that ``owner`` (``"run:ID"``, ``"model:NAME@V"``) points at artifacts.
-
-        ``conveyor gc`` keeps exactly the referenced hashes; recording the references in
-        the same transaction as the record that needs them means no gc can run between.
-
-        Args:
-            owner: The record that holds the artifacts.
-            hashes: Content hashes it points at.
-            existing_ok: A reference already recorded is kept (one lookup per hash);
-                otherwise a duplicate fails the transaction, which is cheaper for new
-                owners with many objects.
-        """
-        if existing_ok:
-            for digest in hashes:
-                self.session.merge(ArtifactRefRow(hash=digest, owner=owner))
-            return
-        rows = [{"hash": digest, "owner": owner} for digest in dict.fromkeys(hashes)]
-        if rows:  # one executemany: a dataset of 10,000 objects is one statement
-            self.session.execute(insert(ArtifactRefRow), rows)
 
 
 class MetadataStore:
@@ -205,7 +131,7 @@ class MetadataStore:
             with Session(self._writer, expire_on_commit=False) as session, session.begin():
                 lock_writers(session.connection())
                 tx = WriteTx(session, actor, action, target, dict(details or {}))
-                request = _REQUEST_KEY.get()
+                request = REQUEST_KEY.get()
                 if request is not None and not request.recorded:
                     # The key commits with the first change it keys, or not at all.
                     session.add(RequestKeyRow(key=request.key, at=utcnow()))
@@ -224,8 +150,8 @@ class MetadataStore:
                 raise
             raise translated from exc
         except OverflowError as exc:
-            raise _too_large(exc) from exc
-        request = _REQUEST_KEY.get()
+            raise too_large_error(exc) from exc
+        request = REQUEST_KEY.get()
         if request is not None:
             request.recorded = True
         tx.event = event
@@ -243,11 +169,11 @@ class MetadataStore:
             >>> with store.keyed("run-42-batch-7"):  # doctest: +SKIP
             ...     records.log_metrics(actor, run_id, batch)
         """
-        token = _REQUEST_KEY.set(_RequestKey(key))
+        token = REQUEST_KEY.set(RequestKey(key))
         try:
             yield
         finally:
-            _REQUEST_KEY.reset(token)
+            REQUEST_KEY.reset(token)
 
     def ping(self) -> None:
         """Run ``SELECT 1``: raise the store's error if the database cannot be reached.
@@ -369,17 +295,13 @@ class MetadataStore:
             by_actor: Only events of this actor (``Actor.name``).
             before_seq: Only events older than this position (to page back in time).
         """
-        query = select(AuditEventRow)
-        if action is not None:
-            query = query.where(AuditEventRow.action == action)
-        if target_prefix is not None:
-            query = query.where(AuditEventRow.target.startswith(target_prefix, autoescape=True))
-        if by_actor is not None:
-            query = query.where(AuditEventRow.actor == by_actor)
-        if before_seq is not None:
-            query = query.where(AuditEventRow.seq < before_seq)
-        if limit is not None:
-            query = query.order_by(AuditEventRow.seq.desc()).limit(max(limit, 0))
+        query = audit_log_query(
+            limit=limit,
+            action=action,
+            target_prefix=target_prefix,
+            by_actor=by_actor,
+            before_seq=before_seq,
+        )
         with self.read() as session:
             events = [AuditEvent.from_row(row) for row in session.scalars(query)]
         return sorted(events, key=lambda event: event.seq)
@@ -472,7 +394,7 @@ class MetadataStore:
             # Checkpoints before events: one written meanwhile then vouches for an event
             # the event query below still sees, never for one it missed.
             checkpoints = [
-                checkpoint_from_raw(tuple(row)) for row in session.execute(_raw_checkpoints_query())
+                checkpoint_from_raw(tuple(row)) for row in session.execute(raw_checkpoints_query())
             ]
         wanted = {cp.seq for cp in checkpoints if isinstance(cp, AuditCheckpoint)}
         if anchor is not None:
@@ -488,7 +410,7 @@ class MetadataStore:
                 yield event
 
         with self.read() as session:
-            rows = session.execute(_raw_events_query())
+            rows = session.execute(raw_events_query())
             try:
                 chain = verify_chain(noting_hashes(event_from_raw(tuple(row)) for row in rows))
             finally:
@@ -511,125 +433,11 @@ class MetadataStore:
                 raise
             raise translated from exc
         except OverflowError as exc:
-            raise _too_large(exc) from exc
+            raise too_large_error(exc) from exc
 
     def _translate(self, exc: DBAPIError, *, committing: bool) -> Exception:
         """The conveyor error for a database failure a user can act on, else ``exc``."""
         return translate_db_error(exc, self.url, self.dialect, committing=committing)
-
-
-def _raw_events_query() -> Select[Any]:
-    """Every audit event's columns in ``seq`` order, ``at`` and ``details`` undecoded."""
-    table = AuditEventRow.__table__
-    raw = [type_coerce(table.c[name], Text) for name in ("at", "details")]
-    return (
-        select(
-            table.c.seq,
-            raw[0],
-            table.c.actor,
-            table.c.action,
-            table.c.target,
-            raw[1],
-            table.c.prev_hash,
-            table.c.hash,
-        )
-        .order_by(table.c.seq)
-        .execution_options(yield_per=1000)
-    )
-
-
-def _raw_checkpoints_query() -> Select[Any]:
-    """Every checkpoint's columns, ``at`` undecoded (a tampered value is reported, not raised)."""
-    table = AuditCheckpointRow.__table__
-    return select(
-        table.c.id,
-        table.c.seq,
-        table.c.hash,
-        type_coerce(table.c.at, Text),
-        table.c.key_id,
-        table.c.signature,
-    ).order_by(table.c.id)
-
-
-def translate_db_error(exc: DBAPIError, url: str, dialect: str, *, committing: bool) -> Exception:
-    """Map a driver error to :class:`StoreBusyError`, :class:`StoreDisconnectedError`,
-    :class:`StoreFullError` or :class:`StoreReadOnlyError`; anything else is returned as is.
-    """
-    message = _first_line(exc.orig).lower()
-    where = f"The metadata database {url!r}"
-    if dialect == "sqlite" and ("database is locked" in message or "database is busy" in message):
-        database = url.removeprefix("sqlite:///")
-        return StoreBusyError(
-            f"The metadata database {database} stayed locked past the busy timeout.",
-            hint="Another conveyor process is writing to it: retry, or raise "
-            "busy_timeout_s (store.busy_timeout_s in conveyor.yaml).",
-            url=url,
-            path=database,
-        )
-    if "database or disk is full" in message or "no space left" in message:
-        return StoreFullError(
-            f"{where} cannot be written: the disk is full ({_first_line(exc.orig)}).",
-            hint="Free disk space where the database lives (or run `conveyor gc`), then "
-            "retry; nothing of the failed command was recorded.",
-            url=url,
-        )
-    if dialect == "sqlite" and "unable to open database file" in message:
-        return StoreReadOnlyError(
-            f"{where} cannot be opened for writing ({_first_line(exc.orig)}).",
-            hint="SQLite needs to write the file and its -wal and -shm companions: check that "
-            "the folder exists, is writable by this user and is not on a read-only mount.",
-            url=url,
-        )
-    if "readonly database" in message or "read-only" in message or "read only" in message:
-        return StoreReadOnlyError(
-            f"{where} is read-only: {_first_line(exc.orig)}.",
-            hint="Check the permissions of the database file and its folder (SQLite also "
-            "writes -wal and -shm files next to it), or mount the file system read-write.",
-            url=url,
-        )
-    if exc.connection_invalidated or _is_disconnect(message):
-        state = (
-            "while committing: the change may or may not have been saved"
-            if committing
-            else "before anything was committed"
-        )
-        return StoreDisconnectedError(
-            f"{where} closed the connection {state} ({_first_line(exc.orig)}).",
-            hint="Check that the database server is up and reachable, then retry the "
-            "command" + ("; inspect `conveyor audit log` first." if committing else "."),
-            url=url,
-            retryable=not committing,
-        )
-    return exc
-
-
-def _too_large(exc: OverflowError) -> InvalidVersionError:
-    # A number reached the database unchecked (e.g. a 20-digit version): say so plainly.
-    return InvalidVersionError(
-        f"A number is too large for the metadata database ({exc}).",
-        hint="Versions and ids are whole numbers up to 9223372036854775807; check the "
-        "NAME@VERSION you passed.",
-    )
-
-
-_DISCONNECT_MARKERS = (
-    "server closed the connection",
-    "terminating connection",
-    "connection already closed",
-    "connection is closed",
-    "consuming input failed",
-    "connection refused",
-    "could not connect",
-    "connection reset",
-    "broken pipe",
-    "ssl syscall error",
-    "the connection is lost",
-    "server has gone away",
-)
-
-
-def _is_disconnect(message: str) -> bool:
-    return any(marker in message for marker in _DISCONNECT_MARKERS)
 
 
 def open_store(
@@ -666,7 +474,7 @@ def open_store(
     except StoreDisconnectedError as exc:
         engine.dispose()
         cause = exc.__cause__
-        detail = _first_line(cause.orig) if isinstance(cause, DBAPIError) else exc.message
+        detail = first_line(cause.orig) if isinstance(cause, DBAPIError) else exc.message
         raise StoreError(
             f"Cannot connect to the metadata store {shown!r}: {detail}",
             hint="Check that the database server is running and reachable, and that the "
@@ -676,7 +484,7 @@ def open_store(
     except OperationalError as exc:
         engine.dispose()
         raise StoreError(
-            f"Cannot connect to the metadata store {shown!r}: {_first_line(exc.orig)}",
+            f"Cannot connect to the metadata store {shown!r}: {first_line(exc.orig)}",
             hint="Check that the database server is running and reachable, and that the "
             "URL's host, port, user, password and database name are right.",
             url=shown,
@@ -685,7 +493,3 @@ def open_store(
         engine.dispose()
         raise
     return store
-
-
-def _first_line(value: object) -> str:
-    return str(value).strip().splitlines()[0] if str(value).strip() else type(value).__name__
