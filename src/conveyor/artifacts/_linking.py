@@ -46,7 +46,9 @@ from conveyor.core import ProgressCallback, hash_bytes
 from conveyor.errors import ConfigError
 
 if TYPE_CHECKING:  # _store imports this module
+    from conveyor.artifacts._crypto import Encryptor
     from conveyor.artifacts._store import ArtifactStore
+    from conveyor.artifacts._writers import ObjectWriter
 
 #: Files up to this size are read whole and hashed in memory, linked or not.
 SMALL_FILE = 1024 * 1024
@@ -236,15 +238,10 @@ def put_copied(
         Path(store._tmp) / "pending", Path(store._tmp), durable=store._deferred == 0
     )
     report(label, 0, total)
-    cloned = False
     try:
-        copied = copy_and_hash(writer, source, reflink=reflink)
-        if copied is None:
-            digest, size = stream_into(
-                writer, source, None, label=label, total=total, report=report
-            )
-        else:
-            digest, size, cloned = copied
+        digest, size, cloned = _fill(
+            writer, source, None, reflink=reflink, label=label, total=total, report=report
+        )
         existing = store._existing(digest)
         if existing is not None:
             writer.discard()
@@ -275,18 +272,16 @@ def put_known(
     store encrypts). The bytes written must hash to ``digest``."""
     writer = store._writer(digest)
     report(label, 0, total)
-    cloned = False
     try:
-        copied = None
-        if isinstance(writer, LocalWriter) and not store._encrypt:
-            # A reflink where the file system allows, else a kernel copy.
-            copied = copy_and_hash(writer, source, reflink=reflink)
-        if copied is None:
-            written, size = stream_into(
-                writer, source, store._encryptor(), label=label, total=total, report=report
-            )
-        else:
-            written, size, cloned = copied
+        written, size, cloned = _fill(
+            writer,
+            source,
+            store._encryptor(),
+            reflink=reflink,
+            label=label,
+            total=total,
+            report=report,
+        )
         if written != digest:
             raise changed_while_stored(store.url, source, digest, written)
         writer.commit()
@@ -295,6 +290,29 @@ def put_known(
         raise
     report(label, size, total)
     return store._written_info(digest, size, "reflinked" if cloned else "copied")
+
+
+def _fill(
+    writer: ObjectWriter,
+    source: Path,
+    encryptor: Encryptor | None,
+    *,
+    reflink: bool,
+    label: str,
+    total: int,
+    report: ProgressCallback,
+) -> tuple[str, int, bool]:
+    """Write ``source`` into ``writer``; ``(hash of what was written, size, cloned)``.
+
+    A local writer with nothing to encrypt gets a reflink where the file system allows,
+    else a kernel copy, hashed on the way; anything else is streamed (and encrypted).
+    """
+    if encryptor is None and isinstance(writer, LocalWriter):
+        copied = copy_and_hash(writer, source, reflink=reflink)
+        if copied is not None:
+            return copied
+    digest, size = stream_into(writer, source, encryptor, label=label, total=total, report=report)
+    return digest, size, False
 
 
 def put_hardlink(
