@@ -171,7 +171,7 @@ def _live_markers(markers: Iterable[Path]) -> int:
         if head.isdigit():
             try:
                 os.kill(int(head), 0)  # signal 0: only asks whether the process exists
-            except ProcessLookupError:
+            except (ProcessLookupError, OverflowError):  # gone, or no pid at all
                 continue
             except PermissionError:
                 pass  # it exists, under another user

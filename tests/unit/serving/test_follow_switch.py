@@ -226,6 +226,7 @@ def test_a_worker_that_exited_after_saying_it_was_ready_is_not_counted(
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], check=True,
                           capture_output=True, text=True)  # fmt: skip
     (tmp_path / f"production-r5.ready.{dead.stdout.strip()}-deadbeef").touch()
+    (tmp_path / f"production-r5.ready.{'9' * 40}-toolarge").touch()  # no process has it
     board = SwitchBoard(tmp_path, 2, timeout_s=0.3)
     with caplog.at_level(logging.WARNING, logger="conveyor.serving"):
         assert board.agree("production", 5)
