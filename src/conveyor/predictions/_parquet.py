@@ -8,7 +8,9 @@ existed read back as ``"ok"`` with no error. Scalar inputs and predictions keep 
 type; a column holding anything else (lists, dicts, mixed types) is stored as JSON text and
 listed in the schema metadata, so reading it back gives the original values.
 
-Objects are written with zstd, one row group, and a dictionary only where values repeat:
+Objects are written with zstd, one row group, min/max statistics for ``at`` alone (the
+only column a reader could prune by; the others' statistics cost more CPU to gather than
+the Parquet encoding itself), and a dictionary only where values repeat:
 the columns every row of a write shares (model, version, deployment, status, error) and
 plain string columns (categories, class labels). Request ids, times, latencies, numbers
 and JSON text are stored plain: a dictionary of values that rarely repeat costs more to
@@ -118,7 +120,7 @@ def encode_batch(records: Sequence[Loggable]) -> bytes:
 
 
 def _write(table: pa.Table, json_columns: Sequence[str]) -> bytes:
-    """``table`` as Parquet bytes: zstd, dictionaries only where values repeat."""
+    """``table`` as Parquet bytes: zstd, statistics of ``at``, dictionaries where values repeat."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -134,7 +136,13 @@ def _write(table: pa.Table, json_columns: Sequence[str]) -> bytes:
         )
     ]
     sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, compression="zstd", use_dictionary=dictionary)
+    pq.write_table(
+        table,
+        sink,
+        compression="zstd",
+        use_dictionary=dictionary,
+        write_statistics=["at"] if "at" in table.column_names else False,
+    )
     return bytes(sink.getvalue().to_pybytes())
 
 

@@ -1,7 +1,8 @@
 """The Parquet layout of logged predictions: dictionaries only where values repeat.
 
 Objects are written with a dictionary on the columns a write shares and on plain string
-columns, not on request ids, times, latencies or numbers. Objects written before, with a
+columns, not on request ids, times, latencies or numbers, and with min/max statistics
+for ``at`` alone. Objects written before, with a
 dictionary on every column, stay readable: the window reader and the monitoring reader
 give the same rows from either layout (on palmerpenguins, through real SQLite).
 """
@@ -102,6 +103,26 @@ def test_dictionaries_are_written_only_for_shared_and_string_columns() -> None:
     json_outputs = encode_batch(traffic()[2:3])  # JSON text: plain, like request ids
     assert "prediction" not in dictionary_columns(json_outputs)
     assert "request_id" not in dictionary_columns(json_outputs)
+
+
+def test_statistics_are_written_for_the_time_column_alone() -> None:
+    data = encode_batch(traffic())
+    group = pq.ParquetFile(pa.BufferReader(data)).metadata.row_group(0)
+    with_statistics = {
+        group.column(i).path_in_schema
+        for i in range(group.num_columns)
+        if group.column(i).is_stats_set
+    }
+    assert with_statistics == {"at"}
+    at = group.column(1).statistics  # request_id, at, ...
+    assert (at.min, at.max) == (T0, T0 + timedelta(seconds=301))
+    # The erase path rewrites objects with the same layout.
+    table = decode_batch(data)
+    kept = pq.ParquetFile(pa.BufferReader(filter_batch(table, [True] * table.num_rows)))
+    kept_group = kept.metadata.row_group(0)
+    assert [kept_group.column(i).is_stats_set for i in range(kept_group.num_columns)].count(
+        True
+    ) == 1
 
 
 def test_row_ids_of_batches_and_single_rows_are_built_as_the_records_name_them() -> None:

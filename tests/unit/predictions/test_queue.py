@@ -72,6 +72,20 @@ def test_many_submits_are_written_in_few_full_batches(tmp_path: Path) -> None:
     assert max(len(batch) for batch in log.batches) <= 100
 
 
+def test_by_default_a_burst_of_30_000_rows_is_one_write(tmp_path: Path) -> None:
+    """Each write has a fixed cost (a transaction, an audit event, a Parquet file's set-up):
+    a server's burst of 300 requests of 100 rows goes out in one write, not three."""
+    gate = threading.Event()
+    log = MemoryLog(gate)
+    with PredictionLogger(log, max_wait_s=30, spill_dir=tmp_path) as logger:
+        for i in range(30_000):
+            logger.submit(rec(i))
+        gate.set()
+        assert logger.flush(10)
+    assert len(log.ids) == 30_000
+    assert len(log.batches) == 1
+
+
 def test_a_partial_batch_is_written_after_max_wait(tmp_path: Path) -> None:
     log = MemoryLog()
     with PredictionLogger(log, max_batch=100, max_wait_s=0.05, spill_dir=tmp_path) as logger:
