@@ -84,8 +84,10 @@ class PredictionLogger:
             about 40 % less CPU per row than 10,000. Under light load a write holds what
             waited ``max_wait_s``, whatever its size.
         max_wait_s: Longest a record waits before its (partial) batch is written.
-        max_queue: Rows held in memory before new ones are spilled to disk instead.
-        max_spill_queue: Rows waiting for the spill thread (default ``10 * max_queue``);
+        max_queue: Rows held in memory before new ones are spilled to disk instead (four
+            full writes: under load, rows keep arriving while a write of ``max_batch`` is
+            in progress, and a spilled row costs more CPU than a written one).
+        max_spill_queue: Rows waiting for the spill thread (default 1,000,000);
             beyond it, rows are lost and counted as failed.
         spill_dir: Folder for spill files (created when first needed).
         privacy: Personal-data columns to hash or leave out, applied in :meth:`submit` so
@@ -106,12 +108,12 @@ class PredictionLogger:
         *,
         max_batch: int = 50_000,
         max_wait_s: float = 1.0,
-        max_queue: int = 100_000,
+        max_queue: int = 200_000,
         max_spill_queue: int | None = None,
         spill_dir: Path,
         privacy: PiiPolicy | None = None,
     ) -> None:
-        max_spill_queue = 10 * max_queue if max_spill_queue is None else max_spill_queue
+        max_spill_queue = 1_000_000 if max_spill_queue is None else max_spill_queue
         limits = (("max_batch", max_batch, 1), ("max_queue", max_queue, 1))
         for name, value, least in (*limits, ("max_spill_queue", max_spill_queue, 0)):
             if value < least:

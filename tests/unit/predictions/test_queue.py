@@ -7,10 +7,12 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conveyor.predictions import (
     LoggerStats,
+    PredictionBatch,
     PredictionLogError,
     PredictionLogger,
     PredictionRecord,
@@ -84,6 +86,35 @@ def test_by_default_a_burst_of_30_000_rows_is_one_write(tmp_path: Path) -> None:
         assert logger.flush(10)
     assert len(log.ids) == 30_000
     assert len(log.batches) == 1
+
+
+def test_by_default_four_full_writes_wait_in_memory_while_the_store_is_slow(
+    tmp_path: Path,
+) -> None:
+    """200,000 rows (2,000 requests of 100) arrive while a write is held: all are queued
+    and written, none spilled (a spilled row costs more than a written one)."""
+    gate = threading.Event()
+    rows: list[int] = []
+
+    class SlowLog:
+        takes_batches = True
+
+        def write(self, records: Sequence[PredictionBatch], *, idempotent: bool = False) -> None:
+            gate.wait(10)
+            rows.append(sum(record.rows for record in records))
+
+    columns = {"x": np.arange(100, dtype=np.float64)}
+    with PredictionLogger(SlowLog(), max_wait_s=30, spill_dir=tmp_path) as logger:
+        for i in range(2_000):
+            logger.submit(
+                PredictionBatch(f"r{i}", T0, "churn", 1, columns, [0] * 100, 1.0, rows=100)
+            )
+        assert logger.stats().spilled == 0
+        gate.set()
+        assert logger.flush(10)
+        assert logger.stats().written == 200_000
+    assert sum(rows) == 200_000
+    assert not list(tmp_path.iterdir())
 
 
 def test_a_partial_batch_is_written_after_max_wait(tmp_path: Path) -> None:
