@@ -44,6 +44,7 @@ from conveyor.serving._follow import (
     ReportCollector,
     SwitchBoard,
 )
+from conveyor.serving._heap import release_heap, settle_heap
 from conveyor.serving._host import ModelHost
 from conveyor.serving._loading import archive_class_labels as archive_class_labels  # noqa: PLC0414 - re-exported
 from conveyor.serving._loading import audit_integrity_failure as audit_integrity_failure  # noqa: PLC0414 - re-exported
@@ -117,6 +118,20 @@ def _signature_pii(signature: Any) -> list[str]:
     return list(getattr(signature, "pii_columns", None) or [])
 
 
+def _on_load(ws: Any, settings: ServingSettings, settle: bool) -> Callable[[ServedModel], None]:
+    """What runs on each loaded version before it is ready: the personal-data guard, then
+    (in a server's own process) the heap settled."""
+    guard = _pii_guard(ws, settings)
+    if not settle:
+        return guard
+
+    def on_load(model: ServedModel) -> None:
+        guard(model)
+        settle_heap()
+
+    return on_load
+
+
 def _pii_guard(ws: Any, settings: ServingSettings) -> Callable[[ServedModel], None]:
     """Widen the log's masking to each loaded version's personal-data columns.
 
@@ -149,6 +164,7 @@ def build_app(
     settings: ServingSettings | None = None,
     prefer_onnx: bool = True,
     close_workspace: bool = False,
+    settle: bool = False,
 ) -> FastAPI:
     """The prediction server for ``ref`` in workspace ``ws`` (model loaded at startup).
 
@@ -158,6 +174,9 @@ def build_app(
         settings: Limits and policies (defaults when omitted).
         prefer_onnx: Serve the ONNX twin when the version has one that passed parity.
         close_workspace: Close ``ws`` at shutdown (the app owns it).
+        settle: Leave what is alive after each model load out of garbage collection until
+            shutdown (:func:`~conveyor.serving._heap.settle_heap`; for a process that is
+            this server).
 
     Example:
         >>> app = build_app(ws, "churn@champion")  # doctest: +SKIP
@@ -171,7 +190,7 @@ def build_app(
         prefer_onnx=prefer_onnx,
         explain=settings.prepare_explainers,
         loaded=loaded,
-        on_load=_pii_guard(ws, settings),
+        on_load=_on_load(ws, settings, settle),
     )
     return create_app(
         ModelHost(),
@@ -179,7 +198,11 @@ def build_app(
         settings=settings,
         predictions=ws.predictions,
         load=load,
-        on_close=[lambda: close_all(loaded.values()), *([ws.close] if close_workspace else [])],
+        on_close=[
+            lambda: close_all(loaded.values()),
+            *([ws.close] if close_workspace else []),
+            *([release_heap] if settle else []),
+        ],
         access=_access(ws),
         usage=_usage_meter(ws, settings),
     )
@@ -194,6 +217,7 @@ def build_env_app(
     close_workspace: bool = False,
     interval_s: float = 1.0,
     switch: SwitchBoard | None = None,
+    settle: bool = False,
 ) -> FastAPI:
     """The prediction server of an environment: it serves whatever its deployment says.
 
@@ -214,6 +238,8 @@ def build_env_app(
         interval_s: Time between polls of the deployment.
         switch: Agrees with the server's other worker processes on when a new revision
             takes over (``serve`` passes one with ``workers > 1``).
+        settle: Leave what is alive after each model load out of garbage collection until
+            shutdown (for a process that is this server).
 
     Raises:
         ServingConfigError: ``environment`` is not in the configuration.
@@ -236,7 +262,7 @@ def build_env_app(
     host = ModelHost(DeploymentRouter(sticky_key=configured[environment].sticky_key))
     reap_stale_folders()
     loaded: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
-    guard = _pii_guard(ws, settings)
+    guard = _on_load(ws, settings, settle)
 
     def load(name: str, version: int) -> ServedModel:
         ref = f"{name}@{version}"
@@ -266,6 +292,7 @@ def build_env_app(
             follower.stop,
             lambda: close_all(loaded.values()),
             *([ws.close] if close_workspace else []),
+            *([release_heap] if settle else []),
         ],
         access=_access(ws),
         usage=_usage_meter(ws, settings),
@@ -350,6 +377,7 @@ def app_from_environment() -> FastAPI:
                 prefer_onnx=onnx,
                 close_workspace=True,
                 switch=switch,
+                settle=True,
             )
         return build_app(
             ws,
@@ -357,6 +385,7 @@ def app_from_environment() -> FastAPI:
             settings=settings,
             prefer_onnx=onnx,
             close_workspace=True,
+            settle=True,
         )
     except BaseException:
         ws.close()

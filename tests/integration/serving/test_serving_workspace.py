@@ -3,6 +3,7 @@ feedback joins by request id, readiness is truthful, and tampered artifacts are 
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections.abc import Iterator
@@ -161,6 +162,34 @@ def test_a_loaded_version_has_its_explainer_built_before_it_is_served(ws: Worksp
     assert model.explainer is not None
     explainer = model.explainer.get()  # built by the loader: nothing is left to build
     assert explainer.explain(pd.DataFrame([ROW])).values.shape == (1, 2)
+
+
+def test_a_served_process_settles_its_heap_after_the_load_and_releases_it_at_shutdown(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The app ``conveyor serve`` runs freezes what is alive once its model is loaded (full
+    collections then skip it) and unfreezes at shutdown; an app built in a user's process
+    (``build_app``) leaves the collector alone."""
+    from conveyor.serving import _launch
+
+    monkeypatch.setenv(_launch.ENV_ROOT, str(ws.root))
+    monkeypatch.setenv(_launch.ENV_MODEL, "churn@1")
+    monkeypatch.setenv(_launch.ENV_ENVIRONMENT, "")
+    gc.unfreeze()
+    with (
+        running(_launch.app_from_environment()) as url,
+        httpx.Client(base_url=url, timeout=10) as client,
+    ):
+        assert _wait_ready(client).status_code == 200
+        assert gc.get_freeze_count() > 1000
+        assert client.post("/v1/predict", json={"rows": [ROW]}).status_code == 200
+    assert gc.get_freeze_count() == 0
+    with (
+        running(build_app(ws, "churn@1")) as url,
+        httpx.Client(base_url=url, timeout=10) as client,
+    ):
+        assert _wait_ready(client).status_code == 200
+        assert gc.get_freeze_count() == 0
 
 
 @pytest.mark.parametrize(("onnx", "platform"), [("1", "conveyor/onnx"), ("0", "conveyor/sklearn")])
