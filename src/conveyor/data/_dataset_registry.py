@@ -1,16 +1,17 @@
-"""The dataset registry: add, look up, load, diff and check out dataset versions."""
+"""The dataset registry: add, look up, load, diff and check out dataset versions.
+
+An add's objects are stored by :func:`~conveyor.data._upload.upload_content`.
+"""
 
 from __future__ import annotations
 
 import builtins
-import contextlib
 import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from conveyor.artifacts import ArtifactStore
 from conveyor.artifacts._linking import LinkMode, check_link_mode
@@ -23,14 +24,13 @@ from conveyor.data._ingest import PreparedContent, prepare, reap_stale_temp
 from conveyor.data._lock import LockFile, exclusive_lock
 from conveyor.data._manifest import manifest_bytes, parse_manifest
 from conveyor.data._models import DatasetSummary, DatasetVersion, PullResult, PushResult
-from conveyor.data._progress import offset_progress
 from conveyor.data._refs import DatasetRef, parse_dataset_ref
-from conveyor.data._scan import HASH_THREADS, AddStats, SourceFile, map_in_chunks
+from conveyor.data._scan import AddStats
 from conveyor.data._sealing import sealer_for, unsealed
 from conveyor.data._sql import SqlDatasetRecords
-from conveyor.data._state import StateCache
 from conveyor.data._sync import pull_datasets, push_datasets
 from conveyor.data._table_paths import TABLE_FILE
+from conveyor.data._upload import upload_content
 from conveyor.errors import ArtifactNotFoundError
 from conveyor.store import MetadataStore
 
@@ -46,8 +46,6 @@ _TEMP_BOUND = timedelta(days=1)
 # Each lost race means another writer recorded a version meanwhile; this many in a row
 # means the dataset is being written far faster than one add can keep up with.
 _ADD_ATTEMPTS = 20
-# Objects smaller than this are stored by parallel threads (without byte progress).
-_THREADED_UPLOAD_BELOW = 1024 * 1024
 
 
 class DatasetRegistry:
@@ -172,7 +170,7 @@ class DatasetRegistry:
         current = self._latest(name)
         if current is not None and self._same_content(current, content):
             return replace(current, unchanged=True)
-        self._upload(content, stats, progress)
+        upload_content(self.artifacts, content, stats, progress, state_db=self.root / STATE_DB)
         for _ in range(_ADD_ATTEMPTS - 1):
             try:
                 return self._record(name, content, current, message, progress)
@@ -197,85 +195,6 @@ class DatasetRegistry:
             manifest["files"] == content.manifest_files()
             and (original is None or manifest.get("original") == original)
         )
-
-    def _upload(
-        self, content: PreparedContent, stats: AddStats, progress: ProgressCallback | None
-    ) -> None:
-        unique = {f.hash: f for f in content.objects()}
-        total = sum(f.size for f in unique.values())
-        done = 0
-        # Into a plain local folder small files go one at a time: threads only contend for
-        # the interpreter and the folder (10,000 files: 1.4 s in one thread, 2.5 s in
-        # four, on two cores). A remote or encrypted store takes them in threads, which
-        # overlap the network's latency. Large files go one at a time, with byte progress.
-        small = [f for f in unique.values() if f.size < _THREADED_UPLOAD_BELOW]
-        large = [f for f in unique.values() if f.size >= _THREADED_UPLOAD_BELOW]
-        link = cast("LinkMode", stats.link)
-        # Only a local, unencrypted store links; any other copies (and says so).
-        local = self.artifacts.links_files
-        linked: builtins.list[SourceFile] = []
-
-        def store(entry: SourceFile, chunks: ProgressCallback | None = None) -> str | None:
-            """How the object was stored now, or ``None`` when it was there already."""
-            # protect() renews a reused object's lease before the record refers to it,
-            # so a concurrent gc keeps it (or it is missing and written again).
-            if self.artifacts.protect(entry.hash):
-                return None
-            if local:
-                info = self.artifacts.put_file(
-                    entry.path,
-                    known_hash=entry.hash,
-                    progress=chunks,
-                    link=link,
-                    known_stat=entry.facts,
-                )
-            else:  # a remote store takes no link mode: it uploads
-                info = self.artifacts.put_file(entry.path, known_hash=entry.hash, progress=chunks)
-            return info.stored_by or "copied"
-
-        def count(entry: SourceFile, stored_by: str | None) -> None:
-            nonlocal done
-            if stored_by is not None:
-                stats.uploaded_objects += 1
-                stats.uploaded_bytes += entry.size
-                stats.count_stored(stored_by)
-                if stored_by == "hardlinked":
-                    linked.append(entry)
-            done += entry.size
-            if progress is not None:
-                progress("Uploading", done, total)
-
-        # One filesystem flush for the whole batch instead of an fsync per object; the
-        # version is recorded only after the block has flushed.
-        with self.artifacts.deferred_sync():
-            if len(small) > 1 and not local:
-                with ThreadPoolExecutor(HASH_THREADS, thread_name_prefix="conveyor-put") as pool:
-                    uploads = map_in_chunks(pool, store, small)
-                    for entry, stored_by in zip(small, uploads, strict=True):
-                        count(entry, stored_by)
-            else:
-                for entry in small:
-                    count(entry, store(entry))
-            for entry in large:
-                chunks = offset_progress(progress, "Uploading", done, total)
-                count(entry, store(entry, chunks))
-        if linked:
-            self._recache(linked)
-
-    def _recache(self, linked: builtins.list[SourceFile]) -> None:
-        """Remember the hashes of files just hard-linked under their new ``stat``.
-
-        Linking and making a file read-only move its change time, which the hash cache
-        compares; the hash itself was checked on the linked (read-only) file, so the next
-        add of the unchanged file need not read it again.
-        """
-        rows = []
-        for entry in linked:
-            key = os.path.abspath(entry.path)
-            with contextlib.suppress(OSError):
-                rows.append((key, os.stat(key), entry.hash))
-        with StateCache(self.root / STATE_DB) as cache:
-            cache.record(rows)
 
     def _record(
         self,
