@@ -24,22 +24,34 @@ Example (a project's ``features.py``)::
         ttl=timedelta(days=30),
     )
     churn = FeatureService("churn", features=[user_stats])
+
+The pieces definitions are made of live in their own modules and are still importable
+from here: name checks and ``view:feature`` references in
+:mod:`conveyor.features._names`, a view's schema (:class:`Field`, :data:`DTYPES`) in
+:mod:`conveyor.features._schema`, and its source (:func:`transformation`) in
+:mod:`conveyor.features._sources`.
 """
 
 from __future__ import annotations
 
-import inspect
-import textwrap
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Literal
 
-import pandas as pd
-
-from conveyor.core import hash_bytes, hash_json, validate_name
-from conveyor.errors import InvalidNameError
+from conveyor.core import hash_json
 from conveyor.features._errors import FeatureDefinitionError, FeatureNotFoundError
+from conveyor.features._names import checked_column, checked_name
+from conveyor.features._names import feature_ref as feature_ref  # noqa: PLC0414 - re-exported
+from conveyor.features._names import split_ref as split_ref  # noqa: PLC0414 - re-exported
+from conveyor.features._schema import DTYPES as DTYPES  # noqa: PLC0414 - re-exported
+from conveyor.features._schema import Field as Field  # noqa: PLC0414 - re-exported
+from conveyor.features._schema import schema_fields
+from conveyor.features._sources import Transformation as Transformation  # noqa: PLC0414 - re-exported
+from conveyor.features._sources import dataset_ref
+from conveyor.features._sources import (
+    transformation as transformation,  # noqa: PLC0414 - re-exported
+)
 
 __all__ = [
     "DTYPES",
@@ -56,40 +68,8 @@ __all__ = [
     "transformation",
 ]
 
-#: The value types a feature may declare, and the pandas dtype each is cast to.
-DTYPES: dict[str, str] = {
-    "int64": "Int64",
-    "float64": "float64",
-    "string": "string",
-    "bool": "boolean",
-    "datetime": "datetime64[us, UTC]",
-}
 
 OnMissing = Literal["error", "default"]
-
-
-def _name(value: object, kind: str) -> str:
-    try:
-        return validate_name(value, kind=kind)
-    except InvalidNameError as exc:
-        raise FeatureDefinitionError(str(exc), hint=exc.hint, **exc.fields) from exc
-
-
-def _column(value: object, kind: str) -> str:
-    """A column name: any non-empty string without control characters, at most 128 long."""
-    if (
-        not isinstance(value, str)
-        or not value
-        or len(value) > 128
-        or any(ord(c) < 32 or c == "\x7f" for c in value)
-    ):
-        raise FeatureDefinitionError(
-            f"Invalid {kind} {value!r}: a column name is a non-empty string of at most 128 "
-            "printable characters.",
-            hint=f"Rename the {kind}.",
-            value=repr(value)[:200],
-        )
-    return value
 
 
 @dataclass(frozen=True)
@@ -114,8 +94,8 @@ class Entity:
             raise FeatureDefinitionError(
                 f"Entity {name!r} has no join key.", hint='Pass join_keys=["<column>"].'
             )
-        object.__setattr__(self, "name", _name(name, "entity name"))
-        object.__setattr__(self, "join_keys", tuple(_column(k, "join key") for k in keys))
+        object.__setattr__(self, "name", checked_name(name, "entity name"))
+        object.__setattr__(self, "join_keys", tuple(checked_column(k, "join key") for k in keys))
         object.__setattr__(self, "description", str(description))
         if len(set(self.join_keys)) != len(self.join_keys):
             raise FeatureDefinitionError(
@@ -126,133 +106,6 @@ class Entity:
     def spec(self) -> dict[str, Any]:
         """The definition as a JSON document (what its version hash covers)."""
         return {"kind": "entity", "name": self.name, "join_keys": list(self.join_keys)}
-
-
-@dataclass(frozen=True)
-class Field:
-    """One feature of a view: its column, value type and the value served when missing.
-
-    Args:
-        name: The column in the view's source.
-        dtype: One of :data:`DTYPES` (``int64``, ``float64``, ``string``, ``bool``,
-            ``datetime``).
-        default: The value an online lookup answers for an entity that has none, when
-            the feature service's ``on_missing`` is ``"default"``.
-    """
-
-    name: str
-    dtype: str = "float64"
-    default: Any = None
-
-    def __post_init__(self) -> None:
-        _column(self.name, "feature name")
-        if self.dtype not in DTYPES:
-            raise FeatureDefinitionError(
-                f"Feature {self.name!r} has the unknown type {self.dtype!r}; types are "
-                f"{', '.join(DTYPES)}.",
-                hint="Declare one of those types.",
-                feature=self.name,
-                dtype=str(self.dtype),
-            )
-        if self.default is not None and not isinstance(self.default, str | int | float | bool):
-            raise FeatureDefinitionError(
-                f"Feature {self.name!r}: the default {self.default!r} is not a string, number "
-                "or boolean.",
-                hint="Give a JSON scalar as the default.",
-                feature=self.name,
-            )
-
-    def spec(self) -> dict[str, Any]:
-        return {"name": self.name, "dtype": self.dtype, "default": self.default}
-
-
-@dataclass(frozen=True)
-class Transformation:
-    """A function from a dataset version's DataFrame to a feature view's rows.
-
-    Versioned by the hash of its source text, as a pipeline step is: editing the function
-    makes the view that uses it a new version. Made with :func:`transformation`.
-    """
-
-    function: Callable[[pd.DataFrame], pd.DataFrame]
-    dataset: str
-    source_hash: str
-
-    def __call__(self, frame: pd.DataFrame) -> pd.DataFrame:
-        return self.function(frame)
-
-    @property
-    def name(self) -> str:
-        return str(getattr(self.function, "__qualname__", "transformation"))
-
-
-def transformation(
-    dataset: str,
-) -> Callable[[Callable[[pd.DataFrame], pd.DataFrame]], Transformation]:
-    """Decorate ``function(frame) -> frame`` as the source of a view over ``dataset``.
-
-    Args:
-        dataset: A dataset reference, ``name@version`` or ``name@latest`` (``name`` alone
-            means latest).
-
-    Raises:
-        FeatureDefinitionError: The function's source cannot be read (defined in an
-            interactive prompt), so it could not be versioned.
-    """
-    ref = _dataset_ref(dataset)
-
-    def decorate(function: Callable[[pd.DataFrame], pd.DataFrame]) -> Transformation:
-        try:
-            text = textwrap.dedent(inspect.getsource(function))
-        except (OSError, TypeError) as exc:
-            raise FeatureDefinitionError(
-                f"Cannot read the source of transformation {function!r}, so it cannot be "
-                "versioned.",
-                hint="Define transformations in a file (features.py), not at a prompt.",
-            ) from exc
-        return Transformation(function, ref, hash_bytes(text.encode("utf-8")))
-
-    return decorate
-
-
-def _dataset_ref(value: object) -> str:
-    if not isinstance(value, str) or not value:
-        raise FeatureDefinitionError(
-            f"A feature view's source must be a dataset reference like 'orders@latest', "
-            f"got {value!r}.",
-            hint="Pass 'name@version' or 'name@latest', or a @transformation.",
-        )
-    name, _, version = value.partition("@")
-    _name(name, "dataset name")
-    version = version or "latest"
-    if version != "latest" and not (version.isdigit() and 0 < int(version) < 2**63):
-        raise FeatureDefinitionError(
-            f"Invalid dataset version {version!r} in the source {value!r}.",
-            hint="Use a version number (orders@3) or @latest.",
-            source=value,
-        )
-    return f"{name}@{version}"
-
-
-def _fields(schema: Mapping[str, str] | Iterable[Field | str], view: str) -> tuple[Field, ...]:
-    if isinstance(schema, Mapping):
-        fields = tuple(Field(str(k), str(v)) for k, v in schema.items())
-    else:
-        fields = tuple(f if isinstance(f, Field) else Field(str(f)) for f in schema)
-    if not fields:
-        raise FeatureDefinitionError(
-            f"Feature view {view!r} declares no features.",
-            hint='Pass schema={"feature": "float64", ...}.',
-            view=view,
-        )
-    names = [f.name for f in fields]
-    if len(set(names)) != len(names):
-        raise FeatureDefinitionError(
-            f"Feature view {view!r} declares a feature twice: {names}.",
-            hint="Declare each feature once.",
-            view=view,
-        )
-    return fields
 
 
 @dataclass(frozen=True)
@@ -290,7 +143,7 @@ class FeatureView:
         timestamp_field: str = "event_timestamp",
         description: str = "",
     ) -> None:
-        name = _name(name, "feature view name")
+        name = checked_name(name, "feature view name")
         ents = tuple(entities)
         if not ents or not all(isinstance(e, Entity) for e in ents):
             raise FeatureDefinitionError(
@@ -304,14 +157,16 @@ class FeatureView:
                 hint="Pass ttl=timedelta(days=30), or None for values that never expire.",
                 view=name,
             )
-        src = source if isinstance(source, Transformation) else _dataset_ref(source)
-        fields = _fields(schema, name)
+        src = source if isinstance(source, Transformation) else dataset_ref(source)
+        fields = schema_fields(schema, name)
         object.__setattr__(self, "name", name)
         object.__setattr__(self, "entities", ents)
         object.__setattr__(self, "source", src)
         object.__setattr__(self, "schema", fields)
         object.__setattr__(self, "ttl", ttl)
-        object.__setattr__(self, "timestamp_field", _column(timestamp_field, "timestamp field"))
+        object.__setattr__(
+            self, "timestamp_field", checked_column(timestamp_field, "timestamp field")
+        )
         object.__setattr__(self, "description", str(description))
         taken = {*self.join_keys, self.timestamp_field}
         clash = [f.name for f in fields if f.name in taken]
@@ -375,27 +230,6 @@ class FeatureView:
         }
 
 
-def feature_ref(view: str, feature: str) -> str:
-    """``view:feature``."""
-    return f"{view}:{feature}"
-
-
-def split_ref(ref: object) -> tuple[str, str | None]:
-    """``"view:feature"`` -> ``("view", "feature")``; ``"view"`` -> ``("view", None)``.
-
-    Raises:
-        FeatureDefinitionError: ``ref`` is not a string of that shape.
-    """
-    if not isinstance(ref, str) or not ref or ref.count(":") > 1:
-        raise FeatureDefinitionError(
-            f"Invalid feature reference {ref!r}: expected 'view:feature' or 'view'.",
-            hint="Name features as view:feature (e.g. user_stats:orders_7d).",
-            ref=repr(ref)[:200],
-        )
-    view, _, feature = ref.partition(":")
-    return view, (feature or None)
-
-
 @dataclass(frozen=True)
 class FeatureService:
     """The features one model uses, named once for training and serving.
@@ -424,7 +258,7 @@ class FeatureService:
         on_missing: OnMissing = "error",
         description: str = "",
     ) -> None:
-        name = _name(name, "feature service name")
+        name = checked_name(name, "feature service name")
         if on_missing not in ("error", "default"):
             raise FeatureDefinitionError(
                 f"Feature service {name!r}: on_missing must be 'error' or 'default', got "
