@@ -5,13 +5,14 @@ The facade ties the pieces together: definitions come from the project's ``featu
 (:mod:`conveyor.features._loader`), their versions from the feature records, each view's
 offline table is computed once per (view version, dataset version) and kept as a Parquet
 artifact, the point-in-time join runs in DuckDB (:mod:`conveyor.features._offline`) and the
-online store is SQLite or Redis (:mod:`conveyor.features._online`).
+online store is SQLite or Redis (:mod:`conveyor.features._online`). Building and caching
+the offline tables and the training sets joined from them lives in
+:mod:`conveyor.features._offline_tables`.
 """
 
 from __future__ import annotations
 
 import builtins
-import io
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,9 +22,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from conveyor.core import Actor, utcnow
+from conveyor.core import Actor
 from conveyor.features._changes import refuse_breaking_changes
 from conveyor.features._definitions import (
     Definitions,
@@ -39,13 +39,12 @@ from conveyor.features._errors import (
 )
 from conveyor.features._loader import load_definitions
 from conveyor.features._materialize import Materialized
+from conveyor.features._offline_tables import training_set, view_table
 from conveyor.features._records import (
     BaseFeatureRecords,
     DefinitionRecord,
     FeatureTableRecord,
 )
-from conveyor.features._tables import build_view_table
-from conveyor.features._values import py_timestamp
 
 if TYPE_CHECKING:
     from conveyor.artifacts import ArtifactStore
@@ -341,36 +340,7 @@ class FeatureStore:
     def table_with_record(
         self, view: FeatureView, *, dataset_version: int | None = None
     ) -> tuple[pa.Table, FeatureTableRecord]:
-        record = self._applied_view(view)
-        name, _, pinned = view.dataset.partition("@")
-        version = dataset_version
-        if version is None and pinned != "latest":
-            version = int(pinned)
-        dataset = self.datasets.get(name, version)
-        cached = self.records.find_table(view.name, record.version, name, dataset.version)
-        if cached is not None:
-            data = self.artifacts.get_bytes(cached.artifact_hash)
-            return pq.read_table(io.BytesIO(data)), cached
-        table = build_view_table(view, self.datasets.load(f"{name}@{dataset.version}"))
-        sink = io.BytesIO()
-        pq.write_table(table, sink)
-        info = self.artifacts.put_bytes(sink.getvalue())
-        ts = table.column(view.timestamp_field)
-        stored = self.records.record_table(
-            self.actor,
-            FeatureTableRecord(
-                view=view.name,
-                view_version=record.version,
-                dataset=name,
-                dataset_version=dataset.version,
-                artifact_hash=info.hash,
-                rows=table.num_rows,
-                min_ts=py_timestamp(pa.compute.min(ts)),
-                max_ts=py_timestamp(pa.compute.max(ts)),
-                created_at=utcnow(),
-            ),
-        )
-        return table, stored
+        return view_table(self, view, dataset_version=dataset_version)
 
     def historical(
         self,
@@ -399,40 +369,9 @@ class FeatureStore:
                 mix naive and aware values.
             FeatureNotFoundError: A view or feature does not exist.
         """
-        from conveyor.features._offline import ViewTable, point_in_time_join
-
-        wanted = self.resolve(features)
-        defs = self.definitions()
-        tables: list[ViewTable] = []
-        lineage: dict[str, Any] = {
-            "service": None if wanted.service is None else wanted.service.ref,
-            "views": {},
-        }
-        for view_name, names in wanted.views.items():
-            view = defs.views[view_name]
-            table, record = self.table_with_record(view)
-            tables.append(
-                ViewTable(
-                    name=view.name,
-                    join_keys=view.join_keys,
-                    timestamp_field=view.timestamp_field,
-                    ttl=view.ttl,
-                    features=tuple(names),
-                    table=table,
-                )
-            )
-            lineage["views"][view.name] = {
-                "version": record.view_version,
-                "dataset": f"{record.dataset}@{record.dataset_version}",
-                "features": list(names),
-            }
-        result: pd.DataFrame = point_in_time_join(
-            entity_df, tables, timestamp_column=timestamp_column, full_names=full_names
+        return training_set(
+            self, entity_df, features, timestamp_column=timestamp_column, full_names=full_names
         )
-        result.attrs["conveyor.features"] = lineage
-        if self.on_training_set is not None:
-            self.on_training_set(lineage, result, [c for c in result.columns if c not in entity_df])
-        return result
 
     # -- online --------------------------------------------------------------------------
 
