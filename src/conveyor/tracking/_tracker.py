@@ -1,11 +1,14 @@
-"""RunTracker: records runs, metrics, params, datasets, outputs and logged files."""
+"""RunTracker: records runs, metrics, params, datasets, outputs and logged files.
+
+Lazy runs (kept in memory, written in batches) are handled by :class:`LazyRuns` in
+:mod:`conveyor.tracking._lazy`; the checks of what callers pass are in
+:mod:`conveyor.tracking._validation`.
+"""
 
 from __future__ import annotations
 
 import atexit
 import contextlib
-import json
-import math
 import mimetypes
 import os
 import socket
@@ -14,34 +17,26 @@ import time
 import uuid
 import weakref
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from conveyor.artifacts import ArtifactStore, ObjectInfo
-from conveyor.config import RunsConfig
 from conveyor.core import Actor, utcnow
-from conveyor.errors import ConveyorError
 from conveyor.store import MetadataStore
 from conveyor.tracking._base import BaseRunRecords, FinishedRun, MetricValue
 from conveyor.tracking._buffer import MetricBuffer
 from conveyor.tracking._capture import capture_environment, probe_code_version
 from conveyor.tracking._compare import RunComparison, compare_runs
+from conveyor.tracking._lazy import LAZY_BATCH_AGE_S, LazyRuns
 from conveyor.tracking._queries import RunQueries
 from conveyor.tracking._records import RUN_KINDS, RUN_STATUSES, OutputRecord, Run
 from conveyor.tracking._sql import SqlRunRecords
-
-#: Finished lazy runs are written once this many wait, or once the oldest waited this long
-#: (checked as runs finish and on each heartbeat), and whenever anything else is written.
-LAZY_BATCH_RUNS = 200
-LAZY_BATCH_AGE_S = 1.0
-#: How many runs started here keep their id and capture in memory (children skip a read).
-_KNOWN_RUNS = 1024
+from conveyor.tracking._validation import check_choice, clean_outputs, heartbeat_timeout, jsonable
 
 
-class RunTracker(RunQueries):
+class RunTracker(LazyRuns, RunQueries):
     """Records runs and everything they log, through run records (the metadata store).
 
     Every change of record is one audited write (``run.start``, ``run.finish``,
@@ -56,8 +51,9 @@ class RunTracker(RunQueries):
     (a metric batch, params, a file, a read of it) or, most often, once it finished,
     together with other finished lazy runs in one batch (see
     :meth:`BaseRunRecords.record_finished_runs`). A batch is written when it holds
-    :data:`LAZY_BATCH_RUNS` runs, when its oldest run waited :data:`LAZY_BATCH_AGE_S`
-    seconds, before any other write or read of this tracker, on :meth:`flush` and at exit.
+    :data:`~conveyor.tracking._lazy.LAZY_BATCH_RUNS` runs, when its oldest run waited
+    :data:`~conveyor.tracking._lazy.LAZY_BATCH_AGE_S` seconds, before any other write or
+    read of this tracker, on :meth:`flush` and at exit.
 
     Args:
         store: The metadata store (holding the records unless ``records`` is given;
@@ -98,7 +94,7 @@ class RunTracker(RunQueries):
         self._artifacts = artifacts
         self._actor = actor
         self.root = Path(root)
-        self.heartbeat_timeout_s = _timeout(heartbeat_timeout_s)
+        self.heartbeat_timeout_s = heartbeat_timeout(heartbeat_timeout_s)
         self._buffer = MetricBuffer(self._write_metrics)
         # Lazy runs: started but not written, and finished ones waiting for a batch.
         self._lazy_lock = threading.RLock()
@@ -157,10 +153,10 @@ class RunTracker(RunQueries):
             ConveyorError: an unknown kind or status, or params/tags that are not JSON-able.
             RunNotFoundError: ``parent_id`` names no run.
         """
-        _check_choice("kind", kind, RUN_KINDS)
-        _check_choice("status", status, RUN_STATUSES)
-        clean_params = _jsonable("params", params)
-        clean_tags = _jsonable("tags", tags)
+        check_choice("kind", kind, RUN_KINDS)
+        check_choice("status", status, RUN_STATUSES)
+        clean_params = jsonable("params", params)
+        clean_tags = jsonable("tags", tags)
         code_version: dict[str, Any] | None = None
         environment: dict[str, Any] | None = None
         if parent_id is not None:
@@ -219,83 +215,6 @@ class RunTracker(RunQueries):
         state = self.root / ".conveyor"
         return state if state.is_dir() else None
 
-    def _remember(self, run: Run) -> None:
-        with self._lazy_lock:
-            self._known[run.id] = (run.code_version, run.environment)
-            while len(self._known) > _KNOWN_RUNS:
-                self._known.popitem(last=False)
-
-    def _materialize(self, run_id: str) -> None:
-        """Write a lazy run that has not finished, because something needs it recorded."""
-        if run_id not in self._lazy and run_id not in self._finished_ids:
-            return
-        with self._lazy_lock:
-            entry = self._lazy.pop(run_id, None)
-            if entry is not None:
-                self._write_finished()
-                self._records.create_run(self._actor, entry[0])
-            elif run_id in self._finished_ids:
-                self._write_finished()
-
-    def _settle(self, run_id: str | None = None) -> None:
-        """Write lazy runs before a read: ``run_id``'s, or every one when ``None``."""
-        if run_id is not None:
-            self._materialize(run_id)
-            return
-        if not (self._lazy or self._finished):
-            return
-        with self._lazy_lock:
-            self._write_finished()
-            for pending in list(self._lazy):
-                self._materialize(pending)
-
-    def _write_finished(self) -> None:
-        """Write the finished lazy runs waiting for a batch.
-
-        A batch refused for good (a :class:`ConveyorError`, e.g. a run it reused is gone)
-        is written run by run instead, so one bad run does not hold back the others; the
-        runs that cannot be written are dropped and the first error propagates. Any other
-        failure (a lost connection) keeps the batch for the next attempt.
-        """
-        with self._lazy_lock:
-            if not self._finished:
-                return
-            batch = self._finished
-            failure: ConveyorError | None = None
-            try:
-                self._records.record_finished_runs(self._actor, batch)
-            except ConveyorError:
-                for entry in batch:
-                    try:
-                        self._records.record_finished_runs(self._actor, [entry])
-                    except ConveyorError as exc:
-                        failure = failure or exc
-            self._finished = []
-            self._finished_ids = set()
-            if failure is not None:
-                raise failure
-
-    def _finish_lazy(
-        self, run: Run, started_status: str, points: list[MetricValue], **ended: Any
-    ) -> Run:
-        tags = ended.pop("tags")
-        outputs = tuple(ended.pop("outputs"))
-        finished = replace(run, **ended)
-        with self._lazy_lock:
-            if not self._finished:
-                self._finished_since = time.monotonic()
-            self._finished.append(
-                FinishedRun(finished, started_status, tuple(points), outputs, tags)
-            )
-            self._finished_ids.add(run.id)
-            due = (
-                len(self._finished) >= LAZY_BATCH_RUNS
-                or time.monotonic() - self._finished_since >= LAZY_BATCH_AGE_S
-            )
-            if due:
-                self._write_finished()
-        return replace(finished, tags={**run.tags, **tags} if tags else run.tags)
-
     def finish_run(
         self,
         run_id: str,
@@ -324,8 +243,8 @@ class RunTracker(RunQueries):
             peak_rss_mb: The high-water mark of the resident memory of the process that
                 ran it, in MiB (``ru_maxrss``; see :func:`conveyor.core.peak_rss_mb`).
         """
-        _check_choice("status", status, RUN_STATUSES)
-        clean = _clean_outputs(outputs or ())
+        check_choice("status", status, RUN_STATUSES)
+        clean = clean_outputs(outputs or ())
         ended: dict[str, Any] = {
             "status": status,
             "ended_at": utcnow(),
@@ -421,7 +340,7 @@ class RunTracker(RunQueries):
     def log_params(self, run_id: str, params: Mapping[str, Any]) -> Run:
         """Merge JSON-able ``params`` into the run's parameters (``run.params``)."""
         self._materialize(run_id)
-        return self._records.merge_params(self._actor, run_id, _jsonable("params", params))
+        return self._records.merge_params(self._actor, run_id, jsonable("params", params))
 
     def log_artifact(
         self, run_id: str, path: str | os.PathLike[str], name: str | None = None
@@ -458,7 +377,7 @@ class RunTracker(RunQueries):
     def record_outputs(self, run_id: str, outputs: list[OutputRecord]) -> None:
         """Record a step run's outputs, each also an artifact reference owned by the run."""
         self._materialize(run_id)
-        self._records.add_outputs(self._actor, run_id, _clean_outputs(outputs))
+        self._records.add_outputs(self._actor, run_id, clean_outputs(outputs))
 
     # -- comparison ------------------------------------------------------------------
 
@@ -492,49 +411,9 @@ class RunTracker(RunQueries):
         )
 
 
-def _timeout(value: float | None) -> float:
-    if value is None:
-        return RunsConfig().heartbeat_timeout_s
-    if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
-        raise ConveyorError(
-            f"Heartbeat timeout {value!r} is not a positive number of seconds.",
-            hint="Pass a number of seconds > 0 (setting runs.heartbeat_timeout_s).",
-            heartbeat_timeout_s=repr(value),
-        )
-    return float(value)
-
-
-def _clean_outputs(outputs: Sequence[OutputRecord]) -> list[OutputRecord]:
-    return [replace(out, meta=_jsonable("meta", out.meta)) for out in outputs]
-
-
 def _flush_at_exit(ref: weakref.ref[RunTracker]) -> None:
     tracker = ref()
     if tracker is not None:
         # The store may already be closed at exit; nothing can be reported then.
         with contextlib.suppress(Exception):
             tracker.flush()
-
-
-def _check_choice(field: str, value: str, allowed: frozenset[str]) -> None:
-    if value not in allowed:
-        raise ConveyorError(
-            f"Run {field} {value!r} is not one of {', '.join(sorted(allowed))}.",
-            hint=f"Pass one of the listed {field} values.",
-            field=field,
-            value=value,
-        )
-
-
-def _jsonable(field: str, value: Mapping[str, Any] | None) -> dict[str, Any]:
-    if value is None:
-        return {}
-    try:
-        return dict(json.loads(json.dumps(dict(value), allow_nan=False)))
-    except (TypeError, ValueError) as exc:
-        raise ConveyorError(
-            f"Run {field} {dict(value)!r} are not JSON-able: {exc}.",
-            hint="Use strings, numbers, booleans, None, lists and dicts "
-            "(convert other values with str(...)); NaN is not allowed.",
-            field=field,
-        ) from exc
