@@ -1,16 +1,18 @@
-"""``tune``: an Optuna study on the workspace's database, every trial a recorded run."""
+"""``tune``: an Optuna study on the workspace's database, every trial a recorded run.
+
+What runs each trial (a child run around the objective) and reports its progress is in
+:mod:`conveyor.tuning._trial_runner`.
+"""
 
 from __future__ import annotations
 
 import inspect
 import logging
-import math
 import os
-import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -18,19 +20,18 @@ from typing import Any, Literal
 import optuna
 
 from conveyor.core import peak_rss_mb
-from conveyor.core._progress import ProgressEvent, ProgressHook
-from conveyor.tracking import Heartbeat, RunContext, RunTracker, current, run_context
+from conveyor.core._progress import ProgressHook
+from conveyor.tracking import Heartbeat, RunContext, RunTracker, current
 from conveyor.tuning._errors import TuneError
-from conveyor.tuning._space import SpaceSpec, suggest, to_distributions
+from conveyor.tuning._space import SpaceSpec, to_distributions
 from conveyor.tuning._storage import close_storage, open_storage, quiet_optuna
-from conveyor.tuning._trial import Trial, TrialSummary
+from conveyor.tuning._trial import TrialSummary
+from conveyor.tuning._trial_runner import Objective, TrialReporter, TrialRunner
 from conveyor.workspace import Workspace
 
 _log = logging.getLogger("conveyor.tuning")
 
 __all__ = ["TuneResult", "tune"]
-
-Objective = Callable[..., float]
 
 
 @dataclass(frozen=True)
@@ -156,7 +157,7 @@ def tune(
             tags={"study": name},
         )
         with _recorded(tracker, run.id):
-            runner = _TrialRunner(
+            runner = TrialRunner(
                 objective=objective,
                 distributions=distributions,
                 pass_trial=_wants_trial(objective),
@@ -165,7 +166,7 @@ def tune(
                 study_name=name,
                 workspace=ws,
                 parent=parent,
-                report=_TrialReporter(
+                report=TrialReporter(
                     progress or (parent.progress if parent else None),
                     direction=direction,
                     n_trials=n_trials,
@@ -227,7 +228,7 @@ def _recorded(tracker: RunTracker, run_id: str) -> Iterator[None]:
 def _optimize(
     ws: Workspace,
     study: _Study,
-    runner: _TrialRunner,
+    runner: TrialRunner,
     *,
     n_trials: int | None,
     timeout: float | None,
@@ -255,139 +256,6 @@ def _optimize(
             return _result(optuna_study, study.name, runner.tune_run_id, study.direction)
     finally:
         close_storage(storage)
-
-
-class _TrialRunner:
-    """The function Optuna calls per trial: record a child run around the objective."""
-
-    def __init__(
-        self,
-        *,
-        objective: Objective,
-        distributions: Mapping[str, optuna.distributions.BaseDistribution],
-        pass_trial: bool,
-        tracker: RunTracker,
-        tune_run_id: str,
-        study_name: str,
-        workspace: Workspace,
-        parent: RunContext | None,
-        report: _TrialReporter,
-    ) -> None:
-        self._report = report
-        self._objective = objective
-        self._distributions = distributions
-        self._pass_trial = pass_trial
-        self.tracker = tracker
-        self.tune_run_id = tune_run_id
-        self._study_name = study_name
-        self._ws = workspace
-        self._parent = parent
-
-    def __call__(self, optuna_trial: optuna.Trial) -> float:
-        params = {n: suggest(optuna_trial, n, d) for n, d in self._distributions.items()}
-        name = f"{self._study_name}/trial-{optuna_trial.number}"
-        run = self.tracker.start_run(
-            name,
-            kind="trial",
-            parent_id=self.tune_run_id,
-            params=params,
-            tags={"study": self._study_name, "trial": optuna_trial.number},
-            capture=False,  # the tune run holds code and environment for all its trials
-            lazy=True,  # written with other finished trials in one batch
-        )
-        optuna_trial.set_user_attr("conveyor_run_id", run.id)
-        started, cpu_started = time.perf_counter(), time.thread_time()
-        status, state, error = "completed", "complete", None
-        value: float | None = None
-        try:
-            ctx = RunContext(
-                tracker=self.tracker,
-                run_id=run.id,
-                step_name=name,
-                pipeline_run_id=self._parent.pipeline_run_id if self._parent else None,
-                params=params,
-                workspace_root=self._ws.root,
-            )
-            with run_context(ctx):
-                if self._pass_trial:
-                    raw = self._objective(params, Trial(optuna_trial, self.tracker, run.id, params))
-                else:
-                    raw = self._objective(params)
-            value = _as_value(raw, name)
-            self.tracker.log_metric(run.id, "objective", value)
-            return value
-        except optuna.TrialPruned:
-            state = "pruned"
-            raise
-        except BaseException:
-            status, state, error = "failed", "fail", traceback.format_exc()
-            raise
-        finally:
-            wall_s = time.perf_counter() - started
-            self.tracker.finish_run(
-                run.id,
-                status,
-                error=error,
-                wall_s=wall_s,
-                cpu_s=time.thread_time() - cpu_started,
-                peak_rss_mb=peak_rss_mb(),
-                tags={"state": state} if state == "pruned" else None,
-            )
-            self._report(name, optuna_trial.number, state, value, wall_s)
-
-
-class _TrialReporter:
-    """Tells a progress hook about each ended trial, with the best value so far."""
-
-    def __init__(
-        self,
-        hook: ProgressHook | None,
-        *,
-        direction: str,
-        n_trials: int | None,
-        step: str | None,
-    ) -> None:
-        self._hook = hook
-        self._better = max if direction == "maximize" else min
-        self._direction = direction
-        self._n_trials = n_trials
-        self._step = step
-        self._best: float | None = None
-        self._lock = threading.Lock()  # trials of n_jobs > 1 end in several threads
-
-    def __call__(
-        self, name: str, number: int, state: str, value: float | None, wall_s: float
-    ) -> None:
-        if self._hook is None:
-            return
-        with self._lock:
-            if value is not None and math.isfinite(value):
-                self._best = value if self._best is None else self._better(self._best, value)
-            best = self._best
-        shown = {"complete": "done", "pruned": "pruned"}.get(state, "failed")
-        detail = {
-            "number": number,
-            "value": value,
-            "best": best,
-            "direction": self._direction,
-            "n_trials": self._n_trials,
-            "step": self._step,
-        }
-        self._hook(ProgressEvent("trial", name, shown, wall_s, detail))
-
-
-def _as_value(raw: Any, trial_name: str) -> float:
-    if isinstance(raw, bool) or not isinstance(raw, (int, float)):
-        try:
-            return float(raw)  # numpy scalars and 0-d arrays
-        except (TypeError, ValueError):
-            raise TuneError(
-                f"The objective of {trial_name} returned {raw!r} ({type(raw).__name__}); "
-                "it must return one number.",
-                hint="Return the score as a float, e.g. `return float(loss)`.",
-                value=repr(raw),
-            ) from None
-    return float(raw)
 
 
 def _check_arguments(
