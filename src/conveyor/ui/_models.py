@@ -4,56 +4,33 @@ Reads go through the workspace's registry, check records, deployments and monito
 records. A model page reads one page of its versions (``versions_page``); whether
 a version is signed comes from the audit trail (``model.sign`` events, one query), and a
 gate overridden by a forced deployment from the deployments' histories (one query per
-environment), so no page makes a query per version shown.
+environment), so no page makes a query per version shown. Those shared reads (where
+versions serve, overridden gates, newest decisions, signatures) are in
+:mod:`conveyor.ui._model_status`; what the version page shows is gathered in
+:mod:`conveyor.ui._model_version`.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
-from markupsafe import Markup
 from starlette.responses import Response
 
-from conveyor.checks import CheckRecord, list_decisions, list_results
 from conveyor.core import validate_name, validate_version
-from conveyor.deployments import Deployment, Transition, Variant
-from conveyor.errors import ConveyorError
-from conveyor.features import SERVICE_TAG
-from conveyor.monitoring import BaseMonitoringRecords, SqlMonitoringRecords
 from conveyor.registry import ModelRef, ModelVersion, validate_alias
+from conveyor.ui import _model_status as status
 from conveyor.ui._core import UI, FormError, PageRequest
-from conveyor.ui._graph import Edge, Node, render_svg
-from conveyor.ui._render import segment
+from conveyor.ui._model_version import version_context
 from conveyor.workspace import Workspace
 
 __all__ = ["add_pages", "model_ref"]
 
 #: Versions shown per page of a model.
 PAGE_SIZE = 50
-#: How many of the model's newest monitoring reports a version page looks through.
-REPORTS_SCANNED = 200
-#: Gate decisions (audit events) the models list looks through for each model's newest.
-DECISIONS_SCANNED = 5000
 #: Metric columns of a model's versions table (the most common names).
 METRIC_COLUMNS = 6
-#: Features drawn in the importance chart, largest first.
-IMPORTANCE_SHOWN = 25
-
-_GATE_STATE = {"PROMOTE": "pass", "HOLD": "hold", "REJECT": "reject"}
-
-
-@dataclass(frozen=True)
-class Override:
-    """A deployment that went ahead although the gate rejected the version."""
-
-    environment: str
-    revision: int
-    reason: str
-    actor: str
-    at: Any
 
 
 def add_pages(ui: UI) -> None:
@@ -63,16 +40,16 @@ def add_pages(ui: UI) -> None:
     def models_page(page: PageRequest) -> Response:
         ws = page.ws
         summaries = ws.models.list()
-        serving = _serving(ws)
-        newest = _newest_decisions(ws)
-        overrides = _overrides(ws)
+        serving = status.serving(ws)
+        newest = status.newest_decisions(ws)
+        overrides = status.overrides(ws)
         rows = []
         for s in summaries:
             decision = newest.get(s.name)
             state = None
             if decision is not None:
                 forced = overrides.get((s.name, decision["version"]), [])
-                state = _state(decision["verdict"], forced)
+                state = status.state(decision["verdict"], forced)
             rows.append(
                 {
                     "summary": s,
@@ -97,9 +74,9 @@ def add_pages(ui: UI) -> None:
                 hint="Open the first page of the versions.",
                 parameter="offset",
             )
-        serving = _serving(ws).get(name, [])
-        overrides = _overrides(ws, name)
-        signed = _signed_versions(ws, name)
+        serving = status.serving(ws).get(name, [])
+        overrides = status.overrides(ws, name)
+        signed = status.signed_versions(ws, name)
         metric_names = _metric_columns(shown)
         rows = [
             _version_row(v, serving, overrides.get((name, v.version), []), signed) for v in shown
@@ -125,7 +102,7 @@ def add_pages(ui: UI) -> None:
     def version_page(page: PageRequest, name: str, version: str) -> Response:
         ws = page.ws
         v = ws.models.get(model_ref(name, version))
-        return ui.render(page, "model_version.html.j2", **_version_context(ws, v))
+        return ui.render(page, "model_version.html.j2", **version_context(ws, v))
 
 
 def model_ref(name: str, version: str) -> ModelRef:
@@ -143,7 +120,7 @@ def model_ref(name: str, version: str) -> ModelRef:
     return ModelRef(name, alias=validate_alias(selector))
 
 
-# -- reads shared by the pages -------------------------------------------------------------
+# -- one model's versions ----------------------------------------------------------------
 
 
 def _aliases(ws: Workspace, name: str) -> dict[str, int]:
@@ -154,95 +131,6 @@ def _aliases(ws: Workspace, name: str) -> dict[str, int]:
     return {}
 
 
-def _serving(ws: Workspace) -> dict[str, list[dict[str, Any]]]:
-    """Model -> where its versions serve now: environment, revision, state, variant."""
-    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for d in ws.deployments.environments():
-        for variant in d.variants:
-            out[variant.model].append(_served(d, variant))
-    return out
-
-
-def _served(d: Deployment, variant: Variant) -> dict[str, Any]:
-    return {
-        "environment": d.environment,
-        "revision": d.revision,
-        "state": d.state,
-        "version": variant.version,
-        "role": variant.role,
-        "weight": variant.weight,
-    }
-
-
-def _deployed(t: Transition) -> list[Variant]:
-    """The variants a deploy transition put in: its challengers, else all of them."""
-    challengers = [v for v in t.variants if v.role == "challenger"]
-    return challengers or list(t.variants)
-
-
-def _histories(ws: Workspace) -> dict[str, list[Transition]]:
-    return {
-        d.environment: ws.deployments.history(d.environment) for d in ws.deployments.environments()
-    }
-
-
-def _overrides(
-    ws: Workspace, name: str | None = None, histories: dict[str, list[Transition]] | None = None
-) -> dict[tuple[str, int], list[Override]]:
-    """(model, version) -> the deployments that overrode a REJECT gate (``force_reason``)."""
-    out: dict[tuple[str, int], list[Override]] = defaultdict(list)
-    for env, transitions in (histories if histories is not None else _histories(ws)).items():
-        for t in transitions:
-            reason = (t.details or {}).get("force_reason")
-            if t.action != "deploy" or not reason:
-                continue
-            for variant in _deployed(t):
-                if name is None or variant.model == name:
-                    out[(variant.model, variant.version)].append(
-                        Override(env, t.revision, str(reason), t.actor, t.at)
-                    )
-    return out
-
-
-def _newest_decisions(ws: Workspace) -> dict[str, dict[str, Any]]:
-    """Model -> its newest recorded gate decision (version, verdict, champion, when, who)."""
-    out: dict[str, dict[str, Any]] = {}
-    for event in ws.audit_log(action="model.evaluate", limit=DECISIONS_SCANNED):
-        model, _, number = event.target.removeprefix("model:").partition("@")
-        version = event.details.get("version")
-        if not isinstance(version, int):
-            version = int(number) if number.isdigit() else None
-        if version is None:
-            continue
-        out[model] = {
-            "version": version,
-            "verdict": str(event.details.get("verdict") or ""),
-            "champion": event.details.get("champion"),
-            "at": event.at,
-            "actor": event.actor,
-        }
-    return out
-
-
-def _signed_versions(ws: Workspace, name: str) -> Counter[int]:
-    """Version -> how many signatures it has (from the ``model.sign`` audit events)."""
-    counts: Counter[int] = Counter()
-    for event in ws.audit_log(action="model.sign", target=f"model:{name}@"):
-        version = event.details.get("version")
-        if isinstance(version, int):
-            counts[version] += 1
-    return counts
-
-
-def _state(verdict: str | None, overrides: list[Override]) -> str | None:
-    """``pass``, ``hold``, ``reject`` or ``overridden`` (a REJECT deployed anyway)."""
-    if not verdict:
-        return None
-    if verdict == "REJECT" and overrides:
-        return "overridden"
-    return _GATE_STATE.get(verdict, verdict.lower())
-
-
 def _metric_columns(versions: Iterable[ModelVersion]) -> list[str]:
     counts: Counter[str] = Counter()
     for v in versions:
@@ -251,7 +139,10 @@ def _metric_columns(versions: Iterable[ModelVersion]) -> list[str]:
 
 
 def _version_row(
-    v: ModelVersion, serving: list[dict[str, Any]], overrides: list[Override], signed: Counter[int]
+    v: ModelVersion,
+    serving: list[dict[str, Any]],
+    overrides: list[status.Override],
+    signed: Counter[int],
 ) -> dict[str, Any]:
     decision = v.evaluation.get("decision")
     decision = decision if isinstance(decision, dict) else None
@@ -259,331 +150,7 @@ def _version_row(
         "v": v,
         "serving": [s for s in serving if s["version"] == v.version],
         "decision": decision,
-        "state": _state(decision.get("verdict") if decision else None, overrides),
+        "state": status.state(decision.get("verdict") if decision else None, overrides),
         "overrides": overrides,
         "signed": signed.get(v.version, 0),
     }
-
-
-# -- one version -------------------------------------------------------------------------
-
-
-def _version_context(ws: Workspace, v: ModelVersion) -> dict[str, Any]:
-    histories = _histories(ws)
-    overrides = _overrides(ws, v.name, histories).get((v.name, v.version), [])
-    decision = (
-        v.evaluation.get("decision") if isinstance(v.evaluation.get("decision"), dict) else None
-    )
-    decisions = list_decisions(ws, "model", v.ref)
-    results = list_results(ws, "model", v.ref)
-    by_suite: dict[str, list[CheckRecord]] = defaultdict(list)
-    for r in results:
-        by_suite[r.suite_id].append(r)
-    gates = [
-        {"decision": d, "results": by_suite.pop(d.suite_id, []), "index": i}
-        for i, d in enumerate(reversed(decisions), start=1)
-    ]
-    other_suites = [{"suite_id": s, "results": rs} for s, rs in by_suite.items()]
-    serving = [s for s in _serving(ws).get(v.name, []) if s["version"] == v.version]
-    past = _past_deployments(histories, v, {s["environment"] for s in serving})
-    reports = _reports(ws, v)
-    run, parent, run_error = _runs(ws, v.run_id)
-    datasets = _datasets(ws, v)
-    signatures, signature_error = _signatures(ws, v)
-    manifest, manifest_error = _manifest(ws, v)
-    cost, cost_error = _cost(ws, v)
-    inputs = list((v.signature or {}).get("inputs") or [])
-    outputs = list((v.signature or {}).get("outputs") or [])
-    sources = v.evaluation.get("metric_sources")
-    sources = sources if isinstance(sources, dict) else {}
-    return {
-        "v": v,
-        "decision": decision,
-        "state": _state(decision.get("verdict") if decision else None, overrides),
-        "overrides": overrides,
-        "gates": gates,
-        "other_suites": other_suites,
-        "card_checks": v.evaluation.get("checks")
-        if isinstance(v.evaluation.get("checks"), dict)
-        else {},
-        "metrics": [(k, v.metrics[k], sources.get(k)) for k in sorted(v.metrics)],
-        "importance_chart": _importance_figure(v.importance),
-        "importance_reason": v.evaluation.get("importance_reason"),
-        "inputs": inputs,
-        "outputs": outputs,
-        "pii": [c.get("name") for c in inputs if c.get("pii") is True],
-        "serving": serving,
-        "past": past,
-        "reports": reports,
-        "run": run,
-        "parent": parent,
-        "run_error": run_error,
-        "datasets": datasets,
-        "signatures": signatures,
-        "signature_error": signature_error,
-        "manifest": manifest,
-        "manifest_error": manifest_error,
-        "lineage_svg": _lineage_svg(v, datasets, run, parent, serving, past, reports),
-        "feature_service": _feature_service(v),
-        "cost": cost,
-        "cost_error": cost_error,
-    }
-
-
-def _feature_service(v: ModelVersion) -> dict[str, str] | None:
-    """The feature service the version is served with (its ``conveyor.feature_service`` tag)."""
-    ref = v.tags.get(SERVICE_TAG)
-    if not isinstance(ref, str) or not ref:
-        return None
-    return {"ref": ref, "name": ref.partition("@")[0]}
-
-
-def _mapping(value: Any) -> dict[str, Any] | None:
-    return value if isinstance(value, dict) else None
-
-
-def _past_deployments(
-    histories: dict[str, list[Transition]], v: ModelVersion, current: set[str]
-) -> list[dict[str, Any]]:
-    """Environments that served the version before but do not now: the last revision."""
-    out = []
-    for env, transitions in sorted(histories.items()):
-        if env in current:
-            continue
-        last = None
-        for t in transitions:
-            if any(x.model == v.name and x.version == v.version for x in t.variants):
-                last = t
-        if last is not None:
-            ended = next((t for t in transitions if t.revision > last.revision), None)
-            out.append(
-                {
-                    "environment": env,
-                    "revision": last.revision,
-                    "state": ended.to_state if ended is not None else last.to_state,
-                    "action": ended.action if ended is not None else last.action,
-                    "at": ended.at if ended is not None else last.at,
-                }
-            )
-    return out
-
-
-def _reports(ws: Workspace, v: ModelVersion) -> dict[str, dict[str, Any]]:
-    """Environment -> the count and newest verdicts of the version's monitoring reports."""
-    records = ws.records(BaseMonitoringRecords, SqlMonitoringRecords)
-    out: dict[str, dict[str, Any]] = {}
-    for report in reversed(records.report_summaries(None, model=v.name, limit=REPORTS_SCANNED)):
-        if report.version != v.version:
-            continue
-        entry = out.setdefault(report.environment, {"count": 0, "newest": []})
-        entry["count"] += 1
-        if len(entry["newest"]) < 3:
-            entry["newest"].append(report)
-    return dict(sorted(out.items()))
-
-
-def _runs(ws: Workspace, run_id: str | None) -> tuple[Any, Any, str | None]:
-    if not run_id:
-        return None, None, None
-    try:
-        run = ws.runs.get(run_id)
-    except (ConveyorError, LookupError) as exc:
-        return None, None, str(exc.args[0]) if exc.args else type(exc).__name__
-    parent = None
-    if run.parent_id:
-        try:
-            parent = ws.runs.get(run.parent_id)
-        except (ConveyorError, LookupError):
-            parent = None
-    return run, parent, None
-
-
-def _datasets(ws: Workspace, v: ModelVersion) -> list[dict[str, Any]]:
-    """The lineage's dataset versions with their row counts and column profiles."""
-    out = []
-    source = ws.models.lineage
-    for entry in v.lineage.get("datasets") or []:
-        name, number = entry.get("name"), entry.get("version")
-        facts = None
-        if source is not None and isinstance(name, str) and isinstance(number, int):
-            facts = source.dataset_version(name, number)
-        columns = ((facts.profile or {}).get("columns") or {}) if facts is not None else {}
-        out.append(
-            {
-                "name": str(name),
-                "version": number,
-                "content_hash": entry.get("content_hash") or "",
-                "row_count": None if facts is None else facts.row_count,
-                "columns": list(columns.items())[:50] if isinstance(columns, dict) else [],
-                "recorded": facts is not None,
-            }
-        )
-    return out
-
-
-def _signatures(ws: Workspace, v: ModelVersion) -> tuple[Any, str | None]:
-    try:
-        keys = ws.settings.config.signing.public_keys
-        return ws.models.verify_signatures(v.ref, keys), None
-    except ConveyorError as exc:
-        return None, exc.message
-
-
-def _cost(ws: Workspace, v: ModelVersion) -> tuple[dict[str, Any] | None, str | None]:
-    """The version's training and serving cost, formatted for the page (or why not)."""
-    from conveyor.cost import amount, model_cost, money
-
-    try:
-        cost = model_cost(ws, v.ref)
-    except ConveyorError as exc:
-        return None, exc.message
-    cur = cost.currency
-    t = cost.training
-    training = None
-    if t is not None:
-        training = {
-            "root": t.root_run_id,
-            "counts": f"{t.steps} step(s), {t.trials} trial(s), {t.cached_steps} cached",
-            "use": f"{amount(t.cpu_s, 's')} CPU, {amount(t.gb_hours, 'GB-h')}, "
-            f"wall {amount(t.wall_s, 's')}",
-            "price": f"{money(t.cost, cur)} on demand, {money(t.spot_cost, cur)} on spot"
-            if cost.priced
-            else None,
-        }
-    serving = [
-        {
-            "environment": s.environment or "(direct)",
-            "predictions": s.predictions,
-            "cpu": amount(s.cpu_s, "s"),
-            "busy": f"{s.busy_fraction:.1%}" if s.busy_fraction is not None else "-",
-            "cost": money(s.cost, cur),
-            "per_1000": money(s.per_1000, cur),
-            "saving": money(s.scale_to_zero_saving, cur),
-        }
-        for s in cost.serving
-    ]
-    return {"training": training, "serving": serving, "notes": list(cost.notes)}, None
-
-
-def _manifest(ws: Workspace, v: ModelVersion) -> tuple[dict[str, Any] | None, str | None]:
-    try:
-        return ws.models.manifest(v), None
-    except ConveyorError as exc:
-        return None, exc.message
-
-
-def _importance_figure(importance: dict[str, Any] | None) -> dict[str, Any] | None:
-    values = [
-        (str(k), float(x))
-        for k, x in (importance or {}).items()
-        if isinstance(x, int | float) and not isinstance(x, bool)
-    ]
-    if not values:
-        return None
-    values.sort(key=lambda kv: abs(kv[1]), reverse=True)
-    shown = list(reversed(values[:IMPORTANCE_SHOWN]))
-    return {
-        "data": [
-            {
-                "type": "bar",
-                "orientation": "h",
-                "x": [x for _, x in shown],
-                "y": [k for k, _ in shown],
-                "marker": {"color": "#4f7cac"},
-            }
-        ],
-        "layout": {
-            "margin": {"l": 150, "r": 20, "t": 10, "b": 40},
-            "xaxis": {"title": {"text": "mean |SHAP value|"}},
-            "height": max(160, 24 * len(shown) + 60),
-        },
-    }
-
-
-def _lineage_svg(  # noqa: PLR0917 - one graph from every part of the page
-    v: ModelVersion,
-    datasets: list[dict[str, Any]],
-    run: Any,
-    parent: Any,
-    serving: list[dict[str, Any]],
-    past: list[dict[str, Any]],
-    reports: dict[str, dict[str, Any]],
-) -> Markup:
-    """Datasets -> (pipeline run ->) run -> this version -> deployments -> monitoring."""
-    nodes: list[Node] = []
-    edges: list[Edge] = []
-    layer = 0
-    for i, d in enumerate(datasets):
-        nodes.append(
-            Node(
-                f"dataset-{i}",
-                f"{d['name']}@{d['version']}",
-                "dataset" + (f" · {d['row_count']:,} rows" if d["row_count"] is not None else ""),
-                f"/datasets/{segment(d['name'])}/versions/{segment(d['version'])}",
-                layer,
-                "dataset",
-            )
-        )
-    if datasets:
-        layer += 1
-    feeds = [n.id for n in nodes]
-    if parent is not None:
-        nodes.append(
-            Node(
-                "parent",
-                parent.name,
-                f"{parent.kind} run {parent.id[:8]}",
-                f"/runs/{segment(parent.id)}",
-                layer,
-                "run",
-            )
-        )
-        edges += [Edge(f, "parent") for f in feeds]
-        feeds = ["parent"]
-        layer += 1
-    if v.run_id:
-        label = run.name if run is not None else v.run_id[:12]
-        sub = (
-            f"{run.kind} run {run.id[:8]} · {run.status}" if run is not None else "run (not found)"
-        )
-        nodes.append(Node("run", label, sub, f"/runs/{segment(v.run_id)}", layer, "run"))
-        edges += [Edge(f, "run") for f in feeds]
-        feeds = ["run"]
-        layer += 1
-    nodes.append(
-        Node(
-            "model",
-            v.ref,
-            ", ".join(v.aliases) or v.status,
-            f"/models/{segment(v.name)}/versions/{v.version}",
-            layer,
-            "model",
-        )
-    )
-    edges += [Edge(f, "model") for f in feeds]
-    layer += 1
-    envs = [
-        (s["environment"], f"rev {s['revision']} · {s['state']} · {s['role']} {s['weight']:g}%")
-        for s in serving
-    ]
-    envs += [(p["environment"], f"was rev {p['revision']} · {p['state']}") for p in past]
-    for env, sub in envs:
-        node_id = f"deployment-{env}"
-        nodes.append(Node(node_id, env, sub, f"/deployments/{segment(env)}", layer, "deployment"))
-        edges.append(Edge("model", node_id))
-    for env, entry in reports.items():
-        verdicts = ", ".join(r.verdict for r in entry["newest"])
-        node_id = f"monitoring-{env}"
-        nodes.append(
-            Node(
-                node_id,
-                f"monitoring · {env}",
-                f"{entry['count']} report(s): {verdicts}",
-                f"/monitoring?env={segment(env)}",
-                layer + 1,
-                "monitoring",
-            )
-        )
-        source = f"deployment-{env}"
-        edges.append(Edge(source if any(n.id == source for n in nodes) else "model", node_id))
-    return render_svg(nodes, edges, id="lineage", title=f"Lineage of {v.ref}")
