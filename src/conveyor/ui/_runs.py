@@ -8,37 +8,31 @@ history, the step graph of a pipeline run, code version, environment, datasets, 
 files, the error of a failed run, a study's trials and the parent. ``/runs/compare`` lines
 2-10 runs up: parameter differences, metrics side by side and overlaid, and for a tuning
 study its trials in parallel coordinates.
+
+The table's rows and the short text of values are in :mod:`conveyor.ui._run_table`
+and the charts and the step graph are drawn by :mod:`conveyor.ui._run_figures`;
+:func:`tree_latest` and :func:`step_graph` stay importable from here.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import re
-from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from markupsafe import Markup, escape
 from starlette.responses import Response
 
 from conveyor.errors import ConveyorError
-from conveyor.tracking import (
-    RUN_STATUSES,
-    BaseRunRecords,
-    MetricPoint,
-    Run,
-    parse_run_sort,
-)
+from conveyor.tracking import RUN_STATUSES, BaseRunRecords, Run, parse_run_sort
 from conveyor.ui._core import UI, PageRequest
+from conveyor.ui._run_figures import line_figure, parallel_figure, step_graph, trials_figure
+from conveyor.ui._run_table import MAX_STEPS, cut, short_value, table_rows
+from conveyor.ui._run_table import tree_latest as tree_latest  # noqa: PLC0414 - re-exported
 
 __all__ = ["add_pages", "step_graph", "tree_latest"]
 
 #: Runs per page of ``/runs``.
 PAGE_SIZE = 50
-#: The most parameter and metric columns ``/runs`` shows (the most common first).
-MAX_COLUMNS = 12
 #: How many runs ``/runs/compare`` takes.
 COMPARE_MIN, COMPARE_MAX = 2, 10
 #: Kinds of top-level runs, by the filter's value.
@@ -48,8 +42,6 @@ TOP_KINDS: Mapping[str, tuple[str, ...]] = {
     "tune": ("tune",),
 }
 _RUN_ID = re.compile(r"[0-9a-f]{6,64}")
-_STEP_REF = re.compile(r"^<([^<>\[\]]+)(?:\[\d+\])?>$")
-_MAX_STEPS = 5000
 _MAX_CHARTS = 40
 
 
@@ -57,15 +49,6 @@ class InvalidRunQueryError(ConveyorError, ValueError):
     """A runs page was given a query parameter or run id it cannot take."""
 
     code = "invalid_run_query"
-
-
-@dataclass(frozen=True)
-class RunRow:
-    """One row of ``/runs``: the run, its shown parameters and latest metrics."""
-
-    run: Run
-    params: dict[str, str]
-    metrics: dict[str, float]
 
 
 def add_pages(ui: UI) -> None:
@@ -159,76 +142,6 @@ def _list_query(page: PageRequest) -> dict[str, str | None]:
     }
 
 
-def tree_latest(
-    runs: Sequence[Run], steps: Iterable[Run], latest: Mapping[str, Mapping[str, MetricPoint]]
-) -> dict[str, dict[str, float]]:
-    """The latest value of each metric logged by each run or its steps, by plain key.
-
-    A cached step counts with the run whose work it reused (``cached_from``); where the
-    run and several steps logged a key, the value logged last wins.
-    """
-    sources: dict[str, list[str]] = {run.id: [run.id] for run in runs}
-    for step in steps:
-        if step.parent_id in sources:
-            sources[step.parent_id].append(step.cached_from or step.id)
-    out: dict[str, dict[str, float]] = {}
-    for run_id, ids in sources.items():
-        best: dict[str, MetricPoint] = {}
-        for source in ids:
-            for key, point in latest.get(source, {}).items():
-                if key not in best or point.at >= best[key].at:
-                    best[key] = point
-        out[run_id] = {key: best[key].value for key in sorted(best)}
-    return out
-
-
-def table_rows(
-    records: BaseRunRecords, runs: Sequence[Run]
-) -> tuple[list[RunRow], list[str], list[str]]:
-    """The rows of ``/runs`` for ``runs`` and the parameter and metric columns to show.
-
-    Three queries whatever the page holds: the runs' steps, and every latest metric of
-    the runs and their steps.
-    """
-    if not runs:
-        return [], [], []
-    ids = [run.id for run in runs]
-    steps = records.search_runs(
-        parent_ids=ids, kinds=["step"], limit=_MAX_STEPS, sort="started_at", descending=False
-    ).runs
-    sources = set(ids) | {step.cached_from or step.id for step in steps}
-    latest = records.latest_metrics(sources)
-    metrics = tree_latest(runs, steps, latest)
-    param_count = Counter(key for run in runs for key in run.params)
-    metric_count = Counter(key for run in runs for key in metrics[run.id])
-    param_keys = [key for key, _ in _most_common(param_count)]
-    metric_keys = [key for key, _ in _most_common(metric_count)]
-    rows = [
-        RunRow(
-            run,
-            {k: short_value(run.params[k]) for k in param_keys if k in run.params},
-            metrics[run.id],
-        )
-        for run in runs
-    ]
-    return rows, param_keys, metric_keys
-
-
-def _most_common(counts: Counter[str]) -> list[tuple[str, int]]:
-    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:MAX_COLUMNS]
-
-
-def short_value(value: Any, limit: int = 60) -> str:
-    """A parameter value as short text (JSON for lists and objects, cut at ``limit``)."""
-    if isinstance(value, str):
-        text = value
-    elif isinstance(value, float):
-        text = repr(value) if not math.isfinite(value) else f"{value:.6g}"
-    else:
-        text = json.dumps(value, sort_keys=True, default=str)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 # -- /runs/{id} ----------------------------------------------------------------------------
 
 
@@ -282,98 +195,6 @@ def run_details(page: PageRequest, run: Run) -> dict[str, Any]:
     }
 
 
-def line_figure(key: str, series: Mapping[str, Sequence[MetricPoint]]) -> dict[str, Any]:
-    """A plotly line chart of metric ``key``: one line per ``{label: points}``."""
-    data = []
-    for label, points in series.items():
-        xs = [p.step if p.step is not None else i for i, p in enumerate(points)]
-        ys = [p.value if math.isfinite(p.value) else None for p in points]
-        data.append({"type": "scatter", "mode": "lines+markers", "name": label, "x": xs, "y": ys})
-    return {
-        "data": data,
-        "layout": {
-            "title": {"text": key},
-            "margin": {"l": 50, "r": 20, "t": 40, "b": 40},
-            "xaxis": {"title": {"text": "step"}},
-            "showlegend": len(series) > 1,
-        },
-    }
-
-
-def step_graph(steps: Sequence[Run]) -> Markup:
-    """An SVG of a pipeline run's steps and the data flowing between them.
-
-    A step's parameters name the steps it reads as ``"<name>"`` or ``"<name[i]>"``;
-    steps are placed in columns by their longest path from a source (steps started
-    earlier come first, so the order is a valid order of the graph). Every text is
-    escaped.
-    """
-    latest: dict[str, Run] = {}
-    for step in steps:  # a step run twice (resumed) shows its newest run
-        latest[step.name] = step
-    names = list(latest)
-    edges: list[tuple[str, str]] = []
-    for name, step in latest.items():
-        for value in step.params.values():
-            match = _STEP_REF.match(value) if isinstance(value, str) else None
-            if match and match.group(1) in latest and (match.group(1), name) not in edges:
-                edges.append((match.group(1), name))
-    level: dict[str, int] = {}
-    for name in names:
-        ups = [level[a] for a, b in edges if b == name and a in level]
-        level[name] = max(ups, default=-1) + 1
-    columns: dict[int, list[str]] = {}
-    for name in names:
-        columns.setdefault(level[name], []).append(name)
-    width, height, gap_x, gap_y = 150, 44, 60, 18
-    pos = {
-        name: (20 + col * (width + gap_x), 20 + row * (height + gap_y))
-        for col, members in columns.items()
-        for row, name in enumerate(members)
-    }
-    total_w = 40 + len(columns) * (width + gap_x) - gap_x
-    total_h = 40 + max(len(m) for m in columns.values()) * (height + gap_y) - gap_y
-    parts = [
-        f'<svg class="graph" id="step-graph" xmlns="http://www.w3.org/2000/svg" '
-        f'width="{total_w}" height="{total_h}" viewBox="0 0 {total_w} {total_h}" role="img" '
-        f'aria-label="steps of the pipeline run">',
-        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
-        'markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#9fb0c5"/>'
-        "</marker></defs>",
-    ]
-    for a, b in edges:
-        (xa, ya), (xb, yb) = pos[a], pos[b]
-        parts.append(
-            f'<path class="edge" d="M{xa + width},{ya + height // 2} '
-            f"C{xa + width + gap_x // 2},{ya + height // 2} {xb - gap_x // 2},{yb + height // 2} "
-            f'{xb},{yb + height // 2}"/>'
-        )
-    for name, step in latest.items():
-        x, y = pos[name]
-        state = _step_state(step)
-        parts.append(
-            f'<g class="node status-{escape(step.status)}" id="step-{escape(name)}">'
-            f'<a href="/runs/{escape(step.id)}"><rect x="{x}" y="{y}" width="{width}" '
-            f'height="{height}"/><text x="{x + 10}" y="{y + 18}">{escape(_cut(name, 20))}</text>'
-            f'<text x="{x + 10}" y="{y + 35}" class="muted">{escape(state)}</text></a>'
-            f"<title>{escape(name)}: {escape(state)}</title></g>"
-        )
-    parts.append("</svg>")
-    return Markup("".join(parts))  # noqa: S704 - every text above is escaped
-
-
-def _step_state(step: Run) -> str:
-    if step.status == "cached" or step.cached_from:
-        return "cached"
-    if step.status == "completed":
-        return "ran"
-    return step.status
-
-
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 # -- /runs/compare -------------------------------------------------------------------------
 
 
@@ -402,7 +223,7 @@ def comparison(page: PageRequest, runs: Sequence[Run]) -> dict[str, Any]:
     """What ``/runs/compare`` shows about ``runs``."""
     tracker = page.ws.runs
     records = tracker.records
-    labels = {run.id: f"{run.short_id} {_cut(run.name, 30)}" for run in runs}
+    labels = {run.id: f"{run.short_id} {cut(run.name, 30)}" for run in runs}
     param_keys = sorted({key for run in runs for key in run.params})
     params = []
     for key in param_keys:
@@ -440,7 +261,7 @@ def _study_trials(records: BaseRunRecords, runs: Sequence[Run]) -> list[Run]:
         found = records.search_runs(
             parent_ids=[studies[0].id],
             kinds=["trial"],
-            limit=_MAX_STEPS,
+            limit=MAX_STEPS,
             sort="started_at",
             descending=False,
         )
@@ -449,75 +270,3 @@ def _study_trials(records: BaseRunRecords, runs: Sequence[Run]) -> list[Run]:
     if all(run.kind == "trial" for run in runs) and len(parents) == 1:
         return list(runs)
     return []
-
-
-def trials_figure(
-    trials: Sequence[Run], latest: Mapping[str, Mapping[str, MetricPoint]]
-) -> dict[str, Any]:
-    """A plotly chart of a study's objective per trial, in the order the trials ran."""
-    ordered = sorted(trials, key=lambda t: (t.started_at, t.id))
-    x: list[int] = []
-    y: list[float | None] = []
-    labels: list[str] = []
-    for number, trial in enumerate(ordered):
-        point = latest.get(trial.id, {}).get("objective")
-        x.append(number)
-        y.append(point.value if point is not None and math.isfinite(point.value) else None)
-        labels.append(f"{trial.name} ({trial.status})")
-    return {
-        "data": [
-            {
-                "type": "scatter",
-                "mode": "markers+lines",
-                "name": "objective",
-                "x": x,
-                "y": y,
-                "text": labels,
-            }
-        ],
-        "layout": {
-            "title": {"text": "Objective per trial"},
-            "xaxis": {"title": {"text": "trial"}},
-            "yaxis": {"title": {"text": "objective"}},
-        },
-    }
-
-
-def parallel_figure(
-    trials: Sequence[Run], latest: Mapping[str, Mapping[str, MetricPoint]]
-) -> dict[str, Any]:
-    """A plotly ``parcoords`` figure: one line per trial over its parameters and objective.
-
-    Numeric parameters are axes as they are; text parameters become axes of their values
-    (tick labels name them). The line colour is the objective.
-    """
-    keys = sorted({key for trial in trials for key in trial.params})
-    dimensions: list[dict[str, Any]] = []
-    for key in keys:
-        values = [trial.params.get(key) for trial in trials]
-        if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
-            dimensions.append({"label": key, "values": values})
-        else:
-            texts = [short_value(v, 30) for v in values]
-            levels = sorted(set(texts))
-            dimensions.append(
-                {
-                    "label": key,
-                    "values": [levels.index(t) for t in texts],
-                    "tickvals": list(range(len(levels))),
-                    "ticktext": levels,
-                }
-            )
-    objective = []
-    for trial in trials:
-        point = latest.get(trial.id, {}).get("objective")
-        value = point.value if point is not None and math.isfinite(point.value) else None
-        objective.append(value)
-    dimensions.append({"label": "objective", "values": objective})
-    line: dict[str, Any] = {"color": [0 if v is None else v for v in objective]}
-    line["colorscale"] = "Viridis"
-    line["showscale"] = True
-    return {
-        "data": [{"type": "parcoords", "line": line, "dimensions": dimensions}],
-        "layout": {"margin": {"l": 60, "r": 60, "t": 50, "b": 30}},
-    }
