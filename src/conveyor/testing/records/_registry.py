@@ -3,73 +3,35 @@
 Subclass :class:`ModelRecordsContract` and provide the fixtures ``records`` (a fresh,
 empty implementation), ``actor`` (who writes) and ``audit_log`` (a callable returning the
 audit events recorded so far, oldest first).
+
+This module holds registering, reading, archiving and history; the aliases are in
+``_registry_aliases``, gate decisions and signatures in ``_registry_reviews``, and the
+sample versions and signatures in ``_registry_samples`` (re-exported here).
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import pytest
 
 from conveyor.core import Actor
 from conveyor.registry import (
-    AliasNotFoundError,
     BaseModelRecords,
     ModelNotFoundError,
     ModelRef,
     ModelStateError,
-    ModelVersion,
     ModelVersionNotFoundError,
-    NewSignature,
-    NewVersion,
-    RegistrationError,
 )
-from conveyor.store import AuditEvent
-
-AuditLog = Callable[[], list[AuditEvent]]
-
-
-def sample_version(tag: str = "a", **fields: Any) -> NewVersion:
-    """A new version whose hashes are made of ``tag`` (fields may be overridden)."""
-    values: dict[str, Any] = {
-        "flavor": "sklearn",
-        "content_hash": tag * 64,
-        "object_hashes": frozenset({tag * 64, "0" * 63 + tag}),
-        "signature": {"inputs": [{"name": "x", "type": "double", "nullable": False}]},
-        "input_example": {"columns": ["x"], "data": [[1.5], [2.5]]},
-        "metrics": {"auc": 0.91, "loss": None},
-        "params": {"C": 1.0, "solver": "lbfgs"},
-        "tags": {"team": "growth"},
-        "description": "Predict churn.",
-        "lineage": {"run_id": None, "code_version": None, "datasets": []},
-        "evaluation": {"metric_sources": {"auc": "evaluate"}},
-        "onnx": None,
-        "importance": {"x": 0.5},
-        "trusted": False,
-        **fields,
-    }
-    return NewVersion(**values)
+from conveyor.testing.records._registry_aliases import ModelAliasTests
+from conveyor.testing.records._registry_reviews import ModelReviewTests
+from conveyor.testing.records._registry_samples import AuditLog as AuditLog  # noqa: PLC0414 - re-exported
+from conveyor.testing.records._registry_samples import events_of
+from conveyor.testing.records._registry_samples import sample_signature as sample_signature  # noqa: PLC0414 - re-exported
+from conveyor.testing.records._registry_samples import sample_version as sample_version  # noqa: PLC0414 - re-exported
 
 
-def sample_signature(key_name: str = "release", tag: str = "a") -> NewSignature:
-    """A signature record whose values are made of ``tag`` (the records never check it)."""
-    return NewSignature(
-        key_name=key_name,
-        public_key="A" * 43 + "=",
-        signature=tag.upper() * 86 + "==",
-        statement_hash=tag * 64,
-    )
-
-
-def events_of(audit_log: AuditLog, action: str) -> list[AuditEvent]:
-    """The audit events of ``action``, oldest first."""
-    return [e for e in audit_log() if e.action == action]
-
-
-class ModelRecordsContract:
+class ModelRecordsContract(ModelAliasTests, ModelReviewTests):
     """What every :class:`BaseModelRecords` implementation must do."""
 
     # -- registering ---------------------------------------------------------------------
@@ -221,102 +183,6 @@ class ModelRecordsContract:
         assert churn.updated_at == records.get_version(ModelRef("churn", version=3)).created_at
         assert (fraud.name, fraud.latest_version, fraud.versions) == ("fraud", 1, 1)
 
-    # -- aliases -------------------------------------------------------------------------
-
-    def test_aliases_set_move_and_resolve(
-        self, records: BaseModelRecords, actor: Actor, audit_log: AuditLog
-    ) -> None:
-        for tag in "ab":
-            records.insert_version(actor, "churn", sample_version(tag), model_description=None)
-        assert records.set_aliases(actor, "churn", 1, ["champion"], reason="first") == ["champion"]
-        assert records.get_version(ModelRef("churn", alias="champion")).version == 1
-        assert records.set_aliases(actor, "churn", 2, ["champion"], reason="better") == ["champion"]
-        moved = records.get_version(ModelRef("churn", alias="champion"))
-        assert (moved.version, moved.aliases) == (2, ("champion",))
-        assert records.get_version(ModelRef("churn", version=1)).aliases == ()
-        events = events_of(audit_log, "model.alias.set")
-        assert [e.target for e in events] == ["model:churn", "model:churn"]
-        assert events[-1].details["from_version"] == 1
-        assert events[-1].details["to_version"] == 2
-
-    def test_an_unchanged_alias_writes_and_audits_nothing(
-        self, records: BaseModelRecords, actor: Actor, audit_log: AuditLog
-    ) -> None:
-        records.insert_version(actor, "churn", sample_version(), model_description=None)
-        records.set_aliases(actor, "churn", 1, ["champion"], reason=None)
-        before = len(audit_log())
-        assert records.set_aliases(actor, "churn", 1, ["champion"], reason=None) == []
-        assert len(audit_log()) == before
-        assert [e.kind for e in records.history("churn")] == ["registered", "alias.set"]
-
-    def test_several_aliases_move_together_or_not_at_all(
-        self, records: BaseModelRecords, actor: Actor, audit_log: AuditLog
-    ) -> None:
-        for tag in "ab":
-            records.insert_version(actor, "churn", sample_version(tag), model_description=None)
-        records.set_aliases(actor, "churn", 1, ["production"], reason=None)
-        moved = records.set_aliases(
-            actor, "churn", 2, ["production", "champion", "staging"], reason=None
-        )
-        assert moved == ["production", "champion", "staging"]
-        assert len(events_of(audit_log, "model.alias.set")) == 2
-        assert records.get_version(ModelRef("churn", version=2)).aliases == (
-            "champion",
-            "production",
-            "staging",
-        )
-        records.archive(actor, "churn", 1, reason=None)
-        with pytest.raises(ModelStateError, match="archived"):
-            records.set_aliases(actor, "churn", 1, ["production", "other"], reason=None)
-        assert records.list_models()[0].aliases == {
-            "champion": 2,
-            "production": 2,
-            "staging": 2,
-        }
-
-    def test_an_alias_to_a_missing_version_changes_nothing(
-        self, records: BaseModelRecords, actor: Actor, audit_log: AuditLog
-    ) -> None:
-        records.insert_version(actor, "churn", sample_version(), model_description=None)
-        before = len(audit_log())
-        with pytest.raises(ModelVersionNotFoundError):
-            records.set_aliases(actor, "churn", 9, ["champion"], reason=None)
-        with pytest.raises(ModelNotFoundError):
-            records.set_aliases(actor, "fraud", 1, ["champion"], reason=None)
-        assert len(audit_log()) == before
-        assert records.list_models()[0].aliases == {}
-
-    def test_removing_an_alias_keeps_it_in_history(
-        self, records: BaseModelRecords, actor: Actor, audit_log: AuditLog
-    ) -> None:
-        records.insert_version(actor, "churn", sample_version(), model_description=None)
-        records.set_aliases(actor, "churn", 1, ["champion"], reason=None)
-        records.remove_alias(actor, "churn", "champion", reason="retired")
-        with pytest.raises(AliasNotFoundError, match=r"no alias 'champion'\. Aliases: none"):
-            records.get_version(ModelRef("churn", alias="champion"))
-        with pytest.raises(AliasNotFoundError):
-            records.remove_alias(actor, "churn", "champion", reason=None)
-        (event,) = events_of(audit_log, "model.alias.remove")
-        assert event.target == "model:churn"
-        removed = records.history("churn")[-1]
-        assert (removed.kind, removed.alias, removed.from_version, removed.version) == (
-            "alias.removed",
-            "champion",
-            1,
-            None,
-        )
-        assert removed.reason == "retired"
-        assert removed.actor == actor.name
-
-    def test_a_missing_alias_lists_the_aliases(
-        self, records: BaseModelRecords, actor: Actor
-    ) -> None:
-        records.insert_version(actor, "churn", sample_version(), model_description=None)
-        records.set_aliases(actor, "churn", 1, ["champion"], reason=None)
-        with pytest.raises(AliasNotFoundError, match=r"Aliases: champion -> 1") as info:
-            records.get_version(ModelRef("churn", alias="prod"))
-        assert info.value.fields["aliases"] == {"champion": 1}
-
     # -- archive -------------------------------------------------------------------------
 
     def test_an_aliased_version_cannot_be_archived(
@@ -441,131 +307,3 @@ class ModelRecordsContract:
         ]
         with pytest.raises(ModelNotFoundError):
             records.alias_history("nope")
-
-    # -- decisions -----------------------------------------------------------------------
-
-    def test_a_decision_is_recorded_with_the_version(
-        self, records: BaseModelRecords, actor: Actor, audit_log: AuditLog
-    ) -> None:
-        records.insert_version(actor, "churn", sample_version(), model_description=None)
-        records.set_aliases(actor, "churn", 1, ["champion"], reason=None)
-        decided = records.record_decision(
-            actor,
-            ModelRef("churn", alias="champion"),
-            verdict="PROMOTE",
-            reasons=["auc 0.91 >= 0.8"],
-            champion=None,
-            details={"holdout_rows": 40},
-            metrics={"auc": 0.5, "f1": 0.75, "rmse": math.inf},
-        )
-        assert decided == records.get_version(ModelRef("churn", version=1))
-        assert decided.metrics == {"auc": 0.91, "loss": None, "f1": 0.75, "rmse": None}
-        evaluation = decided.evaluation
-        assert evaluation["holdout_rows"] == 40
-        assert evaluation["metric_sources"] == {
-            "auc": "evaluate",
-            "f1": "holdout",
-            "rmse": "holdout",
-        }
-        decision = evaluation["decision"]
-        assert (decision["verdict"], decision["reasons"], decision["champion"]) == (
-            "PROMOTE",
-            ["auc 0.91 >= 0.8"],
-            None,
-        )
-        assert isinstance(decision["at"], str)
-        (event,) = events_of(audit_log, "model.evaluate")
-        assert event.target == "model:churn@1"
-        assert event.details["verdict"] == "PROMOTE"
-        assert event.details["version"] == 1
-
-    def test_a_later_decision_replaces_the_earlier_one(
-        self, records: BaseModelRecords, actor: Actor
-    ) -> None:
-        records.insert_version(actor, "churn", sample_version(), model_description=None)
-        ref = ModelRef("churn", version=1)
-        for verdict in ("HOLD", "REJECT"):
-            records.record_decision(
-                actor, ref, verdict=verdict, reasons=[], champion="churn@0", details={}, metrics={}
-            )
-        decided = records.get_version(ref)
-        assert decided.evaluation["decision"]["verdict"] == "REJECT"
-        assert decided.evaluation["decision"]["champion"] == "churn@0"
-
-    def test_an_unknown_verdict_or_ref_writes_nothing(
-        self, records: BaseModelRecords, actor: Actor, audit_log: AuditLog
-    ) -> None:
-        before: ModelVersion = records.insert_version(
-            actor, "churn", sample_version(), model_description=None
-        )
-        ref = ModelRef("churn", version=1)
-        with pytest.raises(RegistrationError, match="Unknown gate verdict 'MAYBE'"):
-            records.record_decision(
-                actor, ref, verdict="MAYBE", reasons=[], champion=None, details={}, metrics={"x": 1}
-            )
-        with pytest.raises(AliasNotFoundError):
-            records.record_decision(
-                actor,
-                ModelRef("churn", alias="gone"),
-                verdict="HOLD",
-                reasons=[],
-                champion=None,
-                details={},
-                metrics={},
-            )
-        assert records.get_version(ref) == before
-        assert events_of(audit_log, "model.evaluate") == []
-
-    # -- signatures ----------------------------------------------------------------------
-
-    def test_a_version_has_no_signature_until_one_is_added(
-        self, records: BaseModelRecords, actor: Actor
-    ) -> None:
-        records.insert_version(actor, "churn", sample_version(), model_description=None)
-        assert records.signatures(ModelRef("churn", version=1)) == []
-
-    def test_signatures_are_appended_and_come_back_exactly(
-        self, records: BaseModelRecords, actor: Actor, audit_log: AuditLog
-    ) -> None:
-        records.insert_version(actor, "churn", sample_version("a"), model_description=None)
-        records.insert_version(actor, "churn", sample_version("b"), model_description=None)
-        records.set_aliases(actor, "churn", 2, ["champion"], reason=None)
-        first = records.add_signature(
-            actor, ModelRef("churn", version=2), sample_signature("release", "a")
-        )
-        second = records.add_signature(
-            actor, ModelRef("churn", alias="champion"), sample_signature("audit", "b")
-        )
-        again = records.add_signature(
-            actor, ModelRef("churn", version=2), sample_signature("release", "c")
-        )
-        assert (first.name, first.version, first.key_name) == ("churn", 2, "release")
-        assert first.signature == sample_signature("release", "a").signature
-        assert first.public_key == "A" * 43 + "="
-        assert first.statement_hash == "a" * 64
-        assert first.actor == actor.name
-        assert records.signatures(ModelRef("churn", version=2)) == [first, second, again]
-        assert records.signatures(ModelRef("churn", alias="champion")) == [first, second, again]
-        assert records.signatures(ModelRef("churn", version=1)) == []
-        signed = events_of(audit_log, "model.sign")
-        assert [e.target for e in signed] == ["model:churn@2"] * 3
-        assert signed[0].details == {
-            "version": 2,
-            "key_name": "release",
-            "public_key": "A" * 43 + "=",
-            "statement_hash": "a" * 64,
-        }
-        assert all("signature" not in e.details for e in signed)
-
-    def test_signing_an_unknown_version_writes_nothing(
-        self, records: BaseModelRecords, actor: Actor, audit_log: AuditLog
-    ) -> None:
-        with pytest.raises(ModelNotFoundError):
-            records.add_signature(actor, ModelRef("churn", version=1), sample_signature())
-        records.insert_version(actor, "churn", sample_version(), model_description=None)
-        with pytest.raises(ModelVersionNotFoundError):
-            records.add_signature(actor, ModelRef("churn", version=7), sample_signature())
-        with pytest.raises(AliasNotFoundError):
-            records.signatures(ModelRef("churn", alias="gone"))
-        assert events_of(audit_log, "model.sign") == []
-        assert records.signatures(ModelRef("churn", version=1)) == []
