@@ -102,10 +102,6 @@ def _feature_service(v: ModelVersion) -> dict[str, str] | None:
     return {"ref": ref, "name": ref.partition("@")[0]}
 
 
-def _mapping(value: Any) -> dict[str, Any] | None:
-    return value if isinstance(value, dict) else None
-
-
 def _past_deployments(
     histories: dict[str, list[Transition]], v: ModelVersion, current: set[str]
 ) -> list[dict[str, Any]]:
